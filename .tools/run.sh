@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# `make run`: a private PostgreSQL under var/ unless DATABASE_URL is set, migrations, the demo
+# seed, then carnetd in the foreground on 127.0.0.1:PORT.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+pgdir=${1:-var/pg}
+port=${2:-8080}
+if [ -z "${DATABASE_URL:-}" ]; then
+    DATABASE_URL=$(.tools/pg.sh start "$pgdir")
+    echo "PostgreSQL: private cluster in $pgdir ($DATABASE_URL); stop it with: .tools/pg.sh stop $pgdir" >&2
+fi
+export DATABASE_URL
+build/carnetd --migrate --log-level warning
+psql -q -v ON_ERROR_STOP=1 "$DATABASE_URL" -f schema/seed/demo.sql
+mkdir -p var
+cat <<EOT
+
+  Carnet is running on http://127.0.0.1:$port
+    staff app:       http://127.0.0.1:$port/staff/
+    book online:     http://127.0.0.1:$port/
+  Demo logins (password: carnet-demo)
+    admin@carnet.test       admin of every store
+    manager@carnet.test     manager + specialist, Paris Opéra
+    specialist@carnet.test  specialist, Paris Opéra
+    tech@carnet.test        technician, Paris Opéra
+    lyon@carnet.test        manager, Lyon Part-Dieu
+
+EOT
+exec build/carnetd --skip-migrate --listen "127.0.0.1:$port" --outbox-dir var/outbox

@@ -1,0 +1,75 @@
+# Carnet: one plain Makefile. `make run` and `make test` do all the set-up on a fresh Debian 12.
+
+CC      ?= cc
+PKGS    := libevent libpq libsodium jansson
+CFLAGS  := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -g -Iinclude \
+           $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -levent_pthreads -lpthread
+CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
+ASAN    := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+SRCS    := $(wildcard server/*.c)
+OBJS    := $(SRCS:server/%.c=build/obj/%.o)
+AOBJS   := $(SRCS:server/%.c=build/asan/%.o)
+LIBOBJS := $(filter-out build/obj/main.o,$(OBJS))
+UNIT    := $(patsubst tests/unit/%.c,build/unit/%,$(wildcard tests/unit/test_*.c))
+
+# The private database of `make run` (ignored when DATABASE_URL is set).
+PGDIR   ?= var/pg
+PORT    ?= 8080
+PYTHON  ?= /usr/bin/python3
+
+.PHONY: all deps run test unit integration asan bench clean format
+
+all: build/carnetd
+
+deps:
+	@.tools/deps.sh
+
+build/obj/%.o: server/%.c $(wildcard include/*.h) | build/obj
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+build/asan/%.o: server/%.c $(wildcard include/*.h) | build/asan
+	$(CC) $(CFLAGS) $(ASAN) -O1 -c -o $@ $<
+
+build/carnetd: $(OBJS)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+build/carnetd-asan: $(AOBJS)
+	$(CC) $(CFLAGS) $(ASAN) -o $@ $^ $(LDLIBS)
+
+build/unit/%: tests/unit/%.c $(LIBOBJS) | build/unit
+	$(CC) $(CFLAGS) -o $@ $< $(LIBOBJS) $(CHECK_LIBS) $(LDLIBS)
+
+build/obj build/asan build/unit:
+	@mkdir -p $@
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@.tools/run.sh "$(PGDIR)" "$(PORT)"
+
+unit: $(UNIT)
+	@for t in $(UNIT); do CK_VERBOSITY=normal $$t || exit 1; done
+
+integration: build/carnetd
+	@$(PYTHON) tests/it/run.py --carnetd build/carnetd $(T)
+
+test: deps
+	@$(MAKE) --no-print-directory all $(UNIT)
+	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory integration
+
+asan: deps
+	@$(MAKE) --no-print-directory build/carnetd-asan $(UNIT)
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		$(PYTHON) tests/it/run.py --carnetd build/carnetd-asan --sanitizer
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@tests/bench/run.sh
+
+format:
+	clang-format -i server/*.c include/*.h tests/unit/*.c
+
+clean:
+	rm -rf build

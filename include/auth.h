@@ -1,0 +1,34 @@
+/*
+ * auth: who is calling. Staff sessions (cookie or bearer token, stored only as hashes), the role
+ * and store checks the dispatcher applies from the route table, CSRF for cookie sessions, and
+ * the login/logout handlers with argon2id run off the loop.
+ */
+#ifndef CARNET_AUTH_H
+#define CARNET_AUTH_H
+
+#include <stdbool.h>
+
+struct req;
+struct principal;
+
+#define AUTH_COOKIE "carnet_session"
+#define AUTH_CSRF_HEADER "X-CSRF-Token"
+
+/*
+ * Looks the caller's session up (one query), fills r->who, and then calls
+ * http_dispatch_handler(r); or replies 401/403 itself. The request belongs to auth until then.
+ */
+void auth_resolve(struct req *r);
+/* True when `p` holds one of the roles in `access` (in `store_id` when given). */
+bool auth_allows(const struct principal *p, unsigned access, const char *store_id);
+/* The CSRF token that goes with a session token (derived, so every carnetd agrees). */
+void auth_csrf_for(const char *session_token, char out[65]);
+
+/* Prepares the dummy hash used for unknown accounts; call once at start-up. */
+int auth_init(void);
+
+void auth_login(struct req *r);
+void auth_logout(struct req *r);
+void auth_me(struct req *r);
+
+#endif

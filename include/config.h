@@ -1,0 +1,53 @@
+/*
+ * config: carnetd's settings, read once at start-up from defaults, then the environment, then
+ * command-line flags (each later source wins). Every setting lives in one table in config.c so
+ * --help, the README and the parser cannot drift apart.
+ */
+#ifndef CARNET_CONFIG_H
+#define CARNET_CONFIG_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+struct config {
+    char *listen_host;
+    int listen_port;
+    char *database_url;
+    char *web_root;
+    char *schema_dir;
+    char *public_url;
+    char *log_level;
+    char *outbox_dir;
+    int pool_size;
+    int queue_max;
+    int queue_timeout_ms;
+    int statement_timeout_ms;
+    int reconnect_max_ms;
+    int max_body_bytes;
+    int max_header_bytes;
+    int http_timeout_s;
+    int shutdown_timeout_s;
+    int workers;
+    int session_ttl_s;
+    int session_idle_s;
+    int standby_hold_s;
+    int job_interval_ms;
+    bool migrate_only;
+    bool skip_migrate;
+    bool no_jobs;
+    bool hash_password;
+    bool show_help;
+    bool show_version;
+};
+
+extern struct config config;
+
+/*
+ * Fills `cfg` from defaults, `envp`-style getenv and argv. Returns 0, or -1 with a message in
+ * `err` (size `errlen`) naming the offending setting. Strings in cfg are owned by cfg.
+ */
+int config_load(struct config *cfg, int argc, char **argv, char *err, size_t errlen);
+void config_free(struct config *cfg);
+void config_usage(FILE *out);
+
+#endif

@@ -1,0 +1,100 @@
+/*
+ * db: the asynchronous PostgreSQL connection pool.
+ *
+ * N libpq connections in non-blocking mode, each driven by an event on its socket. A caller
+ * submits one named statement with text parameters and a callback, and returns to the loop; the
+ * callback fires later, always from the event loop and never from inside db_query itself, with
+ * the result or the reason there is none. When every connection is busy the query waits in a
+ * bounded FIFO; a full queue or an expired wait fails fast so the HTTP layer can answer 503 with
+ * Retry-After instead of hanging. A broken connection is re-opened in the background with
+ * exponential back-off; queries in flight on it fail (they were never acknowledged).
+ *
+ * Multi-statement work is done inside PL/pgSQL functions (schema/), so one call is one
+ * transaction and the invariants live in PostgreSQL.
+ */
+#ifndef CARNET_DB_H
+#define CARNET_DB_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct event_base;
+
+/* A named statement. Define them as static objects next to their callers; `id` is assigned on
+ * first use and lets each connection remember what it has prepared. */
+struct sql_stmt {
+    const char *name;
+    const char *text;
+    int nparams;
+    int id;
+};
+#define SQL_STMT(nm, txt, n) {.name = (nm), .text = (txt), .nparams = (n), .id = -1}
+
+enum db_status {
+    DB_OK,          /* res holds a successful result */
+    DB_ERR_SQL,     /* the statement failed: res holds the error (see sqlstate) */
+    DB_ERR_BUSY,    /* the wait queue was full: nothing was sent */
+    DB_ERR_TIMEOUT, /* waited longer than the queue deadline: nothing was sent */
+    DB_ERR_CONN,    /* no usable connection, or it broke: the outcome of a write is unknown */
+};
+
+struct db_result {
+    enum db_status status;
+    PGresult *res; /* owned by the pool, valid only during the callback; may be NULL */
+    const char *sqlstate; /* for DB_ERR_SQL, else NULL */
+};
+
+typedef void (*db_cb)(const struct db_result *result, void *arg);
+
+struct db_config {
+    const char *conninfo;
+    int size;
+    int queue_max;
+    int queue_timeout_ms;
+    int statement_timeout_ms;
+    int reconnect_max_ms;
+};
+
+struct db_stats {
+    int size;
+    int connected;
+    int busy;
+    int waiting;
+    uint64_t reconnects;
+    uint64_t rejected_busy;
+    uint64_t rejected_timeout;
+    uint64_t failed_conn;
+    uint64_t queries;
+};
+
+int db_init(struct event_base *base, const struct db_config *cfg);
+void db_shutdown(void);
+
+/*
+ * Submits `stmt` with `nparams` text values (NULL for SQL NULL). The values are copied, so the
+ * caller may free them at once. `cb(result, arg)` runs exactly once, later, from the loop.
+ */
+void db_query(struct sql_stmt *stmt, const char *const *values, db_cb cb, void *arg);
+
+void db_stats(struct db_stats *out);
+/* True when at least one connection is established (used by /healthz before a round trip). */
+bool db_any_connected(void);
+/* Seconds to put in Retry-After when the pool refuses work. */
+int db_retry_after(void);
+
+/* Pure FIFO helpers exposed for unit tests of the queueing logic. */
+struct db_job;
+struct db_queue {
+    struct db_job *head, *tail;
+    int len, max;
+};
+void db_queue_init(struct db_queue *q, int max);
+int db_queue_push(struct db_queue *q, struct db_job *job);
+struct db_job *db_queue_pop(struct db_queue *q);
+struct db_job *db_queue_pop_expired(struct db_queue *q, int64_t now_us);
+struct db_job *db_job_new(struct sql_stmt *stmt, const char *const *values, db_cb cb, void *arg,
+                          int64_t deadline_us);
+void db_job_free(struct db_job *job);
+
+#endif

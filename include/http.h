@@ -1,0 +1,93 @@
+/*
+ * http: the evhttp glue. Owns the listening socket, the request context, limits and timeouts,
+ * JSON replies and errors, the access log, and graceful shutdown.
+ *
+ * A handler receives a `struct req` and must finish it exactly once with one of the http_reply_*
+ * calls, either at once or later from a db/worker callback. The reply frees the request; the
+ * handler must not touch it afterwards.
+ */
+#ifndef CARNET_HTTP_H
+#define CARNET_HTTP_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "db.h"
+#include "router.h"
+
+struct event_base;
+struct evhttp_request;
+struct evkeyvalq;
+
+struct principal_store {
+    char store_id[24];
+    unsigned roles;
+};
+
+/* The staff member behind a request, filled by auth before a protected handler runs. */
+struct principal {
+    bool authenticated;
+    bool admin;
+    bool via_cookie;
+    char staff_id[24];
+    char name[128];
+    int nstores;
+    struct principal_store *stores; /* owned by the req */
+};
+
+struct req {
+    struct evhttp_request *ev;
+    char id[20];
+    char method[8];
+    char *path; /* percent-decoded path, owned */
+    struct route_match match;
+    struct evkeyvalq *query; /* parsed query string, owned */
+    char *body;              /* request body as received, NUL-terminated, owned */
+    size_t body_len;
+    json_t *json; /* parsed body for JSON requests, owned */
+    struct principal who;
+    int64_t start_us;
+    int status;
+    bool replied;
+    void *state; /* handler-owned context, freed with state_free when the request ends */
+    void (*state_free)(void *state);
+};
+
+int http_init(struct event_base *base, const char *host, int port);
+int http_bound_port(void);
+/* Stops accepting; calls `done` once no request is in flight or after `timeout_s`. */
+void http_shutdown(int timeout_s, void (*done)(void));
+int http_inflight(void);
+
+const char *http_param(struct req *r, const char *name);
+const char *http_query(struct req *r, const char *name);
+const char *http_header(struct req *r, const char *name);
+void http_add_header(struct req *r, const char *name, const char *value);
+
+void http_reply_raw(struct req *r, int status, const char *content_type, const char *body,
+                    size_t len);
+void http_reply_json(struct req *r, int status, const char *json, size_t len);
+/* Steals the reference to `obj`. */
+void http_reply_jansson(struct req *r, int status, json_t *obj);
+void http_reply_empty(struct req *r, int status);
+void http_reply_error(struct req *r, int status, const char *code, const char *field,
+                      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* Turns a failed db result into the one right error reply (503, 409, 422 ...). */
+void http_reply_db_error(struct req *r, const struct db_result *res);
+/* Replies with the first column of the first row of `res` (a json value built by SQL). */
+void http_reply_db_json(struct req *r, int status, const struct db_result *res);
+
+struct evbuffer;
+/* Sends `buf` (not taken: the caller frees it after the call). */
+void http_reply_buffer(struct req *r, int status, const char *content_type, struct evbuffer *buf);
+void http_free(void);
+
+/* Maps a SQLSTATE to an HTTP status; exposed for unit tests. */
+int http_status_for_sqlstate(const char *sqlstate);
+
+/* Runs the route's handler after access checks; called by auth once the caller is known. */
+void http_dispatch_handler(struct req *r);
+
+#endif

@@ -1,0 +1,62 @@
+/*
+ * router: the route table, as data. Every endpoint is one row in routes.c: method, path pattern,
+ * handler, and who may call it, so one screen shows the whole API surface and its rules.
+ *
+ * Patterns are literal segments and "{name}" segments that capture one path segment. A {store}
+ * segment is special: the dispatcher checks the caller has one of the route's roles in that store
+ * before the handler runs.
+ */
+#ifndef CARNET_ROUTER_H
+#define CARNET_ROUTER_H
+
+#include <stdbool.h>
+
+struct req;
+typedef void (*route_handler)(struct req *r);
+
+/* Roles are bits; a route's `access` is the set of roles that may call it. */
+enum role {
+    ROLE_SPECIALIST = 1u << 0,
+    ROLE_TECHNICIAN = 1u << 1,
+    ROLE_MANAGER = 1u << 2,
+    ROLE_ADMIN = 1u << 3,
+};
+#define ACCESS_PUBLIC 0u
+#define ACCESS_STAFF (ROLE_SPECIALIST | ROLE_TECHNICIAN | ROLE_MANAGER | ROLE_ADMIN)
+#define ACCESS_FLOOR (ROLE_SPECIALIST | ROLE_MANAGER | ROLE_ADMIN)
+#define ACCESS_REPAIR (ROLE_TECHNICIAN | ROLE_MANAGER | ROLE_ADMIN)
+#define ACCESS_MANAGER (ROLE_MANAGER | ROLE_ADMIN)
+#define ACCESS_ADMIN ROLE_ADMIN
+
+#define ROUTE_MAX_PARAMS 6
+
+struct route {
+    const char *method;
+    const char *pattern;
+    route_handler handler;
+    unsigned access;
+    const char *summary;
+};
+
+struct route_match {
+    const struct route *route;
+    int index;
+    int nparams;
+    const char *names[ROUTE_MAX_PARAMS];
+    char *values[ROUTE_MAX_PARAMS]; /* owned by the match: route_match_clear frees them */
+    bool path_found; /* a route has this path but not this method: 405 */
+};
+
+extern const struct route routes[];
+extern const int nroutes;
+
+const char *role_name(enum role role);
+int role_parse(const char *name, enum role *out);
+
+/* Matches `path` (already percent-decoded) in `table`. Returns 0 when a route matched. */
+int router_match(const struct route *table, int n, const char *method, const char *path,
+                 struct route_match *m);
+void router_match_clear(struct route_match *m);
+const char *router_param(const struct route_match *m, const char *name);
+
+#endif

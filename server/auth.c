@@ -1,0 +1,395 @@
+/*
+ * auth: staff sessions and access rules.
+ *
+ * A session token is 32 random bytes handed to the browser in an HttpOnly, SameSite=Strict
+ * cookie (or to an API client as a bearer token); PostgreSQL keeps only its BLAKE2b hash, so a
+ * copy of the database opens no session. Every protected request costs one query, auth_session,
+ * which also enforces expiry, idle timeout and disabled accounts, so disabling someone takes
+ * effect on every carnetd at once. Cookie sessions must send X-CSRF-Token on writes: the value is
+ * a hash of the session token, which a cross-site page cannot read or compute.
+ *
+ * Login verifies argon2id (crypto_pwhash_str_verify, ~tens of ms) on a worker thread. Unknown
+ * accounts are verified against a dummy hash so timing does not reveal which emails exist.
+ */
+#include "auth.h"
+
+#include <event2/http.h>
+#include <jansson.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "http.h"
+#include "log.h"
+#include "util.h"
+#include "worker.h"
+
+#define TOKEN_BYTES 32
+
+static struct sql_stmt q_session =
+    SQL_STMT("auth_session", "select auth_session($1, $2)", 2);
+static struct sql_stmt q_login_begin =
+    SQL_STMT("auth_login_begin", "select auth_login_begin($1, $2)", 2);
+static struct sql_stmt q_login_finish =
+    SQL_STMT("auth_login_finish", "select auth_login_finish($1, $2, $3, $4, $5)", 5);
+static struct sql_stmt q_logout =
+    SQL_STMT("auth_logout", "select auth_logout($1)", 1);
+
+/* A valid argon2id hash of a random string: verifying against it costs what a real check does. */
+static char dummy_hash[crypto_pwhash_STRBYTES];
+
+void auth_csrf_for(const char *session_token, char out[65])
+{
+    char salted[128];
+    snprintf(salted, sizeof(salted), "csrf:%s", session_token);
+    util_token_hash(salted, out);
+}
+
+bool auth_allows(const struct principal *p, unsigned access, const char *store_id)
+{
+    if (!p->authenticated)
+        return false;
+    if (p->admin)
+        return access != 0; /* admins act in every store */
+    for (int i = 0; i < p->nstores; i++) {
+        if (store_id && strcmp(p->stores[i].store_id, store_id) != 0)
+            continue;
+        if (p->stores[i].roles & access)
+            return true;
+    }
+    return false;
+}
+
+/* Extracts the session token from the Authorization header or the cookie. */
+static char *token_from(struct req *r, bool *via_cookie)
+{
+    const char *authz = http_header(r, "Authorization");
+    const char *cookie = http_header(r, "Cookie");
+    const char *p;
+    size_t n = strlen(AUTH_COOKIE);
+
+    *via_cookie = false;
+    if (authz && strncasecmp(authz, "Bearer ", 7) == 0 && authz[7])
+        return strdup(authz + 7);
+    for (p = cookie; p && *p;) {
+        while (*p == ' ' || *p == ';')
+            p++;
+        if (strncmp(p, AUTH_COOKIE, n) == 0 && p[n] == '=') {
+            const char *v = p + n + 1;
+            size_t len = strcspn(v, ";");
+            if (len == 0)
+                return NULL;
+            *via_cookie = true;
+            return strndup(v, len);
+        }
+        p = strchr(p, ';');
+    }
+    return NULL;
+}
+
+static bool is_write(const char *method)
+{
+    return strcmp(method, "GET") && strcmp(method, "HEAD") && strcmp(method, "OPTIONS");
+}
+
+/* Fills `p` from the JSON built by auth_session()/auth_login_finish(). */
+static int principal_from_json(struct principal *p, json_t *j)
+{
+    json_t *stores = json_object_get(j, "stores");
+    size_t i;
+    json_t *s;
+
+    if (!json_is_object(j))
+        return -1;
+    p->authenticated = true;
+    p->admin = json_is_true(json_object_get(j, "admin"));
+    snprintf(p->staff_id, sizeof(p->staff_id), "%lld",
+             (long long)json_integer_value(json_object_get(j, "staff_id")));
+    snprintf(p->name, sizeof(p->name), "%s",
+             json_string_value(json_object_get(j, "name")) ? json_string_value(
+                                                                 json_object_get(j, "name"))
+                                                           : "");
+    p->nstores = 0;
+    if (json_is_array(stores) && json_array_size(stores) > 0) {
+        p->stores = calloc(json_array_size(stores), sizeof(*p->stores));
+        if (!p->stores)
+            return -1;
+        json_array_foreach(stores, i, s)
+        {
+            snprintf(p->stores[p->nstores].store_id, sizeof(p->stores[0].store_id), "%lld",
+                     (long long)json_integer_value(json_object_get(s, "store_id")));
+            p->stores[p->nstores].roles =
+                (unsigned)json_integer_value(json_object_get(s, "roles"));
+            p->nstores++;
+        }
+    }
+    return 0;
+}
+
+static void on_session(const struct db_result *res, void *arg)
+{
+    struct req *r = arg;
+    json_t *j;
+
+    if (res->status != DB_OK) {
+        http_reply_db_error(r, res);
+        return;
+    }
+    if (PQgetisnull(res->res, 0, 0)) {
+        http_reply_error(r, 401, "unauthenticated", NULL,
+                         "your session has ended: please sign in again");
+        return;
+    }
+    j = json_loads(PQgetvalue(res->res, 0, 0), 0, NULL);
+    if (!j || principal_from_json(&r->who, j) < 0) {
+        if (j)
+            json_decref(j);
+        http_reply_error(r, 500, "internal", NULL, "bad session record");
+        return;
+    }
+    json_decref(j);
+    http_dispatch_handler(r);
+}
+
+void auth_resolve(struct req *r)
+{
+    bool via_cookie;
+    char *token = token_from(r, &via_cookie);
+    char hash[65], idle[16];
+    const char *params[2];
+
+    if (!token) {
+        http_reply_error(r, 401, "unauthenticated", NULL, "sign in first");
+        return;
+    }
+    r->who.via_cookie = via_cookie;
+    if (via_cookie && is_write(r->method)) {
+        const char *sent = http_header(r, AUTH_CSRF_HEADER);
+        char want[65];
+        auth_csrf_for(token, want);
+        if (!sent || !util_streq_ct(sent, want)) {
+            free(token);
+            http_reply_error(r, 403, "csrf", AUTH_CSRF_HEADER,
+                             "missing or wrong %s header", AUTH_CSRF_HEADER);
+            return;
+        }
+    }
+    util_token_hash(token, hash);
+    sodium_memzero(token, strlen(token));
+    free(token);
+    snprintf(idle, sizeof(idle), "%d", config.session_idle_s);
+    params[0] = hash;
+    params[1] = idle;
+    db_query(&q_session, params, on_session, r);
+}
+
+/* ---- login ---- */
+
+struct login {
+    struct req *r;
+    char *email;
+    char *password;
+    char *hash;     /* stored argon2id hash, or the dummy */
+    char staff_id[24];
+    bool known;
+    bool ok;
+    bool bearer;
+    char ip[64];
+    char token[TOKEN_BYTES * 2]; /* the new session's token: only its hash reaches the database */
+};
+
+static void login_free(void *p)
+{
+    struct login *l = p;
+    if (l->password) {
+        sodium_memzero(l->password, strlen(l->password));
+        free(l->password);
+    }
+    sodium_memzero(l->token, sizeof(l->token));
+    free(l->email);
+    free(l->hash);
+    free(l);
+}
+
+static void on_login_finish(const struct db_result *res, void *arg)
+{
+    struct login *l = arg;
+    struct req *r = l->r;
+    char cookie[256], csrf[65];
+    json_t *staff, *body;
+
+    if (res->status != DB_OK) {
+        http_reply_db_error(r, res);
+        return;
+    }
+    if (!l->ok || PQgetisnull(res->res, 0, 0)) {
+        http_reply_error(r, 401, "bad_credentials", "password",
+                         "that email and password do not match an active account");
+        return;
+    }
+    staff = json_loads(PQgetvalue(res->res, 0, 0), 0, NULL);
+    if (!staff) {
+        http_reply_error(r, 500, "internal", NULL, "bad session record");
+        return;
+    }
+    auth_csrf_for(l->token, csrf);
+    snprintf(cookie, sizeof(cookie), "%s=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%d%s",
+             AUTH_COOKIE, l->token, config.session_ttl_s,
+             strncmp(config.public_url, "https:", 6) == 0 ? "; Secure" : "");
+    http_add_header(r, "Set-Cookie", cookie);
+    body = json_pack("{sOss}", "staff", staff, "csrf", csrf);
+    if (l->bearer)
+        json_object_set_new(body, "token", json_string(l->token));
+    json_decref(staff);
+    http_reply_jansson(r, 200, body);
+}
+
+static void login_verify_work(void *arg)
+{
+    struct login *l = arg;
+    l->ok = crypto_pwhash_str_verify(l->hash, l->password, strlen(l->password)) == 0 && l->known;
+}
+
+static void login_verify_done(void *arg)
+{
+    struct login *l = arg;
+    char hash[65], ttl[16];
+    const char *params[5];
+
+    util_random_token(l->token, sizeof(l->token), TOKEN_BYTES);
+    util_token_hash(l->token, hash);
+    snprintf(ttl, sizeof(ttl), "%d", config.session_ttl_s);
+    params[0] = l->email;
+    params[1] = l->ok ? l->staff_id : NULL;
+    params[2] = l->ok ? hash : NULL;
+    params[3] = l->ip;
+    params[4] = ttl;
+    db_query(&q_login_finish, params, on_login_finish, l);
+}
+
+static void on_login_begin(const struct db_result *res, void *arg)
+{
+    struct login *l = arg;
+    json_t *j;
+    const char *h;
+
+    if (res->status != DB_OK) {
+        http_reply_db_error(l->r, res);
+        return;
+    }
+    j = PQgetisnull(res->res, 0, 0) ? NULL : json_loads(PQgetvalue(res->res, 0, 0), 0, NULL);
+    h = j ? json_string_value(json_object_get(j, "hash")) : NULL;
+    l->known = h != NULL;
+    l->hash = strdup(h ? h : dummy_hash);
+    if (j)
+        snprintf(l->staff_id, sizeof(l->staff_id), "%lld",
+                 (long long)json_integer_value(json_object_get(j, "staff_id")));
+    if (j)
+        json_decref(j);
+    if (!l->hash || worker_submit(login_verify_work, login_verify_done, l) < 0)
+        http_reply_error(l->r, 503, "overloaded", NULL, "try again in a moment");
+}
+
+static void client_ip(struct req *r, char *out, size_t len)
+{
+    char *host = NULL;
+    ev_uint16_t port;
+    struct evhttp_connection *c = evhttp_request_get_connection(r->ev);
+    if (c)
+        evhttp_connection_get_peer(c, &host, &port);
+    snprintf(out, len, "%s", host ? host : "unknown");
+}
+
+void auth_login(struct req *r)
+{
+    json_t *email = json_object_get(r->json, "email");
+    json_t *password = json_object_get(r->json, "password");
+    struct login *l;
+    const char *params[2];
+
+    if (!r->json) {
+        http_reply_error(r, 400, "missing_body", "body", "send {\"email\":..,\"password\":..}");
+        return;
+    }
+    if (!json_is_string(email) || json_string_length(email) == 0 ||
+        json_string_length(email) > 254) {
+        http_reply_error(r, 422, "invalid", "email", "an email address is required");
+        return;
+    }
+    if (!json_is_string(password) || json_string_length(password) == 0 ||
+        json_string_length(password) > 1024) {
+        http_reply_error(r, 422, "invalid", "password", "a password is required");
+        return;
+    }
+    l = calloc(1, sizeof(*l));
+    if (!l) {
+        http_reply_error(r, 503, "overloaded", NULL, "out of memory");
+        return;
+    }
+    l->r = r;
+    l->email = strdup(json_string_value(email));
+    l->password = strdup(json_string_value(password));
+    l->bearer = json_is_true(json_object_get(r->json, "bearer"));
+    r->state = l;
+    r->state_free = login_free;
+    if (!l->email || !l->password) {
+        http_reply_error(r, 503, "overloaded", NULL, "out of memory");
+        return;
+    }
+    client_ip(r, l->ip, sizeof(l->ip));
+    params[0] = l->email;
+    params[1] = l->ip;
+    db_query(&q_login_begin, params, on_login_begin, l);
+}
+
+static void on_logout(const struct db_result *res, void *arg)
+{
+    struct req *r = arg;
+    if (res->status != DB_OK) {
+        http_reply_db_error(r, res);
+        return;
+    }
+    http_add_header(r, "Set-Cookie", AUTH_COOKIE "=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
+    http_reply_empty(r, 204);
+}
+
+void auth_logout(struct req *r)
+{
+    bool via_cookie;
+    char *token = token_from(r, &via_cookie);
+    char hash[65];
+    const char *params[1] = {hash};
+
+    util_token_hash(token ? token : "", hash);
+    free(token);
+    db_query(&q_logout, params, on_logout, r);
+}
+
+void auth_me(struct req *r)
+{
+    json_t *stores = json_array();
+    for (int i = 0; i < r->who.nstores; i++) {
+        json_t *roles = json_array();
+        for (unsigned b = ROLE_SPECIALIST; b <= ROLE_MANAGER; b <<= 1)
+            if (r->who.stores[i].roles & b)
+                json_array_append_new(roles, json_string(role_name((enum role)b)));
+        json_array_append_new(stores, json_pack("{sIso}", "store_id",
+                                                (json_int_t)atoll(r->who.stores[i].store_id),
+                                                "roles", roles));
+    }
+    http_reply_jansson(r, 200,
+                       json_pack("{sIsssbso}", "staff_id", (json_int_t)atoll(r->who.staff_id),
+                                 "name", r->who.name, "admin", r->who.admin, "stores", stores));
+}
+
+int auth_init(void)
+{
+    char random_pw[32];
+    util_random_token(random_pw, sizeof(random_pw), 16);
+    /* Start-up only: one hash, before the loop serves anything. */
+    return crypto_pwhash_str(dummy_hash, random_pw, strlen(random_pw),
+                             crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                             crypto_pwhash_MEMLIMIT_INTERACTIVE);
+}

@@ -1,0 +1,215 @@
+/*
+ * config: one table of settings (flag, environment variable, default, help), applied in the
+ * order defaults -> environment -> flags, and validated once. A bad value is fatal at start-up
+ * and nowhere else.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct config config;
+
+enum opt_kind { OPT_STR, OPT_INT, OPT_LISTEN, OPT_FLAG };
+
+struct opt {
+    const char *flag;
+    const char *env;
+    enum opt_kind kind;
+    size_t offset;
+    const char *defval;
+    int min, max;
+    const char *help;
+};
+
+#define OFF(f) offsetof(struct config, f)
+
+static const struct opt options[] = {
+    {"listen", "CARNET_LISTEN", OPT_LISTEN, OFF(listen_host), "127.0.0.1:8080", 0, 0,
+     "address:port to serve HTTP on"},
+    {"database-url", "DATABASE_URL", OPT_STR, OFF(database_url), "postgresql:///carnet", 0, 0,
+     "libpq connection string of the PostgreSQL database"},
+    {"web-root", "CARNET_WEB_ROOT", OPT_STR, OFF(web_root), "web", 0, 0,
+     "folder of static pages served under /"},
+    {"schema-dir", "CARNET_SCHEMA_DIR", OPT_STR, OFF(schema_dir), "schema", 0, 0,
+     "folder of NNN_name.sql migrations"},
+    {"public-url", "CARNET_PUBLIC_URL", OPT_STR, OFF(public_url), "http://127.0.0.1:8080", 0, 0,
+     "base URL put in customer links"},
+    {"log-level", "CARNET_LOG_LEVEL", OPT_STR, OFF(log_level), "info", 0, 0,
+     "debug, info, warning or error"},
+    {"outbox-dir", "CARNET_OUTBOX_DIR", OPT_STR, OFF(outbox_dir), "var/outbox", 0, 0,
+     "folder of the file sink for customer messages"},
+    {"pool-size", "CARNET_POOL_SIZE", OPT_INT, OFF(pool_size), "8", 1, 256,
+     "PostgreSQL connections in the pool"},
+    {"queue-max", "CARNET_QUEUE_MAX", OPT_INT, OFF(queue_max), "512", 0, 1000000,
+     "queries that may wait for a free connection before 503"},
+    {"queue-timeout-ms", "CARNET_QUEUE_TIMEOUT_MS", OPT_INT, OFF(queue_timeout_ms), "2000", 1,
+     600000, "longest wait for a free connection before 503"},
+    {"statement-timeout-ms", "CARNET_STATEMENT_TIMEOUT_MS", OPT_INT, OFF(statement_timeout_ms),
+     "10000", 0, 3600000, "PostgreSQL statement_timeout for every query (0: none)"},
+    {"reconnect-max-ms", "CARNET_RECONNECT_MAX_MS", OPT_INT, OFF(reconnect_max_ms), "5000", 10,
+     600000, "longest back-off between reconnection attempts"},
+    {"max-body", "CARNET_MAX_BODY", OPT_INT, OFF(max_body_bytes), "1048576", 1024, 1 << 30,
+     "largest request body in bytes (413 beyond)"},
+    {"max-headers", "CARNET_MAX_HEADERS", OPT_INT, OFF(max_header_bytes), "16384", 1024, 1 << 20,
+     "largest request header block in bytes"},
+    {"http-timeout", "CARNET_HTTP_TIMEOUT", OPT_INT, OFF(http_timeout_s), "30", 1, 3600,
+     "seconds a client may take to send a request or read a reply"},
+    {"shutdown-timeout", "CARNET_SHUTDOWN_TIMEOUT", OPT_INT, OFF(shutdown_timeout_s), "10", 0,
+     3600, "seconds in-flight requests get to finish after SIGTERM"},
+    {"workers", "CARNET_WORKERS", OPT_INT, OFF(workers), "2", 1, 64,
+     "threads for slow CPU work (password hashing)"},
+    {"session-ttl", "CARNET_SESSION_TTL", OPT_INT, OFF(session_ttl_s), "43200", 60, 31536000,
+     "seconds a staff session lives at most"},
+    {"session-idle", "CARNET_SESSION_IDLE", OPT_INT, OFF(session_idle_s), "1800", 60, 31536000,
+     "seconds of inactivity that end a staff session"},
+    {"standby-hold", "CARNET_STANDBY_HOLD", OPT_INT, OFF(standby_hold_s), "600", 10, 86400,
+     "seconds a freed slot is held for a standby customer"},
+    {"job-interval-ms", "CARNET_JOB_INTERVAL_MS", OPT_INT, OFF(job_interval_ms), "5000", 50,
+     3600000, "period of the background jobs (no-shows, offers, reminders, outbox)"},
+    {"migrate", NULL, OPT_FLAG, OFF(migrate_only), NULL, 0, 0, "apply migrations and exit"},
+    {"skip-migrate", "CARNET_SKIP_MIGRATE", OPT_FLAG, OFF(skip_migrate), NULL, 0, 0,
+     "do not apply migrations at start-up"},
+    {"no-jobs", "CARNET_NO_JOBS", OPT_FLAG, OFF(no_jobs), NULL, 0, 0,
+     "do not run background jobs in this process"},
+    {"hash-password", NULL, OPT_FLAG, OFF(hash_password), NULL, 0, 0,
+     "read a password on stdin, print its argon2id hash, and exit"},
+    {"help", NULL, OPT_FLAG, OFF(show_help), NULL, 0, 0, "print this help and exit"},
+    {"version", NULL, OPT_FLAG, OFF(show_version), NULL, 0, 0, "print the version and exit"},
+};
+
+#define NOPTIONS (sizeof(options) / sizeof(options[0]))
+
+static int set_value(struct config *cfg, const struct opt *o, const char *val, char *err,
+                     size_t errlen)
+{
+    char *base = (char *)cfg;
+
+    switch (o->kind) {
+    case OPT_STR: {
+        char **dst = (char **)(base + o->offset);
+        free(*dst);
+        *dst = strdup(val);
+        return *dst ? 0 : -1;
+    }
+    case OPT_INT: {
+        char *end;
+        long v;
+        errno = 0;
+        v = strtol(val, &end, 10);
+        if (errno || end == val || *end || v < o->min || v > o->max) {
+            snprintf(err, errlen, "--%s: expected a whole number from %d to %d, got '%s'",
+                     o->flag, o->min, o->max, val);
+            return -1;
+        }
+        *(int *)(base + o->offset) = (int)v;
+        return 0;
+    }
+    case OPT_LISTEN: {
+        const char *colon = strrchr(val, ':');
+        char *end;
+        long port;
+        if (!colon || colon == val) {
+            snprintf(err, errlen, "--%s: expected host:port, got '%s'", o->flag, val);
+            return -1;
+        }
+        errno = 0;
+        port = strtol(colon + 1, &end, 10);
+        if (errno || *end || end == colon + 1 || port < 0 || port > 65535) {
+            snprintf(err, errlen, "--%s: bad port in '%s'", o->flag, val);
+            return -1;
+        }
+        free(cfg->listen_host);
+        cfg->listen_host = strndup(val, (size_t)(colon - val));
+        cfg->listen_port = (int)port;
+        return cfg->listen_host ? 0 : -1;
+    }
+    case OPT_FLAG: {
+        bool on = !(strcmp(val, "0") == 0 || strcmp(val, "false") == 0 || strcmp(val, "") == 0);
+        *(bool *)(base + o->offset) = on;
+        return 0;
+    }
+    }
+    return -1;
+}
+
+int config_load(struct config *cfg, int argc, char **argv, char *err, size_t errlen)
+{
+    struct option longopts[NOPTIONS + 1];
+    int c, idx;
+
+    memset(cfg, 0, sizeof(*cfg));
+    for (size_t i = 0; i < NOPTIONS; i++) {
+        const struct opt *o = &options[i];
+        if (o->defval && set_value(cfg, o, o->defval, err, errlen) < 0)
+            return -1;
+    }
+    for (size_t i = 0; i < NOPTIONS; i++) {
+        const struct opt *o = &options[i];
+        const char *v = o->env ? getenv(o->env) : NULL;
+        if (v && set_value(cfg, o, v, err, errlen) < 0)
+            return -1;
+    }
+    for (size_t i = 0; i < NOPTIONS; i++) {
+        longopts[i].name = options[i].flag;
+        longopts[i].has_arg = options[i].kind == OPT_FLAG ? no_argument : required_argument;
+        longopts[i].flag = NULL;
+        longopts[i].val = 0;
+    }
+    memset(&longopts[NOPTIONS], 0, sizeof(longopts[0]));
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "", longopts, &idx)) != -1) {
+        if (c != 0) {
+            snprintf(err, errlen, "unknown or incomplete option '%s'",
+                     optind > 0 && optind <= argc ? argv[optind - 1] : "?");
+            return -1;
+        }
+        if (set_value(cfg, &options[idx], optarg ? optarg : "1", err, errlen) < 0)
+            return -1;
+    }
+    if (optind < argc) {
+        snprintf(err, errlen, "unexpected argument '%s'", argv[optind]);
+        return -1;
+    }
+    if (strcmp(cfg->log_level, "debug") && strcmp(cfg->log_level, "info") &&
+        strcmp(cfg->log_level, "warning") && strcmp(cfg->log_level, "error")) {
+        snprintf(err, errlen, "--log-level: expected debug, info, warning or error");
+        return -1;
+    }
+    return 0;
+}
+
+void config_free(struct config *cfg)
+{
+    for (size_t i = 0; i < NOPTIONS; i++) {
+        if (options[i].kind == OPT_STR) {
+            char **p = (char **)((char *)cfg + options[i].offset);
+            free(*p);
+            *p = NULL;
+        }
+    }
+    free(cfg->listen_host);
+    cfg->listen_host = NULL;
+}
+
+void config_usage(FILE *out)
+{
+    fprintf(out, "usage: carnetd [options]\n\nEach option may also be set by the environment "
+                 "variable shown; flags win.\n\n");
+    for (size_t i = 0; i < NOPTIONS; i++) {
+        const struct opt *o = &options[i];
+        char left[64];
+        snprintf(left, sizeof(left), "--%s%s", o->flag, o->kind == OPT_FLAG ? "" : "=VALUE");
+        fprintf(out, "  %-30s %s", left, o->help);
+        if (o->env)
+            fprintf(out, " [%s]", o->env);
+        if (o->defval)
+            fprintf(out, " (default %s)", o->defval);
+        fputc('\n', out);
+    }
+}

@@ -1,0 +1,644 @@
+/*
+ * db: the asynchronous libpq pool (see db.h for the contract).
+ *
+ * Each connection is a small state machine, in the manner of memcached's conn states:
+ *
+ *   DOWN --timer--> CONNECTING --PQconnectPoll OK--> IDLE --job--> [PREPARING -->] BUSY --> IDLE
+ *     ^                  |                            |                 |
+ *     +------ fail ------+----------------------------+-----------------+
+ *
+ * Statements are prepared lazily, the first time a connection runs them, so a reconnect costs
+ * nothing up front. Only non-blocking libpq calls run here: PQconnectStartParams/PQconnectPoll,
+ * PQsendPrepare/PQsendQueryPrepared, PQflush, PQconsumeInput, PQisBusy and PQgetResult when not
+ * busy. (PQconnectStart resolves host names synchronously: configure an address, not a name.)
+ */
+#include "db.h"
+
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "util.h"
+
+#define SQL_MAX_STMTS 1024
+#define BACKOFF_MIN_MS 100
+
+enum conn_state { CONN_DOWN, CONN_CONNECTING, CONN_IDLE, CONN_PREPARING, CONN_BUSY };
+
+struct db_job {
+    struct db_job *next;
+    struct sql_stmt *stmt;
+    char **values;
+    int nvalues;
+    db_cb cb;
+    void *arg;
+    int64_t deadline_us;
+    enum db_status fail_status; /* used when the job is failed without a query */
+};
+
+struct db_conn {
+    int index;
+    enum conn_state state;
+    PGconn *pg;
+    struct event *ev;
+    int ev_fd;
+    short ev_what;
+    struct event *retry;
+    int backoff_ms;
+    struct db_job *job;
+    PGresult *last; /* newest result of the command in flight, kept until the command ends */
+    unsigned char prepared[SQL_MAX_STMTS];
+};
+
+static struct {
+    struct event_base *base;
+    struct db_config cfg;
+    char timeout_opt[64];
+    struct db_conn *conns;
+    struct db_queue queue;
+    struct event *deadline;
+    bool broken; /* a connection failed and none has come back yet: fail fast */
+    bool stopping;
+    uint64_t reconnects, rejected_busy, rejected_timeout, failed_conn, queries;
+} pool;
+
+static int next_stmt_id;
+
+static void conn_start(struct db_conn *c);
+static void conn_on_event(evutil_socket_t fd, short what, void *arg);
+static void pool_kick(void);
+
+/* ---- jobs and the wait queue (pure, unit-tested) ---- */
+
+struct db_job *db_job_new(struct sql_stmt *stmt, const char *const *values, db_cb cb, void *arg,
+                          int64_t deadline_us)
+{
+    struct db_job *job = calloc(1, sizeof(*job));
+    if (!job)
+        return NULL;
+    job->stmt = stmt;
+    job->cb = cb;
+    job->arg = arg;
+    job->deadline_us = deadline_us;
+    job->nvalues = stmt ? stmt->nparams : 0;
+    if (job->nvalues > 0) {
+        job->values = calloc((size_t)job->nvalues, sizeof(char *));
+        if (!job->values)
+            goto fail;
+        for (int i = 0; i < job->nvalues; i++) {
+            if (values && values[i]) {
+                job->values[i] = strdup(values[i]);
+                if (!job->values[i])
+                    goto fail;
+            }
+        }
+    }
+    return job;
+fail:
+    db_job_free(job);
+    return NULL;
+}
+
+void db_job_free(struct db_job *job)
+{
+    if (!job)
+        return;
+    for (int i = 0; i < job->nvalues && job->values; i++)
+        free(job->values[i]);
+    free(job->values);
+    free(job);
+}
+
+void db_queue_init(struct db_queue *q, int max)
+{
+    q->head = q->tail = NULL;
+    q->len = 0;
+    q->max = max;
+}
+
+int db_queue_push(struct db_queue *q, struct db_job *job)
+{
+    if (q->len >= q->max)
+        return -1;
+    job->next = NULL;
+    if (q->tail)
+        q->tail->next = job;
+    else
+        q->head = job;
+    q->tail = job;
+    q->len++;
+    return 0;
+}
+
+struct db_job *db_queue_pop(struct db_queue *q)
+{
+    struct db_job *job = q->head;
+    if (!job)
+        return NULL;
+    q->head = job->next;
+    if (!q->head)
+        q->tail = NULL;
+    q->len--;
+    job->next = NULL;
+    return job;
+}
+
+/* Jobs share one timeout, so the FIFO is also ordered by deadline: only the head can expire. */
+struct db_job *db_queue_pop_expired(struct db_queue *q, int64_t now_us)
+{
+    if (q->head && q->head->deadline_us <= now_us)
+        return db_queue_pop(q);
+    return NULL;
+}
+
+/* ---- completing jobs ---- */
+
+static void job_finish(struct db_job *job, enum db_status status, PGresult *res)
+{
+    struct db_result r = {.status = status, .res = res, .sqlstate = NULL};
+    if (status == DB_ERR_SQL && res)
+        r.sqlstate = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    job->cb(&r, job->arg);
+    db_job_free(job);
+}
+
+static void job_deferred_fail(evutil_socket_t fd, short what, void *arg)
+{
+    struct db_job *job = arg;
+    (void)fd;
+    (void)what;
+    job_finish(job, job->fail_status, NULL);
+}
+
+/* Fails a job from a fresh loop iteration, so db_query never calls back into its caller. */
+static void job_fail_later(struct db_job *job, enum db_status status)
+{
+    static const struct timeval zero = {0, 0};
+    job->fail_status = status;
+    if (event_base_once(pool.base, -1, EV_TIMEOUT, job_deferred_fail, job, &zero) < 0) {
+        log_error("db: cannot schedule a failure callback");
+        job_finish(job, status, NULL);
+    }
+}
+
+static void fail_queue(enum db_status status)
+{
+    struct db_job *job;
+    while ((job = db_queue_pop(&pool.queue)) != NULL) {
+        if (status == DB_ERR_CONN)
+            pool.failed_conn++;
+        job_fail_later(job, status);
+    }
+}
+
+/* ---- connections ---- */
+
+static bool conn_is_up(const struct db_conn *c)
+{
+    return c->state == CONN_IDLE || c->state == CONN_PREPARING || c->state == CONN_BUSY;
+}
+
+static int count_up(void)
+{
+    int n = 0;
+    for (int i = 0; i < pool.cfg.size; i++)
+        n += conn_is_up(&pool.conns[i]);
+    return n;
+}
+
+/* Points the connection's event at its current socket with the interest `what`. */
+static int conn_watch(struct db_conn *c, short what)
+{
+    int fd = PQsocket(c->pg);
+    if (fd < 0)
+        return -1;
+    if (c->ev && c->ev_fd == fd && c->ev_what == what)
+        return 0;
+    if (c->ev) {
+        event_free(c->ev);
+        c->ev = NULL;
+    }
+    c->ev = event_new(pool.base, fd, what | EV_PERSIST, conn_on_event, c);
+    if (!c->ev || event_add(c->ev, NULL) < 0)
+        return -1;
+    c->ev_fd = fd;
+    c->ev_what = what;
+    return 0;
+}
+
+static void conn_unwatch(struct db_conn *c)
+{
+    if (c->ev) {
+        event_free(c->ev);
+        c->ev = NULL;
+    }
+    c->ev_fd = -1;
+    c->ev_what = 0;
+}
+
+static void conn_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    conn_start(arg);
+}
+
+static void conn_fail(struct db_conn *c, const char *why)
+{
+    struct db_job *job = c->job;
+    struct timeval tv;
+    bool was_up = conn_is_up(c);
+
+    log_warning("db: connection %d %s: %s", c->index, was_up ? "lost" : "failed",
+                why ? why : (c->pg ? PQerrorMessage(c->pg) : "out of memory"));
+    conn_unwatch(c);
+    if (c->last) {
+        PQclear(c->last);
+        c->last = NULL;
+    }
+    if (c->pg) {
+        PQfinish(c->pg);
+        c->pg = NULL;
+    }
+    c->job = NULL;
+    c->state = CONN_DOWN;
+    pool.reconnects++;
+    pool.broken = true;
+    if (job) {
+        pool.failed_conn++;
+        job_finish(job, DB_ERR_CONN, NULL);
+    }
+    /* With no connection left, waiting would only turn a fast 503 into a slow one. */
+    if (count_up() == 0)
+        fail_queue(DB_ERR_CONN);
+    if (pool.stopping)
+        return;
+    c->backoff_ms = c->backoff_ms ? c->backoff_ms * 2 : BACKOFF_MIN_MS;
+    if (c->backoff_ms > pool.cfg.reconnect_max_ms)
+        c->backoff_ms = pool.cfg.reconnect_max_ms;
+    tv.tv_sec = c->backoff_ms / 1000;
+    tv.tv_usec = (c->backoff_ms % 1000) * 1000;
+    evtimer_add(c->retry, &tv);
+}
+
+static void conn_start(struct db_conn *c)
+{
+    const char *keys[] = {"dbname", "application_name", "options", "client_encoding",
+                          "connect_timeout", "keepalives", NULL};
+    const char *vals[] = {pool.cfg.conninfo, "carnetd", pool.timeout_opt, "UTF8", "5", "1", NULL};
+
+    c->pg = PQconnectStartParams(keys, vals, 1);
+    if (!c->pg || PQstatus(c->pg) == CONNECTION_BAD) {
+        conn_fail(c, NULL);
+        return;
+    }
+    c->state = CONN_CONNECTING;
+    if (conn_watch(c, EV_WRITE) < 0)
+        conn_fail(c, "no socket");
+}
+
+static void conn_connected(struct db_conn *c)
+{
+    if (PQsetnonblocking(c->pg, 1) != 0 || conn_watch(c, EV_READ) < 0) {
+        conn_fail(c, NULL);
+        return;
+    }
+    memset(c->prepared, 0, sizeof(c->prepared));
+    c->state = CONN_IDLE;
+    c->backoff_ms = 0;
+    pool.broken = false;
+    log_info("db: connection %d ready", c->index);
+    pool_kick();
+}
+
+/* After a send, wait for the socket to drain (PQflush 1) or for the answer. */
+static void conn_after_send(struct db_conn *c)
+{
+    int r = PQflush(c->pg);
+    if (r < 0 || conn_watch(c, r == 1 ? EV_READ | EV_WRITE : EV_READ) < 0)
+        conn_fail(c, NULL);
+}
+
+static void conn_send_query(struct db_conn *c)
+{
+    struct db_job *job = c->job;
+    if (!PQsendQueryPrepared(c->pg, job->stmt->name, job->nvalues,
+                             (const char *const *)job->values, NULL, NULL, 0)) {
+        conn_fail(c, NULL);
+        return;
+    }
+    c->state = CONN_BUSY;
+    conn_after_send(c);
+}
+
+static void conn_assign(struct db_conn *c, struct db_job *job)
+{
+    struct sql_stmt *st = job->stmt;
+
+    c->job = job;
+    pool.queries++;
+    if (st->id < 0) {
+        if (next_stmt_id >= SQL_MAX_STMTS) {
+            log_error("db: more than %d statements", SQL_MAX_STMTS);
+            c->job = NULL;
+            c->state = CONN_IDLE;
+            job_fail_later(job, DB_ERR_CONN);
+            return;
+        }
+        st->id = next_stmt_id++;
+    }
+    if (c->prepared[st->id]) {
+        conn_send_query(c);
+        return;
+    }
+    if (!PQsendPrepare(c->pg, st->name, st->text, st->nparams, NULL)) {
+        conn_fail(c, NULL);
+        return;
+    }
+    c->state = CONN_PREPARING;
+    conn_after_send(c);
+}
+
+/* The whole answer to the command in flight has arrived: last holds its final result. */
+static void conn_command_done(struct db_conn *c, PGresult *last)
+{
+    struct db_job *job = c->job;
+    ExecStatusType st = last ? PQresultStatus(last) : PGRES_FATAL_ERROR;
+    bool ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+
+    if (c->state == CONN_PREPARING && ok) {
+        c->prepared[job->stmt->id] = 1;
+        PQclear(last);
+        conn_send_query(c);
+        return;
+    }
+    c->job = NULL;
+    c->state = CONN_IDLE;
+    if (!last && PQstatus(c->pg) == CONNECTION_BAD) {
+        c->job = job;
+        conn_fail(c, NULL);
+        return;
+    }
+    if (!ok)
+        log_debug("db: %s failed: %s", job->stmt->name, last ? PQresultErrorMessage(last) : "");
+    job_finish(job, ok ? DB_OK : DB_ERR_SQL, last);
+    PQclear(last);
+    if (c->state == CONN_IDLE && c->pg) {
+        if (PQstatus(c->pg) == CONNECTION_BAD)
+            conn_fail(c, NULL);
+        else
+            pool_kick();
+    }
+}
+
+static void conn_read_results(struct db_conn *c)
+{
+    PGresult *res, *last;
+
+    if (!PQconsumeInput(c->pg)) {
+        conn_fail(c, NULL);
+        return;
+    }
+    for (;;) {
+        /* Part of the answer is still on its way: keep what we have until it completes. */
+        if (PQisBusy(c->pg))
+            return;
+        res = PQgetResult(c->pg);
+        if (!res)
+            break;
+        if (c->last)
+            PQclear(c->last);
+        c->last = res;
+    }
+    last = c->last;
+    c->last = NULL;
+    conn_command_done(c, last);
+}
+
+static void conn_on_event(evutil_socket_t fd, short what, void *arg)
+{
+    struct db_conn *c = arg;
+    (void)fd;
+
+    switch (c->state) {
+    case CONN_CONNECTING:
+        switch (PQconnectPoll(c->pg)) {
+        case PGRES_POLLING_READING:
+            if (conn_watch(c, EV_READ) < 0)
+                conn_fail(c, "no socket");
+            break;
+        case PGRES_POLLING_WRITING:
+            if (conn_watch(c, EV_WRITE) < 0)
+                conn_fail(c, "no socket");
+            break;
+        case PGRES_POLLING_OK:
+            conn_connected(c);
+            break;
+        default:
+            conn_fail(c, NULL);
+            break;
+        }
+        break;
+    case CONN_IDLE:
+        /* Nothing is expected: a readable idle socket means the server closed or notified. */
+        if (!PQconsumeInput(c->pg) || PQstatus(c->pg) == CONNECTION_BAD) {
+            conn_fail(c, NULL);
+            break;
+        }
+        for (PGnotify *n; (n = PQnotifies(c->pg)) != NULL;)
+            PQfreemem(n);
+        break;
+    case CONN_PREPARING:
+    case CONN_BUSY:
+        if (what & EV_WRITE) {
+            int r = PQflush(c->pg);
+            if (r < 0) {
+                conn_fail(c, NULL);
+                break;
+            }
+            if (r == 0 && conn_watch(c, EV_READ) < 0) {
+                conn_fail(c, NULL);
+                break;
+            }
+        }
+        if (what & EV_READ)
+            conn_read_results(c);
+        break;
+    case CONN_DOWN:
+        break;
+    }
+}
+
+/* ---- the pool ---- */
+
+static void deadline_arm(void)
+{
+    struct timeval tv;
+    int64_t wait;
+
+    if (!pool.queue.head) {
+        evtimer_del(pool.deadline);
+        return;
+    }
+    wait = pool.queue.head->deadline_us - util_now_us();
+    if (wait < 0)
+        wait = 0;
+    tv.tv_sec = (time_t)(wait / 1000000);
+    tv.tv_usec = (suseconds_t)(wait % 1000000);
+    evtimer_add(pool.deadline, &tv);
+}
+
+static void deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct db_job *job;
+    int64_t now = util_now_us();
+    (void)fd;
+    (void)what;
+    (void)arg;
+    while ((job = db_queue_pop_expired(&pool.queue, now)) != NULL) {
+        pool.rejected_timeout++;
+        job_finish(job, DB_ERR_TIMEOUT, NULL);
+    }
+    deadline_arm();
+}
+
+static struct db_conn *find_idle(void)
+{
+    for (int i = 0; i < pool.cfg.size; i++)
+        if (pool.conns[i].state == CONN_IDLE)
+            return &pool.conns[i];
+    return NULL;
+}
+
+static void pool_kick(void)
+{
+    struct db_conn *c;
+    bool popped = false;
+
+    while (pool.queue.head && (c = find_idle()) != NULL) {
+        conn_assign(c, db_queue_pop(&pool.queue));
+        popped = true;
+    }
+    if (popped)
+        deadline_arm();
+}
+
+void db_query(struct sql_stmt *stmt, const char *const *values, db_cb cb, void *arg)
+{
+    struct db_conn *c;
+    int64_t deadline = util_now_us() + (int64_t)pool.cfg.queue_timeout_ms * 1000;
+    struct db_job *job = db_job_new(stmt, values, cb, arg, deadline);
+
+    if (!job) {
+        /* Out of memory: there is no job to defer, so answer through a minimal one. */
+        static struct sql_stmt none = SQL_STMT("none", "", 0);
+        job = db_job_new(&none, NULL, cb, arg, deadline);
+        if (!job) {
+            log_error("db: out of memory");
+            return;
+        }
+        job_fail_later(job, DB_ERR_BUSY);
+        return;
+    }
+    if (pool.stopping || (pool.broken && count_up() == 0)) {
+        pool.failed_conn++;
+        job_fail_later(job, DB_ERR_CONN);
+        return;
+    }
+    c = pool.queue.head ? NULL : find_idle();
+    if (c) {
+        conn_assign(c, job);
+        return;
+    }
+    if (db_queue_push(&pool.queue, job) < 0) {
+        pool.rejected_busy++;
+        job_fail_later(job, DB_ERR_BUSY);
+        return;
+    }
+    if (pool.queue.head == job)
+        deadline_arm();
+}
+
+int db_init(struct event_base *base, const struct db_config *cfg)
+{
+    memset(&pool, 0, sizeof(pool));
+    pool.base = base;
+    pool.cfg = *cfg;
+    snprintf(pool.timeout_opt, sizeof(pool.timeout_opt), "-c statement_timeout=%d",
+             cfg->statement_timeout_ms);
+    db_queue_init(&pool.queue, cfg->queue_max);
+    pool.conns = calloc((size_t)cfg->size, sizeof(*pool.conns));
+    pool.deadline = evtimer_new(base, deadline_cb, NULL);
+    if (!pool.conns || !pool.deadline)
+        return -1;
+    for (int i = 0; i < cfg->size; i++) {
+        struct db_conn *c = &pool.conns[i];
+        c->index = i;
+        c->ev_fd = -1;
+        c->retry = evtimer_new(base, conn_retry_cb, c);
+        if (!c->retry)
+            return -1;
+        conn_start(c);
+    }
+    return 0;
+}
+
+void db_shutdown(void)
+{
+    if (!pool.conns)
+        return;
+    pool.stopping = true;
+    for (int i = 0; i < pool.cfg.size; i++) {
+        struct db_conn *c = &pool.conns[i];
+        struct db_job *job = c->job;
+        c->job = NULL;
+        if (job)
+            job_finish(job, DB_ERR_CONN, NULL);
+        conn_unwatch(c);
+        if (c->pg)
+            PQfinish(c->pg);
+        c->pg = NULL;
+        c->state = CONN_DOWN;
+        if (c->retry)
+            event_free(c->retry);
+    }
+    {
+        struct db_job *job;
+        while ((job = db_queue_pop(&pool.queue)) != NULL)
+            job_finish(job, DB_ERR_CONN, NULL);
+    }
+    if (pool.deadline)
+        event_free(pool.deadline);
+    free(pool.conns);
+    pool.conns = NULL;
+}
+
+void db_stats(struct db_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->size = pool.cfg.size;
+    for (int i = 0; i < pool.cfg.size && pool.conns; i++) {
+        const struct db_conn *c = &pool.conns[i];
+        out->connected += conn_is_up(c);
+        out->busy += c->state == CONN_BUSY || c->state == CONN_PREPARING;
+    }
+    out->waiting = pool.queue.len;
+    out->reconnects = pool.reconnects;
+    out->rejected_busy = pool.rejected_busy;
+    out->rejected_timeout = pool.rejected_timeout;
+    out->failed_conn = pool.failed_conn;
+    out->queries = pool.queries;
+}
+
+bool db_any_connected(void)
+{
+    return pool.conns && count_up() > 0;
+}
+
+int db_retry_after(void)
+{
+    int s = pool.cfg.queue_timeout_ms / 1000;
+    return s < 1 ? 1 : s;
+}

@@ -1,0 +1,156 @@
+/*
+ * main: start-up, signals and shutdown of carnetd.
+ *
+ * Order matters: configuration (fatal if bad), migrations (blocking, before serving), then the
+ * loop's modules. SIGTERM/SIGINT stop accepting, let requests in flight finish within the
+ * shutdown timeout, then leave the loop; a second signal exits at once.
+ */
+#include <event2/event.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth.h"
+#include "config.h"
+#include "db.h"
+#include "http.h"
+#include "jobs.h"
+#include "log.h"
+#include "metrics.h"
+#include "migrate.h"
+#include "static.h"
+#include "worker.h"
+
+#ifndef CARNET_VERSION
+#define CARNET_VERSION "0.1.0"
+#endif
+
+static struct event_base *base;
+static int signals_seen;
+
+/* For operators creating the first account by hand: the hash never leaves this terminal. */
+static int hash_password_stdin(void)
+{
+    char pw[1024], out[crypto_pwhash_STRBYTES];
+    size_t len;
+
+    if (!fgets(pw, sizeof(pw), stdin))
+        return 1;
+    len = strcspn(pw, "\r\n");
+    pw[len] = '\0';
+    if (len == 0 || crypto_pwhash_str(out, pw, len, crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                                      crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
+        return 1;
+    sodium_memzero(pw, sizeof(pw));
+    printf("%s\n", out);
+    return 0;
+}
+
+static void on_drained(void)
+{
+    event_base_loopexit(base, NULL);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    (void)what;
+    (void)arg;
+    if (++signals_seen > 1) {
+        log_warning("second signal: exiting now");
+        event_base_loopbreak(base);
+        return;
+    }
+    log_info("signal %d: shutting down (in flight: %d)", (int)sig, http_inflight());
+    jobs_stop();
+    http_shutdown(config.shutdown_timeout_s, on_drained);
+}
+
+int main(int argc, char **argv)
+{
+    char err[256];
+    enum log_level level;
+    struct event *sigterm = NULL, *sigint = NULL;
+    struct db_config dbc;
+    int rc = 1;
+
+    if (config_load(&config, argc, argv, err, sizeof(err)) < 0) {
+        fprintf(stderr, "carnetd: %s\n(see carnetd --help)\n", err);
+        return 2;
+    }
+    if (config.show_help) {
+        config_usage(stdout);
+        rc = 0;
+        goto out;
+    }
+    if (config.show_version) {
+        printf("carnetd %s\n", CARNET_VERSION);
+        rc = 0;
+        goto out;
+    }
+    if (log_level_parse(config.log_level, &level) == 0)
+        log_set_level(level);
+    if (sodium_init() < 0) {
+        log_error("libsodium cannot start");
+        goto out;
+    }
+    if (config.hash_password) {
+        rc = hash_password_stdin();
+        goto out;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    if (!config.skip_migrate || config.migrate_only) {
+        int n = migrate_run(config.database_url, config.schema_dir);
+        if (n < 0)
+            goto out;
+        log_info("migrations: %d applied", n);
+        if (config.migrate_only) {
+            rc = 0;
+            goto out;
+        }
+    }
+    base = event_base_new();
+    if (!base)
+        goto out;
+    dbc.conninfo = config.database_url;
+    dbc.size = config.pool_size;
+    dbc.queue_max = config.queue_max;
+    dbc.queue_timeout_ms = config.queue_timeout_ms;
+    dbc.statement_timeout_ms = config.statement_timeout_ms;
+    dbc.reconnect_max_ms = config.reconnect_max_ms;
+    if (auth_init() < 0 || metrics_init(nroutes) < 0 || db_init(base, &dbc) < 0 ||
+        worker_init(base, config.workers) < 0) {
+        log_error("start-up failed");
+        goto out;
+    }
+    static_init(config.web_root);
+    if (http_init(base, config.listen_host, config.listen_port) < 0)
+        goto out;
+    if (!config.no_jobs && jobs_init(base) < 0)
+        goto out;
+    sigterm = evsignal_new(base, SIGTERM, on_signal, NULL);
+    sigint = evsignal_new(base, SIGINT, on_signal, NULL);
+    if (!sigterm || !sigint || event_add(sigterm, NULL) < 0 || event_add(sigint, NULL) < 0)
+        goto out;
+    log_info("carnetd %s listening on http://%s:%d", CARNET_VERSION, config.listen_host,
+             http_bound_port());
+    event_base_dispatch(base);
+    log_info("carnetd stopped");
+    rc = 0;
+out:
+    jobs_stop();
+    if (sigterm)
+        event_free(sigterm);
+    if (sigint)
+        event_free(sigint);
+    http_free();
+    worker_shutdown();
+    db_shutdown();
+    static_free();
+    metrics_free();
+    if (base)
+        event_base_free(base);
+    config_free(&config);
+    return rc;
+}

@@ -1,0 +1,120 @@
+/*
+ * metrics: counters kept per route in fixed arrays sized at start-up, so observing a request is a
+ * few increments and no allocation. Status codes are counted individually for the codes the API
+ * uses, so a dashboard can tell a 409 race loss from a 422 typo.
+ */
+#include "metrics.h"
+
+#include <event2/buffer.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db.h"
+#include "router.h"
+
+static const int codes[] = {200, 201, 204, 304, 400, 401, 403, 404, 405, 409,
+                            410, 413, 422, 429, 500, 503, 0};
+#define NCODES ((int)(sizeof(codes) / sizeof(codes[0]))) /* last slot: any other code */
+static const double buckets_ms[] = {1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 10000};
+#define NBUCKETS ((int)(sizeof(buckets_ms) / sizeof(buckets_ms[0])))
+
+static int nslots;               /* routes + 1 for "other" */
+static uint64_t *counts;         /* nslots * NCODES */
+static uint64_t hist[NBUCKETS + 1];
+static double hist_sum_s;
+static uint64_t hist_count;
+
+int metrics_init(int nroutes_)
+{
+    nslots = nroutes_ + 1;
+    counts = calloc((size_t)nslots * NCODES, sizeof(uint64_t));
+    return counts ? 0 : -1;
+}
+
+void metrics_free(void)
+{
+    free(counts);
+    counts = NULL;
+}
+
+void metrics_observe(int route, int status, int64_t duration_us)
+{
+    int slot = route >= 0 && route < nslots - 1 ? route : nslots - 1;
+    int ci = NCODES - 1;
+    double ms = (double)duration_us / 1000.0;
+    int b = 0;
+
+    if (!counts)
+        return;
+    for (int i = 0; i < NCODES - 1; i++) {
+        if (codes[i] == status) {
+            ci = i;
+            break;
+        }
+    }
+    counts[slot * NCODES + ci]++;
+    while (b < NBUCKETS && ms > buckets_ms[b])
+        b++;
+    hist[b]++;
+    hist_sum_s += ms / 1000.0;
+    hist_count++;
+}
+
+void metrics_render(struct evbuffer *out)
+{
+    struct db_stats s;
+    uint64_t cum = 0;
+
+    evbuffer_add_printf(out, "# HELP carnet_http_requests_total HTTP requests by route and "
+                             "status.\n# TYPE carnet_http_requests_total counter\n");
+    for (int slot = 0; slot < nslots; slot++) {
+        const char *method = slot < nroutes ? routes[slot].method : "*";
+        const char *pattern = slot < nroutes ? routes[slot].pattern : "other";
+        for (int ci = 0; ci < NCODES; ci++) {
+            uint64_t n = counts[slot * NCODES + ci];
+            if (!n)
+                continue;
+            if (codes[ci])
+                evbuffer_add_printf(out,
+                                    "carnet_http_requests_total{method=\"%s\",route=\"%s\","
+                                    "status=\"%d\"} %llu\n",
+                                    method, pattern, codes[ci], (unsigned long long)n);
+            else
+                evbuffer_add_printf(out,
+                                    "carnet_http_requests_total{method=\"%s\",route=\"%s\","
+                                    "status=\"other\"} %llu\n",
+                                    method, pattern, (unsigned long long)n);
+        }
+    }
+    evbuffer_add_printf(out, "# HELP carnet_http_request_duration_seconds Time from request to "
+                             "reply.\n# TYPE carnet_http_request_duration_seconds histogram\n");
+    for (int b = 0; b < NBUCKETS; b++) {
+        cum += hist[b];
+        evbuffer_add_printf(out, "carnet_http_request_duration_seconds_bucket{le=\"%g\"} %llu\n",
+                            buckets_ms[b] / 1000.0, (unsigned long long)cum);
+    }
+    cum += hist[NBUCKETS];
+    evbuffer_add_printf(out, "carnet_http_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n",
+                        (unsigned long long)cum);
+    evbuffer_add_printf(out, "carnet_http_request_duration_seconds_sum %f\n", hist_sum_s);
+    evbuffer_add_printf(out, "carnet_http_request_duration_seconds_count %llu\n",
+                        (unsigned long long)hist_count);
+
+    db_stats(&s);
+    evbuffer_add_printf(out,
+                        "# TYPE carnet_db_pool_size gauge\ncarnet_db_pool_size %d\n"
+                        "# TYPE carnet_db_pool_connected gauge\ncarnet_db_pool_connected %d\n"
+                        "# TYPE carnet_db_pool_in_use gauge\ncarnet_db_pool_in_use %d\n"
+                        "# TYPE carnet_db_pool_waiting gauge\ncarnet_db_pool_waiting %d\n"
+                        "# TYPE carnet_db_pool_reconnects_total counter\n"
+                        "carnet_db_pool_reconnects_total %llu\n"
+                        "# TYPE carnet_db_pool_rejected_total counter\n"
+                        "carnet_db_pool_rejected_total{reason=\"queue_full\"} %llu\n"
+                        "carnet_db_pool_rejected_total{reason=\"queue_timeout\"} %llu\n"
+                        "carnet_db_pool_rejected_total{reason=\"no_connection\"} %llu\n"
+                        "# TYPE carnet_db_queries_total counter\ncarnet_db_queries_total %llu\n",
+                        s.size, s.connected, s.busy, s.waiting, (unsigned long long)s.reconnects,
+                        (unsigned long long)s.rejected_busy,
+                        (unsigned long long)s.rejected_timeout,
+                        (unsigned long long)s.failed_conn, (unsigned long long)s.queries);
+}

@@ -1,0 +1,25 @@
+/*
+ * routes: every endpoint of carnetd, who may call it, and what it does. Review access here.
+ *
+ * access: ACCESS_PUBLIC needs no session (customer endpoints check their link token in SQL);
+ * any other value is a set of roles, checked in the {store} of the path when there is one, and
+ * otherwise by the handler's SQL against the object's store.
+ */
+#include "router.h"
+
+#include "auth.h"
+#include "system.h"
+
+const struct route routes[] = {
+    /* operations */
+    {"GET", "/healthz", system_healthz, ACCESS_PUBLIC, "database round trip"},
+    {"GET", "/metrics", system_metrics, ACCESS_PUBLIC, "Prometheus metrics"},
+    {"GET", "/api/openapi.json", system_openapi, ACCESS_PUBLIC, "this API, described"},
+
+    /* staff sessions */
+    {"POST", "/api/auth/login", auth_login, ACCESS_PUBLIC, "sign in"},
+    {"POST", "/api/auth/logout", auth_logout, ACCESS_PUBLIC, "sign out"},
+    {"GET", "/api/auth/me", auth_me, ACCESS_STAFF, "who am I"},
+};
+
+const int nroutes = (int)(sizeof(routes) / sizeof(routes[0]));

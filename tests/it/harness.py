@@ -1,0 +1,252 @@
+"""Integration test harness: a throwaway PostgreSQL cluster, real carnetd processes, HTTP.
+
+One cluster per run. Migrations are applied once into a template database; every test module
+gets its own database cloned from it (CREATE DATABASE ... TEMPLATE), so modules cannot see each
+other's rows. A module's tests share one carnetd unless they start more with ctx.start_carnetd().
+"""
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.parse
+
+import psycopg2
+import psycopg2.extras
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PG = os.path.join(ROOT, ".tools", "pg.sh")
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers
+        self.raw = body
+        try:
+            self.json = json.loads(body) if body else None
+        except ValueError:
+            self.json = None
+
+    def header(self, name):
+        for k, v in self.headers:
+            if k.lower() == name.lower():
+                return v
+        return None
+
+    @property
+    def error(self):
+        return (self.json or {}).get("error") or {}
+
+    def __repr__(self):
+        return "<%d %s>" % (self.status, self.raw[:300])
+
+
+class Client:
+    """An HTTP client for one carnetd; remembers a staff session (cookie + CSRF) once logged in."""
+
+    def __init__(self, port):
+        self.port = port
+        self.cookie = None
+        self.csrf = None
+        self.bearer = None
+
+    def request(self, method, path, body=None, headers=None, raw=None, timeout=30):
+        h = dict(headers or {})
+        data = raw
+        if body is not None:
+            data = json.dumps(body).encode()
+            h.setdefault("Content-Type", "application/json")
+        if self.cookie:
+            h.setdefault("Cookie", self.cookie)
+            if self.csrf and method not in ("GET", "HEAD"):
+                h.setdefault("X-CSRF-Token", self.csrf)
+        if self.bearer:
+            h.setdefault("Authorization", "Bearer " + self.bearer)
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            conn.request(method, path, body=data, headers=h)
+            r = conn.getresponse()
+            return Response(r.status, r.getheaders(), r.read())
+        finally:
+            conn.close()
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def post(self, path, body=None, **kw):
+        return self.request("POST", path, body=body, **kw)
+
+    def put(self, path, body=None, **kw):
+        return self.request("PUT", path, body=body, **kw)
+
+    def patch(self, path, body=None, **kw):
+        return self.request("PATCH", path, body=body, **kw)
+
+    def delete(self, path, body=None, **kw):
+        return self.request("DELETE", path, body=body, **kw)
+
+    def login(self, email, password):
+        r = self.post("/api/auth/login", {"email": email, "password": password})
+        if r.status != 200:
+            raise AssertionError("login %s failed: %r" % (email, r))
+        cookie = r.header("Set-Cookie")
+        self.cookie = cookie.split(";", 1)[0]
+        self.csrf = r.json["csrf"]
+        return r.json
+
+
+class Carnetd:
+    def __init__(self, binary, url, logdir, env=None, args=None, port=None):
+        self.port = port or free_port()
+        self.log_path = os.path.join(logdir, "carnetd-%d.log" % self.port)
+        e = dict(os.environ)
+        e.update({
+            "DATABASE_URL": url,
+            "CARNET_LISTEN": "127.0.0.1:%d" % self.port,
+            "CARNET_WEB_ROOT": os.path.join(ROOT, "web"),
+            "CARNET_SCHEMA_DIR": os.path.join(ROOT, "schema"),
+            "CARNET_OUTBOX_DIR": os.path.join(logdir, "outbox-%d" % self.port),
+            "CARNET_PUBLIC_URL": "http://127.0.0.1:%d" % self.port,
+            "CARNET_JOB_INTERVAL_MS": "200",
+        })
+        e.update(env or {})
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([binary] + list(args or []), env=e, stdout=self.log,
+                                     stderr=subprocess.STDOUT, cwd=ROOT)
+        self.client = Client(self.port)
+
+    def wait_ready(self, timeout=20):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError("carnetd exited with %s; log: %s" %
+                                     (self.proc.returncode, self.read_log()[-2000:]))
+            try:
+                if self.client.get("/healthz", timeout=2).status == 200:
+                    return self
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise AssertionError("carnetd not ready; log: %s" % self.read_log()[-2000:])
+
+    def read_log(self):
+        self.log.flush()
+        with open(self.log_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def stop(self, sig=signal.SIGTERM, timeout=20):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        return self.proc.returncode
+
+
+class Cluster:
+    def __init__(self, workdir):
+        self.dir = os.path.join(workdir, "pg")
+        env = dict(os.environ, CARNET_PG_FSYNC="off")
+        self.url = subprocess.check_output([PG, "start", self.dir], env=env).decode().strip()
+        self.env = env
+
+    def url_for(self, dbname):
+        u = urllib.parse.urlsplit(self.url)
+        return urllib.parse.urlunsplit((u.scheme, u.netloc, "/" + dbname, u.query, u.fragment))
+
+    def admin_exec(self, sql):
+        conn = psycopg2.connect(self.url_for("postgres"))
+        conn.autocommit = True
+        try:
+            with conn.cursor() as cur:
+                cur.execute(sql)
+        finally:
+            conn.close()
+
+    def restart(self):
+        subprocess.check_call([PG, "restart", self.dir], env=self.env, stdout=subprocess.DEVNULL)
+
+    def stop(self):
+        subprocess.call([PG, "stop", self.dir], env=self.env)
+
+    def start(self):
+        subprocess.check_call([PG, "start", self.dir], env=self.env, stdout=subprocess.DEVNULL)
+
+    def destroy(self):
+        subprocess.call([PG, "destroy", self.dir], env=self.env)
+
+
+class Context:
+    """What a test receives: its module's database, a default carnetd, and helpers."""
+
+    def __init__(self, run, module_name):
+        self.run = run
+        self.cluster = run.cluster
+        self.dbname = "t_" + module_name
+        self.cluster.admin_exec('drop database if exists "%s"' % self.dbname)
+        self.cluster.admin_exec('create database "%s" template carnet_template' % self.dbname)
+        self.url = self.cluster.url_for(self.dbname)
+        self._db = None
+        self.servers = []
+        self._server = None
+
+    @property
+    def db(self):
+        if self._db is None or self._db.closed:
+            self._db = psycopg2.connect(self.url)
+            self._db.autocommit = True
+        return self._db
+
+    def sql(self, query, args=None):
+        """Runs one statement; returns all rows (as dicts) when it returns any."""
+        try:
+            with self.db.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
+                cur.execute(query, args)
+                return cur.fetchall() if cur.description else []
+        except psycopg2.OperationalError:
+            self._db = None
+            raise
+
+    def sql1(self, query, args=None):
+        rows = self.sql(query, args)
+        return rows[0] if rows else None
+
+    def seed_demo(self):
+        with open(os.path.join(ROOT, "schema", "seed", "demo.sql")) as f:
+            self.sql(f.read())
+
+    def start_carnetd(self, env=None, args=None, wait=True, port=None):
+        s = Carnetd(self.run.binary, self.url, self.run.workdir, env=env, args=args, port=port)
+        self.servers.append(s)
+        if wait:
+            s.wait_ready()
+        return s
+
+    @property
+    def server(self):
+        if self._server is None or self._server.proc.poll() is not None:
+            self._server = self.start_carnetd()
+        return self._server
+
+    def client(self):
+        return Client(self.server.port)
+
+    def close(self):
+        for s in self.servers:
+            s.stop()
+        if self._db is not None and not self._db.closed:
+            self._db.close()

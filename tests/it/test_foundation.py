@@ -1,0 +1,259 @@
+"""Foundation: HTTP limits and errors, static files, health under a database outage, a full
+pool, graceful shutdown, concurrent migrations, metrics, configuration."""
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+
+import psycopg2
+
+from harness import ROOT, Client
+
+
+def test_healthz_ok(ctx):
+    r = ctx.client().get("/healthz")
+    assert r.status == 200, r
+    assert r.json["status"] == "ok" and r.json["database"]["state"] == "up", r
+    assert r.header("X-Request-Id"), r.headers
+
+
+def test_unknown_endpoint_is_json_404(ctx):
+    r = ctx.client().get("/api/no/such/thing")
+    assert r.status == 404, r
+    assert r.error["code"] == "not_found" and r.error["field"] == "path", r
+
+
+def test_wrong_method_is_json_405(ctx):
+    r = ctx.client().request("DELETE", "/healthz")
+    assert r.status == 405, r
+    assert r.error["code"] == "method_not_allowed", r
+
+
+def test_malformed_path_is_json_400(ctx):
+    # A percent-encoded NUL cannot be a path.
+    r = ctx.client().get("/api/stores/%00")
+    assert r.status == 400, r
+    assert r.error["code"] == "bad_path" and r.error["field"] == "path", r
+
+
+def test_oversized_body_is_json_413(ctx):
+    s = ctx.start_carnetd(env={"CARNET_MAX_BODY": "2048"})
+    r = s.client.post("/api/auth/login", raw=b"{" + b" " * 5000 + b"}",
+                      headers={"Content-Type": "application/json"})
+    assert r.status == 413, r
+    assert r.error["code"] == "body_too_large" and r.error["field"] == "body", r
+
+
+def test_invalid_json_is_400(ctx):
+    c = ctx.client()
+    r = c.post("/api/auth/login", raw=b"{not json", headers={"Content-Type": "application/json"})
+    assert r.status == 400 and r.error["code"] == "invalid_json", r
+    r = c.post("/api/auth/login", raw=b"[1,2]", headers={"Content-Type": "application/json"})
+    assert r.status == 400 and r.error["code"] == "invalid_json", r
+
+
+def test_static_index_and_types(ctx):
+    c = ctx.client()
+    r = c.get("/")
+    assert r.status == 200, r
+    assert r.header("Content-Type").startswith("text/html"), r.headers
+    assert r.header("Cache-Control") == "no-cache"
+    etag = r.header("ETag")
+    assert etag
+    r2 = c.get("/", headers={"If-None-Match": etag})
+    assert r2.status == 304, r2
+    r3 = c.get("/openapi.json")
+    assert r3.status == 200 and r3.header("Content-Type").startswith("application/json")
+
+
+def test_static_refuses_traversal(ctx):
+    c = ctx.client()
+    for path in ("/../schema/001_core.sql", "/%2e%2e/schema/001_core.sql",
+                 "/..%2fMakefile", "/.git/config", "/%2e%2e%2f%2e%2e%2fetc/passwd"):
+        r = c.get(path)
+        assert r.status in (400, 404), (path, r)
+        assert r.json and "error" in r.json, (path, r)
+        assert b"argon2" not in r.raw and b"root:" not in r.raw
+
+
+def test_request_id_in_access_log(ctx):
+    s = ctx.server
+    r = s.client.get("/healthz")
+    rid = r.header("X-Request-Id")
+    time.sleep(0.1)
+    log = s.read_log()
+    line = [l for l in log.splitlines() if rid in l]
+    assert line, log[-1000:]
+    assert "GET /healthz 200" in line[0], line
+
+
+def test_metrics_text(ctx):
+    c = ctx.client()
+    c.get("/healthz")
+    c.get("/api/nope")
+    r = c.get("/metrics")
+    assert r.status == 200 and r.header("Content-Type").startswith("text/plain"), r
+    text = r.raw.decode()
+    assert 'carnet_http_requests_total{method="GET",route="/healthz",status="200"}' in text
+    assert 'status="404"' in text
+    assert "carnet_http_request_duration_seconds_bucket" in text
+    for g in ("carnet_db_pool_in_use", "carnet_db_pool_waiting", "carnet_db_pool_reconnects_total"):
+        assert g in text, g
+
+
+def test_healthz_follows_database_outage(ctx):
+    s = ctx.start_carnetd(env={"CARNET_RECONNECT_MAX_MS": "300"})
+    assert s.client.get("/healthz").status == 200
+    ctx.cluster.stop()
+    try:
+        deadline = time.time() + 10
+        status = None
+        while time.time() < deadline:
+            r = s.client.get("/healthz", timeout=5)
+            status = r.status
+            if status == 503:
+                break
+            time.sleep(0.1)
+        assert status == 503, "healthz stayed %s with the database down" % status
+        assert r.header("Retry-After")
+        assert s.proc.poll() is None, "carnetd died with the database"
+    finally:
+        ctx.cluster.start()
+    deadline = time.time() + 15
+    while time.time() < deadline:
+        if s.client.get("/healthz").status == 200:
+            break
+        time.sleep(0.1)
+    assert s.client.get("/healthz").status == 200, "did not recover after the restart"
+    assert s.proc.poll() is None
+    m = s.client.get("/metrics").raw.decode()
+    line = [l for l in m.splitlines() if l.startswith("carnet_db_pool_reconnects_total")][0]
+    assert int(line.split()[-1]) > 0, line
+    ctx._db = None
+
+
+def _staff_token(ctx, c):
+    ctx.seed_demo()
+    r = c.post("/api/auth/login", {"email": "specialist@carnet.test",
+                                    "password": "carnet-demo", "bearer": True})
+    assert r.status == 200, r
+    return r.json["token"]
+
+
+def _locker(ctx):
+    """Holds an exclusive lock on sessions so every authenticated request waits in SQL."""
+    conn = psycopg2.connect(ctx.url)
+    cur = conn.cursor()
+    cur.execute("begin; lock table sessions in access exclusive mode")
+    return conn
+
+
+def test_full_pool_answers_503_with_retry_after(ctx):
+    s = ctx.start_carnetd(env={"CARNET_POOL_SIZE": "1", "CARNET_QUEUE_MAX": "1", "CARNET_NO_JOBS": "1",
+                               "CARNET_QUEUE_TIMEOUT_MS": "800"})
+    token = _staff_token(ctx, s.client)
+    lock = _locker(ctx)
+    results = []
+
+    def call():
+        c = Client(s.port)
+        c.bearer = token
+        results.append(c.get("/api/auth/me", timeout=20))
+
+    try:
+        t1 = threading.Thread(target=call)
+        t1.start()
+        time.sleep(0.3)  # t1 holds the only connection, blocked on the lock
+        t2 = threading.Thread(target=call)
+        t2.start()
+        time.sleep(0.2)  # t2 fills the queue
+        t0 = time.time()
+        c = Client(s.port)
+        c.bearer = token
+        r = c.get("/api/auth/me", timeout=5)
+        assert time.time() - t0 < 0.5, "a full queue must answer at once"
+        assert r.status == 503, r
+        assert r.header("Retry-After"), r.headers
+        assert r.error["code"] == "overloaded", r
+        t2.join(5)  # t2 waited past the queue deadline: 503 too
+        assert results and results[0].status == 503 and results[0].header("Retry-After"), results
+    finally:
+        lock.rollback()
+        lock.close()
+    t1.join(10)
+    assert len(results) == 2 and results[1].status == 200, results
+    m = s.client.get("/metrics").raw.decode()
+    assert 'carnet_db_pool_rejected_total{reason="queue_full"} 1' in m, m
+    assert 'carnet_db_pool_rejected_total{reason="queue_timeout"} 1' in m, m
+
+
+def test_sigterm_finishes_inflight_request(ctx):
+    s = ctx.start_carnetd()
+    token = _staff_token(ctx, s.client)
+    lock = _locker(ctx)
+    results = []
+
+    def call():
+        c = Client(s.port)
+        c.bearer = token
+        results.append(c.get("/api/auth/me", timeout=20))
+
+    t = threading.Thread(target=call)
+    t.start()
+    time.sleep(0.3)
+    s.proc.send_signal(signal.SIGTERM)
+    time.sleep(0.3)
+    assert s.proc.poll() is None, "exited with a request in flight"
+    # No new connections once shutting down.
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        refused = sock.connect_ex(("127.0.0.1", s.port)) != 0
+    assert refused, "still accepting after SIGTERM"
+    lock.rollback()
+    lock.close()
+    t.join(10)
+    assert results and results[0].status == 200, results
+    assert s.proc.wait(10) == 0
+    assert "carnetd stopped" in s.read_log()
+
+
+def test_two_carnetd_migrate_at_once(ctx):
+    ctx.cluster.admin_exec("drop database if exists t_migrate_race")
+    ctx.cluster.admin_exec("create database t_migrate_race")
+    url = ctx.cluster.url_for("t_migrate_race")
+    from harness import Carnetd
+    a = Carnetd(ctx.run.binary, url, ctx.run.workdir)
+    b = Carnetd(ctx.run.binary, url, ctx.run.workdir)
+    ctx.servers += [a, b]
+    a.wait_ready()
+    b.wait_ready()
+    conn = psycopg2.connect(url)
+    cur = conn.cursor()
+    cur.execute("select version, count(*) from schema_migrations group by version")
+    rows = cur.fetchall()
+    files = sorted(f for f in os.listdir(os.path.join(ROOT, "schema")) if f[:3].isdigit())
+    assert sorted(r[0] for r in rows) == files, rows
+    assert all(r[1] == 1 for r in rows)
+    conn.close()
+    # Running the migrations again changes nothing.
+    out = subprocess.run([ctx.run.binary, "--migrate", "--database-url", url,
+                          "--schema-dir", os.path.join(ROOT, "schema")],
+                         capture_output=True, text=True)
+    assert out.returncode == 0 and "0 applied" in out.stderr, out.stderr
+
+
+def test_cli_help_version_and_bad_config(ctx):
+    b = ctx.run.binary
+    out = subprocess.run([b, "--help"], capture_output=True, text=True)
+    assert out.returncode == 0 and "--pool-size" in out.stdout and "DATABASE_URL" in out.stdout
+    out = subprocess.run([b, "--version"], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.startswith("carnetd ")
+    out = subprocess.run([b, "--pool-size", "0"], capture_output=True, text=True)
+    assert out.returncode == 2 and "pool-size" in out.stderr
+    out = subprocess.run([b, "--listen", "nonsense"], capture_output=True, text=True)
+    assert out.returncode == 2 and "listen" in out.stderr
+    out = subprocess.run([b], capture_output=True, text=True,
+                         env=dict(os.environ, CARNET_POOL_SIZE="many"))
+    assert out.returncode == 2 and "pool-size" in out.stderr
