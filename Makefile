@@ -27,19 +27,24 @@ deps:
 	@.tools/deps.sh
 
 build/obj/%.o: server/%.c $(wildcard include/*.h) | build/obj
-	$(CC) $(CFLAGS) -c -o $@ $<
+	@echo "  CC      $<"
+	@$(CC) $(CFLAGS) -c -o $@ $<
 
 build/asan/%.o: server/%.c $(wildcard include/*.h) | build/asan
-	$(CC) $(CFLAGS) $(ASAN) -O1 -c -o $@ $<
+	@echo "  CC+SAN  $<"
+	@$(CC) $(CFLAGS) $(ASAN) -O1 -c -o $@ $<
 
 build/carnetd: $(OBJS)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 build/carnetd-asan: $(AOBJS)
-	$(CC) $(CFLAGS) $(ASAN) -o $@ $^ $(LDLIBS)
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS) $(ASAN) -o $@ $^ $(LDLIBS)
 
 build/unit/%: tests/unit/%.c $(LIBOBJS) | build/unit
-	$(CC) $(CFLAGS) -o $@ $< $(LIBOBJS) $(CHECK_LIBS) $(LDLIBS)
+	@echo "  CC      $<"
+	@$(CC) $(CFLAGS) -o $@ $< $(LIBOBJS) $(CHECK_LIBS) $(LDLIBS)
 
 build/obj build/asan build/unit:
 	@mkdir -p $@
@@ -62,7 +67,7 @@ test: deps
 asan: deps
 	@$(MAKE) --no-print-directory build/carnetd-asan $(UNIT)
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-		$(PYTHON) tests/it/run.py --carnetd build/carnetd-asan --sanitizer
+		$(PYTHON) tests/it/run.py --carnetd build/carnetd-asan --sanitizer $(T)
 
 bench: deps
 	@$(MAKE) --no-print-directory all

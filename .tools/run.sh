@@ -11,7 +11,7 @@ if [ -z "${DATABASE_URL:-}" ]; then
 fi
 export DATABASE_URL
 build/carnetd --migrate --log-level warning
-psql -q -v ON_ERROR_STOP=1 "$DATABASE_URL" -f schema/seed/demo.sql
+for f in schema/seed/*.sql; do psql -q -v ON_ERROR_STOP=1 "$DATABASE_URL" -f "$f"; done
 mkdir -p var
 cat <<EOT
 

@@ -36,6 +36,7 @@ struct config {
     bool skip_migrate;
     bool no_jobs;
     bool hash_password;
+    bool show_routes;
     bool show_help;
     bool show_version;
 };

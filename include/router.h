@@ -10,6 +10,7 @@
 #define CARNET_ROUTER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 struct req;
 typedef void (*route_handler)(struct req *r);
@@ -51,6 +52,8 @@ extern const struct route routes[];
 extern const int nroutes;
 
 const char *role_name(enum role role);
+/* "public", "staff" (every role) or the roles joined by commas, e.g. "manager,admin". */
+void router_access_text(unsigned access, char *out, size_t len);
 int role_parse(const char *name, enum role *out);
 
 /* Matches `path` (already percent-decoded) in `table`. Returns 0 when a route matched. */

@@ -194,3 +194,21 @@ begin
     delete from login_attempts where at < now() - interval '7 days';
     return n;
 end $$;
+
+-- Store scoping for functions whose store is implied by the object (an appointment, a repair):
+-- true when the staff member is an admin or holds one of p_roles in p_store.
+create function carnet_staff_can(p_staff bigint, p_store bigint, p_roles text[]) returns boolean
+language sql stable as $$
+    select exists (select 1 from staff where id = p_staff and disabled_at is null and is_admin)
+        or exists (select 1 from staff_roles r join staff s on s.id = r.staff_id
+                   where r.staff_id = p_staff and r.store_id = p_store and s.disabled_at is null
+                     and r.role = any (p_roles))
+$$;
+
+create function carnet_require(p_staff bigint, p_store bigint, p_roles text[]) returns void
+language plpgsql stable as $$
+begin
+    if not carnet_staff_can(p_staff, p_store, p_roles) then
+        perform carnet_fail(403, 'forbidden', null, 'your role does not allow this in that store');
+    end if;
+end $$;

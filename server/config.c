@@ -78,6 +78,8 @@ static const struct opt options[] = {
      "do not run background jobs in this process"},
     {"hash-password", NULL, OPT_FLAG, OFF(hash_password), NULL, 0, 0,
      "read a password on stdin, print its argon2id hash, and exit"},
+    {"routes", NULL, OPT_FLAG, OFF(show_routes), NULL, 0, 0,
+     "print the route table (method, path, access) as JSON and exit"},
     {"help", NULL, OPT_FLAG, OFF(show_help), NULL, 0, 0, "print this help and exit"},
     {"version", NULL, OPT_FLAG, OFF(show_version), NULL, 0, 0, "print the version and exit"},
 };

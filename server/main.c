@@ -20,6 +20,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "migrate.h"
+#include "router.h"
 #include "static.h"
 #include "worker.h"
 
@@ -86,6 +87,17 @@ int main(int argc, char **argv)
     }
     if (config.show_version) {
         printf("carnetd %s\n", CARNET_VERSION);
+        rc = 0;
+        goto out;
+    }
+    if (config.show_routes) {
+        for (int i = 0; i < nroutes; i++) {
+            char access[64];
+            router_access_text(routes[i].access, access, sizeof(access));
+            printf("%s{\"method\":\"%s\",\"path\":\"%s\",\"access\":\"%s\"}", i ? ",\n" : "[",
+                   routes[i].method, routes[i].pattern, access);
+        }
+        printf("]\n");
         rc = 0;
         goto out;
     }

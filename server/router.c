@@ -5,6 +5,7 @@
  */
 #include "router.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +17,28 @@ const char *role_name(enum role role)
         if (role == (1u << i))
             return role_names[i];
     return "?";
+}
+
+void router_access_text(unsigned access, char *out, size_t len)
+{
+    size_t used = 0;
+    if (access == ACCESS_PUBLIC) {
+        snprintf(out, len, "public");
+        return;
+    }
+    if (access == ACCESS_STAFF) {
+        snprintf(out, len, "staff");
+        return;
+    }
+    out[0] = '\0';
+    for (int i = 0; i < 4; i++) {
+        if (access & (1u << i)) {
+            int n = snprintf(out + used, len - used, "%s%s", used ? "," : "", role_names[i]);
+            if (n < 0 || (size_t)n >= len - used)
+                return;
+            used += (size_t)n;
+        }
+    }
 }
 
 int role_parse(const char *name, enum role *out)

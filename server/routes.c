@@ -20,6 +20,16 @@ const struct route routes[] = {
     {"POST", "/api/auth/login", auth_login, ACCESS_PUBLIC, "sign in"},
     {"POST", "/api/auth/logout", auth_logout, ACCESS_PUBLIC, "sign out"},
     {"GET", "/api/auth/me", auth_me, ACCESS_STAFF, "who am I"},
+
+    /* ---- staff accounts (staff.c) ---- */
+
+    /* ---- stores, services, availability, booking (booking.c) ---- */
+
+    /* ---- the store floor: check-in, line, call next, standby, live streams (floor.c, sse.c) ---- */
+
+    /* ---- devices, diagnostics, repairs, the health record (device.c, repair.c) ---- */
+
+    /* ---- messages, outbox, surveys (message.c) ---- */
 };
 
 const int nroutes = (int)(sizeof(routes) / sizeof(routes[0]));

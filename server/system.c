@@ -4,6 +4,7 @@
  */
 #include "system.h"
 
+#include <dirent.h>
 #include <event2/buffer.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 
 #include "config.h"
 #include "http.h"
+#include "log.h"
 #include "metrics.h"
 
 static struct sql_stmt q_ping = SQL_STMT("system_ping", "select 1", 0);
@@ -51,30 +53,63 @@ void system_metrics(struct req *r)
     evbuffer_free(buf);
 }
 
-/* The document lives in the web root so it can be edited like a page and served the same way. */
+/* Merges web/openapi/NNN_name.json in name order: the first is the whole document, each later
+ * one adds its "paths" and "components", so each domain keeps its part of the API beside the
+ * others without one file that everybody edits. Read per request: it is small and rarely asked. */
+static json_t *openapi_load(void)
+{
+    char dir[4096];
+    struct dirent **names = NULL;
+    json_t *doc = NULL;
+    int n;
+
+    snprintf(dir, sizeof(dir), "%s/openapi", config.web_root);
+    n = scandir(dir, &names, NULL, alphasort);
+    for (int i = 0; i < n; i++) {
+        char path[4200];
+        json_t *part;
+        size_t len = strlen(names[i]->d_name);
+        if (len < 6 || strcmp(names[i]->d_name + len - 5, ".json") != 0)
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", dir, names[i]->d_name);
+        part = json_load_file(path, 0, NULL);
+        if (!part) {
+            log_warning("openapi: cannot parse %s", path);
+            continue;
+        }
+        if (!doc) {
+            doc = part;
+            continue;
+        }
+        json_object_update_missing(json_object_get(doc, "paths"), json_object_get(part, "paths"));
+        {
+            json_t *dc = json_object_get(doc, "components"), *pc = json_object_get(part, "components");
+            const char *key;
+            json_t *val;
+            json_object_foreach(pc, key, val)
+            {
+                json_t *into = json_object_get(dc, key);
+                if (into)
+                    json_object_update_missing(into, val);
+                else
+                    json_object_set(dc, key, val);
+            }
+        }
+        json_decref(part);
+    }
+    for (int i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    return doc;
+}
+
 void system_openapi(struct req *r)
 {
-    char path[4096];
-    FILE *f;
-    struct evbuffer *buf;
-    char chunk[8192];
-    size_t n;
-
-    snprintf(path, sizeof(path), "%s/openapi.json", config.web_root);
-    f = fopen(path, "rb");
-    if (!f) {
+    json_t *doc = openapi_load();
+    if (!doc) {
         http_reply_error(r, 404, "not_found", NULL, "no API description installed");
         return;
     }
-    buf = evbuffer_new();
-    while (buf && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        evbuffer_add(buf, chunk, n);
-    fclose(f);
-    if (!buf) {
-        http_reply_error(r, 503, "overloaded", NULL, "out of memory");
-        return;
-    }
     http_add_header(r, "Cache-Control", "no-cache");
-    http_reply_buffer(r, 200, "application/json; charset=utf-8", buf);
-    evbuffer_free(buf);
+    http_reply_jansson(r, 200, doc);
 }

@@ -226,8 +226,12 @@ class Context:
         return rows[0] if rows else None
 
     def seed_demo(self):
-        with open(os.path.join(ROOT, "schema", "seed", "demo.sql")) as f:
-            self.sql(f.read())
+        """Loads schema/seed/*.sql in order (each is idempotent), as `make run` does."""
+        seed = os.path.join(ROOT, "schema", "seed")
+        for name in sorted(os.listdir(seed)):
+            if name.endswith(".sql"):
+                with open(os.path.join(seed, name)) as f:
+                    self.sql(f.read())
 
     def start_carnetd(self, env=None, args=None, wait=True, port=None):
         s = Carnetd(self.run.binary, self.url, self.run.workdir, env=env, args=args, port=port)

@@ -64,7 +64,7 @@ def test_static_index_and_types(ctx):
     assert etag
     r2 = c.get("/", headers={"If-None-Match": etag})
     assert r2.status == 304, r2
-    r3 = c.get("/openapi.json")
+    r3 = c.get("/api/openapi.json")
     assert r3.status == 200 and r3.header("Content-Type").startswith("application/json")
 
 
