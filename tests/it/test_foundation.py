@@ -257,3 +257,37 @@ def test_cli_help_version_and_bad_config(ctx):
     out = subprocess.run([b], capture_output=True, text=True,
                          env=dict(os.environ, CARNET_POOL_SIZE="many"))
     assert out.returncode == 2 and "pool-size" in out.stderr
+
+
+def test_inflight_query_fails_503_when_database_restarts(ctx):
+    s = ctx.start_carnetd(env={"CARNET_RECONNECT_MAX_MS": "300", "CARNET_NO_JOBS": "1"})
+    token = _staff_token(ctx, s.client)
+    lock = _locker(ctx)
+    results = []
+
+    def call():
+        c = Client(s.port)
+        c.bearer = token
+        results.append(c.get("/api/auth/me", timeout=30))
+
+    t = threading.Thread(target=call)
+    t.start()
+    time.sleep(0.3)
+    try:
+        ctx.cluster.restart()  # fast shutdown: every backend, ours included, is terminated
+    finally:
+        try:
+            lock.close()
+        except Exception:
+            pass
+    t.join(20)
+    assert results and results[0].status == 503, results
+    assert results[0].header("Retry-After"), results[0].headers
+    assert s.proc.poll() is None
+    deadline = time.time() + 15
+    while time.time() < deadline and s.client.get("/healthz").status != 200:
+        time.sleep(0.1)
+    c = Client(s.port)
+    c.bearer = token
+    assert c.get("/api/auth/me").status == 200, "the session survives a database restart"
+    ctx._db = None
