@@ -1,0 +1,95 @@
+// Journey 1: a customer books on a phone (store -> service -> day and slot -> details ->
+// confirmation), then opens the private link, moves the booking, and finds it in French too.
+import { run, newPage, shot, check, expectText, noErrors, TABLET } from './lib.mjs';
+
+run('book', async (ctx, o) => {
+  const page = await newPage(ctx);
+  await page.goto(o.base + '/');
+  await expectText(page.locator('#stores'), 'Carnet Paris Opéra', 'the store list shows the demo stores');
+  await shot(page, o.out, 'book-1-store');
+
+  await page.getByLabel('Carnet Paris Opéra').check();
+  await expectText(page.locator('#services'), 'iPhone screen', 'the services of Paris Opéra are listed');
+  await page.getByLabel(/Mac diagnostics/).check();
+  await page.locator('#slots button').first().waitFor();
+  const firstDay = await page.locator('#days button').first().textContent();
+  check((await page.locator('#slots button').count()) > 0, `free slots are offered (first day ${firstDay.trim()})`);
+  await shot(page, o.out, 'book-2-slot');
+
+  // Second day, second slot: not simply the first thing on screen.
+  await page.locator('#days button').nth(1).click();
+  const slot = page.locator('#slots button').nth(1);
+  const slotText = (await slot.textContent()).trim();
+  await slot.click();
+  await expectText(page.locator('#summary'), slotText, 'the summary repeats the chosen time');
+
+  // A bad phone number is refused with the field named and focused.
+  await page.getByLabel('Your name').fill('Camille Client');
+  await page.getByLabel('Phone', { exact: true }).fill('06 12');
+  await page.getByRole('button', { name: 'Book', exact: true }).click();
+  await expectText(page.locator('.field-error'), 'phone', 'the phone error is shown under the phone field');
+  check(await page.locator('#f-phone').evaluate((e) => e === document.activeElement && e.getAttribute('aria-invalid') === 'true'),
+    'the phone field is focused and marked invalid');
+  await shot(page, o.out, 'book-3-error');
+
+  await page.getByLabel('Phone', { exact: true }).fill('');
+  await page.getByLabel('Email', { exact: true }).fill('camille@example.com');
+  await page.getByLabel(/serial/i).fill('c02xl0gsjgh5');
+  await page.getByLabel(/What is wrong/).fill('Runs hot and the fan is loud.');
+  await shot(page, o.out, 'book-4-details');
+  await page.getByRole('button', { name: 'Book', exact: true }).click();
+
+  await expectText(page.locator('#h-done'), 'You are booked', 'the confirmation is shown');
+  const code = (await page.locator('#done-code').textContent()).trim();
+  check(/^[2-9A-HJKMNP-Z]{6}$/.test(code), `a 6-character confirmation code is shown (${code})`);
+  await expectText(page.locator('#done-summary'), slotText, 'the confirmation repeats the time');
+  const ics = await page.locator('#done-ics').getAttribute('href');
+  check(ics && ics.startsWith('blob:'), 'an .ics calendar file is offered');
+  const href = await page.locator('#done-manage').getAttribute('href');
+  check(/^\/manage\/#[A-Za-z0-9_-]{32,}$/.test(href), 'the manage link carries its token in the fragment');
+  await shot(page, o.out, 'book-5-done');
+  noErrors(page);
+
+  // The calendar file holds the booking.
+  const icsText = await page.evaluate(async (u) => (await fetch(u)).text(), ics);
+  check(icsText.includes('BEGIN:VEVENT') && icsText.includes(code), 'the .ics has the event and the code');
+
+  // The private link: the booking, then a move to another time.
+  await page.locator('#done-manage').click();
+  await expectText(page.locator('#m-code'), code, 'the manage page shows the same code');
+  await expectText(page.locator('#m-status'), 'Booked', 'the booking is booked');
+  await expectText(page.locator('#m-what'), 'Mac diagnostics', 'and is for Mac diagnostics');
+  await shot(page, o.out, 'book-6-manage');
+  await page.getByRole('button', { name: 'Change the time' }).click();
+  await page.locator('#slots button').first().waitFor();
+  await page.locator('#days button').nth(2).click();
+  const newSlot = page.locator('#slots button').nth(3);
+  const newText = (await newSlot.textContent()).trim();
+  await newSlot.click();
+  await page.getByRole('button', { name: 'Confirm' }).click();
+  await expectText(page.locator('#status'), 'moved', 'the move is confirmed');
+  await expectText(page.locator('#m-when'), newText, 'the page shows the new time');
+  await shot(page, o.out, 'book-7-moved');
+
+  // A reload still shows the booking at its new time (it was saved, not just drawn).
+  await page.reload();
+  await expectText(page.locator('#m-when'), newText, 'after a reload the new time stays');
+
+  // French, by the switch, on a tablet.
+  const fr = await newPage(ctx, { viewport: TABLET });
+  await fr.goto(page.url());
+  await fr.getByRole('button', { name: 'Passer en français' }).click();
+  await expectText(fr.locator('h1'), 'Votre rendez-vous', 'the switch turns the page French');
+  await expectText(fr.locator('#m-status'), 'Réservé', 'the status is translated');
+  check(await fr.evaluate(() => document.documentElement.lang === 'fr'), 'the document language is fr');
+  await shot(fr, o.out, 'book-8-manage-fr-tablet');
+
+  // Cancel.
+  fr.on('dialog', (d) => d.accept());
+  await fr.getByRole('button', { name: 'Annuler le rendez-vous' }).click();
+  await expectText(fr.locator('#m-status'), 'Annulé', 'the booking is cancelled');
+  check(await fr.getByRole('button', { name: 'Changer l’horaire' }).isHidden(), 'a cancelled booking cannot be moved');
+  await shot(fr, o.out, 'book-9-cancelled-fr');
+  noErrors(page);
+  noErrors(fr);
+});

@@ -1,0 +1,98 @@
+// The one way pages talk to carnetd: JSON in and out, errors as ApiError carrying the API's
+// {"error":{code,message,field}}, the CSRF header on staff writes, and a hook for 401 so the
+// staff app can send the user back to its login screen.
+
+const CSRF_KEY = 'carnet.csrf';
+
+export class ApiError extends Error {
+  constructor(status, error) {
+    super((error && error.message) || `HTTP ${status}`);
+    this.status = status;
+    this.code = (error && error.code) || 'http_' + status;
+    this.field = (error && error.field) || null;
+    this.detail = error || {};
+  }
+}
+
+let onUnauthorized = null;
+
+/** Called with the ApiError when a call answers 401 (the session is gone). */
+export function setUnauthorizedHandler(fn) {
+  onUnauthorized = fn;
+}
+
+// The CSRF value comes with the login reply only; it lives as long as the session cookie, so it
+// is kept in localStorage (it is not a secret by itself: it is useless without the HttpOnly
+// cookie, which scripts cannot read).
+export function csrf() {
+  try { return localStorage.getItem(CSRF_KEY); } catch { return null; }
+}
+
+function setCsrf(v) {
+  try {
+    if (v) localStorage.setItem(CSRF_KEY, v); else localStorage.removeItem(CSRF_KEY);
+  } catch { /* private mode: the session still works until reload */ }
+}
+
+/** Random hex for Idempotency-Key; getRandomValues works outside secure contexts too. */
+export function randomKey() {
+  const b = new Uint8Array(16);
+  crypto.getRandomValues(b);
+  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+}
+
+export async function api(path, opts = {}) {
+  const method = opts.method || (opts.body !== undefined ? 'POST' : 'GET');
+  const headers = { Accept: 'application/json', ...(opts.headers || {}) };
+  let body;
+  if (opts.body !== undefined) {
+    headers['Content-Type'] = 'application/json';
+    body = JSON.stringify(opts.body);
+  }
+  if (method !== 'GET' && method !== 'HEAD' && csrf()) headers['X-CSRF-Token'] = csrf();
+  let res;
+  try {
+    res = await fetch(path, {
+      method, headers, body, credentials: 'same-origin', signal: opts.signal,
+      referrerPolicy: 'no-referrer', cache: 'no-store',
+    });
+  } catch (e) {
+    if (e.name === 'AbortError') throw e;
+    throw new ApiError(0, { code: 'network', message: 'network error' });
+  }
+  const text = await res.text();
+  let data = null;
+  if (text) {
+    try { data = JSON.parse(text); } catch { data = null; }
+  }
+  if (!res.ok) {
+    const err = new ApiError(res.status, data && data.error);
+    if (res.status === 401 && onUnauthorized && !opts.noAuthRedirect) onUnauthorized(err);
+    throw err;
+  }
+  return data;
+}
+
+export const get = (path, opts) => api(path, { ...opts, method: 'GET' });
+export const post = (path, body, opts) => api(path, { ...opts, method: 'POST', body: body ?? {} });
+export const put = (path, body, opts) => api(path, { ...opts, method: 'PUT', body: body ?? {} });
+export const patch = (path, body, opts) => api(path, { ...opts, method: 'PATCH', body: body ?? {} });
+
+export async function login(email, password) {
+  const r = await api('/api/auth/login', { body: { email, password }, noAuthRedirect: true });
+  setCsrf(r.csrf);
+  return r;
+}
+
+export async function logout() {
+  try { await api('/api/auth/logout', { method: 'POST', body: {}, noAuthRedirect: true }); }
+  finally { setCsrf(null); }
+}
+
+/** The private token of a customer link: the URL fragment (never sent to the server, so it stays
+ * out of access logs), or ?t= for links made elsewhere. */
+export function linkToken() {
+  const h = location.hash.replace(/^#/, '');
+  if (h) return decodeURIComponent(h.replace(/^t=/, ''));
+  return new URLSearchParams(location.search).get('t') || '';
+}

@@ -1,0 +1,113 @@
+// A booking by its private link (/manage/#TOKEN): see it, move it, cancel it, add it to a
+// calendar. One request shows the page.
+import { get, post, linkToken, ApiError } from './api.js';
+import { initI18n, onLangChange, t } from './i18n.js';
+import { $, announce, errorText, fmtDateTime, focusHeading, icsDownload } from './ui.js';
+import { loadDays, renderPicker } from './slots.js';
+
+const token = linkToken();
+const base = `/api/manage/${encodeURIComponent(token)}`;
+let appt = null;
+let picked = null;
+
+const STATUS_KIND = { booked: '', checked_in: 'ok', in_service: 'ok', done: 'ok', cancelled: 'bad', no_show: 'warn' };
+
+function draw() {
+  const tz = appt.store.timezone;
+  $('#m-status').textContent = t('status.' + appt.status);
+  $('#m-status').className = 'badge ' + (STATUS_KIND[appt.status] || '');
+  $('#m-what').textContent = appt.service.name;
+  $('#m-when').textContent = fmtDateTime(appt.starts_at, tz);
+  $('#m-where').textContent = appt.store.name;
+  $('#m-code').textContent = appt.code;
+  const active = appt.status === 'booked';
+  $('#m-move').hidden = !active;
+  $('#m-cancel').hidden = !active;
+  $('#m-ics').hidden = !active;
+  if (active) {
+    $('#m-ics').href = icsDownload({
+      uid: `appointment-${appt.id}@carnet`, start: appt.starts_at, end: appt.ends_at,
+      summary: `${appt.service.name} · ${appt.store.name}`, location: appt.store.name,
+      description: `${t('book.code')}: ${appt.code}`,
+    });
+  }
+  $('#m-card').hidden = false;
+}
+
+function fail(e) {
+  $('#m-loading').hidden = true;
+  $('#m-card').hidden = true;
+  $('#m-error').textContent = e instanceof ApiError ? errorText(e) : String(e);
+  $('#m-error').hidden = false;
+}
+
+async function openPicker() {
+  picked = null;
+  $('#m-pick-ok').disabled = true;
+  $('#m-picker').hidden = false;
+  $('#slots').textContent = t('loading');
+  focusHeading($('#m-picker'));
+  try {
+    const days = await loadDays(appt.store.id, appt.service.id, appt.store.timezone);
+    renderPicker({
+      days, tz: appt.store.timezone, daysEl: $('#days'), slotsEl: $('#slots'), headingEl: $('#h-slots'),
+      onPick: (s) => { picked = s; $('#m-pick-ok').disabled = false; },
+    });
+  } catch (e) {
+    announce(errorText(e), 'error');
+  }
+}
+
+async function confirmMove() {
+  if (!picked) return;
+  $('#m-pick-ok').disabled = true;
+  try {
+    const r = await post(base + '/reschedule', { starts_at: picked.starts_at });
+    appt = { ...appt, ...r, store: appt.store };
+    draw();
+    $('#m-picker').hidden = true;
+    announce(t('manage.moved', { when: fmtDateTime(appt.starts_at, appt.store.timezone) }), 'ok');
+    $('#m-move').focus();
+  } catch (e) {
+    announce(errorText(e), 'error');
+    if (e.code === 'slot_taken') openPicker();
+  } finally {
+    $('#m-pick-ok').disabled = !picked;
+  }
+}
+
+async function cancel() {
+  if (!confirm(t('manage.cancel.confirm'))) return;
+  try {
+    const r = await post(base + '/cancel', {});
+    appt = { ...appt, ...r, store: appt.store };
+    draw();
+    $('#m-picker').hidden = true;
+    announce(t('manage.cancelled'), 'ok');
+  } catch (e) {
+    announce(errorText(e), 'error');
+  }
+}
+
+async function start() {
+  initI18n();
+  onLangChange(() => appt && draw());
+  if (!token) {
+    fail(t('manage.nolink'));
+    return;
+  }
+  $('#m-move').addEventListener('click', openPicker);
+  $('#m-cancel').addEventListener('click', cancel);
+  $('#m-pick-cancel').addEventListener('click', () => { $('#m-picker').hidden = true; $('#m-move').focus(); });
+  $('#m-pick-ok').addEventListener('click', confirmMove);
+  try {
+    appt = await get(base);
+  } catch (e) {
+    fail(e);
+    return;
+  }
+  $('#m-loading').hidden = true;
+  draw();
+}
+
+start();

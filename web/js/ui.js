@@ -1,0 +1,139 @@
+// Small DOM helpers shared by every page: an element builder (text is always set as text, never
+// parsed as HTML, so names typed by customers cannot inject markup), a polite live region for
+// announcements, form error display, and date/time formatting in the store's time zone.
+import { lang, t } from './i18n.js';
+
+/** h('button', {class: 'big', onclick: fn}, 'Label', child) */
+export function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k.startsWith('on') && typeof v === 'function') el.addEventListener(k.slice(2), v);
+    else if (k === 'class') el.className = v;
+    else if (k === 'dataset') Object.assign(el.dataset, v);
+    else if (k === 'text') el.textContent = v;
+    else if (v === true) el.setAttribute(k, '');
+    else el.setAttribute(k, v);
+  }
+  append(el, children);
+  return el;
+}
+
+function append(el, children) {
+  for (const c of children) {
+    if (c === null || c === undefined || c === false) continue;
+    if (Array.isArray(c)) append(el, c);
+    else el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+}
+
+export const $ = (sel, root = document) => root.querySelector(sel);
+export const $$ = (sel, root = document) => Array.from(root.querySelectorAll(sel));
+
+/** Replaces an element's children. */
+export function fill(el, ...children) {
+  el.replaceChildren();
+  append(el, children);
+  return el;
+}
+
+let live, liveTimer;
+const SHOW_MS = 8000;
+/** Says something to screen readers and shows it in the status bar for a few seconds. */
+export function announce(msg, kind = 'info') {
+  if (!live) {
+    live = document.getElementById('status') ||
+      document.body.appendChild(h('div', { id: 'status', class: 'status', role: 'status', 'aria-live': 'polite' }));
+  }
+  live.textContent = msg;
+  live.dataset.kind = kind;
+  clearTimeout(liveTimer);
+  if (msg) liveTimer = setTimeout(() => { live.textContent = ''; }, SHOW_MS);
+}
+
+/** The message to show for an ApiError (translated by code when we know it). */
+export function errorText(err) {
+  if (!err) return '';
+  const key = 'err.' + err.code;
+  const tr = t(key);
+  return tr !== key ? tr : (err.message || t('err.generic'));
+}
+
+/** Clears and then marks the form field named by err.field; falls back to the status bar. */
+export function showFormError(form, err) {
+  clearFormErrors(form);
+  const input = err.field && form.querySelector(`[name="${CSS.escape(err.field)}"]`);
+  if (input) {
+    const id = input.id + '-err';
+    const msg = h('p', { class: 'field-error', id }, errorText(err));
+    input.setAttribute('aria-invalid', 'true');
+    input.setAttribute('aria-describedby', id);
+    input.closest('.field')?.append(msg) || input.after(msg);
+    input.focus();
+  }
+  announce(errorText(err), 'error');
+}
+
+export function clearFormErrors(form) {
+  $$('.field-error', form).forEach((e) => e.remove());
+  $$('[aria-invalid]', form).forEach((e) => {
+    e.removeAttribute('aria-invalid');
+    e.removeAttribute('aria-describedby');
+  });
+  announce('');
+}
+
+function locale() {
+  return lang() === 'fr' ? 'fr-FR' : 'en-GB';
+}
+
+export function fmtTime(iso, tz) {
+  return new Intl.DateTimeFormat(locale(), { hour: '2-digit', minute: '2-digit', timeZone: tz }).format(new Date(iso));
+}
+
+export function fmtDay(iso, tz, style = 'long') {
+  const d = /^\d{4}-\d{2}-\d{2}$/.test(iso) ? new Date(iso + 'T12:00:00Z') : new Date(iso);
+  const o = style === 'short'
+    ? { weekday: 'short', day: 'numeric', month: 'short' }
+    : { weekday: 'long', day: 'numeric', month: 'long' };
+  return new Intl.DateTimeFormat(locale(), { ...o, timeZone: /^\d{4}-\d{2}-\d{2}$/.test(iso) ? 'UTC' : tz }).format(d);
+}
+
+export function fmtDateTime(iso, tz) {
+  return `${fmtDay(iso, tz)}, ${fmtTime(iso, tz)}`;
+}
+
+/** YYYY-MM-DD of an instant in a time zone. */
+export function localDate(date, tz) {
+  const p = new Intl.DateTimeFormat('en-CA', { timeZone: tz, year: 'numeric', month: '2-digit', day: '2-digit' }).formatToParts(date);
+  const g = (t) => p.find((x) => x.type === t).value;
+  return `${g('year')}-${g('month')}-${g('day')}`;
+}
+
+export function addDays(ymd, n) {
+  const d = new Date(ymd + 'T12:00:00Z');
+  d.setUTCDate(d.getUTCDate() + n);
+  return d.toISOString().slice(0, 10);
+}
+
+/** A .ics file for an appointment, offered as a download: no server round trip needed. */
+export function icsDownload({ uid, start, end, summary, location, description }) {
+  const stamp = (iso) => new Date(iso).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  const esc = (s) => String(s || '').replace(/[\\;,]/g, (c) => '\\' + c).replace(/\n/g, '\\n');
+  const body = [
+    'BEGIN:VCALENDAR', 'VERSION:2.0', 'PRODID:-//Carnet//Booking//EN', 'CALSCALE:GREGORIAN',
+    'BEGIN:VEVENT', `UID:${uid}`, `DTSTAMP:${stamp(new Date().toISOString())}`,
+    `DTSTART:${stamp(start)}`, `DTEND:${stamp(end)}`, `SUMMARY:${esc(summary)}`,
+    `LOCATION:${esc(location)}`, `DESCRIPTION:${esc(description)}`, 'END:VEVENT', 'END:VCALENDAR', '',
+  ].join('\r\n');
+  return URL.createObjectURL(new Blob([body], { type: 'text/calendar' }));
+}
+
+/** Moves focus to a heading after a step change, so keyboard and screen reader users follow. */
+export function focusHeading(section) {
+  const hd = section.querySelector('h1, h2, h3');
+  if (hd) {
+    hd.setAttribute('tabindex', '-1');
+    hd.focus({ preventScroll: false });
+  }
+}
