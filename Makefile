@@ -19,7 +19,7 @@ PGDIR   ?= var/pg
 PORT    ?= 8080
 PYTHON  ?= /usr/bin/python3
 
-.PHONY: all deps run test unit integration asan bench clean format
+.PHONY: all deps run test unit integration e2e asan bench clean format
 
 all: build/carnetd
 
@@ -58,6 +58,10 @@ unit: $(UNIT)
 
 integration: build/carnetd
 	@$(PYTHON) tests/it/run.py --carnetd build/carnetd $(T)
+
+# The browser journeys alone (also part of `make integration` and so of `make test`).
+e2e: deps build/carnetd
+	@$(PYTHON) tests/it/run.py --carnetd build/carnetd test_e2e
 
 test: deps
 	@$(MAKE) --no-print-directory all $(UNIT)

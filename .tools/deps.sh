@@ -9,9 +9,14 @@
 set -euo pipefail
 
 PACKAGES="build-essential pkg-config libevent-dev libpq-dev libsodium-dev check libsubunit-dev libjansson-dev postgresql-15 postgresql-client-15 wrk curl bc python3 python3-psycopg2 util-linux"
+# The browser tests (tests/e2e): Debian's chromium driven from Node.js.
+PACKAGES="$PACKAGES chromium nodejs"
 
 # shellcheck disable=SC2206 # word splitting of the package list is intended
 wanted=($PACKAGES "$@")
+# Debian ships npm separately; some Node.js builds (e.g. NodeSource's) include it and conflict
+# with Debian's npm package, so ask for it only when there is no npm command.
+command -v npm >/dev/null 2>&1 || wanted+=(npm)
 
 # Names of the wanted packages that dpkg reports as fully installed; one
 # dpkg-query call for the whole list keeps the fast path fast.
