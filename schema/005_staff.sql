@@ -195,7 +195,9 @@ begin
 end $$;
 
 -- Changing one's own password, step one: the same per-account throttle as sign-in (a stolen
--- session must not become a way to guess the password), then the stored hash to verify.
+-- session must not become a way to guess the password), then the stored hash to verify. As for
+-- sign-in, the attempt is recorded as failed at once, under the account's lock, so parallel
+-- guesses cannot all slip under the limit; step two turns it into a success.
 create function staff_password_begin(p_staff bigint, p_address text) returns json
 language plpgsql as $$
 declare
@@ -205,18 +207,20 @@ begin
     if not found then
         perform carnet_fail(401, 'unauthenticated', null, 'your session has ended');
     end if;
+    perform pg_advisory_xact_lock(hashtext('login-email:' || lower(t.email)));
     if (select count(*) from login_attempts
         where lower(email) = lower(t.email) and not ok
           and at > now() - interval '15 minutes') >= 5 then
         perform carnet_fail(429, 'throttled', 'old_password',
                             'too many wrong passwords for this account: wait 15 minutes');
     end if;
+    insert into login_attempts (email, address, ok) values (t.email, p_address, false);
     return json_build_object('hash', t.password_hash);
 end $$;
 
--- Step two. A wrong old password is recorded (it counts towards the throttle) and answered
--- {"ok": false} rather than raised, so the record survives. On success the hash changes only if
--- it is still the one that was verified, and every other session of the account ends.
+-- Step two. A wrong old password stays recorded as a failure and is answered {"ok": false}. On
+-- success the hash changes only if it is still the one that was verified, and every other
+-- session of the account ends.
 create function staff_password_finish(p_staff bigint, p_ok boolean, p_old_hash text,
                                       p_new_hash text, p_keep_session text, p_address text,
                                       p_req text) returns json
@@ -229,13 +233,15 @@ begin
         perform carnet_fail(401, 'unauthenticated', null, 'your session has ended');
     end if;
     if not p_ok then
-        insert into login_attempts (email, address, ok) values (t.email, p_address, false);
         return json_build_object('ok', false);
     end if;
     if t.password_hash <> p_old_hash then
         perform carnet_fail(409, 'conflict', 'old_password',
                             'the password changed meanwhile: try again');
     end if;
+    update login_attempts set ok = true
+    where id = (select max(id) from login_attempts
+                where lower(email) = lower(t.email) and address = p_address and not ok);
     update staff set password_hash = p_new_hash where id = p_staff;
     delete from sessions where staff_id = p_staff and token_hash <> p_keep_session;
     perform carnet_audit(p_staff, 'staff.password_change', 'staff', p_staff::text, p_req);
@@ -263,4 +269,95 @@ begin
                                                where staff_id = p_actor and role = 'manager'))
               order by a.id desc limit p_limit) a
         left join staff s on s.id = a.staff_id), '[]'::json));
+end $$;
+
+-- ---- sign-in: fixes to functions of 001_core.sql (same signatures, so carnetd is unchanged) ----
+
+-- Throttling must hold under parallel guesses: before, every attempt was recorded only after its
+-- password check, so twenty requests sent at once all passed the "fewer than 5 failures" test
+-- and got twenty guesses. Now the count and the record of the attempt happen together, under a
+-- lock per account and per address, and the attempt counts as a failure until
+-- auth_login_finish turns it into a success.
+create or replace function auth_login_begin(p_email text, p_address text) returns json
+language plpgsql as $$
+declare
+    st staff%rowtype;
+begin
+    -- Always the account's lock first, then the address's: no two sign-ins wait on each other
+    -- in opposite orders.
+    perform pg_advisory_xact_lock(hashtext('login-email:' || lower(p_email)));
+    perform pg_advisory_xact_lock(hashtext('login-address:' || p_address));
+    if (select count(*) from login_attempts
+        where lower(email) = lower(p_email) and not ok
+          and at > now() - interval '15 minutes') >= 5 then
+        perform carnet_fail(429, 'throttled', 'email',
+            'too many failed sign-ins for this account: wait 15 minutes');
+    end if;
+    if (select count(*) from login_attempts
+        where address = p_address and not ok and at > now() - interval '15 minutes') >= 30 then
+        perform carnet_fail(429, 'throttled', null,
+            'too many failed sign-ins from this address: wait 15 minutes');
+    end if;
+    insert into login_attempts (email, address, ok) values (p_email, p_address, false);
+    select * into st from staff where lower(email) = lower(p_email) and disabled_at is null;
+    if not found then
+        return null;
+    end if;
+    return json_build_object('staff_id', st.id, 'hash', st.password_hash);
+end $$;
+
+-- On success (p_staff not null) one pending attempt of this account and address becomes a
+-- success (which one does not matter: only the counts do), and the session opens.
+create or replace function auth_login_finish(p_email text, p_staff bigint, p_token_hash text,
+                                             p_address text, p_ttl_seconds int) returns json
+language plpgsql as $$
+declare
+    st staff%rowtype;
+begin
+    if p_staff is null then
+        return null;
+    end if;
+    select * into st from staff where id = p_staff and disabled_at is null;
+    if not found then
+        return null;
+    end if;
+    update login_attempts set ok = true
+    where id = (select max(id) from login_attempts
+                where lower(email) = lower(p_email) and address = p_address and not ok);
+    insert into sessions (token_hash, staff_id, expires_at)
+    values (p_token_hash, p_staff, now() + make_interval(secs => p_ttl_seconds));
+    perform carnet_audit(p_staff, 'login', 'staff', p_staff::text, null);
+    return json_build_object('staff_id', st.id, 'name', st.name, 'email', st.email,
+                             'admin', st.is_admin);
+end $$;
+
+-- last_seen_at was moved at most once a minute, so with a short idle timeout (the minimum is
+-- 60 s) a session in constant use still died one minute after sign-in. Now it moves once a
+-- tenth of the idle timeout has passed (at most once a minute, as before, for long timeouts).
+create or replace function auth_session(p_token_hash text, p_idle_seconds int) returns json
+language plpgsql as $$
+declare
+    s sessions%rowtype;
+    st staff%rowtype;
+begin
+    select * into s from sessions where token_hash = p_token_hash;
+    if not found or s.expires_at < now()
+       or s.last_seen_at < now() - make_interval(secs => p_idle_seconds) then
+        return null;
+    end if;
+    select * into st from staff where id = s.staff_id and disabled_at is null;
+    if not found then
+        return null;
+    end if;
+    if s.last_seen_at < now() - least(interval '1 minute',
+                                      make_interval(secs => p_idle_seconds / 10.0)) then
+        update sessions set last_seen_at = now() where token_hash = p_token_hash;
+    end if;
+    return json_build_object(
+        'staff_id', st.id, 'name', st.name, 'email', st.email, 'admin', st.is_admin,
+        'stores', coalesce((select json_agg(json_build_object('store_id', store_id,
+                                                              'roles', roles) order by store_id)
+                            from (select store_id, sum(carnet_role_bit(role))::int as roles
+                                  from staff_roles where staff_id = st.id
+                                  group by store_id) x), '[]'::json));
 end $$;

@@ -3,6 +3,7 @@ per address, idle timeout and expiry, logout, disabled accounts, cookie flags, C
 tokens, secrets kept out of logs and replies, and hostile text stored verbatim."""
 import hashlib
 import secrets
+import threading
 
 from harness import Client
 
@@ -103,6 +104,32 @@ def test_throttle_per_account(ctx):
     _forget_attempts(ctx)
 
 
+def test_throttle_holds_against_parallel_guesses(ctx):
+    _forget_attempts(ctx)
+    results = []
+
+    def guess(i):
+        results.append(_client(ctx).post(
+            "/api/auth/login", {"email": "tech@carnet.test", "password": "guess-%d" % i}).status)
+
+    threads = [threading.Thread(target=guess, args=(i,)) for i in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    try:
+        assert sorted(results) == [401] * 5 + [429] * 15, sorted(results)
+        n = ctx.sql1("select count(*) as n from login_attempts"
+                     " where email = 'tech@carnet.test'")["n"]
+        assert n == 5, n
+    finally:
+        _forget_attempts(ctx)
+    # A success does not count as a failure: many sign-ins in a row stay open.
+    for _ in range(7):
+        _bearer(ctx, "tech@carnet.test")
+    assert not ctx.sql("select 1 from login_attempts where not ok")
+
+
 def test_throttle_per_address(ctx):
     _forget_attempts(ctx)
     # 29 failures from this address on many accounts (below each account's own limit) ...
@@ -131,7 +158,11 @@ def test_idle_timeout_and_expiry(ctx):
     ctx.sql("update sessions set last_seen_at = now() - interval '50 seconds'"
             " where token_hash = %s", (h,))
     assert c.get("/api/auth/me").status == 200
-    # Seen 50 s ago: still in the 60 s window, and the visit did not need to move it.
+    # Seen 50 s ago: still in the 60 s window, and the visit moved it, so a session in use
+    # outlives the idle timeout (it used to move only once a minute: dead after 60 s).
+    row = ctx.sql1("select now() - last_seen_at < interval '5 seconds' as fresh"
+                   " from sessions where token_hash = %s", (h,))
+    assert row["fresh"], "a short idle timeout needs last_seen_at moved more often"
     ctx.sql("update sessions set last_seen_at = now() - interval '61 seconds'"
             " where token_hash = %s", (h,))
     r = c.get("/api/auth/me")
