@@ -256,6 +256,11 @@ language plpgsql stable as $$
 declare
     v_admin boolean := staff_is_admin(p_actor);
 begin
+    if not v_admin and not exists (select 1 from staff_roles r join staff s on s.id = r.staff_id
+                                   where r.staff_id = p_actor and r.role = 'manager'
+                                     and s.disabled_at is null) then
+        perform carnet_fail(403, 'forbidden', null, 'only managers and admins read the audit log');
+    end if;
     return json_build_object('entries', coalesce((
         select json_agg(json_build_object(
                    'id', a.id, 'at', a.at, 'staff_id', a.staff_id, 'staff_name', s.name,

@@ -273,3 +273,26 @@ def test_ended_sessions_are_refused_everywhere(ctx):
     finally:
         ctx.sql("update staff set disabled_at = null where email = 'tech2@carnet.test'")
     assert not bad, bad
+
+
+def test_access_rules_are_well_formed(ctx):
+    for rt in ctx.routes:
+        if rt["access"] == "public":
+            continue
+        assert _access(rt["access"]) <= ALL_ROLES, rt
+        assert "admin" in _access(rt["access"]), ("admins act everywhere", rt)
+
+
+def test_random_customer_tokens_open_nothing(ctx):
+    """Public routes that take a link token: a made-up token opens no object and acts on none.
+    (Routes of the booking, repair and survey domains are picked up here once merged.)"""
+    bad = []
+    for rt in ctx.routes:
+        if rt["access"] != "public" or "{token}" not in rt["path"]:
+            continue
+        for _ in range(3):
+            path = _fill(ctx, rt["path"])
+            status, code = _call(ctx, rt["method"], path)
+            if status < 400 or status >= 500:
+                bad.append((rt["method"], rt["path"], status, code))
+    assert not bad, "a random link token must be refused (4xx): %s" % bad
