@@ -26,13 +26,17 @@ struct principal_store {
     unsigned roles;
 };
 
+/* A staff name is at most 200 characters (schema/001_core.sql), of up to 4 UTF-8 bytes each: the
+ * whole name fits, so it is never cut inside a character (which would not be valid JSON). */
+#define PRINCIPAL_NAME_BYTES (200 * 4 + 1)
+
 /* The staff member behind a request, filled by auth before a protected handler runs. */
 struct principal {
     bool authenticated;
     bool admin;
     bool via_cookie;
     char staff_id[24];
-    char name[128];
+    char name[PRINCIPAL_NAME_BYTES];
     int nstores;
     struct principal_store *stores; /* owned by the req */
 };

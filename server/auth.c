@@ -185,6 +185,19 @@ void auth_resolve(struct req *r)
     db_query(&q_session, params, on_session, r);
 }
 
+int auth_session_hash(struct req *r, char out[65])
+{
+    bool via_cookie;
+    char *token = token_from(r, &via_cookie);
+
+    if (!token)
+        return -1;
+    util_token_hash(token, out);
+    sodium_memzero(token, strlen(token));
+    free(token);
+    return 0;
+}
+
 /* ---- login ---- */
 
 struct login {
@@ -292,7 +305,7 @@ static void on_login_begin(const struct db_result *res, void *arg)
         http_reply_error(l->r, 503, "overloaded", NULL, "try again in a moment");
 }
 
-static void client_ip(struct req *r, char *out, size_t len)
+void auth_client_ip(struct req *r, char *out, size_t len)
 {
     char *host = NULL;
     ev_uint16_t port;
@@ -338,7 +351,7 @@ void auth_login(struct req *r)
         http_reply_error(r, 503, "overloaded", NULL, "out of memory");
         return;
     }
-    client_ip(r, l->ip, sizeof(l->ip));
+    auth_client_ip(r, l->ip, sizeof(l->ip));
     params[0] = l->email;
     params[1] = l->ip;
     db_query(&q_login_begin, params, on_login_begin, l);

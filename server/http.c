@@ -173,8 +173,9 @@ void http_reply_jansson(struct req *r, int status, json_t *obj)
     if (obj)
         json_decref(obj);
     if (!s) {
-        http_reply_json(r, 500, "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}",
-                        56);
+        static const char oom[] =
+            "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}";
+        http_reply_json(r, 500, oom, sizeof(oom) - 1);
         return;
     }
     http_reply_json(r, status, s, strlen(s));
