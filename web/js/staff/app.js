@@ -1,0 +1,129 @@
+// The staff tablet app: one page, one view at a time chosen by the URL fragment (#today,
+// #checkin, #queue, #device/SERIAL, #repairs, #repair/ID, #dashboard, #setup). Start-up costs one
+// round trip: who am I and the store list, in parallel. Views are modules loaded on first use.
+import { get, logout, setUnauthorizedHandler, ApiError } from '../api.js';
+import { initI18n, onLangChange, t } from '../i18n.js';
+import { $, $$, h, fill, announce, errorText } from '../ui.js';
+
+const STORE_KEY = 'carnet.store';
+const views = {
+  login: () => import('./login.js'),
+  today: () => import('./today.js'),
+  checkin: () => import('./checkin.js'),
+  queue: () => import('./queue.js'),
+  device: () => import('./device.js'),
+  repairs: () => import('./repairs.js'),
+  repair: () => import('./repairs.js'),
+  dashboard: () => import('./dashboard.js'),
+  setup: () => import('./setup.js'),
+};
+
+export const session = { me: null, stores: [], store: null };
+let cleanup = null;
+let renderSeq = 0;
+
+/** The roles the signed-in person has in the chosen store (admins have them all). */
+export function roles() {
+  if (!session.me || !session.store) return [];
+  if (session.me.admin) return ['specialist', 'technician', 'manager'];
+  const s = session.me.stores.find((x) => x.store_id === session.store.id);
+  return s ? s.roles : [];
+}
+
+export function go(hash) {
+  if (location.hash === '#' + hash) route();
+  else location.hash = hash;
+}
+
+function chooseStore() {
+  const mine = session.me.admin ? session.stores
+    : session.stores.filter((s) => session.me.stores.some((x) => x.store_id === s.id));
+  let saved = null;
+  try { saved = Number(localStorage.getItem(STORE_KEY)); } catch { /* default below */ }
+  session.store = mine.find((s) => s.id === saved) || mine[0] || null;
+  const pick = $('#store-pick');
+  fill(pick, mine.map((s) => h('option', { value: String(s.id), selected: s === session.store }, s.name)));
+  pick.hidden = mine.length < 2;
+  pick.onchange = () => {
+    session.store = mine.find((s) => s.id === Number(pick.value));
+    try { localStorage.setItem(STORE_KEY, String(session.store.id)); } catch { /* this tab only */ }
+    drawChrome();
+    route();
+  };
+}
+
+function drawChrome() {
+  const signedIn = !!session.me;
+  $('#nav').hidden = !signedIn;
+  $('#logout').hidden = !signedIn;
+  $('#who').textContent = signedIn ? session.me.name : '';
+  const r = roles();
+  $$('#nav [data-role]').forEach((a) => { a.hidden = !r.includes(a.dataset.role); });
+}
+
+async function route() {
+  const seq = ++renderSeq;
+  if (cleanup) { try { cleanup(); } catch { /* a view's own clean-up */ } cleanup = null; }
+  let [name, ...rest] = location.hash.replace(/^#/, '').split('/');
+  if (!session.me) name = 'login';
+  else if (!views[name] || name === 'login') name = 'today';
+  $$('#nav a').forEach((a) => {
+    if (a.getAttribute('href') === '#' + (name === 'repair' ? 'repairs' : name)) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  });
+  const el = $('#view');
+  let mod;
+  try {
+    mod = await views[name]();
+  } catch (e) {
+    fill(el, h('p', { class: 'notice bad' }, t('err.network')));
+    return;
+  }
+  if (seq !== renderSeq) return;
+  fill(el);
+  try {
+    cleanup = (await mod.render({ el, session, args: rest.map(decodeURIComponent), name, go, roles: roles(), start })) || null;
+  } catch (e) {
+    if (seq !== renderSeq) return;
+    fill(el, h('p', { class: 'notice bad' }, e instanceof ApiError ? errorText(e) : String(e)));
+    if (!(e instanceof ApiError)) console.error(e);
+  }
+  const hd = el.querySelector('h1');
+  if (hd) { hd.tabIndex = -1; hd.focus(); }
+}
+
+/** (Re)starts the app: called at load and after signing in. */
+export async function start() {
+  try {
+    const [me, stores] = await Promise.all([
+      get('/api/auth/me', { noAuthRedirect: true }).catch((e) => { if (e.status === 401) return null; throw e; }),
+      get('/api/stores'),
+    ]);
+    session.me = me;
+    session.stores = stores;
+  } catch (e) {
+    fill($('#view'), h('p', { class: 'notice bad' }, errorText(e)), h('button', { type: 'button', onclick: start }, t('retry')));
+    return;
+  }
+  if (session.me) chooseStore();
+  drawChrome();
+  route();
+}
+
+setUnauthorizedHandler(() => {
+  session.me = null;
+  drawChrome();
+  announce(t('err.unauthorized'), 'error');
+  route();
+});
+
+initI18n();
+onLangChange(() => route());
+window.addEventListener('hashchange', route);
+$('#logout').addEventListener('click', async () => {
+  await logout().catch(() => {});
+  session.me = null;
+  drawChrome();
+  go('login');
+});
+start();

@@ -1,0 +1,58 @@
+// Today's schedule: the store's appointments for a day, in its time zone, with check-in at hand.
+import { get } from '../api.js';
+import { t } from '../i18n.js';
+import { h, fill, fmtTime, fmtDay, localDate, addDays, announce, errorText } from '../ui.js';
+import { checkIn } from './floor.js';
+
+const KIND = { booked: '', checked_in: 'ok', in_service: 'ok', done: 'ok', cancelled: 'bad', no_show: 'warn' };
+
+export async function render({ el, session, args, go }) {
+  const store = session.store;
+  const tz = store.timezone;
+  const today = localDate(new Date(), tz);
+  const date = /^\d{4}-\d{2}-\d{2}$/.test(args[0] || '') ? args[0] : today;
+  const list = h('div', { class: 'card', 'aria-live': 'polite' }, h('p', { class: 'muted' }, t('loading')));
+  el.append(
+    h('div', { class: 'row' },
+      h('h1', { class: 'grow' }, t('today.title')),
+      h('button', { type: 'button', class: 'secondary', 'aria-label': t('today.prev'), onclick: () => go('today/' + addDays(date, -1)) }, '‹'),
+      h('strong', { id: 'today-date' }, fmtDay(date, tz)),
+      h('button', { type: 'button', class: 'secondary', 'aria-label': t('today.next'), onclick: () => go('today/' + addDays(date, 1)) }, '›')),
+    list);
+  const r = await get(`/api/stores/${store.id}/appointments?date=${date}`);
+  const appts = r.appointments;
+  if (!appts.length) {
+    fill(list, h('p', { class: 'muted' }, t('today.none')));
+    return;
+  }
+  fill(list, appts.map((a) => {
+    const actions = h('div', { class: 'row' });
+    if (a.status === 'booked' && date === today) {
+      actions.append(h('button', {
+        type: 'button', 'data-code': a.code,
+        onclick: async (e) => {
+          e.currentTarget.disabled = true;
+          try {
+            await checkIn(store.id, a);
+            announce(t('checkin.done', { name: a.customer.name }), 'ok');
+            go('today/' + date);
+          } catch (err) {
+            announce(errorText(err), 'error');
+            e.currentTarget.disabled = false;
+          }
+        },
+      }, t('checkin.do')));
+    }
+    if (a.device_serial) {
+      actions.append(h('a', { class: 'button secondary', href: '#device/' + encodeURIComponent(a.device_serial) }, t('device.record')));
+    }
+    return h('div', { class: 'appt', dataset: { id: String(a.id), code: a.code } },
+      h('span', { class: 'time' }, fmtTime(a.starts_at, tz)),
+      h('div', null,
+        h('div', { class: 'who' }, a.customer.name || '—'),
+        h('div', { class: 'muted' }, `${a.service.name} · ${a.code}`),
+        a.problem ? h('div', { class: 'muted' }, a.problem) : null,
+        h('span', { class: 'badge ' + (KIND[a.status] || '') }, t('status.' + a.status))),
+      actions);
+  }));
+}
