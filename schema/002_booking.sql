@@ -557,6 +557,10 @@ begin
         perform carnet_fail(409, 'not_reschedulable', 'status',
             format('a %s appointment cannot be moved', a.status));
     end if;
+    -- Customers (no actor) cannot move a booking whose time has come; staff can.
+    if p_actor is null and a.starts_at <= now() then
+        perform carnet_fail(409, 'too_late', 'status', 'this appointment has already started');
+    end if;
     v_start := booking_parse_time(p_body -> 'starts_at', 'starts_at');
     v_staff := booking_claim(st, sv, v_start, a.id, 'starts_at');
     update appointments
@@ -578,6 +582,9 @@ begin
     if a.status <> 'booked' then
         perform carnet_fail(409, 'not_cancellable', 'status',
             format('a %s appointment cannot be cancelled', a.status));
+    end if;
+    if p_actor is null and a.starts_at <= now() then
+        perform carnet_fail(409, 'too_late', 'status', 'this appointment has already started');
     end if;
     update appointments
     set status = 'cancelled', cancelled_at = now(), cancelled_by = p_actor, updated_at = now()

@@ -652,3 +652,22 @@ def test_manager_setup(ctx):
     assert r.status == 422 and r.error["field"] == "date", r
     av = ctx.client().get(base + "/availability?service=%d&from=2027-01-11&to=2027-01-11" % svc)
     assert av.json["days"] == [], av
+
+
+def test_customer_cannot_move_or_cancel_a_started_booking(ctx):
+    store, service, _ = make_store(ctx, "started", 1, [DAY])
+    c = ctx.client()
+    r = book(c, store, service, paris_local(ctx, DAY, "10:00"))
+    assert r.status == 201, r
+    aid, tok = r.json["appointment"]["id"], r.json["manage_token"]
+    # Time passes: the appointment is now in the past.
+    ctx.sql("update appointments set starts_at = starts_at - interval '1 year', "
+            "ends_at = ends_at - interval '1 year', blocked_until = blocked_until - interval "
+            "'1 year' where id = %s", (aid,))
+    for path, body in (("/api/manage/%s/cancel" % tok, None),
+                       ("/api/manage/%s/reschedule" % tok,
+                        {"starts_at": paris_local(ctx, DAY, "11:00")})):
+        r = c.post(path, body)
+        assert r.status == 409 and r.error["code"] == "too_late", (path, r)
+    assert ctx.sql1("select status from appointments where id = %s", (aid,))["status"] == "booked"
+    assert c.get("/api/manage/" + tok).status == 200
