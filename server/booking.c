@@ -37,6 +37,11 @@
 #define ID_MAX_DIGITS 18
 
 static struct sql_stmt q_stores = SQL_STMT("booking_stores", "select booking_list_stores()", 0);
+static struct sql_stmt q_store = SQL_STMT("booking_store", "select booking_store_detail($1)", 1);
+static struct sql_stmt q_shifts =
+    SQL_STMT("booking_shifts", "select booking_shifts($1, $2, $3, $4)", 4);
+static struct sql_stmt q_delete_shift =
+    SQL_STMT("booking_delete_shift", "select booking_delete_shift($1, $2, $3, $4)", 4);
 static struct sql_stmt q_services =
     SQL_STMT("booking_services", "select booking_list_services($1)", 1);
 static struct sql_stmt q_availability =
@@ -272,6 +277,14 @@ static void staff_call(struct req *r, struct sql_stmt *stmt, bool with_body, int
 void booking_stores_list(struct req *r)
 {
     db_query(&q_stores, NULL, on_ok, r);
+}
+
+void booking_store_get(struct req *r)
+{
+    const char *store = id_param(r, "store");
+    const char *params[1] = {store};
+    if (store)
+        db_query(&q_store, params, on_ok, r);
 }
 
 void booking_services_list(struct req *r)
@@ -689,4 +702,33 @@ void booking_set_skills(struct req *r)
     params[4] = r->id;
     db_query(&q_set_skills, params, on_ok, r);
     free(body);
+}
+
+void booking_shifts_list(struct req *r)
+{
+    const char *store = id_param(r, "store");
+    const char *params[4];
+
+    if (!store)
+        return;
+    params[0] = r->who.staff_id;
+    params[1] = store;
+    params[2] = http_query(r, "from");
+    params[3] = http_query(r, "to");
+    db_query(&q_shifts, params, on_ok, r);
+}
+
+void booking_delete_shift(struct req *r)
+{
+    const char *store = id_param(r, "store");
+    const char *id = store ? id_param(r, "id") : NULL;
+    const char *params[4];
+
+    if (!id)
+        return;
+    params[0] = r->who.staff_id;
+    params[1] = store;
+    params[2] = id;
+    params[3] = r->id;
+    db_query(&q_delete_shift, params, on_ok, r);
 }

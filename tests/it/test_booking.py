@@ -326,9 +326,8 @@ def test_reschedule_by_link_refuses_bad_slots(ctx):
                                 ({}, 422, "starts_at")):
         r = c.post("/api/manage/%s/reschedule" % tok, body)
         assert r.status == status and r.error["field"] == field, (body, r)
-    if True:
-        r = c.post("/api/manage/%s/reschedule" % tok, {"starts_at": paris_local(ctx, DAY, "11:00")})
-        assert r.error["nearest"], r
+    r = c.post("/api/manage/%s/reschedule" % tok, {"starts_at": paris_local(ctx, DAY, "11:00")})
+    assert r.error["nearest"], r
     assert count(ctx, "id = %s and starts_at = %s::timestamptz",
                  (a.json["appointment"]["id"], paris_local(ctx, DAY, "10:00"))) == 1
     # Moving onto itself half an hour later overlaps only its own old time: allowed.
@@ -671,3 +670,46 @@ def test_customer_cannot_move_or_cancel_a_started_booking(ctx):
         assert r.status == 409 and r.error["code"] == "too_late", (path, r)
     assert ctx.sql1("select status from appointments where id = %s", (aid,))["status"] == "booked"
     assert c.get("/api/manage/" + tok).status == 200
+
+
+def test_store_detail(ctx):
+    c = ctx.client()
+    r = c.get("/api/stores/%d" % ctx.paris)
+    assert r.status == 200 and r.json["timezone"] == "Europe/Paris", r
+    assert [h["weekday"] for h in r.json["hours"]] == [1, 2, 3, 4, 5, 6], r.json
+    assert r.json["hours"][0] == {"weekday": 1, "opens": "10:00", "closes": "20:00"}
+    assert r.json["closures"] == []
+    assert c.get("/api/stores/424242").status == 404
+
+
+def test_rota_and_shift_removal(ctx):
+    store, service, staff = make_store(ctx, "rota", 2, [DAY])
+    ctx.sql("insert into staff_roles select id, %s, 'manager' from staff "
+            "where email = 'manager@carnet.test'", (store,))
+    m = staff_client(ctx, "manager@carnet.test")
+    base = "/api/stores/%d/shifts" % store
+    r = m.get(base + "?from=%s&to=%s" % (DAY, DAY))
+    assert r.status == 200 and len(r.json["shifts"]) == 2, r
+    assert r.json["shifts"][0]["skills"] == ["repair"], r.json
+    r = m.get(base + "?from=%s&to=2027-06-01" % DAY)
+    assert r.status == 422 and r.error["field"] == "to", r
+    assert ctx.client().get(base + "?from=%s&to=%s" % (DAY, DAY)).status == 401
+    assert staff_client(ctx, "lyon@carnet.test").get(base + "?from=%s&to=%s" % (DAY, DAY)).status == 403
+
+    c = ctx.client()
+    booked = book(c, store, service, paris_local(ctx, DAY, "10:00"))
+    assert booked.status == 201, booked
+    busy = ctx.sql1("select id from shifts where staff_id = %s",
+                    (booked.json["appointment"]["staff_id"],))["id"]
+    free = ctx.sql1("select id from shifts where store_id = %s and id <> %s", (store, busy))["id"]
+    spec = staff_client(ctx, "specialist@carnet.test")
+    assert spec.delete("%s/%d" % (base, free)).status == 403
+    r = m.delete("%s/%d" % (base, busy))
+    assert r.status == 409 and r.error["code"] == "has_appointments" and r.error["appointments"] == 1, r
+    r = m.delete("%s/%d" % (base, free))
+    assert r.status == 200, r
+    assert m.delete("%s/%d" % (base, free)).status == 404
+    assert ctx.sql1("select count(*) as n from shifts where store_id = %s", (store,))["n"] == 1
+    # With one technician left, the 10:00 slot is full.
+    r = book(c, store, service, paris_local(ctx, DAY, "10:00"))
+    assert r.status == 409, r
