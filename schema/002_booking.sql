@@ -527,7 +527,7 @@ begin
             values (st.id, sv.id, v_staff, v_start,
                     v_start + make_interval(mins => sv.duration_min),
                     v_start + make_interval(mins => sv.duration_min + sv.buffer_min),
-                    booking_new_code(), p_body ->> 'name', p_body ->> 'email',
+                    booking_new_code(), btrim(p_body ->> 'name'), p_body ->> 'email',
                     p_body ->> 'phone', p_body ->> 'serial', coalesce(p_body ->> 'problem', ''))
             returning * into a;
             exit;

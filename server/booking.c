@@ -325,7 +325,7 @@ static void booking_ctx_free(void *p)
     free(b);
 }
 
-/* Hex of nonce || secretbox(token). `out` needs 2 * (NONCE + MAC + strlen(token)) + 1. */
+/* Hex of nonce || secretbox(token) under b->seal_key, malloc'd (caller frees), or NULL. */
 static char *seal_token(const struct booking_ctx *b)
 {
     size_t tlen = strlen(b->token);
@@ -439,6 +439,7 @@ static json_t *booking_input(struct req *r)
     json_t *starts = json_object_get(r->json, "starts_at");
     const char *name, *email, *phone, *serial, *problem;
     char phone_n[PHONE_MAX_DIGITS + 2], serial_n[SERIAL_MAX + 1];
+    json_t *in;
 
     if (!json_is_integer(service) || json_integer_value(service) <= 0) {
         http_reply_error(r, 422, "invalid", "service_id", "a service id is required");
@@ -477,9 +478,12 @@ static json_t *booking_input(struct req *r)
                          "a serial is 5 to 32 letters and digits; an IMEI must pass its check digit");
         return NULL;
     }
-    return json_pack("{sOsOssssssssss?}", "service_id", service, "starts_at", starts,
-                     "name", name, "email", email ? email : "", "phone", phone ? phone_n : "",
-                     "serial", serial ? serial_n : "", "problem", problem);
+    in = json_pack("{sOsOssssssssss?}", "service_id", service, "starts_at", starts, "name", name,
+                   "email", email ? email : "", "phone", phone ? phone_n : "",
+                   "serial", serial ? serial_n : "", "problem", problem);
+    if (!in)
+        http_reply_error(r, 503, "overloaded", NULL, "out of memory");
+    return in;
 }
 
 /* Empty strings mean "not given": SQL stores NULL for them. */
@@ -519,12 +523,14 @@ void booking_create(struct req *r)
     drop_empty(in, "phone");
     drop_empty(in, "serial");
     b = calloc(1, sizeof(*b));
-    body = json_dumps(in, JSON_COMPACT);
-    if (!b || !body)
+    if (!b)
         goto oom;
+    /* From here the request owns b and frees it with the reply. */
     b->r = r;
     r->state = b;
     r->state_free = booking_ctx_free;
+    if (!(body = json_dumps(in, JSON_COMPACT)))
+        goto oom;
     util_random_token(b->token, sizeof(b->token), TOKEN_BYTES);
     util_token_hash(b->token, token_hash);
     if (key) {
