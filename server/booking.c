@@ -37,6 +37,11 @@
 #define ID_MAX_DIGITS 18
 
 static struct sql_stmt q_stores = SQL_STMT("booking_stores", "select booking_list_stores()", 0);
+static struct sql_stmt q_store = SQL_STMT("booking_store", "select booking_store_detail($1)", 1);
+static struct sql_stmt q_shifts =
+    SQL_STMT("booking_shifts", "select booking_shifts($1, $2, $3, $4)", 4);
+static struct sql_stmt q_delete_shift =
+    SQL_STMT("booking_delete_shift", "select booking_delete_shift($1, $2, $3, $4)", 4);
 static struct sql_stmt q_services =
     SQL_STMT("booking_services", "select booking_list_services($1)", 1);
 static struct sql_stmt q_availability =
@@ -274,6 +279,14 @@ void booking_stores_list(struct req *r)
     db_query(&q_stores, NULL, on_ok, r);
 }
 
+void booking_store_get(struct req *r)
+{
+    const char *store = id_param(r, "store");
+    const char *params[1] = {store};
+    if (store)
+        db_query(&q_store, params, on_ok, r);
+}
+
 void booking_services_list(struct req *r)
 {
     const char *store = id_param(r, "store");
@@ -312,7 +325,7 @@ static void booking_ctx_free(void *p)
     free(b);
 }
 
-/* Hex of nonce || secretbox(token). `out` needs 2 * (NONCE + MAC + strlen(token)) + 1. */
+/* Hex of nonce || secretbox(token) under b->seal_key, malloc'd (caller frees), or NULL. */
 static char *seal_token(const struct booking_ctx *b)
 {
     size_t tlen = strlen(b->token);
@@ -426,6 +439,7 @@ static json_t *booking_input(struct req *r)
     json_t *starts = json_object_get(r->json, "starts_at");
     const char *name, *email, *phone, *serial, *problem;
     char phone_n[PHONE_MAX_DIGITS + 2], serial_n[SERIAL_MAX + 1];
+    json_t *in;
 
     if (!json_is_integer(service) || json_integer_value(service) <= 0) {
         http_reply_error(r, 422, "invalid", "service_id", "a service id is required");
@@ -464,9 +478,12 @@ static json_t *booking_input(struct req *r)
                          "a serial is 5 to 32 letters and digits; an IMEI must pass its check digit");
         return NULL;
     }
-    return json_pack("{sOsOssssssssss?}", "service_id", service, "starts_at", starts,
-                     "name", name, "email", email ? email : "", "phone", phone ? phone_n : "",
-                     "serial", serial ? serial_n : "", "problem", problem);
+    in = json_pack("{sOsOssssssssss?}", "service_id", service, "starts_at", starts, "name", name,
+                   "email", email ? email : "", "phone", phone ? phone_n : "",
+                   "serial", serial ? serial_n : "", "problem", problem);
+    if (!in)
+        http_reply_error(r, 503, "overloaded", NULL, "out of memory");
+    return in;
 }
 
 /* Empty strings mean "not given": SQL stores NULL for them. */
@@ -506,12 +523,14 @@ void booking_create(struct req *r)
     drop_empty(in, "phone");
     drop_empty(in, "serial");
     b = calloc(1, sizeof(*b));
-    body = json_dumps(in, JSON_COMPACT);
-    if (!b || !body)
+    if (!b)
         goto oom;
+    /* From here the request owns b and frees it with the reply. */
     b->r = r;
     r->state = b;
     r->state_free = booking_ctx_free;
+    if (!(body = json_dumps(in, JSON_COMPACT)))
+        goto oom;
     util_random_token(b->token, sizeof(b->token), TOKEN_BYTES);
     util_token_hash(b->token, token_hash);
     if (key) {
@@ -689,4 +708,33 @@ void booking_set_skills(struct req *r)
     params[4] = r->id;
     db_query(&q_set_skills, params, on_ok, r);
     free(body);
+}
+
+void booking_shifts_list(struct req *r)
+{
+    const char *store = id_param(r, "store");
+    const char *params[4];
+
+    if (!store)
+        return;
+    params[0] = r->who.staff_id;
+    params[1] = store;
+    params[2] = http_query(r, "from");
+    params[3] = http_query(r, "to");
+    db_query(&q_shifts, params, on_ok, r);
+}
+
+void booking_delete_shift(struct req *r)
+{
+    const char *store = id_param(r, "store");
+    const char *id = store ? id_param(r, "id") : NULL;
+    const char *params[4];
+
+    if (!id)
+        return;
+    params[0] = r->who.staff_id;
+    params[1] = store;
+    params[2] = id;
+    params[3] = r->id;
+    db_query(&q_delete_shift, params, on_ok, r);
 }
