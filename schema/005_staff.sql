@@ -26,6 +26,49 @@ returns void language sql as $$
     values (p_staff, p_store, p_action, p_type, p_id, p_req)
 $$;
 
+-- Most domains audit with the five-argument carnet_audit, which knows no store. So that their
+-- entries reach the right managers anyway, an entry without a store takes the store of its
+-- object when the object type names a table (type, type || 's' or type || 'es') with a bigint
+-- id and a store_id column: 'appointment' 42 -> appointments.store_id of row 42. Objects that
+-- belong to no store (a device's health record, a staff account) keep none: admins only.
+-- A lookup that fails (odd id type, no such row) leaves the store empty and never fails the
+-- audited operation.
+create function audit_log_fill_store() returns trigger
+language plpgsql as $$
+declare
+    cand text;
+    t regclass;
+    v_store bigint;
+begin
+    if new.store_id is not null or new.object_id is null
+       or new.object_id !~ '^[0-9]{1,18}$' then
+        return new;
+    end if;
+    if new.object_type = 'store' then
+        new.store_id := (select id from stores where id = new.object_id::bigint);
+        return new;
+    end if;
+    foreach cand in array array[new.object_type, new.object_type || 's',
+                                new.object_type || 'es'] loop
+        t := to_regclass(quote_ident(cand));
+        continue when t is null;
+        continue when not exists (select 1 from pg_attribute where attrelid = t
+                                  and attname = 'store_id' and not attisdropped);
+        begin
+            execute format('select store_id from %s where id = $1', t)
+                into v_store using new.object_id::bigint;
+            new.store_id := v_store;
+        exception when others then
+            new.store_id := null;
+        end;
+        return new;
+    end loop;
+    return new;
+end $$;
+
+create trigger audit_log_fill_store before insert on audit_log
+    for each row execute function audit_log_fill_store();
+
 create function staff_is_admin(p_staff bigint) returns boolean
 language sql stable as $$
     select exists (select 1 from staff where id = p_staff and is_admin and disabled_at is null)

@@ -392,3 +392,40 @@ def test_audit_log_scope(ctx):
     assert _client(ctx, "specialist@carnet.test").get("/api/audit").status == 403
     assert _client(ctx, "tech@carnet.test").get("/api/audit").status == 403
     assert ctx.client().get("/api/audit").status == 401
+
+
+def test_audit_entries_of_other_domains_find_their_store(ctx):
+    """carnet_audit (no store) on an object whose table has a store_id: the entry takes that
+    store, so that store's managers see it and other stores' do not."""
+    ctx.sql("create table widgets (id bigint primary key, store_id bigint)")
+    ctx.sql("create table gadgets (id uuid primary key, store_id bigint)")
+    ctx.sql("insert into widgets values (7, %s), (8, %s)", (ctx.paris, ctx.lyon))
+    admin = _staff_id(ctx, "admin@carnet.test")
+    for oid in ("7", "8", "999", "x7"):
+        ctx.sql("select carnet_audit(%s, 'read', 'widget', %s, 'r-test')", (admin, oid))
+    ctx.sql("select carnet_audit(%s, 'read', 'gadget', '5', 'r-test')", (admin,))
+    ctx.sql("select carnet_audit(%s, 'read', 'store', %s, 'r-test')", (admin, str(ctx.lyon)))
+    rows = {(x["object_type"], x["object_id"]): x["store_id"] for x in ctx.sql(
+        "select object_type, object_id, store_id from audit_log where request_id = 'r-test'")}
+    assert rows == {("widget", "7"): ctx.paris, ("widget", "8"): ctx.lyon,
+                    ("widget", "999"): None, ("widget", "x7"): None, ("gadget", "5"): None,
+                    ("store", str(ctx.lyon)): ctx.lyon}, rows
+    m = _client(ctx, "manager@carnet.test")
+    seen = [x["object_id"] for x in m.get("/api/audit?object_type=widget").json["entries"]]
+    assert seen == ["7"], seen
+    seen = [x["object_id"] for x in _client(ctx, "lyon@carnet.test").get(
+        "/api/audit?object_type=widget").json["entries"]]
+    assert seen == ["8"], seen
+    seen = [x["object_id"] for x in _client(ctx, "admin@carnet.test").get(
+        "/api/audit?object_type=widget").json["entries"]]
+    assert sorted(seen) == ["7", "8", "999", "x7"], seen
+
+
+def test_new_passwords_stay_out_of_logs(ctx):
+    """Runs last: the passwords this module created, reset and changed never reached a log."""
+    for s in ctx.servers:
+        log = s.read_log()
+        assert "/staff" in log or s is not ctx.server
+        for pw in (NEW_PW, "Another-Password-7", "Brand-New-Pass", NEW_PW + "!", "N" * 12,
+                   "$argon2"):
+            assert pw not in log, (pw, s.log_path)
