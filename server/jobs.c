@@ -20,6 +20,7 @@ struct job {
 static struct job table[] = {
     {SQL_STMT("job_expire_sessions", "select job_expire_sessions()", 0)},
     /* floor */
+    {SQL_STMT("job_prune_events", "select job_prune_events()", 0)},
 
     /* messages */
 
