@@ -13,6 +13,11 @@ void floor_line_status(struct req *r);
 void floor_line_leave(struct req *r);
 void floor_board(struct req *r);
 
+/* check-in: staff (code, appointment id, or the manage link's QR token), search, self */
+void floor_checkin(struct req *r);
+void floor_checkin_search(struct req *r);
+void floor_self_checkin(struct req *r);
+
 /* staff */
 void floor_queue(struct req *r);
 void floor_call_next(struct req *r);

@@ -444,3 +444,197 @@ begin
     get diagnostics n = row_count;
     return n;
 end $$;
+
+-- ---- check-in of booked customers (appointments: schema/002_booking.sql) ----
+
+alter table visits add constraint visits_appointment_fk
+    foreign key (appointment_id) references appointments(id);
+
+-- Checks in one appointment (locked by the caller): the early/late window of its store, then
+-- the appointment becomes checked_in and a booked visit joins the line, due at its start.
+-- p_line_hash: hash of the line link handed to the customer. Returns {visit, place}.
+create function floor_checkin_do(a appointments, p_actor bigint, p_line_hash text, p_req text)
+returns json language plpgsql as $$
+declare
+    cfg floor_settings := floor_cfg(a.store_id);
+    v visits;
+    d date := floor_today(a.store_id);
+begin
+    case a.status
+    when 'booked' then null;
+    when 'checked_in', 'in_service' then
+        perform carnet_fail(409, 'already_checked_in', 'status', 'this booking is already checked in');
+    when 'cancelled' then
+        perform carnet_fail(409, 'cancelled', 'status', 'this booking was cancelled');
+    when 'no_show' then
+        perform carnet_fail(409, 'no_show', 'status',
+                            'this booking was marked as a no-show: please join the line');
+    else
+        perform carnet_fail(409, 'already_done', 'status', 'this booking is already done');
+    end case;
+    if now() < a.starts_at - make_interval(mins => cfg.checkin_early_min) then
+        perform carnet_fail_extra(409, 'too_early', 'status',
+            format('check-in opens %s minutes before the appointment', cfg.checkin_early_min),
+            jsonb_build_object('opens_at', a.starts_at - make_interval(mins => cfg.checkin_early_min)));
+    end if;
+    if now() > a.starts_at + make_interval(mins => cfg.checkin_late_min) then
+        perform carnet_fail(409, 'too_late', 'status',
+            'the check-in window of this booking has passed: please ask at the desk');
+    end if;
+    update appointments set status = 'checked_in', checked_in_at = now(), updated_at = now()
+    where id = a.id;
+    insert into visits (store_id, appointment_id, kind, day, ticket, name, contact, due_at,
+                        line_token_hash)
+    values (a.store_id, a.id, 'booked', d, floor_next_ticket(a.store_id, d),
+            left(a.customer_name, 100), coalesce(a.customer_phone, a.customer_email),
+            a.starts_at, p_line_hash)
+    returning * into v;
+    perform carnet_audit(p_actor, 'checkin', 'appointment', a.id::text, p_req);
+    perform floor_emit(a.store_id, 'checked_in', v, jsonb_build_object('name', v.name));
+    return json_build_object('visit', floor_visit_json(v), 'place', floor_visit_place(v.id));
+end $$;
+
+-- Staff check-in at a store: by confirmation code, appointment id, or the manage link's token
+-- (its QR code; carnetd sends the hash as token_hash).
+create function floor_checkin(p_actor bigint, p_store bigint, p_body jsonb, p_line_hash text,
+                              p_req text) returns json
+language plpgsql as $$
+declare
+    a appointments;
+    field text;
+    v_code text := upper(regexp_replace(coalesce(p_body->>'code', ''), '\s', '', 'g'));
+begin
+    if p_body ? 'code' then
+        field := 'code';
+        if v_code !~ '^[2-9A-HJKMNP-Z]{6}$' then
+            perform carnet_fail(422, 'invalid', 'code', 'a confirmation code is 6 letters and digits');
+        end if;
+        -- A live booking first; else the newest finished one, to say why it cannot check in.
+        select * into a from appointments where appointments.code = v_code
+        order by (status in ('booked', 'checked_in', 'in_service')) desc, starts_at desc
+        limit 1 for update;
+    elsif p_body ? 'appointment_id' then
+        field := 'appointment_id';
+        if jsonb_typeof(p_body->'appointment_id') <> 'number'
+           or (p_body->>'appointment_id') !~ '^[0-9]{1,18}$' then
+            perform carnet_fail(422, 'invalid', 'appointment_id', 'appointment_id is an id');
+        end if;
+        select * into a from appointments where id = (p_body->>'appointment_id')::bigint
+        for update;
+    elsif p_body ? 'token_hash' then
+        field := 'token';
+        select ap.* into a from appointment_tokens t join appointments ap on ap.id = t.appointment_id
+        where t.token_hash = p_body->>'token_hash' and t.purpose = 'manage'
+          and t.expires_at > now()
+        for update of ap;
+    else
+        perform carnet_fail(422, 'invalid', 'code', 'give a code, an appointment_id or a token');
+    end if;
+    if a.id is null then
+        perform carnet_fail(404, 'not_found', field, 'no booking matches');
+    end if;
+    if a.store_id <> p_store then
+        perform carnet_fail(422, 'wrong_store', field, 'this booking is at another store');
+    end if;
+    return floor_checkin_do(a, p_actor, p_line_hash, p_req);
+end $$;
+
+-- Self check-in by the customer, with the manage link's token.
+create function floor_self_checkin(p_token_hash text, p_line_hash text) returns json
+language plpgsql as $$
+declare
+    a appointments;
+    r json;
+begin
+    select ap.* into a from appointment_tokens t join appointments ap on ap.id = t.appointment_id
+    where t.token_hash = p_token_hash and t.purpose = 'manage' and t.expires_at > now()
+    for update of ap;
+    if not found then
+        perform carnet_fail(404, 'not_found', 'token', 'this link is unknown or expired');
+    end if;
+    r := floor_checkin_do(a, null, p_line_hash, null);
+    return r->'place';
+end $$;
+
+-- Today's bookings of a store whose customer name contains p_name (for the check-in desk).
+create function floor_checkin_search(p_actor bigint, p_store bigint, p_name text, p_req text)
+returns json language plpgsql as $$
+declare
+    d date := floor_today(p_store);
+    tz text := (select timezone from stores where id = p_store);
+    pattern text;
+begin
+    if p_name is null or length(btrim(p_name)) < 2 or length(p_name) > 100 then
+        perform carnet_fail(422, 'invalid', 'name', 'search with 2 to 100 characters of the name');
+    end if;
+    pattern := '%' || replace(replace(replace(btrim(p_name), '\', '\\'), '%', '\%'), '_', '\_') || '%';
+    perform carnet_audit(p_actor, 'search', 'appointment', null, p_req);
+    return coalesce((
+        select json_agg(json_build_object('id', a.id, 'code', a.code, 'status', a.status,
+                                          'customer_name', a.customer_name,
+                                          'starts_at', a.starts_at, 'ends_at', a.ends_at,
+                                          'service', sv.name, 'staff_id', a.staff_id)
+                        order by a.starts_at, a.id)
+        from appointments a join services sv on sv.id = a.service_id
+        where a.store_id = p_store
+          and (a.starts_at at time zone tz)::date = d
+          and a.status in ('booked', 'checked_in')
+          and a.customer_name ilike pattern), '[]'::json);
+end $$;
+
+-- A visit's service moves carry over to its appointment.
+create function floor_sync_appointment() returns trigger
+language plpgsql as $$
+begin
+    if new.appointment_id is null or new.status = old.status then
+        return new;
+    end if;
+    if new.status = 'in_service' then
+        update appointments set status = 'in_service', service_started_at = new.service_started_at,
+                                updated_at = now()
+        where id = new.appointment_id and status = 'checked_in';
+    elsif new.status = 'done' then
+        update appointments set status = 'done', done_at = new.done_at, updated_at = now()
+        where id = new.appointment_id and status in ('checked_in', 'in_service');
+    elsif new.status = 'waiting' and old.status = 'in_service' then
+        update appointments set status = 'checked_in', service_started_at = null,
+                                updated_at = now()
+        where id = new.appointment_id and status = 'in_service';
+    end if;
+    return new;
+end $$;
+create trigger visits_sync_appointment after update of status on visits
+    for each row execute function floor_sync_appointment();
+
+-- Bookings not checked in by the end of their store's late window become no-shows. SKIP LOCKED:
+-- several carnetd may run this at once, and a check-in in progress is left to finish.
+create function job_mark_no_shows() returns int
+language plpgsql as $$
+declare
+    ids bigint[];
+    st record;
+begin
+    with due as (
+        select ap.id from appointments ap
+        where ap.status = 'booked'
+          and ap.starts_at < now() - make_interval(mins => (floor_cfg(ap.store_id)).checkin_late_min)
+        order by ap.starts_at
+        limit 500
+        for update of ap skip locked),
+    marked as (
+        update appointments a set status = 'no_show', no_show_at = now(), updated_at = now()
+        from due where a.id = due.id
+        returning a.id)
+    select array_agg(id) into ids from marked;
+    if ids is null then
+        return 0;
+    end if;
+    -- One event per store touched, written after every row lock is held.
+    for st in select store_id, array_agg(id order by id) as appts from appointments
+              where id = any (ids) group by store_id order by store_id
+    loop
+        perform floor_emit(st.store_id, 'no_show', null::visits,
+                           jsonb_build_object('appointments', to_jsonb(st.appts)));
+    end loop;
+    return cardinality(ids);
+end $$;

@@ -22,6 +22,8 @@
 #define FLOOR_NAME_MAX 100
 #define FLOOR_CONTACT_MAX 200
 #define FLOOR_PARTY_MAX 10
+#define FLOOR_CODE_MAX 16
+#define FLOOR_LINK_MAX 128 /* longest link token we accept: ours are 43 characters */
 
 static struct sql_stmt q_join =
     SQL_STMT("floor_join_line", "select floor_join_line($1::bigint, $2::jsonb, $3)", 3);
@@ -36,6 +38,12 @@ static struct sql_stmt q_call_next = SQL_STMT(
 static struct sql_stmt q_move =
     SQL_STMT("floor_visit_move", "select floor_visit_move($1::bigint, $2::bigint, $3, $4)", 4);
 static struct sql_stmt q_board = SQL_STMT("floor_board", "select floor_board($1::bigint)", 1);
+static struct sql_stmt q_checkin = SQL_STMT(
+    "floor_checkin", "select floor_checkin($1::bigint, $2::bigint, $3::jsonb, $4, $5)", 5);
+static struct sql_stmt q_self_checkin =
+    SQL_STMT("floor_self_checkin", "select floor_self_checkin($1, $2)", 2);
+static struct sql_stmt q_checkin_search = SQL_STMT(
+    "floor_checkin_search", "select floor_checkin_search($1::bigint, $2::bigint, $3, $4)", 4);
 
 /* ---- helpers ---- */
 
@@ -73,21 +81,34 @@ static int opt_string(struct req *r, const char *field, size_t max, const char *
     return 0;
 }
 
-/* ---- the walk-in line (public) ---- */
+/* ---- replies that hand out a line link ---- */
 
-struct join {
+/* A request that creates a place in line: the link's token is drawn here, only its hash goes
+ * to SQL, and the token is added to the reply once the transaction has committed. */
+struct linked {
     struct req *r;
     char token[FLOOR_TOKEN_BYTES * 2];
+    char hash[65];
+    int status;
 };
 
-static void join_free(void *p)
+static struct linked *linked_new(struct req *r, int status)
 {
-    free(p);
+    struct linked *j = calloc(1, sizeof(*j));
+    if (!j)
+        return NULL;
+    j->r = r;
+    j->status = status;
+    r->state = j;
+    r->state_free = free;
+    util_random_token(j->token, sizeof(j->token), FLOOR_TOKEN_BYTES);
+    util_token_hash(j->token, j->hash);
+    return j;
 }
 
-static void on_join(const struct db_result *res, void *arg)
+static void on_linked(const struct db_result *res, void *arg)
 {
-    struct join *j = arg;
+    struct linked *j = arg;
     struct req *r = j->r;
     json_t *out;
 
@@ -102,16 +123,18 @@ static void on_join(const struct db_result *res, void *arg)
     }
     /* The private link of this place in line: shown once, stored only as a hash. */
     json_object_set_new(out, "token", json_string(j->token));
-    http_reply_jansson(r, 201, out);
+    http_reply_jansson(r, j->status, out);
 }
+
+/* ---- the walk-in line (public) ---- */
 
 void floor_join_line(struct req *r)
 {
     const char *store = http_param(r, "store");
     const char *name, *contact;
     json_t *party;
-    struct join *j;
-    char hash[65], *body;
+    struct linked *j;
+    char *body;
     const char *params[3];
 
     if (!is_id(store)) {
@@ -137,23 +160,17 @@ void floor_join_line(struct req *r)
                          FLOOR_PARTY_MAX);
         return;
     }
-    j = calloc(1, sizeof(*j));
     body = json_dumps(r->json, JSON_COMPACT);
-    if (!j || !body) {
-        free(j);
+    j = body ? linked_new(r, 201) : NULL;
+    if (!j) {
         free(body);
         http_reply_error(r, 503, "out_of_memory", NULL, "out of memory");
         return;
     }
-    j->r = r;
-    r->state = j;
-    r->state_free = join_free;
-    util_random_token(j->token, sizeof(j->token), FLOOR_TOKEN_BYTES);
-    util_token_hash(j->token, hash);
     params[0] = store;
     params[1] = body;
-    params[2] = hash;
-    db_query(&q_join, params, on_join, j);
+    params[2] = j->hash;
+    db_query(&q_join, params, on_linked, j);
     free(body);
 }
 
@@ -244,4 +261,80 @@ void floor_visit_requeue(struct req *r)
 void floor_visit_left(struct req *r)
 {
     visit_move(r, "left");
+}
+
+/* ---- check-in of booked customers ---- */
+
+void floor_checkin(struct req *r)
+{
+    json_t *in = r->json, *q = NULL, *v;
+    const char *code, *token;
+    struct linked *j;
+    char *body = NULL, thash[65];
+    const char *params[5];
+
+    if (!in) {
+        http_reply_error(r, 400, "invalid_json", "body", "a JSON body is required");
+        return;
+    }
+    if (opt_string(r, "code", FLOOR_CODE_MAX, &code) < 0 ||
+        opt_string(r, "token", FLOOR_LINK_MAX, &token) < 0)
+        return;
+    v = json_object_get(in, "appointment_id");
+    if (v && !json_is_integer(v)) {
+        http_reply_error(r, 422, "invalid", "appointment_id", "appointment_id is an id");
+        return;
+    }
+    if (!code && !token && !v) {
+        http_reply_error(r, 422, "invalid", "code", "give a code, an appointment_id or a token");
+        return;
+    }
+    /* The manage token never reaches SQL: only its hash, as booking stores it. */
+    if (code)
+        q = json_pack("{ss}", "code", code);
+    else if (v)
+        q = json_pack("{sO}", "appointment_id", v);
+    else {
+        util_token_hash(token, thash);
+        q = json_pack("{ss}", "token_hash", thash);
+    }
+    body = q ? json_dumps(q, JSON_COMPACT) : NULL;
+    if (q)
+        json_decref(q);
+    j = body ? linked_new(r, 200) : NULL;
+    if (!j) {
+        free(body);
+        http_reply_error(r, 503, "out_of_memory", NULL, "out of memory");
+        return;
+    }
+    params[0] = r->who.staff_id;
+    params[1] = http_param(r, "store");
+    params[2] = body;
+    params[3] = j->hash;
+    params[4] = r->id;
+    db_query(&q_checkin, params, on_linked, j);
+    free(body);
+}
+
+void floor_self_checkin(struct req *r)
+{
+    char thash[65];
+    const char *params[2];
+    struct linked *j = linked_new(r, 200);
+
+    if (!j) {
+        http_reply_error(r, 503, "out_of_memory", NULL, "out of memory");
+        return;
+    }
+    util_token_hash(http_param(r, "token"), thash);
+    params[0] = thash;
+    params[1] = j->hash;
+    db_query(&q_self_checkin, params, on_linked, j);
+}
+
+void floor_checkin_search(struct req *r)
+{
+    const char *params[4] = {r->who.staff_id, http_param(r, "store"), http_query(r, "name"),
+                             r->id};
+    db_query(&q_checkin_search, params, on_ok, r);
 }

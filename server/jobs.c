@@ -23,6 +23,7 @@ static struct job table[] = {
     {SQL_STMT("job_booking_idempotency", "select job_booking_idempotency()", 0)},
     /* floor */
     {SQL_STMT("job_prune_events", "select job_prune_events()", 0)},
+    {SQL_STMT("job_mark_no_shows", "select job_mark_no_shows()", 0)},
 
     /* messages */
 

@@ -54,6 +54,12 @@ const struct route routes[] = {
     {"POST", "/api/stores/{store}/shifts", booking_add_shift, ACCESS_MANAGER, "add a shift"},
 
     /* ---- the store floor: check-in, line, call next, standby, live streams (floor.c, sse.c) ---- */
+    {"POST", "/api/stores/{store}/checkin", floor_checkin, ACCESS_FLOOR,
+     "check a booked customer in (code, appointment id or manage-link QR token)"},
+    {"GET", "/api/stores/{store}/checkin/search", floor_checkin_search, ACCESS_FLOOR,
+     "find today's bookings by name"},
+    {"POST", "/api/checkin/{token}", floor_self_checkin, ACCESS_PUBLIC,
+     "self check-in with the manage link"},
     {"POST", "/api/stores/{store}/line", floor_join_line, ACCESS_PUBLIC,
      "join the walk-in line (kiosk, phone or staff); returns the private line link"},
     {"GET", "/api/line/{token}", floor_line_status, ACCESS_PUBLIC, "my place in line and wait"},
