@@ -22,6 +22,8 @@ static struct job table[] = {
     /* booking */
     {SQL_STMT("job_booking_idempotency", "select job_booking_idempotency()", 0)},
     /* floor */
+    {SQL_STMT("job_prune_events", "select job_prune_events()", 0)},
+    {SQL_STMT("job_mark_no_shows", "select job_mark_no_shows()", 0)},
 
     /* messages */
 

@@ -9,6 +9,8 @@
 
 #include "auth.h"
 #include "booking.h"
+#include "floor.h"
+#include "sse.h"
 #include "staff.h"
 #include "system.h"
 
@@ -70,6 +72,34 @@ const struct route routes[] = {
      "remove a shift without bookings"},
 
     /* ---- the store floor: check-in, line, call next, standby, live streams (floor.c, sse.c) ---- */
+    {"POST", "/api/stores/{store}/checkin", floor_checkin, ACCESS_FLOOR,
+     "check a booked customer in (code, appointment id or manage-link QR token)"},
+    {"GET", "/api/stores/{store}/checkin/search", floor_checkin_search, ACCESS_FLOOR,
+     "find today's bookings by name"},
+    {"POST", "/api/checkin/{token}", floor_self_checkin, ACCESS_PUBLIC,
+     "self check-in with the manage link"},
+    {"POST", "/api/stores/{store}/line", floor_join_line, ACCESS_PUBLIC,
+     "join the walk-in line (kiosk, phone or staff); returns the private line link"},
+    {"GET", "/api/line/{token}", floor_line_status, ACCESS_PUBLIC, "my place in line and wait"},
+    {"POST", "/api/line/{token}/leave", floor_line_leave, ACCESS_PUBLIC, "leave the line"},
+    {"GET", "/api/line/{token}/events", sse_line_stream, ACCESS_PUBLIC,
+     "live stream of my place in line (SSE)"},
+    {"GET", "/api/stores/{store}/board", floor_board, ACCESS_PUBLIC,
+     "wall board: tickets and initials"},
+    {"GET", "/api/stores/{store}/board/events", sse_board_stream, ACCESS_PUBLIC,
+     "live stream of the wall board (SSE)"},
+    {"GET", "/api/stores/{store}/events", sse_store_stream, ACCESS_FLOOR,
+     "live stream of the store floor for staff (SSE)"},
+    {"GET", "/api/stores/{store}/queue", floor_queue, ACCESS_FLOOR, "the line and who is served"},
+    {"POST", "/api/stores/{store}/queue/next", floor_call_next, ACCESS_FLOOR,
+     "call the next customer"},
+    {"POST", "/api/visits/{id}/start", floor_visit_start, ACCESS_FLOOR, "service starts"},
+    {"POST", "/api/visits/{id}/done", floor_visit_done, ACCESS_FLOOR, "service done"},
+    {"POST", "/api/visits/{id}/skip", floor_visit_skip, ACCESS_FLOOR,
+     "called customer absent: back of the line"},
+    {"POST", "/api/visits/{id}/requeue", floor_visit_requeue, ACCESS_FLOOR,
+     "send back to the line at their place"},
+    {"POST", "/api/visits/{id}/left", floor_visit_left, ACCESS_FLOOR, "customer left"},
 
     /* ---- devices, diagnostics, repairs, the health record (device.c, repair.c) ---- */
 
