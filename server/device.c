@@ -414,7 +414,7 @@ static void verify_work(void *arg)
     rc = device_chain_check(entries, n, json_string_value(json_object_get(doc, "head")),
                             (long long)json_integer_value(json_object_get(doc, "head_entry")),
                             &rep);
-    v->reply = json_pack("{sOsbsIsIsssss}", "serial", json_object_get(doc, "serial"), "ok",
+    v->reply = json_pack("{sOsbsIsIssss}", "serial", json_object_get(doc, "serial"), "ok",
                          rc == 0, "entries", (json_int_t)n, "checked", (json_int_t)rep.checked,
                          "algorithm", "sha256(prev_hash || canonical), recomputed with libsodium",
                          "head", json_string_value(json_object_get(doc, "head")));
