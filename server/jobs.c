@@ -22,6 +22,7 @@ static struct job table[] = {
     /* floor */
 
     /* messages */
+    {SQL_STMT("job_early_warnings", "select job_early_warnings()", 0)},
 
 };
 #define NJOBS ((int)(sizeof(table) / sizeof(table[0])))
