@@ -26,6 +26,7 @@ static struct job table[] = {
     {SQL_STMT("job_mark_no_shows", "select job_mark_no_shows()", 0)},
 
     /* messages */
+    {SQL_STMT("job_early_warnings", "select job_early_warnings()", 0)},
 
 };
 #define NJOBS ((int)(sizeof(table) / sizeof(table[0])))
