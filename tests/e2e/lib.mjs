@@ -54,6 +54,8 @@ export async function newPage(ctx, { viewport = PHONE, lang } = {}) {
 
 export async function shot(page, out, name) {
   const file = path.join(out, name + '.png');
+  // Background tabs are not painted in headless Chromium: a screenshot of one waits forever.
+  await page.bringToFront();
   await page.screenshot({ path: file, fullPage: true });
   console.log('  screenshot', file);
   return file;
@@ -71,7 +73,7 @@ export async function expectText(locator, want, msg, timeout = 10000) {
   while (Date.now() < deadline) {
     const visible = await locator.first().isVisible().catch(() => false);
     last = visible ? (await locator.first().textContent().catch(() => '')) || '' : '(not visible)';
-    if (visible && want instanceof RegExp ? want.test(last) : last.includes(want)) {
+    if (visible && (want instanceof RegExp ? want.test(last) : last.includes(want))) {
       console.log('  ok', msg || `text "${want}"`);
       return last;
     }

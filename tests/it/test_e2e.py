@@ -19,13 +19,29 @@ def setup(ctx):
                                "--loglevel", "error"])
 
 
-def journey(ctx, name):
+def booked_soon(ctx, name, service, staff_email, minutes=10):
+    """An appointment for today starting in a few minutes, inside the check-in window whatever the
+    time of day the suite runs (the booking page only offers future slots of opening hours)."""
+    return ctx.sql1(
+        "insert into appointments (store_id, service_id, staff_id, starts_at, ends_at,"
+        " blocked_until, code, customer_name, customer_email, device_serial, problem)"
+        " select s.id, sv.id, st.id, now() + make_interval(mins => %s),"
+        " now() + make_interval(mins => %s + sv.duration_min),"
+        " now() + make_interval(mins => %s + sv.duration_min), booking_new_code(), %s,"
+        " 'customer@example.com', null, 'e2e'"
+        " from stores s join services sv on sv.store_id = s.id and sv.name = %s"
+        " join staff st on st.email = %s where s.code = 'paris-opera' returning code",
+        (minutes, minutes, minutes, name, service, staff_email))["code"]
+
+
+def journey(ctx, name, env=None):
     out = os.path.join(ctx.outdir, "e2e")
     os.makedirs(out, exist_ok=True)
     r = subprocess.run(
         ["node", os.path.join(E2E, name + ".mjs"), "--base",
          "http://127.0.0.1:%d" % ctx.server.port, "--out", out],
-        cwd=harness.ROOT, capture_output=True, text=True, timeout=JOURNEY_TIMEOUT_S)
+        cwd=harness.ROOT, capture_output=True, text=True, timeout=JOURNEY_TIMEOUT_S,
+        env=dict(os.environ, **(env or {})))
     with open(os.path.join(out, name + ".log"), "w") as f:
         f.write(r.stdout + r.stderr)
     if r.returncode != 0:
@@ -35,3 +51,8 @@ def journey(ctx, name):
 
 def test_customer_books_and_manages(ctx):
     journey(ctx, "book")
+
+
+def test_specialist_checks_in_and_calls(ctx):
+    code = booked_soon(ctx, "Dana Booked", "Setup", "specialist@carnet.test")
+    journey(ctx, "floor", {"CARNET_E2E_CODE": code})
