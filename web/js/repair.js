@@ -1,0 +1,71 @@
+// A repair by its private link: /repair/#TOKEN (status) or /estimate/#TOKEN (the estimate,
+// to approve or decline). Both answer with the same customer view of the repair.
+import { get, post, linkToken } from './api.js';
+import { initI18n, onLangChange, t, lang } from './i18n.js';
+import { $, h, fill, announce, errorText, fmtDateTime } from './ui.js';
+
+const token = linkToken();
+const estimateMode = location.pathname.startsWith('/estimate');
+const base = estimateMode ? `/api/estimates/${encodeURIComponent(token)}` : `/api/repair-status/${encodeURIComponent(token)}`;
+const FLOW = ['intake', 'diagnosing', 'awaiting_approval', 'awaiting_parts', 'repairing', 'testing', 'ready', 'collected'];
+const KIND = { ready: 'ok', collected: 'ok', cancelled: 'bad', returned_unrepaired: 'warn', awaiting_approval: 'warn' };
+let rep = null;
+
+const money = (c, cur) => new Intl.NumberFormat(lang() === 'fr' ? 'fr-FR' : 'en-GB', { style: 'currency', currency: cur || 'EUR' }).format(c / 100);
+
+function draw() {
+  if (!rep) return;
+  const tz = rep.store.timezone;
+  $('#loading').hidden = true;
+  $('#r-card').hidden = false;
+  $('#r-state').textContent = t('rs.' + rep.state);
+  $('#r-state').className = 'badge ' + (KIND[rep.state] || '');
+  $('#r-device').textContent = `${rep.device.model || ''} ··${rep.device.serial_end}`;
+  $('#r-store').textContent = rep.store.name;
+  $('#r-promised').textContent = rep.promised_at ? fmtDateTime(rep.promised_at, tz) : '—';
+  const e = rep.estimate;
+  $('#r-estimate').textContent = e ? `${money(e.amount_cents, e.currency)}${e.state === 'approved' ? ' ✓' : e.state === 'declined' ? ' ✗' : ''}` : '—';
+  $('#r-approve').hidden = !(estimateMode && e && e.state === 'pending');
+  // Progress: the states this repair went through, then the ones still ahead on the usual path.
+  const seen = (rep.history || []).map((x) => x.state);
+  const terminalOff = ['cancelled', 'returned_unrepaired'].includes(rep.state);
+  const ahead = terminalOff ? [] : FLOW.slice(FLOW.indexOf(rep.state) + 1).filter((s) => s !== 'awaiting_parts' && s !== 'awaiting_approval');
+  fill($('#r-steps'),
+    (rep.history || []).map((x, i, all) => h('li', { class: i === all.length - 1 ? 'current' : 'done' },
+      t('rs.' + x.state), h('span', { class: 'muted' }, ' · ' + fmtDateTime(x.at, tz)))),
+    ahead.filter((s) => !seen.includes(s)).map((s) => h('li', null, t('rs.' + s))));
+  $('#r-progress').hidden = false;
+  const msgs = rep.messages || [];
+  $('#r-messages').hidden = !msgs.length;
+  fill($('#r-list'), msgs.map((m) => h('li', { class: m.from === 'customer' ? 'mine' : '' }, m.text,
+    h('span', { class: 'meta' }, fmtDateTime(m.at, tz)))));
+}
+
+async function decide(approve) {
+  try {
+    rep = await post(base + (approve ? '/approve' : '/decline'), {});
+    draw();
+    announce(approve ? t('repair.approved') : t('rs.returned_unrepaired'), 'ok');
+  } catch (e) {
+    announce(errorText(e), 'error');
+  }
+}
+
+async function start() {
+  initI18n();
+  if (estimateMode) document.querySelector('h1').textContent = t('repair.estimate');
+  onLangChange(draw);
+  $('#r-approve-yes').addEventListener('click', () => decide(true));
+  $('#r-approve-no').addEventListener('click', () => decide(false));
+  try {
+    if (!token) throw new Error(t('manage.nolink'));
+    rep = await get(base);
+    draw();
+  } catch (e) {
+    $('#loading').hidden = true;
+    $('#error').textContent = e.code ? errorText(e) : e.message;
+    $('#error').hidden = false;
+  }
+}
+
+start();
