@@ -56,3 +56,7 @@ def test_customer_books_and_manages(ctx):
 def test_specialist_checks_in_and_calls(ctx):
     code = booked_soon(ctx, "Dana Booked", "Setup", "specialist@carnet.test")
     journey(ctx, "floor", {"CARNET_E2E_CODE": code})
+
+
+def test_technician_diagnoses_and_repairs_customer_follows(ctx):
+    journey(ctx, "repair")

@@ -95,7 +95,8 @@ export function fmtDay(iso, tz, style = 'long') {
   const d = /^\d{4}-\d{2}-\d{2}$/.test(iso) ? new Date(iso + 'T12:00:00Z') : new Date(iso);
   const o = style === 'short'
     ? { weekday: 'short', day: 'numeric', month: 'short' }
-    : { weekday: 'long', day: 'numeric', month: 'long' };
+    : style === 'date' ? { day: 'numeric', month: 'long', year: 'numeric' }
+      : { weekday: 'long', day: 'numeric', month: 'long' };
   return new Intl.DateTimeFormat(locale(), { ...o, timeZone: /^\d{4}-\d{2}-\d{2}$/.test(iso) ? 'UTC' : tz }).format(d);
 }
 

@@ -44,7 +44,7 @@ function searchForm(go, initial = '') {
 function describe(e) {
   const c = e.content || {};
   switch (e.kind) {
-    case 'diagnostic': return `${c.passed ?? 0} ✓ · ${c.failed ?? 0} ✗` + (c.results ? ' — ' + c.results.map((r) => `${r.test} ${r.passed ? '✓' : '✗'}${(r.values || []).map((v) => ` ${v.value}${v.unit || ''}`).join('')}`).join(', ') : '') + (c.summary ? ` — ${c.summary}` : '');
+    case 'diagnostic': return `${c.passed ?? 0} ✓ · ${c.failed ?? 0} ✗` + (c.results ? ' — ' + c.results.map((r) => `${r.test} ${r.passed ? '✓' : '✗'}${(r.values || []).map((v) => ` ${v.value}${v.unit === '%' || !v.unit ? v.unit || '' : ' ' + v.unit}`).join('')}`).join(', ') : '') + (c.summary ? ` — ${c.summary}` : '');
     case 'repair_opened': return `${c.number}: ${c.problem || ''}`;
     case 'repair_state': return `${c.number}: ${t('rs.' + c.from)} → ${t('rs.' + c.to)}${c.note ? ` — ${c.note}` : ''}`;
     case 'repair_estimate': return `${c.number}: ${money(c.amount_cents, c.currency)}`;
@@ -85,7 +85,7 @@ function diagRow(i) {
       h('div', null, h('label', { for: `dg-pass-${i}` }, t('diag.pass') + ' / ' + t('diag.fail')),
         h('select', { id: `dg-pass-${i}`, name: `passed-${i}` }, h('option', { value: 'true' }, t('diag.pass')), h('option', { value: 'false' }, t('diag.fail'))))),
     h('div', { class: 'row' },
-      h('div', { class: 'grow' }, h('label', { for: `dg-metric-${i}` }, t('diag.value') + ` (${t('optional')})`),
+      h('div', { class: 'grow' }, h('label', { for: `dg-metric-${i}` }, t('diag.metric') + ` (${t('optional')})`),
         h('select', { id: `dg-metric-${i}`, name: `metric-${i}` }, h('option', { value: '' }, '—'), METRICS.map((m) => h('option', { value: m }, t('diag.' + m))))),
       h('div', null, h('label', { for: `dg-value-${i}` }, t('diag.value')),
         h('input', { id: `dg-value-${i}`, name: `value-${i}`, inputmode: 'decimal', style: 'width:7rem' })),
@@ -101,7 +101,7 @@ function diagForm(serial, store, onSaved) {
     h('datalist', { id: 'dg-tests' }, ['battery', 'storage', 'display', 'touchscreen', 'camera', 'speaker', 'microphone', 'wifi', 'bluetooth', 'charging'].map((x) => h('option', { value: x }))),
     rows,
     h('p', null, h('button', { type: 'button', class: 'secondary', onclick: () => rows.append(diagRow(n++)) }, t('diag.add'))),
-    h('div', { class: 'field' }, h('label', { for: 'dg-summary' }, `${t('repairs.problem')} / notes (${t('optional')})`),
+    h('div', { class: 'field' }, h('label', { for: 'dg-summary' }, `${t('diag.summary')} (${t('optional')})`),
       h('textarea', { id: 'dg-summary', name: 'summary', maxlength: '2000' })),
     h('button', { type: 'submit', class: 'wide' }, t('diag.save')));
   form.addEventListener('submit', async (e) => {
@@ -178,7 +178,7 @@ export async function render({ el, session, args, go, roles }) {
     h('h2', { id: 'dv-facts' }, d.model || d.serial),
     h('dl', { class: 'facts' },
       h('dt', null, t('device.serial')), h('dd', null, d.serial),
-      h('dt', null, t('device.coverage')), h('dd', null, d.warranty_end ? fmtDay(d.warranty_end) : '—',
+      h('dt', null, t('device.coverage')), h('dd', null, d.warranty_end ? fmtDay(d.warranty_end, null, 'date') : '—',
         ' ', h('span', { class: 'badge ' + (d.under_warranty ? 'ok' : 'warn') }, d.under_warranty ? '✓' : '✗')),
       rec.owner ? [h('dt', null, t('repairs.customer')), h('dd', null, rec.owner.redacted ? '•••' : [rec.owner.name, rec.owner.email, rec.owner.phone].filter(Boolean).join(' · '))] : null),
     rec.repairs.length ? h('ul', { class: 'plain', id: 'dv-repairs' }, rec.repairs.map((r) => h('li', { class: 'row', style: 'padding:.3rem 0' },

@@ -1,0 +1,111 @@
+// Journey 3: a technician opens a device's health record on the tablet, logs a diagnostic (the
+// trend chart grows a point), opens a repair, estimates it; the customer approves the estimate on
+// their phone; the technician moves the repair on to "ready"; the customer follows it on the
+// status page.
+import { run, newPage, shot, check, expectText, noErrors, TABLET } from './lib.mjs';
+
+const SERIAL = 'C02DEMO0MBP1';
+
+run('repair', async (ctx, o) => {
+  const tab = await newPage(ctx, { viewport: TABLET });
+  await tab.goto(o.base + '/staff/#device');
+  await tab.getByLabel('Email').fill('tech@carnet.test');
+  await tab.getByLabel('Password').fill('carnet-demo');
+  await tab.getByRole('button', { name: 'Sign in' }).click();
+  await expectText(tab.locator('h1'), 'Device lookup', 'the technician lands on the device lookup');
+
+  await tab.getByLabel('Serial number or IMEI').fill(SERIAL.toLowerCase());
+  await tab.getByRole('button', { name: 'Open record' }).click();
+  await expectText(tab.locator('h1'), `Health record · ${SERIAL}`, 'the health record opens');
+  await expectText(tab.locator('#dv-facts'), 'MacBook Pro', 'it names the model');
+  await tab.locator('#timeline li').first().waitFor();
+  const before = await tab.locator('#timeline li').count();
+  const dotsBefore = await tab.locator('svg.chart').first().locator('circle').count();
+  check(before > 0, `the timeline shows the device history (${before} entries)`);
+  await shot(tab, o.out, 'repair-1-record');
+
+  // Log a diagnostic: battery passes at 78 %, the keyboard fails.
+  await tab.getByLabel('Test', { exact: true }).fill('battery');
+  await tab.locator('#dg-metric-0').selectOption('battery_health');
+  await tab.locator('#dg-value-0').fill('78');
+  await tab.locator('#dg-unit-0').fill('%');
+  await tab.getByRole('button', { name: 'Add a test' }).click();
+  await tab.locator('#dg-test-1').fill('keyboard');
+  await tab.locator('#dg-pass-1').selectOption('false');
+  await tab.getByLabel(/Summary and notes/).fill('Sticky keys on the left side.');
+  await shot(tab, o.out, 'repair-2-diagnostic-form');
+  await tab.getByRole('button', { name: 'Save diagnostic' }).click();
+  await expectText(tab.locator('#status'), 'Diagnostic saved', 'the diagnostic is saved');
+  await expectText(tab.locator('#timeline li').first(), 'keyboard ✗', 'the newest timeline entry is the diagnostic');
+  check((await tab.locator('#timeline li').count()) === before + 1, 'the timeline has one more entry');
+  check((await tab.locator('svg.chart').first().locator('circle').count()) === dotsBefore + 1, 'the battery trend chart has one more point');
+  await expectText(tab.locator('table.visually-hidden').first(), '78%', 'the chart’s data table has the new 78% value');
+  await shot(tab, o.out, 'repair-3-record-after');
+
+  // Open a repair from the record.
+  await tab.getByRole('link', { name: 'Open a repair' }).click();
+  await expectText(tab.locator('h1'), 'Repairs', 'the repair form opens');
+  check((await tab.getByLabel('Serial number or IMEI').inputValue()) === SERIAL, 'the serial is filled in');
+  await tab.getByLabel('Problem').fill('Keyboard: sticky keys, battery worn.');
+  await tab.getByLabel('buttons: OK').uncheck();
+  const promised = new Date(Date.now() + 3 * 86400e3);
+  const pad = (n) => String(n).padStart(2, '0');
+  await tab.getByLabel('Promised date').fill(`${promised.getFullYear()}-${pad(promised.getMonth() + 1)}-${pad(promised.getDate())}T17:30`);
+  await tab.getByLabel('Customer name').fill('Hugo Owner');
+  await tab.getByLabel('Customer email').fill('hugo@example.com');
+  await shot(tab, o.out, 'repair-4-open-form');
+  await tab.getByRole('button', { name: 'Open a repair' }).click();
+  await expectText(tab.locator('#rp-state'), 'Received', 'the repair is received');
+  await expectText(tab.locator('#rp-promised'), '17:30', 'with its promised time');
+  const statusLink = await tab.locator('#rp-status-link').getAttribute('href');
+  check(/\/repair\/#[A-Za-z0-9_-]{32,}$/.test(statusLink), 'a private status link is shown for the customer');
+  const number = (await tab.locator('h1').textContent()).trim();
+  check(/^R-PARIS-OPERA-\d{5}$/.test(number), `the repair has a number (${number})`);
+
+  await tab.locator('#rp-moves').getByRole('button', { name: 'Diagnosing' }).click();
+  await expectText(tab.locator('#rp-state'), 'Diagnosing', 'the repair moves to diagnosing');
+  await tab.getByLabel('Estimate (€)').fill('149.90');
+  await tab.locator('#rp-estimate-form').getByRole('button', { name: 'Save' }).click();
+  await expectText(tab.locator('#rp-estimate'), '149.90', 'the estimate is written');
+  const estimateLink = await tab.locator('#rp-estimate-link').getAttribute('href');
+  check(/\/estimate\/#[A-Za-z0-9_-]{32,}$/.test(estimateLink), 'an approval link is shown');
+  await tab.locator('#rp-moves').getByRole('button', { name: 'Waiting for your approval' }).click();
+  await expectText(tab.locator('#rp-state'), 'Waiting for your approval', 'the repair waits for approval');
+  await shot(tab, o.out, 'repair-5-awaiting-approval');
+
+  // The customer approves on their phone.
+  const phone = await newPage(ctx);
+  await phone.goto(estimateLink);
+  await expectText(phone.locator('#r-estimate'), '149.90', 'the customer sees the estimate');
+  await expectText(phone.locator('#r-state'), 'Waiting for your approval', 'and that it waits for them');
+  await shot(phone, o.out, 'repair-6-estimate-phone');
+  await phone.getByRole('button', { name: 'Approve the estimate' }).click();
+  await expectText(phone.locator('#r-estimate'), '✓', 'the estimate shows as approved');
+  check(await phone.locator('#r-approve').isHidden(), 'the approve buttons are gone');
+
+  // The technician carries on: repairing, testing, ready.
+  await tab.reload();
+  await expectText(tab.locator('#rp-estimate'), 'approved', 'the tablet sees the approval');
+  for (const [to, label] of [['repairing', 'Repairing'], ['testing', 'Testing'], ['ready', 'Ready to collect']]) {
+    await tab.locator(`#rp-moves button[data-to="${to}"]`).click();
+    await expectText(tab.locator('#rp-state'), label, `the repair moves to ${to}`);
+  }
+  await shot(tab, o.out, 'repair-7-ready');
+
+  // The customer follows it on the status page.
+  await phone.goto(statusLink);
+  await expectText(phone.locator('#r-state'), 'Ready to collect', 'the status page says ready to collect');
+  await expectText(phone.locator('#r-device'), 'MacBook Pro', 'it names the device');
+  check((await phone.locator('#r-device').textContent()).includes('MBP1') && !(await phone.locator('#r-device').textContent()).includes(SERIAL),
+    'only the end of the serial is shown');
+  await expectText(phone.locator('#r-promised'), '17:30', 'the promised time is shown');
+  check((await phone.locator('#r-steps li.done').count()) >= 5, 'the progress lists the steps done');
+  await shot(phone, o.out, 'repair-8-status-phone');
+
+  // In French too.
+  await phone.getByRole('button', { name: 'Passer en français' }).click();
+  await expectText(phone.locator('#r-state'), 'Prêt à récupérer', 'the status page in French');
+  await shot(phone, o.out, 'repair-9-status-phone-fr');
+  noErrors(tab);
+  noErrors(phone);
+});
