@@ -49,6 +49,11 @@ def journey(ctx, name, env=None):
                                                               r.stderr[-4000:]))
 
 
+def test_page_modules_parse(ctx):
+    # A syntax error in a view loaded on demand would otherwise only show when someone opens it.
+    subprocess.check_call([os.path.join(E2E, "check-syntax.sh")])
+
+
 def test_customer_books_and_manages(ctx):
     journey(ctx, "book")
 
@@ -56,6 +61,10 @@ def test_customer_books_and_manages(ctx):
 def test_specialist_checks_in_and_calls(ctx):
     code = booked_soon(ctx, "Dana Booked", "Setup", "specialist@carnet.test")
     journey(ctx, "floor", {"CARNET_E2E_CODE": code})
+
+
+def test_manager_dashboard_and_setup(ctx):
+    journey(ctx, "manager")
 
 
 def test_technician_diagnoses_and_repairs_customer_follows(ctx):

@@ -1,0 +1,49 @@
+// The manager: the dashboard (figures and hand-drawn SVG charts, after the floor journey's visits)
+// and store setup (staff roles, a new service), on a tablet, then in French.
+import { run, newPage, shot, check, expectText, noErrors, TABLET } from './lib.mjs';
+
+run('manager', async (ctx, o) => {
+  const tab = await newPage(ctx, { viewport: TABLET });
+  await tab.goto(o.base + '/staff/#dashboard');
+  await tab.getByLabel('Email').fill('manager@carnet.test');
+  await tab.getByLabel('Password').fill('carnet-demo');
+  await tab.getByRole('button', { name: 'Sign in' }).click();
+  await expectText(tab.locator('h1'), 'Store dashboard', 'the manager opens the dashboard');
+  await tab.locator('.kpis').waitFor();
+  check((await tab.locator('svg.chart').count()) >= 2, 'the dashboard draws its charts');
+  await expectText(tab.locator('#kpi-service .v'), /^\d+$/, 'the mean service time is a number of minutes');
+  check((await tab.locator('svg.chart rect.bar').count()) >= 7, 'seven days of bookings are drawn as bars');
+  await shot(tab, o.out, 'manager-1-dashboard');
+
+  await tab.getByRole('link', { name: 'Setup' }).click();
+  await expectText(tab.locator('#staff-table'), 'Sam Specialist', 'setup lists the store’s staff');
+  const box = tab.getByLabel('Technician · Sam Specialist');
+  check(!(await box.isChecked()), 'Sam is not a technician yet');
+  await box.check();
+  await expectText(tab.locator('#status'), 'Saved', 'the role change is saved');
+  await tab.reload();
+  await tab.getByLabel('Technician · Sam Specialist').waitFor();
+  check(await tab.getByLabel('Technician · Sam Specialist').isChecked(), 'after a reload Sam is a technician');
+
+  await tab.locator('#sv-name').fill('Data transfer');
+  await tab.locator('#sv-duration').fill('45');
+  await tab.locator('#add-service').getByRole('button', { name: 'Save' }).click();
+  await expectText(tab.locator('#service-list'), 'Data transfer · 45 min', 'a new service is listed');
+  await shot(tab, o.out, 'manager-2-setup');
+
+  await tab.getByRole('button', { name: 'Passer en français' }).click();
+  await expectText(tab.locator('h1'), 'Réglages de la boutique', 'setup in French');
+  await tab.getByRole('link', { name: 'Tableau de bord' }).click();
+  await expectText(tab.locator('h1'), 'Tableau de bord', 'the dashboard in French');
+  await tab.locator('.kpis').waitFor();
+  await shot(tab, o.out, 'manager-3-dashboard-fr');
+
+  // A specialist has no dashboard: the link is not offered.
+  await tab.getByRole('button', { name: 'Se déconnecter' }).click();
+  await tab.getByLabel('E-mail').fill('specialist@carnet.test');
+  await tab.getByLabel('Mot de passe').fill('carnet-demo');
+  await tab.getByRole('button', { name: 'Se connecter' }).click();
+  await expectText(tab.locator('h1'), 'Rendez-vous du jour', 'the specialist signs in');
+  check(await tab.getByRole('link', { name: 'Tableau de bord' }).isHidden(), 'a specialist is not offered the dashboard');
+  noErrors(tab);
+});
