@@ -82,7 +82,8 @@ export function lineChart(title, points, { unit = '', min } = {}) {
 export function barChart(title, bars, { unit = '' } = {}) {
   const wrap = document.createElement('figure');
   wrap.style.margin = '0';
-  const max = niceMax(Math.max(1, ...bars.map((b) => b.value)));
+  // Counts: at least 4 so the four grid lines fall on whole numbers.
+  const max = niceMax(Math.max(4, ...bars.map((b) => b.value)));
   const svg = frame(title, max);
   const iw = W - PAD.l - PAD.r;
   const ih = H - PAD.t - PAD.b;

@@ -2,7 +2,7 @@
 // calendar. One request shows the page.
 import { get, post, linkToken, ApiError } from './api.js';
 import { initI18n, onLangChange, t } from './i18n.js';
-import { $, announce, errorText, fmtDateTime, focusHeading, icsDownload } from './ui.js';
+import { $, announce, errorText, fmtDateTime, focusHeading, icsDownload, localDate } from './ui.js';
 import { loadDays, renderPicker } from './slots.js';
 
 const token = linkToken();
@@ -21,6 +21,8 @@ function draw() {
   $('#m-where').textContent = appt.store.name;
   $('#m-code').textContent = appt.code;
   const active = appt.status === 'booked';
+  // Self check-in is offered on the day; the API enforces the exact window.
+  $('#m-checkin-box').hidden = !(active && localDate(new Date(), tz) === localDate(new Date(appt.starts_at), tz));
   $('#m-move').hidden = !active;
   $('#m-cancel').hidden = !active;
   $('#m-ics').hidden = !active;
@@ -89,6 +91,15 @@ async function cancel() {
   }
 }
 
+async function selfCheckIn() {
+  try {
+    const place = await post(`/api/checkin/${encodeURIComponent(token)}`, {});
+    location.assign('/line/#' + encodeURIComponent(place.token));
+  } catch (e) {
+    announce(errorText(e), 'error');
+  }
+}
+
 async function start() {
   initI18n();
   onLangChange(() => appt && draw());
@@ -97,6 +108,7 @@ async function start() {
     return;
   }
   $('#m-move').addEventListener('click', openPicker);
+  $('#m-checkin').addEventListener('click', selfCheckIn);
   $('#m-cancel').addEventListener('click', cancel);
   $('#m-pick-cancel').addEventListener('click', () => { $('#m-picker').hidden = true; $('#m-move').focus(); });
   $('#m-pick-ok').addEventListener('click', confirmMove);

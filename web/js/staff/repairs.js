@@ -36,8 +36,8 @@ function openForm(session, go, serial) {
     h('fieldset', { class: 'choices', style: 'margin-bottom:1rem' },
       h('legend', null, t('repairs.condition')),
       CHECKLIST.map((item, i) => h('label', { class: 'choice', for: `ro-c${i}` },
-        h('input', { type: 'checkbox', id: `ro-c${i}`, name: `check-${i}`, checked: true }), h('span', null, `${item}: OK`)))),
-    field('ro-acc', 'Accessories', h('input', { id: 'ro-acc', name: 'accessories', maxlength: '500' })),
+        h('input', { type: 'checkbox', id: `ro-c${i}`, name: `check-${i}`, checked: true }), h('span', null, `${item}: ${t('repairs.ok')}`)))),
+    field('ro-acc', t('repairs.accessories'), h('input', { id: 'ro-acc', name: 'accessories', maxlength: '500' })),
     field('ro-promised', t('repairs.promised'), h('input', { id: 'ro-promised', name: 'promised_at', type: 'datetime-local' })),
     field('ro-name', t('repairs.customer'), h('input', { id: 'ro-name', name: 'owner_name', maxlength: '200', autocomplete: 'off' })),
     field('ro-email', t('repairs.email'), h('input', { id: 'ro-email', name: 'owner_email', type: 'email', autocomplete: 'off' })),
@@ -127,9 +127,9 @@ async function detail({ el, session, go, id }) {
         smallForm('rp-promise-form', t('repairs.promised'),
           field('pr-at', t('repairs.promised'), h('input', { id: 'pr-at', name: 'promised_at', type: 'datetime-local', required: true })),
           t('save'), async (f) => { await put(`/api/repairs/${r.id}/promise`, { promised_at: isoLocal(f.promised_at.value) }); reload(); }),
-        smallForm('rp-part-form', 'Part',
-          [field('pa-number', 'Part number', h('input', { id: 'pa-number', name: 'part_number', required: true })),
-            field('pa-serial', t('device.serial'), h('input', { id: 'pa-serial', name: 'serial' }))],
+        smallForm('rp-part-form', t('repairs.part'),
+          [field('pa-number', t('repairs.partnumber'), h('input', { id: 'pa-number', name: 'part_number', required: true })),
+            field('pa-serial', t('repairs.partserial'), h('input', { id: 'pa-serial', name: 'serial' }))],
           t('save'), async (f) => {
             const b = { part_number: f.part_number.value.trim() };
             if (f.serial.value.trim()) b.serial = f.serial.value.trim();

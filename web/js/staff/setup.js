@@ -54,8 +54,8 @@ export async function render({ el, session, go }) {
     h('h3', null, t('setup.services')),
     h('div', { class: 'field' }, h('label', { for: 'sv-name' }, t('setup.name')), h('input', { id: 'sv-name', name: 'name', required: true })),
     h('div', { class: 'row' },
-      h('div', { class: 'field grow' }, h('label', { for: 'sv-duration' }, 'min'), h('input', { id: 'sv-duration', name: 'duration_min', type: 'number', min: '5', step: '5', value: '30' })),
-      h('div', { class: 'field grow' }, h('label', { for: 'sv-skill' }, 'Skill'),
+      h('div', { class: 'field grow' }, h('label', { for: 'sv-duration' }, t('setup.duration')), h('input', { id: 'sv-duration', name: 'duration_min', type: 'number', min: '5', step: '5', value: '30' })),
+      h('div', { class: 'field grow' }, h('label', { for: 'sv-skill' }, t('setup.skill')),
         h('select', { id: 'sv-skill', name: 'skill' }, ['repair', 'diagnostics', 'setup'].map((s) => h('option', { value: s }, s))))),
     h('button', { type: 'submit' }, t('save')));
   addService.addEventListener('submit', async (e) => {
