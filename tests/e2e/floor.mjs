@@ -5,6 +5,7 @@
 import { run, newPage, shot, check, expectText, noErrors, TABLET, WALL } from './lib.mjs';
 
 const CODE = process.env.CARNET_E2E_CODE;
+const MANAGE_TOKEN = process.env.CARNET_E2E_MANAGE_TOKEN;
 
 run('floor', async (ctx, o) => {
   check(/^[2-9A-HJKMNP-Z]{6}$/.test(CODE || ''), 'a booked code is given for today');
@@ -89,9 +90,21 @@ run('floor', async (ctx, o) => {
   await tab.getByRole('button', { name: 'Start' }).click();
   await tab.getByRole('button', { name: 'Done' }).click();
   await tab.getByRole('button', { name: 'Call next' }).click();
-  await expectText(tab.locator('#serving'), 'Dana Booked', 'the booked customer is called last');
+  await expectText(tab.locator('#serving'), 'Dana Booked', 'the booked customer is called after the walk-ins');
+
+  // Another booked customer checks in by themselves from their booking link.
+  const self = await newPage(ctx);
+  await self.goto(o.base + '/manage/#' + MANAGE_TOKEN);
+  await expectText(self.locator('#m-status'), 'Booked', 'the second customer opens their booking');
+  await self.getByRole('button', { name: 'I’m here: check in' }).click();
+  await self.waitForURL(/\/line\/#/);
+  await expectText(self.locator('#p-ahead'), 'You are next', 'after self check-in their phone shows they are next');
+  await expectText(tab.locator('#waiting'), 'Eli Self', 'the tablet queue shows the self check-in live');
+  await shot(self, o.out, 'floor-11-self-checkin');
+  await tab.getByRole('button', { name: 'Call next' }).click();
+  await expectText(self.locator('#p-called'), 'It is your turn', 'and is called, live');
   await expectText(tab.locator('#waiting'), 'Nobody is waiting', 'nobody waits any more');
   check(await tab.getByRole('button', { name: 'Call next' }).isDisabled(), 'call next is off with an empty line');
-  await shot(tab, o.out, 'floor-11-queue-empty');
-  for (const p of [board, phone, tab]) noErrors(p);
+  await shot(tab, o.out, 'floor-12-queue-empty');
+  for (const p of [board, phone, tab, self]) noErrors(p);
 });

@@ -2,7 +2,9 @@
 against this module's carnetd and database with the demo seed. Each script asserts what the pages
 show and saves screenshots under build/test-output/e2e; here we only run it and check it passed.
 """
+import hashlib
 import os
+import secrets
 import subprocess
 
 import harness
@@ -34,6 +36,16 @@ def booked_soon(ctx, name, service, staff_email, minutes=10):
         (minutes, minutes, minutes, name, service, staff_email))["code"]
 
 
+def manage_link(ctx, code):
+    """A manage-link token for a booking made by booked_soon (carnetd stores its BLAKE2b hash)."""
+    token = secrets.token_urlsafe(32)
+    ctx.sql("insert into appointment_tokens (token_hash, appointment_id, purpose, expires_at)"
+            " select %s, id, 'manage', ends_at + interval '30 days' from appointments"
+            " where code = %s and status = 'booked'",
+            (hashlib.blake2b(token.encode(), digest_size=32).hexdigest(), code))
+    return token
+
+
 def journey(ctx, name, env=None):
     out = os.path.join(ctx.outdir, "e2e")
     os.makedirs(out, exist_ok=True)
@@ -60,7 +72,9 @@ def test_customer_books_and_manages(ctx):
 
 def test_specialist_checks_in_and_calls(ctx):
     code = booked_soon(ctx, "Dana Booked", "Setup", "specialist@carnet.test")
-    journey(ctx, "floor", {"CARNET_E2E_CODE": code})
+    self_code = booked_soon(ctx, "Eli Self", "Setup", "manager@carnet.test")
+    journey(ctx, "floor", {"CARNET_E2E_CODE": code,
+                           "CARNET_E2E_MANAGE_TOKEN": manage_link(ctx, self_code)})
 
 
 def test_manager_dashboard_and_setup(ctx):
