@@ -47,6 +47,8 @@ run('book', async (ctx, o) => {
   check(ics && ics.startsWith('blob:'), 'an .ics calendar file is offered');
   const href = await page.locator('#done-manage').getAttribute('href');
   check(/^\/manage\/#[A-Za-z0-9_-]{32,}$/.test(href), 'the manage link carries its token in the fragment');
+  await page.locator('#done-qr svg.qr').waitFor();
+  check(Number(await page.locator('#done-qr svg.qr').getAttribute('data-modules')) >= 21, 'a QR code of the link is drawn for the door');
   await shot(page, o.out, 'book-5-done');
   noErrors(page);
 

@@ -31,7 +31,7 @@ export async function browser() {
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync'],
     viewport: PHONE,
-    locale: 'en-GB',
+    locale: process.env.CARNET_E2E_LOCALE || 'en-GB',
     timezoneId: 'Europe/Paris',
   });
   const close = async () => {

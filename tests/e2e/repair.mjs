@@ -69,15 +69,15 @@ run('repair', async (ctx, o) => {
   await expectText(tab.locator('#rp-estimate'), '149.90', 'the estimate is written');
   const estimateLink = await tab.locator('#rp-estimate-link').getAttribute('href');
   check(/\/estimate\/#[A-Za-z0-9_-]{32,}$/.test(estimateLink), 'an approval link is shown');
-  await tab.locator('#rp-moves').getByRole('button', { name: 'Waiting for your approval' }).click();
-  await expectText(tab.locator('#rp-state'), 'Waiting for your approval', 'the repair waits for approval');
+  await tab.locator('#rp-moves').getByRole('button', { name: 'Waiting for approval' }).click();
+  await expectText(tab.locator('#rp-state'), 'Waiting for approval', 'the repair waits for approval');
   await shot(tab, o.out, 'repair-5-awaiting-approval');
 
   // The customer approves on their phone.
   const phone = await newPage(ctx);
   await phone.goto(estimateLink);
   await expectText(phone.locator('#r-estimate'), '149.90', 'the customer sees the estimate');
-  await expectText(phone.locator('#r-state'), 'Waiting for your approval', 'and that it waits for them');
+  await expectText(phone.locator('#r-state'), 'Waiting for approval', 'and that it waits for them');
   await shot(phone, o.out, 'repair-6-estimate-phone');
   await phone.getByRole('button', { name: 'Approve the estimate' }).click();
   await expectText(phone.locator('#r-estimate'), '✓', 'the estimate shows as approved');

@@ -4,6 +4,7 @@ show and saves screenshots under build/test-output/e2e; here we only run it and 
 """
 import hashlib
 import os
+import re
 import secrets
 import subprocess
 
@@ -83,3 +84,12 @@ def test_manager_dashboard_and_setup(ctx):
 
 def test_technician_diagnoses_and_repairs_customer_follows(ctx):
     journey(ctx, "repair")
+
+
+def test_customer_answers_survey(ctx):
+    # A visit's survey is offered when the visit ends; here directly, as the messages domain does.
+    ctx.sql("select survey_offer(s.id, 'visit', 900001, 'email', 'sue@example.com', 'fr')"
+            " from stores s where s.code = 'paris-opera'")
+    body = ctx.sql1("select body from outbox where kind = 'survey' order by id desc limit 1")["body"]
+    token = re.search(r"/survey\.html#([A-Za-z0-9_-]+)", body).group(1)
+    journey(ctx, "survey", {"CARNET_E2E_SURVEY_TOKEN": token, "CARNET_E2E_LOCALE": "fr-FR"})

@@ -67,7 +67,8 @@ export async function api(path, opts = {}) {
   }
   if (!res.ok) {
     const err = new ApiError(res.status, data && data.error);
-    if (res.status === 401 && onUnauthorized && !opts.noAuthRedirect) onUnauthorized(err);
+    // A lost CSRF value (storage cleared) is as good as no session for writes: sign in again.
+    if ((res.status === 401 || err.code === 'csrf') && onUnauthorized && !opts.noAuthRedirect) onUnauthorized(err);
     throw err;
   }
   return data;

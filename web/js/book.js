@@ -5,6 +5,7 @@ import { get, post, randomKey, ApiError } from './api.js';
 import { initI18n, onLangChange, t } from './i18n.js';
 import { h, $, $$, fill, announce, showFormError, clearFormErrors, errorText, fmtDateTime, focusHeading, icsDownload } from './ui.js';
 import { loadDays, renderPicker } from './slots.js';
+import { qrSvg } from './qr.js';
 
 const state = { stores: [], store: null, services: [], service: null, days: [], slot: null, idemKey: null, result: null };
 const steps = ['step-store', 'step-service', 'step-when', 'step-details', 'step-done'];
@@ -151,6 +152,9 @@ function done(r) {
   });
   void tz;
   show('step-done');
+  // The QR code the store's tablet scans at check-in: the manage link itself.
+  qrSvg(new URL($('#done-manage').getAttribute('href'), location.href).href, t('book.qr'))
+    .then((svg) => fill($('#done-qr'), svg)).catch(() => {});
   announce(t('book.done'), 'ok');
 }
 

@@ -4,6 +4,7 @@ import { get, post, linkToken, ApiError } from './api.js';
 import { initI18n, onLangChange, t } from './i18n.js';
 import { $, announce, errorText, fmtDateTime, focusHeading, icsDownload, localDate } from './ui.js';
 import { loadDays, renderPicker } from './slots.js';
+import { qrSvg } from './qr.js';
 
 const token = linkToken();
 const base = `/api/manage/${encodeURIComponent(token)}`;
@@ -34,6 +35,9 @@ function draw() {
     });
   }
   $('#m-card').hidden = false;
+  const qrBox = $('#m-qr');
+  if (!active) qrBox.replaceChildren();
+  else if (!qrBox.firstChild) qrSvg(location.href, t('book.qr')).then((svg) => qrBox.replaceChildren(svg)).catch(() => {});
 }
 
 function fail(e) {

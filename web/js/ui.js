@@ -68,7 +68,9 @@ export function showFormError(form, err) {
     const msg = h('p', { class: 'field-error', id }, errorText(err));
     input.setAttribute('aria-invalid', 'true');
     input.setAttribute('aria-describedby', id);
-    input.closest('.field')?.append(msg) || input.after(msg);
+    const holder = input.closest('.field, fieldset');
+    if (holder) holder.append(msg);
+    else input.after(msg);
     input.focus();
   }
   announce(errorText(err), 'error');
