@@ -29,10 +29,13 @@ export async function browser() {
     executablePath: CHROMIUM,
     headless: true,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      // A synthetic camera, granted without a prompt, for the QR check-in.
+      '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'],
     viewport: PHONE,
     locale: process.env.CARNET_E2E_LOCALE || 'en-GB',
     timezoneId: 'Europe/Paris',
+    permissions: ['camera'],
   });
   const close = async () => {
     await ctx.close();

@@ -74,8 +74,10 @@ def test_customer_books_and_manages(ctx):
 def test_specialist_checks_in_and_calls(ctx):
     code = booked_soon(ctx, "Dana Booked", "Setup", "specialist@carnet.test")
     self_code = booked_soon(ctx, "Eli Self", "Setup", "manager@carnet.test")
+    scan_code = booked_soon(ctx, "Fay Scan", "Mac diagnostics", "tech@carnet.test")
     journey(ctx, "floor", {"CARNET_E2E_CODE": code,
-                           "CARNET_E2E_MANAGE_TOKEN": manage_link(ctx, self_code)})
+                           "CARNET_E2E_MANAGE_TOKEN": manage_link(ctx, self_code),
+                           "CARNET_E2E_SCAN_TOKEN": manage_link(ctx, scan_code)})
 
 
 def test_manager_dashboard_and_setup(ctx):

@@ -52,6 +52,7 @@ export function render({ el, session }) {
 
   async function lookup(raw) {
     clearFormErrors(form);
+    fill(result);
     const what = classify(raw);
     try {
       if (what.code) return done(await checkInCode(store.id, what.code));
@@ -115,6 +116,7 @@ export function render({ el, session }) {
       form.elements.code.focus();
       return;
     }
+    fill(result);
     try {
       const detector = new window.BarcodeDetector({ formats: ['qr_code'] });
       stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: 'environment' } });
@@ -124,7 +126,7 @@ export function render({ el, session }) {
       scanBtn.textContent = t('checkin.scan.stop');
       timer = setInterval(async () => {
         const codes = await detector.detect(video).catch(() => []);
-        if (codes.length) {
+        if (codes.length && stream) {
           const v = codes[0].rawValue;
           stopScan();
           lookup(v);
