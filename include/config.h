@@ -32,6 +32,7 @@ struct config {
     int session_idle_s;
     int standby_hold_s;
     int job_interval_ms;
+    bool reuse_port;
     bool migrate_only;
     bool skip_migrate;
     bool no_jobs;

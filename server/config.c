@@ -71,6 +71,8 @@ static const struct opt options[] = {
      "seconds a freed slot is held for a standby customer"},
     {"job-interval-ms", "CARNET_JOB_INTERVAL_MS", OPT_INT, OFF(job_interval_ms), "5000", 50,
      3600000, "period of the background jobs (no-shows, offers, reminders, outbox)"},
+    {"reuse-port", "CARNET_REUSE_PORT", OPT_FLAG, OFF(reuse_port), NULL, 0, 0,
+     "share the listening port with other carnetd on this machine (SO_REUSEPORT)"},
     {"migrate", NULL, OPT_FLAG, OFF(migrate_only), NULL, 0, 0, "apply migrations and exit"},
     {"skip-migrate", "CARNET_SKIP_MIGRATE", OPT_FLAG, OFF(skip_migrate), NULL, 0, 0,
      "do not apply migrations at start-up"},
