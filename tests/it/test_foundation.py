@@ -291,3 +291,26 @@ def test_inflight_query_fails_503_when_database_restarts(ctx):
     c.bearer = token
     assert c.get("/api/auth/me").status == 200, "the session survives a database restart"
     ctx._db = None
+
+
+def test_client_gone_mid_request_is_survived(ctx):
+    s = ctx.start_carnetd(env={"CARNET_NO_JOBS": "1"})
+    token = _staff_token(ctx, s.client)
+    lock = _locker(ctx)
+    try:
+        for _ in range(5):
+            sock = socket.create_connection(("127.0.0.1", s.port))
+            sock.sendall(("GET /api/auth/me HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n"
+                          % token).encode())
+            time.sleep(0.05)
+            sock.close()  # gone before the answer
+        time.sleep(0.3)
+    finally:
+        lock.rollback()
+        lock.close()
+    time.sleep(0.3)
+    assert s.proc.poll() is None, "carnetd died when clients went away"
+    c = Client(s.port)
+    c.bearer = token
+    assert c.get("/api/auth/me").status == 200
+    assert s.client.get("/healthz").status == 200
