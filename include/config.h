@@ -20,6 +20,7 @@ struct config {
     char *outbox_dir;
     int pool_size;
     int queue_max;
+    int pipeline_depth;
     int queue_timeout_ms;
     int statement_timeout_ms;
     int reconnect_max_ms;

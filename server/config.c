@@ -51,6 +51,8 @@ static const struct opt options[] = {
      600000, "longest wait for a free connection before 503"},
     {"statement-timeout-ms", "CARNET_STATEMENT_TIMEOUT_MS", OPT_INT, OFF(statement_timeout_ms),
      "10000", 0, 3600000, "PostgreSQL statement_timeout for every query (0: none)"},
+    {"pipeline-depth", "CARNET_PIPELINE_DEPTH", OPT_INT, OFF(pipeline_depth), "4", 1, 64,
+     "queries one pool connection may carry at once when all are busy (1: no pipelining)"},
     {"reconnect-max-ms", "CARNET_RECONNECT_MAX_MS", OPT_INT, OFF(reconnect_max_ms), "5000", 10,
      600000, "longest back-off between reconnection attempts"},
     {"max-body", "CARNET_MAX_BODY", OPT_INT, OFF(max_body_bytes), "1048576", 1024, 1 << 30,

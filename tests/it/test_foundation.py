@@ -152,6 +152,7 @@ def _locker(ctx):
 
 def test_full_pool_answers_503_with_retry_after(ctx):
     s = ctx.start_carnetd(env={"CARNET_POOL_SIZE": "1", "CARNET_QUEUE_MAX": "1", "CARNET_NO_JOBS": "1",
+                               "CARNET_PIPELINE_DEPTH": "1",
                                "CARNET_QUEUE_TIMEOUT_MS": "800"})
     token = _staff_token(ctx, s.client)
     lock = _locker(ctx)
@@ -314,3 +315,53 @@ def test_client_gone_mid_request_is_survived(ctx):
     c.bearer = token
     assert c.get("/api/auth/me").status == 200
     assert s.client.get("/healthz").status == 200
+
+
+def test_pipelined_answers_reach_their_own_requests(ctx):
+    """One connection carrying many queries at once: every answer goes to the request that asked,
+    and an error in one query does not spill into its neighbours."""
+    s = ctx.start_carnetd(env={"CARNET_POOL_SIZE": "1", "CARNET_PIPELINE_DEPTH": "8",
+                               "CARNET_NO_JOBS": "1"})
+    ctx.seed_demo()
+    people = {}
+    for email in ("admin", "manager", "specialist", "tech", "tech2", "lyon"):
+        r = s.client.post("/api/auth/login", {"email": email + "@carnet.test",
+                                               "password": "carnet-demo", "bearer": True})
+        assert r.status == 200, r
+        people[r.json["token"]] = r.json["staff"]["name"]
+    tokens = list(people) + ["not-a-session"] * 3
+    for i in range(5):  # after these, the account's sign-ins fail inside SQL (429)
+        Client(s.port).post("/api/auth/login", {"email": "nobody@carnet.test", "password": "x"})
+    results = []
+    lock = threading.Lock()
+
+    def call(i):
+        c = Client(s.port)
+        tok = tokens[i % len(tokens)]
+        c.bearer = tok
+        r = c.get("/api/auth/me", timeout=30)
+        with lock:
+            results.append((tok, r))
+
+    def bad_login(i):
+        r = Client(s.port).post("/api/auth/login", {"email": "nobody@carnet.test",
+                                                     "password": "wrong-%d" % i})
+        with lock:
+            results.append((None, r))
+
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(90)]
+    threads += [threading.Thread(target=bad_login, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(results) == 98
+    for tok, r in results:
+        if tok is None:
+            assert r.status == 429 and r.error["code"] == "throttled", r
+        elif tok in people:
+            assert r.status == 200 and r.json["name"] == people[tok], (people[tok], r)
+        else:
+            assert r.status == 401, r
+    m = s.client.get("/metrics").raw.decode()
+    assert "carnet_db_pool_inflight" in m
