@@ -49,13 +49,17 @@ run_case() {
     path=$(subst "$2")
     sql=$(subst "$3")
     printf '%s\n' "$sql" > "$work/q.sql"
-    curl -sf "http://127.0.0.1:$port$path" >/dev/null || { echo "bench: $path fails" >&2; return 1; }
-    wrk -t2 -c"$CONNS" -d"${DURATION}s" "http://127.0.0.1:$port$path" > "$work/wrk.txt"
+    if [ -n "${WRK_HEADER:-}" ]; then
+        curl -sf -H "$WRK_HEADER" "http://127.0.0.1:$port$path" >/dev/null || { echo "bench: $path fails" >&2; return 1; }
+        wrk -t2 -c"$CONNS" -d"${DURATION}s" -H "$WRK_HEADER" "http://127.0.0.1:$port$path" > "$work/wrk.txt"
+    else
+        curl -sf "http://127.0.0.1:$port$path" >/dev/null || { echo "bench: $path fails" >&2; return 1; }
+        wrk -t2 -c"$CONNS" -d"${DURATION}s" "http://127.0.0.1:$port$path" > "$work/wrk.txt"
+    fi
     rps=$(awk '/^Requests\/sec/ {print $2}' "$work/wrk.txt")
     if grep -q 'Non-2xx' "$work/wrk.txt"; then echo "bench: $name had errors:" >&2; cat "$work/wrk.txt" >&2; fi
     pgbench -n -M prepared -c "$CONNS" -j 2 -T "$DURATION" -f "$work/q.sql" "$url" > "$work/pgb.txt" 2>&1
     tps=$(awk '/^tps = / {print $3; exit}' "$work/pgb.txt")
-    lat=$(awk '/Latency/ && /50.000%/ {print $2}' "$work/wrk.txt")
     printf '%-28s carnetd %10.0f req/s   pgbench %10.0f tx/s   ratio %.2f\n' "$name" "$rps" "$tps" \
         "$(echo "$rps / $tps" | bc -l)"
 }
