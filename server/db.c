@@ -47,6 +47,8 @@ struct db_job {
     PGresult *res;              /* its answer so far (the query's, or the first error) */
     bool failed;
     bool prepared_here; /* its pipeline also carries the PREPARE of its statement */
+    bool prepare_seen;  /* the PREPARE's own result has arrived */
+    bool prepare_failed;
 };
 
 struct db_conn {
@@ -389,8 +391,8 @@ static void conn_job_done(struct db_conn *c)
     c->ninflight--;
     if (c->ninflight == 0)
         c->state = CONN_IDLE;
-    if (job->failed && job->prepared_here)
-        c->prepared[job->stmt->id] = 0; /* the PREPARE itself may have failed: redo it */
+    if (job->prepare_failed)
+        c->prepared[job->stmt->id] = 0; /* the PREPARE itself failed: redo it next time */
     if (status != DB_OK)
         log_debug("db: %s failed: %s", job->stmt->name, res ? PQresultErrorMessage(res) : "");
     job->res = NULL;
@@ -404,6 +406,12 @@ static void conn_take_result(struct db_conn *c, PGresult *res)
     struct db_job *job = c->head;
     ExecStatusType st = PQresultStatus(res);
 
+    /* A job that carries a PREPARE gets its result first; only its failure unprepares (a query
+     * that fails after a good PREPARE leaves the statement prepared on the server). */
+    if (job->prepared_here && !job->prepare_seen) {
+        job->prepare_seen = true;
+        job->prepare_failed = st != PGRES_COMMAND_OK;
+    }
     if (st == PGRES_PIPELINE_ABORTED || job->failed) {
         PQclear(res);
         return;
