@@ -143,8 +143,9 @@ declare
     d devices%rowtype;
 begin
     -- The device lock serialises appends per device; the id is drawn after it so that chain
-    -- order and id order agree.
-    select * into d from devices where id = new.device_id for update;
+    -- order and id order agree. NO KEY UPDATE: rows that merely reference the device (repairs,
+    -- owners, sessions) can still be inserted meanwhile.
+    select * into d from devices where id = new.device_id for no key update;
     if not found then
         perform carnet_fail(404, 'not_found', 'device', 'no such device');
     end if;

@@ -509,3 +509,30 @@ def test_seeded_demo_record(ctx):
     assert [p["value"] for p in admin.get("/api/devices/F2LDEMO0PH13/trends").json["metrics"]["battery_health"]] == [96, 91, 87]
     for s in ("F2LDEMO0PH13", "C02DEMO0MBP1", "353918051234561"):
         assert admin.get("/api/devices/%s/verify" % s).json["ok"] is True, s
+
+
+def test_every_device_endpoint_needs_a_session(ctx):
+    anon = Client(ctx.server.port)
+    before = snapshot(ctx)
+    calls = (("GET", "/api/devices?q=F2L", None), ("GET", "/api/devices/F2LDEMO0PH13", None),
+             ("PUT", "/api/devices/F2LDEMO0PH13", {"model": "x"}),
+             ("POST", "/api/devices/F2LDEMO0PH13/owners", {"store_id": 1, "name": "A", "email": "a@b.fr"}),
+             ("POST", "/api/devices/F2LDEMO0PH13/diagnostics", diag_body(1, 50)),
+             ("POST", "/api/devices/F2LDEMO0PH13/diagnostics/import", {"store_id": 1, "report": report("F2LDEMO0PH13")}),
+             ("GET", "/api/devices/F2LDEMO0PH13/trends", None),
+             ("POST", "/api/devices/F2LDEMO0PH13/notes", {"text": "x"}),
+             ("GET", "/api/devices/F2LDEMO0PH13/verify", None))
+    for method, path, body in calls:
+        r = anon.request(method, path, body=body)
+        assert r.status == 401 and r.error["code"] == "unauthenticated", (method, path, r)
+    # Specialists read the record but do not log diagnostics.
+    spec = login(ctx, "specialist")
+    for path, body in (("/api/devices/F2LDEMO0PH13/diagnostics", diag_body(S["paris"], 50)),
+                       ("/api/devices/F2LDEMO0PH13/diagnostics/import",
+                        {"store_id": S["paris"], "report": report("F2LDEMO0PH13")})):
+        r = spec.post(path, body)
+        assert r.status == 403 and r.error["code"] == "forbidden", (path, r)
+    r = login(ctx, "lyon").post("/api/devices/F2LDEMO0PH13/diagnostics/import",
+                                {"store_id": S["paris"], "report": report("F2LDEMO0PH13")})
+    assert r.status == 403, r
+    assert snapshot(ctx) == before

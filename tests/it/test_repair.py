@@ -341,3 +341,29 @@ def test_two_technicians_move_at_once(ctx):
             t.join()
         assert sorted(results) == [200, 409], results
         assert count(ctx, "repair_moves", "repair_id = %s", (rid,)) == 2
+
+
+def test_every_repair_endpoint_checks_who_calls(ctx):
+    tech = login(ctx, "tech")
+    rid = open_repair(ctx, tech, "AUTH0DEV01")["id"]
+    assert tech.post("/api/repairs/%d/transition" % rid, {"to": "diagnosing"}).status == 200
+    anon, spec, lyon = Client(ctx.server.port), login(ctx, "specialist"), login(ctx, "lyon")
+    writes = (("POST", "/api/repairs/%d/transition" % rid, {"to": "repairing"}),
+              ("PUT", "/api/repairs/%d/estimate" % rid, {"amount_cents": 100}),
+              ("POST", "/api/repairs/%d/parts" % rid, {"part_number": "661-1"}),
+              ("POST", "/api/repairs/%d/notes" % rid, {"text": "x"}),
+              ("PUT", "/api/repairs/%d/promise" % rid, {"kept_overnight": True}),
+              ("POST", "/api/stores/%d/repairs" % S["paris"], intake(serial="AUTH0DEV01")))
+    before = snapshot(ctx)
+    for method, path, body in writes + (("GET", "/api/repairs/%d" % rid, None),):
+        r = anon.request(method, path, body=body)
+        assert r.status == 401, (method, path, r)
+    for c in (spec, lyon):
+        for method, path, body in writes:
+            r = c.request(method, path, body=body)
+            assert r.status == 403 and r.error["code"] == "forbidden", (method, path, r)
+    assert lyon.get("/api/repairs/%d" % rid).status == 403
+    assert snapshot(ctx) == before
+    # The manager of the store may do the work too.
+    r = login(ctx, "manager").post("/api/repairs/%d/notes" % rid, {"text": "checked by the manager"})
+    assert r.status == 201, r
