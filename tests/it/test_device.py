@@ -536,3 +536,28 @@ def test_every_device_endpoint_needs_a_session(ctx):
                                 {"store_id": S["paris"], "report": report("F2LDEMO0PH13")})
     assert r.status == 403, r
     assert snapshot(ctx) == before
+
+
+def test_other_domains_append_with_record_append(ctx):
+    """The contract other domains rely on: record_append(device, kind, content, actor, store,
+    ref_type, ref_id) adds an entry to the chain; an entry with a store counts as business there."""
+    lyon = login(ctx, "lyon")
+    spec = login(ctx, "specialist")
+    assert spec.put("/api/devices/APPT0DEV01", {}).status == 201
+    assert spec.post("/api/devices/APPT0DEV01/owners", {"store_id": S["paris"], "name": "Bo",
+                     "email": "bo@example.com"}).status == 201
+    assert lyon.get("/api/devices/APPT0DEV01").json["owner"]["redacted"] is True
+    dev = ctx.sql1("select device_ensure('appt0dev01') as id")["id"]
+    e = ctx.sql1("select (record_append(%s, 'appointment', '{\"service\": \"Battery\"}', null, %s, "
+                 "'appointment', 42)).*", (dev, S["lyon"]))
+    assert e["hash"] and bytes(e["prev_hash"]) != b"\0" * 32, e
+    rec = lyon.get("/api/devices/APPT0DEV01").json
+    assert rec["entries"][0]["kind"] == "appointment" and rec["entries"][0]["ref_id"] == 42, rec
+    assert rec["owner"]["name"] == "Bo", rec["owner"]
+    assert lyon.get("/api/devices/APPT0DEV01/verify").json["ok"] is True
+    for bad in ("'Bad Kind'", "'appointment'"):
+        try:
+            ctx.sql("select record_append(%s, " + bad + ", '[1]', null)", (dev,))
+            raise AssertionError("accepted " + bad)
+        except psycopg2.errors.CheckViolation:
+            pass

@@ -367,3 +367,28 @@ def test_every_repair_endpoint_checks_who_calls(ctx):
     # The manager of the store may do the work too.
     r = login(ctx, "manager").post("/api/repairs/%d/notes" % rid, {"text": "checked by the manager"})
     assert r.status == 201, r
+
+
+def test_approve_and_decline_race(ctx):
+    tech = login(ctx, "tech")
+    for _ in range(5):
+        rid = open_repair(ctx, tech, "RACE0DEV03")["id"]
+        token = tech.put("/api/repairs/%d/estimate" % rid, {"amount_cents": 4200}).json["approval_token"]
+        results = []
+        barrier = threading.Barrier(2)
+
+        def answer(verb):
+            barrier.wait()
+            results.append((verb, Client(ctx.server.port).post("/api/estimates/%s/%s" % (token, verb)).status))
+
+        ts = [threading.Thread(target=answer, args=(v,)) for v in ("approve", "decline")]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        assert sorted(s for _, s in results) == [200, 409], results
+        winner = [v for v, s in results if s == 200][0]
+        state = ctx.sql1("select estimate_state from repair_orders where id = %s", (rid,))["estimate_state"]
+        assert state == {"approve": "approved", "decline": "declined"}[winner], (results, state)
+        assert count(ctx, "record_entries", "ref_type = 'repair' and ref_id = %s and kind like 'estimate_%%'",
+                      (rid,)) == 1
