@@ -350,7 +350,9 @@ begin
     if p is null or p = 'null'::jsonb then
         return null;
     end if;
-    if jsonb_typeof(p) <> 'string' or (p #>> '{}') !~ '^\d{4}-\d\d-\d\dT\d\d:\d\d' then
+    -- The offset is required: a time without one would silently take the session's time zone.
+    if jsonb_typeof(p) <> 'string'
+       or (p #>> '{}') !~ '^\d{4}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d(:?\d\d)?)$' then
         perform carnet_fail(422, 'invalid', p_field, 'an ISO 8601 date and time with offset');
     end if;
     return (p #>> '{}')::timestamptz;

@@ -101,6 +101,7 @@ def test_open_repair_refused(ctx):
         (intake(intake={"checklist": [{"ok": True}]}), "intake.checklist[0].item"),
         (intake(promised_at="2001-01-01T10:00:00Z"), "promised_at"),
         (intake(promised_at="soon"), "promised_at"),
+        (intake(promised_at="2099-01-01T10:00:00"), "promised_at"),
         (intake(kept_overnight="yes"), "kept_overnight"),
         (intake(owner={"name": "A"}), "owner.email"),
     )
