@@ -578,6 +578,15 @@ begin
                         'state', r.state, 'store_id', r.store_id, 'opened_at', r.opened_at,
                         'promised_at', r.promised_at) order by r.id desc), '[]')
                     from repair_orders r where r.device_id = d.id),
+        -- Key values at a glance on the first page: each measured value's latest reading and
+        -- the one before it (GET .../trends has the whole series).
+        'trends', case when p_before is null then (
+            select coalesce(json_object_agg(name, json_build_object(
+                       'latest', v[1], 'previous', v[2], 'unit', unit, 'at', at) order by name), '{}')
+            from (select name, (array_agg(value order by performed_at desc, session_id desc))[1:2] as v,
+                         (array_agg(unit order by performed_at desc, session_id desc))[1] as unit,
+                         max(performed_at) as at
+                  from diagnostic_values where device_id = d.id group by name) t) end,
         'entries', entries,
         'next_before', case when more then last_id end);
 end $$;

@@ -294,6 +294,11 @@ def test_trends_across_sessions(ctx):
     series = r.json["metrics"]["battery_health"]
     assert [p["value"] for p in series] == [97, 92, 85], series
     assert sorted(r.json["metrics"]) == ["battery_health", "cycle_count"]
+    rec = spec.get("/api/devices/TREND0DEV1").json
+    assert rec["trends"]["battery_health"]["latest"] == 85 and rec["trends"]["battery_health"]["previous"] == 92, rec["trends"]
+    assert rec["trends"]["battery_health"]["unit"] == "%", rec["trends"]
+    last_entry = rec["entries"][-1]["id"]
+    assert spec.get("/api/devices/TREND0DEV1?before=%d" % (last_entry + 1)).json["trends"] is None
     r = spec.get("/api/devices/TREND0DEV1/trends?metric=battery_health")
     assert list(r.json["metrics"]) == ["battery_health"], r
     assert spec.get("/api/devices/TREND0NOPE/trends").status == 404
