@@ -9,6 +9,8 @@
 
 #include "auth.h"
 #include "booking.h"
+#include "device.h"
+#include "repair.h"
 #include "system.h"
 
 const struct route routes[] = {
@@ -58,6 +60,41 @@ const struct route routes[] = {
     /* ---- the store floor: check-in, line, call next, standby, live streams (floor.c, sse.c) ---- */
 
     /* ---- devices, diagnostics, repairs, the health record (device.c, repair.c) ---- */
+    {"GET", "/api/devices", device_search, ACCESS_STAFF,
+     "find devices by serial (exact or prefix), owner email or phone, repair number"},
+    {"GET", "/api/devices/{serial}", device_record, ACCESS_STAFF,
+     "the health record: device, owners (redacted by store), repairs, entries newest first"},
+    {"PUT", "/api/devices/{serial}", device_put, ACCESS_STAFF, "create or update a device"},
+    {"POST", "/api/devices/{serial}/owners", device_owner_add, ACCESS_STAFF, "record a new owner"},
+    {"POST", "/api/devices/{serial}/diagnostics", device_diagnostic_add, ACCESS_REPAIR,
+     "log a diagnostic session"},
+    {"POST", "/api/devices/{serial}/diagnostics/import", device_diagnostic_import, ACCESS_REPAIR,
+     "import a diagnostics tool's JSON report as one session"},
+    {"GET", "/api/devices/{serial}/trends", device_trends, ACCESS_STAFF,
+     "measured values across diagnostic sessions"},
+    {"POST", "/api/devices/{serial}/notes", device_note_add, ACCESS_STAFF,
+     "add a note, or a correction of an earlier entry"},
+    {"GET", "/api/devices/{serial}/verify", device_verify, ACCESS_STAFF,
+     "verify the record's hash chain"},
+    {"POST", "/api/stores/{store}/repairs", repair_open, ACCESS_REPAIR,
+     "open a repair order with its intake checklist"},
+    {"GET", "/api/repairs/{id}", repair_get, ACCESS_STAFF, "a repair order"},
+    {"POST", "/api/repairs/{id}/transition", repair_transition, ACCESS_REPAIR,
+     "move a repair to another state"},
+    {"PUT", "/api/repairs/{id}/estimate", repair_estimate, ACCESS_REPAIR,
+     "write the estimate; returns the customer's approval link token"},
+    {"POST", "/api/repairs/{id}/parts", repair_part_add, ACCESS_REPAIR, "record a part used"},
+    {"POST", "/api/repairs/{id}/notes", repair_note_add, ACCESS_REPAIR, "add a labour note"},
+    {"PUT", "/api/repairs/{id}/promise", repair_promise, ACCESS_REPAIR,
+     "set the promised date and the kept-overnight observation"},
+    {"GET", "/api/repair-status/{token}", repair_status_view, ACCESS_PUBLIC,
+     "the customer's repair status page"},
+    {"GET", "/api/estimates/{token}", repair_estimate_view, ACCESS_PUBLIC,
+     "the estimate behind a customer's approval link"},
+    {"POST", "/api/estimates/{token}/approve", repair_estimate_approve, ACCESS_PUBLIC,
+     "the customer approves the estimate"},
+    {"POST", "/api/estimates/{token}/decline", repair_estimate_decline, ACCESS_PUBLIC,
+     "the customer declines the estimate"},
 
     /* ---- messages, outbox, surveys (message.c) ---- */
 };
