@@ -110,9 +110,21 @@ static void maybe_drained(void)
     }
 }
 
+/* A reply leaves in one of two ways: written in full (on_reply_sent), or cut off because the
+ * connection closed first (on_conn_closed). Each path disarms the other, so a reply is counted
+ * out exactly once and a client that vanishes cannot hold up a shutdown. */
 static void on_reply_sent(struct evhttp_request *ev, void *arg)
 {
+    struct evhttp_connection *evcon = arg;
     (void)ev;
+    evhttp_connection_set_closecb(evcon, NULL, NULL);
+    H.unflushed--;
+    maybe_drained();
+}
+
+static void on_conn_closed(struct evhttp_connection *evcon, void *arg)
+{
+    (void)evcon;
     (void)arg;
     H.unflushed--;
     maybe_drained();
@@ -123,6 +135,7 @@ static void http_finish(struct req *r, int status, const char *ctype, struct evb
 {
     struct evkeyvalq *out = evhttp_request_get_output_headers(r->ev);
     size_t bytes = buf ? evbuffer_get_length(buf) : 0;
+    struct evhttp_connection *evcon;
     int64_t dur;
 
     if (r->replied) {
@@ -139,9 +152,10 @@ static void http_finish(struct req *r, int status, const char *ctype, struct evb
         evhttp_add_header(out, "Cache-Control", "no-store");
     if (H.stopping)
         evhttp_add_header(out, "Connection", "close");
-    if (evhttp_request_get_connection(r->ev)) {
+    if ((evcon = evhttp_request_get_connection(r->ev)) != NULL) {
         H.unflushed++;
-        evhttp_request_set_on_complete_cb(r->ev, on_reply_sent, NULL);
+        evhttp_request_set_on_complete_cb(r->ev, on_reply_sent, evcon);
+        evhttp_connection_set_closecb(evcon, on_conn_closed, NULL);
     }
     evhttp_send_reply(r->ev, status, reason(status), buf);
     dur = util_now_us() - r->start_us;
