@@ -18,6 +18,12 @@ void floor_checkin(struct req *r);
 void floor_checkin_search(struct req *r);
 void floor_self_checkin(struct req *r);
 
+/* standby (public, with the standby link) */
+void floor_standby_join(struct req *r);
+void floor_standby_status(struct req *r);
+void floor_standby_claim(struct req *r);
+void floor_standby_leave(struct req *r);
+
 /* staff */
 void floor_queue(struct req *r);
 void floor_call_next(struct req *r);

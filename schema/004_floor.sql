@@ -638,3 +638,239 @@ begin
     end loop;
     return cardinality(ids);
 end $$;
+
+-- ---- standby: a full day's waiting list for freed slots ----
+--
+-- A customer who finds no slot on a day joins that day's standby list for a service. When a
+-- booking of that store, service and day is cancelled, the freed slot is recorded (trigger) and
+-- the standby job offers it to the first customer waiting: it books the slot for them at once,
+-- as a placeholder appointment, so the no-double-booking constraint holds it; the customer
+-- claims it within the hold (carnetd's standby_hold_s) or the job cancels the placeholder,
+-- which frees the slot again for the next one.
+
+create table standby (
+    id bigint generated always as identity primary key,
+    store_id bigint not null references stores(id),
+    service_id bigint not null references services(id),
+    day date not null,
+    name text not null check (length(btrim(name)) between 1 and 200),
+    email text check (length(email) between 3 and 254 and email like '%_@_%'),
+    phone text check (phone ~ '^\+[0-9]{7,15}$'),
+    status text not null default 'waiting'
+        check (status in ('waiting', 'offered', 'booked', 'expired', 'left')),
+    token_hash text not null unique,
+    created_at timestamptz not null default now(),
+    offered_appointment_id bigint references appointments(id),
+    offered_at timestamptz,
+    offer_expires_at timestamptz,
+    check (email is not null or phone is not null),
+    check ((status = 'offered') = (offer_expires_at is not null))
+);
+create index standby_waiting_idx on standby (store_id, service_id, day, created_at)
+    where status = 'waiting';
+create index standby_offered_idx on standby (offer_expires_at) where status = 'offered';
+
+create table standby_slots (
+    id bigint generated always as identity primary key,
+    appointment_id bigint not null references appointments(id),
+    freed_at timestamptz not null default now()
+);
+
+create function floor_standby_slot_freed() returns trigger
+language plpgsql as $$
+begin
+    if new.status = 'cancelled' and old.status in ('booked', 'checked_in')
+       and new.starts_at > now() then
+        insert into standby_slots (appointment_id) values (new.id);
+    end if;
+    return new;
+end $$;
+create trigger appointments_standby_slot after update of status on appointments
+    for each row execute function floor_standby_slot_freed();
+
+create function floor_standby_json(s standby) returns json
+language sql stable as $$
+    select json_build_object(
+        'id', s.id, 'store_id', s.store_id, 'service_id', s.service_id,
+        'service', (select name from services where id = s.service_id), 'day', s.day,
+        'status', s.status,
+        'position', case when s.status = 'waiting' then
+            (select count(*) from standby o where o.store_id = s.store_id
+               and o.service_id = s.service_id and o.day = s.day and o.status = 'waiting'
+               and (o.created_at, o.id) <= (s.created_at, s.id)) end,
+        'offer', case when s.status in ('offered', 'booked') then
+            (select json_build_object('appointment_id', a.id, 'starts_at', a.starts_at,
+                                      'ends_at', a.ends_at, 'expires_at', s.offer_expires_at)
+             from appointments a where a.id = s.offered_appointment_id) end)
+$$;
+
+-- Joins the standby list of a full day (public). p_token_hash: hash of the standby link.
+create function floor_standby_join(p_store bigint, p_body jsonb, p_token_hash text) returns json
+language plpgsql as $$
+declare
+    st stores;
+    sv services;
+    d date;
+    s standby;
+begin
+    st := booking_store(p_store::text);
+    if jsonb_typeof(p_body->'service_id') is distinct from 'number'
+       or (p_body->>'service_id') !~ '^[0-9]{1,18}$' then
+        perform carnet_fail(422, 'invalid', 'service_id', 'service_id is required');
+    end if;
+    select * into sv from services
+    where id = (p_body->>'service_id')::bigint and store_id = st.id and active;
+    if not found then
+        perform carnet_fail(422, 'invalid', 'service_id', 'no such service at this store');
+    end if;
+    d := booking_parse_date(p_body->>'date', 'date');
+    if d < floor_today(st.id) or d > floor_today(st.id) + booking_max_days() then
+        perform carnet_fail(422, 'invalid', 'date', 'standby is for today or a coming day');
+    end if;
+    if length(btrim(coalesce(p_body->>'name', ''))) not between 1 and 200 then
+        perform carnet_fail(422, 'invalid', 'name', 'a name of 1 to 200 characters is required');
+    end if;
+    if p_body->>'email' is null and p_body->>'phone' is null then
+        perform carnet_fail(422, 'invalid', 'email', 'an email or a phone number is required');
+    end if;
+    if p_body->>'email' is not null and (p_body->>'email' not like '%_@_%'
+                                         or length(p_body->>'email') > 254) then
+        perform carnet_fail(422, 'invalid', 'email', 'that is not an email address');
+    end if;
+    if p_body->>'phone' is not null and (p_body->>'phone') !~ '^\+[0-9]{7,15}$' then
+        perform carnet_fail(422, 'invalid', 'phone', 'a phone number in the form +33612345678');
+    end if;
+    if exists (select 1 from booking_slots(st.id, sv.id, d, d, null)) then
+        perform carnet_fail(409, 'slots_available', 'date',
+                            'there are free slots that day: book one instead');
+    end if;
+    insert into standby (store_id, service_id, day, name, email, phone, token_hash)
+    values (st.id, sv.id, d, btrim(p_body->>'name'), p_body->>'email', p_body->>'phone',
+            p_token_hash)
+    returning * into s;
+    return floor_standby_json(s);
+end $$;
+
+create function floor_standby_by_token(p_token_hash text) returns standby
+language plpgsql stable as $$
+declare
+    s standby;
+begin
+    select * into s from standby where token_hash = p_token_hash;
+    if not found or s.day < floor_today(s.store_id) - 1 then
+        perform carnet_fail(404, 'not_found', 'token', 'this standby link is unknown or expired');
+    end if;
+    return s;
+end $$;
+
+create function floor_standby_status(p_token_hash text) returns json
+language sql stable as $$
+    select floor_standby_json(floor_standby_by_token(p_token_hash))
+$$;
+
+-- Takes the offered slot: the placeholder appointment becomes the customer's booking, with a
+-- manage link (p_manage_hash) like any other.
+create function floor_standby_claim(p_token_hash text, p_manage_hash text) returns json
+language plpgsql as $$
+declare
+    s standby := floor_standby_by_token(p_token_hash);
+    a appointments;
+begin
+    select * into s from standby where id = s.id for update;
+    if s.status = 'waiting' then
+        perform carnet_fail(409, 'no_offer', 'status', 'no slot has been offered to you yet');
+    elsif s.status <> 'offered' then
+        perform carnet_fail(409, 'not_offered', 'status',
+                            'there is no offer to claim (' || s.status || ')');
+    elsif s.offer_expires_at <= now() then
+        perform carnet_fail(409, 'offer_expired', 'status', 'the offer has expired');
+    end if;
+    select * into a from appointments where id = s.offered_appointment_id for update;
+    update standby set status = 'booked', offer_expires_at = null where id = s.id
+    returning * into s;
+    insert into appointment_tokens (token_hash, appointment_id, purpose, expires_at)
+    values (p_manage_hash, a.id, 'manage', a.ends_at + make_interval(days => booking_link_days()));
+    perform floor_emit(s.store_id, 'standby_claimed', null::visits,
+                       jsonb_build_object('standby_id', s.id, 'appointment_id', a.id));
+    return json_build_object('standby', floor_standby_json(s),
+                             'appointment', booking_appointment_json(a), 'code', a.code);
+end $$;
+
+create function floor_standby_leave(p_token_hash text) returns json
+language plpgsql as $$
+declare
+    s standby := floor_standby_by_token(p_token_hash);
+begin
+    select * into s from standby where id = s.id for update;
+    if s.status not in ('waiting', 'offered') then
+        perform carnet_fail(409, 'not_waiting', 'status',
+                            'you are no longer on the standby list (' || s.status || ')');
+    end if;
+    if s.status = 'offered' then
+        -- Frees the held slot: the trigger records it for the next customer.
+        update appointments set status = 'cancelled', cancelled_at = now(), updated_at = now()
+        where id = s.offered_appointment_id and status = 'booked';
+    end if;
+    update standby set status = 'left', offer_expires_at = null where id = s.id returning * into s;
+    return floor_standby_json(s);
+end $$;
+
+-- The standby job: lapsed offers expire (their placeholder is cancelled, freeing the slot), then
+-- each freed slot is offered to the first customer waiting for that store, service and day,
+-- held for p_hold_s seconds. SKIP LOCKED throughout, so several carnetd can run it at once.
+create function job_expire_standby_offers(p_hold_s int) returns int
+language plpgsql as $$
+declare
+    s standby;
+    slot record;
+    a appointments;
+    n int := 0;
+    offers jsonb := '[]';
+    o jsonb;
+begin
+    for s in select * from standby where status = 'offered' and offer_expires_at <= now()
+             order by offer_expires_at limit 200 for update skip locked
+    loop
+        update standby set status = 'expired', offer_expires_at = null where id = s.id;
+        update appointments set status = 'cancelled', cancelled_at = now(), updated_at = now()
+        where id = s.offered_appointment_id and status = 'booked';
+        n := n + 1;
+    end loop;
+    for slot in select f.id as slot_id, ap.* from standby_slots f
+                join appointments ap on ap.id = f.appointment_id
+                order by f.freed_at limit 200 for update of f skip locked
+    loop
+        delete from standby_slots where id = slot.slot_id;
+        continue when slot.starts_at <= now();
+        select * into s from standby
+        where store_id = slot.store_id and service_id = slot.service_id and status = 'waiting'
+          and day = (slot.starts_at at time zone (select timezone from stores
+                                                  where id = slot.store_id))::date
+        order by created_at, id limit 1 for update skip locked;
+        continue when not found;
+        begin
+            insert into appointments (store_id, service_id, staff_id, starts_at, ends_at,
+                                      blocked_until, code, customer_name, customer_email,
+                                      customer_phone)
+            values (slot.store_id, slot.service_id, slot.staff_id, slot.starts_at, slot.ends_at,
+                    slot.blocked_until, booking_new_code(), s.name, s.email, s.phone)
+            returning * into a;
+        exception when exclusion_violation or unique_violation then
+            -- Booked by someone else meanwhile (or, rarely, a code clash): nothing to offer.
+            continue;
+        end;
+        update standby set status = 'offered', offered_appointment_id = a.id,
+                           offered_at = now(),
+                           offer_expires_at = now() + make_interval(secs => p_hold_s)
+        where id = s.id;
+        offers := offers || jsonb_build_object('store_id', slot.store_id, 'standby_id', s.id,
+                                               'appointment_id', a.id, 'starts_at', a.starts_at);
+        n := n + 1;
+    end loop;
+    -- Events last, once every row lock is held (see floor_emit).
+    for o in select * from jsonb_array_elements(offers) loop
+        perform floor_emit((o->>'store_id')::bigint, 'standby_offered', null::visits,
+                           o - 'store_id');
+    end loop;
+    return n;
+end $$;
