@@ -231,21 +231,37 @@ def test_listen_reconnect_catches_up(ctx):
     s.stop()
 
 
-def test_streams_are_cleaned_up_when_clients_leave(ctx):
+def _rss_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+N_STREAMS = 1000
+
+
+def test_thousand_streams_are_cheap_and_cleaned_up(ctx):
     s = ctx.start_carnetd()
-    streams = [Stream(s.port, "/api/stores/%d/board/events" % ctx.paris) for _ in range(200)]
+    base_rss = _rss_kb(s.proc.pid)
+    streams = [Stream(s.port, "/api/stores/%d/board/events" % ctx.paris) for _ in range(N_STREAMS)]
     assert all(x.status == 200 for x in streams)
+    t0 = time.time()
     join(s.port, ctx.paris, "Everybody Sees Me")
     for x in streams:
         assert x.next()["event"] == "joined"
+    assert time.time() - t0 < 3, "fan-out to %d streams took %.1fs" % (N_STREAMS, time.time() - t0)
+    grown = _rss_kb(s.proc.pid) - base_rss
+    assert grown < 40 * 1024, "%d streams cost %d kB" % (N_STREAMS, grown)
     for x in streams:
         x.close()
-    deadline = time.time() + 5
+    deadline = time.time() + 10
     while time.time() < deadline:
-        if s.read_log().count("(client left)") >= 200:
+        if s.read_log().count("(client left)") >= N_STREAMS:
             break
         time.sleep(0.1)
-    assert s.read_log().count("(client left)") == 200, s.read_log()[-2000:]
+    assert s.read_log().count("(client left)") == N_STREAMS, s.read_log()[-2000:]
     # The process still serves.
     assert s.client.get("/healthz").status == 200
     s.stop()
