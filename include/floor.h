@@ -33,4 +33,8 @@ void floor_visit_skip(struct req *r);
 void floor_visit_requeue(struct req *r);
 void floor_visit_left(struct req *r);
 
+/* the floor rules of a store: check-in window, default service time, line size */
+void floor_settings_get(struct req *r);
+void floor_settings_put(struct req *r);
+
 #endif

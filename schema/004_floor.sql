@@ -874,3 +874,51 @@ begin
     end loop;
     return n;
 end $$;
+
+-- ---- the floor rules of a store ----
+
+create function floor_settings_get(p_store bigint) returns json
+language sql stable as $$
+    select (to_jsonb(floor_cfg(p_store)))::json
+$$;
+
+-- Changes some of a store's floor rules (a manager's call); members not given keep their value.
+create function floor_settings_put(p_actor bigint, p_store bigint, p_body jsonb, p_req text)
+returns json language plpgsql as $$
+declare
+    k text;
+    lim record;
+    cur floor_settings := floor_cfg(p_store);
+    s floor_settings;
+begin
+    for k in select jsonb_object_keys(p_body) loop
+        select * into lim from (values ('checkin_early_min', 0, 240), ('checkin_late_min', 0, 240),
+                                       ('default_service_s', 60, 14400), ('service_sample', 1, 500),
+                                       ('line_max', 1, 2000)) x(name, lo, hi)
+        where x.name = k;
+        if not found then
+            perform carnet_fail(422, 'unknown_field', k, 'no such floor setting');
+        end if;
+        if jsonb_typeof(p_body->k) <> 'number' or (p_body->>k) !~ '^[0-9]{1,9}$'
+           or (p_body->>k)::int not between lim.lo and lim.hi then
+            perform carnet_fail(422, 'invalid', k,
+                                format('%s is a whole number from %s to %s', k, lim.lo, lim.hi));
+        end if;
+    end loop;
+    insert into floor_settings as f (store_id, checkin_early_min, checkin_late_min,
+                                     default_service_s, service_sample, line_max)
+    values (p_store,
+            coalesce((p_body->>'checkin_early_min')::int, cur.checkin_early_min),
+            coalesce((p_body->>'checkin_late_min')::int, cur.checkin_late_min),
+            coalesce((p_body->>'default_service_s')::int, cur.default_service_s),
+            coalesce((p_body->>'service_sample')::int, cur.service_sample),
+            coalesce((p_body->>'line_max')::int, cur.line_max))
+    on conflict (store_id) do update
+        set checkin_early_min = excluded.checkin_early_min,
+            checkin_late_min = excluded.checkin_late_min,
+            default_service_s = excluded.default_service_s,
+            service_sample = excluded.service_sample, line_max = excluded.line_max
+    returning * into s;
+    perform carnet_audit(p_actor, 'update', 'floor_settings', p_store::text, p_req);
+    return (to_jsonb(s))::json;
+end $$;

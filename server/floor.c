@@ -50,6 +50,10 @@ static struct sql_stmt q_standby_claim =
     SQL_STMT("floor_standby_claim", "select floor_standby_claim($1, $2)", 2);
 static struct sql_stmt q_standby_leave =
     SQL_STMT("floor_standby_leave", "select floor_standby_leave($1)", 1);
+static struct sql_stmt q_settings_get =
+    SQL_STMT("floor_settings_get", "select floor_settings_get($1::bigint)", 1);
+static struct sql_stmt q_settings_put = SQL_STMT(
+    "floor_settings_put", "select floor_settings_put($1::bigint, $2::bigint, $3::jsonb, $4)", 4);
 static struct sql_stmt q_checkin_search = SQL_STMT(
     "floor_checkin_search", "select floor_checkin_search($1::bigint, $2::bigint, $3, $4)", 4);
 
@@ -421,4 +425,34 @@ void floor_standby_claim(struct req *r)
     params[0] = thash;
     params[1] = j->hash;
     db_query(&q_standby_claim, params, on_linked, j);
+}
+
+/* ---- the floor rules of a store ---- */
+
+void floor_settings_get(struct req *r)
+{
+    const char *params[1] = {http_param(r, "store")};
+    db_query(&q_settings_get, params, on_ok, r);
+}
+
+void floor_settings_put(struct req *r)
+{
+    char *body;
+    const char *params[4];
+
+    if (!r->json) {
+        http_reply_error(r, 400, "invalid_json", "body", "a JSON body is required");
+        return;
+    }
+    body = json_dumps(r->json, JSON_COMPACT);
+    if (!body) {
+        http_reply_error(r, 503, "out_of_memory", NULL, "out of memory");
+        return;
+    }
+    params[0] = r->who.staff_id;
+    params[1] = http_param(r, "store");
+    params[2] = body;
+    params[3] = r->id;
+    db_query(&q_settings_put, params, on_ok, r);
+    free(body);
 }

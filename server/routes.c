@@ -90,6 +90,10 @@ const struct route routes[] = {
     {"POST", "/api/visits/{id}/requeue", floor_visit_requeue, ACCESS_FLOOR,
      "send back to the line at their place"},
     {"POST", "/api/visits/{id}/left", floor_visit_left, ACCESS_FLOOR, "customer left"},
+    {"GET", "/api/stores/{store}/floor/settings", floor_settings_get, ACCESS_FLOOR,
+     "the store's floor rules"},
+    {"PUT", "/api/stores/{store}/floor/settings", floor_settings_put, ACCESS_MANAGER,
+     "change the store's floor rules"},
 
     /* ---- devices, diagnostics, repairs, the health record (device.c, repair.c) ---- */
 
