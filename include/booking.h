@@ -33,6 +33,7 @@ bool booking_serial_normalise(const char *in, char *out, size_t outlen);
 
 /* public */
 void booking_stores_list(struct req *r);
+void booking_store_get(struct req *r);
 void booking_services_list(struct req *r);
 void booking_availability(struct req *r);
 void booking_create(struct req *r);
@@ -44,6 +45,7 @@ void booking_manage_cancel(struct req *r);
 void booking_day(struct req *r);
 void booking_staff_reschedule(struct req *r);
 void booking_staff_cancel(struct req *r);
+void booking_shifts_list(struct req *r);
 
 /* managers */
 void booking_set_hours(struct req *r);
@@ -51,5 +53,6 @@ void booking_add_closure(struct req *r);
 void booking_add_service(struct req *r);
 void booking_set_skills(struct req *r);
 void booking_add_shift(struct req *r);
+void booking_delete_shift(struct req *r);
 
 #endif

@@ -527,7 +527,7 @@ begin
             values (st.id, sv.id, v_staff, v_start,
                     v_start + make_interval(mins => sv.duration_min),
                     v_start + make_interval(mins => sv.duration_min + sv.buffer_min),
-                    booking_new_code(), p_body ->> 'name', p_body ->> 'email',
+                    booking_new_code(), btrim(p_body ->> 'name'), p_body ->> 'email',
                     p_body ->> 'phone', p_body ->> 'serial', coalesce(p_body ->> 'problem', ''))
             returning * into a;
             exit;
@@ -557,6 +557,10 @@ begin
         perform carnet_fail(409, 'not_reschedulable', 'status',
             format('a %s appointment cannot be moved', a.status));
     end if;
+    -- Customers (no actor) cannot move a booking whose time has come; staff can.
+    if p_actor is null and a.starts_at <= now() then
+        perform carnet_fail(409, 'too_late', 'status', 'this appointment has already started');
+    end if;
     v_start := booking_parse_time(p_body -> 'starts_at', 'starts_at');
     v_staff := booking_claim(st, sv, v_start, a.id, 'starts_at');
     update appointments
@@ -579,6 +583,9 @@ begin
         perform carnet_fail(409, 'not_cancellable', 'status',
             format('a %s appointment cannot be cancelled', a.status));
     end if;
+    if p_actor is null and a.starts_at <= now() then
+        perform carnet_fail(409, 'too_late', 'status', 'this appointment has already started');
+    end if;
     update appointments
     set status = 'cancelled', cancelled_at = now(), cancelled_by = p_actor, updated_at = now()
     where id = a.id
@@ -588,15 +595,22 @@ end $$;
 
 -- ---- customer link ----
 
-create function booking_by_token(p_token_hash text) returns appointments
+-- The appointment behind a manage token; locked when the caller is about to change it.
+create function booking_by_token(p_token_hash text, p_lock boolean) returns appointments
 language plpgsql as $$
 declare
     a appointments%rowtype;
 begin
-    select ap.* into a
-    from appointment_tokens t join appointments ap on ap.id = t.appointment_id
-    where t.token_hash = p_token_hash and t.purpose = 'manage' and t.expires_at > now()
-    for update of ap;
+    if p_lock then
+        select ap.* into a
+        from appointment_tokens t join appointments ap on ap.id = t.appointment_id
+        where t.token_hash = p_token_hash and t.purpose = 'manage' and t.expires_at > now()
+        for update of ap;
+    else
+        select ap.* into a
+        from appointment_tokens t join appointments ap on ap.id = t.appointment_id
+        where t.token_hash = p_token_hash and t.purpose = 'manage' and t.expires_at > now();
+    end if;
     if not found then
         perform carnet_fail(404, 'not_found', 'token', 'this link is unknown or has expired');
     end if;
@@ -606,7 +620,7 @@ end $$;
 create function booking_manage_get(p_token_hash text) returns json
 language plpgsql as $$
 declare
-    a appointments%rowtype := booking_by_token(p_token_hash);
+    a appointments%rowtype := booking_by_token(p_token_hash, false);
     st stores%rowtype := booking_store(a.store_id::text);
 begin
     return (booking_appointment_json(a) - 'staff_id'
@@ -617,7 +631,7 @@ end $$;
 create function booking_manage_reschedule(p_token_hash text, p_body jsonb) returns json
 language plpgsql as $$
 declare
-    a appointments%rowtype := booking_by_token(p_token_hash);
+    a appointments%rowtype := booking_by_token(p_token_hash, true);
 begin
     return (booking_move(a, p_body, null) - 'staff_id')::json;
 end $$;
@@ -625,7 +639,7 @@ end $$;
 create function booking_manage_cancel(p_token_hash text) returns json
 language plpgsql as $$
 declare
-    a appointments%rowtype := booking_by_token(p_token_hash);
+    a appointments%rowtype := booking_by_token(p_token_hash, true);
 begin
     return (booking_cancel(a, null) - 'staff_id')::json;
 end $$;
@@ -883,6 +897,88 @@ begin
     perform carnet_audit(p_actor, 'add_shift', 'shift', sh.id::text, p_request_id);
     return json_build_object('id', sh.id, 'store_id', sh.store_id, 'staff_id', sh.staff_id,
                              'starts_at', sh.starts_at, 'ends_at', sh.ends_at);
+end $$;
+
+-- ---- store details and the rota ----
+
+-- A store with its week and its closures from today on (public: what the booking page shows).
+create function booking_store_detail(p_store text) returns json
+language plpgsql as $$
+declare
+    st stores%rowtype := booking_store(p_store);
+begin
+    return json_build_object('id', st.id, 'code', st.code, 'name', st.name,
+        'timezone', st.timezone,
+        'hours', coalesce((select json_agg(json_build_object('weekday', weekday,
+                                                             'opens', to_char(opens, 'HH24:MI'),
+                                                             'closes', to_char(closes, 'HH24:MI'))
+                                           order by weekday, opens)
+                           from store_hours where store_id = st.id), '[]'),
+        'closures', coalesce((select json_agg(json_build_object('id', id, 'date', day,
+                                                                'reason', reason) order by day)
+                              from store_closures
+                              where store_id = st.id
+                                and day >= (now() at time zone st.timezone)::date), '[]'));
+end $$;
+
+-- Shifts starting on local dates [p_from, p_to], with who and their skills here.
+create function booking_shifts(p_actor bigint, p_store text, p_from text, p_to text)
+returns json
+language plpgsql as $$
+declare
+    st stores%rowtype := booking_store(p_store);
+    v_from date := booking_parse_date(p_from, 'from');
+    v_to date := booking_parse_date(p_to, 'to');
+begin
+    if v_to < v_from or v_to - v_from >= booking_max_days() then
+        perform carnet_fail(422, 'invalid', 'to',
+            format('"to" is on or after "from", at most %s days later', booking_max_days()));
+    end if;
+    return json_build_object('store_id', st.id, 'from', v_from, 'to', v_to,
+        'shifts', coalesce((
+            select json_agg(json_build_object(
+                       'id', sh.id, 'staff_id', sh.staff_id, 'staff_name', s.name,
+                       'starts_at', sh.starts_at, 'ends_at', sh.ends_at,
+                       'skills', (select coalesce(json_agg(k.skill order by k.skill), '[]')
+                                  from staff_skills k
+                                  where k.staff_id = sh.staff_id and k.store_id = st.id))
+                   order by sh.starts_at, sh.staff_id)
+            from shifts sh join staff s on s.id = sh.staff_id
+            where sh.store_id = st.id
+              and sh.starts_at >= (v_from::timestamp at time zone st.timezone)
+              and sh.starts_at < ((v_to + 1)::timestamp at time zone st.timezone)), '[]'));
+end $$;
+
+-- Removes a shift unless an active appointment of that person falls in it (move or cancel
+-- those first: a booking must keep someone on shift to honour it).
+create function booking_delete_shift(p_actor bigint, p_store text, p_id text, p_request_id text)
+returns json
+language plpgsql as $$
+declare
+    st stores%rowtype := booking_store(p_store);
+    sh shifts%rowtype;
+    n int;
+begin
+    if p_id !~ '^[0-9]{1,18}$' then
+        perform carnet_fail(404, 'not_found', 'id', 'no such shift in this store');
+    end if;
+    select * into sh from shifts where id = p_id::bigint and store_id = st.id for update;
+    if not found then
+        perform carnet_fail(404, 'not_found', 'id', 'no such shift in this store');
+    end if;
+    -- Bookings of this person take the store's booking lock first; so do we.
+    perform pg_advisory_xact_lock(hashtext('carnet.booking'), st.id::int);
+    select count(*) into n from appointments
+    where staff_id = sh.staff_id and status in ('booked', 'checked_in', 'in_service')
+      and tstzrange(starts_at, ends_at) && tstzrange(sh.starts_at, sh.ends_at);
+    if n > 0 then
+        perform carnet_fail_extra(409, 'has_appointments', 'id',
+            format('%s active appointment(s) rely on this shift: move or cancel them first', n),
+            jsonb_build_object('appointments', n));
+    end if;
+    delete from shifts where id = sh.id;
+    perform carnet_audit(p_actor, 'delete_shift', 'shift', sh.id::text, p_request_id);
+    return json_build_object('id', sh.id, 'deleted', true);
 end $$;
 
 -- Forgets idempotency records after a day: retries come within seconds or minutes.

@@ -37,6 +37,11 @@
 #define ID_MAX_DIGITS 18
 
 static struct sql_stmt q_stores = SQL_STMT("booking_stores", "select booking_list_stores()", 0);
+static struct sql_stmt q_store = SQL_STMT("booking_store", "select booking_store_detail($1)", 1);
+static struct sql_stmt q_shifts =
+    SQL_STMT("booking_shifts", "select booking_shifts($1, $2, $3, $4)", 4);
+static struct sql_stmt q_delete_shift =
+    SQL_STMT("booking_delete_shift", "select booking_delete_shift($1, $2, $3, $4)", 4);
 static struct sql_stmt q_services =
     SQL_STMT("booking_services", "select booking_list_services($1)", 1);
 static struct sql_stmt q_availability =
@@ -49,10 +54,9 @@ static struct sql_stmt q_manage_reschedule =
     SQL_STMT("booking_manage_reschedule", "select booking_manage_reschedule($1, $2)", 2);
 static struct sql_stmt q_manage_cancel =
     SQL_STMT("booking_manage_cancel", "select booking_manage_cancel($1)", 1);
-static struct sql_stmt q_day =
-    SQL_STMT("booking_day", "select booking_day($1, $2, $3, $4)", 4);
-static struct sql_stmt q_staff_reschedule = SQL_STMT(
-    "booking_staff_reschedule", "select booking_staff_reschedule($1, $2, $3, $4, $5)", 5);
+static struct sql_stmt q_day = SQL_STMT("booking_day", "select booking_day($1, $2, $3, $4)", 4);
+static struct sql_stmt q_staff_reschedule =
+    SQL_STMT("booking_staff_reschedule", "select booking_staff_reschedule($1, $2, $3, $4, $5)", 5);
 static struct sql_stmt q_staff_cancel =
     SQL_STMT("booking_staff_cancel", "select booking_staff_cancel($1, $2, $3, $4)", 4);
 static struct sql_stmt q_set_hours =
@@ -69,12 +73,18 @@ static struct sql_stmt q_add_shift =
 const char *appointment_state_name(enum appointment_state s)
 {
     switch (s) {
-    case APPT_BOOKED: return "booked";
-    case APPT_CHECKED_IN: return "checked_in";
-    case APPT_IN_SERVICE: return "in_service";
-    case APPT_DONE: return "done";
-    case APPT_CANCELLED: return "cancelled";
-    case APPT_NO_SHOW: return "no_show";
+    case APPT_BOOKED:
+        return "booked";
+    case APPT_CHECKED_IN:
+        return "checked_in";
+    case APPT_IN_SERVICE:
+        return "in_service";
+    case APPT_DONE:
+        return "done";
+    case APPT_CANCELLED:
+        return "cancelled";
+    case APPT_NO_SHOW:
+        return "no_show";
     }
     return "unknown";
 }
@@ -113,8 +123,8 @@ bool booking_email_ok(const char *email)
         if (!isgraph((unsigned char)*p) || strchr("()<>,;:\\\"[]", *p))
             return false;
     dom = at + 1;
-    if (!*dom || !strchr(dom, '.') || dom[0] == '.' || dom[0] == '-' ||
-        email[len - 1] == '.' || email[len - 1] == '-' || strstr(dom, ".."))
+    if (!*dom || !strchr(dom, '.') || dom[0] == '.' || dom[0] == '-' || email[len - 1] == '.' ||
+        email[len - 1] == '-' || strstr(dom, ".."))
         return false;
     for (p = dom; *p; p++)
         if (!isalnum((unsigned char)*p) && *p != '-' && *p != '.')
@@ -274,6 +284,14 @@ void booking_stores_list(struct req *r)
     db_query(&q_stores, NULL, on_ok, r);
 }
 
+void booking_store_get(struct req *r)
+{
+    const char *store = id_param(r, "store");
+    const char *params[1] = {store};
+    if (store)
+        db_query(&q_store, params, on_ok, r);
+}
+
 void booking_services_list(struct req *r)
 {
     const char *store = id_param(r, "store");
@@ -312,7 +330,7 @@ static void booking_ctx_free(void *p)
     free(b);
 }
 
-/* Hex of nonce || secretbox(token). `out` needs 2 * (NONCE + MAC + strlen(token)) + 1. */
+/* Hex of nonce || secretbox(token) under b->seal_key, malloc'd (caller frees), or NULL. */
 static char *seal_token(const struct booking_ctx *b)
 {
     size_t tlen = strlen(b->token);
@@ -323,8 +341,8 @@ static char *seal_token(const struct booking_ctx *b)
     if (!box || !hex)
         goto fail;
     randombytes_buf(box, crypto_secretbox_NONCEBYTES);
-    crypto_secretbox_easy(box + crypto_secretbox_NONCEBYTES, (const unsigned char *)b->token,
-                          tlen, box, b->seal_key);
+    crypto_secretbox_easy(box + crypto_secretbox_NONCEBYTES, (const unsigned char *)b->token, tlen,
+                          box, b->seal_key);
     sodium_bin2hex(hex, blen * 2 + 1, box, blen);
     free(box);
     return hex;
@@ -426,6 +444,7 @@ static json_t *booking_input(struct req *r)
     json_t *starts = json_object_get(r->json, "starts_at");
     const char *name, *email, *phone, *serial, *problem;
     char phone_n[PHONE_MAX_DIGITS + 2], serial_n[SERIAL_MAX + 1];
+    json_t *in;
 
     if (!json_is_integer(service) || json_integer_value(service) <= 0) {
         http_reply_error(r, 422, "invalid", "service_id", "a service id is required");
@@ -437,8 +456,7 @@ static json_t *booking_input(struct req *r)
         return NULL;
     }
     if (opt_string(r, "name", NAME_MAX_CHARS, &name) < 0 ||
-        opt_string(r, "email", EMAIL_MAX, &email) < 0 ||
-        opt_string(r, "phone", 64, &phone) < 0 ||
+        opt_string(r, "email", EMAIL_MAX, &email) < 0 || opt_string(r, "phone", 64, &phone) < 0 ||
         opt_string(r, "serial", 64, &serial) < 0 ||
         opt_string(r, "problem", PROBLEM_MAX_CHARS, &problem) < 0)
         return NULL;
@@ -447,7 +465,8 @@ static json_t *booking_input(struct req *r)
         return NULL;
     }
     if (!email && !phone) {
-        http_reply_error(r, 422, "contact_required", "email", "an email or a phone number is required");
+        http_reply_error(r, 422, "contact_required", "email",
+                         "an email or a phone number is required");
         return NULL;
     }
     if (email && !booking_email_ok(email)) {
@@ -460,13 +479,17 @@ static json_t *booking_input(struct req *r)
         return NULL;
     }
     if (serial && !booking_serial_normalise(serial, serial_n, sizeof(serial_n))) {
-        http_reply_error(r, 422, "invalid", "serial",
-                         "a serial is 5 to 32 letters and digits; an IMEI must pass its check digit");
+        http_reply_error(
+            r, 422, "invalid", "serial",
+            "a serial is 5 to 32 letters and digits; an IMEI must pass its check digit");
         return NULL;
     }
-    return json_pack("{sOsOssssssssss?}", "service_id", service, "starts_at", starts,
-                     "name", name, "email", email ? email : "", "phone", phone ? phone_n : "",
-                     "serial", serial ? serial_n : "", "problem", problem);
+    in = json_pack("{sOsOssssssssss?}", "service_id", service, "starts_at", starts, "name", name,
+                   "email", email ? email : "", "phone", phone ? phone_n : "", "serial",
+                   serial ? serial_n : "", "problem", problem);
+    if (!in)
+        http_reply_error(r, 503, "overloaded", NULL, "out of memory");
+    return in;
 }
 
 /* Empty strings mean "not given": SQL stores NULL for them. */
@@ -506,12 +529,14 @@ void booking_create(struct req *r)
     drop_empty(in, "phone");
     drop_empty(in, "serial");
     b = calloc(1, sizeof(*b));
-    body = json_dumps(in, JSON_COMPACT);
-    if (!b || !body)
+    if (!b)
         goto oom;
+    /* From here the request owns b and frees it with the reply. */
     b->r = r;
     r->state = b;
     r->state_free = booking_ctx_free;
+    if (!(body = json_dumps(in, JSON_COMPACT)))
+        goto oom;
     util_random_token(b->token, sizeof(b->token), TOKEN_BYTES);
     util_token_hash(b->token, token_hash);
     if (key) {
@@ -689,4 +714,33 @@ void booking_set_skills(struct req *r)
     params[4] = r->id;
     db_query(&q_set_skills, params, on_ok, r);
     free(body);
+}
+
+void booking_shifts_list(struct req *r)
+{
+    const char *store = id_param(r, "store");
+    const char *params[4];
+
+    if (!store)
+        return;
+    params[0] = r->who.staff_id;
+    params[1] = store;
+    params[2] = http_query(r, "from");
+    params[3] = http_query(r, "to");
+    db_query(&q_shifts, params, on_ok, r);
+}
+
+void booking_delete_shift(struct req *r)
+{
+    const char *store = id_param(r, "store");
+    const char *id = store ? id_param(r, "id") : NULL;
+    const char *params[4];
+
+    if (!id)
+        return;
+    params[0] = r->who.staff_id;
+    params[1] = store;
+    params[2] = id;
+    params[3] = r->id;
+    db_query(&q_delete_shift, params, on_ok, r);
 }

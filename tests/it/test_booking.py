@@ -155,6 +155,10 @@ def test_availability_bad_inputs(ctx):
     for q, status, field in cases:
         r = c.get(base + q)
         assert r.status == status and r.error["field"] == field, (q, r)
+    for path in ("/api/stores/999999/availability?service=%d&from=2027-01-01&to=2027-01-02" % svc,
+                 "/api/stores/x1/availability?service=%d&from=2027-01-01&to=2027-01-02" % svc):
+        r = c.get(path)
+        assert r.status == 404 and r.error["field"] == "store", (path, r)
     lyon_svc = ctx.sql1("select id from services where store_id = %s limit 1", (ctx.lyon,))["id"]
     r = c.get(base + "?service=%d&from=2027-01-01&to=2027-01-02" % lyon_svc)
     assert r.status == 404 and r.error["field"] == "service", r
@@ -326,9 +330,8 @@ def test_reschedule_by_link_refuses_bad_slots(ctx):
                                 ({}, 422, "starts_at")):
         r = c.post("/api/manage/%s/reschedule" % tok, body)
         assert r.status == status and r.error["field"] == field, (body, r)
-    if True:
-        r = c.post("/api/manage/%s/reschedule" % tok, {"starts_at": paris_local(ctx, DAY, "11:00")})
-        assert r.error["nearest"], r
+    r = c.post("/api/manage/%s/reschedule" % tok, {"starts_at": paris_local(ctx, DAY, "11:00")})
+    assert r.error["nearest"], r
     assert count(ctx, "id = %s and starts_at = %s::timestamptz",
                  (a.json["appointment"]["id"], paris_local(ctx, DAY, "10:00"))) == 1
     # Moving onto itself half an hour later overlaps only its own old time: allowed.
@@ -393,14 +396,17 @@ def test_idempotent_concurrent_retries_book_once(ctx):
 # ---- races ----
 
 def _race(ctx, jobs):
-    """Runs every (store, service, start) booking at once; returns the responses."""
-    port = ctx.server.port
+    """Runs every (store, service, start) booking at once, spread over two carnetd processes (the
+    guarantee lives in PostgreSQL, not in one process); returns the responses."""
+    if not hasattr(ctx, "second"):
+        ctx.second = ctx.start_carnetd()
+    ports = [ctx.server.port, ctx.second.port]
     results = [None] * len(jobs)
     barrier = threading.Barrier(len(jobs))
 
     def go(i, job):
         barrier.wait()
-        results[i] = book(Client(port), *job, name="Racer %d" % i, timeout=60)
+        results[i] = book(Client(ports[i % 2]), *job, name="Racer %d" % i, timeout=60)
 
     threads = [threading.Thread(target=go, args=(i, j)) for i, j in enumerate(jobs)]
     for t in threads:
@@ -542,6 +548,9 @@ def test_staff_day_schedule(ctx):
     s = staff_client(ctx, "specialist@carnet.test")
     r = s.get("/api/stores/%d/appointments?date=nope" % ctx.paris)
     assert r.status == 422 and r.error["field"] == "date", r
+    admin = staff_client(ctx, "admin@carnet.test")
+    r = admin.get("/api/stores/999999/appointments?date=%s" % day)
+    assert r.status == 404 and r.error["field"] == "store", r
 
 
 def test_staff_reschedule_and_cancel(ctx):
@@ -652,3 +661,65 @@ def test_manager_setup(ctx):
     assert r.status == 422 and r.error["field"] == "date", r
     av = ctx.client().get(base + "/availability?service=%d&from=2027-01-11&to=2027-01-11" % svc)
     assert av.json["days"] == [], av
+
+
+def test_customer_cannot_move_or_cancel_a_started_booking(ctx):
+    store, service, _ = make_store(ctx, "started", 1, [DAY])
+    c = ctx.client()
+    r = book(c, store, service, paris_local(ctx, DAY, "10:00"))
+    assert r.status == 201, r
+    aid, tok = r.json["appointment"]["id"], r.json["manage_token"]
+    # Time passes: the appointment is now in the past.
+    ctx.sql("update appointments set starts_at = starts_at - interval '1 year', "
+            "ends_at = ends_at - interval '1 year', blocked_until = blocked_until - interval "
+            "'1 year' where id = %s", (aid,))
+    for path, body in (("/api/manage/%s/cancel" % tok, None),
+                       ("/api/manage/%s/reschedule" % tok,
+                        {"starts_at": paris_local(ctx, DAY, "11:00")})):
+        r = c.post(path, body)
+        assert r.status == 409 and r.error["code"] == "too_late", (path, r)
+    assert ctx.sql1("select status from appointments where id = %s", (aid,))["status"] == "booked"
+    assert c.get("/api/manage/" + tok).status == 200
+
+
+def test_store_detail(ctx):
+    c = ctx.client()
+    r = c.get("/api/stores/%d" % ctx.paris)
+    assert r.status == 200 and r.json["timezone"] == "Europe/Paris", r
+    assert [h["weekday"] for h in r.json["hours"]] == [1, 2, 3, 4, 5, 6], r.json
+    assert r.json["hours"][0] == {"weekday": 1, "opens": "10:00", "closes": "20:00"}
+    assert r.json["closures"] == []
+    assert c.get("/api/stores/424242").status == 404
+
+
+def test_rota_and_shift_removal(ctx):
+    store, service, staff = make_store(ctx, "rota", 2, [DAY])
+    ctx.sql("insert into staff_roles select id, %s, 'manager' from staff "
+            "where email = 'manager@carnet.test'", (store,))
+    m = staff_client(ctx, "manager@carnet.test")
+    base = "/api/stores/%d/shifts" % store
+    r = m.get(base + "?from=%s&to=%s" % (DAY, DAY))
+    assert r.status == 200 and len(r.json["shifts"]) == 2, r
+    assert r.json["shifts"][0]["skills"] == ["repair"], r.json
+    r = m.get(base + "?from=%s&to=2027-06-01" % DAY)
+    assert r.status == 422 and r.error["field"] == "to", r
+    assert ctx.client().get(base + "?from=%s&to=%s" % (DAY, DAY)).status == 401
+    assert staff_client(ctx, "lyon@carnet.test").get(base + "?from=%s&to=%s" % (DAY, DAY)).status == 403
+
+    c = ctx.client()
+    booked = book(c, store, service, paris_local(ctx, DAY, "10:00"))
+    assert booked.status == 201, booked
+    busy = ctx.sql1("select id from shifts where staff_id = %s",
+                    (booked.json["appointment"]["staff_id"],))["id"]
+    free = ctx.sql1("select id from shifts where store_id = %s and id <> %s", (store, busy))["id"]
+    spec = staff_client(ctx, "specialist@carnet.test")
+    assert spec.delete("%s/%d" % (base, free)).status == 403
+    r = m.delete("%s/%d" % (base, busy))
+    assert r.status == 409 and r.error["code"] == "has_appointments" and r.error["appointments"] == 1, r
+    r = m.delete("%s/%d" % (base, free))
+    assert r.status == 200, r
+    assert m.delete("%s/%d" % (base, free)).status == 404
+    assert ctx.sql1("select count(*) as n from shifts where store_id = %s", (store,))["n"] == 1
+    # With one technician left, the 10:00 slot is full.
+    r = book(c, store, service, paris_local(ctx, DAY, "10:00"))
+    assert r.status == 409, r
