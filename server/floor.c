@@ -38,12 +38,12 @@ static struct sql_stmt q_call_next = SQL_STMT(
 static struct sql_stmt q_move =
     SQL_STMT("floor_visit_move", "select floor_visit_move($1::bigint, $2::bigint, $3, $4)", 4);
 static struct sql_stmt q_board = SQL_STMT("floor_board", "select floor_board($1::bigint)", 1);
-static struct sql_stmt q_checkin = SQL_STMT(
-    "floor_checkin", "select floor_checkin($1::bigint, $2::bigint, $3::jsonb, $4, $5)", 5);
+static struct sql_stmt q_checkin =
+    SQL_STMT("floor_checkin", "select floor_checkin($1::bigint, $2::bigint, $3::jsonb, $4, $5)", 5);
 static struct sql_stmt q_self_checkin =
     SQL_STMT("floor_self_checkin", "select floor_self_checkin($1, $2)", 2);
-static struct sql_stmt q_standby_join = SQL_STMT(
-    "floor_standby_join", "select floor_standby_join($1::bigint, $2::jsonb, $3)", 3);
+static struct sql_stmt q_standby_join =
+    SQL_STMT("floor_standby_join", "select floor_standby_join($1::bigint, $2::jsonb, $3)", 3);
 static struct sql_stmt q_standby_status =
     SQL_STMT("floor_standby_status", "select floor_standby_status($1)", 1);
 static struct sql_stmt q_standby_claim =
@@ -232,8 +232,7 @@ void floor_call_next(struct req *r)
 
     if (sp && !json_is_null(sp)) {
         if (!json_is_integer(sp) || json_integer_value(sp) < 1) {
-            http_reply_error(r, 422, "invalid", "specialist_id",
-                             "specialist_id is a staff id");
+            http_reply_error(r, 422, "invalid", "specialist_id", "specialist_id is a staff id");
             return;
         }
         snprintf(spec, sizeof(spec), "%lld", (long long)json_integer_value(sp));
@@ -348,8 +347,7 @@ void floor_self_checkin(struct req *r)
 
 void floor_checkin_search(struct req *r)
 {
-    const char *params[4] = {r->who.staff_id, http_param(r, "store"), http_query(r, "name"),
-                             r->id};
+    const char *params[4] = {r->who.staff_id, http_param(r, "store"), http_query(r, "name"), r->id};
     db_query(&q_checkin_search, params, on_ok, r);
 }
 
