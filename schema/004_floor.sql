@@ -642,7 +642,8 @@ end $$;
 -- ---- standby: a full day's waiting list for freed slots ----
 --
 -- A customer who finds no slot on a day joins that day's standby list for a service. When a
--- booking of that store, service and day is cancelled, the freed slot is recorded (trigger) and
+-- booking of that store, service and day is cancelled or moved, the freed slot is recorded
+-- (trigger) and
 -- the standby job offers it to the first customer waiting: it books the slot for them at once,
 -- as a placeholder appointment, so the no-double-booking constraint holds it; the customer
 -- claims it within the hold (carnetd's standby_hold_s) or the job cancels the placeholder,
@@ -670,22 +671,32 @@ create index standby_waiting_idx on standby (store_id, service_id, day, created_
     where status = 'waiting';
 create index standby_offered_idx on standby (offer_expires_at) where status = 'offered';
 
+-- Slots freed by a cancellation or a move, waiting for the standby job to offer them.
 create table standby_slots (
     id bigint generated always as identity primary key,
-    appointment_id bigint not null references appointments(id),
+    store_id bigint not null references stores(id) on delete cascade,
+    service_id bigint not null references services(id) on delete cascade,
+    staff_id bigint not null references staff(id) on delete cascade,
+    starts_at timestamptz not null,
+    ends_at timestamptz not null,
+    blocked_until timestamptz not null,
     freed_at timestamptz not null default now()
 );
 
 create function floor_standby_slot_freed() returns trigger
 language plpgsql as $$
 begin
-    if new.status = 'cancelled' and old.status in ('booked', 'checked_in')
-       and new.starts_at > now() then
-        insert into standby_slots (appointment_id) values (new.id);
+    if old.status in ('booked', 'checked_in') and old.starts_at > now()
+       and (new.status = 'cancelled' or new.starts_at <> old.starts_at
+            or new.staff_id <> old.staff_id) then
+        insert into standby_slots (store_id, service_id, staff_id, starts_at, ends_at,
+                                   blocked_until)
+        values (old.store_id, old.service_id, old.staff_id, old.starts_at, old.ends_at,
+                old.blocked_until);
     end if;
     return new;
 end $$;
-create trigger appointments_standby_slot after update of status on appointments
+create trigger appointments_standby_slot after update on appointments
     for each row execute function floor_standby_slot_freed();
 
 create function floor_standby_json(s standby) returns json
@@ -836,11 +847,10 @@ begin
         where id = s.offered_appointment_id and status = 'booked';
         n := n + 1;
     end loop;
-    for slot in select f.id as slot_id, ap.* from standby_slots f
-                join appointments ap on ap.id = f.appointment_id
-                order by f.freed_at limit 200 for update of f skip locked
+    for slot in select * from standby_slots
+                order by freed_at limit 200 for update skip locked
     loop
-        delete from standby_slots where id = slot.slot_id;
+        delete from standby_slots where id = slot.id;
         continue when slot.starts_at <= now();
         select * into s from standby
         where store_id = slot.store_id and service_id = slot.service_id and status = 'waiting'

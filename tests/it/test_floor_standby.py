@@ -191,3 +191,16 @@ def test_standby_bad_inputs_change_nothing(ctx):
                     ("POST", "/api/standby/nope/leave")):
         r = c.request(m, path)
         assert r.status == 404 and r.error["field"] == "token", (path, r)
+
+
+def test_a_moved_booking_frees_its_slot_too(ctx):
+    clear(ctx)
+    appt = fill_day(ctx)
+    a = join(ctx, "Mover")
+    # The booking moves to another day: its old slot is free for the standby list.
+    ctx.sql("update appointments set starts_at = starts_at + interval '1 day', "
+            "ends_at = ends_at + interval '1 day', blocked_until = blocked_until + interval '1 day' "
+            "where id = %s", (appt,))
+    assert ctx.sql1("select job_expire_standby_offers(60) as n")["n"] == 1
+    sa = status(ctx, a["token"])
+    assert sa["status"] == "offered" and sa["offer"]["starts_at"], sa
