@@ -10,7 +10,9 @@
 #include "auth.h"
 #include "booking.h"
 #include "device.h"
+#include "floor.h"
 #include "repair.h"
+#include "sse.h"
 #include "system.h"
 
 const struct route routes[] = {
@@ -58,6 +60,46 @@ const struct route routes[] = {
      "remove a shift without bookings"},
 
     /* ---- the store floor: check-in, line, call next, standby, live streams (floor.c, sse.c) ---- */
+    {"POST", "/api/stores/{store}/checkin", floor_checkin, ACCESS_FLOOR,
+     "check a booked customer in (code, appointment id or manage-link QR token)"},
+    {"GET", "/api/stores/{store}/checkin/search", floor_checkin_search, ACCESS_FLOOR,
+     "find today's bookings by name"},
+    {"POST", "/api/checkin/{token}", floor_self_checkin, ACCESS_PUBLIC,
+     "self check-in with the manage link"},
+    {"POST", "/api/stores/{store}/standby", floor_standby_join, ACCESS_PUBLIC,
+     "join a full day's standby list; returns the private standby link"},
+    {"GET", "/api/standby/{token}", floor_standby_status, ACCESS_PUBLIC,
+     "my standby place, or the slot offered to me"},
+    {"POST", "/api/standby/{token}/claim", floor_standby_claim, ACCESS_PUBLIC,
+     "take the offered slot: it becomes my booking"},
+    {"POST", "/api/standby/{token}/leave", floor_standby_leave, ACCESS_PUBLIC,
+     "leave the standby list (an offer held for me passes on)"},
+    {"POST", "/api/stores/{store}/line", floor_join_line, ACCESS_PUBLIC,
+     "join the walk-in line (kiosk, phone or staff); returns the private line link"},
+    {"GET", "/api/line/{token}", floor_line_status, ACCESS_PUBLIC, "my place in line and wait"},
+    {"POST", "/api/line/{token}/leave", floor_line_leave, ACCESS_PUBLIC, "leave the line"},
+    {"GET", "/api/line/{token}/events", sse_line_stream, ACCESS_PUBLIC,
+     "live stream of my place in line (SSE)"},
+    {"GET", "/api/stores/{store}/board", floor_board, ACCESS_PUBLIC,
+     "wall board: tickets and initials"},
+    {"GET", "/api/stores/{store}/board/events", sse_board_stream, ACCESS_PUBLIC,
+     "live stream of the wall board (SSE)"},
+    {"GET", "/api/stores/{store}/events", sse_store_stream, ACCESS_FLOOR,
+     "live stream of the store floor for staff (SSE)"},
+    {"GET", "/api/stores/{store}/queue", floor_queue, ACCESS_FLOOR, "the line and who is served"},
+    {"POST", "/api/stores/{store}/queue/next", floor_call_next, ACCESS_FLOOR,
+     "call the next customer"},
+    {"POST", "/api/visits/{id}/start", floor_visit_start, ACCESS_FLOOR, "service starts"},
+    {"POST", "/api/visits/{id}/done", floor_visit_done, ACCESS_FLOOR, "service done"},
+    {"POST", "/api/visits/{id}/skip", floor_visit_skip, ACCESS_FLOOR,
+     "called customer absent: back of the line"},
+    {"POST", "/api/visits/{id}/requeue", floor_visit_requeue, ACCESS_FLOOR,
+     "send back to the line at their place"},
+    {"POST", "/api/visits/{id}/left", floor_visit_left, ACCESS_FLOOR, "customer left"},
+    {"GET", "/api/stores/{store}/floor/settings", floor_settings_get, ACCESS_FLOOR,
+     "the store's floor rules"},
+    {"PUT", "/api/stores/{store}/floor/settings", floor_settings_put, ACCESS_MANAGER,
+     "change the store's floor rules"},
 
     /* ---- devices, diagnostics, repairs, the health record (device.c, repair.c) ---- */
     {"GET", "/api/devices", device_search, ACCESS_STAFF,
