@@ -58,9 +58,13 @@ def _wait(cond, timeout=15, what="condition"):
 
 
 def _files(ctx):
-    """Every message file written by any carnetd of this run, by outbox id."""
+    """Every message file written by the carnetd of this module (others have their own
+    database, hence their own ids), by outbox id."""
     out = {}
-    for path in glob.glob(os.path.join(ctx.run.workdir, "outbox-*", "*.json")):
+    paths = []
+    for s in ctx.servers:
+        paths += glob.glob(os.path.join(ctx.run.workdir, "outbox-%d" % s.port, "*.json"))
+    for path in set(paths):
         mid = int(os.path.basename(path).split("-", 1)[0])
         out.setdefault(mid, []).append(path)
     return out
