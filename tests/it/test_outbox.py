@@ -318,9 +318,15 @@ def test_expired_lease_is_taken_over_and_stale_claims_cannot_mark(ctx):
     r = ctx.sql1("select outbox_mark(%s, %s, 'smtp', 'late', false, 5, 100) as st", (mid, stale))
     assert r["st"] is None and _status(ctx, mid)["status"] == "sent"
     # A live lease is not taken over.
-    mid2 = _enqueue(ctx)
-    ctx.sql("update outbox set status = 'sending', claim = gen_random_uuid(), "
-            "claimed_until = now() + interval '1 hour' where id = %s", (mid2,))
+    conn = psycopg2.connect(ctx.url)
+    try:
+        with conn.cursor() as cur:  # one transaction: the running worker never sees it pending
+            mid2 = _enqueue(ctx, cur=cur)
+            cur.execute("update outbox set status = 'sending', claim = gen_random_uuid(), "
+                        "claimed_until = now() + interval '1 hour' where id = %s", (mid2,))
+        conn.commit()
+    finally:
+        conn.close()
     time.sleep(0.5)
     assert _status(ctx, mid2)["status"] == "sending" and mid2 not in _files(ctx)
     ctx.sql("update outbox set status = 'cancelled' where id = %s", (mid2,))
