@@ -405,25 +405,25 @@ begin
     return message_thread_json(message_thread_by_link(p_token_hash), false);
 end $$;
 
--- Appends a message to the device's health record when the device domain is installed, so the
--- record keeps the conversation; without it the thread alone keeps it.
+-- Appends a message to the device's health record when the device domain is installed
+-- (record_append of 003_device), so the record keeps the conversation; without it the thread
+-- alone keeps it. Called through EXECUTE so this migration does not depend on 003.
 create function message_record(p_thread bigint, p_message bigint, p_staff bigint) returns void
 language plpgsql as $$
 declare
     t message_threads%rowtype;
 begin
     select * into t from message_threads where id = p_thread;
-    if t.device_id is null
-       or to_regprocedure('record_append(bigint,text,jsonb,bigint)') is null then
+    if t.device_id is null or to_regproc('record_append') is null then
         return;
     end if;
-    execute 'select record_append($1, $2, $3, $4)'
+    execute 'select record_append(p_device => $1, p_kind => $2, p_content => $3, '
+            'p_actor => $4, p_store => $5, p_ref_type => $6, p_ref_id => $7)'
         using t.device_id, 'message',
               jsonb_build_object('message_id', p_message, 'thread_id', t.id,
-                                 'ref_type', t.ref_type, 'ref_id', t.ref_id,
                                  'author', case when p_staff is null then 'customer' else 'staff' end,
                                  'body', (select body from messages where id = p_message)),
-              p_staff;
+              p_staff, t.store_id, t.ref_type, t.ref_id;
 end $$;
 
 create function message_customer_post(p_token_hash text, p_body jsonb) returns json
