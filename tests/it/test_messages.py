@@ -263,3 +263,12 @@ def test_satisfaction_report(ctx):
     assert spec.get("/api/stores/%d/reports/satisfaction" % ctx.paris).status == 403
     assert Client(ctx.server.port).get(
         "/api/stores/%d/reports/satisfaction" % ctx.paris).status == 401
+
+
+def test_customer_pages_are_served(ctx):
+    c = Client(ctx.server.port)
+    for page, api in (("/survey.html", "/api/surveys/"), ("/messages.html", "/api/messages/")):
+        r = c.get(page)
+        assert r.status == 200 and r.header("Content-Type").startswith("text/html"), r
+        # the page reads the token from the fragment (never sent to a server) and calls the API
+        assert b"location.hash" in r.raw and api.encode() in r.raw, page
