@@ -59,6 +59,9 @@ create table outbox (
     ref_type text check (ref_type in ('appointment', 'visit', 'repair', 'standby', 'thread')),
     ref_id bigint,
     once_key text unique,
+    -- The caller's placeholders, so a later message about the same object can reuse them
+    -- (the booking's manage link is known only when the booking is made).
+    data jsonb not null default '{}',
     check ((ref_type is null) = (ref_id is null))
 );
 create index outbox_due_idx on outbox (next_attempt_at) where status in ('pending', 'sending');
@@ -161,10 +164,10 @@ begin
         v_once := p_kind || ':' || p_ref_type || ':' || p_ref_id;
     end if;
     insert into outbox (kind, channel, recipient, locale, subject, body, sms, store_id, ref_type,
-                        ref_id, once_key, next_attempt_at)
+                        ref_id, once_key, next_attempt_at, data)
     values (p_kind, p_channel, p_recipient, loc, outbox_render(t.subject, d),
             outbox_render(t.body, d), outbox_render(t.sms, d), p_store, p_ref_type, p_ref_id,
-            v_once, coalesce(p_not_before, now()))
+            v_once, coalesce(p_not_before, now()), coalesce(p_data, '{}'::jsonb))
     on conflict (once_key) do nothing
     returning id into v_id;
     return v_id;
@@ -282,6 +285,39 @@ begin
         n := n + 1;
     end if;
     return n;
+end $$;
+
+-- The placeholders of the latest message about an object ('{}' when there is none).
+create function outbox_ref_data(p_ref_type text, p_ref_id bigint) returns jsonb
+language sql stable as $$
+    select coalesce((select data from outbox where ref_type = p_ref_type and ref_id = p_ref_id
+                     order by id desc limit 1), '{}'::jsonb)
+$$;
+
+-- The one call booking makes per event, in its transaction: p_kind is booking_confirmed,
+-- booking_changed or booking_cancelled. Placeholders given once (name, code, the manage link)
+-- carry over to later messages about the same appointment; confirming or moving (re)schedules
+-- the reminders, cancelling drops them.
+create function outbox_booking_event(p_kind text, p_appointment bigint, p_store bigint,
+                                     p_starts_at timestamptz, p_channel text, p_recipient text,
+                                     p_locale text, p_data jsonb default '{}') returns bigint
+language plpgsql as $$
+declare
+    d jsonb := outbox_ref_data('appointment', p_appointment) || coalesce(p_data, '{}'::jsonb)
+               || jsonb_build_object('starts_at', p_starts_at);
+    v_id bigint;
+begin
+    perform outbox_fail_if(p_kind not in ('booking_confirmed', 'booking_changed',
+                                          'booking_cancelled'), 'kind', 'not a booking event');
+    v_id := outbox_enqueue(p_kind, p_channel, p_recipient, p_locale, d, p_store, 'appointment',
+                           p_appointment);
+    if p_kind = 'booking_cancelled' then
+        perform outbox_cancel('appointment', p_appointment, array['reminder_day', 'reminder_hour']);
+    else
+        perform outbox_schedule_reminders(p_appointment, p_store, p_starts_at, p_channel,
+                                          p_recipient, p_locale, d);
+    end if;
+    return v_id;
 end $$;
 
 -- ---- threads: written messages between a customer and the store about one object ----
