@@ -114,6 +114,13 @@ begin
     return regexp_replace(out, '\{\{(?!public_url\}\})[a-z_]+\}\}', '', 'g');
 end $$;
 
+-- The placeholders of the latest message about an object ('{}' when there is none).
+create function outbox_ref_data(p_ref_type text, p_ref_id bigint) returns jsonb
+language sql stable as $$
+    select coalesce((select data from outbox where ref_type = p_ref_type and ref_id = p_ref_id
+                     order by id desc limit 1), '{}'::jsonb)
+$$;
+
 -- The one entry point for other domains: call it inside the transaction of the event.
 --   kind       a message_templates kind (booking_confirmed, reminder_day, ...)
 --   channel    'email' or 'sms'; recipient is the address or the phone number
@@ -121,6 +128,8 @@ end $$;
 --              store's time zone), estimate_at (becomes {{estimate}}), state, message ...
 --   store, ref_type, ref_id   what it is about (for the manager's view and once-only kinds)
 --   not_before when to send (reminders); default now
+-- Placeholders given for an earlier message about the same ref carry over (the link and code
+-- known when a booking or repair was made), so later events pass only what is new.
 -- Returns the outbox id, or NULL when a once-only kind was already queued for that ref.
 create function outbox_enqueue(p_kind text, p_channel text, p_recipient text, p_locale text,
                                p_data jsonb, p_store bigint default null,
@@ -130,7 +139,8 @@ language plpgsql as $$
 declare
     t message_templates%rowtype;
     st stores%rowtype;
-    d jsonb := coalesce(p_data, '{}'::jsonb);
+    d jsonb := outbox_ref_data(p_ref_type, p_ref_id) || coalesce(p_data, '{}'::jsonb);
+    v_data jsonb := d;
     loc text := coalesce(p_locale, 'en');
     v_once text;
     v_id bigint;
@@ -167,7 +177,7 @@ begin
                         ref_id, once_key, next_attempt_at, data)
     values (p_kind, p_channel, p_recipient, loc, outbox_render(t.subject, d),
             outbox_render(t.body, d), outbox_render(t.sms, d), p_store, p_ref_type, p_ref_id,
-            v_once, coalesce(p_not_before, now()), coalesce(p_data, '{}'::jsonb))
+            v_once, coalesce(p_not_before, now()), v_data)
     on conflict (once_key) do nothing
     returning id into v_id;
     return v_id;
@@ -287,13 +297,6 @@ begin
     return n;
 end $$;
 
--- The placeholders of the latest message about an object ('{}' when there is none).
-create function outbox_ref_data(p_ref_type text, p_ref_id bigint) returns jsonb
-language sql stable as $$
-    select coalesce((select data from outbox where ref_type = p_ref_type and ref_id = p_ref_id
-                     order by id desc limit 1), '{}'::jsonb)
-$$;
-
 -- The one call booking makes per event, in its transaction: p_kind is booking_confirmed,
 -- booking_changed or booking_cancelled. Placeholders given once (name, code, the manage link)
 -- carry over to later messages about the same appointment; confirming or moving (re)schedules
@@ -305,6 +308,8 @@ language plpgsql as $$
 declare
     d jsonb := outbox_ref_data('appointment', p_appointment) || coalesce(p_data, '{}'::jsonb)
                || jsonb_build_object('starts_at', p_starts_at);
+    -- (outbox_enqueue merges earlier placeholders too; merged here as well because the
+    -- reminders are rendered from d)
     v_id bigint;
 begin
     perform outbox_fail_if(p_kind not in ('booking_confirmed', 'booking_changed',
