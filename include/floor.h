@@ -18,6 +18,12 @@ void floor_checkin(struct req *r);
 void floor_checkin_search(struct req *r);
 void floor_self_checkin(struct req *r);
 
+/* standby (public, with the standby link) */
+void floor_standby_join(struct req *r);
+void floor_standby_status(struct req *r);
+void floor_standby_claim(struct req *r);
+void floor_standby_leave(struct req *r);
+
 /* staff */
 void floor_queue(struct req *r);
 void floor_call_next(struct req *r);
@@ -26,5 +32,9 @@ void floor_visit_done(struct req *r);
 void floor_visit_skip(struct req *r);
 void floor_visit_requeue(struct req *r);
 void floor_visit_left(struct req *r);
+
+/* the floor rules of a store: check-in window, default service time, line size */
+void floor_settings_get(struct req *r);
+void floor_settings_put(struct req *r);
 
 #endif

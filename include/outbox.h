@@ -26,7 +26,7 @@ void outbox_metrics_render(struct evbuffer *out);
 
 /* An RFC 5322 email (headers and base64 body, CRLF lines) in a malloc'ed string, or NULL.
  * Exposed for unit tests. */
-char *outbox_format_email(const char *from, const char *to, const char *subject,
-                          const char *body, const char *message_id, long long when);
+char *outbox_format_email(const char *from, const char *to, const char *subject, const char *body,
+                          const char *message_id, long long when);
 
 #endif

@@ -41,7 +41,7 @@
 -- entry whose `corrects` points at the old one.
 
 -- Luhn check digit test for an all-digit string (IMEI numbers carry one).
-create function carnet_luhn(p text) returns boolean
+create function device_luhn(p text) returns boolean
 language sql immutable strict as $$
     select case when p !~ '^[0-9]+$' then false else (
         select sum(case when (length(p) - i) % 2 = 1
@@ -64,7 +64,7 @@ begin
         perform carnet_fail(422, 'bad_serial', p_field,
             'a serial number has 5 to 32 letters and digits');
     end if;
-    if s ~ '^[0-9]{15}$' and not carnet_luhn(s) then
+    if s ~ '^[0-9]{15}$' and not device_luhn(s) then
         perform carnet_fail(422, 'bad_imei', p_field,
             'this IMEI fails its check digit: please check the number');
     end if;
@@ -75,7 +75,7 @@ create table devices (
     id bigint generated always as identity primary key,
     -- "C" collation: the unique index then also serves prefix searches (serial like 'ABC%').
     serial text collate "C" not null unique
-        check (serial ~ '^[A-Z0-9]{5,32}$' and (serial !~ '^[0-9]{15}$' or carnet_luhn(serial))),
+        check (serial ~ '^[A-Z0-9]{5,32}$' and (serial !~ '^[0-9]{15}$' or device_luhn(serial))),
     model text check (length(model) between 1 and 200),
     warranty_end date,
     created_at timestamptz not null default now(),
@@ -143,8 +143,9 @@ declare
     d devices%rowtype;
 begin
     -- The device lock serialises appends per device; the id is drawn after it so that chain
-    -- order and id order agree.
-    select * into d from devices where id = new.device_id for update;
+    -- order and id order agree. NO KEY UPDATE: rows that merely reference the device (repairs,
+    -- owners, sessions) can still be inserted meanwhile.
+    select * into d from devices where id = new.device_id for no key update;
     if not found then
         perform carnet_fail(404, 'not_found', 'device', 'no such device');
     end if;
@@ -343,13 +344,15 @@ begin
     end loop;
 end $$;
 
-create function carnet_parse_time(p jsonb, p_field text) returns timestamptz
+create function device_parse_time(p jsonb, p_field text) returns timestamptz
 language plpgsql stable as $$
 begin
     if p is null or p = 'null'::jsonb then
         return null;
     end if;
-    if jsonb_typeof(p) <> 'string' or (p #>> '{}') !~ '^\d{4}-\d\d-\d\dT\d\d:\d\d' then
+    -- The offset is required: a time without one would silently take the session's time zone.
+    if jsonb_typeof(p) <> 'string'
+       or (p #>> '{}') !~ '^\d{4}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d(:?\d\d)?)$' then
         perform carnet_fail(422, 'invalid', p_field, 'an ISO 8601 date and time with offset');
     end if;
     return (p #>> '{}')::timestamptz;
@@ -358,7 +361,7 @@ exception when invalid_datetime_format or datetime_field_overflow then
     return null;
 end $$;
 
-create function carnet_store_from(p jsonb, p_field text) returns bigint
+create function device_store_from(p jsonb, p_field text) returns bigint
 language plpgsql stable as $$
 declare
     v bigint;
@@ -414,14 +417,14 @@ end $$;
 create function device_diagnostic_add(p_actor bigint, p_serial text, p jsonb, p_req text)
 returns json language plpgsql as $$
 declare
-    st bigint := carnet_store_from(p->'store_id', 'store_id');
+    st bigint := device_store_from(p->'store_id', 'store_id');
 begin
     if p ? 'summary' and (jsonb_typeof(p->'summary') <> 'string' or length(p->>'summary') > 2000) then
         perform carnet_fail(422, 'invalid', 'summary', 'a summary of at most 2000 characters');
     end if;
     perform diag_check_results(p->'results', 'results');
     return diag_store(p_actor, device_get(p_serial), st, 'manual', null,
-                      carnet_parse_time(p->'performed_at', 'performed_at'), p->>'summary',
+                      device_parse_time(p->'performed_at', 'performed_at'), p->>'summary',
                       p->'results', p_req);
 end $$;
 
@@ -434,7 +437,7 @@ end $$;
 create function device_diagnostic_import(p_actor bigint, p_serial text, p jsonb, p_req text)
 returns json language plpgsql as $$
 declare
-    st bigint := carnet_store_from(p->'store_id', 'store_id');
+    st bigint := device_store_from(p->'store_id', 'store_id');
     rep jsonb := p->'report';
     d devices%rowtype;
     t jsonb;
@@ -514,7 +517,7 @@ begin
     -- session passes, so both kinds of session are stored in one shape.
     perform diag_check_results(results, 'report.tests');
     return diag_store(p_actor, d, st, 'import', tool,
-                      carnet_parse_time(rep->'started_at', 'report.started_at'),
+                      device_parse_time(rep->'started_at', 'report.started_at'),
                       rep->>'summary', results, p_req);
 end $$;
 
@@ -575,6 +578,15 @@ begin
                         'state', r.state, 'store_id', r.store_id, 'opened_at', r.opened_at,
                         'promised_at', r.promised_at) order by r.id desc), '[]')
                     from repair_orders r where r.device_id = d.id),
+        -- Key values at a glance on the first page: each measured value's latest reading and
+        -- the one before it (GET .../trends has the whole series).
+        'trends', case when p_before is null then (
+            select coalesce(json_object_agg(name, json_build_object(
+                       'latest', v[1], 'previous', v[2], 'unit', unit, 'at', at) order by name), '{}')
+            from (select name, (array_agg(value order by performed_at desc, session_id desc))[1:2] as v,
+                         (array_agg(unit order by performed_at desc, session_id desc))[1] as unit,
+                         max(performed_at) as at
+                  from diagnostic_values where device_id = d.id group by name) t) end,
         'entries', entries,
         'next_before', case when more then last_id end);
 end $$;
@@ -673,7 +685,7 @@ end $$;
 create function device_owner_add(p_actor bigint, p_serial text, p jsonb, p_req text) returns json
 language plpgsql as $$
 declare
-    st bigint := carnet_store_from(p->'store_id', 'store_id');
+    st bigint := device_store_from(p->'store_id', 'store_id');
     d devices%rowtype;
     o device_owners%rowtype;
 begin
@@ -697,7 +709,7 @@ begin
         perform carnet_fail(422, 'invalid', 'text', 'a note of 1 to 4000 characters');
     end if;
     if p->'store_id' is not null and p->'store_id' <> 'null'::jsonb then
-        st := carnet_store_from(p->'store_id', 'store_id');
+        st := device_store_from(p->'store_id', 'store_id');
         perform carnet_require(p_actor, st, array['specialist', 'technician', 'manager']);
     end if;
     if p->'corrects' is not null and p->'corrects' <> 'null'::jsonb then
@@ -988,7 +1000,7 @@ begin
     if p ? 'kept_overnight' and jsonb_typeof(p->'kept_overnight') <> 'boolean' then
         perform carnet_fail(422, 'invalid', 'kept_overnight', 'true or false');
     end if;
-    promised := carnet_parse_time(p->'promised_at', 'promised_at');
+    promised := device_parse_time(p->'promised_at', 'promised_at');
     if promised is not null and promised < now() then
         perform carnet_fail(422, 'invalid', 'promised_at', 'a promised date is in the future');
     end if;
@@ -1197,7 +1209,7 @@ begin
     if not (p ? 'promised_at' or p ? 'kept_overnight') then
         perform carnet_fail(422, 'required', 'promised_at', 'send promised_at or kept_overnight');
     end if;
-    promised := case when p ? 'promised_at' then carnet_parse_time(p->'promised_at', 'promised_at')
+    promised := case when p ? 'promised_at' then device_parse_time(p->'promised_at', 'promised_at')
                      else r.promised_at end;
     if p ? 'promised_at' and promised is not null and promised < now() then
         perform carnet_fail(422, 'invalid', 'promised_at', 'a promised date is in the future');

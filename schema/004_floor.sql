@@ -410,15 +410,19 @@ declare
     v visits;
     s bigint;
 begin
+    -- 'max' is where a stream without Last-Event-ID starts: read before the stream's 200 goes
+    -- out, so anything the client causes after seeing the 200 is newer and reaches it.
     if p_kind = 'line' then
         v := floor_line_visit(p_key);
-        return json_build_object('topic', floor_topic(v.store_id), 'visit_id', v.id);
+        return json_build_object('topic', floor_topic(v.store_id), 'visit_id', v.id,
+            'max', coalesce((select max(id) from events where topic = floor_topic(v.store_id)), 0));
     end if;
     s := p_key::bigint;
     if not exists (select 1 from stores where id = s) then
         perform carnet_fail(404, 'not_found', 'store', 'no such store');
     end if;
-    return json_build_object('topic', floor_topic(s), 'visit_id', null);
+    return json_build_object('topic', floor_topic(s), 'visit_id', null,
+        'max', coalesce((select max(id) from events where topic = floor_topic(s)), 0));
 end $$;
 
 -- Events of a topic after p_after (all newer ones up to p_limit), and the topic's newest id so
@@ -637,4 +641,298 @@ begin
                            jsonb_build_object('appointments', to_jsonb(st.appts)));
     end loop;
     return cardinality(ids);
+end $$;
+
+-- ---- standby: a full day's waiting list for freed slots ----
+--
+-- A customer who finds no slot on a day joins that day's standby list for a service. When a
+-- booking of that store, service and day is cancelled or moved, the freed slot is recorded
+-- (trigger) and
+-- the standby job offers it to the first customer waiting: it books the slot for them at once,
+-- as a placeholder appointment, so the no-double-booking constraint holds it; the customer
+-- claims it within the hold (carnetd's standby_hold_s) or the job cancels the placeholder,
+-- which frees the slot again for the next one.
+
+create table standby (
+    id bigint generated always as identity primary key,
+    store_id bigint not null references stores(id),
+    service_id bigint not null references services(id),
+    day date not null,
+    name text not null check (length(btrim(name)) between 1 and 200),
+    email text check (length(email) between 3 and 254 and email like '%_@_%'),
+    phone text check (phone ~ '^\+[0-9]{7,15}$'),
+    status text not null default 'waiting'
+        check (status in ('waiting', 'offered', 'booked', 'expired', 'left')),
+    token_hash text not null unique,
+    created_at timestamptz not null default now(),
+    offered_appointment_id bigint references appointments(id),
+    offered_at timestamptz,
+    offer_expires_at timestamptz,
+    check (email is not null or phone is not null),
+    check ((status = 'offered') = (offer_expires_at is not null))
+);
+create index standby_waiting_idx on standby (store_id, service_id, day, created_at)
+    where status = 'waiting';
+create index standby_offered_idx on standby (offer_expires_at) where status = 'offered';
+
+-- Slots freed by a cancellation or a move, waiting for the standby job to offer them.
+create table standby_slots (
+    id bigint generated always as identity primary key,
+    store_id bigint not null references stores(id) on delete cascade,
+    service_id bigint not null references services(id) on delete cascade,
+    staff_id bigint not null references staff(id) on delete cascade,
+    starts_at timestamptz not null,
+    ends_at timestamptz not null,
+    blocked_until timestamptz not null,
+    freed_at timestamptz not null default now()
+);
+
+create function floor_standby_slot_freed() returns trigger
+language plpgsql as $$
+begin
+    if old.status in ('booked', 'checked_in') and old.starts_at > now()
+       and (new.status = 'cancelled' or new.starts_at <> old.starts_at
+            or new.staff_id <> old.staff_id) then
+        insert into standby_slots (store_id, service_id, staff_id, starts_at, ends_at,
+                                   blocked_until)
+        values (old.store_id, old.service_id, old.staff_id, old.starts_at, old.ends_at,
+                old.blocked_until);
+    end if;
+    return new;
+end $$;
+create trigger appointments_standby_slot after update on appointments
+    for each row execute function floor_standby_slot_freed();
+
+create function floor_standby_json(s standby) returns json
+language sql stable as $$
+    select json_build_object(
+        'id', s.id, 'store_id', s.store_id, 'service_id', s.service_id,
+        'service', (select name from services where id = s.service_id), 'day', s.day,
+        'status', s.status,
+        'position', case when s.status = 'waiting' then
+            (select count(*) from standby o where o.store_id = s.store_id
+               and o.service_id = s.service_id and o.day = s.day and o.status = 'waiting'
+               and (o.created_at, o.id) <= (s.created_at, s.id)) end,
+        'offer', case when s.status in ('offered', 'booked') then
+            (select json_build_object('appointment_id', a.id, 'starts_at', a.starts_at,
+                                      'ends_at', a.ends_at, 'expires_at', s.offer_expires_at)
+             from appointments a where a.id = s.offered_appointment_id) end)
+$$;
+
+-- Joins the standby list of a full day (public). p_token_hash: hash of the standby link.
+create function floor_standby_join(p_store bigint, p_body jsonb, p_token_hash text) returns json
+language plpgsql as $$
+declare
+    st stores;
+    sv services;
+    d date;
+    s standby;
+begin
+    st := booking_store(p_store::text);
+    if jsonb_typeof(p_body->'service_id') is distinct from 'number'
+       or (p_body->>'service_id') !~ '^[0-9]{1,18}$' then
+        perform carnet_fail(422, 'invalid', 'service_id', 'service_id is required');
+    end if;
+    select * into sv from services
+    where id = (p_body->>'service_id')::bigint and store_id = st.id and active;
+    if not found then
+        perform carnet_fail(422, 'invalid', 'service_id', 'no such service at this store');
+    end if;
+    d := booking_parse_date(p_body->>'date', 'date');
+    if d < floor_today(st.id) or d > floor_today(st.id) + booking_max_days() then
+        perform carnet_fail(422, 'invalid', 'date', 'standby is for today or a coming day');
+    end if;
+    if length(btrim(coalesce(p_body->>'name', ''))) not between 1 and 200 then
+        perform carnet_fail(422, 'invalid', 'name', 'a name of 1 to 200 characters is required');
+    end if;
+    if p_body->>'email' is null and p_body->>'phone' is null then
+        perform carnet_fail(422, 'invalid', 'email', 'an email or a phone number is required');
+    end if;
+    if p_body->>'email' is not null and (p_body->>'email' not like '%_@_%'
+                                         or length(p_body->>'email') > 254) then
+        perform carnet_fail(422, 'invalid', 'email', 'that is not an email address');
+    end if;
+    if p_body->>'phone' is not null and (p_body->>'phone') !~ '^\+[0-9]{7,15}$' then
+        perform carnet_fail(422, 'invalid', 'phone', 'a phone number in the form +33612345678');
+    end if;
+    if exists (select 1 from booking_slots(st.id, sv.id, d, d, null)) then
+        perform carnet_fail(409, 'slots_available', 'date',
+                            'there are free slots that day: book one instead');
+    end if;
+    insert into standby (store_id, service_id, day, name, email, phone, token_hash)
+    values (st.id, sv.id, d, btrim(p_body->>'name'), p_body->>'email', p_body->>'phone',
+            p_token_hash)
+    returning * into s;
+    return floor_standby_json(s);
+end $$;
+
+create function floor_standby_by_token(p_token_hash text) returns standby
+language plpgsql stable as $$
+declare
+    s standby;
+begin
+    select * into s from standby where token_hash = p_token_hash;
+    if not found or s.day < floor_today(s.store_id) - 1 then
+        perform carnet_fail(404, 'not_found', 'token', 'this standby link is unknown or expired');
+    end if;
+    return s;
+end $$;
+
+create function floor_standby_status(p_token_hash text) returns json
+language sql stable as $$
+    select floor_standby_json(floor_standby_by_token(p_token_hash))
+$$;
+
+-- Takes the offered slot: the placeholder appointment becomes the customer's booking, with a
+-- manage link (p_manage_hash) like any other.
+create function floor_standby_claim(p_token_hash text, p_manage_hash text) returns json
+language plpgsql as $$
+declare
+    s standby := floor_standby_by_token(p_token_hash);
+    a appointments;
+begin
+    select * into s from standby where id = s.id for update;
+    if s.status = 'waiting' then
+        perform carnet_fail(409, 'no_offer', 'status', 'no slot has been offered to you yet');
+    elsif s.status <> 'offered' then
+        perform carnet_fail(409, 'not_offered', 'status',
+                            'there is no offer to claim (' || s.status || ')');
+    elsif s.offer_expires_at <= now() then
+        perform carnet_fail(409, 'offer_expired', 'status', 'the offer has expired');
+    end if;
+    select * into a from appointments where id = s.offered_appointment_id for update;
+    update standby set status = 'booked', offer_expires_at = null where id = s.id
+    returning * into s;
+    insert into appointment_tokens (token_hash, appointment_id, purpose, expires_at)
+    values (p_manage_hash, a.id, 'manage', a.ends_at + make_interval(days => booking_link_days()));
+    perform floor_emit(s.store_id, 'standby_claimed', null::visits,
+                       jsonb_build_object('standby_id', s.id, 'appointment_id', a.id));
+    return json_build_object('standby', floor_standby_json(s),
+                             'appointment', booking_appointment_json(a), 'code', a.code);
+end $$;
+
+create function floor_standby_leave(p_token_hash text) returns json
+language plpgsql as $$
+declare
+    s standby := floor_standby_by_token(p_token_hash);
+begin
+    select * into s from standby where id = s.id for update;
+    if s.status not in ('waiting', 'offered') then
+        perform carnet_fail(409, 'not_waiting', 'status',
+                            'you are no longer on the standby list (' || s.status || ')');
+    end if;
+    if s.status = 'offered' then
+        -- Frees the held slot: the trigger records it for the next customer.
+        update appointments set status = 'cancelled', cancelled_at = now(), updated_at = now()
+        where id = s.offered_appointment_id and status = 'booked';
+    end if;
+    update standby set status = 'left', offer_expires_at = null where id = s.id returning * into s;
+    return floor_standby_json(s);
+end $$;
+
+-- The standby job: lapsed offers expire (their placeholder is cancelled, freeing the slot), then
+-- each freed slot is offered to the first customer waiting for that store, service and day,
+-- held for p_hold_s seconds. SKIP LOCKED throughout, so several carnetd can run it at once.
+create function job_expire_standby_offers(p_hold_s int) returns int
+language plpgsql as $$
+declare
+    s standby;
+    slot record;
+    a appointments;
+    n int := 0;
+    offers jsonb := '[]';
+    o jsonb;
+begin
+    for s in select * from standby where status = 'offered' and offer_expires_at <= now()
+             order by offer_expires_at limit 200 for update skip locked
+    loop
+        update standby set status = 'expired', offer_expires_at = null where id = s.id;
+        update appointments set status = 'cancelled', cancelled_at = now(), updated_at = now()
+        where id = s.offered_appointment_id and status = 'booked';
+        n := n + 1;
+    end loop;
+    for slot in select * from standby_slots
+                order by freed_at limit 200 for update skip locked
+    loop
+        delete from standby_slots where id = slot.id;
+        continue when slot.starts_at <= now();
+        select * into s from standby
+        where store_id = slot.store_id and service_id = slot.service_id and status = 'waiting'
+          and day = (slot.starts_at at time zone (select timezone from stores
+                                                  where id = slot.store_id))::date
+        order by created_at, id limit 1 for update skip locked;
+        continue when not found;
+        begin
+            insert into appointments (store_id, service_id, staff_id, starts_at, ends_at,
+                                      blocked_until, code, customer_name, customer_email,
+                                      customer_phone)
+            values (slot.store_id, slot.service_id, slot.staff_id, slot.starts_at, slot.ends_at,
+                    slot.blocked_until, booking_new_code(), s.name, s.email, s.phone)
+            returning * into a;
+        exception when exclusion_violation or unique_violation then
+            -- Booked by someone else meanwhile (or, rarely, a code clash): nothing to offer.
+            continue;
+        end;
+        update standby set status = 'offered', offered_appointment_id = a.id,
+                           offered_at = now(),
+                           offer_expires_at = now() + make_interval(secs => p_hold_s)
+        where id = s.id;
+        offers := offers || jsonb_build_object('store_id', slot.store_id, 'standby_id', s.id,
+                                               'appointment_id', a.id, 'starts_at', a.starts_at);
+        n := n + 1;
+    end loop;
+    -- Events last, once every row lock is held (see floor_emit).
+    for o in select * from jsonb_array_elements(offers) loop
+        perform floor_emit((o->>'store_id')::bigint, 'standby_offered', null::visits,
+                           o - 'store_id');
+    end loop;
+    return n;
+end $$;
+
+-- ---- the floor rules of a store ----
+
+create function floor_settings_get(p_store bigint) returns json
+language sql stable as $$
+    select (to_jsonb(floor_cfg(p_store)))::json
+$$;
+
+-- Changes some of a store's floor rules (a manager's call); members not given keep their value.
+create function floor_settings_put(p_actor bigint, p_store bigint, p_body jsonb, p_req text)
+returns json language plpgsql as $$
+declare
+    k text;
+    lim record;
+    cur floor_settings := floor_cfg(p_store);
+    s floor_settings;
+begin
+    for k in select jsonb_object_keys(p_body) loop
+        select * into lim from (values ('checkin_early_min', 0, 240), ('checkin_late_min', 0, 240),
+                                       ('default_service_s', 60, 14400), ('service_sample', 1, 500),
+                                       ('line_max', 1, 2000)) x(name, lo, hi)
+        where x.name = k;
+        if not found then
+            perform carnet_fail(422, 'unknown_field', k, 'no such floor setting');
+        end if;
+        if jsonb_typeof(p_body->k) <> 'number' or (p_body->>k) !~ '^[0-9]{1,9}$'
+           or (p_body->>k)::int not between lim.lo and lim.hi then
+            perform carnet_fail(422, 'invalid', k,
+                                format('%s is a whole number from %s to %s', k, lim.lo, lim.hi));
+        end if;
+    end loop;
+    insert into floor_settings as f (store_id, checkin_early_min, checkin_late_min,
+                                     default_service_s, service_sample, line_max)
+    values (p_store,
+            coalesce((p_body->>'checkin_early_min')::int, cur.checkin_early_min),
+            coalesce((p_body->>'checkin_late_min')::int, cur.checkin_late_min),
+            coalesce((p_body->>'default_service_s')::int, cur.default_service_s),
+            coalesce((p_body->>'service_sample')::int, cur.service_sample),
+            coalesce((p_body->>'line_max')::int, cur.line_max))
+    on conflict (store_id) do update
+        set checkin_early_min = excluded.checkin_early_min,
+            checkin_late_min = excluded.checkin_late_min,
+            default_service_s = excluded.default_service_s,
+            service_sample = excluded.service_sample, line_max = excluded.line_max
+    returning * into s;
+    perform carnet_audit(p_actor, 'update', 'floor_settings', p_store::text, p_req);
+    return (to_jsonb(s))::json;
 end $$;

@@ -59,6 +59,9 @@ create table outbox (
     ref_type text check (ref_type in ('appointment', 'visit', 'repair', 'standby', 'thread')),
     ref_id bigint,
     once_key text unique,
+    -- The caller's placeholders, so a later message about the same object can reuse them
+    -- (the booking's manage link is known only when the booking is made).
+    data jsonb not null default '{}',
     check ((ref_type is null) = (ref_id is null))
 );
 create index outbox_due_idx on outbox (next_attempt_at) where status in ('pending', 'sending');
@@ -111,6 +114,13 @@ begin
     return regexp_replace(out, '\{\{(?!public_url\}\})[a-z_]+\}\}', '', 'g');
 end $$;
 
+-- The placeholders of the latest message about an object ('{}' when there is none).
+create function outbox_ref_data(p_ref_type text, p_ref_id bigint) returns jsonb
+language sql stable as $$
+    select coalesce((select data from outbox where ref_type = p_ref_type and ref_id = p_ref_id
+                     order by id desc limit 1), '{}'::jsonb)
+$$;
+
 -- The one entry point for other domains: call it inside the transaction of the event.
 --   kind       a message_templates kind (booking_confirmed, reminder_day, ...)
 --   channel    'email' or 'sms'; recipient is the address or the phone number
@@ -118,6 +128,8 @@ end $$;
 --              store's time zone), estimate_at (becomes {{estimate}}), state, message ...
 --   store, ref_type, ref_id   what it is about (for the manager's view and once-only kinds)
 --   not_before when to send (reminders); default now
+-- Placeholders given for an earlier message about the same ref carry over (the link and code
+-- known when a booking or repair was made), so later events pass only what is new.
 -- Returns the outbox id, or NULL when a once-only kind was already queued for that ref.
 create function outbox_enqueue(p_kind text, p_channel text, p_recipient text, p_locale text,
                                p_data jsonb, p_store bigint default null,
@@ -127,7 +139,8 @@ language plpgsql as $$
 declare
     t message_templates%rowtype;
     st stores%rowtype;
-    d jsonb := coalesce(p_data, '{}'::jsonb);
+    d jsonb := outbox_ref_data(p_ref_type, p_ref_id) || coalesce(p_data, '{}'::jsonb);
+    v_data jsonb := d;
     loc text := coalesce(p_locale, 'en');
     v_once text;
     v_id bigint;
@@ -161,10 +174,10 @@ begin
         v_once := p_kind || ':' || p_ref_type || ':' || p_ref_id;
     end if;
     insert into outbox (kind, channel, recipient, locale, subject, body, sms, store_id, ref_type,
-                        ref_id, once_key, next_attempt_at)
+                        ref_id, once_key, next_attempt_at, data)
     values (p_kind, p_channel, p_recipient, loc, outbox_render(t.subject, d),
             outbox_render(t.body, d), outbox_render(t.sms, d), p_store, p_ref_type, p_ref_id,
-            v_once, coalesce(p_not_before, now()))
+            v_once, coalesce(p_not_before, now()), v_data)
     on conflict (once_key) do nothing
     returning id into v_id;
     return v_id;
@@ -282,6 +295,34 @@ begin
         n := n + 1;
     end if;
     return n;
+end $$;
+
+-- The one call booking makes per event, in its transaction: p_kind is booking_confirmed,
+-- booking_changed or booking_cancelled. Placeholders given once (name, code, the manage link)
+-- carry over to later messages about the same appointment; confirming or moving (re)schedules
+-- the reminders, cancelling drops them.
+create function outbox_booking_event(p_kind text, p_appointment bigint, p_store bigint,
+                                     p_starts_at timestamptz, p_channel text, p_recipient text,
+                                     p_locale text, p_data jsonb default '{}') returns bigint
+language plpgsql as $$
+declare
+    d jsonb := outbox_ref_data('appointment', p_appointment) || coalesce(p_data, '{}'::jsonb)
+               || jsonb_build_object('starts_at', p_starts_at);
+    -- (outbox_enqueue merges earlier placeholders too; merged here as well because the
+    -- reminders are rendered from d)
+    v_id bigint;
+begin
+    perform outbox_fail_if(p_kind not in ('booking_confirmed', 'booking_changed',
+                                          'booking_cancelled'), 'kind', 'not a booking event');
+    v_id := outbox_enqueue(p_kind, p_channel, p_recipient, p_locale, d, p_store, 'appointment',
+                           p_appointment);
+    if p_kind = 'booking_cancelled' then
+        perform outbox_cancel('appointment', p_appointment, array['reminder_day', 'reminder_hour']);
+    else
+        perform outbox_schedule_reminders(p_appointment, p_store, p_starts_at, p_channel,
+                                          p_recipient, p_locale, d);
+    end if;
+    return v_id;
 end $$;
 
 -- ---- threads: written messages between a customer and the store about one object ----
@@ -405,25 +446,25 @@ begin
     return message_thread_json(message_thread_by_link(p_token_hash), false);
 end $$;
 
--- Appends a message to the device's health record when the device domain is installed, so the
--- record keeps the conversation; without it the thread alone keeps it.
+-- Appends a message to the device's health record when the device domain is installed
+-- (record_append of 003_device), so the record keeps the conversation; without it the thread
+-- alone keeps it. Called through EXECUTE so this migration does not depend on 003.
 create function message_record(p_thread bigint, p_message bigint, p_staff bigint) returns void
 language plpgsql as $$
 declare
     t message_threads%rowtype;
 begin
     select * into t from message_threads where id = p_thread;
-    if t.device_id is null
-       or to_regprocedure('record_append(bigint,text,jsonb,bigint)') is null then
+    if t.device_id is null or to_regproc('record_append') is null then
         return;
     end if;
-    execute 'select record_append($1, $2, $3, $4)'
+    execute 'select record_append(p_device => $1, p_kind => $2, p_content => $3, '
+            'p_actor => $4, p_store => $5, p_ref_type => $6, p_ref_id => $7)'
         using t.device_id, 'message',
               jsonb_build_object('message_id', p_message, 'thread_id', t.id,
-                                 'ref_type', t.ref_type, 'ref_id', t.ref_id,
                                  'author', case when p_staff is null then 'customer' else 'staff' end,
                                  'body', (select body from messages where id = p_message)),
-              p_staff;
+              p_staff, t.store_id, t.ref_type, t.ref_id;
 end $$;
 
 create function message_customer_post(p_token_hash text, p_body jsonb) returns json

@@ -54,10 +54,9 @@ static struct sql_stmt q_manage_reschedule =
     SQL_STMT("booking_manage_reschedule", "select booking_manage_reschedule($1, $2)", 2);
 static struct sql_stmt q_manage_cancel =
     SQL_STMT("booking_manage_cancel", "select booking_manage_cancel($1)", 1);
-static struct sql_stmt q_day =
-    SQL_STMT("booking_day", "select booking_day($1, $2, $3, $4)", 4);
-static struct sql_stmt q_staff_reschedule = SQL_STMT(
-    "booking_staff_reschedule", "select booking_staff_reschedule($1, $2, $3, $4, $5)", 5);
+static struct sql_stmt q_day = SQL_STMT("booking_day", "select booking_day($1, $2, $3, $4)", 4);
+static struct sql_stmt q_staff_reschedule =
+    SQL_STMT("booking_staff_reschedule", "select booking_staff_reschedule($1, $2, $3, $4, $5)", 5);
 static struct sql_stmt q_staff_cancel =
     SQL_STMT("booking_staff_cancel", "select booking_staff_cancel($1, $2, $3, $4)", 4);
 static struct sql_stmt q_set_hours =
@@ -74,12 +73,18 @@ static struct sql_stmt q_add_shift =
 const char *appointment_state_name(enum appointment_state s)
 {
     switch (s) {
-    case APPT_BOOKED: return "booked";
-    case APPT_CHECKED_IN: return "checked_in";
-    case APPT_IN_SERVICE: return "in_service";
-    case APPT_DONE: return "done";
-    case APPT_CANCELLED: return "cancelled";
-    case APPT_NO_SHOW: return "no_show";
+    case APPT_BOOKED:
+        return "booked";
+    case APPT_CHECKED_IN:
+        return "checked_in";
+    case APPT_IN_SERVICE:
+        return "in_service";
+    case APPT_DONE:
+        return "done";
+    case APPT_CANCELLED:
+        return "cancelled";
+    case APPT_NO_SHOW:
+        return "no_show";
     }
     return "unknown";
 }
@@ -118,8 +123,8 @@ bool booking_email_ok(const char *email)
         if (!isgraph((unsigned char)*p) || strchr("()<>,;:\\\"[]", *p))
             return false;
     dom = at + 1;
-    if (!*dom || !strchr(dom, '.') || dom[0] == '.' || dom[0] == '-' ||
-        email[len - 1] == '.' || email[len - 1] == '-' || strstr(dom, ".."))
+    if (!*dom || !strchr(dom, '.') || dom[0] == '.' || dom[0] == '-' || email[len - 1] == '.' ||
+        email[len - 1] == '-' || strstr(dom, ".."))
         return false;
     for (p = dom; *p; p++)
         if (!isalnum((unsigned char)*p) && *p != '-' && *p != '.')
@@ -336,8 +341,8 @@ static char *seal_token(const struct booking_ctx *b)
     if (!box || !hex)
         goto fail;
     randombytes_buf(box, crypto_secretbox_NONCEBYTES);
-    crypto_secretbox_easy(box + crypto_secretbox_NONCEBYTES, (const unsigned char *)b->token,
-                          tlen, box, b->seal_key);
+    crypto_secretbox_easy(box + crypto_secretbox_NONCEBYTES, (const unsigned char *)b->token, tlen,
+                          box, b->seal_key);
     sodium_bin2hex(hex, blen * 2 + 1, box, blen);
     free(box);
     return hex;
@@ -451,8 +456,7 @@ static json_t *booking_input(struct req *r)
         return NULL;
     }
     if (opt_string(r, "name", NAME_MAX_CHARS, &name) < 0 ||
-        opt_string(r, "email", EMAIL_MAX, &email) < 0 ||
-        opt_string(r, "phone", 64, &phone) < 0 ||
+        opt_string(r, "email", EMAIL_MAX, &email) < 0 || opt_string(r, "phone", 64, &phone) < 0 ||
         opt_string(r, "serial", 64, &serial) < 0 ||
         opt_string(r, "problem", PROBLEM_MAX_CHARS, &problem) < 0)
         return NULL;
@@ -461,7 +465,8 @@ static json_t *booking_input(struct req *r)
         return NULL;
     }
     if (!email && !phone) {
-        http_reply_error(r, 422, "contact_required", "email", "an email or a phone number is required");
+        http_reply_error(r, 422, "contact_required", "email",
+                         "an email or a phone number is required");
         return NULL;
     }
     if (email && !booking_email_ok(email)) {
@@ -474,13 +479,14 @@ static json_t *booking_input(struct req *r)
         return NULL;
     }
     if (serial && !booking_serial_normalise(serial, serial_n, sizeof(serial_n))) {
-        http_reply_error(r, 422, "invalid", "serial",
-                         "a serial is 5 to 32 letters and digits; an IMEI must pass its check digit");
+        http_reply_error(
+            r, 422, "invalid", "serial",
+            "a serial is 5 to 32 letters and digits; an IMEI must pass its check digit");
         return NULL;
     }
     in = json_pack("{sOsOssssssssss?}", "service_id", service, "starts_at", starts, "name", name,
-                   "email", email ? email : "", "phone", phone ? phone_n : "",
-                   "serial", serial ? serial_n : "", "problem", problem);
+                   "email", email ? email : "", "phone", phone ? phone_n : "", "serial",
+                   serial ? serial_n : "", "problem", problem);
     if (!in)
         http_reply_error(r, 503, "overloaded", NULL, "out of memory");
     return in;

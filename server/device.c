@@ -49,8 +49,7 @@ static struct sql_stmt q_trends =
     SQL_STMT("device_trends", "select device_trends($1, $2, $3, $4)", 4);
 static struct sql_stmt q_note =
     SQL_STMT("device_note_add", "select device_note_add($1, $2, $3, $4)", 4);
-static struct sql_stmt q_chain =
-    SQL_STMT("device_chain", "select device_chain($1, $2, $3)", 3);
+static struct sql_stmt q_chain = SQL_STMT("device_chain", "select device_chain($1, $2, $3)", 3);
 
 /* ---- shared helpers ---- */
 
@@ -347,8 +346,7 @@ int device_chain_check(const struct device_chain_entry *entries, size_t n, const
         }
         crypto_hash_sha256_init(&st);
         crypto_hash_sha256_update(&st, expect_prev, sizeof(expect_prev));
-        crypto_hash_sha256_update(&st, (const unsigned char *)e->canonical,
-                                  strlen(e->canonical));
+        crypto_hash_sha256_update(&st, (const unsigned char *)e->canonical, strlen(e->canonical));
         crypto_hash_sha256_final(&st, digest);
         hex_of(digest, hex);
         if (!e->hash_hex || strcmp(hex, e->hash_hex) != 0) {
@@ -411,13 +409,13 @@ static void verify_work(void *arg)
             goto out;
         }
     }
-    rc = device_chain_check(entries, n, json_string_value(json_object_get(doc, "head")),
-                            (long long)json_integer_value(json_object_get(doc, "head_entry")),
-                            &rep);
-    v->reply = json_pack("{sOsbsIsIssss}", "serial", json_object_get(doc, "serial"), "ok",
-                         rc == 0, "entries", (json_int_t)n, "checked", (json_int_t)rep.checked,
-                         "algorithm", "sha256(prev_hash || canonical), recomputed with libsodium",
-                         "head", json_string_value(json_object_get(doc, "head")));
+    rc =
+        device_chain_check(entries, n, json_string_value(json_object_get(doc, "head")),
+                           (long long)json_integer_value(json_object_get(doc, "head_entry")), &rep);
+    v->reply = json_pack("{sOsbsIsIssss}", "serial", json_object_get(doc, "serial"), "ok", rc == 0,
+                         "entries", (json_int_t)n, "checked", (json_int_t)rep.checked, "algorithm",
+                         "sha256(prev_hash || canonical), recomputed with libsodium", "head",
+                         json_string_value(json_object_get(doc, "head")));
     if (!v->reply) {
         v->failed = true;
         goto out;

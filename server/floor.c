@@ -38,10 +38,22 @@ static struct sql_stmt q_call_next = SQL_STMT(
 static struct sql_stmt q_move =
     SQL_STMT("floor_visit_move", "select floor_visit_move($1::bigint, $2::bigint, $3, $4)", 4);
 static struct sql_stmt q_board = SQL_STMT("floor_board", "select floor_board($1::bigint)", 1);
-static struct sql_stmt q_checkin = SQL_STMT(
-    "floor_checkin", "select floor_checkin($1::bigint, $2::bigint, $3::jsonb, $4, $5)", 5);
+static struct sql_stmt q_checkin =
+    SQL_STMT("floor_checkin", "select floor_checkin($1::bigint, $2::bigint, $3::jsonb, $4, $5)", 5);
 static struct sql_stmt q_self_checkin =
     SQL_STMT("floor_self_checkin", "select floor_self_checkin($1, $2)", 2);
+static struct sql_stmt q_standby_join =
+    SQL_STMT("floor_standby_join", "select floor_standby_join($1::bigint, $2::jsonb, $3)", 3);
+static struct sql_stmt q_standby_status =
+    SQL_STMT("floor_standby_status", "select floor_standby_status($1)", 1);
+static struct sql_stmt q_standby_claim =
+    SQL_STMT("floor_standby_claim", "select floor_standby_claim($1, $2)", 2);
+static struct sql_stmt q_standby_leave =
+    SQL_STMT("floor_standby_leave", "select floor_standby_leave($1)", 1);
+static struct sql_stmt q_settings_get =
+    SQL_STMT("floor_settings_get", "select floor_settings_get($1::bigint)", 1);
+static struct sql_stmt q_settings_put = SQL_STMT(
+    "floor_settings_put", "select floor_settings_put($1::bigint, $2::bigint, $3::jsonb, $4)", 4);
 static struct sql_stmt q_checkin_search = SQL_STMT(
     "floor_checkin_search", "select floor_checkin_search($1::bigint, $2::bigint, $3, $4)", 4);
 
@@ -90,15 +102,17 @@ struct linked {
     char token[FLOOR_TOKEN_BYTES * 2];
     char hash[65];
     int status;
+    const char *key; /* the reply member that carries the token */
 };
 
-static struct linked *linked_new(struct req *r, int status)
+static struct linked *linked_new(struct req *r, int status, const char *key)
 {
     struct linked *j = calloc(1, sizeof(*j));
     if (!j)
         return NULL;
     j->r = r;
     j->status = status;
+    j->key = key;
     r->state = j;
     r->state_free = free;
     util_random_token(j->token, sizeof(j->token), FLOOR_TOKEN_BYTES);
@@ -122,7 +136,7 @@ static void on_linked(const struct db_result *res, void *arg)
         return;
     }
     /* The private link of this place in line: shown once, stored only as a hash. */
-    json_object_set_new(out, "token", json_string(j->token));
+    json_object_set_new(out, j->key, json_string(j->token));
     http_reply_jansson(r, j->status, out);
 }
 
@@ -161,7 +175,7 @@ void floor_join_line(struct req *r)
         return;
     }
     body = json_dumps(r->json, JSON_COMPACT);
-    j = body ? linked_new(r, 201) : NULL;
+    j = body ? linked_new(r, 201, "token") : NULL;
     if (!j) {
         free(body);
         http_reply_error(r, 503, "out_of_memory", NULL, "out of memory");
@@ -218,8 +232,7 @@ void floor_call_next(struct req *r)
 
     if (sp && !json_is_null(sp)) {
         if (!json_is_integer(sp) || json_integer_value(sp) < 1) {
-            http_reply_error(r, 422, "invalid", "specialist_id",
-                             "specialist_id is a staff id");
+            http_reply_error(r, 422, "invalid", "specialist_id", "specialist_id is a staff id");
             return;
         }
         snprintf(spec, sizeof(spec), "%lld", (long long)json_integer_value(sp));
@@ -301,7 +314,7 @@ void floor_checkin(struct req *r)
     body = q ? json_dumps(q, JSON_COMPACT) : NULL;
     if (q)
         json_decref(q);
-    j = body ? linked_new(r, 200) : NULL;
+    j = body ? linked_new(r, 200, "token") : NULL;
     if (!j) {
         free(body);
         http_reply_error(r, 503, "out_of_memory", NULL, "out of memory");
@@ -320,7 +333,7 @@ void floor_self_checkin(struct req *r)
 {
     char thash[65];
     const char *params[2];
-    struct linked *j = linked_new(r, 200);
+    struct linked *j = linked_new(r, 200, "token");
 
     if (!j) {
         http_reply_error(r, 503, "out_of_memory", NULL, "out of memory");
@@ -334,7 +347,110 @@ void floor_self_checkin(struct req *r)
 
 void floor_checkin_search(struct req *r)
 {
-    const char *params[4] = {r->who.staff_id, http_param(r, "store"), http_query(r, "name"),
-                             r->id};
+    const char *params[4] = {r->who.staff_id, http_param(r, "store"), http_query(r, "name"), r->id};
     db_query(&q_checkin_search, params, on_ok, r);
+}
+
+/* ---- standby ---- */
+
+void floor_standby_join(struct req *r)
+{
+    const char *store = http_param(r, "store");
+    const char *name, *email, *phone, *date;
+    json_t *sv;
+    struct linked *j;
+    char *body;
+    const char *params[3];
+
+    if (!is_id(store)) {
+        http_reply_error(r, 404, "not_found", "store", "no such store");
+        return;
+    }
+    if (!r->json) {
+        http_reply_error(r, 400, "invalid_json", "body", "a JSON body is required");
+        return;
+    }
+    if (opt_string(r, "name", FLOOR_NAME_MAX, &name) < 0 ||
+        opt_string(r, "email", FLOOR_CONTACT_MAX, &email) < 0 ||
+        opt_string(r, "phone", FLOOR_CONTACT_MAX, &phone) < 0 ||
+        opt_string(r, "date", FLOOR_CODE_MAX, &date) < 0)
+        return;
+    sv = json_object_get(r->json, "service_id");
+    if (!json_is_integer(sv)) {
+        http_reply_error(r, 422, "invalid", "service_id", "service_id is required");
+        return;
+    }
+    if (!name || !*name) {
+        http_reply_error(r, 422, "invalid", "name", "a name is required");
+        return;
+    }
+    body = json_dumps(r->json, JSON_COMPACT);
+    j = body ? linked_new(r, 201, "token") : NULL;
+    if (!j) {
+        free(body);
+        http_reply_error(r, 503, "out_of_memory", NULL, "out of memory");
+        return;
+    }
+    params[0] = store;
+    params[1] = body;
+    params[2] = j->hash;
+    db_query(&q_standby_join, params, on_linked, j);
+    free(body);
+}
+
+void floor_standby_status(struct req *r)
+{
+    token_call(r, &q_standby_status);
+}
+
+void floor_standby_leave(struct req *r)
+{
+    token_call(r, &q_standby_leave);
+}
+
+/* Claiming books the slot: the reply carries the new booking's manage link, drawn here. */
+void floor_standby_claim(struct req *r)
+{
+    char thash[65];
+    const char *params[2];
+    struct linked *j = linked_new(r, 200, "manage_token");
+
+    if (!j) {
+        http_reply_error(r, 503, "out_of_memory", NULL, "out of memory");
+        return;
+    }
+    util_token_hash(http_param(r, "token"), thash);
+    params[0] = thash;
+    params[1] = j->hash;
+    db_query(&q_standby_claim, params, on_linked, j);
+}
+
+/* ---- the floor rules of a store ---- */
+
+void floor_settings_get(struct req *r)
+{
+    const char *params[1] = {http_param(r, "store")};
+    db_query(&q_settings_get, params, on_ok, r);
+}
+
+void floor_settings_put(struct req *r)
+{
+    char *body;
+    const char *params[4];
+
+    if (!r->json) {
+        http_reply_error(r, 400, "invalid_json", "body", "a JSON body is required");
+        return;
+    }
+    body = json_dumps(r->json, JSON_COMPACT);
+    if (!body) {
+        http_reply_error(r, 503, "out_of_memory", NULL, "out of memory");
+        return;
+    }
+    params[0] = r->who.staff_id;
+    params[1] = http_param(r, "store");
+    params[2] = body;
+    params[3] = r->id;
+    db_query(&q_settings_put, params, on_ok, r);
+    free(body);
 }

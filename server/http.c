@@ -20,6 +20,8 @@
 #include <string.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
+#include <netdb.h>
+#include <unistd.h>
 #include <netinet/in.h>
 #include <sodium.h>
 
@@ -110,12 +112,35 @@ static void maybe_drained(void)
     }
 }
 
+/* A reply leaves in one of two ways: written in full (on_reply_sent), or cut off because the
+ * connection closed first (on_conn_closed). Each path disarms the other, so a reply is counted
+ * out exactly once and a client that vanishes cannot hold up a shutdown. */
 static void on_reply_sent(struct evhttp_request *ev, void *arg)
 {
+    struct evhttp_connection *evcon = arg;
     (void)ev;
+    evhttp_connection_set_closecb(evcon, NULL, NULL);
+    H.unflushed--;
+    maybe_drained();
+}
+
+static void on_conn_closed(struct evhttp_connection *evcon, void *arg)
+{
+    (void)evcon;
     (void)arg;
     H.unflushed--;
     maybe_drained();
+}
+
+/* Counts a reply about to be handed to evhttp until its bytes are out (see above). */
+static void track_unflushed(struct req *r)
+{
+    struct evhttp_connection *evcon = evhttp_request_get_connection(r->ev);
+    if (!evcon)
+        return;
+    H.unflushed++;
+    evhttp_request_set_on_complete_cb(r->ev, on_reply_sent, evcon);
+    evhttp_connection_set_closecb(evcon, on_conn_closed, NULL);
 }
 
 /* The one exit of a request: headers every reply carries, send, log, count, free. */
@@ -139,10 +164,7 @@ static void http_finish(struct req *r, int status, const char *ctype, struct evb
         evhttp_add_header(out, "Cache-Control", "no-store");
     if (H.stopping)
         evhttp_add_header(out, "Connection", "close");
-    if (evhttp_request_get_connection(r->ev)) {
-        H.unflushed++;
-        evhttp_request_set_on_complete_cb(r->ev, on_reply_sent, NULL);
-    }
+    track_unflushed(r);
     evhttp_send_reply(r->ev, status, reason(status), buf);
     dur = util_now_us() - r->start_us;
     log_msg(LOG_INFO, r->id, "%s %s %d %zu %.3fms", r->method, r->path ? r->path : "-", status,
@@ -397,11 +419,7 @@ void http_stream_end(struct req *r)
     struct evhttp_connection *evcon = evhttp_request_get_connection(r->ev);
     int64_t dur = util_now_us() - r->start_us;
 
-    if (evcon) {
-        evhttp_connection_set_closecb(evcon, NULL, NULL);
-        H.unflushed++;
-        evhttp_request_set_on_complete_cb(r->ev, on_reply_sent, NULL);
-    }
+    track_unflushed(r); /* replaces the stream's close callback */
     /* Without a connection this only frees evhttp's request (the client left). */
     evhttp_send_reply_end(r->ev);
     log_msg(LOG_INFO, r->id, "%s %s %d stream %.3fs%s", r->method, r->path ? r->path : "-",
@@ -570,6 +588,39 @@ static void on_request(struct evhttp_request *ev, void *unused)
         auth_resolve(r);
 }
 
+/* SO_REUSEPORT lets several carnetd on one machine share a port, the kernel spreading new
+ * connections among them: the way to use more than one core, since each process is one loop. */
+static struct evhttp_bound_socket *bind_reuseport(const char *host, int port)
+{
+    struct addrinfo hints, *ai = NULL;
+    char portstr[16];
+    evutil_socket_t fd = -1;
+    int one = 1;
+    struct evhttp_bound_socket *bound = NULL;
+
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV;
+    snprintf(portstr, sizeof(portstr), "%d", port);
+    if (getaddrinfo(host, portstr, &hints, &ai) != 0 || !ai) {
+        log_error("http: --reuse-port needs a numeric address, not '%s'", host);
+        goto out;
+    }
+    fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
+        bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 1024) < 0)
+        goto out;
+    bound = evhttp_accept_socket_with_handle(H.http, fd);
+out:
+    if (!bound && fd >= 0)
+        close(fd);
+    if (ai)
+        freeaddrinfo(ai);
+    return bound;
+}
+
 int http_init(struct event_base *base, const char *host, int port)
 {
     struct sockaddr_storage ss;
@@ -588,7 +639,10 @@ int http_init(struct event_base *base, const char *host, int port)
                                            EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
                                            EVHTTP_REQ_PATCH | EVHTTP_REQ_OPTIONS);
     evhttp_set_gencb(H.http, on_request, NULL);
-    H.sock = evhttp_bind_socket_with_handle(H.http, host, (ev_uint16_t)port);
+    if (config.reuse_port)
+        H.sock = bind_reuseport(host, port);
+    else
+        H.sock = evhttp_bind_socket_with_handle(H.http, host, (ev_uint16_t)port);
     if (!H.sock) {
         log_error("http: cannot listen on %s:%d", host, port);
         return -1;

@@ -144,6 +144,7 @@ int main(int argc, char **argv)
     dbc.queue_timeout_ms = config.queue_timeout_ms;
     dbc.statement_timeout_ms = config.statement_timeout_ms;
     dbc.reconnect_max_ms = config.reconnect_max_ms;
+    dbc.pipeline_depth = config.pipeline_depth;
     if (auth_init() < 0 || metrics_init(nroutes) < 0 || db_init(base, &dbc) < 0 ||
         sse_init(base) < 0 || worker_init(base, config.workers) < 0) {
         log_error("start-up failed");

@@ -85,8 +85,9 @@ static int path_token_hash(struct req *r, char out[65])
     unsigned char h[crypto_hash_sha256_BYTES];
     size_t n = t ? strlen(t) : 0;
 
-    if (n < TOKEN_MIN || n > TOKEN_MAX || strspn(t, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop"
-                                                    "qrstuvwxyz0123456789-_") != n) {
+    if (n < TOKEN_MIN || n > TOKEN_MAX ||
+        strspn(t, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop"
+                  "qrstuvwxyz0123456789-_") != n) {
         http_reply_error(r, 404, "not_found", "token", "this link is unknown or has expired");
         return -1;
     }
@@ -154,8 +155,8 @@ void message_threads_list(struct req *r)
         return;
     }
     params[0] = r->who.staff_id;
-    params[2] = unread && (strcmp(unread, "true") == 0 || strcmp(unread, "1") == 0) ? "true"
-                                                                                     : "false";
+    params[2] =
+        unread && (strcmp(unread, "true") == 0 || strcmp(unread, "1") == 0) ? "true" : "false";
     db_query(&q_threads, params, on_ok, r);
 }
 
@@ -224,8 +225,10 @@ void message_survey_answer(struct req *r)
     comment = json_object_get(r->json, "comment");
     if (comment && !json_is_null(comment) &&
         (!json_is_string(comment) || json_string_length(comment) > SURVEY_COMMENT_MAX * 4)) {
-        http_reply_error(r, 422, "invalid", "comment", "a comment is text of at most %d "
-                         "characters", SURVEY_COMMENT_MAX);
+        http_reply_error(r, 422, "invalid", "comment",
+                         "a comment is text of at most %d "
+                         "characters",
+                         SURVEY_COMMENT_MAX);
         return;
     }
     json = json_dumps(r->json, JSON_COMPACT);

@@ -47,8 +47,7 @@
 /* RFC 2045: base64 lines of at most 76 characters; 57 bytes give 76. */
 #define OUTBOX_BASE64_LINE 57
 
-static struct sql_stmt q_claim =
-    SQL_STMT("outbox_claim", "select outbox_claim($1, $2, $3)", 3);
+static struct sql_stmt q_claim = SQL_STMT("outbox_claim", "select outbox_claim($1, $2, $3)", 3);
 static struct sql_stmt q_mark =
     SQL_STMT("outbox_mark", "select outbox_mark($1, $2, $3, $4, $5, $6, $7)", 7);
 
@@ -159,8 +158,8 @@ static void put_subject(FILE *f, const char *subject)
     fputs("\r\n", f);
 }
 
-char *outbox_format_email(const char *from, const char *to, const char *subject,
-                          const char *body, const char *message_id, long long when)
+char *outbox_format_email(const char *from, const char *to, const char *subject, const char *body,
+                          const char *message_id, long long when)
 {
     char *out = NULL, date[64];
     size_t outlen = 0, len = strlen(body);
@@ -287,8 +286,8 @@ static void send_webhook(struct outbox_msg *m)
     CURL *c = curl_easy_init();
     struct curl_slist *hdrs = NULL;
     char *payload = NULL, *authz = NULL, idem[64], errbuf[CURL_ERROR_SIZE] = "";
-    json_t *j = json_pack("{sssssssssi}", "id", m->id, "to", m->recipient, "text", m->sms,
-                          "kind", m->kind, "attempt", m->attempts);
+    json_t *j = json_pack("{sssssssssi}", "id", m->id, "to", m->recipient, "text", m->sms, "kind",
+                          m->kind, "attempt", m->attempts);
     CURLcode rc;
     long code = 0;
 
@@ -321,8 +320,7 @@ static void send_webhook(struct outbox_msg *m)
         fail(m, false, "webhook: %s", errbuf[0] ? errbuf : curl_easy_strerror(rc));
     else if (code < 200 || code > 299)
         /* 4xx: the gateway refuses this message; 408/429/5xx: it may take it later. */
-        fail(m, code >= 400 && code < 500 && code != 408 && code != 429, "webhook: HTTP %ld",
-             code);
+        fail(m, code >= 400 && code < 500 && code != 408 && code != 429, "webhook: HTTP %ld", code);
 out:
     curl_slist_free_all(hdrs);
     if (c)
@@ -458,9 +456,9 @@ static struct outbox_msg *msg_from_json(json_t *o)
     snprintf(m->id, sizeof(m->id), "%" JSON_INTEGER_FORMAT,
              json_integer_value(json_object_get(o, "id")));
     snprintf(m->claim, sizeof(m->claim), "%s",
-             json_string_value(json_object_get(o, "claim")) ? json_string_value(
-                                                                  json_object_get(o, "claim"))
-                                                            : "");
+             json_string_value(json_object_get(o, "claim"))
+                 ? json_string_value(json_object_get(o, "claim"))
+                 : "");
     m->attempts = (int)json_integer_value(json_object_get(o, "attempts"));
     m->kind = dup_field(o, "kind");
     m->channel = dup_field(o, "channel");

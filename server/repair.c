@@ -164,7 +164,8 @@ void repair_open(struct req *r)
         return;
     }
     if (!json_is_object(json_object_get(r->json, "intake"))) {
-        http_reply_error(r, 422, "required", "intake", "the intake condition checklist is required");
+        http_reply_error(r, 422, "required", "intake",
+                         "the intake condition checklist is required");
         return;
     }
     l = link_new(r, "status_token", 201, hash);

@@ -37,14 +37,13 @@
 
 #define SSE_CHANNEL "carnet_events"
 #define SSE_HEARTBEAT_S 15
-#define SSE_RETRY_MS 2000       /* what browsers wait before reconnecting */
-#define SSE_BATCH 500           /* events read per query */
+#define SSE_RETRY_MS 2000 /* what browsers wait before reconnecting */
+#define SSE_BATCH 500     /* events read per query */
 #define SSE_MAX_PENDING (256 * 1024)
 #define SSE_BACKOFF_MIN_MS 100
 #define SSE_BACKOFF_MAX_MS 5000
 
-static struct sql_stmt q_open =
-    SQL_STMT("sse_open", "select floor_stream_open($1, $2)", 2);
+static struct sql_stmt q_open = SQL_STMT("sse_open", "select floor_stream_open($1, $2)", 2);
 static struct sql_stmt q_events =
     SQL_STMT("sse_events", "select sse_events($1, $2::bigint, $3::int)", 3);
 
@@ -264,10 +263,10 @@ static char *render_line(json_t *payload, int64_t visit_id)
     if (!mine && !subject)
         return NULL;
     if (mine)
-        out = json_pack("{sIsssOsOsO}", "visit_id", (json_int_t)visit_id, "status", "waiting",
-                        "ticket", json_object_get(mine, "ticket"), "position",
-                        json_object_get(mine, "position"), "wait_s",
-                        json_object_get(mine, "wait_s"));
+        out =
+            json_pack("{sIsssOsOsO}", "visit_id", (json_int_t)visit_id, "status", "waiting",
+                      "ticket", json_object_get(mine, "ticket"), "position",
+                      json_object_get(mine, "position"), "wait_s", json_object_get(mine, "wait_s"));
     else
         out = json_pack("{sIsOsOsnsn}", "visit_id", (json_int_t)visit_id, "status",
                         json_object_get(visit, "status"), "ticket",
@@ -396,7 +395,8 @@ static void on_catchup(const struct db_result *res, void *arg)
         client_end(c);
         return;
     }
-    if (c->last < 0)
+    /* No position, or one past the topic's end (an id from another database, say): from now. */
+    if (c->last < 0 || c->last > max)
         c->last = max;
     if (client_send(c, ev, n) < 0) {
         rendered_free(ev, n);
@@ -640,8 +640,8 @@ static void listen_on_event(evutil_socket_t fd, short what, void *arg)
 
 static void listen_start(void)
 {
-    const char *keys[] = {"dbname", "application_name", "client_encoding", "connect_timeout",
-                          "keepalives", NULL};
+    const char *keys[] = {"dbname",          "application_name", "client_encoding",
+                          "connect_timeout", "keepalives",       NULL};
     const char *vals[] = {config.database_url, "carnetd-listen", "UTF8", "5", "1", NULL};
 
     S.pg = PQconnectStartParams(keys, vals, 1);
@@ -713,6 +713,8 @@ static void on_open(const struct db_result *res, void *arg)
         return;
     }
     c->visit_id = (int64_t)json_integer_value(json_object_get(j, "visit_id"));
+    if (c->last < 0) /* no Last-Event-ID: start where the topic stood before our 200 */
+        c->last = (int64_t)json_integer_value(json_object_get(j, "max"));
     json_decref(j);
     if (http_stream_start(r, "text/event-stream; charset=utf-8", client_on_close, c) < 0) {
         c->r = NULL;

@@ -10,11 +10,12 @@ cd "$(dirname "$0")/../.."
 DURATION=${BENCH_DURATION:-8}
 CONNS=${BENCH_CONNECTIONS:-32}
 POOL=${BENCH_POOL:-8}
+PROCS=${BENCH_PROCS:-$(nproc)}   # carnetd processes sharing the port (one loop each)
 work=$(mktemp -d /tmp/carnet-bench.XXXXXX)
 chmod 755 "$work"
 pgdir="$work/pg"
 cleanup() {
-    [ -n "${cpid:-}" ] && kill "$cpid" 2>/dev/null && wait "$cpid" 2>/dev/null
+    for p in ${cpids:-}; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
     .tools/pg.sh destroy "$pgdir" >/dev/null 2>&1 || true
     rm -rf "$work"
 }
@@ -33,9 +34,12 @@ for f in tests/bench/fill_*.sql; do
 done
 
 port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-build/carnetd --skip-migrate --no-jobs --database-url "$url" --listen "127.0.0.1:$port" \
-    --pool-size "$POOL" --log-level warning --queue-max 100000 &
-cpid=$!
+cpids=""
+for _ in $(seq "$PROCS"); do
+    build/carnetd --skip-migrate --no-jobs --reuse-port --database-url "$url" \
+        --listen "127.0.0.1:$port" --pool-size "$POOL" --log-level warning --queue-max 100000 &
+    cpids="$cpids $!"
+done
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
 
 subst() { local s=$1 k; for k in "${!V[@]}"; do s=${s//\{$k\}/${V[$k]}}; done; printf '%s' "$s"; }
@@ -45,18 +49,22 @@ run_case() {
     path=$(subst "$2")
     sql=$(subst "$3")
     printf '%s\n' "$sql" > "$work/q.sql"
-    curl -sf "http://127.0.0.1:$port$path" >/dev/null || { echo "bench: $path fails" >&2; return 1; }
-    wrk -t2 -c"$CONNS" -d"${DURATION}s" "http://127.0.0.1:$port$path" > "$work/wrk.txt"
+    if [ -n "${WRK_HEADER:-}" ]; then
+        curl -sf -H "$WRK_HEADER" "http://127.0.0.1:$port$path" >/dev/null || { echo "bench: $path fails" >&2; return 1; }
+        wrk -t2 -c"$CONNS" -d"${DURATION}s" -H "$WRK_HEADER" "http://127.0.0.1:$port$path" > "$work/wrk.txt"
+    else
+        curl -sf "http://127.0.0.1:$port$path" >/dev/null || { echo "bench: $path fails" >&2; return 1; }
+        wrk -t2 -c"$CONNS" -d"${DURATION}s" "http://127.0.0.1:$port$path" > "$work/wrk.txt"
+    fi
     rps=$(awk '/^Requests\/sec/ {print $2}' "$work/wrk.txt")
     if grep -q 'Non-2xx' "$work/wrk.txt"; then echo "bench: $name had errors:" >&2; cat "$work/wrk.txt" >&2; fi
     pgbench -n -M prepared -c "$CONNS" -j 2 -T "$DURATION" -f "$work/q.sql" "$url" > "$work/pgb.txt" 2>&1
     tps=$(awk '/^tps = / {print $3; exit}' "$work/pgb.txt")
-    lat=$(awk '/Latency/ && /50.000%/ {print $2}' "$work/wrk.txt")
     printf '%-28s carnetd %10.0f req/s   pgbench %10.0f tx/s   ratio %.2f\n' "$name" "$rps" "$tps" \
         "$(echo "$rps / $tps" | bc -l)"
 }
 
-echo "bench: $CONNS connections, ${DURATION}s each, pool $POOL, $(nproc) cores (carnetd, PostgreSQL and the load share them)"
+echo "bench: $CONNS connections, ${DURATION}s each, $PROCS carnetd x pool $POOL, $(nproc) cores (carnetd, PostgreSQL and the load share them)"
 run_case "healthz (select 1)" "/healthz" "select 1;"
 for f in tests/bench/case_*.sh; do
     [ -e "$f" ] || continue

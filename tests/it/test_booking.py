@@ -155,6 +155,10 @@ def test_availability_bad_inputs(ctx):
     for q, status, field in cases:
         r = c.get(base + q)
         assert r.status == status and r.error["field"] == field, (q, r)
+    for path in ("/api/stores/999999/availability?service=%d&from=2027-01-01&to=2027-01-02" % svc,
+                 "/api/stores/x1/availability?service=%d&from=2027-01-01&to=2027-01-02" % svc):
+        r = c.get(path)
+        assert r.status == 404 and r.error["field"] == "store", (path, r)
     lyon_svc = ctx.sql1("select id from services where store_id = %s limit 1", (ctx.lyon,))["id"]
     r = c.get(base + "?service=%d&from=2027-01-01&to=2027-01-02" % lyon_svc)
     assert r.status == 404 and r.error["field"] == "service", r
@@ -544,6 +548,9 @@ def test_staff_day_schedule(ctx):
     s = staff_client(ctx, "specialist@carnet.test")
     r = s.get("/api/stores/%d/appointments?date=nope" % ctx.paris)
     assert r.status == 422 and r.error["field"] == "date", r
+    admin = staff_client(ctx, "admin@carnet.test")
+    r = admin.get("/api/stores/999999/appointments?date=%s" % day)
+    assert r.status == 404 and r.error["field"] == "store", r
 
 
 def test_staff_reschedule_and_cancel(ctx):

@@ -294,6 +294,11 @@ def test_trends_across_sessions(ctx):
     series = r.json["metrics"]["battery_health"]
     assert [p["value"] for p in series] == [97, 92, 85], series
     assert sorted(r.json["metrics"]) == ["battery_health", "cycle_count"]
+    rec = spec.get("/api/devices/TREND0DEV1").json
+    assert rec["trends"]["battery_health"]["latest"] == 85 and rec["trends"]["battery_health"]["previous"] == 92, rec["trends"]
+    assert rec["trends"]["battery_health"]["unit"] == "%", rec["trends"]
+    last_entry = rec["entries"][-1]["id"]
+    assert spec.get("/api/devices/TREND0DEV1?before=%d" % (last_entry + 1)).json["trends"] is None
     r = spec.get("/api/devices/TREND0DEV1/trends?metric=battery_health")
     assert list(r.json["metrics"]) == ["battery_health"], r
     assert spec.get("/api/devices/TREND0NOPE/trends").status == 404
@@ -509,3 +514,55 @@ def test_seeded_demo_record(ctx):
     assert [p["value"] for p in admin.get("/api/devices/F2LDEMO0PH13/trends").json["metrics"]["battery_health"]] == [96, 91, 87]
     for s in ("F2LDEMO0PH13", "C02DEMO0MBP1", "353918051234561"):
         assert admin.get("/api/devices/%s/verify" % s).json["ok"] is True, s
+
+
+def test_every_device_endpoint_needs_a_session(ctx):
+    anon = Client(ctx.server.port)
+    before = snapshot(ctx)
+    calls = (("GET", "/api/devices?q=F2L", None), ("GET", "/api/devices/F2LDEMO0PH13", None),
+             ("PUT", "/api/devices/F2LDEMO0PH13", {"model": "x"}),
+             ("POST", "/api/devices/F2LDEMO0PH13/owners", {"store_id": 1, "name": "A", "email": "a@b.fr"}),
+             ("POST", "/api/devices/F2LDEMO0PH13/diagnostics", diag_body(1, 50)),
+             ("POST", "/api/devices/F2LDEMO0PH13/diagnostics/import", {"store_id": 1, "report": report("F2LDEMO0PH13")}),
+             ("GET", "/api/devices/F2LDEMO0PH13/trends", None),
+             ("POST", "/api/devices/F2LDEMO0PH13/notes", {"text": "x"}),
+             ("GET", "/api/devices/F2LDEMO0PH13/verify", None))
+    for method, path, body in calls:
+        r = anon.request(method, path, body=body)
+        assert r.status == 401 and r.error["code"] == "unauthenticated", (method, path, r)
+    # Specialists read the record but do not log diagnostics.
+    spec = login(ctx, "specialist")
+    for path, body in (("/api/devices/F2LDEMO0PH13/diagnostics", diag_body(S["paris"], 50)),
+                       ("/api/devices/F2LDEMO0PH13/diagnostics/import",
+                        {"store_id": S["paris"], "report": report("F2LDEMO0PH13")})):
+        r = spec.post(path, body)
+        assert r.status == 403 and r.error["code"] == "forbidden", (path, r)
+    r = login(ctx, "lyon").post("/api/devices/F2LDEMO0PH13/diagnostics/import",
+                                {"store_id": S["paris"], "report": report("F2LDEMO0PH13")})
+    assert r.status == 403, r
+    assert snapshot(ctx) == before
+
+
+def test_other_domains_append_with_record_append(ctx):
+    """The contract other domains rely on: record_append(device, kind, content, actor, store,
+    ref_type, ref_id) adds an entry to the chain; an entry with a store counts as business there."""
+    lyon = login(ctx, "lyon")
+    spec = login(ctx, "specialist")
+    assert spec.put("/api/devices/APPT0DEV01", {}).status == 201
+    assert spec.post("/api/devices/APPT0DEV01/owners", {"store_id": S["paris"], "name": "Bo",
+                     "email": "bo@example.com"}).status == 201
+    assert lyon.get("/api/devices/APPT0DEV01").json["owner"]["redacted"] is True
+    dev = ctx.sql1("select device_ensure('appt0dev01') as id")["id"]
+    e = ctx.sql1("select (record_append(%s, 'appointment', '{\"service\": \"Battery\"}', null, %s, "
+                 "'appointment', 42)).*", (dev, S["lyon"]))
+    assert e["hash"] and bytes(e["prev_hash"]) != b"\0" * 32, e
+    rec = lyon.get("/api/devices/APPT0DEV01").json
+    assert rec["entries"][0]["kind"] == "appointment" and rec["entries"][0]["ref_id"] == 42, rec
+    assert rec["owner"]["name"] == "Bo", rec["owner"]
+    assert lyon.get("/api/devices/APPT0DEV01/verify").json["ok"] is True
+    for bad in ("'Bad Kind'", "'appointment'"):
+        try:
+            ctx.sql("select record_append(%s, " + bad + ", '[1]', null)", (dev,))
+            raise AssertionError("accepted " + bad)
+        except psycopg2.errors.CheckViolation:
+            pass

@@ -296,3 +296,29 @@ def test_board_shows_initials_only(ctx):
     assert b"Martin" not in r.raw and b"alice@" not in r.raw
     r = ctx.client().get("/api/stores/999999/board")
     assert r.status == 404 and r.error["field"] == "store", r
+
+
+# ---- the floor rules ----
+
+def test_floor_settings(ctx):
+    clear_floor(ctx)
+    p = "/api/stores/%d/floor/settings" % ctx.paris
+    s = staff(ctx)
+    r = s.get(p)
+    assert r.status == 200 and r.json["checkin_early_min"] == 30 and r.json["line_max"] == 200, r
+    r = s.put(p, {"checkin_late_min": 20})
+    assert r.status == 403, r  # a specialist reads, a manager changes
+    m = staff(ctx, "manager@carnet.test")
+    r = m.put(p, {"checkin_late_min": 20, "line_max": 50})
+    assert r.status == 200 and r.json["checkin_late_min"] == 20 and r.json["line_max"] == 50, r
+    assert r.json["checkin_early_min"] == 30
+    for body, field in (({"checkin_late_min": -1}, "checkin_late_min"),
+                        ({"line_max": 0}, "line_max"), ({"line_max": "5"}, "line_max"),
+                        ({"default_service_s": 1.5}, "default_service_s"),
+                        ({"colour": 1}, "colour")):
+        r = m.put(p, body)
+        assert r.status == 422 and r.error["field"] == field, (body, r)
+    assert s.get(p).json["line_max"] == 50
+    r = staff(ctx, "lyon@carnet.test").put(p, {"line_max": 5})
+    assert r.status == 403, r
+    assert ctx.sql1("select count(*) as n from audit_log where object_type = 'floor_settings'")["n"] == 1

@@ -152,6 +152,7 @@ def _locker(ctx):
 
 def test_full_pool_answers_503_with_retry_after(ctx):
     s = ctx.start_carnetd(env={"CARNET_POOL_SIZE": "1", "CARNET_QUEUE_MAX": "1", "CARNET_NO_JOBS": "1",
+                               "CARNET_PIPELINE_DEPTH": "1",
                                "CARNET_QUEUE_TIMEOUT_MS": "800"})
     token = _staff_token(ctx, s.client)
     lock = _locker(ctx)
@@ -291,3 +292,101 @@ def test_inflight_query_fails_503_when_database_restarts(ctx):
     c.bearer = token
     assert c.get("/api/auth/me").status == 200, "the session survives a database restart"
     ctx._db = None
+
+
+def test_client_gone_mid_request_is_survived(ctx):
+    s = ctx.start_carnetd(env={"CARNET_NO_JOBS": "1"})
+    token = _staff_token(ctx, s.client)
+    lock = _locker(ctx)
+    try:
+        for _ in range(5):
+            sock = socket.create_connection(("127.0.0.1", s.port))
+            sock.sendall(("GET /api/auth/me HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n"
+                          % token).encode())
+            time.sleep(0.05)
+            sock.close()  # gone before the answer
+        time.sleep(0.3)
+    finally:
+        lock.rollback()
+        lock.close()
+    time.sleep(0.3)
+    assert s.proc.poll() is None, "carnetd died when clients went away"
+    c = Client(s.port)
+    c.bearer = token
+    assert c.get("/api/auth/me").status == 200
+    assert s.client.get("/healthz").status == 200
+
+
+def test_pipelined_answers_reach_their_own_requests(ctx):
+    """One connection carrying many queries at once: every answer goes to the request that asked,
+    and an error in one query does not spill into its neighbours."""
+    s = ctx.start_carnetd(env={"CARNET_POOL_SIZE": "1", "CARNET_PIPELINE_DEPTH": "8",
+                               "CARNET_NO_JOBS": "1"})
+    ctx.seed_demo()
+    # The very first use of a statement fails in SQL (throttled): it must stay prepared.
+    ctx.sql("insert into login_attempts (email, address, ok) "
+            "select 'nobody@carnet.test', '127.0.0.1', false from generate_series(1, 5)")
+    r = s.client.post("/api/auth/login", {"email": "nobody@carnet.test", "password": "x"})
+    assert r.status == 429, r
+    people = {}
+    for email in ("admin", "manager", "specialist", "tech", "tech2", "lyon"):
+        r = s.client.post("/api/auth/login", {"email": email + "@carnet.test",
+                                               "password": "carnet-demo", "bearer": True})
+        assert r.status == 200, r
+        people[r.json["token"]] = r.json["staff"]["name"]
+    tokens = list(people) + ["not-a-session"] * 3
+    results = []
+    lock = threading.Lock()
+
+    def call(i):
+        c = Client(s.port)
+        tok = tokens[i % len(tokens)]
+        c.bearer = tok
+        r = c.get("/api/auth/me", timeout=30)
+        with lock:
+            results.append((tok, r))
+
+    def bad_login(i):
+        r = Client(s.port).post("/api/auth/login", {"email": "nobody@carnet.test",
+                                                     "password": "wrong-%d" % i})
+        with lock:
+            results.append((None, r))
+
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(90)]
+    threads += [threading.Thread(target=bad_login, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(results) == 98
+    for tok, r in results:
+        if tok is None:
+            assert r.status == 429 and r.error["code"] == "throttled", r
+        elif tok in people:
+            assert r.status == 200 and r.json["name"] == people[tok], (people[tok], r)
+        else:
+            assert r.status == 401, r
+    # A statement whose query failed stays prepared: the next use must not PREPARE it again.
+    r = Client(s.port).post("/api/auth/login", {"email": "tech@carnet.test",
+                                                 "password": "carnet-demo"})
+    assert r.status == 200, r
+    m = s.client.get("/metrics").raw.decode()
+    assert "carnet_db_pool_inflight" in m
+
+
+def test_shutdown_is_prompt_after_clients_vanish(ctx):
+    """Replies cut off by clients that hung up must not hold a shutdown until its deadline."""
+    s = ctx.start_carnetd(env={"CARNET_SHUTDOWN_TIMEOUT": "20", "CARNET_NO_JOBS": "1"})
+    socks = []
+    for _ in range(20):
+        sock = socket.create_connection(("127.0.0.1", s.port))
+        sock.sendall(b"GET /api/openapi.json HTTP/1.1\r\nHost: x\r\n\r\n")
+        socks.append(sock)
+    for sock in socks:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        sock.close()  # reset, with the reply (tens of kB) possibly still being written
+    time.sleep(0.5)
+    t0 = time.time()
+    s.proc.send_signal(signal.SIGTERM)
+    assert s.proc.wait(15) == 0
+    assert time.time() - t0 < 5, "shutdown waited %.1fs" % (time.time() - t0)

@@ -263,3 +263,19 @@ def test_satisfaction_report(ctx):
     assert spec.get("/api/stores/%d/reports/satisfaction" % ctx.paris).status == 403
     assert Client(ctx.server.port).get(
         "/api/stores/%d/reports/satisfaction" % ctx.paris).status == 401
+
+
+def test_customer_pages_are_served(ctx):
+    c = Client(ctx.server.port)
+    for page, api in (("/survey.html", "/api/surveys/"), ("/messages.html", "/api/messages/")):
+        r = c.get(page)
+        assert r.status == 200 and r.header("Content-Type").startswith("text/html"), r
+        # the link's page forwards to the web app's page keeping the fragment (the token, never
+        # sent to a server); that page's module reads it and calls the API (browser-tested in
+        # test_e2e)
+        assert b"location.hash" in r.raw, page
+        name = page[1:-len(".html")]
+        assert ("/%s/" % name).encode() in r.raw, page
+        assert c.get("/%s/" % name).status == 200, page
+        module = c.get("/js/%s.js" % name)
+        assert module.status == 200 and api.encode() in module.raw, page

@@ -58,9 +58,13 @@ def _wait(cond, timeout=15, what="condition"):
 
 
 def _files(ctx):
-    """Every message file written by any carnetd of this run, by outbox id."""
+    """Every message file written by the carnetd of this module (others have their own
+    database, hence their own ids), by outbox id."""
     out = {}
-    for path in glob.glob(os.path.join(ctx.run.workdir, "outbox-*", "*.json")):
+    paths = []
+    for s in ctx.servers:
+        paths += glob.glob(os.path.join(ctx.run.workdir, "outbox-%d" % s.port, "*.json"))
+    for path in set(paths):
         mid = int(os.path.basename(path).split("-", 1)[0])
         out.setdefault(mid, []).append(path)
     return out
@@ -314,9 +318,15 @@ def test_expired_lease_is_taken_over_and_stale_claims_cannot_mark(ctx):
     r = ctx.sql1("select outbox_mark(%s, %s, 'smtp', 'late', false, 5, 100) as st", (mid, stale))
     assert r["st"] is None and _status(ctx, mid)["status"] == "sent"
     # A live lease is not taken over.
-    mid2 = _enqueue(ctx)
-    ctx.sql("update outbox set status = 'sending', claim = gen_random_uuid(), "
-            "claimed_until = now() + interval '1 hour' where id = %s", (mid2,))
+    conn = psycopg2.connect(ctx.url)
+    try:
+        with conn.cursor() as cur:  # one transaction: the running worker never sees it pending
+            mid2 = _enqueue(ctx, cur=cur)
+            cur.execute("update outbox set status = 'sending', claim = gen_random_uuid(), "
+                        "claimed_until = now() + interval '1 hour' where id = %s", (mid2,))
+        conn.commit()
+    finally:
+        conn.close()
     time.sleep(0.5)
     assert _status(ctx, mid2)["status"] == "sending" and mid2 not in _files(ctx)
     ctx.sql("update outbox set status = 'cancelled' where id = %s", (mid2,))
@@ -426,3 +436,33 @@ def test_outbox_endpoints_access_and_inputs(ctx):
                     "and object_id = %s", (str(mid),))["n"] == 1
     ctx.sql("update outbox set status = 'cancelled' where id = %s", (mid,))
     s.stop()
+
+
+def test_booking_events_carry_the_link_and_move_reminders(ctx):
+    _quiet(ctx)
+    ev = ("select outbox_booking_event(%s, 9100, %s, %s::timestamptz, 'email', "
+          "'eve@example.test', 'en', %s::jsonb) as id")
+    first = ctx.sql1(ev, ("booking_confirmed", ctx.paris, "2027-06-10 14:00 Europe/Paris",
+                          json.dumps({"name": "Eve", "code": "ABC234",
+                                      "link": "{{public_url}}/manage.html#secret"})))["id"]
+    body = _status(ctx, first)["body"]
+    assert "Thursday 10 June at 14:00" in body and "manage.html#secret" in body, body
+    moved = ctx.sql1(ev, ("booking_changed", ctx.paris, "2027-06-12 09:30 Europe/Paris",
+                          "{}"))["id"]
+    body = _status(ctx, moved)["body"]
+    # the link and the code given at booking time carry over to the change notice
+    assert "Saturday 12 June at 09:30" in body and "manage.html#secret" in body, body
+    assert "ABC234" in body and "Hello Eve" in body, body
+    live = ctx.sql("select kind, to_char(next_attempt_at at time zone 'Europe/Paris', "
+                   "'MM-DD HH24:MI') as due, body from outbox where ref_id = 9100 "
+                   "and ref_type = 'appointment' and status = 'pending' "
+                   "and kind like 'reminder%%' order by kind")
+    assert [(r["kind"], r["due"]) for r in live] == [("reminder_day", "06-11 09:30"),
+                                                     ("reminder_hour", "06-12 08:30")], live
+    assert all("manage.html#secret" in r["body"] for r in live), live
+    ctx.sql1(ev, ("booking_cancelled", ctx.paris, "2027-06-12 09:30 Europe/Paris", "{}"))
+    assert ctx.sql1("select count(*) as n from outbox where ref_id = 9100 and status = 'pending' "
+                    "and kind like 'reminder%%'")["n"] == 0
+    assert ctx.sql1("select count(*) as n from outbox where ref_id = 9100 "
+                    "and kind = 'booking_cancelled'")["n"] == 1
+    ctx.sql("update outbox set status = 'cancelled' where ref_id = 9100 and status = 'pending'")

@@ -101,6 +101,7 @@ def test_open_repair_refused(ctx):
         (intake(intake={"checklist": [{"ok": True}]}), "intake.checklist[0].item"),
         (intake(promised_at="2001-01-01T10:00:00Z"), "promised_at"),
         (intake(promised_at="soon"), "promised_at"),
+        (intake(promised_at="2099-01-01T10:00:00"), "promised_at"),
         (intake(kept_overnight="yes"), "kept_overnight"),
         (intake(owner={"name": "A"}), "owner.email"),
     )
@@ -341,3 +342,54 @@ def test_two_technicians_move_at_once(ctx):
             t.join()
         assert sorted(results) == [200, 409], results
         assert count(ctx, "repair_moves", "repair_id = %s", (rid,)) == 2
+
+
+def test_every_repair_endpoint_checks_who_calls(ctx):
+    tech = login(ctx, "tech")
+    rid = open_repair(ctx, tech, "AUTH0DEV01")["id"]
+    assert tech.post("/api/repairs/%d/transition" % rid, {"to": "diagnosing"}).status == 200
+    anon, spec, lyon = Client(ctx.server.port), login(ctx, "specialist"), login(ctx, "lyon")
+    writes = (("POST", "/api/repairs/%d/transition" % rid, {"to": "repairing"}),
+              ("PUT", "/api/repairs/%d/estimate" % rid, {"amount_cents": 100}),
+              ("POST", "/api/repairs/%d/parts" % rid, {"part_number": "661-1"}),
+              ("POST", "/api/repairs/%d/notes" % rid, {"text": "x"}),
+              ("PUT", "/api/repairs/%d/promise" % rid, {"kept_overnight": True}),
+              ("POST", "/api/stores/%d/repairs" % S["paris"], intake(serial="AUTH0DEV01")))
+    before = snapshot(ctx)
+    for method, path, body in writes + (("GET", "/api/repairs/%d" % rid, None),):
+        r = anon.request(method, path, body=body)
+        assert r.status == 401, (method, path, r)
+    for c in (spec, lyon):
+        for method, path, body in writes:
+            r = c.request(method, path, body=body)
+            assert r.status == 403 and r.error["code"] == "forbidden", (method, path, r)
+    assert lyon.get("/api/repairs/%d" % rid).status == 403
+    assert snapshot(ctx) == before
+    # The manager of the store may do the work too.
+    r = login(ctx, "manager").post("/api/repairs/%d/notes" % rid, {"text": "checked by the manager"})
+    assert r.status == 201, r
+
+
+def test_approve_and_decline_race(ctx):
+    tech = login(ctx, "tech")
+    for _ in range(5):
+        rid = open_repair(ctx, tech, "RACE0DEV03")["id"]
+        token = tech.put("/api/repairs/%d/estimate" % rid, {"amount_cents": 4200}).json["approval_token"]
+        results = []
+        barrier = threading.Barrier(2)
+
+        def answer(verb):
+            barrier.wait()
+            results.append((verb, Client(ctx.server.port).post("/api/estimates/%s/%s" % (token, verb)).status))
+
+        ts = [threading.Thread(target=answer, args=(v,)) for v in ("approve", "decline")]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        assert sorted(s for _, s in results) == [200, 409], results
+        winner = [v for v, s in results if s == 200][0]
+        state = ctx.sql1("select estimate_state from repair_orders where id = %s", (rid,))["estimate_state"]
+        assert state == {"approve": "approved", "decline": "declined"}[winner], (results, state)
+        assert count(ctx, "record_entries", "ref_type = 'repair' and ref_id = %s and kind like 'estimate_%%'",
+                      (rid,)) == 1

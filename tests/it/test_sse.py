@@ -137,6 +137,36 @@ def test_two_carnetd_one_database_within_a_second(ctx):
     st.close()
 
 
+def test_checkin_on_one_carnetd_reaches_a_stream_of_another_within_a_second(ctx):
+    a = ctx.server
+    b = ctx.start_carnetd()
+    sv = ctx.sql1("select id from services where store_id = %s limit 1", (ctx.paris,))["id"]
+    st_id = ctx.sql1("""insert into staff (email, name, password_hash)
+                        values ('sse-booked@carnet.test', 'Booked', 'x') returning id""")["id"]
+    appt = ctx.sql1("""insert into appointments (store_id, service_id, staff_id, starts_at,
+                           ends_at, blocked_until, code, customer_name, customer_email)
+                       values (%s, %s, %s, now() + interval '5 minutes',
+                               now() + interval '35 minutes', now() + interval '35 minutes',
+                               'SSEAB2', 'Chantal Checkin', 'c@example.com')
+                       returning id""", (ctx.paris, sv, st_id))["id"]
+    watcher = login(ctx, b.port)
+    desk = login(ctx, a.port)
+    st = Stream(b.port, "/api/stores/%d/events" % ctx.paris, cookie=watcher.cookie)
+    assert st.status == 200
+    time.sleep(0.3)
+    t0 = time.time()
+    r = desk.post("/api/stores/%d/checkin" % ctx.paris, {"code": "SSEAB2"})
+    assert r.status == 200, r
+    ev = st.next(timeout=1.0)
+    assert time.time() - t0 < 1.0
+    assert ev["event"] == "checked_in" and ev["data"]["visit"]["kind"] == "booked", ev
+    assert ev["data"]["visit"]["id"] == r.json["visit"]["id"]
+    assert ctx.sql1("select appointment_id from visits where id = %s",
+                    (ev["data"]["visit"]["id"],))["appointment_id"] == appt
+    st.close()
+    b.stop()
+
+
 def test_resume_with_last_event_id_loses_nothing(ctx):
     s = ctx.server
     c = login(ctx, s.port)
@@ -231,21 +261,37 @@ def test_listen_reconnect_catches_up(ctx):
     s.stop()
 
 
-def test_streams_are_cleaned_up_when_clients_leave(ctx):
+def _rss_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+N_STREAMS = 1000
+
+
+def test_thousand_streams_are_cheap_and_cleaned_up(ctx):
     s = ctx.start_carnetd()
-    streams = [Stream(s.port, "/api/stores/%d/board/events" % ctx.paris) for _ in range(200)]
+    base_rss = _rss_kb(s.proc.pid)
+    streams = [Stream(s.port, "/api/stores/%d/board/events" % ctx.paris) for _ in range(N_STREAMS)]
     assert all(x.status == 200 for x in streams)
+    t0 = time.time()
     join(s.port, ctx.paris, "Everybody Sees Me")
     for x in streams:
         assert x.next()["event"] == "joined"
+    assert time.time() - t0 < 3, "fan-out to %d streams took %.1fs" % (N_STREAMS, time.time() - t0)
+    grown = _rss_kb(s.proc.pid) - base_rss
+    assert grown < 40 * 1024, "%d streams cost %d kB" % (N_STREAMS, grown)
     for x in streams:
         x.close()
-    deadline = time.time() + 5
+    deadline = time.time() + 10
     while time.time() < deadline:
-        if s.read_log().count("(client left)") >= 200:
+        if s.read_log().count("(client left)") >= N_STREAMS:
             break
         time.sleep(0.1)
-    assert s.read_log().count("(client left)") == 200, s.read_log()[-2000:]
+    assert s.read_log().count("(client left)") == N_STREAMS, s.read_log()[-2000:]
     # The process still serves.
     assert s.client.get("/healthz").status == 200
     s.stop()

@@ -32,9 +32,9 @@ START_TEST(phones)
     ck_assert_str_eq(out, "+33612345678");
     ck_assert(booking_phone_normalise(" +1234567", out, sizeof(out)));
     ck_assert_str_eq(out, "+1234567");
-    ck_assert(!booking_phone_normalise("+123456", out, sizeof(out)));          /* 6 digits */
+    ck_assert(!booking_phone_normalise("+123456", out, sizeof(out)));           /* 6 digits */
     ck_assert(!booking_phone_normalise("+1234567890123456", out, sizeof(out))); /* 16 */
-    ck_assert(!booking_phone_normalise("0612345678", out, sizeof(out)));       /* no + */
+    ck_assert(!booking_phone_normalise("0612345678", out, sizeof(out)));        /* no + */
     ck_assert(!booking_phone_normalise("+33 6 12 34 56 7x", out, sizeof(out)));
     ck_assert(!booking_phone_normalise("+", out, sizeof(out)));
 }
