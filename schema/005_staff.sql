@@ -365,7 +365,9 @@ begin
     if p_staff is null then
         return null;
     end if;
-    select * into st from staff where id = p_staff and disabled_at is null;
+    -- FOR SHARE: a disable that commits meanwhile either waits for this session to exist (and
+    -- then deletes it) or is seen here (and no session opens).
+    select * into st from staff where id = p_staff and disabled_at is null for share;
     if not found then
         return null;
     end if;

@@ -3,6 +3,8 @@ disable and enable accounts; staff change their own password; the audit log and 
 import threading
 import time
 
+import psycopg2
+
 from harness import Client
 
 DEMO_PW = "carnet-demo"
@@ -419,6 +421,28 @@ def test_audit_entries_of_other_domains_find_their_store(ctx):
     seen = [x["object_id"] for x in _client(ctx, "admin@carnet.test").get(
         "/api/audit?object_type=widget").json["entries"]]
     assert sorted(seen) == ["7", "8", "999", "x7"], seen
+
+
+def test_disable_racing_a_sign_in_leaves_no_session(ctx):
+    """A sign-in whose password check finishes while a disable is committing must not open a
+    session that outlives the disable."""
+    m = _client(ctx, "manager@carnet.test")
+    s = _create(ctx, m, ctx.paris)
+    result = []
+    conn = psycopg2.connect(ctx.url)
+    cur = conn.cursor()
+    # What staff_disable does, held open: the row is disabled, the sessions not yet deleted.
+    cur.execute("update staff set disabled_at = now() where id = %s", (s["id"],))
+    t = threading.Thread(target=lambda: result.append(ctx.client().post(
+        "/api/auth/login", {"email": s["email"], "password": NEW_PW, "bearer": True})))
+    t.start()
+    time.sleep(1.5)  # the sign-in has verified the password and waits on the row
+    cur.execute("delete from sessions where staff_id = %s", (s["id"],))
+    conn.commit()
+    conn.close()
+    t.join(20)
+    assert result and result[0].status == 401, result
+    assert not ctx.sql("select 1 from sessions where staff_id = %s", (s["id"],))
 
 
 def test_new_passwords_stay_out_of_logs(ctx):
