@@ -355,9 +355,14 @@ begin
 end $$;
 
 -- On success (p_staff not null) one pending attempt of this account and address becomes a
--- success (which one does not matter: only the counts do), and the session opens.
-create or replace function auth_login_finish(p_email text, p_staff bigint, p_token_hash text,
-                                             p_address text, p_ttl_seconds int) returns json
+-- success (which one does not matter: only the counts do), and the session opens, but only if
+-- the password hash is still the one carnetd verified (p_verified_hash): a password reset that
+-- committed during the check must not let the old password in. Replaces the five-argument
+-- version of 001_core.sql.
+drop function auth_login_finish(text, bigint, text, text, int);
+create function auth_login_finish(p_email text, p_staff bigint, p_token_hash text,
+                                  p_address text, p_ttl_seconds int, p_verified_hash text)
+returns json
 language plpgsql as $$
 declare
     st staff%rowtype;
@@ -365,10 +370,10 @@ begin
     if p_staff is null then
         return null;
     end if;
-    -- FOR SHARE: a disable that commits meanwhile either waits for this session to exist (and
-    -- then deletes it) or is seen here (and no session opens).
+    -- FOR SHARE: a disable or reset that commits meanwhile either waits for this session to
+    -- exist (and then deletes it) or is seen here (and no session opens).
     select * into st from staff where id = p_staff and disabled_at is null for share;
-    if not found then
+    if not found or st.password_hash is distinct from p_verified_hash then
         return null;
     end if;
     update login_attempts set ok = true

@@ -445,6 +445,30 @@ def test_disable_racing_a_sign_in_leaves_no_session(ctx):
     assert not ctx.sql("select 1 from sessions where staff_id = %s", (s["id"],))
 
 
+
+def test_reset_racing_a_sign_in_with_the_old_password(ctx):
+    """The old password, checked while a reset commits, opens no session."""
+    m = _client(ctx, "manager@carnet.test")
+    s = _create(ctx, m, ctx.paris)
+    other = ctx.sql1("select password_hash from staff where email = 'tech@carnet.test'")
+    result = []
+    conn = psycopg2.connect(ctx.url)
+    cur = conn.cursor()
+    # What staff_reset_password does, held open: new hash written, sessions not yet deleted.
+    cur.execute("update staff set password_hash = %s where id = %s",
+                (other["password_hash"], s["id"]))
+    t = threading.Thread(target=lambda: result.append(ctx.client().post(
+        "/api/auth/login", {"email": s["email"], "password": NEW_PW, "bearer": True})))
+    t.start()
+    time.sleep(1.5)
+    cur.execute("delete from sessions where staff_id = %s", (s["id"],))
+    conn.commit()
+    conn.close()
+    t.join(20)
+    assert result and result[0].status == 401, result
+    assert not ctx.sql("select 1 from sessions where staff_id = %s", (s["id"],))
+    _client(ctx, s["email"], DEMO_PW)
+
 def test_new_passwords_stay_out_of_logs(ctx):
     """Runs last: the passwords this module created, reset and changed never reached a log."""
     for s in ctx.servers:
