@@ -523,18 +523,18 @@ void staff_audit(struct req *r)
         type = NULL;
     if (id && !*id)
         id = NULL;
-    if (type && (strlen(type) > AUDIT_FILTER_MAX_BYTES)) {
-        http_reply_error(r, 400, "bad_value", "object_type", "object_type is 1 to %d bytes",
+    if (type && strlen(type) > AUDIT_FILTER_MAX_BYTES) {
+        http_reply_error(r, 400, "bad_value", "object_type", "object_type is at most %d bytes",
                          AUDIT_FILTER_MAX_BYTES);
         return;
     }
-    if (id && (strlen(id) > AUDIT_FILTER_MAX_BYTES)) {
-        http_reply_error(r, 400, "bad_value", "object_id", "object_id is 1 to %d bytes",
+    if (id && strlen(id) > AUDIT_FILTER_MAX_BYTES) {
+        http_reply_error(r, 400, "bad_value", "object_id", "object_id is at most %d bytes",
                          AUDIT_FILTER_MAX_BYTES);
         return;
     }
-    if (limit &&
-        (!is_id(limit) || atoi(limit) < 1 || strlen(limit) > 3 || atoi(limit) > AUDIT_LIMIT_MAX)) {
+    if (limit && (!is_id(limit) || strtol(limit, NULL, 10) < 1 ||
+                  strtol(limit, NULL, 10) > AUDIT_LIMIT_MAX)) {
         http_reply_error(r, 400, "bad_value", "limit", "limit is 1 to %d", AUDIT_LIMIT_MAX);
         return;
     }
@@ -542,7 +542,7 @@ void staff_audit(struct req *r)
         http_reply_error(r, 400, "bad_value", "before", "before is an entry id");
         return;
     }
-    snprintf(lim, sizeof(lim), "%d", limit ? atoi(limit) : AUDIT_LIMIT_DEFAULT);
+    snprintf(lim, sizeof(lim), "%ld", limit ? strtol(limit, NULL, 10) : (long)AUDIT_LIMIT_DEFAULT);
     p[0] = r->who.staff_id;
     p[1] = type;
     p[2] = id;

@@ -387,6 +387,7 @@ def test_audit_log_scope(ctx):
     r = a.get("/api/audit?object_type=&object_id=")
     assert r.status == 200, r
     for q, field in (("limit=0", "limit"), ("limit=501", "limit"), ("limit=x", "limit"),
+                     ("limit=999999999999999999", "limit"),
                      ("before=-1", "before"), ("object_type=" + "x" * 65, "object_type")):
         r = a.get("/api/audit?" + q)
         assert r.status == 400 and r.error["field"] == field, (q, r)
