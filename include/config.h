@@ -20,6 +20,7 @@ struct config {
     char *outbox_dir;
     int pool_size;
     int queue_max;
+    int pipeline_depth;
     int queue_timeout_ms;
     int statement_timeout_ms;
     int reconnect_max_ms;
@@ -32,6 +33,7 @@ struct config {
     int session_idle_s;
     int standby_hold_s;
     int job_interval_ms;
+    bool reuse_port;
     bool migrate_only;
     bool skip_migrate;
     bool no_jobs;

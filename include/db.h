@@ -54,12 +54,14 @@ struct db_config {
     int queue_timeout_ms;
     int statement_timeout_ms;
     int reconnect_max_ms;
+    int pipeline_depth; /* queries one connection may carry at once (1: no pipelining) */
 };
 
 struct db_stats {
     int size;
     int connected;
     int busy;
+    int inflight;
     int waiting;
     uint64_t reconnects;
     uint64_t rejected_busy;

@@ -3,14 +3,22 @@
  *
  * Each connection is a small state machine, in the manner of memcached's conn states:
  *
- *   DOWN --timer--> CONNECTING --PQconnectPoll OK--> IDLE --job--> [PREPARING -->] BUSY --> IDLE
- *     ^                  |                            |                 |
- *     +------ fail ------+----------------------------+-----------------+
+ *   DOWN --timer--> CONNECTING --PQconnectPoll OK--> IDLE <--last answer-- BUSY
+ *     ^                  |                             |  --job-->          |
+ *     +------ fail ------+-----------------------------+--------------------+
  *
- * Statements are prepared lazily, the first time a connection runs them, so a reconnect costs
- * nothing up front. Only non-blocking libpq calls run here: PQconnectStartParams/PQconnectPoll,
- * PQsendPrepare/PQsendQueryPrepared, PQflush, PQconsumeInput, PQisBusy and PQgetResult when not
- * busy. (PQconnectStart resolves host names synchronously: configure an address, not a name.)
+ * Connections run in libpq pipeline mode: a BUSY connection may carry up to `pipeline_depth`
+ * queries at once, each followed by a sync point so each is its own implicit transaction and one
+ * failure cannot abort its neighbours. Answers come back in order, so the in-flight jobs of a
+ * connection are a FIFO. New work goes to an idle connection first, then to the least loaded
+ * one below the depth, and only then waits in the pool's queue. Depth 1 is classic
+ * one-query-per-connection.
+ *
+ * Statements are prepared lazily, the first time a connection runs them (the prepare rides in
+ * the same pipeline as the query), so a reconnect costs nothing up front. Only non-blocking libpq
+ * calls run here: PQconnectStartParams/PQconnectPoll, PQsend*, PQpipelineSync, PQflush,
+ * PQconsumeInput, PQisBusy and PQgetResult when not busy. (PQconnectStart resolves host names
+ * synchronously: configure an address, not a name.)
  */
 #include "db.h"
 
@@ -25,7 +33,7 @@
 #define SQL_MAX_STMTS 1024
 #define BACKOFF_MIN_MS 100
 
-enum conn_state { CONN_DOWN, CONN_CONNECTING, CONN_IDLE, CONN_PREPARING, CONN_BUSY };
+enum conn_state { CONN_DOWN, CONN_CONNECTING, CONN_IDLE, CONN_BUSY };
 
 struct db_job {
     struct db_job *next;
@@ -36,6 +44,11 @@ struct db_job {
     void *arg;
     int64_t deadline_us;
     enum db_status fail_status; /* used when the job is failed without a query */
+    PGresult *res;              /* its answer so far (the query's, or the first error) */
+    bool failed;
+    bool prepared_here; /* its pipeline also carries the PREPARE of its statement */
+    bool prepare_seen;  /* the PREPARE's own result has arrived */
+    bool prepare_failed;
 };
 
 struct db_conn {
@@ -47,8 +60,8 @@ struct db_conn {
     short ev_what;
     struct event *retry;
     int backoff_ms;
-    struct db_job *job;
-    PGresult *last; /* newest result of the command in flight, kept until the command ends */
+    struct db_job *head, *tail; /* in flight, in the order their answers will come */
+    int ninflight;
     unsigned char prepared[SQL_MAX_STMTS];
 };
 
@@ -105,6 +118,8 @@ void db_job_free(struct db_job *job)
 {
     if (!job)
         return;
+    if (job->res)
+        PQclear(job->res);
     for (int i = 0; i < job->nvalues && job->values; i++)
         free(job->values[i]);
     free(job->values);
@@ -197,7 +212,7 @@ static void fail_queue(enum db_status status)
 
 static bool conn_is_up(const struct db_conn *c)
 {
-    return c->state == CONN_IDLE || c->state == CONN_PREPARING || c->state == CONN_BUSY;
+    return c->state == CONN_IDLE || c->state == CONN_BUSY;
 }
 
 static int count_up(void)
@@ -247,28 +262,27 @@ static void conn_retry_cb(evutil_socket_t fd, short what, void *arg)
 
 static void conn_fail(struct db_conn *c, const char *why)
 {
-    struct db_job *job = c->job;
+    struct db_job *jobs = c->head;
     struct timeval tv;
     bool was_up = conn_is_up(c);
 
     log_warning("db: connection %d %s: %s", c->index, was_up ? "lost" : "failed",
                 why ? why : (c->pg ? PQerrorMessage(c->pg) : "out of memory"));
     conn_unwatch(c);
-    if (c->last) {
-        PQclear(c->last);
-        c->last = NULL;
-    }
     if (c->pg) {
         PQfinish(c->pg);
         c->pg = NULL;
     }
-    c->job = NULL;
+    c->head = c->tail = NULL;
+    c->ninflight = 0;
     c->state = CONN_DOWN;
     pool.reconnects++;
     pool.broken = true;
-    if (job) {
+    while (jobs) {
+        struct db_job *next = jobs->next;
         pool.failed_conn++;
-        job_finish(job, DB_ERR_CONN, NULL);
+        job_finish(jobs, DB_ERR_CONN, NULL);
+        jobs = next;
     }
     /* With no connection left, waiting would only turn a fast 503 into a slow one. */
     if (count_up() == 0)
@@ -301,7 +315,8 @@ static void conn_start(struct db_conn *c)
 
 static void conn_connected(struct db_conn *c)
 {
-    if (PQsetnonblocking(c->pg, 1) != 0 || conn_watch(c, EV_READ) < 0) {
+    if (PQsetnonblocking(c->pg, 1) != 0 || PQenterPipelineMode(c->pg) != 1 ||
+        conn_watch(c, EV_READ) < 0) {
         conn_fail(c, NULL);
         return;
     }
@@ -313,108 +328,131 @@ static void conn_connected(struct db_conn *c)
     pool_kick();
 }
 
-/* After a send, wait for the socket to drain (PQflush 1) or for the answer. */
-static void conn_after_send(struct db_conn *c)
+/* After a send, wait for the socket to drain (PQflush 1) and for the answers. */
+static int conn_after_send(struct db_conn *c)
 {
     int r = PQflush(c->pg);
-    if (r < 0 || conn_watch(c, r == 1 ? EV_READ | EV_WRITE : EV_READ) < 0)
+    if (r < 0 || conn_watch(c, r == 1 ? EV_READ | EV_WRITE : EV_READ) < 0) {
         conn_fail(c, NULL);
-}
-
-static void conn_send_query(struct db_conn *c)
-{
-    struct db_job *job = c->job;
-    if (!PQsendQueryPrepared(c->pg, job->stmt->name, job->nvalues,
-                             (const char *const *)job->values, NULL, NULL, 0)) {
-        conn_fail(c, NULL);
-        return;
+        return -1;
     }
-    c->state = CONN_BUSY;
-    conn_after_send(c);
+    return 0;
 }
 
 static void conn_assign(struct db_conn *c, struct db_job *job)
 {
     struct sql_stmt *st = job->stmt;
 
-    c->job = job;
     pool.queries++;
     if (st->id < 0) {
         if (next_stmt_id >= SQL_MAX_STMTS) {
             log_error("db: more than %d statements", SQL_MAX_STMTS);
-            c->job = NULL;
-            c->state = CONN_IDLE;
             job_fail_later(job, DB_ERR_CONN);
             return;
         }
         st->id = next_stmt_id++;
     }
-    if (c->prepared[st->id]) {
-        conn_send_query(c);
-        return;
+    /* The job joins the FIFO first, so a failure below fails it with the rest. */
+    job->next = NULL;
+    if (c->tail)
+        c->tail->next = job;
+    else
+        c->head = job;
+    c->tail = job;
+    c->ninflight++;
+    c->state = CONN_BUSY;
+    if (!c->prepared[st->id]) {
+        if (!PQsendPrepare(c->pg, st->name, st->text, st->nparams, NULL)) {
+            conn_fail(c, NULL);
+            return;
+        }
+        c->prepared[st->id] = 1;
+        job->prepared_here = true;
     }
-    if (!PQsendPrepare(c->pg, st->name, st->text, st->nparams, NULL)) {
+    if (!PQsendQueryPrepared(c->pg, st->name, job->nvalues, (const char *const *)job->values,
+                             NULL, NULL, 0) ||
+        !PQpipelineSync(c->pg)) {
         conn_fail(c, NULL);
         return;
     }
-    c->state = CONN_PREPARING;
     conn_after_send(c);
 }
 
-/* The whole answer to the command in flight has arrived: last holds its final result. */
-static void conn_command_done(struct db_conn *c, PGresult *last)
+/* The sync point of the head job arrived: its answer is complete. */
+static void conn_job_done(struct db_conn *c)
 {
-    struct db_job *job = c->job;
-    ExecStatusType st = last ? PQresultStatus(last) : PGRES_FATAL_ERROR;
-    bool ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+    struct db_job *job = c->head;
+    PGresult *res = job->res;
+    enum db_status status = job->failed || !res ? DB_ERR_SQL : DB_OK;
 
-    if (c->state == CONN_PREPARING && ok) {
-        c->prepared[job->stmt->id] = 1;
-        PQclear(last);
-        conn_send_query(c);
+    c->head = job->next;
+    if (!c->head)
+        c->tail = NULL;
+    c->ninflight--;
+    if (c->ninflight == 0)
+        c->state = CONN_IDLE;
+    if (job->prepare_failed)
+        c->prepared[job->stmt->id] = 0; /* the PREPARE itself failed: redo it next time */
+    if (status != DB_OK)
+        log_debug("db: %s failed: %s", job->stmt->name, res ? PQresultErrorMessage(res) : "");
+    job->res = NULL;
+    job_finish(job, status, res);
+    PQclear(res);
+}
+
+/* Sorts one result into the head job: keep the last good one, or the first error. */
+static void conn_take_result(struct db_conn *c, PGresult *res)
+{
+    struct db_job *job = c->head;
+    ExecStatusType st = PQresultStatus(res);
+
+    /* A job that carries a PREPARE gets its result first; only its failure unprepares (a query
+     * that fails after a good PREPARE leaves the statement prepared on the server). */
+    if (job->prepared_here && !job->prepare_seen) {
+        job->prepare_seen = true;
+        job->prepare_failed = st != PGRES_COMMAND_OK;
+    }
+    if (st == PGRES_PIPELINE_ABORTED || job->failed) {
+        PQclear(res);
         return;
     }
-    c->job = NULL;
-    c->state = CONN_IDLE;
-    if (!last && PQstatus(c->pg) == CONNECTION_BAD) {
-        c->job = job;
-        conn_fail(c, NULL);
-        return;
-    }
-    if (!ok)
-        log_debug("db: %s failed: %s", job->stmt->name, last ? PQresultErrorMessage(last) : "");
-    job_finish(job, ok ? DB_OK : DB_ERR_SQL, last);
-    PQclear(last);
-    if (c->state == CONN_IDLE && c->pg) {
-        if (PQstatus(c->pg) == CONNECTION_BAD)
-            conn_fail(c, NULL);
-        else
-            pool_kick();
-    }
+    if (job->res)
+        PQclear(job->res);
+    job->res = res;
+    job->failed = !(st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK);
 }
 
 static void conn_read_results(struct db_conn *c)
 {
-    PGresult *res, *last;
+    int nulls = 0;
 
     if (!PQconsumeInput(c->pg)) {
         conn_fail(c, NULL);
         return;
     }
-    for (;;) {
-        /* Part of the answer is still on its way: keep what we have until it completes. */
+    while (c->head && c->pg) {
+        PGresult *res;
         if (PQisBusy(c->pg))
-            return;
+            return; /* the rest of the answer is still on its way */
         res = PQgetResult(c->pg);
-        if (!res)
-            break;
-        if (c->last)
-            PQclear(c->last);
-        c->last = res;
+        if (!res) {
+            /* NULL ends one query's results; two in a row mean nothing more is ready. */
+            if (++nulls > 1)
+                return;
+            continue;
+        }
+        nulls = 0;
+        if (PQresultStatus(res) == PGRES_PIPELINE_SYNC) {
+            PQclear(res);
+            conn_job_done(c); /* may run callbacks that queue more work on this connection */
+            continue;
+        }
+        conn_take_result(c, res);
     }
-    last = c->last;
-    c->last = NULL;
-    conn_command_done(c, last);
+    if (c->pg && PQstatus(c->pg) == CONNECTION_BAD)
+        conn_fail(c, NULL);
+    else if (c->state == CONN_IDLE)
+        pool_kick();
 }
 
 static void conn_on_event(evutil_socket_t fd, short what, void *arg)
@@ -450,15 +488,10 @@ static void conn_on_event(evutil_socket_t fd, short what, void *arg)
         for (PGnotify *n; (n = PQnotifies(c->pg)) != NULL;)
             PQfreemem(n);
         break;
-    case CONN_PREPARING:
     case CONN_BUSY:
         if (what & EV_WRITE) {
             int r = PQflush(c->pg);
-            if (r < 0) {
-                conn_fail(c, NULL);
-                break;
-            }
-            if (r == 0 && conn_watch(c, EV_READ) < 0) {
+            if (r < 0 || (r == 0 && conn_watch(c, EV_READ) < 0)) {
                 conn_fail(c, NULL);
                 break;
             }
@@ -504,12 +537,19 @@ static void deadline_cb(evutil_socket_t fd, short what, void *arg)
     deadline_arm();
 }
 
-static struct db_conn *find_idle(void)
+/* An idle connection if there is one, else the least loaded one with room in its pipeline. */
+static struct db_conn *pick_conn(void)
 {
-    for (int i = 0; i < pool.cfg.size; i++)
-        if (pool.conns[i].state == CONN_IDLE)
-            return &pool.conns[i];
-    return NULL;
+    struct db_conn *best = NULL;
+    for (int i = 0; i < pool.cfg.size; i++) {
+        struct db_conn *c = &pool.conns[i];
+        if (c->state == CONN_IDLE)
+            return c;
+        if (c->state == CONN_BUSY && c->ninflight < pool.cfg.pipeline_depth &&
+            (!best || c->ninflight < best->ninflight))
+            best = c;
+    }
+    return best;
 }
 
 static void pool_kick(void)
@@ -517,7 +557,7 @@ static void pool_kick(void)
     struct db_conn *c;
     bool popped = false;
 
-    while (pool.queue.head && (c = find_idle()) != NULL) {
+    while (pool.queue.head && (c = pick_conn()) != NULL) {
         conn_assign(c, db_queue_pop(&pool.queue));
         popped = true;
     }
@@ -547,7 +587,7 @@ void db_query(struct sql_stmt *stmt, const char *const *values, db_cb cb, void *
         job_fail_later(job, DB_ERR_CONN);
         return;
     }
-    c = pool.queue.head ? NULL : find_idle();
+    c = pool.queue.head ? NULL : pick_conn();
     if (c) {
         conn_assign(c, job);
         return;
@@ -592,10 +632,14 @@ void db_shutdown(void)
     pool.stopping = true;
     for (int i = 0; i < pool.cfg.size; i++) {
         struct db_conn *c = &pool.conns[i];
-        struct db_job *job = c->job;
-        c->job = NULL;
-        if (job)
+        struct db_job *job = c->head;
+        c->head = c->tail = NULL;
+        c->ninflight = 0;
+        while (job) {
+            struct db_job *next = job->next;
             job_finish(job, DB_ERR_CONN, NULL);
+            job = next;
+        }
         conn_unwatch(c);
         if (c->pg)
             PQfinish(c->pg);
@@ -622,7 +666,8 @@ void db_stats(struct db_stats *out)
     for (int i = 0; i < pool.cfg.size && pool.conns; i++) {
         const struct db_conn *c = &pool.conns[i];
         out->connected += conn_is_up(c);
-        out->busy += c->state == CONN_BUSY || c->state == CONN_PREPARING;
+        out->busy += c->state == CONN_BUSY;
+        out->inflight += c->ninflight;
     }
     out->waiting = pool.queue.len;
     out->reconnects = pool.reconnects;

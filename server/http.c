@@ -19,6 +19,8 @@
 #include <string.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
+#include <netdb.h>
+#include <unistd.h>
 #include <netinet/in.h>
 #include <sodium.h>
 
@@ -486,6 +488,39 @@ static void on_request(struct evhttp_request *ev, void *unused)
         auth_resolve(r);
 }
 
+/* SO_REUSEPORT lets several carnetd on one machine share a port, the kernel spreading new
+ * connections among them: the way to use more than one core, since each process is one loop. */
+static struct evhttp_bound_socket *bind_reuseport(const char *host, int port)
+{
+    struct addrinfo hints, *ai = NULL;
+    char portstr[16];
+    evutil_socket_t fd = -1;
+    int one = 1;
+    struct evhttp_bound_socket *bound = NULL;
+
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV;
+    snprintf(portstr, sizeof(portstr), "%d", port);
+    if (getaddrinfo(host, portstr, &hints, &ai) != 0 || !ai) {
+        log_error("http: --reuse-port needs a numeric address, not '%s'", host);
+        goto out;
+    }
+    fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
+        bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 1024) < 0)
+        goto out;
+    bound = evhttp_accept_socket_with_handle(H.http, fd);
+out:
+    if (!bound && fd >= 0)
+        close(fd);
+    if (ai)
+        freeaddrinfo(ai);
+    return bound;
+}
+
 int http_init(struct event_base *base, const char *host, int port)
 {
     struct sockaddr_storage ss;
@@ -504,7 +539,10 @@ int http_init(struct event_base *base, const char *host, int port)
                                            EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
                                            EVHTTP_REQ_PATCH | EVHTTP_REQ_OPTIONS);
     evhttp_set_gencb(H.http, on_request, NULL);
-    H.sock = evhttp_bind_socket_with_handle(H.http, host, (ev_uint16_t)port);
+    if (config.reuse_port)
+        H.sock = bind_reuseport(host, port);
+    else
+        H.sock = evhttp_bind_socket_with_handle(H.http, host, (ev_uint16_t)port);
     if (!H.sock) {
         log_error("http: cannot listen on %s:%d", host, port);
         return -1;

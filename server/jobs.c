@@ -19,6 +19,8 @@ struct job {
 /* Each function returns how much it did; see schema/ for what they do and how they lock. */
 static struct job table[] = {
     {SQL_STMT("job_expire_sessions", "select job_expire_sessions()", 0)},
+    /* booking */
+    {SQL_STMT("job_booking_idempotency", "select job_booking_idempotency()", 0)},
     /* floor */
 
     /* messages */

@@ -122,7 +122,16 @@ int main(int argc, char **argv)
             goto out;
         }
     }
-    base = event_base_new();
+    /* The changelist folds the enable/disable pairs evhttp makes around every request into one
+     * epoll_ctl per loop iteration: without it, epoll_ctl is ~40% of carnetd's system calls. */
+    {
+        struct event_config *ecfg = event_config_new();
+        if (!ecfg)
+            goto out;
+        event_config_set_flag(ecfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+        base = event_base_new_with_config(ecfg);
+        event_config_free(ecfg);
+    }
     if (!base)
         goto out;
     dbc.conninfo = config.database_url;
@@ -131,6 +140,7 @@ int main(int argc, char **argv)
     dbc.queue_timeout_ms = config.queue_timeout_ms;
     dbc.statement_timeout_ms = config.statement_timeout_ms;
     dbc.reconnect_max_ms = config.reconnect_max_ms;
+    dbc.pipeline_depth = config.pipeline_depth;
     if (auth_init() < 0 || metrics_init(nroutes) < 0 || db_init(base, &dbc) < 0 ||
         worker_init(base, config.workers) < 0) {
         log_error("start-up failed");

@@ -105,6 +105,7 @@ void metrics_render(struct evbuffer *out)
                         "# TYPE carnet_db_pool_size gauge\ncarnet_db_pool_size %d\n"
                         "# TYPE carnet_db_pool_connected gauge\ncarnet_db_pool_connected %d\n"
                         "# TYPE carnet_db_pool_in_use gauge\ncarnet_db_pool_in_use %d\n"
+                        "# TYPE carnet_db_pool_inflight gauge\ncarnet_db_pool_inflight %d\n"
                         "# TYPE carnet_db_pool_waiting gauge\ncarnet_db_pool_waiting %d\n"
                         "# TYPE carnet_db_pool_reconnects_total counter\n"
                         "carnet_db_pool_reconnects_total %llu\n"
@@ -113,7 +114,7 @@ void metrics_render(struct evbuffer *out)
                         "carnet_db_pool_rejected_total{reason=\"queue_timeout\"} %llu\n"
                         "carnet_db_pool_rejected_total{reason=\"no_connection\"} %llu\n"
                         "# TYPE carnet_db_queries_total counter\ncarnet_db_queries_total %llu\n",
-                        s.size, s.connected, s.busy, s.waiting, (unsigned long long)s.reconnects,
+                        s.size, s.connected, s.busy, s.inflight, s.waiting, (unsigned long long)s.reconnects,
                         (unsigned long long)s.rejected_busy,
                         (unsigned long long)s.rejected_timeout,
                         (unsigned long long)s.failed_conn, (unsigned long long)s.queries);

@@ -8,6 +8,7 @@
 #include "router.h"
 
 #include "auth.h"
+#include "booking.h"
 #include "staff.h"
 #include "system.h"
 
@@ -37,6 +38,35 @@ const struct route routes[] = {
     {"GET", "/api/audit", staff_audit, ACCESS_MANAGER, "who read or changed what"},
 
     /* ---- stores, services, availability, booking (booking.c) ---- */
+    {"GET", "/api/stores", booking_stores_list, ACCESS_PUBLIC, "stores"},
+    {"GET", "/api/stores/{store}", booking_store_get, ACCESS_PUBLIC,
+     "a store: time zone, opening hours, closures"},
+    {"GET", "/api/stores/{store}/services", booking_services_list, ACCESS_PUBLIC,
+     "a store's bookable services"},
+    {"GET", "/api/stores/{store}/availability", booking_availability, ACCESS_PUBLIC,
+     "free slots of a service over a date range"},
+    {"POST", "/api/stores/{store}/appointments", booking_create, ACCESS_PUBLIC,
+     "book a slot (Idempotency-Key)"},
+    {"GET", "/api/manage/{token}", booking_manage_get, ACCESS_PUBLIC, "a booking, by its link"},
+    {"POST", "/api/manage/{token}/reschedule", booking_manage_reschedule, ACCESS_PUBLIC,
+     "move a booking, by its link"},
+    {"POST", "/api/manage/{token}/cancel", booking_manage_cancel, ACCESS_PUBLIC,
+     "cancel a booking, by its link"},
+    {"GET", "/api/stores/{store}/appointments", booking_day, ACCESS_STAFF, "a day's appointments"},
+    {"POST", "/api/stores/{store}/appointments/{id}/reschedule", booking_staff_reschedule,
+     ACCESS_FLOOR, "move a booking"},
+    {"POST", "/api/stores/{store}/appointments/{id}/cancel", booking_staff_cancel, ACCESS_FLOOR,
+     "cancel a booking"},
+    {"PUT", "/api/stores/{store}/hours", booking_set_hours, ACCESS_MANAGER, "set opening hours"},
+    {"POST", "/api/stores/{store}/closures", booking_add_closure, ACCESS_MANAGER,
+     "close the store for a day"},
+    {"POST", "/api/stores/{store}/services", booking_add_service, ACCESS_MANAGER, "add a service"},
+    {"PUT", "/api/stores/{store}/staff/{staff}/skills", booking_set_skills, ACCESS_MANAGER,
+     "set a staff member's skills"},
+    {"GET", "/api/stores/{store}/shifts", booking_shifts_list, ACCESS_STAFF, "the rota"},
+    {"POST", "/api/stores/{store}/shifts", booking_add_shift, ACCESS_MANAGER, "add a shift"},
+    {"DELETE", "/api/stores/{store}/shifts/{id}", booking_delete_shift, ACCESS_MANAGER,
+     "remove a shift without bookings"},
 
     /* ---- the store floor: check-in, line, call next, standby, live streams (floor.c, sse.c) ---- */
 

@@ -66,8 +66,7 @@ static json_t *openapi_load(void)
     snprintf(dir, sizeof(dir), "%s/openapi", config.web_root);
     n = scandir(dir, &names, NULL, alphasort);
     for (int i = 0; i < n; i++) {
-        /* the folder, a slash, and a directory entry's name: never truncated */
-        char path[sizeof(dir) + 1 + sizeof(names[i]->d_name)];
+        char path[4096 + 256 + 2];
         json_t *part;
         size_t len = strlen(names[i]->d_name);
         if (len < 6 || strcmp(names[i]->d_name + len - 5, ".json") != 0)

@@ -152,6 +152,7 @@ def _locker(ctx):
 
 def test_full_pool_answers_503_with_retry_after(ctx):
     s = ctx.start_carnetd(env={"CARNET_POOL_SIZE": "1", "CARNET_QUEUE_MAX": "1", "CARNET_NO_JOBS": "1",
+                               "CARNET_PIPELINE_DEPTH": "1",
                                "CARNET_QUEUE_TIMEOUT_MS": "800"})
     token = _staff_token(ctx, s.client)
     lock = _locker(ctx)
@@ -257,3 +258,117 @@ def test_cli_help_version_and_bad_config(ctx):
     out = subprocess.run([b], capture_output=True, text=True,
                          env=dict(os.environ, CARNET_POOL_SIZE="many"))
     assert out.returncode == 2 and "pool-size" in out.stderr
+
+
+def test_inflight_query_fails_503_when_database_restarts(ctx):
+    s = ctx.start_carnetd(env={"CARNET_RECONNECT_MAX_MS": "300", "CARNET_NO_JOBS": "1"})
+    token = _staff_token(ctx, s.client)
+    lock = _locker(ctx)
+    results = []
+
+    def call():
+        c = Client(s.port)
+        c.bearer = token
+        results.append(c.get("/api/auth/me", timeout=30))
+
+    t = threading.Thread(target=call)
+    t.start()
+    time.sleep(0.3)
+    try:
+        ctx.cluster.restart()  # fast shutdown: every backend, ours included, is terminated
+    finally:
+        try:
+            lock.close()
+        except Exception:
+            pass
+    t.join(20)
+    assert results and results[0].status == 503, results
+    assert results[0].header("Retry-After"), results[0].headers
+    assert s.proc.poll() is None
+    deadline = time.time() + 15
+    while time.time() < deadline and s.client.get("/healthz").status != 200:
+        time.sleep(0.1)
+    c = Client(s.port)
+    c.bearer = token
+    assert c.get("/api/auth/me").status == 200, "the session survives a database restart"
+    ctx._db = None
+
+
+def test_client_gone_mid_request_is_survived(ctx):
+    s = ctx.start_carnetd(env={"CARNET_NO_JOBS": "1"})
+    token = _staff_token(ctx, s.client)
+    lock = _locker(ctx)
+    try:
+        for _ in range(5):
+            sock = socket.create_connection(("127.0.0.1", s.port))
+            sock.sendall(("GET /api/auth/me HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n"
+                          % token).encode())
+            time.sleep(0.05)
+            sock.close()  # gone before the answer
+        time.sleep(0.3)
+    finally:
+        lock.rollback()
+        lock.close()
+    time.sleep(0.3)
+    assert s.proc.poll() is None, "carnetd died when clients went away"
+    c = Client(s.port)
+    c.bearer = token
+    assert c.get("/api/auth/me").status == 200
+    assert s.client.get("/healthz").status == 200
+
+
+def test_pipelined_answers_reach_their_own_requests(ctx):
+    """One connection carrying many queries at once: every answer goes to the request that asked,
+    and an error in one query does not spill into its neighbours."""
+    s = ctx.start_carnetd(env={"CARNET_POOL_SIZE": "1", "CARNET_PIPELINE_DEPTH": "8",
+                               "CARNET_NO_JOBS": "1"})
+    ctx.seed_demo()
+    # The very first use of a statement fails in SQL (throttled): it must stay prepared.
+    ctx.sql("insert into login_attempts (email, address, ok) "
+            "select 'nobody@carnet.test', '127.0.0.1', false from generate_series(1, 5)")
+    r = s.client.post("/api/auth/login", {"email": "nobody@carnet.test", "password": "x"})
+    assert r.status == 429, r
+    people = {}
+    for email in ("admin", "manager", "specialist", "tech", "tech2", "lyon"):
+        r = s.client.post("/api/auth/login", {"email": email + "@carnet.test",
+                                               "password": "carnet-demo", "bearer": True})
+        assert r.status == 200, r
+        people[r.json["token"]] = r.json["staff"]["name"]
+    tokens = list(people) + ["not-a-session"] * 3
+    results = []
+    lock = threading.Lock()
+
+    def call(i):
+        c = Client(s.port)
+        tok = tokens[i % len(tokens)]
+        c.bearer = tok
+        r = c.get("/api/auth/me", timeout=30)
+        with lock:
+            results.append((tok, r))
+
+    def bad_login(i):
+        r = Client(s.port).post("/api/auth/login", {"email": "nobody@carnet.test",
+                                                     "password": "wrong-%d" % i})
+        with lock:
+            results.append((None, r))
+
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(90)]
+    threads += [threading.Thread(target=bad_login, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(results) == 98
+    for tok, r in results:
+        if tok is None:
+            assert r.status == 429 and r.error["code"] == "throttled", r
+        elif tok in people:
+            assert r.status == 200 and r.json["name"] == people[tok], (people[tok], r)
+        else:
+            assert r.status == 401, r
+    # A statement whose query failed stays prepared: the next use must not PREPARE it again.
+    r = Client(s.port).post("/api/auth/login", {"email": "tech@carnet.test",
+                                                 "password": "carnet-demo"})
+    assert r.status == 200, r
+    m = s.client.get("/metrics").raw.decode()
+    assert "carnet_db_pool_inflight" in m

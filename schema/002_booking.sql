@@ -1,0 +1,993 @@
+-- Booking: store opening hours and closures, services, staff skills and shifts, appointments,
+-- availability, and the functions behind every booking endpoint.
+--
+-- The promise "no slot is booked beyond its capacity" is kept by PostgreSQL, not by callers:
+-- every appointment is assigned to one concrete staff member, and an exclusion constraint forbids
+-- two active appointments of one staff member from overlapping (including the service's buffer).
+-- Capacity then falls out: a slot has as many places as there are qualified staff members on
+-- shift and free for [start, end + buffer). Booking functions serialise per store with a
+-- transaction advisory lock so concurrent requests pick staff members one after another instead
+-- of colliding in the constraint (concurrent conflicting inserts into an exclusion constraint
+-- wait on each other and can deadlock); the constraint stays the last line of defence.
+--
+-- Times are timestamptz (UTC inside). The slot grid is built in absolute time between the
+-- opening and closing instants of each local day, so a day with a DST change has exactly the
+-- slots its real length allows. Replies are rendered in the store's time zone (set_config of
+-- TimeZone, local to the transaction that each API call is).
+
+create extension if not exists btree_gist;
+
+-- Opening hours, per ISO weekday (1 = Monday .. 7 = Sunday), in the store's local time. Several
+-- rows per day allow a lunch break.
+create table store_hours (
+    store_id bigint not null references stores(id) on delete cascade,
+    weekday int not null check (weekday between 1 and 7),
+    opens time not null,
+    closes time not null,
+    primary key (store_id, weekday, opens),
+    check (opens < closes)
+);
+
+-- Whole local days when a store is closed (holidays, works).
+create table store_closures (
+    id bigint generated always as identity primary key,
+    store_id bigint not null references stores(id) on delete cascade,
+    day date not null,
+    reason text not null default '' check (length(reason) <= 200),
+    unique (store_id, day)
+);
+
+create table services (
+    id bigint generated always as identity primary key,
+    store_id bigint not null references stores(id) on delete cascade,
+    name text not null check (length(name) between 1 and 100),
+    duration_min int not null check (duration_min between 5 and 480),
+    skill text not null check (skill ~ '^[a-z][a-z_]{1,31}$'),
+    buffer_min int not null default 0 check (buffer_min between 0 and 240),
+    active boolean not null default true,
+    unique (store_id, name)
+);
+
+-- What a staff member may do in a store ('repair', 'diagnostics', 'setup', ...).
+create table staff_skills (
+    staff_id bigint not null references staff(id) on delete cascade,
+    store_id bigint not null references stores(id) on delete cascade,
+    skill text not null check (skill ~ '^[a-z][a-z_]{1,31}$'),
+    primary key (staff_id, store_id, skill)
+);
+create index staff_skills_store_idx on staff_skills (store_id, skill);
+
+-- When a staff member works where. One person cannot be on two shifts at once, in any store.
+create table shifts (
+    id bigint generated always as identity primary key,
+    store_id bigint not null references stores(id) on delete cascade,
+    staff_id bigint not null references staff(id) on delete cascade,
+    starts_at timestamptz not null,
+    ends_at timestamptz not null,
+    check (ends_at > starts_at and ends_at <= starts_at + interval '24 hours'),
+    constraint shifts_no_overlap
+        exclude using gist (staff_id with =, tstzrange(starts_at, ends_at) with &&)
+);
+create index shifts_store_idx on shifts (store_id, starts_at);
+
+-- Appointment life cycle (include/booking.h mirrors it): booked -> checked_in -> in_service ->
+-- done; or cancelled; or no_show. Only the first three hold a staff member's time.
+create function booking_is_active(p_status text) returns boolean
+language sql immutable as $$
+    select p_status in ('booked', 'checked_in', 'in_service')
+$$;
+
+create table appointments (
+    id bigint generated always as identity primary key,
+    store_id bigint not null references stores(id),
+    service_id bigint not null references services(id),
+    staff_id bigint not null references staff(id),
+    starts_at timestamptz not null,
+    ends_at timestamptz not null,
+    -- ends_at plus the service's buffer: the staff member's time this booking holds.
+    blocked_until timestamptz not null,
+    status text not null default 'booked'
+        check (status in ('booked', 'checked_in', 'in_service', 'done', 'cancelled', 'no_show')),
+    code text not null check (code ~ '^[2-9A-HJKMNP-Z]{6}$'),
+    customer_name text not null check (length(customer_name) between 1 and 200),
+    customer_email text check (length(customer_email) between 3 and 254),
+    customer_phone text check (customer_phone ~ '^\+[0-9]{7,15}$'),
+    device_serial text check (device_serial ~ '^[0-9A-Z]{5,32}$'),
+    problem text not null default '' check (length(problem) <= 2000),
+    created_at timestamptz not null default now(),
+    updated_at timestamptz not null default now(),
+    cancelled_at timestamptz,
+    cancelled_by bigint references staff(id),
+    checked_in_at timestamptz,
+    service_started_at timestamptz,
+    done_at timestamptz,
+    no_show_at timestamptz,
+    check (customer_email is not null or customer_phone is not null),
+    check (ends_at > starts_at and blocked_until >= ends_at),
+    constraint appointments_no_double_booking
+        exclude using gist (staff_id with =, tstzrange(starts_at, blocked_until) with &&)
+        where (status in ('booked', 'checked_in', 'in_service'))
+);
+create index appointments_store_day_idx on appointments (store_id, starts_at);
+create index appointments_serial_idx on appointments (device_serial) where device_serial is not null;
+-- A confirmation code names one live booking; finished ones may share it with a new one.
+create unique index appointments_code_key on appointments (code)
+    where (status in ('booked', 'checked_in', 'in_service'));
+
+-- Private customer links. Only the hash of the token is stored; one token, one appointment, one
+-- purpose.
+create table appointment_tokens (
+    token_hash text primary key check (token_hash ~ '^[0-9a-f]{64}$'),
+    appointment_id bigint not null references appointments(id) on delete cascade,
+    purpose text not null check (purpose in ('manage')),
+    expires_at timestamptz not null,
+    created_at timestamptz not null default now()
+);
+create index appointment_tokens_appt_idx on appointment_tokens (appointment_id);
+
+-- First result of each idempotent booking request, replayed to retries with the same key. The
+-- key is stored hashed (with its store); the manage token of a success is stored only sealed
+-- with a key derived from the Idempotency-Key itself (by carnetd), so this table opens no link.
+create table booking_idempotency (
+    key_hash text primary key,
+    request_hash text not null,
+    status int not null,
+    body jsonb not null,
+    sealed_token text,
+    created_at timestamptz not null default now()
+);
+create index booking_idempotency_created_idx on booking_idempotency (created_at);
+
+-- ---- constants ----
+
+create function booking_grid_minutes() returns int language sql immutable as 'select 15';
+create function booking_max_days() returns int language sql immutable as 'select 42';
+-- How long a manage link stays valid after the appointment ends.
+create function booking_link_days() returns int language sql immutable as 'select 30';
+create function booking_nearest_count() returns int language sql immutable as 'select 5';
+
+-- ---- helpers ----
+
+create function booking_store(p_store text) returns stores
+language plpgsql as $$
+declare
+    s stores%rowtype;
+begin
+    if p_store !~ '^[0-9]{1,18}$' then
+        perform carnet_fail(404, 'not_found', 'store', 'no such store');
+    end if;
+    select * into s from stores where id = p_store::bigint;
+    if not found then
+        perform carnet_fail(404, 'not_found', 'store', 'no such store');
+    end if;
+    -- Every time in the reply is rendered in the store's time zone.
+    perform set_config('TimeZone', s.timezone, true);
+    return s;
+end $$;
+
+create function booking_service(p_store bigint, p_service jsonb, p_field text) returns services
+language plpgsql as $$
+declare
+    sv services%rowtype;
+begin
+    if p_service is null or jsonb_typeof(p_service) <> 'number'
+       or p_service::text !~ '^[0-9]{1,18}$' then
+        perform carnet_fail(422, 'invalid', p_field, 'a service id is required');
+    end if;
+    select * into sv from services
+    where id = p_service::text::bigint and store_id = p_store and active;
+    if not found then
+        perform carnet_fail(404, 'not_found', p_field, 'no such service in this store');
+    end if;
+    return sv;
+end $$;
+
+-- A time with an explicit offset (or Z), as customers' clients must send.
+create function booking_parse_time(p_value jsonb, p_field text) returns timestamptz
+language plpgsql stable as $$
+begin
+    if p_value is null or jsonb_typeof(p_value) <> 'string'
+       or (p_value #>> '{}') !~ '^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)$' then
+        perform carnet_fail(422, 'invalid', p_field,
+            'a time in ISO 8601 with an offset is required, e.g. 2027-03-29T10:00:00+02:00');
+    end if;
+    return (p_value #>> '{}')::timestamptz;
+exception when datetime_field_overflow or invalid_datetime_format then
+    perform carnet_fail(422, 'invalid', p_field, 'that time does not exist');
+    return null;
+end $$;
+
+create function booking_parse_date(p_value text, p_field text) returns date
+language plpgsql immutable as $$
+begin
+    if p_value is null or p_value !~ '^\d{4}-\d{2}-\d{2}$' then
+        perform carnet_fail(422, 'invalid', p_field, 'a date YYYY-MM-DD is required');
+    end if;
+    return p_value::date;
+exception when datetime_field_overflow or invalid_datetime_format then
+    perform carnet_fail(422, 'invalid', p_field, 'that date does not exist');
+    return null;
+end $$;
+
+-- The slot grid of a service in a store between two local dates (inclusive): every
+-- booking_grid_minutes() from each opening instant while the service ends by closing time,
+-- skipping closures. Past slots included; callers filter.
+create function booking_grid(p_store bigint, p_service bigint, p_from date, p_to date)
+returns table (local_day date, starts_at timestamptz, ends_at timestamptz, blocked_until timestamptz)
+language sql stable as $$
+    select d.day, g, g + make_interval(mins => sv.duration_min),
+           g + make_interval(mins => sv.duration_min + sv.buffer_min)
+    from stores st
+    join services sv on sv.store_id = st.id and sv.id = p_service
+    cross join lateral (select x::date as day
+                        from generate_series(p_from::timestamp, p_to::timestamp,
+                                             interval '1 day') x) d
+    join store_hours h on h.store_id = st.id and h.weekday = extract(isodow from d.day)
+    cross join lateral generate_series(
+        (d.day + h.opens) at time zone st.timezone,
+        (d.day + h.closes) at time zone st.timezone - make_interval(mins => sv.duration_min),
+        make_interval(mins => booking_grid_minutes())) g
+    where st.id = p_store
+      and not exists (select 1 from store_closures c where c.store_id = st.id and c.day = d.day)
+$$;
+
+-- Staff members who could take [p_start, p_end) holding them until p_block: the skill in this
+-- store, on shift for the whole service, no active appointment overlapping (p_exclude: an
+-- appointment being moved, whose current time does not count).
+create function booking_free_staff(p_store bigint, p_skill text, p_start timestamptz,
+                                   p_end timestamptz, p_block timestamptz, p_exclude bigint)
+returns setof bigint
+language sql stable as $$
+    select k.staff_id
+    from staff_skills k
+    join staff s on s.id = k.staff_id and s.disabled_at is null
+    where k.store_id = p_store and k.skill = p_skill
+      and exists (select 1 from shifts sh
+                  where sh.staff_id = k.staff_id and sh.store_id = p_store
+                    and tstzrange(sh.starts_at, sh.ends_at) @> tstzrange(p_start, p_end))
+      and not exists (select 1 from appointments a
+                      where a.staff_id = k.staff_id
+                        and a.status in ('booked', 'checked_in', 'in_service')
+                        and tstzrange(a.starts_at, a.blocked_until) && tstzrange(p_start, p_block)
+                        and a.id is distinct from p_exclude)
+    order by k.staff_id
+$$;
+
+-- Free future slots with how many places each has.
+create function booking_slots(p_store bigint, p_service bigint, p_from date, p_to date,
+                              p_exclude bigint)
+returns table (local_day date, starts_at timestamptz, ends_at timestamptz, free int)
+language sql stable
+-- The planner's guesses for the nested set-returning functions are huge, which would start JIT
+-- compilation (~150 ms) for a query that runs in a few milliseconds.
+set jit = off
+as $$
+    select g.local_day, g.starts_at, g.ends_at, f.n
+    from booking_grid(p_store, p_service, p_from, p_to) g
+    join services sv on sv.id = p_service
+    cross join lateral (select count(*)::int as n
+                        from booking_free_staff(p_store, sv.skill, g.starts_at, g.ends_at,
+                                                g.blocked_until, p_exclude)) f
+    where g.starts_at > now() and f.n > 0
+$$;
+
+-- Up to booking_nearest_count() free slots closest to p_around, for a 409 reply.
+create function booking_nearest(p_store stores, p_service bigint, p_around timestamptz,
+                                p_exclude bigint)
+returns jsonb
+language plpgsql stable set jit = off as $$
+declare
+    v_day date := (p_around at time zone p_store.timezone)::date;
+    v jsonb;
+begin
+    -- The day before, of and after first (cheap, and where the nearest usually are); a week
+    -- ahead only when those are full.
+    for span in 1..2 loop
+        select coalesce(jsonb_agg(jsonb_build_object('starts_at', s.starts_at,
+                                                     'ends_at', s.ends_at, 'free', s.free)
+                                  order by s.starts_at), '[]')
+        into v
+        from (select * from booking_slots(p_store.id, p_service, v_day - 1,
+                                          v_day + case span when 1 then 1 else 7 end, p_exclude) x
+              order by abs(extract(epoch from x.starts_at - p_around)), x.starts_at
+              limit booking_nearest_count()) s;
+        exit when jsonb_array_length(v) >= booking_nearest_count();
+    end loop;
+    return v;
+end $$;
+
+-- Checks that p_start is a bookable slot start of service sv in store st (future, on the grid,
+-- open), then takes the store's booking lock and returns a free staff member, or fails with 409
+-- and the nearest free slots.
+create function booking_claim(st stores, sv services, p_start timestamptz, p_exclude bigint,
+                              p_field text)
+returns bigint
+language plpgsql set jit = off as $$
+declare
+    v_day date := (p_start at time zone st.timezone)::date;
+    v_end timestamptz := p_start + make_interval(mins => sv.duration_min);
+    v_block timestamptz := p_start + make_interval(mins => sv.duration_min + sv.buffer_min);
+    v_staff bigint;
+begin
+    if p_start <= now() then
+        perform carnet_fail(422, 'in_past', p_field, 'that time has passed');
+    end if;
+    if exists (select 1 from store_closures where store_id = st.id and day = v_day) then
+        perform carnet_fail(422, 'closed', p_field, 'the store is closed that day');
+    end if;
+    if not exists (select 1 from booking_grid(st.id, sv.id, v_day, v_day) g
+                   where g.starts_at = p_start) then
+        perform carnet_fail(422, 'outside_hours', p_field,
+            'that is not a slot of this service within the opening hours');
+    end if;
+    -- Fast refusal without the lock when the slot is visibly full (most losers of a race).
+    if exists (select 1 from booking_free_staff(st.id, sv.skill, p_start, v_end, v_block,
+                                                p_exclude)) then
+        perform pg_advisory_xact_lock(hashtext('carnet.booking'), st.id::int);
+        select f into v_staff
+        from booking_free_staff(st.id, sv.skill, p_start, v_end, v_block, p_exclude) f limit 1;
+    end if;
+    if v_staff is null then
+        perform carnet_fail_extra(409, 'slot_taken', p_field, 'that slot is no longer free',
+            jsonb_build_object('nearest', booking_nearest(st, sv.id, p_start, p_exclude)));
+    end if;
+    return v_staff;
+end $$;
+
+-- A confirmation code: 6 characters from an alphabet without look-alikes (no 0/O, 1/I/L),
+-- drawn from gen_random_uuid()'s random bytes.
+create function booking_new_code() returns text
+language plpgsql volatile as $$
+declare
+    alphabet constant text := '23456789ABCDEFGHJKMNPQRSTUVWXYZ';
+    b bytea := uuid_send(gen_random_uuid());
+    s text := '';
+begin
+    -- Bytes 0..5 of a v4 UUID are fully random.
+    for i in 0..5 loop
+        s := s || substr(alphabet, 1 + get_byte(b, i) % length(alphabet), 1);
+    end loop;
+    return s;
+end $$;
+
+create function booking_appointment_json(a appointments) returns jsonb
+language sql stable as $$
+    select jsonb_build_object(
+        'id', a.id, 'store_id', a.store_id, 'status', a.status, 'code', a.code,
+        'service', jsonb_build_object('id', sv.id, 'name', sv.name,
+                                      'duration_min', sv.duration_min),
+        'staff_id', a.staff_id,
+        'starts_at', a.starts_at, 'ends_at', a.ends_at,
+        'customer', jsonb_build_object('name', a.customer_name, 'email', a.customer_email,
+                                       'phone', a.customer_phone),
+        'device_serial', a.device_serial, 'problem', a.problem,
+        'created_at', a.created_at, 'cancelled_at', a.cancelled_at,
+        'checked_in_at', a.checked_in_at)
+    from services sv where sv.id = a.service_id
+$$;
+
+-- Turns an error raised inside an idempotent request into the reply carnetd would have sent
+-- (same shape as http_reply_db_error), so it can be stored and replayed. NULL for errors that
+-- must not be remembered (5xx: the retry should run again).
+create function booking_error_reply(p_state text, p_message text, p_detail text, p_hint text,
+                                    p_constraint text)
+returns jsonb
+language plpgsql immutable as $$
+declare
+    v_status int;
+    v_extra jsonb := '{}';
+    v_field text := nullif(p_detail, '');
+begin
+    if p_state like 'CA%' then
+        v_status := substr(p_state, 3)::int;
+        if p_detail like '{%' then
+            v_extra := p_detail::jsonb;
+            v_field := v_extra ->> 'field';
+        end if;
+        if v_status >= 500 then
+            return null;
+        end if;
+        return jsonb_build_object('status', v_status, 'body', jsonb_build_object('error',
+            v_extra || jsonb_build_object('code', p_message, 'field', v_field,
+                                          'message', coalesce(p_hint, p_message))));
+    elsif p_state in ('23505', '23P01') then
+        return jsonb_build_object('status', 409, 'body', jsonb_build_object('error',
+            jsonb_build_object('code', 'conflict', 'field', p_constraint, 'message', p_message)));
+    elsif p_state in ('23514', '23502', '23503') then
+        return jsonb_build_object('status', 422, 'body', jsonb_build_object('error',
+            jsonb_build_object('code', 'invalid', 'field', p_constraint, 'message', p_message)));
+    elsif p_state like '22%' then
+        return jsonb_build_object('status', 400, 'body', jsonb_build_object('error',
+            jsonb_build_object('code', 'bad_value', 'field', p_constraint, 'message', p_message)));
+    end if;
+    return null;
+end $$;
+
+-- ---- public reads ----
+
+create function booking_list_stores() returns json
+language sql stable as $$
+    select coalesce(json_agg(json_build_object('id', id, 'code', code, 'name', name,
+                                               'timezone', timezone) order by id), '[]')
+    from stores
+$$;
+
+create function booking_list_services(p_store text) returns json
+language plpgsql as $$
+declare
+    st stores%rowtype := booking_store(p_store);
+begin
+    return coalesce((select json_agg(json_build_object('id', id, 'name', name,
+                                                       'duration_min', duration_min,
+                                                       'skill', skill, 'buffer_min', buffer_min)
+                                     order by id)
+                     from services where store_id = st.id and active), '[]');
+end $$;
+
+-- Free slots of a service over local dates [p_from, p_to] (at most booking_max_days()).
+create function booking_availability(p_store text, p_service text, p_from text, p_to text)
+returns json
+language plpgsql set jit = off as $$
+declare
+    st stores%rowtype := booking_store(p_store);
+    sv services%rowtype;
+    v_from date := booking_parse_date(p_from, 'from');
+    v_to date := booking_parse_date(p_to, 'to');
+begin
+    if p_service is null or p_service !~ '^[0-9]{1,18}$' then
+        perform carnet_fail(422, 'invalid', 'service', 'service=<id> is required');
+    end if;
+    sv := booking_service(st.id, p_service::jsonb, 'service');
+    if v_to < v_from then
+        perform carnet_fail(422, 'invalid', 'to', '"to" must not be before "from"');
+    end if;
+    if v_to - v_from >= booking_max_days() then
+        perform carnet_fail(422, 'range_too_long', 'to',
+            format('ask for at most %s days at once', booking_max_days()));
+    end if;
+    return json_build_object(
+        'store_id', st.id, 'timezone', st.timezone, 'service_id', sv.id,
+        'from', v_from, 'to', v_to,
+        'days', coalesce((
+            select json_agg(json_build_object('date', d.local_day, 'slots', d.slots)
+                            order by d.local_day)
+            from (select s.local_day,
+                         json_agg(json_build_object('starts_at', s.starts_at,
+                                                    'ends_at', s.ends_at, 'free', s.free)
+                                  order by s.starts_at) as slots
+                  from booking_slots(st.id, sv.id, v_from, v_to, null) s
+                  group by s.local_day) d), '[]'));
+end $$;
+
+-- ---- booking ----
+
+-- The booking itself. p_body was validated and normalised by carnetd (name, email, phone,
+-- serial, problem); this checks the slot, picks a staff member and inserts. Without an
+-- idempotency key errors are raised as usual; with one, a first result (success or 4xx) is
+-- stored and every retry with the same key and body gets it back.
+-- Returns {"status": http status, "body": reply, "sealed": sealed token of a replayed success}.
+create function booking_create(p_store text, p_body jsonb, p_token_hash text, p_idem_hash text,
+                               p_sealed text, p_request_id text)
+returns json
+language plpgsql as $$
+declare
+    v_req_hash text := md5(p_body::text);
+    prior booking_idempotency%rowtype;
+    v_reply jsonb;
+    v_state text; v_msg text; v_detail text; v_hint text; v_constraint text;
+begin
+    if p_idem_hash is null then
+        return booking_create_do(p_store, p_body, p_token_hash)::json;
+    end if;
+    perform pg_advisory_xact_lock(hashtextextended(p_idem_hash, 0));
+    select * into prior from booking_idempotency where key_hash = p_idem_hash;
+    if found then
+        if prior.request_hash <> v_req_hash then
+            perform carnet_fail(422, 'idempotency_key_reused', 'Idempotency-Key',
+                'this Idempotency-Key was used for a different request');
+        end if;
+        perform booking_store(p_store);
+        return json_build_object('status', prior.status, 'body', prior.body,
+                                 'sealed', prior.sealed_token, 'replayed', true);
+    end if;
+    begin
+        v_reply := booking_create_do(p_store, p_body, p_token_hash);
+    exception when others then
+        get stacked diagnostics v_state = returned_sqlstate, v_msg = message_text,
+            v_detail = pg_exception_detail, v_hint = pg_exception_hint,
+            v_constraint = constraint_name;
+        v_reply := booking_error_reply(v_state, v_msg, v_detail, v_hint, v_constraint);
+        if v_reply is null then
+            raise;
+        end if;
+    end;
+    insert into booking_idempotency (key_hash, request_hash, status, body, sealed_token)
+    values (p_idem_hash, v_req_hash, (v_reply ->> 'status')::int, v_reply -> 'body',
+            case when (v_reply ->> 'status')::int < 300 then p_sealed end);
+    return v_reply::json;
+end $$;
+
+create function booking_create_do(p_store text, p_body jsonb, p_token_hash text) returns jsonb
+language plpgsql as $$
+declare
+    st stores%rowtype := booking_store(p_store);
+    sv services%rowtype;
+    v_start timestamptz;
+    v_staff bigint;
+    a appointments%rowtype;
+begin
+    sv := booking_service(st.id, p_body -> 'service_id', 'service_id');
+    v_start := booking_parse_time(p_body -> 'starts_at', 'starts_at');
+    v_staff := booking_claim(st, sv, v_start, null, 'starts_at');
+    loop
+        begin
+            insert into appointments (store_id, service_id, staff_id, starts_at, ends_at,
+                                      blocked_until, code, customer_name, customer_email,
+                                      customer_phone, device_serial, problem)
+            values (st.id, sv.id, v_staff, v_start,
+                    v_start + make_interval(mins => sv.duration_min),
+                    v_start + make_interval(mins => sv.duration_min + sv.buffer_min),
+                    booking_new_code(), btrim(p_body ->> 'name'), p_body ->> 'email',
+                    p_body ->> 'phone', p_body ->> 'serial', coalesce(p_body ->> 'problem', ''))
+            returning * into a;
+            exit;
+        exception when unique_violation then
+            -- Only the code can collide (31^6 codes): draw another one.
+            continue;
+        end;
+    end loop;
+    insert into appointment_tokens (token_hash, appointment_id, purpose, expires_at)
+    values (p_token_hash, a.id, 'manage', a.ends_at + make_interval(days => booking_link_days()));
+    return jsonb_build_object('status', 201, 'body',
+        jsonb_build_object('appointment', booking_appointment_json(a), 'code', a.code));
+end $$;
+
+-- Moves an active, not yet started appointment to another slot of its service (same row, same
+-- code and link). Returns the appointment json.
+create function booking_move(a appointments, p_body jsonb, p_actor bigint) returns jsonb
+language plpgsql as $$
+declare
+    st stores%rowtype := booking_store(a.store_id::text);
+    sv services%rowtype;
+    v_start timestamptz;
+    v_staff bigint;
+begin
+    select * into sv from services where id = a.service_id;
+    if a.status <> 'booked' then
+        perform carnet_fail(409, 'not_reschedulable', 'status',
+            format('a %s appointment cannot be moved', a.status));
+    end if;
+    -- Customers (no actor) cannot move a booking whose time has come; staff can.
+    if p_actor is null and a.starts_at <= now() then
+        perform carnet_fail(409, 'too_late', 'status', 'this appointment has already started');
+    end if;
+    v_start := booking_parse_time(p_body -> 'starts_at', 'starts_at');
+    v_staff := booking_claim(st, sv, v_start, a.id, 'starts_at');
+    update appointments
+    set starts_at = v_start, ends_at = v_start + make_interval(mins => sv.duration_min),
+        blocked_until = v_start + make_interval(mins => sv.duration_min + sv.buffer_min),
+        staff_id = v_staff, updated_at = now()
+    where id = a.id
+    returning * into a;
+    update appointment_tokens
+    set expires_at = a.ends_at + make_interval(days => booking_link_days())
+    where appointment_id = a.id;
+    return booking_appointment_json(a);
+end $$;
+
+create function booking_cancel(a appointments, p_actor bigint) returns jsonb
+language plpgsql as $$
+begin
+    perform booking_store(a.store_id::text);
+    if a.status <> 'booked' then
+        perform carnet_fail(409, 'not_cancellable', 'status',
+            format('a %s appointment cannot be cancelled', a.status));
+    end if;
+    if p_actor is null and a.starts_at <= now() then
+        perform carnet_fail(409, 'too_late', 'status', 'this appointment has already started');
+    end if;
+    update appointments
+    set status = 'cancelled', cancelled_at = now(), cancelled_by = p_actor, updated_at = now()
+    where id = a.id
+    returning * into a;
+    return booking_appointment_json(a);
+end $$;
+
+-- ---- customer link ----
+
+-- The appointment behind a manage token; locked when the caller is about to change it.
+create function booking_by_token(p_token_hash text, p_lock boolean) returns appointments
+language plpgsql as $$
+declare
+    a appointments%rowtype;
+begin
+    if p_lock then
+        select ap.* into a
+        from appointment_tokens t join appointments ap on ap.id = t.appointment_id
+        where t.token_hash = p_token_hash and t.purpose = 'manage' and t.expires_at > now()
+        for update of ap;
+    else
+        select ap.* into a
+        from appointment_tokens t join appointments ap on ap.id = t.appointment_id
+        where t.token_hash = p_token_hash and t.purpose = 'manage' and t.expires_at > now();
+    end if;
+    if not found then
+        perform carnet_fail(404, 'not_found', 'token', 'this link is unknown or has expired');
+    end if;
+    return a;
+end $$;
+
+create function booking_manage_get(p_token_hash text) returns json
+language plpgsql as $$
+declare
+    a appointments%rowtype := booking_by_token(p_token_hash, false);
+    st stores%rowtype := booking_store(a.store_id::text);
+begin
+    return (booking_appointment_json(a) - 'staff_id'
+            || jsonb_build_object('store', jsonb_build_object('id', st.id, 'name', st.name,
+                                                              'timezone', st.timezone)))::json;
+end $$;
+
+create function booking_manage_reschedule(p_token_hash text, p_body jsonb) returns json
+language plpgsql as $$
+declare
+    a appointments%rowtype := booking_by_token(p_token_hash, true);
+begin
+    return (booking_move(a, p_body, null) - 'staff_id')::json;
+end $$;
+
+create function booking_manage_cancel(p_token_hash text) returns json
+language plpgsql as $$
+declare
+    a appointments%rowtype := booking_by_token(p_token_hash, true);
+begin
+    return (booking_cancel(a, null) - 'staff_id')::json;
+end $$;
+
+-- ---- staff ----
+
+-- The dispatcher checked the caller's role in p_store; the appointment must belong to it.
+create function booking_staff_appointment(p_store text, p_id text) returns appointments
+language plpgsql as $$
+declare
+    a appointments%rowtype;
+begin
+    if p_id !~ '^[0-9]{1,18}$' then
+        perform carnet_fail(404, 'not_found', 'id', 'no such appointment in this store');
+    end if;
+    select * into a from appointments
+    where id = p_id::bigint and p_store ~ '^[0-9]{1,18}$' and store_id = p_store::bigint
+    for update;
+    if not found then
+        perform carnet_fail(404, 'not_found', 'id', 'no such appointment in this store');
+    end if;
+    return a;
+end $$;
+
+create function booking_day(p_actor bigint, p_store text, p_date text, p_request_id text)
+returns json
+language plpgsql as $$
+declare
+    st stores%rowtype := booking_store(p_store);
+    v_day date := booking_parse_date(p_date, 'date');
+begin
+    perform carnet_audit(p_actor, 'read', 'appointment_day', st.id || ':' || v_day, p_request_id);
+    return json_build_object('store_id', st.id, 'date', v_day, 'timezone', st.timezone,
+        'appointments', coalesce((
+            select json_agg(booking_appointment_json(a) order by a.starts_at, a.id)
+            from appointments a
+            where a.store_id = st.id
+              and a.starts_at >= (v_day::timestamp at time zone st.timezone)
+              and a.starts_at < ((v_day + 1)::timestamp at time zone st.timezone)), '[]'));
+end $$;
+
+create function booking_staff_reschedule(p_actor bigint, p_store text, p_id text, p_body jsonb,
+                                         p_request_id text)
+returns json
+language plpgsql as $$
+declare
+    a appointments%rowtype := booking_staff_appointment(p_store, p_id);
+    v jsonb;
+begin
+    v := booking_move(a, p_body, p_actor);
+    perform carnet_audit(p_actor, 'reschedule', 'appointment', a.id::text, p_request_id);
+    return v::json;
+end $$;
+
+create function booking_staff_cancel(p_actor bigint, p_store text, p_id text, p_request_id text)
+returns json
+language plpgsql as $$
+declare
+    a appointments%rowtype := booking_staff_appointment(p_store, p_id);
+    v jsonb;
+begin
+    v := booking_cancel(a, p_actor);
+    perform carnet_audit(p_actor, 'cancel', 'appointment', a.id::text, p_request_id);
+    return v::json;
+end $$;
+
+-- ---- manager setup ----
+
+create function booking_parse_tod(p_value jsonb, p_field text) returns time
+language plpgsql immutable as $$
+begin
+    if p_value is null or jsonb_typeof(p_value) <> 'string'
+       or (p_value #>> '{}') !~ '^([01]\d|2[0-3]):[0-5]\d$|^24:00$' then
+        perform carnet_fail(422, 'invalid', p_field, 'a local time HH:MM is required');
+    end if;
+    return (p_value #>> '{}')::time;
+end $$;
+
+-- Replaces the week's opening hours: {"hours": [{"weekday": 1, "opens": "10:00",
+-- "closes": "20:00"}, ...]}.
+create function booking_set_hours(p_actor bigint, p_store text, p_body jsonb, p_request_id text)
+returns json
+language plpgsql as $$
+declare
+    st stores%rowtype := booking_store(p_store);
+    h jsonb;
+    i int := 0;
+    v_day int;
+    v_opens time;
+    v_closes time;
+begin
+    if jsonb_typeof(p_body -> 'hours') is distinct from 'array'
+       or jsonb_array_length(p_body -> 'hours') > 7 * 4 then
+        perform carnet_fail(422, 'invalid', 'hours', 'an array of at most 28 opening periods is required');
+    end if;
+    delete from store_hours where store_id = st.id;
+    for h in select * from jsonb_array_elements(p_body -> 'hours') loop
+        if jsonb_typeof(h -> 'weekday') is distinct from 'number'
+           or (h ->> 'weekday') !~ '^[1-7]$' then
+            perform carnet_fail(422, 'invalid', format('hours[%s].weekday', i),
+                'weekday is 1 (Monday) to 7 (Sunday)');
+        end if;
+        v_day := (h ->> 'weekday')::int;
+        v_opens := booking_parse_tod(h -> 'opens', format('hours[%s].opens', i));
+        v_closes := booking_parse_tod(h -> 'closes', format('hours[%s].closes', i));
+        if v_closes <= v_opens then
+            perform carnet_fail(422, 'invalid', format('hours[%s].closes', i),
+                'closing time must be after opening time');
+        end if;
+        if exists (select 1 from store_hours where store_id = st.id and weekday = v_day
+                   and opens < v_closes and closes > v_opens) then
+            perform carnet_fail(422, 'overlap', format('hours[%s]', i),
+                'two opening periods overlap on that day');
+        end if;
+        insert into store_hours values (st.id, v_day, v_opens, v_closes);
+        i := i + 1;
+    end loop;
+    perform carnet_audit(p_actor, 'set_hours', 'store', st.id::text, p_request_id);
+    return json_build_object('store_id', st.id, 'hours', coalesce((
+        select json_agg(json_build_object('weekday', weekday, 'opens', to_char(opens, 'HH24:MI'),
+                                          'closes', to_char(closes, 'HH24:MI'))
+                        order by weekday, opens)
+        from store_hours where store_id = st.id), '[]'));
+end $$;
+
+create function booking_add_closure(p_actor bigint, p_store text, p_body jsonb, p_request_id text)
+returns json
+language plpgsql as $$
+declare
+    st stores%rowtype := booking_store(p_store);
+    v_day date;
+    v_reason text := coalesce(p_body ->> 'reason', '');
+    c store_closures%rowtype;
+begin
+    if jsonb_typeof(p_body -> 'date') is distinct from 'string' then
+        perform carnet_fail(422, 'invalid', 'date', 'a date YYYY-MM-DD is required');
+    end if;
+    v_day := booking_parse_date(p_body ->> 'date', 'date');
+    if length(v_reason) > 200 then
+        perform carnet_fail(422, 'too_long', 'reason', 'at most 200 characters');
+    end if;
+    if exists (select 1 from store_closures where store_id = st.id and day = v_day) then
+        perform carnet_fail(409, 'exists', 'date', 'the store is already closed that day');
+    end if;
+    insert into store_closures (store_id, day, reason) values (st.id, v_day, v_reason)
+    returning * into c;
+    perform carnet_audit(p_actor, 'add_closure', 'store', st.id::text, p_request_id);
+    return json_build_object('id', c.id, 'store_id', c.store_id, 'date', c.day,
+                             'reason', c.reason,
+                             'booked', (select count(*) from appointments a
+                                        where a.store_id = st.id and a.status = 'booked'
+                                          and (a.starts_at at time zone st.timezone)::date = v_day));
+end $$;
+
+create function booking_add_service(p_actor bigint, p_store text, p_body jsonb, p_request_id text)
+returns json
+language plpgsql as $$
+declare
+    st stores%rowtype := booking_store(p_store);
+    sv services%rowtype;
+begin
+    if jsonb_typeof(p_body -> 'name') is distinct from 'string'
+       or length(p_body ->> 'name') not between 1 and 100 then
+        perform carnet_fail(422, 'invalid', 'name', 'a name of 1 to 100 characters is required');
+    end if;
+    if jsonb_typeof(p_body -> 'duration_min') is distinct from 'number'
+       or (p_body ->> 'duration_min') !~ '^[0-9]{1,3}$'
+       or (p_body ->> 'duration_min')::int not between 5 and 480 then
+        perform carnet_fail(422, 'invalid', 'duration_min', 'minutes between 5 and 480');
+    end if;
+    if jsonb_typeof(p_body -> 'skill') is distinct from 'string'
+       or (p_body ->> 'skill') !~ '^[a-z][a-z_]{1,31}$' then
+        perform carnet_fail(422, 'invalid', 'skill', 'a skill like "repair" is required');
+    end if;
+    if p_body ? 'buffer_min' and (jsonb_typeof(p_body -> 'buffer_min') <> 'number'
+       or (p_body ->> 'buffer_min') !~ '^[0-9]{1,3}$'
+       or (p_body ->> 'buffer_min')::int > 240) then
+        perform carnet_fail(422, 'invalid', 'buffer_min', 'minutes between 0 and 240');
+    end if;
+    if exists (select 1 from services where store_id = st.id and name = p_body ->> 'name') then
+        perform carnet_fail(409, 'exists', 'name', 'this store already has a service of that name');
+    end if;
+    insert into services (store_id, name, duration_min, skill, buffer_min)
+    values (st.id, p_body ->> 'name', (p_body ->> 'duration_min')::int, p_body ->> 'skill',
+            coalesce((p_body ->> 'buffer_min')::int, 0))
+    returning * into sv;
+    perform carnet_audit(p_actor, 'add_service', 'service', sv.id::text, p_request_id);
+    return json_build_object('id', sv.id, 'store_id', sv.store_id, 'name', sv.name,
+                             'duration_min', sv.duration_min, 'skill', sv.skill,
+                             'buffer_min', sv.buffer_min);
+end $$;
+
+-- Replaces a staff member's skills in this store: {"skills": ["repair", "diagnostics"]}.
+create function booking_set_skills(p_actor bigint, p_store text, p_staff text, p_body jsonb,
+                                   p_request_id text)
+returns json
+language plpgsql as $$
+declare
+    st stores%rowtype := booking_store(p_store);
+    v_staff bigint;
+    k jsonb;
+begin
+    if p_staff !~ '^[0-9]{1,18}$' or not exists (
+        select 1 from staff_roles where staff_id = p_staff::bigint and store_id = st.id) then
+        perform carnet_fail(404, 'not_found', 'staff', 'no such staff member in this store');
+    end if;
+    v_staff := p_staff::bigint;
+    if jsonb_typeof(p_body -> 'skills') is distinct from 'array'
+       or jsonb_array_length(p_body -> 'skills') > 32 then
+        perform carnet_fail(422, 'invalid', 'skills', 'an array of at most 32 skills is required');
+    end if;
+    for k in select * from jsonb_array_elements(p_body -> 'skills') loop
+        if jsonb_typeof(k) <> 'string' or (k #>> '{}') !~ '^[a-z][a-z_]{1,31}$' then
+            perform carnet_fail(422, 'invalid', 'skills', 'skills look like "repair"');
+        end if;
+    end loop;
+    delete from staff_skills where staff_id = v_staff and store_id = st.id;
+    insert into staff_skills (staff_id, store_id, skill)
+    select distinct v_staff, st.id, x from jsonb_array_elements_text(p_body -> 'skills') x;
+    perform carnet_audit(p_actor, 'set_skills', 'staff', v_staff::text, p_request_id);
+    return json_build_object('staff_id', v_staff, 'store_id', st.id, 'skills', coalesce((
+        select json_agg(skill order by skill) from staff_skills
+        where staff_id = v_staff and store_id = st.id), '[]'));
+end $$;
+
+create function booking_add_shift(p_actor bigint, p_store text, p_body jsonb, p_request_id text)
+returns json
+language plpgsql as $$
+declare
+    st stores%rowtype := booking_store(p_store);
+    v_staff bigint;
+    v_start timestamptz;
+    v_end timestamptz;
+    sh shifts%rowtype;
+begin
+    if jsonb_typeof(p_body -> 'staff_id') is distinct from 'number'
+       or (p_body ->> 'staff_id') !~ '^[0-9]{1,18}$' or not exists (
+        select 1 from staff_roles where staff_id = (p_body ->> 'staff_id')::bigint
+                                    and store_id = st.id) then
+        perform carnet_fail(422, 'invalid', 'staff_id', 'a staff member of this store is required');
+    end if;
+    v_staff := (p_body ->> 'staff_id')::bigint;
+    v_start := booking_parse_time(p_body -> 'starts_at', 'starts_at');
+    v_end := booking_parse_time(p_body -> 'ends_at', 'ends_at');
+    if v_end <= v_start or v_end > v_start + interval '24 hours' then
+        perform carnet_fail(422, 'invalid', 'ends_at', 'a shift ends after it starts, within 24 hours');
+    end if;
+    if exists (select 1 from shifts where staff_id = v_staff
+               and tstzrange(starts_at, ends_at) && tstzrange(v_start, v_end)) then
+        perform carnet_fail(409, 'overlap', 'starts_at', 'this person already has a shift then');
+    end if;
+    insert into shifts (store_id, staff_id, starts_at, ends_at)
+    values (st.id, v_staff, v_start, v_end)
+    returning * into sh;
+    perform carnet_audit(p_actor, 'add_shift', 'shift', sh.id::text, p_request_id);
+    return json_build_object('id', sh.id, 'store_id', sh.store_id, 'staff_id', sh.staff_id,
+                             'starts_at', sh.starts_at, 'ends_at', sh.ends_at);
+end $$;
+
+-- ---- store details and the rota ----
+
+-- A store with its week and its closures from today on (public: what the booking page shows).
+create function booking_store_detail(p_store text) returns json
+language plpgsql as $$
+declare
+    st stores%rowtype := booking_store(p_store);
+begin
+    return json_build_object('id', st.id, 'code', st.code, 'name', st.name,
+        'timezone', st.timezone,
+        'hours', coalesce((select json_agg(json_build_object('weekday', weekday,
+                                                             'opens', to_char(opens, 'HH24:MI'),
+                                                             'closes', to_char(closes, 'HH24:MI'))
+                                           order by weekday, opens)
+                           from store_hours where store_id = st.id), '[]'),
+        'closures', coalesce((select json_agg(json_build_object('id', id, 'date', day,
+                                                                'reason', reason) order by day)
+                              from store_closures
+                              where store_id = st.id
+                                and day >= (now() at time zone st.timezone)::date), '[]'));
+end $$;
+
+-- Shifts starting on local dates [p_from, p_to], with who and their skills here.
+create function booking_shifts(p_actor bigint, p_store text, p_from text, p_to text)
+returns json
+language plpgsql as $$
+declare
+    st stores%rowtype := booking_store(p_store);
+    v_from date := booking_parse_date(p_from, 'from');
+    v_to date := booking_parse_date(p_to, 'to');
+begin
+    if v_to < v_from or v_to - v_from >= booking_max_days() then
+        perform carnet_fail(422, 'invalid', 'to',
+            format('"to" is on or after "from", at most %s days later', booking_max_days()));
+    end if;
+    return json_build_object('store_id', st.id, 'from', v_from, 'to', v_to,
+        'shifts', coalesce((
+            select json_agg(json_build_object(
+                       'id', sh.id, 'staff_id', sh.staff_id, 'staff_name', s.name,
+                       'starts_at', sh.starts_at, 'ends_at', sh.ends_at,
+                       'skills', (select coalesce(json_agg(k.skill order by k.skill), '[]')
+                                  from staff_skills k
+                                  where k.staff_id = sh.staff_id and k.store_id = st.id))
+                   order by sh.starts_at, sh.staff_id)
+            from shifts sh join staff s on s.id = sh.staff_id
+            where sh.store_id = st.id
+              and sh.starts_at >= (v_from::timestamp at time zone st.timezone)
+              and sh.starts_at < ((v_to + 1)::timestamp at time zone st.timezone)), '[]'));
+end $$;
+
+-- Removes a shift unless an active appointment of that person falls in it (move or cancel
+-- those first: a booking must keep someone on shift to honour it).
+create function booking_delete_shift(p_actor bigint, p_store text, p_id text, p_request_id text)
+returns json
+language plpgsql as $$
+declare
+    st stores%rowtype := booking_store(p_store);
+    sh shifts%rowtype;
+    n int;
+begin
+    if p_id !~ '^[0-9]{1,18}$' then
+        perform carnet_fail(404, 'not_found', 'id', 'no such shift in this store');
+    end if;
+    select * into sh from shifts where id = p_id::bigint and store_id = st.id for update;
+    if not found then
+        perform carnet_fail(404, 'not_found', 'id', 'no such shift in this store');
+    end if;
+    -- Bookings of this person take the store's booking lock first; so do we.
+    perform pg_advisory_xact_lock(hashtext('carnet.booking'), st.id::int);
+    select count(*) into n from appointments
+    where staff_id = sh.staff_id and status in ('booked', 'checked_in', 'in_service')
+      and tstzrange(starts_at, ends_at) && tstzrange(sh.starts_at, sh.ends_at);
+    if n > 0 then
+        perform carnet_fail_extra(409, 'has_appointments', 'id',
+            format('%s active appointment(s) rely on this shift: move or cancel them first', n),
+            jsonb_build_object('appointments', n));
+    end if;
+    delete from shifts where id = sh.id;
+    perform carnet_audit(p_actor, 'delete_shift', 'shift', sh.id::text, p_request_id);
+    return json_build_object('id', sh.id, 'deleted', true);
+end $$;
+
+-- Forgets idempotency records after a day: retries come within seconds or minutes.
+create function job_booking_idempotency() returns int
+language plpgsql as $$
+declare
+    n int;
+begin
+    delete from booking_idempotency where created_at < now() - interval '1 day';
+    get diagnostics n = row_count;
+    return n;
+end $$;
