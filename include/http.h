@@ -57,6 +57,10 @@ struct req {
     bool replied;
     void *state; /* handler-owned context, freed with state_free when the request ends */
     void (*state_free)(void *state);
+    /* A streaming reply (http_stream_start): who to tell when the client goes away. */
+    bool streaming;
+    void (*on_close)(struct req *r, void *arg);
+    void *close_arg;
 };
 
 int http_init(struct event_base *base, const char *host, int port);
@@ -87,6 +91,23 @@ struct evbuffer;
 /* Sends `buf` (not taken: the caller frees it after the call). */
 void http_reply_buffer(struct req *r, int status, const char *content_type, struct evbuffer *buf);
 void http_free(void);
+
+/*
+ * Streaming replies (Server-Sent Events). http_stream_start sends 200 with `content_type` and
+ * chunked encoding; the request then stays open and no longer counts as in flight (a stream
+ * must not hold up a graceful shutdown: its owner ends it). If the client goes away first,
+ * `on_close(r, arg)` runs once, from the loop; the owner must then call http_stream_end(r).
+ * http_stream_end finishes the reply (when the client is still there), logs it and frees r.
+ */
+int http_stream_start(struct req *r, const char *content_type,
+                      void (*on_close)(struct req *r, void *arg), void *arg);
+/* Queues the bytes of `buf` (drained, not taken). -1 when the client is gone. */
+int http_stream_write(struct req *r, struct evbuffer *buf);
+/* Bytes written to the stream but not yet accepted by the client's socket. */
+size_t http_stream_pending(struct req *r);
+void http_stream_end(struct req *r);
+/* Streams currently open. */
+int http_streams(void);
 
 /* Maps a SQLSTATE to an HTTP status; exposed for unit tests. */
 int http_status_for_sqlstate(const char *sqlstate);

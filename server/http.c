@@ -10,6 +10,7 @@
 #include "http.h"
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -41,6 +42,7 @@ static struct {
     int port;
     int inflight;
     int unflushed; /* replies handed to evhttp whose bytes are not all written yet */
+    int streams;   /* streaming replies open (not in flight: their owner ends them) */
     bool stopping;
     bool drained;
     void (*on_drained)(void);
@@ -110,12 +112,35 @@ static void maybe_drained(void)
     }
 }
 
+/* A reply leaves in one of two ways: written in full (on_reply_sent), or cut off because the
+ * connection closed first (on_conn_closed). Each path disarms the other, so a reply is counted
+ * out exactly once and a client that vanishes cannot hold up a shutdown. */
 static void on_reply_sent(struct evhttp_request *ev, void *arg)
 {
+    struct evhttp_connection *evcon = arg;
     (void)ev;
+    evhttp_connection_set_closecb(evcon, NULL, NULL);
+    H.unflushed--;
+    maybe_drained();
+}
+
+static void on_conn_closed(struct evhttp_connection *evcon, void *arg)
+{
+    (void)evcon;
     (void)arg;
     H.unflushed--;
     maybe_drained();
+}
+
+/* Counts a reply about to be handed to evhttp until its bytes are out (see above). */
+static void track_unflushed(struct req *r)
+{
+    struct evhttp_connection *evcon = evhttp_request_get_connection(r->ev);
+    if (!evcon)
+        return;
+    H.unflushed++;
+    evhttp_request_set_on_complete_cb(r->ev, on_reply_sent, evcon);
+    evhttp_connection_set_closecb(evcon, on_conn_closed, NULL);
 }
 
 /* The one exit of a request: headers every reply carries, send, log, count, free. */
@@ -139,10 +164,7 @@ static void http_finish(struct req *r, int status, const char *ctype, struct evb
         evhttp_add_header(out, "Cache-Control", "no-store");
     if (H.stopping)
         evhttp_add_header(out, "Connection", "close");
-    if (evhttp_request_get_connection(r->ev)) {
-        H.unflushed++;
-        evhttp_request_set_on_complete_cb(r->ev, on_reply_sent, NULL);
-    }
+    track_unflushed(r);
     evhttp_send_reply(r->ev, status, reason(status), buf);
     dur = util_now_us() - r->start_us;
     log_msg(LOG_INFO, r->id, "%s %s %d %zu %.3fms", r->method, r->path ? r->path : "-", status,
@@ -333,6 +355,84 @@ void http_reply_db_json(struct req *r, int status, const struct db_result *res)
     }
     v = PQgetvalue(res->res, 0, 0);
     http_reply_json(r, status, v, (size_t)PQgetlength(res->res, 0, 0));
+}
+
+/* ---- streaming replies ---- */
+
+/* An SSE stream is quiet between events; its owner sends heartbeats well within this, so a
+ * connection silent for longer is dead and evhttp may drop it. */
+#define STREAM_TIMEOUT_S 120
+
+static void stream_closed(struct evhttp_connection *evcon, void *arg)
+{
+    struct req *r = arg;
+    evhttp_connection_set_closecb(evcon, NULL, NULL);
+    if (r->on_close)
+        r->on_close(r, r->close_arg);
+}
+
+int http_stream_start(struct req *r, const char *ctype, void (*on_close)(struct req *r, void *arg),
+                      void *arg)
+{
+    struct evkeyvalq *out = evhttp_request_get_output_headers(r->ev);
+    struct evhttp_connection *evcon = evhttp_request_get_connection(r->ev);
+
+    if (!evcon || r->replied)
+        return -1;
+    r->replied = true;
+    r->streaming = true;
+    r->status = 200;
+    r->on_close = on_close;
+    r->close_arg = arg;
+    evhttp_add_header(out, "Content-Type", ctype);
+    evhttp_add_header(out, "X-Request-Id", r->id);
+    evhttp_add_header(out, "X-Content-Type-Options", "nosniff");
+    evhttp_add_header(out, "Cache-Control", "no-store");
+    /* Proxies such as nginx would otherwise hold events back to fill their buffers. */
+    evhttp_add_header(out, "X-Accel-Buffering", "no");
+    evhttp_connection_set_timeout(evcon, STREAM_TIMEOUT_S);
+    evhttp_connection_set_closecb(evcon, stream_closed, r);
+    evhttp_send_reply_start(r->ev, 200, reason(200));
+    H.inflight--;
+    H.streams++;
+    maybe_drained();
+    return 0;
+}
+
+int http_stream_write(struct req *r, struct evbuffer *buf)
+{
+    if (!r->streaming || !evhttp_request_get_connection(r->ev))
+        return -1;
+    evhttp_send_reply_chunk(r->ev, buf);
+    return 0;
+}
+
+size_t http_stream_pending(struct req *r)
+{
+    struct evhttp_connection *evcon = evhttp_request_get_connection(r->ev);
+    struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
+    return bev ? evbuffer_get_length(bufferevent_get_output(bev)) : 0;
+}
+
+void http_stream_end(struct req *r)
+{
+    struct evhttp_connection *evcon = evhttp_request_get_connection(r->ev);
+    int64_t dur = util_now_us() - r->start_us;
+
+    track_unflushed(r); /* replaces the stream's close callback */
+    /* Without a connection this only frees evhttp's request (the client left). */
+    evhttp_send_reply_end(r->ev);
+    log_msg(LOG_INFO, r->id, "%s %s %d stream %.3fs%s", r->method, r->path ? r->path : "-",
+            r->status, (double)dur / 1e6, evcon ? "" : " (client left)");
+    metrics_observe(r->match.route ? r->match.index : -1, r->status, dur);
+    req_free(r);
+    H.streams--;
+    maybe_drained();
+}
+
+int http_streams(void)
+{
+    return H.streams;
 }
 
 const char *http_param(struct req *r, const char *name)

@@ -7,6 +7,8 @@
 #include <event2/event.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "config.h"
 #include "db.h"
@@ -16,12 +18,24 @@ struct job {
     struct sql_stmt stmt;
 };
 
+/* Jobs that take a setting as $1, read at each run (by statement name, so the table below keeps
+ * one plain row per job). */
+static const struct {
+    const char *name;
+    const int *value;
+} params_table[] = {
+    {"job_expire_standby_offers", &config.standby_hold_s},
+};
+
 /* Each function returns how much it did; see schema/ for what they do and how they lock. */
 static struct job table[] = {
     {SQL_STMT("job_expire_sessions", "select job_expire_sessions()", 0)},
     /* booking */
     {SQL_STMT("job_booking_idempotency", "select job_booking_idempotency()", 0)},
     /* floor */
+    {SQL_STMT("job_prune_events", "select job_prune_events()", 0)},
+    {SQL_STMT("job_mark_no_shows", "select job_mark_no_shows()", 0)},
+    {SQL_STMT("job_expire_standby_offers", "select job_expire_standby_offers($1::int)", 1)},
 
     /* messages */
 
@@ -50,7 +64,17 @@ static void on_done(const struct db_result *res, void *arg)
 
 static void run_next(void)
 {
-    db_query(&table[current].stmt, NULL, on_done, &table[current]);
+    char v[16];
+    const char *params[1] = {v};
+    struct job *j = &table[current];
+    const int *value = NULL;
+
+    for (size_t i = 0; i < sizeof(params_table) / sizeof(params_table[0]); i++)
+        if (strcmp(params_table[i].name, j->stmt.name) == 0)
+            value = params_table[i].value;
+    if (value)
+        snprintf(v, sizeof(v), "%d", *value);
+    db_query(&j->stmt, value ? params : NULL, on_done, j);
 }
 
 static void on_tick(evutil_socket_t fd, short what, void *arg)

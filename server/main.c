@@ -21,6 +21,7 @@
 #include "metrics.h"
 #include "migrate.h"
 #include "router.h"
+#include "sse.h"
 #include "static.h"
 #include "worker.h"
 
@@ -65,6 +66,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     }
     log_info("signal %d: shutting down (in flight: %d)", (int)sig, http_inflight());
     jobs_stop();
+    sse_shutdown();
     http_shutdown(config.shutdown_timeout_s, on_drained);
 }
 
@@ -142,7 +144,7 @@ int main(int argc, char **argv)
     dbc.reconnect_max_ms = config.reconnect_max_ms;
     dbc.pipeline_depth = config.pipeline_depth;
     if (auth_init() < 0 || metrics_init(nroutes) < 0 || db_init(base, &dbc) < 0 ||
-        worker_init(base, config.workers) < 0) {
+        sse_init(base) < 0 || worker_init(base, config.workers) < 0) {
         log_error("start-up failed");
         goto out;
     }
@@ -169,6 +171,7 @@ out:
     http_free();
     worker_shutdown();
     db_shutdown();
+    sse_free();
     static_free();
     metrics_free();
     if (base)

@@ -9,6 +9,10 @@
 
 #include "auth.h"
 #include "booking.h"
+#include "device.h"
+#include "floor.h"
+#include "repair.h"
+#include "sse.h"
 #include "staff.h"
 #include "system.h"
 
@@ -69,8 +73,83 @@ const struct route routes[] = {
      "remove a shift without bookings"},
 
     /* ---- the store floor: check-in, line, call next, standby, live streams (floor.c, sse.c) ---- */
+    {"POST", "/api/stores/{store}/checkin", floor_checkin, ACCESS_FLOOR,
+     "check a booked customer in (code, appointment id or manage-link QR token)"},
+    {"GET", "/api/stores/{store}/checkin/search", floor_checkin_search, ACCESS_FLOOR,
+     "find today's bookings by name"},
+    {"POST", "/api/checkin/{token}", floor_self_checkin, ACCESS_PUBLIC,
+     "self check-in with the manage link"},
+    {"POST", "/api/stores/{store}/standby", floor_standby_join, ACCESS_PUBLIC,
+     "join a full day's standby list; returns the private standby link"},
+    {"GET", "/api/standby/{token}", floor_standby_status, ACCESS_PUBLIC,
+     "my standby place, or the slot offered to me"},
+    {"POST", "/api/standby/{token}/claim", floor_standby_claim, ACCESS_PUBLIC,
+     "take the offered slot: it becomes my booking"},
+    {"POST", "/api/standby/{token}/leave", floor_standby_leave, ACCESS_PUBLIC,
+     "leave the standby list (an offer held for me passes on)"},
+    {"POST", "/api/stores/{store}/line", floor_join_line, ACCESS_PUBLIC,
+     "join the walk-in line (kiosk, phone or staff); returns the private line link"},
+    {"GET", "/api/line/{token}", floor_line_status, ACCESS_PUBLIC, "my place in line and wait"},
+    {"POST", "/api/line/{token}/leave", floor_line_leave, ACCESS_PUBLIC, "leave the line"},
+    {"GET", "/api/line/{token}/events", sse_line_stream, ACCESS_PUBLIC,
+     "live stream of my place in line (SSE)"},
+    {"GET", "/api/stores/{store}/board", floor_board, ACCESS_PUBLIC,
+     "wall board: tickets and initials"},
+    {"GET", "/api/stores/{store}/board/events", sse_board_stream, ACCESS_PUBLIC,
+     "live stream of the wall board (SSE)"},
+    {"GET", "/api/stores/{store}/events", sse_store_stream, ACCESS_FLOOR,
+     "live stream of the store floor for staff (SSE)"},
+    {"GET", "/api/stores/{store}/queue", floor_queue, ACCESS_FLOOR, "the line and who is served"},
+    {"POST", "/api/stores/{store}/queue/next", floor_call_next, ACCESS_FLOOR,
+     "call the next customer"},
+    {"POST", "/api/visits/{id}/start", floor_visit_start, ACCESS_FLOOR, "service starts"},
+    {"POST", "/api/visits/{id}/done", floor_visit_done, ACCESS_FLOOR, "service done"},
+    {"POST", "/api/visits/{id}/skip", floor_visit_skip, ACCESS_FLOOR,
+     "called customer absent: back of the line"},
+    {"POST", "/api/visits/{id}/requeue", floor_visit_requeue, ACCESS_FLOOR,
+     "send back to the line at their place"},
+    {"POST", "/api/visits/{id}/left", floor_visit_left, ACCESS_FLOOR, "customer left"},
+    {"GET", "/api/stores/{store}/floor/settings", floor_settings_get, ACCESS_FLOOR,
+     "the store's floor rules"},
+    {"PUT", "/api/stores/{store}/floor/settings", floor_settings_put, ACCESS_MANAGER,
+     "change the store's floor rules"},
 
     /* ---- devices, diagnostics, repairs, the health record (device.c, repair.c) ---- */
+    {"GET", "/api/devices", device_search, ACCESS_STAFF,
+     "find devices by serial (exact or prefix), owner email or phone, repair number"},
+    {"GET", "/api/devices/{serial}", device_record, ACCESS_STAFF,
+     "the health record: device, owners (redacted by store), repairs, entries newest first"},
+    {"PUT", "/api/devices/{serial}", device_put, ACCESS_STAFF, "create or update a device"},
+    {"POST", "/api/devices/{serial}/owners", device_owner_add, ACCESS_STAFF, "record a new owner"},
+    {"POST", "/api/devices/{serial}/diagnostics", device_diagnostic_add, ACCESS_REPAIR,
+     "log a diagnostic session"},
+    {"POST", "/api/devices/{serial}/diagnostics/import", device_diagnostic_import, ACCESS_REPAIR,
+     "import a diagnostics tool's JSON report as one session"},
+    {"GET", "/api/devices/{serial}/trends", device_trends, ACCESS_STAFF,
+     "measured values across diagnostic sessions"},
+    {"POST", "/api/devices/{serial}/notes", device_note_add, ACCESS_STAFF,
+     "add a note, or a correction of an earlier entry"},
+    {"GET", "/api/devices/{serial}/verify", device_verify, ACCESS_STAFF,
+     "verify the record's hash chain"},
+    {"POST", "/api/stores/{store}/repairs", repair_open, ACCESS_REPAIR,
+     "open a repair order with its intake checklist"},
+    {"GET", "/api/repairs/{id}", repair_get, ACCESS_STAFF, "a repair order"},
+    {"POST", "/api/repairs/{id}/transition", repair_transition, ACCESS_REPAIR,
+     "move a repair to another state"},
+    {"PUT", "/api/repairs/{id}/estimate", repair_estimate, ACCESS_REPAIR,
+     "write the estimate; returns the customer's approval link token"},
+    {"POST", "/api/repairs/{id}/parts", repair_part_add, ACCESS_REPAIR, "record a part used"},
+    {"POST", "/api/repairs/{id}/notes", repair_note_add, ACCESS_REPAIR, "add a labour note"},
+    {"PUT", "/api/repairs/{id}/promise", repair_promise, ACCESS_REPAIR,
+     "set the promised date and the kept-overnight observation"},
+    {"GET", "/api/repair-status/{token}", repair_status_view, ACCESS_PUBLIC,
+     "the customer's repair status page"},
+    {"GET", "/api/estimates/{token}", repair_estimate_view, ACCESS_PUBLIC,
+     "the estimate behind a customer's approval link"},
+    {"POST", "/api/estimates/{token}/approve", repair_estimate_approve, ACCESS_PUBLIC,
+     "the customer approves the estimate"},
+    {"POST", "/api/estimates/{token}/decline", repair_estimate_decline, ACCESS_PUBLIC,
+     "the customer declines the estimate"},
 
     /* ---- messages, outbox, surveys (message.c) ---- */
 };

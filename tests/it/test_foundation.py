@@ -372,3 +372,21 @@ def test_pipelined_answers_reach_their_own_requests(ctx):
     assert r.status == 200, r
     m = s.client.get("/metrics").raw.decode()
     assert "carnet_db_pool_inflight" in m
+
+
+def test_shutdown_is_prompt_after_clients_vanish(ctx):
+    """Replies cut off by clients that hung up must not hold a shutdown until its deadline."""
+    s = ctx.start_carnetd(env={"CARNET_SHUTDOWN_TIMEOUT": "20", "CARNET_NO_JOBS": "1"})
+    socks = []
+    for _ in range(20):
+        sock = socket.create_connection(("127.0.0.1", s.port))
+        sock.sendall(b"GET /api/openapi.json HTTP/1.1\r\nHost: x\r\n\r\n")
+        socks.append(sock)
+    for sock in socks:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        sock.close()  # reset, with the reply (tens of kB) possibly still being written
+    time.sleep(0.5)
+    t0 = time.time()
+    s.proc.send_signal(signal.SIGTERM)
+    assert s.proc.wait(15) == 0
+    assert time.time() - t0 < 5, "shutdown waited %.1fs" % (time.time() - t0)

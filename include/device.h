@@ -1,0 +1,61 @@
+/*
+ * device: devices by serial number and their health record (diagnostics, owners, notes, the
+ * hash-chain verification, search). The record itself and its rules live in
+ * schema/003_device.sql; these handlers validate input, make one SQL call each, and reply.
+ */
+#ifndef CARNET_DEVICE_H
+#define CARNET_DEVICE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "db.h"
+
+struct req;
+
+/* Longest serial accepted in a path before normalisation (spaces included). */
+#define DEVICE_SERIAL_RAW_MAX 64
+
+void device_search(struct req *r);
+void device_record(struct req *r);
+void device_put(struct req *r);
+void device_owner_add(struct req *r);
+void device_diagnostic_add(struct req *r);
+void device_diagnostic_import(struct req *r);
+void device_trends(struct req *r);
+void device_note_add(struct req *r);
+void device_verify(struct req *r);
+
+/* ---- helpers shared with repair.c ---- */
+
+/* True when the request has a JSON object body; otherwise replies 400 and returns false. */
+bool device_need_body(struct req *r);
+/* Copies path parameter `name` into `out` when it is a positive decimal id (at most 18 digits);
+ * otherwise replies 404 naming the parameter and returns false. */
+bool device_id_param(struct req *r, const char *name, char out[24]);
+/* Sends `stmt` and replies with the JSON value it returns, with `status` (200 or 201). */
+void device_db_reply(struct req *r, struct sql_stmt *stmt, const char *const *params, int status);
+
+/*
+ * One entry of a device's chain as stored: its id, the stored previous hash and hash (hex), and
+ * the canonical text the hash covers. device_chain_check recomputes every hash with libsodium
+ * (SHA-256 over the 32 previous-hash bytes then the canonical text) and compares.
+ */
+struct device_chain_entry {
+    long long id;
+    const char *prev_hex;
+    const char *hash_hex;
+    const char *canonical;
+};
+
+struct device_chain_report {
+    size_t checked;      /* entries that verified before the first break */
+    long long broken_at; /* id of the first entry that does not verify, 0 when none */
+    const char *reason;  /* "prev_mismatch", "hash_mismatch", "head_mismatch", or NULL */
+};
+
+/* Returns 0 when the whole chain (and the device's stored head) verifies, -1 otherwise. */
+int device_chain_check(const struct device_chain_entry *entries, size_t n, const char *head_hex,
+                       long long head_entry, struct device_chain_report *out);
+
+#endif

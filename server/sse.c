@@ -1,0 +1,865 @@
+/*
+ * sse: Server-Sent Events fan-out (see sse.h for the contract).
+ *
+ * Three kinds of objects, each a small state machine:
+ *
+ *   listener  DOWN --timer--> CONNECTING --> SUBSCRIBING (LISTEN sent) --> READY --fail--> DOWN
+ *   hub       one per topic with clients; `last` is the newest event id handed to its live
+ *             clients (-1 until the first read tells it where the topic stands). A notification
+ *             or a listener reconnect makes it read `events` after `last` (one read at a time;
+ *             `dirty` asks for another when more arrived meanwhile).
+ *   client    OPENING (resolving what to follow) --> CATCHUP (replaying from its own last id)
+ *             --> LIVE (fed by the hub). A client whose last id falls behind the hub goes back
+ *             to CATCHUP, so nothing is skipped; events at or below its last id are never sent
+ *             twice.
+ *
+ * Clients cost one struct and their evhttp connection; all reads go through the shared pool, so
+ * thousands of quiet streams need no database connection of their own. A client the network
+ * does not drain (SSE_MAX_PENDING bytes queued) is dropped: the browser reconnects with
+ * Last-Event-ID and replays what it missed from the table.
+ */
+#include "sse.h"
+
+#include <ctype.h>
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "db.h"
+#include "http.h"
+#include "log.h"
+#include "util.h"
+
+#define SSE_CHANNEL "carnet_events"
+#define SSE_HEARTBEAT_S 15
+#define SSE_RETRY_MS 2000 /* what browsers wait before reconnecting */
+#define SSE_BATCH 500     /* events read per query */
+#define SSE_MAX_PENDING (256 * 1024)
+#define SSE_BACKOFF_MIN_MS 100
+#define SSE_BACKOFF_MAX_MS 5000
+
+static struct sql_stmt q_open = SQL_STMT("sse_open", "select floor_stream_open($1, $2)", 2);
+static struct sql_stmt q_events =
+    SQL_STMT("sse_events", "select sse_events($1, $2::bigint, $3::int)", 3);
+
+enum sse_mode { SSE_STAFF, SSE_BOARD, SSE_LINE };
+enum client_state { CLIENT_OPENING, CLIENT_CATCHUP, CLIENT_LIVE };
+enum listen_state { LISTEN_DOWN, LISTEN_CONNECTING, LISTEN_SUBSCRIBING, LISTEN_READY };
+
+struct hub;
+
+struct client {
+    struct client *prev, *next; /* in hub->clients */
+    struct hub *hub;
+    struct req *r; /* NULL once the stream has ended */
+    enum sse_mode mode;
+    enum client_state state;
+    int64_t visit_id; /* SSE_LINE: the visit whose place is followed */
+    int64_t last;     /* newest event id this client has been given (or skipped), -1 unknown */
+    bool busy;        /* a catch-up read is in flight: free in its callback */
+    bool gone;
+};
+
+struct hub {
+    struct hub *next;
+    char *topic;
+    int64_t last;
+    bool fetching, dirty;
+    struct client *clients;
+    int nclients;
+};
+
+static struct {
+    struct event_base *base;
+    struct hub *hubs;
+    int nclients;
+    bool stopping;
+    struct event *heartbeat;
+    /* the LISTEN connection */
+    enum listen_state lstate;
+    PGconn *pg;
+    struct event *ev;
+    int ev_fd;
+    short ev_what;
+    struct event *retry;
+    int backoff_ms;
+} S;
+
+static void client_catchup(struct client *c);
+static void hub_fetch(struct hub *h);
+static void listen_start(void);
+
+int sse_clients(void)
+{
+    return S.nclients;
+}
+
+/* ---- hubs and clients ---- */
+
+static struct hub *hub_find(const char *topic)
+{
+    for (struct hub *h = S.hubs; h; h = h->next)
+        if (strcmp(h->topic, topic) == 0)
+            return h;
+    return NULL;
+}
+
+static void hub_unlink(struct hub *h)
+{
+    for (struct hub **p = &S.hubs; *p; p = &(*p)->next) {
+        if (*p == h) {
+            *p = h->next;
+            break;
+        }
+    }
+}
+
+static void hub_free(struct hub *h)
+{
+    free(h->topic);
+    free(h);
+}
+
+/* Drops a hub nobody follows, unless a read of it is in flight (its callback frees it then). */
+static void hub_maybe_free(struct hub *h)
+{
+    if (h->nclients > 0 || h->fetching)
+        return;
+    hub_unlink(h);
+    hub_free(h);
+}
+
+static struct hub *hub_get(const char *topic)
+{
+    struct hub *h = hub_find(topic);
+    if (h)
+        return h;
+    h = calloc(1, sizeof(*h));
+    if (!h || !(h->topic = strdup(topic))) {
+        free(h);
+        return NULL;
+    }
+    h->last = -1;
+    h->next = S.hubs;
+    S.hubs = h;
+    hub_fetch(h); /* learns where the topic stands */
+    return h;
+}
+
+static void hub_add(struct hub *h, struct client *c)
+{
+    c->hub = h;
+    c->prev = NULL;
+    c->next = h->clients;
+    if (h->clients)
+        h->clients->prev = c;
+    h->clients = c;
+    h->nclients++;
+}
+
+static void hub_remove(struct client *c)
+{
+    struct hub *h = c->hub;
+    if (!h)
+        return;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        h->clients = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->prev = c->next = NULL;
+    c->hub = NULL;
+    h->nclients--;
+    hub_maybe_free(h);
+}
+
+static void client_free(struct client *c)
+{
+    free(c);
+}
+
+/* Ends a client's stream and forgets it; the struct waits for a read in flight, if any. */
+static void client_end(struct client *c)
+{
+    struct req *r = c->r;
+    hub_remove(c);
+    if (r) {
+        c->r = NULL;
+        S.nclients--;
+        http_stream_end(r);
+    }
+    if (c->busy)
+        c->gone = true;
+    else
+        client_free(c);
+}
+
+static void client_on_close(struct req *r, void *arg)
+{
+    struct client *c = arg;
+    (void)r;
+    client_end(c);
+}
+
+static int client_write(struct client *c, struct evbuffer *buf)
+{
+    if (!c->r || http_stream_write(c->r, buf) < 0)
+        return -1;
+    if (http_stream_pending(c->r) > SSE_MAX_PENDING) {
+        log_info("sse: dropping a client that does not keep up");
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- formatting ---- */
+
+/* One event of a batch, rendered lazily for each kind of reader. */
+struct rendered {
+    int64_t id;
+    const char *type;
+    json_t *payload;
+    char *staff;
+    char *board;
+};
+
+static char *render_board(json_t *payload)
+{
+    json_t *copy = json_copy(payload);
+    char *s;
+    if (!copy)
+        return NULL;
+    /* Names and staff details stay off the public board. */
+    json_object_del(copy, "staff");
+    s = json_dumps(copy, JSON_COMPACT);
+    json_decref(copy);
+    return s;
+}
+
+/* The customer's view of an event: their status, place and wait, or NULL when the event does
+ * not concern them. */
+static char *render_line(json_t *payload, int64_t visit_id)
+{
+    json_t *visit = json_object_get(payload, "visit");
+    json_t *line = json_object_get(payload, "line");
+    json_t *mine = NULL, *e, *out;
+    bool subject = json_integer_value(json_object_get(visit, "id")) == visit_id;
+    size_t i;
+    char *s;
+
+    json_array_foreach(line, i, e)
+    {
+        if (json_integer_value(json_object_get(e, "visit_id")) == visit_id) {
+            mine = e;
+            break;
+        }
+    }
+    if (!mine && !subject)
+        return NULL;
+    if (mine)
+        out =
+            json_pack("{sIsssOsOsO}", "visit_id", (json_int_t)visit_id, "status", "waiting",
+                      "ticket", json_object_get(mine, "ticket"), "position",
+                      json_object_get(mine, "position"), "wait_s", json_object_get(mine, "wait_s"));
+    else
+        out = json_pack("{sIsOsOsnsn}", "visit_id", (json_int_t)visit_id, "status",
+                        json_object_get(visit, "status"), "ticket",
+                        json_object_get(visit, "ticket"), "position", "wait_s");
+    if (!out)
+        return NULL;
+    s = json_dumps(out, JSON_COMPACT);
+    json_decref(out);
+    return s;
+}
+
+/* Sends the events of `ev` newer than the client's last id. -1 when the client must go. */
+static int client_send(struct client *c, struct rendered *ev, size_t n)
+{
+    struct evbuffer *buf = evbuffer_new();
+    int rc = 0;
+
+    if (!buf)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        const char *data = NULL;
+        char *own = NULL;
+        if (ev[i].id <= c->last)
+            continue;
+        switch (c->mode) {
+        case SSE_STAFF:
+            if (!ev[i].staff)
+                ev[i].staff = json_dumps(ev[i].payload, JSON_COMPACT);
+            data = ev[i].staff;
+            break;
+        case SSE_BOARD:
+            if (!ev[i].board)
+                ev[i].board = render_board(ev[i].payload);
+            data = ev[i].board;
+            break;
+        case SSE_LINE:
+            data = own = render_line(ev[i].payload, c->visit_id);
+            break;
+        }
+        c->last = ev[i].id;
+        if (data)
+            evbuffer_add_printf(buf, "id: %lld\nevent: %s\ndata: %s\n\n", (long long)ev[i].id,
+                                c->mode == SSE_LINE ? "place" : ev[i].type, data);
+        free(own);
+    }
+    if (evbuffer_get_length(buf) > 0)
+        rc = client_write(c, buf);
+    evbuffer_free(buf);
+    return rc;
+}
+
+/* Parses the answer of sse_events(): {"max": id, "events": [{id, type, payload}]}. */
+static json_t *events_parse(const struct db_result *res, int64_t *max, struct rendered **out,
+                            size_t *n)
+{
+    json_t *j, *events, *e;
+    size_t i;
+
+    *out = NULL;
+    *n = 0;
+    if (res->status != DB_OK || PQntuples(res->res) < 1)
+        return NULL;
+    j = json_loads(PQgetvalue(res->res, 0, 0), 0, NULL);
+    if (!j)
+        return NULL;
+    *max = (int64_t)json_integer_value(json_object_get(j, "max"));
+    events = json_object_get(j, "events");
+    if (json_array_size(events) > 0) {
+        *out = calloc(json_array_size(events), sizeof(**out));
+        if (!*out) {
+            json_decref(j);
+            return NULL;
+        }
+    }
+    json_array_foreach(events, i, e)
+    {
+        (*out)[i].id = (int64_t)json_integer_value(json_object_get(e, "id"));
+        (*out)[i].type = json_string_value(json_object_get(e, "type"));
+        (*out)[i].payload = json_object_get(e, "payload");
+        if (!(*out)[i].type)
+            (*out)[i].type = "message";
+    }
+    *n = json_array_size(events);
+    return j;
+}
+
+static void rendered_free(struct rendered *ev, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(ev[i].staff);
+        free(ev[i].board);
+    }
+    free(ev);
+}
+
+/* ---- reading events ---- */
+
+static void events_query(const char *topic, int64_t after, db_cb cb, void *arg)
+{
+    char a[24], lim[16];
+    const char *params[3] = {topic, NULL, lim};
+    if (after >= 0) {
+        snprintf(a, sizeof(a), "%lld", (long long)after);
+        params[1] = a;
+    }
+    snprintf(lim, sizeof(lim), "%d", SSE_BATCH);
+    db_query(&q_events, params, cb, arg);
+}
+
+static void on_catchup(const struct db_result *res, void *arg)
+{
+    struct client *c = arg;
+    struct rendered *ev;
+    size_t n;
+    int64_t max = 0;
+    json_t *j;
+
+    c->busy = false;
+    if (c->gone) {
+        client_free(c);
+        return;
+    }
+    j = events_parse(res, &max, &ev, &n);
+    if (!j) {
+        /* The pool is busy or down: end the stream; the client comes back with its id. */
+        client_end(c);
+        return;
+    }
+    /* No position, or one past the topic's end (an id from another database, say): from now. */
+    if (c->last < 0 || c->last > max)
+        c->last = max;
+    if (client_send(c, ev, n) < 0) {
+        rendered_free(ev, n);
+        json_decref(j);
+        client_end(c);
+        return;
+    }
+    rendered_free(ev, n);
+    json_decref(j);
+    if (n == SSE_BATCH || (c->hub && c->hub->last > c->last)) {
+        client_catchup(c);
+        return;
+    }
+    c->state = CLIENT_LIVE;
+}
+
+static void client_catchup(struct client *c)
+{
+    c->state = CLIENT_CATCHUP;
+    c->busy = true;
+    events_query(c->hub->topic, c->last, on_catchup, c);
+}
+
+static void on_hub_fetch(const struct db_result *res, void *arg)
+{
+    struct hub *h = arg;
+    struct rendered *ev;
+    size_t n;
+    int64_t max = 0, old = h->last;
+    json_t *j;
+    struct client *c, *next;
+
+    h->fetching = false;
+    if (h->nclients == 0 || S.stopping) {
+        hub_maybe_free(h);
+        return;
+    }
+    j = events_parse(res, &max, &ev, &n);
+    if (!j) {
+        /* Nothing is lost: the next notification or reconnect reads from `last` again. */
+        log_warning("sse: cannot read events of %s", h->topic);
+        h->dirty = false;
+        return;
+    }
+    if (old < 0)
+        h->last = max;
+    else if (n > 0)
+        h->last = ev[n - 1].id;
+    for (c = h->clients; c; c = next) {
+        next = c->next;
+        if (c->state != CLIENT_LIVE)
+            continue;
+        /* Behind what this batch starts from (the hub only now learned where the topic
+         * stands): replay from the table instead. */
+        if (c->last < (old < 0 ? h->last : old)) {
+            client_catchup(c);
+            continue;
+        }
+        if (client_send(c, ev, n) < 0)
+            client_end(c);
+    }
+    rendered_free(ev, n);
+    json_decref(j);
+    if (n == SSE_BATCH)
+        h->dirty = true;
+    if (h->dirty) {
+        h->dirty = false;
+        hub_fetch(h);
+    }
+}
+
+static void hub_fetch(struct hub *h)
+{
+    if (h->fetching) {
+        h->dirty = true;
+        return;
+    }
+    h->fetching = true;
+    events_query(h->topic, h->last, on_hub_fetch, h);
+}
+
+/* ---- the LISTEN connection ---- */
+
+static void listen_on_event(evutil_socket_t fd, short what, void *arg);
+
+static int listen_watch(short what)
+{
+    int fd = PQsocket(S.pg);
+    if (fd < 0)
+        return -1;
+    if (S.ev && S.ev_fd == fd && S.ev_what == what)
+        return 0;
+    if (S.ev)
+        event_free(S.ev);
+    S.ev = event_new(S.base, fd, what | EV_PERSIST, listen_on_event, NULL);
+    if (!S.ev || event_add(S.ev, NULL) < 0)
+        return -1;
+    S.ev_fd = fd;
+    S.ev_what = what;
+    return 0;
+}
+
+static void listen_close(void)
+{
+    if (S.ev)
+        event_free(S.ev);
+    S.ev = NULL;
+    S.ev_fd = -1;
+    S.ev_what = 0;
+    if (S.pg)
+        PQfinish(S.pg);
+    S.pg = NULL;
+    S.lstate = LISTEN_DOWN;
+}
+
+static void listen_fail(const char *why)
+{
+    struct timeval tv;
+    log_warning("sse: listen connection %s: %s", S.lstate == LISTEN_READY ? "lost" : "failed",
+                why ? why : (S.pg ? PQerrorMessage(S.pg) : "out of memory"));
+    listen_close();
+    if (S.stopping)
+        return;
+    S.backoff_ms = S.backoff_ms ? S.backoff_ms * 2 : SSE_BACKOFF_MIN_MS;
+    if (S.backoff_ms > SSE_BACKOFF_MAX_MS)
+        S.backoff_ms = SSE_BACKOFF_MAX_MS;
+    tv.tv_sec = S.backoff_ms / 1000;
+    tv.tv_usec = (S.backoff_ms % 1000) * 1000;
+    evtimer_add(S.retry, &tv);
+}
+
+static void listen_retry(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+    listen_start();
+}
+
+static void listen_dispatch(const char *payload)
+{
+    json_t *j = json_loads(payload, 0, NULL);
+    const char *topic = j ? json_string_value(json_object_get(j, "topic")) : NULL;
+    struct hub *h = topic ? hub_find(topic) : NULL;
+    if (h)
+        hub_fetch(h);
+    if (j)
+        json_decref(j);
+}
+
+/* Subscribed (again): whatever was committed while we were not listening is read now. */
+static void listen_ready(void)
+{
+    S.lstate = LISTEN_READY;
+    S.backoff_ms = 0;
+    log_info("sse: listening on %s", SSE_CHANNEL);
+    for (struct hub *h = S.hubs; h; h = h->next)
+        hub_fetch(h);
+}
+
+static void listen_read(void)
+{
+    PGresult *res;
+    PGnotify *n;
+
+    if (!PQconsumeInput(S.pg)) {
+        listen_fail(NULL);
+        return;
+    }
+    if (S.lstate == LISTEN_SUBSCRIBING) {
+        bool ok = true;
+        while (!PQisBusy(S.pg) && (res = PQgetResult(S.pg)) != NULL) {
+            if (PQresultStatus(res) != PGRES_COMMAND_OK)
+                ok = false;
+            PQclear(res);
+        }
+        if (PQisBusy(S.pg))
+            return;
+        if (!ok) {
+            listen_fail(NULL);
+            return;
+        }
+        listen_ready();
+    }
+    while ((n = PQnotifies(S.pg)) != NULL) {
+        listen_dispatch(n->extra);
+        PQfreemem(n);
+    }
+    if (PQstatus(S.pg) == CONNECTION_BAD)
+        listen_fail(NULL);
+}
+
+static void listen_on_event(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)arg;
+    switch (S.lstate) {
+    case LISTEN_CONNECTING:
+        switch (PQconnectPoll(S.pg)) {
+        case PGRES_POLLING_READING:
+            if (listen_watch(EV_READ) < 0)
+                listen_fail("no socket");
+            break;
+        case PGRES_POLLING_WRITING:
+            if (listen_watch(EV_WRITE) < 0)
+                listen_fail("no socket");
+            break;
+        case PGRES_POLLING_OK:
+            if (PQsetnonblocking(S.pg, 1) != 0 || !PQsendQuery(S.pg, "LISTEN " SSE_CHANNEL)) {
+                listen_fail(NULL);
+                break;
+            }
+            S.lstate = LISTEN_SUBSCRIBING;
+            {
+                int r = PQflush(S.pg);
+                if (r < 0 || listen_watch(r == 1 ? EV_READ | EV_WRITE : EV_READ) < 0)
+                    listen_fail(NULL);
+            }
+            break;
+        default:
+            listen_fail(NULL);
+            break;
+        }
+        break;
+    case LISTEN_SUBSCRIBING:
+    case LISTEN_READY:
+        if (what & EV_WRITE) {
+            int r = PQflush(S.pg);
+            if (r < 0 || (r == 0 && listen_watch(EV_READ) < 0)) {
+                listen_fail(NULL);
+                break;
+            }
+        }
+        if (what & EV_READ)
+            listen_read();
+        break;
+    case LISTEN_DOWN:
+        break;
+    }
+}
+
+static void listen_start(void)
+{
+    const char *keys[] = {"dbname",          "application_name", "client_encoding",
+                          "connect_timeout", "keepalives",       NULL};
+    const char *vals[] = {config.database_url, "carnetd-listen", "UTF8", "5", "1", NULL};
+
+    S.pg = PQconnectStartParams(keys, vals, 1);
+    if (!S.pg || PQstatus(S.pg) == CONNECTION_BAD) {
+        listen_fail(NULL);
+        return;
+    }
+    S.lstate = LISTEN_CONNECTING;
+    if (listen_watch(EV_WRITE) < 0)
+        listen_fail("no socket");
+}
+
+/* ---- streams ---- */
+
+static void on_heartbeat(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+    for (struct hub *h = S.hubs, *hn; h; h = hn) {
+        hn = h->next; /* ending the last client of a hub frees it */
+        /* A safety net: a notification lost with a failed read is picked up here. */
+        hub_fetch(h);
+        for (struct client *c = h->clients, *next; c; c = next) {
+            struct evbuffer *buf = evbuffer_new();
+            next = c->next;
+            if (!buf)
+                return;
+            /* A comment line: keeps proxies from timing the stream out, and finds dead peers. */
+            evbuffer_add(buf, ": ping\n\n", 8);
+            if (client_write(c, buf) < 0)
+                client_end(c);
+            evbuffer_free(buf);
+        }
+    }
+}
+
+static void on_open(const struct db_result *res, void *arg)
+{
+    struct client *c = arg;
+    struct req *r = c->r;
+    json_t *j;
+    const char *topic;
+    struct hub *h;
+    struct evbuffer *buf;
+
+    if (res->status != DB_OK) {
+        c->r = NULL;
+        client_free(c);
+        http_reply_db_error(r, res);
+        return;
+    }
+    if (S.stopping) {
+        c->r = NULL;
+        client_free(c);
+        http_add_header(r, "Retry-After", "1");
+        http_reply_error(r, 503, "shutting_down", NULL, "the server is restarting");
+        return;
+    }
+    j = json_loads(PQgetvalue(res->res, 0, 0), 0, NULL);
+    topic = j ? json_string_value(json_object_get(j, "topic")) : NULL;
+    h = topic ? hub_get(topic) : NULL;
+    if (!h) {
+        if (j)
+            json_decref(j);
+        c->r = NULL;
+        client_free(c);
+        http_reply_error(r, 503, "out_of_memory", NULL, "out of memory");
+        return;
+    }
+    c->visit_id = (int64_t)json_integer_value(json_object_get(j, "visit_id"));
+    json_decref(j);
+    if (http_stream_start(r, "text/event-stream; charset=utf-8", client_on_close, c) < 0) {
+        c->r = NULL;
+        client_free(c);
+        hub_maybe_free(h);
+        http_reply_error(r, 500, "internal", NULL, "cannot start the stream");
+        return;
+    }
+    S.nclients++;
+    hub_add(h, c);
+    buf = evbuffer_new();
+    if (buf) {
+        evbuffer_add_printf(buf, "retry: %d\n\n", SSE_RETRY_MS);
+        if (client_write(c, buf) < 0) {
+            evbuffer_free(buf);
+            client_end(c);
+            return;
+        }
+        evbuffer_free(buf);
+    }
+    client_catchup(c);
+}
+
+/* Reads Last-Event-ID (the header browsers send on reconnect) or ?last_event_id=. */
+static int last_event_id(struct req *r, int64_t *out)
+{
+    const char *v = http_header(r, "Last-Event-ID");
+    char *end;
+    long long n;
+
+    if (!v || !*v)
+        v = http_query(r, "last_event_id");
+    *out = -1;
+    if (!v || !*v)
+        return 0;
+    if (!isdigit((unsigned char)v[0]) || strlen(v) > 18)
+        return -1;
+    n = strtoll(v, &end, 10);
+    if (*end)
+        return -1;
+    *out = n;
+    return 0;
+}
+
+static void stream_open(struct req *r, enum sse_mode mode, const char *kind, const char *key)
+{
+    struct client *c;
+    const char *params[2] = {kind, key};
+
+    if (S.stopping) {
+        http_reply_error(r, 503, "shutting_down", NULL, "the server is restarting");
+        return;
+    }
+    c = calloc(1, sizeof(*c));
+    if (!c) {
+        http_reply_error(r, 503, "out_of_memory", NULL, "out of memory");
+        return;
+    }
+    if (last_event_id(r, &c->last) < 0) {
+        free(c);
+        http_reply_error(r, 400, "invalid", "last_event_id", "Last-Event-ID must be an event id");
+        return;
+    }
+    c->r = r;
+    c->mode = mode;
+    c->state = CLIENT_OPENING;
+    db_query(&q_open, params, on_open, c);
+}
+
+static bool is_id(const char *s)
+{
+    if (!s || !*s || strlen(s) > 18)
+        return false;
+    for (; *s; s++)
+        if (!isdigit((unsigned char)*s))
+            return false;
+    return true;
+}
+
+void sse_store_stream(struct req *r)
+{
+    stream_open(r, SSE_STAFF, "store", http_param(r, "store"));
+}
+
+void sse_board_stream(struct req *r)
+{
+    const char *store = http_param(r, "store");
+    if (!is_id(store)) {
+        http_reply_error(r, 404, "not_found", "store", "no such store");
+        return;
+    }
+    stream_open(r, SSE_BOARD, "store", store);
+}
+
+void sse_line_stream(struct req *r)
+{
+    char hash[65];
+    util_token_hash(http_param(r, "token"), hash);
+    stream_open(r, SSE_LINE, "line", hash);
+}
+
+/* ---- life cycle ---- */
+
+int sse_init(struct event_base *base)
+{
+    struct timeval hb = {SSE_HEARTBEAT_S, 0};
+    S.base = base;
+    S.ev_fd = -1;
+    S.retry = evtimer_new(base, listen_retry, NULL);
+    S.heartbeat = event_new(base, -1, EV_PERSIST, on_heartbeat, NULL);
+    if (!S.retry || !S.heartbeat || event_add(S.heartbeat, &hb) < 0)
+        return -1;
+    listen_start();
+    return 0;
+}
+
+void sse_shutdown(void)
+{
+    int n = S.nclients;
+    S.stopping = true;
+    if (S.heartbeat)
+        event_del(S.heartbeat);
+    if (S.retry)
+        evtimer_del(S.retry);
+    listen_close();
+    for (struct hub *h = S.hubs, *hn; h; h = hn) {
+        hn = h->next;
+        while (h->clients && h->clients->next)
+            client_end(h->clients->next);
+        if (h->clients)
+            client_end(h->clients); /* may free h */
+    }
+    if (n)
+        log_info("sse: ended %d stream(s)", n);
+}
+
+void sse_free(void)
+{
+    struct hub *h;
+    sse_shutdown();
+    while ((h = S.hubs) != NULL) {
+        S.hubs = h->next;
+        hub_free(h);
+    }
+    if (S.heartbeat)
+        event_free(S.heartbeat);
+    if (S.retry)
+        event_free(S.retry);
+    S.heartbeat = S.retry = NULL;
+}

@@ -1,0 +1,240 @@
+"""Check-in of booked customers (code, appointment id, manage-link QR token, self check-in,
+name search), early/late rules, the no-show job, and the appointment following the visit."""
+import hashlib
+import secrets
+import time
+
+PW = "carnet-demo"
+
+
+def setup(ctx):
+    ctx.seed_demo()
+    # The module's server runs no jobs, so the no-show job only runs where a test starts it
+    # (otherwise it would race the "too late" cases).
+    ctx._server = ctx.start_carnetd(args=["--no-jobs"])
+    ctx.paris = ctx.sql1("select id from stores where code = 'paris-opera'")["id"]
+    ctx.lyon = ctx.sql1("select id from stores where code = 'lyon-part-dieu'")["id"]
+
+
+def staff(ctx, email="specialist@carnet.test"):
+    c = ctx.client()
+    c.login(email, PW)
+    return c
+
+
+ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+
+
+def appointment(ctx, minutes_from_now, name="Hélène Booked", status="booked", store=None):
+    """An appointment at Paris starting `minutes_from_now` (may be negative), with a manage
+    token; each gets its own staff member so the no-double-booking constraint stays out of
+    the way."""
+    store = store or ctx.paris
+    code = "".join(secrets.choice(ALPHABET) for _ in range(6))
+    sv = ctx.sql1("select id from services where store_id = %s and skill = 'setup'", (store,))["id"]
+    st = ctx.sql1("""insert into staff (email, name, password_hash)
+                     values (%s, 'Booked Staff', 'x') returning id""",
+                  ("s%s@carnet.test" % secrets.token_hex(6),))["id"]
+    row = ctx.sql1("""insert into appointments (store_id, service_id, staff_id, starts_at, ends_at,
+                          blocked_until, status, code, customer_name, customer_email)
+                      values (%s, %s, %s, now() + make_interval(mins => %s),
+                              now() + make_interval(mins => %s + 30),
+                              now() + make_interval(mins => %s + 30), %s, %s, %s,
+                              'booked@example.com')
+                      returning id""",
+                   (store, sv, st, minutes_from_now, minutes_from_now, minutes_from_now, status,
+                    code, name))
+    token = secrets.token_urlsafe(32)
+    h = hashlib.blake2b(token.encode(), digest_size=32).hexdigest()
+    ctx.sql("""insert into appointment_tokens (token_hash, appointment_id, purpose, expires_at)
+               values (%s, %s, 'manage', now() + interval '30 days')""", (h, row["id"]))
+    return {"id": row["id"], "code": code, "token": token}
+
+
+def clear(ctx):
+    ctx.sql("delete from visits")
+    ctx.sql("delete from appointment_tokens")
+    ctx.sql("delete from appointments")
+    ctx.sql("delete from floor_settings")
+
+
+def state(ctx):
+    return (ctx.sql("select id, status, checked_in_at, no_show_at from appointments order by id"),
+            ctx.sql("select id, status from visits order by id"))
+
+
+def test_checkin_by_code(ctx):
+    clear(ctx)
+    a = appointment(ctx, 10)
+    s = staff(ctx)
+    r = s.post("/api/stores/%d/checkin" % ctx.paris, {"code": a["code"].lower()})
+    assert r.status == 200, r
+    assert r.json["visit"]["kind"] == "booked" and r.json["visit"]["appointment_id"] == a["id"]
+    assert r.json["place"]["position"] == 1 and r.json["token"], r
+    row = ctx.sql1("select status, checked_in_at from appointments where id = %s", (a["id"],))
+    assert row["status"] == "checked_in" and row["checked_in_at"], row
+    # The customer can follow their place with the link handed out at the desk.
+    assert ctx.client().get("/api/line/" + r.json["token"]).json["visit_id"] == r.json["visit"]["id"]
+    # Twice: clear error, nothing changes.
+    before = state(ctx)
+    r = s.post("/api/stores/%d/checkin" % ctx.paris, {"code": a["code"]})
+    assert r.status == 409 and r.error["code"] == "already_checked_in", r
+    assert state(ctx) == before
+    assert ctx.sql1("select count(*) as n from audit_log where action = 'checkin'")["n"] == 1
+
+
+def test_checkin_by_id_and_by_qr_token(ctx):
+    clear(ctx)
+    a = appointment(ctx, 5)
+    b = appointment(ctx, 5, name="Other")
+    s = staff(ctx)
+    r = s.post("/api/stores/%d/checkin" % ctx.paris, {"appointment_id": a["id"]})
+    assert r.status == 200 and r.json["visit"]["appointment_id"] == a["id"], r
+    r = s.post("/api/stores/%d/checkin" % ctx.paris, {"token": b["token"]})
+    assert r.status == 200 and r.json["visit"]["appointment_id"] == b["id"], r
+
+
+def test_self_checkin(ctx):
+    clear(ctx)
+    a = appointment(ctx, 0)
+    r = ctx.client().post("/api/checkin/" + a["token"])
+    assert r.status == 200, r
+    assert r.json["status"] == "waiting" and r.json["position"] == 1 and r.json["token"], r
+    assert "name" not in r.json
+    r = ctx.client().post("/api/checkin/unknown-token")
+    assert r.status == 404 and r.error["field"] == "token", r
+
+
+def test_checkin_bad_inputs_change_nothing(ctx):
+    clear(ctx)
+    s = staff(ctx)
+    ok = appointment(ctx, 10)
+    cancelled = appointment(ctx, 10, status="cancelled")
+    sv = ctx.sql1("select id from services where store_id = %s limit 1", (ctx.lyon,))["id"]
+    lyon_staff = ctx.sql1("select id from staff where email = 'lyon@carnet.test'")["id"]
+    other = ctx.sql1("""insert into appointments (store_id, service_id, staff_id, starts_at,
+                            ends_at, blocked_until, code, customer_name, customer_phone)
+                        values (%s, %s, %s, now(), now() + interval '30 minutes',
+                                now() + interval '30 minutes', 'ZZZZZZ', 'Lyon Person',
+                                '+33612345678') returning id""", (ctx.lyon, sv, lyon_staff))["id"]
+    early = appointment(ctx, 120)
+    late = appointment(ctx, -60)
+    before = state(ctx)
+    p = "/api/stores/%d/checkin" % ctx.paris
+    cases = [
+        ({"code": "QQQQQQ"}, 404, "not_found", "code"),
+        ({"code": "abc"}, 422, "invalid", "code"),
+        ({"code": 12}, 422, "invalid", "code"),
+        ({"code": cancelled["code"]}, 409, "cancelled", "status"),
+        ({"code": "ZZZZZZ"}, 422, "wrong_store", "code"),
+        ({"appointment_id": other}, 422, "wrong_store", "appointment_id"),
+        ({"appointment_id": 99999999}, 404, "not_found", "appointment_id"),
+        ({"appointment_id": "x"}, 422, "invalid", "appointment_id"),
+        ({"token": "nope"}, 404, "not_found", "token"),
+        ({}, 422, "invalid", "code"),
+        ({"code": early["code"]}, 409, "too_early", "status"),
+        ({"code": late["code"]}, 409, "too_late", "status"),
+    ]
+    for body, status, code, field in cases:
+        r = s.post(p, body)
+        assert r.status == status and r.error["code"] == code and r.error["field"] == field, \
+            (body, r)
+    r = s.post(p, {"code": early["code"]})
+    assert r.error["opens_at"], r
+    assert state(ctx) == before
+    # Other store's staff and other roles.
+    r = staff(ctx, "lyon@carnet.test").post(p, {"code": ok["code"]})
+    assert r.status == 403, r
+    r = staff(ctx, "tech@carnet.test").post(p, {"code": ok["code"]})
+    assert r.status == 403, r
+    r = ctx.client().post(p, {"code": ok["code"]})
+    assert r.status == 401, r
+    assert state(ctx) == before
+
+
+def test_early_late_rules_per_store(ctx):
+    clear(ctx)
+    ctx.sql("insert into floor_settings (store_id, checkin_early_min, checkin_late_min) "
+            "values (%s, 180, 90)", (ctx.paris,))
+    early = appointment(ctx, 120)
+    late = appointment(ctx, -60)
+    s = staff(ctx)
+    assert s.post("/api/stores/%d/checkin" % ctx.paris, {"code": early["code"]}).status == 200
+    assert s.post("/api/stores/%d/checkin" % ctx.paris, {"code": late["code"]}).status == 200
+
+
+def test_search_todays_bookings(ctx):
+    clear(ctx)
+    appointment(ctx, 10, name="Jean Valjean")
+    appointment(ctx, 20, name="Javert")
+    appointment(ctx, 30, name="Jeanne Cancel", status="cancelled")
+    appointment(ctx, 24 * 60 + 10, name="Jean Tomorrow")
+    s = staff(ctx)
+    r = s.get("/api/stores/%d/checkin/search?name=jean" % ctx.paris)
+    assert r.status == 200, r
+    names = [x["customer_name"] for x in r.json]
+    assert "Jean Valjean" in names and "Javert" not in names and "Jeanne Cancel" not in names
+    assert "Jean Tomorrow" not in names
+    r = s.get("/api/stores/%d/checkin/search?name=j" % ctx.paris)
+    assert r.status == 422 and r.error["field"] == "name", r
+    r = s.get("/api/stores/%d/checkin/search?name=%%25" % ctx.paris)
+    assert r.status == 422 or r.json == [], r
+    r = staff(ctx, "lyon@carnet.test").get("/api/stores/%d/checkin/search?name=jean" % ctx.paris)
+    assert r.status == 403
+
+
+def test_visit_moves_carry_over_to_the_appointment(ctx):
+    clear(ctx)
+    a = appointment(ctx, -5)
+    s = staff(ctx)
+    assert s.post("/api/stores/%d/checkin" % ctx.paris, {"code": a["code"]}).status == 200
+    w = s.post("/api/stores/%d/line" % ctx.paris, {"name": "Walker"})
+    assert w.status == 201
+    v = s.post("/api/stores/%d/queue/next" % ctx.paris).json
+    assert v["appointment_id"] == a["id"], v  # booked and due goes before the walk-in
+    s.post("/api/visits/%d/start" % v["id"])
+    assert ctx.sql1("select status from appointments where id = %s", (a["id"],))["status"] == "in_service"
+    s.post("/api/visits/%d/done" % v["id"])
+    row = ctx.sql1("select status, done_at from appointments where id = %s", (a["id"],))
+    assert row["status"] == "done" and row["done_at"], row
+
+
+def test_no_show_job(ctx):
+    clear(ctx)
+    gone = appointment(ctx, -30)         # past the 15 minute window
+    inside = appointment(ctx, -10)       # still inside it
+    cancelled = appointment(ctx, -60, status="cancelled")
+    checked = appointment(ctx, -40)
+    ctx.sql("update appointments set status = 'checked_in', checked_in_at = now() where id = %s",
+            (checked["id"],))
+    n = ctx.sql1("select job_mark_no_shows() as n")["n"]
+    assert n == 1, n
+    rows = {r["id"]: r["status"] for r in ctx.sql("select id, status from appointments")}
+    assert rows == {gone["id"]: "no_show", inside["id"]: "booked",
+                    cancelled["id"]: "cancelled", checked["id"]: "checked_in"}, rows
+    assert ctx.sql1("select job_mark_no_shows() as n")["n"] == 0
+    ev = ctx.sql1("select type, payload from events where type = 'no_show' order by id desc limit 1")
+    assert ev["payload"]["staff"]["appointments"] == [gone["id"]], ev
+    # A no-show cannot check in.
+    r = staff(ctx).post("/api/stores/%d/checkin" % ctx.paris, {"code": gone["code"]})
+    assert r.status == 409 and r.error["code"] == "no_show", r
+
+
+def test_no_show_job_runs_in_carnetd_and_concurrently(ctx):
+    clear(ctx)
+    appts = [appointment(ctx, -30 - i) for i in range(12)]
+    # Two carnetd run the job every 200 ms against the same rows.
+    a = ctx.start_carnetd()
+    b = ctx.start_carnetd()
+    deadline = time.time() + 5
+    while time.time() < deadline:
+        if ctx.sql1("select count(*) as n from appointments where status = 'no_show'")["n"] == 12:
+            break
+        time.sleep(0.1)
+    assert ctx.sql1("select count(*) as n from appointments where status = 'no_show'")["n"] == 12
+    ids = [x["id"] for x in appts]
+    evs = ctx.sql("select payload from events where type = 'no_show'")
+    marked = sorted(i for e in evs for i in e["payload"]["staff"]["appointments"] if i in ids)
+    assert marked == sorted(ids), marked  # each one reported exactly once
+    a.stop()
+    b.stop()

@@ -1,0 +1,206 @@
+"""Standby: a full day's waiting list; a freed slot is offered to the first customer, held for
+standby_hold_s, and passed on when not claimed."""
+import secrets
+import time
+
+ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+
+
+def setup(ctx):
+    ctx.seed_demo()
+    # The module's server runs no jobs: the tests run the standby job themselves, or start a
+    # carnetd that does.
+    ctx._server = ctx.start_carnetd(args=["--no-jobs"])
+    ctx.paris = ctx.sql1("select id from stores where code = 'paris-opera'")["id"]
+    ctx.lyon = ctx.sql1("select id from stores where code = 'lyon-part-dieu'")["id"]
+    # A service only one person can do, on one shift of one slot: the day is easy to fill.
+    ctx.service = ctx.sql1("""insert into services (store_id, name, duration_min, skill)
+                              values (%s, 'Standby test', 30, 'sbtest') returning id""",
+                           (ctx.paris,))["id"]
+    ctx.tech = ctx.sql1("""insert into staff (email, name, password_hash)
+                           values ('sb@carnet.test', 'Solo', 'x') returning id""")["id"]
+    ctx.sql("insert into staff_skills values (%s, %s, 'sbtest')", (ctx.tech, ctx.paris))
+    ctx.day = ctx.sql1("""select d::date as d from generate_series(current_date + 2,
+                              current_date + 9, interval '1 day') d
+                          where extract(isodow from d) between 1 and 6 limit 1""")["d"]
+    ctx.start = ctx.sql1("select (%s::date + time '10:00') at time zone 'Europe/Paris' as t",
+                         (ctx.day,))["t"]
+    ctx.sql("""insert into shifts (store_id, staff_id, starts_at, ends_at)
+               values (%s, %s, %s, %s + interval '30 minutes')""",
+            (ctx.paris, ctx.tech, ctx.start, ctx.start))
+
+
+def fill_day(ctx, name="Full Day"):
+    code = "".join(secrets.choice(ALPHABET) for _ in range(6))
+    return ctx.sql1("""insert into appointments (store_id, service_id, staff_id, starts_at,
+                           ends_at, blocked_until, code, customer_name, customer_email)
+                       values (%s, %s, %s, %s, %s + interval '30 minutes',
+                               %s + interval '30 minutes', %s, %s, 'x@example.com')
+                       returning id""",
+                    (ctx.paris, ctx.service, ctx.tech, ctx.start, ctx.start, ctx.start, code,
+                     name))["id"]
+
+
+def clear(ctx):
+    ctx.sql("delete from standby_slots")
+    ctx.sql("delete from standby")
+    ctx.sql("delete from appointment_tokens")
+    ctx.sql("delete from appointments")
+
+
+def join(ctx, name, **kw):
+    body = {"name": name, "service_id": ctx.service, "date": str(ctx.day),
+            "email": "%s@example.com" % name.lower()}
+    body.update(kw)
+    r = ctx.client().post("/api/stores/%d/standby" % ctx.paris, body)
+    assert r.status == 201, r
+    return r.json
+
+
+def status(ctx, token):
+    r = ctx.client().get("/api/standby/" + token)
+    assert r.status == 200, r
+    return r.json
+
+
+def free_slots(ctx):
+    return ctx.sql1("select count(*) as n from booking_slots(%s, %s, %s, %s, null)",
+                    (ctx.paris, ctx.service, ctx.day, ctx.day))["n"]
+
+
+def test_join_needs_a_full_day(ctx):
+    clear(ctx)
+    r = ctx.client().post("/api/stores/%d/standby" % ctx.paris,
+                          {"name": "Early", "service_id": ctx.service, "date": str(ctx.day),
+                           "phone": "+33612345678"})
+    assert r.status == 409 and r.error["code"] == "slots_available", r
+    assert ctx.sql1("select count(*) as n from standby")["n"] == 0
+
+
+def test_offer_hold_expiry_and_claim(ctx):
+    clear(ctx)
+    appt = fill_day(ctx)
+    assert free_slots(ctx) == 0
+    a = join(ctx, "Anna")
+    b = join(ctx, "Basile", phone="+33611111111")
+    assert a["status"] == "waiting" and a["position"] == 1 and b["position"] == 2, (a, b)
+    assert a["token"] and ctx.sql1("select token_hash from standby where id = %s",
+                                   (a["id"],))["token_hash"] != a["token"]
+    # Nothing to offer yet.
+    assert ctx.sql1("select job_expire_standby_offers(60) as n")["n"] == 0
+    r = ctx.client().post("/api/standby/%s/claim" % a["token"])
+    assert r.status == 409 and r.error["code"] == "no_offer", r
+    # The booking is cancelled: the slot is offered to Anna and held for her.
+    ctx.sql("update appointments set status = 'cancelled', cancelled_at = now() where id = %s",
+            (appt,))
+    assert ctx.sql1("select job_expire_standby_offers(60) as n")["n"] == 1
+    sa = status(ctx, a["token"])
+    assert sa["status"] == "offered" and sa["offer"]["appointment_id"], sa
+    assert status(ctx, b["token"])["status"] == "waiting"
+    assert free_slots(ctx) == 0, "the offered slot must be held"
+    row = ctx.sql1("""select extract(epoch from offer_expires_at - offered_at)::int as hold
+                      from standby where id = %s""", (a["id"],))
+    assert row["hold"] == 60, row
+    # Anna lets it lapse: it passes to Basile in the same run.
+    ctx.sql("update standby set offer_expires_at = now() - interval '1 second' where id = %s",
+            (a["id"],))
+    r = ctx.client().post("/api/standby/%s/claim" % a["token"])
+    assert r.status == 409 and r.error["code"] == "offer_expired", r
+    assert ctx.sql1("select job_expire_standby_offers(60) as n")["n"] == 2
+    assert status(ctx, a["token"])["status"] == "expired"
+    sb = status(ctx, b["token"])
+    assert sb["status"] == "offered", sb
+    r = ctx.client().post("/api/standby/%s/claim" % a["token"])
+    assert r.status == 409 and r.error["code"] == "not_offered", r
+    # Basile claims: a real booking with its own manage link.
+    r = ctx.client().post("/api/standby/%s/claim" % b["token"])
+    assert r.status == 200, r
+    assert r.json["standby"]["status"] == "booked" and r.json["code"] and r.json["manage_token"]
+    m = ctx.client().get("/api/manage/" + r.json["manage_token"])
+    assert m.status == 200, m
+    ap = ctx.sql1("select status, customer_name, customer_phone from appointments where id = %s",
+                  (r.json["appointment"]["id"],))
+    assert ap == {"status": "booked", "customer_name": "Basile",
+                  "customer_phone": "+33611111111"}, ap
+    # Claimed once only.
+    r = ctx.client().post("/api/standby/%s/claim" % b["token"])
+    assert r.status == 409, r
+    # Staff boards heard about it.
+    types = [e["type"] for e in ctx.sql("select type from events order by id")]
+    assert "standby_offered" in types and "standby_claimed" in types
+
+
+def test_leaving_with_an_offer_passes_it_on(ctx):
+    clear(ctx)
+    appt = fill_day(ctx)
+    a = join(ctx, "Aline")
+    b = join(ctx, "Bruno")
+    ctx.sql("update appointments set status = 'cancelled', cancelled_at = now() where id = %s",
+            (appt,))
+    ctx.sql("select job_expire_standby_offers(60)")
+    assert status(ctx, a["token"])["status"] == "offered"
+    r = ctx.client().post("/api/standby/%s/leave" % a["token"])
+    assert r.status == 200 and r.json["status"] == "left", r
+    ctx.sql("select job_expire_standby_offers(60)")
+    assert status(ctx, b["token"])["status"] == "offered"
+    r = ctx.client().post("/api/standby/%s/leave" % a["token"])
+    assert r.status == 409 and r.error["code"] == "not_waiting", r
+
+
+def test_carnetd_runs_the_job_with_its_hold(ctx):
+    clear(ctx)
+    appt = fill_day(ctx)
+    a = join(ctx, "Held")
+    s = ctx.start_carnetd(env={"CARNET_STANDBY_HOLD": "10"})
+    ctx.sql("update appointments set status = 'cancelled', cancelled_at = now() where id = %s",
+            (appt,))
+    deadline = time.time() + 5
+    while time.time() < deadline and \
+            s.client.get("/api/standby/" + a["token"]).json["status"] != "offered":
+        time.sleep(0.1)
+    row = ctx.sql1("""select status, extract(epoch from offer_expires_at - offered_at)::int as hold
+                      from standby where id = %s""", (a["id"],))
+    assert row == {"status": "offered", "hold": 10}, row
+    s.stop()
+
+
+def test_standby_bad_inputs_change_nothing(ctx):
+    clear(ctx)
+    fill_day(ctx)
+    c = ctx.client()
+    p = "/api/stores/%d/standby" % ctx.paris
+    other = ctx.sql1("select id from services where store_id = %s limit 1", (ctx.lyon,))["id"]
+    good = {"name": "Ok", "service_id": ctx.service, "date": str(ctx.day), "email": "a@b.fr"}
+    cases = [
+        (dict(good, service_id=None), 422, "service_id"),
+        (dict(good, service_id=other), 422, "service_id"),
+        (dict(good, date="2020-01-01"), 422, "date"),
+        (dict(good, date="tomorrow"), 422, "date"),
+        (dict(good, name=""), 422, "name"),
+        ({k: v for k, v in good.items() if k != "email"}, 422, "email"),
+        (dict(good, email="nope"), 422, "email"),
+        (dict(good, phone="0612"), 422, "phone"),
+    ]
+    for body, st, field in cases:
+        r = c.post(p, body)
+        assert r.status == st and r.error["field"] == field, (body, r)
+    r = c.post("/api/stores/999999/standby", good)
+    assert r.status == 404 and r.error["field"] == "store", r
+    assert ctx.sql1("select count(*) as n from standby")["n"] == 0
+    for m, path in (("GET", "/api/standby/nope"), ("POST", "/api/standby/nope/claim"),
+                    ("POST", "/api/standby/nope/leave")):
+        r = c.request(m, path)
+        assert r.status == 404 and r.error["field"] == "token", (path, r)
+
+
+def test_a_moved_booking_frees_its_slot_too(ctx):
+    clear(ctx)
+    appt = fill_day(ctx)
+    a = join(ctx, "Mover")
+    # The booking moves to another day: its old slot is free for the standby list.
+    ctx.sql("update appointments set starts_at = starts_at + interval '1 day', "
+            "ends_at = ends_at + interval '1 day', blocked_until = blocked_until + interval '1 day' "
+            "where id = %s", (appt,))
+    assert ctx.sql1("select job_expire_standby_offers(60) as n")["n"] == 1
+    sa = status(ctx, a["token"])
+    assert sa["status"] == "offered" and sa["offer"]["starts_at"], sa

@@ -1,0 +1,319 @@
+"""Live streams: Server-Sent Events fed by LISTEN/NOTIFY, across carnetd processes, resumable
+with Last-Event-ID, cleaned up when clients go away, ended on shutdown."""
+import http.client
+import json
+import queue
+import signal
+import socket
+import threading
+import time
+
+PW = "carnet-demo"
+
+
+def setup(ctx):
+    ctx.seed_demo()
+    ctx.paris = ctx.sql1("select id from stores where code = 'paris-opera'")["id"]
+
+
+class Stream:
+    """Reads one SSE stream on a thread; events land in a queue as dicts (id, event, data)."""
+
+    def __init__(self, port, path, headers=None, cookie=None):
+        h = dict(headers or {})
+        if cookie:
+            h["Cookie"] = cookie
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        self.conn.request("GET", path, headers=h)
+        self.resp = self.conn.getresponse()
+        self.status = self.resp.status
+        self.headers = dict((k.lower(), v) for k, v in self.resp.getheaders())
+        self.events = queue.Queue()
+        self.comments = 0
+        if self.status == 200:
+            self.thread = threading.Thread(target=self._read, daemon=True)
+            self.thread.start()
+        else:
+            self.body = self.resp.read()
+
+    def _read(self):
+        ev = {}
+        try:
+            while True:
+                line = self.resp.readline()
+                if not line:
+                    break
+                line = line.decode().rstrip("\n")
+                if line == "":
+                    if "data" in ev:
+                        ev["data"] = json.loads(ev["data"])
+                        self.events.put(ev)
+                    ev = {}
+                elif line.startswith(":"):
+                    self.comments += 1
+                else:
+                    k, _, v = line.partition(": ")
+                    ev[k] = v
+        except Exception:  # noqa: BLE001 - a closed socket surfaces in many ways
+            pass
+        self.events.put(None)
+
+    def next(self, timeout=5):
+        try:
+            ev = self.events.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError("no event within %.1fs" % timeout)
+        assert ev is not None, "the stream ended"
+        return ev
+
+    def expect_none(self, timeout=0.5):
+        try:
+            ev = self.events.get(timeout=timeout)
+        except queue.Empty:
+            return
+        raise AssertionError("unexpected event %r" % ev)
+
+    def ended(self, timeout=5):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            try:
+                if self.events.get(timeout=0.1) is None:
+                    return True
+            except queue.Empty:
+                pass
+        return False
+
+    def close(self):
+        try:
+            self.conn.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.conn.close()
+
+
+def login(ctx, port):
+    from harness import Client
+    c = Client(port)
+    c.login("specialist@carnet.test", PW)
+    return c
+
+
+def join(port, store, name):
+    from harness import Client
+    r = Client(port).post("/api/stores/%d/line" % store, {"name": name})
+    assert r.status == 201, r
+    return r.json
+
+
+def test_staff_stream_gets_changes(ctx):
+    s = ctx.server
+    c = login(ctx, s.port)
+    st = Stream(s.port, "/api/stores/%d/events" % ctx.paris, cookie=c.cookie)
+    assert st.status == 200, st.body
+    assert st.headers["content-type"].startswith("text/event-stream")
+    v = join(s.port, ctx.paris, "Stream Sally")
+    ev = st.next()
+    assert ev["event"] == "joined" and int(ev["id"]) > 0, ev
+    assert ev["data"]["visit"]["id"] == v["visit_id"] and ev["data"]["staff"]["name"] == "Stream Sally"
+    r = c.post("/api/stores/%d/queue/next" % ctx.paris)
+    assert r.status == 200, r
+    ev2 = st.next()
+    assert ev2["event"] == "called" and int(ev2["id"]) > int(ev["id"]), ev2
+    st.close()
+
+
+def test_two_carnetd_one_database_within_a_second(ctx):
+    a = ctx.server
+    b = ctx.start_carnetd()
+    c = login(ctx, b.port)
+    st = Stream(b.port, "/api/stores/%d/events" % ctx.paris, cookie=c.cookie)
+    assert st.status == 200
+    time.sleep(0.3)  # the stream is subscribed before the change
+    t0 = time.time()
+    v = join(a.port, ctx.paris, "Cross Process")
+    ev = st.next(timeout=1.0)
+    assert time.time() - t0 < 1.0
+    assert ev["data"]["visit"]["id"] == v["visit_id"], ev
+    st.close()
+
+
+def test_checkin_on_one_carnetd_reaches_a_stream_of_another_within_a_second(ctx):
+    a = ctx.server
+    b = ctx.start_carnetd()
+    sv = ctx.sql1("select id from services where store_id = %s limit 1", (ctx.paris,))["id"]
+    st_id = ctx.sql1("""insert into staff (email, name, password_hash)
+                        values ('sse-booked@carnet.test', 'Booked', 'x') returning id""")["id"]
+    appt = ctx.sql1("""insert into appointments (store_id, service_id, staff_id, starts_at,
+                           ends_at, blocked_until, code, customer_name, customer_email)
+                       values (%s, %s, %s, now() + interval '5 minutes',
+                               now() + interval '35 minutes', now() + interval '35 minutes',
+                               'SSEAB2', 'Chantal Checkin', 'c@example.com')
+                       returning id""", (ctx.paris, sv, st_id))["id"]
+    watcher = login(ctx, b.port)
+    desk = login(ctx, a.port)
+    st = Stream(b.port, "/api/stores/%d/events" % ctx.paris, cookie=watcher.cookie)
+    assert st.status == 200
+    time.sleep(0.3)
+    t0 = time.time()
+    r = desk.post("/api/stores/%d/checkin" % ctx.paris, {"code": "SSEAB2"})
+    assert r.status == 200, r
+    ev = st.next(timeout=1.0)
+    assert time.time() - t0 < 1.0
+    assert ev["event"] == "checked_in" and ev["data"]["visit"]["kind"] == "booked", ev
+    assert ev["data"]["visit"]["id"] == r.json["visit"]["id"]
+    assert ctx.sql1("select appointment_id from visits where id = %s",
+                    (ev["data"]["visit"]["id"],))["appointment_id"] == appt
+    st.close()
+    b.stop()
+
+
+def test_resume_with_last_event_id_loses_nothing(ctx):
+    s = ctx.server
+    c = login(ctx, s.port)
+    path = "/api/stores/%d/events" % ctx.paris
+    st = Stream(s.port, path, cookie=c.cookie)
+    join(s.port, ctx.paris, "Before")
+    last = st.next()["id"]
+    st.close()
+    # Changes while the client is away.
+    missed = [join(s.port, ctx.paris, "Missed %d" % i)["visit_id"] for i in range(3)]
+    st2 = Stream(s.port, path, headers={"Last-Event-ID": last}, cookie=c.cookie)
+    got = [st2.next() for _ in range(3)]
+    assert [e["data"]["visit"]["id"] for e in got] == missed, got
+    ids = [int(e["id"]) for e in got]
+    assert ids == sorted(ids) and ids[0] > int(last)
+    # Then live, without repeating the replayed ones.
+    live = join(s.port, ctx.paris, "Live")["visit_id"]
+    ev = st2.next()
+    assert ev["data"]["visit"]["id"] == live and int(ev["id"]) > ids[-1], ev
+    st2.expect_none()
+    st2.close()
+    # The query parameter works too (for clients that cannot set headers).
+    st3 = Stream(s.port, path + "?last_event_id=" + str(ids[0]), cookie=c.cookie)
+    assert [st3.next()["data"]["visit"]["id"] for _ in range(3)] == missed[1:] + [live]
+    st3.close()
+
+
+def test_bad_stream_requests(ctx):
+    s = ctx.server
+    c = login(ctx, s.port)
+    st = Stream(s.port, "/api/stores/%d/events" % ctx.paris,
+                headers={"Last-Event-ID": "abc"}, cookie=c.cookie)
+    assert st.status == 400 and json.loads(st.body)["error"]["field"] == "last_event_id"
+    st = Stream(s.port, "/api/stores/%d/events" % ctx.paris)
+    assert st.status == 401
+    st = Stream(s.port, "/api/line/unknown-token/events")
+    assert st.status == 404 and json.loads(st.body)["error"]["field"] == "token"
+    st = Stream(s.port, "/api/stores/999999/board/events")
+    assert st.status == 404 and json.loads(st.body)["error"]["field"] == "store"
+
+
+def test_board_stream_has_no_personal_data(ctx):
+    s = ctx.server
+    st = Stream(s.port, "/api/stores/%d/board/events" % ctx.paris)
+    assert st.status == 200
+    join(s.port, ctx.paris, "Bernadette Lafont")
+    ev = st.next()
+    assert "staff" not in ev["data"], ev
+    assert ev["data"]["visit"]["initial"] == "B."
+    assert "Lafont" not in json.dumps(ev["data"]) and "Bernadette" not in json.dumps(ev["data"])
+    st.close()
+
+
+def test_line_stream_follows_my_place(ctx):
+    s = ctx.server
+    ctx.sql("delete from visits")
+    c = login(ctx, s.port)
+    a = join(s.port, ctx.paris, "First")
+    b = join(s.port, ctx.paris, "Second")
+    st = Stream(s.port, "/api/line/%s/events" % b["token"])
+    assert st.status == 200
+    time.sleep(0.2)
+    # Someone else joins behind: my place is unchanged but the event concerns the line.
+    join(s.port, ctx.paris, "Third")
+    ev = st.next()
+    assert ev["event"] == "place" and ev["data"]["position"] == 2, ev
+    assert set(ev["data"]) == {"visit_id", "status", "ticket", "position", "wait_s"}, ev
+    r = c.post("/api/stores/%d/queue/next" % ctx.paris)
+    assert r.json["id"] == a["visit_id"]
+    assert st.next()["data"]["position"] == 1
+    r = c.post("/api/stores/%d/queue/next" % ctx.paris)
+    assert r.json["id"] == b["visit_id"]
+    ev = st.next()
+    assert ev["data"]["status"] == "called" and ev["data"]["position"] is None, ev
+    st.close()
+
+
+def test_listen_reconnect_catches_up(ctx):
+    s = ctx.start_carnetd()
+    c = login(ctx, s.port)
+    st = Stream(s.port, "/api/stores/%d/events" % ctx.paris, cookie=c.cookie)
+    assert st.status == 200
+    time.sleep(0.2)
+    n = ctx.sql("select pg_terminate_backend(pid) from pg_stat_activity "
+                "where application_name = 'carnetd-listen' and datname = current_database()")
+    assert len(n) >= 1
+    # Written while that carnetd is not listening: delivered after it reconnects.
+    v = join(ctx.server.port, ctx.paris, "During Outage")
+    ev = st.next(timeout=5)
+    assert ev["data"]["visit"]["id"] == v["visit_id"], ev
+    st.close()
+    s.stop()
+
+
+def _rss_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+N_STREAMS = 1000
+
+
+def test_thousand_streams_are_cheap_and_cleaned_up(ctx):
+    s = ctx.start_carnetd()
+    base_rss = _rss_kb(s.proc.pid)
+    streams = [Stream(s.port, "/api/stores/%d/board/events" % ctx.paris) for _ in range(N_STREAMS)]
+    assert all(x.status == 200 for x in streams)
+    t0 = time.time()
+    join(s.port, ctx.paris, "Everybody Sees Me")
+    for x in streams:
+        assert x.next()["event"] == "joined"
+    assert time.time() - t0 < 3, "fan-out to %d streams took %.1fs" % (N_STREAMS, time.time() - t0)
+    grown = _rss_kb(s.proc.pid) - base_rss
+    assert grown < 40 * 1024, "%d streams cost %d kB" % (N_STREAMS, grown)
+    for x in streams:
+        x.close()
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        if s.read_log().count("(client left)") >= N_STREAMS:
+            break
+        time.sleep(0.1)
+    assert s.read_log().count("(client left)") == N_STREAMS, s.read_log()[-2000:]
+    # The process still serves.
+    assert s.client.get("/healthz").status == 200
+    s.stop()
+
+
+def test_shutdown_ends_streams(ctx):
+    s = ctx.start_carnetd()
+    st = Stream(s.port, "/api/stores/%d/board/events" % ctx.paris)
+    assert st.status == 200
+    t0 = time.time()
+    s.proc.send_signal(signal.SIGTERM)
+    assert st.ended(timeout=5), "the stream was not ended"
+    assert s.proc.wait(10) == 0
+    assert time.time() - t0 < 5
+
+
+def test_stream_outlives_the_request_timeout(ctx):
+    s = ctx.start_carnetd(env={"CARNET_HTTP_TIMEOUT": "1"})
+    st = Stream(s.port, "/api/stores/%d/board/events" % ctx.paris)
+    assert st.status == 200
+    time.sleep(2.5)
+    v = join(s.port, ctx.paris, "Patient")
+    assert st.next()["data"]["visit"]["id"] == v["visit_id"]
+    st.close()
+    s.stop()

@@ -1,0 +1,132 @@
+/*
+ * Unit tests of the pure parts of device.c and repair.c: the libsodium chain check (built here
+ * from scratch, so it does not depend on the SQL that writes chains) and repair state names.
+ */
+#include <check.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "device.h"
+#include "repair.h"
+
+#define N 4
+
+static char prev_hex[N][65], hash_hex[N][65];
+static const char *canon[N] = {"{\"id\": 1}", "{\"id\": 2, \"text\": \"é\"}", "{\"id\": 3}",
+                               "{\"id\": 4}"};
+static struct device_chain_entry e[N];
+
+/* Builds a valid chain of N entries the way the database does. */
+static void build(void)
+{
+    unsigned char prev[crypto_hash_sha256_BYTES] = {0}, h[crypto_hash_sha256_BYTES];
+    for (int i = 0; i < N; i++) {
+        crypto_hash_sha256_state st;
+        sodium_bin2hex(prev_hex[i], 65, prev, sizeof(prev));
+        crypto_hash_sha256_init(&st);
+        crypto_hash_sha256_update(&st, prev, sizeof(prev));
+        crypto_hash_sha256_update(&st, (const unsigned char *)canon[i], strlen(canon[i]));
+        crypto_hash_sha256_final(&st, h);
+        sodium_bin2hex(hash_hex[i], 65, h, sizeof(h));
+        memcpy(prev, h, sizeof(h));
+        e[i] = (struct device_chain_entry){i + 1, prev_hex[i], hash_hex[i], canon[i]};
+    }
+}
+
+START_TEST(test_valid_chain)
+{
+    struct device_chain_report rep;
+    build();
+    ck_assert_int_eq(device_chain_check(e, N, hash_hex[N - 1], N, &rep), 0);
+    ck_assert_uint_eq(rep.checked, N);
+    ck_assert_int_eq(rep.broken_at, 0);
+    ck_assert_ptr_null(rep.reason);
+}
+END_TEST
+
+START_TEST(test_empty_chain)
+{
+    struct device_chain_report rep;
+    char zeros[65];
+    memset(zeros, '0', 64);
+    zeros[64] = '\0';
+    ck_assert_int_eq(device_chain_check(NULL, 0, zeros, 0, &rep), 0);
+    ck_assert_int_eq(device_chain_check(NULL, 0, "ab", 7, &rep), -1);
+    ck_assert_str_eq(rep.reason, "head_mismatch");
+}
+END_TEST
+
+START_TEST(test_changed_content)
+{
+    struct device_chain_report rep;
+    build();
+    e[2].canonical = "{\"id\": 3, \"x\": 1}";
+    ck_assert_int_eq(device_chain_check(e, N, hash_hex[N - 1], N, &rep), -1);
+    ck_assert_int_eq(rep.broken_at, 3);
+    ck_assert_str_eq(rep.reason, "hash_mismatch");
+    ck_assert_uint_eq(rep.checked, 2);
+}
+END_TEST
+
+START_TEST(test_removed_entry)
+{
+    struct device_chain_report rep;
+    struct device_chain_entry gap[N - 1];
+    build();
+    gap[0] = e[0];
+    gap[1] = e[2];
+    gap[2] = e[3];
+    ck_assert_int_eq(device_chain_check(gap, N - 1, hash_hex[N - 1], N, &rep), -1);
+    ck_assert_int_eq(rep.broken_at, 3);
+    ck_assert_str_eq(rep.reason, "prev_mismatch");
+}
+END_TEST
+
+START_TEST(test_truncated_tail)
+{
+    struct device_chain_report rep;
+    build();
+    ck_assert_int_eq(device_chain_check(e, N - 1, hash_hex[N - 1], N, &rep), -1);
+    ck_assert_str_eq(rep.reason, "head_mismatch");
+    ck_assert_int_eq(rep.broken_at, N);
+}
+END_TEST
+
+START_TEST(test_repair_state_names)
+{
+    enum repair_state s;
+    for (int i = 0; i < REPAIR_NSTATES; i++) {
+        ck_assert_int_eq(repair_state_parse(repair_state_name((enum repair_state)i), &s), 0);
+        ck_assert_int_eq(s, i);
+    }
+    ck_assert_int_eq(repair_state_parse("fixed", &s), -1);
+    ck_assert_int_eq(repair_state_parse(NULL, &s), -1);
+    ck_assert_str_eq(repair_state_name(REPAIR_AWAITING_APPROVAL), "awaiting_approval");
+    ck_assert_str_eq(repair_state_name(REPAIR_NSTATES), "?");
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("device");
+    TCase *tc = tcase_create("core");
+    SRunner *sr;
+    int failed;
+
+    if (sodium_init() < 0)
+        return 1;
+    tcase_add_test(tc, test_valid_chain);
+    tcase_add_test(tc, test_empty_chain);
+    tcase_add_test(tc, test_changed_content);
+    tcase_add_test(tc, test_removed_entry);
+    tcase_add_test(tc, test_truncated_tail);
+    tcase_add_test(tc, test_repair_state_names);
+    suite_add_tcase(s, tc);
+    sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
