@@ -84,6 +84,14 @@ def _id_for(ctx, name):
         row = ctx.sql1('select min(id) as id from "%s"' % table)
         if row and row["id"] is not None:
             return str(row["id"])
+    # Not a table: perhaps a natural key, a column of that name ({serial} -> devices.serial).
+    for col in ctx.sql("select table_name from information_schema.columns"
+                       " where table_schema = 'public' and column_name = %s"
+                       " and data_type in ('text', 'character varying', 'bigint', 'integer')"
+                       " order by table_name", (name,)):
+        row = ctx.sql1('select min("%s"::text) as v from "%s"' % (name, col["table_name"]))
+        if row and row["v"] is not None:
+            return row["v"]
     return "1"
 
 

@@ -120,3 +120,70 @@ def test_link_tokens_are_stored_hashed(ctx):
     rows = ctx.sql("select token_hash from appointment_tokens where appointment_id = %s", (a_id,))
     assert [r["token_hash"] for r in rows] == [_hash(tok)], rows
     assert not ctx.sql("select 1 from appointments a where a::text like %s", ("%" + tok + "%",))
+
+
+# Which public {token} routes each kind of link may open: every other one must refuse it. The
+# manage link doubles as the self check-in QR code (floor), as its route says.
+OWN_ROUTES = {
+    "manage": ("/api/manage/", "/api/checkin/"),
+    "repair_status": ("/api/repair-status/",),
+    "estimate": ("/api/estimates/",),
+}
+
+
+def _token_routes(ctx):
+    import json
+    import subprocess
+    out = subprocess.run([ctx.run.binary, "--routes"], capture_output=True, text=True, check=True)
+    return [r for r in json.loads(out.stdout)
+            if r["access"] == "public" and "{token}" in r["path"]]
+
+
+def _staff(ctx, email):
+    from harness import Client
+    c = Client(ctx.server.port)
+    c.login(email, "carnet-demo")
+    return c
+
+
+def test_a_link_of_one_kind_opens_no_other_kind(ctx):
+    """A booking link, a repair status link and an estimate link are each refused by every
+    customer route that is not theirs (and change nothing there)."""
+    tokens = {"manage": _book(ctx, "12:00", "Fanny Faure", "fanny@example.com")[1]}
+    routes = _token_routes(ctx)
+    if any(r["path"].startswith("/api/repair-status/") for r in routes):
+        tech = _staff(ctx, "tech@carnet.test")
+        r = tech.post("/api/stores/%d/repairs" % ctx.paris,
+                      {"serial": "LINK0DEV01", "problem": "battery",
+                       "intake": {"checklist": [{"item": "screen", "ok": True}],
+                                  "accessories": "none",
+                                  "passcode_provided": False}})
+        assert r.status == 201, r
+        tokens["repair_status"] = r.json["status_token"]
+        rid = r.json["id"]
+        assert tech.post("/api/repairs/%d/transition" % rid, {"to": "diagnosing"}).status == 200
+        r = tech.put("/api/repairs/%d/estimate" % rid, {"amount_cents": 4900})
+        assert r.status == 200, r
+        tokens["estimate"] = r.json["approval_token"]
+        assert tech.post("/api/repairs/%d/transition" % rid,
+                         {"to": "awaiting_approval"}).status == 200
+    c = ctx.client()
+    bad, tried = [], 0
+    for kind, token in tokens.items():
+        for rt in routes:
+            if rt["path"].startswith(OWN_ROUTES[kind]):
+                continue
+            tried += 1
+            path = rt["path"].replace("{token}", token)
+            if rt["path"].endswith("/events"):
+                continue  # a stream; its non-stream sibling route is tried
+            r = c.request(rt["method"], path, body={} if rt["method"] != "GET" else None)
+            if not 400 <= r.status < 500:
+                bad.append((kind, rt["method"], rt["path"], r.status))
+    assert not bad, "a link opened a route of another kind: %s" % bad
+    assert tried >= len(routes) - 2
+    # Each still works where it belongs, so the refusals above were about the kind.
+    assert c.get("/api/manage/" + tokens["manage"]).status == 200
+    if "estimate" in tokens:
+        assert c.get("/api/repair-status/" + tokens["repair_status"]).status == 200
+        assert c.get("/api/estimates/" + tokens["estimate"]).status == 200
