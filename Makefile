@@ -1,7 +1,7 @@
 # Carnet: one plain Makefile. `make run` and `make test` do all the set-up on a fresh Debian 12.
 
 CC      ?= cc
-PKGS    := libevent libpq libsodium jansson
+PKGS    := libevent libpq libsodium jansson libcurl
 CFLAGS  := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -g -Iinclude \
            $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -levent_pthreads -lpthread

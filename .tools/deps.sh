@@ -8,7 +8,7 @@
 # with apt-get; otherwise the install command is printed and the script fails.
 set -euo pipefail
 
-PACKAGES="build-essential pkg-config libevent-dev libpq-dev libsodium-dev check libsubunit-dev libjansson-dev postgresql-15 postgresql-client-15 wrk curl bc python3 python3-psycopg2 util-linux"
+PACKAGES="build-essential pkg-config libevent-dev libpq-dev libsodium-dev check libsubunit-dev libjansson-dev libcurl4-openssl-dev postgresql-15 postgresql-client-15 wrk curl bc python3 python3-psycopg2 util-linux"
 
 # shellcheck disable=SC2206 # word splitting of the package list is intended
 wanted=($PACKAGES "$@")

@@ -34,6 +34,20 @@ struct config {
     int standby_hold_s;
     int job_interval_ms;
     bool reuse_port;
+    /* customer messages (outbox.c): SMTP for email, an HTTP webhook for SMS, else the file sink */
+    char *smtp_url;
+    char *smtp_starttls;
+    char *smtp_user;
+    char *smtp_password;
+    char *smtp_from;
+    char *sms_webhook_url;
+    char *sms_webhook_token;
+    int outbox_interval_ms;
+    int outbox_batch;
+    int outbox_max_attempts;
+    int outbox_backoff_ms;
+    int outbox_lease_s;
+    int send_timeout_s;
     bool migrate_only;
     bool skip_migrate;
     bool no_jobs;

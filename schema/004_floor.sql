@@ -410,15 +410,19 @@ declare
     v visits;
     s bigint;
 begin
+    -- 'max' is where a stream without Last-Event-ID starts: read before the stream's 200 goes
+    -- out, so anything the client causes after seeing the 200 is newer and reaches it.
     if p_kind = 'line' then
         v := floor_line_visit(p_key);
-        return json_build_object('topic', floor_topic(v.store_id), 'visit_id', v.id);
+        return json_build_object('topic', floor_topic(v.store_id), 'visit_id', v.id,
+            'max', coalesce((select max(id) from events where topic = floor_topic(v.store_id)), 0));
     end if;
     s := p_key::bigint;
     if not exists (select 1 from stores where id = s) then
         perform carnet_fail(404, 'not_found', 'store', 'no such store');
     end if;
-    return json_build_object('topic', floor_topic(s), 'visit_id', null);
+    return json_build_object('topic', floor_topic(s), 'visit_id', null,
+        'max', coalesce((select max(id) from events where topic = floor_topic(s)), 0));
 end $$;
 
 -- Events of a topic after p_after (all newer ones up to p_limit), and the topic's newest id so

@@ -75,11 +75,36 @@ static const struct opt options[] = {
      3600000, "period of the background jobs (no-shows, offers, reminders, outbox)"},
     {"reuse-port", "CARNET_REUSE_PORT", OPT_FLAG, OFF(reuse_port), NULL, 0, 0,
      "share the listening port with other carnetd on this machine (SO_REUSEPORT)"},
+    {"smtp-url", "CARNET_SMTP_URL", OPT_STR, OFF(smtp_url), "", 0, 0,
+     "smtp://host:port (or smtps://) for customer email; empty: write to --outbox-dir"},
+    {"smtp-starttls", "CARNET_SMTP_STARTTLS", OPT_STR, OFF(smtp_starttls), "try", 0, 0,
+     "STARTTLS on smtp://: try, require or off"},
+    {"smtp-user", "CARNET_SMTP_USER", OPT_STR, OFF(smtp_user), "", 0, 0, "SMTP user name"},
+    {"smtp-password", "CARNET_SMTP_PASSWORD", OPT_STR, OFF(smtp_password), "", 0, 0,
+     "SMTP password (prefer the environment variable)"},
+    {"smtp-from", "CARNET_SMTP_FROM", OPT_STR, OFF(smtp_from), "Carnet <no-reply@carnet.invalid>",
+     0, 0, "From: of customer email, \"Name <address>\""},
+    {"sms-webhook", "CARNET_SMS_WEBHOOK", OPT_STR, OFF(sms_webhook_url), "", 0, 0,
+     "URL that receives each SMS as a JSON POST; empty: write to --outbox-dir"},
+    {"sms-webhook-token", "CARNET_SMS_WEBHOOK_TOKEN", OPT_STR, OFF(sms_webhook_token), "", 0, 0,
+     "bearer token sent to the SMS webhook"},
+    {"outbox-interval-ms", "CARNET_OUTBOX_INTERVAL_MS", OPT_INT, OFF(outbox_interval_ms), "1000",
+     20, 3600000, "how often the delivery worker looks for due messages"},
+    {"outbox-batch", "CARNET_OUTBOX_BATCH", OPT_INT, OFF(outbox_batch), "8", 1, 1000,
+     "messages claimed per delivery round"},
+    {"outbox-max-attempts", "CARNET_OUTBOX_MAX_ATTEMPTS", OPT_INT, OFF(outbox_max_attempts), "5",
+     1, 100, "tries before a message is marked failed"},
+    {"outbox-backoff-ms", "CARNET_OUTBOX_BACKOFF_MS", OPT_INT, OFF(outbox_backoff_ms), "30000", 10,
+     3600000, "wait before the first retry; doubles on each further try (at most an hour)"},
+    {"outbox-lease", "CARNET_OUTBOX_LEASE", OPT_INT, OFF(outbox_lease_s), "120", 5, 3600,
+     "seconds a claimed message is reserved for its worker (longer than --send-timeout)"},
+    {"send-timeout", "CARNET_SEND_TIMEOUT", OPT_INT, OFF(send_timeout_s), "30", 1, 600,
+     "seconds one SMTP or webhook delivery may take"},
     {"migrate", NULL, OPT_FLAG, OFF(migrate_only), NULL, 0, 0, "apply migrations and exit"},
     {"skip-migrate", "CARNET_SKIP_MIGRATE", OPT_FLAG, OFF(skip_migrate), NULL, 0, 0,
      "do not apply migrations at start-up"},
     {"no-jobs", "CARNET_NO_JOBS", OPT_FLAG, OFF(no_jobs), NULL, 0, 0,
-     "do not run background jobs in this process"},
+     "do not run background jobs or message delivery in this process"},
     {"hash-password", NULL, OPT_FLAG, OFF(hash_password), NULL, 0, 0,
      "read a password on stdin, print its argon2id hash, and exit"},
     {"routes", NULL, OPT_FLAG, OFF(show_routes), NULL, 0, 0,
@@ -185,6 +210,16 @@ int config_load(struct config *cfg, int argc, char **argv, char *err, size_t err
     if (strcmp(cfg->log_level, "debug") && strcmp(cfg->log_level, "info") &&
         strcmp(cfg->log_level, "warning") && strcmp(cfg->log_level, "error")) {
         snprintf(err, errlen, "--log-level: expected debug, info, warning or error");
+        return -1;
+    }
+    if (strcmp(cfg->smtp_starttls, "try") && strcmp(cfg->smtp_starttls, "require") &&
+        strcmp(cfg->smtp_starttls, "off")) {
+        snprintf(err, errlen, "--smtp-starttls: expected try, require or off");
+        return -1;
+    }
+    if (cfg->send_timeout_s >= cfg->outbox_lease_s) {
+        /* A send outliving its lease could be claimed and sent again by another worker. */
+        snprintf(err, errlen, "--send-timeout must be shorter than --outbox-lease");
         return -1;
     }
     return 0;

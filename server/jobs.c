@@ -38,6 +38,7 @@ static struct job table[] = {
     {SQL_STMT("job_expire_standby_offers", "select job_expire_standby_offers($1::int)", 1)},
 
     /* messages */
+    {SQL_STMT("job_early_warnings", "select job_early_warnings()", 0)},
 
 };
 #define NJOBS ((int)(sizeof(table) / sizeof(table[0])))

@@ -20,6 +20,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "migrate.h"
+#include "outbox.h"
 #include "router.h"
 #include "sse.h"
 #include "static.h"
@@ -67,6 +68,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     log_info("signal %d: shutting down (in flight: %d)", (int)sig, http_inflight());
     jobs_stop();
     sse_shutdown();
+    outbox_stop();
     http_shutdown(config.shutdown_timeout_s, on_drained);
 }
 
@@ -151,7 +153,7 @@ int main(int argc, char **argv)
     static_init(config.web_root);
     if (http_init(base, config.listen_host, config.listen_port) < 0)
         goto out;
-    if (!config.no_jobs && jobs_init(base) < 0)
+    if (!config.no_jobs && (jobs_init(base) < 0 || outbox_init(base) < 0))
         goto out;
     sigterm = evsignal_new(base, SIGTERM, on_signal, NULL);
     sigint = evsignal_new(base, SIGINT, on_signal, NULL);
@@ -168,8 +170,10 @@ out:
         event_free(sigterm);
     if (sigint)
         event_free(sigint);
+    outbox_stop();
     http_free();
     worker_shutdown();
+    outbox_free();
     db_shutdown();
     sse_free();
     static_free();

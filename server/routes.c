@@ -13,6 +13,7 @@
 #include "floor.h"
 #include "repair.h"
 #include "sse.h"
+#include "message.h"
 #include "staff.h"
 #include "system.h"
 
@@ -152,6 +153,26 @@ const struct route routes[] = {
      "the customer declines the estimate"},
 
     /* ---- messages, outbox, surveys (message.c) ---- */
+    {"GET", "/api/messages/{token}", message_customer_get, ACCESS_PUBLIC,
+     "customer: the thread of their booking or repair"},
+    {"POST", "/api/messages/{token}", message_customer_post, ACCESS_PUBLIC,
+     "customer: write to the store"},
+    {"GET", "/api/surveys/{token}", message_survey_get, ACCESS_PUBLIC,
+     "customer: what a survey link is about"},
+    {"POST", "/api/surveys/{token}", message_survey_answer, ACCESS_PUBLIC,
+     "customer: answer a survey (once)"},
+    {"GET", "/api/stores/{store}/threads", message_threads_list, ACCESS_STAFF,
+     "customer threads with unread counts"},
+    {"GET", "/api/stores/{store}/threads/{thread}", message_thread_get, ACCESS_STAFF,
+     "read a thread (marks it read)"},
+    {"POST", "/api/stores/{store}/threads/{thread}/messages", message_staff_post, ACCESS_STAFF,
+     "write to the customer"},
+    {"GET", "/api/stores/{store}/outbox", message_outbox_list, ACCESS_MANAGER,
+     "customer messages and their delivery"},
+    {"POST", "/api/stores/{store}/outbox/{id}/retry", message_outbox_retry, ACCESS_MANAGER,
+     "send a failed message again"},
+    {"GET", "/api/stores/{store}/reports/satisfaction", message_survey_report, ACCESS_MANAGER,
+     "CSAT, CES and NPS per week"},
 };
 
 const int nroutes = (int)(sizeof(routes) / sizeof(routes[0]));

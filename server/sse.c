@@ -713,6 +713,8 @@ static void on_open(const struct db_result *res, void *arg)
         return;
     }
     c->visit_id = (int64_t)json_integer_value(json_object_get(j, "visit_id"));
+    if (c->last < 0) /* no Last-Event-ID: start where the topic stood before our 200 */
+        c->last = (int64_t)json_integer_value(json_object_get(j, "max"));
     json_decref(j);
     if (http_stream_start(r, "text/event-stream; charset=utf-8", client_on_close, c) < 0) {
         c->r = NULL;

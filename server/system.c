@@ -14,6 +14,7 @@
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
+#include "outbox.h"
 
 static struct sql_stmt q_ping = SQL_STMT("system_ping", "select 1", 0);
 
@@ -49,6 +50,7 @@ void system_metrics(struct req *r)
         return;
     }
     metrics_render(buf);
+    outbox_metrics_render(buf);
     http_reply_buffer(r, 200, "text/plain; version=0.0.4; charset=utf-8", buf);
     evbuffer_free(buf);
 }

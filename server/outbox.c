@@ -1,0 +1,580 @@
+/*
+ * outbox: the delivery worker. See outbox.h for the round; this file owns the states
+ *
+ *   IDLE -> CLAIMING (outbox_claim in flight) -> SENDING (n messages on worker threads, each
+ *   then marked through the pool) -> IDLE
+ *
+ * so at most one round per process is under way. Several carnetd run rounds at once safely:
+ * the claim hands each row to one of them, and the claim id each message carries must still
+ * match when its outcome is recorded. A worker that dies mid-send leaves its rows "sending";
+ * their lease runs out and another worker takes them. The lease is longer than any send may
+ * take (config checks send_timeout < lease), so a live worker never loses a row it is sending.
+ *
+ * Transports, picked per message from the configuration:
+ *   email -> SMTP through libcurl (STARTTLS, credentials) when --smtp-url is set
+ *   sms   -> an HTTP POST of JSON to --sms-webhook when set
+ *   else  -> one JSON file per message in --outbox-dir (the demo and the tests read these)
+ * Errors say whether they are permanent (the server refused this message: SMTP 5xx, HTTP 4xx)
+ * or transient (timeouts, 4xx SMTP, 5xx HTTP); only transient ones are retried.
+ */
+#include "outbox.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "db.h"
+#include "log.h"
+#include "util.h"
+#include "worker.h"
+
+#define OUTBOX_CONNECT_TIMEOUT_S 10
+#define OUTBOX_ERR_MAX 512
+/* RFC 2047 encoded words are at most 75 characters: 45 bytes of text give 60 of base64. */
+#define OUTBOX_SUBJECT_CHUNK 45
+/* RFC 2045: base64 lines of at most 76 characters; 57 bytes give 76. */
+#define OUTBOX_BASE64_LINE 57
+
+static struct sql_stmt q_claim = SQL_STMT("outbox_claim", "select outbox_claim($1, $2, $3)", 3);
+static struct sql_stmt q_mark =
+    SQL_STMT("outbox_mark", "select outbox_mark($1, $2, $3, $4, $5, $6, $7)", 7);
+
+enum outbox_state { OUTBOX_IDLE, OUTBOX_CLAIMING, OUTBOX_SENDING };
+
+/* One claimed message; owned by the round from the claim until its outcome is recorded. */
+struct outbox_msg {
+    char id[24];
+    char claim[40];
+    char *kind, *channel, *recipient, *subject, *body, *sms, *created_at;
+    int attempts;
+    /* outcome, written by the worker thread */
+    const char *transport;
+    char error[OUTBOX_ERR_MAX];
+    bool failed;
+    bool permanent;
+};
+
+static struct {
+    struct event *timer;
+    enum outbox_state state;
+    int inflight;
+    bool full_batch; /* the last claim filled the batch: go again at once */
+    bool stopping;
+    bool curl_ready;
+    uint64_t sent, retried, failed, lost;
+} ob;
+
+static void msg_free(struct outbox_msg *m)
+{
+    if (!m)
+        return;
+    free(m->kind);
+    free(m->channel);
+    free(m->recipient);
+    free(m->subject);
+    free(m->body);
+    free(m->sms);
+    free(m->created_at);
+    free(m);
+}
+
+static char *dup_field(json_t *o, const char *key)
+{
+    const char *v = json_string_value(json_object_get(o, key));
+    return strdup(v ? v : "");
+}
+
+static void fail(struct outbox_msg *m, bool permanent, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void fail(struct outbox_msg *m, bool permanent, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(m->error, sizeof(m->error), fmt, ap);
+    va_end(ap);
+    m->failed = true;
+    m->permanent = permanent;
+}
+
+/* ---- email formatting ---- */
+
+/* The address inside "Name <address>", or the whole string. */
+static char *bare_address(const char *from)
+{
+    const char *lt = strchr(from, '<'), *gt = lt ? strchr(lt, '>') : NULL;
+    if (lt && gt)
+        return strndup(lt + 1, (size_t)(gt - lt - 1));
+    return strdup(from);
+}
+
+static bool is_ascii_printable(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
+            return false;
+    return true;
+}
+
+static void put_base64(FILE *f, const unsigned char *p, size_t n)
+{
+    char out[sodium_base64_ENCODED_LEN(OUTBOX_BASE64_LINE, sodium_base64_VARIANT_ORIGINAL)];
+    sodium_bin2base64(out, sizeof(out), p, n, sodium_base64_VARIANT_ORIGINAL);
+    fputs(out, f);
+}
+
+/* Subject as is when plain ASCII, else as UTF-8 encoded words split on character boundaries. */
+static void put_subject(FILE *f, const char *subject)
+{
+    size_t len = strlen(subject), at = 0;
+    fputs("Subject: ", f);
+    if (is_ascii_printable(subject)) {
+        fputs(subject, f);
+        fputs("\r\n", f);
+        return;
+    }
+    while (at < len) {
+        size_t n = len - at > OUTBOX_SUBJECT_CHUNK ? OUTBOX_SUBJECT_CHUNK : len - at;
+        /* never cut inside a UTF-8 sequence: back up over continuation bytes */
+        while (at + n < len && n > 1 && ((unsigned char)subject[at + n] & 0xC0) == 0x80)
+            n--;
+        fprintf(f, "%s=?UTF-8?B?", at ? "\r\n " : "");
+        put_base64(f, (const unsigned char *)subject + at, n);
+        fputs("?=", f);
+        at += n;
+    }
+    fputs("\r\n", f);
+}
+
+char *outbox_format_email(const char *from, const char *to, const char *subject, const char *body,
+                          const char *message_id, long long when)
+{
+    char *out = NULL, date[64];
+    size_t outlen = 0, len = strlen(body);
+    time_t t = (time_t)when;
+    struct tm tm;
+    FILE *f = open_memstream(&out, &outlen);
+
+    if (!f)
+        return NULL;
+    gmtime_r(&t, &tm);
+    /* The C locale is in force (carnetd never calls setlocale), so names are English. */
+    strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
+    fprintf(f, "Date: %s\r\nFrom: %s\r\nTo: <%s>\r\nMessage-ID: <%s>\r\n", date, from, to,
+            message_id);
+    put_subject(f, subject);
+    fputs("MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n"
+          "Content-Transfer-Encoding: base64\r\nAuto-Submitted: auto-generated\r\n\r\n",
+          f);
+    for (size_t at = 0; at < len; at += OUTBOX_BASE64_LINE) {
+        put_base64(f, (const unsigned char *)body + at,
+                   len - at > OUTBOX_BASE64_LINE ? OUTBOX_BASE64_LINE : len - at);
+        fputs("\r\n", f);
+    }
+    if (fclose(f) != 0) {
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
+/* ---- transports (worker threads) ---- */
+
+struct upload {
+    const char *data;
+    size_t len, at;
+};
+
+static size_t upload_read(char *buf, size_t size, size_t nmemb, void *arg)
+{
+    struct upload *u = arg;
+    size_t n = size * nmemb;
+    if (n > u->len - u->at)
+        n = u->len - u->at;
+    memcpy(buf, u->data + u->at, n);
+    u->at += n;
+    return n;
+}
+
+static size_t discard(char *buf, size_t size, size_t nmemb, void *arg)
+{
+    (void)buf;
+    (void)arg;
+    return size * nmemb;
+}
+
+static void send_smtp(struct outbox_msg *m)
+{
+    CURL *c = NULL;
+    struct curl_slist *rcpt = NULL;
+    char *from = NULL, *text = NULL, *mail_from = NULL, *to = NULL;
+    char msgid[160], rnd[32], errbuf[CURL_ERROR_SIZE] = "";
+    const char *domain;
+    struct upload up;
+    CURLcode rc;
+    long code = 0;
+
+    m->transport = "smtp";
+    from = bare_address(config.smtp_from);
+    if (!from)
+        goto nomem;
+    domain = strchr(from, '@') ? strchr(from, '@') + 1 : "carnet.invalid";
+    util_random_token(rnd, sizeof(rnd), 12);
+    snprintf(msgid, sizeof(msgid), "outbox-%s.%s@%s", m->id, rnd, domain);
+    text = outbox_format_email(config.smtp_from, m->recipient, m->subject, m->body, msgid,
+                               (long long)time(NULL));
+    if (asprintf(&mail_from, "<%s>", from) < 0)
+        mail_from = NULL;
+    if (asprintf(&to, "<%s>", m->recipient) < 0)
+        to = NULL;
+    c = curl_easy_init();
+    if (!text || !mail_from || !to || !c || !(rcpt = curl_slist_append(NULL, to)))
+        goto nomem;
+    up.data = text;
+    up.len = strlen(text);
+    up.at = 0;
+    curl_easy_setopt(c, CURLOPT_URL, config.smtp_url);
+    curl_easy_setopt(c, CURLOPT_MAIL_FROM, mail_from);
+    curl_easy_setopt(c, CURLOPT_MAIL_RCPT, rcpt);
+    curl_easy_setopt(c, CURLOPT_READFUNCTION, upload_read);
+    curl_easy_setopt(c, CURLOPT_READDATA, &up);
+    curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+    curl_easy_setopt(c, CURLOPT_USE_SSL,
+                     strcmp(config.smtp_starttls, "require") == 0 ? (long)CURLUSESSL_ALL
+                     : strcmp(config.smtp_starttls, "try") == 0   ? (long)CURLUSESSL_TRY
+                                                                  : (long)CURLUSESSL_NONE);
+    if (config.smtp_user[0]) {
+        curl_easy_setopt(c, CURLOPT_USERNAME, config.smtp_user);
+        curl_easy_setopt(c, CURLOPT_PASSWORD, config.smtp_password);
+    }
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, (long)OUTBOX_CONNECT_TIMEOUT_S);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)config.send_timeout_s);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+    rc = curl_easy_perform(c);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+    if (rc != CURLE_OK)
+        fail(m, code >= 500 && code < 600 && rc != CURLE_LOGIN_DENIED, "smtp %ld: %s", code,
+             errbuf[0] ? errbuf : curl_easy_strerror(rc));
+    goto out;
+nomem:
+    fail(m, false, "out of memory");
+out:
+    curl_slist_free_all(rcpt);
+    if (c)
+        curl_easy_cleanup(c);
+    free(to);
+    free(mail_from);
+    free(text);
+    free(from);
+}
+
+static void send_webhook(struct outbox_msg *m)
+{
+    CURL *c = curl_easy_init();
+    struct curl_slist *hdrs = NULL;
+    char *payload = NULL, *authz = NULL, idem[64], errbuf[CURL_ERROR_SIZE] = "";
+    json_t *j = json_pack("{sssssssssi}", "id", m->id, "to", m->recipient, "text", m->sms, "kind",
+                          m->kind, "attempt", m->attempts);
+    CURLcode rc;
+    long code = 0;
+
+    m->transport = "webhook";
+    payload = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    /* The same key on every retry lets the SMS gateway drop a repeat after a lost reply. */
+    snprintf(idem, sizeof(idem), "Idempotency-Key: carnet-outbox-%s", m->id);
+    hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+    hdrs = hdrs ? curl_slist_append(hdrs, idem) : NULL;
+    if (hdrs && config.sms_webhook_token[0]) {
+        if (asprintf(&authz, "Authorization: Bearer %s", config.sms_webhook_token) < 0)
+            authz = NULL;
+        hdrs = authz ? curl_slist_append(hdrs, authz) : NULL;
+    }
+    if (!c || !payload || !hdrs) {
+        fail(m, false, "out of memory");
+        goto out;
+    }
+    curl_easy_setopt(c, CURLOPT_URL, config.sms_webhook_url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, payload);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, (long)OUTBOX_CONNECT_TIMEOUT_S);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)config.send_timeout_s);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+    rc = curl_easy_perform(c);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+    if (rc != CURLE_OK)
+        fail(m, false, "webhook: %s", errbuf[0] ? errbuf : curl_easy_strerror(rc));
+    else if (code < 200 || code > 299)
+        /* 4xx: the gateway refuses this message; 408/429/5xx: it may take it later. */
+        fail(m, code >= 400 && code < 500 && code != 408 && code != 429, "webhook: HTTP %ld", code);
+out:
+    curl_slist_free_all(hdrs);
+    if (c)
+        curl_easy_cleanup(c);
+    free(authz);
+    free(payload);
+    if (j)
+        json_decref(j);
+}
+
+static int mkdir_p(const char *dir)
+{
+    char *p = strdup(dir), *s;
+    int rc = 0;
+    if (!p)
+        return -1;
+    for (s = p + 1; *s; s++) {
+        if (*s != '/')
+            continue;
+        *s = '\0';
+        if (mkdir(p, 0755) < 0 && errno != EEXIST)
+            rc = -1;
+        *s = '/';
+    }
+    if (mkdir(p, 0755) < 0 && errno != EEXIST)
+        rc = -1;
+    free(p);
+    return rc;
+}
+
+/* One file per message, written under a temporary name and renamed so a reader never sees
+ * half a message. */
+static void send_file(struct outbox_msg *m)
+{
+    char *path = NULL, *tmp = NULL;
+    json_t *j = json_pack("{sssssssssssssssssi}", "id", m->id, "kind", m->kind, "channel",
+                          m->channel, "to", m->recipient, "subject", m->subject, "body", m->body,
+                          "sms", m->sms, "created_at", m->created_at, "attempt", m->attempts);
+
+    m->transport = "file";
+    if (!j || mkdir_p(config.outbox_dir) < 0 ||
+        asprintf(&path, "%s/%s-%s.json", config.outbox_dir, m->id, m->kind) < 0 ||
+        asprintf(&tmp, "%s/.%s.tmp", config.outbox_dir, m->id) < 0) {
+        fail(m, false, "file sink: cannot prepare %s: %s", config.outbox_dir, strerror(errno));
+        goto out;
+    }
+    if (json_dump_file(j, tmp, JSON_INDENT(2) | JSON_ENSURE_ASCII) < 0 || rename(tmp, path) < 0) {
+        fail(m, false, "file sink: cannot write in %s: %s", config.outbox_dir, strerror(errno));
+        unlink(tmp);
+    }
+out:
+    if (j)
+        json_decref(j);
+    free(path);
+    free(tmp);
+}
+
+static void send_work(void *arg)
+{
+    struct outbox_msg *m = arg;
+    if (strcmp(m->channel, "email") == 0 && config.smtp_url[0])
+        send_smtp(m);
+    else if (strcmp(m->channel, "sms") == 0 && config.sms_webhook_url[0])
+        send_webhook(m);
+    else
+        send_file(m);
+}
+
+/* ---- the round (loop thread) ---- */
+
+static void round_step_done(void)
+{
+    if (--ob.inflight > 0)
+        return;
+    ob.state = OUTBOX_IDLE;
+    if (ob.full_batch && !ob.stopping && ob.timer)
+        event_active(ob.timer, EV_TIMEOUT, 0); /* more may be due: do not wait a tick */
+}
+
+static void on_marked(const struct db_result *res, void *arg)
+{
+    struct outbox_msg *m = arg;
+    const char *status = NULL;
+
+    if (res->status == DB_OK && !PQgetisnull(res->res, 0, 0))
+        status = PQgetvalue(res->res, 0, 0);
+    if (res->status != DB_OK) {
+        /* The outcome is unknown to the database: the lease will expire and the message be
+         * tried again (a repeat is possible only here). */
+        log_warning("outbox: cannot record the outcome of message %s", m->id);
+        ob.lost++;
+    } else if (!status) {
+        log_warning("outbox: message %s was claimed by another worker meanwhile", m->id);
+        ob.lost++;
+    } else if (strcmp(status, "sent") == 0) {
+        log_info("outbox: message %s (%s) sent by %s", m->id, m->kind, m->transport);
+        ob.sent++;
+    } else if (strcmp(status, "failed") == 0) {
+        log_warning("outbox: message %s (%s) failed for good after %d tries: %s", m->id, m->kind,
+                    m->attempts, m->error);
+        ob.failed++;
+    } else {
+        log_info("outbox: message %s (%s) will be retried: %s", m->id, m->kind, m->error);
+        ob.retried++;
+    }
+    msg_free(m);
+    round_step_done();
+}
+
+static void send_done(void *arg)
+{
+    struct outbox_msg *m = arg;
+    char max[16], backoff[16];
+    const char *params[7];
+
+    snprintf(max, sizeof(max), "%d", config.outbox_max_attempts);
+    snprintf(backoff, sizeof(backoff), "%d", config.outbox_backoff_ms);
+    params[0] = m->id;
+    params[1] = m->claim;
+    params[2] = m->transport;
+    params[3] = m->failed ? m->error : NULL;
+    params[4] = m->permanent ? "true" : "false";
+    params[5] = max;
+    params[6] = backoff;
+    db_query(&q_mark, params, on_marked, m);
+}
+
+static struct outbox_msg *msg_from_json(json_t *o)
+{
+    struct outbox_msg *m = calloc(1, sizeof(*m));
+    if (!m)
+        return NULL;
+    snprintf(m->id, sizeof(m->id), "%" JSON_INTEGER_FORMAT,
+             json_integer_value(json_object_get(o, "id")));
+    snprintf(m->claim, sizeof(m->claim), "%s",
+             json_string_value(json_object_get(o, "claim"))
+                 ? json_string_value(json_object_get(o, "claim"))
+                 : "");
+    m->attempts = (int)json_integer_value(json_object_get(o, "attempts"));
+    m->kind = dup_field(o, "kind");
+    m->channel = dup_field(o, "channel");
+    m->recipient = dup_field(o, "recipient");
+    m->subject = dup_field(o, "subject");
+    m->body = dup_field(o, "body");
+    m->sms = dup_field(o, "sms");
+    m->created_at = dup_field(o, "created_at");
+    if (!m->kind || !m->channel || !m->recipient || !m->subject || !m->body || !m->sms ||
+        !m->created_at) {
+        msg_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+static void on_claimed(const struct db_result *res, void *arg)
+{
+    json_t *list = NULL, *o;
+    size_t i;
+    (void)arg;
+
+    ob.state = OUTBOX_IDLE;
+    if (res->status != DB_OK) {
+        if (res->status == DB_ERR_SQL)
+            log_warning("outbox: claim failed: %s",
+                        res->res ? PQresultErrorMessage(res->res) : "?");
+        return;
+    }
+    list = json_loads(PQgetvalue(res->res, 0, 0), 0, NULL);
+    if (!json_is_array(list) || json_array_size(list) == 0)
+        goto out;
+    ob.full_batch = (int)json_array_size(list) >= config.outbox_batch;
+    ob.state = OUTBOX_SENDING;
+    ob.inflight = 1; /* held until every message is handed out, so none can end the round */
+    json_array_foreach(list, i, o)
+    {
+        struct outbox_msg *m = msg_from_json(o);
+        if (!m)
+            continue; /* its lease will expire and another round will take it */
+        ob.inflight++;
+        if (worker_submit(send_work, send_done, m) < 0) {
+            ob.inflight--;
+            msg_free(m);
+        }
+    }
+    round_step_done();
+out:
+    if (list)
+        json_decref(list);
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+    char batch[16], lease[16];
+    const char *params[3];
+    (void)fd;
+    (void)what;
+    (void)arg;
+
+    if (ob.state != OUTBOX_IDLE || ob.stopping || !db_any_connected())
+        return;
+    snprintf(batch, sizeof(batch), "%d", config.outbox_batch);
+    snprintf(lease, sizeof(lease), "%d", config.outbox_lease_s);
+    params[0] = batch;
+    params[1] = lease;
+    params[2] = config.public_url;
+    ob.state = OUTBOX_CLAIMING;
+    ob.full_batch = false;
+    db_query(&q_claim, params, on_claimed, NULL);
+}
+
+int outbox_init(struct event_base *base)
+{
+    struct timeval tv = {config.outbox_interval_ms / 1000,
+                         (config.outbox_interval_ms % 1000) * 1000};
+
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        log_error("outbox: libcurl cannot start");
+        return -1;
+    }
+    ob.curl_ready = true;
+    ob.timer = event_new(base, -1, EV_PERSIST, on_tick, NULL);
+    if (!ob.timer || event_add(ob.timer, &tv) < 0)
+        return -1;
+    log_info("outbox: email by %s, sms by %s", config.smtp_url[0] ? "smtp" : "file",
+             config.sms_webhook_url[0] ? "webhook" : "file");
+    return 0;
+}
+
+void outbox_stop(void)
+{
+    ob.stopping = true;
+    if (ob.timer) {
+        event_free(ob.timer);
+        ob.timer = NULL;
+    }
+}
+
+void outbox_free(void)
+{
+    outbox_stop();
+    if (ob.curl_ready)
+        curl_global_cleanup();
+    ob.curl_ready = false;
+}
+
+void outbox_metrics_render(struct evbuffer *out)
+{
+    evbuffer_add_printf(out,
+                        "# HELP carnet_outbox_deliveries_total Outcomes of customer message "
+                        "deliveries by this process.\n"
+                        "# TYPE carnet_outbox_deliveries_total counter\n"
+                        "carnet_outbox_deliveries_total{outcome=\"sent\"} %" PRIu64 "\n"
+                        "carnet_outbox_deliveries_total{outcome=\"retry\"} %" PRIu64 "\n"
+                        "carnet_outbox_deliveries_total{outcome=\"failed\"} %" PRIu64 "\n"
+                        "carnet_outbox_deliveries_total{outcome=\"unrecorded\"} %" PRIu64 "\n",
+                        ob.sent, ob.retried, ob.failed, ob.lost);
+}

@@ -1,0 +1,274 @@
+"""Early warnings (once, with a new estimate), customer <-> store threads with unread counts,
+and surveys (one-tap link valid once, for one visit) feeding the satisfaction report."""
+import re
+import time
+
+from harness import Client
+
+
+def setup(ctx):
+    ctx.seed_demo()
+    ctx.paris = ctx.sql1("select id from stores where code = 'paris-opera'")["id"]
+    ctx.lyon = ctx.sql1("select id from stores where code = 'lyon-part-dieu'")["id"]
+
+
+def _wait(cond, timeout=10, what="condition"):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = cond()
+        if v:
+            return v
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting for " + what)
+
+
+def _staff(ctx, email="specialist@carnet.test"):
+    c = ctx.client()
+    c.login(email, "carnet-demo")
+    return c
+
+
+def _warnings(ctx, ref_type, ref_id):
+    return ctx.sql("select * from outbox where ref_type = %s and ref_id = %s "
+                   "and kind in ('running_late', 'promise_at_risk')", (ref_type, ref_id))
+
+
+def _track(ctx, ref_type, ref_id, promised, state=None, locale="en"):
+    ctx.sql("select promise_track(%s, %s, %s, " + promised + ", 'email', 'kim@example.test', "
+            "%s, '{\"name\":\"Kim\",\"code\":\"R-77\"}', %s)",
+            (ctx.paris, ref_type, ref_id, locale, state))
+
+
+def test_running_late_warns_once_with_a_new_estimate(ctx):
+    ctx.server  # its jobs run job_early_warnings every 200 ms
+    _track(ctx, "appointment", 501, "now() - interval '20 minutes'")   # 20 min past, limit 15
+    _track(ctx, "appointment", 502, "now() - interval '5 minutes'")    # still within the limit
+    _track(ctx, "appointment", 503, "now() - interval '30 minutes'")
+    ctx.sql("select promise_resolve('appointment', 503)")              # was called in time
+    w = _wait(lambda: _warnings(ctx, "appointment", 501), what="the warning")
+    assert len(w) == 1 and w[0]["kind"] == "running_late", w
+    assert "running late" in w[0]["subject"] and "Hello Kim" in w[0]["body"], w[0]
+    assert re.search(r"around \w+ \d+ \w+ at \d\d:\d\d", w[0]["body"]), w[0]["body"]
+    assert "/messages.html#" in w[0]["body"], w[0]["body"]
+    time.sleep(0.8)  # several more job rounds
+    assert len(_warnings(ctx, "appointment", 501)) == 1, "warned twice"
+    assert not _warnings(ctx, "appointment", 502) and not _warnings(ctx, "appointment", 503)
+    # Tracking the same promise again (a retried check-in) does not warn again.
+    _track(ctx, "appointment", 501, "now() - interval '40 minutes'")
+    time.sleep(0.6)
+    assert len(_warnings(ctx, "appointment", 501)) == 1
+    p = ctx.sql1("select warned_at, expected_at from promises where ref_type = 'appointment' "
+                 "and ref_id = 501")
+    assert p["expected_at"] > p["warned_at"], p
+
+
+def test_repair_at_risk_warns_once(ctx):
+    ctx.server
+    # Promised tomorrow but waiting for parts (about 3 days more): at risk.
+    _track(ctx, "repair", 601, "now() + interval '1 day'", "awaiting_parts", "fr")
+    # Promised tomorrow and in testing (a few hours more): fine.
+    _track(ctx, "repair", 602, "now() + interval '1 day'", "testing")
+    w = _wait(lambda: _warnings(ctx, "repair", 601), what="the warning")
+    assert len(w) == 1 and w[0]["kind"] == "promise_at_risk" and w[0]["locale"] == "fr", w
+    assert "R-77" in w[0]["body"] and "Nouvelle estimation" in w[0]["body"], w[0]["body"]
+    time.sleep(0.6)
+    assert len(_warnings(ctx, "repair", 601)) == 1 and not _warnings(ctx, "repair", 602)
+    # 602 then stalls: the technician's new estimate passes the promise: warned once.
+    ctx.sql("select promise_update('repair', 602, 'awaiting_parts', now() + interval '4 days')")
+    w = _wait(lambda: _warnings(ctx, "repair", 602), what="the second warning")
+    time.sleep(0.6)
+    assert len(_warnings(ctx, "repair", 602)) == 1
+
+
+def _thread(ctx, ref_id, store=None):
+    return ctx.sql1("select message_thread_open(%s, 'repair', %s, 'email', 'lou@example.test', "
+                    "'en', 'Lou', null) as id", (store or ctx.paris, ref_id))["id"]
+
+
+def _link_token(ctx, thread):
+    row = _wait(lambda: ctx.sql1("select body from outbox where ref_type = 'thread' "
+                                 "and ref_id = %s order by id desc limit 1", (thread,)),
+                what="the notification")
+    return re.search(r"messages\.html#([A-Za-z0-9_-]+)", row["body"]).group(1)
+
+
+def test_thread_between_staff_and_customer(ctx):
+    t = _thread(ctx, 701)
+    staff = _staff(ctx)
+    r = staff.post("/api/stores/%d/threads/%d/messages" % (ctx.paris, t),
+                   {"body": "Your screen arrives tomorrow."})
+    assert r.status == 201 and r.json["thread_id"] == t, r
+    note = ctx.sql1("select * from outbox where ref_type = 'thread' and ref_id = %s", (t,))
+    assert note["kind"] == "store_message" and note["recipient"] == "lou@example.test", note
+    assert "Your screen arrives tomorrow." in note["body"], note
+    token = _link_token(ctx, t)
+
+    cust = Client(ctx.server.port)
+    r = cust.get("/api/messages/" + token)
+    assert r.status == 200, r
+    assert [m["body"] for m in r.json["messages"]] == ["Your screen arrives tomorrow."], r.json
+    assert r.json["messages"][0]["author"] == "staff" and r.json["customer_name"] is None, r.json
+    r = cust.post("/api/messages/" + token, {"body": "Great, thanks! Can I pick it up at 6?"})
+    assert r.status == 201, r
+    cust.post("/api/messages/" + token, {"body": "Or Saturday."})
+
+    r = staff.get("/api/stores/%d/threads" % ctx.paris)
+    assert r.status == 200, r
+    mine = [x for x in r.json["threads"] if x["thread_id"] == t][0]
+    assert mine["unread"] == 2 and mine["messages"] == 3, mine
+    assert r.json["unread"] >= 2
+    r = staff.get("/api/stores/%d/threads?unread=true" % ctx.paris)
+    assert t in [x["thread_id"] for x in r.json["threads"]]
+    r = staff.get("/api/stores/%d/threads/%d" % (ctx.paris, t))
+    assert r.status == 200 and len(r.json["messages"]) == 3, r
+    assert r.json["customer_name"] == "Lou" and r.json["messages"][0]["staff_name"] == "Sam", r.json
+    r = staff.get("/api/stores/%d/threads?unread=true" % ctx.paris)
+    assert t not in [x["thread_id"] for x in r.json["threads"]], r.json
+    assert ctx.sql1("select count(*) as n from audit_log where object_type = 'message_thread' "
+                    "and object_id = %s and action = 'read'", (str(t),))["n"] == 1
+
+
+def test_thread_bad_inputs_and_access(ctx):
+    t = _thread(ctx, 702)
+    other = _thread(ctx, 703, ctx.lyon)
+    before = ctx.sql1("select count(*) as n from messages")["n"]
+    staff = _staff(ctx)
+    base = "/api/stores/%d/threads/%d/messages" % (ctx.paris, t)
+    for body, status, field in (({"body": ""}, 422, "body"), ({"body": "   "}, 422, "body"),
+                                ({"body": 42}, 422, "body"), ({"text": "hi"}, 422, "body"),
+                                ({"body": "x" * 4001}, 422, "body")):
+        r = staff.post(base, body)
+        assert r.status == status and r.error["field"] == field, (body, r)
+    r = staff.post(base, raw=b"", headers={"Content-Type": "application/json"})
+    assert r.status == 400 and r.error["field"] == "body", r
+    # a Lyon thread through the Paris path: not found
+    r = staff.post("/api/stores/%d/threads/%d/messages" % (ctx.paris, other), {"body": "hi"})
+    assert r.status == 404 and r.error["field"] == "thread", r
+    r = staff.get("/api/stores/%d/threads/%d" % (ctx.paris, other))
+    assert r.status == 404, r
+    r = staff.get("/api/stores/%d/threads/x1" % ctx.paris)
+    assert r.status == 404 and r.error["field"] == "thread", r
+    # the Paris specialist in Lyon: forbidden; nobody signed in: 401
+    assert staff.get("/api/stores/%d/threads" % ctx.lyon).status == 403
+    assert staff.post("/api/stores/%d/threads/%d/messages" % (ctx.lyon, other),
+                      {"body": "hi"}).status == 403
+    anon = Client(ctx.server.port)
+    assert anon.get("/api/stores/%d/threads" % ctx.paris).status == 401
+    assert anon.post(base, {"body": "hi"}).status == 401
+    r = staff.get("/api/stores/%d/threads?unread=maybe" % ctx.paris)
+    assert r.status == 400 and r.error["field"] == "unread", r
+    # customers: unknown, malformed and expired links
+    for tok in ("A" * 43, "short", "bad%21chars" + "a" * 30):
+        r = anon.get("/api/messages/" + tok)
+        assert r.status == 404 and r.error["field"] == "token", (tok, r)
+        r = anon.post("/api/messages/" + tok, {"body": "hello"})
+        assert r.status == 404, (tok, r)
+    staff.post(base, {"body": "hello"})
+    token = _link_token(ctx, t)
+    r = anon.post("/api/messages/" + token, {"body": ""})
+    assert r.status == 422 and r.error["field"] == "body", r
+    ctx.sql("update message_links set expires_at = now() - interval '1 second' "
+            "where thread_id = %s", (t,))
+    r = anon.get("/api/messages/" + token)
+    assert r.status == 404, r
+    assert ctx.sql1("select count(*) as n from messages")["n"] == before + 1
+
+
+def _offer(ctx, ref_type, ref_id):
+    sid = ctx.sql1("select survey_offer(%s, %s, %s, 'email', 'val@example.test', 'en', "
+                   "'{\"name\":\"Val\"}') as id", (ctx.paris, ref_type, ref_id))["id"]
+    body = ctx.sql1("select body from outbox where kind = 'survey' and ref_type = %s "
+                    "and ref_id = %s", (ref_type, ref_id))["body"]
+    return sid, re.search(r"survey\.html#([A-Za-z0-9_-]+)", body).group(1)
+
+
+def test_survey_link_works_once_and_for_one_visit(ctx):
+    a, tok_a = _offer(ctx, "visit", 801)
+    b, tok_b = _offer(ctx, "visit", 802)
+    # offered once per visit
+    assert ctx.sql1("select survey_offer(%s, 'visit', 801, 'email', 'v@example.test', 'en') "
+                    "as id", (ctx.paris,))["id"] is None
+    c = Client(ctx.server.port)
+    r = c.get("/api/surveys/" + tok_a)
+    assert r.status == 200 and r.json["answered"] is False and r.json["ref_type"] == "visit", r
+    r = c.post("/api/surveys/" + tok_a, {"satisfaction": 5, "effort": 2, "recommendation": 10,
+                                         "comment": "Quick and kind."})
+    assert r.status == 200, r
+    r = c.post("/api/surveys/" + tok_a, {"satisfaction": 1, "effort": 7, "recommendation": 0})
+    assert r.status == 409 and r.error["code"] == "already_answered", r
+    rows = {x["id"]: x for x in ctx.sql("select * from surveys where id in (%s, %s)", (a, b))}
+    assert rows[a]["satisfaction"] == 5 and rows[a]["comment"] == "Quick and kind.", rows[a]
+    assert rows[b]["answered_at"] is None, "answering one visit touched another"
+    assert c.get("/api/surveys/" + tok_a).json["answered"] is True
+    # the other visit's link is still good, once
+    r = c.post("/api/surveys/" + tok_b, {"satisfaction": 2, "effort": 6, "recommendation": 3})
+    assert r.status == 200, r
+
+
+def test_survey_bad_inputs_change_nothing(ctx):
+    sid, tok = _offer(ctx, "repair", 901)
+    c = Client(ctx.server.port)
+    good = {"satisfaction": 4, "effort": 3, "recommendation": 8}
+    for change, status, field in (({"satisfaction": 0}, 422, "satisfaction"),
+                                  ({"satisfaction": 6}, 422, "satisfaction"),
+                                  ({"satisfaction": "5"}, 422, "satisfaction"),
+                                  ({"effort": 8}, 422, "effort"),
+                                  ({"effort": None}, 422, "effort"),
+                                  ({"recommendation": 11}, 422, "recommendation"),
+                                  ({"recommendation": -1}, 422, "recommendation"),
+                                  ({"comment": 5}, 422, "comment"),
+                                  ({"comment": "x" * 2001}, 422, "comment")):
+        body = dict(good)
+        body.update(change)
+        r = c.post("/api/surveys/" + tok, body)
+        assert r.status == status and r.error["field"] == field, (change, r)
+    body = dict(good)
+    del body["effort"]
+    r = c.post("/api/surveys/" + tok, body)
+    assert r.status == 422 and r.error["field"] == "effort", r
+    r = c.post("/api/surveys/" + tok, raw=b"", headers={"Content-Type": "application/json"})
+    assert r.status == 400, r
+    assert ctx.sql1("select answered_at from surveys where id = %s", (sid,))["answered_at"] is None
+    for bad in ("Z" * 43, "x", "no.dots.allowed.here.at.all.12345"):
+        r = c.post("/api/surveys/" + bad, good)
+        assert r.status == 404 and r.error["field"] == "token", (bad, r)
+    ctx.sql("update surveys set expires_at = now() - interval '1 second' where id = %s", (sid,))
+    assert c.get("/api/surveys/" + tok).status == 404
+    assert c.post("/api/surveys/" + tok, good).status == 404
+    assert ctx.sql1("select answered_at from surveys where id = %s", (sid,))["answered_at"] is None
+
+
+def test_satisfaction_report(ctx):
+    # Lyon gets a week of known answers: 4 responses.
+    ctx.sql("""insert into surveys (store_id, ref_type, ref_id, token_hash, expires_at,
+                   answered_at, satisfaction, effort, recommendation)
+               select %s, 'visit', 1000 + i, md5(i::text) || md5((i + 1)::text), now(), now(),
+                      s, e, rec
+               from (values (1, 5, 2, 10), (2, 4, 3, 9), (3, 2, 5, 6), (4, 5, 2, 8))
+                    v(i, s, e, rec)""", (ctx.lyon,))
+    m = Client(ctx.server.port)
+    m.login("lyon@carnet.test", "carnet-demo")
+    r = m.get("/api/stores/%d/reports/satisfaction?weeks=4" % ctx.lyon)
+    assert r.status == 200, r
+    week = r.json["weeks"][0]
+    assert week["responses"] == 4, week
+    assert week["csat"] == 75.0, week            # 3 of 4 gave 4-5
+    assert week["ces"] == 3.0, week              # (2+3+5+2)/4
+    assert week["nps"] == 25.0, week             # 2 promoters - 1 detractor, of 4
+    assert m.get("/api/stores/%d/reports/satisfaction?weeks=0" % ctx.lyon).status == 400
+    r = m.get("/api/stores/%d/reports/satisfaction?weeks=abc" % ctx.lyon)
+    assert r.status == 400 and r.error["field"] == "weeks", r
+    assert m.get("/api/stores/%d/reports/satisfaction" % ctx.paris).status == 403
+    spec = _staff(ctx)
+    assert spec.get("/api/stores/%d/reports/satisfaction" % ctx.paris).status == 403
+    assert Client(ctx.server.port).get(
+        "/api/stores/%d/reports/satisfaction" % ctx.paris).status == 401
+
+
+def test_customer_pages_are_served(ctx):
+    c = Client(ctx.server.port)
+    for page, api in (("/survey.html", "/api/surveys/"), ("/messages.html", "/api/messages/")):
+        r = c.get(page)
+        assert r.status == 200 and r.header("Content-Type").startswith("text/html"), r
+        # the page reads the token from the fragment (never sent to a server) and calls the API
+        assert b"location.hash" in r.raw and api.encode() in r.raw, page
