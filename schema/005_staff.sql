@@ -28,11 +28,19 @@ $$;
 
 -- Most domains audit with the five-argument carnet_audit, which knows no store. So that their
 -- entries reach the right managers anyway, an entry without a store takes the store of its
--- object when the object type names a table (type, type || 's' or type || 'es') with a bigint
--- id and a store_id column: 'appointment' 42 -> appointments.store_id of row 42. Objects that
--- belong to no store (a device's health record, a staff account) keep none: admins only.
--- A lookup that fails (odd id type, no such row) leaves the store empty and never fails the
--- audited operation.
+-- object when the object type names a table with a bigint id and a store_id column: the table
+-- registered in audit_object_tables, else type, type || 's' or type || 'es' ('appointment' 42
+-- -> appointments.store_id of row 42). Objects of no store (a device's health record, a staff
+-- account) keep none. A lookup that fails (odd id type, no such row, no such table) leaves the
+-- store empty and never fails the audited operation.
+create table audit_object_tables (
+    object_type text primary key,
+    table_name text not null
+);
+-- Object types whose table is not simply their plural. Names, not regclass: the table may come
+-- from a migration this database does not have.
+insert into audit_object_tables values ('repair', 'repair_orders');
+
 create function audit_log_fill_store() returns trigger
 language plpgsql as $$
 declare
@@ -48,8 +56,11 @@ begin
         new.store_id := (select id from stores where id = new.object_id::bigint);
         return new;
     end if;
-    foreach cand in array array[new.object_type, new.object_type || 's',
+    foreach cand in array array[(select table_name from audit_object_tables
+                                 where object_type = new.object_type),
+                                new.object_type, new.object_type || 's',
                                 new.object_type || 'es'] loop
+        continue when cand is null;
         t := to_regclass(quote_ident(cand));
         continue when t is null;
         continue when not exists (select 1 from pg_attribute where attrelid = t
@@ -291,8 +302,9 @@ begin
     return json_build_object('ok', true);
 end $$;
 
--- The audit log. Admins see every entry; a manager sees the entries that carry a store they
--- manage. Newest first, p_limit at most, before the entry id p_before when given.
+-- The audit log. Admins see every entry. A manager sees the entries that carry a store they
+-- manage, and the entries of no store (a health record read, a sign-in) written by someone who
+-- works in a store they manage. Newest first, p_limit at most, before the entry id p_before.
 create function staff_audit_list(p_actor bigint, p_type text, p_id text, p_limit int,
                                  p_before bigint) returns json
 language plpgsql stable as $$
@@ -313,8 +325,14 @@ begin
               where (p_type is null or a.object_type = p_type)
                 and (p_id is null or a.object_id = p_id)
                 and (p_before is null or a.id < p_before)
-                and (v_admin or a.store_id in (select store_id from staff_roles
-                                               where staff_id = p_actor and role = 'manager'))
+                and (v_admin
+                     or a.store_id in (select store_id from staff_roles
+                                       where staff_id = p_actor and role = 'manager')
+                     or (a.store_id is null
+                         and a.staff_id in (select m.staff_id from staff_roles m
+                                            where m.store_id in (select store_id from staff_roles
+                                                                 where staff_id = p_actor
+                                                                   and role = 'manager'))))
               order by a.id desc limit p_limit) a
         left join staff s on s.id = a.staff_id), '[]'::json));
 end $$;
@@ -355,9 +373,14 @@ begin
 end $$;
 
 -- On success (p_staff not null) one pending attempt of this account and address becomes a
--- success (which one does not matter: only the counts do), and the session opens.
-create or replace function auth_login_finish(p_email text, p_staff bigint, p_token_hash text,
-                                             p_address text, p_ttl_seconds int) returns json
+-- success (which one does not matter: only the counts do), and the session opens, but only if
+-- the password hash is still the one carnetd verified (p_verified_hash): a password reset that
+-- committed during the check must not let the old password in. Replaces the five-argument
+-- version of 001_core.sql.
+drop function auth_login_finish(text, bigint, text, text, int);
+create function auth_login_finish(p_email text, p_staff bigint, p_token_hash text,
+                                  p_address text, p_ttl_seconds int, p_verified_hash text)
+returns json
 language plpgsql as $$
 declare
     st staff%rowtype;
@@ -365,8 +388,10 @@ begin
     if p_staff is null then
         return null;
     end if;
-    select * into st from staff where id = p_staff and disabled_at is null;
-    if not found then
+    -- FOR SHARE: a disable or reset that commits meanwhile either waits for this session to
+    -- exist (and then deletes it) or is seen here (and no session opens).
+    select * into st from staff where id = p_staff and disabled_at is null for share;
+    if not found or st.password_hash is distinct from p_verified_hash then
         return null;
     end if;
     update login_attempts set ok = true

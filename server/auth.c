@@ -33,7 +33,7 @@ static struct sql_stmt q_session =
 static struct sql_stmt q_login_begin =
     SQL_STMT("auth_login_begin", "select auth_login_begin($1, $2)", 2);
 static struct sql_stmt q_login_finish =
-    SQL_STMT("auth_login_finish", "select auth_login_finish($1, $2, $3, $4, $5)", 5);
+    SQL_STMT("auth_login_finish", "select auth_login_finish($1, $2, $3, $4, $5, $6)", 6);
 static struct sql_stmt q_logout =
     SQL_STMT("auth_logout", "select auth_logout($1)", 1);
 
@@ -269,7 +269,7 @@ static void login_verify_done(void *arg)
 {
     struct login *l = arg;
     char hash[65], ttl[16];
-    const char *params[5];
+    const char *params[6];
 
     util_random_token(l->token, sizeof(l->token), TOKEN_BYTES);
     util_token_hash(l->token, hash);
@@ -279,6 +279,8 @@ static void login_verify_done(void *arg)
     params[2] = l->ok ? hash : NULL;
     params[3] = l->ip;
     params[4] = ttl;
+    /* The hash the password was checked against: a reset committed meanwhile voids the check. */
+    params[5] = l->ok ? l->hash : NULL;
     db_query(&q_login_finish, params, on_login_finish, l);
 }
 

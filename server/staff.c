@@ -44,7 +44,8 @@ static struct sql_stmt q_reset =
     SQL_STMT("staff_reset_password", "select staff_reset_password($1, $2, $3, $4, $5)", 5);
 static struct sql_stmt q_disable =
     SQL_STMT("staff_disable", "select staff_disable($1, $2, $3, $4)", 4);
-static struct sql_stmt q_enable = SQL_STMT("staff_enable", "select staff_enable($1, $2, $3, $4)", 4);
+static struct sql_stmt q_enable =
+    SQL_STMT("staff_enable", "select staff_enable($1, $2, $3, $4)", 4);
 static struct sql_stmt q_pw_begin =
     SQL_STMT("staff_password_begin", "select staff_password_begin($1, $2)", 2);
 static struct sql_stmt q_pw_finish = SQL_STMT(
@@ -230,14 +231,14 @@ static void pw_work(void *arg)
 {
     struct pw *w = arg;
     if (w->kind == PW_CHANGE) {
-        w->old_ok = crypto_pwhash_str_verify(w->stored, w->old_password,
-                                             strlen(w->old_password)) == 0;
+        w->old_ok =
+            crypto_pwhash_str_verify(w->stored, w->old_password, strlen(w->old_password)) == 0;
         if (!w->old_ok)
             return;
     }
-    w->rc = crypto_pwhash_str(w->hash, w->password, strlen(w->password),
-                              crypto_pwhash_OPSLIMIT_INTERACTIVE,
-                              crypto_pwhash_MEMLIMIT_INTERACTIVE);
+    w->rc =
+        crypto_pwhash_str(w->hash, w->password, strlen(w->password),
+                          crypto_pwhash_OPSLIMIT_INTERACTIVE, crypto_pwhash_MEMLIMIT_INTERACTIVE);
 }
 
 static void on_pw_finish(const struct db_result *res, void *arg)
@@ -522,18 +523,18 @@ void staff_audit(struct req *r)
         type = NULL;
     if (id && !*id)
         id = NULL;
-    if (type && (strlen(type) > AUDIT_FILTER_MAX_BYTES)) {
-        http_reply_error(r, 400, "bad_value", "object_type", "object_type is 1 to %d bytes",
+    if (type && strlen(type) > AUDIT_FILTER_MAX_BYTES) {
+        http_reply_error(r, 400, "bad_value", "object_type", "object_type is at most %d bytes",
                          AUDIT_FILTER_MAX_BYTES);
         return;
     }
-    if (id && (strlen(id) > AUDIT_FILTER_MAX_BYTES)) {
-        http_reply_error(r, 400, "bad_value", "object_id", "object_id is 1 to %d bytes",
+    if (id && strlen(id) > AUDIT_FILTER_MAX_BYTES) {
+        http_reply_error(r, 400, "bad_value", "object_id", "object_id is at most %d bytes",
                          AUDIT_FILTER_MAX_BYTES);
         return;
     }
-    if (limit && (!is_id(limit) || atoi(limit) < 1 || strlen(limit) > 3 ||
-                  atoi(limit) > AUDIT_LIMIT_MAX)) {
+    if (limit && (!is_id(limit) || strtol(limit, NULL, 10) < 1 ||
+                  strtol(limit, NULL, 10) > AUDIT_LIMIT_MAX)) {
         http_reply_error(r, 400, "bad_value", "limit", "limit is 1 to %d", AUDIT_LIMIT_MAX);
         return;
     }
@@ -541,7 +542,7 @@ void staff_audit(struct req *r)
         http_reply_error(r, 400, "bad_value", "before", "before is an entry id");
         return;
     }
-    snprintf(lim, sizeof(lim), "%d", limit ? atoi(limit) : AUDIT_LIMIT_DEFAULT);
+    snprintf(lim, sizeof(lim), "%ld", limit ? strtol(limit, NULL, 10) : (long)AUDIT_LIMIT_DEFAULT);
     p[0] = r->who.staff_id;
     p[1] = type;
     p[2] = id;

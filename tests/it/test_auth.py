@@ -95,6 +95,12 @@ def test_throttle_per_account(ctx):
     # The sixth attempt is refused before any password check, even the right password.
     r = c.post("/api/auth/login", {"email": "SPECIALIST@carnet.test", "password": DEMO_PW})
     assert r.status == 429 and r.error["code"] == "throttled", r
+    # An unknown email is throttled the same way: the 429 does not tell accounts apart either.
+    for i in range(5):
+        assert c.post("/api/auth/login", {"email": "ghost@carnet.test",
+                                          "password": "bad-%d" % i}).status == 401
+    ghost = c.post("/api/auth/login", {"email": "ghost@carnet.test", "password": "x-x-x-x"})
+    assert ghost.status == 429 and ghost.json == r.json, (ghost, r)
     assert not ctx.sql("select 1 from login_attempts where ok")
     # Another account from the same address is not affected.
     _bearer(ctx, "tech@carnet.test")

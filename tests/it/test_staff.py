@@ -3,6 +3,8 @@ disable and enable accounts; staff change their own password; the audit log and 
 import threading
 import time
 
+import psycopg2
+
 from harness import Client
 
 DEMO_PW = "carnet-demo"
@@ -373,10 +375,21 @@ def test_audit_log_scope(ctx):
     assert len(a.get("/api/audit?object_type=staff&object_id=%d" % ly["id"]).json[
         "entries"]) == 1
     all_m = m.get("/api/audit?limit=500").json["entries"]
-    assert all_m and all(x["store_id"] == ctx.paris for x in all_m), all_m
-    # Entries without a store (sign-ins) are for admins only.
-    assert any(x["action"] == "login" for x in a.get("/api/audit?limit=500").json["entries"])
-    assert not any(x["action"] == "login" for x in all_m)
+    paris_staff = {x["staff_id"] for x in ctx.sql(
+        "select distinct staff_id from staff_roles where store_id = %s", (ctx.paris,))}
+    assert all_m and all(x["store_id"] == ctx.paris or (x["store_id"] is None and x["staff_id"]
+                                                        in paris_staff) for x in all_m), all_m
+    # Entries without a store (sign-ins here, health record reads) show to the managers of the
+    # stores their author works in, and to admins: not lyon@'s to manager@.
+    lyon_id = _staff_id(ctx, "lyon@carnet.test")
+    admin_id = _staff_id(ctx, "admin@carnet.test")
+    every = a.get("/api/audit?limit=500").json["entries"]
+    assert any(x["action"] == "login" and x["staff_id"] == lyon_id for x in every)
+    assert any(x["action"] == "login" and x["staff_id"] == admin_id for x in every)
+    assert any(x["action"] == "login" and x["staff_id"] == _staff_id(ctx, "manager@carnet.test")
+               for x in all_m)
+    assert not any(x["staff_id"] in (lyon_id, admin_id) and x["store_id"] is None
+                   for x in all_m), all_m
     # Paging and filters.
     r = a.get("/api/audit?limit=2")
     assert r.status == 200 and len(r.json["entries"]) == 2, r
@@ -385,6 +398,7 @@ def test_audit_log_scope(ctx):
     r = a.get("/api/audit?object_type=&object_id=")
     assert r.status == 200, r
     for q, field in (("limit=0", "limit"), ("limit=501", "limit"), ("limit=x", "limit"),
+                     ("limit=999999999999999999", "limit"),
                      ("before=-1", "before"), ("object_type=" + "x" * 65, "object_type")):
         r = a.get("/api/audit?" + q)
         assert r.status == 400 and r.error["field"] == field, (q, r)
@@ -398,17 +412,24 @@ def test_audit_entries_of_other_domains_find_their_store(ctx):
     """carnet_audit (no store) on an object whose table has a store_id: the entry takes that
     store, so that store's managers see it and other stores' do not."""
     ctx.sql("create table widgets (id bigint primary key, store_id bigint)")
+    ctx.sql("create table gizmo_things (id bigint primary key, store_id bigint)")
+    ctx.sql("insert into gizmo_things values (3, %s)", (ctx.lyon,))
+    ctx.sql("insert into audit_object_tables values ('gizmo', 'gizmo_things'),"
+            " ('ghost', 'no_such_table')")
     ctx.sql("create table gadgets (id uuid primary key, store_id bigint)")
     ctx.sql("insert into widgets values (7, %s), (8, %s)", (ctx.paris, ctx.lyon))
     admin = _staff_id(ctx, "admin@carnet.test")
     for oid in ("7", "8", "999", "x7"):
         ctx.sql("select carnet_audit(%s, 'read', 'widget', %s, 'r-test')", (admin, oid))
     ctx.sql("select carnet_audit(%s, 'read', 'gadget', '5', 'r-test')", (admin,))
+    ctx.sql("select carnet_audit(%s, 'read', 'gizmo', '3', 'r-test')", (admin,))
+    ctx.sql("select carnet_audit(%s, 'read', 'ghost', '3', 'r-test')", (admin,))
     ctx.sql("select carnet_audit(%s, 'read', 'store', %s, 'r-test')", (admin, str(ctx.lyon)))
     rows = {(x["object_type"], x["object_id"]): x["store_id"] for x in ctx.sql(
         "select object_type, object_id, store_id from audit_log where request_id = 'r-test'")}
     assert rows == {("widget", "7"): ctx.paris, ("widget", "8"): ctx.lyon,
                     ("widget", "999"): None, ("widget", "x7"): None, ("gadget", "5"): None,
+                    ("gizmo", "3"): ctx.lyon, ("ghost", "3"): None,
                     ("store", str(ctx.lyon)): ctx.lyon}, rows
     m = _client(ctx, "manager@carnet.test")
     seen = [x["object_id"] for x in m.get("/api/audit?object_type=widget").json["entries"]]
@@ -420,6 +441,75 @@ def test_audit_entries_of_other_domains_find_their_store(ctx):
         "/api/audit?object_type=widget").json["entries"]]
     assert sorted(seen) == ["7", "8", "999", "x7"], seen
 
+
+def test_disable_racing_a_sign_in_leaves_no_session(ctx):
+    """A sign-in whose password check finishes while a disable is committing must not open a
+    session that outlives the disable."""
+    m = _client(ctx, "manager@carnet.test")
+    s = _create(ctx, m, ctx.paris)
+    result = []
+    conn = psycopg2.connect(ctx.url)
+    cur = conn.cursor()
+    # What staff_disable does, held open: the row is disabled, the sessions not yet deleted.
+    cur.execute("update staff set disabled_at = now() where id = %s", (s["id"],))
+    t = threading.Thread(target=lambda: result.append(ctx.client().post(
+        "/api/auth/login", {"email": s["email"], "password": NEW_PW, "bearer": True})))
+    t.start()
+    time.sleep(1.5)  # the sign-in has verified the password and waits on the row
+    cur.execute("delete from sessions where staff_id = %s", (s["id"],))
+    conn.commit()
+    conn.close()
+    t.join(20)
+    assert result and result[0].status == 401, result
+    assert not ctx.sql("select 1 from sessions where staff_id = %s", (s["id"],))
+
+
+
+def test_reset_racing_a_sign_in_with_the_old_password(ctx):
+    """The old password, checked while a reset commits, opens no session."""
+    m = _client(ctx, "manager@carnet.test")
+    s = _create(ctx, m, ctx.paris)
+    other = ctx.sql1("select password_hash from staff where email = 'tech@carnet.test'")
+    result = []
+    conn = psycopg2.connect(ctx.url)
+    cur = conn.cursor()
+    # What staff_reset_password does, held open: new hash written, sessions not yet deleted.
+    cur.execute("update staff set password_hash = %s where id = %s",
+                (other["password_hash"], s["id"]))
+    t = threading.Thread(target=lambda: result.append(ctx.client().post(
+        "/api/auth/login", {"email": s["email"], "password": NEW_PW, "bearer": True})))
+    t.start()
+    time.sleep(1.5)
+    cur.execute("delete from sessions where staff_id = %s", (s["id"],))
+    conn.commit()
+    conn.close()
+    t.join(20)
+    assert result and result[0].status == 401, result
+    assert not ctx.sql("select 1 from sessions where staff_id = %s", (s["id"],))
+    _client(ctx, s["email"], DEMO_PW)
+
+
+def test_repair_audit_entries_reach_the_store_manager(ctx):
+    """The repair domain audits with carnet_audit(..., 'repair', id): its entries carry the
+    repair's store (audit_object_tables maps 'repair' to repair_orders)."""
+    if not ctx.sql("select 1 from information_schema.tables where table_name = 'repair_orders'"):
+        return
+    tech = _client(ctx, "tech@carnet.test")
+    r = tech.post("/api/stores/%d/repairs" % ctx.paris,
+                  {"serial": "AUDIT0DEV1", "problem": "battery",
+                   "intake": {"checklist": [{"item": "screen", "ok": True}],
+                              "accessories": "none", "passcode_provided": False}})
+    assert r.status == 201, r
+    rid = str(r.json["id"])
+    assert tech.get("/api/repairs/" + rid).status == 200
+    rows = ctx.sql("select store_id from audit_log where object_type = 'repair'"
+                   " and object_id = %s", (rid,))
+    assert rows and all(x["store_id"] == ctx.paris for x in rows), rows
+    seen = _client(ctx, "manager@carnet.test").get(
+        "/api/audit?object_type=repair&object_id=" + rid).json["entries"]
+    assert len(seen) == len(rows), (seen, rows)
+    assert _client(ctx, "lyon@carnet.test").get(
+        "/api/audit?object_type=repair&object_id=" + rid).json["entries"] == []
 
 def test_new_passwords_stay_out_of_logs(ctx):
     """Runs last: the passwords this module created, reset and changed never reached a log."""
