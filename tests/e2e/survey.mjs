@@ -1,12 +1,15 @@
 // The survey after a visit, on a phone whose browser speaks French (CARNET_E2E_LOCALE=fr-FR):
 // the page picks French by itself, takes one tap per question, and the link then works no more.
 // The manager's dashboard then shows the week's satisfaction.
-import { run, newPage, shot, check, expectText, noErrors, TABLET } from './lib.mjs';
+import { run, newPage, shot, check, expectText, noErrors, staffApi, TABLET } from './lib.mjs';
 
 const TOKEN = process.env.CARNET_E2E_SURVEY_TOKEN;
 
 run('survey', async (ctx, o) => {
   check((TOKEN || '').length >= 32, 'a survey link is given');
+  const manager = await staffApi(o.base, 'manager@carnet.test');
+  const responses = async () => (await manager.get('/api/stores/1/reports/satisfaction?weeks=1')).weeks.reduce((n, w) => n + w.responses, 0);
+  const before = await responses();
   const phone = await newPage(ctx);
   // The link as the message carries it: /survey.html#TOKEN, which forwards to /survey/.
   await phone.goto(o.base + '/survey.html#' + TOKEN);
@@ -28,13 +31,15 @@ run('survey', async (ctx, o) => {
   await phone.reload();
   await expectText(phone.locator('#s-thanks'), 'Merci', 'the link, opened again, says it was answered');
   check(await phone.locator('#s-form').isHidden(), 'and offers no second answer');
+  check((await responses()) === before + 1, 'the store’s satisfaction report counts one more answer this week');
 
   const tab = await newPage(ctx, { viewport: TABLET });
   await tab.goto(o.base + '/staff/#dashboard');
   await tab.getByLabel('E-mail').fill('manager@carnet.test');
   await tab.getByLabel('Mot de passe').fill('carnet-demo');
   await tab.getByRole('button', { name: 'Se connecter' }).click();
-  await expectText(tab.locator('#kpi-csat .v'), '100%', 'the dashboard shows this week’s satisfaction');
+  await expectText(tab.locator('#kpi-csat .v'), /^\d+%$/, 'the dashboard shows this week’s satisfaction');
+  check((await tab.locator('svg.chart').count()) >= 4, 'with the satisfaction charts');
   await shot(tab, o.out, 'survey-3-dashboard-fr');
   noErrors(phone);
   noErrors(tab);
