@@ -3,8 +3,8 @@
 // visually hidden table so screen readers get the numbers, not a picture.
 const NS = 'http://www.w3.org/2000/svg';
 const W = 480;
-const H = 220;
-const PAD = { l: 44, r: 14, t: 14, b: 34 };
+const H = 250;
+const PAD = { l: 58, r: 18, t: 16, b: 42 };
 
 function el(tag, attrs, text) {
   const e = document.createElementNS(NS, tag);
@@ -28,7 +28,7 @@ function frame(title, max, min = 0) {
     const v = min + ((max - min) * i) / 4;
     const y = PAD.t + ih - (ih * i) / 4;
     svg.append(el('line', { x1: PAD.l, x2: W - PAD.r, y1: y, y2: y, class: i ? 'grid' : 'axis' }));
-    svg.append(el('text', { x: PAD.l - 6, y: y + 4, 'text-anchor': 'end' }, String(Math.round(v * 10) / 10)));
+    svg.append(el('text', { x: PAD.l - 8, y: y + 6, 'text-anchor': 'end' }, String(Math.round(v * 10) / 10)));
   }
   return svg;
 }
@@ -70,8 +70,8 @@ export function lineChart(title, points, { unit = '', min } = {}) {
     const c = el('circle', { cx: x(i), cy: y(p.value), r: 5, class: 'dot' });
     c.append(el('title', {}, `${p.label}: ${p.value}${unit}`));
     svg.append(c);
-    if (i === 0 || i === points.length - 1 || points.length <= 6) {
-      svg.append(el('text', { x: x(i), y: H - 10, 'text-anchor': points.length === 1 ? 'middle' : i === 0 ? 'start' : i === points.length - 1 ? 'end' : 'middle' }, p.label));
+    if (i === 0 || i === points.length - 1 || points.length <= 3) {
+      svg.append(el('text', { x: x(i), y: H - 12, 'text-anchor': points.length === 1 ? 'middle' : i === 0 ? 'start' : i === points.length - 1 ? 'end' : 'middle' }, p.label));
     }
   });
   wrap.append(svg, table(title, points.map((p) => [p.label, `${p.value}${unit}`])));
@@ -82,8 +82,9 @@ export function lineChart(title, points, { unit = '', min } = {}) {
 export function barChart(title, bars, { unit = '' } = {}) {
   const wrap = document.createElement('figure');
   wrap.style.margin = '0';
-  // Counts: at least 4 so the four grid lines fall on whole numbers.
-  const max = niceMax(Math.max(4, ...bars.map((b) => b.value)));
+  // Counts: a multiple of 4 so the four grid lines fall on whole numbers.
+  const top = Math.max(4, ...bars.map((b) => b.value));
+  const max = top <= 20 ? Math.ceil(top / 4) * 4 : niceMax(top);
   const svg = frame(title, max);
   const iw = W - PAD.l - PAD.r;
   const ih = H - PAD.t - PAD.b;
@@ -95,7 +96,7 @@ export function barChart(title, bars, { unit = '' } = {}) {
     const r = el('rect', { x: bx, y: PAD.t + ih - hgt, width: bw, height: Math.max(0, hgt), class: 'bar' + (b.alt ? ' alt' : '') });
     r.append(el('title', {}, `${b.label}: ${b.value}${unit}`));
     svg.append(r);
-    if (bars.length <= 12) svg.append(el('text', { x: bx + bw / 2, y: H - 10, 'text-anchor': 'middle' }, b.label));
+    if (bars.length <= 12) svg.append(el('text', { x: bx + bw / 2, y: H - 12, 'text-anchor': 'middle' }, b.label));
   });
   wrap.append(svg, table(title, bars.map((b) => [b.label, `${b.value}${unit}`])));
   return wrap;

@@ -42,6 +42,8 @@ export async function render({ el, session }) {
   const totalNoShow = per.reduce((s, x) => s + x.noShow, 0);
   const now = Date.now();
   const waits = q.waiting.map((w) => ({ label: `#${w.ticket}`, value: Math.round((now - new Date(w.arrived_at)) / 60000) }));
+  // Oldest week first, whatever order the report uses.
+  sat.weeks.sort((a, b) => (a.week < b.week ? -1 : 1));
   const lastSat = sat.weeks.filter((w) => w.responses > 0).slice(-1)[0];
   fill(body,
     h('div', { class: 'kpis' },

@@ -12,7 +12,7 @@ export function money(cents, currency = 'EUR') {
   return new Intl.NumberFormat(document.documentElement.lang === 'fr' ? 'fr-FR' : 'en-GB', { style: 'currency', currency }).format(cents / 100);
 }
 
-function searchForm(go, initial = '') {
+export function searchForm(go, initial = '') {
   const form = h('form', { class: 'card row', role: 'search', novalidate: true },
     h('div', { class: 'grow' },
       h('label', { for: 'dv-q' }, t('device.serial')),

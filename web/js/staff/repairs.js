@@ -5,7 +5,7 @@
 import { get, post, put, ApiError } from '../api.js';
 import { t } from '../i18n.js';
 import { h, fill, fmtDateTime, announce, errorText, showFormError, clearFormErrors } from '../ui.js';
-import { money } from './device.js';
+import { money, searchForm } from './device.js';
 
 const enc = encodeURIComponent;
 const CHECKLIST = ['screen', 'back glass', 'buttons', 'camera', 'water damage indicator'];
@@ -145,5 +145,7 @@ export async function render(ctx) {
   const { el, session, args, go, name } = ctx;
   if (name === 'repair' && args[0]) return detail({ el, session, go, id: args[0] });
   el.append(h('h1', null, t('repairs.title')));
+  // Finding a repair: by its number, the device's serial, or the owner's email or phone.
+  el.append(searchForm(go));
   el.append(openForm(session, go, args[0] === 'new' ? args[1] : ''));
 }
