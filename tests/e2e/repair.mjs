@@ -14,7 +14,7 @@ run('repair', async (ctx, o) => {
   await tab.getByRole('button', { name: 'Sign in' }).click();
   await expectText(tab.locator('h1'), 'Device lookup', 'the technician lands on the device lookup');
 
-  await tab.getByLabel('Serial number or IMEI').fill(SERIAL.toLowerCase());
+  await tab.getByLabel('Serial, IMEI, repair number, email or phone').fill(SERIAL.toLowerCase());
   await tab.getByRole('button', { name: 'Open record' }).click();
   await expectText(tab.locator('h1'), `Health record · ${SERIAL}`, 'the health record opens');
   await expectText(tab.locator('#dv-facts'), 'MacBook Pro', 'it names the model');
@@ -91,6 +91,13 @@ run('repair', async (ctx, o) => {
     await expectText(tab.locator('#rp-state'), label, `the repair moves to ${to}`);
   }
   await shot(tab, o.out, 'repair-7-ready');
+
+  // Later, anyone at the store finds it again by its number.
+  await tab.getByRole('link', { name: 'Repairs' }).click();
+  await tab.getByLabel('Serial, IMEI, repair number, email or phone').fill(number);
+  await tab.getByRole('button', { name: 'Open record' }).click();
+  await expectText(tab.locator('h1'), number, 'the repair is found by its number');
+  await expectText(tab.locator('#rp-state'), 'Ready to collect', 'and shows its state');
 
   // The customer follows it on the status page.
   await phone.goto(statusLink);

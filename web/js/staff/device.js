@@ -15,7 +15,7 @@ export function money(cents, currency = 'EUR') {
 export function searchForm(go, initial = '') {
   const form = h('form', { class: 'card row', role: 'search', novalidate: true },
     h('div', { class: 'grow' },
-      h('label', { for: 'dv-q' }, t('device.serial')),
+      h('label', { for: 'dv-q' }, t('device.search')),
       h('input', { id: 'dv-q', name: 'q', value: initial, autocomplete: 'off', autocapitalize: 'characters', required: true })),
     h('button', { type: 'submit', style: 'align-self:flex-end' }, t('device.open')));
   form.addEventListener('submit', async (e) => {
