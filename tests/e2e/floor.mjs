@@ -61,6 +61,11 @@ run('floor', async (ctx, o) => {
 
   // Check-in by code.
   await tab.getByRole('link', { name: 'Check-in' }).click();
+  // By name first: today's bookings matching it, each with its own check-in button.
+  await tab.getByLabel('Confirmation code or name').fill('dana');
+  await tab.getByRole('button', { name: 'Find' }).click();
+  await expectText(tab.locator('#checkin-result'), 'Dana Booked', 'a name search finds today’s booking');
+  check(await tab.locator('#checkin-result').getByRole('button', { name: 'Check in' }).isVisible(), 'with a check-in button');
   await tab.getByLabel('Confirmation code or name').fill(CODE.toLowerCase());
   await shot(tab, o.out, 'floor-5-checkin');
   await tab.getByRole('button', { name: 'Find' }).click();
