@@ -4,6 +4,7 @@ show and saves screenshots under build/test-output/e2e; here we only run it and 
 """
 import hashlib
 import os
+import re
 import secrets
 import subprocess
 
@@ -64,6 +65,25 @@ def journey(ctx, name, env=None):
 def test_page_modules_parse(ctx):
     # A syntax error in a view loaded on demand would otherwise only show when someone opens it.
     subprocess.check_call([os.path.join(E2E, "check-syntax.sh")])
+
+
+def test_english_and_french_have_the_same_keys(ctx):
+    with open(os.path.join(harness.ROOT, "web", "js", "i18n.js")) as f:
+        src = f.read()
+    en = src[src.index("const en = {"):src.index("const fr = {")]
+    fr = src[src.index("const fr = {"):src.index("const dicts")]
+    keys = lambda block: set(re.findall(r"^  '([a-z0-9_.]+)':", block, re.M))  # noqa: E731
+    assert keys(en) and keys(en) == keys(fr), (keys(en) ^ keys(fr))
+    # every key a page uses exists
+    used = set()
+    for folder, _, files in os.walk(os.path.join(harness.ROOT, "web")):
+        for name in files:
+            if name.endswith((".html", ".js")) and "vendor" not in folder:
+                with open(os.path.join(folder, name)) as f:
+                    text = f.read()
+                used |= set(re.findall(r"data-i18n=\"([a-z0-9_]+\.[a-z0-9_.]+)\"", text))
+                used |= set(re.findall(r"\bt\('([a-z0-9_]+\.[a-z0-9_.]+)'", text))
+    assert used <= keys(en), used - keys(en)
 
 
 def test_customer_books_and_manages(ctx):

@@ -58,6 +58,18 @@ async function showJoin() {
   const stores = await get('/api/stores');
   const pre = new URLSearchParams(location.search).get('store');
   fill($('#j-store'), stores.map((s) => h('option', { value: String(s.id), selected: s.code === pre || String(s.id) === pre }, s.name)));
+  // How long the line is right now, from the store's public board (tickets and initials only).
+  const now = async () => {
+    try {
+      const b = await get(`/api/stores/${$('#j-store').value}/board`);
+      const last = b.waiting[b.waiting.length - 1];
+      $('#j-now').textContent = b.waiting.length
+        ? t('line.now', { n: b.waiting.length, m: Math.max(1, Math.round((last.wait_s || 0) / 60)) }) : t('board.empty');
+      $('#j-now').hidden = false;
+    } catch { $('#j-now').hidden = true; }
+  };
+  $('#j-store').addEventListener('change', now);
+  now();
   $('#join-form').addEventListener('submit', async (e) => {
     e.preventDefault();
     const form = e.currentTarget;
