@@ -23,7 +23,7 @@ export function renderPicker({ days, tz, daysEl, slotsEl, headingEl, onPick }) {
     fill(daysEl, days.map((d) => h('button', {
       type: 'button', 'aria-pressed': String(d.date === chosen), dataset: { date: d.date },
       onclick: () => { chosen = d.date; drawDays(); drawSlots(); },
-    }, fmtDay(d.date, tz, 'short'), h('span', { class: 'n' }, String(d.slots.length)))));
+    }, fmtDay(d.date, tz, 'short'), h('span', { class: 'n' }, t('book.free', { n: d.slots.length })))));
   }
   function drawSlots() {
     const day = days.find((d) => d.date === chosen);
