@@ -31,12 +31,23 @@ run('manager', async (ctx, o) => {
   await expectText(tab.locator('#service-list'), 'Data transfer · 45 min', 'a new service is listed');
   await shot(tab, o.out, 'manager-2-setup');
 
+  // A customer wrote about their repair: the thread shows it unread; the manager answers.
+  await tab.getByRole('link', { name: 'Messages' }).click();
+  await expectText(tab.locator('#threads'), 'Camille Demo', 'the store’s threads list the customer');
+  await tab.getByRole('link', { name: 'Camille Demo' }).click();
+  await expectText(tab.locator('#thread'), 'Je peux passer la chercher samedi', 'the thread shows the customer’s message');
+  await tab.getByLabel('Reply to the customer').fill('Oui, samedi dès 10 h.');
+  await tab.getByRole('button', { name: 'Send' }).click();
+  await expectText(tab.locator('#thread li').last(), 'Oui, samedi dès 10 h.', 'the reply joins the thread');
+  await shot(tab, o.out, 'manager-3-messages');
+
+  await tab.getByRole('link', { name: 'Setup' }).click();
   await tab.getByRole('button', { name: 'Passer en français' }).click();
   await expectText(tab.locator('h1'), 'Réglages de la boutique', 'setup in French');
   await tab.getByRole('link', { name: 'Tableau de bord' }).click();
   await expectText(tab.locator('h1'), 'Tableau de bord', 'the dashboard in French');
   await tab.locator('.kpis').waitFor();
-  await shot(tab, o.out, 'manager-3-dashboard-fr');
+  await shot(tab, o.out, 'manager-4-dashboard-fr');
 
   // A specialist has no dashboard: the link is not offered.
   await tab.getByRole('button', { name: 'Se déconnecter' }).click();

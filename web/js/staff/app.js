@@ -14,6 +14,7 @@ const views = {
   device: () => import('./device.js'),
   repairs: () => import('./repairs.js'),
   repair: () => import('./repairs.js'),
+  messages: () => import('./messages.js'),
   dashboard: () => import('./dashboard.js'),
   setup: () => import('./setup.js'),
 };
