@@ -109,6 +109,11 @@ void http_stream_end(struct req *r);
 /* Streams currently open. */
 int http_streams(void);
 
+/* db_query callbacks for the common case, with the req as `arg`: reply with the JSON the SQL
+ * function built, 200 or 201 on success, the mapped error otherwise. */
+void http_db_ok(const struct db_result *res, void *arg);
+void http_db_created(const struct db_result *res, void *arg);
+
 /* Maps a SQLSTATE to an HTTP status; exposed for unit tests. */
 int http_status_for_sqlstate(const char *sqlstate);
 

@@ -435,6 +435,16 @@ int http_streams(void)
     return H.streams;
 }
 
+void http_db_ok(const struct db_result *res, void *arg)
+{
+    http_reply_db_json(arg, 200, res);
+}
+
+void http_db_created(const struct db_result *res, void *arg)
+{
+    http_reply_db_json(arg, 201, res);
+}
+
 const char *http_param(struct req *r, const char *name)
 {
     return router_param(&r->match, name);

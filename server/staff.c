@@ -165,16 +165,6 @@ static bool require_body(struct req *r, const char *example)
     return true;
 }
 
-static void on_json_200(const struct db_result *res, void *arg)
-{
-    http_reply_db_json(arg, 200, res);
-}
-
-static void on_json_201(const struct db_result *res, void *arg)
-{
-    http_reply_db_json(arg, 201, res);
-}
-
 /* ---- password work, off the loop ---- */
 
 enum pw_kind { PW_CREATE, PW_RESET, PW_CHANGE };
@@ -292,7 +282,7 @@ static void pw_done(void *arg)
         p[2] = w->body;
         p[3] = w->hash;
         p[4] = r->id;
-        db_query(&q_create, p, on_json_201, r);
+        db_query(&q_create, p, http_db_created, r);
         break;
     case PW_RESET:
         p[0] = r->who.staff_id;
@@ -300,7 +290,7 @@ static void pw_done(void *arg)
         p[2] = http_param(r, "staff");
         p[3] = w->hash;
         p[4] = r->id;
-        db_query(&q_reset, p, on_json_200, r);
+        db_query(&q_reset, p, http_db_ok, r);
         break;
     case PW_CHANGE:
         p[0] = r->who.staff_id;
@@ -331,7 +321,7 @@ void staff_list(struct req *r)
     p[0] = r->who.staff_id;
     p[1] = http_param(r, "store");
     p[2] = r->id;
-    db_query(&q_list, p, on_json_200, r);
+    db_query(&q_list, p, http_db_ok, r);
 }
 
 void staff_create(struct req *r)
@@ -413,7 +403,7 @@ void staff_set_roles(struct req *r)
     p[2] = http_param(r, "staff");
     p[3] = text;
     p[4] = r->id;
-    db_query(&q_roles, p, on_json_200, r); /* copies the values */
+    db_query(&q_roles, p, http_db_ok, r); /* copies the values */
     free(text);
 }
 
@@ -444,7 +434,7 @@ static void staff_toggle(struct req *r, struct sql_stmt *stmt)
     p[1] = http_param(r, "store");
     p[2] = http_param(r, "staff");
     p[3] = r->id;
-    db_query(stmt, p, on_json_200, r);
+    db_query(stmt, p, http_db_ok, r);
 }
 
 void staff_disable(struct req *r)
@@ -548,5 +538,5 @@ void staff_audit(struct req *r)
     p[2] = id;
     p[3] = lim;
     p[4] = before;
-    db_query(&q_audit, p, on_json_200, r);
+    db_query(&q_audit, p, http_db_ok, r);
 }
