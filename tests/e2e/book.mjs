@@ -19,7 +19,7 @@ run('book', async (ctx, o) => {
   // Second day, second slot: not simply the first thing on screen.
   await page.locator('#days button').nth(1).click();
   const slot = page.locator('#slots button').nth(1);
-  const slotText = (await slot.textContent()).trim();
+  let slotText = (await slot.textContent()).trim();
   await slot.click();
   await expectText(page.locator('#summary'), slotText, 'the summary repeats the chosen time');
 
@@ -32,8 +32,29 @@ run('book', async (ctx, o) => {
     'the phone field is focused and marked invalid');
   await shot(page, o.out, 'book-3-error');
 
+  // Meanwhile two other customers take that very slot (both technicians): the page must say so
+  // and offer the nearest free times instead.
+  const start = await page.locator('#slots button[aria-pressed="true"]').getAttribute('data-start');
+  const services = await (await fetch(o.base + '/api/stores/1/services')).json();
+  const mac = services.find((x) => x.name === 'Mac diagnostics');
+  for (const who of ['Other One', 'Other Two']) {
+    const r = await fetch(o.base + '/api/stores/1/appointments', {
+      method: 'POST', headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ service_id: mac.id, starts_at: start, name: who, email: 'other@example.com' }),
+    });
+    check(r.status === 201, `${who} takes the slot first`);
+  }
   await page.getByLabel('Phone', { exact: true }).fill('');
   await page.getByLabel('Email', { exact: true }).fill('camille@example.com');
+  await page.getByRole('button', { name: 'Book', exact: true }).click();
+  await expectText(page.locator('#status'), 'just taken', 'the page says the slot was just taken');
+  check(!(await page.locator(`#slots button[data-start="${start}"]`).count()), 'the taken time is not offered again');
+  check((await page.locator('#slots button').count()) > 0, 'the nearest free times are offered');
+  await shot(page, o.out, 'book-3b-slot-taken');
+  const other = page.locator('#slots button').first();
+  slotText = (await other.textContent()).trim();
+  await other.click();
+  await expectText(page.locator('#summary'), slotText, 'the new time is in the summary');
   await page.getByLabel(/serial/i).fill('c02xl0gsjgh5');
   await page.getByLabel(/What is wrong/).fill('Runs hot and the fan is loud.');
   await shot(page, o.out, 'book-4-details');

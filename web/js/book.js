@@ -94,7 +94,6 @@ function pickSlot(slot) {
 
 /** After a 409 the API sends the nearest free slots: offer them in place of the taken one. */
 function offerNearest(nearest) {
-  const tz = state.store.timezone;
   const byDay = new Map();
   for (const s of nearest) {
     const d = s.starts_at.slice(0, 10);
@@ -105,7 +104,6 @@ function offerNearest(nearest) {
   drawPicker();
   show('step-when');
   announce(t('err.slot_taken'), 'error');
-  void tz;
 }
 
 async function submit(e) {
@@ -140,7 +138,6 @@ async function submit(e) {
 
 function done(r) {
   const a = r.appointment;
-  const tz = state.store.timezone;
   $('#done-summary').textContent = summary();
   $('#done-code').textContent = r.code;
   // The link's token goes in the fragment: it never reaches a server log or a Referer header.
@@ -150,7 +147,6 @@ function done(r) {
     summary: `${a.service.name} · ${state.store.name}`, location: state.store.name,
     description: `${t('book.code')}: ${r.code}`,
   });
-  void tz;
   show('step-done');
   // The QR code the store's tablet scans at check-in: the manage link itself.
   qrSvg(new URL($('#done-manage').getAttribute('href'), location.href).href, t('book.qr'))
