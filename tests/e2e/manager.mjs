@@ -29,6 +29,16 @@ run('manager', async (ctx, o) => {
   await tab.locator('#sv-duration').fill('45');
   await tab.locator('#add-service').getByRole('button', { name: 'Save' }).click();
   await expectText(tab.locator('#service-list'), 'Data transfer · 45 min', 'a new service is listed');
+  // Floor rules: a line limit of 0 is refused with the field named; 40 is kept.
+  await tab.getByLabel('Most people in the line').fill('0');
+  await tab.locator('#floor-rules').getByRole('button', { name: 'Save' }).click();
+  await expectText(tab.locator('#floor-rules .field-error'), /\S/, 'a line limit of 0 is refused');
+  await tab.getByLabel('Most people in the line').fill('40');
+  await tab.locator('#floor-rules').getByRole('button', { name: 'Save' }).click();
+  await expectText(tab.locator('#status'), 'Saved', 'the floor rules are saved');
+  await tab.reload();
+  await tab.getByLabel('Most people in the line').waitFor();
+  check((await tab.getByLabel('Most people in the line').inputValue()) === '40', 'after a reload the line limit is 40');
   await shot(tab, o.out, 'manager-2-setup');
 
   // A customer wrote about their repair: the thread shows it unread; the manager answers.

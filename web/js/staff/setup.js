@@ -8,7 +8,9 @@ const ROLES = ['specialist', 'technician', 'manager'];
 
 export async function render({ el, session, go }) {
   const store = session.store;
-  const [staff, services] = await Promise.all([get(`/api/stores/${store.id}/staff`), get(`/api/stores/${store.id}/services`)]);
+  const [staff, services, rules] = await Promise.all([
+    get(`/api/stores/${store.id}/staff`), get(`/api/stores/${store.id}/services`),
+    get(`/api/stores/${store.id}/floor/settings`)]);
   const reload = () => go('setup');
 
   const staffTable = h('table', { id: 'staff-table' },
@@ -51,7 +53,7 @@ export async function render({ el, session, go }) {
   });
 
   const addService = h('form', { class: 'card', novalidate: true, id: 'add-service' },
-    h('h3', null, t('setup.services')),
+    h('h3', null, t('setup.addservice')),
     h('div', { class: 'field' }, h('label', { for: 'sv-name' }, t('setup.name')), h('input', { id: 'sv-name', name: 'name', required: true })),
     h('div', { class: 'row' },
       h('div', { class: 'field grow' }, h('label', { for: 'sv-duration' }, t('setup.duration')), h('input', { id: 'sv-duration', name: 'duration_min', type: 'number', min: '5', step: '5', value: '30' })),
@@ -69,6 +71,25 @@ export async function render({ el, session, go }) {
     } catch (err) { showFormError(addService, err); }
   });
 
+  // The floor rules: check-in window, assumed service time, how long the line may get.
+  const RULES = [['checkin_early_min', 'setup.early'], ['checkin_late_min', 'setup.late'],
+    ['default_service_s', 'setup.service_s'], ['line_max', 'setup.line_max']];
+  const rulesForm = h('form', { class: 'card', novalidate: true, id: 'floor-rules' },
+    h('h3', null, t('setup.rules')),
+    RULES.map(([k, key]) => h('div', { class: 'field' }, h('label', { for: `fr-${k}` }, t(key)),
+      h('input', { id: `fr-${k}`, name: k, type: 'number', inputmode: 'numeric', value: String(rules[k] ?? ''), required: true }))),
+    h('button', { type: 'submit' }, t('save')));
+  rulesForm.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    clearFormErrors(rulesForm);
+    const body = {};
+    for (const [k] of RULES) body[k] = Number(rulesForm.elements[k].value);
+    try {
+      await put(`/api/stores/${store.id}/floor/settings`, body);
+      announce(t('setup.added'), 'ok');
+    } catch (err) { showFormError(rulesForm, err); }
+  });
+
   el.append(h('h1', null, `${t('setup.title')} · ${store.name}`),
     h('section', { class: 'card' }, h('h2', null, t('setup.staff')), h('div', { style: 'overflow-x:auto' }, staffTable)),
     h('div', { class: 'cols' },
@@ -76,5 +97,6 @@ export async function render({ el, session, go }) {
       h('div', null,
         h('section', { class: 'card' }, h('h2', null, t('setup.services')),
           h('ul', { class: 'plain', id: 'service-list' }, services.map((s) => h('li', { style: 'padding:.4rem 0;border-bottom:1px solid var(--line)' }, `${s.name} · ${t('book.min', { n: s.duration_min })}`)))),
-        addService)));
+        addService,
+        rulesForm)));
 }
