@@ -55,7 +55,34 @@ export async function newPage(ctx, { viewport = PHONE, lang } = {}) {
   return page;
 }
 
+/** Basic accessibility checks on what is on screen: every control has a name, the page has one
+ * h1 and a language. Run with every screenshot, so each page state we look at is checked too. */
+export async function a11y(page, name) {
+  const problems = await page.evaluate(() => {
+    const out = [];
+    const visible = (e) => !!(e.offsetWidth || e.offsetHeight || e.getClientRects().length);
+    for (const e of document.querySelectorAll('input, select, textarea')) {
+      if (e.type === 'hidden' || !visible(e)) continue;
+      const named = (e.labels && e.labels.length) || e.getAttribute('aria-label') || e.getAttribute('aria-labelledby');
+      if (!named) out.push(`unlabelled ${e.tagName.toLowerCase()}#${e.id || e.name}`);
+    }
+    for (const e of document.querySelectorAll('button, a[href]')) {
+      if (!visible(e)) continue;
+      if (!(e.textContent.trim() || e.getAttribute('aria-label'))) out.push(`nameless ${e.tagName.toLowerCase()} ${e.outerHTML.slice(0, 80)}`);
+    }
+    for (const e of document.querySelectorAll('svg[role="img"]')) {
+      if (!e.getAttribute('aria-label')) out.push('svg image without aria-label');
+    }
+    const h1 = [...document.querySelectorAll('h1')].filter(visible).length;
+    if (h1 !== 1) out.push(`${h1} visible h1`);
+    if (!document.documentElement.lang) out.push('no lang on <html>');
+    return out;
+  });
+  if (problems.length) throw new Error(`accessibility (${name}): ${problems.join('; ')}`);
+}
+
 export async function shot(page, out, name) {
+  await a11y(page, name);
   const file = path.join(out, name + '.png');
   // Background tabs are not painted in headless Chromium: a screenshot of one waits forever.
   await page.bringToFront();
