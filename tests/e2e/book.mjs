@@ -24,8 +24,8 @@ run('book', async (ctx, o) => {
   await expectText(page.locator('#summary'), slotText, 'the summary repeats the chosen time');
 
   // A bad phone number is refused with the field named and focused.
-  await page.getByLabel('Your name').fill('Camille Client');
-  await page.getByLabel('Phone', { exact: true }).fill('06 12');
+  await page.locator('#details').getByLabel('Your name').fill('Camille Client');
+  await page.locator('#details').getByLabel('Phone', { exact: true }).fill('06 12');
   await page.getByRole('button', { name: 'Book', exact: true }).click();
   await expectText(page.locator('.field-error'), 'phone', 'the phone error is shown under the phone field');
   check(await page.locator('#f-phone').evaluate((e) => e === document.activeElement && e.getAttribute('aria-invalid') === 'true'),
@@ -44,8 +44,8 @@ run('book', async (ctx, o) => {
     });
     check(r.status === 201, `${who} takes the slot first`);
   }
-  await page.getByLabel('Phone', { exact: true }).fill('');
-  await page.getByLabel('Email', { exact: true }).fill('camille@example.com');
+  await page.locator('#details').getByLabel('Phone', { exact: true }).fill('');
+  await page.locator('#details').getByLabel('Email', { exact: true }).fill('camille@example.com');
   await page.getByRole('button', { name: 'Book', exact: true }).click();
   await expectText(page.locator('#status'), 'just taken', 'the page says the slot was just taken');
   check(!(await page.locator(`#slots button[data-start="${start}"]`).count()), 'the taken time is not offered again');
@@ -113,6 +113,33 @@ run('book', async (ctx, o) => {
   await expectText(fr.locator('#m-status'), 'Annulé', 'the booking is cancelled');
   check(await fr.getByRole('button', { name: 'Changer l’horaire' }).isHidden(), 'a cancelled booking cannot be moved');
   await shot(fr, o.out, 'book-9-cancelled-fr');
+
+  // A full day: the standby list. A day with free times is refused (book one instead); a day
+  // without any (the store is closed on Sundays) takes the customer onto its list.
+  const sb = await newPage(ctx, { lang: 'en' }); // the French switch above is remembered
+  await sb.goto(o.base + '/?store=paris-opera');
+  await sb.getByLabel(/Battery/).check();
+  await sb.locator('#slots button').first().waitFor();
+  const freeDay = await sb.locator('#days button').first().getAttribute('data-date');
+  await sb.getByText('The day you want is full? Join its standby list').click();
+  await sb.getByLabel('Day', { exact: true }).fill(freeDay);
+  await sb.locator('#standby-form').getByLabel('Your name').fill('Gabi Standby');
+  await sb.locator('#standby-form').getByLabel('Email').fill('gabi@example.com');
+  await sb.getByRole('button', { name: 'Join the standby list' }).click();
+  await expectText(sb.locator('#standby-form .field-error'), 'free times that day', 'a day with free times is refused');
+  const sunday = new Date();
+  do sunday.setDate(sunday.getDate() + 1); while (sunday.getDay() !== 0);
+  const ymd = `${sunday.getFullYear()}-${String(sunday.getMonth() + 1).padStart(2, '0')}-${String(sunday.getDate()).padStart(2, '0')}`;
+  await sb.getByLabel('Day', { exact: true }).fill(ymd);
+  await sb.getByRole('button', { name: 'Join the standby list' }).click();
+  await sb.waitForURL(/\/standby\/#/);
+  await expectText(sb.locator('#sb-status'), 'On the list', 'the customer is on the standby list');
+  await expectText(sb.locator('#sb-position'), 'number 1', 'first on it');
+  await expectText(sb.locator('#sb-service'), 'Battery', 'for the battery service');
+  await shot(sb, o.out, 'book-10-standby');
+  await sb.getByRole('button', { name: 'Leave the standby list' }).click();
+  await expectText(sb.locator('#sb-status'), 'Left the list', 'and can leave it');
+  noErrors(sb);
   noErrors(page);
   noErrors(fr);
 });

@@ -154,6 +154,22 @@ function done(r) {
   announce(t('book.done'), 'ok');
 }
 
+/** A full day: join its standby list; a freed slot of this service is then offered to us. */
+async function joinStandby(e) {
+  e.preventDefault();
+  const form = e.currentTarget;
+  clearFormErrors(form);
+  const f = form.elements;
+  try {
+    const r = await post(`/api/stores/${state.store.id}/standby`, {
+      service_id: state.service.id, date: f.date.value, name: f.name.value.trim(), email: f.email.value.trim(),
+    });
+    location.assign('/standby/#' + encodeURIComponent(r.token));
+  } catch (err) {
+    showFormError(form, err);
+  }
+}
+
 async function start() {
   initI18n();
   stepLabels();
@@ -166,6 +182,7 @@ async function start() {
   });
   $$('[data-back]').forEach((b) => b.addEventListener('click', () => show(b.dataset.back)));
   $('#details').addEventListener('submit', submit);
+  $('#standby-form').addEventListener('submit', joinStandby);
   try {
     state.stores = await get('/api/stores');
   } catch (e) {
