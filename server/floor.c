@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "device.h"
 #include "http.h"
 #include "log.h"
 #include "util.h"
@@ -145,7 +146,7 @@ static void on_linked(const struct db_result *res, void *arg)
 void floor_join_line(struct req *r)
 {
     const char *store = http_param(r, "store");
-    const char *name, *contact;
+    const char *name, *contact, *serial;
     json_t *party;
     struct linked *j;
     char *body;
@@ -159,8 +160,11 @@ void floor_join_line(struct req *r)
         http_reply_error(r, 400, "invalid_json", "body", "a JSON body is required");
         return;
     }
+    /* The serial's form (and an IMEI's check digit) is checked in SQL, with the device module's
+     * rules; here only that it is text of a sane length. */
     if (opt_string(r, "name", FLOOR_NAME_MAX, &name) < 0 ||
-        opt_string(r, "contact", FLOOR_CONTACT_MAX, &contact) < 0)
+        opt_string(r, "contact", FLOOR_CONTACT_MAX, &contact) < 0 ||
+        opt_string(r, "serial", DEVICE_SERIAL_RAW_MAX, &serial) < 0)
         return;
     if (!name || !*name) {
         http_reply_error(r, 422, "invalid", "name", "a name is required");
