@@ -476,11 +476,14 @@ begin
     return v_id;
 end $$;
 
--- (Not stable: the first read through a booking or repair link opens its thread.)
+-- Not stable: the first read through a booking or repair link opens its thread, which the
+-- second statement then sees (one expression would read with a snapshot from before it).
 create function message_customer_get(p_token_hash text, p_token_hash_b2 text default null)
 returns json language plpgsql as $$
+declare
+    v_thread bigint := message_thread_by_link(p_token_hash, p_token_hash_b2);
 begin
-    return message_thread_json(message_thread_by_link(p_token_hash, p_token_hash_b2), false);
+    return message_thread_json(v_thread, false);
 end $$;
 
 -- Appends a message to the device's health record when the device domain is installed
