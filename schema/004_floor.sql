@@ -213,14 +213,11 @@ $$;
 -- reaches nobody and returns nulls.
 create function floor_contact(p_contact text, out channel text, out recipient text)
 language sql immutable as $$
-    select case when p_contact ~ '^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$' and length(p_contact) <= 254
-                then 'email'
-                when regexp_replace(p_contact, '[\s.()-]', '', 'g') ~ '^\+?[0-9]{6,15}$'
-                then 'sms' end,
-           case when p_contact ~ '^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$' and length(p_contact) <= 254
-                then p_contact
-                when regexp_replace(p_contact, '[\s.()-]', '', 'g') ~ '^\+?[0-9]{6,15}$'
-                then regexp_replace(p_contact, '[\s.()-]', '', 'g') end
+    select case when x.email then 'email' when x.phone ~ '^\+?[0-9]{6,15}$' then 'sms' end,
+           case when x.email then p_contact when x.phone ~ '^\+?[0-9]{6,15}$' then x.phone end
+    from (select p_contact ~ '^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$' and length(p_contact) <= 254
+                     as email,
+                 regexp_replace(p_contact, '[\s.()-]', '', 'g') as phone) x
 $$;
 
 -- A visit's customer contact: their booking's (email first), else what a walk-in left. Messages

@@ -439,3 +439,25 @@ def test_device_search_finds_booked_devices_by_contact(ctx):
             [("WIREDSRCH1", how)], (q, s.json)
         assert email not in s.raw.decode()
     assert tech.get("/api/devices?q=nobody%40example.com").json["results"] == []
+
+
+def test_standby_offer_reaches_the_customer(ctx):
+    day = (datetime.datetime.now(datetime.timezone.utc).date() + datetime.timedelta(days=4))
+    staff_id = ctx.sql1("select staff_id from staff_skills where store_id = %s limit 1",
+                        (ctx.store,))["staff_id"]
+    sb = ctx.sql1("insert into standby (store_id, service_id, day, name, phone, token_hash) "
+                  "values (%s, %s, %s, 'Sasha Standby', '+33612121212', %s) returning id",
+                  (ctx.store, ctx.service, day, secrets.token_hex(32)))["id"]
+    # A freed slot that day (as the cancel trigger records it); the standby job offers it.
+    ctx.sql("insert into standby_slots (store_id, service_id, staff_id, starts_at, ends_at, "
+            "blocked_until) values (%s, %s, %s, %s::date + time '09:00', "
+            "%s::date + time '09:15', %s::date + time '09:15')",
+            (ctx.store, ctx.service, staff_id, day, day, day))
+    assert ctx.sql1("select job_expire_standby_offers(300) as n")["n"] == 1
+    offer = outbox(ctx, "standby", sb, "standby_offer")
+    assert len(offer) == 1 and offer[0]["channel"] == "sms", offer
+    assert offer[0]["recipient"] == "+33612121212" and "09:00" in offer[0]["body"], offer[0]
+    # Expiring the offer sends nothing more.
+    ctx.sql("update standby set offer_expires_at = now() where id = %s", (sb,))
+    ctx.sql1("select job_expire_standby_offers(300) as n")
+    assert len(outbox(ctx, "standby", sb)) == 1
