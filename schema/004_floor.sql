@@ -878,8 +878,10 @@ language sql stable as $$
 $$;
 
 -- Takes the offered slot: the placeholder appointment becomes the customer's booking, with a
--- manage link (p_manage_hash) like any other.
-create function floor_standby_claim(p_token_hash text, p_manage_hash text) returns json
+-- manage link (p_manage_hash; p_manage_token for the confirmation message) like any other, and
+-- the same confirmation and reminders.
+create function floor_standby_claim(p_token_hash text, p_manage_hash text,
+                                    p_manage_token text default null) returns json
 language plpgsql as $$
 declare
     s standby := floor_standby_by_token(p_token_hash);
@@ -899,6 +901,8 @@ begin
     returning * into s;
     insert into appointment_tokens (token_hash, appointment_id, purpose, expires_at)
     values (p_manage_hash, a.id, 'manage', a.ends_at + make_interval(days => booking_link_days()));
+    perform booking_notify('booking_confirmed', a,
+                           jsonb_build_object('link', booking_manage_link(p_manage_token)));
     perform floor_emit(s.store_id, 'standby_claimed', null::visits,
                        jsonb_build_object('standby_id', s.id, 'appointment_id', a.id));
     return json_build_object('standby', floor_standby_json(s),

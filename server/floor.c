@@ -48,7 +48,7 @@ static struct sql_stmt q_standby_join =
 static struct sql_stmt q_standby_status =
     SQL_STMT("floor_standby_status", "select floor_standby_status($1)", 1);
 static struct sql_stmt q_standby_claim =
-    SQL_STMT("floor_standby_claim", "select floor_standby_claim($1, $2)", 2);
+    SQL_STMT("floor_standby_claim", "select floor_standby_claim($1, $2, $3)", 3);
 static struct sql_stmt q_standby_leave =
     SQL_STMT("floor_standby_leave", "select floor_standby_leave($1)", 1);
 static struct sql_stmt q_settings_get =
@@ -416,7 +416,7 @@ void floor_standby_leave(struct req *r)
 void floor_standby_claim(struct req *r)
 {
     char thash[65];
-    const char *params[2];
+    const char *params[3];
     struct linked *j = linked_new(r, 200, "manage_token");
 
     if (!j) {
@@ -426,6 +426,7 @@ void floor_standby_claim(struct req *r)
     util_token_hash(http_param(r, "token"), thash);
     params[0] = thash;
     params[1] = j->hash;
+    params[2] = j->token; /* for the link in the confirmation message */
     db_query(&q_standby_claim, params, on_linked, j);
 }
 

@@ -3,6 +3,7 @@ through the outbox (once, in the same transaction, nothing for a refused request
 watched and resolved, surveys offered; customers write from the links they already hold; the
 device's health record shows its appointments and visits, and its chain still verifies."""
 import datetime
+import hashlib
 import re
 import secrets
 
@@ -441,23 +442,44 @@ def test_device_search_finds_booked_devices_by_contact(ctx):
     assert tech.get("/api/devices?q=nobody%40example.com").json["results"] == []
 
 
-def test_standby_offer_reaches_the_customer(ctx):
+def test_standby_offer_reaches_the_customer_and_a_claim_is_confirmed(ctx):
     day = (datetime.datetime.now(datetime.timezone.utc).date() + datetime.timedelta(days=4))
     staff_id = ctx.sql1("select staff_id from staff_skills where store_id = %s limit 1",
                         (ctx.store,))["staff_id"]
-    sb = ctx.sql1("insert into standby (store_id, service_id, day, name, phone, token_hash) "
-                  "values (%s, %s, %s, 'Sasha Standby', '+33612121212', %s) returning id",
-                  (ctx.store, ctx.service, day, secrets.token_hex(32)))["id"]
+    tokens, ids = [], []
+    for name, phone in (("Sasha Standby", "+33612121212"), ("Noor Standby", "+33613131313")):
+        tok = secrets.token_urlsafe(24)
+        ids.append(ctx.sql1("insert into standby (store_id, service_id, day, name, phone, "
+                            "token_hash) values (%s, %s, %s, %s, %s, %s) returning id",
+                            (ctx.store, ctx.service, day, name, phone,
+                             hashlib.blake2b(tok.encode(), digest_size=32).hexdigest()))["id"])
+        tokens.append(tok)
     # A freed slot that day (as the cancel trigger records it); the standby job offers it.
     ctx.sql("insert into standby_slots (store_id, service_id, staff_id, starts_at, ends_at, "
             "blocked_until) values (%s, %s, %s, %s::date + time '09:00', "
             "%s::date + time '09:15', %s::date + time '09:15')",
             (ctx.store, ctx.service, staff_id, day, day, day))
     assert ctx.sql1("select job_expire_standby_offers(300) as n")["n"] == 1
-    offer = outbox(ctx, "standby", sb, "standby_offer")
+    offer = outbox(ctx, "standby", ids[0], "standby_offer")
     assert len(offer) == 1 and offer[0]["channel"] == "sms", offer
     assert offer[0]["recipient"] == "+33612121212" and "09:00" in offer[0]["body"], offer[0]
-    # Expiring the offer sends nothing more.
-    ctx.sql("update standby set offer_expires_at = now() where id = %s", (sb,))
-    ctx.sql1("select job_expire_standby_offers(300) as n")
-    assert len(outbox(ctx, "standby", sb)) == 1
+    assert not outbox(ctx, "standby", ids[1])
+    # Sasha lets it lapse: Noor is offered it (once), and claims it: a booking confirmed like
+    # any other, with its manage link and reminders; nothing more for Sasha.
+    ctx.sql("update standby set offer_expires_at = now() where id = %s", (ids[0],))
+    assert ctx.sql1("select job_expire_standby_offers(300) as n")["n"] == 2
+    assert len(outbox(ctx, "standby", ids[0])) == 1
+    assert len(outbox(ctx, "standby", ids[1], "standby_offer")) == 1
+    r = Client(ctx.server.port).post("/api/standby/%s/claim" % tokens[1])
+    assert r.status == 200, r
+    aid = r.json["appointment"]["id"]
+    rows = outbox(ctx, "appointment", aid)
+    assert sorted(x["kind"] for x in rows) == ["booking_confirmed", "reminder_day",
+                                               "reminder_hour"], rows
+    conf = [x for x in rows if x["kind"] == "booking_confirmed"][0]
+    assert conf["recipient"] == "+33613131313" and r.json["code"] in conf["sms"], conf
+    assert "{{public_url}}/manage.html#" + r.json["manage_token"] in conf["body"], conf["body"]
+    # A second claim is refused and queues nothing.
+    r = Client(ctx.server.port).post("/api/standby/%s/claim" % tokens[1])
+    assert r.status == 409, r
+    assert len(outbox(ctx, "appointment", aid)) == 3
