@@ -16,6 +16,8 @@
 -- of an incoming link the same way (BLAKE2b is not available inside PostgreSQL). Bodies keep a
 -- {{public_url}} placeholder that the delivery worker fills from its configuration at claim
 -- time, so a stored message does not depend on which carnetd wrote it.
+-- A customer can also open their thread with a link carnetd minted (a booking's manage link, a
+-- repair's status link: BLAKE2b in their own tables): carnetd sends both hashes of the token.
 
 -- How long a booked, checked-in customer may wait past their time before we warn them.
 alter table stores add column late_warning_minutes int not null default 15

@@ -483,3 +483,20 @@ def test_standby_offer_reaches_the_customer_and_a_claim_is_confirmed(ctx):
     r = Client(ctx.server.port).post("/api/standby/%s/claim" % tokens[1])
     assert r.status == 409, r
     assert len(outbox(ctx, "appointment", aid)) == 3
+
+
+def test_a_booked_customer_who_leaves_is_not_warned(ctx):
+    r = book(ctx, slots(ctx)[0])
+    assert r.status == 201, r
+    aid = r.json["appointment"]["id"]
+    spec = staff(ctx, "specialist@carnet.test")
+    r = spec.post("/api/stores/%d/checkin" % ctx.store, {"code": r.json["code"]})
+    assert r.status == 200, r
+    vid = r.json["visit"]["id"]
+    assert ctx.sql1("select resolved_at from promises where ref_type = 'appointment' "
+                    "and ref_id = %s", (aid,))["resolved_at"] is None
+    assert spec.post("/api/visits/%d/left" % vid).status == 200
+    assert ctx.sql1("select resolved_at from promises where ref_type = 'appointment' "
+                    "and ref_id = %s", (aid,))["resolved_at"] is not None
+    assert not outbox(ctx, "appointment", aid, "youre_next")
+    assert not ctx.sql("select 1 from surveys where ref_type = 'visit' and ref_id = %s", (vid,))
