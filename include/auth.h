@@ -7,6 +7,7 @@
 #define CARNET_AUTH_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 struct req;
 struct principal;
@@ -23,6 +24,11 @@ void auth_resolve(struct req *r);
 bool auth_allows(const struct principal *p, unsigned access, const char *store_id);
 /* The CSRF token that goes with a session token (derived, so every carnetd agrees). */
 void auth_csrf_for(const char *session_token, char out[65]);
+
+/* The hash of the caller's session token, as stored in sessions.token_hash. -1 without one. */
+int auth_session_hash(struct req *r, char out[65]);
+/* The peer address of the request, for per-address throttling. */
+void auth_client_ip(struct req *r, char *out, size_t len);
 
 /* Prepares the dummy hash used for unknown accounts; call once at start-up. */
 int auth_init(void);

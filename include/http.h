@@ -26,13 +26,17 @@ struct principal_store {
     unsigned roles;
 };
 
+/* A staff name is at most 200 characters (schema/001_core.sql), of up to 4 UTF-8 bytes each: the
+ * whole name fits, so it is never cut inside a character (which would not be valid JSON). */
+#define PRINCIPAL_NAME_BYTES (200 * 4 + 1)
+
 /* The staff member behind a request, filled by auth before a protected handler runs. */
 struct principal {
     bool authenticated;
     bool admin;
     bool via_cookie;
     char staff_id[24];
-    char name[128];
+    char name[PRINCIPAL_NAME_BYTES];
     int nstores;
     struct principal_store *stores; /* owned by the req */
 };
@@ -104,6 +108,11 @@ size_t http_stream_pending(struct req *r);
 void http_stream_end(struct req *r);
 /* Streams currently open. */
 int http_streams(void);
+
+/* db_query callbacks for the common case, with the req as `arg`: reply with the JSON the SQL
+ * function built, 200 or 201 on success, the mapped error otherwise. */
+void http_db_ok(const struct db_result *res, void *arg);
+void http_db_created(const struct db_result *res, void *arg);
 
 /* Maps a SQLSTATE to an HTTP status; exposed for unit tests. */
 int http_status_for_sqlstate(const char *sqlstate);

@@ -102,8 +102,9 @@ returns void language sql as $$
 $$;
 
 -- The principal behind a session, as JSON, or NULL when the session is unknown, expired, idle
--- too long, or its account is disabled. Touches last_seen_at at most once a minute so reads do
--- not turn every request into a row rewrite.
+-- too long, or its account is disabled. last_seen_at moves once a tenth of the idle timeout has
+-- passed (at most once a minute), so reads do not turn every request into a row rewrite and a
+-- session in constant use never idles out.
 create function auth_session(p_token_hash text, p_idle_seconds int) returns json
 language plpgsql as $$
 declare
@@ -119,7 +120,8 @@ begin
     if not found then
         return null;
     end if;
-    if s.last_seen_at < now() - interval '1 minute' then
+    if s.last_seen_at < now() - least(interval '1 minute',
+                                      make_interval(secs => p_idle_seconds / 10.0)) then
         update sessions set last_seen_at = now() where token_hash = p_token_hash;
     end if;
     return json_build_object(
@@ -131,13 +133,20 @@ begin
                                   group by store_id) x), '[]'::json));
 end $$;
 
--- Step one of a login: refuse when throttled, else hand back the stored hash to verify off the
--- database. NULL for an unknown or disabled account (the caller then verifies a dummy hash).
+-- Step one of a login: refuse when throttled, record the attempt (as failed until step two
+-- says otherwise), and hand back the stored hash to verify off the database. The count and the
+-- record happen together under a lock per account and per address, so parallel guesses cannot
+-- all pass the "fewer than 5 failures" test. NULL for an unknown or disabled account (the
+-- caller then verifies a dummy hash).
 create function auth_login_begin(p_email text, p_address text) returns json
 language plpgsql as $$
 declare
     st staff%rowtype;
 begin
+    -- Always the account's lock first, then the address's: no two sign-ins wait on each other
+    -- in opposite orders.
+    perform pg_advisory_xact_lock(hashtext('login-email:' || lower(p_email)));
+    perform pg_advisory_xact_lock(hashtext('login-address:' || p_address));
     if (select count(*) from login_attempts
         where lower(email) = lower(p_email) and not ok
           and at > now() - interval '15 minutes') >= 5 then
@@ -149,6 +158,7 @@ begin
         perform carnet_fail(429, 'throttled', null,
             'too many failed sign-ins from this address: wait 15 minutes');
     end if;
+    insert into login_attempts (email, address, ok) values (p_email, p_address, false);
     select * into st from staff where lower(email) = lower(p_email) and disabled_at is null;
     if not found then
         return null;
@@ -156,22 +166,29 @@ begin
     return json_build_object('staff_id', st.id, 'hash', st.password_hash);
 end $$;
 
--- Step two: record the attempt; on success (p_staff not null) open a session and return the
--- staff member's summary.
+-- Step two, on success (p_staff not null): one pending attempt becomes a success and the
+-- session opens, but only if the password hash is still the one carnetd verified: a reset that
+-- committed during the check must not let the old password in. FOR SHARE makes a disable or
+-- reset that commits meanwhile either wait for this session (and then delete it) or be seen.
 create function auth_login_finish(p_email text, p_staff bigint, p_token_hash text,
-                                  p_address text, p_ttl_seconds int) returns json
+                                  p_address text, p_ttl_seconds int, p_verified_hash text)
+returns json
 language plpgsql as $$
 declare
     st staff%rowtype;
 begin
-    insert into login_attempts (email, address, ok) values (p_email, p_address, p_staff is not null);
     if p_staff is null then
         return null;
     end if;
-    select * into st from staff where id = p_staff and disabled_at is null;
-    if not found then
+    -- FOR SHARE: a disable or reset that commits meanwhile either waits for this session to
+    -- exist (and then deletes it) or is seen here (and no session opens).
+    select * into st from staff where id = p_staff and disabled_at is null for share;
+    if not found or st.password_hash is distinct from p_verified_hash then
         return null;
     end if;
+    update login_attempts set ok = true
+    where id = (select max(id) from login_attempts
+                where lower(email) = lower(p_email) and address = p_address and not ok);
     insert into sessions (token_hash, staff_id, expires_at)
     values (p_token_hash, p_staff, now() + make_interval(secs => p_ttl_seconds));
     perform carnet_audit(p_staff, 'login', 'staff', p_staff::text, null);

@@ -33,7 +33,7 @@ static struct sql_stmt q_session =
 static struct sql_stmt q_login_begin =
     SQL_STMT("auth_login_begin", "select auth_login_begin($1, $2)", 2);
 static struct sql_stmt q_login_finish =
-    SQL_STMT("auth_login_finish", "select auth_login_finish($1, $2, $3, $4, $5)", 5);
+    SQL_STMT("auth_login_finish", "select auth_login_finish($1, $2, $3, $4, $5, $6)", 6);
 static struct sql_stmt q_logout =
     SQL_STMT("auth_logout", "select auth_logout($1)", 1);
 
@@ -185,6 +185,19 @@ void auth_resolve(struct req *r)
     db_query(&q_session, params, on_session, r);
 }
 
+int auth_session_hash(struct req *r, char out[65])
+{
+    bool via_cookie;
+    char *token = token_from(r, &via_cookie);
+
+    if (!token)
+        return -1;
+    util_token_hash(token, out);
+    sodium_memzero(token, strlen(token));
+    free(token);
+    return 0;
+}
+
 /* ---- login ---- */
 
 struct login {
@@ -256,7 +269,7 @@ static void login_verify_done(void *arg)
 {
     struct login *l = arg;
     char hash[65], ttl[16];
-    const char *params[5];
+    const char *params[6];
 
     util_random_token(l->token, sizeof(l->token), TOKEN_BYTES);
     util_token_hash(l->token, hash);
@@ -266,6 +279,8 @@ static void login_verify_done(void *arg)
     params[2] = l->ok ? hash : NULL;
     params[3] = l->ip;
     params[4] = ttl;
+    /* The hash the password was checked against: a reset committed meanwhile voids the check. */
+    params[5] = l->ok ? l->hash : NULL;
     db_query(&q_login_finish, params, on_login_finish, l);
 }
 
@@ -292,7 +307,7 @@ static void on_login_begin(const struct db_result *res, void *arg)
         http_reply_error(l->r, 503, "overloaded", NULL, "try again in a moment");
 }
 
-static void client_ip(struct req *r, char *out, size_t len)
+void auth_client_ip(struct req *r, char *out, size_t len)
 {
     char *host = NULL;
     ev_uint16_t port;
@@ -338,7 +353,7 @@ void auth_login(struct req *r)
         http_reply_error(r, 503, "overloaded", NULL, "out of memory");
         return;
     }
-    client_ip(r, l->ip, sizeof(l->ip));
+    auth_client_ip(r, l->ip, sizeof(l->ip));
     params[0] = l->email;
     params[1] = l->ip;
     db_query(&q_login_begin, params, on_login_begin, l);

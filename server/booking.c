@@ -233,16 +233,6 @@ static const char *id_param(struct req *r, const char *name)
 
 /* ---- replies ---- */
 
-static void on_ok(const struct db_result *res, void *arg)
-{
-    http_reply_db_json(arg, 200, res);
-}
-
-static void on_created(const struct db_result *res, void *arg)
-{
-    http_reply_db_json(arg, 201, res);
-}
-
 /* The body as one compact JSON text for SQL (an empty object when there is none); caller frees. */
 static char *body_text(struct req *r)
 {
@@ -275,7 +265,7 @@ static void staff_call(struct req *r, struct sql_stmt *stmt, bool with_body, int
     params[1] = store;
     params[2] = body;
     params[3] = r->id;
-    db_query(stmt, params, status == 201 ? on_created : on_ok, r);
+    db_query(stmt, params, status == 201 ? http_db_created : http_db_ok, r);
     free(body);
 }
 
@@ -283,7 +273,7 @@ static void staff_call(struct req *r, struct sql_stmt *stmt, bool with_body, int
 
 void booking_stores_list(struct req *r)
 {
-    db_query(&q_stores, NULL, on_ok, r);
+    db_query(&q_stores, NULL, http_db_ok, r);
 }
 
 void booking_store_get(struct req *r)
@@ -291,7 +281,7 @@ void booking_store_get(struct req *r)
     const char *store = id_param(r, "store");
     const char *params[1] = {store};
     if (store)
-        db_query(&q_store, params, on_ok, r);
+        db_query(&q_store, params, http_db_ok, r);
 }
 
 void booking_services_list(struct req *r)
@@ -299,7 +289,7 @@ void booking_services_list(struct req *r)
     const char *store = id_param(r, "store");
     const char *params[1] = {store};
     if (store)
-        db_query(&q_services, params, on_ok, r);
+        db_query(&q_services, params, http_db_ok, r);
 }
 
 void booking_availability(struct req *r)
@@ -313,7 +303,7 @@ void booking_availability(struct req *r)
     params[1] = http_query(r, "service");
     params[2] = http_query(r, "from");
     params[3] = http_query(r, "to");
-    db_query(&q_availability, params, on_ok, r);
+    db_query(&q_availability, params, http_db_ok, r);
 }
 
 /* ---- booking ---- */
@@ -594,7 +584,7 @@ void booking_manage_get(struct req *r)
     char hash[65];
     const char *params[1] = {hash};
     if (token_param(r, hash))
-        db_query(&q_manage_get, params, on_ok, r);
+        db_query(&q_manage_get, params, http_db_ok, r);
 }
 
 void booking_manage_reschedule(struct req *r)
@@ -610,7 +600,7 @@ void booking_manage_reschedule(struct req *r)
         return;
     }
     params[1] = body;
-    db_query(&q_manage_reschedule, params, on_ok, r);
+    db_query(&q_manage_reschedule, params, http_db_ok, r);
     free(body);
 }
 
@@ -619,7 +609,7 @@ void booking_manage_cancel(struct req *r)
     char hash[65];
     const char *params[1] = {hash};
     if (token_param(r, hash))
-        db_query(&q_manage_cancel, params, on_ok, r);
+        db_query(&q_manage_cancel, params, http_db_ok, r);
 }
 
 /* ---- staff ---- */
@@ -635,7 +625,7 @@ void booking_day(struct req *r)
     params[1] = store;
     params[2] = http_query(r, "date");
     params[3] = r->id;
-    db_query(&q_day, params, on_ok, r);
+    db_query(&q_day, params, http_db_ok, r);
 }
 
 void booking_staff_reschedule(struct req *r)
@@ -656,7 +646,7 @@ void booking_staff_reschedule(struct req *r)
     params[2] = id;
     params[3] = body;
     params[4] = r->id;
-    db_query(&q_staff_reschedule, params, on_ok, r);
+    db_query(&q_staff_reschedule, params, http_db_ok, r);
     free(body);
 }
 
@@ -672,7 +662,7 @@ void booking_staff_cancel(struct req *r)
     params[1] = store;
     params[2] = id;
     params[3] = r->id;
-    db_query(&q_staff_cancel, params, on_ok, r);
+    db_query(&q_staff_cancel, params, http_db_ok, r);
 }
 
 /* ---- managers ---- */
@@ -715,7 +705,7 @@ void booking_set_skills(struct req *r)
     params[2] = staff;
     params[3] = body;
     params[4] = r->id;
-    db_query(&q_set_skills, params, on_ok, r);
+    db_query(&q_set_skills, params, http_db_ok, r);
     free(body);
 }
 
@@ -730,7 +720,7 @@ void booking_shifts_list(struct req *r)
     params[1] = store;
     params[2] = http_query(r, "from");
     params[3] = http_query(r, "to");
-    db_query(&q_shifts, params, on_ok, r);
+    db_query(&q_shifts, params, http_db_ok, r);
 }
 
 void booking_delete_shift(struct req *r)
@@ -745,5 +735,5 @@ void booking_delete_shift(struct req *r)
     params[1] = store;
     params[2] = id;
     params[3] = r->id;
-    db_query(&q_delete_shift, params, on_ok, r);
+    db_query(&q_delete_shift, params, http_db_ok, r);
 }

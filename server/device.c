@@ -83,19 +83,9 @@ bool device_id_param(struct req *r, const char *name, char out[24])
     return true;
 }
 
-static void on_json_200(const struct db_result *res, void *arg)
-{
-    http_reply_db_json(arg, 200, res);
-}
-
-static void on_json_201(const struct db_result *res, void *arg)
-{
-    http_reply_db_json(arg, 201, res);
-}
-
 void device_db_reply(struct req *r, struct sql_stmt *stmt, const char *const *params, int status)
 {
-    db_query(stmt, params, status == 201 ? on_json_201 : on_json_200, r);
+    db_query(stmt, params, status == 201 ? http_db_created : http_db_ok, r);
 }
 
 /* The serial from the path, or NULL after replying 422. Normalisation happens in SQL. */

@@ -70,11 +70,6 @@ static bool is_id(const char *s)
     return true;
 }
 
-static void on_ok(const struct db_result *res, void *arg)
-{
-    http_reply_db_json(arg, 200, res);
-}
-
 /* An optional string member: NULL when absent or null; -1 (after replying 422) when wrong. */
 static int opt_string(struct req *r, const char *field, size_t max, const char **out)
 {
@@ -197,7 +192,7 @@ static void token_call(struct req *r, struct sql_stmt *stmt)
     char hash[65];
     const char *params[1] = {hash};
     util_token_hash(http_param(r, "token"), hash);
-    db_query(stmt, params, on_ok, r);
+    db_query(stmt, params, http_db_ok, r);
 }
 
 void floor_line_status(struct req *r)
@@ -217,7 +212,7 @@ void floor_board(struct req *r)
         http_reply_error(r, 404, "not_found", "store", "no such store");
         return;
     }
-    db_query(&q_board, params, on_ok, r);
+    db_query(&q_board, params, http_db_ok, r);
 }
 
 /* ---- staff: the queue and call next ---- */
@@ -225,7 +220,7 @@ void floor_board(struct req *r)
 void floor_queue(struct req *r)
 {
     const char *params[2] = {r->who.staff_id, http_param(r, "store")};
-    db_query(&q_queue, params, on_ok, r);
+    db_query(&q_queue, params, http_db_ok, r);
 }
 
 void floor_call_next(struct req *r)
@@ -242,7 +237,7 @@ void floor_call_next(struct req *r)
         snprintf(spec, sizeof(spec), "%lld", (long long)json_integer_value(sp));
         params[2] = spec;
     }
-    db_query(&q_call_next, params, on_ok, r);
+    db_query(&q_call_next, params, http_db_ok, r);
 }
 
 static void visit_move(struct req *r, const char *action)
@@ -252,7 +247,7 @@ static void visit_move(struct req *r, const char *action)
         http_reply_error(r, 404, "not_found", "id", "no such visit");
         return;
     }
-    db_query(&q_move, params, on_ok, r);
+    db_query(&q_move, params, http_db_ok, r);
 }
 
 void floor_visit_start(struct req *r)
@@ -352,7 +347,7 @@ void floor_self_checkin(struct req *r)
 void floor_checkin_search(struct req *r)
 {
     const char *params[4] = {r->who.staff_id, http_param(r, "store"), http_query(r, "name"), r->id};
-    db_query(&q_checkin_search, params, on_ok, r);
+    db_query(&q_checkin_search, params, http_db_ok, r);
 }
 
 /* ---- standby ---- */
@@ -435,7 +430,7 @@ void floor_standby_claim(struct req *r)
 void floor_settings_get(struct req *r)
 {
     const char *params[1] = {http_param(r, "store")};
-    db_query(&q_settings_get, params, on_ok, r);
+    db_query(&q_settings_get, params, http_db_ok, r);
 }
 
 void floor_settings_put(struct req *r)
@@ -456,6 +451,6 @@ void floor_settings_put(struct req *r)
     params[1] = http_param(r, "store");
     params[2] = body;
     params[3] = r->id;
-    db_query(&q_settings_put, params, on_ok, r);
+    db_query(&q_settings_put, params, http_db_ok, r);
     free(body);
 }

@@ -197,8 +197,9 @@ void http_reply_jansson(struct req *r, int status, json_t *obj)
     if (obj)
         json_decref(obj);
     if (!s) {
-        http_reply_json(r, 500, "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}",
-                        56);
+        static const char oom[] =
+            "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}";
+        http_reply_json(r, 500, oom, sizeof(oom) - 1);
         return;
     }
     http_reply_json(r, status, s, strlen(s));
@@ -432,6 +433,16 @@ void http_stream_end(struct req *r)
 int http_streams(void)
 {
     return H.streams;
+}
+
+void http_db_ok(const struct db_result *res, void *arg)
+{
+    http_reply_db_json(arg, 200, res);
+}
+
+void http_db_created(const struct db_result *res, void *arg)
+{
+    http_reply_db_json(arg, 201, res);
 }
 
 const char *http_param(struct req *r, const char *name)

@@ -49,16 +49,6 @@ static struct sql_stmt q_outbox_list =
 static struct sql_stmt q_outbox_retry =
     SQL_STMT("outbox_retry", "select outbox_retry($1, $2, $3, $4)", 4);
 
-static void on_ok(const struct db_result *res, void *arg)
-{
-    http_reply_db_json(arg, 200, res);
-}
-
-static void on_created(const struct db_result *res, void *arg)
-{
-    http_reply_db_json(arg, 201, res);
-}
-
 static bool all_digits(const char *s, size_t max)
 {
     size_t n = 0;
@@ -132,7 +122,7 @@ void message_customer_get(struct req *r)
     if (path_token_hash(r, hash) < 0)
         return;
     util_token_hash(http_param(r, "token"), hash_b2);
-    db_query(&q_customer_get, params, on_ok, r);
+    db_query(&q_customer_get, params, http_db_ok, r);
 }
 
 void message_customer_post(struct req *r)
@@ -145,7 +135,7 @@ void message_customer_post(struct req *r)
     params[0] = hash;
     params[1] = json;
     params[2] = hash_b2;
-    db_query(&q_customer_post, params, on_created, r);
+    db_query(&q_customer_post, params, http_db_created, r);
     free(json);
 }
 
@@ -163,7 +153,7 @@ void message_threads_list(struct req *r)
     params[0] = r->who.staff_id;
     params[2] =
         unread && (strcmp(unread, "true") == 0 || strcmp(unread, "1") == 0) ? "true" : "false";
-    db_query(&q_threads, params, on_ok, r);
+    db_query(&q_threads, params, http_db_ok, r);
 }
 
 void message_thread_get(struct req *r)
@@ -175,7 +165,7 @@ void message_thread_get(struct req *r)
         return;
     params[0] = r->who.staff_id;
     params[3] = r->id;
-    db_query(&q_thread_get, params, on_ok, r);
+    db_query(&q_thread_get, params, http_db_ok, r);
 }
 
 void message_staff_post(struct req *r)
@@ -189,7 +179,7 @@ void message_staff_post(struct req *r)
     params[0] = r->who.staff_id;
     params[3] = json;
     params[4] = r->id;
-    db_query(&q_staff_post, params, on_created, r);
+    db_query(&q_staff_post, params, http_db_created, r);
     free(json);
 }
 
@@ -199,7 +189,7 @@ void message_survey_get(struct req *r)
     const char *params[1] = {hash};
     if (path_token_hash(r, hash) < 0)
         return;
-    db_query(&q_survey_get, params, on_ok, r);
+    db_query(&q_survey_get, params, http_db_ok, r);
 }
 
 /* A whole number in the body, or a 422 naming the field. */
@@ -244,7 +234,7 @@ void message_survey_answer(struct req *r)
     }
     params[0] = hash;
     params[1] = json;
-    db_query(&q_survey_answer, params, on_ok, r);
+    db_query(&q_survey_answer, params, http_db_ok, r);
     free(json);
 }
 
@@ -263,7 +253,7 @@ void message_survey_report(struct req *r)
     params[0] = r->who.staff_id;
     params[2] = weeks;
     params[3] = r->id;
-    db_query(&q_survey_report, params, on_ok, r);
+    db_query(&q_survey_report, params, http_db_ok, r);
 }
 
 void message_outbox_list(struct req *r)
@@ -281,7 +271,7 @@ void message_outbox_list(struct req *r)
     params[0] = r->who.staff_id;
     params[2] = http_query(r, "status");
     params[3] = limit;
-    db_query(&q_outbox_list, params, on_ok, r);
+    db_query(&q_outbox_list, params, http_db_ok, r);
 }
 
 void message_outbox_retry(struct req *r)
@@ -293,5 +283,5 @@ void message_outbox_retry(struct req *r)
         return;
     params[0] = r->who.staff_id;
     params[3] = r->id;
-    db_query(&q_outbox_retry, params, on_ok, r);
+    db_query(&q_outbox_retry, params, http_db_ok, r);
 }

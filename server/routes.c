@@ -14,6 +14,7 @@
 #include "repair.h"
 #include "sse.h"
 #include "message.h"
+#include "staff.h"
 #include "system.h"
 
 const struct route routes[] = {
@@ -28,6 +29,18 @@ const struct route routes[] = {
     {"GET", "/api/auth/me", auth_me, ACCESS_STAFF, "who am I"},
 
     /* ---- staff accounts (staff.c) ---- */
+    {"POST", "/api/auth/password", staff_change_password, ACCESS_STAFF, "change my password"},
+    {"GET", "/api/stores/{store}/staff", staff_list, ACCESS_MANAGER, "staff of a store"},
+    {"POST", "/api/stores/{store}/staff", staff_create, ACCESS_MANAGER, "create a staff account"},
+    {"PUT", "/api/stores/{store}/staff/{staff}/roles", staff_set_roles, ACCESS_MANAGER,
+     "set someone's roles in this store"},
+    {"POST", "/api/stores/{store}/staff/{staff}/password", staff_reset_password, ACCESS_MANAGER,
+     "reset someone's password; ends their sessions"},
+    {"POST", "/api/stores/{store}/staff/{staff}/disable", staff_disable, ACCESS_MANAGER,
+     "disable an account; ends its sessions at once"},
+    {"POST", "/api/stores/{store}/staff/{staff}/enable", staff_enable, ACCESS_MANAGER,
+     "enable an account again"},
+    {"GET", "/api/audit", staff_audit, ACCESS_MANAGER, "who read or changed what"},
 
     /* ---- stores, services, availability, booking (booking.c) ---- */
     {"GET", "/api/stores", booking_stores_list, ACCESS_PUBLIC, "stores"},

@@ -1,0 +1,542 @@
+/*
+ * staff: staff account management and the audit log reader.
+ *
+ * Every operation is one SQL function of schema/005_staff.sql, which re-checks the store scope
+ * and holds the rules that depend on the target (a manager acts only on staff of their store,
+ * never on an admin; only admins create admins) and writes the audit entry in the same
+ * transaction. carnetd checks types, presence and lengths first, so a bad field is named before
+ * any work is done.
+ *
+ * Operations that carry a new password (create, reset, change own) hash it with argon2id on a
+ * worker thread (crypto_pwhash_str: tens of milliseconds and 64 MiB, far too slow for the loop)
+ * and send only the hash to PostgreSQL. Plain passwords live in one heap buffer, wiped when the
+ * request ends, and are never logged.
+ */
+#include "staff.h"
+
+#include <jansson.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth.h"
+#include "http.h"
+#include "log.h"
+#include "worker.h"
+
+#define STAFF_PASSWORD_MIN_CHARS 10
+#define STAFF_PASSWORD_MAX_BYTES 1024
+#define STAFF_EMAIL_MIN_BYTES 3
+#define STAFF_EMAIL_MAX_BYTES 254
+#define STAFF_NAME_MAX_CHARS 200
+#define STAFF_ID_MAX_DIGITS 18 /* every value fits a bigint */
+#define AUDIT_LIMIT_DEFAULT 100
+#define AUDIT_LIMIT_MAX 500
+#define AUDIT_FILTER_MAX_BYTES 64
+
+static struct sql_stmt q_list = SQL_STMT("staff_list", "select staff_list($1, $2, $3)", 3);
+static struct sql_stmt q_create =
+    SQL_STMT("staff_create", "select staff_create($1, $2, $3::jsonb, $4, $5)", 5);
+static struct sql_stmt q_roles =
+    SQL_STMT("staff_set_roles", "select staff_set_roles($1, $2, $3, $4::jsonb, $5)", 5);
+static struct sql_stmt q_reset =
+    SQL_STMT("staff_reset_password", "select staff_reset_password($1, $2, $3, $4, $5)", 5);
+static struct sql_stmt q_disable =
+    SQL_STMT("staff_disable", "select staff_disable($1, $2, $3, $4)", 4);
+static struct sql_stmt q_enable =
+    SQL_STMT("staff_enable", "select staff_enable($1, $2, $3, $4)", 4);
+static struct sql_stmt q_pw_begin =
+    SQL_STMT("staff_password_begin", "select staff_password_begin($1, $2)", 2);
+static struct sql_stmt q_pw_finish = SQL_STMT(
+    "staff_password_finish", "select staff_password_finish($1, $2, $3, $4, $5, $6, $7)", 7);
+static struct sql_stmt q_audit =
+    SQL_STMT("staff_audit_list", "select staff_audit_list($1, $2, $3, $4, $5)", 5);
+
+/* ---- input checks ---- */
+
+/* True for 1..18 decimal digits: a path id that can be handed to SQL as a bigint. */
+static bool is_id(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n == 0 || n > STAFF_ID_MAX_DIGITS)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+    return true;
+}
+
+/* Characters (code points) of valid UTF-8, which jansson guarantees for its strings. */
+static size_t utf8_chars(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        if (((unsigned char)*s & 0xC0) != 0x80)
+            n++;
+    return n;
+}
+
+static bool has_control(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7F)
+            return true;
+    return false;
+}
+
+/* Something that can receive mail: local@domain, no spaces or control characters. Anything
+ * else (quotes, angle brackets, percent signs) is kept verbatim: it is data, not markup. */
+static bool email_ok(const char *s)
+{
+    size_t len = strlen(s);
+    const char *at = strrchr(s, '@');
+    if (len < STAFF_EMAIL_MIN_BYTES || len > STAFF_EMAIL_MAX_BYTES || !at || at == s || !at[1])
+        return false;
+    for (const char *p = s; *p; p++)
+        if (*p == ' ' || (unsigned char)*p < 0x20 || *p == 0x7F)
+            return false;
+    return true;
+}
+
+/* Replies 422 and returns false unless `v` is a password we accept. */
+static bool check_password(struct req *r, json_t *v, const char *field)
+{
+    if (!json_is_string(v)) {
+        http_reply_error(r, 422, "invalid", field, "%s must be a string", field);
+        return false;
+    }
+    if (json_string_length(v) > STAFF_PASSWORD_MAX_BYTES ||
+        strlen(json_string_value(v)) != json_string_length(v)) {
+        http_reply_error(r, 422, "invalid", field, "%s is too long", field);
+        return false;
+    }
+    if (utf8_chars(json_string_value(v)) < STAFF_PASSWORD_MIN_CHARS) {
+        http_reply_error(r, 422, "too_short", field, "%s needs at least %d characters", field,
+                         STAFF_PASSWORD_MIN_CHARS);
+        return false;
+    }
+    return true;
+}
+
+/* Replies 422 and returns false unless `v` is a list of store role names. */
+static bool check_roles(struct req *r, json_t *v)
+{
+    size_t i;
+    json_t *e;
+    if (!json_is_array(v)) {
+        http_reply_error(r, 422, "invalid", "roles", "roles must be a list of role names");
+        return false;
+    }
+    json_array_foreach(v, i, e)
+    {
+        enum role role;
+        if (!json_is_string(e) || role_parse(json_string_value(e), &role) < 0 ||
+            role == ROLE_ADMIN) {
+            http_reply_error(r, 422, "invalid", "roles",
+                             "roles are specialist, technician and manager");
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Replies 404 and returns false unless the path's {store} (and {staff} when `staff`) are ids.
+ * Only an admin gets this far with a malformed store: the dispatcher refused everyone else. */
+static bool check_path(struct req *r, bool staff)
+{
+    if (!is_id(http_param(r, "store"))) {
+        http_reply_error(r, 404, "not_found", "store", "no such store");
+        return false;
+    }
+    if (staff && !is_id(http_param(r, "staff"))) {
+        http_reply_error(r, 404, "not_found", "staff", "no such staff member");
+        return false;
+    }
+    return true;
+}
+
+static bool require_body(struct req *r, const char *example)
+{
+    if (!r->json) {
+        http_reply_error(r, 400, "missing_body", "body", "send %s", example);
+        return false;
+    }
+    return true;
+}
+
+/* ---- password work, off the loop ---- */
+
+enum pw_kind { PW_CREATE, PW_RESET, PW_CHANGE };
+
+/* The state of a request that carries a password: r->state, freed (and wiped) by pw_free. The
+ * worker owns it between worker_submit and its done callback. */
+struct pw {
+    struct req *r;
+    enum pw_kind kind;
+    char *password;     /* the new password */
+    char *old_password; /* PW_CHANGE: the current one, to verify */
+    char *stored;       /* PW_CHANGE: the stored hash it is verified against */
+    char *body;         /* PW_CREATE: the other fields, as JSON for staff_create */
+    bool old_ok;
+    int rc;
+    char hash[crypto_pwhash_STRBYTES];
+    char session[65]; /* PW_CHANGE: the caller's session, which stays open */
+    char ip[64];
+};
+
+static void wipe_free(char *s)
+{
+    if (s) {
+        sodium_memzero(s, strlen(s));
+        free(s);
+    }
+}
+
+static void pw_free(void *p)
+{
+    struct pw *w = p;
+    wipe_free(w->password);
+    wipe_free(w->old_password);
+    free(w->stored);
+    free(w->body);
+    sodium_memzero(w, sizeof(*w));
+    free(w);
+}
+
+static struct pw *pw_new(struct req *r, enum pw_kind kind, const char *password)
+{
+    struct pw *w = calloc(1, sizeof(*w));
+    if (!w)
+        return NULL;
+    w->r = r;
+    w->kind = kind;
+    r->state = w;
+    r->state_free = pw_free;
+    w->password = strdup(password);
+    return w->password ? w : NULL;
+}
+
+static void pw_work(void *arg)
+{
+    struct pw *w = arg;
+    if (w->kind == PW_CHANGE) {
+        w->old_ok =
+            crypto_pwhash_str_verify(w->stored, w->old_password, strlen(w->old_password)) == 0;
+        if (!w->old_ok)
+            return;
+    }
+    w->rc =
+        crypto_pwhash_str(w->hash, w->password, strlen(w->password),
+                          crypto_pwhash_OPSLIMIT_INTERACTIVE, crypto_pwhash_MEMLIMIT_INTERACTIVE);
+}
+
+static void on_pw_finish(const struct db_result *res, void *arg)
+{
+    struct pw *w = arg;
+    json_t *j;
+    bool ok;
+
+    if (res->status != DB_OK) {
+        http_reply_db_error(w->r, res);
+        return;
+    }
+    j = json_loads(PQgetvalue(res->res, 0, 0), 0, NULL);
+    ok = j && json_is_true(json_object_get(j, "ok"));
+    if (j)
+        json_decref(j);
+    if (!ok) {
+        http_reply_error(w->r, 422, "bad_credentials", "old_password",
+                         "the current password is wrong");
+        return;
+    }
+    http_reply_empty(w->r, 204);
+}
+
+static void pw_done(void *arg)
+{
+    struct pw *w = arg;
+    struct req *r = w->r;
+    const char *p[7];
+
+    if (w->kind == PW_CHANGE && !w->old_ok) {
+        p[0] = r->who.staff_id;
+        p[1] = "false";
+        p[2] = NULL;
+        p[3] = NULL;
+        p[4] = w->session;
+        p[5] = w->ip;
+        p[6] = r->id;
+        db_query(&q_pw_finish, p, on_pw_finish, w);
+        return;
+    }
+    if (w->rc != 0) {
+        /* crypto_pwhash_str fails only when memory is short. */
+        http_reply_error(r, 503, "overloaded", NULL, "try again in a moment");
+        return;
+    }
+    switch (w->kind) {
+    case PW_CREATE:
+        p[0] = r->who.staff_id;
+        p[1] = http_param(r, "store");
+        p[2] = w->body;
+        p[3] = w->hash;
+        p[4] = r->id;
+        db_query(&q_create, p, http_db_created, r);
+        break;
+    case PW_RESET:
+        p[0] = r->who.staff_id;
+        p[1] = http_param(r, "store");
+        p[2] = http_param(r, "staff");
+        p[3] = w->hash;
+        p[4] = r->id;
+        db_query(&q_reset, p, http_db_ok, r);
+        break;
+    case PW_CHANGE:
+        p[0] = r->who.staff_id;
+        p[1] = "true";
+        p[2] = w->stored;
+        p[3] = w->hash;
+        p[4] = w->session;
+        p[5] = w->ip;
+        p[6] = r->id;
+        db_query(&q_pw_finish, p, on_pw_finish, w);
+        break;
+    }
+}
+
+static void pw_submit(struct pw *w)
+{
+    if (worker_submit(pw_work, pw_done, w) < 0)
+        http_reply_error(w->r, 503, "overloaded", NULL, "try again in a moment");
+}
+
+/* ---- handlers ---- */
+
+void staff_list(struct req *r)
+{
+    const char *p[3];
+    if (!check_path(r, false))
+        return;
+    p[0] = r->who.staff_id;
+    p[1] = http_param(r, "store");
+    p[2] = r->id;
+    db_query(&q_list, p, http_db_ok, r);
+}
+
+void staff_create(struct req *r)
+{
+    json_t *email, *name, *password, *roles, *admin, *fields;
+    struct pw *w;
+
+    if (!check_path(r, false) ||
+        !require_body(r, "{\"email\",\"name\",\"password\",\"roles\":[...]}"))
+        return;
+    email = json_object_get(r->json, "email");
+    name = json_object_get(r->json, "name");
+    password = json_object_get(r->json, "password");
+    roles = json_object_get(r->json, "roles");
+    admin = json_object_get(r->json, "admin");
+    if (!json_is_string(email) || !email_ok(json_string_value(email)) ||
+        strlen(json_string_value(email)) != json_string_length(email)) {
+        http_reply_error(r, 422, "invalid", "email", "an email address is required");
+        return;
+    }
+    if (!json_is_string(name) || json_string_length(name) == 0 ||
+        strlen(json_string_value(name)) != json_string_length(name) ||
+        utf8_chars(json_string_value(name)) > STAFF_NAME_MAX_CHARS ||
+        has_control(json_string_value(name))) {
+        http_reply_error(r, 422, "invalid", "name", "a name of 1 to %d characters is required",
+                         STAFF_NAME_MAX_CHARS);
+        return;
+    }
+    if (!check_password(r, password, "password"))
+        return;
+    if (!roles)
+        roles = json_array();
+    else
+        json_incref(roles);
+    if (!check_roles(r, roles)) {
+        json_decref(roles);
+        return;
+    }
+    if (admin && !json_is_boolean(admin)) {
+        json_decref(roles);
+        http_reply_error(r, 422, "invalid", "admin", "admin must be true or false");
+        return;
+    }
+    fields = json_pack("{sOsOsosb}", "email", email, "name", name, "roles", roles, "admin",
+                       json_is_true(admin));
+    w = pw_new(r, PW_CREATE, json_string_value(password));
+    if (!w || !fields || !(w->body = json_dumps(fields, JSON_COMPACT))) {
+        if (fields)
+            json_decref(fields);
+        http_reply_error(r, 503, "overloaded", NULL, "out of memory");
+        return;
+    }
+    json_decref(fields);
+    pw_submit(w);
+}
+
+void staff_set_roles(struct req *r)
+{
+    json_t *roles;
+    char *text;
+    const char *p[5];
+
+    if (!check_path(r, true) || !require_body(r, "{\"roles\":[...]}"))
+        return;
+    roles = json_object_get(r->json, "roles");
+    if (!roles) {
+        http_reply_error(r, 422, "invalid", "roles", "roles is required");
+        return;
+    }
+    if (!check_roles(r, roles))
+        return;
+    text = json_dumps(roles, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (!text) {
+        http_reply_error(r, 503, "overloaded", NULL, "out of memory");
+        return;
+    }
+    p[0] = r->who.staff_id;
+    p[1] = http_param(r, "store");
+    p[2] = http_param(r, "staff");
+    p[3] = text;
+    p[4] = r->id;
+    db_query(&q_roles, p, http_db_ok, r); /* copies the values */
+    free(text);
+}
+
+void staff_reset_password(struct req *r)
+{
+    json_t *password;
+    struct pw *w;
+
+    if (!check_path(r, true) || !require_body(r, "{\"password\":..}"))
+        return;
+    password = json_object_get(r->json, "password");
+    if (!check_password(r, password, "password"))
+        return;
+    w = pw_new(r, PW_RESET, json_string_value(password));
+    if (!w) {
+        http_reply_error(r, 503, "overloaded", NULL, "out of memory");
+        return;
+    }
+    pw_submit(w);
+}
+
+static void staff_toggle(struct req *r, struct sql_stmt *stmt)
+{
+    const char *p[4];
+    if (!check_path(r, true))
+        return;
+    p[0] = r->who.staff_id;
+    p[1] = http_param(r, "store");
+    p[2] = http_param(r, "staff");
+    p[3] = r->id;
+    db_query(stmt, p, http_db_ok, r);
+}
+
+void staff_disable(struct req *r)
+{
+    staff_toggle(r, &q_disable);
+}
+
+void staff_enable(struct req *r)
+{
+    staff_toggle(r, &q_enable);
+}
+
+static void on_pw_begin(const struct db_result *res, void *arg)
+{
+    struct pw *w = arg;
+    json_t *j;
+    const char *h;
+
+    if (res->status != DB_OK) {
+        http_reply_db_error(w->r, res);
+        return;
+    }
+    j = json_loads(PQgetvalue(res->res, 0, 0), 0, NULL);
+    h = j ? json_string_value(json_object_get(j, "hash")) : NULL;
+    w->stored = h ? strdup(h) : NULL;
+    if (j)
+        json_decref(j);
+    if (!w->stored) {
+        http_reply_error(w->r, 500, "internal", NULL, "bad account record");
+        return;
+    }
+    pw_submit(w);
+}
+
+void staff_change_password(struct req *r)
+{
+    json_t *old, *new;
+    struct pw *w;
+    const char *p[2];
+
+    if (!require_body(r, "{\"old_password\":..,\"new_password\":..}"))
+        return;
+    old = json_object_get(r->json, "old_password");
+    new = json_object_get(r->json, "new_password");
+    if (!json_is_string(old) || json_string_length(old) == 0 ||
+        json_string_length(old) > STAFF_PASSWORD_MAX_BYTES ||
+        strlen(json_string_value(old)) != json_string_length(old)) {
+        http_reply_error(r, 422, "invalid", "old_password", "the current password is required");
+        return;
+    }
+    if (!check_password(r, new, "new_password"))
+        return;
+    w = pw_new(r, PW_CHANGE, json_string_value(new));
+    if (!w || !(w->old_password = strdup(json_string_value(old))) ||
+        auth_session_hash(r, w->session) < 0) {
+        http_reply_error(r, 503, "overloaded", NULL, "out of memory");
+        return;
+    }
+    auth_client_ip(r, w->ip, sizeof(w->ip));
+    p[0] = r->who.staff_id;
+    p[1] = w->ip;
+    db_query(&q_pw_begin, p, on_pw_begin, w);
+}
+
+void staff_audit(struct req *r)
+{
+    const char *type = http_query(r, "object_type");
+    const char *id = http_query(r, "object_id");
+    const char *limit = http_query(r, "limit");
+    const char *before = http_query(r, "before");
+    char lim[16];
+    const char *p[5];
+
+    /* An empty filter (?object_type=) means no filter, as a form would send it. */
+    if (type && !*type)
+        type = NULL;
+    if (id && !*id)
+        id = NULL;
+    if (type && strlen(type) > AUDIT_FILTER_MAX_BYTES) {
+        http_reply_error(r, 400, "bad_value", "object_type", "object_type is at most %d bytes",
+                         AUDIT_FILTER_MAX_BYTES);
+        return;
+    }
+    if (id && strlen(id) > AUDIT_FILTER_MAX_BYTES) {
+        http_reply_error(r, 400, "bad_value", "object_id", "object_id is at most %d bytes",
+                         AUDIT_FILTER_MAX_BYTES);
+        return;
+    }
+    if (limit && (!is_id(limit) || strtol(limit, NULL, 10) < 1 ||
+                  strtol(limit, NULL, 10) > AUDIT_LIMIT_MAX)) {
+        http_reply_error(r, 400, "bad_value", "limit", "limit is 1 to %d", AUDIT_LIMIT_MAX);
+        return;
+    }
+    if (before && !is_id(before)) {
+        http_reply_error(r, 400, "bad_value", "before", "before is an entry id");
+        return;
+    }
+    snprintf(lim, sizeof(lim), "%ld", limit ? strtol(limit, NULL, 10) : (long)AUDIT_LIMIT_DEFAULT);
+    p[0] = r->who.staff_id;
+    p[1] = type;
+    p[2] = id;
+    p[3] = lim;
+    p[4] = before;
+    db_query(&q_audit, p, http_db_ok, r);
+}

@@ -1,0 +1,309 @@
+"""The role x endpoint matrix, derived from `carnetd --routes` so that every route added to the
+table is covered without editing this file.
+
+For every route that is not public, with its path parameters filled ({store}: the demo Paris
+store; {token}: random; {staff}: a Paris staff member kept for this test; any other {x}: an
+existing row of table x/xs/xes, from Paris when the table has a store_id, else 1):
+  * no session                                             -> 401
+  * a signed-in staff member with none of the route's roles -> 403
+      (in the path's store for {store} routes, in any store otherwise)
+  * a route role held only in ANOTHER store ({store} routes) -> 403
+  * an allowed role in the right store, and an admin        -> neither 401 nor 403
+  * a cookie session writing without X-CSRF-Token           -> 403 csrf
+Writes are sent with an empty JSON object: an allowed caller may well get 400/404/409/422, which
+is fine; what matters here is only who gets past the door.
+
+Sessions are minted straight into the sessions table (a fresh one per cell, so one cell's side
+effects cannot change another's caller); test_auth.py covers signing in itself.
+"""
+import hashlib
+import http.client
+import json
+import re
+import secrets
+import subprocess
+
+DEMO = ["specialist@carnet.test", "tech@carnet.test", "tech2@carnet.test",
+        "manager@carnet.test", "lyon@carnet.test", "admin@carnet.test"]
+ALL_ROLES = {"specialist", "technician", "manager", "admin"}
+WRITE = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def _blake(s):
+    return hashlib.blake2b(s.encode(), digest_size=32).hexdigest()
+
+
+def setup(ctx):
+    ctx.seed_demo()
+    ctx.paris = ctx.sql1("select id from stores where code = 'paris-opera'")["id"]
+    ctx.lyon = ctx.sql1("select id from stores where code = 'lyon-part-dieu'")["id"]
+    out = subprocess.run([ctx.run.binary, "--routes"], capture_output=True, text=True, check=True)
+    ctx.routes = json.loads(out.stdout)
+    # A Paris staff member for {staff}: routes may disable or change them without touching the
+    # demo accounts the cells sign in as.
+    ctx.target = ctx.sql1(
+        "insert into staff (email, name, password_hash)"
+        " select 'matrix-target@carnet.test', 'Matrix Target', password_hash from staff"
+        " where email = 'manager@carnet.test' returning id")["id"]
+    ctx.sql("insert into staff_roles values (%s, %s, 'specialist')", (ctx.target, ctx.paris))
+    ctx.users = {}
+    for email in DEMO:
+        row = ctx.sql1("select id, is_admin from staff where email = %s", (email,))
+        roles = {}
+        for x in ctx.sql("select store_id, role from staff_roles where staff_id = %s",
+                         (row["id"],)):
+            roles.setdefault(x["store_id"], set()).add(x["role"])
+        ctx.users[email] = {"id": row["id"], "admin": row["is_admin"], "roles": roles}
+    # Every demo account really signs in with the demo password.
+    for email in DEMO:
+        r = ctx.client().post("/api/auth/login", {"email": email, "password": "carnet-demo"})
+        assert r.status == 200, (email, r)
+
+
+def _access(text):
+    if text == "staff":
+        return set(ALL_ROLES)
+    return set(text.split(","))
+
+
+def _id_for(ctx, name):
+    """An existing id for a path parameter called `name`, guessed from the table names."""
+    for table in (name, name + "s", name + "es", name[:-1] + "ies" if name.endswith("y") else None):
+        if not table:
+            continue
+        cols = {r["column_name"] for r in ctx.sql(
+            "select column_name from information_schema.columns"
+            " where table_schema = 'public' and table_name = %s", (table,))}
+        if "id" not in cols:
+            continue
+        if "store_id" in cols:
+            row = ctx.sql1('select min(id) as id from "%s" where store_id = %%s' % table,
+                           (ctx.paris,))
+            if row and row["id"] is not None:
+                return str(row["id"])
+        row = ctx.sql1('select min(id) as id from "%s"' % table)
+        if row and row["id"] is not None:
+            return str(row["id"])
+    # Not a table: perhaps a natural key, a column of that name ({serial} -> devices.serial).
+    for col in ctx.sql("select table_name from information_schema.columns"
+                       " where table_schema = 'public' and column_name = %s"
+                       " and data_type in ('text', 'character varying', 'bigint', 'integer')"
+                       " order by table_name", (name,)):
+        row = ctx.sql1('select min("%s"::text) as v from "%s"' % (name, col["table_name"]))
+        if row and row["v"] is not None:
+            return row["v"]
+    return "1"
+
+
+def _fill(ctx, path):
+    def one(m):
+        name = m.group(1)
+        if name == "store":
+            return str(ctx.paris)
+        if name == "token":
+            return secrets.token_urlsafe(32)
+        if name == "staff":
+            return str(ctx.target)
+        return _id_for(ctx, name)
+    return re.sub(r"{(\w+)}", one, path)
+
+
+def _session(ctx, email):
+    token = secrets.token_urlsafe(32)
+    ctx.sql("insert into sessions (token_hash, staff_id, expires_at)"
+            " values (%s, %s, now() + interval '1 hour')", (_blake(token), ctx.users[email]["id"]))
+    return token
+
+
+def _call(ctx, method, path, headers=None):
+    """One request; the body of an event stream is not waited for, only its status."""
+    h = dict(headers or {})
+    body = None
+    if method in WRITE:
+        body = b"{}"
+        h["Content-Type"] = "application/json"
+    conn = http.client.HTTPConnection("127.0.0.1", ctx.server.port, timeout=15)
+    try:
+        conn.request(method, path, body=body, headers=h)
+        r = conn.getresponse()
+        ctype = r.getheader("Content-Type") or ""
+        raw = b"" if ctype.startswith("text/event-stream") else r.read()
+        try:
+            err = (json.loads(raw) or {}).get("error") or {} if raw else {}
+        except (ValueError, AttributeError):
+            err = {}
+        return r.status, err.get("code")
+    finally:
+        conn.close()
+
+
+def _bearer(ctx, email):
+    return {"Authorization": "Bearer " + _session(ctx, email)}
+
+
+def _cookie(ctx, email, csrf=True):
+    token = _session(ctx, email)
+    h = {"Cookie": "carnet_session=" + token}
+    if csrf:
+        h["X-CSRF-Token"] = _blake("csrf:" + token)
+    return h
+
+
+def _relevant_roles(user, store):
+    """The user's roles that count for a route: in `store`, or in any store when None."""
+    if store is not None:
+        return set(user["roles"].get(store, set()))
+    return set().union(*user["roles"].values()) if user["roles"] else set()
+
+
+def _protected(ctx):
+    rows = [r for r in ctx.routes if r["access"] != "public"]
+    assert rows, "no protected routes?"
+    return rows
+
+
+def test_every_route_refuses_without_a_session(ctx):
+    bad = []
+    for rt in _protected(ctx):
+        path = _fill(ctx, rt["path"])
+        status, code = _call(ctx, rt["method"], path)
+        if status != 401 or code != "unauthenticated":
+            bad.append((rt["method"], rt["path"], status, code))
+    assert not bad, "must be 401 without a session: %s" % bad
+
+
+def test_wrong_role_is_refused(ctx):
+    bad, checked = [], 0
+    for rt in _protected(ctx):
+        access = _access(rt["access"])
+        store = ctx.paris if "{store}" in rt["path"] else None
+        path = _fill(ctx, rt["path"])
+        for email, user in ctx.users.items():
+            if user["admin"] or _relevant_roles(user, store) & access:
+                continue
+            checked += 1
+            status, code = _call(ctx, rt["method"], path, _bearer(ctx, email))
+            if status != 403:
+                bad.append((rt["method"], rt["path"], email, status, code))
+    assert not bad, "a role outside the route's access must get 403: %s" % bad
+    assert checked > 0
+
+
+def test_role_in_another_store_is_refused(ctx):
+    bad, checked = [], 0
+    for rt in _protected(ctx):
+        if "{store}" not in rt["path"]:
+            continue
+        access = _access(rt["access"])
+        path = _fill(ctx, rt["path"])
+        for email, user in ctx.users.items():
+            if user["admin"] or _relevant_roles(user, ctx.paris) & access:
+                continue
+            elsewhere = [s for s, roles in user["roles"].items() if s != ctx.paris and roles & access]
+            if not elsewhere:
+                continue
+            checked += 1
+            status, code = _call(ctx, rt["method"], path, _bearer(ctx, email))
+            if status != 403:
+                bad.append((rt["method"], rt["path"], email, status, code))
+    assert not bad, "a role held only in another store must get 403: %s" % bad
+    assert checked > 0, "lyon@ should have been tried on the {store} routes"
+
+
+def test_allowed_roles_get_through(ctx):
+    bad, covered = [], set()
+    for rt in _protected(ctx):
+        access = _access(rt["access"])
+        store = ctx.paris if "{store}" in rt["path"] else None
+        for email, user in ctx.users.items():
+            if user["admin"]:
+                pass
+            elif "admin" in access and access == {"admin"}:
+                continue
+            elif not (user["roles"].get(ctx.paris, set()) & access):
+                # Allowed cells are checked in the right store: Paris, where the filled ids are.
+                continue
+            elif store is None and not (_relevant_roles(user, None) & access):
+                continue
+            # Fill per cell: a write of an earlier cell may have changed which ids exist.
+            path = _fill(ctx, rt["path"])
+            # Admins through a cookie with its CSRF token, everyone else with a bearer token.
+            headers = _cookie(ctx, email) if user["admin"] else _bearer(ctx, email)
+            status, code = _call(ctx, rt["method"], path, headers)
+            covered.add((rt["method"], rt["path"]))
+            if status in (401, 403):
+                bad.append((rt["method"], rt["path"], email, status, code))
+            elif status >= 500:
+                # An empty or odd request must be refused by validation, never crash a handler.
+                bad.append((rt["method"], rt["path"], email, status, code))
+    assert not bad, "an allowed caller was refused, or the server failed: %s" % bad
+    missing = [(r["method"], r["path"]) for r in _protected(ctx)
+               if (r["method"], r["path"]) not in covered]
+    assert not missing, missing
+
+
+def test_cookie_writes_need_the_csrf_header(ctx):
+    bad, checked = [], 0
+    for rt in _protected(ctx):
+        if rt["method"] not in WRITE:
+            continue
+        path = _fill(ctx, rt["path"])
+        for email in ("admin@carnet.test", "manager@carnet.test"):
+            checked += 1
+            status, code = _call(ctx, rt["method"], path, _cookie(ctx, email, csrf=False))
+            if status != 403 or code != "csrf":
+                bad.append((rt["method"], rt["path"], email, status, code))
+            # A token that belongs to another session is as good as none.
+            h = _cookie(ctx, email)
+            h["X-CSRF-Token"] = _blake("csrf:" + secrets.token_urlsafe(32))
+            status, code = _call(ctx, rt["method"], path, h)
+            if status != 403 or code != "csrf":
+                bad.append((rt["method"], rt["path"], email, "other token", status, code))
+    assert not bad, "cookie writes without the right X-CSRF-Token must get 403 csrf: %s" % bad
+    assert checked > 0
+
+
+def test_ended_sessions_are_refused_everywhere(ctx):
+    """An expired session, and one of a disabled account, open no protected route."""
+    bad = []
+    for rt in _protected(ctx):
+        path = _fill(ctx, rt["path"])
+        token = _session(ctx, "admin@carnet.test")
+        ctx.sql("update sessions set expires_at = now() - interval '1 second'"
+                " where token_hash = %s", (_blake(token),))
+        status, _ = _call(ctx, rt["method"], path, {"Authorization": "Bearer " + token})
+        if status != 401:
+            bad.append((rt["method"], rt["path"], "expired", status))
+    ctx.sql("update staff set disabled_at = now() where email = 'tech2@carnet.test'")
+    try:
+        for rt in _protected(ctx):
+            path = _fill(ctx, rt["path"])
+            status, _ = _call(ctx, rt["method"], path, _bearer(ctx, "tech2@carnet.test"))
+            if status != 401:
+                bad.append((rt["method"], rt["path"], "disabled", status))
+    finally:
+        ctx.sql("update staff set disabled_at = null where email = 'tech2@carnet.test'")
+    assert not bad, bad
+
+
+def test_access_rules_are_well_formed(ctx):
+    for rt in ctx.routes:
+        if rt["access"] == "public":
+            continue
+        assert _access(rt["access"]) <= ALL_ROLES, rt
+        assert "admin" in _access(rt["access"]), ("admins act everywhere", rt)
+
+
+def test_random_customer_tokens_open_nothing(ctx):
+    """Public routes that take a link token: a made-up token opens no object and acts on none.
+    (Routes of the booking, repair and survey domains are picked up here once merged.)"""
+    bad = []
+    for rt in ctx.routes:
+        if rt["access"] != "public" or "{token}" not in rt["path"]:
+            continue
+        for _ in range(3):
+            path = _fill(ctx, rt["path"])
+            status, code = _call(ctx, rt["method"], path)
+            if status < 400 or status >= 500:
+                bad.append((rt["method"], rt["path"], status, code))
+    assert not bad, "a random link token must be refused (4xx): %s" % bad

@@ -1,0 +1,357 @@
+"""Staff sign-in and sessions: credentials, no account enumeration, throttling per account and
+per address, idle timeout and expiry, logout, disabled accounts, cookie flags, CSRF, bearer
+tokens, secrets kept out of logs and replies, and hostile text stored verbatim."""
+import hashlib
+import secrets
+import threading
+
+from harness import Client
+
+DEMO_PW = "carnet-demo"
+SECRET_PW = "Very-Secret-Passw0rd-xyzzy"
+SEEN = []  # every response of this module, to prove no password ever comes back
+
+
+class RecordingClient(Client):
+    def request(self, method, path, **kw):
+        r = super().request(method, path, **kw)
+        SEEN.append(r)
+        return r
+
+
+def setup(ctx):
+    ctx.seed_demo()
+    ctx.paris = ctx.sql1("select id from stores where code = 'paris-opera'")["id"]
+
+
+def _client(ctx, server=None):
+    return RecordingClient((server or ctx.server).port)
+
+
+def _bearer(ctx, email, password=DEMO_PW, server=None):
+    c = _client(ctx, server)
+    r = c.post("/api/auth/login", {"email": email, "password": password, "bearer": True})
+    assert r.status == 200, (email, r)
+    c.bearer = r.json["token"]
+    return c
+
+
+def _token_hash(token):
+    return hashlib.blake2b(token.encode(), digest_size=32).hexdigest()
+
+
+def _forget_attempts(ctx):
+    ctx.sql("delete from login_attempts")
+
+
+def test_login_ok_cookie_and_bearer(ctx):
+    c = _client(ctx)
+    r = c.post("/api/auth/login", {"email": "manager@carnet.test", "password": DEMO_PW})
+    assert r.status == 200, r
+    assert r.json["staff"]["email"] == "manager@carnet.test" and r.json["csrf"], r
+    assert "token" not in r.json, "a cookie login must not expose the token to scripts"
+    cookie = r.header("Set-Cookie")
+    token = cookie.split(";", 1)[0].split("=", 1)[1]
+    row = ctx.sql1("select * from sessions where token_hash = %s", (_token_hash(token),))
+    assert row, "the session is stored under the BLAKE2b hash of its token"
+    assert not ctx.sql("select 1 from sessions where token_hash = %s", (token,))
+    b = _bearer(ctx, "manager@carnet.test")
+    me = b.get("/api/auth/me")
+    assert me.status == 200 and me.json["name"] == "Marie Manager", me
+    assert me.json["stores"] == [{"store_id": ctx.paris, "roles": ["specialist", "manager"]}]
+    assert ctx.sql1("select count(*) as n from audit_log where action = 'login'")["n"] >= 2
+
+
+def test_bad_credentials_do_not_reveal_accounts(ctx):
+    _forget_attempts(ctx)
+    c = _client(ctx)
+    wrong = c.post("/api/auth/login", {"email": "manager@carnet.test", "password": "nope-nope"})
+    unknown = c.post("/api/auth/login", {"email": "nobody@carnet.test", "password": "nope-nope"})
+    ctx.sql("update staff set disabled_at = now() where email = 'tech2@carnet.test'")
+    try:
+        disabled = c.post("/api/auth/login", {"email": "tech2@carnet.test", "password": DEMO_PW})
+    finally:
+        ctx.sql("update staff set disabled_at = null where email = 'tech2@carnet.test'")
+    for r in (wrong, unknown, disabled):
+        assert r.status == 401, r
+        assert r.json == wrong.json, (r.json, wrong.json)
+        assert r.header("Set-Cookie") is None
+    assert wrong.error["code"] == "bad_credentials"
+    for body, field in (({"email": "", "password": "x"}, "email"),
+                        ({"email": "a@b.c"}, "password"), ({"email": 5, "password": "x"}, "email"),
+                        ({"email": "a@b.c", "password": "p" * 1025}, "password")):
+        r = c.post("/api/auth/login", body)
+        assert r.status == 422 and r.error["field"] == field, (body, r)
+    assert c.post("/api/auth/login").status == 400
+    _forget_attempts(ctx)
+
+
+def test_throttle_per_account(ctx):
+    _forget_attempts(ctx)
+    c = _client(ctx)
+    for i in range(5):
+        r = c.post("/api/auth/login", {"email": "specialist@carnet.test", "password": "bad-%d" % i})
+        assert r.status == 401, (i, r)
+    # The sixth attempt is refused before any password check, even the right password.
+    r = c.post("/api/auth/login", {"email": "SPECIALIST@carnet.test", "password": DEMO_PW})
+    assert r.status == 429 and r.error["code"] == "throttled", r
+    # An unknown email is throttled the same way: the 429 does not tell accounts apart either.
+    for i in range(5):
+        assert c.post("/api/auth/login", {"email": "ghost@carnet.test",
+                                          "password": "bad-%d" % i}).status == 401
+    ghost = c.post("/api/auth/login", {"email": "ghost@carnet.test", "password": "x-x-x-x"})
+    assert ghost.status == 429 and ghost.json == r.json, (ghost, r)
+    assert not ctx.sql("select 1 from login_attempts where ok")
+    # Another account from the same address is not affected.
+    _bearer(ctx, "tech@carnet.test")
+    # The window is 15 minutes: once the failures are older, the account opens again.
+    ctx.sql("update login_attempts set at = now() - interval '16 minutes'")
+    _bearer(ctx, "specialist@carnet.test")
+    _forget_attempts(ctx)
+
+
+def test_throttle_holds_against_parallel_guesses(ctx):
+    _forget_attempts(ctx)
+    results = []
+
+    def guess(i):
+        results.append(_client(ctx).post(
+            "/api/auth/login", {"email": "tech@carnet.test", "password": "guess-%d" % i}).status)
+
+    threads = [threading.Thread(target=guess, args=(i,)) for i in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    try:
+        assert sorted(results) == [401] * 5 + [429] * 15, sorted(results)
+        n = ctx.sql1("select count(*) as n from login_attempts"
+                     " where email = 'tech@carnet.test'")["n"]
+        assert n == 5, n
+    finally:
+        _forget_attempts(ctx)
+    # A success does not count as a failure: many sign-ins in a row stay open.
+    for _ in range(7):
+        _bearer(ctx, "tech@carnet.test")
+    assert not ctx.sql("select 1 from login_attempts where not ok")
+
+
+def test_throttle_per_address(ctx):
+    _forget_attempts(ctx)
+    # 29 failures from this address on many accounts (below each account's own limit) ...
+    ctx.sql("insert into login_attempts (email, address, ok)"
+            " select 'spray' || g || '@carnet.test', '127.0.0.1', false"
+            " from generate_series(1, 29) g")
+    c = _client(ctx)
+    r = c.post("/api/auth/login", {"email": "spray30@carnet.test", "password": "x-x-x-x"})
+    assert r.status == 401, r
+    # ... and the 31st attempt from the address is refused whatever the account.
+    r = c.post("/api/auth/login", {"email": "manager@carnet.test", "password": DEMO_PW})
+    assert r.status == 429 and r.error["code"] == "throttled", r
+    # Failures from another address do not count against this one.
+    ctx.sql("update login_attempts set address = '192.0.2.1'")
+    _bearer(ctx, "manager@carnet.test")
+    _forget_attempts(ctx)
+
+
+def test_idle_timeout_and_expiry(ctx):
+    s = ctx.start_carnetd(env={"CARNET_SESSION_IDLE": "60", "CARNET_SESSION_TTL": "120"})
+    c = _bearer(ctx, "tech@carnet.test", server=s)
+    h = _token_hash(c.bearer)
+    row = ctx.sql1("select extract(epoch from expires_at - created_at)::int as ttl"
+                   " from sessions where token_hash = %s", (h,))
+    assert row["ttl"] == 120, row
+    ctx.sql("update sessions set last_seen_at = now() - interval '50 seconds'"
+            " where token_hash = %s", (h,))
+    assert c.get("/api/auth/me").status == 200
+    # Seen 50 s ago: still in the 60 s window, and the visit moved it, so a session in use
+    # outlives the idle timeout (it used to move only once a minute: dead after 60 s).
+    row = ctx.sql1("select now() - last_seen_at < interval '5 seconds' as fresh"
+                   " from sessions where token_hash = %s", (h,))
+    assert row["fresh"], "a short idle timeout needs last_seen_at moved more often"
+    ctx.sql("update sessions set last_seen_at = now() - interval '61 seconds'"
+            " where token_hash = %s", (h,))
+    r = c.get("/api/auth/me")
+    assert r.status == 401 and r.error["code"] == "unauthenticated", r
+    # Expiry holds even for a session in constant use.
+    c2 = _bearer(ctx, "tech@carnet.test", server=s)
+    ctx.sql("update sessions set expires_at = now() - interval '1 second', last_seen_at = now()"
+            " where token_hash = %s", (_token_hash(c2.bearer),))
+    assert c2.get("/api/auth/me").status == 401
+    # The default idle timeout (30 minutes) applies without the setting.
+    c3 = _bearer(ctx, "tech@carnet.test")
+    ctx.sql("update sessions set last_seen_at = now() - interval '29 minutes'"
+            " where token_hash = %s", (_token_hash(c3.bearer),))
+    assert c3.get("/api/auth/me").status == 200
+    ctx.sql("update sessions set last_seen_at = now() - interval '31 minutes'"
+            " where token_hash = %s", (_token_hash(c3.bearer),))
+    assert c3.get("/api/auth/me").status == 401
+
+
+def test_activity_keeps_a_session_alive(ctx):
+    c = _bearer(ctx, "tech@carnet.test")
+    h = _token_hash(c.bearer)
+    ctx.sql("update sessions set last_seen_at = now() - interval '20 minutes'"
+            " where token_hash = %s", (h,))
+    assert c.get("/api/auth/me").status == 200
+    row = ctx.sql1("select now() - last_seen_at < interval '1 minute' as fresh"
+                   " from sessions where token_hash = %s", (h,))
+    assert row["fresh"], "a request must move last_seen_at when it is older than a minute"
+
+
+def test_logout_ends_the_session(ctx):
+    c = _client(ctx)
+    c.login("manager@carnet.test", DEMO_PW)
+    token = c.cookie.split("=", 1)[1]
+    assert c.get("/api/auth/me").status == 200
+    r = c.post("/api/auth/logout")
+    assert r.status == 204, r
+    cookie = r.header("Set-Cookie")
+    assert "Max-Age=0" in cookie and cookie.startswith("carnet_session=;"), cookie
+    assert not ctx.sql("select 1 from sessions where token_hash = %s", (_token_hash(token),))
+    assert c.get("/api/auth/me").status == 401
+    b = _bearer(ctx, "manager@carnet.test")
+    assert b.post("/api/auth/logout").status == 204
+    assert b.get("/api/auth/me").status == 401
+    # Logging out without a session is harmless.
+    assert _client(ctx).post("/api/auth/logout").status == 204
+
+
+def test_stolen_session_of_disabled_account_fails_at_once(ctx):
+    thief = _client(ctx)
+    thief.login("tech2@carnet.test", DEMO_PW)
+    b = _bearer(ctx, "tech2@carnet.test")
+    assert thief.get("/api/auth/me").status == 200
+    # Even if the sessions rows were left behind, the account check refuses them.
+    ctx.sql("update staff set disabled_at = now() where email = 'tech2@carnet.test'")
+    try:
+        assert thief.get("/api/auth/me").status == 401
+        assert b.get("/api/auth/me").status == 401
+        assert ctx.sql("select 1 from sessions s join staff t on t.id = s.staff_id"
+                       " where t.email = 'tech2@carnet.test'"), "rows were kept for this check"
+    finally:
+        ctx.sql("update staff set disabled_at = null where email = 'tech2@carnet.test'")
+    # Through the API, disabling also deletes them: enabling again does not revive them.
+    m = _bearer(ctx, "manager@carnet.test")
+    tid = ctx.sql1("select id from staff where email = 'tech2@carnet.test'")["id"]
+    assert m.post("/api/stores/%d/staff/%d/disable" % (ctx.paris, tid)).status == 200
+    assert m.post("/api/stores/%d/staff/%d/enable" % (ctx.paris, tid)).status == 200
+    assert thief.get("/api/auth/me").status == 401
+    assert b.get("/api/auth/me").status == 401
+
+
+def test_unknown_or_forged_sessions(ctx):
+    c = _client(ctx)
+    for headers in ({"Cookie": "carnet_session=" + secrets.token_urlsafe(32)},
+                    {"Authorization": "Bearer " + secrets.token_urlsafe(32)},
+                    {"Cookie": "carnet_session="}, {"Authorization": "Bearer "},
+                    {"Cookie": "other=1; xcarnet_session=abc"}, {"Authorization": "Basic abc"}):
+        r = c.get("/api/auth/me", headers=headers)
+        assert r.status == 401 and r.error["code"] == "unauthenticated", (headers, r)
+    # The stored hash itself is not a token.
+    b = _bearer(ctx, "tech@carnet.test")
+    r = c.get("/api/auth/me", headers={"Authorization": "Bearer " + _token_hash(b.bearer)})
+    assert r.status == 401, r
+
+
+def test_cookie_flags(ctx):
+    r = _client(ctx).post("/api/auth/login", {"email": "tech@carnet.test", "password": DEMO_PW})
+    cookie = r.header("Set-Cookie")
+    attrs = [a.strip() for a in cookie.split(";")]
+    assert attrs[0].startswith("carnet_session=") and len(attrs[0]) > 40, attrs
+    assert "HttpOnly" in attrs and "SameSite=Strict" in attrs and "Path=/" in attrs, attrs
+    assert "Secure" not in attrs, "no Secure over plain http, or the browser drops the cookie"
+    assert "Max-Age=43200" in attrs, attrs
+    s = ctx.start_carnetd(env={"CARNET_PUBLIC_URL": "https://carnet.example",
+                               "CARNET_SESSION_TTL": "3600"})
+    r = _client(ctx, s).post("/api/auth/login", {"email": "tech@carnet.test",
+                                                  "password": DEMO_PW})
+    attrs = [a.strip() for a in r.header("Set-Cookie").split(";")]
+    assert "Secure" in attrs and "HttpOnly" in attrs and "SameSite=Strict" in attrs, attrs
+    assert "Max-Age=3600" in attrs, attrs
+
+
+def test_csrf_for_cookie_sessions_only(ctx):
+    c = _client(ctx)
+    c.login("manager@carnet.test", DEMO_PW)
+    url = "/api/stores/%d/staff/999999/enable" % ctx.paris
+    csrf = c.csrf
+    c.csrf = None
+    r = c.post(url)
+    assert r.status == 403 and r.error["code"] == "csrf" and r.error["field"] == "X-CSRF-Token", r
+    r = c.post(url, headers={"X-CSRF-Token": "0" * 64})
+    assert r.status == 403 and r.error["code"] == "csrf", r
+    # The token of another session does not fit this one.
+    other = _client(ctx)
+    other.login("manager@carnet.test", DEMO_PW)
+    r = c.post(url, headers={"X-CSRF-Token": other.csrf})
+    assert r.status == 403 and r.error["code"] == "csrf", r
+    # Reads need none; the right token passes (404: no such staff member).
+    assert c.get("/api/auth/me").status == 200
+    c.csrf = csrf
+    r = c.post(url)
+    assert r.status == 404, r
+    # A bearer token is not sent by browsers on their own: no CSRF header needed.
+    b = _bearer(ctx, "manager@carnet.test")
+    r = b.post(url)
+    assert r.status == 404, r
+
+
+def test_hostile_text_is_stored_and_returned_verbatim(ctx):
+    a = _bearer(ctx, "admin@carnet.test")
+    names = ["'; drop table staff; --", "<script>alert(1)</script>", "%s%n%x%d",
+             "Robert\"); DELETE FROM sessions;--", "Zoë 李 😀 \u202e gnp.exe", "${jndi:ldap://x}",
+             "{{7*7}} $(id) `id`", "\\x00\\u0000 back\\slash"]
+    created = []
+    for i, name in enumerate(names):
+        email = "%s+%d@carnet.test" % (["o'hara", "<b>x</b>", "%s%n", "a\"b"][i % 4], i)
+        r = a.post("/api/stores/%d/staff" % ctx.paris,
+                   {"email": email, "name": name, "password": SECRET_PW, "roles": ["specialist"]})
+        assert r.status == 201, (name, r)
+        assert r.json["name"] == name and r.json["email"] == email, r
+        created.append((r.json["id"], email, name))
+    rows = {x["id"]: x for x in ctx.sql("select id, email, name from staff")}
+    for sid, email, name in created:
+        assert rows[sid]["name"] == name and rows[sid]["email"] == email, rows[sid]
+    listed = {s["id"]: s for s in a.get("/api/stores/%d/staff" % ctx.paris).json["staff"]}
+    for sid, email, name in created:
+        assert listed[sid]["name"] == name and listed[sid]["email"] == email
+    # The replies are JSON, never HTML that a browser would run.
+    r = a.get("/api/stores/%d/staff" % ctx.paris)
+    assert r.header("Content-Type").startswith("application/json")
+    assert r.header("X-Content-Type-Options") == "nosniff"
+    # Each of them signs in and sees its own name back.
+    sid, email, name = created[1]
+    me = _bearer(ctx, email, SECRET_PW).get("/api/auth/me").json
+    assert me["name"] == name, me
+    assert ctx.sql1("select count(*) as n from staff")["n"] >= len(created) + 6
+    # A long name of multi-byte characters survives a session round trip whole.
+    long_name = "😀" * 200
+    r = a.post("/api/stores/%d/staff" % ctx.paris,
+               {"email": "long@carnet.test", "name": long_name, "password": SECRET_PW,
+                "roles": ["specialist"]})
+    assert r.status == 201, r
+    me = _bearer(ctx, "long@carnet.test", SECRET_PW).get("/api/auth/me")
+    assert me.status == 200 and me.json["name"] == long_name, me
+
+
+def test_passwords_never_in_logs_or_replies(ctx):
+    """Runs last: every reply of this module and every carnetd log it produced."""
+    _bearer(ctx, "manager@carnet.test").post(
+        "/api/auth/password", {"old_password": DEMO_PW, "new_password": SECRET_PW + "-new"})
+    secrets_used = [DEMO_PW, SECRET_PW, SECRET_PW + "-new", "nope-nope", "bad-1"]
+    assert len(SEEN) > 50, len(SEEN)
+    for r in SEEN:
+        for pw in secrets_used:
+            assert pw.encode() not in r.raw, (pw, r)
+        assert b"$argon2" not in r.raw, r
+    for s in ctx.servers:
+        log = s.read_log()
+        assert "POST /api/auth/login 200" in log or s is not ctx.server
+        for pw in secrets_used:
+            assert pw not in log, (pw, s.log_path)
+        assert "$argon2" not in log
+        # Session tokens stay out of the log too.
+        for r in SEEN:
+            if r.json and isinstance(r.json, dict) and r.json.get("token"):
+                assert r.json["token"] not in log
