@@ -110,6 +110,11 @@ create table appointments (
 );
 create index appointments_store_day_idx on appointments (store_id, starts_at);
 create index appointments_serial_idx on appointments (device_serial) where device_serial is not null;
+-- Device search finds a device by the contact details its customer booked with (003).
+create index appointments_device_email_idx on appointments (lower(customer_email))
+    where device_serial is not null;
+create index appointments_device_phone_idx on appointments (customer_phone)
+    where device_serial is not null;
 -- A confirmation code names one live booking; finished ones may share it with a new one.
 create unique index appointments_code_key on appointments (code)
     where (status in ('booked', 'checked_in', 'in_service'));
@@ -366,6 +371,68 @@ language sql stable as $$
     from services sv where sv.id = a.service_id
 $$;
 
+-- ---- what the customer hears and what the device's record keeps ----
+
+-- How we reach the customer of a booking: by email when they gave one, else by SMS.
+create function booking_contact(a appointments, out channel text, out recipient text)
+language sql immutable as $$
+    select case when a.customer_email is not null then 'email' else 'sms' end,
+           coalesce(a.customer_email, a.customer_phone)
+$$;
+
+-- The manage link as the outbox stores it: carnetd's delivery worker fills {{public_url}}.
+create function booking_manage_link(p_token text) returns text
+language sql immutable as $$
+    select '{{public_url}}/manage.html#' || p_token
+$$;
+
+-- Tells the customer about a booking event (outbox_booking_event of 006, in this transaction:
+-- a booking that fails sends nothing). Name, code and link given at booking carry over.
+create function booking_notify(p_kind text, a appointments, p_data jsonb default '{}')
+returns void language plpgsql as $$
+declare
+    c record := booking_contact(a);
+begin
+    perform outbox_booking_event(p_kind, a.id, a.store_id, a.starts_at, c.channel, c.recipient,
+                                 'en', jsonb_build_object('name', a.customer_name, 'code', a.code)
+                                       || jsonb_strip_nulls(p_data));
+end $$;
+
+-- Appends one step of a booking to its device's health record (record_append of 003) when the
+-- customer gave a serial. The content stays free of personal data: the chain is forever.
+create function booking_record(a appointments, p_event text, p_actor bigint,
+                               p_extra jsonb default '{}') returns void
+language plpgsql as $$
+begin
+    if a.device_serial is null then
+        return;
+    end if;
+    perform record_append(device_ensure(a.device_serial), 'appointment',
+        jsonb_build_object('event', p_event, 'starts_at', a.starts_at, 'status', a.status,
+                           'service', (select name from services where id = a.service_id))
+        || p_extra,
+        p_actor, a.store_id, 'appointment', a.id);
+end $$;
+
+-- Every later step reaches the record from wherever it happens (a move, a cancel, the floor's
+-- check-in and service, the no-show job), so no caller can forget it. Starting service is the
+-- visit's entry (004), not repeated here.
+create function booking_record_change() returns trigger
+language plpgsql as $$
+begin
+    if new.status is distinct from old.status and new.status <> 'in_service' then
+        perform booking_record(new, new.status,
+                               case when new.status = 'cancelled' then new.cancelled_by end);
+    elsif new.starts_at <> old.starts_at then
+        perform booking_record(new, 'rescheduled', null,
+                               jsonb_build_object('previous_starts_at', old.starts_at));
+    end if;
+    return new;
+end $$;
+create trigger appointments_record after update of status, starts_at on appointments
+    for each row when (new.device_serial is not null)
+    execute function booking_record_change();
+
 -- Turns an error raised inside an idempotent request into the reply carnetd would have sent
 -- (same shape as http_reply_db_error), so it can be stored and replayed. NULL for errors that
 -- must not be remembered (5xx: the retry should run again).
@@ -465,9 +532,11 @@ end $$;
 -- serial, problem); this checks the slot, picks a staff member and inserts. Without an
 -- idempotency key errors are raised as usual; with one, a first result (success or 4xx) is
 -- stored and every retry with the same key and body gets it back.
+-- p_token is the manage token itself, for the link in the confirmation message (the outbox
+-- keeps the message, as it must, until it is delivered).
 -- Returns {"status": http status, "body": reply, "sealed": sealed token of a replayed success}.
 create function booking_create(p_store text, p_body jsonb, p_token_hash text, p_idem_hash text,
-                               p_sealed text, p_request_id text)
+                               p_sealed text, p_request_id text, p_token text default null)
 returns json
 language plpgsql as $$
 declare
@@ -477,7 +546,7 @@ declare
     v_state text; v_msg text; v_detail text; v_hint text; v_constraint text;
 begin
     if p_idem_hash is null then
-        return booking_create_do(p_store, p_body, p_token_hash)::json;
+        return booking_create_do(p_store, p_body, p_token_hash, p_token)::json;
     end if;
     perform pg_advisory_xact_lock(hashtextextended(p_idem_hash, 0));
     select * into prior from booking_idempotency where key_hash = p_idem_hash;
@@ -491,7 +560,7 @@ begin
                                  'sealed', prior.sealed_token, 'replayed', true);
     end if;
     begin
-        v_reply := booking_create_do(p_store, p_body, p_token_hash);
+        v_reply := booking_create_do(p_store, p_body, p_token_hash, p_token);
     exception when others then
         get stacked diagnostics v_state = returned_sqlstate, v_msg = message_text,
             v_detail = pg_exception_detail, v_hint = pg_exception_hint,
@@ -507,7 +576,8 @@ begin
     return v_reply::json;
 end $$;
 
-create function booking_create_do(p_store text, p_body jsonb, p_token_hash text) returns jsonb
+create function booking_create_do(p_store text, p_body jsonb, p_token_hash text,
+                                  p_token text default null) returns jsonb
 language plpgsql as $$
 declare
     st stores%rowtype := booking_store(p_store);
@@ -538,6 +608,9 @@ begin
     end loop;
     insert into appointment_tokens (token_hash, appointment_id, purpose, expires_at)
     values (p_token_hash, a.id, 'manage', a.ends_at + make_interval(days => booking_link_days()));
+    perform booking_record(a, 'booked', null, jsonb_build_object('problem', a.problem));
+    perform booking_notify('booking_confirmed', a,
+                           jsonb_build_object('link', booking_manage_link(p_token)));
     return jsonb_build_object('status', 201, 'body',
         jsonb_build_object('appointment', booking_appointment_json(a), 'code', a.code));
 end $$;
@@ -572,6 +645,7 @@ begin
     update appointment_tokens
     set expires_at = a.ends_at + make_interval(days => booking_link_days())
     where appointment_id = a.id;
+    perform booking_notify('booking_changed', a);
     return booking_appointment_json(a);
 end $$;
 
@@ -590,6 +664,8 @@ begin
     set status = 'cancelled', cancelled_at = now(), cancelled_by = p_actor, updated_at = now()
     where id = a.id
     returning * into a;
+    -- "Book again" leads to the booking page, not to the cancelled booking.
+    perform booking_notify('booking_cancelled', a, jsonb_build_object('link', '{{public_url}}/'));
     return booking_appointment_json(a);
 end $$;
 

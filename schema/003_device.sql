@@ -19,8 +19,9 @@
 --
 -- Kinds written here: device_update, owner_change, diagnostic, note, correction, repair_opened,
 -- repair_state, repair_estimate, estimate_approved, estimate_declined, repair_part, repair_note,
--- repair_promise. Kinds other domains are expected to write: appointment, visit, message
--- (customer-facing, shown on the repair-status page when ref_type = 'repair').
+-- repair_promise. Kinds other domains write: appointment (002: booked and each later step),
+-- visit (004: started and done), message (006; customer-facing, shown on the repair-status page
+-- when ref_type = 'repair').
 --
 -- Entries with a store_id count as "business" of the device's owner in that store: staff of that
 -- store see the owner's name, email and phone on the record (see device_owner_visible).
@@ -578,6 +579,13 @@ begin
                         'state', r.state, 'store_id', r.store_id, 'opened_at', r.opened_at,
                         'promised_at', r.promised_at) order by r.id desc), '[]')
                     from repair_orders r where r.device_id = d.id),
+        -- Bookings made for this device (002); their steps and visits are entries below.
+        'appointments', (select coalesce(json_agg(json_build_object('id', a.id,
+                             'store_id', a.store_id, 'status', a.status,
+                             'starts_at', a.starts_at,
+                             'service', (select name from services where id = a.service_id))
+                             order by a.starts_at desc), '[]')
+                         from appointments a where a.device_serial = d.serial),
         -- Key values at a glance on the first page: each measured value's latest reading and
         -- the one before it (GET .../trends has the whole series).
         'trends', case when p_before is null then (
@@ -656,7 +664,8 @@ begin
         perform carnet_fail(422, 'invalid', p_field || '.name', 'a name of 1 to 200 characters');
     end if;
     em := nullif(btrim(p->>'email'), '');
-    if em is not null and (em !~ '^[^@\s]+@[^@\s]+\.[^@\s]+$' or length(em) > 254) then
+    -- (no angle brackets: the outbox must be able to write to it)
+    if em is not null and (em !~ '^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$' or length(em) > 254) then
         perform carnet_fail(422, 'invalid', p_field || '.email', 'an email address');
     end if;
     ph := device_phone_normalize(p->>'phone');
@@ -740,7 +749,8 @@ begin
                     from record_entries e where e.device_id = d.id));
 end $$;
 
--- GET /api/devices?q=: serial (exact, then prefix), owner email or phone, repair order number.
+-- GET /api/devices?q=: serial (exact, then prefix), owner email or phone, the email or phone of
+-- a booking for the device, repair order number.
 -- Matches say how they matched; owners' details are not part of the answer.
 create function device_search(p_actor bigint, p_q text, p_limit int, p_req text) returns json
 language plpgsql as $$
@@ -768,6 +778,17 @@ begin
         select o.device_id, 'phone', null, null, 3
         from device_owners o where ph ~ '^\+?[0-9]{6,15}$' and position('@' in q) = 0
                                and o.phone = ph
+        union all
+        -- The contact a customer booked with, for a device they named in the booking.
+        select dv.id, 'appointment_email', null, null, 4
+        from appointments a join devices dv on dv.serial = a.device_serial
+        where position('@' in q) > 0 and a.device_serial is not null
+          and lower(a.customer_email) = lower(q)
+        union all
+        select dv.id, 'appointment_phone', null, null, 4
+        from appointments a join devices dv on dv.serial = a.device_serial
+        where ph ~ '^\+?[0-9]{7,15}$' and position('@' in q) = 0 and a.device_serial is not null
+          and a.customer_phone = '+' || ltrim(ph, '+')
         union all
         select r.device_id, 'repair', r.id, r.number, 0
         from repair_orders r where upper(r.number) = upper(q)
@@ -946,11 +967,68 @@ begin
     end if;
 end $$;
 
+-- ---- what the customer hears (the outbox and threads of 006) ----
+
+-- The device's current owner and how to reach them (email when known, else SMS); no row when
+-- the device has no owner on file, and then nobody is told.
+create function repair_contact(p_device bigint, out channel text, out recipient text,
+                               out name text)
+returns setof record language sql stable as $$
+    select case when email is not null then 'email' else 'sms' end, coalesce(email, phone), name
+    from device_owners where device_id = p_device and until is null
+$$;
+
+-- A state as the customer reads it in a message.
+create function repair_state_label(p_state text) returns text
+language sql immutable as $$
+    select replace(p_state, '_', ' ')
+$$;
+
+-- Queues one message about a repair for its owner. The status link given when the repair was
+-- opened (status_link) carries over in the outbox and is the link unless p_data names another.
+create function repair_notify(r repair_orders, p_kind text, p_data jsonb default '{}')
+returns void language plpgsql as $$
+declare
+    c record;
+    d jsonb := jsonb_strip_nulls(p_data);
+begin
+    select * into c from repair_contact(r.device_id);
+    if not found then
+        return;
+    end if;
+    if not d ? 'link' then
+        d := d || jsonb_strip_nulls(jsonb_build_object(
+            'link', coalesce(d->>'status_link', outbox_ref_data('repair', r.id)->>'status_link')));
+    end if;
+    perform outbox_enqueue(p_kind, c.channel, c.recipient, 'en',
+                           jsonb_build_object('name', c.name, 'code', r.number) || d,
+                           r.store_id, 'repair', r.id);
+end $$;
+
+-- Watches the repair's promised date (early warnings, 006), or stops when there is none.
+create function repair_promise_watch(r repair_orders) returns void
+language plpgsql as $$
+declare
+    c record;
+begin
+    select * into c from repair_contact(r.device_id);
+    if r.promised_at is null or not found then
+        perform promise_resolve('repair', r.id);
+        return;
+    end if;
+    perform promise_track(r.store_id, 'repair', r.id, r.promised_at, c.channel, c.recipient, 'en',
+                          jsonb_strip_nulls(jsonb_build_object(
+                              'name', c.name, 'code', r.number,
+                              'link', outbox_ref_data('repair', r.id)->>'status_link')),
+                          r.state);
+end $$;
+
 -- POST /api/stores/{store}/repairs: {serial, problem, intake: {checklist: [{item, ok, note?}],
 -- accessories?, passcode_provided?}, promised_at?, kept_overnight?, owner?: {name, email?,
--- phone?}}. p_status_hash is the hash of the customer's status link token made by carnetd.
+-- phone?}}. p_status_hash is the hash of the customer's status link token made by carnetd;
+-- p_status_token the token itself, for the link in the owner's first message.
 create function repair_open(p_actor bigint, p_store bigint, p jsonb, p_status_hash text,
-                            p_req text) returns json
+                            p_req text, p_status_token text default null) returns json
 language plpgsql as $$
 declare
     d devices%rowtype;
@@ -959,6 +1037,7 @@ declare
     code text;
     it jsonb := p->'intake';
     c jsonb;
+    oc record;
     i int := 0;
     promised timestamptz;
 begin
@@ -1025,6 +1104,18 @@ begin
         jsonb_build_object('number', r.number, 'problem', r.problem, 'intake', r.intake,
                            'promised_at', r.promised_at, 'kept_overnight', r.kept_overnight),
         p_actor, p_store, 'repair', r.id);
+    -- The owner hears of it, can write to the store from the status link, and is warned if the
+    -- promised date slips.
+    for oc in select * from repair_contact(d.id) loop
+        perform message_thread_open(p_store, 'repair', r.id, oc.channel, oc.recipient, 'en',
+                                    oc.name, d.id);
+    end loop;
+    perform repair_notify(r, 'repair_status', jsonb_build_object(
+        'state', repair_state_label(r.state),
+        'status_link', '{{public_url}}/repair/#' || p_status_token));
+    if r.promised_at is not null then
+        perform repair_promise_watch(r);
+    end if;
     perform carnet_audit(p_actor, 'create', 'repair', r.id::text, p_req);
     return repair_json(r.id);
 end $$;
@@ -1051,6 +1142,7 @@ language plpgsql as $$
 declare
     r repair_orders%rowtype := repair_lock(p_actor, p_id, array['technician', 'manager']);
     to_st text := p->>'to';
+    c record;
 begin
     if not exists (select 1 from repair_states where state = to_st) then
         perform carnet_fail(422, 'invalid', 'to', 'not a repair state');
@@ -1080,15 +1172,32 @@ begin
         jsonb_strip_nulls(jsonb_build_object('number', r.number, 'from', r.state, 'to', to_st,
                                              'note', p->>'note')),
         p_actor, r.store_id, 'repair', r.id);
+    -- The customer hears of every move; the promise watch follows the state, and a repair that
+    -- is ready or over has no promise left to break.
+    perform promise_update('repair', r.id, to_st);
+    if (select terminal from repair_states where state = to_st) or to_st = 'ready' then
+        perform promise_resolve('repair', r.id);
+    end if;
+    if to_st = 'ready' then
+        perform repair_notify(r, 'ready_for_pickup');
+    elsif to_st = 'collected' then
+        for c in select * from repair_contact(r.device_id) loop
+            perform survey_offer(r.store_id, 'repair', r.id, c.channel, c.recipient, 'en',
+                                 jsonb_build_object('name', c.name, 'code', r.number));
+        end loop;
+    else
+        perform repair_notify(r, 'repair_status',
+                              jsonb_build_object('state', repair_state_label(to_st)));
+    end if;
     perform carnet_audit(p_actor, 'transition', 'repair', r.id::text, p_req);
     return repair_json(r.id);
 end $$;
 
 -- PUT /api/repairs/{id}/estimate: {amount_cents, currency?, lines?: [{label, amount_cents}],
 -- note?}. A new estimate replaces the old one and its approval link; p_link_hash is the hash of
--- the new approval token made by carnetd.
+-- the new approval token made by carnetd, p_link_token the token, for the owner's message.
 create function repair_estimate(p_actor bigint, p_id bigint, p jsonb, p_link_hash text,
-                                p_req text) returns json
+                                p_req text, p_link_token text default null) returns json
 language plpgsql as $$
 declare
     r repair_orders%rowtype := repair_lock(p_actor, p_id, array['technician', 'manager']);
@@ -1134,6 +1243,13 @@ begin
                            'currency', coalesce(p->>'currency', 'EUR'),
                            'lines', coalesce(p->'lines', '[]')),
         p_actor, r.store_id, 'repair', r.id);
+    if p_link_token is not null then
+        perform repair_notify(r, 'estimate_ready', jsonb_build_object(
+            'amount', format('%s.%s %s', (p->>'amount_cents')::bigint / 100,
+                             lpad(((p->>'amount_cents')::bigint % 100)::text, 2, '0'),
+                             coalesce(p->>'currency', 'EUR')),
+            'link', '{{public_url}}/estimate/#' || p_link_token));
+    end if;
     perform carnet_audit(p_actor, 'estimate', 'repair', r.id::text, p_req);
     return repair_json(r.id);
 end $$;
@@ -1202,6 +1318,7 @@ create function repair_promise(p_actor bigint, p_id bigint, p jsonb, p_req text)
 language plpgsql as $$
 declare
     r repair_orders%rowtype := repair_lock(p_actor, p_id, array['technician', 'manager']);
+    previous timestamptz := r.promised_at;
     promised timestamptz;
     overnight boolean;
 begin
@@ -1222,10 +1339,11 @@ begin
     end if;
     overnight := coalesce((p->>'kept_overnight')::boolean, r.kept_overnight);
     update repair_orders set promised_at = promised, kept_overnight = overnight, updated_at = now()
-    where id = r.id;
+    where id = r.id returning * into r;
+    perform repair_promise_watch(r);
     perform record_append(r.device_id, 'repair_promise',
         jsonb_strip_nulls(jsonb_build_object('number', r.number, 'promised_at', promised,
-            'previous_promised_at', r.promised_at, 'kept_overnight', overnight,
+            'previous_promised_at', previous, 'kept_overnight', overnight,
             'note', p->>'note')),
         p_actor, r.store_id, 'repair', r.id);
     perform carnet_audit(p_actor, 'promise', 'repair', r.id::text, p_req);
@@ -1262,10 +1380,15 @@ language sql stable as $$
                              'state', r.estimate_state, 'decided_at', r.estimate_decided_at) end,
         'history', (select json_agg(json_build_object('state', m.to_state, 'at', m.at) order by m.id)
                     from repair_moves m where m.repair_id = r.id),
+        -- Thread messages (006) are stored as {author: customer|staff, body}.
         'messages', (select coalesce(json_agg(json_build_object('at', e.at,
-                         'from', coalesce(e.content->>'from', case when e.actor is null
-                                                                   then 'customer' else 'store' end),
-                         'text', e.content->>'text') order by e.id), '[]')
+                         'from', coalesce(e.content->>'from',
+                                          case e.content->>'author' when 'staff' then 'store'
+                                                                    when 'customer' then 'customer' end,
+                                          case when e.actor is null
+                                               then 'customer' else 'store' end),
+                         'text', coalesce(e.content->>'text', e.content->>'body'))
+                         order by e.id), '[]')
                      from record_entries e
                      where e.ref_type = 'repair' and e.ref_id = r.id and e.kind = 'message'))
     from repair_orders r join devices d on d.id = r.device_id join stores s on s.id = r.store_id

@@ -66,6 +66,9 @@ create table visits (
     specialist_id bigint references staff(id),
     skips int not null default 0,
     line_token_hash text unique,
+    -- The device the customer came about (their booking's, or given when joining the line): the
+    -- visit is written to its health record (003) when it starts and when it is done.
+    device_serial text check (device_serial ~ '^[A-Z0-9]{5,32}$'),
     unique (store_id, day, ticket),
     check ((kind = 'booked') = (due_at is not null))
 );
@@ -203,8 +206,60 @@ language sql stable as $$
     where v.id = p_visit
 $$;
 
+-- ---- what the customer hears (006) and what the device's record keeps (003) ----
+
+-- How to reach a walk-in from the free text they left: an email address, or a phone number
+-- (spaces, dots, dashes and brackets dropped); anything else (a table number, a first name)
+-- reaches nobody and returns nulls.
+create function floor_contact(p_contact text, out channel text, out recipient text)
+language sql immutable as $$
+    select case when x.email then 'email' when x.phone ~ '^\+?[0-9]{6,15}$' then 'sms' end,
+           case when x.email then p_contact when x.phone ~ '^\+?[0-9]{6,15}$' then x.phone end
+    from (select p_contact ~ '^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$' and length(p_contact) <= 254
+                     as email,
+                 regexp_replace(p_contact, '[\s.()-]', '', 'g') as phone) x
+$$;
+
+-- A visit's customer contact: their booking's (email first), else what a walk-in left. Messages
+-- about a booked visit are about its appointment, so they carry the manage link over.
+create function floor_visit_contact(v visits, out channel text, out recipient text,
+                                    out ref_type text, out ref_id bigint)
+language plpgsql stable as $$
+declare
+    a appointments;
+begin
+    if v.appointment_id is not null then
+        select * into a from appointments where id = v.appointment_id;
+        select c.channel, c.recipient into channel, recipient from booking_contact(a) c;
+        ref_type := 'appointment';
+        ref_id := a.id;
+    else
+        select c.channel, c.recipient into channel, recipient from floor_contact(v.contact) c;
+        ref_type := 'visit';
+        ref_id := v.id;
+    end if;
+end $$;
+
+-- Appends a visit step to its device's health record, when the visit names a device.
+create function floor_visit_record(v visits, p_event text, p_actor bigint) returns void
+language plpgsql as $$
+begin
+    if v.device_serial is null then
+        return;
+    end if;
+    perform record_append(device_ensure(v.device_serial), 'visit',
+        jsonb_strip_nulls(jsonb_build_object(
+            'event', p_event, 'kind', v.kind, 'ticket', v.ticket, 'day', v.day,
+            'appointment_id', v.appointment_id,
+            'waited_s', extract(epoch from v.service_started_at - v.arrived_at)::int,
+            'service_s', extract(epoch from v.done_at - v.service_started_at)::int)),
+        p_actor, v.store_id, 'visit', v.id);
+end $$;
+
 -- Joins the walk-in line (public: kiosk, phone, or staff tablet). p_token_hash is the hash of
--- the private line link carnetd hands back.
+-- the private line link carnetd hands back. An optional serial names the device the visit is
+-- about; it is only checked here: the device itself is made when staff start the visit, so a
+-- public kiosk cannot fill the device table.
 create function floor_join_line(p_store bigint, p_body jsonb, p_token_hash text) returns json
 language plpgsql as $$
 declare
@@ -212,6 +267,7 @@ declare
     d date;
     n_name text := btrim(p_body->>'name');
     n_party int;
+    n_serial text;
 begin
     if not exists (select 1 from stores where id = p_store) then
         perform carnet_fail(404, 'not_found', 'store', 'no such store');
@@ -232,6 +288,12 @@ begin
         end if;
         n_party := (p_body->>'party')::int;
     end if;
+    if p_body ? 'serial' and p_body->'serial' <> 'null'::jsonb then
+        if jsonb_typeof(p_body->'serial') <> 'string' then
+            perform carnet_fail(422, 'invalid', 'serial', 'serial must be text');
+        end if;
+        n_serial := device_serial_normalize(p_body->>'serial', 'serial');
+    end if;
     -- One join at a time per store, so the size check below cannot be raced past.
     perform pg_advisory_xact_lock(hashtext('carnet_line:' || p_store::text));
     if (select count(*) from visits where store_id = p_store and status = 'waiting')
@@ -239,9 +301,10 @@ begin
         perform carnet_fail(409, 'line_full', null, 'the line is full: please ask at the desk');
     end if;
     d := floor_today(p_store);
-    insert into visits (store_id, kind, day, ticket, name, contact, party, line_token_hash)
+    insert into visits (store_id, kind, day, ticket, name, contact, party, line_token_hash,
+                        device_serial)
     values (p_store, 'walk_in', d, floor_next_ticket(p_store, d), n_name,
-            nullif(btrim(p_body->>'contact'), ''), coalesce(n_party, 1), p_token_hash)
+            nullif(btrim(p_body->>'contact'), ''), coalesce(n_party, 1), p_token_hash, n_serial)
     returning * into v;
     perform floor_emit(p_store, 'joined', v, jsonb_build_object('name', v.name));
     return floor_visit_place(v.id);
@@ -308,6 +371,7 @@ language plpgsql as $$
 declare
     v visits;
     who bigint := coalesce(p_specialist, p_actor);
+    c record;
 begin
     if p_specialist is not null and p_specialist <> p_actor
        and not carnet_staff_can(p_specialist, p_store, array['specialist', 'manager']) then
@@ -326,6 +390,16 @@ begin
     end if;
     update visits set status = 'called', called_at = now(), specialist_id = who
     where id = v.id returning * into v;
+    -- Called: a booked customer's wait is over (no "running late" any more), and whoever left
+    -- a way to reach them is told to come to the desk.
+    if v.appointment_id is not null then
+        perform promise_resolve('appointment', v.appointment_id);
+    end if;
+    select * into c from floor_visit_contact(v);
+    if c.channel is not null then
+        perform outbox_enqueue('youre_next', c.channel, c.recipient, 'en',
+                               jsonb_build_object('name', v.name), p_store, c.ref_type, c.ref_id);
+    end if;
     perform carnet_audit(p_actor, 'call', 'visit', v.id::text, p_req);
     perform floor_emit(p_store, 'called', v,
                        jsonb_build_object('name', v.name,
@@ -341,6 +415,7 @@ returns json language plpgsql as $$
 declare
     v visits;
     allowed text[];
+    c record;
 begin
     select * into v from visits where id = p_visit for update;
     if not found then
@@ -380,6 +455,19 @@ begin
     else
         update visits set status = 'left', left_at = now() where id = v.id returning * into v;
     end case;
+    if p_action = 'start' then
+        perform floor_visit_record(v, 'started', p_actor);
+    elsif p_action = 'done' then
+        perform floor_visit_record(v, 'done', p_actor);
+        select * into c from floor_visit_contact(v);
+        if c.channel is not null then
+            perform survey_offer(v.store_id, 'visit', v.id, c.channel, c.recipient, 'en',
+                                 jsonb_build_object('name', v.name));
+        end if;
+    elsif p_action = 'left' and v.appointment_id is not null then
+        -- Gone: nobody is waiting to be warned.
+        perform promise_resolve('appointment', v.appointment_id);
+    end if;
     perform carnet_audit(p_actor, p_action, 'visit', v.id::text, p_req);
     perform floor_emit(v.store_id, p_action, v, jsonb_build_object('name', v.name));
     return floor_visit_json(v);
@@ -463,6 +551,7 @@ declare
     cfg floor_settings := floor_cfg(a.store_id);
     v visits;
     d date := floor_today(a.store_id);
+    c record;
 begin
     case a.status
     when 'booked' then null;
@@ -488,11 +577,15 @@ begin
     update appointments set status = 'checked_in', checked_in_at = now(), updated_at = now()
     where id = a.id;
     insert into visits (store_id, appointment_id, kind, day, ticket, name, contact, due_at,
-                        line_token_hash)
+                        line_token_hash, device_serial)
     values (a.store_id, a.id, 'booked', d, floor_next_ticket(a.store_id, d),
             left(a.customer_name, 100), coalesce(a.customer_phone, a.customer_email),
-            a.starts_at, p_line_hash)
+            a.starts_at, p_line_hash, a.device_serial)
     returning * into v;
+    -- Checked in on time: if we keep them waiting past their time, they are told (006).
+    select * into c from booking_contact(a);
+    perform promise_track(a.store_id, 'appointment', a.id, a.starts_at, c.channel, c.recipient,
+                          'en', jsonb_build_object('name', a.customer_name, 'code', a.code));
     perform carnet_audit(p_actor, 'checkin', 'appointment', a.id::text, p_req);
     perform floor_emit(a.store_id, 'checked_in', v, jsonb_build_object('name', v.name));
     return json_build_object('visit', floor_visit_json(v), 'place', floor_visit_place(v.id));
@@ -748,7 +841,8 @@ begin
     if p_body->>'email' is null and p_body->>'phone' is null then
         perform carnet_fail(422, 'invalid', 'email', 'an email or a phone number is required');
     end if;
-    if p_body->>'email' is not null and (p_body->>'email' not like '%_@_%'
+    -- The outbox's own test of an address: the offer must be deliverable.
+    if p_body->>'email' is not null and (p_body->>'email' !~ '^[^@\s<>]+@[^@\s<>]+$'
                                          or length(p_body->>'email') > 254) then
         perform carnet_fail(422, 'invalid', 'email', 'that is not an email address');
     end if;
@@ -784,8 +878,10 @@ language sql stable as $$
 $$;
 
 -- Takes the offered slot: the placeholder appointment becomes the customer's booking, with a
--- manage link (p_manage_hash) like any other.
-create function floor_standby_claim(p_token_hash text, p_manage_hash text) returns json
+-- manage link (p_manage_hash; p_manage_token for the confirmation message) like any other, and
+-- the same confirmation and reminders.
+create function floor_standby_claim(p_token_hash text, p_manage_hash text,
+                                    p_manage_token text default null) returns json
 language plpgsql as $$
 declare
     s standby := floor_standby_by_token(p_token_hash);
@@ -805,6 +901,8 @@ begin
     returning * into s;
     insert into appointment_tokens (token_hash, appointment_id, purpose, expires_at)
     values (p_manage_hash, a.id, 'manage', a.ends_at + make_interval(days => booking_link_days()));
+    perform booking_notify('booking_confirmed', a,
+                           jsonb_build_object('link', booking_manage_link(p_manage_token)));
     perform floor_emit(s.store_id, 'standby_claimed', null::visits,
                        jsonb_build_object('standby_id', s.id, 'appointment_id', a.id));
     return json_build_object('standby', floor_standby_json(s),
@@ -877,6 +975,14 @@ begin
                            offered_at = now(),
                            offer_expires_at = now() + make_interval(secs => p_hold_s)
         where id = s.id;
+        -- The standby link is only in the customer's hands (its hash here), so the message
+        -- sends them to the site, where their page holds it.
+        perform outbox_enqueue('standby_offer', case when s.email is not null then 'email'
+                                                     else 'sms' end,
+                               coalesce(s.email, s.phone), 'en',
+                               jsonb_build_object('name', s.name, 'starts_at', a.starts_at,
+                                                  'link', '{{public_url}}/'),
+                               slot.store_id, 'standby', s.id);
         offers := offers || jsonb_build_object('store_id', slot.store_id, 'standby_id', s.id,
                                                'appointment_id', a.id, 'starts_at', a.starts_at);
         n := n + 1;

@@ -16,6 +16,8 @@
 -- of an incoming link the same way (BLAKE2b is not available inside PostgreSQL). Bodies keep a
 -- {{public_url}} placeholder that the delivery worker fills from its configuration at claim
 -- time, so a stored message does not depend on which carnetd wrote it.
+-- A customer can also open their thread with a link carnetd minted (a booking's manage link, a
+-- repair's status link: BLAKE2b in their own tables): carnetd sends both hashes of the token.
 
 -- How long a booked, checked-in customer may wait past their time before we warn them.
 alter table stores add column late_warning_minutes int not null default 15
@@ -427,23 +429,63 @@ language sql stable as $$
     where t.id = p_thread
 $$;
 
-create function message_thread_by_link(p_token_hash text) returns bigint
-language plpgsql stable as $$
+-- The thread behind a customer's link. Besides the thread links minted here (SHA-256, p_token_hash)
+-- a customer may write from the links they already hold, which carnetd minted and stores as
+-- BLAKE2b (p_token_hash_b2): a booking's manage link and a repair's status link. Their thread is
+-- opened on first use with the booking's contact or the device owner's.
+create function message_thread_by_link(p_token_hash text, p_token_hash_b2 text default null)
+returns bigint language plpgsql as $$
 declare
     v_id bigint;
+    a appointments;
+    v_repair bigint;
+    c record;
 begin
     select thread_id into v_id from message_links
     where token_hash = p_token_hash and purpose = 'thread' and expires_at > now();
-    if not found then
+    if found then
+        return v_id;
+    end if;
+    select ap.* into a from appointment_tokens t join appointments ap on ap.id = t.appointment_id
+    where t.token_hash = p_token_hash_b2 and t.purpose = 'manage' and t.expires_at > now();
+    if found then
+        select id into v_id from message_threads where ref_type = 'appointment' and ref_id = a.id;
+        if not found then
+            select * into c from booking_contact(a);
+            v_id := message_thread_open(a.store_id, 'appointment', a.id, c.channel, c.recipient,
+                                        'en', a.customer_name,
+                                        (select id from devices where serial = a.device_serial));
+        end if;
+        return v_id;
+    end if;
+    select l.repair_id into v_repair from repair_links l
+    where l.token_hash = p_token_hash_b2 and l.purpose = 'status' and l.revoked_at is null
+      and l.expires_at > now();
+    if found then
+        select id into v_id from message_threads where ref_type = 'repair' and ref_id = v_repair;
+        if not found then
+            select o.*, r.store_id, r.device_id into c
+            from repair_orders r, repair_contact(r.device_id) o where r.id = v_repair;
+            if found then
+                v_id := message_thread_open(c.store_id, 'repair', v_repair, c.channel,
+                                            c.recipient, 'en', c.name, c.device_id);
+            end if;
+        end if;
+    end if;
+    if v_id is null then
         perform carnet_fail(404, 'not_found', 'token', 'this link is unknown or has expired');
     end if;
     return v_id;
 end $$;
 
-create function message_customer_get(p_token_hash text) returns json
-language plpgsql stable as $$
+-- Not stable: the first read through a booking or repair link opens its thread, which the
+-- second statement then sees (one expression would read with a snapshot from before it).
+create function message_customer_get(p_token_hash text, p_token_hash_b2 text default null)
+returns json language plpgsql as $$
+declare
+    v_thread bigint := message_thread_by_link(p_token_hash, p_token_hash_b2);
 begin
-    return message_thread_json(message_thread_by_link(p_token_hash), false);
+    return message_thread_json(v_thread, false);
 end $$;
 
 -- Appends a message to the device's health record when the device domain is installed
@@ -467,10 +509,11 @@ begin
               p_staff, t.store_id, t.ref_type, t.ref_id;
 end $$;
 
-create function message_customer_post(p_token_hash text, p_body jsonb) returns json
+create function message_customer_post(p_token_hash text, p_body jsonb,
+                                      p_token_hash_b2 text default null) returns json
 language plpgsql as $$
 declare
-    v_thread bigint := message_thread_by_link(p_token_hash);
+    v_thread bigint := message_thread_by_link(p_token_hash, p_token_hash_b2);
     v_text text := p_body->>'body';
     v_id bigint;
 begin

@@ -7,7 +7,9 @@
  * Customer links: the manage token is 32 random bytes made here; PostgreSQL stores only its
  * hash. Idempotent booking (Idempotency-Key): SQL remembers the first reply per key; a success's
  * token is kept only sealed with a key derived from the Idempotency-Key, which the database
- * never sees, so a retry gets the same link back and a copy of the database opens nothing.
+ * never sees, so a retry gets the same link back and a copy of the database opens nothing. The
+ * token itself also goes to SQL once, for the confirmation message that carries the link (the
+ * outbox keeps a message until it is delivered).
  */
 #include "booking.h"
 
@@ -47,7 +49,7 @@ static struct sql_stmt q_services =
 static struct sql_stmt q_availability =
     SQL_STMT("booking_availability", "select booking_availability($1, $2, $3, $4)", 4);
 static struct sql_stmt q_create =
-    SQL_STMT("booking_create", "select booking_create($1, $2, $3, $4, $5, $6)", 6);
+    SQL_STMT("booking_create", "select booking_create($1, $2, $3, $4, $5, $6, $7)", 7);
 static struct sql_stmt q_manage_get =
     SQL_STMT("booking_manage_get", "select booking_manage_get($1)", 1);
 static struct sql_stmt q_manage_reschedule =
@@ -498,7 +500,7 @@ void booking_create(struct req *r)
     json_t *in = NULL;
     char *body = NULL, *sealed = NULL, *material = NULL;
     char token_hash[65], idem_hash[65];
-    const char *params[6];
+    const char *params[7];
 
     if (!store || !require_body(r))
         return;
@@ -548,6 +550,7 @@ void booking_create(struct req *r)
     params[3] = key ? idem_hash : NULL;
     params[4] = sealed;
     params[5] = r->id;
+    params[6] = b->token;
     db_query(&q_create, params, on_booked, b);
     goto out;
 oom:

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "device.h"
 #include "http.h"
 #include "log.h"
 #include "util.h"
@@ -47,7 +48,7 @@ static struct sql_stmt q_standby_join =
 static struct sql_stmt q_standby_status =
     SQL_STMT("floor_standby_status", "select floor_standby_status($1)", 1);
 static struct sql_stmt q_standby_claim =
-    SQL_STMT("floor_standby_claim", "select floor_standby_claim($1, $2)", 2);
+    SQL_STMT("floor_standby_claim", "select floor_standby_claim($1, $2, $3)", 3);
 static struct sql_stmt q_standby_leave =
     SQL_STMT("floor_standby_leave", "select floor_standby_leave($1)", 1);
 static struct sql_stmt q_settings_get =
@@ -140,7 +141,7 @@ static void on_linked(const struct db_result *res, void *arg)
 void floor_join_line(struct req *r)
 {
     const char *store = http_param(r, "store");
-    const char *name, *contact;
+    const char *name, *contact, *serial;
     json_t *party;
     struct linked *j;
     char *body;
@@ -154,8 +155,11 @@ void floor_join_line(struct req *r)
         http_reply_error(r, 400, "invalid_json", "body", "a JSON body is required");
         return;
     }
+    /* The serial's form (and an IMEI's check digit) is checked in SQL, with the device module's
+     * rules; here only that it is text of a sane length. */
     if (opt_string(r, "name", FLOOR_NAME_MAX, &name) < 0 ||
-        opt_string(r, "contact", FLOOR_CONTACT_MAX, &contact) < 0)
+        opt_string(r, "contact", FLOOR_CONTACT_MAX, &contact) < 0 ||
+        opt_string(r, "serial", DEVICE_SERIAL_RAW_MAX, &serial) < 0)
         return;
     if (!name || !*name) {
         http_reply_error(r, 422, "invalid", "name", "a name is required");
@@ -407,7 +411,7 @@ void floor_standby_leave(struct req *r)
 void floor_standby_claim(struct req *r)
 {
     char thash[65];
-    const char *params[2];
+    const char *params[3];
     struct linked *j = linked_new(r, 200, "manage_token");
 
     if (!j) {
@@ -417,6 +421,7 @@ void floor_standby_claim(struct req *r)
     util_token_hash(http_param(r, "token"), thash);
     params[0] = thash;
     params[1] = j->hash;
+    params[2] = j->token; /* for the link in the confirmation message */
     db_query(&q_standby_claim, params, on_linked, j);
 }
 

@@ -4,7 +4,9 @@
  * Customer links in messages carry tokens minted by the database (the message that carries
  * them is written in the same transaction as the event), stored as SHA-256 hex: here the token
  * from the path is hashed the same way and only the hash reaches SQL. A token opens one thread
- * or one survey and nothing else.
+ * or one survey and nothing else. A customer may also write from the links carnetd minted (a
+ * booking's manage link, a repair's status link), stored as util_token_hash (BLAKE2b): thread
+ * requests send both hashes and SQL tries each against its own table.
  */
 #include "message.h"
 
@@ -16,6 +18,7 @@
 
 #include "http.h"
 #include "log.h"
+#include "util.h"
 
 #define MESSAGE_BODY_MAX 4000
 #define SURVEY_COMMENT_MAX 2000
@@ -27,9 +30,9 @@
 #define OUTBOX_LIST_MAX 500
 
 static struct sql_stmt q_customer_get =
-    SQL_STMT("message_customer_get", "select message_customer_get($1)", 1);
+    SQL_STMT("message_customer_get", "select message_customer_get($1, $2)", 2);
 static struct sql_stmt q_customer_post =
-    SQL_STMT("message_customer_post", "select message_customer_post($1, $2)", 2);
+    SQL_STMT("message_customer_post", "select message_customer_post($1, $2, $3)", 3);
 static struct sql_stmt q_threads =
     SQL_STMT("message_threads_list", "select message_threads_list($1, $2, $3)", 3);
 static struct sql_stmt q_thread_get =
@@ -114,21 +117,24 @@ static char *message_body_json(struct req *r)
 
 void message_customer_get(struct req *r)
 {
-    char hash[65];
-    const char *params[1] = {hash};
+    char hash[65], hash_b2[65];
+    const char *params[2] = {hash, hash_b2};
     if (path_token_hash(r, hash) < 0)
         return;
+    util_token_hash(http_param(r, "token"), hash_b2);
     db_query(&q_customer_get, params, http_db_ok, r);
 }
 
 void message_customer_post(struct req *r)
 {
-    char hash[65], *json;
-    const char *params[2];
+    char hash[65], hash_b2[65], *json;
+    const char *params[3];
     if (path_token_hash(r, hash) < 0 || !(json = message_body_json(r)))
         return;
+    util_token_hash(http_param(r, "token"), hash_b2);
     params[0] = hash;
     params[1] = json;
+    params[2] = hash_b2;
     db_query(&q_customer_post, params, http_db_created, r);
     free(json);
 }

@@ -8,7 +8,9 @@
  * Customer links: opening an order makes a status link, writing an estimate makes an approval
  * link. Each is 32 random bytes made here; PostgreSQL keeps only the BLAKE2b hash with the
  * repair it opens and its purpose, so a status link cannot approve anything, and a copy of the
- * database holds no working link. The token is shown once, in the reply that created it.
+ * database holds no working link. The token is shown once, in the reply that created it, and
+ * handed to SQL for the one message that carries the link to the device's owner (the outbox
+ * keeps a message until it is delivered).
  */
 #include "repair.h"
 
@@ -42,12 +44,12 @@ static const char *const state_names[REPAIR_NSTATES] = {
 };
 
 static struct sql_stmt q_open =
-    SQL_STMT("repair_open", "select repair_open($1, $2, $3, $4, $5)", 5);
+    SQL_STMT("repair_open", "select repair_open($1, $2, $3, $4, $5, $6)", 6);
 static struct sql_stmt q_get = SQL_STMT("repair_get", "select repair_get($1, $2, $3)", 3);
 static struct sql_stmt q_transition =
     SQL_STMT("repair_transition", "select repair_transition($1, $2, $3, $4)", 4);
 static struct sql_stmt q_estimate =
-    SQL_STMT("repair_estimate", "select repair_estimate($1, $2, $3, $4, $5)", 5);
+    SQL_STMT("repair_estimate", "select repair_estimate($1, $2, $3, $4, $5, $6)", 6);
 static struct sql_stmt q_part =
     SQL_STMT("repair_part_add", "select repair_part_add($1, $2, $3, $4)", 4);
 static struct sql_stmt q_note =
@@ -147,7 +149,7 @@ void repair_open(struct req *r)
 {
     struct link_call *l;
     char store[24], hash[65], *body;
-    const char *params[5];
+    const char *params[6];
 
     if (!device_id_param(r, "store", store) || !device_need_body(r))
         return;
@@ -181,6 +183,7 @@ void repair_open(struct req *r)
     params[2] = body;
     params[3] = hash;
     params[4] = r->id;
+    params[5] = l->token;
     db_query(&q_open, params, on_link_reply, l);
     free(body);
 }
@@ -221,7 +224,7 @@ void repair_estimate(struct req *r)
 {
     char id[24], hash[65], *body;
     struct link_call *l;
-    const char *params[5];
+    const char *params[6];
 
     if (!device_id_param(r, "id", id) || !device_need_body(r))
         return;
@@ -242,6 +245,7 @@ void repair_estimate(struct req *r)
     params[2] = body;
     params[3] = hash;
     params[4] = r->id;
+    params[5] = l->token;
     db_query(&q_estimate, params, on_link_reply, l);
     free(body);
 }

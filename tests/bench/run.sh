@@ -60,8 +60,13 @@ run_case() {
     if grep -q 'Non-2xx' "$work/wrk.txt"; then echo "bench: $name had errors:" >&2; cat "$work/wrk.txt" >&2; fi
     pgbench -n -M prepared -c "$CONNS" -j 2 -T "$DURATION" -f "$work/q.sql" "$url" > "$work/pgb.txt" 2>&1
     tps=$(awk '/^tps = / {print $3; exit}' "$work/pgb.txt")
-    printf '%-28s carnetd %10.0f req/s   pgbench %10.0f tx/s   ratio %.2f\n' "$name" "$rps" "$tps" \
-        "$(echo "$rps / $tps" | bc -l)"
+    # pgbench again with as many connections as carnetd's pools hold in all: the same database
+    # concurrency, so the ratio isolates what HTTP and the pool cost.
+    pgbench -n -M prepared -c "$((PROCS * POOL))" -j 2 -T "$DURATION" -f "$work/q.sql" "$url" > "$work/pgb2.txt" 2>&1
+    tps2=$(awk '/^tps = / {print $3; exit}' "$work/pgb2.txt")
+    printf '%-30s carnetd %8.0f req/s | pgbench -c%d %8.0f tx/s ratio %.2f | pgbench -c%d %8.0f tx/s ratio %.2f\n' \
+        "$name" "$rps" "$CONNS" "$tps" "$(echo "$rps / $tps" | bc -l)" \
+        "$((PROCS * POOL))" "$tps2" "$(echo "$rps / $tps2" | bc -l)"
 }
 
 echo "bench: $CONNS connections, ${DURATION}s each, $PROCS carnetd x pool $POOL, $(nproc) cores (carnetd, PostgreSQL and the load share them)"

@@ -124,9 +124,12 @@ def test_link_tokens_are_stored_hashed(ctx):
 
 # Which public {token} routes each kind of link may open: every other one must refuse it. The
 # manage link doubles as the self check-in QR code (floor), as its route says.
+# A customer writes to the store from the links they already hold: the booking's manage link and
+# the repair's status link also open the thread of that booking or repair (test_wiring checks it
+# is theirs); an estimate link does not.
 OWN_ROUTES = {
-    "manage": ("/api/manage/", "/api/checkin/"),
-    "repair_status": ("/api/repair-status/",),
+    "manage": ("/api/manage/", "/api/checkin/", "/api/messages/"),
+    "repair_status": ("/api/repair-status/", "/api/messages/"),
     "estimate": ("/api/estimates/",),
 }
 
