@@ -82,6 +82,9 @@ run('book', async (ctx, o) => {
   await expectText(page.locator('#m-code'), code, 'the manage page shows the same code');
   await expectText(page.locator('#m-status'), 'Booked', 'the booking is booked');
   await expectText(page.locator('#m-what'), 'Mac diagnostics', 'and is for Mac diagnostics');
+  await page.getByLabel('Write to the store').fill('I will bring the charger too.');
+  await page.getByRole('button', { name: 'Send' }).click();
+  await expectText(page.locator('#m-list li').last(), 'I will bring the charger too.', 'the customer writes to the store from the booking link');
   await shot(page, o.out, 'book-6-manage');
   await page.getByRole('button', { name: 'Change the time' }).click();
   await page.locator('#slots button').first().waitFor();

@@ -107,7 +107,15 @@ run('repair', async (ctx, o) => {
     'only the end of the serial is shown');
   await expectText(phone.locator('#r-promised'), '17:30', 'the promised time is shown');
   check((await phone.locator('#r-steps li.done').count()) >= 5, 'the progress lists the steps done');
+  // The customer writes to the store from the status page; the technician reads it.
+  await phone.getByLabel('Write to the store').fill('Can I collect it tomorrow at 9?');
+  await phone.getByRole('button', { name: 'Send' }).click();
+  await expectText(phone.locator('#r-list li').last(), 'Can I collect it tomorrow at 9?', 'the message shows in the thread');
   await shot(phone, o.out, 'repair-8-status-phone');
+  await tab.getByRole('link', { name: 'Messages' }).click();
+  await expectText(tab.locator('#threads'), 'Hugo Owner', 'the store’s messages list the customer’s thread');
+  await tab.getByRole('link', { name: 'Hugo Owner' }).click();
+  await expectText(tab.locator('#thread'), 'Can I collect it tomorrow at 9?', 'the technician reads the message');
 
   // In French too.
   await phone.getByRole('button', { name: 'Passer en français' }).click();

@@ -2,7 +2,7 @@
 // calendar. One request shows the page.
 import { get, post, linkToken, ApiError } from './api.js';
 import { initI18n, onLangChange, t } from './i18n.js';
-import { $, announce, errorText, fmtDateTime, focusHeading, icsDownload, localDate } from './ui.js';
+import { $, h, fill, announce, errorText, fmtDateTime, focusHeading, icsDownload, localDate, showFormError, clearFormErrors } from './ui.js';
 import { loadDays, renderPicker } from './slots.js';
 import { qrSvg } from './qr.js';
 
@@ -10,6 +10,18 @@ const token = linkToken();
 const base = `/api/manage/${encodeURIComponent(token)}`;
 let appt = null;
 let picked = null;
+// The booking's conversation with the store (the manage link opens it too).
+let thread = null;
+const threadUrl = `/api/messages/${encodeURIComponent(token)}`;
+
+function drawThread() {
+  $('#m-messages').hidden = !thread;
+  if (!thread) return;
+  const tz = appt.store.timezone;
+  fill($('#m-list'), thread.messages.length ? thread.messages.map((m) => h('li', { class: m.author === 'customer' ? 'mine' : '' }, m.body,
+    h('span', { class: 'meta' }, `${m.author === 'staff' ? (m.staff_name || thread.store) + ' · ' : ''}${fmtDateTime(m.created_at, tz)}`)))
+    : h('li', { class: 'muted' }, t('repair.nomessages')));
+}
 
 const STATUS_KIND = { booked: '', checked_in: 'ok', in_service: 'ok', done: 'ok', cancelled: 'bad', no_show: 'warn' };
 
@@ -106,7 +118,7 @@ async function selfCheckIn() {
 
 async function start() {
   initI18n();
-  onLangChange(() => appt && draw());
+  onLangChange(() => { if (appt) { draw(); drawThread(); } });
   if (!token) {
     fail(t('manage.nolink'));
     return;
@@ -117,13 +129,29 @@ async function start() {
   $('#m-pick-cancel').addEventListener('click', () => { $('#m-picker').hidden = true; $('#m-move').focus(); });
   $('#m-pick-ok').addEventListener('click', confirmMove);
   try {
-    appt = await get(base);
+    // Both at once: the page costs one round trip.
+    [appt, thread] = await Promise.all([get(base), get(threadUrl).catch(() => null)]);
   } catch (e) {
     fail(e);
     return;
   }
   $('#m-loading').hidden = true;
   draw();
+  drawThread();
+  $('#m-write').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const form = e.currentTarget;
+    clearFormErrors(form);
+    try {
+      await post(threadUrl, { body: form.elements.body.value.trim() });
+      form.reset();
+      thread = await get(threadUrl);
+      drawThread();
+      announce(t('repair.sent'), 'ok');
+    } catch (err) {
+      showFormError(form, err);
+    }
+  });
 }
 
 start();

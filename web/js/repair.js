@@ -2,7 +2,7 @@
 // to approve or decline). Both answer with the same customer view of the repair.
 import { get, post, linkToken } from './api.js';
 import { initI18n, onLangChange, t, lang } from './i18n.js';
-import { $, h, fill, announce, errorText, fmtDateTime } from './ui.js';
+import { $, h, fill, announce, errorText, fmtDateTime, showFormError, clearFormErrors } from './ui.js';
 
 const token = linkToken();
 const estimateMode = location.pathname.startsWith('/estimate');
@@ -10,6 +10,9 @@ const base = estimateMode ? `/api/estimates/${encodeURIComponent(token)}` : `/ap
 const FLOW = ['intake', 'diagnosing', 'awaiting_approval', 'awaiting_parts', 'repairing', 'testing', 'ready', 'collected'];
 const KIND = { ready: 'ok', collected: 'ok', cancelled: 'bad', returned_unrepaired: 'warn', awaiting_approval: 'warn' };
 let rep = null;
+// The conversation with the store: the status link opens the repair's thread too.
+let thread = null;
+const threadUrl = `/api/messages/${encodeURIComponent(token)}`;
 
 const money = (c, cur) => new Intl.NumberFormat(lang() === 'fr' ? 'fr-FR' : 'en-GB', { style: 'currency', currency: cur || 'EUR' }).format(c / 100);
 
@@ -35,10 +38,18 @@ function draw() {
       t('rs.' + x.state), h('span', { class: 'muted' }, ' · ' + fmtDateTime(x.at, tz)))),
     ahead.filter((s) => !seen.includes(s)).map((s) => h('li', null, t('rs.' + s))));
   $('#r-progress').hidden = false;
-  const msgs = rep.messages || [];
-  $('#r-messages').hidden = !msgs.length;
-  fill($('#r-list'), msgs.map((m) => h('li', { class: m.from === 'customer' ? 'mine' : '' }, m.text,
-    h('span', { class: 'meta' }, fmtDateTime(m.at, tz)))));
+  if (thread) {
+    $('#r-messages').hidden = false;
+    $('#r-write').hidden = false;
+    fill($('#r-list'), thread.messages.length ? thread.messages.map((m) => h('li', { class: m.author === 'customer' ? 'mine' : '' }, m.body,
+      h('span', { class: 'meta' }, `${m.author === 'staff' ? (m.staff_name || thread.store) + ' · ' : ''}${fmtDateTime(m.created_at, tz)}`)))
+      : h('li', { class: 'muted' }, t('repair.nomessages')));
+  } else {
+    const msgs = rep.messages || [];
+    $('#r-messages').hidden = !msgs.length;
+    fill($('#r-list'), msgs.map((m) => h('li', { class: m.from === 'customer' ? 'mine' : '' }, m.text,
+      h('span', { class: 'meta' }, fmtDateTime(m.at, tz)))));
+  }
 }
 
 async function decide(approve) {
@@ -57,9 +68,25 @@ async function start() {
   onLangChange(draw);
   $('#r-approve-yes').addEventListener('click', () => decide(true));
   $('#r-approve-no').addEventListener('click', () => decide(false));
+  // The estimate page has no thread (its link is single-purpose): only the status page writes.
+  $('#r-write')?.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const form = e.currentTarget;
+    clearFormErrors(form);
+    try {
+      await post(threadUrl, { body: form.elements.body.value.trim() });
+      form.reset();
+      thread = await get(threadUrl);
+      draw();
+      announce(t('repair.sent'), 'ok');
+    } catch (err) {
+      showFormError(form, err);
+    }
+  });
   try {
     if (!token) throw new Error(t('manage.nolink'));
-    rep = await get(base);
+    // Both at once: the page costs one round trip.
+    [rep, thread] = await Promise.all([get(base), estimateMode ? null : get(threadUrl).catch(() => null)]);
     draw();
   } catch (e) {
     $('#loading').hidden = true;
