@@ -86,6 +86,8 @@ export async function shot(page, out, name) {
   const file = path.join(out, name + '.png');
   // Background tabs are not painted in headless Chromium: a screenshot of one waits forever.
   await page.bringToFront();
+  // From the top, so the sticky header is not painted over the middle of a full-page shot.
+  await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: file, fullPage: true });
   console.log('  screenshot', file);
   return file;
