@@ -37,6 +37,7 @@ struct principal {
     bool via_cookie;
     char staff_id[24];
     char name[PRINCIPAL_NAME_BYTES];
+    char csrf[65]; /* the session's CSRF value, for cookie sessions (empty otherwise) */
     int nstores;
     struct principal_store *stores; /* owned by the req */
 };

@@ -383,7 +383,7 @@ $$;
 -- The manage link as the outbox stores it: carnetd's delivery worker fills {{public_url}}.
 create function booking_manage_link(p_token text) returns text
 language sql immutable as $$
-    select '{{public_url}}/manage.html#' || p_token
+    select '{{public_url}}/manage/#' || p_token
 $$;
 
 -- Tells the customer about a booking event (outbox_booking_event of 006, in this transaction:

@@ -409,7 +409,7 @@ declare
 begin
     insert into message_links (token_hash, purpose, thread_id, expires_at)
     values (message_token_hash(tok), 'thread', p_thread, now() + interval '90 days');
-    return '{{public_url}}/messages.html#' || tok;
+    return '{{public_url}}/messages/#' || tok;
 end $$;
 
 create function message_thread_json(p_thread bigint, p_staff_view boolean) returns json
@@ -748,7 +748,7 @@ begin
     end if;
     perform outbox_enqueue('survey', p_channel, p_recipient, p_locale,
                            coalesce(p_data, '{}') || jsonb_build_object(
-                               'link', '{{public_url}}/survey.html#' || tok),
+                               'link', '{{public_url}}/survey/#' || tok),
                            p_store, p_ref_type, p_ref_id);
     return v_id;
 end $$;

@@ -176,6 +176,8 @@ void auth_resolve(struct req *r)
             return;
         }
     }
+    if (via_cookie)
+        auth_csrf_for(token, r->who.csrf); /* a page that lost it can ask /api/auth/me again */
     util_token_hash(token, hash);
     sodium_memzero(token, strlen(token));
     free(token);
@@ -384,7 +386,7 @@ void auth_logout(struct req *r)
 
 void auth_me(struct req *r)
 {
-    json_t *stores = json_array();
+    json_t *stores = json_array(), *me;
     for (int i = 0; i < r->who.nstores; i++) {
         json_t *roles = json_array();
         for (unsigned b = ROLE_SPECIALIST; b <= ROLE_MANAGER; b <<= 1)
@@ -394,9 +396,12 @@ void auth_me(struct req *r)
                                                 (json_int_t)atoll(r->who.stores[i].store_id),
                                                 "roles", roles));
     }
-    http_reply_jansson(r, 200,
-                       json_pack("{sIsssbso}", "staff_id", (json_int_t)atoll(r->who.staff_id),
-                                 "name", r->who.name, "admin", r->who.admin, "stores", stores));
+    me = json_pack("{sIsssbso}", "staff_id", (json_int_t)atoll(r->who.staff_id), "name",
+                   r->who.name, "admin", r->who.admin, "stores", stores);
+    /* Readable only by same-origin pages (no CORS), so handing it back leaks nothing. */
+    if (me && r->who.csrf[0])
+        json_object_set_new(me, "csrf", json_string(r->who.csrf));
+    http_reply_jansson(r, 200, me);
 }
 
 int auth_init(void)

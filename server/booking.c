@@ -395,7 +395,7 @@ static void on_booked(const struct db_result *res, void *arg)
             http_reply_error(r, 500, "internal", NULL, "stored booking link does not open");
             goto out;
         }
-        if (asprintf(&url, "%s/manage.html#%s", config.public_url, token) < 0)
+        if (asprintf(&url, "%s/manage/#%s", config.public_url, token) < 0)
             url = NULL;
         json_object_set_new(body, "manage_token", json_string(token));
         json_object_set_new(body, "manage_url", url ? json_string(url) : json_null());

@@ -11,8 +11,8 @@ run('survey', async (ctx, o) => {
   const responses = async () => (await manager.get('/api/stores/1/reports/satisfaction?weeks=1')).weeks.reduce((n, w) => n + w.responses, 0);
   const before = await responses();
   const phone = await newPage(ctx);
-  // The link as the message carries it: /survey.html#TOKEN, which forwards to /survey/.
-  await phone.goto(o.base + '/survey.html#' + TOKEN);
+  // The link as the message carries it: /survey/#TOKEN.
+  await phone.goto(o.base + '/survey/#' + TOKEN);
   await phone.waitForURL(/\/survey\/#/);
   await expectText(phone.locator('h1'), 'Votre avis', 'the survey is in French, from the browser’s language');
   check(await phone.evaluate(() => document.documentElement.lang === 'fr'), 'the document language is fr');

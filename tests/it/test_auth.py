@@ -59,6 +59,12 @@ def test_login_ok_cookie_and_bearer(ctx):
     me = b.get("/api/auth/me")
     assert me.status == 200 and me.json["name"] == "Marie Manager", me
     assert me.json["stores"] == [{"store_id": ctx.paris, "roles": ["specialist", "manager"]}]
+    assert "csrf" not in me.json, "a bearer session has no CSRF value"
+    # A cookie session can ask for its CSRF value again (a page that lost it), and it is the one
+    # the login gave.
+    c.cookie = cookie.split(";", 1)[0]
+    me = c.get("/api/auth/me")
+    assert me.status == 200 and me.json["csrf"] == r.json["csrf"], me
     assert ctx.sql1("select count(*) as n from audit_log where action = 'login'")["n"] >= 2
 
 

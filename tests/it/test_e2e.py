@@ -109,7 +109,7 @@ def test_technician_diagnoses_and_repairs_customer_follows(ctx):
 
 def test_customer_answers_survey(ctx):
     # A visit's survey, as the messages domain offers it when a visit ends (its link is
-    # /survey.html#TOKEN; the database keeps message_token_hash(TOKEN)).
+    # /survey/#TOKEN; the database keeps message_token_hash(TOKEN)).
     token = secrets.token_urlsafe(32)
     ctx.sql("insert into surveys (store_id, ref_type, ref_id, token_hash, expires_at)"
             " select s.id, 'visit', 987654321, message_token_hash(%s), now() + interval '14 days'"

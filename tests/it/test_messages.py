@@ -49,7 +49,7 @@ def test_running_late_warns_once_with_a_new_estimate(ctx):
     assert len(w) == 1 and w[0]["kind"] == "running_late", w
     assert "running late" in w[0]["subject"] and "Hello Kim" in w[0]["body"], w[0]
     assert re.search(r"around \w+ \d+ \w+ at \d\d:\d\d", w[0]["body"]), w[0]["body"]
-    assert "/messages.html#" in w[0]["body"], w[0]["body"]
+    assert "/messages/#" in w[0]["body"], w[0]["body"]
     time.sleep(0.8)  # several more job rounds
     assert len(_warnings(ctx, "appointment", 501)) == 1, "warned twice"
     assert not _warnings(ctx, "appointment", 502) and not _warnings(ctx, "appointment", 503)
@@ -89,7 +89,7 @@ def _link_token(ctx, thread):
     row = _wait(lambda: ctx.sql1("select body from outbox where ref_type = 'thread' "
                                  "and ref_id = %s order by id desc limit 1", (thread,)),
                 what="the notification")
-    return re.search(r"messages\.html#([A-Za-z0-9_-]+)", row["body"]).group(1)
+    return re.search(r"messages/#([A-Za-z0-9_-]+)", row["body"]).group(1)
 
 
 def test_thread_between_staff_and_customer(ctx):
@@ -179,7 +179,7 @@ def _offer(ctx, ref_type, ref_id):
                    "'{\"name\":\"Val\"}') as id", (ctx.paris, ref_type, ref_id))["id"]
     body = ctx.sql1("select body from outbox where kind = 'survey' and ref_type = %s "
                     "and ref_id = %s", (ref_type, ref_id))["body"]
-    return sid, re.search(r"survey\.html#([A-Za-z0-9_-]+)", body).group(1)
+    return sid, re.search(r"survey/#([A-Za-z0-9_-]+)", body).group(1)
 
 
 def test_survey_link_works_once_and_for_one_visit(ctx):

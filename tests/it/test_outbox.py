@@ -35,7 +35,7 @@ def _quiet(ctx):
 
 def _enqueue(ctx, kind="booking_confirmed", channel="email", to="zoe@example.test",
              locale="en", data=None, ref=None, cur=None):
-    d = {"name": "Zoé", "code": "K7Q2", "link": "{{public_url}}/manage.html#tok",
+    d = {"name": "Zoé", "code": "K7Q2", "link": "{{public_url}}/manage/#tok",
          "starts_at": "2027-03-28T08:00:00Z"}
     d.update(data or {})
     args = (kind, channel, to, locale, json.dumps(d), ctx.paris,
@@ -156,7 +156,7 @@ def test_smtp_delivery_to_a_real_smtp_server(ctx):
         body = msg.get_content()
         assert "Bonjour Zoé" in body and "dimanche 28 mars à 10h00" in body, body
         assert "Code de confirmation : K7Q2" in body, body
-        assert "http://127.0.0.1:%d/manage.html#tok" % s.port in body, body
+        assert "http://127.0.0.1:%d/manage/#tok" % s.port in body, body
         for line in m["data"].split(b"\r\n"):
             assert len(line) <= 998, "line too long for SMTP"
         s.stop()
@@ -444,14 +444,14 @@ def test_booking_events_carry_the_link_and_move_reminders(ctx):
           "'eve@example.test', 'en', %s::jsonb) as id")
     first = ctx.sql1(ev, ("booking_confirmed", ctx.paris, "2027-06-10 14:00 Europe/Paris",
                           json.dumps({"name": "Eve", "code": "ABC234",
-                                      "link": "{{public_url}}/manage.html#secret"})))["id"]
+                                      "link": "{{public_url}}/manage/#secret"})))["id"]
     body = _status(ctx, first)["body"]
-    assert "Thursday 10 June at 14:00" in body and "manage.html#secret" in body, body
+    assert "Thursday 10 June at 14:00" in body and "manage/#secret" in body, body
     moved = ctx.sql1(ev, ("booking_changed", ctx.paris, "2027-06-12 09:30 Europe/Paris",
                           "{}"))["id"]
     body = _status(ctx, moved)["body"]
     # the link and the code given at booking time carry over to the change notice
-    assert "Saturday 12 June at 09:30" in body and "manage.html#secret" in body, body
+    assert "Saturday 12 June at 09:30" in body and "manage/#secret" in body, body
     assert "ABC234" in body and "Hello Eve" in body, body
     live = ctx.sql("select kind, to_char(next_attempt_at at time zone 'Europe/Paris', "
                    "'MM-DD HH24:MI') as due, body from outbox where ref_id = 9100 "
@@ -459,7 +459,7 @@ def test_booking_events_carry_the_link_and_move_reminders(ctx):
                    "and kind like 'reminder%%' order by kind")
     assert [(r["kind"], r["due"]) for r in live] == [("reminder_day", "06-11 09:30"),
                                                      ("reminder_hour", "06-12 08:30")], live
-    assert all("manage.html#secret" in r["body"] for r in live), live
+    assert all("manage/#secret" in r["body"] for r in live), live
     ctx.sql1(ev, ("booking_cancelled", ctx.paris, "2027-06-12 09:30 Europe/Paris", "{}"))
     assert ctx.sql1("select count(*) as n from outbox where ref_id = 9100 and status = 'pending' "
                     "and kind like 'reminder%%'")["n"] == 0

@@ -113,7 +113,7 @@ def test_booking_confirms_once_with_the_manage_link_and_reminders(ctx):
     assert kinds == ["booking_confirmed", "reminder_day", "reminder_hour"], kinds
     conf = [x for x in rows if x["kind"] == "booking_confirmed"][0]
     assert conf["channel"] == "email" and conf["recipient"] == a["customer"]["email"], conf
-    assert "{{public_url}}/manage.html#" + r.json["manage_token"] in conf["body"], conf["body"]
+    assert "{{public_url}}/manage/#" + r.json["manage_token"] in conf["body"], conf["body"]
     assert a["code"] in conf["body"] and "Robin Wired" in conf["body"], conf["body"]
     for rem in rows:
         if rem["kind"].startswith("reminder"):
@@ -123,7 +123,7 @@ def test_booking_confirms_once_with_the_manage_link_and_reminders(ctx):
     # booking reply handed out.
     claimed = ctx.sql1("select outbox_claim(10, 60, 'https://carnet.example') as j")["j"]
     mine = [m for m in claimed if m["id"] == conf["id"]]
-    assert mine and "https://carnet.example/manage.html#" + r.json["manage_token"] in \
+    assert mine and "https://carnet.example/manage/#" + r.json["manage_token"] in \
         mine[0]["body"], claimed
     # Only email or SMS: a phone-only booking is confirmed by SMS.
     r = book(ctx, start, email=None, phone="+33 6 99 88 77 66")
@@ -274,7 +274,7 @@ def test_repair_tells_its_owner_each_step_and_offers_a_survey(ctx):
     sv = ctx.sql("select * from surveys where ref_type = 'repair' and ref_id = %s", (rid,))
     assert len(sv) == 1, sv
     survey = outbox(ctx, "repair", rid, "survey")
-    assert len(survey) == 1 and "/survey.html#" in survey[0]["body"], survey
+    assert len(survey) == 1 and "/survey/#" in survey[0]["body"], survey
 
 
 def test_repair_promise_and_customer_thread_from_the_status_link(ctx):
@@ -478,7 +478,7 @@ def test_standby_offer_reaches_the_customer_and_a_claim_is_confirmed(ctx):
                                                "reminder_hour"], rows
     conf = [x for x in rows if x["kind"] == "booking_confirmed"][0]
     assert conf["recipient"] == "+33613131313" and r.json["code"] in conf["sms"], conf
-    assert "{{public_url}}/manage.html#" + r.json["manage_token"] in conf["body"], conf["body"]
+    assert "{{public_url}}/manage/#" + r.json["manage_token"] in conf["body"], conf["body"]
     # A second claim is refused and queues nothing.
     r = Client(ctx.server.port).post("/api/standby/%s/claim" % tokens[1])
     assert r.status == 409, r

@@ -21,9 +21,9 @@ export function setUnauthorizedHandler(fn) {
   onUnauthorized = fn;
 }
 
-// The CSRF value comes with the login reply only; it lives as long as the session cookie, so it
-// is kept in localStorage (it is not a secret by itself: it is useless without the HttpOnly
-// cookie, which scripts cannot read).
+// The CSRF value comes with the login reply and with /api/auth/me; it lives as long as the
+// session cookie, so it is kept in localStorage (it is not a secret by itself: it is useless
+// without the HttpOnly cookie, which scripts cannot read).
 export function csrf() {
   try { return localStorage.getItem(CSRF_KEY); } catch { return null; }
 }
@@ -83,6 +83,18 @@ export async function login(email, password) {
   const r = await api('/api/auth/login', { body: { email, password }, noAuthRedirect: true });
   setCsrf(r.csrf);
   return r;
+}
+
+/** Who is signed in (null when nobody); also restores a CSRF value the browser lost. */
+export async function me() {
+  try {
+    const r = await api('/api/auth/me', { method: 'GET', noAuthRedirect: true });
+    if (r && r.csrf) setCsrf(r.csrf);
+    return r;
+  } catch (e) {
+    if (e.status === 401) return null;
+    throw e;
+  }
 }
 
 export async function logout() {

@@ -1,7 +1,7 @@
 // The staff tablet app: one page, one view at a time chosen by the URL fragment (#today,
 // #checkin, #queue, #device/SERIAL, #repairs, #repair/ID, #dashboard, #setup). Start-up costs one
 // round trip: who am I and the store list, in parallel. Views are modules loaded on first use.
-import { get, logout, setUnauthorizedHandler, ApiError } from '../api.js';
+import { get, logout, me as whoAmI, setUnauthorizedHandler, ApiError } from '../api.js';
 import { initI18n, onLangChange, t } from '../i18n.js';
 import { $, $$, h, fill, announce, errorText } from '../ui.js';
 
@@ -97,7 +97,7 @@ async function route() {
 export async function start() {
   try {
     const [me, stores] = await Promise.all([
-      get('/api/auth/me', { noAuthRedirect: true }).catch((e) => { if (e.status === 401) return null; throw e; }),
+      whoAmI(),
       get('/api/stores'),
     ]);
     session.me = me;
