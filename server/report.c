@@ -21,8 +21,7 @@
 /* Besides the repair states, the list takes this filter: every state that is not over. */
 #define REPAIR_FILTER_OPEN "open"
 
-static struct sql_stmt q_floor =
-    SQL_STMT("report_floor", "select report_floor($1, $2, $3, $4)", 4);
+static struct sql_stmt q_floor = SQL_STMT("report_floor", "select report_floor($1, $2, $3, $4)", 4);
 static struct sql_stmt q_repairs =
     SQL_STMT("report_repairs", "select report_repairs($1, $2, $3, $4, $5)", 5);
 
@@ -39,8 +38,7 @@ static bool all_digits(const char *s, size_t max)
 
 /* Reads a whole number from 1 to `max` in query parameter `name` (or `dflt` when absent) into
  * `out`; replies 400 naming the field and returns -1 otherwise. */
-static int query_count(struct req *r, const char *name, const char *dflt, int max,
-                       const char **out)
+static int query_count(struct req *r, const char *name, const char *dflt, int max, const char **out)
 {
     const char *v = http_query(r, name);
     if (!v)
