@@ -166,7 +166,7 @@ function storeList(session, go, state) {
     fill(list, h('table', null,
       h('thead', null, h('tr', null, [t('repairs.number'), t('repair.device'), t('repair.state'), t('repairs.promised'), t('repairs.opened')].map((c) => h('th', { scope: 'col' }, c)))),
       h('tbody', null, r.repairs.map((x) => h('tr', { dataset: { id: String(x.id), number: x.number } },
-        h('td', null, h('a', { href: '#repair/' + x.id }, x.number)),
+        h('td', { style: 'white-space:nowrap' }, h('a', { href: '#repair/' + x.id }, x.number)),
         h('td', null, `${x.model || ''} ${x.serial}`.trim()),
         h('td', null, h('span', { class: 'badge' }, t('rs.' + x.state))),
         h('td', null, x.promised_at ? fmtDateTime(x.promised_at, tz) : '—',
