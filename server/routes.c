@@ -13,6 +13,7 @@
 #include "floor.h"
 #include "message.h"
 #include "repair.h"
+#include "report.h"
 #include "sse.h"
 #include "staff.h"
 #include "system.h"
@@ -173,6 +174,12 @@ const struct route routes[] = {
      "send a failed message again"},
     {"GET", "/api/stores/{store}/reports/satisfaction", message_survey_report, ACCESS_MANAGER,
      "CSAT, CES and NPS per week"},
+
+    /* ---- reports (report.c) ---- */
+    {"GET", "/api/stores/{store}/reports/floor", report_floor, ACCESS_MANAGER,
+     "bookings, no-shows, walk-ins, waits and service times per local day"},
+    {"GET", "/api/stores/{store}/repairs", report_repairs, ACCESS_STAFF,
+     "the store's repair orders, newest first, by state"},
 };
 
 const int nroutes = (int)(sizeof(routes) / sizeof(routes[0]));

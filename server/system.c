@@ -84,7 +84,21 @@ static json_t *openapi_load(void)
             doc = part;
             continue;
         }
-        json_object_update_missing(json_object_get(doc, "paths"), json_object_get(part, "paths"));
+        {
+            /* Two parts may serve one path with different methods (003 opens repairs, 007
+             * lists them): merge per method, not per path. */
+            json_t *dp = json_object_get(doc, "paths");
+            const char *p;
+            json_t *ops;
+            json_object_foreach(json_object_get(part, "paths"), p, ops)
+            {
+                json_t *have = json_object_get(dp, p);
+                if (have)
+                    json_object_update_missing(have, ops);
+                else
+                    json_object_set(dp, p, ops);
+            }
+        }
         {
             json_t *dc = json_object_get(doc, "components"), *pc = json_object_get(part, "components");
             const char *key;

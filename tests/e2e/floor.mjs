@@ -57,6 +57,8 @@ run('floor', async (ctx, o) => {
   await tab.getByRole('button', { name: 'Sign in' }).click();
   await expectText(tab.locator('h1'), 'Today', 'the specialist lands on today’s schedule');
   await expectText(tab.locator('#view'), CODE, 'today’s schedule lists the booking');
+  await expectText(tab.locator(`.appt[data-code="${CODE}"] .staff`), 'With Sam Specialist', 'it says who serves the customer');
+  await expectText(tab.locator(`.appt:has-text("Fay Scan") .staff`), 'With Théo Technicien', 'and who serves the next one');
   await shot(tab, o.out, 'floor-4-today');
 
   // Check-in by code.

@@ -11,8 +11,32 @@ run('manager', async (ctx, o) => {
   await expectText(tab.locator('h1'), 'Store dashboard', 'the manager opens the dashboard');
   await tab.locator('.kpis').waitFor();
   check((await tab.locator('svg.chart').count()) >= 2, 'the dashboard draws its charts');
-  await expectText(tab.locator('#kpi-service .v'), /^\d+$/, 'the mean service time is a number of minutes');
-  check((await tab.locator('svg.chart rect.bar').count()) >= 7, 'seven days of bookings are drawn as bars');
+  // The figures are the floor report's (the test put yesterday's visits and a no-show in the
+  // database; the floor journey served today's): the same request, made here, must match.
+  const report = await tab.evaluate(async () => {
+    const stores = await (await fetch('/api/stores')).json();
+    const paris = stores.find((x) => x.code === 'paris-opera');
+    return (await fetch(`/api/stores/${paris.id}/reports/floor?days=7`)).json();
+  });
+  const tot = report.totals;
+  const yesterday = report.days[report.days.length - 2];
+  check(yesterday.no_shows === 1 && yesterday.wait_mean_s === 240 && yesterday.service_mean_s === 600,
+    `the report has the test's visits of yesterday (${JSON.stringify(yesterday)})`);
+  const exact = (v) => new RegExp('^' + v.replace(/[.*+?^${}()|[\]\\]/g, '\\$&') + '$');
+  const minutes = (v) => (v === null ? '—' : String(v < 600 ? Math.round(v / 6) / 10 : Math.round(v / 60)));
+  await expectText(tab.locator('#kpi-wait .v'), exact(minutes(tot.wait_mean_s)), `the mean wait is the report's (${tot.wait_mean_s} s)`);
+  await expectText(tab.locator('#kpi-wait90 .v'), exact(minutes(tot.wait_p90_s)), `the 90th percentile wait is the report's (${tot.wait_p90_s} s)`);
+  await expectText(tab.locator('#kpi-service .v'), exact(minutes(tot.service_mean_s)), `the mean service time is the report's (${tot.service_mean_s} s)`);
+  const expected = tot.bookings - tot.cancelled;
+  await expectText(tab.locator('#kpi-noshow .v'), exact(expected ? `${Math.round((100 * tot.no_shows) / expected)}%` : '—'), 'the no-show rate is the report\'s');
+  await expectText(tab.locator('#kpi-today .v'), exact(String(report.days[6].bookings)), 'today\'s bookings are the report\'s');
+  // Each chart's data table: one row per day, oldest first; yesterday is the sixth of seven.
+  const row = (chart) => tab.locator(`#${chart} table.visually-hidden tr`).nth(5).locator('td');
+  await expectText(row('ch-noshows'), /^1$/, 'yesterday\'s no-show is drawn');
+  await expectText(row('ch-waits'), /^4 min$/, 'yesterday\'s mean wait is drawn: (120 + 360) / 2 s');
+  await expectText(row('ch-wait90'), /^5\.6 min$/, 'yesterday\'s 90th percentile wait is drawn: 336 s');
+  await expectText(row('ch-service'), /^10 min$/, 'yesterday\'s mean service time is drawn: (300 + 900) / 2 s');
+  check((await tab.locator('#ch-noshows svg.chart rect.bar').count()) === 7, 'seven days of no-shows are drawn as bars');
   await shot(tab, o.out, 'manager-1-dashboard');
 
   await tab.getByRole('link', { name: 'Setup' }).click();

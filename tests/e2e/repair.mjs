@@ -92,8 +92,19 @@ run('repair', async (ctx, o) => {
   }
   await shot(tab, o.out, 'repair-7-ready');
 
-  // Later, anyone at the store finds it again by its number.
+  // Later, anyone at the store finds it again: in the store's list of open repairs (newest
+  // first), or by its number.
   await tab.getByRole('link', { name: 'Repairs' }).click();
+  const listed = tab.locator(`#repair-list tr[data-number="${number}"]`);
+  await expectText(listed, 'Ready to collect', 'the store’s list of open repairs shows it, ready');
+  await expectText(tab.locator('#repair-list tbody tr').first(), number, 'the newest repair comes first');
+  await expectText(listed, 'MacBook Pro', 'with its device');
+  check((await listed.locator('.at-risk').count()) === 0, 'a ready repair is not flagged at risk');
+  await shot(tab, o.out, 'repair-7b-store-list');
+  await tab.locator('#rl-state').selectOption('collected');
+  await expectText(tab.locator('#repair-list'), 'No repairs.', 'it is not among the collected repairs');
+  await tab.locator('#rl-state').selectOption('ready');
+  await expectText(listed, number, 'it is among the ready repairs');
   await tab.getByLabel('Serial, IMEI, repair number, email or phone').fill(number);
   await tab.getByRole('button', { name: 'Open record' }).click();
   await expectText(tab.locator('h1'), number, 'the repair is found by its number');

@@ -100,6 +100,25 @@ def test_specialist_checks_in_and_calls(ctx):
 
 
 def test_manager_dashboard_and_setup(ctx):
+    # Yesterday in Paris, for the dashboard's floor report: two served walk-ins (waits 120 and
+    # 360 s, services 300 and 900 s) and a booking nobody came to.
+    ctx.sql("insert into visits (store_id, kind, day, ticket, name, status, arrived_at,"
+            " queued_at, called_at, service_started_at, done_at)"
+            " select s.id, 'walk_in', y, 900 + i, 'Past Visitor', 'done', a, a,"
+            " a + make_interval(secs => w), a + make_interval(secs => w),"
+            " a + make_interval(secs => w + sv)"
+            " from stores s, (values (1, 120, 300), (2, 360, 900)) v(i, w, sv),"
+            " lateral (select (now() at time zone s.timezone)::date - 1 as y) d,"
+            " lateral (select (d.y + time '11:00') at time zone s.timezone as a) x"
+            " where s.code = 'paris-opera'")
+    ctx.sql("insert into appointments (store_id, service_id, staff_id, starts_at, ends_at,"
+            " blocked_until, status, code, customer_name, customer_email)"
+            " select s.id, sv.id, st.id, a, a + interval '30 minutes', a + interval '30 minutes',"
+            " 'no_show', booking_new_code(), 'Nora Noshow', 'nora@example.com'"
+            " from stores s join services sv on sv.store_id = s.id and sv.name = 'Setup'"
+            " join staff st on st.email = 'specialist@carnet.test',"
+            " lateral (select (((now() at time zone s.timezone)::date - 1) + time '10:00')"
+            " at time zone s.timezone as a) x where s.code = 'paris-opera'")
     journey(ctx, "manager")
 
 

@@ -1,6 +1,6 @@
-// Repair orders: open one (intake checklist, problem, promised date, owner), then move it
-// through its states with the moves the API allows, write the estimate, the promised date,
-// parts and notes. The customer's status link (and the estimate's approval link) are shown
+// Repair orders: the store's list (by state, late ones flagged), open one (intake checklist,
+// problem, promised date, owner), then move it through its states with the moves the API
+// allows, write the estimate, the promised date, parts and notes. The customer's status link (and the estimate's approval link) are shown
 // once, when made: only their hashes are stored.
 import { get, post, put, ApiError } from '../api.js';
 import { t } from '../i18n.js';
@@ -141,11 +141,48 @@ async function detail({ el, session, go, id }) {
           t('save'), async (f) => { await post(`/api/repairs/${r.id}/notes`, { text: f.text.value.trim() }); reload(); }))));
 }
 
+const STATES = ['intake', 'diagnosing', 'awaiting_approval', 'awaiting_parts', 'repairing', 'testing', 'ready', 'collected', 'returned_unrepaired', 'cancelled'];
+const OPEN = 'open';
+
+/** The store's repairs, newest first, with a state filter (open ones by default); the filter is
+ * in the URL (#repairs/state/ready) so going back keeps it. */
+function storeList(session, go, state) {
+  const tz = session.store.timezone;
+  const list = h('div', { id: 'repair-list', 'aria-live': 'polite' }, h('p', { class: 'muted' }, t('loading')));
+  const select = h('select', { id: 'rl-state', style: 'width:auto;margin:0', onchange: (e) => go('repairs/state/' + (e.target.value || 'all')) },
+    h('option', { value: OPEN }, t('repairs.openonly')),
+    h('option', { value: '' }, t('repairs.all')),
+    STATES.map((s) => h('option', { value: s }, t('rs.' + s))));
+  select.value = state;
+  const card = h('section', { class: 'card' },
+    h('div', { class: 'row' }, h('h2', { class: 'grow' }, t('repairs.list')),
+      h('label', { for: 'rl-state' }, t('repairs.filter')), select),
+    list);
+  get(`/api/stores/${session.store.id}/repairs?state=${enc(state)}`).then((r) => {
+    if (!r.repairs.length) {
+      fill(list, h('p', { class: 'muted' }, t(state === OPEN ? 'repairs.none' : 'repairs.nomatch')));
+      return;
+    }
+    fill(list, h('table', null,
+      h('thead', null, h('tr', null, [t('repairs.number'), t('repair.device'), t('repair.state'), t('repairs.promised'), t('repairs.opened')].map((c) => h('th', { scope: 'col' }, c)))),
+      h('tbody', null, r.repairs.map((x) => h('tr', { dataset: { id: String(x.id), number: x.number } },
+        h('td', { style: 'white-space:nowrap' }, h('a', { href: '#repair/' + x.id }, x.number)),
+        h('td', null, `${x.model || ''} ${x.serial}`.trim()),
+        h('td', null, h('span', { class: 'badge' }, t('rs.' + x.state))),
+        h('td', null, x.promised_at ? fmtDateTime(x.promised_at, tz) : '—',
+          x.at_risk ? [' ', h('span', { class: 'badge bad at-risk' }, t('repairs.atrisk'))] : null),
+        h('td', null, fmtDateTime(x.opened_at, tz)))))));
+  }).catch((e) => fill(list, h('p', { class: 'error' }, errorText(e))));
+  return card;
+}
+
 export async function render(ctx) {
   const { el, session, args, go, name } = ctx;
   if (name === 'repair' && args[0]) return detail({ el, session, go, id: args[0] });
   el.append(h('h1', null, t('repairs.title')));
   // Finding a repair: by its number, the device's serial, or the owner's email or phone.
   el.append(searchForm(go));
+  const state = args[0] === 'state' ? (args[1] === 'all' ? '' : (STATES.includes(args[1]) ? args[1] : OPEN)) : OPEN;
+  el.append(storeList(session, go, state));
   el.append(openForm(session, go, args[0] === 'new' ? args[1] : ''));
 }

@@ -1,4 +1,5 @@
-// Today's schedule: the store's appointments for a day, in its time zone, with check-in at hand.
+// Today's schedule: the store's appointments for a day, in its time zone, who serves each one,
+// with check-in at hand.
 import { get } from '../api.js';
 import { t } from '../i18n.js';
 import { h, fill, fmtTime, fmtDay, localDate, addDays, announce, errorText } from '../ui.js';
@@ -51,6 +52,7 @@ export async function render({ el, session, args, go }) {
       h('div', null,
         h('div', { class: 'who' }, a.customer.name || '—'),
         h('div', { class: 'muted' }, `${a.service.name} · ${a.code}`),
+        a.staff_name ? h('div', { class: 'staff' }, t('today.with', { name: a.staff_name })) : null,
         a.problem ? h('div', { class: 'muted' }, a.problem) : null,
         h('span', { class: 'badge ' + (KIND[a.status] || '') }, t('status.' + a.status))),
       actions);
