@@ -4,6 +4,7 @@
 #ifndef CARNET_UTIL_H
 #define CARNET_UTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -12,6 +13,13 @@ int64_t util_now_us(void);
 void util_random_token(char *out, size_t outlen, size_t nbytes);
 /* Hex of the BLAKE2b-256 hash of `s`, for storing tokens: `out` needs 65 bytes. */
 void util_token_hash(const char *s, char out[65]);
+/* Digits that a database id may have in a path or query: a bigint has at most 19, and 18 keeps
+ * every accepted value inside its range. */
+#define UTIL_ID_MAX_DIGITS 18
+/* True when `s` is 1 to `max` ASCII digits. */
+bool util_is_digits(const char *s, size_t max);
+/* True when `s` can be a database id (1 to UTIL_ID_MAX_DIGITS digits). */
+bool util_is_id(const char *s);
 /* Constant-time string comparison. */
 int util_streq_ct(const char *a, const char *b);
 

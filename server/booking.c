@@ -36,7 +36,6 @@
 #define IMEI_DIGITS 15
 #define PROBLEM_MAX_CHARS 2000
 #define IDEM_KEY_MAX 255
-#define ID_MAX_DIGITS 18
 
 static struct sql_stmt q_stores = SQL_STMT("booking_stores", "select booking_list_stores()", 0);
 static struct sql_stmt q_store = SQL_STMT("booking_store", "select booking_store_detail($1)", 1);
@@ -197,17 +196,6 @@ bool booking_serial_normalise(const char *in, char *out, size_t outlen)
     return !(digits_only && n == IMEI_DIGITS) || luhn_ok(out);
 }
 
-static bool id_ok(const char *s)
-{
-    size_t n = s ? strlen(s) : 0;
-    if (n == 0 || n > ID_MAX_DIGITS)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!isdigit((unsigned char)s[i]))
-            return false;
-    return true;
-}
-
 /* A token made by util_random_token(TOKEN_BYTES): url-safe base64 without padding. */
 static bool token_ok(const char *s)
 {
@@ -224,7 +212,7 @@ static bool token_ok(const char *s)
 static const char *id_param(struct req *r, const char *name)
 {
     const char *v = http_param(r, name);
-    if (!id_ok(v)) {
+    if (!util_is_id(v)) {
         http_reply_error(r, 404, "not_found", name, "no such %s", name);
         return NULL;
     }

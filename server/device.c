@@ -23,10 +23,10 @@
 #include "http.h"
 #include "log.h"
 #include "worker.h"
+#include "util.h"
 
 #define HASH_BYTES crypto_hash_sha256_BYTES
 #define HASH_HEX_LEN (HASH_BYTES * 2)
-#define ID_MAX_DIGITS 18
 #define RECORD_PAGE_DEFAULT "50"
 #define RECORD_PAGE_MAX 200
 #define SEARCH_DEFAULT "20"
@@ -61,21 +61,10 @@ bool device_need_body(struct req *r)
     return false;
 }
 
-static bool all_digits(const char *s, size_t max)
-{
-    size_t n = s ? strlen(s) : 0;
-    if (n == 0 || n > max)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-    return true;
-}
-
 bool device_id_param(struct req *r, const char *name, char out[24])
 {
     const char *v = http_param(r, name);
-    if (!all_digits(v, ID_MAX_DIGITS)) {
+    if (!util_is_digits(v, UTIL_ID_MAX_DIGITS)) {
         http_reply_error(r, 404, "not_found", name, "no such %s", name);
         return false;
     }
@@ -106,7 +95,7 @@ static bool query_int(struct req *r, const char *name, long long max, const char
     const char *v = http_query(r, name);
     if (!v)
         return true;
-    if (!all_digits(v, ID_MAX_DIGITS) || atoll(v) < 1 || (max > 0 && atoll(v) > max)) {
+    if (!util_is_digits(v, UTIL_ID_MAX_DIGITS) || atoll(v) < 1 || (max > 0 && atoll(v) > max)) {
         if (max > 0)
             http_reply_error(r, 422, "invalid", name, "%s is a whole number from 1 to %lld", name,
                              max);

@@ -60,16 +60,6 @@ static struct sql_stmt q_checkin_search = SQL_STMT(
 
 /* ---- helpers ---- */
 
-static bool is_id(const char *s)
-{
-    if (!s || !*s || strlen(s) > 18)
-        return false;
-    for (; *s; s++)
-        if (!isdigit((unsigned char)*s))
-            return false;
-    return true;
-}
-
 /* An optional string member: NULL when absent or null; -1 (after replying 422) when wrong. */
 static int opt_string(struct req *r, const char *field, size_t max, const char **out)
 {
@@ -147,7 +137,7 @@ void floor_join_line(struct req *r)
     char *body;
     const char *params[3];
 
-    if (!is_id(store)) {
+    if (!util_is_id(store)) {
         http_reply_error(r, 404, "not_found", "store", "no such store");
         return;
     }
@@ -208,7 +198,7 @@ void floor_line_leave(struct req *r)
 void floor_board(struct req *r)
 {
     const char *params[1] = {http_param(r, "store")};
-    if (!is_id(params[0])) {
+    if (!util_is_id(params[0])) {
         http_reply_error(r, 404, "not_found", "store", "no such store");
         return;
     }
@@ -243,7 +233,7 @@ void floor_call_next(struct req *r)
 static void visit_move(struct req *r, const char *action)
 {
     const char *params[4] = {r->who.staff_id, http_param(r, "id"), action, r->id};
-    if (!is_id(params[1])) {
+    if (!util_is_id(params[1])) {
         http_reply_error(r, 404, "not_found", "id", "no such visit");
         return;
     }
@@ -361,7 +351,7 @@ void floor_standby_join(struct req *r)
     char *body;
     const char *params[3];
 
-    if (!is_id(store)) {
+    if (!util_is_id(store)) {
         http_reply_error(r, 404, "not_found", "store", "no such store");
         return;
     }

@@ -49,22 +49,11 @@ static struct sql_stmt q_outbox_list =
 static struct sql_stmt q_outbox_retry =
     SQL_STMT("outbox_retry", "select outbox_retry($1, $2, $3, $4)", 4);
 
-static bool all_digits(const char *s, size_t max)
-{
-    size_t n = 0;
-    if (!s || !*s)
-        return false;
-    for (; s[n]; n++)
-        if (s[n] < '0' || s[n] > '9' || n >= max)
-            return false;
-    return true;
-}
-
 /* An id from the path: digits only, else 404 (no such object can exist). */
 static const char *path_id(struct req *r, const char *name)
 {
     const char *v = http_param(r, name);
-    if (!all_digits(v, 18)) {
+    if (!util_is_digits(v, 18)) {
         http_reply_error(r, 404, "not_found", name, "no such %s", name);
         return NULL;
     }
@@ -246,7 +235,7 @@ void message_survey_report(struct req *r)
         return;
     if (!weeks)
         weeks = REPORT_WEEKS_DEFAULT;
-    if (!all_digits(weeks, 3) || atoi(weeks) < 1 || atoi(weeks) > REPORT_WEEKS_MAX) {
+    if (!util_is_digits(weeks, 3) || atoi(weeks) < 1 || atoi(weeks) > REPORT_WEEKS_MAX) {
         http_reply_error(r, 400, "invalid", "weeks", "weeks is from 1 to %d", REPORT_WEEKS_MAX);
         return;
     }
@@ -264,7 +253,7 @@ void message_outbox_list(struct req *r)
         return;
     if (!limit)
         limit = OUTBOX_LIST_DEFAULT;
-    if (!all_digits(limit, 4) || atoi(limit) < 1 || atoi(limit) > OUTBOX_LIST_MAX) {
+    if (!util_is_digits(limit, 4) || atoi(limit) < 1 || atoi(limit) > OUTBOX_LIST_MAX) {
         http_reply_error(r, 400, "invalid", "limit", "limit is from 1 to %d", OUTBOX_LIST_MAX);
         return;
     }

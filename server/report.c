@@ -13,6 +13,7 @@
 
 #include "http.h"
 #include "repair.h"
+#include "util.h"
 
 #define REPORT_DAYS_DEFAULT "14"
 #define REPORT_DAYS_MAX 90
@@ -25,17 +26,6 @@ static struct sql_stmt q_floor = SQL_STMT("report_floor", "select report_floor($
 static struct sql_stmt q_repairs =
     SQL_STMT("report_repairs", "select report_repairs($1, $2, $3, $4, $5)", 5);
 
-static bool all_digits(const char *s, size_t max)
-{
-    size_t n = 0;
-    if (!s || !*s)
-        return false;
-    for (; s[n]; n++)
-        if (s[n] < '0' || s[n] > '9' || n >= max)
-            return false;
-    return true;
-}
-
 /* Reads a whole number from 1 to `max` in query parameter `name` (or `dflt` when absent) into
  * `out`; replies 400 naming the field and returns -1 otherwise. */
 static int query_count(struct req *r, const char *name, const char *dflt, int max, const char **out)
@@ -44,7 +34,7 @@ static int query_count(struct req *r, const char *name, const char *dflt, int ma
     if (!v)
         v = dflt;
     /* Three more digits than any limit here would need: a longer string is no count. */
-    if (!all_digits(v, 6) || atoi(v) < 1 || atoi(v) > max) {
+    if (!util_is_digits(v, 6) || atoi(v) < 1 || atoi(v) > max) {
         http_reply_error(r, 400, "invalid", name, "%s is from 1 to %d", name, max);
         return -1;
     }
@@ -56,7 +46,7 @@ void report_floor(struct req *r)
 {
     const char *params[4];
     params[1] = http_param(r, "store");
-    if (!all_digits(params[1], 18)) {
+    if (!util_is_digits(params[1], 18)) {
         http_reply_error(r, 404, "not_found", "store", "no such store");
         return;
     }
@@ -72,7 +62,7 @@ void report_repairs(struct req *r)
     const char *params[5];
     enum repair_state st;
     params[1] = http_param(r, "store");
-    if (!all_digits(params[1], 18)) {
+    if (!util_is_digits(params[1], 18)) {
         http_reply_error(r, 404, "not_found", "store", "no such store");
         return;
     }

@@ -784,16 +784,6 @@ static void stream_open(struct req *r, enum sse_mode mode, const char *kind, con
     db_query(&q_open, params, on_open, c);
 }
 
-static bool is_id(const char *s)
-{
-    if (!s || !*s || strlen(s) > 18)
-        return false;
-    for (; *s; s++)
-        if (!isdigit((unsigned char)*s))
-            return false;
-    return true;
-}
-
 void sse_store_stream(struct req *r)
 {
     stream_open(r, SSE_STAFF, "store", http_param(r, "store"));
@@ -802,7 +792,7 @@ void sse_store_stream(struct req *r)
 void sse_board_stream(struct req *r)
 {
     const char *store = http_param(r, "store");
-    if (!is_id(store)) {
+    if (!util_is_id(store)) {
         http_reply_error(r, 404, "not_found", "store", "no such store");
         return;
     }

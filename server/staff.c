@@ -24,13 +24,13 @@
 #include "http.h"
 #include "log.h"
 #include "worker.h"
+#include "util.h"
 
 #define STAFF_PASSWORD_MIN_CHARS 10
 #define STAFF_PASSWORD_MAX_BYTES 1024
 #define STAFF_EMAIL_MIN_BYTES 3
 #define STAFF_EMAIL_MAX_BYTES 254
 #define STAFF_NAME_MAX_CHARS 200
-#define STAFF_ID_MAX_DIGITS 18 /* every value fits a bigint */
 #define AUDIT_LIMIT_DEFAULT 100
 #define AUDIT_LIMIT_MAX 500
 #define AUDIT_FILTER_MAX_BYTES 64
@@ -56,17 +56,6 @@ static struct sql_stmt q_audit =
 /* ---- input checks ---- */
 
 /* True for 1..18 decimal digits: a path id that can be handed to SQL as a bigint. */
-static bool is_id(const char *s)
-{
-    size_t n = s ? strlen(s) : 0;
-    if (n == 0 || n > STAFF_ID_MAX_DIGITS)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-    return true;
-}
-
 /* Characters (code points) of valid UTF-8, which jansson guarantees for its strings. */
 static size_t utf8_chars(const char *s)
 {
@@ -145,11 +134,11 @@ static bool check_roles(struct req *r, json_t *v)
  * Only an admin gets this far with a malformed store: the dispatcher refused everyone else. */
 static bool check_path(struct req *r, bool staff)
 {
-    if (!is_id(http_param(r, "store"))) {
+    if (!util_is_id(http_param(r, "store"))) {
         http_reply_error(r, 404, "not_found", "store", "no such store");
         return false;
     }
-    if (staff && !is_id(http_param(r, "staff"))) {
+    if (staff && !util_is_id(http_param(r, "staff"))) {
         http_reply_error(r, 404, "not_found", "staff", "no such staff member");
         return false;
     }
@@ -523,12 +512,12 @@ void staff_audit(struct req *r)
                          AUDIT_FILTER_MAX_BYTES);
         return;
     }
-    if (limit && (!is_id(limit) || strtol(limit, NULL, 10) < 1 ||
+    if (limit && (!util_is_id(limit) || strtol(limit, NULL, 10) < 1 ||
                   strtol(limit, NULL, 10) > AUDIT_LIMIT_MAX)) {
         http_reply_error(r, 400, "bad_value", "limit", "limit is 1 to %d", AUDIT_LIMIT_MAX);
         return;
     }
-    if (before && !is_id(before)) {
+    if (before && !util_is_id(before)) {
         http_reply_error(r, 400, "bad_value", "before", "before is an entry id");
         return;
     }

@@ -39,3 +39,19 @@ int util_streq_ct(const char *a, const char *b)
         return 0;
     return sodium_memcmp(a, b, la) == 0;
 }
+
+bool util_is_digits(const char *s, size_t max)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n == 0 || n > max)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+    return true;
+}
+
+bool util_is_id(const char *s)
+{
+    return util_is_digits(s, UTIL_ID_MAX_DIGITS);
+}

@@ -71,6 +71,21 @@ START_TEST(tokens_are_random_and_hashed)
 }
 END_TEST
 
+START_TEST(ids_and_digits)
+{
+    ck_assert(util_is_id("1"));
+    ck_assert(util_is_id("123456789012345678"));
+    ck_assert(!util_is_id("1234567890123456789")); /* 19 digits could overflow a bigint */
+    ck_assert(!util_is_id(""));
+    ck_assert(!util_is_id(NULL));
+    ck_assert(!util_is_id("12a"));
+    ck_assert(!util_is_id("-1"));
+    ck_assert(!util_is_id(" 1"));
+    ck_assert(util_is_digits("007", 3));
+    ck_assert(!util_is_digits("0007", 3));
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("http");
@@ -84,6 +99,7 @@ int main(void)
     tcase_add_test(tc, static_paths);
     tcase_add_test(tc, content_types);
     tcase_add_test(tc, tokens_are_random_and_hashed);
+    tcase_add_test(tc, ids_and_digits);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
