@@ -616,14 +616,15 @@ void booking_day(struct req *r)
     db_query(&q_day, params, http_db_ok, r);
 }
 
-void booking_staff_reschedule(struct req *r)
+/* A staff write on one object of the store: (actor, store, the object's id, body, request id). */
+static void store_object_call(struct req *r, struct sql_stmt *stmt, const char *param)
 {
     const char *store = id_param(r, "store");
-    const char *id = store ? id_param(r, "id") : NULL;
+    const char *obj = store ? id_param(r, param) : NULL;
     const char *params[5];
     char *body;
 
-    if (!id || !require_body(r))
+    if (!obj || !require_body(r))
         return;
     if (!(body = body_text(r))) {
         http_reply_error(r, 503, "overloaded", NULL, "out of memory");
@@ -631,11 +632,16 @@ void booking_staff_reschedule(struct req *r)
     }
     params[0] = r->who.staff_id;
     params[1] = store;
-    params[2] = id;
+    params[2] = obj;
     params[3] = body;
     params[4] = r->id;
-    db_query(&q_staff_reschedule, params, http_db_ok, r);
+    db_query(stmt, params, http_db_ok, r);
     free(body);
+}
+
+void booking_staff_reschedule(struct req *r)
+{
+    store_object_call(r, &q_staff_reschedule, "id");
 }
 
 void booking_staff_cancel(struct req *r)
@@ -677,24 +683,7 @@ void booking_add_shift(struct req *r)
 
 void booking_set_skills(struct req *r)
 {
-    const char *store = id_param(r, "store");
-    const char *staff = store ? id_param(r, "staff") : NULL;
-    const char *params[5];
-    char *body;
-
-    if (!staff || !require_body(r))
-        return;
-    if (!(body = body_text(r))) {
-        http_reply_error(r, 503, "overloaded", NULL, "out of memory");
-        return;
-    }
-    params[0] = r->who.staff_id;
-    params[1] = store;
-    params[2] = staff;
-    params[3] = body;
-    params[4] = r->id;
-    db_query(&q_set_skills, params, http_db_ok, r);
-    free(body);
+    store_object_call(r, &q_set_skills, "staff");
 }
 
 void booking_shifts_list(struct req *r)
