@@ -145,11 +145,35 @@ static struct link_call *link_new(struct req *r, const char *key, int status, ch
 
 /* ---- staff handlers ---- */
 
+/* A call that mints a customer link: (actor, `key`, body, link hash, request id, link token);
+ * the reply carries the token under `field`, the only time it is ever shown. */
+static void call_with_link(struct req *r, struct sql_stmt *stmt, const char *key,
+                           const char *field, int status)
+{
+    char hash[65], *body;
+    const char *params[6];
+    struct link_call *l = link_new(r, field, status, hash);
+
+    if (!l)
+        return;
+    body = json_dumps(r->json, JSON_COMPACT);
+    if (!body) {
+        http_reply_error(r, 503, "overloaded", NULL, "out of memory");
+        return;
+    }
+    params[0] = r->who.staff_id;
+    params[1] = key;
+    params[2] = body;
+    params[3] = hash;
+    params[4] = r->id;
+    params[5] = l->token;
+    db_query(stmt, params, on_link_reply, l);
+    free(body);
+}
+
 void repair_open(struct req *r)
 {
-    struct link_call *l;
-    char store[24], hash[65], *body;
-    const char *params[6];
+    char store[24];
 
     if (!device_id_param(r, "store", store) || !device_need_body(r))
         return;
@@ -170,22 +194,7 @@ void repair_open(struct req *r)
                          "the intake condition checklist is required");
         return;
     }
-    l = link_new(r, "status_token", 201, hash);
-    if (!l)
-        return;
-    body = json_dumps(r->json, JSON_COMPACT);
-    if (!body) {
-        http_reply_error(r, 503, "overloaded", NULL, "out of memory");
-        return;
-    }
-    params[0] = r->who.staff_id;
-    params[1] = store;
-    params[2] = body;
-    params[3] = hash;
-    params[4] = r->id;
-    params[5] = l->token;
-    db_query(&q_open, params, on_link_reply, l);
-    free(body);
+    call_with_link(r, &q_open, store, "status_token", 201);
 }
 
 void repair_get(struct req *r)
@@ -222,9 +231,7 @@ void repair_transition(struct req *r)
 
 void repair_estimate(struct req *r)
 {
-    char id[24], hash[65], *body;
-    struct link_call *l;
-    const char *params[6];
+    char id[24];
 
     if (!device_id_param(r, "id", id) || !device_need_body(r))
         return;
@@ -232,22 +239,7 @@ void repair_estimate(struct req *r)
         http_reply_error(r, 422, "invalid", "amount_cents", "the estimate in cents is required");
         return;
     }
-    l = link_new(r, "approval_token", 200, hash);
-    if (!l)
-        return;
-    body = json_dumps(r->json, JSON_COMPACT);
-    if (!body) {
-        http_reply_error(r, 503, "overloaded", NULL, "out of memory");
-        return;
-    }
-    params[0] = r->who.staff_id;
-    params[1] = id;
-    params[2] = body;
-    params[3] = hash;
-    params[4] = r->id;
-    params[5] = l->token;
-    db_query(&q_estimate, params, on_link_reply, l);
-    free(body);
+    call_with_link(r, &q_estimate, id, "approval_token", 200);
 }
 
 void repair_part_add(struct req *r)
