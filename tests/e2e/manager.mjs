@@ -65,6 +65,69 @@ run('manager', async (ctx, o) => {
   check((await tab.getByLabel('Most people in the line').inputValue()) === '40', 'after a reload the line limit is 40');
   await shot(tab, o.out, 'manager-2-setup');
 
+  // The week: Sunday opens (closing before opening is refused under that box), a closure on a
+  // future weekday takes its slots away, and a Sunday shift for a technician is added, listed
+  // and deleted.
+  const api = (path) => tab.evaluate(async (p) => (await fetch(p)).json(), path);
+  const paris = (await api('/api/stores')).find((x) => x.code === 'paris-opera');
+  const ymd = (d) => d.toISOString().slice(0, 10);
+  const today = await tab.evaluate(() => new Intl.DateTimeFormat('en-CA', { timeZone: 'Europe/Paris' }).format(new Date()));
+  const plus = (n) => { const d = new Date(today + 'T12:00:00Z'); d.setUTCDate(d.getUTCDate() + n); return d; };
+  await tab.getByLabel('Opens · Sunday').fill('11:00');
+  await tab.getByLabel('Closes · Sunday').fill('10:00');
+  await tab.locator('#hours-form').getByRole('button', { name: 'Save' }).click();
+  await expectText(tab.locator('#hours-form .field-error'), /\S/, 'Sunday closing before opening is refused');
+  check((await tab.getByLabel('Closes · Sunday').getAttribute('aria-invalid')) === 'true', 'the closing box of Sunday is marked invalid');
+  await tab.getByLabel('Closes · Sunday').fill('18:00');
+  await tab.locator('#hours-form').getByRole('button', { name: 'Save' }).click();
+  await expectText(tab.locator('#status'), 'Saved', 'the opening hours are saved');
+  const detail = await api(`/api/stores/${paris.id}`);
+  const sunday = detail.hours.filter((x) => x.weekday === 7);
+  check(sunday.length === 1 && sunday[0].opens === '11:00' && sunday[0].closes === '18:00', `the API has Sunday 11:00–18:00 (${JSON.stringify(detail.hours)})`);
+  check(detail.hours.filter((x) => x.weekday === 1 && x.opens === '10:00' && x.closes === '20:00').length === 1, 'Monday kept its hours');
+
+  // A closure ten days on (or eleven, never a Sunday): its slots were there, then are gone.
+  let closed = plus(10);
+  if (closed.getUTCDay() === 0) closed = plus(11);
+  const day = ymd(closed);
+  const battery = (await api(`/api/stores/${paris.id}/services`)).find((x) => x.name === 'Battery');
+  const slots = async (d) => (await api(`/api/stores/${paris.id}/availability?service=${battery.id}&from=${d}&to=${d}`)).days.reduce((n, x) => n + x.slots.length, 0);
+  check((await slots(day)) > 0, `${day} has free slots before the closure`);
+  await tab.locator('#cl-date').fill(day);
+  await tab.getByLabel('Reason (optional)').fill('Inventaire');
+  await tab.getByRole('button', { name: 'Close that day' }).click();
+  await expectText(tab.locator('#status'), 'Saved', 'the closure is saved');
+  await expectText(tab.locator('#closure-list'), 'Inventaire', 'the closure is listed');
+  check((await slots(day)) === 0, `${day} has no slots once closed`);
+  check((await api(`/api/stores/${paris.id}`)).closures.some((c) => c.date === day), 'the API lists the closure');
+
+  // A shift for Théo on the coming Sunday (the demo has none on Sundays): listed, then deleted.
+  let sun = plus(1);
+  while (sun.getUTCDay() !== 0) sun = new Date(sun.getTime() + 86400000);
+  const sunDay = ymd(sun);
+  const theo = (await api(`/api/stores/${paris.id}/staff`)).staff.find((x) => x.email === 'tech@carnet.test');
+  await tab.locator('#sh-staff').selectOption(String(theo.id));
+  await tab.locator('#sh-date').fill(sunDay);
+  await tab.locator('#sh-start').fill('11:00');
+  await tab.locator('#sh-end').fill('17:00');
+  await tab.locator('#add-shift').getByRole('button', { name: 'Add a shift' }).click();
+  await expectText(tab.locator('#status'), 'Saved', 'the shift is saved');
+  const item = tab.locator('#shift-list li', { hasText: '11:00–17:00 · Théo Technicien' });
+  await item.waitFor();
+  check((await tab.locator('#sh-from').inputValue()) === sunDay, 'the rota shows the week of the new shift');
+  const rota = async () => (await api(`/api/stores/${paris.id}/shifts?from=${sunDay}&to=${sunDay}`)).shifts;
+  const added = (await rota()).filter((x) => x.staff_id === theo.id);
+  const wall = (iso) => new Intl.DateTimeFormat('en-CA', { timeZone: 'Europe/Paris', hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit' }).format(new Date(iso));
+  check(added.length === 1 && wall(added[0].starts_at) === `${sunDay}, 11:00` && wall(added[0].ends_at) === `${sunDay}, 17:00`,
+    `the API has Théo's shift from 11:00 Paris time (${JSON.stringify(added)})`);
+  check((await slots(sunDay)) > 0, 'with Sunday hours and Théo on shift, Sunday offers battery slots');
+  await shot(tab, o.out, 'manager-2b-week');
+  await item.getByRole('button', { name: /^Delete shift/ }).click();
+  await expectText(tab.locator('#status'), 'Shift deleted', 'the shift is deleted');
+  await tab.locator('#shift-list li', { hasText: '11:00–17:00 · Théo Technicien' }).waitFor({ state: 'detached' });
+  check((await rota()).every((x) => x.staff_id !== theo.id), 'the API no longer has Théo\'s Sunday shift');
+  check((await slots(sunDay)) === 0, 'without the shift, Sunday has no battery slots');
+
   // A customer wrote about their repair: the thread shows it unread; the manager answers.
   await tab.getByRole('link', { name: 'Messages' }).click();
   await expectText(tab.locator('#threads'), 'Camille Demo', 'the store’s threads list the customer');
