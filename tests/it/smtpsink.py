@@ -56,7 +56,7 @@ class _Handler(socketserver.StreamRequestHandler):
                 self._say("221 bye")
                 return
             else:
-                self._say("502 not implemented")
+                self._say("502 5.5.1 unrecognised command")  # RFC 5321 code for an unknown verb
 
 
 class _Server(socketserver.ThreadingTCPServer):
