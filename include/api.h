@@ -1,0 +1,70 @@
+/*
+ * api: the handler kit. The steps every endpoint takes, written once: path ids (404), query
+ * integers with bounds (400 naming the field), the JSON body handed to SQL as received, one SQL
+ * call whose answer becomes the reply, and the one SQLSTATE -> HTTP mapping.
+ *
+ * A handler looks like:
+ *     const char *store = api_path_id(r, "store");
+ *     if (!store || !api_need_body(r))
+ *         return;
+ *     const char *p[] = {r->who.staff_id, r->id, store, api_body(r)};
+ *     api_send(r, &q_add_service, p, 201);
+ *
+ * api_call holds a reference on the request for as long as its query is pending, so the
+ * callback always finds it alive; the callback runs from the loop, never inside api_call.
+ */
+#ifndef CARNET_API_H
+#define CARNET_API_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "db.h"
+
+struct req;
+
+/* The largest id a path or query may carry: 18 digits stay inside bigint. */
+#define API_ID_MAX_DIGITS 18
+
+/* The path parameter `name` when it is a database id (1..18 digits); otherwise replies
+ * 404 not_found naming `name` and returns NULL. */
+const char *api_path_id(struct req *r, const char *name);
+
+/*
+ * The query parameter `name` as an integer in [min, max]: `def` when absent. Writes its decimal
+ * text into `out` (for SQL). A present value that is not such an integer replies 400 bad_value
+ * naming `name` and returns false.
+ */
+bool api_query_int(struct req *r, const char *name, long long min, long long max, long long def,
+                   char out[24]);
+/* Like api_query_int for a yes/no flag ("true"/"false"/"1"/"0"); writes "true"/"false". */
+bool api_query_bool(struct req *r, const char *name, bool def, const char **out);
+
+/* True when the request has a JSON object body; otherwise replies 400 missing_body. */
+bool api_need_body(struct req *r);
+/* The body text for SQL exactly as received (validated as a JSON object by the dispatcher),
+ * or "{}" when there is none. Valid for the request's life. */
+const char *api_body(struct req *r);
+
+/* A query's answer for a request. `r` is alive; the callback must answer it (or chain another
+ * api_call). */
+typedef void (*api_cb)(struct req *r, const struct db_result *res);
+
+/* Sends `stmt` with `params` (copied) and calls `cb(r, result)` later, from the loop. */
+void api_call(struct req *r, struct sql_stmt *stmt, const char *const *params, api_cb cb);
+/* api_call whose answer is the reply: the JSON value of the first column, with `status`
+ * (200/201) on success; a NULL or missing row is 404; a failure is the mapped error. */
+void api_send(struct req *r, struct sql_stmt *stmt, const char *const *params, int status);
+
+/* Reply with the JSON value the SQL function built (first column of the first row). */
+void api_reply_result(struct req *r, int status, const struct db_result *res);
+/* Turns a failed result into the one right error reply (503, 409, 422 ...). */
+void api_reply_db_error(struct req *r, const struct db_result *res);
+/* The callbacks of api_send, for chaining: 200 / 201 with the JSON value. */
+void api_reply_ok(struct req *r, const struct db_result *res);
+void api_reply_created(struct req *r, const struct db_result *res);
+
+/* Maps a SQLSTATE to an HTTP status: CAnnn is nnn; exposed for unit tests. */
+int api_status_for_sqlstate(const char *sqlstate);
+
+#endif
