@@ -13,13 +13,15 @@ OBJS    := $(SRCS:server/%.c=build/obj/%.o)
 AOBJS   := $(SRCS:server/%.c=build/asan/%.o)
 LIBOBJS := $(filter-out build/obj/main.o,$(OBJS))
 UNIT    := $(patsubst tests/unit/%.c,build/unit/%,$(wildcard tests/unit/test_*.c))
+AUNIT   := $(patsubst tests/unit/%.c,build/unit-asan/%,$(wildcard tests/unit/test_*.c))
+ALIBOBJS := $(filter-out build/asan/main.o,$(AOBJS))
 
 # The private database of `make run` (ignored when DATABASE_URL is set).
 PGDIR   ?= var/pg
 PORT    ?= 8080
 PYTHON  ?= /usr/bin/python3
 
-.PHONY: all deps run test unit integration e2e asan bench clean format
+.PHONY: all deps run test unit unit-asan integration e2e asan bench clean format
 
 all: build/carnetd
 
@@ -46,7 +48,11 @@ build/unit/%: tests/unit/%.c $(LIBOBJS) | build/unit
 	@echo "  CC      $<"
 	@$(CC) $(CFLAGS) -o $@ $< $(LIBOBJS) $(CHECK_LIBS) $(LDLIBS)
 
-build/obj build/asan build/unit:
+build/unit-asan/%: tests/unit/%.c $(ALIBOBJS) | build/unit-asan
+	@echo "  CC+SAN  $<"
+	@$(CC) $(CFLAGS) $(ASAN) -o $@ $< $(ALIBOBJS) $(CHECK_LIBS) $(LDLIBS)
+
+build/obj build/asan build/unit build/unit-asan:
 	@mkdir -p $@
 
 run: deps
@@ -55,6 +61,11 @@ run: deps
 
 unit: $(UNIT)
 	@for t in $(UNIT); do CK_VERBOSITY=normal $$t || exit 1; done
+
+# The unit tests again under ASan+UBSan: a use after free in the request's life fails here.
+unit-asan: $(AUNIT)
+	@for t in $(AUNIT); do ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 CK_FORK=no CK_VERBOSITY=normal $$t || exit 1; done
 
 integration: build/carnetd
 	@$(PYTHON) tests/it/run.py --carnetd build/carnetd $(T)
@@ -66,6 +77,7 @@ e2e: deps build/carnetd
 test: deps
 	@$(MAKE) --no-print-directory all $(UNIT)
 	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory unit-asan
 	@$(MAKE) --no-print-directory integration
 
 asan: deps

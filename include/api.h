@@ -20,6 +20,7 @@
 #include <stddef.h>
 
 #include "db.h"
+#include "worker.h"
 
 struct req;
 
@@ -63,6 +64,13 @@ void api_reply_db_error(struct req *r, const struct db_result *res);
 /* The callbacks of api_send, for chaining: 200 / 201 with the JSON value. */
 void api_reply_ok(struct req *r, const struct db_result *res);
 void api_reply_created(struct req *r, const struct db_result *res);
+
+/*
+ * Runs `work(r->state)` on a worker thread of `kind`, then `done(r)` on the loop (unless the
+ * request was answered meanwhile). The request is held in between; `work` may touch only the
+ * handler's state, never the request. On failure to queue, replies 503 itself.
+ */
+void api_offload(struct req *r, enum worker_kind kind, worker_fn work, void (*done)(struct req *r));
 
 /* Maps a SQLSTATE to an HTTP status: CAnnn is nnn; exposed for unit tests. */
 int api_status_for_sqlstate(const char *sqlstate);

@@ -16,10 +16,10 @@ struct principal;
 #define AUTH_CSRF_HEADER "X-CSRF-Token"
 
 /*
- * Looks the caller's session up (one query), fills r->who, and then calls
- * http_dispatch_handler(r); or replies 401/403 itself. The request belongs to auth until then.
+ * Looks the caller's session up (one query), fills r->who, and then calls `next(r)`; or replies
+ * 401/403 itself. The pending query holds the request meanwhile.
  */
-void auth_resolve(struct req *r);
+void auth_resolve(struct req *r, void (*next)(struct req *r));
 /* True when `p` holds one of the roles in `access` (in `store_id` when given). */
 bool auth_allows(const struct principal *p, unsigned access, const char *store_id);
 /* The CSRF token that goes with a session token (derived, so every carnetd agrees). */
@@ -27,8 +27,6 @@ void auth_csrf_for(const char *session_token, char out[65]);
 
 /* The hash of the caller's session token, as stored in sessions.token_hash. -1 without one. */
 int auth_session_hash(struct req *r, char out[65]);
-/* The peer address of the request, for per-address throttling. */
-void auth_client_ip(struct req *r, char *out, size_t len);
 
 /* Prepares the dummy hash used for unknown accounts; call once at start-up. */
 int auth_init(void);

@@ -47,6 +47,9 @@ struct req {
     int64_t start_us;
     int status;
     enum req_state life; /* moved only by http.c's req_set_state */
+    /* Where the pipeline goes on after an asynchronous step (authentication): set by the step's
+     * caller, called by the step. */
+    void (*resume)(struct req *r);
     void *state; /* handler-owned context, freed with state_free when the request is freed */
     void (*state_free)(void *state);
 

@@ -39,6 +39,10 @@ struct route {
     const char *summary;
 };
 
+/* The pattern of the table's fallback row (its last): it serves every path outside the API that
+ * no other row has (the web root). It matches no path itself; the dispatcher falls back to it. */
+#define ROUTE_FALLBACK "*"
+
 struct route_match {
     const struct route *route;
     int index;
@@ -60,6 +64,8 @@ int role_parse(const char *name, enum role *out);
 int router_match(const struct route *table, int n, const char *method, const char *path,
                  struct route_match *m);
 void router_match_clear(struct route_match *m);
+/* The table's fallback row, or NULL. */
+const struct route *router_fallback(const struct route *table, int n);
 const char *router_param(const struct route_match *m, const char *name);
 
 #endif

@@ -1,7 +1,10 @@
 /*
- * worker: a small thread pool for CPU-heavy work (argon2id) that must not run on the event loop.
- * `work(arg)` runs on a worker thread; `done(arg)` then runs on the loop thread. Nothing else
- * crosses threads: `arg` belongs to the worker between the two calls, to the loop otherwise.
+ * worker: thread pools for work that must not run on the event loop. `work(arg)` runs on a
+ * worker thread; `done(arg)` then runs on the loop thread. Nothing else crosses threads: `arg`
+ * belongs to the worker between the two calls, to the loop otherwise.
+ *
+ * Unlike work never shares threads: CPU work (argon2id, chain verification) has its pool, and
+ * blocking I/O (SMTP, SMS webhooks) its own, so a stalled mail server never delays a sign-in.
  */
 #ifndef CARNET_WORKER_H
 #define CARNET_WORKER_H
@@ -10,8 +13,15 @@ struct event_base;
 
 typedef void (*worker_fn)(void *arg);
 
-int worker_init(struct event_base *base, int nthreads);
-int worker_submit(worker_fn work, worker_fn done, void *arg);
+enum worker_kind {
+    WORKER_CPU, /* short CPU-bound jobs: password hashing, hash-chain verification */
+    WORKER_IO,  /* blocking network calls: mail and SMS delivery */
+    WORKER_KINDS
+};
+
+int worker_init(struct event_base *base, int cpu_threads, int io_threads);
+/* 0, or -1 when out of memory (nothing was queued). */
+int worker_submit(enum worker_kind kind, worker_fn work, worker_fn done, void *arg);
 void worker_shutdown(void);
 
 #endif

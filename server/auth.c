@@ -13,15 +13,17 @@
  */
 #include "auth.h"
 
-#include <event2/http.h>
 #include <jansson.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "api.h"
 #include "config.h"
 #include "http.h"
+#include "principal.h"
+#include "router.h"
 #include "log.h"
 #include "util.h"
 #include "worker.h"
@@ -128,21 +130,20 @@ static int principal_from_json(struct principal *p, json_t *j)
     return 0;
 }
 
-static void on_session(const struct db_result *res, void *arg)
+static void on_session(struct req *r, const struct db_result *res)
 {
-    struct req *r = arg;
     json_t *j;
 
     if (res->status != DB_OK) {
-        http_reply_db_error(r, res);
+        api_reply_db_error(r, res);
         return;
     }
-    if (PQgetisnull(res->res, 0, 0)) {
+    if (db_isnull(res, 0, 0)) {
         http_reply_error(r, 401, "unauthenticated", NULL,
                          "your session has ended: please sign in again");
         return;
     }
-    j = json_loads(PQgetvalue(res->res, 0, 0), 0, NULL);
+    j = json_loads(db_value(res, 0, 0), 0, NULL);
     if (!j || principal_from_json(&r->who, j) < 0) {
         if (j)
             json_decref(j);
@@ -150,10 +151,10 @@ static void on_session(const struct db_result *res, void *arg)
         return;
     }
     json_decref(j);
-    http_dispatch_handler(r);
+    r->resume(r);
 }
 
-void auth_resolve(struct req *r)
+void auth_resolve(struct req *r, void (*next)(struct req *r))
 {
     bool via_cookie;
     char *token = token_from(r, &via_cookie);
@@ -184,7 +185,8 @@ void auth_resolve(struct req *r)
     snprintf(idle, sizeof(idle), "%d", config.session_idle_s);
     params[0] = hash;
     params[1] = idle;
-    db_query(&q_session, params, on_session, r);
+    r->resume = next;
+    api_call(r, &q_session, params, on_session);
 }
 
 int auth_session_hash(struct req *r, char out[65])
@@ -202,8 +204,8 @@ int auth_session_hash(struct req *r, char out[65])
 
 /* ---- login ---- */
 
+/* Hangs on r->state; the request is held while the hash is checked on a CPU worker. */
 struct login {
-    struct req *r;
     char *email;
     char *password;
     char *hash;     /* stored argon2id hash, or the dummy */
@@ -228,23 +230,22 @@ static void login_free(void *p)
     free(l);
 }
 
-static void on_login_finish(const struct db_result *res, void *arg)
+static void on_login_finish(struct req *r, const struct db_result *res)
 {
-    struct login *l = arg;
-    struct req *r = l->r;
+    struct login *l = r->state;
     char cookie[256], csrf[65];
     json_t *staff, *body;
 
     if (res->status != DB_OK) {
-        http_reply_db_error(r, res);
+        api_reply_db_error(r, res);
         return;
     }
-    if (!l->ok || PQgetisnull(res->res, 0, 0)) {
+    if (!l->ok || db_isnull(res, 0, 0)) {
         http_reply_error(r, 401, "bad_credentials", "password",
                          "that email and password do not match an active account");
         return;
     }
-    staff = json_loads(PQgetvalue(res->res, 0, 0), 0, NULL);
+    staff = json_loads(db_value(res, 0, 0), 0, NULL);
     if (!staff) {
         http_reply_error(r, 500, "internal", NULL, "bad session record");
         return;
@@ -267,9 +268,9 @@ static void login_verify_work(void *arg)
     l->ok = crypto_pwhash_str_verify(l->hash, l->password, strlen(l->password)) == 0 && l->known;
 }
 
-static void login_verify_done(void *arg)
+static void login_verify_done(struct req *r)
 {
-    struct login *l = arg;
+    struct login *l = r->state;
     char hash[65], ttl[16];
     const char *params[6];
 
@@ -283,20 +284,20 @@ static void login_verify_done(void *arg)
     params[4] = ttl;
     /* The hash the password was checked against: a reset committed meanwhile voids the check. */
     params[5] = l->ok ? l->hash : NULL;
-    db_query(&q_login_finish, params, on_login_finish, l);
+    api_call(r, &q_login_finish, params, on_login_finish);
 }
 
-static void on_login_begin(const struct db_result *res, void *arg)
+static void on_login_begin(struct req *r, const struct db_result *res)
 {
-    struct login *l = arg;
+    struct login *l = r->state;
     json_t *j;
     const char *h;
 
     if (res->status != DB_OK) {
-        http_reply_db_error(l->r, res);
+        api_reply_db_error(r, res);
         return;
     }
-    j = PQgetisnull(res->res, 0, 0) ? NULL : json_loads(PQgetvalue(res->res, 0, 0), 0, NULL);
+    j = db_isnull(res, 0, 0) ? NULL : json_loads(db_value(res, 0, 0), 0, NULL);
     h = j ? json_string_value(json_object_get(j, "hash")) : NULL;
     l->known = h != NULL;
     l->hash = strdup(h ? h : dummy_hash);
@@ -305,18 +306,11 @@ static void on_login_begin(const struct db_result *res, void *arg)
                  (long long)json_integer_value(json_object_get(j, "staff_id")));
     if (j)
         json_decref(j);
-    if (!l->hash || worker_submit(login_verify_work, login_verify_done, l) < 0)
-        http_reply_error(l->r, 503, "overloaded", NULL, "try again in a moment");
-}
-
-void auth_client_ip(struct req *r, char *out, size_t len)
-{
-    char *host = NULL;
-    ev_uint16_t port;
-    struct evhttp_connection *c = evhttp_request_get_connection(r->ev);
-    if (c)
-        evhttp_connection_get_peer(c, &host, &port);
-    snprintf(out, len, "%s", host ? host : "unknown");
+    if (!l->hash) {
+        http_reply_oom(r);
+        return;
+    }
+    api_offload(r, WORKER_CPU, login_verify_work, login_verify_done);
 }
 
 void auth_login(struct req *r)
@@ -342,30 +336,30 @@ void auth_login(struct req *r)
     }
     l = calloc(1, sizeof(*l));
     if (!l) {
-        http_reply_error(r, 503, "overloaded", NULL, "out of memory");
+        http_reply_oom(r);
         return;
     }
-    l->r = r;
     l->email = strdup(json_string_value(email));
     l->password = strdup(json_string_value(password));
     l->bearer = json_is_true(json_object_get(r->json, "bearer"));
     r->state = l;
     r->state_free = login_free;
     if (!l->email || !l->password) {
-        http_reply_error(r, 503, "overloaded", NULL, "out of memory");
+        http_reply_oom(r);
         return;
     }
-    auth_client_ip(r, l->ip, sizeof(l->ip));
+    http_peer_addr(r, l->ip, sizeof(l->ip));
+    if (!l->ip[0])
+        snprintf(l->ip, sizeof(l->ip), "unknown");
     params[0] = l->email;
     params[1] = l->ip;
-    db_query(&q_login_begin, params, on_login_begin, l);
+    api_call(r, &q_login_begin, params, on_login_begin);
 }
 
-static void on_logout(const struct db_result *res, void *arg)
+static void on_logout(struct req *r, const struct db_result *res)
 {
-    struct req *r = arg;
     if (res->status != DB_OK) {
-        http_reply_db_error(r, res);
+        api_reply_db_error(r, res);
         return;
     }
     http_add_header(r, "Set-Cookie", AUTH_COOKIE "=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
@@ -381,7 +375,7 @@ void auth_logout(struct req *r)
 
     util_token_hash(token ? token : "", hash);
     free(token);
-    db_query(&q_logout, params, on_logout, r);
+    api_call(r, &q_logout, params, on_logout);
 }
 
 void auth_me(struct req *r)

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "api.h"
 #include "http.h"
 #include "log.h"
 #include "util.h"
@@ -253,7 +254,7 @@ static void staff_call(struct req *r, struct sql_stmt *stmt, bool with_body, int
     params[1] = store;
     params[2] = body;
     params[3] = r->id;
-    db_query(stmt, params, status == 201 ? http_db_created : http_db_ok, r);
+    api_send(r, stmt, params, status);
     free(body);
 }
 
@@ -261,7 +262,7 @@ static void staff_call(struct req *r, struct sql_stmt *stmt, bool with_body, int
 
 void booking_stores_list(struct req *r)
 {
-    db_query(&q_stores, NULL, http_db_ok, r);
+    api_send(r, &q_stores, NULL, 200);
 }
 
 void booking_store_get(struct req *r)
@@ -269,7 +270,7 @@ void booking_store_get(struct req *r)
     const char *store = id_param(r, "store");
     const char *params[1] = {store};
     if (store)
-        db_query(&q_store, params, http_db_ok, r);
+        api_send(r, &q_store, params, 200);
 }
 
 void booking_services_list(struct req *r)
@@ -277,7 +278,7 @@ void booking_services_list(struct req *r)
     const char *store = id_param(r, "store");
     const char *params[1] = {store};
     if (store)
-        db_query(&q_services, params, http_db_ok, r);
+        api_send(r, &q_services, params, 200);
 }
 
 void booking_availability(struct req *r)
@@ -291,7 +292,7 @@ void booking_availability(struct req *r)
     params[1] = http_query(r, "service");
     params[2] = http_query(r, "from");
     params[3] = http_query(r, "to");
-    db_query(&q_availability, params, http_db_ok, r);
+    api_send(r, &q_availability, params, 200);
 }
 
 /* ---- booking ---- */
@@ -351,21 +352,20 @@ static int unseal_token(const struct booking_ctx *b, const char *hex, char *out,
 }
 
 /* SQL answers {"status", "body", "sealed"?, "replayed"?}; a success gets the link added. */
-static void on_booked(const struct db_result *res, void *arg)
+static void on_booked(struct req *r, const struct db_result *res)
 {
-    struct booking_ctx *b = arg;
-    struct req *r = b->r;
+    struct booking_ctx *b = r->state;
     json_t *env, *body;
     const char *sealed;
     char token[TOKEN_TEXT_MAX];
     char *url = NULL;
     int status;
 
-    if (res->status != DB_OK || PQgetisnull(res->res, 0, 0)) {
-        http_reply_db_error(r, res);
+    if (res->status != DB_OK || db_isnull(res, 0, 0)) {
+        api_reply_db_error(r, res);
         return;
     }
-    env = json_loads(PQgetvalue(res->res, 0, 0), 0, NULL);
+    env = json_loads(db_value(res, 0, 0), 0, NULL);
     body = env ? json_object_get(env, "body") : NULL;
     status = env ? (int)json_integer_value(json_object_get(env, "status")) : 0;
     if (!body || status < 200) {
@@ -539,7 +539,7 @@ void booking_create(struct req *r)
     params[4] = sealed;
     params[5] = r->id;
     params[6] = b->token;
-    db_query(&q_create, params, on_booked, b);
+    api_call(r, &q_create, params, on_booked);
     goto out;
 oom:
     http_reply_error(r, 503, "overloaded", NULL, "out of memory");
@@ -572,7 +572,7 @@ void booking_manage_get(struct req *r)
     char hash[65];
     const char *params[1] = {hash};
     if (token_param(r, hash))
-        db_query(&q_manage_get, params, http_db_ok, r);
+        api_send(r, &q_manage_get, params, 200);
 }
 
 void booking_manage_reschedule(struct req *r)
@@ -588,7 +588,7 @@ void booking_manage_reschedule(struct req *r)
         return;
     }
     params[1] = body;
-    db_query(&q_manage_reschedule, params, http_db_ok, r);
+    api_send(r, &q_manage_reschedule, params, 200);
     free(body);
 }
 
@@ -597,7 +597,7 @@ void booking_manage_cancel(struct req *r)
     char hash[65];
     const char *params[1] = {hash};
     if (token_param(r, hash))
-        db_query(&q_manage_cancel, params, http_db_ok, r);
+        api_send(r, &q_manage_cancel, params, 200);
 }
 
 /* ---- staff ---- */
@@ -613,7 +613,7 @@ void booking_day(struct req *r)
     params[1] = store;
     params[2] = http_query(r, "date");
     params[3] = r->id;
-    db_query(&q_day, params, http_db_ok, r);
+    api_send(r, &q_day, params, 200);
 }
 
 /* A staff write on one object of the store: (actor, store, the object's id, body, request id). */
@@ -635,7 +635,7 @@ static void store_object_call(struct req *r, struct sql_stmt *stmt, const char *
     params[2] = obj;
     params[3] = body;
     params[4] = r->id;
-    db_query(stmt, params, http_db_ok, r);
+    api_send(r, stmt, params, 200);
     free(body);
 }
 
@@ -656,7 +656,7 @@ void booking_staff_cancel(struct req *r)
     params[1] = store;
     params[2] = id;
     params[3] = r->id;
-    db_query(&q_staff_cancel, params, http_db_ok, r);
+    api_send(r, &q_staff_cancel, params, 200);
 }
 
 /* ---- managers ---- */
@@ -697,7 +697,7 @@ void booking_shifts_list(struct req *r)
     params[1] = store;
     params[2] = http_query(r, "from");
     params[3] = http_query(r, "to");
-    db_query(&q_shifts, params, http_db_ok, r);
+    api_send(r, &q_shifts, params, 200);
 }
 
 void booking_delete_shift(struct req *r)
@@ -712,5 +712,5 @@ void booking_delete_shift(struct req *r)
     params[1] = store;
     params[2] = id;
     params[3] = r->id;
-    db_query(&q_delete_shift, params, http_db_ok, r);
+    api_send(r, &q_delete_shift, params, 200);
 }

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api.h"
 #include "http.h"
 #include "log.h"
 #include "worker.h"
@@ -74,7 +75,7 @@ bool device_id_param(struct req *r, const char *name, char out[24])
 
 void device_db_reply(struct req *r, struct sql_stmt *stmt, const char *const *params, int status)
 {
-    db_query(stmt, params, status == 201 ? http_db_created : http_db_ok, r);
+    api_send(r, stmt, params, status);
 }
 
 /* The serial from the path, or NULL after replying 422. Normalisation happens in SQL. */
@@ -173,17 +174,16 @@ void device_record(struct req *r)
 }
 
 /* PUT answers 201 when it created the device, 200 when it updated (or found) it. */
-static void on_put(const struct db_result *res, void *arg)
+static void on_put(struct req *r, const struct db_result *res)
 {
-    struct req *r = arg;
     json_t *j;
     int status;
 
-    if (res->status != DB_OK || PQntuples(res->res) < 1 || PQgetisnull(res->res, 0, 0)) {
-        http_reply_db_json(r, 200, res);
+    if (res->status != DB_OK || db_rows(res) < 1 || db_isnull(res, 0, 0)) {
+        api_reply_result(r, 200, res);
         return;
     }
-    j = json_loads(PQgetvalue(res->res, 0, 0), 0, NULL);
+    j = json_loads(db_value(res, 0, 0), 0, NULL);
     if (!j) {
         http_reply_error(r, 500, "internal", NULL, "unexpected database answer");
         return;
@@ -220,7 +220,7 @@ void device_put(struct req *r)
     params[1] = serial;
     params[2] = body;
     params[3] = r->id;
-    db_query(&q_put, params, on_put, r);
+    api_call(r, &q_put, params, on_put);
     free(body);
 }
 
@@ -347,7 +347,6 @@ int device_chain_check(const struct device_chain_entry *entries, size_t n, const
 }
 
 struct verify {
-    struct req *r;
     char *doc; /* device_chain()'s JSON, owned */
     json_t *reply;
     bool failed;
@@ -408,30 +407,33 @@ out:
         json_decref(doc);
 }
 
-static void verify_done(void *arg)
+static void verify_done(struct req *r)
 {
-    struct verify *v = arg;
+    struct verify *v = r->state;
     json_t *reply = v->reply;
 
     if (v->failed || !reply) {
-        http_reply_error(v->r, 500, "internal", NULL, "the chain could not be read");
+        http_reply_error(r, 500, "internal", NULL, "the chain could not be read");
         return;
     }
     v->reply = NULL;
-    http_reply_jansson(v->r, 200, reply);
+    http_reply_jansson(r, 200, reply);
 }
 
-static void on_chain(const struct db_result *res, void *arg)
+static void on_chain(struct req *r, const struct db_result *res)
 {
-    struct verify *v = arg;
+    struct verify *v = r->state;
 
-    if (res->status != DB_OK || PQntuples(res->res) < 1 || PQgetisnull(res->res, 0, 0)) {
-        http_reply_db_json(v->r, 200, res);
+    if (res->status != DB_OK || db_rows(res) < 1 || db_isnull(res, 0, 0)) {
+        api_reply_result(r, 200, res);
         return;
     }
-    v->doc = strdup(PQgetvalue(res->res, 0, 0));
-    if (!v->doc || worker_submit(verify_work, verify_done, v) < 0)
-        http_reply_error(v->r, 503, "overloaded", NULL, "try again in a moment");
+    v->doc = strdup(db_value(res, 0, 0));
+    if (!v->doc) {
+        http_reply_oom(r);
+        return;
+    }
+    api_offload(r, WORKER_CPU, verify_work, verify_done);
 }
 
 void device_verify(struct req *r)
@@ -447,11 +449,10 @@ void device_verify(struct req *r)
         http_reply_error(r, 503, "overloaded", NULL, "out of memory");
         return;
     }
-    v->r = r;
     r->state = v;
     r->state_free = verify_free;
     params[0] = r->who.staff_id;
     params[1] = serial;
     params[2] = r->id;
-    db_query(&q_chain, params, on_chain, v);
+    api_call(r, &q_chain, params, on_chain);
 }

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "device.h"
+#include "api.h"
 #include "http.h"
 #include "log.h"
 #include "util.h"
@@ -106,17 +107,16 @@ static struct linked *linked_new(struct req *r, int status, const char *key)
     return j;
 }
 
-static void on_linked(const struct db_result *res, void *arg)
+static void on_linked(struct req *r, const struct db_result *res)
 {
-    struct linked *j = arg;
-    struct req *r = j->r;
+    struct linked *j = r->state;
     json_t *out;
 
     if (res->status != DB_OK) {
-        http_reply_db_error(r, res);
+        api_reply_db_error(r, res);
         return;
     }
-    out = json_loads(PQgetvalue(res->res, 0, 0), 0, NULL);
+    out = json_loads(db_value(res, 0, 0), 0, NULL);
     if (!out) {
         http_reply_error(r, 500, "internal", NULL, "unexpected database answer");
         return;
@@ -173,7 +173,7 @@ void floor_join_line(struct req *r)
     params[0] = store;
     params[1] = body;
     params[2] = j->hash;
-    db_query(&q_join, params, on_linked, j);
+    api_call(r, &q_join, params, on_linked);
     free(body);
 }
 
@@ -182,7 +182,7 @@ static void token_call(struct req *r, struct sql_stmt *stmt)
     char hash[65];
     const char *params[1] = {hash};
     util_token_hash(http_param(r, "token"), hash);
-    db_query(stmt, params, http_db_ok, r);
+    api_send(r, stmt, params, 200);
 }
 
 void floor_line_status(struct req *r)
@@ -202,7 +202,7 @@ void floor_board(struct req *r)
         http_reply_error(r, 404, "not_found", "store", "no such store");
         return;
     }
-    db_query(&q_board, params, http_db_ok, r);
+    api_send(r, &q_board, params, 200);
 }
 
 /* ---- staff: the queue and call next ---- */
@@ -210,7 +210,7 @@ void floor_board(struct req *r)
 void floor_queue(struct req *r)
 {
     const char *params[2] = {r->who.staff_id, http_param(r, "store")};
-    db_query(&q_queue, params, http_db_ok, r);
+    api_send(r, &q_queue, params, 200);
 }
 
 void floor_call_next(struct req *r)
@@ -227,7 +227,7 @@ void floor_call_next(struct req *r)
         snprintf(spec, sizeof(spec), "%lld", (long long)json_integer_value(sp));
         params[2] = spec;
     }
-    db_query(&q_call_next, params, http_db_ok, r);
+    api_send(r, &q_call_next, params, 200);
 }
 
 static void visit_move(struct req *r, const char *action)
@@ -237,7 +237,7 @@ static void visit_move(struct req *r, const char *action)
         http_reply_error(r, 404, "not_found", "id", "no such visit");
         return;
     }
-    db_query(&q_move, params, http_db_ok, r);
+    api_send(r, &q_move, params, 200);
 }
 
 void floor_visit_start(struct req *r)
@@ -314,7 +314,7 @@ void floor_checkin(struct req *r)
     params[2] = body;
     params[3] = j->hash;
     params[4] = r->id;
-    db_query(&q_checkin, params, on_linked, j);
+    api_call(r, &q_checkin, params, on_linked);
     free(body);
 }
 
@@ -331,13 +331,13 @@ void floor_self_checkin(struct req *r)
     util_token_hash(http_param(r, "token"), thash);
     params[0] = thash;
     params[1] = j->hash;
-    db_query(&q_self_checkin, params, on_linked, j);
+    api_call(r, &q_self_checkin, params, on_linked);
 }
 
 void floor_checkin_search(struct req *r)
 {
     const char *params[4] = {r->who.staff_id, http_param(r, "store"), http_query(r, "name"), r->id};
-    db_query(&q_checkin_search, params, http_db_ok, r);
+    api_send(r, &q_checkin_search, params, 200);
 }
 
 /* ---- standby ---- */
@@ -383,7 +383,7 @@ void floor_standby_join(struct req *r)
     params[0] = store;
     params[1] = body;
     params[2] = j->hash;
-    db_query(&q_standby_join, params, on_linked, j);
+    api_call(r, &q_standby_join, params, on_linked);
     free(body);
 }
 
@@ -412,7 +412,7 @@ void floor_standby_claim(struct req *r)
     params[0] = thash;
     params[1] = j->hash;
     params[2] = j->token; /* for the link in the confirmation message */
-    db_query(&q_standby_claim, params, on_linked, j);
+    api_call(r, &q_standby_claim, params, on_linked);
 }
 
 /* ---- the floor rules of a store ---- */
@@ -420,7 +420,7 @@ void floor_standby_claim(struct req *r)
 void floor_settings_get(struct req *r)
 {
     const char *params[1] = {http_param(r, "store")};
-    db_query(&q_settings_get, params, http_db_ok, r);
+    api_send(r, &q_settings_get, params, 200);
 }
 
 void floor_settings_put(struct req *r)
@@ -441,6 +441,6 @@ void floor_settings_put(struct req *r)
     params[1] = http_param(r, "store");
     params[2] = body;
     params[3] = r->id;
-    db_query(&q_settings_put, params, http_db_ok, r);
+    api_send(r, &q_settings_put, params, 200);
     free(body);
 }

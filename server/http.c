@@ -1,10 +1,12 @@
 /*
- * http: evhttp glue and the life of one request.
+ * http: evhttp glue and the life of one request (see http.h for the ownership rules).
  *
- *   accepted -> parsed (path, query, body limits) -> routed -> [auth] -> handler -> replied
+ *   accepted -> parsed (path, query, body limits) -> the request callback -> replied -> sent
  *
- * Every request gets a context (struct req) that owns all it allocates; http_finish is the one
- * place that sends, logs, counts and frees. Errors are always JSON:
+ * A reply is recorded, not sent: the bytes go to evhttp only when the last reference to the
+ * request is released (req_flush), because evhttp may free its request as soon as it has the
+ * reply, and a handler or a callback may still be reading headers or the query. req_flush is the
+ * one place that sends, logs, counts and frees. Errors are always JSON:
  * {"error":{"code":"...","message":"...","field":"..."}}.
  */
 #include "http.h"
@@ -25,11 +27,10 @@
 #include <netinet/in.h>
 #include <sodium.h>
 
-#include "auth.h"
+#include <assert.h>
 #include "config.h"
 #include "log.h"
 #include "metrics.h"
-#include "static.h"
 #include "util.h"
 
 /* libevent refuses bodies past this with its own (HTML) 413; below it we answer in JSON. */
@@ -49,6 +50,7 @@ static struct {
     struct event *drain_timer;
     uint64_t next_id;
     uint32_t prefix;
+    http_request_cb on_request;
 } H;
 
 static const char *reason(int status)
@@ -75,6 +77,27 @@ static const char *reason(int status)
     }
 }
 
+static const char *state_name(enum req_state st)
+{
+    switch (st) {
+    case REQ_OPEN: return "open";
+    case REQ_STREAMING: return "streaming";
+    case REQ_DONE: return "done";
+    }
+    return "?";
+}
+
+/* The one place a request's life moves: OPEN -> DONE, OPEN -> STREAMING -> DONE. */
+static void req_set_state(struct req *r, enum req_state to)
+{
+    bool legal = (r->life == REQ_OPEN && (to == REQ_STREAMING || to == REQ_DONE)) ||
+                 (r->life == REQ_STREAMING && to == REQ_DONE);
+    assert(legal);
+    (void)legal;
+    log_msg(LOG_DEBUG, r->id, "request %s -> %s", state_name(r->life), state_name(to));
+    r->life = to;
+}
+
 static void req_free(struct req *r)
 {
     if (r->state_free && r->state)
@@ -86,6 +109,8 @@ static void req_free(struct req *r)
     }
     if (r->json)
         json_decref(r->json);
+    if (r->reply)
+        evbuffer_free(r->reply);
     free(r->who.stores);
     free(r->body);
     free(r->path);
@@ -143,52 +168,118 @@ static void track_unflushed(struct req *r)
     evhttp_connection_set_closecb(evcon, on_conn_closed, NULL);
 }
 
-/* The one exit of a request: headers every reply carries, send, log, count, free. */
-static void http_finish(struct req *r, int status, const char *ctype, struct evbuffer *buf)
+/* The last reference is gone: hand the recorded answer to evhttp, log, count, free. From here
+ * on evhttp owns (and may free) its request, so nothing reads r->ev afterwards. */
+static void req_flush(struct req *r)
 {
-    struct evkeyvalq *out = evhttp_request_get_output_headers(r->ev);
-    size_t bytes = buf ? evbuffer_get_length(buf) : 0;
-    int64_t dur;
+    int64_t dur = util_now_us() - r->start_us;
+    size_t bytes;
 
-    if (r->replied) {
-        log_error("http: double reply to %s %s", r->method, r->path ? r->path : "?");
+    if (r->life == REQ_STREAMING) {
+        /* A stream's owner always ends it before letting go; this is a bug upstream. */
+        log_error("http: stream of %s %s released without an end", r->method,
+                  r->path ? r->path : "-");
+        req_set_state(r, REQ_DONE);
+    }
+    if (r->life == REQ_OPEN) {
+        /* A handler returned without answering and nothing holds the request: never leave the
+         * client hanging. */
+        log_msg(LOG_ERROR, r->id, "http: %s %s ended without a reply", r->method,
+                r->path ? r->path : "-");
+        http_reply_error(r, 500, "internal", NULL, "the server did not answer this request");
+    }
+    bytes = r->reply ? evbuffer_get_length(r->reply) : 0;
+    if (r->ev) {
+        struct evkeyvalq *out = evhttp_request_get_output_headers(r->ev);
+        if (r->reply_ctype)
+            evhttp_add_header(out, "Content-Type", r->reply_ctype);
+        evhttp_add_header(out, "X-Request-Id", r->id);
+        evhttp_add_header(out, "X-Content-Type-Options", "nosniff");
+        if (!evhttp_find_header(out, "Cache-Control"))
+            evhttp_add_header(out, "Cache-Control", "no-store");
+        if (H.stopping)
+            evhttp_add_header(out, "Connection", "close");
+        track_unflushed(r);
+        evhttp_send_reply(r->ev, r->status, reason(r->status), r->reply);
+        r->ev = NULL;
+        log_msg(LOG_INFO, r->id, "%s %s %d %zu %.3fms", r->method, r->path ? r->path : "-",
+                r->status, bytes, (double)dur / 1000.0);
+        metrics_observe(r->match.route ? r->match.index : -1, r->status, dur);
+        H.inflight--;
+    }
+    req_free(r);
+    maybe_drained();
+}
+
+void http_req_hold(struct req *r)
+{
+    assert(r->refs > 0);
+    r->refs++;
+}
+
+void http_req_release(struct req *r)
+{
+    assert(r->refs > 0);
+    if (--r->refs == 0)
+        req_flush(r);
+}
+
+bool http_replied(const struct req *r)
+{
+    return r->life != REQ_OPEN;
+}
+
+/* Records the answer; req_flush sends it once nobody holds the request. */
+static void record_reply(struct req *r, int status, const char *ctype, const char *body,
+                         size_t len, struct evbuffer *from)
+{
+    if (r->life != REQ_OPEN) {
+        log_msg(LOG_ERROR, r->id, "http: second reply (%d) to %s %s ignored", status, r->method,
+                r->path ? r->path : "-");
         return;
     }
-    r->replied = true;
+    req_set_state(r, REQ_DONE);
     r->status = status;
-    if (ctype)
-        evhttp_add_header(out, "Content-Type", ctype);
-    evhttp_add_header(out, "X-Request-Id", r->id);
-    evhttp_add_header(out, "X-Content-Type-Options", "nosniff");
-    if (!evhttp_find_header(out, "Cache-Control"))
-        evhttp_add_header(out, "Cache-Control", "no-store");
-    if (H.stopping)
-        evhttp_add_header(out, "Connection", "close");
-    track_unflushed(r);
-    evhttp_send_reply(r->ev, status, reason(status), buf);
-    dur = util_now_us() - r->start_us;
-    log_msg(LOG_INFO, r->id, "%s %s %d %zu %.3fms", r->method, r->path ? r->path : "-", status,
-            bytes, (double)dur / 1000.0);
-    metrics_observe(r->match.route ? r->match.index : -1, status, dur);
-    req_free(r);
-    H.inflight--;
-    maybe_drained();
+    r->reply_ctype = ctype;
+    r->reply = evbuffer_new();
+    if (r->reply) {
+        if (body && len)
+            evbuffer_add(r->reply, body, len);
+        else if (from)
+            evbuffer_add_buffer(r->reply, from);
+    }
 }
 
 void http_reply_raw(struct req *r, int status, const char *content_type, const char *body,
                     size_t len)
 {
-    struct evbuffer *buf = evbuffer_new();
-    if (buf && len)
-        evbuffer_add(buf, body, len);
-    http_finish(r, status, content_type, buf);
-    if (buf)
-        evbuffer_free(buf);
+    record_reply(r, status, content_type, body, len, NULL);
 }
 
 void http_reply_json(struct req *r, int status, const char *json, size_t len)
 {
-    http_reply_raw(r, status, "application/json; charset=utf-8", json, len);
+    record_reply(r, status, "application/json; charset=utf-8", json, len, NULL);
+}
+
+void http_reply_retry(struct req *r, int seconds, const char *code, const char *message)
+{
+    char v[16];
+    if (http_replied(r))
+        return;
+    snprintf(v, sizeof(v), "%d", seconds > 0 ? seconds : 1);
+    http_add_header(r, "Retry-After", v);
+    http_reply_error_extra(r, 503, code, NULL, message, NULL);
+}
+
+void http_reply_oom(struct req *r)
+{
+    static const char oom[] = "{\"error\":{\"code\":\"out_of_memory\","
+                              "\"message\":\"the server is short of memory, try again\","
+                              "\"field\":null}}";
+    if (http_replied(r))
+        return;
+    http_add_header(r, "Retry-After", "1");
+    http_reply_json(r, 503, oom, sizeof(oom) - 1);
 }
 
 void http_reply_jansson(struct req *r, int status, json_t *obj)
@@ -197,9 +288,7 @@ void http_reply_jansson(struct req *r, int status, json_t *obj)
     if (obj)
         json_decref(obj);
     if (!s) {
-        static const char oom[] =
-            "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}";
-        http_reply_json(r, 500, oom, sizeof(oom) - 1);
+        http_reply_oom(r);
         return;
     }
     http_reply_json(r, status, s, strlen(s));
@@ -208,18 +297,23 @@ void http_reply_jansson(struct req *r, int status, json_t *obj)
 
 void http_reply_empty(struct req *r, int status)
 {
-    http_finish(r, status, NULL, NULL);
+    record_reply(r, status, NULL, NULL, 0, NULL);
 }
 
 void http_reply_buffer(struct req *r, int status, const char *ctype, struct evbuffer *buf)
 {
-    http_finish(r, status, ctype, buf);
+    record_reply(r, status, ctype, NULL, 0, buf);
 }
 
-static void reply_error_obj(struct req *r, int status, const char *code, const char *field,
+void http_reply_error_extra(struct req *r, int status, const char *code, const char *field,
                             const char *message, json_t *extra)
 {
-    json_t *err = json_object();
+    json_t *err;
+    if (http_replied(r)) {
+        log_msg(LOG_ERROR, r->id, "http: second reply (%d %s) ignored", status, code);
+        return;
+    }
+    err = json_object();
     json_object_set_new(err, "code", json_string(code));
     json_object_set_new(err, "message", json_string(message ? message : reason(status)));
     json_object_set_new(err, "field", field && *field ? json_string(field) : json_null());
@@ -238,123 +332,7 @@ void http_reply_error(struct req *r, int status, const char *code, const char *f
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    reply_error_obj(r, status, code, field, msg, NULL);
-}
-
-int http_status_for_sqlstate(const char *s)
-{
-    if (!s || strlen(s) != 5)
-        return 500;
-    /* Our own functions raise CAnnn where nnn is the HTTP status they mean. */
-    if (s[0] == 'C' && s[1] == 'A') {
-        int st = atoi(s + 2);
-        return st >= 400 && st < 600 ? st : 500;
-    }
-    if (strcmp(s, "23505") == 0 || strcmp(s, "23P01") == 0)
-        return 409; /* unique / exclusion: someone else got there first */
-    if (strcmp(s, "23514") == 0 || strcmp(s, "23502") == 0 || strcmp(s, "23503") == 0)
-        return 422;
-    if (strncmp(s, "22", 2) == 0)
-        return 400; /* data exceptions: a value that does not parse */
-    if (strcmp(s, "57014") == 0 || strcmp(s, "40001") == 0 || strcmp(s, "40P01") == 0 ||
-        strncmp(s, "08", 2) == 0 || strcmp(s, "57P01") == 0 || strcmp(s, "57P03") == 0)
-        return 503; /* timeout, serialization, lost connection, shutting down: try again */
-    return 500;
-}
-
-static const char *code_for_sqlstate(const char *s, int status)
-{
-    if (strcmp(s, "23505") == 0 || strcmp(s, "23P01") == 0)
-        return "conflict";
-    if (status == 422)
-        return "invalid";
-    if (status == 400)
-        return "bad_value";
-    if (strcmp(s, "57014") == 0)
-        return "timeout";
-    if (status == 503)
-        return "retry";
-    return "internal";
-}
-
-static void set_retry_after(struct req *r, int seconds)
-{
-    char v[16];
-    snprintf(v, sizeof(v), "%d", seconds);
-    http_add_header(r, "Retry-After", v);
-}
-
-void http_reply_db_error(struct req *r, const struct db_result *res)
-{
-    const char *state = res->sqlstate;
-    const char *primary, *detail, *hint, *constraint;
-    json_t *extra = NULL;
-    int status;
-
-    switch (res->status) {
-    case DB_ERR_BUSY:
-    case DB_ERR_TIMEOUT:
-        set_retry_after(r, db_retry_after());
-        http_reply_error(r, 503, "overloaded", NULL,
-                         "the server is busy, try again in a moment");
-        return;
-    case DB_ERR_CONN:
-        set_retry_after(r, 1);
-        http_reply_error(r, 503, "database_unavailable", NULL,
-                         "the database cannot be reached, try again in a moment");
-        return;
-    case DB_OK:
-    case DB_ERR_SQL:
-        break;
-    }
-    if (!res->res || !state) {
-        http_reply_error(r, 500, "internal", NULL, "unexpected database answer");
-        return;
-    }
-    status = http_status_for_sqlstate(state);
-    primary = PQresultErrorField(res->res, PG_DIAG_MESSAGE_PRIMARY);
-    detail = PQresultErrorField(res->res, PG_DIAG_MESSAGE_DETAIL);
-    hint = PQresultErrorField(res->res, PG_DIAG_MESSAGE_HINT);
-    constraint = PQresultErrorField(res->res, PG_DIAG_CONSTRAINT_NAME);
-    if (state[0] == 'C' && state[1] == 'A') {
-        /* Convention of schema/: MESSAGE = code, DETAIL = field or a JSON object of extras. */
-        const char *field = detail;
-        if (detail && detail[0] == '{') {
-            extra = json_loads(detail, 0, NULL);
-            field = extra ? json_string_value(json_object_get(extra, "field")) : NULL;
-        }
-        reply_error_obj(r, status, primary ? primary : "error", field, hint ? hint : primary,
-                        extra);
-        if (extra)
-            json_decref(extra);
-        return;
-    }
-    if (status >= 500) {
-        rlog_error(r, "database error %s: %s", state, primary ? primary : "");
-        if (status == 503)
-            set_retry_after(r, 1);
-        reply_error_obj(r, status, code_for_sqlstate(state, status), NULL,
-                        status == 503 ? "temporary database problem, try again" : "internal error",
-                        NULL);
-        return;
-    }
-    reply_error_obj(r, status, code_for_sqlstate(state, status), constraint,
-                    primary ? primary : "invalid value", NULL);
-}
-
-void http_reply_db_json(struct req *r, int status, const struct db_result *res)
-{
-    const char *v;
-    if (res->status != DB_OK) {
-        http_reply_db_error(r, res);
-        return;
-    }
-    if (PQntuples(res->res) < 1 || PQnfields(res->res) < 1 || PQgetisnull(res->res, 0, 0)) {
-        http_reply_error(r, 404, "not_found", NULL, "no such object");
-        return;
-    }
-    v = PQgetvalue(res->res, 0, 0);
-    http_reply_json(r, status, v, (size_t)PQgetlength(res->res, 0, 0));
+    http_reply_error_extra(r, status, code, field, msg, NULL);
 }
 
 /* ---- streaming replies ---- */
@@ -374,13 +352,14 @@ static void stream_closed(struct evhttp_connection *evcon, void *arg)
 int http_stream_start(struct req *r, const char *ctype, void (*on_close)(struct req *r, void *arg),
                       void *arg)
 {
-    struct evkeyvalq *out = evhttp_request_get_output_headers(r->ev);
-    struct evhttp_connection *evcon = evhttp_request_get_connection(r->ev);
+    struct evkeyvalq *out;
+    struct evhttp_connection *evcon;
 
-    if (!evcon || r->replied)
+    if (r->life != REQ_OPEN || !r->ev || !(evcon = evhttp_request_get_connection(r->ev)))
         return -1;
-    r->replied = true;
-    r->streaming = true;
+    out = evhttp_request_get_output_headers(r->ev);
+    req_set_state(r, REQ_STREAMING);
+    http_req_hold(r); /* the stream's own reference, released by http_stream_end */
     r->status = 200;
     r->on_close = on_close;
     r->close_arg = arg;
@@ -401,7 +380,7 @@ int http_stream_start(struct req *r, const char *ctype, void (*on_close)(struct 
 
 int http_stream_write(struct req *r, struct evbuffer *buf)
 {
-    if (!r->streaming || !evhttp_request_get_connection(r->ev))
+    if (r->life != REQ_STREAMING || !r->ev || !evhttp_request_get_connection(r->ev))
         return -1;
     evhttp_send_reply_chunk(r->ev, buf);
     return 0;
@@ -409,40 +388,37 @@ int http_stream_write(struct req *r, struct evbuffer *buf)
 
 size_t http_stream_pending(struct req *r)
 {
-    struct evhttp_connection *evcon = evhttp_request_get_connection(r->ev);
+    struct evhttp_connection *evcon =
+        r->life == REQ_STREAMING && r->ev ? evhttp_request_get_connection(r->ev) : NULL;
     struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
     return bev ? evbuffer_get_length(bufferevent_get_output(bev)) : 0;
 }
 
 void http_stream_end(struct req *r)
 {
-    struct evhttp_connection *evcon = evhttp_request_get_connection(r->ev);
+    struct evhttp_connection *evcon;
     int64_t dur = util_now_us() - r->start_us;
 
+    if (r->life != REQ_STREAMING) {
+        log_msg(LOG_ERROR, r->id, "http: end of a stream that is not open ignored");
+        return;
+    }
+    evcon = evhttp_request_get_connection(r->ev);
+    req_set_state(r, REQ_DONE);
     track_unflushed(r); /* replaces the stream's close callback */
     /* Without a connection this only frees evhttp's request (the client left). */
     evhttp_send_reply_end(r->ev);
+    r->ev = NULL;
     log_msg(LOG_INFO, r->id, "%s %s %d stream %.3fs%s", r->method, r->path ? r->path : "-",
             r->status, (double)dur / 1e6, evcon ? "" : " (client left)");
     metrics_observe(r->match.route ? r->match.index : -1, r->status, dur);
-    req_free(r);
     H.streams--;
-    maybe_drained();
+    http_req_release(r);
 }
 
 int http_streams(void)
 {
     return H.streams;
-}
-
-void http_db_ok(const struct db_result *res, void *arg)
-{
-    http_reply_db_json(arg, 200, res);
-}
-
-void http_db_created(const struct db_result *res, void *arg)
-{
-    http_reply_db_json(arg, 201, res);
 }
 
 const char *http_param(struct req *r, const char *name)
@@ -455,14 +431,33 @@ const char *http_query(struct req *r, const char *name)
     return r->query ? evhttp_find_header(r->query, name) : NULL;
 }
 
+/* Headers are read from evhttp's request, which lives until req_flush hands the reply over:
+ * after that nobody holds `r` any more, so r->ev is never read once it may be gone. */
 const char *http_header(struct req *r, const char *name)
 {
-    return evhttp_find_header(evhttp_request_get_input_headers(r->ev), name);
+    return r->ev ? evhttp_find_header(evhttp_request_get_input_headers(r->ev), name) : NULL;
 }
 
 void http_add_header(struct req *r, const char *name, const char *value)
 {
-    evhttp_add_header(evhttp_request_get_output_headers(r->ev), name, value);
+    if (r->ev)
+        evhttp_add_header(evhttp_request_get_output_headers(r->ev), name, value);
+}
+
+void http_peer_addr(struct req *r, char *out, size_t len)
+{
+    struct evhttp_connection *c = r->ev ? evhttp_request_get_connection(r->ev) : NULL;
+    char *addr = NULL;
+    ev_uint16_t port = 0;
+
+    if (len == 0)
+        return;
+    out[0] = '\0';
+    if (!c)
+        return;
+    evhttp_connection_get_peer(c, &addr, &port);
+    if (addr)
+        snprintf(out, len, "%s", addr);
 }
 
 int http_inflight(void)
@@ -489,23 +484,6 @@ static const char *method_name(enum evhttp_cmd_type t)
     }
 }
 
-void http_dispatch_handler(struct req *r)
-{
-    const struct route *rt = r->match.route;
-    if (rt->access != ACCESS_PUBLIC &&
-        !auth_allows(&r->who, rt->access, router_param(&r->match, "store"))) {
-        http_reply_error(r, 403, "forbidden", NULL, "your role does not allow this here");
-        return;
-    }
-    rt->handler(r);
-}
-
-static bool is_api_path(const char *p)
-{
-    return strncmp(p, "/api/", 5) == 0 || strcmp(p, "/api") == 0 || strcmp(p, "/healthz") == 0 ||
-           strcmp(p, "/metrics") == 0;
-}
-
 static int read_body(struct req *r)
 {
     struct evbuffer *in = evhttp_request_get_input_buffer(r->ev);
@@ -519,13 +497,49 @@ static int read_body(struct req *r)
     return 0;
 }
 
-static void on_request(struct evhttp_request *ev, void *unused)
+/* What HTTP itself owns: a path, a query string, a body within the limits. Replies and returns
+ * -1 when the request cannot go further. */
+static int parse_request(struct req *r)
 {
-    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(ev);
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(r->ev);
     const char *raw_path = uri ? evhttp_uri_get_path(uri) : NULL;
     const char *raw_query = uri ? evhttp_uri_get_query(uri) : NULL;
-    size_t body_len = evbuffer_get_length(evhttp_request_get_input_buffer(ev));
+    size_t body_len = evbuffer_get_length(evhttp_request_get_input_buffer(r->ev));
     size_t dlen = 0;
+
+    if (!raw_path || raw_path[0] != '/') {
+        http_reply_error(r, 400, "bad_path", "path", "the request path is malformed");
+        return -1;
+    }
+    r->path = evhttp_uridecode(raw_path, 0, &dlen);
+    if (!r->path || strlen(r->path) != dlen) {
+        http_reply_error(r, 400, "bad_path", "path", "the request path is malformed");
+        return -1;
+    }
+    if (H.stopping) {
+        http_reply_retry(r, 1, "shutting_down", "the server is restarting");
+        return -1;
+    }
+    if (body_len > (size_t)config.max_body_bytes) {
+        http_reply_error(r, 413, "body_too_large", "body",
+                         "the request body is larger than %d bytes", config.max_body_bytes);
+        return -1;
+    }
+    r->query = calloc(1, sizeof(*r->query));
+    if (!r->query || read_body(r) < 0) {
+        http_reply_oom(r);
+        return -1;
+    }
+    TAILQ_INIT(r->query);
+    if (raw_query && evhttp_parse_query_str(raw_query, r->query) < 0) {
+        http_reply_error(r, 400, "bad_query", "query", "the query string is malformed");
+        return -1;
+    }
+    return 0;
+}
+
+static void on_request(struct evhttp_request *ev, void *unused)
+{
     struct req *r;
     (void)unused;
 
@@ -536,66 +550,14 @@ static void on_request(struct evhttp_request *ev, void *unused)
     }
     H.inflight++;
     r->ev = ev;
+    r->refs = 1; /* ours, for the length of this call */
+    r->life = REQ_OPEN;
     r->start_us = util_now_us();
     snprintf(r->id, sizeof(r->id), "%08x%08llx", H.prefix, (unsigned long long)++H.next_id);
     snprintf(r->method, sizeof(r->method), "%s", method_name(evhttp_request_get_command(ev)));
-
-    if (!raw_path || raw_path[0] != '/') {
-        http_reply_error(r, 400, "bad_path", "path", "the request path is malformed");
-        return;
-    }
-    r->path = evhttp_uridecode(raw_path, 0, &dlen);
-    if (!r->path || strlen(r->path) != dlen) {
-        http_reply_error(r, 400, "bad_path", "path", "the request path is malformed");
-        return;
-    }
-    if (H.stopping) {
-        http_add_header(r, "Retry-After", "1");
-        http_reply_error(r, 503, "shutting_down", NULL, "the server is restarting");
-        return;
-    }
-    if (body_len > (size_t)config.max_body_bytes) {
-        http_reply_error(r, 413, "body_too_large", "body",
-                         "the request body is larger than %d bytes", config.max_body_bytes);
-        return;
-    }
-    r->query = calloc(1, sizeof(*r->query));
-    if (!r->query || read_body(r) < 0) {
-        http_reply_error(r, 503, "out_of_memory", NULL, "out of memory");
-        return;
-    }
-    TAILQ_INIT(r->query);
-    if (raw_query && evhttp_parse_query_str(raw_query, r->query) < 0) {
-        http_reply_error(r, 400, "bad_query", "query", "the query string is malformed");
-        return;
-    }
-    if (!is_api_path(r->path)) {
-        static_serve(r);
-        return;
-    }
-    if (router_match(routes, nroutes, r->method, r->path, &r->match) < 0) {
-        if (r->match.path_found)
-            http_reply_error(r, 405, "method_not_allowed", "method",
-                             "%s is not allowed on this path", r->method);
-        else
-            http_reply_error(r, 404, "not_found", "path", "no such endpoint");
-        return;
-    }
-    if (r->body_len > 0 && (strcmp(r->method, "POST") == 0 || strcmp(r->method, "PUT") == 0 ||
-                            strcmp(r->method, "PATCH") == 0 || strcmp(r->method, "DELETE") == 0)) {
-        json_error_t jerr;
-        r->json = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &jerr);
-        if (!r->json || !json_is_object(r->json)) {
-            http_reply_error(r, 400, "invalid_json", "body",
-                             "the body must be a JSON object (%s at character %d)",
-                             r->json ? "not an object" : jerr.text, jerr.position);
-            return;
-        }
-    }
-    if (r->match.route->access == ACCESS_PUBLIC)
-        http_dispatch_handler(r);
-    else
-        auth_resolve(r);
+    if (parse_request(r) == 0)
+        H.on_request(r);
+    http_req_release(r);
 }
 
 /* SO_REUSEPORT lets several carnetd on one machine share a port, the kernel spreading new
@@ -631,13 +593,14 @@ out:
     return bound;
 }
 
-int http_init(struct event_base *base, const char *host, int port)
+int http_init(struct event_base *base, const char *host, int port, http_request_cb cb)
 {
     struct sockaddr_storage ss;
     socklen_t sl = sizeof(ss);
     evutil_socket_t fd;
 
     H.base = base;
+    H.on_request = cb;
     H.prefix = randombytes_random();
     H.http = evhttp_new(base);
     if (!H.http)

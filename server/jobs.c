@@ -54,7 +54,7 @@ static void on_done(const struct db_result *res, void *arg)
     struct job *j = arg;
     if (res->status == DB_ERR_SQL)
         log_warning("jobs: %s failed: %s", j->stmt.name,
-                    res->res ? PQresultErrorMessage(res->res) : "?");
+                    db_error_field(res, DB_ERROR_PRIMARY) ? db_error_field(res, DB_ERROR_PRIMARY) : "?");
     current++;
     if (current >= NJOBS || stopping) {
         current = -1;

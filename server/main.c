@@ -14,6 +14,7 @@
 
 #include "auth.h"
 #include "config.h"
+#include "dispatch.h"
 #include "db.h"
 #include "http.h"
 #include "jobs.h"
@@ -96,6 +97,8 @@ int main(int argc, char **argv)
     }
     if (config.show_routes) {
         for (int i = 0; i < nroutes; i++) {
+            if (&routes[i] == router_fallback(routes, nroutes))
+                continue;
             char access[64];
             router_access_text(routes[i].access, access, sizeof(access));
             printf("%s{\"method\":\"%s\",\"path\":\"%s\",\"access\":\"%s\"}", i ? ",\n" : "[",
@@ -146,12 +149,12 @@ int main(int argc, char **argv)
     dbc.reconnect_max_ms = config.reconnect_max_ms;
     dbc.pipeline_depth = config.pipeline_depth;
     if (auth_init() < 0 || metrics_init(nroutes) < 0 || db_init(base, &dbc) < 0 ||
-        sse_init(base) < 0 || worker_init(base, config.workers) < 0) {
+        sse_init(base) < 0 || worker_init(base, config.workers, config.send_workers) < 0) {
         log_error("start-up failed");
         goto out;
     }
     static_init(config.web_root);
-    if (http_init(base, config.listen_host, config.listen_port) < 0)
+    if (http_init(base, config.listen_host, config.listen_port, dispatch_request) < 0)
         goto out;
     if (!config.no_jobs && (jobs_init(base) < 0 || outbox_init(base) < 0))
         goto out;

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api.h"
 #include "http.h"
 #include "log.h"
 #include "util.h"
@@ -111,7 +112,7 @@ void message_customer_get(struct req *r)
     if (path_token_hash(r, hash) < 0)
         return;
     util_token_hash(http_param(r, "token"), hash_b2);
-    db_query(&q_customer_get, params, http_db_ok, r);
+    api_send(r, &q_customer_get, params, 200);
 }
 
 void message_customer_post(struct req *r)
@@ -124,7 +125,7 @@ void message_customer_post(struct req *r)
     params[0] = hash;
     params[1] = json;
     params[2] = hash_b2;
-    db_query(&q_customer_post, params, http_db_created, r);
+    api_send(r, &q_customer_post, params, 201);
     free(json);
 }
 
@@ -142,7 +143,7 @@ void message_threads_list(struct req *r)
     params[0] = r->who.staff_id;
     params[2] =
         unread && (strcmp(unread, "true") == 0 || strcmp(unread, "1") == 0) ? "true" : "false";
-    db_query(&q_threads, params, http_db_ok, r);
+    api_send(r, &q_threads, params, 200);
 }
 
 void message_thread_get(struct req *r)
@@ -154,7 +155,7 @@ void message_thread_get(struct req *r)
         return;
     params[0] = r->who.staff_id;
     params[3] = r->id;
-    db_query(&q_thread_get, params, http_db_ok, r);
+    api_send(r, &q_thread_get, params, 200);
 }
 
 void message_staff_post(struct req *r)
@@ -168,7 +169,7 @@ void message_staff_post(struct req *r)
     params[0] = r->who.staff_id;
     params[3] = json;
     params[4] = r->id;
-    db_query(&q_staff_post, params, http_db_created, r);
+    api_send(r, &q_staff_post, params, 201);
     free(json);
 }
 
@@ -178,7 +179,7 @@ void message_survey_get(struct req *r)
     const char *params[1] = {hash};
     if (path_token_hash(r, hash) < 0)
         return;
-    db_query(&q_survey_get, params, http_db_ok, r);
+    api_send(r, &q_survey_get, params, 200);
 }
 
 /* A whole number in the body, or a 422 naming the field. */
@@ -223,7 +224,7 @@ void message_survey_answer(struct req *r)
     }
     params[0] = hash;
     params[1] = json;
-    db_query(&q_survey_answer, params, http_db_ok, r);
+    api_send(r, &q_survey_answer, params, 200);
     free(json);
 }
 
@@ -242,7 +243,7 @@ void message_survey_report(struct req *r)
     params[0] = r->who.staff_id;
     params[2] = weeks;
     params[3] = r->id;
-    db_query(&q_survey_report, params, http_db_ok, r);
+    api_send(r, &q_survey_report, params, 200);
 }
 
 void message_outbox_list(struct req *r)
@@ -260,7 +261,7 @@ void message_outbox_list(struct req *r)
     params[0] = r->who.staff_id;
     params[2] = http_query(r, "status");
     params[3] = limit;
-    db_query(&q_outbox_list, params, http_db_ok, r);
+    api_send(r, &q_outbox_list, params, 200);
 }
 
 void message_outbox_retry(struct req *r)
@@ -272,5 +273,5 @@ void message_outbox_retry(struct req *r)
         return;
     params[0] = r->who.staff_id;
     params[3] = r->id;
-    db_query(&q_outbox_retry, params, http_db_ok, r);
+    api_send(r, &q_outbox_retry, params, 200);
 }

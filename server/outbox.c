@@ -405,8 +405,8 @@ static void on_marked(const struct db_result *res, void *arg)
     struct outbox_msg *m = arg;
     const char *status = NULL;
 
-    if (res->status == DB_OK && !PQgetisnull(res->res, 0, 0))
-        status = PQgetvalue(res->res, 0, 0);
+    if (res->status == DB_OK && !db_isnull(res, 0, 0))
+        status = db_value(res, 0, 0);
     if (res->status != DB_OK) {
         /* The outcome is unknown to the database: the lease will expire and the message be
          * tried again (a repeat is possible only here). */
@@ -485,10 +485,10 @@ static void on_claimed(const struct db_result *res, void *arg)
     if (res->status != DB_OK) {
         if (res->status == DB_ERR_SQL)
             log_warning("outbox: claim failed: %s",
-                        res->res ? PQresultErrorMessage(res->res) : "?");
+                        db_error_field(res, DB_ERROR_PRIMARY) ? db_error_field(res, DB_ERROR_PRIMARY) : "?");
         return;
     }
-    list = json_loads(PQgetvalue(res->res, 0, 0), 0, NULL);
+    list = json_loads(db_value(res, 0, 0), 0, NULL);
     if (!json_is_array(list) || json_array_size(list) == 0)
         goto out;
     ob.full_batch = (int)json_array_size(list) >= config.outbox_batch;
@@ -500,7 +500,7 @@ static void on_claimed(const struct db_result *res, void *arg)
         if (!m)
             continue; /* its lease will expire and another round will take it */
         ob.inflight++;
-        if (worker_submit(send_work, send_done, m) < 0) {
+        if (worker_submit(WORKER_IO, send_work, send_done, m) < 0) {
             ob.inflight--;
             msg_free(m);
         }

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "device.h"
+#include "api.h"
 #include "http.h"
 #include "log.h"
 #include "util.h"
@@ -107,22 +108,22 @@ static void link_free(void *p)
     free(l);
 }
 
-static void on_link_reply(const struct db_result *res, void *arg)
+static void on_link_reply(struct req *r, const struct db_result *res)
 {
-    struct link_call *l = arg;
+    struct link_call *l = r->state;
     json_t *j;
 
-    if (res->status != DB_OK || PQntuples(res->res) < 1 || PQgetisnull(res->res, 0, 0)) {
-        http_reply_db_json(l->r, l->status, res);
+    if (res->status != DB_OK || db_rows(res) < 1 || db_isnull(res, 0, 0)) {
+        api_reply_result(r, l->status, res);
         return;
     }
-    j = json_loads(PQgetvalue(res->res, 0, 0), 0, NULL);
+    j = json_loads(db_value(res, 0, 0), 0, NULL);
     if (!j) {
-        http_reply_error(l->r, 500, "internal", NULL, "unexpected database answer");
+        http_reply_error(r, 500, "internal", NULL, "unexpected database answer");
         return;
     }
     json_object_set_new(j, l->key, json_string(l->token));
-    http_reply_jansson(l->r, l->status, j);
+    http_reply_jansson(r, l->status, j);
 }
 
 /* Makes a link token owned by the request; fills `hash` with what SQL stores. */
@@ -133,7 +134,6 @@ static struct link_call *link_new(struct req *r, const char *key, int status, ch
         http_reply_error(r, 503, "overloaded", NULL, "out of memory");
         return NULL;
     }
-    l->r = r;
     l->key = key;
     l->status = status;
     r->state = l;
@@ -167,7 +167,7 @@ static void call_with_link(struct req *r, struct sql_stmt *stmt, const char *key
     params[3] = hash;
     params[4] = r->id;
     params[5] = l->token;
-    db_query(stmt, params, on_link_reply, l);
+    api_call(r, stmt, params, on_link_reply);
     free(body);
 }
 

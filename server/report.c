@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api.h"
 #include "http.h"
 #include "repair.h"
 #include "util.h"
@@ -54,7 +55,7 @@ void report_floor(struct req *r)
         return;
     params[0] = r->who.staff_id;
     params[3] = r->id;
-    db_query(&q_floor, params, http_db_ok, r);
+    api_send(r, &q_floor, params, 200);
 }
 
 void report_repairs(struct req *r)
@@ -78,5 +79,5 @@ void report_repairs(struct req *r)
         return;
     params[0] = r->who.staff_id;
     params[4] = r->id;
-    db_query(&q_repairs, params, http_db_ok, r);
+    api_send(r, &q_repairs, params, 200);
 }

@@ -91,6 +91,8 @@ int router_match(const struct route *table, int n, const char *method, const cha
 {
     memset(m, 0, sizeof(*m));
     for (int i = 0; i < n; i++) {
+        if (strcmp(table[i].pattern, ROUTE_FALLBACK) == 0)
+            continue;
         if (match_one(table[i].pattern, path, m) < 0)
             continue;
         if (strcmp(table[i].method, method) == 0 ||
@@ -122,4 +124,9 @@ const char *router_param(const struct route_match *m, const char *name)
         if (strncmp(m->names[i], name, len) == 0 && m->names[i][len] == '}')
             return m->values[i];
     return NULL;
+}
+
+const struct route *router_fallback(const struct route *table, int n)
+{
+    return n > 0 && strcmp(table[n - 1].pattern, ROUTE_FALLBACK) == 0 ? &table[n - 1] : NULL;
 }

@@ -16,6 +16,7 @@
 #include "report.h"
 #include "sse.h"
 #include "staff.h"
+#include "static.h"
 #include "system.h"
 
 const struct route routes[] = {
@@ -180,6 +181,9 @@ const struct route routes[] = {
      "bookings, no-shows, walk-ins, waits and service times per local day"},
     {"GET", "/api/stores/{store}/repairs", report_repairs, ACCESS_STAFF,
      "the store's repair orders, newest first, by state"},
+
+    /* ---- the web root (static.c): every other path outside /api/ ---- */
+    {"GET", ROUTE_FALLBACK, static_serve, ACCESS_PUBLIC, "pages, scripts and styles"},
 };
 
 const int nroutes = (int)(sizeof(routes) / sizeof(routes[0]));

@@ -31,6 +31,7 @@
 
 #include "config.h"
 #include "db.h"
+#include "api.h"
 #include "http.h"
 #include "log.h"
 #include "util.h"
@@ -327,9 +328,9 @@ static json_t *events_parse(const struct db_result *res, int64_t *max, struct re
 
     *out = NULL;
     *n = 0;
-    if (res->status != DB_OK || PQntuples(res->res) < 1)
+    if (res->status != DB_OK || db_rows(res) < 1)
         return NULL;
-    j = json_loads(PQgetvalue(res->res, 0, 0), 0, NULL);
+    j = json_loads(db_value(res, 0, 0), 0, NULL);
     if (!j)
         return NULL;
     *max = (int64_t)json_integer_value(json_object_get(j, "max"));
@@ -679,10 +680,11 @@ static void on_heartbeat(evutil_socket_t fd, short what, void *arg)
     }
 }
 
-static void on_open(const struct db_result *res, void *arg)
+/* The open's answer. The client hangs on r->state without a free function: once the stream
+ * starts, the client outlives the handler's call and client_end frees it. */
+static void on_open(struct req *r, const struct db_result *res)
 {
-    struct client *c = arg;
-    struct req *r = c->r;
+    struct client *c = r->state;
     json_t *j;
     const char *topic;
     struct hub *h;
@@ -690,24 +692,26 @@ static void on_open(const struct db_result *res, void *arg)
 
     if (res->status != DB_OK) {
         c->r = NULL;
+        r->state = NULL;
         client_free(c);
-        http_reply_db_error(r, res);
+        api_reply_db_error(r, res);
         return;
     }
     if (S.stopping) {
         c->r = NULL;
+        r->state = NULL;
         client_free(c);
-        http_add_header(r, "Retry-After", "1");
-        http_reply_error(r, 503, "shutting_down", NULL, "the server is restarting");
+        http_reply_retry(r, 1, "shutting_down", "the server is restarting");
         return;
     }
-    j = json_loads(PQgetvalue(res->res, 0, 0), 0, NULL);
+    j = json_loads(db_value(res, 0, 0), 0, NULL);
     topic = j ? json_string_value(json_object_get(j, "topic")) : NULL;
     h = topic ? hub_get(topic) : NULL;
     if (!h) {
         if (j)
             json_decref(j);
         c->r = NULL;
+        r->state = NULL;
         client_free(c);
         http_reply_error(r, 503, "out_of_memory", NULL, "out of memory");
         return;
@@ -718,6 +722,7 @@ static void on_open(const struct db_result *res, void *arg)
     json_decref(j);
     if (http_stream_start(r, "text/event-stream; charset=utf-8", client_on_close, c) < 0) {
         c->r = NULL;
+        r->state = NULL;
         client_free(c);
         hub_maybe_free(h);
         http_reply_error(r, 500, "internal", NULL, "cannot start the stream");
@@ -781,7 +786,8 @@ static void stream_open(struct req *r, enum sse_mode mode, const char *kind, con
     c->r = r;
     c->mode = mode;
     c->state = CLIENT_OPENING;
-    db_query(&q_open, params, on_open, c);
+    r->state = c;
+    api_call(r, &q_open, params, on_open);
 }
 
 void sse_store_stream(struct req *r)

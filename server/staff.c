@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "auth.h"
+#include "api.h"
 #include "http.h"
 #include "log.h"
 #include "worker.h"
@@ -159,9 +160,8 @@ static bool require_body(struct req *r, const char *example)
 enum pw_kind { PW_CREATE, PW_RESET, PW_CHANGE };
 
 /* The state of a request that carries a password: r->state, freed (and wiped) by pw_free. The
- * worker owns it between worker_submit and its done callback. */
+ * worker owns it between api_offload and its done callback. */
 struct pw {
-    struct req *r;
     enum pw_kind kind;
     char *password;     /* the new password */
     char *old_password; /* PW_CHANGE: the current one, to verify */
@@ -198,7 +198,6 @@ static struct pw *pw_new(struct req *r, enum pw_kind kind, const char *password)
     struct pw *w = calloc(1, sizeof(*w));
     if (!w)
         return NULL;
-    w->r = r;
     w->kind = kind;
     r->state = w;
     r->state_free = pw_free;
@@ -220,32 +219,30 @@ static void pw_work(void *arg)
                           crypto_pwhash_OPSLIMIT_INTERACTIVE, crypto_pwhash_MEMLIMIT_INTERACTIVE);
 }
 
-static void on_pw_finish(const struct db_result *res, void *arg)
+static void on_pw_finish(struct req *r, const struct db_result *res)
 {
-    struct pw *w = arg;
     json_t *j;
     bool ok;
 
     if (res->status != DB_OK) {
-        http_reply_db_error(w->r, res);
+        api_reply_db_error(r, res);
         return;
     }
-    j = json_loads(PQgetvalue(res->res, 0, 0), 0, NULL);
+    j = json_loads(db_value(res, 0, 0), 0, NULL);
     ok = j && json_is_true(json_object_get(j, "ok"));
     if (j)
         json_decref(j);
     if (!ok) {
-        http_reply_error(w->r, 422, "bad_credentials", "old_password",
+        http_reply_error(r, 422, "bad_credentials", "old_password",
                          "the current password is wrong");
         return;
     }
-    http_reply_empty(w->r, 204);
+    http_reply_empty(r, 204);
 }
 
-static void pw_done(void *arg)
+static void pw_done(struct req *r)
 {
-    struct pw *w = arg;
-    struct req *r = w->r;
+    struct pw *w = r->state;
     const char *p[7];
 
     if (w->kind == PW_CHANGE && !w->old_ok) {
@@ -256,12 +253,12 @@ static void pw_done(void *arg)
         p[4] = w->session;
         p[5] = w->ip;
         p[6] = r->id;
-        db_query(&q_pw_finish, p, on_pw_finish, w);
+        api_call(r, &q_pw_finish, p, on_pw_finish);
         return;
     }
     if (w->rc != 0) {
         /* crypto_pwhash_str fails only when memory is short. */
-        http_reply_error(r, 503, "overloaded", NULL, "try again in a moment");
+        http_reply_oom(r);
         return;
     }
     switch (w->kind) {
@@ -271,7 +268,7 @@ static void pw_done(void *arg)
         p[2] = w->body;
         p[3] = w->hash;
         p[4] = r->id;
-        db_query(&q_create, p, http_db_created, r);
+        api_send(r, &q_create, p, 201);
         break;
     case PW_RESET:
         p[0] = r->who.staff_id;
@@ -279,7 +276,7 @@ static void pw_done(void *arg)
         p[2] = http_param(r, "staff");
         p[3] = w->hash;
         p[4] = r->id;
-        db_query(&q_reset, p, http_db_ok, r);
+        api_send(r, &q_reset, p, 200);
         break;
     case PW_CHANGE:
         p[0] = r->who.staff_id;
@@ -289,15 +286,14 @@ static void pw_done(void *arg)
         p[4] = w->session;
         p[5] = w->ip;
         p[6] = r->id;
-        db_query(&q_pw_finish, p, on_pw_finish, w);
+        api_call(r, &q_pw_finish, p, on_pw_finish);
         break;
     }
 }
 
-static void pw_submit(struct pw *w)
+static void pw_submit(struct req *r)
 {
-    if (worker_submit(pw_work, pw_done, w) < 0)
-        http_reply_error(w->r, 503, "overloaded", NULL, "try again in a moment");
+    api_offload(r, WORKER_CPU, pw_work, pw_done);
 }
 
 /* ---- handlers ---- */
@@ -310,7 +306,7 @@ void staff_list(struct req *r)
     p[0] = r->who.staff_id;
     p[1] = http_param(r, "store");
     p[2] = r->id;
-    db_query(&q_list, p, http_db_ok, r);
+    api_send(r, &q_list, p, 200);
 }
 
 void staff_create(struct req *r)
@@ -364,7 +360,7 @@ void staff_create(struct req *r)
         return;
     }
     json_decref(fields);
-    pw_submit(w);
+    pw_submit(r);
 }
 
 void staff_set_roles(struct req *r)
@@ -392,7 +388,7 @@ void staff_set_roles(struct req *r)
     p[2] = http_param(r, "staff");
     p[3] = text;
     p[4] = r->id;
-    db_query(&q_roles, p, http_db_ok, r); /* copies the values */
+    api_send(r, &q_roles, p, 200); /* copies the values */
     free(text);
 }
 
@@ -411,7 +407,7 @@ void staff_reset_password(struct req *r)
         http_reply_error(r, 503, "overloaded", NULL, "out of memory");
         return;
     }
-    pw_submit(w);
+    pw_submit(r);
 }
 
 static void staff_toggle(struct req *r, struct sql_stmt *stmt)
@@ -423,7 +419,7 @@ static void staff_toggle(struct req *r, struct sql_stmt *stmt)
     p[1] = http_param(r, "store");
     p[2] = http_param(r, "staff");
     p[3] = r->id;
-    db_query(stmt, p, http_db_ok, r);
+    api_send(r, stmt, p, 200);
 }
 
 void staff_disable(struct req *r)
@@ -436,26 +432,26 @@ void staff_enable(struct req *r)
     staff_toggle(r, &q_enable);
 }
 
-static void on_pw_begin(const struct db_result *res, void *arg)
+static void on_pw_begin(struct req *r, const struct db_result *res)
 {
-    struct pw *w = arg;
+    struct pw *w = r->state;
     json_t *j;
     const char *h;
 
     if (res->status != DB_OK) {
-        http_reply_db_error(w->r, res);
+        api_reply_db_error(r, res);
         return;
     }
-    j = json_loads(PQgetvalue(res->res, 0, 0), 0, NULL);
+    j = json_loads(db_value(res, 0, 0), 0, NULL);
     h = j ? json_string_value(json_object_get(j, "hash")) : NULL;
     w->stored = h ? strdup(h) : NULL;
     if (j)
         json_decref(j);
     if (!w->stored) {
-        http_reply_error(w->r, 500, "internal", NULL, "bad account record");
+        http_reply_error(r, 500, "internal", NULL, "bad account record");
         return;
     }
-    pw_submit(w);
+    pw_submit(r);
 }
 
 void staff_change_password(struct req *r)
@@ -482,10 +478,10 @@ void staff_change_password(struct req *r)
         http_reply_error(r, 503, "overloaded", NULL, "out of memory");
         return;
     }
-    auth_client_ip(r, w->ip, sizeof(w->ip));
+    http_peer_addr(r, w->ip, sizeof(w->ip));
     p[0] = r->who.staff_id;
     p[1] = w->ip;
-    db_query(&q_pw_begin, p, on_pw_begin, w);
+    api_call(r, &q_pw_begin, p, on_pw_begin);
 }
 
 void staff_audit(struct req *r)
@@ -527,5 +523,5 @@ void staff_audit(struct req *r)
     p[2] = id;
     p[3] = lim;
     p[4] = before;
-    db_query(&q_audit, p, http_db_ok, r);
+    api_send(r, &q_audit, p, 200);
 }

@@ -11,6 +11,8 @@
 #include <string.h>
 
 #include "config.h"
+#include "api.h"
+#include "api.h"
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
@@ -18,9 +20,8 @@
 
 static struct sql_stmt q_ping = SQL_STMT("system_ping", "select 1", 0);
 
-static void on_ping(const struct db_result *res, void *arg)
+static void on_ping(struct req *r, const struct db_result *res)
 {
-    struct req *r = arg;
     struct db_stats s;
 
     db_stats(&s);
@@ -39,7 +40,7 @@ static void on_ping(const struct db_result *res, void *arg)
 
 void system_healthz(struct req *r)
 {
-    db_query(&q_ping, NULL, on_ping, r);
+    api_call(r, &q_ping, NULL, on_ping);
 }
 
 void system_metrics(struct req *r)

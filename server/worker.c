@@ -1,7 +1,9 @@
 /*
- * worker: threads for CPU-heavy work. Jobs go to the threads through a mutex-guarded list; done
- * jobs come back through a second list and a pipe whose read end is an event on the loop, so the
- * `done` callbacks run on the loop thread and never race with it.
+ * worker: thread pools for work that must not run on the loop. Jobs go to a pool's threads
+ * through a mutex-guarded list; done jobs come back through a second list and a pipe whose read
+ * end is an event on the loop, so the `done` callbacks run on the loop thread and never race with
+ * it. Each kind of work has its own pool (its own threads, queue and pipe): a mail server that
+ * stalls for minutes fills the I/O pool only, and sign-ins keep their CPU threads.
  */
 #include "worker.h"
 
@@ -20,7 +22,7 @@ struct wjob {
     void *arg;
 };
 
-static struct {
+struct pool {
     pthread_mutex_t lock;
     pthread_cond_t cond;
     struct wjob *todo_head, *todo_tail, *done_head, *done_tail;
@@ -29,7 +31,16 @@ static struct {
     bool stopping;
     int pipefd[2];
     struct event *ev;
-} w = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER, .pipefd = {-1, -1}};
+};
+
+static struct pool pools[WORKER_KINDS] = {
+    [WORKER_CPU] = {.lock = PTHREAD_MUTEX_INITIALIZER,
+                    .cond = PTHREAD_COND_INITIALIZER,
+                    .pipefd = {-1, -1}},
+    [WORKER_IO] = {.lock = PTHREAD_MUTEX_INITIALIZER,
+                   .cond = PTHREAD_COND_INITIALIZER,
+                   .pipefd = {-1, -1}},
+};
 
 static void push(struct wjob **head, struct wjob **tail, struct wjob *j)
 {
@@ -41,44 +52,44 @@ static void push(struct wjob **head, struct wjob **tail, struct wjob *j)
     *tail = j;
 }
 
-static void *thread_main(void *unused)
+static void *thread_main(void *arg)
 {
-    (void)unused;
-    pthread_mutex_lock(&w.lock);
+    struct pool *p = arg;
+    pthread_mutex_lock(&p->lock);
     for (;;) {
         struct wjob *j;
-        while (!w.todo_head && !w.stopping)
-            pthread_cond_wait(&w.cond, &w.lock);
-        if (w.stopping && !w.todo_head)
+        while (!p->todo_head && !p->stopping)
+            pthread_cond_wait(&p->cond, &p->lock);
+        if (p->stopping && !p->todo_head)
             break;
-        j = w.todo_head;
-        w.todo_head = j->next;
-        if (!w.todo_head)
-            w.todo_tail = NULL;
-        pthread_mutex_unlock(&w.lock);
+        j = p->todo_head;
+        p->todo_head = j->next;
+        if (!p->todo_head)
+            p->todo_tail = NULL;
+        pthread_mutex_unlock(&p->lock);
         j->work(j->arg);
-        pthread_mutex_lock(&w.lock);
-        push(&w.done_head, &w.done_tail, j);
+        pthread_mutex_lock(&p->lock);
+        push(&p->done_head, &p->done_tail, j);
         /* One byte wakes the loop; a full pipe already means it will wake. */
-        if (write(w.pipefd[1], "x", 1) < 0) {
+        if (write(p->pipefd[1], "x", 1) < 0) {
         }
     }
-    pthread_mutex_unlock(&w.lock);
+    pthread_mutex_unlock(&p->lock);
     return NULL;
 }
 
-static void on_done(evutil_socket_t fd, short what, void *unused)
+static void on_done(evutil_socket_t fd, short what, void *arg)
 {
+    struct pool *p = arg;
     char buf[256];
     struct wjob *list;
     (void)what;
-    (void)unused;
     while (read(fd, buf, sizeof(buf)) > 0) {
     }
-    pthread_mutex_lock(&w.lock);
-    list = w.done_head;
-    w.done_head = w.done_tail = NULL;
-    pthread_mutex_unlock(&w.lock);
+    pthread_mutex_lock(&p->lock);
+    list = p->done_head;
+    p->done_head = p->done_tail = NULL;
+    pthread_mutex_unlock(&p->lock);
     while (list) {
         struct wjob *next = list->next;
         list->done(list->arg);
@@ -87,62 +98,77 @@ static void on_done(evutil_socket_t fd, short what, void *unused)
     }
 }
 
-int worker_init(struct event_base *base, int nthreads)
+static int pool_start(struct event_base *base, struct pool *p, int nthreads)
 {
-    if (pipe(w.pipefd) < 0)
+    if (pipe(p->pipefd) < 0)
         return -1;
     for (int i = 0; i < 2; i++)
-        fcntl(w.pipefd[i], F_SETFL, fcntl(w.pipefd[i], F_GETFL) | O_NONBLOCK);
-    w.ev = event_new(base, w.pipefd[0], EV_READ | EV_PERSIST, on_done, NULL);
-    if (!w.ev || event_add(w.ev, NULL) < 0)
+        fcntl(p->pipefd[i], F_SETFL, fcntl(p->pipefd[i], F_GETFL) | O_NONBLOCK);
+    p->ev = event_new(base, p->pipefd[0], EV_READ | EV_PERSIST, on_done, p);
+    if (!p->ev || event_add(p->ev, NULL) < 0)
         return -1;
-    w.threads = calloc((size_t)nthreads, sizeof(pthread_t));
-    if (!w.threads)
+    p->threads = calloc((size_t)nthreads, sizeof(pthread_t));
+    if (!p->threads)
         return -1;
     for (int i = 0; i < nthreads; i++) {
-        if (pthread_create(&w.threads[i], NULL, thread_main, NULL) != 0) {
+        if (pthread_create(&p->threads[i], NULL, thread_main, p) != 0) {
             log_error("worker: cannot start thread %d", i);
             return -1;
         }
-        w.nthreads++;
+        p->nthreads++;
     }
     return 0;
 }
 
-int worker_submit(worker_fn work, worker_fn done, void *arg)
+int worker_init(struct event_base *base, int cpu_threads, int io_threads)
 {
+    return pool_start(base, &pools[WORKER_CPU], cpu_threads) < 0 ||
+                   pool_start(base, &pools[WORKER_IO], io_threads) < 0
+               ? -1
+               : 0;
+}
+
+int worker_submit(enum worker_kind kind, worker_fn work, worker_fn done, void *arg)
+{
+    struct pool *p = &pools[kind];
     struct wjob *j = calloc(1, sizeof(*j));
     if (!j)
         return -1;
     j->work = work;
     j->done = done;
     j->arg = arg;
-    pthread_mutex_lock(&w.lock);
-    push(&w.todo_head, &w.todo_tail, j);
-    pthread_cond_signal(&w.cond);
-    pthread_mutex_unlock(&w.lock);
+    pthread_mutex_lock(&p->lock);
+    push(&p->todo_head, &p->todo_tail, j);
+    pthread_cond_signal(&p->cond);
+    pthread_mutex_unlock(&p->lock);
     return 0;
+}
+
+static void pool_stop(struct pool *p)
+{
+    pthread_mutex_lock(&p->lock);
+    p->stopping = true;
+    pthread_cond_broadcast(&p->cond);
+    pthread_mutex_unlock(&p->lock);
+    for (int i = 0; i < p->nthreads; i++)
+        pthread_join(p->threads[i], NULL);
+    /* Jobs finished after the loop stopped still own memory: run their done callbacks now. */
+    if (p->ev)
+        on_done(p->pipefd[0], EV_READ, p);
+    free(p->threads);
+    p->threads = NULL;
+    p->nthreads = 0;
+    if (p->ev)
+        event_free(p->ev);
+    p->ev = NULL;
+    for (int i = 0; i < 2; i++)
+        if (p->pipefd[i] >= 0)
+            close(p->pipefd[i]);
+    p->pipefd[0] = p->pipefd[1] = -1;
 }
 
 void worker_shutdown(void)
 {
-    pthread_mutex_lock(&w.lock);
-    w.stopping = true;
-    pthread_cond_broadcast(&w.cond);
-    pthread_mutex_unlock(&w.lock);
-    for (int i = 0; i < w.nthreads; i++)
-        pthread_join(w.threads[i], NULL);
-    /* Jobs finished after the loop stopped still own memory: run their done callbacks now. */
-    if (w.ev)
-        on_done(w.pipefd[0], EV_READ, NULL);
-    free(w.threads);
-    w.threads = NULL;
-    w.nthreads = 0;
-    if (w.ev)
-        event_free(w.ev);
-    w.ev = NULL;
-    for (int i = 0; i < 2; i++)
-        if (w.pipefd[i] >= 0)
-            close(w.pipefd[i]);
-    w.pipefd[0] = w.pipefd[1] = -1;
+    for (int k = 0; k < WORKER_KINDS; k++)
+        pool_stop(&pools[k]);
 }

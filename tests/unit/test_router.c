@@ -87,13 +87,27 @@ START_TEST(access_text_and_roles)
 }
 END_TEST
 
+START_TEST(fallback_matches_nothing)
+{
+    struct route_match m;
+    /* The fallback row is never matched by path, even by a path that looks like its pattern. */
+    ck_assert_int_lt(router_match(routes, nroutes, "GET", "*", &m), 0);
+    ck_assert_int_lt(router_match(routes, nroutes, "GET", "/index.html", &m), 0);
+    router_match_clear(&m);
+}
+END_TEST
+
 START_TEST(real_table_is_well_formed)
 {
     /* Every route in carnetd's own table: a known method, an absolute path, balanced braces,
-     * no duplicate (method, pattern), and a summary. */
+     * no duplicate (method, pattern), and a summary. Only the last row may be the fallback. */
+    const struct route *fb = router_fallback(routes, nroutes);
+    ck_assert_msg(fb == &routes[nroutes - 1], "the web root is the table's last row");
     for (int i = 0; i < nroutes; i++) {
         const char *p = routes[i].pattern;
         int depth = 0;
+        if (&routes[i] == fb)
+            continue;
         ck_assert_msg(p[0] == '/', "%s", p);
         ck_assert_msg(routes[i].summary && routes[i].summary[0], "%s has no summary", p);
         ck_assert(strstr("GET POST PUT PATCH DELETE", routes[i].method) != NULL);
@@ -125,6 +139,7 @@ int main(void)
     tcase_add_test(tc, head_matches_get);
     tcase_add_test(tc, access_text_and_roles);
     tcase_add_test(tc, real_table_is_well_formed);
+    tcase_add_test(tc, fallback_matches_nothing);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

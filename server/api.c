@@ -1,0 +1,283 @@
+/*
+ * api: see api.h. The handler steps every domain takes, written once, and the one mapping from
+ * a PostgreSQL error to an HTTP answer.
+ *
+ * Errors raised by our SQL functions (carnet_fail) carry SQLSTATE CAnnn, nnn being the HTTP
+ * status; MESSAGE is the machine-readable code, DETAIL the offending field or a JSON object of
+ * extras (with "field"), HINT the human message. Other SQLSTATEs map by class below.
+ */
+#include "api.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http.h"
+#include "log.h"
+#include "util.h"
+
+/* A pending query's hold on its request: the request and the callback to run. */
+struct api_pending {
+    struct req *r;
+    api_cb cb;
+};
+
+const char *api_path_id(struct req *r, const char *name)
+{
+    const char *v = http_param(r, name);
+    if (!util_is_digits(v, API_ID_MAX_DIGITS)) {
+        http_reply_error(r, 404, "not_found", name, "no such %s", name);
+        return NULL;
+    }
+    return v;
+}
+
+bool api_query_int(struct req *r, const char *name, long long min, long long max, long long def,
+                   char out[24])
+{
+    const char *v = http_query(r, name);
+    long long n = def;
+    char *end;
+
+    if (v) {
+        errno = 0;
+        n = strtoll(v, &end, 10);
+        /* Digits only (an optional '-'): no spaces, no '+', no hex, no trailing text. */
+        if (!*v || *end || errno || (v[0] != '-' && (v[0] < '0' || v[0] > '9')) || n < min ||
+            n > max) {
+            http_reply_error(r, 400, "bad_value", name, "%s must be a whole number from %lld to %lld",
+                             name, min, max);
+            return false;
+        }
+    }
+    snprintf(out, 24, "%lld", n);
+    return true;
+}
+
+bool api_query_bool(struct req *r, const char *name, bool def, const char **out)
+{
+    const char *v = http_query(r, name);
+    bool b = def;
+    if (v) {
+        if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0)
+            b = true;
+        else if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0)
+            b = false;
+        else {
+            http_reply_error(r, 400, "bad_value", name, "%s is true or false", name);
+            return false;
+        }
+    }
+    *out = b ? "true" : "false";
+    return true;
+}
+
+bool api_need_body(struct req *r)
+{
+    if (!r->json) {
+        http_reply_error(r, 400, "missing_body", "body", "a JSON object body is required");
+        return false;
+    }
+    return true;
+}
+
+const char *api_body(struct req *r)
+{
+    return r->json && r->body ? r->body : "{}";
+}
+
+static void on_answer(const struct db_result *res, void *arg)
+{
+    struct api_pending *p = arg;
+    struct req *r = p->r;
+    api_cb cb = p->cb;
+
+    free(p);
+    if (!http_replied(r))
+        cb(r, res);
+    http_req_release(r);
+}
+
+void api_call(struct req *r, struct sql_stmt *stmt, const char *const *params, api_cb cb)
+{
+    struct api_pending *p = malloc(sizeof(*p));
+    if (!p) {
+        http_reply_oom(r);
+        return;
+    }
+    p->r = r;
+    p->cb = cb;
+    http_req_hold(r);
+    db_query(stmt, params, on_answer, p);
+}
+
+void api_reply_ok(struct req *r, const struct db_result *res)
+{
+    api_reply_result(r, 200, res);
+}
+
+void api_reply_created(struct req *r, const struct db_result *res)
+{
+    api_reply_result(r, 201, res);
+}
+
+void api_send(struct req *r, struct sql_stmt *stmt, const char *const *params, int status)
+{
+    api_call(r, stmt, params, status == 201 ? api_reply_created : api_reply_ok);
+}
+
+void api_reply_result(struct req *r, int status, const struct db_result *res)
+{
+    if (res->status != DB_OK) {
+        api_reply_db_error(r, res);
+        return;
+    }
+    if (db_rows(res) < 1 || db_cols(res) < 1 || db_isnull(res, 0, 0)) {
+        http_reply_error(r, 404, "not_found", NULL, "no such object");
+        return;
+    }
+    http_reply_json(r, status, db_value(res, 0, 0), (size_t)db_length(res, 0, 0));
+}
+
+struct api_job {
+    struct req *r;
+    worker_fn work;
+    void (*done)(struct req *r);
+};
+
+static void job_work(void *arg)
+{
+    struct api_job *j = arg;
+    j->work(j->r->state);
+}
+
+static void job_done(void *arg)
+{
+    struct api_job *j = arg;
+    struct req *r = j->r;
+    void (*done)(struct req *r) = j->done;
+
+    free(j);
+    if (!http_replied(r))
+        done(r);
+    http_req_release(r);
+}
+
+void api_offload(struct req *r, enum worker_kind kind, worker_fn work, void (*done)(struct req *r))
+{
+    struct api_job *j = malloc(sizeof(*j));
+    if (!j) {
+        http_reply_oom(r);
+        return;
+    }
+    j->r = r;
+    j->work = work;
+    j->done = done;
+    http_req_hold(r);
+    if (worker_submit(kind, job_work, job_done, j) < 0) {
+        free(j);
+        http_req_release(r);
+        http_reply_oom(r);
+    }
+}
+
+int api_status_for_sqlstate(const char *s)
+{
+    if (!s || strlen(s) != 5)
+        return 500;
+    /* Our own functions raise CAnnn where nnn is the HTTP status they mean. */
+    if (s[0] == 'C' && s[1] == 'A') {
+        int st = atoi(s + 2);
+        return st >= 400 && st < 600 ? st : 500;
+    }
+    if (strcmp(s, "23505") == 0 || strcmp(s, "23P01") == 0)
+        return 409; /* unique / exclusion: someone else got there first */
+    if (strcmp(s, "23514") == 0 || strcmp(s, "23502") == 0 || strcmp(s, "23503") == 0)
+        return 422;
+    if (strncmp(s, "22", 2) == 0)
+        return 400; /* data exceptions: a value that does not parse */
+    if (strcmp(s, "57014") == 0 || strcmp(s, "40001") == 0 || strcmp(s, "40P01") == 0 ||
+        strncmp(s, "08", 2) == 0 || strcmp(s, "57P01") == 0 || strcmp(s, "57P03") == 0)
+        return 503; /* timeout, serialization, lost connection, shutting down: try again */
+    return 500;
+}
+
+static const char *code_for_sqlstate(const char *s, int status)
+{
+    if (strcmp(s, "23505") == 0 || strcmp(s, "23P01") == 0)
+        return "conflict";
+    if (status == 422)
+        return "invalid";
+    if (status == 400)
+        return "bad_value";
+    if (strcmp(s, "57014") == 0)
+        return "timeout";
+    if (status == 503)
+        return "retry";
+    return "internal";
+}
+
+/* A CAnnn error: MESSAGE = code, DETAIL = field or a JSON object of extras, HINT = message. */
+static void reply_carnet_error(struct req *r, int status, const struct db_result *res)
+{
+    const char *primary = db_error_field(res, DB_ERROR_PRIMARY);
+    const char *detail = db_error_field(res, DB_ERROR_DETAIL);
+    const char *hint = db_error_field(res, DB_ERROR_HINT);
+    const char *field = detail;
+    json_t *extra = NULL;
+
+    if (detail && detail[0] == '{') {
+        extra = json_loads(detail, 0, NULL);
+        field = extra ? json_string_value(json_object_get(extra, "field")) : NULL;
+    }
+    http_reply_error_extra(r, status, primary ? primary : "error", field, hint ? hint : primary,
+                           extra);
+    if (extra)
+        json_decref(extra);
+}
+
+void api_reply_db_error(struct req *r, const struct db_result *res)
+{
+    const char *state = res->sqlstate;
+    const char *primary;
+    int status;
+
+    switch (res->status) {
+    case DB_ERR_BUSY:
+    case DB_ERR_TIMEOUT:
+        http_reply_retry(r, db_retry_after(), "overloaded",
+                         "the server is busy, try again in a moment");
+        return;
+    case DB_ERR_CONN:
+        http_reply_retry(r, 1, "database_unavailable",
+                         "the database cannot be reached, try again in a moment");
+        return;
+    case DB_OK:
+    case DB_ERR_SQL:
+        break;
+    }
+    if (!res->res || !state) {
+        http_reply_error(r, 500, "internal", NULL, "unexpected database answer");
+        return;
+    }
+    status = api_status_for_sqlstate(state);
+    if (state[0] == 'C' && state[1] == 'A') {
+        reply_carnet_error(r, status, res);
+        return;
+    }
+    primary = db_error_field(res, DB_ERROR_PRIMARY);
+    if (status >= 500) {
+        rlog_error(r, "database error %s: %s", state, primary ? primary : "");
+        if (status == 503)
+            http_reply_retry(r, 1, code_for_sqlstate(state, status),
+                             "temporary database problem, try again");
+        else
+            http_reply_error(r, status, code_for_sqlstate(state, status), NULL,
+                             "internal error");
+        return;
+    }
+    http_reply_error(r, status, code_for_sqlstate(state, status),
+                     db_error_field(res, DB_ERROR_CONSTRAINT), "%s",
+                     primary ? primary : "invalid value");
+}

@@ -1,0 +1,80 @@
+/*
+ * dispatch: route -> authenticate -> authorise -> handler, for every request, in that order and
+ * in this one file, so what protects an endpoint can be read in one place.
+ *
+ * The route table (routes.c) says who may call what. Paths outside the API that no row has go
+ * to the table's fallback row (the web root). A body sent to the API must be a JSON object; it is
+ * parsed once here (handlers that need fields read r->json; SQL gets the text as received).
+ * Authentication is asynchronous (a session lookup), so auth continues the request through the
+ * callback it is handed; the request stays alive meanwhile because auth's query holds it.
+ */
+#include "dispatch.h"
+
+#include <string.h>
+
+#include "auth.h"
+#include "http.h"
+#include "router.h"
+
+static bool is_api_path(const char *p)
+{
+    return strncmp(p, "/api/", 5) == 0 || strcmp(p, "/api") == 0 || strcmp(p, "/healthz") == 0 ||
+           strcmp(p, "/metrics") == 0;
+}
+
+static bool has_body_method(const char *m)
+{
+    return strcmp(m, "POST") == 0 || strcmp(m, "PUT") == 0 || strcmp(m, "PATCH") == 0 ||
+           strcmp(m, "DELETE") == 0;
+}
+
+/* Authorise, then run the handler: the continuation auth is handed. */
+static void authorised(struct req *r)
+{
+    const struct route *rt = r->match.route;
+    if (rt->access != ACCESS_PUBLIC &&
+        !auth_allows(&r->who, rt->access, router_param(&r->match, "store"))) {
+        http_reply_error(r, 403, "forbidden", NULL, "your role does not allow this here");
+        return;
+    }
+    rt->handler(r);
+}
+
+static int parse_json_body(struct req *r)
+{
+    json_error_t jerr;
+    if (r->body_len == 0 || !has_body_method(r->method))
+        return 0;
+    r->json = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!r->json || !json_is_object(r->json)) {
+        http_reply_error(r, 400, "invalid_json", "body",
+                         "the body must be a JSON object (%s at character %d)",
+                         r->json ? "not an object" : jerr.text, r->json ? 0 : jerr.position);
+        return -1;
+    }
+    return 0;
+}
+
+void dispatch_request(struct req *r)
+{
+    if (router_match(routes, nroutes, r->method, r->path, &r->match) < 0) {
+        const struct route *fb = router_fallback(routes, nroutes);
+        if (!is_api_path(r->path) && fb) {
+            r->match.route = fb;
+            r->match.index = (int)(fb - routes);
+            fb->handler(r);
+        } else if (r->match.path_found) {
+            http_reply_error(r, 405, "method_not_allowed", "method",
+                             "%s is not allowed on this path", r->method);
+        } else {
+            http_reply_error(r, 404, "not_found", "path", "no such endpoint");
+        }
+        return;
+    }
+    if (parse_json_body(r) < 0)
+        return;
+    if (r->match.route->access == ACCESS_PUBLIC)
+        authorised(r);
+    else
+        auth_resolve(r, authorised);
+}
