@@ -15,7 +15,6 @@
 #ifndef CARNET_DB_H
 #define CARNET_DB_H
 
-#include <libpq-fe.h>
 #include <stdbool.h>
 #include <stdint.h>
 

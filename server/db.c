@@ -22,6 +22,8 @@
  */
 #include "db.h"
 
+#include <libpq-fe.h>
+
 #include <event2/event.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -480,6 +480,8 @@ static const char *method_name(enum evhttp_cmd_type t)
     case EVHTTP_REQ_DELETE: return "DELETE";
     case EVHTTP_REQ_OPTIONS: return "OPTIONS";
     case EVHTTP_REQ_PATCH: return "PATCH";
+    case EVHTTP_REQ_TRACE: return "TRACE";
+    case EVHTTP_REQ_CONNECT: return "CONNECT";
     default: return "OTHER";
     }
 }
@@ -608,9 +610,13 @@ int http_init(struct event_base *base, const char *host, int port, http_request_
     evhttp_set_max_headers_size(H.http, (ev_ssize_t)config.max_header_bytes);
     evhttp_set_max_body_size(H.http, (ev_ssize_t)config.max_body_bytes * HARD_BODY_FACTOR);
     evhttp_set_timeout(H.http, config.http_timeout_s);
+    /* Every method libevent can parse reaches us, so a method no route has gets our JSON 405
+     * rather than libevent's HTML one. (Methods libevent cannot parse at all, like a bad request
+     * line or headers past the limit, still get libevent's own short answer: 2.1 has no hook.) */
     evhttp_set_allowed_methods(H.http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
                                            EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
-                                           EVHTTP_REQ_PATCH | EVHTTP_REQ_OPTIONS);
+                                           EVHTTP_REQ_PATCH | EVHTTP_REQ_OPTIONS |
+                                           EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT);
     evhttp_set_gencb(H.http, on_request, NULL);
     if (config.reuse_port)
         H.sock = bind_reuseport(host, port);
