@@ -41,9 +41,20 @@ enum db_status {
 
 struct db_result {
     enum db_status status;
-    PGresult *res; /* owned by the pool, valid only during the callback; may be NULL */
-    const char *sqlstate; /* for DB_ERR_SQL, else NULL */
+    struct pg_result *res; /* owned by the pool, valid only during the callback; may be NULL */
+    const char *sqlstate;  /* for DB_ERR_SQL, else NULL */
 };
+
+/* Reading an answer without libpq: rows, columns, values (text, valid during the callback). */
+int db_rows(const struct db_result *r);
+int db_cols(const struct db_result *r);
+bool db_isnull(const struct db_result *r, int row, int col);
+/* The value's text ("" for NULL or out of range). */
+const char *db_value(const struct db_result *r, int row, int col);
+int db_length(const struct db_result *r, int row, int col);
+/* For DB_ERR_SQL: the error's parts (NULL when absent). */
+enum db_error_field { DB_ERROR_PRIMARY, DB_ERROR_DETAIL, DB_ERROR_HINT, DB_ERROR_CONSTRAINT };
+const char *db_error_field(const struct db_result *r, enum db_error_field f);
 
 typedef void (*db_cb)(const struct db_result *result, void *arg);
 

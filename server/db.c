@@ -687,3 +687,49 @@ int db_retry_after(void)
     int s = pool.cfg.queue_timeout_ms / 1000;
     return s < 1 ? 1 : s;
 }
+
+/* ---- reading answers: the only libpq the rest of carnetd sees ---- */
+
+int db_rows(const struct db_result *r)
+{
+    return r && r->res ? PQntuples(r->res) : 0;
+}
+
+int db_cols(const struct db_result *r)
+{
+    return r && r->res ? PQnfields(r->res) : 0;
+}
+
+static bool in_range(const struct db_result *r, int row, int col)
+{
+    return r && r->res && row >= 0 && col >= 0 && row < PQntuples(r->res) &&
+           col < PQnfields(r->res);
+}
+
+bool db_isnull(const struct db_result *r, int row, int col)
+{
+    return !in_range(r, row, col) || PQgetisnull(r->res, row, col);
+}
+
+const char *db_value(const struct db_result *r, int row, int col)
+{
+    return in_range(r, row, col) ? PQgetvalue(r->res, row, col) : "";
+}
+
+int db_length(const struct db_result *r, int row, int col)
+{
+    return in_range(r, row, col) ? PQgetlength(r->res, row, col) : 0;
+}
+
+const char *db_error_field(const struct db_result *r, enum db_error_field f)
+{
+    static const int codes[] = {
+        [DB_ERROR_PRIMARY] = PG_DIAG_MESSAGE_PRIMARY,
+        [DB_ERROR_DETAIL] = PG_DIAG_MESSAGE_DETAIL,
+        [DB_ERROR_HINT] = PG_DIAG_MESSAGE_HINT,
+        [DB_ERROR_CONSTRAINT] = PG_DIAG_CONSTRAINT_NAME,
+    };
+    if (!r || !r->res)
+        return NULL;
+    return PQresultErrorField(r->res, codes[f]);
+}
