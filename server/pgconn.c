@@ -473,8 +473,11 @@ static void on_timeout(evutil_socket_t fd, short what, void *arg)
     char why[128];
     (void)fd;
     (void)what;
-    snprintf(why, sizeof(why), "%s timed out after %d s",
-             c->state == PGCONN_RESOLVING ? "host name lookup" : "connection", c->timeout_s);
+    if (c->state == PGCONN_RESOLVING)
+        snprintf(why, sizeof(why), "database host \"%s\": lookup timed out after %d s", c->name,
+                 c->timeout_s);
+    else
+        snprintf(why, sizeof(why), "connection timed out after %d s", c->timeout_s);
     attempt_fail(c, why);
 }
 

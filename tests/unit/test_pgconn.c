@@ -1,6 +1,8 @@
-/* Unit tests for pgconn.c's settings: parsing conninfo, what must be resolved, and the
- * keyword/value arrays that hand libpq the addresses of a name. */
+/* Unit tests for pgconn.c: its settings (parsing conninfo, what must be resolved, the
+ * keyword/value arrays that hand libpq the addresses of a name), and attempts that fail on a
+ * real event loop (a name that does not resolve, a refused connection, a lookup abandoned). */
 #include <check.h>
+#include <event2/event.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,6 +138,119 @@ START_TEST(check_conninfo)
 }
 END_TEST
 
+/* ---- attempts on a real loop ---- */
+
+#define LOOP_LIMIT_S 20
+
+struct outcome {
+    struct event_base *base;
+    int ready, failed;
+    char why[512];
+};
+
+static void on_ready(struct pgconn *c, void *arg)
+{
+    struct outcome *o = arg;
+    (void)c;
+    o->ready++;
+    event_base_loopexit(o->base, NULL);
+}
+
+static void on_failed(struct pgconn *c, const char *why, void *arg)
+{
+    struct outcome *o = arg;
+    (void)c;
+    o->failed++;
+    snprintf(o->why, sizeof(o->why), "%s", why);
+    event_base_loopexit(o->base, NULL);
+}
+
+static const struct pgconn_ops ops = {.ready = on_ready, .failed = on_failed};
+
+/* Runs one attempt to its end; the outcome says how it ended. */
+static void attempt(const char *conninfo, struct outcome *o, enum pgconn_state *end)
+{
+    static const char *const keys[] = {"connect_timeout", NULL};
+    static const char *const vals[] = {"10", NULL};
+    struct timeval limit = {LOOP_LIMIT_S, 0};
+    struct pgconn *c;
+
+    memset(o, 0, sizeof(*o));
+    o->base = event_base_new();
+    ck_assert_ptr_nonnull(o->base);
+    c = pgconn_new(o->base, conninfo, keys, vals, &ops, o);
+    ck_assert_ptr_nonnull(c);
+    ck_assert_int_eq(pgconn_state(c), PGCONN_IDLE);
+    pgconn_start(c);
+    event_base_loopexit(o->base, &limit);
+    event_base_dispatch(o->base);
+    *end = pgconn_state(c);
+    ck_assert_ptr_null(pgconn_pq(c));
+    pgconn_reset(c);
+    ck_assert_int_eq(pgconn_state(c), PGCONN_IDLE);
+    pgconn_free(c);
+    event_base_free(o->base);
+}
+
+START_TEST(unknown_name_fails_the_attempt)
+{
+    struct outcome o;
+    enum pgconn_state end;
+    attempt("postgresql://carnet@carnet-db.invalid:5432/carnet", &o, &end);
+    ck_assert_int_eq(o.ready, 0);
+    ck_assert_int_eq(o.failed, 1);
+    ck_assert_int_eq(end, PGCONN_FAILED);
+    ck_assert_msg(strstr(o.why, "carnet-db.invalid") != NULL, "%s", o.why);
+}
+END_TEST
+
+START_TEST(refused_connection_fails_the_attempt)
+{
+    struct outcome o;
+    enum pgconn_state end;
+    /* localhost comes from /etc/hosts; nothing listens on port 1. */
+    attempt("postgresql://carnet@localhost:1/carnet", &o, &end);
+    ck_assert_int_eq(o.ready, 0);
+    ck_assert_int_eq(o.failed, 1);
+    ck_assert_int_eq(end, PGCONN_FAILED);
+    ck_assert_msg(strstr(o.why, "localhost") != NULL || strstr(o.why, "127.0.0.1") != NULL,
+                  "%s", o.why);
+}
+END_TEST
+
+static void stop_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    event_base_loopexit(arg, NULL);
+}
+
+START_TEST(abandoned_lookup_calls_nobody)
+{
+    struct outcome o;
+    struct timeval later = {0, 300000};
+    struct pgconn *a, *b;
+
+    memset(&o, 0, sizeof(o));
+    o.base = event_base_new();
+    a = pgconn_new(o.base, "host=carnet-db.invalid", NULL, NULL, &ops, &o);
+    b = pgconn_new(o.base, "host=carnet-db.invalid", NULL, NULL, &ops, &o);
+    ck_assert_ptr_nonnull(a);
+    ck_assert_ptr_nonnull(b);
+    pgconn_start(a);
+    pgconn_start(b);
+    ck_assert_int_eq(pgconn_state(a), PGCONN_RESOLVING);
+    pgconn_reset(a); /* abandoned, then freed, while evdns still works on them */
+    ck_assert_int_eq(pgconn_state(a), PGCONN_IDLE);
+    pgconn_free(b);
+    event_base_once(o.base, -1, EV_TIMEOUT, stop_cb, o.base, &later);
+    event_base_dispatch(o.base);
+    ck_assert_int_eq(o.ready + o.failed, 0);
+    pgconn_free(a);
+    event_base_free(o.base);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("pgconn");
@@ -151,6 +266,12 @@ int main(void)
     tcase_add_test(tc, what_needs_a_lookup);
     tcase_add_test(tc, addresses_become_hostaddr);
     tcase_add_test(tc, check_conninfo);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("loop");
+    tcase_set_timeout(tc, LOOP_LIMIT_S * 2);
+    tcase_add_test(tc, unknown_name_fails_the_attempt);
+    tcase_add_test(tc, refused_connection_fails_the_attempt);
+    tcase_add_test(tc, abandoned_lookup_calls_nobody);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
