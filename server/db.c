@@ -559,8 +559,8 @@ void db_query(struct sql_stmt *stmt, const char *const *values, db_cb cb, void *
 int db_init(struct event_base *base, const struct db_config *cfg)
 {
     static const struct pgconn_ops ops = {.ready = conn_on_ready, .failed = conn_on_failed};
-    const char *keys[] = {"application_name", "options", "client_encoding", "connect_timeout",
-                          "keepalives", NULL};
+    const char *keys[] = {"application_name", "options",    "client_encoding",
+                          "connect_timeout",  "keepalives", NULL};
     const char *vals[] = {"carnetd", pool.timeout_opt, "UTF8", DB_CONNECT_TIMEOUT_S, "1", NULL};
 
     memset(&pool, 0, sizeof(pool));

@@ -72,11 +72,8 @@ struct pgconn {
 static struct dns_ref *dns_refs;
 
 static const char *state_names[] = {
-    [PGCONN_IDLE] = "idle",
-    [PGCONN_RESOLVING] = "resolving",
-    [PGCONN_CONNECTING] = "connecting",
-    [PGCONN_READY] = "ready",
-    [PGCONN_FAILED] = "failed",
+    [PGCONN_IDLE] = "idle",   [PGCONN_RESOLVING] = "resolving", [PGCONN_CONNECTING] = "connecting",
+    [PGCONN_READY] = "ready", [PGCONN_FAILED] = "failed",
 };
 
 /* ---- settings (pure) ---- */
@@ -350,8 +347,8 @@ static struct dns_ref *dns_get(struct event_base *base)
     if (!d)
         return NULL;
     /* Inactive, the resolver must not keep the loop alive (its UDP socket stays registered). */
-    d->dns = evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
-                                      EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+    d->dns =
+        evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS | EVDNS_BASE_DISABLE_WHEN_INACTIVE);
     if (!d->dns) {
         free(d);
         return NULL;

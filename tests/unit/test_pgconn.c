@@ -213,8 +213,8 @@ START_TEST(refused_connection_fails_the_attempt)
     ck_assert_int_eq(o.ready, 0);
     ck_assert_int_eq(o.failed, 1);
     ck_assert_int_eq(end, PGCONN_FAILED);
-    ck_assert_msg(strstr(o.why, "localhost") != NULL || strstr(o.why, "127.0.0.1") != NULL,
-                  "%s", o.why);
+    ck_assert_msg(strstr(o.why, "localhost") != NULL || strstr(o.why, "127.0.0.1") != NULL, "%s",
+                  o.why);
 }
 END_TEST
 
