@@ -3,7 +3,7 @@
  *
  * Each connection is a small state machine, in the manner of memcached's conn states:
  *
- *   DOWN --timer--> CONNECTING --PQconnectPoll OK--> IDLE <--last answer-- BUSY
+ *   DOWN --timer--> CONNECTING --pgconn ready--> IDLE <--last answer-- BUSY
  *     ^                  |                             |  --job-->          |
  *     +------ fail ------+-----------------------------+--------------------+
  *
@@ -15,10 +15,10 @@
  * one-query-per-connection.
  *
  * Statements are prepared lazily, the first time a connection runs them (the prepare rides in
- * the same pipeline as the query), so a reconnect costs nothing up front. Only non-blocking libpq
- * calls run here: PQconnectStartParams/PQconnectPoll, PQsend*, PQpipelineSync, PQflush,
- * PQconsumeInput, PQisBusy and PQgetResult when not busy. (PQconnectStart resolves host names
- * synchronously: configure an address, not a name.)
+ * the same pipeline as the query), so a reconnect costs nothing up front. Connecting (host name
+ * lookup included) is pgconn's; the pool owns the back-off between attempts. Only non-blocking
+ * libpq calls run here: PQsend*, PQpipelineSync, PQflush, PQconsumeInput, PQisBusy and
+ * PQgetResult when not busy.
  */
 #include "db.h"
 
@@ -30,10 +30,12 @@
 #include <string.h>
 
 #include "log.h"
+#include "pgconn.h"
 #include "util.h"
 
 #define SQL_MAX_STMTS 1024
 #define BACKOFF_MIN_MS 100
+#define DB_CONNECT_TIMEOUT_S "5" /* a libpq setting: text */
 
 enum conn_state { CONN_DOWN, CONN_CONNECTING, CONN_IDLE, CONN_BUSY };
 
@@ -56,10 +58,8 @@ struct db_job {
 struct db_conn {
     int index;
     enum conn_state state;
-    PGconn *pg;
-    struct event *ev;
-    int ev_fd;
-    short ev_what;
+    struct pgconn *pc;
+    PGconn *pg; /* pgconn's libpq connection while IDLE or BUSY, else NULL */
     struct event *retry;
     int backoff_ms;
     struct db_job *head, *tail; /* in flight, in the order their answers will come */
@@ -82,7 +82,7 @@ static struct {
 static int next_stmt_id;
 
 static void conn_start(struct db_conn *c);
-static void conn_on_event(evutil_socket_t fd, short what, void *arg);
+static void conn_on_io(struct pgconn *pc, short what, void *arg);
 static void pool_kick(void);
 
 /* ---- jobs and the wait queue (pure, unit-tested) ---- */
@@ -225,34 +225,10 @@ static int count_up(void)
     return n;
 }
 
-/* Points the connection's event at its current socket with the interest `what`. */
+/* Watches the connection's socket with the interest `what`. */
 static int conn_watch(struct db_conn *c, short what)
 {
-    int fd = PQsocket(c->pg);
-    if (fd < 0)
-        return -1;
-    if (c->ev && c->ev_fd == fd && c->ev_what == what)
-        return 0;
-    if (c->ev) {
-        event_free(c->ev);
-        c->ev = NULL;
-    }
-    c->ev = event_new(pool.base, fd, what | EV_PERSIST, conn_on_event, c);
-    if (!c->ev || event_add(c->ev, NULL) < 0)
-        return -1;
-    c->ev_fd = fd;
-    c->ev_what = what;
-    return 0;
-}
-
-static void conn_unwatch(struct db_conn *c)
-{
-    if (c->ev) {
-        event_free(c->ev);
-        c->ev = NULL;
-    }
-    c->ev_fd = -1;
-    c->ev_what = 0;
+    return pgconn_watch(c->pc, what, conn_on_io);
 }
 
 static void conn_retry_cb(evutil_socket_t fd, short what, void *arg)
@@ -270,11 +246,8 @@ static void conn_fail(struct db_conn *c, const char *why)
 
     log_warning("db: connection %d %s: %s", c->index, was_up ? "lost" : "failed",
                 why ? why : (c->pg ? PQerrorMessage(c->pg) : "out of memory"));
-    conn_unwatch(c);
-    if (c->pg) {
-        PQfinish(c->pg);
-        c->pg = NULL;
-    }
+    pgconn_reset(c->pc);
+    c->pg = NULL;
     c->head = c->tail = NULL;
     c->ninflight = 0;
     c->state = CONN_DOWN;
@@ -299,26 +272,25 @@ static void conn_fail(struct db_conn *c, const char *why)
     evtimer_add(c->retry, &tv);
 }
 
+/* The state is set first: pgconn may report a failure before pgconn_start returns. */
 static void conn_start(struct db_conn *c)
 {
-    const char *keys[] = {"dbname", "application_name", "options", "client_encoding",
-                          "connect_timeout", "keepalives", NULL};
-    const char *vals[] = {pool.cfg.conninfo, "carnetd", pool.timeout_opt, "UTF8", "5", "1", NULL};
-
-    c->pg = PQconnectStartParams(keys, vals, 1);
-    if (!c->pg || PQstatus(c->pg) == CONNECTION_BAD) {
-        conn_fail(c, NULL);
-        return;
-    }
     c->state = CONN_CONNECTING;
-    if (conn_watch(c, EV_WRITE) < 0)
-        conn_fail(c, "no socket");
+    pgconn_start(c->pc);
 }
 
-static void conn_connected(struct db_conn *c)
+static void conn_on_failed(struct pgconn *pc, const char *why, void *arg)
 {
-    if (PQsetnonblocking(c->pg, 1) != 0 || PQenterPipelineMode(c->pg) != 1 ||
-        conn_watch(c, EV_READ) < 0) {
+    (void)pc;
+    conn_fail(arg, why);
+}
+
+static void conn_on_ready(struct pgconn *pc, void *arg)
+{
+    struct db_conn *c = arg;
+
+    c->pg = pgconn_pq(pc);
+    if (PQenterPipelineMode(c->pg) != 1 || conn_watch(c, EV_READ) < 0) {
         conn_fail(c, NULL);
         return;
     }
@@ -457,30 +429,12 @@ static void conn_read_results(struct db_conn *c)
         pool_kick();
 }
 
-static void conn_on_event(evutil_socket_t fd, short what, void *arg)
+static void conn_on_io(struct pgconn *pc, short what, void *arg)
 {
     struct db_conn *c = arg;
-    (void)fd;
+    (void)pc;
 
     switch (c->state) {
-    case CONN_CONNECTING:
-        switch (PQconnectPoll(c->pg)) {
-        case PGRES_POLLING_READING:
-            if (conn_watch(c, EV_READ) < 0)
-                conn_fail(c, "no socket");
-            break;
-        case PGRES_POLLING_WRITING:
-            if (conn_watch(c, EV_WRITE) < 0)
-                conn_fail(c, "no socket");
-            break;
-        case PGRES_POLLING_OK:
-            conn_connected(c);
-            break;
-        default:
-            conn_fail(c, NULL);
-            break;
-        }
-        break;
     case CONN_IDLE:
         /* Nothing is expected: a readable idle socket means the server closed or notified. */
         if (!PQconsumeInput(c->pg) || PQstatus(c->pg) == CONNECTION_BAD) {
@@ -502,6 +456,7 @@ static void conn_on_event(evutil_socket_t fd, short what, void *arg)
             conn_read_results(c);
         break;
     case CONN_DOWN:
+    case CONN_CONNECTING:
         break;
     }
 }
@@ -605,6 +560,11 @@ void db_query(struct sql_stmt *stmt, const char *const *values, db_cb cb, void *
 
 int db_init(struct event_base *base, const struct db_config *cfg)
 {
+    static const struct pgconn_ops ops = {.ready = conn_on_ready, .failed = conn_on_failed};
+    const char *keys[] = {"application_name", "options",    "client_encoding",
+                          "connect_timeout",  "keepalives", NULL};
+    const char *vals[] = {"carnetd", pool.timeout_opt, "UTF8", DB_CONNECT_TIMEOUT_S, "1", NULL};
+
     memset(&pool, 0, sizeof(pool));
     pool.base = base;
     pool.cfg = *cfg;
@@ -618,9 +578,9 @@ int db_init(struct event_base *base, const struct db_config *cfg)
     for (int i = 0; i < cfg->size; i++) {
         struct db_conn *c = &pool.conns[i];
         c->index = i;
-        c->ev_fd = -1;
         c->retry = evtimer_new(base, conn_retry_cb, c);
-        if (!c->retry)
+        c->pc = pgconn_new(base, cfg->conninfo, keys, vals, &ops, c);
+        if (!c->retry || !c->pc)
             return -1;
         conn_start(c);
     }
@@ -642,9 +602,8 @@ void db_shutdown(void)
             job_finish(job, DB_ERR_CONN, NULL);
             job = next;
         }
-        conn_unwatch(c);
-        if (c->pg)
-            PQfinish(c->pg);
+        pgconn_free(c->pc);
+        c->pc = NULL;
         c->pg = NULL;
         c->state = CONN_DOWN;
         if (c->retry)

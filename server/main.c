@@ -22,6 +22,7 @@
 #include "metrics.h"
 #include "migrate.h"
 #include "outbox.h"
+#include "pgconn.h"
 #include "router.h"
 #include "sse.h"
 #include "static.h"
@@ -119,6 +120,12 @@ int main(int argc, char **argv)
         goto out;
     }
     signal(SIGPIPE, SIG_IGN);
+    /* A host name that does not resolve is bad configuration: say so now rather than retry it
+     * forever on the loop. (At run time a failed lookup is a failed attempt, retried.) */
+    if (pgconn_check_conninfo(config.database_url, err, sizeof(err)) < 0) {
+        log_error("%s", err);
+        goto out;
+    }
     if (!config.skip_migrate || config.migrate_only) {
         int n = migrate_run(config.database_url, config.schema_dir);
         if (n < 0)

@@ -34,6 +34,7 @@
 #include "api.h"
 #include "http.h"
 #include "log.h"
+#include "pgconn.h"
 #include "util.h"
 
 #define SSE_CHANNEL "carnet_events"
@@ -43,6 +44,7 @@
 #define SSE_MAX_PENDING (256 * 1024)
 #define SSE_BACKOFF_MIN_MS 100
 #define SSE_BACKOFF_MAX_MS 5000
+#define SSE_CONNECT_TIMEOUT_S "5" /* a libpq setting: text */
 
 static struct sql_stmt q_open = SQL_STMT("sse_open", "select floor_stream_open($1, $2)", 2);
 static struct sql_stmt q_events =
@@ -83,10 +85,8 @@ static struct {
     struct event *heartbeat;
     /* the LISTEN connection */
     enum listen_state lstate;
-    PGconn *pg;
-    struct event *ev;
-    int ev_fd;
-    short ev_what;
+    struct pgconn *pc;
+    PGconn *pg; /* pgconn's libpq connection once connected, else NULL */
     struct event *retry;
     int backoff_ms;
 } S;
@@ -481,34 +481,17 @@ static void hub_fetch(struct hub *h)
 
 /* ---- the LISTEN connection ---- */
 
-static void listen_on_event(evutil_socket_t fd, short what, void *arg);
+static void listen_on_event(struct pgconn *pc, short what, void *arg);
 
 static int listen_watch(short what)
 {
-    int fd = PQsocket(S.pg);
-    if (fd < 0)
-        return -1;
-    if (S.ev && S.ev_fd == fd && S.ev_what == what)
-        return 0;
-    if (S.ev)
-        event_free(S.ev);
-    S.ev = event_new(S.base, fd, what | EV_PERSIST, listen_on_event, NULL);
-    if (!S.ev || event_add(S.ev, NULL) < 0)
-        return -1;
-    S.ev_fd = fd;
-    S.ev_what = what;
-    return 0;
+    return pgconn_watch(S.pc, what, listen_on_event);
 }
 
 static void listen_close(void)
 {
-    if (S.ev)
-        event_free(S.ev);
-    S.ev = NULL;
-    S.ev_fd = -1;
-    S.ev_what = 0;
-    if (S.pg)
-        PQfinish(S.pg);
+    if (S.pc)
+        pgconn_reset(S.pc);
     S.pg = NULL;
     S.lstate = LISTEN_DOWN;
 }
@@ -590,38 +573,34 @@ static void listen_read(void)
         listen_fail(NULL);
 }
 
-static void listen_on_event(evutil_socket_t fd, short what, void *arg)
+/* Connected (pgconn): subscribe. */
+static void listen_on_ready(struct pgconn *pc, void *arg)
 {
-    (void)fd;
+    int r;
+    (void)arg;
+    S.pg = pgconn_pq(pc);
+    if (!PQsendQuery(S.pg, "LISTEN " SSE_CHANNEL)) {
+        listen_fail(NULL);
+        return;
+    }
+    S.lstate = LISTEN_SUBSCRIBING;
+    r = PQflush(S.pg);
+    if (r < 0 || listen_watch(r == 1 ? EV_READ | EV_WRITE : EV_READ) < 0)
+        listen_fail(NULL);
+}
+
+static void listen_on_failed(struct pgconn *pc, const char *why, void *arg)
+{
+    (void)pc;
+    (void)arg;
+    listen_fail(why);
+}
+
+static void listen_on_event(struct pgconn *pc, short what, void *arg)
+{
+    (void)pc;
     (void)arg;
     switch (S.lstate) {
-    case LISTEN_CONNECTING:
-        switch (PQconnectPoll(S.pg)) {
-        case PGRES_POLLING_READING:
-            if (listen_watch(EV_READ) < 0)
-                listen_fail("no socket");
-            break;
-        case PGRES_POLLING_WRITING:
-            if (listen_watch(EV_WRITE) < 0)
-                listen_fail("no socket");
-            break;
-        case PGRES_POLLING_OK:
-            if (PQsetnonblocking(S.pg, 1) != 0 || !PQsendQuery(S.pg, "LISTEN " SSE_CHANNEL)) {
-                listen_fail(NULL);
-                break;
-            }
-            S.lstate = LISTEN_SUBSCRIBING;
-            {
-                int r = PQflush(S.pg);
-                if (r < 0 || listen_watch(r == 1 ? EV_READ | EV_WRITE : EV_READ) < 0)
-                    listen_fail(NULL);
-            }
-            break;
-        default:
-            listen_fail(NULL);
-            break;
-        }
-        break;
     case LISTEN_SUBSCRIBING:
     case LISTEN_READY:
         if (what & EV_WRITE) {
@@ -635,24 +614,16 @@ static void listen_on_event(evutil_socket_t fd, short what, void *arg)
             listen_read();
         break;
     case LISTEN_DOWN:
+    case LISTEN_CONNECTING:
         break;
     }
 }
 
+/* The state is set first: pgconn may report a failure before pgconn_start returns. */
 static void listen_start(void)
 {
-    const char *keys[] = {"dbname",          "application_name", "client_encoding",
-                          "connect_timeout", "keepalives",       NULL};
-    const char *vals[] = {config.database_url, "carnetd-listen", "UTF8", "5", "1", NULL};
-
-    S.pg = PQconnectStartParams(keys, vals, 1);
-    if (!S.pg || PQstatus(S.pg) == CONNECTION_BAD) {
-        listen_fail(NULL);
-        return;
-    }
     S.lstate = LISTEN_CONNECTING;
-    if (listen_watch(EV_WRITE) < 0)
-        listen_fail("no socket");
+    pgconn_start(S.pc);
 }
 
 /* ---- streams ---- */
@@ -816,12 +787,16 @@ void sse_line_stream(struct req *r)
 
 int sse_init(struct event_base *base)
 {
+    static const struct pgconn_ops ops = {.ready = listen_on_ready, .failed = listen_on_failed};
+    static const char *const keys[] = {"application_name", "client_encoding", "connect_timeout",
+                                       "keepalives", NULL};
+    static const char *const vals[] = {"carnetd-listen", "UTF8", SSE_CONNECT_TIMEOUT_S, "1", NULL};
     struct timeval hb = {SSE_HEARTBEAT_S, 0};
     S.base = base;
-    S.ev_fd = -1;
     S.retry = evtimer_new(base, listen_retry, NULL);
     S.heartbeat = event_new(base, -1, EV_PERSIST, on_heartbeat, NULL);
-    if (!S.retry || !S.heartbeat || event_add(S.heartbeat, &hb) < 0)
+    S.pc = pgconn_new(base, config.database_url, keys, vals, &ops, NULL);
+    if (!S.retry || !S.heartbeat || !S.pc || event_add(S.heartbeat, &hb) < 0)
         return -1;
     listen_start();
     return 0;
@@ -860,4 +835,6 @@ void sse_free(void)
     if (S.retry)
         event_free(S.retry);
     S.heartbeat = S.retry = NULL;
+    pgconn_free(S.pc);
+    S.pc = NULL;
 }
