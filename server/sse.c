@@ -3,7 +3,7 @@
  *
  * Three kinds of objects, each a small state machine:
  *
- *   listener  DOWN --timer--> CONNECTING --> SUBSCRIBING (LISTEN sent) --> READY --fail--> DOWN
+ *   listener  pglisten's connection; each notification names a topic whose hub should look
  *   hub       one per topic with clients; `last` is the newest event id handed to its live
  *             clients (-1 until the first read tells it where the topic stands). A notification
  *             or a listener reconnect makes it read `events` after `last` (one read at a time;
@@ -24,7 +24,6 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <jansson.h>
-#include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +33,7 @@
 #include "api.h"
 #include "http.h"
 #include "log.h"
-#include "pgconn.h"
+#include "pglisten.h"
 #include "util.h"
 
 #define SSE_CHANNEL "carnet_events"
@@ -42,9 +41,6 @@
 #define SSE_RETRY_MS 2000 /* what browsers wait before reconnecting */
 #define SSE_BATCH 500     /* events read per query */
 #define SSE_MAX_PENDING (256 * 1024)
-#define SSE_BACKOFF_MIN_MS 100
-#define SSE_BACKOFF_MAX_MS 5000
-#define SSE_CONNECT_TIMEOUT_S "5" /* a libpq setting: text */
 
 static struct sql_stmt q_open = SQL_STMT("sse_open", "select floor_stream_open($1, $2)", 2);
 static struct sql_stmt q_events =
@@ -52,7 +48,6 @@ static struct sql_stmt q_events =
 
 enum sse_mode { SSE_STAFF, SSE_BOARD, SSE_LINE };
 enum client_state { CLIENT_OPENING, CLIENT_CATCHUP, CLIENT_LIVE };
-enum listen_state { LISTEN_DOWN, LISTEN_CONNECTING, LISTEN_SUBSCRIBING, LISTEN_READY };
 
 struct hub;
 
@@ -83,17 +78,10 @@ static struct {
     int nclients;
     bool stopping;
     struct event *heartbeat;
-    /* the LISTEN connection */
-    enum listen_state lstate;
-    struct pgconn *pc;
-    PGconn *pg; /* pgconn's libpq connection once connected, else NULL */
-    struct event *retry;
-    int backoff_ms;
 } S;
 
 static void client_catchup(struct client *c);
 static void hub_fetch(struct hub *h);
-static void listen_start(void);
 
 int sse_clients(void)
 {
@@ -479,52 +467,14 @@ static void hub_fetch(struct hub *h)
     events_query(h->topic, h->last, on_hub_fetch, h);
 }
 
-/* ---- the LISTEN connection ---- */
+/* ---- the LISTEN connection (pglisten): a hint that a topic has new rows ---- */
 
-static void listen_on_event(struct pgconn *pc, short what, void *arg);
-
-static int listen_watch(short what)
-{
-    return pgconn_watch(S.pc, what, listen_on_event);
-}
-
-static void listen_close(void)
-{
-    if (S.pc)
-        pgconn_reset(S.pc);
-    S.pg = NULL;
-    S.lstate = LISTEN_DOWN;
-}
-
-static void listen_fail(const char *why)
-{
-    struct timeval tv;
-    log_warning("sse: listen connection %s: %s", S.lstate == LISTEN_READY ? "lost" : "failed",
-                why ? why : (S.pg ? PQerrorMessage(S.pg) : "out of memory"));
-    listen_close();
-    if (S.stopping)
-        return;
-    S.backoff_ms = S.backoff_ms ? S.backoff_ms * 2 : SSE_BACKOFF_MIN_MS;
-    if (S.backoff_ms > SSE_BACKOFF_MAX_MS)
-        S.backoff_ms = SSE_BACKOFF_MAX_MS;
-    tv.tv_sec = S.backoff_ms / 1000;
-    tv.tv_usec = (S.backoff_ms % 1000) * 1000;
-    evtimer_add(S.retry, &tv);
-}
-
-static void listen_retry(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    (void)arg;
-    listen_start();
-}
-
-static void listen_dispatch(const char *payload)
+static void on_notified(const char *payload, void *arg)
 {
     json_t *j = json_loads(payload, 0, NULL);
     const char *topic = j ? json_string_value(json_object_get(j, "topic")) : NULL;
     struct hub *h = topic ? hub_find(topic) : NULL;
+    (void)arg;
     if (h)
         hub_fetch(h);
     if (j)
@@ -532,98 +482,11 @@ static void listen_dispatch(const char *payload)
 }
 
 /* Subscribed (again): whatever was committed while we were not listening is read now. */
-static void listen_ready(void)
+static void on_subscribed(void *arg)
 {
-    S.lstate = LISTEN_READY;
-    S.backoff_ms = 0;
-    log_info("sse: listening on %s", SSE_CHANNEL);
+    (void)arg;
     for (struct hub *h = S.hubs; h; h = h->next)
         hub_fetch(h);
-}
-
-static void listen_read(void)
-{
-    PGresult *res;
-    PGnotify *n;
-
-    if (!PQconsumeInput(S.pg)) {
-        listen_fail(NULL);
-        return;
-    }
-    if (S.lstate == LISTEN_SUBSCRIBING) {
-        bool ok = true;
-        while (!PQisBusy(S.pg) && (res = PQgetResult(S.pg)) != NULL) {
-            if (PQresultStatus(res) != PGRES_COMMAND_OK)
-                ok = false;
-            PQclear(res);
-        }
-        if (PQisBusy(S.pg))
-            return;
-        if (!ok) {
-            listen_fail(NULL);
-            return;
-        }
-        listen_ready();
-    }
-    while ((n = PQnotifies(S.pg)) != NULL) {
-        listen_dispatch(n->extra);
-        PQfreemem(n);
-    }
-    if (PQstatus(S.pg) == CONNECTION_BAD)
-        listen_fail(NULL);
-}
-
-/* Connected (pgconn): subscribe. */
-static void listen_on_ready(struct pgconn *pc, void *arg)
-{
-    int r;
-    (void)arg;
-    S.pg = pgconn_pq(pc);
-    if (!PQsendQuery(S.pg, "LISTEN " SSE_CHANNEL)) {
-        listen_fail(NULL);
-        return;
-    }
-    S.lstate = LISTEN_SUBSCRIBING;
-    r = PQflush(S.pg);
-    if (r < 0 || listen_watch(r == 1 ? EV_READ | EV_WRITE : EV_READ) < 0)
-        listen_fail(NULL);
-}
-
-static void listen_on_failed(struct pgconn *pc, const char *why, void *arg)
-{
-    (void)pc;
-    (void)arg;
-    listen_fail(why);
-}
-
-static void listen_on_event(struct pgconn *pc, short what, void *arg)
-{
-    (void)pc;
-    (void)arg;
-    switch (S.lstate) {
-    case LISTEN_SUBSCRIBING:
-    case LISTEN_READY:
-        if (what & EV_WRITE) {
-            int r = PQflush(S.pg);
-            if (r < 0 || (r == 0 && listen_watch(EV_READ) < 0)) {
-                listen_fail(NULL);
-                break;
-            }
-        }
-        if (what & EV_READ)
-            listen_read();
-        break;
-    case LISTEN_DOWN:
-    case LISTEN_CONNECTING:
-        break;
-    }
-}
-
-/* The state is set first: pgconn may report a failure before pgconn_start returns. */
-static void listen_start(void)
-{
-    S.lstate = LISTEN_CONNECTING;
-    pgconn_start(S.pc);
 }
 
 /* ---- streams ---- */
@@ -787,19 +650,13 @@ void sse_line_stream(struct req *r)
 
 int sse_init(struct event_base *base)
 {
-    static const struct pgconn_ops ops = {.ready = listen_on_ready, .failed = listen_on_failed};
-    static const char *const keys[] = {"application_name", "client_encoding", "connect_timeout",
-                                       "keepalives", NULL};
-    static const char *const vals[] = {"carnetd-listen", "UTF8", SSE_CONNECT_TIMEOUT_S, "1", NULL};
+    static const struct pglisten_ops ops = {.subscribed = on_subscribed, .notified = on_notified};
     struct timeval hb = {SSE_HEARTBEAT_S, 0};
     S.base = base;
-    S.retry = evtimer_new(base, listen_retry, NULL);
     S.heartbeat = event_new(base, -1, EV_PERSIST, on_heartbeat, NULL);
-    S.pc = pgconn_new(base, config.database_url, keys, vals, &ops, NULL);
-    if (!S.retry || !S.heartbeat || !S.pc || event_add(S.heartbeat, &hb) < 0)
+    if (!S.heartbeat || event_add(S.heartbeat, &hb) < 0)
         return -1;
-    listen_start();
-    return 0;
+    return pglisten_start(base, config.database_url, SSE_CHANNEL, &ops, NULL);
 }
 
 void sse_shutdown(void)
@@ -808,9 +665,7 @@ void sse_shutdown(void)
     S.stopping = true;
     if (S.heartbeat)
         event_del(S.heartbeat);
-    if (S.retry)
-        evtimer_del(S.retry);
-    listen_close();
+    pglisten_stop();
     for (struct hub *h = S.hubs, *hn; h; h = hn) {
         hn = h->next;
         while (h->clients && h->clients->next)
@@ -832,9 +687,6 @@ void sse_free(void)
     }
     if (S.heartbeat)
         event_free(S.heartbeat);
-    if (S.retry)
-        event_free(S.retry);
-    S.heartbeat = S.retry = NULL;
-    pgconn_free(S.pc);
-    S.pc = NULL;
+    S.heartbeat = NULL;
+    pglisten_free();
 }

@@ -39,9 +39,9 @@ def test_host_name_in_uri(ctx):
     assert "localhost is 127.0.0.1" in log, log[-2000:]
     # The LISTEN connection connects by name too.
     deadline = time.time() + 10
-    while time.time() < deadline and "sse: listening" not in s.read_log():
+    while time.time() < deadline and "pglisten: listening" not in s.read_log():
         time.sleep(0.1)
-    assert "sse: listening" in s.read_log(), s.read_log()[-2000:]
+    assert "pglisten: listening" in s.read_log(), s.read_log()[-2000:]
 
 
 def test_host_name_in_key_value_conninfo(ctx):
