@@ -85,6 +85,11 @@ void http_reply_error(struct req *r, int status, const char *code, const char *f
                       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* Turns a failed db result into the one right error reply (503, 409, 422 ...). */
 void http_reply_db_error(struct req *r, const struct db_result *res);
+/* The same from the fields of a SQL error (SQLSTATE, message, detail, hint, constraint; any may
+ * be NULL, an empty hint counts as none): for errors a function returns as data, such as the
+ * first answer of an idempotent booking. */
+void http_reply_sql_error(struct req *r, const char *state, const char *primary,
+                          const char *detail, const char *hint, const char *constraint);
 /* Replies with the first column of the first row of `res` (a json value built by SQL). */
 void http_reply_db_json(struct req *r, int status, const struct db_result *res);
 

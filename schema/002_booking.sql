@@ -72,11 +72,6 @@ create index shifts_store_idx on shifts (store_id, starts_at);
 
 -- Appointment life cycle (include/booking.h mirrors it): booked -> checked_in -> in_service ->
 -- done; or cancelled; or no_show. Only the first three hold a staff member's time.
-create function booking_is_active(p_status text) returns boolean
-language sql immutable as $$
-    select p_status in ('booked', 'checked_in', 'in_service')
-$$;
-
 create table appointments (
     id bigint generated always as identity primary key,
     store_id bigint not null references stores(id),

@@ -287,9 +287,6 @@ static void set_retry_after(struct req *r, int seconds)
 void http_reply_db_error(struct req *r, const struct db_result *res)
 {
     const char *state = res->sqlstate;
-    const char *primary, *detail, *hint, *constraint;
-    json_t *extra = NULL;
-    int status;
 
     switch (res->status) {
     case DB_ERR_BUSY:
@@ -311,12 +308,21 @@ void http_reply_db_error(struct req *r, const struct db_result *res)
         http_reply_error(r, 500, "internal", NULL, "unexpected database answer");
         return;
     }
-    status = http_status_for_sqlstate(state);
-    primary = PQresultErrorField(res->res, PG_DIAG_MESSAGE_PRIMARY);
-    detail = PQresultErrorField(res->res, PG_DIAG_MESSAGE_DETAIL);
-    hint = PQresultErrorField(res->res, PG_DIAG_MESSAGE_HINT);
-    constraint = PQresultErrorField(res->res, PG_DIAG_CONSTRAINT_NAME);
-    if (state[0] == 'C' && state[1] == 'A') {
+    http_reply_sql_error(r, state, PQresultErrorField(res->res, PG_DIAG_MESSAGE_PRIMARY),
+                         PQresultErrorField(res->res, PG_DIAG_MESSAGE_DETAIL),
+                         PQresultErrorField(res->res, PG_DIAG_MESSAGE_HINT),
+                         PQresultErrorField(res->res, PG_DIAG_CONSTRAINT_NAME));
+}
+
+void http_reply_sql_error(struct req *r, const char *state, const char *primary,
+                          const char *detail, const char *hint, const char *constraint)
+{
+    json_t *extra = NULL;
+    int status = http_status_for_sqlstate(state);
+
+    if (hint && !*hint)
+        hint = NULL;
+    if (state && state[0] == 'C' && state[1] == 'A') {
         /* Convention of schema/: MESSAGE = code, DETAIL = field or a JSON object of extras. */
         const char *field = detail;
         if (detail && detail[0] == '{') {
@@ -330,10 +336,10 @@ void http_reply_db_error(struct req *r, const struct db_result *res)
         return;
     }
     if (status >= 500) {
-        rlog_error(r, "database error %s: %s", state, primary ? primary : "");
+        rlog_error(r, "database error %s: %s", state ? state : "?", primary ? primary : "");
         if (status == 503)
             set_retry_after(r, 1);
-        reply_error_obj(r, status, code_for_sqlstate(state, status), NULL,
+        reply_error_obj(r, status, code_for_sqlstate(state ? state : "", status), NULL,
                         status == 503 ? "temporary database problem, try again" : "internal error",
                         NULL);
         return;

@@ -1,3 +1,9 @@
+-- The statuses that hold a staff member's time (see appointments in 002_booking.sql).
+create or replace function booking_is_active(p_status text) returns boolean
+language sql immutable as $$
+    select p_status in ('booked', 'checked_in', 'in_service')
+$$;
+
 create or replace function booking_grid_minutes() returns int language sql immutable as 'select 15';
 
 create or replace function booking_max_days() returns int language sql immutable as 'select 42';
@@ -7,15 +13,12 @@ create or replace function booking_link_days() returns int language sql immutabl
 
 create or replace function booking_nearest_count() returns int language sql immutable as 'select 5';
 
-create or replace function booking_store(p_store text) returns stores
+create or replace function booking_store(p_store bigint) returns stores
 language plpgsql as $$
 declare
     s stores%rowtype;
 begin
-    if p_store !~ '^[0-9]{1,18}$' then
-        perform carnet_fail(404, 'not_found', 'store', 'no such store');
-    end if;
-    select * into s from stores where id = p_store::bigint;
+    select * into s from stores where id = p_store;
     if not found then
         perform carnet_fail(404, 'not_found', 'store', 'no such store');
     end if;
@@ -286,43 +289,6 @@ create or replace trigger appointments_record after update of status, starts_at 
     for each row when (new.device_serial is not null)
     execute function booking_record_change();
 
--- Turns an error raised inside an idempotent request into the reply carnetd would have sent
--- (same shape as http_reply_db_error), so it can be stored and replayed. NULL for errors that
--- must not be remembered (5xx: the retry should run again).
-create or replace function booking_error_reply(p_state text, p_message text, p_detail text, p_hint text,
-                                    p_constraint text)
-returns jsonb
-language plpgsql immutable as $$
-declare
-    v_status int;
-    v_extra jsonb := '{}';
-    v_field text := nullif(p_detail, '');
-begin
-    if p_state like 'CA%' then
-        v_status := substr(p_state, 3)::int;
-        if p_detail like '{%' then
-            v_extra := p_detail::jsonb;
-            v_field := v_extra ->> 'field';
-        end if;
-        if v_status >= 500 then
-            return null;
-        end if;
-        return jsonb_build_object('status', v_status, 'body', jsonb_build_object('error',
-            v_extra || jsonb_build_object('code', p_message, 'field', v_field,
-                                          'message', coalesce(p_hint, p_message))));
-    elsif p_state in ('23505', '23P01') then
-        return jsonb_build_object('status', 409, 'body', jsonb_build_object('error',
-            jsonb_build_object('code', 'conflict', 'field', p_constraint, 'message', p_message)));
-    elsif p_state in ('23514', '23502', '23503') then
-        return jsonb_build_object('status', 422, 'body', jsonb_build_object('error',
-            jsonb_build_object('code', 'invalid', 'field', p_constraint, 'message', p_message)));
-    elsif p_state like '22%' then
-        return jsonb_build_object('status', 400, 'body', jsonb_build_object('error',
-            jsonb_build_object('code', 'bad_value', 'field', p_constraint, 'message', p_message)));
-    end if;
-    return null;
-end $$;
-
 create or replace function booking_list_stores() returns json
 language sql stable as $$
     select coalesce(json_agg(json_build_object('id', id, 'code', code, 'name', name,
@@ -330,7 +296,7 @@ language sql stable as $$
     from stores
 $$;
 
-create or replace function booking_list_services(p_store text) returns json
+create or replace function booking_list_services(p_store bigint) returns json
 language plpgsql as $$
 declare
     st stores%rowtype := booking_store(p_store);
@@ -343,7 +309,7 @@ begin
 end $$;
 
 -- Free slots of a service over local dates [p_from, p_to] (at most booking_max_days()).
-create or replace function booking_availability(p_store text, p_service text, p_from text, p_to text)
+create or replace function booking_availability(p_store bigint, p_service text, p_from text, p_to text)
 returns json
 language plpgsql set jit = off as $$
 declare
@@ -379,13 +345,20 @@ end $$;
 
 -- The booking itself. p_body was validated and normalised by carnetd (name, email, phone,
 -- serial, problem); this checks the slot, picks a staff member and inserts. Without an
--- idempotency key errors are raised as usual; with one, a first result (success or 4xx) is
--- stored and every retry with the same key and body gets it back.
+-- idempotency key errors are raised as usual; with one, the first result is stored and every
+-- retry with the same key and body gets it back: a success as it was, an error raised again
+-- with the same SQLSTATE, message, detail and hint, so carnetd's one mapping gives the same
+-- reply. Only errors the same request would meet again are stored: the caller's (CA4nn) and
+-- data or constraint errors (classes 22 and 23); others (CA5nn, timeouts, serialisation
+-- failures) are raised and the retry runs again.
 -- p_token is the manage token itself, for the link in the confirmation message (the outbox
 -- keeps the message, as it must, until it is delivered).
--- Returns {"status": http status, "body": reply, "sealed": sealed token of a replayed success}.
-create or replace function booking_create(p_store text, p_body jsonb, p_token_hash text, p_idem_hash text,
-                               p_sealed text, p_request_id text, p_token text default null)
+-- Returns {"status": http status, "body": reply, "sealed": sealed token of a replayed success},
+-- or, for the first failure of an idempotent request (stored, so it cannot be raised),
+-- {"error": {"sqlstate", "message", "detail", "hint", "constraint"}}.
+create or replace function booking_create(p_store bigint, p_body jsonb, p_token_hash text,
+                                          p_idem_hash text, p_sealed text, p_request_id text,
+                                          p_token text default null)
 returns json
 language plpgsql as $$
 declare
@@ -405,6 +378,11 @@ begin
                 'this Idempotency-Key was used for a different request');
         end if;
         perform booking_store(p_store);
+        if prior.sqlstate is not null then
+            raise exception using errcode = prior.sqlstate, message = prior.error_message,
+                detail = coalesce(prior.error_detail, ''), hint = coalesce(prior.error_hint, ''),
+                constraint = coalesce(prior.error_constraint, '');
+        end if;
         return json_build_object('status', prior.status, 'body', prior.body,
                                  'sealed', prior.sealed_token, 'replayed', true);
     end if;
@@ -414,18 +392,23 @@ begin
         get stacked diagnostics v_state = returned_sqlstate, v_msg = message_text,
             v_detail = pg_exception_detail, v_hint = pg_exception_hint,
             v_constraint = constraint_name;
-        v_reply := booking_error_reply(v_state, v_msg, v_detail, v_hint, v_constraint);
-        if v_reply is null then
+        if not (v_state like 'CA4%' or left(v_state, 2) in ('22', '23')) then
             raise;
         end if;
+        insert into booking_idempotency (key_hash, request_hash, sqlstate, error_message,
+                                         error_detail, error_hint, error_constraint)
+        values (p_idem_hash, v_req_hash, v_state, v_msg, nullif(v_detail, ''),
+                nullif(v_hint, ''), nullif(v_constraint, ''));
+        return json_build_object('error', json_build_object(
+            'sqlstate', v_state, 'message', v_msg, 'detail', nullif(v_detail, ''),
+            'hint', nullif(v_hint, ''), 'constraint', nullif(v_constraint, '')));
     end;
     insert into booking_idempotency (key_hash, request_hash, status, body, sealed_token)
-    values (p_idem_hash, v_req_hash, (v_reply ->> 'status')::int, v_reply -> 'body',
-            case when (v_reply ->> 'status')::int < 300 then p_sealed end);
+    values (p_idem_hash, v_req_hash, (v_reply ->> 'status')::int, v_reply -> 'body', p_sealed);
     return v_reply::json;
 end $$;
 
-create or replace function booking_create_do(p_store text, p_body jsonb, p_token_hash text,
+create or replace function booking_create_do(p_store bigint, p_body jsonb, p_token_hash text,
                                   p_token text default null) returns jsonb
 language plpgsql as $$
 declare
@@ -469,7 +452,7 @@ end $$;
 create or replace function booking_move(a appointments, p_body jsonb, p_actor bigint) returns jsonb
 language plpgsql as $$
 declare
-    st stores%rowtype := booking_store(a.store_id::text);
+    st stores%rowtype := booking_store(a.store_id);
     sv services%rowtype;
     v_start timestamptz;
     v_staff bigint;
@@ -501,7 +484,7 @@ end $$;
 create or replace function booking_cancel(a appointments, p_actor bigint) returns jsonb
 language plpgsql as $$
 begin
-    perform booking_store(a.store_id::text);
+    perform booking_store(a.store_id);
     if a.status <> 'booked' then
         perform carnet_fail(409, 'not_cancellable', 'status',
             format('a %s appointment cannot be cancelled', a.status));
@@ -544,7 +527,7 @@ create or replace function booking_manage_get(p_token_hash text) returns json
 language plpgsql as $$
 declare
     a appointments%rowtype := booking_by_token(p_token_hash, false);
-    st stores%rowtype := booking_store(a.store_id::text);
+    st stores%rowtype := booking_store(a.store_id);
 begin
     return (booking_appointment_json(a) - 'staff_id'
             || jsonb_build_object('store', jsonb_build_object('id', st.id, 'name', st.name,
@@ -568,26 +551,22 @@ begin
 end $$;
 
 -- The dispatcher checked the caller's role in p_store; the appointment must belong to it.
-create or replace function booking_staff_appointment(p_store text, p_id text) returns appointments
+create or replace function booking_staff_appointment(p_store bigint, p_id bigint)
+returns appointments
 language plpgsql as $$
 declare
     a appointments%rowtype;
 begin
-    if p_id !~ '^[0-9]{1,18}$' then
-        perform carnet_fail(404, 'not_found', 'id', 'no such appointment in this store');
-    end if;
-    select * into a from appointments
-    where id = p_id::bigint and p_store ~ '^[0-9]{1,18}$' and store_id = p_store::bigint
-    for update;
+    select * into a from appointments where id = p_id and store_id = p_store for update;
     if not found then
         perform carnet_fail(404, 'not_found', 'id', 'no such appointment in this store');
     end if;
     return a;
 end $$;
 
--- Same as 002's booking_day, and each appointment also carries staff_name, the name of the
--- staff member it is booked with, so the staff app can show who serves whom.
-create or replace function booking_day(p_actor bigint, p_store text, p_date text,
+-- The store's appointments of one local day; each carries staff_name, the name of the staff
+-- member it is booked with, so the staff app can show who serves whom.
+create or replace function booking_day(p_actor bigint, p_store bigint, p_date text,
                                        p_request_id text)
 returns json
 language plpgsql as $$
@@ -608,7 +587,7 @@ begin
               and a.starts_at < ((v_day + 1)::timestamp at time zone st.timezone)), '[]'));
 end $$;
 
-create or replace function booking_staff_reschedule(p_actor bigint, p_store text, p_id text, p_body jsonb,
+create or replace function booking_staff_reschedule(p_actor bigint, p_store bigint, p_id bigint, p_body jsonb,
                                          p_request_id text)
 returns json
 language plpgsql as $$
@@ -621,7 +600,7 @@ begin
     return v::json;
 end $$;
 
-create or replace function booking_staff_cancel(p_actor bigint, p_store text, p_id text, p_request_id text)
+create or replace function booking_staff_cancel(p_actor bigint, p_store bigint, p_id bigint, p_request_id text)
 returns json
 language plpgsql as $$
 declare
@@ -645,7 +624,7 @@ end $$;
 
 -- Replaces the week's opening hours: {"hours": [{"weekday": 1, "opens": "10:00",
 -- "closes": "20:00"}, ...]}.
-create or replace function booking_set_hours(p_actor bigint, p_store text, p_body jsonb, p_request_id text)
+create or replace function booking_set_hours(p_actor bigint, p_store bigint, p_body jsonb, p_request_id text)
 returns json
 language plpgsql as $$
 declare
@@ -690,7 +669,7 @@ begin
         from store_hours where store_id = st.id), '[]'));
 end $$;
 
-create or replace function booking_add_closure(p_actor bigint, p_store text, p_body jsonb, p_request_id text)
+create or replace function booking_add_closure(p_actor bigint, p_store bigint, p_body jsonb, p_request_id text)
 returns json
 language plpgsql as $$
 declare
@@ -719,7 +698,7 @@ begin
                                           and (a.starts_at at time zone st.timezone)::date = v_day));
 end $$;
 
-create or replace function booking_add_service(p_actor bigint, p_store text, p_body jsonb, p_request_id text)
+create or replace function booking_add_service(p_actor bigint, p_store bigint, p_body jsonb, p_request_id text)
 returns json
 language plpgsql as $$
 declare
@@ -758,7 +737,7 @@ begin
 end $$;
 
 -- Replaces a staff member's skills in this store: {"skills": ["repair", "diagnostics"]}.
-create or replace function booking_set_skills(p_actor bigint, p_store text, p_staff text, p_body jsonb,
+create or replace function booking_set_skills(p_actor bigint, p_store bigint, p_staff bigint, p_body jsonb,
                                    p_request_id text)
 returns json
 language plpgsql as $$
@@ -767,11 +746,10 @@ declare
     v_staff bigint;
     k jsonb;
 begin
-    if p_staff !~ '^[0-9]{1,18}$' or not exists (
-        select 1 from staff_roles where staff_id = p_staff::bigint and store_id = st.id) then
+    if not exists (select 1 from staff_roles where staff_id = p_staff and store_id = st.id) then
         perform carnet_fail(404, 'not_found', 'staff', 'no such staff member in this store');
     end if;
-    v_staff := p_staff::bigint;
+    v_staff := p_staff;
     if jsonb_typeof(p_body -> 'skills') is distinct from 'array'
        or jsonb_array_length(p_body -> 'skills') > 32 then
         perform carnet_fail(422, 'invalid', 'skills', 'an array of at most 32 skills is required');
@@ -790,7 +768,7 @@ begin
         where staff_id = v_staff and store_id = st.id), '[]'));
 end $$;
 
-create or replace function booking_add_shift(p_actor bigint, p_store text, p_body jsonb, p_request_id text)
+create or replace function booking_add_shift(p_actor bigint, p_store bigint, p_body jsonb, p_request_id text)
 returns json
 language plpgsql as $$
 declare
@@ -825,7 +803,7 @@ begin
 end $$;
 
 -- A store with its week and its closures from today on (public: what the booking page shows).
-create or replace function booking_store_detail(p_store text) returns json
+create or replace function booking_store_detail(p_store bigint) returns json
 language plpgsql as $$
 declare
     st stores%rowtype := booking_store(p_store);
@@ -845,7 +823,7 @@ begin
 end $$;
 
 -- Shifts starting on local dates [p_from, p_to], with who and their skills here.
-create or replace function booking_shifts(p_actor bigint, p_store text, p_from text, p_to text)
+create or replace function booking_shifts(p_actor bigint, p_store bigint, p_from text, p_to text)
 returns json
 language plpgsql as $$
 declare
@@ -874,7 +852,7 @@ end $$;
 
 -- Removes a shift unless an active appointment of that person falls in it (move or cancel
 -- those first: a booking must keep someone on shift to honour it).
-create or replace function booking_delete_shift(p_actor bigint, p_store text, p_id text, p_request_id text)
+create or replace function booking_delete_shift(p_actor bigint, p_store bigint, p_id bigint, p_request_id text)
 returns json
 language plpgsql as $$
 declare
@@ -882,10 +860,7 @@ declare
     sh shifts%rowtype;
     n int;
 begin
-    if p_id !~ '^[0-9]{1,18}$' then
-        perform carnet_fail(404, 'not_found', 'id', 'no such shift in this store');
-    end if;
-    select * into sh from shifts where id = p_id::bigint and store_id = st.id for update;
+    select * into sh from shifts where id = p_id and store_id = st.id for update;
     if not found then
         perform carnet_fail(404, 'not_found', 'id', 'no such shift in this store');
     end if;

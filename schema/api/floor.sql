@@ -694,7 +694,7 @@ declare
     d date;
     s standby;
 begin
-    st := booking_store(p_store::text);
+    st := booking_store(p_store);
     if jsonb_typeof(p_body->'service_id') is distinct from 'number'
        or (p_body->>'service_id') !~ '^[0-9]{1,18}$' then
         perform carnet_fail(422, 'invalid', 'service_id', 'service_id is required');
