@@ -1,3 +1,11 @@
+-- Booking: stores, services and free slots, booking with idempotency, the customer's manage
+-- link, and the staff calls on a store's appointments and set-up (hours, closures, skills, shifts).
+--
+-- Loaded after the numbered migrations on every migrate, so this file holds each function's
+-- one current definition (create or replace) and re-creates its triggers; tables, indexes and
+-- data change only in numbered migrations. A changed argument list needs a migration that drops
+-- the old signature first (see 008_api_functions.sql).
+
 -- The statuses that hold a staff member's time (see appointments in 002_booking.sql).
 create or replace function booking_is_active(p_status text) returns boolean
 language sql immutable as $$

@@ -1,3 +1,10 @@
+-- Core: the error convention (carnet_fail), roles, staff sign-in and sessions, the audit log.
+--
+-- Loaded after the numbered migrations on every migrate, so this file holds each function's
+-- one current definition (create or replace) and re-creates its triggers; tables, indexes and
+-- data change only in numbered migrations. A changed argument list needs a migration that drops
+-- the old signature first (see 008_api_functions.sql).
+
 create or replace function carnet_fail(p_status int, p_code text, p_field text, p_message text)
 returns void language plpgsql as $$
 begin

@@ -1,3 +1,11 @@
+-- Devices: serial numbers, the append-only hash-chained health record (and the triggers that
+-- keep it so), owners, diagnostics typed in or imported, trends, search.
+--
+-- Loaded after the numbered migrations on every migrate, so this file holds each function's
+-- one current definition (create or replace) and re-creates its triggers; tables, indexes and
+-- data change only in numbered migrations. A changed argument list needs a migration that drops
+-- the old signature first (see 008_api_functions.sql).
+
 -- Serial numbers are stored normalised: trimmed, upper-case, without spaces; letters and digits
 -- only; a 15-digit value is an IMEI and must pass its Luhn check. Raises 422 on field `p_field`.
 create or replace function device_serial_normalize(p text, p_field text default 'serial') returns text

@@ -1,3 +1,11 @@
+-- The store floor: the walk-in line, check-in, call next, visit moves, standby offers, the board,
+-- live events and the floor settings (and the triggers that keep visits and appointments in step).
+--
+-- Loaded after the numbered migrations on every migrate, so this file holds each function's
+-- one current definition (create or replace) and re-creates its triggers; tables, indexes and
+-- data change only in numbered migrations. A changed argument list needs a migration that drops
+-- the old signature first (see 008_api_functions.sql).
+
 create or replace function floor_cfg(p_store bigint) returns floor_settings
 language sql stable as $$
     select coalesce((select s from floor_settings s where s.store_id = p_store),

@@ -1,3 +1,11 @@
+-- Talking to customers: the transactional outbox, message threads, promises and early
+-- warnings, surveys and the satisfaction report.
+--
+-- Loaded after the numbered migrations on every migrate, so this file holds each function's
+-- one current definition (create or replace) and re-creates its triggers; tables, indexes and
+-- data change only in numbered migrations. A changed argument list needs a migration that drops
+-- the old signature first (see 008_api_functions.sql).
+
 create or replace function outbox_fail_if(p_cond boolean, p_field text, p_message text) returns void
 language plpgsql as $$
 begin

@@ -1,3 +1,11 @@
+-- Repairs: repair orders through their life cycle, estimates approved by link, parts, notes,
+-- promises, and the customer's status link.
+--
+-- Loaded after the numbered migrations on every migrate, so this file holds each function's
+-- one current definition (create or replace) and re-creates its triggers; tables, indexes and
+-- data change only in numbered migrations. A changed argument list needs a migration that drops
+-- the old signature first (see 008_api_functions.sql).
+
 create or replace function repair_allowed_moves(p_state text) returns json
 language sql stable as $$
     select coalesce(json_agg(to_state order by to_state), '[]')

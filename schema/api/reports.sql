@@ -1,3 +1,10 @@
+-- Reports: the floor report per local day and the store's list of repair orders.
+--
+-- Loaded after the numbered migrations on every migrate, so this file holds each function's
+-- one current definition (create or replace) and re-creates its triggers; tables, indexes and
+-- data change only in numbered migrations. A changed argument list needs a migration that drops
+-- the old signature first (see 008_api_functions.sql).
+
 -- One row per local day of the store from p_from to p_to (both included, in the store's time
 -- zone), days without activity included as zeros, then the totals over the whole range.
 --   bookings   appointments starting that day, whatever became of them (cancelled included)

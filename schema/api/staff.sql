@@ -1,3 +1,11 @@
+-- Staff accounts: creation, roles per store, passwords, disable/enable, and the audit log as
+-- managers read it (with the trigger that gives entries their store).
+--
+-- Loaded after the numbered migrations on every migrate, so this file holds each function's
+-- one current definition (create or replace) and re-creates its triggers; tables, indexes and
+-- data change only in numbered migrations. A changed argument list needs a migration that drops
+-- the old signature first (see 008_api_functions.sql).
+
 create or replace function carnet_audit_in_store(p_staff bigint, p_store bigint, p_action text, p_type text,
                                       p_id text, p_req text)
 returns void language sql as $$
