@@ -207,3 +207,34 @@ def test_api_files_only_replace(ctx):
             text = re.sub(r"--[^\n]*", "", f.read())
         bare = re.findall(r"\bcreate\s+(?!or\s+replace\b)(function|trigger|view)\b", text, re.I)
         assert not bare, "%s: create without or replace: %s" % (path, bare)
+
+
+SQL_STMT = re.compile(r'SQL_STMT\(\s*"([^"]+)",\s*((?:"(?:[^"\\]|\\.)*"\s*)+),\s*(\d+)\s*\)')
+
+
+def test_every_statement_of_carnetd_resolves(ctx):
+    """Each SQL_STMT in server/*.c prepares against a fresh database with its parameters untyped,
+    as db.c prepares them: one function matches, whatever the argument types became."""
+    stmts = []
+    for path in sorted(glob.glob(os.path.join(harness.ROOT, "server", "*.c"))):
+        with open(path) as f:
+            for m in SQL_STMT.finditer(f.read()):
+                text = "".join(re.findall(r'"((?:[^"\\]|\\.)*)"', m.group(2)))
+                if text:
+                    stmts.append((os.path.basename(path), m.group(1),
+                                  text.replace('\\"', '"')))
+    assert len(stmts) > 50, stmts
+    failed = []
+    conn = psycopg2.connect(ctx.fresh)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            for i, (path, name, text) in enumerate(stmts):
+                try:
+                    cur.execute("prepare s%d as %s" % (i, text))
+                    cur.execute("deallocate s%d" % i)
+                except psycopg2.Error as e:
+                    failed.append("%s %s: %s" % (path, name, e.pgerror.strip()))
+    finally:
+        conn.close()
+    assert not failed, "\n".join(failed)
