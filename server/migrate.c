@@ -1,7 +1,8 @@
 /*
  * migrate: see migrate.h. Only file names of the form NNN_name.sql count as migrations; anything
- * else in the folder (seed data, notes) is ignored. The API's functions live in schema/api/<domain>.sql,
- * one current definition each, and are loaded again after the migrations on every run.
+ * else in the folder (seed data, notes) is ignored. The API's functions live in
+ * schema/api/<domain>.sql, one current definition each, and are loaded again after the
+ * migrations on every run.
  */
 #include "migrate.h"
 
