@@ -193,9 +193,9 @@ static int exec_files(PGconn *pg, const char *dir, char **names, size_t n)
 }
 
 /*
- * Loads every schema/api/<domain>.sql file, sorted by name, in one transaction: each function gets its
- * current definition (create or replace), triggers are re-created beside their function. The
- * files are read twice: first with check_function_bodies off, so a file may use a function of a
+ * Loads every schema/api/<domain>.sql file, sorted by name, in one transaction: each function
+ * gets its current definition (create or replace), triggers are re-created beside their
+ * function. The files are read twice: first with check_function_bodies off, so a file may use a function of a
  * later file (SQL-language bodies are checked at creation); then with it on, so every body is
  * checked against the complete set. Either all of it applies or none.
  */
