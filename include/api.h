@@ -61,6 +61,11 @@ void api_send(struct req *r, struct sql_stmt *stmt, const char *const *params, i
 void api_reply_result(struct req *r, int status, const struct db_result *res);
 /* Turns a failed result into the one right error reply (503, 409, 422 ...). */
 void api_reply_db_error(struct req *r, const struct db_result *res);
+/* The same mapping from the fields of a SQL error (SQLSTATE, message, detail, hint, constraint;
+ * any may be NULL, an empty hint counts as none): for errors a function returns as data, such as
+ * the first answer of an idempotent booking (raising would roll back what it stored). */
+void api_reply_sql_error(struct req *r, const char *sqlstate, const char *primary,
+                         const char *detail, const char *hint, const char *constraint);
 /* The callbacks of api_send, for chaining: 200 / 201 with the JSON value. */
 void api_reply_ok(struct req *r, const struct db_result *res);
 void api_reply_created(struct req *r, const struct db_result *res);

@@ -218,30 +218,9 @@ static const char *code_for_sqlstate(const char *s, int status)
     return "internal";
 }
 
-/* A CAnnn error: MESSAGE = code, DETAIL = field or a JSON object of extras, HINT = message. */
-static void reply_carnet_error(struct req *r, int status, const struct db_result *res)
-{
-    const char *primary = db_error_field(res, DB_ERROR_PRIMARY);
-    const char *detail = db_error_field(res, DB_ERROR_DETAIL);
-    const char *hint = db_error_field(res, DB_ERROR_HINT);
-    const char *field = detail;
-    json_t *extra = NULL;
-
-    if (detail && detail[0] == '{') {
-        extra = json_loads(detail, 0, NULL);
-        field = extra ? json_string_value(json_object_get(extra, "field")) : NULL;
-    }
-    http_reply_error_extra(r, status, primary ? primary : "error", field, hint ? hint : primary,
-                           extra);
-    if (extra)
-        json_decref(extra);
-}
-
 void api_reply_db_error(struct req *r, const struct db_result *res)
 {
     const char *state = res->sqlstate;
-    const char *primary;
-    int status;
 
     switch (res->status) {
     case DB_ERR_BUSY:
@@ -261,12 +240,35 @@ void api_reply_db_error(struct req *r, const struct db_result *res)
         http_reply_error(r, 500, "internal", NULL, "unexpected database answer");
         return;
     }
-    status = api_status_for_sqlstate(state);
-    if (state[0] == 'C' && state[1] == 'A') {
-        reply_carnet_error(r, status, res);
+    api_reply_sql_error(r, state, db_error_field(res, DB_ERROR_PRIMARY),
+                        db_error_field(res, DB_ERROR_DETAIL), db_error_field(res, DB_ERROR_HINT),
+                        db_error_field(res, DB_ERROR_CONSTRAINT));
+}
+
+void api_reply_sql_error(struct req *r, const char *state, const char *primary,
+                         const char *detail, const char *hint, const char *constraint)
+{
+    int status = api_status_for_sqlstate(state);
+
+    if (hint && !*hint)
+        hint = NULL;
+    if (state && state[0] == 'C' && state[1] == 'A') {
+        /* Our convention: MESSAGE = code, DETAIL = field or a JSON object of extras (with
+         * "field"), HINT = the human message. */
+        const char *field = detail;
+        json_t *extra = NULL;
+        if (detail && detail[0] == '{') {
+            extra = json_loads(detail, 0, NULL);
+            field = extra ? json_string_value(json_object_get(extra, "field")) : NULL;
+        }
+        http_reply_error_extra(r, status, primary ? primary : "error", field,
+                               hint ? hint : primary, extra);
+        if (extra)
+            json_decref(extra);
         return;
     }
-    primary = db_error_field(res, DB_ERROR_PRIMARY);
+    if (!state)
+        state = "";
     if (status >= 500) {
         rlog_error(r, "database error %s: %s", state, primary ? primary : "");
         if (status == 503)
@@ -277,7 +279,6 @@ void api_reply_db_error(struct req *r, const struct db_result *res)
                              "internal error");
         return;
     }
-    http_reply_error(r, status, code_for_sqlstate(state, status),
-                     db_error_field(res, DB_ERROR_CONSTRAINT), "%s",
+    http_reply_error(r, status, code_for_sqlstate(state, status), constraint, "%s",
                      primary ? primary : "invalid value");
 }

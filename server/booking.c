@@ -351,11 +351,12 @@ static int unseal_token(const struct booking_ctx *b, const char *hex, char *out,
     return 0;
 }
 
-/* SQL answers {"status", "body", "sealed"?, "replayed"?}; a success gets the link added. */
+/* SQL answers {"status", "body", "sealed"?, "replayed"?}, and a success gets the link added; or
+ * {"error": {"sqlstate", "message", "detail", "hint", "constraint"}} for a failure it stored. */
 static void on_booked(struct req *r, const struct db_result *res)
 {
     struct booking_ctx *b = r->state;
-    json_t *env, *body;
+    json_t *env, *body, *err;
     const char *sealed;
     char token[TOKEN_TEXT_MAX];
     char *url = NULL;
@@ -366,6 +367,16 @@ static void on_booked(struct req *r, const struct db_result *res)
         return;
     }
     env = json_loads(db_value(res, 0, 0), 0, NULL);
+    err = env ? json_object_get(env, "error") : NULL;
+    if (json_is_object(err)) {
+        /* The first answer of an idempotent request that failed: stored, so not raised. */
+        api_reply_sql_error(r, json_string_value(json_object_get(err, "sqlstate")),
+                            json_string_value(json_object_get(err, "message")),
+                            json_string_value(json_object_get(err, "detail")),
+                            json_string_value(json_object_get(err, "hint")),
+                            json_string_value(json_object_get(err, "constraint")));
+        goto out;
+    }
     body = env ? json_object_get(env, "body") : NULL;
     status = env ? (int)json_integer_value(json_object_get(env, "status")) : 0;
     if (!body || status < 200) {

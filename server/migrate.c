@@ -1,6 +1,8 @@
 /*
- * migrate: see migrate.h. Only file names of the form NNN_name.sql count; anything else in the
- * folder (seed data, notes) is ignored.
+ * migrate: see migrate.h. Only file names of the form NNN_name.sql count as migrations; anything
+ * else in the folder (seed data, notes) is ignored. The API's functions live in
+ * schema/api/<domain>.sql, one current definition each, and are loaded again after the
+ * migrations on every run.
  */
 #include "migrate.h"
 
@@ -14,6 +16,13 @@
 #include "log.h"
 
 #define MIGRATE_LOCK_KEY "7262737"
+#define MIGRATE_API_DIR "api"
+
+static int is_api_file(const char *name)
+{
+    size_t len = strlen(name);
+    return len > 4 && name[0] != '.' && strcmp(name + len - 4, ".sql") == 0;
+}
 
 static int is_migration(const char *name)
 {
@@ -52,11 +61,12 @@ out:
     return buf;
 }
 
+/* A file may hold only comments (a migration whose functions moved to api/): an empty query. */
 static int exec_ok(PGconn *pg, const char *sql, const char *what)
 {
     PGresult *res = PQexec(pg, sql);
     ExecStatusType st = PQresultStatus(res);
-    int ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+    int ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY;
     if (!ok)
         log_error("migrate: %s: %s", what, PQresultErrorMessage(res));
     PQclear(res);
@@ -115,13 +125,113 @@ out:
     return rc;
 }
 
-int migrate_run(const char *conninfo, const char *schema_dir)
+static void free_names(char **names, size_t n)
 {
-    PGconn *pg = PQconnectdb(conninfo);
-    DIR *d = NULL;
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+}
+
+/* The names in `dir` that `keep` accepts, sorted; *out is malloc'd (free_names). -1 on error. */
+static int list_dir(const char *dir, int (*keep)(const char *), char ***out, size_t *count)
+{
+    DIR *d = opendir(dir);
     struct dirent *e;
     char **names = NULL;
     size_t n = 0, cap = 0;
+
+    if (!d) {
+        log_error("migrate: cannot open %s", dir);
+        return -1;
+    }
+    while ((e = readdir(d)) != NULL) {
+        if (!keep(e->d_name))
+            continue;
+        if (n == cap) {
+            char **grown;
+            cap = cap ? cap * 2 : 16;
+            grown = realloc(names, cap * sizeof(char *));
+            if (!grown)
+                goto fail;
+            names = grown;
+        }
+        names[n] = strdup(e->d_name);
+        if (!names[n])
+            goto fail;
+        n++;
+    }
+    closedir(d);
+    if (n)
+        qsort(names, n, sizeof(char *), cmp_names);
+    *out = names;
+    *count = n;
+    return 0;
+fail:
+    log_error("migrate: out of memory listing %s", dir);
+    closedir(d);
+    free_names(names, n);
+    return -1;
+}
+
+static int exec_files(PGconn *pg, const char *dir, char **names, size_t n)
+{
+    char path[4096];
+    for (size_t i = 0; i < n; i++) {
+        char *sql;
+        int rc;
+        snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+        if (!(sql = read_file(path))) {
+            log_error("migrate: cannot read %s", path);
+            return -1;
+        }
+        rc = exec_ok(pg, sql, names[i]);
+        free(sql);
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/*
+ * Loads every schema/api/<domain>.sql file, sorted by name, in one transaction: each function
+ * gets its current definition (create or replace), triggers are re-created beside their
+ * function. The files are read twice: first with check_function_bodies off, so a file may use a function of a
+ * later file (SQL-language bodies are checked at creation); then with it on, so every body is
+ * checked against the complete set. Either all of it applies or none.
+ */
+static int apply_api(PGconn *pg, const char *schema_dir)
+{
+    char dir[4096];
+    char **names = NULL;
+    size_t n = 0;
+    int rc = -1;
+
+    snprintf(dir, sizeof(dir), "%s/%s", schema_dir, MIGRATE_API_DIR);
+    if (list_dir(dir, is_api_file, &names, &n) < 0)
+        return -1;
+    if (exec_ok(pg, "begin", "begin") < 0)
+        goto out;
+    if (exec_ok(pg, "set local check_function_bodies = off", "settings") < 0 ||
+        exec_files(pg, dir, names, n) < 0 ||
+        exec_ok(pg, "set local check_function_bodies = on", "settings") < 0 ||
+        exec_files(pg, dir, names, n) < 0) {
+        exec_ok(pg, "rollback", "rollback");
+        goto out;
+    }
+    if (exec_ok(pg, "commit", "commit") < 0)
+        goto out;
+    log_info("migrate: loaded %zu api files", n);
+    rc = 0;
+out:
+    free_names(names, n);
+    return rc;
+}
+
+int migrate_run(const char *conninfo, const char *schema_dir)
+{
+    PGconn *pg = PQconnectdb(conninfo);
+    char **names = NULL;
+    size_t n = 0;
     int applied = 0, rc = -1;
 
     if (PQstatus(pg) != CONNECTION_OK) {
@@ -137,28 +247,8 @@ int migrate_run(const char *conninfo, const char *schema_dir)
                 " applied_at timestamptz not null default now())",
                 "schema_migrations") < 0)
         goto unlock;
-    d = opendir(schema_dir);
-    if (!d) {
-        log_error("migrate: cannot open %s", schema_dir);
+    if (list_dir(schema_dir, is_migration, &names, &n) < 0)
         goto unlock;
-    }
-    while ((e = readdir(d)) != NULL) {
-        if (!is_migration(e->d_name))
-            continue;
-        if (n == cap) {
-            char **grown;
-            cap = cap ? cap * 2 : 16;
-            grown = realloc(names, cap * sizeof(char *));
-            if (!grown)
-                goto unlock;
-            names = grown;
-        }
-        names[n] = strdup(e->d_name);
-        if (!names[n])
-            goto unlock;
-        n++;
-    }
-    qsort(names, n, sizeof(char *), cmp_names);
     for (size_t i = 0; i < n; i++) {
         int done = is_applied(pg, names[i]);
         if (done < 0)
@@ -169,15 +259,13 @@ int migrate_run(const char *conninfo, const char *schema_dir)
             goto unlock;
         applied++;
     }
+    if (apply_api(pg, schema_dir) < 0)
+        goto unlock;
     rc = applied;
 unlock:
     exec_ok(pg, "select pg_advisory_unlock(" MIGRATE_LOCK_KEY ")", "unlock");
 out:
-    if (d)
-        closedir(d);
-    for (size_t i = 0; i < n; i++)
-        free(names[i]);
-    free(names);
+    free_names(names, n);
     PQfinish(pg);
     return rc;
 }

@@ -1,0 +1,164 @@
+-- Core: the error convention (carnet_fail), roles, staff sign-in and sessions, the audit log.
+--
+-- Loaded after the numbered migrations on every migrate, so this file holds each function's
+-- one current definition (create or replace) and re-creates its triggers; tables, indexes and
+-- data change only in numbered migrations. A changed argument list needs a migration that drops
+-- the old signature first (see 008_api_functions.sql).
+
+create or replace function carnet_fail(p_status int, p_code text, p_field text, p_message text)
+returns void language plpgsql as $$
+begin
+    raise exception using errcode = 'CA' || p_status::text, message = p_code,
+        detail = coalesce(p_field, ''), hint = p_message;
+end $$;
+
+-- The same, with extra JSON members merged into the error object (e.g. nearest free slots).
+create or replace function carnet_fail_extra(p_status int, p_code text, p_field text, p_message text,
+                                  p_extra jsonb)
+returns void language plpgsql as $$
+begin
+    raise exception using errcode = 'CA' || p_status::text, message = p_code,
+        detail = (coalesce(p_extra, '{}'::jsonb) || jsonb_build_object('field', p_field))::text,
+        hint = p_message;
+end $$;
+
+create or replace function carnet_role_bit(p_role text) returns int
+language sql immutable as $$
+    select case p_role when 'specialist' then 1 when 'technician' then 2
+                       when 'manager' then 4 else 0 end
+$$;
+
+create or replace function carnet_audit(p_staff bigint, p_action text, p_type text, p_id text, p_req text)
+returns void language sql as $$
+    insert into audit_log (staff_id, action, object_type, object_id, request_id)
+    values (p_staff, p_action, p_type, p_id, p_req)
+$$;
+
+-- The principal behind a session, as JSON, or NULL when the session is unknown, expired, idle
+-- too long, or its account is disabled. last_seen_at moves once a tenth of the idle timeout has
+-- passed (at most once a minute), so reads do not turn every request into a row rewrite and a
+-- session in constant use never idles out.
+create or replace function auth_session(p_token_hash text, p_idle_seconds int) returns json
+language plpgsql as $$
+declare
+    s sessions%rowtype;
+    st staff%rowtype;
+begin
+    select * into s from sessions where token_hash = p_token_hash;
+    if not found or s.expires_at < now()
+       or s.last_seen_at < now() - make_interval(secs => p_idle_seconds) then
+        return null;
+    end if;
+    select * into st from staff where id = s.staff_id and disabled_at is null;
+    if not found then
+        return null;
+    end if;
+    if s.last_seen_at < now() - least(interval '1 minute',
+                                      make_interval(secs => p_idle_seconds / 10.0)) then
+        update sessions set last_seen_at = now() where token_hash = p_token_hash;
+    end if;
+    return json_build_object(
+        'staff_id', st.id, 'name', st.name, 'email', st.email, 'admin', st.is_admin,
+        'stores', coalesce((select json_agg(json_build_object('store_id', store_id,
+                                                              'roles', roles) order by store_id)
+                            from (select store_id, sum(carnet_role_bit(role))::int as roles
+                                  from staff_roles where staff_id = st.id
+                                  group by store_id) x), '[]'::json));
+end $$;
+
+-- Step one of a login: refuse when throttled, record the attempt (as failed until step two
+-- says otherwise), and hand back the stored hash to verify off the database. The count and the
+-- record happen together under a lock per account and per address, so parallel guesses cannot
+-- all pass the "fewer than 5 failures" test. NULL for an unknown or disabled account (the
+-- caller then verifies a dummy hash).
+create or replace function auth_login_begin(p_email text, p_address text) returns json
+language plpgsql as $$
+declare
+    st staff%rowtype;
+begin
+    -- Always the account's lock first, then the address's: no two sign-ins wait on each other
+    -- in opposite orders.
+    perform pg_advisory_xact_lock(hashtext('login-email:' || lower(p_email)));
+    perform pg_advisory_xact_lock(hashtext('login-address:' || p_address));
+    if (select count(*) from login_attempts
+        where lower(email) = lower(p_email) and not ok
+          and at > now() - interval '15 minutes') >= 5 then
+        perform carnet_fail(429, 'throttled', 'email',
+            'too many failed sign-ins for this account: wait 15 minutes');
+    end if;
+    if (select count(*) from login_attempts
+        where address = p_address and not ok and at > now() - interval '15 minutes') >= 30 then
+        perform carnet_fail(429, 'throttled', null,
+            'too many failed sign-ins from this address: wait 15 minutes');
+    end if;
+    insert into login_attempts (email, address, ok) values (p_email, p_address, false);
+    select * into st from staff where lower(email) = lower(p_email) and disabled_at is null;
+    if not found then
+        return null;
+    end if;
+    return json_build_object('staff_id', st.id, 'hash', st.password_hash);
+end $$;
+
+-- Step two, on success (p_staff not null): one pending attempt becomes a success and the
+-- session opens, but only if the password hash is still the one carnetd verified: a reset that
+-- committed during the check must not let the old password in. FOR SHARE makes a disable or
+-- reset that commits meanwhile either wait for this session (and then delete it) or be seen.
+create or replace function auth_login_finish(p_email text, p_staff bigint, p_token_hash text,
+                                  p_address text, p_ttl_seconds int, p_verified_hash text)
+returns json
+language plpgsql as $$
+declare
+    st staff%rowtype;
+begin
+    if p_staff is null then
+        return null;
+    end if;
+    -- FOR SHARE: a disable or reset that commits meanwhile either waits for this session to
+    -- exist (and then deletes it) or is seen here (and no session opens).
+    select * into st from staff where id = p_staff and disabled_at is null for share;
+    if not found or st.password_hash is distinct from p_verified_hash then
+        return null;
+    end if;
+    update login_attempts set ok = true
+    where id = (select max(id) from login_attempts
+                where lower(email) = lower(p_email) and address = p_address and not ok);
+    insert into sessions (token_hash, staff_id, expires_at)
+    values (p_token_hash, p_staff, now() + make_interval(secs => p_ttl_seconds));
+    perform carnet_audit(p_staff, 'login', 'staff', p_staff::text, null);
+    return json_build_object('staff_id', st.id, 'name', st.name, 'email', st.email,
+                             'admin', st.is_admin);
+end $$;
+
+create or replace function auth_logout(p_token_hash text) returns void
+language sql as $$
+    delete from sessions where token_hash = p_token_hash
+$$;
+
+create or replace function job_expire_sessions() returns int
+language plpgsql as $$
+declare
+    n int;
+begin
+    delete from sessions where expires_at < now() - interval '1 day';
+    get diagnostics n = row_count;
+    delete from login_attempts where at < now() - interval '7 days';
+    return n;
+end $$;
+
+-- Store scoping for functions whose store is implied by the object (an appointment, a repair):
+-- true when the staff member is an admin or holds one of p_roles in p_store.
+create or replace function carnet_staff_can(p_staff bigint, p_store bigint, p_roles text[]) returns boolean
+language sql stable as $$
+    select exists (select 1 from staff where id = p_staff and disabled_at is null and is_admin)
+        or exists (select 1 from staff_roles r join staff s on s.id = r.staff_id
+                   where r.staff_id = p_staff and r.store_id = p_store and s.disabled_at is null
+                     and r.role = any (p_roles))
+$$;
+
+create or replace function carnet_require(p_staff bigint, p_store bigint, p_roles text[]) returns void
+language plpgsql stable as $$
+begin
+    if not carnet_staff_can(p_staff, p_store, p_roles) then
+        perform carnet_fail(403, 'forbidden', null, 'your role does not allow this in that store');
+    end if;
+end $$;

@@ -1,0 +1,923 @@
+-- The store floor: the walk-in line, check-in, call next, visit moves, standby offers, the board,
+-- live events and the floor settings (and the triggers that keep visits and appointments in step).
+--
+-- Loaded after the numbered migrations on every migrate, so this file holds each function's
+-- one current definition (create or replace) and re-creates its triggers; tables, indexes and
+-- data change only in numbered migrations. A changed argument list needs a migration that drops
+-- the old signature first (see 008_api_functions.sql).
+
+create or replace function floor_cfg(p_store bigint) returns floor_settings
+language sql stable as $$
+    select coalesce((select s from floor_settings s where s.store_id = p_store),
+                    row(p_store, 30, 15, 900, 20, 200)::floor_settings)
+$$;
+
+-- The store's local date, which numbers tickets and bounds "today".
+create or replace function floor_today(p_store bigint) returns date
+language sql stable as $$
+    select (now() at time zone (select timezone from stores where id = p_store))::date
+$$;
+
+create or replace function floor_topic(p_store bigint) returns text
+language sql immutable as $$ select 'store:' || p_store::text $$;
+
+-- What a public board may show of a person: the initial of the first name.
+create or replace function floor_initial(p_name text) returns text
+language sql immutable as $$ select upper(left(btrim(p_name), 1)) || '.' $$;
+
+-- Measured service time: the mean of the last N finished visits' service (start -> done), or the
+-- store's default when it has no history; specialists: those who called or served someone in
+-- the last hour, at least one.
+create or replace function floor_estimate(p_store bigint)
+returns table (mean_service_s int, samples int, specialists int)
+language sql stable as $$
+    with cfg as (select * from floor_cfg(p_store)),
+    recent as (
+        select extract(epoch from v.done_at - v.service_started_at) as s
+        from visits v
+        where v.store_id = p_store and v.status = 'done' and v.service_started_at is not null
+          and v.done_at > v.service_started_at
+        order by v.done_at desc
+        limit (select service_sample from cfg))
+    select coalesce(round((select avg(s) from recent))::int, (select default_service_s from cfg)),
+           (select count(*)::int from recent),
+           greatest(1, (select count(distinct v.specialist_id)::int from visits v
+                        where v.store_id = p_store and v.specialist_id is not null
+                          and (v.status in ('called', 'in_service')
+                               or v.called_at > now() - interval '1 hour'
+                               or v.done_at > now() - interval '1 hour')))
+$$;
+
+-- The waiting line in call order: booked customers whose time has come first (by appointment
+-- time), then everyone else by their place in line. call_next uses the same order.
+create or replace function floor_line(p_store bigint)
+returns table (visit_id bigint, ticket int, name text, kind text, party int, due_at timestamptz,
+               arrived_at timestamptz, pos int, wait_s int)
+language sql stable as $$
+    with est as (select * from floor_estimate(p_store)),
+    ordered as (
+        select v.*, row_number() over (
+                   order by (v.kind = 'booked' and v.due_at <= now()) desc,
+                            case when v.kind = 'booked' and v.due_at <= now() then v.due_at end,
+                            v.queued_at, v.id)::int as pos
+        from visits v
+        where v.store_id = p_store and v.status = 'waiting')
+    select o.id, o.ticket, o.name, o.kind, o.party, o.due_at, o.arrived_at, o.pos,
+           ((o.pos - 1) * est.mean_service_s / est.specialists)::int
+    from ordered o, est
+    order by o.pos
+$$;
+
+-- The public picture of one visit and of the line (no names beyond an initial).
+create or replace function floor_visit_public(v visits) returns jsonb
+language sql stable as $$
+    select jsonb_build_object('id', v.id, 'ticket', v.ticket, 'initial', floor_initial(v.name),
+                              'kind', v.kind, 'status', v.status,
+                              'specialist_id', v.specialist_id)
+$$;
+
+create or replace function floor_line_public(p_store bigint) returns jsonb
+language sql stable as $$
+    select coalesce(jsonb_agg(jsonb_build_object('visit_id', l.visit_id, 'ticket', l.ticket,
+                                                 'initial', floor_initial(l.name),
+                                                 'position', l.pos, 'wait_s', l.wait_s)
+                              order by l.pos), '[]'::jsonb)
+    from floor_line(p_store) l
+$$;
+
+-- Records one floor event and wakes every carnetd. Call it last in a transaction (after every
+-- row lock is taken): the topic lock is held until commit, so that a transaction holding it never
+-- waits for a row another one holds while waiting for the topic.
+create or replace function floor_emit(p_store bigint, p_type text, v visits, p_staff jsonb default '{}')
+returns bigint language plpgsql as $$
+declare
+    t text := floor_topic(p_store);
+    eid bigint;
+begin
+    perform pg_advisory_xact_lock(hashtext('carnet_events:' || t));
+    insert into events (store_id, topic, type, payload)
+    values (p_store, t, p_type,
+            jsonb_build_object('visit', case when v.id is null then null
+                                             else floor_visit_public(v) end,
+                               'line', floor_line_public(p_store),
+                               'staff', coalesce(p_staff, '{}'::jsonb)))
+    returning id into eid;
+    perform pg_notify('carnet_events', json_build_object('id', eid, 'topic', t)::text);
+    return eid;
+end $$;
+
+create or replace function floor_visit_json(v visits) returns json
+language sql stable as $$
+    select json_build_object('id', v.id, 'store_id', v.store_id, 'appointment_id',
+                             v.appointment_id, 'kind', v.kind, 'ticket', v.ticket, 'name', v.name,
+                             'contact', v.contact, 'party', v.party, 'status', v.status,
+                             'due_at', v.due_at, 'arrived_at', v.arrived_at,
+                             'called_at', v.called_at, 'service_started_at',
+                             v.service_started_at, 'done_at', v.done_at, 'left_at', v.left_at,
+                             'specialist_id', v.specialist_id, 'skips', v.skips)
+$$;
+
+create or replace function floor_next_ticket(p_store bigint, p_day date) returns int
+language sql as $$
+    insert into floor_tickets (store_id, day, last) values (p_store, p_day, 1)
+    on conflict (store_id, day) do update set last = floor_tickets.last + 1
+    returning last
+$$;
+
+-- Where one visit stands: its state, place and estimated wait (the customer's view).
+create or replace function floor_visit_place(p_visit bigint) returns json
+language sql stable as $$
+    select json_build_object('visit_id', v.id, 'store_id', v.store_id,
+                             'store_name', (select name from stores where id = v.store_id),
+                             'ticket', v.ticket, 'kind', v.kind, 'status', v.status,
+                             'position', l.pos, 'ahead', l.pos - 1, 'wait_s', l.wait_s,
+                             'arrived_at', v.arrived_at, 'called_at', v.called_at)
+    from visits v left join lateral floor_line(v.store_id) l on l.visit_id = v.id
+    where v.id = p_visit
+$$;
+
+-- How to reach a walk-in from the free text they left: an email address, or a phone number
+-- (spaces, dots, dashes and brackets dropped); anything else (a table number, a first name)
+-- reaches nobody and returns nulls.
+create or replace function floor_contact(p_contact text, out channel text, out recipient text)
+language sql immutable as $$
+    select case when x.email then 'email' when x.phone ~ '^\+?[0-9]{6,15}$' then 'sms' end,
+           case when x.email then p_contact when x.phone ~ '^\+?[0-9]{6,15}$' then x.phone end
+    from (select p_contact ~ '^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$' and length(p_contact) <= 254
+                     as email,
+                 regexp_replace(p_contact, '[\s.()-]', '', 'g') as phone) x
+$$;
+
+-- A visit's customer contact: their booking's (email first), else what a walk-in left. Messages
+-- about a booked visit are about its appointment, so they carry the manage link over.
+create or replace function floor_visit_contact(v visits, out channel text, out recipient text,
+                                    out ref_type text, out ref_id bigint)
+language plpgsql stable as $$
+declare
+    a appointments;
+begin
+    if v.appointment_id is not null then
+        select * into a from appointments where id = v.appointment_id;
+        select c.channel, c.recipient into channel, recipient from booking_contact(a) c;
+        ref_type := 'appointment';
+        ref_id := a.id;
+    else
+        select c.channel, c.recipient into channel, recipient from floor_contact(v.contact) c;
+        ref_type := 'visit';
+        ref_id := v.id;
+    end if;
+end $$;
+
+-- Appends a visit step to its device's health record, when the visit names a device.
+create or replace function floor_visit_record(v visits, p_event text, p_actor bigint) returns void
+language plpgsql as $$
+begin
+    if v.device_serial is null then
+        return;
+    end if;
+    perform record_append(device_ensure(v.device_serial), 'visit',
+        jsonb_strip_nulls(jsonb_build_object(
+            'event', p_event, 'kind', v.kind, 'ticket', v.ticket, 'day', v.day,
+            'appointment_id', v.appointment_id,
+            'waited_s', extract(epoch from v.service_started_at - v.arrived_at)::int,
+            'service_s', extract(epoch from v.done_at - v.service_started_at)::int)),
+        p_actor, v.store_id, 'visit', v.id);
+end $$;
+
+-- Joins the walk-in line (public: kiosk, phone, or staff tablet). p_token_hash is the hash of
+-- the private line link carnetd hands back. An optional serial names the device the visit is
+-- about; it is only checked here: the device itself is made when staff start the visit, so a
+-- public kiosk cannot fill the device table.
+create or replace function floor_join_line(p_store bigint, p_body jsonb, p_token_hash text) returns json
+language plpgsql as $$
+declare
+    v visits;
+    d date;
+    n_name text := btrim(p_body->>'name');
+    n_party int;
+    n_serial text;
+begin
+    if not exists (select 1 from stores where id = p_store) then
+        perform carnet_fail(404, 'not_found', 'store', 'no such store');
+    end if;
+    if n_name is null or length(n_name) = 0 or length(n_name) > 100 then
+        perform carnet_fail(422, 'invalid', 'name', 'a name of 1 to 100 characters is required');
+    end if;
+    if p_body ? 'contact' and jsonb_typeof(p_body->'contact') not in ('string', 'null') then
+        perform carnet_fail(422, 'invalid', 'contact', 'contact must be text');
+    end if;
+    if length(p_body->>'contact') > 200 then
+        perform carnet_fail(422, 'invalid', 'contact', 'contact is at most 200 characters');
+    end if;
+    if p_body ? 'party' then
+        if jsonb_typeof(p_body->'party') <> 'number' or (p_body->>'party') !~ '^[0-9]+$'
+           or (p_body->>'party')::numeric not between 1 and 10 then
+            perform carnet_fail(422, 'invalid', 'party', 'party is a whole number from 1 to 10');
+        end if;
+        n_party := (p_body->>'party')::int;
+    end if;
+    if p_body ? 'serial' and p_body->'serial' <> 'null'::jsonb then
+        if jsonb_typeof(p_body->'serial') <> 'string' then
+            perform carnet_fail(422, 'invalid', 'serial', 'serial must be text');
+        end if;
+        n_serial := device_serial_normalize(p_body->>'serial', 'serial');
+    end if;
+    -- One join at a time per store, so the size check below cannot be raced past.
+    perform pg_advisory_xact_lock(hashtext('carnet_line:' || p_store::text));
+    if (select count(*) from visits where store_id = p_store and status = 'waiting')
+       >= (floor_cfg(p_store)).line_max then
+        perform carnet_fail(409, 'line_full', null, 'the line is full: please ask at the desk');
+    end if;
+    d := floor_today(p_store);
+    insert into visits (store_id, kind, day, ticket, name, contact, party, line_token_hash,
+                        device_serial)
+    values (p_store, 'walk_in', d, floor_next_ticket(p_store, d), n_name,
+            nullif(btrim(p_body->>'contact'), ''), coalesce(n_party, 1), p_token_hash, n_serial)
+    returning * into v;
+    perform floor_emit(p_store, 'joined', v, jsonb_build_object('name', v.name));
+    return floor_visit_place(v.id);
+end $$;
+
+create or replace function floor_line_visit(p_token_hash text) returns visits
+language plpgsql stable as $$
+declare
+    v visits;
+begin
+    select * into v from visits where line_token_hash = p_token_hash;
+    -- A line link is good for the day of the visit only.
+    if not found or v.day < floor_today(v.store_id) - 1 then
+        perform carnet_fail(404, 'not_found', 'token', 'this line link is unknown or expired');
+    end if;
+    return v;
+end $$;
+
+create or replace function floor_line_status(p_token_hash text) returns json
+language sql stable as $$
+    select floor_visit_place((floor_line_visit(p_token_hash)).id)
+$$;
+
+create or replace function floor_line_leave(p_token_hash text) returns json
+language plpgsql as $$
+declare
+    v visits := floor_line_visit(p_token_hash);
+begin
+    select * into v from visits where id = v.id for update;
+    if v.status <> 'waiting' then
+        perform carnet_fail(409, 'not_waiting', 'status',
+                            'you are no longer in the line (' || v.status || ')');
+    end if;
+    update visits set status = 'left', left_at = now() where id = v.id returning * into v;
+    perform floor_emit(v.store_id, 'left', v, jsonb_build_object('name', v.name));
+    return floor_visit_place(v.id);
+end $$;
+
+-- The staff view of the floor: the line with names and estimates, and who is being served.
+create or replace function floor_queue(p_actor bigint, p_store bigint) returns json
+language sql stable as $$
+    select json_build_object(
+        'store_id', p_store,
+        'waiting', coalesce((select json_agg(json_build_object(
+                        'visit_id', l.visit_id, 'ticket', l.ticket, 'name', l.name,
+                        'kind', l.kind, 'party', l.party, 'due_at', l.due_at,
+                        'arrived_at', l.arrived_at, 'position', l.pos, 'wait_s', l.wait_s)
+                        order by l.pos) from floor_line(p_store) l), '[]'::json),
+        'serving', coalesce((select json_agg(floor_visit_json(v) order by v.called_at)
+                             from visits v where v.store_id = p_store
+                               and v.status in ('called', 'in_service')), '[]'::json),
+        'estimate', (select json_build_object('mean_service_s', e.mean_service_s,
+                                              'samples', e.samples,
+                                              'specialists', e.specialists)
+                     from floor_estimate(p_store) e))
+$$;
+
+-- Call next: hands the first person in call order to one specialist. FOR UPDATE SKIP LOCKED
+-- makes concurrent callers take different people; the status re-check under the row lock means
+-- a person called by a transaction that just committed is passed over, never handed out twice.
+create or replace function floor_call_next(p_actor bigint, p_store bigint, p_specialist bigint,
+                                p_req text) returns json
+language plpgsql as $$
+declare
+    v visits;
+    who bigint := coalesce(p_specialist, p_actor);
+    c record;
+begin
+    if p_specialist is not null and p_specialist <> p_actor
+       and not carnet_staff_can(p_specialist, p_store, array['specialist', 'manager']) then
+        perform carnet_fail(422, 'invalid', 'specialist_id',
+                            'that staff member does not work the floor of this store');
+    end if;
+    select * into v from visits
+    where store_id = p_store and status = 'waiting'
+    order by (kind = 'booked' and due_at <= now()) desc,
+             case when kind = 'booked' and due_at <= now() then due_at end,
+             queued_at, id
+    limit 1
+    for update skip locked;
+    if not found then
+        perform carnet_fail(409, 'line_empty', null, 'nobody is waiting');
+    end if;
+    update visits set status = 'called', called_at = now(), specialist_id = who
+    where id = v.id returning * into v;
+    -- Called: a booked customer's wait is over (no "running late" any more), and whoever left
+    -- a way to reach them is told to come to the desk.
+    if v.appointment_id is not null then
+        perform promise_resolve('appointment', v.appointment_id);
+    end if;
+    select * into c from floor_visit_contact(v);
+    if c.channel is not null then
+        perform outbox_enqueue('youre_next', c.channel, c.recipient, 'en',
+                               jsonb_build_object('name', v.name), p_store, c.ref_type, c.ref_id);
+    end if;
+    perform carnet_audit(p_actor, 'call', 'visit', v.id::text, p_req);
+    perform floor_emit(p_store, 'called', v,
+                       jsonb_build_object('name', v.name,
+                                          'specialist', (select name from staff where id = who)));
+    return floor_visit_json(v);
+end $$;
+
+-- Moves one visit: start (called -> in_service), done (in_service -> done), skip (called ->
+-- waiting at the back of the line), requeue (called/in_service -> waiting at its old place),
+-- left (waiting/called -> left).
+create or replace function floor_visit_move(p_actor bigint, p_visit bigint, p_action text, p_req text)
+returns json language plpgsql as $$
+declare
+    v visits;
+    allowed text[];
+    c record;
+begin
+    select * into v from visits where id = p_visit for update;
+    if not found then
+        perform carnet_fail(404, 'not_found', 'id', 'no such visit');
+    end if;
+    perform carnet_require(p_actor, v.store_id, array['specialist', 'manager']);
+    allowed := case p_action
+        when 'start' then array['called']
+        when 'done' then array['in_service']
+        when 'skip' then array['called']
+        when 'requeue' then array['called', 'in_service']
+        when 'left' then array['waiting', 'called']
+    end;
+    if allowed is null then
+        perform carnet_fail(400, 'bad_action', 'action', 'unknown action');
+    end if;
+    if not v.status = any (allowed) then
+        perform carnet_fail_extra(409, 'wrong_state', 'status',
+            format('cannot %s a visit that is %s', p_action, v.status),
+            jsonb_build_object('status', v.status));
+    end if;
+    case p_action
+    when 'start' then
+        update visits set status = 'in_service', service_started_at = now(),
+                          specialist_id = coalesce(specialist_id, p_actor)
+        where id = v.id returning * into v;
+    when 'done' then
+        update visits set status = 'done', done_at = now() where id = v.id returning * into v;
+    when 'skip' then
+        update visits set status = 'waiting', queued_at = now(), called_at = null,
+                          specialist_id = null, skips = skips + 1
+        where id = v.id returning * into v;
+    when 'requeue' then
+        update visits set status = 'waiting', called_at = null, service_started_at = null,
+                          specialist_id = null
+        where id = v.id returning * into v;
+    else
+        update visits set status = 'left', left_at = now() where id = v.id returning * into v;
+    end case;
+    if p_action = 'start' then
+        perform floor_visit_record(v, 'started', p_actor);
+    elsif p_action = 'done' then
+        perform floor_visit_record(v, 'done', p_actor);
+        select * into c from floor_visit_contact(v);
+        if c.channel is not null then
+            perform survey_offer(v.store_id, 'visit', v.id, c.channel, c.recipient, 'en',
+                                 jsonb_build_object('name', v.name));
+        end if;
+    elsif p_action = 'left' and v.appointment_id is not null then
+        -- Gone: nobody is waiting to be warned.
+        perform promise_resolve('appointment', v.appointment_id);
+    end if;
+    perform carnet_audit(p_actor, p_action, 'visit', v.id::text, p_req);
+    perform floor_emit(v.store_id, p_action, v, jsonb_build_object('name', v.name));
+    return floor_visit_json(v);
+end $$;
+
+-- The wall board: tickets and initials only.
+create or replace function floor_board(p_store bigint) returns json
+language plpgsql stable as $$
+begin
+    if not exists (select 1 from stores where id = p_store) then
+        perform carnet_fail(404, 'not_found', 'store', 'no such store');
+    end if;
+    return json_build_object(
+        'store_id', p_store,
+        'store_name', (select name from stores where id = p_store),
+        'serving', coalesce((select json_agg(floor_visit_public(v) order by v.called_at)
+                             from visits v where v.store_id = p_store
+                               and v.status in ('called', 'in_service')), '[]'::json),
+        'waiting', floor_line_public(p_store),
+        'last_event_id', (select max(id) from events where topic = floor_topic(p_store)));
+end $$;
+
+-- What a live stream follows: a store's topic (p_kind 'store') or one visit's place in it
+-- (p_kind 'line', p_key the line link's hash).
+create or replace function floor_stream_open(p_kind text, p_key text) returns json
+language plpgsql stable as $$
+declare
+    v visits;
+    s bigint;
+begin
+    -- 'max' is where a stream without Last-Event-ID starts: read before the stream's 200 goes
+    -- out, so anything the client causes after seeing the 200 is newer and reaches it.
+    if p_kind = 'line' then
+        v := floor_line_visit(p_key);
+        return json_build_object('topic', floor_topic(v.store_id), 'visit_id', v.id,
+            'max', coalesce((select max(id) from events where topic = floor_topic(v.store_id)), 0));
+    end if;
+    s := p_key::bigint;
+    if not exists (select 1 from stores where id = s) then
+        perform carnet_fail(404, 'not_found', 'store', 'no such store');
+    end if;
+    return json_build_object('topic', floor_topic(s), 'visit_id', null,
+        'max', coalesce((select max(id) from events where topic = floor_topic(s)), 0));
+end $$;
+
+-- Events of a topic after p_after (all newer ones up to p_limit), and the topic's newest id so
+-- a reader without a position can start from now.
+create or replace function sse_events(p_topic text, p_after bigint, p_limit int) returns json
+language sql stable as $$
+    select json_build_object(
+        'max', coalesce((select max(id) from events where topic = p_topic), 0),
+        'events', case when p_after is null then '[]'::json else
+            coalesce((select json_agg(json_build_object('id', e.id, 'type', e.type,
+                                                        'payload', e.payload) order by e.id)
+                      from (select * from events where topic = p_topic and id > p_after
+                            order by id limit p_limit) e), '[]'::json) end)
+$$;
+
+-- Events are for live delivery and short reconnects, not history: the visits table keeps that.
+create or replace function job_prune_events() returns int
+language plpgsql as $$
+declare
+    n int;
+begin
+    delete from events where at < now() - interval '2 days';
+    get diagnostics n = row_count;
+    return n;
+end $$;
+
+-- Checks in one appointment (locked by the caller): the early/late window of its store, then
+-- the appointment becomes checked_in and a booked visit joins the line, due at its start.
+-- p_line_hash: hash of the line link handed to the customer. Returns {visit, place}.
+create or replace function floor_checkin_do(a appointments, p_actor bigint, p_line_hash text, p_req text)
+returns json language plpgsql as $$
+declare
+    cfg floor_settings := floor_cfg(a.store_id);
+    v visits;
+    d date := floor_today(a.store_id);
+    c record;
+begin
+    case a.status
+    when 'booked' then null;
+    when 'checked_in', 'in_service' then
+        perform carnet_fail(409, 'already_checked_in', 'status', 'this booking is already checked in');
+    when 'cancelled' then
+        perform carnet_fail(409, 'cancelled', 'status', 'this booking was cancelled');
+    when 'no_show' then
+        perform carnet_fail(409, 'no_show', 'status',
+                            'this booking was marked as a no-show: please join the line');
+    else
+        perform carnet_fail(409, 'already_done', 'status', 'this booking is already done');
+    end case;
+    if now() < a.starts_at - make_interval(mins => cfg.checkin_early_min) then
+        perform carnet_fail_extra(409, 'too_early', 'status',
+            format('check-in opens %s minutes before the appointment', cfg.checkin_early_min),
+            jsonb_build_object('opens_at', a.starts_at - make_interval(mins => cfg.checkin_early_min)));
+    end if;
+    if now() > a.starts_at + make_interval(mins => cfg.checkin_late_min) then
+        perform carnet_fail(409, 'too_late', 'status',
+            'the check-in window of this booking has passed: please ask at the desk');
+    end if;
+    update appointments set status = 'checked_in', checked_in_at = now(), updated_at = now()
+    where id = a.id;
+    insert into visits (store_id, appointment_id, kind, day, ticket, name, contact, due_at,
+                        line_token_hash, device_serial)
+    values (a.store_id, a.id, 'booked', d, floor_next_ticket(a.store_id, d),
+            left(a.customer_name, 100), coalesce(a.customer_phone, a.customer_email),
+            a.starts_at, p_line_hash, a.device_serial)
+    returning * into v;
+    -- Checked in on time: if we keep them waiting past their time, they are told (006).
+    select * into c from booking_contact(a);
+    perform promise_track(a.store_id, 'appointment', a.id, a.starts_at, c.channel, c.recipient,
+                          'en', jsonb_build_object('name', a.customer_name, 'code', a.code));
+    perform carnet_audit(p_actor, 'checkin', 'appointment', a.id::text, p_req);
+    perform floor_emit(a.store_id, 'checked_in', v, jsonb_build_object('name', v.name));
+    return json_build_object('visit', floor_visit_json(v), 'place', floor_visit_place(v.id));
+end $$;
+
+-- Staff check-in at a store: by confirmation code, appointment id, or the manage link's token
+-- (its QR code; carnetd sends the hash as token_hash).
+create or replace function floor_checkin(p_actor bigint, p_store bigint, p_body jsonb, p_line_hash text,
+                              p_req text) returns json
+language plpgsql as $$
+declare
+    a appointments;
+    field text;
+    v_code text := upper(regexp_replace(coalesce(p_body->>'code', ''), '\s', '', 'g'));
+begin
+    if p_body ? 'code' then
+        field := 'code';
+        if v_code !~ '^[2-9A-HJKMNP-Z]{6}$' then
+            perform carnet_fail(422, 'invalid', 'code', 'a confirmation code is 6 letters and digits');
+        end if;
+        -- A live booking first; else the newest finished one, to say why it cannot check in.
+        select * into a from appointments where appointments.code = v_code
+        order by (status in ('booked', 'checked_in', 'in_service')) desc, starts_at desc
+        limit 1 for update;
+    elsif p_body ? 'appointment_id' then
+        field := 'appointment_id';
+        if jsonb_typeof(p_body->'appointment_id') <> 'number'
+           or (p_body->>'appointment_id') !~ '^[0-9]{1,18}$' then
+            perform carnet_fail(422, 'invalid', 'appointment_id', 'appointment_id is an id');
+        end if;
+        select * into a from appointments where id = (p_body->>'appointment_id')::bigint
+        for update;
+    elsif p_body ? 'token_hash' then
+        field := 'token';
+        select ap.* into a from appointment_tokens t join appointments ap on ap.id = t.appointment_id
+        where t.token_hash = p_body->>'token_hash' and t.purpose = 'manage'
+          and t.expires_at > now()
+        for update of ap;
+    else
+        perform carnet_fail(422, 'invalid', 'code', 'give a code, an appointment_id or a token');
+    end if;
+    if a.id is null then
+        perform carnet_fail(404, 'not_found', field, 'no booking matches');
+    end if;
+    if a.store_id <> p_store then
+        perform carnet_fail(422, 'wrong_store', field, 'this booking is at another store');
+    end if;
+    return floor_checkin_do(a, p_actor, p_line_hash, p_req);
+end $$;
+
+-- Self check-in by the customer, with the manage link's token.
+create or replace function floor_self_checkin(p_token_hash text, p_line_hash text) returns json
+language plpgsql as $$
+declare
+    a appointments;
+    r json;
+begin
+    select ap.* into a from appointment_tokens t join appointments ap on ap.id = t.appointment_id
+    where t.token_hash = p_token_hash and t.purpose = 'manage' and t.expires_at > now()
+    for update of ap;
+    if not found then
+        perform carnet_fail(404, 'not_found', 'token', 'this link is unknown or expired');
+    end if;
+    r := floor_checkin_do(a, null, p_line_hash, null);
+    return r->'place';
+end $$;
+
+-- Today's bookings of a store whose customer name contains p_name (for the check-in desk).
+create or replace function floor_checkin_search(p_actor bigint, p_store bigint, p_name text, p_req text)
+returns json language plpgsql as $$
+declare
+    d date := floor_today(p_store);
+    tz text := (select timezone from stores where id = p_store);
+    pattern text;
+begin
+    if p_name is null or length(btrim(p_name)) < 2 or length(p_name) > 100 then
+        perform carnet_fail(422, 'invalid', 'name', 'search with 2 to 100 characters of the name');
+    end if;
+    pattern := '%' || replace(replace(replace(btrim(p_name), '\', '\\'), '%', '\%'), '_', '\_') || '%';
+    perform carnet_audit(p_actor, 'search', 'appointment', null, p_req);
+    return coalesce((
+        select json_agg(json_build_object('id', a.id, 'code', a.code, 'status', a.status,
+                                          'customer_name', a.customer_name,
+                                          'starts_at', a.starts_at, 'ends_at', a.ends_at,
+                                          'service', sv.name, 'staff_id', a.staff_id)
+                        order by a.starts_at, a.id)
+        from appointments a join services sv on sv.id = a.service_id
+        where a.store_id = p_store
+          and (a.starts_at at time zone tz)::date = d
+          and a.status in ('booked', 'checked_in')
+          and a.customer_name ilike pattern), '[]'::json);
+end $$;
+
+-- A visit's service moves carry over to its appointment.
+create or replace function floor_sync_appointment() returns trigger
+language plpgsql as $$
+begin
+    if new.appointment_id is null or new.status = old.status then
+        return new;
+    end if;
+    if new.status = 'in_service' then
+        update appointments set status = 'in_service', service_started_at = new.service_started_at,
+                                updated_at = now()
+        where id = new.appointment_id and status = 'checked_in';
+    elsif new.status = 'done' then
+        update appointments set status = 'done', done_at = new.done_at, updated_at = now()
+        where id = new.appointment_id and status in ('checked_in', 'in_service');
+    elsif new.status = 'waiting' and old.status = 'in_service' then
+        update appointments set status = 'checked_in', service_started_at = null,
+                                updated_at = now()
+        where id = new.appointment_id and status = 'in_service';
+    end if;
+    return new;
+end $$;
+
+create or replace trigger visits_sync_appointment after update of status on visits
+    for each row execute function floor_sync_appointment();
+
+-- Bookings not checked in by the end of their store's late window become no-shows. SKIP LOCKED:
+-- several carnetd may run this at once, and a check-in in progress is left to finish.
+create or replace function job_mark_no_shows() returns int
+language plpgsql as $$
+declare
+    ids bigint[];
+    st record;
+begin
+    with due as (
+        select ap.id from appointments ap
+        where ap.status = 'booked'
+          and ap.starts_at < now() - make_interval(mins => (floor_cfg(ap.store_id)).checkin_late_min)
+        order by ap.starts_at
+        limit 500
+        for update of ap skip locked),
+    marked as (
+        update appointments a set status = 'no_show', no_show_at = now(), updated_at = now()
+        from due where a.id = due.id
+        returning a.id)
+    select array_agg(id) into ids from marked;
+    if ids is null then
+        return 0;
+    end if;
+    -- One event per store touched, written after every row lock is held.
+    for st in select store_id, array_agg(id order by id) as appts from appointments
+              where id = any (ids) group by store_id order by store_id
+    loop
+        perform floor_emit(st.store_id, 'no_show', null::visits,
+                           jsonb_build_object('appointments', to_jsonb(st.appts)));
+    end loop;
+    return cardinality(ids);
+end $$;
+
+create or replace function floor_standby_slot_freed() returns trigger
+language plpgsql as $$
+begin
+    if old.status in ('booked', 'checked_in') and old.starts_at > now()
+       and (new.status = 'cancelled' or new.starts_at <> old.starts_at
+            or new.staff_id <> old.staff_id) then
+        insert into standby_slots (store_id, service_id, staff_id, starts_at, ends_at,
+                                   blocked_until)
+        values (old.store_id, old.service_id, old.staff_id, old.starts_at, old.ends_at,
+                old.blocked_until);
+    end if;
+    return new;
+end $$;
+
+create or replace trigger appointments_standby_slot after update on appointments
+    for each row execute function floor_standby_slot_freed();
+
+create or replace function floor_standby_json(s standby) returns json
+language sql stable as $$
+    select json_build_object(
+        'id', s.id, 'store_id', s.store_id, 'service_id', s.service_id,
+        'service', (select name from services where id = s.service_id), 'day', s.day,
+        'status', s.status,
+        'position', case when s.status = 'waiting' then
+            (select count(*) from standby o where o.store_id = s.store_id
+               and o.service_id = s.service_id and o.day = s.day and o.status = 'waiting'
+               and (o.created_at, o.id) <= (s.created_at, s.id)) end,
+        'offer', case when s.status in ('offered', 'booked') then
+            (select json_build_object('appointment_id', a.id, 'starts_at', a.starts_at,
+                                      'ends_at', a.ends_at, 'expires_at', s.offer_expires_at)
+             from appointments a where a.id = s.offered_appointment_id) end)
+$$;
+
+-- Joins the standby list of a full day (public). p_token_hash: hash of the standby link.
+create or replace function floor_standby_join(p_store bigint, p_body jsonb, p_token_hash text) returns json
+language plpgsql as $$
+declare
+    st stores;
+    sv services;
+    d date;
+    s standby;
+begin
+    st := booking_store(p_store);
+    if jsonb_typeof(p_body->'service_id') is distinct from 'number'
+       or (p_body->>'service_id') !~ '^[0-9]{1,18}$' then
+        perform carnet_fail(422, 'invalid', 'service_id', 'service_id is required');
+    end if;
+    select * into sv from services
+    where id = (p_body->>'service_id')::bigint and store_id = st.id and active;
+    if not found then
+        perform carnet_fail(422, 'invalid', 'service_id', 'no such service at this store');
+    end if;
+    d := booking_parse_date(p_body->>'date', 'date');
+    if d < floor_today(st.id) or d > floor_today(st.id) + booking_max_days() then
+        perform carnet_fail(422, 'invalid', 'date', 'standby is for today or a coming day');
+    end if;
+    if length(btrim(coalesce(p_body->>'name', ''))) not between 1 and 200 then
+        perform carnet_fail(422, 'invalid', 'name', 'a name of 1 to 200 characters is required');
+    end if;
+    if p_body->>'email' is null and p_body->>'phone' is null then
+        perform carnet_fail(422, 'invalid', 'email', 'an email or a phone number is required');
+    end if;
+    -- The outbox's own test of an address: the offer must be deliverable.
+    if p_body->>'email' is not null and (p_body->>'email' !~ '^[^@\s<>]+@[^@\s<>]+$'
+                                         or length(p_body->>'email') > 254) then
+        perform carnet_fail(422, 'invalid', 'email', 'that is not an email address');
+    end if;
+    if p_body->>'phone' is not null and (p_body->>'phone') !~ '^\+[0-9]{7,15}$' then
+        perform carnet_fail(422, 'invalid', 'phone', 'a phone number in the form +33612345678');
+    end if;
+    if exists (select 1 from booking_slots(st.id, sv.id, d, d, null)) then
+        perform carnet_fail(409, 'slots_available', 'date',
+                            'there are free slots that day: book one instead');
+    end if;
+    insert into standby (store_id, service_id, day, name, email, phone, token_hash)
+    values (st.id, sv.id, d, btrim(p_body->>'name'), p_body->>'email', p_body->>'phone',
+            p_token_hash)
+    returning * into s;
+    return floor_standby_json(s);
+end $$;
+
+create or replace function floor_standby_by_token(p_token_hash text) returns standby
+language plpgsql stable as $$
+declare
+    s standby;
+begin
+    select * into s from standby where token_hash = p_token_hash;
+    if not found or s.day < floor_today(s.store_id) - 1 then
+        perform carnet_fail(404, 'not_found', 'token', 'this standby link is unknown or expired');
+    end if;
+    return s;
+end $$;
+
+create or replace function floor_standby_status(p_token_hash text) returns json
+language sql stable as $$
+    select floor_standby_json(floor_standby_by_token(p_token_hash))
+$$;
+
+-- Takes the offered slot: the placeholder appointment becomes the customer's booking, with a
+-- manage link (p_manage_hash; p_manage_token for the confirmation message) like any other, and
+-- the same confirmation and reminders.
+create or replace function floor_standby_claim(p_token_hash text, p_manage_hash text,
+                                    p_manage_token text default null) returns json
+language plpgsql as $$
+declare
+    s standby := floor_standby_by_token(p_token_hash);
+    a appointments;
+begin
+    select * into s from standby where id = s.id for update;
+    if s.status = 'waiting' then
+        perform carnet_fail(409, 'no_offer', 'status', 'no slot has been offered to you yet');
+    elsif s.status <> 'offered' then
+        perform carnet_fail(409, 'not_offered', 'status',
+                            'there is no offer to claim (' || s.status || ')');
+    elsif s.offer_expires_at <= now() then
+        perform carnet_fail(409, 'offer_expired', 'status', 'the offer has expired');
+    end if;
+    select * into a from appointments where id = s.offered_appointment_id for update;
+    update standby set status = 'booked', offer_expires_at = null where id = s.id
+    returning * into s;
+    insert into appointment_tokens (token_hash, appointment_id, purpose, expires_at)
+    values (p_manage_hash, a.id, 'manage', a.ends_at + make_interval(days => booking_link_days()));
+    perform booking_notify('booking_confirmed', a,
+                           jsonb_build_object('link', booking_manage_link(p_manage_token)));
+    perform floor_emit(s.store_id, 'standby_claimed', null::visits,
+                       jsonb_build_object('standby_id', s.id, 'appointment_id', a.id));
+    return json_build_object('standby', floor_standby_json(s),
+                             'appointment', booking_appointment_json(a), 'code', a.code);
+end $$;
+
+create or replace function floor_standby_leave(p_token_hash text) returns json
+language plpgsql as $$
+declare
+    s standby := floor_standby_by_token(p_token_hash);
+begin
+    select * into s from standby where id = s.id for update;
+    if s.status not in ('waiting', 'offered') then
+        perform carnet_fail(409, 'not_waiting', 'status',
+                            'you are no longer on the standby list (' || s.status || ')');
+    end if;
+    if s.status = 'offered' then
+        -- Frees the held slot: the trigger records it for the next customer.
+        update appointments set status = 'cancelled', cancelled_at = now(), updated_at = now()
+        where id = s.offered_appointment_id and status = 'booked';
+    end if;
+    update standby set status = 'left', offer_expires_at = null where id = s.id returning * into s;
+    return floor_standby_json(s);
+end $$;
+
+-- The standby job: lapsed offers expire (their placeholder is cancelled, freeing the slot), then
+-- each freed slot is offered to the first customer waiting for that store, service and day,
+-- held for p_hold_s seconds. SKIP LOCKED throughout, so several carnetd can run it at once.
+create or replace function job_expire_standby_offers(p_hold_s int) returns int
+language plpgsql as $$
+declare
+    s standby;
+    slot record;
+    a appointments;
+    n int := 0;
+    offers jsonb := '[]';
+    o jsonb;
+begin
+    for s in select * from standby where status = 'offered' and offer_expires_at <= now()
+             order by offer_expires_at limit 200 for update skip locked
+    loop
+        update standby set status = 'expired', offer_expires_at = null where id = s.id;
+        update appointments set status = 'cancelled', cancelled_at = now(), updated_at = now()
+        where id = s.offered_appointment_id and status = 'booked';
+        n := n + 1;
+    end loop;
+    for slot in select * from standby_slots
+                order by freed_at limit 200 for update skip locked
+    loop
+        delete from standby_slots where id = slot.id;
+        continue when slot.starts_at <= now();
+        select * into s from standby
+        where store_id = slot.store_id and service_id = slot.service_id and status = 'waiting'
+          and day = (slot.starts_at at time zone (select timezone from stores
+                                                  where id = slot.store_id))::date
+        order by created_at, id limit 1 for update skip locked;
+        continue when not found;
+        begin
+            insert into appointments (store_id, service_id, staff_id, starts_at, ends_at,
+                                      blocked_until, code, customer_name, customer_email,
+                                      customer_phone)
+            values (slot.store_id, slot.service_id, slot.staff_id, slot.starts_at, slot.ends_at,
+                    slot.blocked_until, booking_new_code(), s.name, s.email, s.phone)
+            returning * into a;
+        exception when exclusion_violation or unique_violation then
+            -- Booked by someone else meanwhile (or, rarely, a code clash): nothing to offer.
+            continue;
+        end;
+        update standby set status = 'offered', offered_appointment_id = a.id,
+                           offered_at = now(),
+                           offer_expires_at = now() + make_interval(secs => p_hold_s)
+        where id = s.id;
+        -- The standby link is only in the customer's hands (its hash here), so the message
+        -- sends them to the site, where their page holds it.
+        perform outbox_enqueue('standby_offer', case when s.email is not null then 'email'
+                                                     else 'sms' end,
+                               coalesce(s.email, s.phone), 'en',
+                               jsonb_build_object('name', s.name, 'starts_at', a.starts_at,
+                                                  'link', '{{public_url}}/'),
+                               slot.store_id, 'standby', s.id);
+        offers := offers || jsonb_build_object('store_id', slot.store_id, 'standby_id', s.id,
+                                               'appointment_id', a.id, 'starts_at', a.starts_at);
+        n := n + 1;
+    end loop;
+    -- Events last, once every row lock is held (see floor_emit).
+    for o in select * from jsonb_array_elements(offers) loop
+        perform floor_emit((o->>'store_id')::bigint, 'standby_offered', null::visits,
+                           o - 'store_id');
+    end loop;
+    return n;
+end $$;
+
+create or replace function floor_settings_get(p_store bigint) returns json
+language sql stable as $$
+    select (to_jsonb(floor_cfg(p_store)))::json
+$$;
+
+-- Changes some of a store's floor rules (a manager's call); members not given keep their value.
+create or replace function floor_settings_put(p_actor bigint, p_store bigint, p_body jsonb, p_req text)
+returns json language plpgsql as $$
+declare
+    k text;
+    lim record;
+    cur floor_settings := floor_cfg(p_store);
+    s floor_settings;
+begin
+    for k in select jsonb_object_keys(p_body) loop
+        select * into lim from (values ('checkin_early_min', 0, 240), ('checkin_late_min', 0, 240),
+                                       ('default_service_s', 60, 14400), ('service_sample', 1, 500),
+                                       ('line_max', 1, 2000)) x(name, lo, hi)
+        where x.name = k;
+        if not found then
+            perform carnet_fail(422, 'unknown_field', k, 'no such floor setting');
+        end if;
+        if jsonb_typeof(p_body->k) <> 'number' or (p_body->>k) !~ '^[0-9]{1,9}$'
+           or (p_body->>k)::int not between lim.lo and lim.hi then
+            perform carnet_fail(422, 'invalid', k,
+                                format('%s is a whole number from %s to %s', k, lim.lo, lim.hi));
+        end if;
+    end loop;
+    insert into floor_settings as f (store_id, checkin_early_min, checkin_late_min,
+                                     default_service_s, service_sample, line_max)
+    values (p_store,
+            coalesce((p_body->>'checkin_early_min')::int, cur.checkin_early_min),
+            coalesce((p_body->>'checkin_late_min')::int, cur.checkin_late_min),
+            coalesce((p_body->>'default_service_s')::int, cur.default_service_s),
+            coalesce((p_body->>'service_sample')::int, cur.service_sample),
+            coalesce((p_body->>'line_max')::int, cur.line_max))
+    on conflict (store_id) do update
+        set checkin_early_min = excluded.checkin_early_min,
+            checkin_late_min = excluded.checkin_late_min,
+            default_service_s = excluded.default_service_s,
+            service_sample = excluded.service_sample, line_max = excluded.line_max
+    returning * into s;
+    perform carnet_audit(p_actor, 'update', 'floor_settings', p_store::text, p_req);
+    return (to_jsonb(s))::json;
+end $$;

@@ -1,0 +1,724 @@
+-- Talking to customers: the transactional outbox, message threads, promises and early
+-- warnings, surveys and the satisfaction report.
+--
+-- Loaded after the numbered migrations on every migrate, so this file holds each function's
+-- one current definition (create or replace) and re-creates its triggers; tables, indexes and
+-- data change only in numbered migrations. A changed argument list needs a migration that drops
+-- the old signature first (see 008_api_functions.sql).
+
+create or replace function outbox_fail_if(p_cond boolean, p_field text, p_message text) returns void
+language plpgsql as $$
+begin
+    if p_cond then
+        perform carnet_fail(422, 'invalid', p_field, p_message);
+    end if;
+end $$;
+
+-- French day and month names without depending on the server's lc_time.
+create or replace function outbox_format_time(p_at timestamptz, p_tz text, p_locale text) returns text
+language plpgsql stable as $$
+declare
+    l timestamp := p_at at time zone p_tz;
+    days_fr constant text[] := array['dimanche', 'lundi', 'mardi', 'mercredi', 'jeudi',
+                                     'vendredi', 'samedi'];
+    months_fr constant text[] := array['janvier', 'février', 'mars', 'avril', 'mai', 'juin',
+                                       'juillet', 'août', 'septembre', 'octobre', 'novembre',
+                                       'décembre'];
+begin
+    if p_at is null then
+        return null;
+    end if;
+    if p_locale = 'fr' then
+        return days_fr[extract(dow from l)::int + 1] || ' ' || extract(day from l)::int || ' '
+            || months_fr[extract(month from l)::int] || ' à ' || to_char(l, 'HH24"h"MI');
+    end if;
+    return to_char(l, 'FMDay FMDD FMMonth "at" HH24:MI');
+end $$;
+
+-- Replaces every {{key}} with data->>key; unknown placeholders become empty, except
+-- {{public_url}}, which the delivery worker fills.
+create or replace function outbox_render(p_text text, p_data jsonb) returns text
+language plpgsql immutable as $$
+declare
+    k text;
+    v text;
+    out text := p_text;
+begin
+    for k, v in select key, value from jsonb_each_text(coalesce(p_data, '{}'::jsonb)) loop
+        if k <> 'public_url' then
+            out := replace(out, '{{' || k || '}}', coalesce(v, ''));
+        end if;
+    end loop;
+    return regexp_replace(out, '\{\{(?!public_url\}\})[a-z_]+\}\}', '', 'g');
+end $$;
+
+-- The placeholders of the latest message about an object ('{}' when there is none).
+create or replace function outbox_ref_data(p_ref_type text, p_ref_id bigint) returns jsonb
+language sql stable as $$
+    select coalesce((select data from outbox where ref_type = p_ref_type and ref_id = p_ref_id
+                     order by id desc limit 1), '{}'::jsonb)
+$$;
+
+-- The one entry point for other domains: call it inside the transaction of the event.
+--   kind       a message_templates kind (booking_confirmed, reminder_day, ...)
+--   channel    'email' or 'sms'; recipient is the address or the phone number
+--   data       placeholders: name, code, link, starts_at (timestamptz: becomes {{when}} in the
+--              store's time zone), estimate_at (becomes {{estimate}}), state, message ...
+--   store, ref_type, ref_id   what it is about (for the manager's view and once-only kinds)
+--   not_before when to send (reminders); default now
+-- Placeholders given for an earlier message about the same ref carry over (the link and code
+-- known when a booking or repair was made), so later events pass only what is new.
+-- Returns the outbox id, or NULL when a once-only kind was already queued for that ref.
+create or replace function outbox_enqueue(p_kind text, p_channel text, p_recipient text, p_locale text,
+                               p_data jsonb, p_store bigint default null,
+                               p_ref_type text default null, p_ref_id bigint default null,
+                               p_not_before timestamptz default null) returns bigint
+language plpgsql as $$
+declare
+    t message_templates%rowtype;
+    st stores%rowtype;
+    d jsonb := outbox_ref_data(p_ref_type, p_ref_id) || coalesce(p_data, '{}'::jsonb);
+    v_data jsonb := d;
+    loc text := coalesce(p_locale, 'en');
+    v_once text;
+    v_id bigint;
+begin
+    perform outbox_fail_if(p_channel is null or p_channel not in ('email', 'sms'), 'channel',
+                           'channel must be email or sms');
+    perform outbox_fail_if(p_recipient is null or length(p_recipient) not between 3 and 254,
+                           'recipient', 'a recipient address or phone number is required');
+    perform outbox_fail_if(p_channel = 'email' and p_recipient !~ '^[^@\s<>]+@[^@\s<>]+$',
+                           'recipient', 'not an email address');
+    perform outbox_fail_if(p_channel = 'sms' and p_recipient !~ '^\+?[0-9 .-]{6,20}$',
+                           'recipient', 'not a phone number');
+    if loc not in ('en', 'fr') then
+        loc := 'en';
+    end if;
+    select * into t from message_templates where kind = p_kind and locale = loc;
+    perform outbox_fail_if(not found, 'kind', 'no template for this kind of message');
+    if p_store is not null then
+        select * into st from stores where id = p_store;
+        d := jsonb_build_object('store', st.name) || d;
+        if d ? 'starts_at' then
+            d := d || jsonb_build_object('when', outbox_format_time((d->>'starts_at')::timestamptz,
+                                                                    st.timezone, loc));
+        end if;
+        if d ? 'estimate_at' then
+            d := d || jsonb_build_object('estimate', outbox_format_time(
+                                             (d->>'estimate_at')::timestamptz, st.timezone, loc));
+        end if;
+    end if;
+    if p_ref_id is not null and exists (select 1 from message_once_kinds where kind = p_kind) then
+        v_once := p_kind || ':' || p_ref_type || ':' || p_ref_id;
+    end if;
+    insert into outbox (kind, channel, recipient, locale, subject, body, sms, store_id, ref_type,
+                        ref_id, once_key, next_attempt_at, data)
+    values (p_kind, p_channel, p_recipient, loc, outbox_render(t.subject, d),
+            outbox_render(t.body, d), outbox_render(t.sms, d), p_store, p_ref_type, p_ref_id,
+            v_once, coalesce(p_not_before, now()), v_data)
+    on conflict (once_key) do nothing
+    returning id into v_id;
+    return v_id;
+end $$;
+
+-- Claims up to p_limit due messages for one delivery round: pending ones whose time has come,
+-- and ones whose previous claim expired (that worker died mid-send). SKIP LOCKED lets several
+-- carnetd claim at once without waiting on each other or taking the same row.
+create or replace function outbox_claim(p_limit int, p_lease_seconds int, p_public_url text) returns json
+language plpgsql as $$
+declare
+    res json;
+begin
+    with c as (
+        select id from outbox
+        where (status = 'pending' and next_attempt_at <= now())
+           or (status = 'sending' and claimed_until < now())
+        order by next_attempt_at, id
+        limit p_limit
+        for update skip locked
+    ), u as (
+        update outbox o
+        set status = 'sending', attempts = o.attempts + 1, claim = gen_random_uuid(),
+            claimed_until = now() + make_interval(secs => p_lease_seconds)
+        from c where o.id = c.id
+        returning o.*
+    )
+    select coalesce(json_agg(json_build_object(
+               'id', id, 'claim', claim, 'kind', kind, 'channel', channel,
+               'recipient', recipient, 'locale', locale, 'attempts', attempts,
+               'subject', replace(subject, '{{public_url}}', p_public_url),
+               'body', replace(body, '{{public_url}}', p_public_url),
+               'sms', replace(sms, '{{public_url}}', p_public_url),
+               'created_at', created_at) order by id), '[]'::json)
+    into res from u;
+    return res;
+end $$;
+
+-- Records a delivery outcome. p_error null means sent. A permanent error (p_permanent: the
+-- server refused the message, 5xx) fails at once; a transient one retries with exponential
+-- back-off until p_max_attempts. Returns the new status, or NULL when the claim was lost (the
+-- lease expired and another worker owns the row now).
+create or replace function outbox_mark(p_id bigint, p_claim uuid, p_transport text, p_error text,
+                            p_permanent boolean, p_max_attempts int, p_backoff_ms int)
+returns text language plpgsql as $$
+declare
+    o outbox%rowtype;
+    v_status text;
+begin
+    select * into o from outbox where id = p_id and claim = p_claim and status = 'sending'
+    for update;
+    if not found then
+        return null;
+    end if;
+    if p_error is null then
+        update outbox set status = 'sent', sent_at = now(), transport = p_transport,
+                          claimed_until = null, last_error = null
+        where id = p_id;
+        return 'sent';
+    end if;
+    v_status := case when p_permanent or o.attempts >= p_max_attempts then 'failed'
+                     else 'pending' end;
+    update outbox
+    set status = v_status, transport = p_transport, claimed_until = null,
+        last_error = left(p_error, 1000),
+        -- base * 2^(attempts-1), at most an hour
+        next_attempt_at = now() + least(make_interval(secs => p_backoff_ms / 1000.0
+                                                      * power(2, least(o.attempts - 1, 20))),
+                                        interval '1 hour')
+    where id = p_id;
+    return v_status;
+end $$;
+
+-- A message still queued or sending when its cause goes away (a cancelled booking's reminders).
+create or replace function outbox_cancel(p_ref_type text, p_ref_id bigint, p_kinds text[]) returns int
+language plpgsql as $$
+declare
+    n int;
+begin
+    update outbox set status = 'cancelled', once_key = null
+    where ref_type = p_ref_type and ref_id = p_ref_id and kind = any (p_kinds)
+      and status = 'pending';
+    get diagnostics n = row_count;
+    return n;
+end $$;
+
+-- Reminders a day (same local clock time, the previous calendar day in the store's time zone,
+-- so a booking at 10:00 is reminded at 10:00 the day before even across a DST change) and an
+-- hour before a booking. Call it when a booking is made and again when it moves: pending
+-- reminders of that appointment are replaced. Reminders already due are not sent late.
+create or replace function outbox_schedule_reminders(p_appointment bigint, p_store bigint,
+                                          p_starts_at timestamptz, p_channel text,
+                                          p_recipient text, p_locale text, p_data jsonb)
+returns int language plpgsql as $$
+declare
+    tz text;
+    v_day timestamptz;
+    v_hour timestamptz;
+    n int := 0;
+    d jsonb := coalesce(p_data, '{}'::jsonb) || jsonb_build_object('starts_at', p_starts_at);
+begin
+    select timezone into tz from stores where id = p_store;
+    perform outbox_fail_if(tz is null, 'store', 'no such store');
+    perform outbox_cancel('appointment', p_appointment, array['reminder_day', 'reminder_hour']);
+    v_day := ((p_starts_at at time zone tz) - interval '1 day') at time zone tz;
+    v_hour := p_starts_at - interval '1 hour';
+    if v_day > now() and outbox_enqueue('reminder_day', p_channel, p_recipient, p_locale, d,
+                                        p_store, 'appointment', p_appointment, v_day)
+                         is not null then
+        n := n + 1;
+    end if;
+    if v_hour > now() and outbox_enqueue('reminder_hour', p_channel, p_recipient, p_locale, d,
+                                         p_store, 'appointment', p_appointment, v_hour)
+                          is not null then
+        n := n + 1;
+    end if;
+    return n;
+end $$;
+
+-- The one call booking makes per event, in its transaction: p_kind is booking_confirmed,
+-- booking_changed or booking_cancelled. Placeholders given once (name, code, the manage link)
+-- carry over to later messages about the same appointment; confirming or moving (re)schedules
+-- the reminders, cancelling drops them.
+create or replace function outbox_booking_event(p_kind text, p_appointment bigint, p_store bigint,
+                                     p_starts_at timestamptz, p_channel text, p_recipient text,
+                                     p_locale text, p_data jsonb default '{}') returns bigint
+language plpgsql as $$
+declare
+    d jsonb := outbox_ref_data('appointment', p_appointment) || coalesce(p_data, '{}'::jsonb)
+               || jsonb_build_object('starts_at', p_starts_at);
+    -- (outbox_enqueue merges earlier placeholders too; merged here as well because the
+    -- reminders are rendered from d)
+    v_id bigint;
+begin
+    perform outbox_fail_if(p_kind not in ('booking_confirmed', 'booking_changed',
+                                          'booking_cancelled'), 'kind', 'not a booking event');
+    v_id := outbox_enqueue(p_kind, p_channel, p_recipient, p_locale, d, p_store, 'appointment',
+                           p_appointment);
+    if p_kind = 'booking_cancelled' then
+        perform outbox_cancel('appointment', p_appointment, array['reminder_day', 'reminder_hour']);
+    else
+        perform outbox_schedule_reminders(p_appointment, p_store, p_starts_at, p_channel,
+                                          p_recipient, p_locale, d);
+    end if;
+    return v_id;
+end $$;
+
+-- 32 bytes from the server's strong random source (two v4 UUIDs, 244 random bits), url-safe.
+create or replace function message_token_new() returns text
+language sql volatile as $$
+    select translate(encode(decode(replace(gen_random_uuid()::text || gen_random_uuid()::text,
+                                           '-', ''), 'hex'), 'base64'), '+/=', '-_')
+$$;
+
+create or replace function message_token_hash(p_token text) returns text
+language sql immutable as $$
+    select encode(sha256(convert_to(p_token, 'UTF8')), 'hex')
+$$;
+
+-- Opens (or returns) the thread of an appointment or a repair. Booking and repair call it
+-- when they create the object, so the customer's contact details are known to the thread.
+create or replace function message_thread_open(p_store bigint, p_ref_type text, p_ref_id bigint,
+                                    p_channel text, p_recipient text, p_locale text,
+                                    p_name text default null, p_device bigint default null)
+returns bigint language plpgsql as $$
+declare
+    v_id bigint;
+begin
+    insert into message_threads (store_id, ref_type, ref_id, channel, recipient, locale,
+                                 customer_name, device_id)
+    values (p_store, p_ref_type, p_ref_id, p_channel, p_recipient,
+            case when p_locale in ('en', 'fr') then p_locale else 'en' end, p_name, p_device)
+    on conflict (ref_type, ref_id) do update
+        set channel = excluded.channel, recipient = excluded.recipient,
+            locale = excluded.locale,
+            customer_name = coalesce(excluded.customer_name, message_threads.customer_name),
+            device_id = coalesce(excluded.device_id, message_threads.device_id)
+    returning id into v_id;
+    return v_id;
+end $$;
+
+-- A new private link to a thread, as the URL to put in a message.
+create or replace function message_link_mint(p_thread bigint) returns text
+language plpgsql as $$
+declare
+    tok text := message_token_new();
+begin
+    insert into message_links (token_hash, purpose, thread_id, expires_at)
+    values (message_token_hash(tok), 'thread', p_thread, now() + interval '90 days');
+    return '{{public_url}}/messages/#' || tok;
+end $$;
+
+create or replace function message_thread_json(p_thread bigint, p_staff_view boolean) returns json
+language sql stable as $$
+    select json_build_object(
+        'thread_id', t.id, 'store_id', t.store_id, 'ref_type', t.ref_type, 'ref_id', t.ref_id,
+        'store', s.name,
+        'customer_name', case when p_staff_view then t.customer_name end,
+        'messages', coalesce((select json_agg(json_build_object(
+                'id', m.id, 'author', m.author, 'body', m.body, 'created_at', m.created_at,
+                'staff_name', case when m.staff_id is not null
+                                   then (select split_part(name, ' ', 1) from staff
+                                         where id = m.staff_id) end,
+                'read_at', m.read_at) order by m.id)
+            from messages m where m.thread_id = t.id), '[]'::json))
+    from message_threads t join stores s on s.id = t.store_id
+    where t.id = p_thread
+$$;
+
+-- The thread behind a customer's link. Besides the thread links minted here (SHA-256, p_token_hash)
+-- a customer may write from the links they already hold, which carnetd minted and stores as
+-- BLAKE2b (p_token_hash_b2): a booking's manage link and a repair's status link. Their thread is
+-- opened on first use with the booking's contact or the device owner's.
+create or replace function message_thread_by_link(p_token_hash text, p_token_hash_b2 text default null)
+returns bigint language plpgsql as $$
+declare
+    v_id bigint;
+    a appointments;
+    v_repair bigint;
+    c record;
+begin
+    select thread_id into v_id from message_links
+    where token_hash = p_token_hash and purpose = 'thread' and expires_at > now();
+    if found then
+        return v_id;
+    end if;
+    select ap.* into a from appointment_tokens t join appointments ap on ap.id = t.appointment_id
+    where t.token_hash = p_token_hash_b2 and t.purpose = 'manage' and t.expires_at > now();
+    if found then
+        select id into v_id from message_threads where ref_type = 'appointment' and ref_id = a.id;
+        if not found then
+            select * into c from booking_contact(a);
+            v_id := message_thread_open(a.store_id, 'appointment', a.id, c.channel, c.recipient,
+                                        'en', a.customer_name,
+                                        (select id from devices where serial = a.device_serial));
+        end if;
+        return v_id;
+    end if;
+    select l.repair_id into v_repair from repair_links l
+    where l.token_hash = p_token_hash_b2 and l.purpose = 'status' and l.revoked_at is null
+      and l.expires_at > now();
+    if found then
+        select id into v_id from message_threads where ref_type = 'repair' and ref_id = v_repair;
+        if not found then
+            select o.*, r.store_id, r.device_id into c
+            from repair_orders r, repair_contact(r.device_id) o where r.id = v_repair;
+            if found then
+                v_id := message_thread_open(c.store_id, 'repair', v_repair, c.channel,
+                                            c.recipient, 'en', c.name, c.device_id);
+            end if;
+        end if;
+    end if;
+    if v_id is null then
+        perform carnet_fail(404, 'not_found', 'token', 'this link is unknown or has expired');
+    end if;
+    return v_id;
+end $$;
+
+-- Not stable: the first read through a booking or repair link opens its thread, which the
+-- second statement then sees (one expression would read with a snapshot from before it).
+create or replace function message_customer_get(p_token_hash text, p_token_hash_b2 text default null)
+returns json language plpgsql as $$
+declare
+    v_thread bigint := message_thread_by_link(p_token_hash, p_token_hash_b2);
+begin
+    return message_thread_json(v_thread, false);
+end $$;
+
+-- Appends a message to the device's health record when the device domain is installed
+-- (record_append of 003_device), so the record keeps the conversation; without it the thread
+-- alone keeps it. Called through EXECUTE so this migration does not depend on 003.
+create or replace function message_record(p_thread bigint, p_message bigint, p_staff bigint) returns void
+language plpgsql as $$
+declare
+    t message_threads%rowtype;
+begin
+    select * into t from message_threads where id = p_thread;
+    if t.device_id is null or to_regproc('record_append') is null then
+        return;
+    end if;
+    execute 'select record_append(p_device => $1, p_kind => $2, p_content => $3, '
+            'p_actor => $4, p_store => $5, p_ref_type => $6, p_ref_id => $7)'
+        using t.device_id, 'message',
+              jsonb_build_object('message_id', p_message, 'thread_id', t.id,
+                                 'author', case when p_staff is null then 'customer' else 'staff' end,
+                                 'body', (select body from messages where id = p_message)),
+              p_staff, t.store_id, t.ref_type, t.ref_id;
+end $$;
+
+create or replace function message_customer_post(p_token_hash text, p_body jsonb,
+                                      p_token_hash_b2 text default null) returns json
+language plpgsql as $$
+declare
+    v_thread bigint := message_thread_by_link(p_token_hash, p_token_hash_b2);
+    v_text text := p_body->>'body';
+    v_id bigint;
+begin
+    if v_text is null or length(btrim(v_text)) not between 1 and 4000 then
+        perform carnet_fail(422, 'invalid', 'body', 'write between 1 and 4000 characters');
+    end if;
+    insert into messages (thread_id, author, body) values (v_thread, 'customer', v_text)
+    returning id into v_id;
+    perform message_record(v_thread, v_id, null);
+    perform pg_notify('carnet_messages', json_build_object(
+        'store_id', (select store_id from message_threads where id = v_thread),
+        'thread_id', v_thread)::text);
+    return json_build_object('id', v_id, 'thread_id', v_thread);
+end $$;
+
+-- Staff: threads of a store with their unread counts (customer messages nobody has opened).
+create or replace function message_threads_list(p_actor bigint, p_store bigint, p_unread_only boolean)
+returns json language plpgsql stable as $$
+begin
+    return json_build_object(
+        'unread', (select count(*) from messages m join message_threads t on t.id = m.thread_id
+                   where t.store_id = p_store and m.author = 'customer' and m.read_at is null),
+        'threads', coalesce((select json_agg(x order by x.last_at desc) from (
+            select t.id as thread_id, t.ref_type, t.ref_id, t.customer_name,
+                   count(m.id) filter (where m.author = 'customer' and m.read_at is null) as unread,
+                   max(m.created_at) as last_at, count(m.id) as messages
+            from message_threads t join messages m on m.thread_id = t.id
+            where t.store_id = p_store
+            group by t.id
+            having not p_unread_only
+                or count(m.id) filter (where m.author = 'customer' and m.read_at is null) > 0
+            limit 200) x), '[]'::json));
+end $$;
+
+create or replace function message_thread_store(p_thread bigint, p_store bigint) returns void
+language plpgsql stable as $$
+begin
+    if not exists (select 1 from message_threads where id = p_thread and store_id = p_store) then
+        perform carnet_fail(404, 'not_found', 'thread', 'no such thread in this store');
+    end if;
+end $$;
+
+-- Staff reads a thread: customer messages become read, and the read is audited.
+create or replace function message_thread_get(p_actor bigint, p_store bigint, p_thread bigint,
+                                   p_request text) returns json
+language plpgsql as $$
+begin
+    perform message_thread_store(p_thread, p_store);
+    update messages set read_at = now()
+    where thread_id = p_thread and author = 'customer' and read_at is null;
+    perform carnet_audit(p_actor, 'read', 'message_thread', p_thread::text, p_request);
+    return message_thread_json(p_thread, true);
+end $$;
+
+-- Staff writes to the customer; the customer is told by their channel, with a link to answer.
+create or replace function message_staff_post(p_actor bigint, p_store bigint, p_thread bigint,
+                                   p_body jsonb, p_request text) returns json
+language plpgsql as $$
+declare
+    t message_threads%rowtype;
+    v_text text := p_body->>'body';
+    v_id bigint;
+begin
+    perform message_thread_store(p_thread, p_store);
+    if v_text is null or length(btrim(v_text)) not between 1 and 4000 then
+        perform carnet_fail(422, 'invalid', 'body', 'write between 1 and 4000 characters');
+    end if;
+    select * into t from message_threads where id = p_thread;
+    insert into messages (thread_id, author, staff_id, body)
+    values (p_thread, 'staff', p_actor, v_text) returning id into v_id;
+    perform message_record(p_thread, v_id, p_actor);
+    perform outbox_enqueue('store_message', t.channel, t.recipient, t.locale,
+                           jsonb_build_object('name', coalesce(t.customer_name, ''),
+                                              'message', v_text,
+                                              'link', message_link_mint(t.id)),
+                           t.store_id, 'thread', t.id);
+    perform carnet_audit(p_actor, 'write', 'message_thread', p_thread::text, p_request);
+    return json_build_object('id', v_id, 'thread_id', p_thread);
+end $$;
+
+-- Starts watching a promise: a checked-in booked customer (promised_at = their booking time)
+-- or a repair (promised_at = the promised date, state = its current state).
+create or replace function promise_track(p_store bigint, p_ref_type text, p_ref_id bigint,
+                              p_promised_at timestamptz, p_channel text, p_recipient text,
+                              p_locale text, p_data jsonb default '{}', p_state text default null)
+returns bigint language plpgsql as $$
+declare
+    v_id bigint;
+begin
+    insert into promises (store_id, ref_type, ref_id, promised_at, state, channel, recipient,
+                          locale, data)
+    values (p_store, p_ref_type, p_ref_id, p_promised_at, p_state, p_channel, p_recipient,
+            coalesce(p_locale, 'en'), coalesce(p_data, '{}'))
+    on conflict (ref_type, ref_id) do update
+        set promised_at = excluded.promised_at, state = coalesce(excluded.state, promises.state),
+            channel = excluded.channel, recipient = excluded.recipient,
+            locale = excluded.locale, data = excluded.data, resolved_at = null
+    returning id into v_id;
+    return v_id;
+end $$;
+
+-- A repair moved (p_state), or someone knows better when it will be done (p_expected_at).
+create or replace function promise_update(p_ref_type text, p_ref_id bigint, p_state text,
+                               p_expected_at timestamptz default null) returns void
+language sql as $$
+    update promises set state = coalesce(p_state, state),
+                        expected_at = coalesce(p_expected_at, expected_at)
+    where ref_type = p_ref_type and ref_id = p_ref_id
+$$;
+
+-- The promise was kept (the customer was called, the repair is ready): stop watching.
+create or replace function promise_resolve(p_ref_type text, p_ref_id bigint) returns void
+language sql as $$
+    update promises set resolved_at = now()
+    where ref_type = p_ref_type and ref_id = p_ref_id and resolved_at is null
+$$;
+
+-- Tells each customer once when a promise is about to be broken, with a new estimate.
+create or replace function job_early_warnings() returns int
+language plpgsql as $$
+declare
+    p record;
+    v_estimate timestamptz;
+    v_thread bigint;
+    d jsonb;
+    n int := 0;
+begin
+    for p in
+        select pr.*, s.late_warning_minutes,
+               coalesce(r.remaining, interval '1 day') as remaining
+        from promises pr
+        join stores s on s.id = pr.store_id
+        left join promise_state_remaining r on r.state = pr.state
+        where pr.resolved_at is null and pr.warned_at is null
+          and ((pr.ref_type = 'appointment'
+                and pr.promised_at + make_interval(mins => s.late_warning_minutes) < now())
+            or (pr.ref_type = 'repair'
+                and coalesce(pr.expected_at, now() + coalesce(r.remaining, interval '1 day'))
+                    > pr.promised_at
+                and pr.state is distinct from 'ready'))
+        order by pr.promised_at
+        limit 100
+        for update of pr skip locked
+    loop
+        if p.ref_type = 'appointment' then
+            v_estimate := coalesce(p.expected_at,
+                                   now() + make_interval(mins => p.late_warning_minutes));
+        else
+            v_estimate := coalesce(p.expected_at, now() + p.remaining);
+        end if;
+        v_thread := message_thread_open(p.store_id, p.ref_type, p.ref_id, p.channel,
+                                        p.recipient, p.locale, p.data->>'name');
+        d := p.data || jsonb_build_object('estimate_at', v_estimate,
+                                          'starts_at', p.promised_at,
+                                          'link', message_link_mint(v_thread));
+        perform outbox_enqueue(case p.ref_type when 'appointment' then 'running_late'
+                                              else 'promise_at_risk' end,
+                               p.channel, p.recipient, p.locale, d, p.store_id,
+                               p.ref_type, p.ref_id);
+        update promises set warned_at = now(), expected_at = v_estimate where id = p.id;
+        n := n + 1;
+    end loop;
+    return n;
+end $$;
+
+-- Offers the survey of a finished visit or collected repair: call it in the transaction that
+-- closes it. Once per object; returns the survey id, or NULL when one was already offered.
+create or replace function survey_offer(p_store bigint, p_ref_type text, p_ref_id bigint, p_channel text,
+                             p_recipient text, p_locale text, p_data jsonb default '{}')
+returns bigint language plpgsql as $$
+declare
+    tok text := message_token_new();
+    v_id bigint;
+begin
+    insert into surveys (store_id, ref_type, ref_id, token_hash, expires_at)
+    values (p_store, p_ref_type, p_ref_id, message_token_hash(tok), now() + interval '14 days')
+    on conflict (ref_type, ref_id) do nothing
+    returning id into v_id;
+    if v_id is null then
+        return null;
+    end if;
+    perform outbox_enqueue('survey', p_channel, p_recipient, p_locale,
+                           coalesce(p_data, '{}') || jsonb_build_object(
+                               'link', '{{public_url}}/survey/#' || tok),
+                           p_store, p_ref_type, p_ref_id);
+    return v_id;
+end $$;
+
+create or replace function survey_by_token(p_token_hash text) returns surveys
+language plpgsql stable as $$
+declare
+    s surveys%rowtype;
+begin
+    select * into s from surveys where token_hash = p_token_hash;
+    if not found or s.expires_at < now() then
+        perform carnet_fail(404, 'not_found', 'token', 'this survey link is unknown or has expired');
+    end if;
+    return s;
+end $$;
+
+create or replace function survey_get(p_token_hash text) returns json
+language plpgsql stable as $$
+declare
+    s surveys%rowtype := survey_by_token(p_token_hash);
+begin
+    return json_build_object('ref_type', s.ref_type, 'store',
+                             (select name from stores where id = s.store_id),
+                             'answered', s.answered_at is not null,
+                             'expires_at', s.expires_at);
+end $$;
+
+create or replace function survey_answer(p_token_hash text, p_body jsonb) returns json
+language plpgsql as $$
+declare
+    s surveys%rowtype := survey_by_token(p_token_hash);
+    v_sat int;
+    v_eff int;
+    v_rec int;
+    v_comment text := p_body->>'comment';
+begin
+    -- The C handler checked types; ranges are checked here so both stay in one place.
+    v_sat := (p_body->>'satisfaction')::int;
+    v_eff := (p_body->>'effort')::int;
+    v_rec := (p_body->>'recommendation')::int;
+    if v_sat is null or v_sat not between 1 and 5 then
+        perform carnet_fail(422, 'invalid', 'satisfaction', 'satisfaction is from 1 to 5');
+    end if;
+    if v_eff is null or v_eff not between 1 and 7 then
+        perform carnet_fail(422, 'invalid', 'effort', 'effort is from 1 to 7');
+    end if;
+    if v_rec is null or v_rec not between 0 and 10 then
+        perform carnet_fail(422, 'invalid', 'recommendation', 'recommendation is from 0 to 10');
+    end if;
+    if v_comment is not null and length(v_comment) > 2000 then
+        perform carnet_fail(422, 'invalid', 'comment', 'at most 2000 characters');
+    end if;
+    update surveys set answered_at = now(), satisfaction = v_sat, effort = v_eff,
+                       recommendation = v_rec, comment = nullif(btrim(v_comment), '')
+    where id = s.id and answered_at is null;
+    if not found then
+        perform carnet_fail(409, 'already_answered', 'token', 'this survey was already answered');
+    end if;
+    return json_build_object('answered', true);
+end $$;
+
+-- CSAT (% of 4-5), CES (mean effort, 1-7) and NPS (% 9-10 minus % 0-6) per week, in the
+-- store's time zone, newest first.
+create or replace function survey_report(p_actor bigint, p_store bigint, p_weeks int, p_request text)
+returns json language plpgsql stable as $$
+declare
+    tz text;
+begin
+    select timezone into tz from stores where id = p_store;
+    if tz is null then
+        perform carnet_fail(404, 'not_found', 'store', 'no such store');
+    end if;
+    return json_build_object('store_id', p_store, 'weeks', coalesce((
+        select json_agg(w order by w.week desc) from (
+            select (date_trunc('week', answered_at at time zone tz))::date as week,
+                   count(*) as responses,
+                   round(100.0 * count(*) filter (where satisfaction >= 4) / count(*), 1) as csat,
+                   round(avg(effort), 2) as ces,
+                   round(100.0 * (count(*) filter (where recommendation >= 9)
+                                  - count(*) filter (where recommendation <= 6)) / count(*), 1)
+                       as nps
+            from surveys
+            where store_id = p_store and answered_at is not null
+              and answered_at >= (date_trunc('week', now() at time zone tz)
+                                  - make_interval(weeks => p_weeks - 1)) at time zone tz
+            group by 1) w), '[]'::json));
+end $$;
+
+create or replace function outbox_list(p_actor bigint, p_store bigint, p_status text, p_limit int)
+returns json language plpgsql stable as $$
+begin
+    if p_status is not null
+       and p_status not in ('pending', 'sending', 'sent', 'failed', 'cancelled') then
+        perform carnet_fail(422, 'invalid', 'status',
+                            'status is pending, sending, sent, failed or cancelled');
+    end if;
+    return json_build_object(
+        'counts', (select coalesce(json_object_agg(status, n), '{}'::json) from (
+                       select status, count(*) as n from outbox where store_id = p_store
+                       group by status) c),
+        'messages', coalesce((select json_agg(json_build_object(
+                'id', id, 'kind', kind, 'channel', channel, 'status', status,
+                'attempts', attempts, 'last_error', last_error, 'created_at', created_at,
+                'next_attempt_at', next_attempt_at, 'sent_at', sent_at,
+                'transport', transport, 'ref_type', ref_type, 'ref_id', ref_id) order by id desc)
+            from (select * from outbox where store_id = p_store
+                  and (p_status is null or status = p_status)
+                  order by id desc limit p_limit) o), '[]'::json));
+end $$;
+
+-- A manager sends a failed message again (after fixing an address or the mail server).
+create or replace function outbox_retry(p_actor bigint, p_store bigint, p_id bigint, p_request text)
+returns json language plpgsql as $$
+declare
+    o outbox%rowtype;
+begin
+    select * into o from outbox where id = p_id and store_id = p_store for update;
+    if not found then
+        perform carnet_fail(404, 'not_found', 'id', 'no such message in this store');
+    end if;
+    if o.status <> 'failed' then
+        perform carnet_fail(409, 'not_failed', 'id', 'only a failed message can be sent again');
+    end if;
+    update outbox set status = 'pending', attempts = 0, next_attempt_at = now(), claim = null
+    where id = p_id;
+    perform carnet_audit(p_actor, 'retry', 'outbox', p_id::text, p_request);
+    return json_build_object('id', p_id, 'status', 'pending');
+end $$;

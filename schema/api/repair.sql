@@ -1,0 +1,537 @@
+-- Repairs: repair orders through their life cycle, estimates approved by link, parts, notes,
+-- promises, and the customer's status link.
+--
+-- Loaded after the numbered migrations on every migrate, so this file holds each function's
+-- one current definition (create or replace) and re-creates its triggers; tables, indexes and
+-- data change only in numbered migrations. A changed argument list needs a migration that drops
+-- the old signature first (see 008_api_functions.sql).
+
+create or replace function repair_allowed_moves(p_state text) returns json
+language sql stable as $$
+    select coalesce(json_agg(to_state order by to_state), '[]')
+    from repair_transitions where from_state = p_state
+$$;
+
+-- The staff view of a repair order.
+create or replace function repair_json(p_id bigint) returns json
+language sql stable as $$
+    select json_build_object(
+        'id', r.id, 'number', r.number, 'store_id', r.store_id, 'state', r.state,
+        'device', json_build_object('id', d.id, 'serial', d.serial, 'model', d.model),
+        'problem', r.problem, 'intake', r.intake, 'promised_at', r.promised_at,
+        'kept_overnight', r.kept_overnight,
+        'estimate', case when r.estimate_state = 'none' then null
+                         else json_build_object('amount_cents', r.estimate_cents,
+                                'currency', r.estimate_currency, 'lines', r.estimate_lines,
+                                'state', r.estimate_state, 'decided_at', r.estimate_decided_at) end,
+        'opened_at', r.opened_at, 'updated_at', r.updated_at,
+        'allowed_moves', repair_allowed_moves(r.state),
+        'moves', (select coalesce(json_agg(json_build_object('from', m.from_state, 'to', m.to_state,
+                      'at', m.at, 'note', m.note,
+                      'actor', case when s.id is null then null
+                                    else json_build_object('id', s.id, 'name', s.name) end)
+                      order by m.id), '[]')
+                  from repair_moves m left join staff s on s.id = m.actor where m.repair_id = r.id),
+        'parts', (select coalesce(json_agg(json_build_object('id', p.id,
+                      'part_number', p.part_number, 'serial', p.part_serial,
+                      'description', p.description, 'quantity', p.quantity, 'at', p.at)
+                      order by p.id), '[]')
+                  from repair_parts p where p.repair_id = r.id),
+        'notes', (select coalesce(json_agg(json_build_object('id', e.id, 'at', e.at,
+                      'text', e.content->>'text', 'actor_id', e.actor) order by e.id), '[]')
+                  from record_entries e where e.ref_type = 'repair' and e.ref_id = r.id
+                    and e.kind = 'repair_note'))
+    from repair_orders r join devices d on d.id = r.device_id
+    where r.id = p_id
+$$;
+
+-- Locks a repair order the actor may work on, or fails (404 / 403).
+create or replace function repair_lock(p_actor bigint, p_id bigint, p_roles text[]) returns repair_orders
+language plpgsql as $$
+declare
+    r repair_orders%rowtype;
+begin
+    select * into r from repair_orders where id = p_id for update;
+    if not found then
+        perform carnet_fail(404, 'not_found', 'id', 'no such repair order');
+    end if;
+    perform carnet_require(p_actor, r.store_id, p_roles);
+    return r;
+end $$;
+
+create or replace function repair_check_open(r repair_orders) returns void
+language plpgsql stable as $$
+begin
+    if (select terminal from repair_states where state = r.state) then
+        perform carnet_fail(409, 'repair_closed', 'state',
+            format('this repair is %s: it cannot change any more', r.state));
+    end if;
+end $$;
+
+-- The device's current owner and how to reach them (email when known, else SMS); no row when
+-- the device has no owner on file, and then nobody is told.
+create or replace function repair_contact(p_device bigint, out channel text, out recipient text,
+                               out name text)
+returns setof record language sql stable as $$
+    select case when email is not null then 'email' else 'sms' end, coalesce(email, phone), name
+    from device_owners where device_id = p_device and until is null
+$$;
+
+-- A state as the customer reads it in a message.
+create or replace function repair_state_label(p_state text) returns text
+language sql immutable as $$
+    select replace(p_state, '_', ' ')
+$$;
+
+-- Queues one message about a repair for its owner. The status link given when the repair was
+-- opened (status_link) carries over in the outbox and is the link unless p_data names another.
+create or replace function repair_notify(r repair_orders, p_kind text, p_data jsonb default '{}')
+returns void language plpgsql as $$
+declare
+    c record;
+    d jsonb := jsonb_strip_nulls(p_data);
+begin
+    select * into c from repair_contact(r.device_id);
+    if not found then
+        return;
+    end if;
+    if not d ? 'link' then
+        d := d || jsonb_strip_nulls(jsonb_build_object(
+            'link', coalesce(d->>'status_link', outbox_ref_data('repair', r.id)->>'status_link')));
+    end if;
+    perform outbox_enqueue(p_kind, c.channel, c.recipient, 'en',
+                           jsonb_build_object('name', c.name, 'code', r.number) || d,
+                           r.store_id, 'repair', r.id);
+end $$;
+
+-- Watches the repair's promised date (early warnings, 006), or stops when there is none.
+create or replace function repair_promise_watch(r repair_orders) returns void
+language plpgsql as $$
+declare
+    c record;
+begin
+    select * into c from repair_contact(r.device_id);
+    if r.promised_at is null or not found then
+        perform promise_resolve('repair', r.id);
+        return;
+    end if;
+    perform promise_track(r.store_id, 'repair', r.id, r.promised_at, c.channel, c.recipient, 'en',
+                          jsonb_strip_nulls(jsonb_build_object(
+                              'name', c.name, 'code', r.number,
+                              'link', outbox_ref_data('repair', r.id)->>'status_link')),
+                          r.state);
+end $$;
+
+-- POST /api/stores/{store}/repairs: {serial, problem, intake: {checklist: [{item, ok, note?}],
+-- accessories?, passcode_provided?}, promised_at?, kept_overnight?, owner?: {name, email?,
+-- phone?}}. p_status_hash is the hash of the customer's status link token made by carnetd;
+-- p_status_token the token itself, for the link in the owner's first message.
+create or replace function repair_open(p_actor bigint, p_store bigint, p jsonb, p_status_hash text,
+                            p_req text, p_status_token text default null) returns json
+language plpgsql as $$
+declare
+    d devices%rowtype;
+    r repair_orders%rowtype;
+    n int;
+    code text;
+    it jsonb := p->'intake';
+    c jsonb;
+    oc record;
+    i int := 0;
+    promised timestamptz;
+begin
+    perform carnet_require(p_actor, p_store, array['technician', 'manager']);
+    if jsonb_typeof(p->'problem') is distinct from 'string'
+       or length(btrim(p->>'problem')) not between 1 and 2000 then
+        perform carnet_fail(422, 'invalid', 'problem', 'describe the problem (1 to 2000 characters)');
+    end if;
+    if jsonb_typeof(it) is distinct from 'object' then
+        perform carnet_fail(422, 'required', 'intake', 'the intake condition checklist is required');
+    end if;
+    if jsonb_typeof(it->'checklist') is distinct from 'array'
+       or jsonb_array_length(it->'checklist') not between 1 and 50 then
+        perform carnet_fail(422, 'invalid', 'intake.checklist', 'a checklist of 1 to 50 items');
+    end if;
+    for c in select * from jsonb_array_elements(it->'checklist') loop
+        if jsonb_typeof(c) <> 'object' or jsonb_typeof(c->'item') is distinct from 'string'
+           or length(c->>'item') not between 1 and 100 then
+            perform carnet_fail(422, 'invalid', format('intake.checklist[%s].item', i),
+                'each checklist item is named (1 to 100 characters)');
+        end if;
+        if jsonb_typeof(c->'ok') is distinct from 'boolean' then
+            perform carnet_fail(422, 'invalid', format('intake.checklist[%s].ok', i),
+                'ok is true or false');
+        end if;
+        if c ? 'note' and (jsonb_typeof(c->'note') <> 'string' or length(c->>'note') > 500) then
+            perform carnet_fail(422, 'invalid', format('intake.checklist[%s].note', i),
+                'a note of at most 500 characters');
+        end if;
+        i := i + 1;
+    end loop;
+    if it ? 'accessories' and (jsonb_typeof(it->'accessories') <> 'string'
+                               or length(it->>'accessories') > 500) then
+        perform carnet_fail(422, 'invalid', 'intake.accessories', 'at most 500 characters');
+    end if;
+    if it ? 'passcode_provided' and jsonb_typeof(it->'passcode_provided') <> 'boolean' then
+        perform carnet_fail(422, 'invalid', 'intake.passcode_provided', 'true or false');
+    end if;
+    if p ? 'kept_overnight' and jsonb_typeof(p->'kept_overnight') <> 'boolean' then
+        perform carnet_fail(422, 'invalid', 'kept_overnight', 'true or false');
+    end if;
+    promised := device_parse_time(p->'promised_at', 'promised_at');
+    if promised is not null and promised < now() then
+        perform carnet_fail(422, 'invalid', 'promised_at', 'a promised date is in the future');
+    end if;
+    n := device_ensure(p->>'serial');
+    select * into d from devices where id = n;
+    insert into repair_counters (store_id, last) values (p_store, 1)
+    on conflict (store_id) do update set last = repair_counters.last + 1 returning last into n;
+    select upper(s.code) into code from stores s where s.id = p_store;
+    insert into repair_orders (number, device_id, store_id, problem, intake, promised_at,
+                               kept_overnight, opened_by)
+    values (format('R-%s-%s', code, lpad(n::text, 5, '0')), d.id, p_store, btrim(p->>'problem'),
+            it, promised, coalesce((p->>'kept_overnight')::boolean, false), p_actor)
+    returning * into r;
+    insert into repair_moves (repair_id, from_state, to_state, actor)
+    values (r.id, null, 'intake', p_actor);
+    insert into repair_links (token_hash, repair_id, purpose, expires_at)
+    values (p_status_hash, r.id, 'status', now() + interval '1 year');
+    if p->'owner' is not null and p->'owner' <> 'null'::jsonb then
+        perform device_owner_set(p_actor, d, p->'owner', p_store, 'owner');
+    end if;
+    perform record_append(d.id, 'repair_opened',
+        jsonb_build_object('number', r.number, 'problem', r.problem, 'intake', r.intake,
+                           'promised_at', r.promised_at, 'kept_overnight', r.kept_overnight),
+        p_actor, p_store, 'repair', r.id);
+    -- The owner hears of it, can write to the store from the status link, and is warned if the
+    -- promised date slips.
+    for oc in select * from repair_contact(d.id) loop
+        perform message_thread_open(p_store, 'repair', r.id, oc.channel, oc.recipient, 'en',
+                                    oc.name, d.id);
+    end loop;
+    perform repair_notify(r, 'repair_status', jsonb_build_object(
+        'state', repair_state_label(r.state),
+        'status_link', '{{public_url}}/repair/#' || p_status_token));
+    if r.promised_at is not null then
+        perform repair_promise_watch(r);
+    end if;
+    perform carnet_audit(p_actor, 'create', 'repair', r.id::text, p_req);
+    return repair_json(r.id);
+end $$;
+
+-- GET /api/repairs/{id}
+create or replace function repair_get(p_actor bigint, p_id bigint, p_req text) returns json
+language plpgsql as $$
+declare
+    st bigint;
+begin
+    select store_id into st from repair_orders where id = p_id;
+    if not found then
+        perform carnet_fail(404, 'not_found', 'id', 'no such repair order');
+    end if;
+    perform carnet_require(p_actor, st, array['specialist', 'technician', 'manager']);
+    perform carnet_audit(p_actor, 'read', 'repair', p_id::text, p_req);
+    return repair_json(p_id);
+end $$;
+
+-- POST /api/repairs/{id}/transition: {to, note?}. Moves not in repair_transitions are 409
+-- bad_transition on field state, with the allowed moves in the error.
+create or replace function repair_transition(p_actor bigint, p_id bigint, p jsonb, p_req text) returns json
+language plpgsql as $$
+declare
+    r repair_orders%rowtype := repair_lock(p_actor, p_id, array['technician', 'manager']);
+    to_st text := p->>'to';
+    c record;
+begin
+    if not exists (select 1 from repair_states where state = to_st) then
+        perform carnet_fail(422, 'invalid', 'to', 'not a repair state');
+    end if;
+    if p ? 'note' and (jsonb_typeof(p->'note') <> 'string' or length(p->>'note') > 2000) then
+        perform carnet_fail(422, 'invalid', 'note', 'a note of at most 2000 characters');
+    end if;
+    if not exists (select 1 from repair_transitions where from_state = r.state and to_state = to_st) then
+        perform carnet_fail_extra(409, 'bad_transition', 'state',
+            format('a repair cannot move from %s to %s', r.state, to_st),
+            jsonb_build_object('from', r.state, 'to', to_st,
+                               'allowed', repair_allowed_moves(r.state)::jsonb));
+    end if;
+    if to_st = 'awaiting_approval' and r.estimate_state = 'none' then
+        perform carnet_fail(409, 'no_estimate', 'estimate',
+            'write an estimate before asking the customer to approve it');
+    end if;
+    if r.state = 'awaiting_approval' and to_st in ('awaiting_parts', 'repairing')
+       and r.estimate_state <> 'approved' then
+        perform carnet_fail(409, 'estimate_not_approved', 'estimate',
+            'the customer has not approved the estimate');
+    end if;
+    update repair_orders set state = to_st, updated_at = now() where id = r.id;
+    insert into repair_moves (repair_id, from_state, to_state, actor, note)
+    values (r.id, r.state, to_st, p_actor, p->>'note');
+    perform record_append(r.device_id, 'repair_state',
+        jsonb_strip_nulls(jsonb_build_object('number', r.number, 'from', r.state, 'to', to_st,
+                                             'note', p->>'note')),
+        p_actor, r.store_id, 'repair', r.id);
+    -- The customer hears of every move; the promise watch follows the state, and a repair that
+    -- is ready or over has no promise left to break.
+    perform promise_update('repair', r.id, to_st);
+    if (select terminal from repair_states where state = to_st) or to_st = 'ready' then
+        perform promise_resolve('repair', r.id);
+    end if;
+    if to_st = 'ready' then
+        perform repair_notify(r, 'ready_for_pickup');
+    elsif to_st = 'collected' then
+        for c in select * from repair_contact(r.device_id) loop
+            perform survey_offer(r.store_id, 'repair', r.id, c.channel, c.recipient, 'en',
+                                 jsonb_build_object('name', c.name, 'code', r.number));
+        end loop;
+    else
+        perform repair_notify(r, 'repair_status',
+                              jsonb_build_object('state', repair_state_label(to_st)));
+    end if;
+    perform carnet_audit(p_actor, 'transition', 'repair', r.id::text, p_req);
+    return repair_json(r.id);
+end $$;
+
+-- PUT /api/repairs/{id}/estimate: {amount_cents, currency?, lines?: [{label, amount_cents}],
+-- note?}. A new estimate replaces the old one and its approval link; p_link_hash is the hash of
+-- the new approval token made by carnetd, p_link_token the token, for the owner's message.
+create or replace function repair_estimate(p_actor bigint, p_id bigint, p jsonb, p_link_hash text,
+                                p_req text, p_link_token text default null) returns json
+language plpgsql as $$
+declare
+    r repair_orders%rowtype := repair_lock(p_actor, p_id, array['technician', 'manager']);
+    l jsonb;
+    i int := 0;
+begin
+    if r.state not in ('intake', 'diagnosing', 'awaiting_approval') then
+        perform carnet_fail(409, 'bad_state', 'state',
+            format('an estimate is written before the repair starts, not in %s', r.state));
+    end if;
+    if jsonb_typeof(p->'amount_cents') is distinct from 'number'
+       or (p->>'amount_cents') !~ '^[0-9]{1,9}$' or (p->>'amount_cents')::bigint > 100000000 then
+        perform carnet_fail(422, 'invalid', 'amount_cents', 'an amount in cents, 0 to 100000000');
+    end if;
+    if p ? 'currency' and (p->>'currency') !~ '^[A-Z]{3}$' then
+        perform carnet_fail(422, 'invalid', 'currency', 'an ISO 4217 code such as EUR');
+    end if;
+    if p ? 'lines' then
+        if jsonb_typeof(p->'lines') <> 'array' or jsonb_array_length(p->'lines') > 50 then
+            perform carnet_fail(422, 'invalid', 'lines', 'a list of at most 50 lines');
+        end if;
+        for l in select * from jsonb_array_elements(p->'lines') loop
+            if jsonb_typeof(l->'label') is distinct from 'string' or length(l->>'label') not between 1 and 200 then
+                perform carnet_fail(422, 'invalid', format('lines[%s].label', i), 'a label of 1 to 200 characters');
+            end if;
+            if jsonb_typeof(l->'amount_cents') is distinct from 'number'
+               or (l->>'amount_cents') !~ '^-?[0-9]{1,9}$' then
+                perform carnet_fail(422, 'invalid', format('lines[%s].amount_cents', i), 'an amount in cents');
+            end if;
+            i := i + 1;
+        end loop;
+    end if;
+    update repair_orders set estimate_cents = (p->>'amount_cents')::int,
+        estimate_currency = coalesce(p->>'currency', 'EUR'), estimate_lines = coalesce(p->'lines', '[]'),
+        estimate_state = 'pending', estimate_decided_at = null, updated_at = now()
+    where id = r.id;
+    update repair_links set revoked_at = now()
+    where repair_id = r.id and purpose = 'estimate' and used_at is null and revoked_at is null;
+    insert into repair_links (token_hash, repair_id, purpose, expires_at)
+    values (p_link_hash, r.id, 'estimate', now() + interval '30 days');
+    perform record_append(r.device_id, 'repair_estimate',
+        jsonb_build_object('number', r.number, 'amount_cents', (p->>'amount_cents')::int,
+                           'currency', coalesce(p->>'currency', 'EUR'),
+                           'lines', coalesce(p->'lines', '[]')),
+        p_actor, r.store_id, 'repair', r.id);
+    if p_link_token is not null then
+        perform repair_notify(r, 'estimate_ready', jsonb_build_object(
+            'amount', format('%s.%s %s', (p->>'amount_cents')::bigint / 100,
+                             lpad(((p->>'amount_cents')::bigint % 100)::text, 2, '0'),
+                             coalesce(p->>'currency', 'EUR')),
+            'link', '{{public_url}}/estimate/#' || p_link_token));
+    end if;
+    perform carnet_audit(p_actor, 'estimate', 'repair', r.id::text, p_req);
+    return repair_json(r.id);
+end $$;
+
+-- POST /api/repairs/{id}/parts: {part_number, serial?, description?, quantity?}
+create or replace function repair_part_add(p_actor bigint, p_id bigint, p jsonb, p_req text) returns json
+language plpgsql as $$
+declare
+    r repair_orders%rowtype := repair_lock(p_actor, p_id, array['technician', 'manager']);
+    ps text;
+    pid bigint;
+begin
+    perform repair_check_open(r);
+    if r.state not in ('diagnosing', 'awaiting_parts', 'repairing', 'testing') then
+        perform carnet_fail(409, 'bad_state', 'state',
+            format('parts are fitted while diagnosing or repairing, not in %s', r.state));
+    end if;
+    if (p->>'part_number') is null or (p->>'part_number') !~ '^[A-Za-z0-9._/-]{1,64}$' then
+        perform carnet_fail(422, 'invalid', 'part_number', 'a part number of 1 to 64 characters');
+    end if;
+    if p->'serial' is not null and p->'serial' <> 'null'::jsonb then
+        ps := upper(regexp_replace(p->>'serial', '\s', '', 'g'));
+        if jsonb_typeof(p->'serial') <> 'string' or ps !~ '^[A-Z0-9._/-]{1,64}$' then
+            perform carnet_fail(422, 'invalid', 'serial', 'the new part''s serial, 1 to 64 characters');
+        end if;
+    end if;
+    if p ? 'description' and (jsonb_typeof(p->'description') <> 'string' or length(p->>'description') > 200) then
+        perform carnet_fail(422, 'invalid', 'description', 'at most 200 characters');
+    end if;
+    if p ? 'quantity' and (jsonb_typeof(p->'quantity') <> 'number' or (p->>'quantity') !~ '^[0-9]{1,3}$'
+                           or (p->>'quantity')::int not between 1 and 100) then
+        perform carnet_fail(422, 'invalid', 'quantity', 'a quantity of 1 to 100');
+    end if;
+    insert into repair_parts (repair_id, part_number, part_serial, description, quantity, actor)
+    values (r.id, p->>'part_number', ps, p->>'description', coalesce((p->>'quantity')::int, 1), p_actor)
+    returning id into pid;
+    update repair_orders set updated_at = now() where id = r.id;
+    perform record_append(r.device_id, 'repair_part',
+        jsonb_strip_nulls(jsonb_build_object('number', r.number, 'part_id', pid,
+            'part_number', p->>'part_number', 'serial', ps, 'description', p->>'description',
+            'quantity', coalesce((p->>'quantity')::int, 1))),
+        p_actor, r.store_id, 'repair', r.id);
+    perform carnet_audit(p_actor, 'part', 'repair', r.id::text, p_req);
+    return repair_json(r.id);
+end $$;
+
+-- POST /api/repairs/{id}/notes: {text}: labour notes, staff-only.
+create or replace function repair_note_add(p_actor bigint, p_id bigint, p jsonb, p_req text) returns json
+language plpgsql as $$
+declare
+    r repair_orders%rowtype := repair_lock(p_actor, p_id, array['technician', 'manager']);
+    e record_entries%rowtype;
+begin
+    if jsonb_typeof(p->'text') is distinct from 'string' or length(btrim(p->>'text')) not between 1 and 4000 then
+        perform carnet_fail(422, 'invalid', 'text', 'a note of 1 to 4000 characters');
+    end if;
+    e := record_append(r.device_id, 'repair_note',
+        jsonb_build_object('number', r.number, 'text', btrim(p->>'text')),
+        p_actor, r.store_id, 'repair', r.id);
+    perform carnet_audit(p_actor, 'note', 'repair', r.id::text, p_req);
+    return json_build_object('id', e.id, 'at', e.at, 'text', e.content->>'text', 'repair_id', r.id);
+end $$;
+
+-- PUT /api/repairs/{id}/promise: {promised_at?, kept_overnight?, note?}
+create or replace function repair_promise(p_actor bigint, p_id bigint, p jsonb, p_req text) returns json
+language plpgsql as $$
+declare
+    r repair_orders%rowtype := repair_lock(p_actor, p_id, array['technician', 'manager']);
+    previous timestamptz := r.promised_at;
+    promised timestamptz;
+    overnight boolean;
+begin
+    perform repair_check_open(r);
+    if not (p ? 'promised_at' or p ? 'kept_overnight') then
+        perform carnet_fail(422, 'required', 'promised_at', 'send promised_at or kept_overnight');
+    end if;
+    promised := case when p ? 'promised_at' then device_parse_time(p->'promised_at', 'promised_at')
+                     else r.promised_at end;
+    if p ? 'promised_at' and promised is not null and promised < now() then
+        perform carnet_fail(422, 'invalid', 'promised_at', 'a promised date is in the future');
+    end if;
+    if p ? 'kept_overnight' and jsonb_typeof(p->'kept_overnight') <> 'boolean' then
+        perform carnet_fail(422, 'invalid', 'kept_overnight', 'true or false');
+    end if;
+    if p ? 'note' and (jsonb_typeof(p->'note') <> 'string' or length(p->>'note') > 2000) then
+        perform carnet_fail(422, 'invalid', 'note', 'a note of at most 2000 characters');
+    end if;
+    overnight := coalesce((p->>'kept_overnight')::boolean, r.kept_overnight);
+    update repair_orders set promised_at = promised, kept_overnight = overnight, updated_at = now()
+    where id = r.id returning * into r;
+    perform repair_promise_watch(r);
+    perform record_append(r.device_id, 'repair_promise',
+        jsonb_strip_nulls(jsonb_build_object('number', r.number, 'promised_at', promised,
+            'previous_promised_at', previous, 'kept_overnight', overnight,
+            'note', p->>'note')),
+        p_actor, r.store_id, 'repair', r.id);
+    perform carnet_audit(p_actor, 'promise', 'repair', r.id::text, p_req);
+    return repair_json(r.id);
+end $$;
+
+-- The repair behind a customer link of this purpose, or 404 (unknown, revoked) / 410 (expired).
+create or replace function repair_link_find(p_hash text, p_purpose text) returns repair_links
+language plpgsql stable as $$
+declare
+    l repair_links%rowtype;
+begin
+    select * into l from repair_links where token_hash = p_hash and purpose = p_purpose;
+    if not found or l.revoked_at is not null then
+        perform carnet_fail(404, 'not_found', 'token', 'this link is not valid');
+    end if;
+    if l.expires_at < now() then
+        perform carnet_fail(410, 'expired', 'token', 'this link has expired');
+    end if;
+    return l;
+end $$;
+
+-- What a customer may see of a repair: no serial, no staff, no notes, nothing of anyone else.
+create or replace function repair_customer_json(p_id bigint) returns json
+language sql stable as $$
+    select json_build_object(
+        'number', r.number, 'state', r.state, 'promised_at', r.promised_at,
+        'kept_overnight', r.kept_overnight, 'opened_at', r.opened_at, 'updated_at', r.updated_at,
+        'device', json_build_object('model', d.model, 'serial_end', right(d.serial, 4)),
+        'store', json_build_object('name', s.name, 'timezone', s.timezone),
+        'estimate', case when r.estimate_state = 'none' then null
+                         else json_build_object('amount_cents', r.estimate_cents,
+                             'currency', r.estimate_currency, 'lines', r.estimate_lines,
+                             'state', r.estimate_state, 'decided_at', r.estimate_decided_at) end,
+        'history', (select json_agg(json_build_object('state', m.to_state, 'at', m.at) order by m.id)
+                    from repair_moves m where m.repair_id = r.id),
+        -- Thread messages (006) are stored as {author: customer|staff, body}.
+        'messages', (select coalesce(json_agg(json_build_object('at', e.at,
+                         'from', coalesce(e.content->>'from',
+                                          case e.content->>'author' when 'staff' then 'store'
+                                                                    when 'customer' then 'customer' end,
+                                          case when e.actor is null
+                                               then 'customer' else 'store' end),
+                         'text', coalesce(e.content->>'text', e.content->>'body'))
+                         order by e.id), '[]')
+                     from record_entries e
+                     where e.ref_type = 'repair' and e.ref_id = r.id and e.kind = 'message'))
+    from repair_orders r join devices d on d.id = r.device_id join stores s on s.id = r.store_id
+    where r.id = p_id
+$$;
+
+-- GET /api/repair-status/{token}
+create or replace function repair_status(p_hash text) returns json
+language plpgsql stable as $$
+begin
+    return repair_customer_json((repair_link_find(p_hash, 'status')).repair_id);
+end $$;
+
+-- GET /api/estimates/{token}
+create or replace function repair_estimate_view(p_hash text) returns json
+language plpgsql stable as $$
+begin
+    return repair_customer_json((repair_link_find(p_hash, 'estimate')).repair_id);
+end $$;
+
+-- POST /api/estimates/{token}/approve | /decline. The link is spent once the customer decides.
+create or replace function repair_estimate_decide(p_hash text, p_approve boolean) returns json
+language plpgsql as $$
+declare
+    l repair_links%rowtype := repair_link_find(p_hash, 'estimate');
+    r repair_orders%rowtype;
+begin
+    select * into r from repair_orders where id = l.repair_id for update;
+    if l.used_at is not null or r.estimate_state <> 'pending' then
+        perform carnet_fail(409, 'already_decided', 'estimate',
+            'this estimate has already been answered');
+    end if;
+    if (select terminal from repair_states where state = r.state) then
+        perform carnet_fail(409, 'repair_closed', 'state', 'this repair is closed');
+    end if;
+    update repair_orders set estimate_state = case when p_approve then 'approved' else 'declined' end,
+        estimate_decided_at = now(), updated_at = now() where id = r.id;
+    update repair_links set used_at = now() where token_hash = p_hash;
+    perform record_append(r.device_id,
+        case when p_approve then 'estimate_approved' else 'estimate_declined' end,
+        jsonb_build_object('number', r.number, 'amount_cents', r.estimate_cents,
+                           'currency', r.estimate_currency),
+        null, r.store_id, 'repair', r.id);
+    perform carnet_audit(null, case when p_approve then 'approve' else 'decline' end,
+                         'repair', r.id::text, null);
+    return repair_customer_json(r.id);
+end $$;

@@ -1,0 +1,45 @@
+-- Core: the error convention, roles, sign-in and sessions.
+begin;
+\ir _helpers.sql
+
+-- carnet_fail raises CAnnn: code in MESSAGE, field in DETAIL, sentence in HINT.
+select pg_temp.try($$select carnet_fail(404, 'not_found', 'store', 'no such store')$$);
+select pg_temp.try($$select carnet_fail(409, 'conflict', null, 'taken')$$);
+-- carnet_fail_extra puts the field beside the extra members, as JSON.
+select pg_temp.try($$select carnet_fail_extra(409, 'slot_taken', 'starts_at', 'taken',
+                                              '{"nearest": []}')$$);
+
+-- Roles.
+select carnet_role_bit('specialist') as specialist, carnet_role_bit('technician') as technician,
+       carnet_role_bit('manager') as manager, carnet_role_bit('nobody') as nobody;
+select carnet_staff_can(:manager, :paris, '{manager}') as manager_in_paris,
+       carnet_staff_can(:manager, :lyon, '{manager}') as manager_in_lyon,
+       carnet_staff_can(:specialist, :paris, '{manager}') as specialist_as_manager;
+select pg_temp.try(format('select carnet_require(%s, %s, %L)', :specialist, :paris, '{manager}'));
+select pg_temp.try(format('select carnet_require(%s, %s, %L)', :manager, :paris, '{manager}'));
+
+-- Sign-in: begin hands out the hash of a known account, nothing for an unknown one.
+select (auth_login_begin('Manager@Carnet.test', '192.0.2.1')::jsonb ->> 'staff_id')::bigint
+       = :manager as known;
+select auth_login_begin('nobody@carnet.test', '192.0.2.1') is null as unknown;
+-- finish opens a session only with the hash begin saw.
+select auth_login_finish('manager@carnet.test', :manager, repeat('a', 64), '192.0.2.1', 3600,
+                         'not the hash') is null as wrong_hash;
+select auth_login_finish('manager@carnet.test', :manager, repeat('a', 64), '192.0.2.1', 3600,
+                         (select password_hash from staff where id = :manager)) ->> 'name' as name;
+select s ->> 'name' as name, s -> 'stores' as stores
+from auth_session(repeat('a', 64), 1800) s;
+select auth_session(repeat('b', 64), 1800) is null as no_such_session;
+select auth_logout(repeat('a', 64));
+select auth_session(repeat('a', 64), 1800) is null as logged_out;
+
+-- Five failures in 15 minutes throttle the account.
+select count(*) from (select auth_login_begin('specialist@carnet.test', '192.0.2.9')
+                      from generate_series(1, 5)) x;
+select pg_temp.try($$select auth_login_begin('specialist@carnet.test', '192.0.2.9')$$);
+
+-- The audit log has the sign-in.
+select action, object_type, object_id = :manager::text as self
+from audit_log where staff_id = :manager order by id desc limit 1;
+
+rollback;

@@ -1,0 +1,65 @@
+-- Devices: serial numbers, the append-only hash-chained health record, owners, diagnostics,
+-- trends and search.
+begin;
+\ir _helpers.sql
+
+-- Serials are normalised in one place; IMEIs pass Luhn.
+select device_serial_normalize(' f2l demo 0ph13 ') as normalised;
+select pg_temp.try($$select device_serial_normalize('ab')$$);
+select pg_temp.try($$select device_serial_normalize('353918051234562')$$);
+select pg_temp.try($$select device_serial_normalize(null)$$);
+
+-- A device and its record.
+select d -> 'device' ->> 'serial' as serial, d -> 'device' ->> 'model' as model,
+       d ->> 'created' as created
+from device_put(:tech, 'c02 new 0mac1', '{"model": "MacBook Air"}', 'req-1') d;
+select pg_temp.try(format('select device_put(%s, %L, %L, %L)', :tech, 'C02NEW0MAC1',
+                          '{"warranty_end": "soon"}', 'r'));
+select pg_temp.try(format('select device_record(%s, %L, null, 10, %L)', :tech, 'NOSUCHDEVICE1',
+                          'r'));
+select device_owner_add(:specialist, 'C02NEW0MAC1',
+    jsonb_build_object('store_id', :paris, 'name', 'Paul', 'email', 'paul@example.test'),
+    'req-2') -> 'owner' ->> 'name' as owner;
+select pg_temp.try(format('select device_owner_add(%s, %L, %L, %L)', :specialist, 'C02NEW0MAC1',
+    jsonb_build_object('store_id', :paris, 'name', 'Paul', 'email', 'not an email'), 'r'));
+select device_note_add(:tech, 'C02NEW0MAC1', '{"text": "Keyboard sticks."}', 'req-3') ->> 'kind'
+       as kind;
+select pg_temp.try(format('select device_note_add(%s, %L, %L, %L)', :tech, 'C02NEW0MAC1',
+                          '{"text": ""}', 'r'));
+
+-- Diagnostics, typed in and imported.
+select device_diagnostic_add(:tech, 'C02NEW0MAC1', jsonb_build_object('store_id', :paris,
+    'performed_at', now() - interval '1 hour',
+    'results', '[{"test": "battery", "passed": true,
+                  "values": [{"name": "battery_health", "value": 90, "unit": "%"}]}]'::jsonb),
+    'req-4') ->> 'passed' as passed;
+select pg_temp.try(format('select device_diagnostic_add(%s, %L, %L, %L)', :tech, 'C02NEW0MAC1',
+    jsonb_build_object('store_id', :paris, 'performed_at', now() + interval '1 day',
+                       'results', '[{"test": "battery", "passed": true}]'::jsonb), 'r'));
+select pg_temp.try(format('select device_diagnostic_add(%s, %L, %L, %L)', :tech, 'C02NEW0MAC1',
+    jsonb_build_object('store_id', :paris, 'performed_at', now(), 'results', '[]'::jsonb), 'r'));
+select pg_temp.try(format('select device_diagnostic_import(%s, %L, %L, %L)', :tech,
+    'C02NEW0MAC1', jsonb_build_object('store_id', :paris, 'report',
+        '{"format": "other/9", "tool": {"name": "X"}, "tests": []}'::jsonb), 'r'));
+select json_array_length(t -> 'metrics' -> 'battery_health') as battery_points
+from device_trends(:tech, 'F2LDEMO0PH13', 'battery_health', 'req-5') t;
+
+-- The record: newest first, and the chain verifies.
+select e ->> 'kind' as kind
+from json_array_elements(device_record(:tech, 'C02NEW0MAC1', null, 10, 'req-6') -> 'entries') e;
+-- Each entry's prev_hash is the hash of the one before (carnetd re-verifies the hashes).
+select count(*) as entries, bool_and(prev = coalesce(before, repeat('0', 64))) as linked
+from (select e ->> 1 as prev, lag(e ->> 2) over (order by (e ->> 0)::bigint) as before
+      from json_array_elements(device_chain(:tech, 'C02NEW0MAC1', 'req-7') -> 'entries') e) x;
+-- The record cannot be rewritten, not even by SQL.
+select pg_temp.try($$update record_entries set content = '{}' where id = (select min(id) from record_entries)$$);
+select pg_temp.try($$delete from record_entries$$);
+
+-- Search by serial prefix and by the owner's email.
+select r ->> 'serial' as serial
+from json_array_elements(device_search(:tech, 'C02NEW', 10, 'req-8') -> 'results') r;
+select r ->> 'serial' as serial
+from json_array_elements(device_search(:tech, 'paul@example.test', 10, 'req-9') -> 'results') r;
+select pg_temp.try(format('select device_search(%s, %L, 10, %L)', :tech, '', 'r'));
+
+rollback;

@@ -1,0 +1,54 @@
+-- Talking to customers: the outbox (written in the cause's transaction), message threads by
+-- link and by staff, surveys and the satisfaction report.
+begin;
+\ir _helpers.sql
+
+-- The outbox refuses what it could never deliver.
+select pg_temp.try($$select outbox_enqueue('booking_confirmed', 'fax', '+33612345678', 'en', '{}')$$);
+select pg_temp.try($$select outbox_enqueue('booking_confirmed', 'email', 'not-an-address', 'en', '{}')$$);
+select pg_temp.try($$select outbox_enqueue('no_such_kind', 'email', 'a@example.test', 'en', '{}')$$);
+select outbox_render('Hello {{name}}, see {{link}}', '{"name": "Ana", "link": "L"}') as rendered;
+select pg_temp.try(format('select outbox_list(%s, %s, %L, 10)', :manager, :paris, 'lost'));
+select pg_temp.try(format('select outbox_retry(%s, %s, %s, %L)', :manager, :paris, 999999, 'r'));
+
+-- Threads: the demo repair thread has one unread customer message.
+select m ->> 'unread' as unread, json_array_length(m -> 'threads') as threads
+from message_threads_list(:manager, :paris, false) m;
+select (select id from message_threads where ref_type = 'repair' and ref_id = 900001) as thread
+\gset
+select pg_temp.try(format('select message_thread_get(%s, %s, %s, %L)', :lyon_manager, :lyon,
+                          :thread, 'r'));
+select json_array_length(message_thread_get(:manager, :paris, :thread, 'req-1') -> 'messages')
+       as messages;
+select message_threads_list(:manager, :paris, true) ->> 'unread' as unread_after_reading;
+select pg_temp.try(format('select message_staff_post(%s, %s, %s, %L, %L)', :manager, :paris,
+                          :thread, '{"body": "  "}', 'r'));
+select (message_staff_post(:manager, :paris, :thread, '{"body": "Samedi, oui."}', 'req-2')
+        ->> 'thread_id')::bigint = :thread as posted;
+-- The reply goes out with a fresh link to the thread.
+select kind, channel, recipient from outbox where ref_type = 'thread' and ref_id = :thread;
+
+-- The customer's side, by a link minted for the thread.
+select split_part(message_link_mint(:thread), '#', 2) as tok \gset
+select json_array_length(message_customer_get(message_token_hash(:'tok')) -> 'messages')
+       as messages;
+select pg_temp.try($$select message_customer_get(repeat('0', 64))$$);
+select (message_customer_post(message_token_hash(:'tok'), '{"body": "Merci"}') ->> 'thread_id')::bigint
+       = :thread as posted;
+select pg_temp.try(format('select message_customer_post(%L, %L)', message_token_hash(:'tok'),
+                          jsonb_build_object('body', repeat('x', 4001))));
+
+-- Surveys: one answer per link, values within their scales.
+insert into surveys (store_id, ref_type, ref_id, token_hash, expires_at)
+values (:paris, 'visit', 1, message_token_hash('survey-token'), now() + interval '1 day');
+select survey_get(message_token_hash('survey-token')) ->> 'ref_type' as ref_type;
+select pg_temp.try(format('select survey_answer(%L, %L)', message_token_hash('survey-token'),
+                          '{"satisfaction": 6}'));
+select survey_answer(message_token_hash('survey-token'),
+                     '{"satisfaction": 5, "effort": 2, "recommendation": 9}') as answer;
+select pg_temp.try(format('select survey_answer(%L, %L)', message_token_hash('survey-token'),
+                          '{"satisfaction": 4, "effort": 2, "recommendation": 9}'));
+select pg_temp.try($$select survey_get(repeat('0', 64))$$);
+select json_array_length(survey_report(:manager, :paris, 8, 'req-3') -> 'weeks') > 0 as weeks;
+
+rollback;

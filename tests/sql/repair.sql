@@ -1,0 +1,54 @@
+-- Repairs: the order's life cycle (transitions written once, in repair_transitions), estimates
+-- approved by link, parts, notes, promises, and the customer's status link.
+begin;
+\ir _helpers.sql
+
+-- Opening: intake checklist required.
+select pg_temp.try(format('select repair_open(%s, %s, %L, %L, %L)', :tech, :paris,
+    '{"serial": "F2LDEMO0PH13", "problem": "Battery drains"}', repeat('c', 64), 'r'));
+select pg_temp.try(format('select repair_open(%s, %s, %L, %L, %L)', :tech, :paris,
+    '{"serial": "F2LDEMO0PH13", "problem": "",
+      "intake": {"checklist": [{"item": "screen", "ok": true}]}}', repeat('c', 64), 'r'));
+select r ->> 'state' as state, r -> 'device' ->> 'serial' as serial, r -> 'allowed_moves' as moves
+from repair_open(:tech, :paris, '{"serial": "F2LDEMO0PH13", "problem": "Battery drains",
+                                  "intake": {"checklist": [{"item": "screen", "ok": true}]}}',
+                 repeat('c', 64), 'req-1') r;
+select (select max(id) from repair_orders) as rid \gset
+
+-- Only the moves repair_transitions allows.
+select pg_temp.try(format('select repair_transition(%s, %s, %L, %L)', :tech, :rid,
+                          '{"to": "ready"}', 'r'));
+select pg_temp.try(format('select repair_transition(%s, %s, %L, %L)', :tech, :rid,
+                          '{"to": "flying"}', 'r'));
+select repair_transition(:tech, :rid, '{"to": "diagnosing"}', 'req-2') ->> 'state' as state;
+select pg_temp.try(format('select repair_transition(%s, %s, %L, %L)', :tech, :rid,
+                          '{"to": "awaiting_approval"}', 'r'));
+select repair_estimate(:tech, :rid, '{"amount_cents": 8900, "currency": "EUR",
+                                      "lines": [{"label": "Battery", "amount_cents": 8900}]}',
+                       repeat('e', 64), 'req-3') -> 'estimate' ->> 'state' as estimate;
+select repair_transition(:tech, :rid, '{"to": "awaiting_approval"}', 'req-4') ->> 'state' as state;
+
+-- The customer decides by link; a link is for one purpose.
+select v -> 'estimate' ->> 'amount_cents' as amount from repair_estimate_view(repeat('e', 64)) v;
+select pg_temp.try($$select repair_estimate_view(repeat('c', 64))$$);
+select repair_estimate_decide(repeat('e', 64), true) -> 'estimate' ->> 'state' as decided;
+select pg_temp.try($$select repair_estimate_decide(repeat('e', 64), false)$$);
+
+select repair_transition(:tech, :rid, '{"to": "repairing"}', 'req-5') ->> 'state' as state;
+select json_array_length(repair_part_add(:tech, :rid, '{"part_number": "661-1", "serial": "BAT0TEST01",
+                                         "description": "Battery"}', 'req-6') -> 'parts') as parts;
+select pg_temp.try(format('select repair_note_add(%s, %s, %L, %L)', :tech, :rid, '{}', 'r'));
+select pg_temp.try(format('select repair_promise(%s, %s, %L, %L)', :tech, :rid,
+                          '{"promised_at": "2001-01-01T10:00:00Z"}', 'r'));
+
+-- The status link shows the customer's view: the serial's last four characters only.
+select s ->> 'state' as state, s -> 'device' ->> 'serial_end' as serial_end,
+       s::jsonb ? 'intake' as intake_shown
+from repair_status(repeat('c', 64)) s;
+select pg_temp.try($$select repair_status(repeat('0', 64))$$);
+
+-- Staff of another store cannot see it; an unknown id is not found.
+select pg_temp.try(format('select repair_get(%s, %s, %L)', :lyon_manager, :rid, 'r'));
+select pg_temp.try(format('select repair_get(%s, %s, %L)', :tech, 999999, 'r'));
+
+rollback;
