@@ -8,12 +8,12 @@
 
 #include <ctype.h>
 #include <dirent.h>
-#include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
+#include "pgconn.h"
 
 #define MIGRATE_LOCK_KEY "7262737"
 #define MIGRATE_API_DIR "api"
@@ -61,38 +61,46 @@ out:
     return buf;
 }
 
-/* A file may hold only comments (a migration whose functions moved to api/): an empty query. */
-static int exec_ok(PGconn *pg, const char *sql, const char *what)
+#define MIGRATE_ERR_MAX 1024
+
+static int exec_ok(struct pg_conn *pg, const char *sql, const char *what)
 {
-    PGresult *res = PQexec(pg, sql);
-    ExecStatusType st = PQresultStatus(res);
-    int ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY;
-    if (!ok)
-        log_error("migrate: %s: %s", what, PQresultErrorMessage(res));
-    PQclear(res);
-    return ok ? 0 : -1;
+    char err[MIGRATE_ERR_MAX];
+    if (pgconn_exec_blocking(pg, sql, 0, NULL, NULL, err, sizeof(err)) < 0) {
+        log_error("migrate: %s: %s", what, err);
+        return -1;
+    }
+    return 0;
 }
 
-static int is_applied(PGconn *pg, const char *version)
+static int exec_params(struct pg_conn *pg, const char *sql, const char *param, char **first,
+                       const char *what)
 {
-    const char *params[1] = {version};
-    PGresult *res = PQexecParams(pg, "select 1 from schema_migrations where version = $1", 1,
-                                 NULL, params, NULL, NULL, 0);
-    int applied = -1;
-    if (PQresultStatus(res) == PGRES_TUPLES_OK)
-        applied = PQntuples(res) > 0;
-    else
-        log_error("migrate: %s", PQresultErrorMessage(res));
-    PQclear(res);
+    char err[MIGRATE_ERR_MAX];
+    const char *params[1] = {param};
+    if (pgconn_exec_blocking(pg, sql, 1, params, first, err, sizeof(err)) < 0) {
+        log_error("migrate: %s: %s", what, err);
+        return -1;
+    }
+    return 0;
+}
+
+static int is_applied(struct pg_conn *pg, const char *version)
+{
+    char *one = NULL;
+    int applied;
+    if (exec_params(pg, "select 1 from schema_migrations where version = $1", version, &one,
+                    "schema_migrations") < 0)
+        return -1;
+    applied = one != NULL;
+    free(one);
     return applied;
 }
 
-static int apply_one(PGconn *pg, const char *dir, const char *name)
+static int apply_one(struct pg_conn *pg, const char *dir, const char *name)
 {
     char path[4096];
-    const char *params[1] = {name};
     char *sql = NULL;
-    PGresult *res;
     int rc = -1;
 
     snprintf(path, sizeof(path), "%s/%s", dir, name);
@@ -105,14 +113,9 @@ static int apply_one(PGconn *pg, const char *dir, const char *name)
         goto out;
     if (exec_ok(pg, sql, name) < 0)
         goto rollback;
-    res = PQexecParams(pg, "insert into schema_migrations(version) values ($1)", 1, NULL, params,
-                       NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-        log_error("migrate: record %s: %s", name, PQresultErrorMessage(res));
-        PQclear(res);
+    if (exec_params(pg, "insert into schema_migrations(version) values ($1)", name, NULL,
+                    "record") < 0)
         goto rollback;
-    }
-    PQclear(res);
     if (exec_ok(pg, "commit", "commit") < 0)
         goto out;
     log_info("migrate: applied %s", name);
@@ -173,7 +176,7 @@ fail:
     return -1;
 }
 
-static int exec_files(PGconn *pg, const char *dir, char **names, size_t n)
+static int exec_files(struct pg_conn *pg, const char *dir, char **names, size_t n)
 {
     char path[4096];
     for (size_t i = 0; i < n; i++) {
@@ -199,7 +202,7 @@ static int exec_files(PGconn *pg, const char *dir, char **names, size_t n)
  * later file (SQL-language bodies are checked at creation); then with it on, so every body is
  * checked against the complete set. Either all of it applies or none.
  */
-static int apply_api(PGconn *pg, const char *schema_dir)
+static int apply_api(struct pg_conn *pg, const char *schema_dir)
 {
     char dir[4096];
     char **names = NULL;
@@ -229,13 +232,14 @@ out:
 
 int migrate_run(const char *conninfo, const char *schema_dir)
 {
-    PGconn *pg = PQconnectdb(conninfo);
+    char err[MIGRATE_ERR_MAX];
+    struct pg_conn *pg = pgconn_connect_blocking(conninfo, err, sizeof(err));
     char **names = NULL;
     size_t n = 0;
     int applied = 0, rc = -1;
 
-    if (PQstatus(pg) != CONNECTION_OK) {
-        log_error("migrate: cannot connect: %s", PQerrorMessage(pg));
+    if (!pg) {
+        log_error("migrate: cannot connect: %s", err);
         goto out;
     }
     if (exec_ok(pg, "set client_min_messages = warning", "settings") < 0 ||
@@ -266,6 +270,6 @@ unlock:
     exec_ok(pg, "select pg_advisory_unlock(" MIGRATE_LOCK_KEY ")", "unlock");
 out:
     free_names(names, n);
-    PQfinish(pg);
+    pgconn_close_blocking(pg);
     return rc;
 }

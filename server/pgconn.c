@@ -778,7 +778,8 @@ int pgconn_exec_blocking(struct pg_conn *conn, const char *sql, int nparams,
     else
         res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
     st = PQresultStatus(res);
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+    /* A script of only comments (a migration whose functions moved out) is an empty query. */
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && st != PGRES_EMPTY_QUERY) {
         copy_message(err, errlen, res ? PQresultErrorMessage(res) : PQerrorMessage(conn));
         goto out;
     }
