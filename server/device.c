@@ -120,20 +120,9 @@ void device_record(struct req *r)
 /* PUT answers 201 when it created the device, 200 when it updated (or found) it. */
 static void on_put(struct req *r, const struct db_result *res)
 {
-    json_t *j;
-    int status;
-
-    if (res->status != DB_OK || db_rows(res) < 1 || db_isnull(res, 0, 0)) {
-        api_reply_result(r, 200, res);
-        return;
-    }
-    j = json_loads(db_value(res, 0, 0), 0, NULL);
-    if (!j) {
-        http_reply_error(r, 500, "internal", NULL, "unexpected database answer");
-        return;
-    }
-    status = json_is_true(json_object_get(j, "created")) ? 201 : 200;
-    http_reply_jansson(r, status, j);
+    json_t *j = api_result_object(r, res);
+    if (j)
+        http_reply_jansson(r, json_is_true(json_object_get(j, "created")) ? 201 : 200, j);
 }
 
 void device_put(struct req *r)

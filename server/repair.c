@@ -99,17 +99,10 @@ static void link_call_free(void *p)
 static void on_link_reply(struct req *r, const struct db_result *res)
 {
     struct link_call *l = r->state;
-    json_t *j;
+    json_t *j = api_result_object(r, res);
 
-    if (res->status != DB_OK || db_rows(res) < 1 || db_isnull(res, 0, 0)) {
-        api_reply_result(r, l->status, res);
+    if (!j)
         return;
-    }
-    j = json_loads(db_value(res, 0, 0), 0, NULL);
-    if (!j) {
-        http_reply_error(r, 500, "internal", NULL, "unexpected database answer");
-        return;
-    }
     json_object_set_new(j, l->key, json_string(l->link.token));
     http_reply_jansson(r, l->status, j);
 }

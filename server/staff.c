@@ -203,17 +203,13 @@ static void pw_work(void *arg)
 
 static void on_pw_finish(struct req *r, const struct db_result *res)
 {
-    json_t *j;
+    json_t *j = api_result_object(r, res);
     bool ok;
 
-    if (res->status != DB_OK) {
-        api_reply_db_error(r, res);
+    if (!j)
         return;
-    }
-    j = json_loads(db_value(res, 0, 0), 0, NULL);
-    ok = j && json_is_true(json_object_get(j, "ok"));
-    if (j)
-        json_decref(j);
+    ok = json_is_true(json_object_get(j, "ok"));
+    json_decref(j);
     if (!ok) {
         http_reply_error(r, 422, "bad_credentials", "old_password",
                          "the current password is wrong");
@@ -416,18 +412,14 @@ void staff_enable(struct req *r)
 static void on_pw_begin(struct req *r, const struct db_result *res)
 {
     struct pw *w = r->state;
-    json_t *j;
+    json_t *j = api_result_object(r, res);
     const char *h;
 
-    if (res->status != DB_OK) {
-        api_reply_db_error(r, res);
+    if (!j)
         return;
-    }
-    j = json_loads(db_value(res, 0, 0), 0, NULL);
-    h = j ? json_string_value(json_object_get(j, "hash")) : NULL;
+    h = json_string_value(json_object_get(j, "hash"));
     w->stored = h ? strdup(h) : NULL;
-    if (j)
-        json_decref(j);
+    json_decref(j);
     if (!w->stored) {
         http_reply_error(r, 500, "internal", NULL, "bad account record");
         return;
