@@ -146,8 +146,8 @@ void message_survey_answer(struct req *r)
     comment = json_object_get(r->json, "comment");
     if (comment && !json_is_null(comment) &&
         (!json_is_string(comment) || json_string_length(comment) > SURVEY_COMMENT_MAX * 4)) {
-        http_reply_error(r, 422, "invalid", "comment",
-                         "a comment is text of at most %d characters", SURVEY_COMMENT_MAX);
+        http_reply_error(r, 422, "invalid", "comment", "a comment is text of at most %d characters",
+                         SURVEY_COMMENT_MAX);
         return;
     }
     const char *params[2] = {hash, api_body(r)};
@@ -158,8 +158,7 @@ void message_survey_report(struct req *r)
 {
     const char *store = api_path_id(r, "store");
     char weeks[24];
-    if (!store ||
-        !api_query_int(r, "weeks", 1, REPORT_WEEKS_MAX, REPORT_WEEKS_DEFAULT, weeks))
+    if (!store || !api_query_int(r, "weeks", 1, REPORT_WEEKS_MAX, REPORT_WEEKS_DEFAULT, weeks))
         return;
     const char *params[4] = {r->who.staff_id, store, weeks, r->id};
     api_send(r, &q_survey_report, params, 200);

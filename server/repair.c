@@ -111,8 +111,8 @@ static void on_link_reply(struct req *r, const struct db_result *res)
 
 /* A call that mints a customer link: (actor, `key`, body, link hash, request id, link token);
  * the reply carries the token under `field`, the only time it is ever shown. */
-static void call_with_link(struct req *r, struct sql_stmt *stmt, const char *key,
-                           const char *field, int status)
+static void call_with_link(struct req *r, struct sql_stmt *stmt, const char *key, const char *field,
+                           int status)
 {
     struct link_call *l = calloc(1, sizeof(*l));
 
@@ -125,8 +125,7 @@ static void call_with_link(struct req *r, struct sql_stmt *stmt, const char *key
     r->state = l;
     r->state_free = link_call_free;
     link_mint(&l->link);
-    const char *params[6] = {r->who.staff_id, key, api_body(r), l->link.hash, r->id,
-                             l->link.token};
+    const char *params[6] = {r->who.staff_id, key, api_body(r), l->link.hash, r->id, l->link.token};
     api_call(r, stmt, params, on_link_reply);
 }
 

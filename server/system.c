@@ -31,14 +31,13 @@ static void on_ping(struct req *r, const struct db_result *res)
     if (res->status != DB_OK) {
         http_add_header(r, "Retry-After", "1");
         http_reply_jansson(r, 503,
-                           json_pack("{sss{sssisi}}", "status", "unavailable", "database",
-                                     "state", "down", "connected", s.connected, "size", s.size));
+                           json_pack("{sss{sssisi}}", "status", "unavailable", "database", "state",
+                                     "down", "connected", s.connected, "size", s.size));
         return;
     }
     http_reply_jansson(r, 200,
                        json_pack("{sss{sssisisi}}", "status", "ok", "database", "state", "up",
-                                 "connected", s.connected, "size", s.size, "waiting",
-                                 s.waiting));
+                                 "connected", s.connected, "size", s.size, "waiting", s.waiting));
 }
 
 void system_healthz(struct req *r)
@@ -139,7 +138,8 @@ int system_init(const char *web_root)
         }
         if (!openapi_part_ok(part, !doc)) {
             log_error("openapi: %s: not an OpenAPI part (an object; paths and components are "
-                      "objects)", path);
+                      "objects)",
+                      path);
             json_decref(part);
             goto out;
         }
