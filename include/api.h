@@ -16,6 +16,7 @@
 #ifndef CARNET_API_H
 #define CARNET_API_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -59,6 +60,10 @@ void api_send(struct req *r, struct sql_stmt *stmt, const char *const *params, i
 
 /* Reply with the JSON value the SQL function built (first column of the first row). */
 void api_reply_result(struct req *r, int status, const struct db_result *res);
+/* For a handler that adds to the JSON object the SQL function built: that object, parsed (the
+ * caller owns it). On a failure, a NULL or missing row, or an answer that is not a JSON object,
+ * replies as api_reply_result would or 500, and returns NULL. */
+json_t *api_result_object(struct req *r, const struct db_result *res);
 /* Turns a failed result into the one right error reply (503, 409, 422 ...). */
 void api_reply_db_error(struct req *r, const struct db_result *res);
 /* The same mapping from the fields of a SQL error (SQLSTATE, message, detail, hint, constraint;

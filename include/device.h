@@ -6,10 +6,7 @@
 #ifndef CARNET_DEVICE_H
 #define CARNET_DEVICE_H
 
-#include <stdbool.h>
 #include <stddef.h>
-
-#include "db.h"
 
 struct req;
 
@@ -25,16 +22,6 @@ void device_diagnostic_import(struct req *r);
 void device_trends(struct req *r);
 void device_note_add(struct req *r);
 void device_verify(struct req *r);
-
-/* ---- helpers shared with repair.c ---- */
-
-/* True when the request has a JSON object body; otherwise replies 400 and returns false. */
-bool device_need_body(struct req *r);
-/* Copies path parameter `name` into `out` when it is a positive decimal id (at most 18 digits);
- * otherwise replies 404 naming the parameter and returns false. */
-bool device_id_param(struct req *r, const char *name, char out[24]);
-/* Sends `stmt` and replies with the JSON value it returns, with `status` (200 or 201). */
-void device_db_reply(struct req *r, struct sql_stmt *stmt, const char *const *params, int status);
 
 /*
  * One entry of a device's chain as stored: its id, the stored previous hash and hash (hex), and

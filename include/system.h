@@ -6,6 +6,12 @@
 
 struct req;
 
+/* Loads and merges the API description from <web_root>/openapi/ once. -1 when a part does not
+ * parse or has the wrong shape (fatal at start-up); 0 otherwise, also when there is none (then
+ * /api/openapi.json is a 404). */
+int system_init(const char *web_root);
+void system_free(void);
+
 void system_healthz(struct req *r);
 void system_metrics(struct req *r);
 void system_openapi(struct req *r);

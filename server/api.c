@@ -140,6 +140,25 @@ void api_reply_result(struct req *r, int status, const struct db_result *res)
     http_reply_json(r, status, db_value(res, 0, 0), (size_t)db_length(res, 0, 0));
 }
 
+json_t *api_result_object(struct req *r, const struct db_result *res)
+{
+    json_t *j;
+
+    if (res->status != DB_OK || db_rows(res) < 1 || db_cols(res) < 1 || db_isnull(res, 0, 0)) {
+        api_reply_result(r, 200, res); /* an error or 404: the status is not used */
+        return NULL;
+    }
+    j = json_loads(db_value(res, 0, 0), 0, NULL);
+    if (!json_is_object(j)) {
+        if (j)
+            json_decref(j);
+        rlog_error(r, "the database answered something that is not a JSON object");
+        http_reply_error(r, 500, "internal", NULL, "unexpected database answer");
+        return NULL;
+    }
+    return j;
+}
+
 struct api_job {
     struct req *r;
     worker_fn work;

@@ -24,13 +24,14 @@
 #include "http.h"
 #include "log.h"
 #include "worker.h"
-#include "util.h"
 
 #define HASH_BYTES crypto_hash_sha256_BYTES
 #define HASH_HEX_LEN (HASH_BYTES * 2)
-#define RECORD_PAGE_DEFAULT "50"
+#define RECORD_PAGE_DEFAULT 50
 #define RECORD_PAGE_MAX 200
-#define SEARCH_DEFAULT "20"
+/* The largest entry id `before` may name: API_ID_MAX_DIGITS nines. */
+#define ENTRY_ID_MAX 999999999999999999LL
+#define SEARCH_DEFAULT 20
 #define SEARCH_MAX 100
 #define SEARCH_QUERY_MAX 254
 #define METRIC_NAME_MAX 64
@@ -52,33 +53,8 @@ static struct sql_stmt q_note =
     SQL_STMT("device_note_add", "select device_note_add($1, $2, $3, $4)", 4);
 static struct sql_stmt q_chain = SQL_STMT("device_chain", "select device_chain($1, $2, $3)", 3);
 
-/* ---- shared helpers ---- */
-
-bool device_need_body(struct req *r)
-{
-    if (r->json)
-        return true;
-    http_reply_error(r, 400, "missing_body", "body", "send a JSON object");
-    return false;
-}
-
-bool device_id_param(struct req *r, const char *name, char out[24])
-{
-    const char *v = http_param(r, name);
-    if (!util_is_digits(v, UTIL_ID_MAX_DIGITS)) {
-        http_reply_error(r, 404, "not_found", name, "no such %s", name);
-        return false;
-    }
-    snprintf(out, 24, "%s", v);
-    return true;
-}
-
-void device_db_reply(struct req *r, struct sql_stmt *stmt, const char *const *params, int status)
-{
-    api_send(r, stmt, params, status);
-}
-
-/* The serial from the path, or NULL after replying 422. Normalisation happens in SQL. */
+/* The serial from the path, or NULL after replying 422: the one check every serial route makes
+ * first, before it reads anything else of the request. Normalisation happens in SQL. */
 static const char *serial_param(struct req *r)
 {
     const char *s = http_param(r, "serial");
@@ -88,24 +64,6 @@ static const char *serial_param(struct req *r)
         return NULL;
     }
     return s;
-}
-
-/* Reads an optional positive integer query parameter bounded by `max` (0: any 18-digit id). */
-static bool query_int(struct req *r, const char *name, long long max, const char **out)
-{
-    const char *v = http_query(r, name);
-    if (!v)
-        return true;
-    if (!util_is_digits(v, UTIL_ID_MAX_DIGITS) || atoll(v) < 1 || (max > 0 && atoll(v) > max)) {
-        if (max > 0)
-            http_reply_error(r, 422, "invalid", name, "%s is a whole number from 1 to %lld", name,
-                             max);
-        else
-            http_reply_error(r, 422, "invalid", name, "%s is an entry id", name);
-        return false;
-    }
-    *out = v;
-    return true;
 }
 
 /* A body field that must be a store id when present (or always, when `required`). */
@@ -121,17 +79,11 @@ static bool check_store_field(struct req *r, bool required)
     return true;
 }
 
-/* Dumps the body for SQL, runs `stmt` with (actor, serial, body, request id). */
+/* Runs `stmt` with (actor, serial, body as received, request id) and replies with its JSON. */
 static void call_with_body(struct req *r, struct sql_stmt *stmt, const char *serial, int status)
 {
-    char *body = json_dumps(r->json, JSON_COMPACT);
-    const char *params[4] = {r->who.staff_id, serial, body, r->id};
-    if (!body) {
-        http_reply_error(r, 503, "overloaded", NULL, "out of memory");
-        return;
-    }
-    device_db_reply(r, stmt, params, status);
-    free(body);
+    const char *params[4] = {r->who.staff_id, serial, api_body(r), r->id};
+    api_send(r, stmt, params, status);
 }
 
 /* ---- handlers ---- */
@@ -139,67 +91,46 @@ static void call_with_body(struct req *r, struct sql_stmt *stmt, const char *ser
 void device_search(struct req *r)
 {
     const char *q = http_query(r, "q");
-    const char *limit = SEARCH_DEFAULT;
-    const char *params[4];
+    char limit[24];
 
     if (!q || !*q || strlen(q) > SEARCH_QUERY_MAX) {
         http_reply_error(r, 422, "invalid", "q",
                          "search for a serial, an email, a phone or a repair number");
         return;
     }
-    if (!query_int(r, "limit", SEARCH_MAX, &limit))
+    if (!api_query_int(r, "limit", 1, SEARCH_MAX, SEARCH_DEFAULT, limit))
         return;
-    params[0] = r->who.staff_id;
-    params[1] = q;
-    params[2] = limit;
-    params[3] = r->id;
-    device_db_reply(r, &q_search, params, 200);
+    const char *params[4] = {r->who.staff_id, q, limit, r->id};
+    api_send(r, &q_search, params, 200);
 }
 
 void device_record(struct req *r)
 {
     const char *serial = serial_param(r);
-    const char *before = NULL, *limit = RECORD_PAGE_DEFAULT;
-    const char *params[5];
+    char before[24], limit[24];
 
-    if (!serial || !query_int(r, "before", 0, &before) ||
-        !query_int(r, "limit", RECORD_PAGE_MAX, &limit))
+    if (!serial || !api_query_int(r, "before", 1, ENTRY_ID_MAX, 0, before) ||
+        !api_query_int(r, "limit", 1, RECORD_PAGE_MAX, RECORD_PAGE_DEFAULT, limit))
         return;
-    params[0] = r->who.staff_id;
-    params[1] = serial;
-    params[2] = before;
-    params[3] = limit;
-    params[4] = r->id;
-    device_db_reply(r, &q_record, params, 200);
+    const char *params[5] = {r->who.staff_id, serial, http_query(r, "before") ? before : NULL,
+                             limit, r->id};
+    api_send(r, &q_record, params, 200);
 }
 
 /* PUT answers 201 when it created the device, 200 when it updated (or found) it. */
 static void on_put(struct req *r, const struct db_result *res)
 {
-    json_t *j;
-    int status;
-
-    if (res->status != DB_OK || db_rows(res) < 1 || db_isnull(res, 0, 0)) {
-        api_reply_result(r, 200, res);
-        return;
-    }
-    j = json_loads(db_value(res, 0, 0), 0, NULL);
-    if (!j) {
-        http_reply_error(r, 500, "internal", NULL, "unexpected database answer");
-        return;
-    }
-    status = json_is_true(json_object_get(j, "created")) ? 201 : 200;
-    http_reply_jansson(r, status, j);
+    json_t *j = api_result_object(r, res);
+    if (j)
+        http_reply_jansson(r, json_is_true(json_object_get(j, "created")) ? 201 : 200, j);
 }
 
 void device_put(struct req *r)
 {
     const char *serial = serial_param(r);
     json_t *model, *end;
-    char *body;
-    const char *params[4];
 
-    if (!serial || !device_need_body(r))
+    if (!serial || !api_need_body(r))
         return;
     model = json_object_get(r->json, "model");
     end = json_object_get(r->json, "warranty_end");
@@ -211,23 +142,14 @@ void device_put(struct req *r)
         http_reply_error(r, 422, "invalid", "warranty_end", "a date, YYYY-MM-DD");
         return;
     }
-    body = json_dumps(r->json, JSON_COMPACT);
-    if (!body) {
-        http_reply_error(r, 503, "overloaded", NULL, "out of memory");
-        return;
-    }
-    params[0] = r->who.staff_id;
-    params[1] = serial;
-    params[2] = body;
-    params[3] = r->id;
+    const char *params[4] = {r->who.staff_id, serial, api_body(r), r->id};
     api_call(r, &q_put, params, on_put);
-    free(body);
 }
 
 void device_owner_add(struct req *r)
 {
     const char *serial = serial_param(r);
-    if (!serial || !device_need_body(r) || !check_store_field(r, true))
+    if (!serial || !api_need_body(r) || !check_store_field(r, true))
         return;
     if (!json_is_string(json_object_get(r->json, "name"))) {
         http_reply_error(r, 422, "invalid", "owner.name", "the owner's name is required");
@@ -239,7 +161,7 @@ void device_owner_add(struct req *r)
 void device_diagnostic_add(struct req *r)
 {
     const char *serial = serial_param(r);
-    if (!serial || !device_need_body(r) || !check_store_field(r, true))
+    if (!serial || !api_need_body(r) || !check_store_field(r, true))
         return;
     if (!json_is_array(json_object_get(r->json, "results"))) {
         http_reply_error(r, 422, "invalid", "results", "results: a list of test results");
@@ -251,7 +173,7 @@ void device_diagnostic_add(struct req *r)
 void device_diagnostic_import(struct req *r)
 {
     const char *serial = serial_param(r);
-    if (!serial || !device_need_body(r) || !check_store_field(r, true))
+    if (!serial || !api_need_body(r) || !check_store_field(r, true))
         return;
     if (!json_is_object(json_object_get(r->json, "report"))) {
         http_reply_error(r, 422, "invalid", "report", "report: the diagnostics tool's JSON report");
@@ -263,20 +185,17 @@ void device_diagnostic_import(struct req *r)
 void device_trends(struct req *r)
 {
     const char *serial = serial_param(r);
-    const char *metric = http_query(r, "metric");
-    const char *params[4];
+    const char *metric;
 
     if (!serial)
         return;
+    metric = http_query(r, "metric");
     if (metric && (!*metric || strlen(metric) > METRIC_NAME_MAX)) {
         http_reply_error(r, 422, "invalid", "metric", "a measured value's name");
         return;
     }
-    params[0] = r->who.staff_id;
-    params[1] = serial;
-    params[2] = metric;
-    params[3] = r->id;
-    device_db_reply(r, &q_trends, params, 200);
+    const char *params[4] = {r->who.staff_id, serial, metric, r->id};
+    api_send(r, &q_trends, params, 200);
 }
 
 void device_note_add(struct req *r)
@@ -284,7 +203,7 @@ void device_note_add(struct req *r)
     const char *serial = serial_param(r);
     json_t *corrects;
 
-    if (!serial || !device_need_body(r) || !check_store_field(r, false))
+    if (!serial || !api_need_body(r) || !check_store_field(r, false))
         return;
     if (!json_is_string(json_object_get(r->json, "text"))) {
         http_reply_error(r, 422, "invalid", "text", "the note's text is required");
@@ -446,7 +365,7 @@ void device_verify(struct req *r)
         return;
     v = calloc(1, sizeof(*v));
     if (!v) {
-        http_reply_error(r, 503, "overloaded", NULL, "out of memory");
+        http_reply_oom(r);
         return;
     }
     r->state = v;

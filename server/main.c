@@ -26,6 +26,7 @@
 #include "router.h"
 #include "sse.h"
 #include "static.h"
+#include "system.h"
 #include "worker.h"
 
 #ifndef CARNET_VERSION
@@ -161,6 +162,11 @@ int main(int argc, char **argv)
         goto out;
     }
     static_init(config.web_root);
+    if (system_init(config.web_root) < 0) {
+        log_error("start-up failed: the API description in %s/openapi is not valid",
+                  config.web_root);
+        goto out;
+    }
     if (http_init(base, config.listen_host, config.listen_port, dispatch_request) < 0)
         goto out;
     if (!config.no_jobs && (jobs_init(base) < 0 || outbox_init(base) < 0))
@@ -187,6 +193,7 @@ out:
     db_shutdown();
     sse_free();
     static_free();
+    system_free();
     metrics_free();
     if (base)
         event_base_free(base);

@@ -2,32 +2,27 @@
  * message: customer <-> store threads, surveys, and the delivery view for managers.
  *
  * Customer links in messages carry tokens minted by the database (the message that carries
- * them is written in the same transaction as the event), stored as SHA-256 hex: here the token
- * from the path is hashed the same way and only the hash reaches SQL. A token opens one thread
- * or one survey and nothing else. A customer may also write from the links carnetd minted (a
- * booking's manage link, a repair's status link), stored as util_token_hash (BLAKE2b): thread
- * requests send both hashes and SQL tries each against its own table.
+ * them is written in the same transaction as the event), stored as SHA-256 hex, the one hash
+ * of link.c: the token from the path is checked and hashed there, and only the hash reaches SQL.
+ * A token opens one thread or one survey and nothing else. A customer may also write from the
+ * links carnetd minted (a booking's manage link, a repair's status link): the thread functions
+ * still take a second hash for those, and get the same link.c hash in both parameters until the
+ * SQL takes one.
  */
 #include "message.h"
 
 #include <jansson.h>
-#include <sodium.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "api.h"
 #include "http.h"
-#include "log.h"
-#include "util.h"
+#include "link.h"
 
 #define MESSAGE_BODY_MAX 4000
 #define SURVEY_COMMENT_MAX 2000
-#define TOKEN_MIN 20
-#define TOKEN_MAX 128
-#define REPORT_WEEKS_DEFAULT "8"
+#define REPORT_WEEKS_DEFAULT 8
 #define REPORT_WEEKS_MAX 104
-#define OUTBOX_LIST_DEFAULT "100"
+#define OUTBOX_LIST_DEFAULT 100
 #define OUTBOX_LIST_MAX 500
 
 static struct sql_stmt q_customer_get =
@@ -50,134 +45,80 @@ static struct sql_stmt q_outbox_list =
 static struct sql_stmt q_outbox_retry =
     SQL_STMT("outbox_retry", "select outbox_retry($1, $2, $3, $4)", 4);
 
-/* An id from the path: digits only, else 404 (no such object can exist). */
-static const char *path_id(struct req *r, const char *name)
-{
-    const char *v = http_param(r, name);
-    if (!util_is_digits(v, 18)) {
-        http_reply_error(r, 404, "not_found", name, "no such %s", name);
-        return NULL;
-    }
-    return v;
-}
-
-/* Hashes the {token} of the path into `out`; replies 404 and returns -1 for a malformed one. */
-static int path_token_hash(struct req *r, char out[65])
-{
-    const char *t = http_param(r, "token");
-    unsigned char h[crypto_hash_sha256_BYTES];
-    size_t n = t ? strlen(t) : 0;
-
-    if (n < TOKEN_MIN || n > TOKEN_MAX ||
-        strspn(t, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop"
-                  "qrstuvwxyz0123456789-_") != n) {
-        http_reply_error(r, 404, "not_found", "token", "this link is unknown or has expired");
-        return -1;
-    }
-    crypto_hash_sha256(h, (const unsigned char *)t, n);
-    sodium_bin2hex(out, 65, h, sizeof(h));
-    return 0;
-}
-
-/* {"body": "..."}: a message text of 1..4000 characters. Replies and returns NULL if not. */
-static char *message_body_json(struct req *r)
+/* True when the body is {"body": "..."} with a message text of 1..4000 characters; otherwise
+ * replies and returns false. */
+static bool message_body_ok(struct req *r)
 {
     json_t *body;
-    char *out;
 
-    if (!json_is_object(r->json)) {
-        http_reply_error(r, 400, "missing_body", "body", "send {\"body\": \"your message\"}");
-        return NULL;
-    }
+    if (!api_need_body(r))
+        return false;
     body = json_object_get(r->json, "body");
     if (!json_is_string(body) || json_string_length(body) == 0 ||
         strspn(json_string_value(body), " \t\r\n") == json_string_length(body)) {
         http_reply_error(r, 422, "invalid", "body", "write a message");
-        return NULL;
+        return false;
     }
     if (json_string_length(body) > MESSAGE_BODY_MAX * 4) { /* bytes; SQL counts characters */
         http_reply_error(r, 422, "invalid", "body", "at most %d characters", MESSAGE_BODY_MAX);
-        return NULL;
+        return false;
     }
-    out = json_dumps(r->json, JSON_COMPACT);
-    if (!out)
-        http_reply_error(r, 503, "overloaded", NULL, "out of memory");
-    return out;
+    return true;
 }
 
 void message_customer_get(struct req *r)
 {
-    char hash[65], hash_b2[65];
-    const char *params[2] = {hash, hash_b2};
-    if (path_token_hash(r, hash) < 0)
+    char hash[LINK_HASH_LEN + 1];
+    const char *params[2] = {hash, hash}; /* one hash for both of SQL's hash parameters */
+    if (!link_from_path(r, "token", hash))
         return;
-    util_token_hash(http_param(r, "token"), hash_b2);
     api_send(r, &q_customer_get, params, 200);
 }
 
 void message_customer_post(struct req *r)
 {
-    char hash[65], hash_b2[65], *json;
-    const char *params[3];
-    if (path_token_hash(r, hash) < 0 || !(json = message_body_json(r)))
+    char hash[LINK_HASH_LEN + 1];
+    if (!link_from_path(r, "token", hash) || !message_body_ok(r))
         return;
-    util_token_hash(http_param(r, "token"), hash_b2);
-    params[0] = hash;
-    params[1] = json;
-    params[2] = hash_b2;
+    const char *params[3] = {hash, api_body(r), hash};
     api_send(r, &q_customer_post, params, 201);
-    free(json);
 }
 
 void message_threads_list(struct req *r)
 {
-    const char *unread = http_query(r, "unread");
-    const char *params[3];
-    if (!(params[1] = path_id(r, "store")))
+    const char *store = api_path_id(r, "store");
+    const char *unread;
+    if (!store || !api_query_bool(r, "unread", false, &unread))
         return;
-    if (unread && strcmp(unread, "true") && strcmp(unread, "false") && strcmp(unread, "1") &&
-        strcmp(unread, "0")) {
-        http_reply_error(r, 400, "invalid", "unread", "unread is true or false");
-        return;
-    }
-    params[0] = r->who.staff_id;
-    params[2] =
-        unread && (strcmp(unread, "true") == 0 || strcmp(unread, "1") == 0) ? "true" : "false";
+    const char *params[3] = {r->who.staff_id, store, unread};
     api_send(r, &q_threads, params, 200);
 }
 
 void message_thread_get(struct req *r)
 {
-    const char *params[4];
-    if (!(params[1] = path_id(r, "store")))
+    const char *store = api_path_id(r, "store");
+    const char *thread = store ? api_path_id(r, "thread") : NULL;
+    if (!thread)
         return;
-    if (!(params[2] = path_id(r, "thread")))
-        return;
-    params[0] = r->who.staff_id;
-    params[3] = r->id;
+    const char *params[4] = {r->who.staff_id, store, thread, r->id};
     api_send(r, &q_thread_get, params, 200);
 }
 
 void message_staff_post(struct req *r)
 {
-    const char *params[5];
-    char *json;
-    if (!(params[1] = path_id(r, "store")))
+    const char *store = api_path_id(r, "store");
+    const char *thread = store ? api_path_id(r, "thread") : NULL;
+    if (!thread || !message_body_ok(r))
         return;
-    if (!(params[2] = path_id(r, "thread")) || !(json = message_body_json(r)))
-        return;
-    params[0] = r->who.staff_id;
-    params[3] = json;
-    params[4] = r->id;
+    const char *params[5] = {r->who.staff_id, store, thread, api_body(r), r->id};
     api_send(r, &q_staff_post, params, 201);
-    free(json);
 }
 
 void message_survey_get(struct req *r)
 {
-    char hash[65];
+    char hash[LINK_HASH_LEN + 1];
     const char *params[1] = {hash};
-    if (path_token_hash(r, hash) < 0)
+    if (!link_from_path(r, "token", hash))
         return;
     api_send(r, &q_survey_get, params, 200);
 }
@@ -194,84 +135,51 @@ static bool body_int(struct req *r, const char *field, bool required)
 
 void message_survey_answer(struct req *r)
 {
-    char hash[65], *json;
-    const char *params[2];
+    char hash[LINK_HASH_LEN + 1];
     json_t *comment;
 
-    if (path_token_hash(r, hash) < 0)
+    if (!link_from_path(r, "token", hash) || !api_need_body(r))
         return;
-    if (!json_is_object(r->json)) {
-        http_reply_error(r, 400, "missing_body", "body",
-                         "send {\"satisfaction\":1-5,\"effort\":1-7,\"recommendation\":0-10}");
-        return;
-    }
     if (!body_int(r, "satisfaction", true) || !body_int(r, "effort", true) ||
         !body_int(r, "recommendation", true))
         return;
     comment = json_object_get(r->json, "comment");
     if (comment && !json_is_null(comment) &&
         (!json_is_string(comment) || json_string_length(comment) > SURVEY_COMMENT_MAX * 4)) {
-        http_reply_error(r, 422, "invalid", "comment",
-                         "a comment is text of at most %d "
-                         "characters",
+        http_reply_error(r, 422, "invalid", "comment", "a comment is text of at most %d characters",
                          SURVEY_COMMENT_MAX);
         return;
     }
-    json = json_dumps(r->json, JSON_COMPACT);
-    if (!json) {
-        http_reply_error(r, 503, "overloaded", NULL, "out of memory");
-        return;
-    }
-    params[0] = hash;
-    params[1] = json;
+    const char *params[2] = {hash, api_body(r)};
     api_send(r, &q_survey_answer, params, 200);
-    free(json);
 }
 
 void message_survey_report(struct req *r)
 {
-    const char *weeks = http_query(r, "weeks");
-    const char *params[4];
-    if (!(params[1] = path_id(r, "store")))
+    const char *store = api_path_id(r, "store");
+    char weeks[24];
+    if (!store || !api_query_int(r, "weeks", 1, REPORT_WEEKS_MAX, REPORT_WEEKS_DEFAULT, weeks))
         return;
-    if (!weeks)
-        weeks = REPORT_WEEKS_DEFAULT;
-    if (!util_is_digits(weeks, 3) || atoi(weeks) < 1 || atoi(weeks) > REPORT_WEEKS_MAX) {
-        http_reply_error(r, 400, "invalid", "weeks", "weeks is from 1 to %d", REPORT_WEEKS_MAX);
-        return;
-    }
-    params[0] = r->who.staff_id;
-    params[2] = weeks;
-    params[3] = r->id;
+    const char *params[4] = {r->who.staff_id, store, weeks, r->id};
     api_send(r, &q_survey_report, params, 200);
 }
 
 void message_outbox_list(struct req *r)
 {
-    const char *limit = http_query(r, "limit");
-    const char *params[4];
-    if (!(params[1] = path_id(r, "store")))
+    const char *store = api_path_id(r, "store");
+    char limit[24];
+    if (!store || !api_query_int(r, "limit", 1, OUTBOX_LIST_MAX, OUTBOX_LIST_DEFAULT, limit))
         return;
-    if (!limit)
-        limit = OUTBOX_LIST_DEFAULT;
-    if (!util_is_digits(limit, 4) || atoi(limit) < 1 || atoi(limit) > OUTBOX_LIST_MAX) {
-        http_reply_error(r, 400, "invalid", "limit", "limit is from 1 to %d", OUTBOX_LIST_MAX);
-        return;
-    }
-    params[0] = r->who.staff_id;
-    params[2] = http_query(r, "status");
-    params[3] = limit;
+    const char *params[4] = {r->who.staff_id, store, http_query(r, "status"), limit};
     api_send(r, &q_outbox_list, params, 200);
 }
 
 void message_outbox_retry(struct req *r)
 {
-    const char *params[4];
-    if (!(params[1] = path_id(r, "store")))
+    const char *store = api_path_id(r, "store");
+    const char *id = store ? api_path_id(r, "id") : NULL;
+    if (!id)
         return;
-    if (!(params[2] = path_id(r, "id")))
-        return;
-    params[0] = r->who.staff_id;
-    params[3] = r->id;
+    const char *params[4] = {r->who.staff_id, store, id, r->id};
     api_send(r, &q_outbox_retry, params, 200);
 }

@@ -16,6 +16,13 @@
  *   else  -> one JSON file per message in --outbox-dir (the demo and the tests read these)
  * Errors say whether they are permanent (the server refused this message: SMTP 5xx, HTTP 4xx)
  * or transient (timeouts, 4xx SMTP, 5xx HTTP); only transient ones are retried.
+ *
+ * Sends run on the WORKER_IO pool, never beside password hashing. Each is bounded by its own
+ * timeouts (connect, then the whole send), and outbox_stop cancels them: a send not yet started
+ * is not started, and one under way is aborted by libcurl's progress callback (called about once
+ * a second even while the server says nothing), so a stalled mail server does not hold up
+ * shutdown. A cancelled message is a transient failure: recorded if the pool still can, else its
+ * lease runs out, and either way it is tried again later.
  */
 #include "outbox.h"
 
@@ -24,6 +31,7 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <jansson.h>
 #include <sodium.h>
 #include <stdarg.h>
@@ -75,6 +83,32 @@ static struct {
     bool curl_ready;
     uint64_t sent, retried, failed, lost;
 } ob;
+
+/* Set by outbox_stop on the loop, read by the sending threads. */
+static atomic_bool sends_cancelled;
+
+/* libcurl's progress callback: non-zero aborts the transfer (CURLE_ABORTED_BY_CALLBACK). */
+static int send_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                         curl_off_t ulnow)
+{
+    (void)arg;
+    (void)dltotal;
+    (void)dlnow;
+    (void)ultotal;
+    (void)ulnow;
+    return atomic_load(&sends_cancelled) ? 1 : 0;
+}
+
+/* The bounds every libcurl send gets: connect, the whole transfer, cancellation. */
+static void send_bounds(CURL *c, char *errbuf)
+{
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, (long)OUTBOX_CONNECT_TIMEOUT_S);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)config.send_timeout_s);
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, send_progress);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+}
 
 static void msg_free(struct outbox_msg *m)
 {
@@ -259,13 +293,12 @@ static void send_smtp(struct outbox_msg *m)
         curl_easy_setopt(c, CURLOPT_USERNAME, config.smtp_user);
         curl_easy_setopt(c, CURLOPT_PASSWORD, config.smtp_password);
     }
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, (long)OUTBOX_CONNECT_TIMEOUT_S);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)config.send_timeout_s);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+    send_bounds(c, errbuf);
     rc = curl_easy_perform(c);
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-    if (rc != CURLE_OK)
+    if (rc == CURLE_ABORTED_BY_CALLBACK)
+        fail(m, false, "smtp: cancelled, carnetd is stopping");
+    else if (rc != CURLE_OK)
         fail(m, code >= 500 && code < 600 && rc != CURLE_LOGIN_DENIED, "smtp %ld: %s", code,
              errbuf[0] ? errbuf : curl_easy_strerror(rc));
     goto out;
@@ -310,10 +343,7 @@ static void send_webhook(struct outbox_msg *m)
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, payload);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, (long)OUTBOX_CONNECT_TIMEOUT_S);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)config.send_timeout_s);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+    send_bounds(c, errbuf);
     rc = curl_easy_perform(c);
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
     if (rc != CURLE_OK)
@@ -381,9 +411,15 @@ out:
 static void send_work(void *arg)
 {
     struct outbox_msg *m = arg;
-    if (strcmp(m->channel, "email") == 0 && config.smtp_url[0])
+    bool smtp = strcmp(m->channel, "email") == 0 && config.smtp_url[0];
+    bool webhook = strcmp(m->channel, "sms") == 0 && config.sms_webhook_url[0];
+
+    if (atomic_load(&sends_cancelled)) {
+        m->transport = smtp ? "smtp" : webhook ? "webhook" : "file";
+        fail(m, false, "not sent: carnetd is stopping");
+    } else if (smtp)
         send_smtp(m);
-    else if (strcmp(m->channel, "sms") == 0 && config.sms_webhook_url[0])
+    else if (webhook)
         send_webhook(m);
     else
         send_file(m);
@@ -552,6 +588,7 @@ int outbox_init(struct event_base *base)
 void outbox_stop(void)
 {
     ob.stopping = true;
+    atomic_store(&sends_cancelled, true);
     if (ob.timer) {
         event_free(ob.timer);
         ob.timer = NULL;

@@ -6,8 +6,8 @@
  * pressing buttons at once cannot both move it. C only refuses names that are not states.
  *
  * Customer links: opening an order makes a status link, writing an estimate makes an approval
- * link. Each is 32 random bytes made here; PostgreSQL keeps only the BLAKE2b hash with the
- * repair it opens and its purpose, so a status link cannot approve anything, and a copy of the
+ * link. Each is minted by link.c; PostgreSQL keeps only its hash with the repair it opens and
+ * its purpose, so a status link cannot approve anything, and a copy of the
  * database holds no working link. The token is shown once, in the reply that created it, and
  * handed to SQL for the one message that carries the link to the device's owner (the outbox
  * keeps a message until it is delivered).
@@ -15,21 +15,14 @@
 #include "repair.h"
 
 #include <jansson.h>
-#include <sodium.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "device.h"
 #include "api.h"
+#include "device.h"
 #include "http.h"
+#include "link.h"
 #include "log.h"
-#include "util.h"
-
-#define LINK_TOKEN_BYTES 32
-/* util_random_token needs 2*bytes+1; base64url of 32 bytes is 43 characters. */
-#define LINK_TOKEN_BUF (LINK_TOKEN_BYTES * 2 + 1)
-#define LINK_TOKEN_LEN 43
 
 static const char *const state_names[REPAIR_NSTATES] = {
     [REPAIR_INTAKE] = "intake",
@@ -79,103 +72,68 @@ int repair_state_parse(const char *name, enum repair_state *out)
     return -1;
 }
 
-/* Runs `stmt` with (actor, repair id, body, request id) and replies with its JSON. */
+/* Runs `stmt` with (actor, repair id, body as received, request id) and replies with its JSON. */
 static void call_repair(struct req *r, struct sql_stmt *stmt, const char *id, int status)
 {
-    char *body = json_dumps(r->json, JSON_COMPACT);
-    const char *params[4] = {r->who.staff_id, id, body, r->id};
-    if (!body) {
-        http_reply_error(r, 503, "overloaded", NULL, "out of memory");
-        return;
-    }
-    device_db_reply(r, stmt, params, status);
-    free(body);
+    const char *params[4] = {r->who.staff_id, id, api_body(r), r->id};
+    api_send(r, stmt, params, status);
 }
 
 /* ---- calls that hand out a new customer link ---- */
 
+/* r->state of a call that mints a link: the link (wiped with the request) and where its token
+ * goes in the reply. */
 struct link_call {
-    struct req *r;
-    char token[LINK_TOKEN_BUF];
-    const char *key; /* where the token goes in the reply */
+    struct link link;
+    const char *key;
     int status;
 };
 
-static void link_free(void *p)
+static void link_call_free(void *p)
 {
     struct link_call *l = p;
-    sodium_memzero(l->token, sizeof(l->token));
+    link_wipe(&l->link);
     free(l);
 }
 
 static void on_link_reply(struct req *r, const struct db_result *res)
 {
     struct link_call *l = r->state;
-    json_t *j;
+    json_t *j = api_result_object(r, res);
 
-    if (res->status != DB_OK || db_rows(res) < 1 || db_isnull(res, 0, 0)) {
-        api_reply_result(r, l->status, res);
+    if (!j)
         return;
-    }
-    j = json_loads(db_value(res, 0, 0), 0, NULL);
-    if (!j) {
-        http_reply_error(r, 500, "internal", NULL, "unexpected database answer");
-        return;
-    }
-    json_object_set_new(j, l->key, json_string(l->token));
+    json_object_set_new(j, l->key, json_string(l->link.token));
     http_reply_jansson(r, l->status, j);
-}
-
-/* Makes a link token owned by the request; fills `hash` with what SQL stores. */
-static struct link_call *link_new(struct req *r, const char *key, int status, char hash[65])
-{
-    struct link_call *l = calloc(1, sizeof(*l));
-    if (!l) {
-        http_reply_error(r, 503, "overloaded", NULL, "out of memory");
-        return NULL;
-    }
-    l->key = key;
-    l->status = status;
-    r->state = l;
-    r->state_free = link_free;
-    util_random_token(l->token, sizeof(l->token), LINK_TOKEN_BYTES);
-    util_token_hash(l->token, hash);
-    return l;
 }
 
 /* ---- staff handlers ---- */
 
 /* A call that mints a customer link: (actor, `key`, body, link hash, request id, link token);
  * the reply carries the token under `field`, the only time it is ever shown. */
-static void call_with_link(struct req *r, struct sql_stmt *stmt, const char *key,
-                           const char *field, int status)
+static void call_with_link(struct req *r, struct sql_stmt *stmt, const char *key, const char *field,
+                           int status)
 {
-    char hash[65], *body;
-    const char *params[6];
-    struct link_call *l = link_new(r, field, status, hash);
+    struct link_call *l = calloc(1, sizeof(*l));
 
-    if (!l)
-        return;
-    body = json_dumps(r->json, JSON_COMPACT);
-    if (!body) {
-        http_reply_error(r, 503, "overloaded", NULL, "out of memory");
+    if (!l) {
+        http_reply_oom(r);
         return;
     }
-    params[0] = r->who.staff_id;
-    params[1] = key;
-    params[2] = body;
-    params[3] = hash;
-    params[4] = r->id;
-    params[5] = l->token;
+    l->key = field;
+    l->status = status;
+    r->state = l;
+    r->state_free = link_call_free;
+    link_mint(&l->link);
+    const char *params[6] = {r->who.staff_id, key, api_body(r), l->link.hash, r->id, l->link.token};
     api_call(r, stmt, params, on_link_reply);
-    free(body);
 }
 
 void repair_open(struct req *r)
 {
-    char store[24];
+    const char *store = api_path_id(r, "store");
 
-    if (!device_id_param(r, "store", store) || !device_need_body(r))
+    if (!store || !api_need_body(r))
         return;
     if (!json_is_string(json_object_get(r->json, "serial"))) {
         http_reply_error(r, 422, "required", "serial", "the device's serial number is required");
@@ -199,23 +157,20 @@ void repair_open(struct req *r)
 
 void repair_get(struct req *r)
 {
-    char id[24];
-    const char *params[3];
-    if (!device_id_param(r, "id", id))
+    const char *id = api_path_id(r, "id");
+    if (!id)
         return;
-    params[0] = r->who.staff_id;
-    params[1] = id;
-    params[2] = r->id;
-    device_db_reply(r, &q_get, params, 200);
+    const char *params[3] = {r->who.staff_id, id, r->id};
+    api_send(r, &q_get, params, 200);
 }
 
 void repair_transition(struct req *r)
 {
-    char id[24];
+    const char *id = api_path_id(r, "id");
     enum repair_state to;
     json_t *note;
 
-    if (!device_id_param(r, "id", id) || !device_need_body(r))
+    if (!id || !api_need_body(r))
         return;
     if (repair_state_parse(json_string_value(json_object_get(r->json, "to")), &to) < 0) {
         http_reply_error(r, 422, "invalid", "to", "not a repair state");
@@ -231,9 +186,9 @@ void repair_transition(struct req *r)
 
 void repair_estimate(struct req *r)
 {
-    char id[24];
+    const char *id = api_path_id(r, "id");
 
-    if (!device_id_param(r, "id", id) || !device_need_body(r))
+    if (!id || !api_need_body(r))
         return;
     if (!json_is_integer(json_object_get(r->json, "amount_cents"))) {
         http_reply_error(r, 422, "invalid", "amount_cents", "the estimate in cents is required");
@@ -244,8 +199,8 @@ void repair_estimate(struct req *r)
 
 void repair_part_add(struct req *r)
 {
-    char id[24];
-    if (!device_id_param(r, "id", id) || !device_need_body(r))
+    const char *id = api_path_id(r, "id");
+    if (!id || !api_need_body(r))
         return;
     if (!json_is_string(json_object_get(r->json, "part_number"))) {
         http_reply_error(r, 422, "invalid", "part_number", "the part number is required");
@@ -256,8 +211,8 @@ void repair_part_add(struct req *r)
 
 void repair_note_add(struct req *r)
 {
-    char id[24];
-    if (!device_id_param(r, "id", id) || !device_need_body(r))
+    const char *id = api_path_id(r, "id");
+    if (!id || !api_need_body(r))
         return;
     if (!json_is_string(json_object_get(r->json, "text"))) {
         http_reply_error(r, 422, "invalid", "text", "the note's text is required");
@@ -268,10 +223,10 @@ void repair_note_add(struct req *r)
 
 void repair_promise(struct req *r)
 {
-    char id[24];
+    const char *id = api_path_id(r, "id");
     json_t *at, *overnight;
 
-    if (!device_id_param(r, "id", id) || !device_need_body(r))
+    if (!id || !api_need_body(r))
         return;
     at = json_object_get(r->json, "promised_at");
     overnight = json_object_get(r->json, "kept_overnight");
@@ -286,29 +241,15 @@ void repair_promise(struct req *r)
     call_repair(r, &q_promise, id, 200);
 }
 
-/* ---- customer handlers ---- */
-
-/* Hashes the path's token into `hash`, or replies 404 when it cannot be one of ours. */
-static bool link_token(struct req *r, char hash[65])
-{
-    const char *t = http_param(r, "token");
-    size_t n = t ? strlen(t) : 0;
-    if (n != LINK_TOKEN_LEN || strspn(t, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                                         "0123456789-_") != n) {
-        http_reply_error(r, 404, "not_found", "token", "this link is not valid");
-        return false;
-    }
-    util_token_hash(t, hash);
-    return true;
-}
+/* ---- customer handlers: the token is checked (link.c) before any query ---- */
 
 static void by_token(struct req *r, struct sql_stmt *stmt)
 {
-    char hash[65];
+    char hash[LINK_HASH_LEN + 1];
     const char *params[1] = {hash};
-    if (!link_token(r, hash))
+    if (!link_from_path(r, "token", hash))
         return;
-    device_db_reply(r, stmt, params, 200);
+    api_send(r, stmt, params, 200);
 }
 
 void repair_status_view(struct req *r)
@@ -323,12 +264,12 @@ void repair_estimate_view(struct req *r)
 
 static void decide(struct req *r, bool approve)
 {
-    char hash[65];
+    char hash[LINK_HASH_LEN + 1];
     const char *params[2] = {hash, approve ? "true" : "false"};
-    if (!link_token(r, hash))
+    if (!link_from_path(r, "token", hash))
         return;
     rlog_info(r, "estimate %s by customer link", approve ? "approved" : "declined");
-    device_db_reply(r, &q_decide, params, 200);
+    api_send(r, &q_decide, params, 200);
 }
 
 void repair_estimate_approve(struct req *r)

@@ -16,7 +16,6 @@
 
 #include <jansson.h>
 #include <sodium.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,7 +24,6 @@
 #include "http.h"
 #include "log.h"
 #include "worker.h"
-#include "util.h"
 
 #define STAFF_PASSWORD_MIN_CHARS 10
 #define STAFF_PASSWORD_MAX_BYTES 1024
@@ -35,6 +33,8 @@
 #define AUDIT_LIMIT_DEFAULT 100
 #define AUDIT_LIMIT_MAX 500
 #define AUDIT_FILTER_MAX_BYTES 64
+/* The largest entry id `before` may name: API_ID_MAX_DIGITS nines. */
+#define AUDIT_ENTRY_ID_MAX 999999999999999999LL
 
 static struct sql_stmt q_list = SQL_STMT("staff_list", "select staff_list($1, $2, $3)", 3);
 static struct sql_stmt q_create =
@@ -56,7 +56,6 @@ static struct sql_stmt q_audit =
 
 /* ---- input checks ---- */
 
-/* True for 1..18 decimal digits: a path id that can be handed to SQL as a bigint. */
 /* Characters (code points) of valid UTF-8, which jansson guarantees for its strings. */
 static size_t utf8_chars(const char *s)
 {
@@ -135,24 +134,7 @@ static bool check_roles(struct req *r, json_t *v)
  * Only an admin gets this far with a malformed store: the dispatcher refused everyone else. */
 static bool check_path(struct req *r, bool staff)
 {
-    if (!util_is_id(http_param(r, "store"))) {
-        http_reply_error(r, 404, "not_found", "store", "no such store");
-        return false;
-    }
-    if (staff && !util_is_id(http_param(r, "staff"))) {
-        http_reply_error(r, 404, "not_found", "staff", "no such staff member");
-        return false;
-    }
-    return true;
-}
-
-static bool require_body(struct req *r, const char *example)
-{
-    if (!r->json) {
-        http_reply_error(r, 400, "missing_body", "body", "send %s", example);
-        return false;
-    }
-    return true;
+    return api_path_id(r, "store") && (!staff || api_path_id(r, "staff"));
 }
 
 /* ---- password work, off the loop ---- */
@@ -221,17 +203,13 @@ static void pw_work(void *arg)
 
 static void on_pw_finish(struct req *r, const struct db_result *res)
 {
-    json_t *j;
+    json_t *j = api_result_object(r, res);
     bool ok;
 
-    if (res->status != DB_OK) {
-        api_reply_db_error(r, res);
+    if (!j)
         return;
-    }
-    j = json_loads(db_value(res, 0, 0), 0, NULL);
-    ok = j && json_is_true(json_object_get(j, "ok"));
-    if (j)
-        json_decref(j);
+    ok = json_is_true(json_object_get(j, "ok"));
+    json_decref(j);
     if (!ok) {
         http_reply_error(r, 422, "bad_credentials", "old_password",
                          "the current password is wrong");
@@ -314,8 +292,7 @@ void staff_create(struct req *r)
     json_t *email, *name, *password, *roles, *admin, *fields;
     struct pw *w;
 
-    if (!check_path(r, false) ||
-        !require_body(r, "{\"email\",\"name\",\"password\",\"roles\":[...]}"))
+    if (!check_path(r, false) || !api_need_body(r))
         return;
     email = json_object_get(r->json, "email");
     name = json_object_get(r->json, "name");
@@ -356,7 +333,7 @@ void staff_create(struct req *r)
     if (!w || !fields || !(w->body = json_dumps(fields, JSON_COMPACT))) {
         if (fields)
             json_decref(fields);
-        http_reply_error(r, 503, "overloaded", NULL, "out of memory");
+        http_reply_oom(r);
         return;
     }
     json_decref(fields);
@@ -369,7 +346,7 @@ void staff_set_roles(struct req *r)
     char *text;
     const char *p[5];
 
-    if (!check_path(r, true) || !require_body(r, "{\"roles\":[...]}"))
+    if (!check_path(r, true) || !api_need_body(r))
         return;
     roles = json_object_get(r->json, "roles");
     if (!roles) {
@@ -380,7 +357,7 @@ void staff_set_roles(struct req *r)
         return;
     text = json_dumps(roles, JSON_COMPACT | JSON_ENCODE_ANY);
     if (!text) {
-        http_reply_error(r, 503, "overloaded", NULL, "out of memory");
+        http_reply_oom(r);
         return;
     }
     p[0] = r->who.staff_id;
@@ -397,14 +374,14 @@ void staff_reset_password(struct req *r)
     json_t *password;
     struct pw *w;
 
-    if (!check_path(r, true) || !require_body(r, "{\"password\":..}"))
+    if (!check_path(r, true) || !api_need_body(r))
         return;
     password = json_object_get(r->json, "password");
     if (!check_password(r, password, "password"))
         return;
     w = pw_new(r, PW_RESET, json_string_value(password));
     if (!w) {
-        http_reply_error(r, 503, "overloaded", NULL, "out of memory");
+        http_reply_oom(r);
         return;
     }
     pw_submit(r);
@@ -435,18 +412,14 @@ void staff_enable(struct req *r)
 static void on_pw_begin(struct req *r, const struct db_result *res)
 {
     struct pw *w = r->state;
-    json_t *j;
+    json_t *j = api_result_object(r, res);
     const char *h;
 
-    if (res->status != DB_OK) {
-        api_reply_db_error(r, res);
+    if (!j)
         return;
-    }
-    j = json_loads(db_value(res, 0, 0), 0, NULL);
-    h = j ? json_string_value(json_object_get(j, "hash")) : NULL;
+    h = json_string_value(json_object_get(j, "hash"));
     w->stored = h ? strdup(h) : NULL;
-    if (j)
-        json_decref(j);
+    json_decref(j);
     if (!w->stored) {
         http_reply_error(r, 500, "internal", NULL, "bad account record");
         return;
@@ -460,7 +433,7 @@ void staff_change_password(struct req *r)
     struct pw *w;
     const char *p[2];
 
-    if (!require_body(r, "{\"old_password\":..,\"new_password\":..}"))
+    if (!api_need_body(r))
         return;
     old = json_object_get(r->json, "old_password");
     new = json_object_get(r->json, "new_password");
@@ -475,7 +448,7 @@ void staff_change_password(struct req *r)
     w = pw_new(r, PW_CHANGE, json_string_value(new));
     if (!w || !(w->old_password = strdup(json_string_value(old))) ||
         auth_session_hash(r, w->session) < 0) {
-        http_reply_error(r, 503, "overloaded", NULL, "out of memory");
+        http_reply_oom(r);
         return;
     }
     http_peer_addr(r, w->ip, sizeof(w->ip));
@@ -488,10 +461,7 @@ void staff_audit(struct req *r)
 {
     const char *type = http_query(r, "object_type");
     const char *id = http_query(r, "object_id");
-    const char *limit = http_query(r, "limit");
-    const char *before = http_query(r, "before");
-    char lim[16];
-    const char *p[5];
+    char limit[24], before[24];
 
     /* An empty filter (?object_type=) means no filter, as a form would send it. */
     if (type && !*type)
@@ -508,20 +478,9 @@ void staff_audit(struct req *r)
                          AUDIT_FILTER_MAX_BYTES);
         return;
     }
-    if (limit && (!util_is_id(limit) || strtol(limit, NULL, 10) < 1 ||
-                  strtol(limit, NULL, 10) > AUDIT_LIMIT_MAX)) {
-        http_reply_error(r, 400, "bad_value", "limit", "limit is 1 to %d", AUDIT_LIMIT_MAX);
+    if (!api_query_int(r, "limit", 1, AUDIT_LIMIT_MAX, AUDIT_LIMIT_DEFAULT, limit) ||
+        !api_query_int(r, "before", 1, AUDIT_ENTRY_ID_MAX, 0, before))
         return;
-    }
-    if (before && !util_is_id(before)) {
-        http_reply_error(r, 400, "bad_value", "before", "before is an entry id");
-        return;
-    }
-    snprintf(lim, sizeof(lim), "%ld", limit ? strtol(limit, NULL, 10) : (long)AUDIT_LIMIT_DEFAULT);
-    p[0] = r->who.staff_id;
-    p[1] = type;
-    p[2] = id;
-    p[3] = lim;
-    p[4] = before;
+    const char *p[5] = {r->who.staff_id, type, id, limit, http_query(r, "before") ? before : NULL};
     api_send(r, &q_audit, p, 200);
 }

@@ -1,7 +1,10 @@
 """A small SMTP server on loopback for tests: records every message it accepts, and can be told
 to refuse them (451 transient, 554 permanent) at the end of DATA. Speaks just enough ESMTP for
 libcurl (EHLO, MAIL, RCPT, DATA, RSET, NOOP, QUIT); it does not offer STARTTLS, so carnetd's
-default "try" goes on in clear text."""
+default "try" goes on in clear text.
+
+SmtpSink(stall=30) is a mail server that has stalled: it accepts each connection and says
+nothing for that many seconds (or until closed), counting the connections it holds."""
 import socketserver
 import threading
 
@@ -14,6 +17,11 @@ class _Handler(socketserver.StreamRequestHandler):
     def handle(self):
         sink = self.server.sink
         mail_from, rcpt = None, []
+        if sink.stall:
+            with sink.lock:
+                sink.stalled += 1
+            sink.closing.wait(sink.stall)
+            return
         self._say("220 sink.test ESMTP test sink")
         while True:
             line = self.rfile.readline()
@@ -65,8 +73,11 @@ class _Server(socketserver.ThreadingTCPServer):
 
 
 class SmtpSink:
-    def __init__(self):
+    def __init__(self, stall=0):
         self.lock = threading.Lock()
+        self.stall = stall       # seconds each connection waits before the greeting; 0: none
+        self.stalled = 0         # connections accepted in stall mode
+        self.closing = threading.Event()
         self.messages = []
         self.attempts = []
         self.codes = []      # answers for the next messages, then `default`
@@ -86,5 +97,6 @@ class SmtpSink:
             return self.codes.pop(0) if self.codes else self.default
 
     def close(self):
+        self.closing.set()
         self.server.shutdown()
         self.server.server_close()

@@ -302,6 +302,11 @@ def test_trends_across_sessions(ctx):
     r = spec.get("/api/devices/TREND0DEV1/trends?metric=battery_health")
     assert list(r.json["metrics"]) == ["battery_health"], r
     assert spec.get("/api/devices/TREND0NOPE/trends").status == 404
+    # A serial too long is refused first, whatever the query says (it used to be read after
+    # the reply).
+    for q in ("?metric=x", "?metric=", "?metric=" + "m" * 100, ""):
+        r = spec.get("/api/devices/" + "S" * 70 + "/trends" + q)
+        assert r.status == 422 and r.error["field"] == "serial", (q, r)
 
 
 # ---- notes, corrections, pagination ----
@@ -361,7 +366,8 @@ def test_record_keyset_pagination(ctx):
     assert [e["id"] for e in r.json["entries"]] == seen[11:16], r
     for bad in ("limit=0", "limit=201", "limit=x", "before=abc", "before=-3"):
         r = spec.get("/api/devices/PAGE0DEV01?" + bad)
-        assert r.status == 422 and r.error["field"] == bad.split("=")[0], (bad, r)
+        assert r.status == 400 and r.error["code"] == "bad_value" \
+            and r.error["field"] == bad.split("=")[0], (bad, r)
     # The page is read through the (device_id, id desc) index.
     plan = "\n".join(r["QUERY PLAN"] for r in ctx.sql(
         "explain select id from record_entries where device_id = %s and id < %s "
@@ -408,7 +414,7 @@ def test_search(ctx):
     r = spec.get("/api/devices")
     assert r.status == 422 and r.error["field"] == "q", r
     r = spec.get("/api/devices?q=a&limit=1000")
-    assert r.status == 422 and r.error["field"] == "limit", r
+    assert r.status == 400 and r.error["field"] == "limit", r
     assert Client(ctx.server.port).get("/api/devices?q=SRCH").status == 401
 
 

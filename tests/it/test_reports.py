@@ -132,7 +132,7 @@ def test_floor_report_bad_inputs_and_access(ctx):
     for q in ("?days=0", "?days=abc", "?days=91", "?days=-1", "?days=", "?days=1e1",
               "?days=9999999999"):
         r = m.get(path + q)
-        assert r.status == 400 and r.error["code"] == "invalid" and r.error["field"] == "days", \
+        assert r.status == 400 and r.error["code"] == "bad_value" and r.error["field"] == "days", \
             (q, r)
     assert Client(ctx.server.port).get(path).status == 401
     assert _login(ctx, "manager@carnet.test").get(path).status == 403      # Paris's manager
