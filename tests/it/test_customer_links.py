@@ -39,7 +39,7 @@ def _book(ctx, hhmm, name, email):
 
 
 def _hash(token):
-    return hashlib.blake2b(token.encode(), digest_size=32).hexdigest()
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def _state(ctx):
