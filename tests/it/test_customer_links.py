@@ -7,6 +7,7 @@ survey links join here when their domains are merged (see the report of the staf
 import datetime
 import hashlib
 import secrets
+import time
 import zoneinfo
 
 PARIS = zoneinfo.ZoneInfo("Europe/Paris")
@@ -230,6 +231,37 @@ def test_a_malformed_link_is_refused_on_every_floor_route_and_stream(ctx):
     assert _floor_state(ctx) == before
     assert server.proc.poll() is None, "carnetd exited"
     assert c.get("/healthz").status == 200
+
+
+def _wait_health(server, status, seconds):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if server.client.get("/healthz", timeout=5).status == status:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_a_malformed_link_is_refused_before_any_query(ctx):
+    """With the database down, a malformed link still gets its 404 (no query was tried), while
+    a well-formed unknown one cannot be looked up (503)."""
+    s = ctx.start_carnetd(env={"CARNET_RECONNECT_MAX_MS": "300"})
+    ctx.cluster.stop()
+    try:
+        assert _wait_health(s, 503, 10), "healthz did not see the database go"
+        for method, path in FLOOR_TOKEN_ROUTES + (("GET", "/api/manage/%s"),
+                                                  ("POST", "/api/manage/%s/cancel")):
+            r = s.client.request(method, path % MALFORMED[3],
+                                 body={} if method == "POST" else None, timeout=5)
+            assert r.status == 404 and r.error["field"] == "token", (method, path, r)
+            r = s.client.request(method, path % secrets.token_urlsafe(32),
+                                 body={} if method == "POST" else None, timeout=5)
+            assert r.status == 503, (method, path, r)
+        assert s.proc.poll() is None
+    finally:
+        ctx.cluster.start()
+    assert _wait_health(s, 200, 15), "did not recover after the restart"
+    ctx._db = None
 
 
 def test_anonymous_idempotent_booking_with_an_empty_body_is_refused_and_harmless(ctx):
