@@ -247,11 +247,10 @@ void booking_availability(struct req *r)
 
 /* ---- booking ---- */
 
+/* A booking in flight: its manage link, and with an Idempotency-Key the key that seals it. */
 struct booking_ctx {
-    struct req *r;
     struct link link;
     unsigned char seal_key[crypto_secretbox_KEYBYTES];
-    bool idempotent;
 };
 
 static void booking_ctx_free(void *p)
@@ -468,13 +467,11 @@ void booking_create(struct req *r)
     if (!(b = calloc(1, sizeof(*b))))
         goto oom;
     /* From here the request owns b and frees (and wipes) it with the reply. */
-    b->r = r;
     r->state = b;
     r->state_free = booking_ctx_free;
     link_mint(&b->link);
     if (key) {
         /* Two derivations of (store, key): one names the record, the other seals the link. */
-        b->idempotent = true;
         if (asprintf(&material, "carnet-idempotency:%s:%s", store, key) < 0) {
             material = NULL;
             goto oom;
