@@ -271,8 +271,8 @@ static char *seal_token(const struct booking_ctx *b)
     if (!box || !hex)
         goto fail;
     randombytes_buf(box, crypto_secretbox_NONCEBYTES);
-    crypto_secretbox_easy(box + crypto_secretbox_NONCEBYTES, (const unsigned char *)b->link.token, tlen,
-                          box, b->seal_key);
+    crypto_secretbox_easy(box + crypto_secretbox_NONCEBYTES, (const unsigned char *)b->link.token,
+                          tlen, box, b->seal_key);
     sodium_bin2hex(hex, blen * 2 + 1, box, blen);
     free(box);
     return hex;
@@ -482,7 +482,7 @@ void booking_create(struct req *r)
         if (!(sealed = seal_token(b)))
             goto oom;
     }
-    const char *params[7] = {store,   body, b->link.hash, key ? idem_hash : NULL,
+    const char *params[7] = {store,  body,  b->link.hash, key ? idem_hash : NULL,
                              sealed, r->id, b->link.token};
     api_call(r, &q_create, params, on_booked);
     goto out;
