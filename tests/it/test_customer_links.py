@@ -233,37 +233,6 @@ def test_a_malformed_link_is_refused_on_every_floor_route_and_stream(ctx):
     assert c.get("/healthz").status == 200
 
 
-def _wait_health(server, status, seconds):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        if server.client.get("/healthz", timeout=5).status == status:
-            return True
-        time.sleep(0.1)
-    return False
-
-
-def test_a_malformed_link_is_refused_before_any_query(ctx):
-    """With the database down, a malformed link still gets its 404 (no query was tried), while
-    a well-formed unknown one cannot be looked up (503)."""
-    s = ctx.start_carnetd(env={"CARNET_RECONNECT_MAX_MS": "300"})
-    ctx.cluster.stop()
-    try:
-        assert _wait_health(s, 503, 10), "healthz did not see the database go"
-        for method, path in FLOOR_TOKEN_ROUTES + (("GET", "/api/manage/%s"),
-                                                  ("POST", "/api/manage/%s/cancel")):
-            r = s.client.request(method, path % MALFORMED[3],
-                                 body={} if method == "POST" else None, timeout=5)
-            assert r.status == 404 and r.error["field"] == "token", (method, path, r)
-            r = s.client.request(method, path % secrets.token_urlsafe(32),
-                                 body={} if method == "POST" else None, timeout=5)
-            assert r.status == 503, (method, path, r)
-        assert s.proc.poll() is None
-    finally:
-        ctx.cluster.start()
-    assert _wait_health(s, 200, 15), "did not recover after the restart"
-    ctx._db = None
-
-
 def test_anonymous_idempotent_booking_with_an_empty_body_is_refused_and_harmless(ctx):
     """This crashed the server before the kit: {} with an Idempotency-Key, 100 times."""
     server = ctx.server
@@ -292,3 +261,37 @@ def test_carnetd_links_are_43_characters(ctx):
     assert c.post("/api/line/%s/leave" % line).status == 200
     manage = _book(ctx, "18:00", "Hugo Houx", "hugo@example.com")[1]
     assert len(manage) == 43, manage
+
+
+# Last in the module: it stops the database for a moment.
+def _wait_health(server, status, seconds):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if server.client.get("/healthz", timeout=5).status == status:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_a_malformed_link_is_refused_before_any_query(ctx):
+    """With the database down, a malformed link still gets its 404 (no query was tried), while
+    a well-formed unknown one cannot be looked up (503)."""
+    s = ctx.start_carnetd(env={"CARNET_RECONNECT_MAX_MS": "300"})
+    ctx.cluster.stop()
+    try:
+        assert _wait_health(s, 503, 10), "healthz did not see the database go"
+        for method, path in FLOOR_TOKEN_ROUTES + (("GET", "/api/manage/%s"),
+                                                  ("POST", "/api/manage/%s/cancel")):
+            r = s.client.request(method, path % MALFORMED[3],
+                                 body={} if method == "POST" else None, timeout=5)
+            assert r.status == 404 and r.error["field"] == "token", (method, path, r)
+            r = s.client.request(method, path % secrets.token_urlsafe(32),
+                                 body={} if method == "POST" else None, timeout=5)
+            assert r.status == 503, (method, path, r)
+        assert s.proc.poll() is None
+    finally:
+        ctx.cluster.start()
+    ctx._db = None
+    assert _wait_health(s, 200, 15), "did not recover after the restart"
+    # The module's own carnetd lost its connections too: later tests need it back.
+    assert _wait_health(ctx.server, 200, 60), "the module's carnetd did not recover"
