@@ -702,10 +702,14 @@ static void on_open(struct req *r, const struct db_result *res)
     }
     j = json_loads(db_value(res, 0, 0), 0, NULL);
     topic = j ? json_string_value(json_object_get(j, "topic")) : NULL;
-    h = topic ? hub_get(topic) : NULL;
-    if (!h) {
+    if (!topic) {
         if (j)
             json_decref(j);
+        http_reply_error(r, 500, "internal", NULL, "unexpected database answer");
+        return;
+    }
+    if (!(h = hub_get(topic))) {
+        json_decref(j);
         http_reply_oom(r);
         return;
     }
