@@ -1,10 +1,12 @@
 /*
- * booking: the HTTP side of appointments. Each handler checks types, presence and lengths,
- * normalises what customers type (phone, device serial), then makes one call to a booking_*
- * SQL function, which is the transaction and keeps the invariants (slot on the grid, staff on
- * shift, no double booking by exclusion constraint, one store lock per booking).
+ * booking: the HTTP side of appointments. Each handler checks what HTTP owns (path ids, the
+ * link's format, a body) with the kit, then makes one call to a booking_* SQL function with the
+ * body as received; SQL is the transaction and keeps the invariants (slot on the grid, staff on
+ * shift, no double booking by exclusion constraint, one store lock per booking). The exception
+ * is a customer's booking, whose contact and serial C still checks and normalises
+ * (booking_input) because booking_create_do stores them as given.
  *
- * Customer links: the manage token is 32 random bytes made here; PostgreSQL stores only its
+ * Customer links: the manage link is minted and checked by link.c; PostgreSQL stores only its
  * hash. Idempotent booking (Idempotency-Key): SQL remembers the first reply per key; a success's
  * token is kept only sealed with a key derived from the Idempotency-Key, which the database
  * never sees, so a retry gets the same link back and a copy of the database opens nothing. The
@@ -20,14 +22,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
 #include "api.h"
+#include "config.h"
 #include "http.h"
+#include "link.h"
 #include "log.h"
 #include "util.h"
 
-#define TOKEN_BYTES 32
-#define TOKEN_TEXT_MAX (TOKEN_BYTES * 2)
 #define NAME_MAX_CHARS 200
 #define EMAIL_MAX 254
 #define PHONE_MIN_DIGITS 7
@@ -197,65 +198,16 @@ bool booking_serial_normalise(const char *in, char *out, size_t outlen)
     return !(digits_only && n == IMEI_DIGITS) || luhn_ok(out);
 }
 
-/* A token made by util_random_token(TOKEN_BYTES): url-safe base64 without padding. */
-static bool token_ok(const char *s)
-{
-    size_t n = s ? strlen(s) : 0;
-    if (n < TOKEN_BYTES || n > TOKEN_TEXT_MAX)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!isalnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '_')
-            return false;
-    return true;
-}
-
-/* Replies 404 naming `name` unless the path parameter is a numeric id. */
-static const char *id_param(struct req *r, const char *name)
-{
-    const char *v = http_param(r, name);
-    if (!util_is_id(v)) {
-        http_reply_error(r, 404, "not_found", name, "no such %s", name);
-        return NULL;
-    }
-    return v;
-}
-
-/* ---- replies ---- */
-
-/* The body as one compact JSON text for SQL (an empty object when there is none); caller frees. */
-static char *body_text(struct req *r)
-{
-    return r->json ? json_dumps(r->json, JSON_COMPACT) : strdup("{}");
-}
-
-static bool require_body(struct req *r)
-{
-    if (!r->json) {
-        http_reply_error(r, 400, "missing_body", "body", "a JSON object body is required");
-        return false;
-    }
-    return true;
-}
+/* ---- the shapes of staff calls ---- */
 
 /* Staff calls: (actor, store, body, request id) -> one function, `status` on success. */
-static void staff_call(struct req *r, struct sql_stmt *stmt, bool with_body, int status)
+static void staff_call(struct req *r, struct sql_stmt *stmt, int status)
 {
-    const char *store = id_param(r, "store");
-    const char *params[4];
-    char *body = NULL;
-
-    if (!store || (with_body && !require_body(r)))
+    const char *store = api_path_id(r, "store");
+    if (!store || !api_need_body(r))
         return;
-    if (with_body && !(body = body_text(r))) {
-        http_reply_error(r, 503, "overloaded", NULL, "out of memory");
-        return;
-    }
-    params[0] = r->who.staff_id;
-    params[1] = store;
-    params[2] = body;
-    params[3] = r->id;
+    const char *params[4] = {r->who.staff_id, store, api_body(r), r->id};
     api_send(r, stmt, params, status);
-    free(body);
 }
 
 /* ---- public reads ---- */
@@ -267,7 +219,7 @@ void booking_stores_list(struct req *r)
 
 void booking_store_get(struct req *r)
 {
-    const char *store = id_param(r, "store");
+    const char *store = api_path_id(r, "store");
     const char *params[1] = {store};
     if (store)
         api_send(r, &q_store, params, 200);
@@ -275,7 +227,7 @@ void booking_store_get(struct req *r)
 
 void booking_services_list(struct req *r)
 {
-    const char *store = id_param(r, "store");
+    const char *store = api_path_id(r, "store");
     const char *params[1] = {store};
     if (store)
         api_send(r, &q_services, params, 200);
@@ -283,7 +235,7 @@ void booking_services_list(struct req *r)
 
 void booking_availability(struct req *r)
 {
-    const char *store = id_param(r, "store");
+    const char *store = api_path_id(r, "store");
     const char *params[4];
 
     if (!store)
@@ -297,11 +249,10 @@ void booking_availability(struct req *r)
 
 /* ---- booking ---- */
 
+/* A booking in flight: its manage link, and with an Idempotency-Key the key that seals it. */
 struct booking_ctx {
-    struct req *r;
-    char token[TOKEN_TEXT_MAX];
+    struct link link;
     unsigned char seal_key[crypto_secretbox_KEYBYTES];
-    bool idempotent;
 };
 
 static void booking_ctx_free(void *p)
@@ -314,7 +265,7 @@ static void booking_ctx_free(void *p)
 /* Hex of nonce || secretbox(token) under b->seal_key, malloc'd (caller frees), or NULL. */
 static char *seal_token(const struct booking_ctx *b)
 {
-    size_t tlen = strlen(b->token);
+    size_t tlen = strlen(b->link.token);
     size_t blen = crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + tlen;
     unsigned char *box = malloc(blen);
     char *hex = malloc(blen * 2 + 1);
@@ -322,8 +273,8 @@ static char *seal_token(const struct booking_ctx *b)
     if (!box || !hex)
         goto fail;
     randombytes_buf(box, crypto_secretbox_NONCEBYTES);
-    crypto_secretbox_easy(box + crypto_secretbox_NONCEBYTES, (const unsigned char *)b->token, tlen,
-                          box, b->seal_key);
+    crypto_secretbox_easy(box + crypto_secretbox_NONCEBYTES, (const unsigned char *)b->link.token,
+                          tlen, box, b->seal_key);
     sodium_bin2hex(hex, blen * 2 + 1, box, blen);
     free(box);
     return hex;
@@ -336,7 +287,7 @@ fail:
 /* Opens what seal_token made into `out`; -1 when it does not open with this key. */
 static int unseal_token(const struct booking_ctx *b, const char *hex, char *out, size_t outlen)
 {
-    unsigned char box[crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + TOKEN_TEXT_MAX];
+    unsigned char box[crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + LINK_TOKEN_LEN];
     size_t blen = 0;
 
     if (sodium_hex2bin(box, sizeof(box), hex, strlen(hex), NULL, &blen, NULL) < 0 ||
@@ -358,7 +309,7 @@ static void on_booked(struct req *r, const struct db_result *res)
     struct booking_ctx *b = r->state;
     json_t *env, *body, *err;
     const char *sealed;
-    char token[TOKEN_TEXT_MAX];
+    char token[LINK_TOKEN_LEN + 1];
     char *url = NULL;
     int status;
 
@@ -388,7 +339,7 @@ static void on_booked(struct req *r, const struct db_result *res)
         http_add_header(r, "Idempotent-Replayed", "true");
     if (status == 201) {
         sealed = json_string_value(json_object_get(env, "sealed"));
-        snprintf(token, sizeof(token), "%s", b->token);
+        snprintf(token, sizeof(token), "%s", b->link.token);
         if (sealed && unseal_token(b, sealed, token, sizeof(token)) < 0) {
             json_decref(body);
             http_reply_error(r, 500, "internal", NULL, "stored booking link does not open");
@@ -428,14 +379,20 @@ static int opt_string(struct req *r, const char *name, size_t max, const char **
     return 0;
 }
 
-/* Validates and normalises the customer's booking; NULL after replying with the error. */
-static json_t *booking_input(struct req *r)
+/*
+ * The one place where C rebuilds a body before SQL: booking_create_do stores name, email,
+ * phone and serial as given, so they are checked and normalised here until SQL does it
+ * (device_phone_normalize and device_serial_normalize do not yet have these rules). Returns the
+ * compact JSON text for SQL (caller frees), or NULL after replying with the error.
+ */
+static char *booking_input(struct req *r)
 {
     json_t *service = json_object_get(r->json, "service_id");
     json_t *starts = json_object_get(r->json, "starts_at");
     const char *name, *email, *phone, *serial, *problem;
     char phone_n[PHONE_MAX_DIGITS + 2], serial_n[SERIAL_MAX + 1];
     json_t *in;
+    char *text = NULL;
 
     if (!json_is_integer(service) || json_integer_value(service) <= 0) {
         http_reply_error(r, 422, "invalid", "service_id", "a service id is required");
@@ -475,64 +432,59 @@ static json_t *booking_input(struct req *r)
             "a serial is 5 to 32 letters and digits; an IMEI must pass its check digit");
         return NULL;
     }
-    in = json_pack("{sOsOssssssssss?}", "service_id", service, "starts_at", starts, "name", name,
-                   "email", email ? email : "", "phone", phone ? phone_n : "", "serial",
-                   serial ? serial_n : "", "problem", problem);
-    if (!in)
-        http_reply_error(r, 503, "overloaded", NULL, "out of memory");
-    return in;
+    /* Absent members (not "") for what was not given: SQL stores NULL for them. */
+    in = json_pack("{sOsOssss?}", "service_id", service, "starts_at", starts, "name", name,
+                   "problem", problem);
+    if (in && ((email && json_object_set_new(in, "email", json_string(email)) < 0) ||
+               (phone && json_object_set_new(in, "phone", json_string(phone_n)) < 0) ||
+               (serial && json_object_set_new(in, "serial", json_string(serial_n)) < 0)))
+        goto out;
+    text = in ? json_dumps(in, JSON_COMPACT) : NULL;
+out:
+    if (in)
+        json_decref(in);
+    if (!text)
+        http_reply_oom(r);
+    return text;
 }
 
-/* Empty strings mean "not given": SQL stores NULL for them. */
-static void drop_empty(json_t *o, const char *key)
+/* An Idempotency-Key is 1 to IDEM_KEY_MAX visible ASCII characters. */
+static bool idem_key_ok(const char *key)
 {
-    const char *v = json_string_value(json_object_get(o, key));
-    if (v && !*v)
-        json_object_del(o, key);
+    size_t n = strlen(key);
+    if (n == 0 || n > IDEM_KEY_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!isgraph((unsigned char)key[i]))
+            return false;
+    return true;
 }
 
 void booking_create(struct req *r)
 {
-    const char *store = id_param(r, "store");
+    const char *store = api_path_id(r, "store");
     const char *key = http_header(r, "Idempotency-Key");
-    struct booking_ctx *b = NULL;
-    json_t *in = NULL;
+    struct booking_ctx *b;
     char *body = NULL, *sealed = NULL, *material = NULL;
-    char token_hash[65], idem_hash[65];
-    const char *params[7];
+    char idem_hash[LINK_HASH_LEN + 1];
 
-    if (!store || !require_body(r))
+    if (!store || !api_need_body(r))
         return;
-    if (key) {
-        size_t n = strlen(key);
-        bool printable = n > 0 && n <= IDEM_KEY_MAX;
-        for (size_t i = 0; printable && i < n; i++)
-            printable = isgraph((unsigned char)key[i]);
-        if (!printable) {
-            http_reply_error(r, 400, "invalid", "Idempotency-Key",
-                             "an Idempotency-Key is 1 to %d visible characters", IDEM_KEY_MAX);
-            return;
-        }
+    if (key && !idem_key_ok(key)) {
+        http_reply_error(r, 400, "invalid", "Idempotency-Key",
+                         "an Idempotency-Key is 1 to %d visible characters", IDEM_KEY_MAX);
+        return;
     }
-    if (!(in = booking_input(r)))
+    if (!(body = booking_input(r)))
         return;
-    drop_empty(in, "email");
-    drop_empty(in, "phone");
-    drop_empty(in, "serial");
-    b = calloc(1, sizeof(*b));
-    if (!b)
+    if (!(b = calloc(1, sizeof(*b))))
         goto oom;
-    /* From here the request owns b and frees it with the reply. */
-    b->r = r;
+    /* From here the request owns b and frees (and wipes) it with the reply. */
     r->state = b;
     r->state_free = booking_ctx_free;
-    if (!(body = json_dumps(in, JSON_COMPACT)))
-        goto oom;
-    util_random_token(b->token, sizeof(b->token), TOKEN_BYTES);
-    util_token_hash(b->token, token_hash);
+    link_mint(&b->link);
     if (key) {
         /* Two derivations of (store, key): one names the record, the other seals the link. */
-        b->idempotent = true;
         if (asprintf(&material, "carnet-idempotency:%s:%s", store, key) < 0) {
             material = NULL;
             goto oom;
@@ -543,17 +495,12 @@ void booking_create(struct req *r)
         if (!(sealed = seal_token(b)))
             goto oom;
     }
-    params[0] = store;
-    params[1] = body;
-    params[2] = token_hash;
-    params[3] = key ? idem_hash : NULL;
-    params[4] = sealed;
-    params[5] = r->id;
-    params[6] = b->token;
+    const char *params[7] = {store,  body,  b->link.hash, key ? idem_hash : NULL,
+                             sealed, r->id, b->link.token};
     api_call(r, &q_create, params, on_booked);
     goto out;
 oom:
-    http_reply_error(r, 503, "overloaded", NULL, "out of memory");
+    http_reply_oom(r);
 out:
     if (material) {
         sodium_memzero(material, strlen(material));
@@ -561,53 +508,31 @@ out:
     }
     free(sealed);
     free(body);
-    json_decref(in);
 }
 
 /* ---- the customer's link ---- */
 
-/* Hashes the {token} path parameter into `hash`; replies 404 when it cannot be one of ours. */
-static bool token_param(struct req *r, char hash[65])
-{
-    const char *token = http_param(r, "token");
-    if (!token_ok(token)) {
-        http_reply_error(r, 404, "not_found", "token", "this link is unknown or has expired");
-        return false;
-    }
-    util_token_hash(token, hash);
-    return true;
-}
-
 void booking_manage_get(struct req *r)
 {
-    char hash[65];
+    char hash[LINK_HASH_LEN + 1];
     const char *params[1] = {hash};
-    if (token_param(r, hash))
+    if (link_from_path(r, "token", hash))
         api_send(r, &q_manage_get, params, 200);
 }
 
 void booking_manage_reschedule(struct req *r)
 {
-    char hash[65];
-    const char *params[2] = {hash, NULL};
-    char *body;
-
-    if (!token_param(r, hash) || !require_body(r))
-        return;
-    if (!(body = body_text(r))) {
-        http_reply_error(r, 503, "overloaded", NULL, "out of memory");
-        return;
-    }
-    params[1] = body;
-    api_send(r, &q_manage_reschedule, params, 200);
-    free(body);
+    char hash[LINK_HASH_LEN + 1];
+    const char *params[2] = {hash, api_body(r)};
+    if (link_from_path(r, "token", hash) && api_need_body(r))
+        api_send(r, &q_manage_reschedule, params, 200);
 }
 
 void booking_manage_cancel(struct req *r)
 {
-    char hash[65];
+    char hash[LINK_HASH_LEN + 1];
     const char *params[1] = {hash};
-    if (token_param(r, hash))
+    if (link_from_path(r, "token", hash))
         api_send(r, &q_manage_cancel, params, 200);
 }
 
@@ -615,7 +540,7 @@ void booking_manage_cancel(struct req *r)
 
 void booking_day(struct req *r)
 {
-    const char *store = id_param(r, "store");
+    const char *store = api_path_id(r, "store");
     const char *params[4];
 
     if (!store)
@@ -630,24 +555,12 @@ void booking_day(struct req *r)
 /* A staff write on one object of the store: (actor, store, the object's id, body, request id). */
 static void store_object_call(struct req *r, struct sql_stmt *stmt, const char *param)
 {
-    const char *store = id_param(r, "store");
-    const char *obj = store ? id_param(r, param) : NULL;
-    const char *params[5];
-    char *body;
-
-    if (!obj || !require_body(r))
+    const char *store = api_path_id(r, "store");
+    const char *obj = store ? api_path_id(r, param) : NULL;
+    if (!obj || !api_need_body(r))
         return;
-    if (!(body = body_text(r))) {
-        http_reply_error(r, 503, "overloaded", NULL, "out of memory");
-        return;
-    }
-    params[0] = r->who.staff_id;
-    params[1] = store;
-    params[2] = obj;
-    params[3] = body;
-    params[4] = r->id;
+    const char *params[5] = {r->who.staff_id, store, obj, api_body(r), r->id};
     api_send(r, stmt, params, 200);
-    free(body);
 }
 
 void booking_staff_reschedule(struct req *r)
@@ -657,8 +570,8 @@ void booking_staff_reschedule(struct req *r)
 
 void booking_staff_cancel(struct req *r)
 {
-    const char *store = id_param(r, "store");
-    const char *id = store ? id_param(r, "id") : NULL;
+    const char *store = api_path_id(r, "store");
+    const char *id = store ? api_path_id(r, "id") : NULL;
     const char *params[4];
 
     if (!id)
@@ -674,22 +587,22 @@ void booking_staff_cancel(struct req *r)
 
 void booking_set_hours(struct req *r)
 {
-    staff_call(r, &q_set_hours, true, 200);
+    staff_call(r, &q_set_hours, 200);
 }
 
 void booking_add_closure(struct req *r)
 {
-    staff_call(r, &q_add_closure, true, 201);
+    staff_call(r, &q_add_closure, 201);
 }
 
 void booking_add_service(struct req *r)
 {
-    staff_call(r, &q_add_service, true, 201);
+    staff_call(r, &q_add_service, 201);
 }
 
 void booking_add_shift(struct req *r)
 {
-    staff_call(r, &q_add_shift, true, 201);
+    staff_call(r, &q_add_shift, 201);
 }
 
 void booking_set_skills(struct req *r)
@@ -699,7 +612,7 @@ void booking_set_skills(struct req *r)
 
 void booking_shifts_list(struct req *r)
 {
-    const char *store = id_param(r, "store");
+    const char *store = api_path_id(r, "store");
     const char *params[4];
 
     if (!store)
@@ -713,8 +626,8 @@ void booking_shifts_list(struct req *r)
 
 void booking_delete_shift(struct req *r)
 {
-    const char *store = id_param(r, "store");
-    const char *id = store ? id_param(r, "id") : NULL;
+    const char *store = api_path_id(r, "store");
+    const char *id = store ? api_path_id(r, "id") : NULL;
     const char *params[4];
 
     if (!id)

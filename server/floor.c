@@ -2,9 +2,11 @@
  * floor: handlers of the store floor: the walk-in line (public join with a private line link),
  * the staff queue, call next and the moves of a visit, the public wall board.
  *
- * Each handler validates its input, then makes one call to a function of schema/004_floor.sql,
- * which is the transaction and guards the invariants (call next's SKIP LOCKED, the allowed moves
- * of a visit, store scope). The live streams of the same data are in sse.c.
+ * Each handler checks what HTTP owns (path ids, link format, a body), then makes one call to a
+ * function of schema/004_floor.sql with the body as received; SQL is the transaction and guards
+ * the invariants (call next's SKIP LOCKED, the allowed moves of a visit, store scope). Links
+ * (a place in line, a standby place, the manage link of a claimed slot) are minted and checked
+ * by link.c. The live streams of the same data are in sse.c.
  */
 #include "floor.h"
 
@@ -14,18 +16,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "device.h"
 #include "api.h"
+#include "device.h"
 #include "http.h"
+#include "link.h"
 #include "log.h"
-#include "util.h"
 
-#define FLOOR_TOKEN_BYTES 24
 #define FLOOR_NAME_MAX 100
 #define FLOOR_CONTACT_MAX 200
 #define FLOOR_PARTY_MAX 10
 #define FLOOR_CODE_MAX 16
-#define FLOOR_LINK_MAX 128 /* longest link token we accept: ours are 43 characters */
 
 static struct sql_stmt q_join =
     SQL_STMT("floor_join_line", "select floor_join_line($1::bigint, $2::jsonb, $3)", 3);
@@ -80,30 +80,36 @@ static int opt_string(struct req *r, const char *field, size_t max, const char *
     return 0;
 }
 
-/* ---- replies that hand out a line link ---- */
+/* ---- replies that hand out a link ---- */
 
-/* A request that creates a place in line: the link's token is drawn here, only its hash goes
- * to SQL, and the token is added to the reply once the transaction has committed. */
+/* A request that creates a place in line (or a booking): the link is minted here, only its hash
+ * goes to SQL, and the token is added to the reply once the transaction has committed. */
 struct linked {
-    struct req *r;
-    char token[FLOOR_TOKEN_BYTES * 2];
-    char hash[65];
+    struct link link;
     int status;
     const char *key; /* the reply member that carries the token */
 };
 
+static void linked_free(void *p)
+{
+    struct linked *j = p;
+    link_wipe(&j->link);
+    free(j);
+}
+
+/* Hangs a fresh link on the request; NULL after replying out of memory. */
 static struct linked *linked_new(struct req *r, int status, const char *key)
 {
     struct linked *j = calloc(1, sizeof(*j));
-    if (!j)
+    if (!j) {
+        http_reply_oom(r);
         return NULL;
-    j->r = r;
+    }
     j->status = status;
     j->key = key;
     r->state = j;
-    r->state_free = free;
-    util_random_token(j->token, sizeof(j->token), FLOOR_TOKEN_BYTES);
-    util_token_hash(j->token, j->hash);
+    r->state_free = linked_free;
+    link_mint(&j->link);
     return j;
 }
 
@@ -121,30 +127,35 @@ static void on_linked(struct req *r, const struct db_result *res)
         http_reply_error(r, 500, "internal", NULL, "unexpected database answer");
         return;
     }
-    /* The private link of this place in line: shown once, stored only as a hash. */
-    json_object_set_new(out, j->key, json_string(j->token));
+    /* The private link: shown once, stored only as a hash. */
+    if (json_object_set_new(out, j->key, json_string(j->link.token)) < 0) {
+        json_decref(out);
+        http_reply_oom(r);
+        return;
+    }
     http_reply_jansson(r, j->status, out);
+}
+
+/* A public join (line, standby): (store, body as received, the new link's hash). */
+static void join_call(struct req *r, const char *store, struct sql_stmt *stmt)
+{
+    struct linked *j = linked_new(r, 201, "token");
+    if (!j)
+        return;
+    const char *params[3] = {store, api_body(r), j->link.hash};
+    api_call(r, stmt, params, on_linked);
 }
 
 /* ---- the walk-in line (public) ---- */
 
 void floor_join_line(struct req *r)
 {
-    const char *store = http_param(r, "store");
+    const char *store = api_path_id(r, "store");
     const char *name, *contact, *serial;
     json_t *party;
-    struct linked *j;
-    char *body;
-    const char *params[3];
 
-    if (!util_is_id(store)) {
-        http_reply_error(r, 404, "not_found", "store", "no such store");
+    if (!store || !api_need_body(r))
         return;
-    }
-    if (!r->json) {
-        http_reply_error(r, 400, "invalid_json", "body", "a JSON body is required");
-        return;
-    }
     /* The serial's form (and an IMEI's check digit) is checked in SQL, with the device module's
      * rules; here only that it is text of a sane length. */
     if (opt_string(r, "name", FLOOR_NAME_MAX, &name) < 0 ||
@@ -163,26 +174,16 @@ void floor_join_line(struct req *r)
                          FLOOR_PARTY_MAX);
         return;
     }
-    body = json_dumps(r->json, JSON_COMPACT);
-    j = body ? linked_new(r, 201, "token") : NULL;
-    if (!j) {
-        free(body);
-        http_reply_error(r, 503, "out_of_memory", NULL, "out of memory");
-        return;
-    }
-    params[0] = store;
-    params[1] = body;
-    params[2] = j->hash;
-    api_call(r, &q_join, params, on_linked);
-    free(body);
+    join_call(r, store, &q_join);
 }
 
+/* A customer's read or move through the link of the path. */
 static void token_call(struct req *r, struct sql_stmt *stmt)
 {
-    char hash[65];
+    char hash[LINK_HASH_LEN + 1];
     const char *params[1] = {hash};
-    util_token_hash(http_param(r, "token"), hash);
-    api_send(r, stmt, params, 200);
+    if (link_from_path(r, "token", hash))
+        api_send(r, stmt, params, 200);
 }
 
 void floor_line_status(struct req *r)
@@ -197,28 +198,31 @@ void floor_line_leave(struct req *r)
 
 void floor_board(struct req *r)
 {
-    const char *params[1] = {http_param(r, "store")};
-    if (!util_is_id(params[0])) {
-        http_reply_error(r, 404, "not_found", "store", "no such store");
-        return;
-    }
-    api_send(r, &q_board, params, 200);
+    const char *store = api_path_id(r, "store");
+    const char *params[1] = {store};
+    if (store)
+        api_send(r, &q_board, params, 200);
 }
 
 /* ---- staff: the queue and call next ---- */
 
 void floor_queue(struct req *r)
 {
-    const char *params[2] = {r->who.staff_id, http_param(r, "store")};
-    api_send(r, &q_queue, params, 200);
+    const char *store = api_path_id(r, "store");
+    const char *params[2] = {r->who.staff_id, store};
+    if (store)
+        api_send(r, &q_queue, params, 200);
 }
 
 void floor_call_next(struct req *r)
 {
+    const char *store = api_path_id(r, "store");
     json_t *sp = r->json ? json_object_get(r->json, "specialist_id") : NULL;
     char spec[24];
-    const char *params[4] = {r->who.staff_id, http_param(r, "store"), NULL, r->id};
+    const char *params[4] = {r->who.staff_id, store, NULL, r->id};
 
+    if (!store)
+        return;
     if (sp && !json_is_null(sp)) {
         if (!json_is_integer(sp) || json_integer_value(sp) < 1) {
             http_reply_error(r, 422, "invalid", "specialist_id", "specialist_id is a staff id");
@@ -232,12 +236,10 @@ void floor_call_next(struct req *r)
 
 static void visit_move(struct req *r, const char *action)
 {
-    const char *params[4] = {r->who.staff_id, http_param(r, "id"), action, r->id};
-    if (!util_is_id(params[1])) {
-        http_reply_error(r, 404, "not_found", "id", "no such visit");
-        return;
-    }
-    api_send(r, &q_move, params, 200);
+    const char *id = api_path_id(r, "id");
+    const char *params[4] = {r->who.staff_id, id, action, r->id};
+    if (id)
+        api_send(r, &q_move, params, 200);
 }
 
 void floor_visit_start(struct req *r)
@@ -267,105 +269,89 @@ void floor_visit_left(struct req *r)
 
 /* ---- check-in of booked customers ---- */
 
-void floor_checkin(struct req *r)
+/*
+ * SQL checks the code and the appointment_id of the body as received. A manage link's token
+ * never reaches SQL: when the body carries one, C checks its format as link.c checks a path's
+ * and sends a copy of the body with the token swapped for its hash (the one body C rebuilds
+ * here, until SQL hashes links itself).
+ */
+static char *checkin_body(struct req *r, const char *token)
 {
-    json_t *in = r->json, *q = NULL, *v;
-    const char *code, *token;
-    struct linked *j;
-    char *body = NULL, thash[65];
-    const char *params[5];
+    char hash[LINK_HASH_LEN + 1];
+    json_t *q = json_deep_copy(r->json);
+    char *text = NULL;
 
-    if (!in) {
-        http_reply_error(r, 400, "invalid_json", "body", "a JSON body is required");
-        return;
+    if (q && json_object_del(q, "token") == 0) {
+        link_hash(token, hash);
+        if (json_object_set_new(q, "token_hash", json_string(hash)) == 0)
+            text = json_dumps(q, JSON_COMPACT);
     }
-    if (opt_string(r, "code", FLOOR_CODE_MAX, &code) < 0 ||
-        opt_string(r, "token", FLOOR_LINK_MAX, &token) < 0)
-        return;
-    v = json_object_get(in, "appointment_id");
-    if (v && !json_is_integer(v)) {
-        http_reply_error(r, 422, "invalid", "appointment_id", "appointment_id is an id");
-        return;
-    }
-    if (!code && !token && !v) {
-        http_reply_error(r, 422, "invalid", "code", "give a code, an appointment_id or a token");
-        return;
-    }
-    /* The manage token never reaches SQL: only its hash, as booking stores it. */
-    if (code)
-        q = json_pack("{ss}", "code", code);
-    else if (v)
-        q = json_pack("{sO}", "appointment_id", v);
-    else {
-        util_token_hash(token, thash);
-        q = json_pack("{ss}", "token_hash", thash);
-    }
-    body = q ? json_dumps(q, JSON_COMPACT) : NULL;
     if (q)
         json_decref(q);
-    j = body ? linked_new(r, 200, "token") : NULL;
-    if (!j) {
-        free(body);
-        http_reply_error(r, 503, "out_of_memory", NULL, "out of memory");
+    if (!text)
+        http_reply_oom(r);
+    return text;
+}
+
+void floor_checkin(struct req *r)
+{
+    const char *store = api_path_id(r, "store");
+    json_t *tok;
+    struct linked *j;
+    char *swapped = NULL;
+
+    if (!store || !api_need_body(r))
         return;
+    if ((tok = json_object_get(r->json, "token")) != NULL) {
+        if (!link_format_ok(json_string_value(tok))) {
+            http_reply_error(r, 404, "not_found", "token", "this link is unknown or has expired");
+            return;
+        }
+        if (!(swapped = checkin_body(r, json_string_value(tok))))
+            return;
     }
-    params[0] = r->who.staff_id;
-    params[1] = http_param(r, "store");
-    params[2] = body;
-    params[3] = j->hash;
-    params[4] = r->id;
-    api_call(r, &q_checkin, params, on_linked);
-    free(body);
+    if ((j = linked_new(r, 200, "token")) != NULL) {
+        const char *params[5] = {r->who.staff_id, store, swapped ? swapped : api_body(r),
+                                 j->link.hash, r->id};
+        api_call(r, &q_checkin, params, on_linked);
+    }
+    free(swapped);
 }
 
 void floor_self_checkin(struct req *r)
 {
-    char thash[65];
-    const char *params[2];
-    struct linked *j = linked_new(r, 200, "token");
+    char thash[LINK_HASH_LEN + 1];
+    struct linked *j;
 
-    if (!j) {
-        http_reply_error(r, 503, "out_of_memory", NULL, "out of memory");
+    if (!link_from_path(r, "token", thash) || !(j = linked_new(r, 200, "token")))
         return;
-    }
-    util_token_hash(http_param(r, "token"), thash);
-    params[0] = thash;
-    params[1] = j->hash;
+    const char *params[2] = {thash, j->link.hash};
     api_call(r, &q_self_checkin, params, on_linked);
 }
 
 void floor_checkin_search(struct req *r)
 {
-    const char *params[4] = {r->who.staff_id, http_param(r, "store"), http_query(r, "name"), r->id};
-    api_send(r, &q_checkin_search, params, 200);
+    const char *store = api_path_id(r, "store");
+    const char *params[4] = {r->who.staff_id, store, http_query(r, "name"), r->id};
+    if (store)
+        api_send(r, &q_checkin_search, params, 200);
 }
 
 /* ---- standby ---- */
 
 void floor_standby_join(struct req *r)
 {
-    const char *store = http_param(r, "store");
+    const char *store = api_path_id(r, "store");
     const char *name, *email, *phone, *date;
-    json_t *sv;
-    struct linked *j;
-    char *body;
-    const char *params[3];
 
-    if (!util_is_id(store)) {
-        http_reply_error(r, 404, "not_found", "store", "no such store");
+    if (!store || !api_need_body(r))
         return;
-    }
-    if (!r->json) {
-        http_reply_error(r, 400, "invalid_json", "body", "a JSON body is required");
-        return;
-    }
     if (opt_string(r, "name", FLOOR_NAME_MAX, &name) < 0 ||
         opt_string(r, "email", FLOOR_CONTACT_MAX, &email) < 0 ||
         opt_string(r, "phone", FLOOR_CONTACT_MAX, &phone) < 0 ||
         opt_string(r, "date", FLOOR_CODE_MAX, &date) < 0)
         return;
-    sv = json_object_get(r->json, "service_id");
-    if (!json_is_integer(sv)) {
+    if (!json_is_integer(json_object_get(r->json, "service_id"))) {
         http_reply_error(r, 422, "invalid", "service_id", "service_id is required");
         return;
     }
@@ -373,18 +359,7 @@ void floor_standby_join(struct req *r)
         http_reply_error(r, 422, "invalid", "name", "a name is required");
         return;
     }
-    body = json_dumps(r->json, JSON_COMPACT);
-    j = body ? linked_new(r, 201, "token") : NULL;
-    if (!j) {
-        free(body);
-        http_reply_error(r, 503, "out_of_memory", NULL, "out of memory");
-        return;
-    }
-    params[0] = store;
-    params[1] = body;
-    params[2] = j->hash;
-    api_call(r, &q_standby_join, params, on_linked);
-    free(body);
+    join_call(r, store, &q_standby_join);
 }
 
 void floor_standby_status(struct req *r)
@@ -397,21 +372,16 @@ void floor_standby_leave(struct req *r)
     token_call(r, &q_standby_leave);
 }
 
-/* Claiming books the slot: the reply carries the new booking's manage link, drawn here. */
+/* Claiming books the slot: the reply carries the new booking's manage link, minted here. */
 void floor_standby_claim(struct req *r)
 {
-    char thash[65];
-    const char *params[3];
-    struct linked *j = linked_new(r, 200, "manage_token");
+    char thash[LINK_HASH_LEN + 1];
+    struct linked *j;
 
-    if (!j) {
-        http_reply_error(r, 503, "out_of_memory", NULL, "out of memory");
+    if (!link_from_path(r, "token", thash) || !(j = linked_new(r, 200, "manage_token")))
         return;
-    }
-    util_token_hash(http_param(r, "token"), thash);
-    params[0] = thash;
-    params[1] = j->hash;
-    params[2] = j->token; /* for the link in the confirmation message */
+    /* The token itself goes once, for the link in the confirmation message. */
+    const char *params[3] = {thash, j->link.hash, j->link.token};
     api_call(r, &q_standby_claim, params, on_linked);
 }
 
@@ -419,28 +389,17 @@ void floor_standby_claim(struct req *r)
 
 void floor_settings_get(struct req *r)
 {
-    const char *params[1] = {http_param(r, "store")};
-    api_send(r, &q_settings_get, params, 200);
+    const char *store = api_path_id(r, "store");
+    const char *params[1] = {store};
+    if (store)
+        api_send(r, &q_settings_get, params, 200);
 }
 
 void floor_settings_put(struct req *r)
 {
-    char *body;
-    const char *params[4];
-
-    if (!r->json) {
-        http_reply_error(r, 400, "invalid_json", "body", "a JSON body is required");
+    const char *store = api_path_id(r, "store");
+    if (!store || !api_need_body(r))
         return;
-    }
-    body = json_dumps(r->json, JSON_COMPACT);
-    if (!body) {
-        http_reply_error(r, 503, "out_of_memory", NULL, "out of memory");
-        return;
-    }
-    params[0] = r->who.staff_id;
-    params[1] = http_param(r, "store");
-    params[2] = body;
-    params[3] = r->id;
+    const char *params[4] = {r->who.staff_id, store, api_body(r), r->id};
     api_send(r, &q_settings_put, params, 200);
-    free(body);
 }

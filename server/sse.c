@@ -20,7 +20,6 @@
  */
 #include "sse.h"
 
-#include <ctype.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <jansson.h>
@@ -32,6 +31,7 @@
 #include "db.h"
 #include "api.h"
 #include "http.h"
+#include "link.h"
 #include "log.h"
 #include "pglisten.h"
 #include "util.h"
@@ -41,6 +41,7 @@
 #define SSE_RETRY_MS 2000 /* what browsers wait before reconnecting */
 #define SSE_BATCH 500     /* events read per query */
 #define SSE_MAX_PENDING (256 * 1024)
+#define SSE_EVENT_ID_MAX 999999999999999999LL /* API_ID_MAX_DIGITS nines */
 
 static struct sql_stmt q_open = SQL_STMT("sse_open", "select floor_stream_open($1, $2)", 2);
 static struct sql_stmt q_events =
@@ -514,8 +515,9 @@ static void on_heartbeat(evutil_socket_t fd, short what, void *arg)
     }
 }
 
-/* The open's answer. The client hangs on r->state without a free function: once the stream
- * starts, the client outlives the handler's call and client_end frees it. */
+/* The open's answer. Until the stream starts the client hangs on r->state and goes with the
+ * request (whatever the answer); from http_stream_start on it outlives the handler's call and
+ * client_end frees it. */
 static void on_open(struct req *r, const struct db_result *res)
 {
     struct client *c = r->state;
@@ -525,29 +527,24 @@ static void on_open(struct req *r, const struct db_result *res)
     struct evbuffer *buf;
 
     if (res->status != DB_OK) {
-        c->r = NULL;
-        r->state = NULL;
-        client_free(c);
         api_reply_db_error(r, res);
         return;
     }
     if (S.stopping) {
-        c->r = NULL;
-        r->state = NULL;
-        client_free(c);
         http_reply_retry(r, 1, "shutting_down", "the server is restarting");
         return;
     }
     j = json_loads(db_value(res, 0, 0), 0, NULL);
     topic = j ? json_string_value(json_object_get(j, "topic")) : NULL;
-    h = topic ? hub_get(topic) : NULL;
-    if (!h) {
+    if (!topic) {
         if (j)
             json_decref(j);
-        c->r = NULL;
-        r->state = NULL;
-        client_free(c);
-        http_reply_error(r, 503, "out_of_memory", NULL, "out of memory");
+        http_reply_error(r, 500, "internal", NULL, "unexpected database answer");
+        return;
+    }
+    if (!(h = hub_get(topic))) {
+        json_decref(j);
+        http_reply_oom(r);
         return;
     }
     c->visit_id = (int64_t)json_integer_value(json_object_get(j, "visit_id"));
@@ -555,13 +552,12 @@ static void on_open(struct req *r, const struct db_result *res)
         c->last = (int64_t)json_integer_value(json_object_get(j, "max"));
     json_decref(j);
     if (http_stream_start(r, "text/event-stream; charset=utf-8", client_on_close, c) < 0) {
-        c->r = NULL;
-        r->state = NULL;
-        client_free(c);
         hub_maybe_free(h);
         http_reply_error(r, 500, "internal", NULL, "cannot start the stream");
         return;
     }
+    r->state = NULL;
+    r->state_free = NULL;
     S.nclients++;
     hub_add(h, c);
     buf = evbuffer_new();
@@ -577,73 +573,73 @@ static void on_open(struct req *r, const struct db_result *res)
     client_catchup(c);
 }
 
-/* Reads Last-Event-ID (the header browsers send on reconnect) or ?last_event_id=. */
-static int last_event_id(struct req *r, int64_t *out)
+/* Where the client resumes: Last-Event-ID (the header browsers send on reconnect), else
+ * ?last_event_id=; -1 when neither is given. False after replying 400 naming last_event_id. */
+static bool last_event_id(struct req *r, int64_t *out)
 {
     const char *v = http_header(r, "Last-Event-ID");
-    char *end;
-    long long n;
+    char q[24];
 
-    if (!v || !*v)
-        v = http_query(r, "last_event_id");
-    *out = -1;
-    if (!v || !*v)
-        return 0;
-    if (!isdigit((unsigned char)v[0]) || strlen(v) > 18)
-        return -1;
-    n = strtoll(v, &end, 10);
-    if (*end)
-        return -1;
-    *out = n;
-    return 0;
+    if (v && *v) {
+        if (!util_is_digits(v, API_ID_MAX_DIGITS)) {
+            http_reply_error(r, 400, "bad_value", "last_event_id",
+                             "Last-Event-ID must be an event id");
+            return false;
+        }
+        *out = strtoll(v, NULL, 10);
+        return true;
+    }
+    if (!api_query_int(r, "last_event_id", 0, SSE_EVENT_ID_MAX, -1, q))
+        return false;
+    *out = strtoll(q, NULL, 10);
+    return true;
 }
 
 static void stream_open(struct req *r, enum sse_mode mode, const char *kind, const char *key)
 {
     struct client *c;
+    int64_t last;
     const char *params[2] = {kind, key};
 
     if (S.stopping) {
-        http_reply_error(r, 503, "shutting_down", NULL, "the server is restarting");
+        http_reply_retry(r, 1, "shutting_down", "the server is restarting");
         return;
     }
-    c = calloc(1, sizeof(*c));
-    if (!c) {
-        http_reply_error(r, 503, "out_of_memory", NULL, "out of memory");
+    if (!last_event_id(r, &last))
         return;
-    }
-    if (last_event_id(r, &c->last) < 0) {
-        free(c);
-        http_reply_error(r, 400, "invalid", "last_event_id", "Last-Event-ID must be an event id");
+    if (!(c = calloc(1, sizeof(*c)))) {
+        http_reply_oom(r);
         return;
     }
     c->r = r;
     c->mode = mode;
     c->state = CLIENT_OPENING;
+    c->last = last;
     r->state = c;
+    r->state_free = free;
     api_call(r, &q_open, params, on_open);
 }
 
 void sse_store_stream(struct req *r)
 {
-    stream_open(r, SSE_STAFF, "store", http_param(r, "store"));
+    const char *store = api_path_id(r, "store");
+    if (store)
+        stream_open(r, SSE_STAFF, "store", store);
 }
 
 void sse_board_stream(struct req *r)
 {
-    const char *store = http_param(r, "store");
-    if (!util_is_id(store)) {
-        http_reply_error(r, 404, "not_found", "store", "no such store");
-        return;
-    }
-    stream_open(r, SSE_BOARD, "store", store);
+    const char *store = api_path_id(r, "store");
+    if (store)
+        stream_open(r, SSE_BOARD, "store", store);
 }
 
+/* A customer's place in line: the link is checked before any query, as on /api/line/{token}. */
 void sse_line_stream(struct req *r)
 {
-    char hash[65];
-    util_token_hash(http_param(r, "token"), hash);
-    stream_open(r, SSE_LINE, "line", hash);
+    char hash[LINK_HASH_LEN + 1];
+    if (link_from_path(r, "token", hash))
+        stream_open(r, SSE_LINE, "line", hash);
 }
 
 /* ---- life cycle ---- */

@@ -7,6 +7,7 @@ survey links join here when their domains are merged (see the report of the staf
 import datetime
 import hashlib
 import secrets
+import time
 import zoneinfo
 
 PARIS = zoneinfo.ZoneInfo("Europe/Paris")
@@ -39,7 +40,7 @@ def _book(ctx, hhmm, name, email):
 
 
 def _hash(token):
-    return hashlib.blake2b(token.encode(), digest_size=32).hexdigest()
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def _state(ctx):
@@ -190,3 +191,107 @@ def test_a_link_of_one_kind_opens_no_other_kind(ctx):
     if "estimate" in tokens:
         assert c.get("/api/repair-status/" + tokens["repair_status"]).status == 200
         assert c.get("/api/estimates/" + tokens["estimate"]).status == 200
+
+
+# ---- link format, checked before any query (link.c) ----
+
+# Malformed links: too short, one short of a real one, one too long, a character outside the
+# url-safe alphabet, far too long.
+MALFORMED = ("nope", "A" * 42, "A" * 44, "A" * 42 + "*", "b" * 300)
+
+# Every floor route that takes a customer's link, and the SSE stream of a place in line.
+FLOOR_TOKEN_ROUTES = (
+    ("GET", "/api/line/%s"),
+    ("POST", "/api/line/%s/leave"),
+    ("GET", "/api/line/%s/events"),
+    ("POST", "/api/checkin/%s"),
+    ("GET", "/api/standby/%s"),
+    ("POST", "/api/standby/%s/claim"),
+    ("POST", "/api/standby/%s/leave"),
+)
+
+
+def _floor_state(ctx):
+    return (ctx.sql("select id, status from visits order by id"),
+            ctx.sql("select id, status from standby order by id"))
+
+
+def test_a_malformed_link_is_refused_on_every_floor_route_and_stream(ctx):
+    server = ctx.server
+    c = ctx.client()
+    before = _floor_state(ctx)
+    for _ in range(20):
+        for bad in MALFORMED:
+            for method, path in FLOOR_TOKEN_ROUTES:
+                r = c.request(method, path % bad, body={} if method == "POST" else None,
+                              timeout=5)
+                assert r.status == 404 and r.json is not None, (method, path, bad, r)
+                assert r.error["code"] == "not_found" and r.error["field"] == "token", \
+                    (method, path, bad, r)
+    assert _floor_state(ctx) == before
+    assert server.proc.poll() is None, "carnetd exited"
+    assert c.get("/healthz").status == 200
+
+
+def test_anonymous_idempotent_booking_with_an_empty_body_is_refused_and_harmless(ctx):
+    """This crashed the server before the kit: {} with an Idempotency-Key, 100 times."""
+    server = ctx.server
+    c = ctx.client()
+    n = ctx.sql1("select count(*) as n from appointments")["n"]
+    for store in ("x", str(ctx.paris)):
+        for _ in range(100):
+            r = c.post("/api/stores/%s/appointments" % store, {},
+                       headers={"Idempotency-Key": "k1"}, timeout=5)
+            assert 400 <= r.status < 500 and r.json is not None and r.error["code"], (store, r)
+    assert ctx.sql1("select count(*) as n from appointments")["n"] == n
+    assert server.proc.poll() is None, "carnetd exited"
+    assert c.get("/healthz").status == 200
+
+
+def test_carnetd_links_are_43_characters(ctx):
+    """One token size for every kind of link carnetd mints: 32 random bytes, 43 characters."""
+    c = ctx.client()
+    r = c.post("/api/stores/%d/line" % ctx.paris, {"name": "Gaël Gris"})
+    assert r.status == 201, r
+    line = r.json["token"]
+    assert len(line) == 43 and line.replace("-", "").replace("_", "").isalnum(), line
+    assert c.get("/api/line/" + line).status == 200
+    row = ctx.sql1("select line_token_hash from visits where id = %s", (r.json["visit_id"],))
+    assert row["line_token_hash"] == _hash(line), row
+    assert c.post("/api/line/%s/leave" % line).status == 200
+    manage = _book(ctx, "18:00", "Hugo Houx", "hugo@example.com")[1]
+    assert len(manage) == 43, manage
+
+
+# Last in the module: it stops the database for a moment.
+def _wait_health(server, status, seconds):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if server.client.get("/healthz", timeout=5).status == status:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_a_malformed_link_is_refused_before_any_query(ctx):
+    """With the database down, a malformed link still gets its 404 (no query was tried), while
+    a well-formed unknown one cannot be looked up (503)."""
+    s = ctx.start_carnetd(env={"CARNET_RECONNECT_MAX_MS": "300"})
+    ctx.cluster.stop()
+    try:
+        assert _wait_health(s, 503, 10), "healthz did not see the database go"
+        for method, path in FLOOR_TOKEN_ROUTES + (("GET", "/api/manage/%s"),
+                                                  ("POST", "/api/manage/%s/cancel")):
+            r = s.client.request(method, path % MALFORMED[3],
+                                 body={} if method == "POST" else None, timeout=5)
+            assert r.status == 404 and r.error["field"] == "token", (method, path, r)
+            r = s.client.request(method, path % secrets.token_urlsafe(32),
+                                 body={} if method == "POST" else None, timeout=5)
+            assert r.status == 503, (method, path, r)
+        assert s.proc.poll() is None
+    finally:
+        ctx.cluster.start()
+    ctx._db = None
+    assert _wait_health(s, 200, 15), "did not recover after the restart"
+    # The module's own carnetd lost its connections too: later tests need it back.
+    assert _wait_health(ctx.server, 200, 60), "the module's carnetd did not recover"

@@ -38,12 +38,12 @@ def booked_soon(ctx, name, service, staff_email, minutes=10):
 
 
 def manage_link(ctx, code):
-    """A manage-link token for a booking made by booked_soon (carnetd stores its BLAKE2b hash)."""
+    """A manage-link token for a booking made by booked_soon (carnetd stores its SHA-256 hash, link.c)."""
     token = secrets.token_urlsafe(32)
     ctx.sql("insert into appointment_tokens (token_hash, appointment_id, purpose, expires_at)"
             " select %s, id, 'manage', ends_at + interval '30 days' from appointments"
             " where code = %s and status = 'booked'",
-            (hashlib.blake2b(token.encode(), digest_size=32).hexdigest(), code))
+            (hashlib.sha256(token.encode()).hexdigest(), code))
     return token
 
 

@@ -45,7 +45,7 @@ def appointment(ctx, minutes_from_now, name="Hélène Booked", status="booked", 
                    (store, sv, st, minutes_from_now, minutes_from_now, minutes_from_now, status,
                     code, name))
     token = secrets.token_urlsafe(32)
-    h = hashlib.blake2b(token.encode(), digest_size=32).hexdigest()
+    h = hashlib.sha256(token.encode()).hexdigest()
     ctx.sql("""insert into appointment_tokens (token_hash, appointment_id, purpose, expires_at)
                values (%s, %s, 'manage', now() + interval '30 days')""", (h, row["id"]))
     return {"id": row["id"], "code": code, "token": token}
