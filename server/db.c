@@ -24,6 +24,7 @@
 
 #include <libpq-fe.h>
 
+#include <assert.h>
 #include <event2/event.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -238,6 +239,33 @@ static void conn_retry_cb(evutil_socket_t fd, short what, void *arg)
     conn_start(arg);
 }
 
+static const char *conn_state_name(enum conn_state st)
+{
+    switch (st) {
+    case CONN_DOWN: return "down";
+    case CONN_CONNECTING: return "connecting";
+    case CONN_IDLE: return "idle";
+    case CONN_BUSY: return "busy";
+    }
+    return "?";
+}
+
+/* The one place a pool connection's state moves: DOWN -> CONNECTING -> IDLE <-> BUSY, and any
+ * state -> DOWN when the connection fails or the pool closes. */
+static void conn_set_state(struct db_conn *c, enum conn_state to)
+{
+    bool legal = to == CONN_DOWN || (c->state == CONN_DOWN && to == CONN_CONNECTING) ||
+                 (c->state == CONN_CONNECTING && to == CONN_IDLE) ||
+                 (c->state == CONN_IDLE && to == CONN_BUSY) ||
+                 (c->state == CONN_BUSY && (to == CONN_IDLE || to == CONN_BUSY));
+    assert(legal);
+    (void)legal;
+    if (c->state != to)
+        log_debug("db: connection %d %s -> %s", c->index, conn_state_name(c->state),
+                  conn_state_name(to));
+    c->state = to;
+}
+
 static void conn_fail(struct db_conn *c, const char *why)
 {
     struct db_job *jobs = c->head;
@@ -250,7 +278,7 @@ static void conn_fail(struct db_conn *c, const char *why)
     c->pg = NULL;
     c->head = c->tail = NULL;
     c->ninflight = 0;
-    c->state = CONN_DOWN;
+    conn_set_state(c, CONN_DOWN);
     pool.reconnects++;
     pool.broken = true;
     while (jobs) {
@@ -275,7 +303,7 @@ static void conn_fail(struct db_conn *c, const char *why)
 /* The state is set first: pgconn may report a failure before pgconn_start returns. */
 static void conn_start(struct db_conn *c)
 {
-    c->state = CONN_CONNECTING;
+    conn_set_state(c, CONN_CONNECTING);
     pgconn_start(c->pc);
 }
 
@@ -295,7 +323,7 @@ static void conn_on_ready(struct pgconn *pc, void *arg)
         return;
     }
     memset(c->prepared, 0, sizeof(c->prepared));
-    c->state = CONN_IDLE;
+    conn_set_state(c, CONN_IDLE);
     c->backoff_ms = 0;
     pool.broken = false;
     log_info("db: connection %d ready", c->index);
@@ -334,7 +362,7 @@ static void conn_assign(struct db_conn *c, struct db_job *job)
         c->head = job;
     c->tail = job;
     c->ninflight++;
-    c->state = CONN_BUSY;
+    conn_set_state(c, CONN_BUSY);
     if (!c->prepared[st->id]) {
         if (!PQsendPrepare(c->pg, st->name, st->text, st->nparams, NULL)) {
             conn_fail(c, NULL);
@@ -364,7 +392,7 @@ static void conn_job_done(struct db_conn *c)
         c->tail = NULL;
     c->ninflight--;
     if (c->ninflight == 0)
-        c->state = CONN_IDLE;
+        conn_set_state(c, CONN_IDLE);
     if (job->prepare_failed)
         c->prepared[job->stmt->id] = 0; /* the PREPARE itself failed: redo it next time */
     if (status != DB_OK)
@@ -605,7 +633,7 @@ void db_shutdown(void)
         pgconn_free(c->pc);
         c->pc = NULL;
         c->pg = NULL;
-        c->state = CONN_DOWN;
+        conn_set_state(c, CONN_DOWN);
         if (c->retry)
             event_free(c->retry);
     }

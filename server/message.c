@@ -5,9 +5,7 @@
  * them is written in the same transaction as the event), stored as SHA-256 hex, the one hash
  * of link.c: the token from the path is checked and hashed there, and only the hash reaches SQL.
  * A token opens one thread or one survey and nothing else. A customer may also write from the
- * links carnetd minted (a booking's manage link, a repair's status link): the thread functions
- * still take a second hash for those, and get the same link.c hash in both parameters until the
- * SQL takes one.
+ * links carnetd minted (a booking's manage link, a repair's status link), hashed the same way.
  */
 #include "message.h"
 
@@ -26,9 +24,9 @@
 #define OUTBOX_LIST_MAX 500
 
 static struct sql_stmt q_customer_get =
-    SQL_STMT("message_customer_get", "select message_customer_get($1, $2)", 2);
+    SQL_STMT("message_customer_get", "select message_customer_get($1)", 1);
 static struct sql_stmt q_customer_post =
-    SQL_STMT("message_customer_post", "select message_customer_post($1, $2, $3)", 3);
+    SQL_STMT("message_customer_post", "select message_customer_post($1, $2)", 2);
 static struct sql_stmt q_threads =
     SQL_STMT("message_threads_list", "select message_threads_list($1, $2, $3)", 3);
 static struct sql_stmt q_thread_get =
@@ -69,7 +67,7 @@ static bool message_body_ok(struct req *r)
 void message_customer_get(struct req *r)
 {
     char hash[LINK_HASH_LEN + 1];
-    const char *params[2] = {hash, hash}; /* one hash for both of SQL's hash parameters */
+    const char *params[1] = {hash};
     if (!link_from_path(r, "token", hash))
         return;
     api_send(r, &q_customer_get, params, 200);
@@ -80,7 +78,7 @@ void message_customer_post(struct req *r)
     char hash[LINK_HASH_LEN + 1];
     if (!link_from_path(r, "token", hash) || !message_body_ok(r))
         return;
-    const char *params[3] = {hash, api_body(r), hash};
+    const char *params[2] = {hash, api_body(r)};
     api_send(r, &q_customer_post, params, 201);
 }
 

@@ -325,11 +325,11 @@ language sql stable as $$
     where t.id = p_thread
 $$;
 
--- The thread behind a customer's link. Besides the thread links minted here (SHA-256, p_token_hash)
--- a customer may write from the links they already hold, which carnetd minted and stores as
--- BLAKE2b (p_token_hash_b2): a booking's manage link and a repair's status link. Their thread is
--- opened on first use with the booking's contact or the device owner's.
-create or replace function message_thread_by_link(p_token_hash text, p_token_hash_b2 text default null)
+-- The thread behind a customer's link (every kind is stored as the SHA-256 of its token). Besides
+-- the thread links minted here, a customer may write from the links they already hold: a
+-- booking's manage link and a repair's status link. Their thread is opened on first use with the
+-- booking's contact or the device owner's.
+create or replace function message_thread_by_link(p_token_hash text)
 returns bigint language plpgsql as $$
 declare
     v_id bigint;
@@ -343,7 +343,7 @@ begin
         return v_id;
     end if;
     select ap.* into a from appointment_tokens t join appointments ap on ap.id = t.appointment_id
-    where t.token_hash = p_token_hash_b2 and t.purpose = 'manage' and t.expires_at > now();
+    where t.token_hash = p_token_hash and t.purpose = 'manage' and t.expires_at > now();
     if found then
         select id into v_id from message_threads where ref_type = 'appointment' and ref_id = a.id;
         if not found then
@@ -355,7 +355,7 @@ begin
         return v_id;
     end if;
     select l.repair_id into v_repair from repair_links l
-    where l.token_hash = p_token_hash_b2 and l.purpose = 'status' and l.revoked_at is null
+    where l.token_hash = p_token_hash and l.purpose = 'status' and l.revoked_at is null
       and l.expires_at > now();
     if found then
         select id into v_id from message_threads where ref_type = 'repair' and ref_id = v_repair;
@@ -376,10 +376,10 @@ end $$;
 
 -- Not stable: the first read through a booking or repair link opens its thread, which the
 -- second statement then sees (one expression would read with a snapshot from before it).
-create or replace function message_customer_get(p_token_hash text, p_token_hash_b2 text default null)
+create or replace function message_customer_get(p_token_hash text)
 returns json language plpgsql as $$
 declare
-    v_thread bigint := message_thread_by_link(p_token_hash, p_token_hash_b2);
+    v_thread bigint := message_thread_by_link(p_token_hash);
 begin
     return message_thread_json(v_thread, false);
 end $$;
@@ -405,11 +405,10 @@ begin
               p_staff, t.store_id, t.ref_type, t.ref_id;
 end $$;
 
-create or replace function message_customer_post(p_token_hash text, p_body jsonb,
-                                      p_token_hash_b2 text default null) returns json
+create or replace function message_customer_post(p_token_hash text, p_body jsonb) returns json
 language plpgsql as $$
 declare
-    v_thread bigint := message_thread_by_link(p_token_hash, p_token_hash_b2);
+    v_thread bigint := message_thread_by_link(p_token_hash);
     v_text text := p_body->>'body';
     v_id bigint;
 begin

@@ -4,7 +4,7 @@
 -- functions as the API, so the demo record is hash-chained like any other.
 --
 -- The repair's customer status link is /api/repair-status/demo-repair-status-link-for-paris-opera-000
--- (demo data only: the hash below is util_token_hash of that text).
+-- (demo data only: the hash below is its SHA-256, as link.c stores every customer link).
 do $seed$
 declare
     paris bigint;
@@ -51,7 +51,7 @@ begin
                                  {"item": "water damage indicator", "ok": true}],
                    "accessories": "case", "passcode_provided": true},
         "kept_overnight": true}'::jsonb,
-        '2d79547326f5389635891f9ff0e8e1b90fb1720d2e39baeef71c418643167a8b', 'seed');
+        '90a9b7558a6b82c2479600071cc4da54026386ce89b3e549385265a2bfa03be8', 'seed');
     rid := (rep->>'id')::bigint;
     perform repair_transition(tech, rid, '{"to": "diagnosing"}', 'seed');
     perform repair_estimate(tech, rid, '{"amount_cents": 27900, "currency": "EUR",
