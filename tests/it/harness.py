@@ -37,6 +37,21 @@ def free_port():
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "runtime error:", "LeakSanitizer")
 # How long an orderly stop (SIGTERM) may take before it counts as a hang.
 STOP_TIMEOUT_S = 20
+# Not a performance bound: how long a wait on a condition may take before it counts as a hang.
+HANG_GUARD_S = 30
+
+
+def wait_for(cond, what, timeout=HANG_GUARD_S, interval=0.02):
+    """Polls cond() until it returns something true and returns that; fails after timeout (a
+    hang guard, not a speed requirement)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = cond()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError("hang guard: no %s within %ds" % (what, timeout))
+        time.sleep(interval)
 
 
 class Response:
@@ -276,6 +291,19 @@ class Context:
     def sql1(self, query, args=None):
         rows = self.sql(query, args)
         return rows[0] if rows else None
+
+    def lock_waiters(self, like=None):
+        """Backends of this module's database waiting on a lock (wait_event_type = 'Lock'),
+        optionally only those whose query contains `like`."""
+        return self.sql1("select count(*) as n from pg_stat_activity"
+                         " where datname = current_database() and wait_event_type = 'Lock'"
+                         " and (%s::text is null or query like '%%' || %s || '%%')",
+                         (like, like))["n"]
+
+    def wait_lock_waiters(self, n=1, like=None):
+        """Waits until at least n backends wait on a lock: a request is then blocked in SQL."""
+        return wait_for(lambda: self.lock_waiters(like) >= n,
+                        "%d backend(s) waiting on a lock" % n)
 
     def seed_demo(self):
         """Loads schema/seed/*.sql in order (each is idempotent), as `make run` does."""
