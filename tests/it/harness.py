@@ -292,6 +292,29 @@ class Context:
         rows = self.sql(query, args)
         return rows[0] if rows else None
 
+    # ---- "today" in a store's time zone (never the machine's date, never now() + N minutes) --
+
+    def store_today(self, store):
+        """The store's local date (its time zone from the stores table), a datetime.date."""
+        return self.sql1("select (now() at time zone timezone)::date as d from stores"
+                         " where id = %s", (store,))["d"]
+
+    def store_noon(self, store, days=0):
+        """Local noon of the store's day `days` after its local today, as a timestamptz: a time
+        that is on that local day whatever the hour the suite runs (23:55, 00:05...)."""
+        return self.sql1("select (((now() at time zone timezone)::date + %s) + time '12:00')"
+                         " at time zone timezone as t from stores where id = %s",
+                         (days, store))["t"]
+
+    def checkin_soon(self, store):
+        """A start time that is both inside the default check-in window (30 minutes before to
+        15 after the start) and on the store's local today, at any hour: ten minutes ahead, or
+        ten minutes ago when ten minutes ahead is already tomorrow there (a run at 23:55)."""
+        return self.sql1("select case when ((now() + interval '10 minutes') at time zone timezone)"
+                         "::date = (now() at time zone timezone)::date"
+                         " then now() + interval '10 minutes' else now() - interval '10 minutes'"
+                         " end as t from stores where id = %s", (store,))["t"]
+
     def lock_waiters(self, like=None):
         """Backends of this module's database waiting on a lock (wait_event_type = 'Lock'),
         optionally only those whose query contains `like`."""

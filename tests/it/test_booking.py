@@ -82,7 +82,7 @@ def paris_service(ctx, name):
 
 def next_workday(ctx, offset=2):
     """A Monday-to-Saturday date a few days ahead (demo shifts cover 4 weeks)."""
-    d = datetime.date.today() + datetime.timedelta(days=offset)
+    d = ctx.store_today(ctx.paris) + datetime.timedelta(days=offset)
     while d.isoweekday() == 7:
         d += datetime.timedelta(days=1)
     return d
@@ -119,7 +119,7 @@ def test_stores_and_services(ctx):
 def test_demo_seed_availability(ctx):
     c = ctx.client()
     svc = paris_service(ctx, "iPhone screen")
-    today = datetime.date.today()
+    today = ctx.store_today(ctx.paris)  # the store's local date, not the machine's
     frm, to = today + datetime.timedelta(days=1), today + datetime.timedelta(days=7)
     r = c.get("/api/stores/%d/availability?service=%d&from=%s&to=%s" % (ctx.paris, svc, frm, to))
     assert r.status == 200, r

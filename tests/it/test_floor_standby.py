@@ -20,9 +20,11 @@ def setup(ctx):
     ctx.tech = ctx.sql1("""insert into staff (email, name, password_hash)
                            values ('sb@carnet.test', 'Solo', 'x') returning id""")["id"]
     ctx.sql("insert into staff_skills values (%s, %s, 'sbtest')", (ctx.tech, ctx.paris))
-    ctx.day = ctx.sql1("""select d::date as d from generate_series(current_date + 2,
-                              current_date + 9, interval '1 day') d
-                          where extract(isodow from d) between 1 and 6 limit 1""")["d"]
+    today = ctx.store_today(ctx.paris)  # the store's local date, not the database's
+    ctx.day = ctx.sql1("""select d::date as d from generate_series(%s::date + 2,
+                              %s::date + 9, interval '1 day') d
+                          where extract(isodow from d) between 1 and 6 limit 1""",
+                       (today, today))["d"]
     ctx.start = ctx.sql1("select (%s::date + time '10:00') at time zone 'Europe/Paris' as t",
                          (ctx.day,))["t"]
     ctx.sql("""insert into shifts (store_id, staff_id, starts_at, ends_at)

@@ -152,10 +152,11 @@ def test_checkin_on_one_carnetd_reaches_a_stream_of_another(ctx):
                         values ('sse-booked@carnet.test', 'Booked', 'x') returning id""")["id"]
     appt = ctx.sql1("""insert into appointments (store_id, service_id, staff_id, starts_at,
                            ends_at, blocked_until, code, customer_name, customer_email)
-                       values (%s, %s, %s, now() + interval '5 minutes',
-                               now() + interval '35 minutes', now() + interval '35 minutes',
+                       values (%s, %s, %s, %s::timestamptz,
+                               %s::timestamptz + interval '30 minutes',
+                               %s::timestamptz + interval '30 minutes',
                                'SSEAB2', 'Chantal Checkin', 'c@example.com')
-                       returning id""", (ctx.paris, sv, st_id))["id"]
+                       returning id""", (ctx.paris, sv, st_id) + (ctx.checkin_soon(ctx.paris),) * 3)["id"]
     watcher = login(ctx, b.port)
     desk = login(ctx, a.port)
     st = Stream(b.port, "/api/stores/%d/events" % ctx.paris, cookie=watcher.cookie)
