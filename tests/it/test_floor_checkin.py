@@ -3,7 +3,8 @@ name search), early/late rules, the no-show job, and the appointment following t
 import datetime
 import hashlib
 import secrets
-import time
+
+from harness import wait_for
 
 PW = "carnet-demo"
 
@@ -234,11 +235,8 @@ def test_no_show_job_runs_in_carnetd_and_concurrently(ctx):
     # Two carnetd run the job every 200 ms against the same rows.
     a = ctx.start_carnetd()
     b = ctx.start_carnetd()
-    deadline = time.time() + 5
-    while time.time() < deadline:
-        if ctx.sql1("select count(*) as n from appointments where status = 'no_show'")["n"] == 12:
-            break
-        time.sleep(0.1)
+    wait_for(lambda: ctx.sql1("select count(*) as n from appointments"
+                              " where status = 'no_show'")["n"] >= 12, "12 no-shows")
     assert ctx.sql1("select count(*) as n from appointments where status = 'no_show'")["n"] == 12
     ids = [x["id"] for x in appts]
     evs = ctx.sql("select payload from events where type = 'no_show'")

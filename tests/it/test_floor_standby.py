@@ -1,7 +1,7 @@
 """Standby: a full day's waiting list; a freed slot is offered to the first customer, held for
 standby_hold_s, and passed on when not claimed."""
 import secrets
-import time
+from harness import wait_for
 
 ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 
@@ -156,10 +156,8 @@ def test_carnetd_runs_the_job_with_its_hold(ctx):
     s = ctx.start_carnetd(env={"CARNET_STANDBY_HOLD": "10"})
     ctx.sql("update appointments set status = 'cancelled', cancelled_at = now() where id = %s",
             (appt,))
-    deadline = time.time() + 5
-    while time.time() < deadline and \
-            s.client.get("/api/standby/" + a["token"]).json["status"] != "offered":
-        time.sleep(0.1)
+    wait_for(lambda: s.client.get("/api/standby/" + a["token"]).json["status"] == "offered",
+             "the standby offer")
     row = ctx.sql1("""select status, extract(epoch from offer_expires_at - offered_at)::int as hold
                       from standby where id = %s""", (a["id"],))
     assert row == {"status": "offered", "hold": 10}, row
