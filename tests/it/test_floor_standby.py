@@ -1,6 +1,7 @@
 """Standby: a full day's waiting list; a freed slot is offered to the first customer, held for
 standby_hold_s, and passed on when not claimed."""
 import secrets
+
 from harness import wait_for
 
 ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
