@@ -155,11 +155,11 @@ def _send(ctx, who, method, path, idem):
         raw = r.read() if not ctype.startswith("text/event-stream") else b""
     except socket.timeout:
         _replace_hung_server(ctx, "%s %s (%s, Idempotency-Key: %s): no answer in %ds" % (
-            method, path[:120], who, idem, HANG_GUARD_S))
+            method, _short(path), who, idem, HANG_GUARD_S))
         return None, None, "no answer within the %ds hang guard" % HANG_GUARD_S
     except (ConnectionError, http.client.HTTPException, OSError) as e:
         _replace_dead_server(ctx, "%s %s (%s, Idempotency-Key: %s): %r" % (
-            method, path[:120], who, idem, e))
+            method, _short(path), who, idem, e))
         return None, None, "connection dropped: %r" % e
     finally:
         conn.close()
@@ -173,6 +173,12 @@ def _send(ctx, who, method, path, idem):
     if not isinstance(code, str) or not code:
         return r.status, None, "error.code missing: %r" % raw[:120]
     return r.status, code, None
+
+
+def _short(path):
+    """The path with long runs of one character written as <N x c>, so reports stay readable
+    and still name the route."""
+    return re.sub(r"(.)\1{19,}", lambda m: "<%d x %s>" % (len(m.group(0)), m.group(1)), path)
 
 
 def _replace_dead_server(ctx, what):
@@ -215,7 +221,7 @@ def _sweep(ctx, cases, who):
                 status, code, why = _send(ctx, who, method, path, idem)
                 if why:
                     bad.append("%s %s [%s, %s, Idempotency-Key=%s]: %s" % (
-                        method, path[:90], label, who, idem, why))
+                        method, _short(path), label, who, idem, why))
                     break
     assert sent > 0
     return bad
