@@ -7,6 +7,9 @@ CFLAGS  := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -g -Iinclude \
 LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -levent_pthreads -lpthread
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
 ASAN    := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+# How the sanitizer build runs under test: leaks checked at exit, the first report is fatal.
+SAN_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+           UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 SRCS    := $(wildcard server/*.c)
 OBJS    := $(SRCS:server/%.c=build/obj/%.o)
@@ -21,7 +24,7 @@ PGDIR   ?= var/pg
 PORT    ?= 8080
 PYTHON  ?= /usr/bin/python3
 
-.PHONY: all deps run test unit unit-asan integration e2e asan bench clean format
+.PHONY: all deps run test unit unit-asan integration integration-asan e2e asan bench clean format
 
 all: build/carnetd
 
@@ -70,20 +73,30 @@ unit-asan: $(AUNIT)
 integration: build/carnetd
 	@$(PYTHON) tests/it/run.py --carnetd build/carnetd $(T)
 
+# The same suite against the ASan+UBSan build: any sanitizer report fails the test it ran in.
+integration-asan: build/carnetd-asan
+	@$(SAN_ENV) $(PYTHON) tests/it/run.py --carnetd build/carnetd-asan --sanitizer $(T)
+
 # The browser journeys alone (also part of `make integration` and so of `make test`).
 e2e: deps build/carnetd
 	@$(PYTHON) tests/it/run.py --carnetd build/carnetd test_e2e
 
+# Unit tests, then the integration suite twice: plain, then against the ASan+UBSan build.
+# Both suites run even when the first fails, so one CI run reports both; any failure fails.
 test: deps
-	@$(MAKE) --no-print-directory all $(UNIT)
+	@$(MAKE) --no-print-directory all build/carnetd-asan $(UNIT)
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory unit-asan
-	@$(MAKE) --no-print-directory integration
+	@status=0; \
+	echo "== integration (build/carnetd)"; \
+	$(MAKE) --no-print-directory integration || status=1; \
+	echo "== integration (build/carnetd-asan)"; \
+	$(MAKE) --no-print-directory integration-asan || status=1; \
+	exit $$status
 
 asan: deps
 	@$(MAKE) --no-print-directory build/carnetd-asan $(UNIT)
-	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-		$(PYTHON) tests/it/run.py --carnetd build/carnetd-asan --sanitizer $(T)
+	@$(MAKE) --no-print-directory integration-asan
 
 bench: deps
 	@$(MAKE) --no-print-directory all

@@ -3,6 +3,11 @@
 One cluster per run. Migrations are applied once into a template database; every test module
 gets its own database cloned from it (CREATE DATABASE ... TEMPLATE), so modules cannot see each
 other's rows. A module's tests share one carnetd unless they start more with ctx.start_carnetd().
+
+A crash cannot hide: after every test (and when the module ends) run.py calls
+ctx.check_servers(), which fails the test when a carnetd of the module has exited other than by
+its own orderly stop (exit code 0), or when its log holds a sanitizer report. A test that means
+to SIGKILL a carnetd says so: ctx.start_carnetd(killed=True).
 """
 import http.client
 import json
@@ -26,6 +31,27 @@ def free_port():
     port = s.getsockname()[1]
     s.close()
     return port
+
+
+# What ASan/UBSan/LSan write when they find something; any of them in a log fails the test.
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "runtime error:", "LeakSanitizer")
+# How long an orderly stop (SIGTERM) may take before it counts as a hang.
+STOP_TIMEOUT_S = 20
+# Not a performance bound: how long a wait on a condition may take before it counts as a hang.
+HANG_GUARD_S = 30
+
+
+def wait_for(cond, what, timeout=HANG_GUARD_S, interval=0.02):
+    """Polls cond() until it returns something true and returns that; fails after timeout (a
+    hang guard, not a speed requirement)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = cond()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError("hang guard: no %s within %ds" % (what, timeout))
+        time.sleep(interval)
 
 
 class Response:
@@ -107,8 +133,12 @@ class Client:
 
 
 class Carnetd:
-    def __init__(self, binary, url, logdir, env=None, args=None, port=None):
+    def __init__(self, binary, url, logdir, env=None, args=None, port=None, killed=False):
         self.port = port or free_port()
+        # killed: the test will SIGKILL this process on purpose, so exit -9 is not a crash.
+        self.killed = killed
+        self.reported = False   # its exit problem has already failed a test
+        self.log_checked = 0    # bytes of its log already scanned for sanitizer reports
         self.log_path = os.path.join(logdir, "carnetd-%d.log" % self.port)
         e = dict(os.environ)
         e.update({
@@ -141,19 +171,56 @@ class Carnetd:
         raise AssertionError("carnetd not ready; log: %s" % self.read_log()[-2000:])
 
     def read_log(self):
-        self.log.flush()
+        if not self.log.closed:
+            self.log.flush()
         with open(self.log_path, "rb") as f:
             return f.read().decode(errors="replace")
 
-    def stop(self, sig=signal.SIGTERM, timeout=20):
+    def exit_problem(self):
+        """Why this carnetd's exit is a failure, or None: still running, exited 0 (its own
+        orderly stop) or SIGKILLed by a test that declared it."""
+        rc = self.proc.poll()
+        if rc is None or rc == 0 or (rc == -signal.SIGKILL and self.killed):
+            return None
+        how = ("killed by signal %d" % -rc) if rc < 0 else ("exit code %d" % rc)
+        return "carnetd on port %d exited (%s); log %s:\n%s" % (
+            self.port, how, self.log_path, self.read_log()[-4000:])
+
+    def sanitizer_report(self):
+        """A sanitizer report written to the log since the last call, or None."""
+        text = self.read_log()
+        new, self.log_checked = text[self.log_checked:], len(text)
+        for mark in SANITIZER_MARKS:
+            i = new.find(mark)
+            if i >= 0:
+                return "sanitizer report in %s:\n%s" % (self.log_path, new[max(0, i - 200):][:6000])
+        return None
+
+    def stop(self, sig=signal.SIGTERM, timeout=STOP_TIMEOUT_S):
+        """Stops carnetd and asserts it exited 0 (or -9 when sig is SIGKILL and the test said
+        killed=True). Returns the exit code."""
+        hung = False
         if self.proc.poll() is None:
+            if sig == signal.SIGKILL and not self.killed:
+                raise AssertionError("SIGKILL of a carnetd not started with killed=True")
             self.proc.send_signal(sig)
             try:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
+                hung = True
                 self.proc.kill()
                 self.proc.wait()
-        self.log.close()
+        if not self.log.closed:
+            self.log.flush()
+            self.log.close()
+        if hung:
+            self.reported = True
+            raise AssertionError("carnetd on port %d did not stop within %ds of signal %d" %
+                                 (self.port, timeout, sig))
+        problem = self.exit_problem()
+        if problem and not self.reported:
+            self.reported = True
+            raise AssertionError(problem)
         return self.proc.returncode
 
 
@@ -225,6 +292,42 @@ class Context:
         rows = self.sql(query, args)
         return rows[0] if rows else None
 
+    # ---- "today" in a store's time zone (never the machine's date, never now() + N minutes) --
+
+    def store_today(self, store):
+        """The store's local date (its time zone from the stores table), a datetime.date."""
+        return self.sql1("select (now() at time zone timezone)::date as d from stores"
+                         " where id = %s", (store,))["d"]
+
+    def store_noon(self, store, days=0):
+        """Local noon of the store's day `days` after its local today, as a timestamptz: a time
+        that is on that local day whatever the hour the suite runs (23:55, 00:05...)."""
+        return self.sql1("select (((now() at time zone timezone)::date + %s) + time '12:00')"
+                         " at time zone timezone as t from stores where id = %s",
+                         (days, store))["t"]
+
+    def checkin_soon(self, store):
+        """A start time that is both inside the default check-in window (30 minutes before to
+        15 after the start) and on the store's local today, at any hour: ten minutes ahead, or
+        ten minutes ago when ten minutes ahead is already tomorrow there (a run at 23:55)."""
+        return self.sql1("select case when ((now() + interval '10 minutes') at time zone timezone)"
+                         "::date = (now() at time zone timezone)::date"
+                         " then now() + interval '10 minutes' else now() - interval '10 minutes'"
+                         " end as t from stores where id = %s", (store,))["t"]
+
+    def lock_waiters(self, like=None):
+        """Backends of this module's database waiting on a lock (wait_event_type = 'Lock'),
+        optionally only those whose query contains `like`."""
+        return self.sql1("select count(*) as n from pg_stat_activity"
+                         " where datname = current_database() and wait_event_type = 'Lock'"
+                         " and (%s::text is null or query like '%%' || %s || '%%')",
+                         (like, like))["n"]
+
+    def wait_lock_waiters(self, n=1, like=None):
+        """Waits until at least n backends wait on a lock: a request is then blocked in SQL."""
+        return wait_for(lambda: self.lock_waiters(like) >= n,
+                        "%d backend(s) waiting on a lock" % n)
+
     def seed_demo(self):
         """Loads schema/seed/*.sql in order (each is idempotent), as `make run` does."""
         seed = os.path.join(ROOT, "schema", "seed")
@@ -233,8 +336,9 @@ class Context:
                 with open(os.path.join(seed, name)) as f:
                     self.sql(f.read())
 
-    def start_carnetd(self, env=None, args=None, wait=True, port=None):
-        s = Carnetd(self.run.binary, self.url, self.run.workdir, env=env, args=args, port=port)
+    def start_carnetd(self, env=None, args=None, wait=True, port=None, killed=False):
+        s = Carnetd(self.run.binary, self.url, self.run.workdir, env=env, args=args, port=port,
+                    killed=killed)
         self.servers.append(s)
         if wait:
             s.wait_ready()
@@ -242,15 +346,52 @@ class Context:
 
     @property
     def server(self):
-        if self._server is None or self._server.proc.poll() is not None:
+        """The module's shared carnetd. One that crashed is not quietly replaced: the first
+        access after the crash raises (and so fails the test); once the crash has failed a
+        test, the next access starts a fresh carnetd so one crash fails one test."""
+        s = self._server
+        if s is not None and s.proc.poll() is not None:
+            problem = s.exit_problem()
+            if problem and not s.reported:
+                s.reported = True
+                raise AssertionError(problem)
+            s = None
+        if s is None:
             self._server = self.start_carnetd()
         return self._server
+
+    def check_servers(self):
+        """Raises AssertionError when a carnetd of this module crashed or its log holds a
+        sanitizer report since the last check. Each problem is reported once."""
+        problems = []
+        for s in self.servers:
+            report = s.sanitizer_report()
+            if report:
+                problems.append(report)
+            problem = s.exit_problem()
+            if problem and not s.reported:
+                s.reported = True
+                problems.append(problem)
+        if problems:
+            raise AssertionError("\n\n".join(problems))
 
     def client(self):
         return Client(self.server.port)
 
     def close(self):
+        """Stops every carnetd of the module; raises AssertionError when one of them did not
+        stop cleanly (exit code 0) or left a sanitizer report (a leak report at exit)."""
+        problems = []
         for s in self.servers:
-            s.stop()
+            try:
+                s.stop()
+            except AssertionError as e:
+                problems.append(str(e))
         if self._db is not None and not self._db.closed:
             self._db.close()
+        try:
+            self.check_servers()
+        except AssertionError as e:
+            problems.append(str(e))
+        if problems:
+            raise AssertionError("\n\n".join(problems))

@@ -2,8 +2,13 @@
 """Runs every tests/it/test_*.py against a real PostgreSQL and real carnetd processes.
 
 Each module may define setup(ctx) and any number of test_*(ctx) functions; a test passes when it
-returns without raising. The last line is "N passed, N failed". With --sanitizer, any
-AddressSanitizer/UBSan report in a carnetd log fails the run.
+returns without raising. The last line is "N passed, N failed".
+
+After every test the harness checks the module's carnetd processes: one that exited other than
+by its own orderly stop, or whose log holds an ASan/UBSan/LSan report, fails that test; at the
+end of a module every carnetd is stopped and must exit 0 (else "<module>.teardown" fails).
+--sanitizer also scans every carnetd log at the end of the run (processes a test started
+without the harness knowing).
 """
 import argparse
 import importlib.util
@@ -32,7 +37,7 @@ class Run:
              "--schema-dir", os.path.join(harness.ROOT, "schema")])
 
 
-SANITIZER_MARKS = ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer")
+SANITIZER_MARKS = harness.SANITIZER_MARKS
 
 
 def main():
@@ -51,6 +56,7 @@ def main():
     run = Run(args.carnetd, workdir)
     passed = failed = 0
     failures = []
+    reported = set()  # logs the per-test checks already scanned
     try:
         modules = sorted(f for f in os.listdir(here) if f.startswith("test_") and f.endswith(".py"))
         for fname in modules:
@@ -72,24 +78,39 @@ def main():
                     mod.setup(ctx)
                 for t in tests:
                     t0 = time.time()
+                    error = None
                     try:
                         getattr(mod, t)(ctx)
+                    except Exception:
+                        error = traceback.format_exc()
+                    try:
+                        ctx.check_servers()  # a crash or sanitizer report fails this test
+                    except AssertionError as e:
+                        error = (error or "") + "carnetd check after the test:\n%s\n" % e
+                    if error is None:
                         passed += 1
                         print("ok   %s.%s (%.2fs)" % (name, t, time.time() - t0), flush=True)
-                    except Exception:
+                    else:
                         failed += 1
                         failures.append("%s.%s" % (name, t))
-                        print("FAIL %s.%s (%.2fs)\n%s" % (name, t, time.time() - t0,
-                                                          traceback.format_exc()), flush=True)
+                        print("FAIL %s.%s (%.2fs)\n%s" % (name, t, time.time() - t0, error),
+                              flush=True)
             except Exception:
                 failed += 1
                 failures.append("%s.setup" % name)
                 print("FAIL %s.setup\n%s" % (name, traceback.format_exc()), flush=True)
             finally:
-                ctx.close()
+                reported.update(s.log_path for s in ctx.servers)
+                try:
+                    ctx.close()
+                except Exception:
+                    failed += 1
+                    failures.append("%s.teardown" % name)
+                    print("FAIL %s.teardown\n%s" % (name, traceback.format_exc()), flush=True)
         if args.sanitizer:
             for f in os.listdir(workdir):
-                if f.startswith("carnetd-") and f.endswith(".log"):
+                if (f.startswith("carnetd-") and f.endswith(".log")
+                        and os.path.join(workdir, f) not in reported):
                     text = open(os.path.join(workdir, f), errors="replace").read()
                     if any(m in text for m in SANITIZER_MARKS):
                         failed += 1

@@ -82,7 +82,7 @@ def paris_service(ctx, name):
 
 def next_workday(ctx, offset=2):
     """A Monday-to-Saturday date a few days ahead (demo shifts cover 4 weeks)."""
-    d = datetime.date.today() + datetime.timedelta(days=offset)
+    d = ctx.store_today(ctx.paris) + datetime.timedelta(days=offset)
     while d.isoweekday() == 7:
         d += datetime.timedelta(days=1)
     return d
@@ -119,7 +119,7 @@ def test_stores_and_services(ctx):
 def test_demo_seed_availability(ctx):
     c = ctx.client()
     svc = paris_service(ctx, "iPhone screen")
-    today = datetime.date.today()
+    today = ctx.store_today(ctx.paris)  # the store's local date, not the machine's
     frm, to = today + datetime.timedelta(days=1), today + datetime.timedelta(days=7)
     r = c.get("/api/stores/%d/availability?service=%d&from=%s&to=%s" % (ctx.paris, svc, frm, to))
     assert r.status == 200, r
@@ -168,15 +168,15 @@ def test_month_view_in_one_request(ctx):
     store, service, _ = make_store(ctx, "month", 3, [
         (datetime.date(2027, 2, 1) + datetime.timedelta(days=i)).isoformat() for i in range(42)])
     c = ctx.client()
-    t0 = time.time()
+    # One request answers the whole 42-day view (how fast is measured by `make bench`).
     r = c.get("/api/stores/%d/availability?service=%d&from=2027-02-01&to=2027-03-14"
               % (store, service))
-    elapsed = time.time() - t0
     assert r.status == 200, r
     assert len(r.json["days"]) == 42, len(r.json["days"])
     # 10:00..19:30 every 15 minutes for 30 minutes: 39 starts a day.
     assert all(len(d["slots"]) == 39 for d in r.json["days"])
-    assert elapsed < 2.0, "a 42-day view took %.2fs" % elapsed
+    assert [d["date"] for d in r.json["days"]] == [
+        (datetime.date(2027, 2, 1) + datetime.timedelta(days=i)).isoformat() for i in range(42)]
 
 
 # ---- booking and the manage link ----

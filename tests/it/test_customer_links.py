@@ -18,7 +18,7 @@ def setup(ctx):
     ctx.paris = ctx.sql1("select id from stores where code = 'paris-opera'")["id"]
     ctx.service = ctx.sql1("select id from services where store_id = %s order by id limit 1",
                            (ctx.paris,))["id"]
-    day = datetime.date.today() + datetime.timedelta(days=3)
+    day = ctx.store_today(ctx.paris) + datetime.timedelta(days=3)
     while day.isoweekday() == 7:
         day += datetime.timedelta(days=1)
     ctx.day = day

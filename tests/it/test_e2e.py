@@ -22,19 +22,22 @@ def setup(ctx):
                                "--loglevel", "error"])
 
 
-def booked_soon(ctx, name, service, staff_email, minutes=10):
-    """An appointment for today starting in a few minutes, inside the check-in window whatever the
-    time of day the suite runs (the booking page only offers future slots of opening hours)."""
+def booked_soon(ctx, name, service, staff_email):
+    """An appointment inside the check-in window AND on the store's local today, whatever the
+    time of day the suite runs (ctx.checkin_soon: the name search only finds today's bookings;
+    the booking page only offers future slots of opening hours)."""
+    paris = ctx.sql1("select id from stores where code = 'paris-opera'")["id"]
+    starts = ctx.checkin_soon(paris)
     return ctx.sql1(
         "insert into appointments (store_id, service_id, staff_id, starts_at, ends_at,"
         " blocked_until, code, customer_name, customer_email, device_serial, problem)"
-        " select s.id, sv.id, st.id, now() + make_interval(mins => %s),"
-        " now() + make_interval(mins => %s + sv.duration_min),"
-        " now() + make_interval(mins => %s + sv.duration_min), booking_new_code(), %s,"
+        " select s.id, sv.id, st.id, %s::timestamptz,"
+        " %s::timestamptz + make_interval(mins => sv.duration_min),"
+        " %s::timestamptz + make_interval(mins => sv.duration_min), booking_new_code(), %s,"
         " 'customer@example.com', null, 'e2e'"
         " from stores s join services sv on sv.store_id = s.id and sv.name = %s"
-        " join staff st on st.email = %s where s.code = 'paris-opera' returning code",
-        (minutes, minutes, minutes, name, service, staff_email))["code"]
+        " join staff st on st.email = %s where s.id = %s returning code",
+        (starts, starts, starts, name, service, staff_email, paris))["code"]
 
 
 def manage_link(ctx, code):

@@ -158,14 +158,14 @@ def test_booked_and_due_goes_first(ctx):
     w = join(ctx, ctx.paris, "Walk In")
     # A booked visit whose time has come, and one that is not due yet.
     due = ctx.sql1("""insert into visits (store_id, kind, day, ticket, name, due_at, queued_at)
-                      values (%s, 'booked', current_date, 901, 'Due Booked',
+                      values (%s, 'booked', floor_today(%s), 901, 'Due Booked',
                               now() - interval '1 minute', now()) returning id""",
-                   (ctx.paris,))["id"]
+                   (ctx.paris, ctx.paris))["id"]
     later = ctx.sql1("""insert into visits (store_id, kind, day, ticket, name, due_at,
                                             queued_at)
-                        values (%s, 'booked', current_date, 902, 'Early Booked',
+                        values (%s, 'booked', floor_today(%s), 902, 'Early Booked',
                                 now() + interval '20 minutes', now() - interval '1 hour')
-                        returning id""", (ctx.paris,))["id"]
+                        returning id""", (ctx.paris, ctx.paris))["id"]
     s = staff(ctx)
     order = [s.post("/api/stores/%d/queue/next" % ctx.paris).json["id"] for _ in range(3)]
     # Due booked first; then by place in line (the early one arrived before the walk-in).
@@ -254,11 +254,11 @@ def _history(ctx, store, durations, specialists, ago_min=40, ticket=1000):
         sp = specialists[i % len(specialists)]
         ctx.sql("""insert into visits (store_id, kind, day, ticket, name, status, specialist_id,
                                        called_at, service_started_at, done_at)
-                   values (%s, 'walk_in', current_date - 1, %s, 'Old', 'done', %s,
+                   values (%s, 'walk_in', floor_today(%s) - 1, %s, 'Old', 'done', %s,
                            now() - make_interval(mins => %s) - make_interval(secs => %s + 60),
                            now() - make_interval(mins => %s) - make_interval(secs => %s),
                            now() - make_interval(mins => %s))""",
-                (store, ticket + i, sp, ago_min, d, ago_min, d, ago_min))
+                (store, store, ticket + i, sp, ago_min, d, ago_min, d, ago_min))
 
 
 def test_wait_estimate_from_measured_service_times(ctx):

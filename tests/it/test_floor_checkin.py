@@ -1,8 +1,10 @@
 """Check-in of booked customers (code, appointment id, manage-link QR token, self check-in,
 name search), early/late rules, the no-show job, and the appointment following the visit."""
+import datetime
 import hashlib
 import secrets
-import time
+
+from harness import wait_for
 
 PW = "carnet-demo"
 
@@ -25,11 +27,16 @@ def staff(ctx, email="specialist@carnet.test"):
 ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 
 
-def appointment(ctx, minutes_from_now, name="Hélène Booked", status="booked", store=None):
-    """An appointment at Paris starting `minutes_from_now` (may be negative), with a manage
-    token; each gets its own staff member so the no-double-booking constraint stays out of
-    the way."""
+def appointment(ctx, minutes_from_now=None, name="Hélène Booked", status="booked", store=None,
+                starts_at=None):
+    """An appointment at Paris starting `minutes_from_now` (may be negative: for the check-in
+    window, which is relative to now whatever the date) or at `starts_at` (a timestamptz: for
+    "today's bookings", built at the store's local noon), with a manage token; each gets its
+    own staff member so the no-double-booking constraint stays out of the way."""
     store = store or ctx.paris
+    if starts_at is None:
+        starts_at = ctx.sql1("select now() + make_interval(mins => %s) as t",
+                             (minutes_from_now,))["t"]
     code = "".join(secrets.choice(ALPHABET) for _ in range(6))
     sv = ctx.sql1("select id from services where store_id = %s and skill = 'setup'", (store,))["id"]
     st = ctx.sql1("""insert into staff (email, name, password_hash)
@@ -37,13 +44,12 @@ def appointment(ctx, minutes_from_now, name="Hélène Booked", status="booked", 
                   ("s%s@carnet.test" % secrets.token_hex(6),))["id"]
     row = ctx.sql1("""insert into appointments (store_id, service_id, staff_id, starts_at, ends_at,
                           blocked_until, status, code, customer_name, customer_email)
-                      values (%s, %s, %s, now() + make_interval(mins => %s),
-                              now() + make_interval(mins => %s + 30),
-                              now() + make_interval(mins => %s + 30), %s, %s, %s,
+                      values (%s, %s, %s, %s::timestamptz,
+                              %s::timestamptz + interval '30 minutes',
+                              %s::timestamptz + interval '30 minutes', %s, %s, %s,
                               'booked@example.com')
                       returning id""",
-                   (store, sv, st, minutes_from_now, minutes_from_now, minutes_from_now, status,
-                    code, name))
+                   (store, sv, st, starts_at, starts_at, starts_at, status, code, name))
     token = secrets.token_urlsafe(32)
     h = hashlib.sha256(token.encode()).hexdigest()
     ctx.sql("""insert into appointment_tokens (token_hash, appointment_id, purpose, expires_at)
@@ -165,10 +171,13 @@ def test_early_late_rules_per_store(ctx):
 
 def test_search_todays_bookings(ctx):
     clear(ctx)
-    appointment(ctx, 10, name="Jean Valjean")
-    appointment(ctx, 20, name="Javert")
-    appointment(ctx, 30, name="Jeanne Cancel", status="cancelled")
-    appointment(ctx, 24 * 60 + 10, name="Jean Tomorrow")
+    # "Today" is the store's local day: bookings at its local noon, and at noon tomorrow.
+    noon, tomorrow = ctx.store_noon(ctx.paris), ctx.store_noon(ctx.paris, 1)
+    appointment(ctx, name="Jean Valjean", starts_at=noon)
+    appointment(ctx, name="Javert", starts_at=noon + datetime.timedelta(minutes=10))
+    appointment(ctx, name="Jeanne Cancel", status="cancelled",
+                starts_at=noon + datetime.timedelta(minutes=20))
+    appointment(ctx, name="Jean Tomorrow", starts_at=tomorrow)
     s = staff(ctx)
     r = s.get("/api/stores/%d/checkin/search?name=jean" % ctx.paris)
     assert r.status == 200, r
@@ -226,11 +235,8 @@ def test_no_show_job_runs_in_carnetd_and_concurrently(ctx):
     # Two carnetd run the job every 200 ms against the same rows.
     a = ctx.start_carnetd()
     b = ctx.start_carnetd()
-    deadline = time.time() + 5
-    while time.time() < deadline:
-        if ctx.sql1("select count(*) as n from appointments where status = 'no_show'")["n"] == 12:
-            break
-        time.sleep(0.1)
+    wait_for(lambda: ctx.sql1("select count(*) as n from appointments"
+                              " where status = 'no_show'")["n"] >= 12, "12 no-shows")
     assert ctx.sql1("select count(*) as n from appointments where status = 'no_show'")["n"] == 12
     ids = [x["id"] for x in appts]
     evs = ctx.sql("select payload from events where type = 'no_show'")

@@ -1,7 +1,8 @@
 """Standby: a full day's waiting list; a freed slot is offered to the first customer, held for
 standby_hold_s, and passed on when not claimed."""
 import secrets
-import time
+
+from harness import wait_for
 
 ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 
@@ -20,9 +21,11 @@ def setup(ctx):
     ctx.tech = ctx.sql1("""insert into staff (email, name, password_hash)
                            values ('sb@carnet.test', 'Solo', 'x') returning id""")["id"]
     ctx.sql("insert into staff_skills values (%s, %s, 'sbtest')", (ctx.tech, ctx.paris))
-    ctx.day = ctx.sql1("""select d::date as d from generate_series(current_date + 2,
-                              current_date + 9, interval '1 day') d
-                          where extract(isodow from d) between 1 and 6 limit 1""")["d"]
+    today = ctx.store_today(ctx.paris)  # the store's local date, not the database's
+    ctx.day = ctx.sql1("""select d::date as d from generate_series(%s::date + 2,
+                              %s::date + 9, interval '1 day') d
+                          where extract(isodow from d) between 1 and 6 limit 1""",
+                       (today, today))["d"]
     ctx.start = ctx.sql1("select (%s::date + time '10:00') at time zone 'Europe/Paris' as t",
                          (ctx.day,))["t"]
     ctx.sql("""insert into shifts (store_id, staff_id, starts_at, ends_at)
@@ -154,10 +157,8 @@ def test_carnetd_runs_the_job_with_its_hold(ctx):
     s = ctx.start_carnetd(env={"CARNET_STANDBY_HOLD": "10"})
     ctx.sql("update appointments set status = 'cancelled', cancelled_at = now() where id = %s",
             (appt,))
-    deadline = time.time() + 5
-    while time.time() < deadline and \
-            s.client.get("/api/standby/" + a["token"]).json["status"] != "offered":
-        time.sleep(0.1)
+    wait_for(lambda: s.client.get("/api/standby/" + a["token"]).json["status"] == "offered",
+             "the standby offer")
     row = ctx.sql1("""select status, extract(epoch from offer_expires_at - offered_at)::int as hold
                       from standby where id = %s""", (a["id"],))
     assert row == {"status": "offered", "hold": 10}, row

@@ -9,7 +9,7 @@ import time
 
 import psycopg2
 
-from harness import ROOT, Client
+from harness import HANG_GUARD_S, ROOT, Client, wait_for
 
 
 def test_healthz_ok(ctx):
@@ -82,8 +82,7 @@ def test_request_id_in_access_log(ctx):
     s = ctx.server
     r = s.client.get("/healthz")
     rid = r.header("X-Request-Id")
-    time.sleep(0.1)
-    log = s.read_log()
+    log = wait_for(lambda: rid in s.read_log() and s.read_log(), "the access log line")
     line = [l for l in log.splitlines() if rid in l]
     assert line, log[-1000:]
     assert "GET /healthz 200" in line[0], line
@@ -151,9 +150,11 @@ def _locker(ctx):
 
 
 def test_full_pool_answers_503_with_retry_after(ctx):
+    # The queue timeout is long enough that the third request cannot have waited it out: its
+    # 503 can only come from the full queue (the metrics below tell the two apart).
     s = ctx.start_carnetd(env={"CARNET_POOL_SIZE": "1", "CARNET_QUEUE_MAX": "1", "CARNET_NO_JOBS": "1",
                                "CARNET_PIPELINE_DEPTH": "1",
-                               "CARNET_QUEUE_TIMEOUT_MS": "800"})
+                               "CARNET_QUEUE_TIMEOUT_MS": "5000"})
     token = _staff_token(ctx, s.client)
     lock = _locker(ctx)
     results = []
@@ -166,19 +167,22 @@ def test_full_pool_answers_503_with_retry_after(ctx):
     try:
         t1 = threading.Thread(target=call)
         t1.start()
-        time.sleep(0.3)  # t1 holds the only connection, blocked on the lock
+        ctx.wait_lock_waiters(1)  # t1 holds the only connection, blocked on the lock
         t2 = threading.Thread(target=call)
         t2.start()
-        time.sleep(0.2)  # t2 fills the queue
-        t0 = time.time()
+        wait_for(lambda: "carnet_db_pool_waiting 1\n" in s.client.get("/metrics").raw.decode(),
+                 "t2 waiting in the queue")
         c = Client(s.port)
         c.bearer = token
-        r = c.get("/api/auth/me", timeout=5)
-        assert time.time() - t0 < 0.5, "a full queue must answer at once"
+        r = c.get("/api/auth/me", timeout=HANG_GUARD_S)
         assert r.status == 503, r
         assert r.header("Retry-After"), r.headers
         assert r.error["code"] == "overloaded", r
-        t2.join(5)  # t2 waited past the queue deadline: 503 too
+        # Refused because the queue was full, not after waiting: t2 still waits.
+        m = s.client.get("/metrics").raw.decode()
+        assert 'carnet_db_pool_rejected_total{reason="queue_full"} 1' in m, m
+        assert 'reason="queue_timeout"} 1' not in m and not results, (m, results)
+        t2.join(HANG_GUARD_S)  # t2 waited past the queue deadline: 503 too
         assert results and results[0].status == 503 and results[0].header("Retry-After"), results
     finally:
         lock.rollback()
@@ -203,9 +207,9 @@ def test_sigterm_finishes_inflight_request(ctx):
 
     t = threading.Thread(target=call)
     t.start()
-    time.sleep(0.3)
+    ctx.wait_lock_waiters(1)  # the request is in flight, blocked in SQL
     s.proc.send_signal(signal.SIGTERM)
-    time.sleep(0.3)
+    wait_for(lambda: "shutting down (in flight: 1)" in s.read_log(), "the shutdown to start")
     assert s.proc.poll() is None, "exited with a request in flight"
     # No new connections once shutting down.
     with socket.socket() as sock:
@@ -273,7 +277,7 @@ def test_inflight_query_fails_503_when_database_restarts(ctx):
 
     t = threading.Thread(target=call)
     t.start()
-    time.sleep(0.3)
+    ctx.wait_lock_waiters(1)  # the query is in flight, blocked on the lock
     try:
         ctx.cluster.restart()  # fast shutdown: every backend, ours included, is terminated
     finally:
@@ -285,9 +289,7 @@ def test_inflight_query_fails_503_when_database_restarts(ctx):
     assert results and results[0].status == 503, results
     assert results[0].header("Retry-After"), results[0].headers
     assert s.proc.poll() is None
-    deadline = time.time() + 15
-    while time.time() < deadline and s.client.get("/healthz").status != 200:
-        time.sleep(0.1)
+    wait_for(lambda: s.client.get("/healthz").status == 200, "carnetd to reconnect")
     c = Client(s.port)
     c.bearer = token
     assert c.get("/api/auth/me").status == 200, "the session survives a database restart"
@@ -299,17 +301,18 @@ def test_client_gone_mid_request_is_survived(ctx):
     token = _staff_token(ctx, s.client)
     lock = _locker(ctx)
     try:
-        for _ in range(5):
+        for i in range(5):
             sock = socket.create_connection(("127.0.0.1", s.port))
             sock.sendall(("GET /api/auth/me HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n"
                           % token).encode())
-            time.sleep(0.05)
+            ctx.wait_lock_waiters(i + 1)  # its query is in flight, blocked on the lock
             sock.close()  # gone before the answer
-        time.sleep(0.3)
     finally:
         lock.rollback()
         lock.close()
-    time.sleep(0.3)
+    # The five queries finish and their answers go to clients that have left.
+    wait_for(lambda: ctx.lock_waiters() == 0, "the queries to finish")
+    wait_for(lambda: s.read_log().count("GET /api/auth/me") >= 5, "the five requests to end")
     assert s.proc.poll() is None, "carnetd died when clients went away"
     c = Client(s.port)
     c.bearer = token
@@ -374,9 +377,13 @@ def test_pipelined_answers_reach_their_own_requests(ctx):
     assert "carnet_db_pool_inflight" in m
 
 
+SHUTDOWN_TIMEOUT_S = 4 * HANG_GUARD_S
+
+
 def test_shutdown_is_prompt_after_clients_vanish(ctx):
     """Replies cut off by clients that hung up must not hold a shutdown until its deadline."""
-    s = ctx.start_carnetd(env={"CARNET_SHUTDOWN_TIMEOUT": "20", "CARNET_NO_JOBS": "1"})
+    s = ctx.start_carnetd(env={"CARNET_SHUTDOWN_TIMEOUT": str(SHUTDOWN_TIMEOUT_S),
+                               "CARNET_NO_JOBS": "1"})
     socks = []
     for _ in range(20):
         sock = socket.create_connection(("127.0.0.1", s.port))
@@ -385,8 +392,8 @@ def test_shutdown_is_prompt_after_clients_vanish(ctx):
     for sock in socks:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
         sock.close()  # reset, with the reply (tens of kB) possibly still being written
-    time.sleep(0.5)
-    t0 = time.time()
+    wait_for(lambda: s.read_log().count("GET /api/openapi.json") >= 20, "the 20 requests")
     s.proc.send_signal(signal.SIGTERM)
-    assert s.proc.wait(15) == 0
-    assert time.time() - t0 < 5, "shutdown waited %.1fs" % (time.time() - t0)
+    # The shutdown timeout (SHUTDOWN_TIMEOUT_S) is longer than the hang guard: exiting within
+    # the guard shows the vanished clients did not hold the shutdown to its deadline.
+    assert s.proc.wait(HANG_GUARD_S) == 0

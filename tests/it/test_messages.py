@@ -39,6 +39,18 @@ def _track(ctx, ref_type, ref_id, promised, state=None, locale="en"):
             (ctx.paris, ref_type, ref_id, locale, state))
 
 
+_marker_ids = iter(range(900000, 1000000))
+
+
+def _job_round(ctx):
+    """Waits for a full round of the early-warning job after this call: a late appointment
+    tracked now gets its warning only from a round that started after it was committed, and
+    that round also saw every promise tracked before."""
+    ref = next(_marker_ids)
+    _track(ctx, "appointment", ref, "now() - interval '30 minutes'")
+    _wait(lambda: _warnings(ctx, "appointment", ref), what="a job round (marker %d)" % ref)
+
+
 def test_running_late_warns_once_with_a_new_estimate(ctx):
     ctx.server  # its jobs run job_early_warnings every 200 ms
     _track(ctx, "appointment", 501, "now() - interval '20 minutes'")   # 20 min past, limit 15
@@ -50,12 +62,13 @@ def test_running_late_warns_once_with_a_new_estimate(ctx):
     assert "running late" in w[0]["subject"] and "Hello Kim" in w[0]["body"], w[0]
     assert re.search(r"around \w+ \d+ \w+ at \d\d:\d\d", w[0]["body"]), w[0]["body"]
     assert "/messages/#" in w[0]["body"], w[0]["body"]
-    time.sleep(0.8)  # several more job rounds
+    _job_round(ctx)  # several more job rounds
+    _job_round(ctx)
     assert len(_warnings(ctx, "appointment", 501)) == 1, "warned twice"
     assert not _warnings(ctx, "appointment", 502) and not _warnings(ctx, "appointment", 503)
     # Tracking the same promise again (a retried check-in) does not warn again.
     _track(ctx, "appointment", 501, "now() - interval '40 minutes'")
-    time.sleep(0.6)
+    _job_round(ctx)
     assert len(_warnings(ctx, "appointment", 501)) == 1
     p = ctx.sql1("select warned_at, expected_at from promises where ref_type = 'appointment' "
                  "and ref_id = 501")
@@ -71,12 +84,12 @@ def test_repair_at_risk_warns_once(ctx):
     w = _wait(lambda: _warnings(ctx, "repair", 601), what="the warning")
     assert len(w) == 1 and w[0]["kind"] == "promise_at_risk" and w[0]["locale"] == "fr", w
     assert "R-77" in w[0]["body"] and "Nouvelle estimation" in w[0]["body"], w[0]["body"]
-    time.sleep(0.6)
+    _job_round(ctx)
     assert len(_warnings(ctx, "repair", 601)) == 1 and not _warnings(ctx, "repair", 602)
     # 602 then stalls: the technician's new estimate passes the promise: warned once.
     ctx.sql("select promise_update('repair', 602, 'awaiting_parts', now() + interval '4 days')")
     w = _wait(lambda: _warnings(ctx, "repair", 602), what="the second warning")
-    time.sleep(0.6)
+    _job_round(ctx)
     assert len(_warnings(ctx, "repair", 602)) == 1
 
 

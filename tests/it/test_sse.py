@@ -8,6 +8,8 @@ import socket
 import threading
 import time
 
+from harness import HANG_GUARD_S, wait_for
+
 PW = "carnet-demo"
 
 
@@ -91,6 +93,12 @@ class Stream:
         self.conn.close()
 
 
+def wait_listening(s):
+    """Waits until carnetd `s` has subscribed to the events channel (LISTEN done)."""
+    wait_for(lambda: "sse: listening on carnet_events" in s.read_log(),
+             "LISTEN on carnet_events by carnetd on port %d" % s.port)
+
+
 def login(ctx, port):
     from harness import Client
     c = Client(port)
@@ -122,22 +130,21 @@ def test_staff_stream_gets_changes(ctx):
     st.close()
 
 
-def test_two_carnetd_one_database_within_a_second(ctx):
+def test_change_on_one_carnetd_reaches_a_stream_of_another(ctx):
+    """How fast is for `make bench`; here: the event crosses processes, through the database."""
     a = ctx.server
     b = ctx.start_carnetd()
     c = login(ctx, b.port)
     st = Stream(b.port, "/api/stores/%d/events" % ctx.paris, cookie=c.cookie)
-    assert st.status == 200
-    time.sleep(0.3)  # the stream is subscribed before the change
-    t0 = time.time()
+    assert st.status == 200  # the stream's position is fixed before its 200
+    wait_listening(b)
     v = join(a.port, ctx.paris, "Cross Process")
-    ev = st.next(timeout=1.0)
-    assert time.time() - t0 < 1.0
+    ev = st.next(timeout=HANG_GUARD_S)
     assert ev["data"]["visit"]["id"] == v["visit_id"], ev
     st.close()
 
 
-def test_checkin_on_one_carnetd_reaches_a_stream_of_another_within_a_second(ctx):
+def test_checkin_on_one_carnetd_reaches_a_stream_of_another(ctx):
     a = ctx.server
     b = ctx.start_carnetd()
     sv = ctx.sql1("select id from services where store_id = %s limit 1", (ctx.paris,))["id"]
@@ -145,20 +152,19 @@ def test_checkin_on_one_carnetd_reaches_a_stream_of_another_within_a_second(ctx)
                         values ('sse-booked@carnet.test', 'Booked', 'x') returning id""")["id"]
     appt = ctx.sql1("""insert into appointments (store_id, service_id, staff_id, starts_at,
                            ends_at, blocked_until, code, customer_name, customer_email)
-                       values (%s, %s, %s, now() + interval '5 minutes',
-                               now() + interval '35 minutes', now() + interval '35 minutes',
+                       values (%s, %s, %s, %s::timestamptz,
+                               %s::timestamptz + interval '30 minutes',
+                               %s::timestamptz + interval '30 minutes',
                                'SSEAB2', 'Chantal Checkin', 'c@example.com')
-                       returning id""", (ctx.paris, sv, st_id))["id"]
+                       returning id""", (ctx.paris, sv, st_id) + (ctx.checkin_soon(ctx.paris),) * 3)["id"]
     watcher = login(ctx, b.port)
     desk = login(ctx, a.port)
     st = Stream(b.port, "/api/stores/%d/events" % ctx.paris, cookie=watcher.cookie)
     assert st.status == 200
-    time.sleep(0.3)
-    t0 = time.time()
+    wait_listening(b)
     r = desk.post("/api/stores/%d/checkin" % ctx.paris, {"code": "SSEAB2"})
     assert r.status == 200, r
-    ev = st.next(timeout=1.0)
-    assert time.time() - t0 < 1.0
+    ev = st.next(timeout=HANG_GUARD_S)
     assert ev["event"] == "checked_in" and ev["data"]["visit"]["kind"] == "booked", ev
     assert ev["data"]["visit"]["id"] == r.json["visit"]["id"]
     assert ctx.sql1("select appointment_id from visits where id = %s",
@@ -227,8 +233,7 @@ def test_line_stream_follows_my_place(ctx):
     a = join(s.port, ctx.paris, "First")
     b = join(s.port, ctx.paris, "Second")
     st = Stream(s.port, "/api/line/%s/events" % b["token"])
-    assert st.status == 200
-    time.sleep(0.2)
+    assert st.status == 200  # its position in the topic is fixed before the 200
     # Someone else joins behind: my place is unchanged but the event concerns the line.
     join(s.port, ctx.paris, "Third")
     ev = st.next()
@@ -249,7 +254,7 @@ def test_listen_reconnect_catches_up(ctx):
     c = login(ctx, s.port)
     st = Stream(s.port, "/api/stores/%d/events" % ctx.paris, cookie=c.cookie)
     assert st.status == 200
-    time.sleep(0.2)
+    wait_listening(s)
     n = ctx.sql("select pg_terminate_backend(pid) from pg_stat_activity "
                 "where application_name = 'carnetd-listen' and datname = current_database()")
     assert len(n) >= 1
@@ -277,42 +282,41 @@ def test_thousand_streams_are_cheap_and_cleaned_up(ctx):
     base_rss = _rss_kb(s.proc.pid)
     streams = [Stream(s.port, "/api/stores/%d/board/events" % ctx.paris) for _ in range(N_STREAMS)]
     assert all(x.status == 200 for x in streams)
-    t0 = time.time()
     join(s.port, ctx.paris, "Everybody Sees Me")
+    # Every stream gets the event (how fast is measured by `make bench`).
     for x in streams:
-        assert x.next()["event"] == "joined"
-    assert time.time() - t0 < 3, "fan-out to %d streams took %.1fs" % (N_STREAMS, time.time() - t0)
+        assert x.next(timeout=HANG_GUARD_S)["event"] == "joined"
     grown = _rss_kb(s.proc.pid) - base_rss
     assert grown < 40 * 1024, "%d streams cost %d kB" % (N_STREAMS, grown)
     for x in streams:
         x.close()
-    deadline = time.time() + 10
-    while time.time() < deadline:
-        if s.read_log().count("(client left)") >= N_STREAMS:
-            break
-        time.sleep(0.1)
+    wait_for(lambda: s.read_log().count("(client left)") >= N_STREAMS,
+             "%d streams cleaned up" % N_STREAMS)
     assert s.read_log().count("(client left)") == N_STREAMS, s.read_log()[-2000:]
     # The process still serves.
     assert s.client.get("/healthz").status == 200
     s.stop()
 
 
+# Far longer than the hang guard: a shutdown that waited for open streams to time out would
+# outlast the guard, so ending within it shows the streams were ended, not waited for.
+SHUTDOWN_TIMEOUT_S = 4 * HANG_GUARD_S
+
+
 def test_shutdown_ends_streams(ctx):
-    s = ctx.start_carnetd()
+    s = ctx.start_carnetd(env={"CARNET_SHUTDOWN_TIMEOUT": str(SHUTDOWN_TIMEOUT_S)})
     st = Stream(s.port, "/api/stores/%d/board/events" % ctx.paris)
     assert st.status == 200
-    t0 = time.time()
     s.proc.send_signal(signal.SIGTERM)
-    assert st.ended(timeout=5), "the stream was not ended"
-    assert s.proc.wait(10) == 0
-    assert time.time() - t0 < 5
+    assert st.ended(timeout=HANG_GUARD_S), "the stream was not ended"
+    assert s.proc.wait(HANG_GUARD_S) == 0
 
 
 def test_stream_outlives_the_request_timeout(ctx):
     s = ctx.start_carnetd(env={"CARNET_HTTP_TIMEOUT": "1"})
     st = Stream(s.port, "/api/stores/%d/board/events" % ctx.paris)
     assert st.status == 200
-    time.sleep(2.5)
+    time.sleep(2.5)  # not a synchronisation: the stream must outlive the 1 s request timeout
     v = join(s.port, ctx.paris, "Patient")
     assert st.next()["data"]["visit"]["id"] == v["visit_id"]
     st.close()

@@ -1,11 +1,10 @@
 """Staff accounts: managers and admins create staff, set roles per store, reset passwords,
 disable and enable accounts; staff change their own password; the audit log and its scope."""
 import threading
-import time
 
 import psycopg2
 
-from harness import Client
+from harness import Client, wait_for
 
 DEMO_PW = "carnet-demo"
 NEW_PW = "Correct-Horse-42"
@@ -302,7 +301,8 @@ def test_disable_while_requests_run(ctx):
     r = m.post("/api/stores/%d/staff/%d/disable" % (ctx.paris, s["id"]))
     disabled.set()
     assert r.status == 200, r
-    time.sleep(0.5)
+    # Enough requests started after the disable, from every thread's loop.
+    wait_for(lambda: len(after) >= 20, "20 requests started after the disable")
     stop.set()
     for t in threads:
         t.join()
@@ -455,7 +455,8 @@ def test_disable_racing_a_sign_in_leaves_no_session(ctx):
     t = threading.Thread(target=lambda: result.append(ctx.client().post(
         "/api/auth/login", {"email": s["email"], "password": NEW_PW, "bearer": True})))
     t.start()
-    time.sleep(1.5)  # the sign-in has verified the password and waits on the row
+    # The sign-in has verified the password and waits on the row our transaction holds.
+    ctx.wait_lock_waiters(1)
     cur.execute("delete from sessions where staff_id = %s", (s["id"],))
     conn.commit()
     conn.close()
@@ -479,7 +480,7 @@ def test_reset_racing_a_sign_in_with_the_old_password(ctx):
     t = threading.Thread(target=lambda: result.append(ctx.client().post(
         "/api/auth/login", {"email": s["email"], "password": NEW_PW, "bearer": True})))
     t.start()
-    time.sleep(1.5)
+    ctx.wait_lock_waiters(1)  # the sign-in checked the old password and waits on the row
     cur.execute("delete from sessions where staff_id = %s", (s["id"],))
     conn.commit()
     conn.close()

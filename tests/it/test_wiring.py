@@ -58,7 +58,7 @@ def staff(ctx, email):
 
 def slots(ctx, n=1):
     """The next `n` bookable slot starts of the wired store (the first within 15 minutes)."""
-    today = datetime.datetime.now(datetime.timezone.utc).date()
+    today = ctx.store_today(ctx.store)  # the store's local date
     r = ctx.client().get("/api/stores/%d/availability?service=%d&from=%s&to=%s" % (
         ctx.store, ctx.service, today, today + datetime.timedelta(days=1)))
     assert r.status == 200, r
@@ -68,7 +68,7 @@ def slots(ctx, n=1):
 
 def later_slot(ctx):
     """A slot two days ahead, so both reminders lie in the future."""
-    day = datetime.datetime.now(datetime.timezone.utc).date() + datetime.timedelta(days=2)
+    day = ctx.store_today(ctx.store) + datetime.timedelta(days=2)
     return "%sT10:00:00Z" % day
 
 
@@ -443,7 +443,7 @@ def test_device_search_finds_booked_devices_by_contact(ctx):
 
 
 def test_standby_offer_reaches_the_customer_and_a_claim_is_confirmed(ctx):
-    day = (datetime.datetime.now(datetime.timezone.utc).date() + datetime.timedelta(days=4))
+    day = ctx.store_today(ctx.store) + datetime.timedelta(days=4)
     staff_id = ctx.sql1("select staff_id from staff_skills where store_id = %s limit 1",
                         (ctx.store,))["staff_id"]
     tokens, ids = [], []
