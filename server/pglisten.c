@@ -128,7 +128,7 @@ static void on_read(void)
         }
         set_state(LISTEN_READY);
         L.backoff_ms = 0;
-        log_info("pglisten: listening (%s)", L.listen_sql);
+        log_info("pglisten: listening on %s", L.listen_sql + strlen("LISTEN "));
         L.ops->subscribed(L.arg);
     }
     while (L.pg && (n = PQnotifies(L.pg)) != NULL) {

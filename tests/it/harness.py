@@ -133,10 +133,14 @@ class Client:
 
 
 class Carnetd:
-    def __init__(self, binary, url, logdir, env=None, args=None, port=None, killed=False):
+    def __init__(self, binary, url, logdir, env=None, args=None, port=None, killed=False,
+                 refuses_start=False):
         self.port = port or free_port()
         # killed: the test will SIGKILL this process on purpose, so exit -9 is not a crash.
         self.killed = killed
+        # refuses_start: the test gives a bad configuration on purpose, so exiting with an error
+        # code (not a signal: that is still a crash) is the expected answer.
+        self.refuses_start = refuses_start
         self.reported = False   # its exit problem has already failed a test
         self.log_checked = 0    # bytes of its log already scanned for sanitizer reports
         self.log_path = os.path.join(logdir, "carnetd-%d.log" % self.port)
@@ -181,6 +185,8 @@ class Carnetd:
         orderly stop) or SIGKILLed by a test that declared it."""
         rc = self.proc.poll()
         if rc is None or rc == 0 or (rc == -signal.SIGKILL and self.killed):
+            return None
+        if rc > 0 and self.refuses_start:
             return None
         how = ("killed by signal %d" % -rc) if rc < 0 else ("exit code %d" % rc)
         return "carnetd on port %d exited (%s); log %s:\n%s" % (
@@ -336,9 +342,10 @@ class Context:
                 with open(os.path.join(seed, name)) as f:
                     self.sql(f.read())
 
-    def start_carnetd(self, env=None, args=None, wait=True, port=None, killed=False):
+    def start_carnetd(self, env=None, args=None, wait=True, port=None, killed=False,
+                      refuses_start=False):
         s = Carnetd(self.run.binary, self.url, self.run.workdir, env=env, args=args, port=port,
-                    killed=killed)
+                    killed=killed, refuses_start=refuses_start)
         self.servers.append(s)
         if wait:
             s.wait_ready()

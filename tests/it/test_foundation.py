@@ -275,9 +275,10 @@ def test_inflight_query_fails_503_when_database_restarts(ctx):
         c.bearer = token
         results.append(c.get("/api/auth/me", timeout=30))
 
+    before = ctx.lock_waiters("auth_session")
     t = threading.Thread(target=call)
     t.start()
-    ctx.wait_lock_waiters(1)  # the query is in flight, blocked on the lock
+    ctx.wait_lock_waiters(before + 1, "auth_session")  # our query is in flight, blocked
     try:
         ctx.cluster.restart()  # fast shutdown: every backend, ours included, is terminated
     finally:

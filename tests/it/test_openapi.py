@@ -63,7 +63,7 @@ def test_a_bad_document_stops_start_up(ctx):
     shutil.copytree(src, os.path.join(root, "openapi"), dirs_exist_ok=True)
     with open(os.path.join(root, "openapi", "900_broken.json"), "w") as f:
         f.write('{"paths": {')
-    s = ctx.start_carnetd(env={"CARNET_WEB_ROOT": root}, wait=False)
+    s = ctx.start_carnetd(env={"CARNET_WEB_ROOT": root}, wait=False, refuses_start=True)
     try:
         s.proc.wait(20)
     finally:

@@ -95,7 +95,7 @@ class Stream:
 
 def wait_listening(s):
     """Waits until carnetd `s` has subscribed to the events channel (LISTEN done)."""
-    wait_for(lambda: "sse: listening on carnet_events" in s.read_log(),
+    wait_for(lambda: "listening on carnet_events" in s.read_log(),
              "LISTEN on carnet_events by carnetd on port %d" % s.port)
 
 
