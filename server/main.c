@@ -68,11 +68,13 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
         event_base_loopbreak(base);
         return;
     }
-    log_info("signal %d: shutting down (in flight: %d)", (int)sig, http_inflight());
+    int inflight = http_inflight();
     jobs_stop();
     sse_shutdown();
     outbox_stop();
     http_shutdown(config.shutdown_timeout_s, on_drained);
+    /* Said once the listening socket is closed, so whoever reads it may rely on it. */
+    log_info("signal %d: shutting down (in flight: %d)", (int)sig, inflight);
 }
 
 int main(int argc, char **argv)

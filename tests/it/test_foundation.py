@@ -205,9 +205,10 @@ def test_sigterm_finishes_inflight_request(ctx):
         c.bearer = token
         results.append(c.get("/api/auth/me", timeout=20))
 
+    before = ctx.lock_waiters("auth_session")
     t = threading.Thread(target=call)
     t.start()
-    ctx.wait_lock_waiters(1)  # the request is in flight, blocked in SQL
+    ctx.wait_lock_waiters(before + 1, "auth_session")  # our request is in flight, blocked in SQL
     s.proc.send_signal(signal.SIGTERM)
     wait_for(lambda: "shutting down (in flight: 1)" in s.read_log(), "the shutdown to start")
     assert s.proc.poll() is None, "exited with a request in flight"
