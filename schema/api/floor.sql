@@ -677,6 +677,15 @@ end $$;
 create or replace trigger appointments_standby_slot after update on appointments
     for each row execute function floor_standby_slot_freed();
 
+-- Whether the offered appointment is still the one held for the customer: booked, at the time
+-- offered. Staff may cancel it (the slot then goes to the next customer) or move it from the
+-- day list while it is held; either way it is no longer this offer.
+create or replace function floor_standby_held(s standby, a appointments) returns boolean
+language sql stable as $$
+    select coalesce(a.id = s.offered_appointment_id and a.status = 'booked'
+                    and a.starts_at = s.offered_starts_at, false)
+$$;
+
 create or replace function floor_standby_json(s standby) returns json
 language sql stable as $$
     select json_build_object(
@@ -689,7 +698,9 @@ language sql stable as $$
                and (o.created_at, o.id) <= (s.created_at, s.id)) end,
         'offer', case when s.status in ('offered', 'booked') then
             (select json_build_object('appointment_id', a.id, 'starts_at', a.starts_at,
-                                      'ends_at', a.ends_at, 'expires_at', s.offer_expires_at)
+                                      'ends_at', a.ends_at, 'expires_at', s.offer_expires_at,
+                                      'held', s.status = 'offered' and s.offer_expires_at > now()
+                                              and floor_standby_held(s, a))
              from appointments a where a.id = s.offered_appointment_id) end)
 $$;
 
@@ -746,7 +757,8 @@ language plpgsql stable as $$
 declare
     s standby;
 begin
-    select * into s from standby where token_hash = p_token_hash;
+    -- The link given when joining, or the one the offer message carried (010).
+    select * into s from standby where token_hash = p_token_hash or offer_token_hash = p_token_hash;
     if not found or s.day < floor_today(s.store_id) - 1 then
         perform carnet_fail(404, 'not_found', 'token', 'this standby link is unknown or expired');
     end if;
@@ -760,7 +772,8 @@ $$;
 
 -- Takes the offered slot: the placeholder appointment becomes the customer's booking, with a
 -- manage link (p_manage_hash; p_manage_token for the confirmation message) like any other, and
--- the same confirmation and reminders.
+-- the same confirmation and reminders. Only a live offer whose appointment is still the held
+-- one can be claimed; any refusal raises, so nothing is written and no message is queued.
 create or replace function floor_standby_claim(p_token_hash text, p_manage_hash text,
                                     p_manage_token text default null) returns json
 language plpgsql as $$
@@ -778,6 +791,10 @@ begin
         perform carnet_fail(409, 'offer_expired', 'status', 'the offer has expired');
     end if;
     select * into a from appointments where id = s.offered_appointment_id for update;
+    if not floor_standby_held(s, a) then
+        perform carnet_fail(409, 'offer_gone', 'offer',
+                            'the store has given this time away: it is no longer held for you');
+    end if;
     update standby set status = 'booked', offer_expires_at = null where id = s.id
     returning * into s;
     insert into appointment_tokens (token_hash, appointment_id, purpose, expires_at)
@@ -821,6 +838,7 @@ declare
     n int := 0;
     offers jsonb := '[]';
     o jsonb;
+    tok text;
 begin
     for s in select * from standby where status = 'offered' and offer_expires_at <= now()
              order by offer_expires_at limit 200 for update skip locked
@@ -852,17 +870,20 @@ begin
             -- Booked by someone else meanwhile (or, rarely, a code clash): nothing to offer.
             continue;
         end;
+        -- The link the customer got when joining is stored only as its hash, so the message
+        -- carries a new link to the same standby place, minted here like every link the
+        -- database mints (message_token_new) and opened through offer_token_hash.
+        tok := message_token_new();
         update standby set status = 'offered', offered_appointment_id = a.id,
-                           offered_at = now(),
-                           offer_expires_at = now() + make_interval(secs => p_hold_s)
+                           offered_at = now(), offered_starts_at = a.starts_at,
+                           offer_expires_at = now() + make_interval(secs => p_hold_s),
+                           offer_token_hash = message_token_hash(tok)
         where id = s.id;
-        -- The standby link is only in the customer's hands (its hash here), so the message
-        -- sends them to the site, where their page holds it.
         perform outbox_enqueue('standby_offer', case when s.email is not null then 'email'
                                                      else 'sms' end,
                                coalesce(s.email, s.phone), 'en',
                                jsonb_build_object('name', s.name, 'starts_at', a.starts_at,
-                                                  'link', '{{public_url}}/'),
+                                                  'link', '{{public_url}}/standby/#' || tok),
                                slot.store_id, 'standby', s.id);
         offers := offers || jsonb_build_object('store_id', slot.store_id, 'standby_id', s.id,
                                                'appointment_id', a.id, 'starts_at', a.starts_at);

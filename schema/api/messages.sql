@@ -205,7 +205,8 @@ end $$;
 -- Reminders a day (same local clock time, the previous calendar day in the store's time zone,
 -- so a booking at 10:00 is reminded at 10:00 the day before even across a DST change) and an
 -- hour before a booking. Call it when a booking is made and again when it moves: pending
--- reminders of that appointment are replaced. Reminders already due are not sent late.
+-- reminders of that appointment are replaced, and every reminder still ahead of the new time is
+-- scheduled, whatever was sent for the old one. Reminders already due are not sent late.
 create or replace function outbox_schedule_reminders(p_appointment bigint, p_store bigint,
                                           p_starts_at timestamptz, p_channel text,
                                           p_recipient text, p_locale text, p_data jsonb)
@@ -220,6 +221,11 @@ begin
     select timezone into tz from stores where id = p_store;
     perform outbox_fail_if(tz is null, 'store', 'no such store');
     perform outbox_cancel('appointment', p_appointment, array['reminder_day', 'reminder_hour']);
+    -- A reminder sent (or being sent) was about the old time: its once-key must not stop the
+    -- new time's. Sent means its moment has passed, so no time is ever reminded twice.
+    update outbox set once_key = null
+    where ref_type = 'appointment' and ref_id = p_appointment
+      and kind in ('reminder_day', 'reminder_hour') and once_key is not null;
     v_day := ((p_starts_at at time zone tz) - interval '1 day') at time zone tz;
     v_hour := p_starts_at - interval '1 hour';
     if v_day > now() and outbox_enqueue('reminder_day', p_channel, p_recipient, p_locale, d,

@@ -129,6 +129,42 @@ def test_technician_diagnoses_and_repairs_customer_follows(ctx):
     journey(ctx, "repair")
 
 
+def standby_offer(ctx, name, at):
+    """A standby place with a slot offered and held, as the standby job leaves it, six days
+    ahead at `at` (local time, before opening: no booking there); returns the offer's link
+    token as its message carries it (/standby/#TOKEN; the database keeps its hash) and the
+    held appointment's id."""
+    token = secrets.token_urlsafe(32)
+    appt = ctx.sql1(
+        "insert into appointments (store_id, service_id, staff_id, starts_at, ends_at,"
+        " blocked_until, code, customer_name, customer_email)"
+        " select s.id, sv.id, st.id, t, t + interval '45 minutes', t + interval '45 minutes',"
+        " booking_new_code(), %s, 'standby-e2e@example.com'"
+        " from stores s join services sv on sv.store_id = s.id and sv.name = 'Battery'"
+        " join staff st on st.email = 'tech@carnet.test',"
+        " lateral (select ((now() at time zone s.timezone)::date + 6 + %s::time)"
+        " at time zone s.timezone as t) x where s.code = 'paris-opera'"
+        " returning id, store_id, service_id, starts_at", (name, at))
+    ctx.sql("insert into standby (store_id, service_id, day, name, email, token_hash, status,"
+            " offered_appointment_id, offered_at, offered_starts_at, offer_expires_at,"
+            " offer_token_hash)"
+            " select %s, %s, (%s::timestamptz at time zone s.timezone)::date, %s,"
+            " 'standby-e2e@example.com', %s, 'offered', %s, now(), %s,"
+            " now() + interval '10 minutes', message_token_hash(%s)"
+            " from stores s where s.id = %s",
+            (appt["store_id"], appt["service_id"], appt["starts_at"], name,
+             secrets.token_hex(32), appt["id"], appt["starts_at"], token, appt["store_id"]))
+    return token, appt
+
+
+def test_standby_customer_takes_an_offer_by_its_link(ctx):
+    held, _ = standby_offer(ctx, "Hana Held", "07:00")
+    gone, appt = standby_offer(ctx, "Gaspard Gone", "08:00")
+    journey(ctx, "standby", {"CARNET_E2E_OFFER_TOKEN": held, "CARNET_E2E_GONE_TOKEN": gone,
+                             "CARNET_E2E_GONE_CANCEL": "/api/stores/%d/appointments/%d/cancel"
+                                                       % (appt["store_id"], appt["id"])})
+
+
 def test_customer_answers_survey(ctx):
     # A visit's survey, as the messages domain offers it when a visit ends (its link is
     # /survey/#TOKEN; the database keeps message_token_hash(TOKEN)).

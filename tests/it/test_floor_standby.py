@@ -1,8 +1,13 @@
 """Standby: a full day's waiting list; a freed slot is offered to the first customer, held for
 standby_hold_s, and passed on when not claimed."""
+import glob
+import hashlib
+import json
+import os
+import re
 import secrets
 
-from harness import wait_for
+from harness import Client, wait_for
 
 ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 
@@ -205,3 +210,156 @@ def test_a_moved_booking_frees_its_slot_too(ctx):
     assert ctx.sql1("select job_expire_standby_offers(60) as n")["n"] == 1
     sa = status(ctx, a["token"])
     assert sa["status"] == "offered" and sa["offer"]["starts_at"], sa
+
+
+# ---- with two carnetd running the jobs (offers every 200 ms, messages every 50 ms) ----
+
+PW = "carnet-demo"
+JOBS = {"CARNET_STANDBY_HOLD": "120", "CARNET_OUTBOX_INTERVAL_MS": "50"}
+OFFER_LINK = re.compile(r"(http://127\.0\.0\.1:\d+)/standby/#([A-Za-z0-9_-]{43})(?![A-Za-z0-9_-])")
+
+
+def job_servers(ctx):
+    return [ctx.start_carnetd(env=JOBS) for _ in range(2)]
+
+
+def stop_all(servers):
+    for s in servers:
+        s.stop()
+
+
+def offer_messages(ctx, standby_id):
+    return ctx.sql("select * from outbox where kind = 'standby_offer' and ref_type = 'standby' "
+                   "and ref_id = %s order by id", (standby_id,))
+
+
+def delivered(ctx, servers, msg):
+    """The files these carnetd wrote for outbox row `msg` (each writes into its own folder)."""
+    docs = []
+    for s in servers:
+        for p in glob.glob(os.path.join(ctx.run.workdir, "outbox-%d" % s.port,
+                                        "%d-%s.json" % (msg["id"], msg["kind"]))):
+            with open(p) as f:
+                docs.append(json.load(f))
+    return [d for d in docs if d["to"] == msg["recipient"]]
+
+
+def refs_outbox(ctx, standby_id, appointment_id):
+    return ctx.sql1("select count(*) as n from outbox where (ref_type = 'standby' and ref_id = %s) "
+                    "or (ref_type = 'appointment' and ref_id = %s)",
+                    (standby_id, appointment_id))["n"]
+
+
+def manager(server):
+    c = Client(server.port)
+    c.login("manager@carnet.test", PW)
+    return c
+
+
+def offered(ctx, sb):
+    ctx.sql("update appointments set status = 'cancelled', cancelled_at = now() "
+            "where status = 'booked' and customer_name = 'Full Day'")
+    wait_for(lambda: status(ctx, sb["token"])["status"] == "offered", "the standby offer")
+    return status(ctx, sb["token"])
+
+
+def test_the_offer_message_leads_to_the_offer_and_claims_it(ctx):
+    clear(ctx)
+    fill_day(ctx)
+    a = join(ctx, "Odile")
+    servers = job_servers(ctx)
+    try:
+        offered(ctx, a)
+        wait_for(lambda: [m for m in offer_messages(ctx, a["id"]) if m["status"] == "sent"],
+                 "the offer message sent")
+        msgs = offer_messages(ctx, a["id"])
+        assert len(msgs) == 1, msgs
+        wait_for(lambda: delivered(ctx, servers, msgs[0]), "the offer message's file")
+        files = delivered(ctx, servers, msgs[0])
+        assert len(files) == 1, files
+        m = OFFER_LINK.search(files[0]["body"])
+        assert m and m.group(1) in ["http://127.0.0.1:%d" % s.port for s in servers], files[0]
+        token = m.group(2)
+        assert token != a["token"] and "{{" not in files[0]["body"], files[0]["body"]
+        # Stored only as its hash, as every customer link.
+        row = ctx.sql1("select offer_token_hash from standby where id = %s", (a["id"],))
+        assert row["offer_token_hash"] == hashlib.sha256(token.encode()).hexdigest(), row
+        assert token not in json.dumps(ctx.sql("select * from standby"), default=str)
+        # The link opens the standby page, which shows the offer, its expiry, and that it is
+        # held; on either process, and the same place as the link given when joining.
+        page = servers[0].client.get("/standby/")
+        assert page.status == 200 and b"/js/standby.js" in page.raw, page
+        for s in servers:
+            r = s.client.get("/api/standby/" + token)
+            assert r.status == 200 and r.json["status"] == "offered", r
+            assert r.json["offer"]["held"] is True and r.json["offer"]["expires_at"], r.json
+            assert r.json["offer"]["starts_at"] == status(ctx, a["token"])["offer"]["starts_at"]
+        # Claimed through the offer's link: booked and confirmed once.
+        r = servers[1].client.post("/api/standby/%s/claim" % token)
+        assert r.status == 200 and r.json["standby"]["status"] == "booked", r
+        kinds = [x["kind"] for x in ctx.sql("select kind from outbox where ref_type = "
+                                            "'appointment' and ref_id = %s",
+                                            (r.json["appointment"]["id"],))]
+        assert kinds.count("booking_confirmed") == 1, kinds
+        assert status(ctx, a["token"])["status"] == "booked"
+    finally:
+        stop_all(servers)
+
+
+def test_a_claim_of_a_slot_staff_cancelled_is_refused_and_sends_nothing(ctx):
+    clear(ctx)
+    fill_day(ctx)
+    a = join(ctx, "Paule")
+    b = join(ctx, "Quentin")
+    servers = job_servers(ctx)
+    try:
+        held = offered(ctx, a)["offer"]["appointment_id"]
+        # Staff cancel the held slot from their day list, where it shows under Paule's name.
+        r = manager(servers[0]).post("/api/stores/%d/appointments/%d/cancel" % (ctx.paris, held))
+        assert r.status == 200 and r.json["status"] == "cancelled", r
+        # The jobs pass the slot to Quentin; Paule's page says her offer is no longer held.
+        wait_for(lambda: status(ctx, b["token"])["status"] == "offered", "the slot passed on")
+        sa = status(ctx, a["token"])
+        assert sa["status"] == "offered" and sa["offer"]["held"] is False, sa
+        before = refs_outbox(ctx, a["id"], held)
+        r = servers[1].client.post("/api/standby/%s/claim" % a["token"])
+        assert r.status == 409, r
+        assert (r.error["code"], r.error["field"]) == ("offer_gone", "offer"), r.error
+        assert refs_outbox(ctx, a["id"], held) == before, "a refused claim queued a message"
+        assert ctx.sql1("select count(*) as n from appointment_tokens where appointment_id = %s",
+                        (held,))["n"] == 0
+        assert ctx.sql1("select status from appointments where id = %s",
+                        (held,))["status"] == "cancelled"
+        # Quentin's offer is the held one: his claim books it.
+        r = servers[0].client.post("/api/standby/%s/claim" % b["token"])
+        assert r.status == 200 and r.json["appointment"]["status"] == "booked", r
+    finally:
+        stop_all(servers)
+
+
+def test_a_claim_of_a_slot_staff_moved_is_refused_and_sends_nothing(ctx):
+    clear(ctx)
+    fill_day(ctx)
+    a = join(ctx, "Romane")
+    later = ctx.sql1("select %s::timestamptz + interval '1 hour' as t", (ctx.start,))["t"]
+    shift = ctx.sql1("insert into shifts (store_id, staff_id, starts_at, ends_at) "
+                     "values (%s, %s, %s, %s + interval '30 minutes') returning id",
+                     (ctx.paris, ctx.tech, later, later))["id"]
+    servers = job_servers(ctx)
+    try:
+        held = offered(ctx, a)["offer"]["appointment_id"]
+        r = manager(servers[1]).post("/api/stores/%d/appointments/%d/reschedule"
+                                     % (ctx.paris, held), {"starts_at": later.isoformat()})
+        assert r.status == 200 and r.json["status"] == "booked", r
+        sa = status(ctx, a["token"])
+        assert sa["status"] == "offered" and sa["offer"]["held"] is False, sa
+        before = refs_outbox(ctx, a["id"], held)
+        r = servers[0].client.post("/api/standby/%s/claim" % a["token"])
+        assert r.status == 409 and r.error["code"] == "offer_gone", r
+        assert refs_outbox(ctx, a["id"], held) == before, "a refused claim queued a message"
+        assert ctx.sql1("select count(*) as n from appointment_tokens where appointment_id = %s",
+                        (held,))["n"] == 0
+    finally:
+        stop_all(servers)
+        clear(ctx)  # the moved appointment, off the module's one-slot day
+        ctx.sql("delete from shifts where id = %s", (shift,))

@@ -3,11 +3,14 @@ through the outbox (once, in the same transaction, nothing for a refused request
 watched and resolved, surveys offered; customers write from the links they already hold; the
 device's health record shows its appointments and visits, and its chain still verifies."""
 import datetime
+import glob
 import hashlib
+import json
+import os
 import re
 import secrets
 
-from harness import Client
+from harness import Client, wait_for
 
 PW = "carnet-demo"
 # Open round the clock, so a slot a few minutes ahead always exists for the check-in tests.
@@ -500,3 +503,75 @@ def test_a_booked_customer_who_leaves_is_not_warned(ctx):
                     "and ref_id = %s", (aid,))["resolved_at"] is not None
     assert not outbox(ctx, "appointment", aid, "youre_next")
     assert not ctx.sql("select 1 from surveys where ref_type = 'visit' and ref_id = %s", (vid,))
+
+
+# ---- reminders follow a moved booking (two carnetd delivering) ----
+
+def delivered(ctx, servers, msg):
+    """The files these carnetd wrote for outbox row `msg` (each writes into its own folder)."""
+    docs = []
+    for s in servers:
+        for p in glob.glob(os.path.join(ctx.run.workdir, "outbox-%d" % s.port,
+                                        "%d-%s.json" % (msg["id"], msg["kind"]))):
+            with open(p) as f:
+                docs.append(json.load(f))
+    return [d for d in docs if d["to"] == msg["recipient"]]
+
+
+def test_a_moved_booking_is_reminded_again_after_its_reminder_went_out(ctx):
+    start = later_slot(ctx).replace("T10:00", "T19:00")
+    add_shift_day(ctx, start)
+    r = book(ctx, start)
+    assert r.status == 201, r
+    token, aid = r.json["manage_token"], r.json["appointment"]["id"]
+    servers = [ctx.start_carnetd(env={"CARNET_OUTBOX_INTERVAL_MS": "50"}) for _ in range(2)]
+
+    def reminders(kind):
+        return outbox(ctx, "appointment", aid, kind)
+
+    def day_before_goes_out():
+        # Its time comes (the test does not wait a day): one of the two workers sends it.
+        ctx.sql("update outbox set next_attempt_at = now() where ref_type = 'appointment' "
+                "and ref_id = %s and kind = 'reminder_day' and status = 'pending'", (aid,))
+        wait_for(lambda: all(x["status"] == "sent" for x in reminders("reminder_day")),
+                 "the day-before reminder sent")
+
+    def at(iso, **delta):
+        return datetime.datetime.fromisoformat(iso.replace("Z", "+00:00")) - \
+            datetime.timedelta(**delta)
+
+    try:
+        day_before_goes_out()
+        # The customer moves the booking by the manage link, after its reminder went out: the
+        # new time gets its own day-before reminder, and the hour-before one moves.
+        moved = start.replace("T19:00", "T20:00")
+        r = Client(servers[0].port).post("/api/manage/%s/reschedule" % token,
+                                         {"starts_at": moved})
+        assert r.status == 200, r
+        rows = reminders("reminder_day")
+        assert [x["status"] for x in rows] == ["sent", "pending"], rows
+        assert rows[1]["next_attempt_at"] == at(moved, days=1) and "20:00" in rows[1]["body"]
+        hour = [x for x in reminders("reminder_hour") if x["status"] == "pending"]
+        assert len(hour) == 1 and hour[0]["next_attempt_at"] == at(moved, hours=1), hour
+        day_before_goes_out()
+        # Staff move it again: the same.
+        spec = Client(servers[1].port)
+        spec.login("specialist@carnet.test", PW)
+        again = start.replace("T19:00", "T21:00")
+        r = spec.post("/api/stores/%d/appointments/%d/reschedule" % (ctx.store, aid),
+                      {"starts_at": again})
+        assert r.status == 200, r
+        rows = reminders("reminder_day")
+        assert [x["status"] for x in rows] == ["sent", "sent", "pending"], rows
+        assert rows[2]["next_attempt_at"] == at(again, days=1) and "21:00" in rows[2]["body"]
+        day_before_goes_out()
+        # Each time's reminder was delivered once, for its own time.
+        rows = reminders("reminder_day")
+        for row, hhmm in zip(rows, ("19:00", "20:00", "21:00")):
+            wait_for(lambda: delivered(ctx, servers, row), "the reminder's file")
+            docs = delivered(ctx, servers, row)
+            assert len(docs) == 1 and hhmm in docs[0]["body"], docs
+        assert len([x for x in reminders("reminder_hour") if x["status"] == "pending"]) == 1
+    finally:
+        for s in servers:
+            s.stop()

@@ -60,4 +60,62 @@ select pg_temp.try(format('select floor_settings_put(%s, %s, %L, %L)', :manager,
 select pg_temp.try(format('select floor_settings_put(%s, %s, %L, %L)', :manager, :paris,
                           '{"colour": 1}', 'r'));
 
+-- Standby: the offer message carries a private link to the standby page, minted for the offer;
+-- it opens the same place as the link given when joining.
+select id as sb_service from services where store_id = :paris order by id limit 1 \gset
+select floor_today(:paris) + 5 as sb_day \gset
+insert into standby (store_id, service_id, day, name, email, token_hash, created_at)
+values (:paris, :sb_service, :'sb_day', 'Ada', 'ada@example.test', repeat('1', 64), now() - interval '3 s'),
+       (:paris, :sb_service, :'sb_day', 'Ben', 'ben@example.test', repeat('2', 64), now() - interval '2 s'),
+       (:paris, :sb_service, :'sb_day', 'Cleo', 'cleo@example.test', repeat('3', 64), now() - interval '1 s');
+insert into standby_slots (store_id, service_id, staff_id, starts_at, ends_at, blocked_until)
+values (:paris, :sb_service, :tech, (date :'sb_day' + time '03:00') at time zone 'Europe/Paris',
+        (date :'sb_day' + time '03:30') at time zone 'Europe/Paris',
+        (date :'sb_day' + time '03:30') at time zone 'Europe/Paris');
+select job_expire_standby_offers(60) as offers;
+select substring(body from '\{\{public_url\}\}/standby/#([A-Za-z0-9_-]+)') as ada_token
+from outbox where kind = 'standby_offer' and ref_type = 'standby'
+  and ref_id = (select id from standby where name = 'Ada') \gset
+select length(:'ada_token') as token_length,
+       (select offer_token_hash from standby where name = 'Ada')
+           = message_token_hash(:'ada_token') as stored_as_its_hash,
+       (select count(*) from standby where token_hash = :'ada_token'
+                                        or offer_token_hash = :'ada_token') as stored_in_clear;
+select s ->> 'status' as status, s -> 'offer' ->> 'held' as held,
+       s -> 'offer' ->> 'expires_at' is not null as has_expiry
+from floor_standby_status(message_token_hash(:'ada_token')) s;
+select floor_standby_status(repeat('1', 64)) ->> 'status' as by_join_link;
+
+-- Staff cancel the held slot from the day list: it is no longer Ada's offer. Her claim is
+-- refused with offer_gone, writes nothing and queues no message.
+select booking_staff_cancel(:specialist, :paris, (select offered_appointment_id from standby
+                                                  where name = 'Ada'), 'req-sb1') ->> 'status'
+       as staff_cancelled;
+select count(*) as outbox_before from outbox \gset
+select pg_temp.try(format('select floor_standby_claim(%L, %L, %L)',
+                          message_token_hash(:'ada_token'), repeat('4', 64), 'tok'));
+select count(*) - :outbox_before as queued_by_refusal,
+       (select count(*) from appointment_tokens where token_hash = repeat('4', 64)) as links
+from outbox;
+select s ->> 'status' as status, s -> 'offer' ->> 'held' as held
+from floor_standby_status(repeat('1', 64)) s;
+-- The freed slot passes to Ben. Staff move his held appointment: his claim is refused too.
+select job_expire_standby_offers(60) as offers;
+select floor_standby_status(repeat('2', 64)) ->> 'status' as ben;
+update appointments set starts_at = starts_at + interval '1 hour',
+                        ends_at = ends_at + interval '1 hour',
+                        blocked_until = blocked_until + interval '1 hour'
+where id = (select offered_appointment_id from standby where name = 'Ben');
+select pg_temp.try(format('select floor_standby_claim(%L, %L, %L)', repeat('2', 64),
+                          repeat('5', 64), 'tok'));
+select floor_standby_status(repeat('2', 64)) -> 'offer' ->> 'held' as ben_held;
+-- The slot his move freed goes to Cleo, whose offer is still held: her claim books it.
+select job_expire_standby_offers(60) as offers;
+select c -> 'standby' ->> 'status' as cleo, c -> 'appointment' ->> 'status' as appointment
+from floor_standby_claim(repeat('3', 64), repeat('6', 64), 'tok') c;
+select kind, count(*) from outbox
+where ref_type = 'appointment'
+  and ref_id = (select offered_appointment_id from standby where name = 'Cleo')
+group by kind order by kind;
+
 rollback;

@@ -51,4 +51,21 @@ select pg_temp.try(format('select survey_answer(%L, %L)', message_token_hash('su
 select pg_temp.try($$select survey_get(repeat('0', 64))$$);
 select json_array_length(survey_report(:manager, :paris, 8, 'req-3') -> 'weeks') > 0 as weeks;
 
+-- Reminders follow a moved booking: the day-before reminder of the old time went out, yet the
+-- new time gets its own; the hour-before one (still pending) is replaced.
+select (date_trunc('day', now() at time zone 'Europe/Paris') + interval '3 days 10 hours')
+       at time zone 'Europe/Paris' as rem_old \gset
+select outbox_schedule_reminders(999999, :paris, :'rem_old', 'email', 'rem@example.test', 'en',
+                                 '{"name": "Rémi"}') as scheduled;
+update outbox set status = 'sent', sent_at = now()
+where ref_type = 'appointment' and ref_id = 999999 and kind = 'reminder_day';
+select outbox_schedule_reminders(999999, :paris, :'rem_old'::timestamptz + interval '1 day',
+                                 'email', 'rem@example.test', 'en', '{"name": "Rémi"}')
+       as scheduled;
+select kind, status,
+       (next_attempt_at at time zone 'Europe/Paris')::date
+           - (timestamptz :'rem_old' at time zone 'Europe/Paris')::date as day,
+       to_char(next_attempt_at at time zone 'Europe/Paris', 'HH24:MI') as at
+from outbox where ref_type = 'appointment' and ref_id = 999999 order by id;
+
 rollback;

@@ -18,12 +18,19 @@ function draw() {
   $('#sb-status').textContent = t('standby.' + sb.status);
   $('#sb-position').textContent = sb.status === 'waiting' && sb.position ? t('standby.position', { n: sb.position }) : '';
   const offered = sb.status === 'offered' && sb.offer;
+  // held turns false when staff cancel or move the held appointment: a claim would be refused.
+  const held = offered && sb.offer.held !== false;
   $('#sb-offer').hidden = !offered;
+  $('#sb-offer').classList.toggle('ok', !!held);
+  $('#sb-offer').classList.toggle('bad', !!offered && !held);
+  $('#sb-claim').hidden = !held;
   if (offered) {
-    $('#sb-offer-text').textContent = t('standby.offer', {
-      when: fmtDateTime(sb.offer.starts_at),
-      until: sb.offer.expires_at ? fmtDateTime(sb.offer.expires_at).split(', ').pop() : '',
-    });
+    $('#sb-offer-text').textContent = held
+      ? t('standby.offer', {
+        when: fmtDateTime(sb.offer.starts_at),
+        until: sb.offer.expires_at ? fmtDateTime(sb.offer.expires_at).split(', ').pop() : '',
+      })
+      : t('err.offer_gone');
   }
   $('#sb-booked').hidden = !booked;
   if (booked) {
@@ -31,6 +38,13 @@ function draw() {
     $('#sb-manage').href = '/manage/#' + encodeURIComponent(booked.manage_token);
   }
   $('#sb-leave').hidden = !(sb.status === 'waiting' || sb.status === 'offered');
+}
+
+async function refresh() {
+  try {
+    sb = await get(base);
+    draw();
+  } catch (e) { /* the refusal already said why */ }
 }
 
 async function start() {
@@ -42,7 +56,12 @@ async function start() {
       sb = booked.standby;
       draw();
       announce(t('book.done'), 'ok');
-    } catch (e) { announce(errorText(e), 'error'); }
+    } catch (e) {
+      // A refused claim (offer_gone, offer_expired, not_offered) says why, and the page shows
+      // where the customer stands now.
+      announce(errorText(e), 'error');
+      if (e.code) await refresh();
+    }
   });
   $('#sb-leave').addEventListener('click', async () => {
     try {
