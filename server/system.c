@@ -64,31 +64,29 @@ static char *openapi_text;
 static size_t openapi_len;
 static char openapi_etag[2 + OPENAPI_ETAG_BYTES * 2 + 1];
 
+/* Adds each member of `from` to `into`; a member both have is merged one level down (the
+ * methods of one path, the schemas of components), the first part's entries winning. */
+static void merge_members(json_t *into, json_t *from)
+{
+    const char *key;
+    json_t *val;
+
+    json_object_foreach(from, key, val)
+    {
+        json_t *have = json_object_get(into, key);
+        if (have)
+            json_object_update_missing(have, val);
+        else
+            json_object_set(into, key, val);
+    }
+}
+
 /* Adds `part`'s "paths" and "components" into `doc`. Two parts may serve one path with
  * different methods (003 opens repairs, 007 lists them): paths merge per method. */
 static void openapi_merge(json_t *doc, json_t *part)
 {
-    json_t *dp = json_object_get(doc, "paths");
-    json_t *dc = json_object_get(doc, "components");
-    const char *key;
-    json_t *val;
-
-    json_object_foreach(json_object_get(part, "paths"), key, val)
-    {
-        json_t *have = json_object_get(dp, key);
-        if (have)
-            json_object_update_missing(have, val);
-        else
-            json_object_set(dp, key, val);
-    }
-    json_object_foreach(json_object_get(part, "components"), key, val)
-    {
-        json_t *into = json_object_get(dc, key);
-        if (into)
-            json_object_update_missing(into, val);
-        else
-            json_object_set(dc, key, val);
-    }
+    merge_members(json_object_get(doc, "paths"), json_object_get(part, "paths"));
+    merge_members(json_object_get(doc, "components"), json_object_get(part, "components"));
 }
 
 /* A part is a JSON object whose "paths" and "components", when present, are objects; the
