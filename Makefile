@@ -14,12 +14,26 @@ AOBJS   := $(SRCS:server/%.c=build/asan/%.o)
 LIBOBJS := $(filter-out build/obj/main.o,$(OBJS))
 UNIT    := $(patsubst tests/unit/%.c,build/unit/%,$(wildcard tests/unit/test_*.c))
 
+# Fuzzing (tests/fuzz): libFuzzer harnesses built with clang into build/fuzz/, then the HTTP
+# fuzzer against build/carnetd-asan. FUZZ_SECONDS is each one's run time.
+FUZZ_CC      := clang
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_CFLAGS  := $(filter-out -O2,$(CFLAGS)) -O1 $(FUZZ_SAN) -fsanitize=fuzzer-no-link
+FUZZ_LDFLAGS := $(FUZZ_SAN) -fsanitize=fuzzer
+FUZZ_SECONDS ?= 60
+FUZZ_ENV     := ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+                UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+FUZZ_OBJS    := $(filter-out build/fuzz/obj/main.o,$(SRCS:server/%.c=build/fuzz/obj/%.o))
+FUZZ_NAMES   := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS    := $(FUZZ_NAMES:%=build/fuzz/fuzz_%)
+
 # The private database of `make run` (ignored when DATABASE_URL is set).
 PGDIR   ?= var/pg
 PORT    ?= 8080
 PYTHON  ?= /usr/bin/python3
 
-.PHONY: all deps run test unit integration e2e asan bench clean format
+.PHONY: all deps run test unit integration e2e asan bench clean format fuzz fuzz-build \
+        fuzz-regress fuzz-smoke
 
 all: build/carnetd
 
@@ -46,7 +60,15 @@ build/unit/%: tests/unit/%.c $(LIBOBJS) | build/unit
 	@echo "  CC      $<"
 	@$(CC) $(CFLAGS) -o $@ $< $(LIBOBJS) $(CHECK_LIBS) $(LDLIBS)
 
-build/obj build/asan build/unit:
+build/fuzz/obj/%.o: server/%.c $(wildcard include/*.h) | build/fuzz/obj
+	@echo "  CC+FUZZ $<"
+	@$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
+
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_OBJS)
+	@echo "  FUZZ    $@"
+	@$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_LDFLAGS) -o $@ $< $(FUZZ_OBJS) $(LDLIBS)
+
+build/obj build/asan build/unit build/fuzz/obj:
 	@mkdir -p $@
 
 run: deps
@@ -67,11 +89,42 @@ test: deps
 	@$(MAKE) --no-print-directory all $(UNIT)
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory integration
+	@$(MAKE) --no-print-directory fuzz-smoke FUZZ_SECONDS=60
 
 asan: deps
 	@$(MAKE) --no-print-directory build/carnetd-asan $(UNIT)
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		$(PYTHON) tests/it/run.py --carnetd build/carnetd-asan --sanitizer $(T)
+
+.SECONDARY: $(FUZZ_OBJS)
+
+fuzz-build: $(FUZZ_BINS) build/carnetd-asan
+
+# Every saved crash input, replayed once by its harness: a fixed bug stays fixed.
+fuzz-regress: $(FUZZ_BINS)
+	@for n in $(FUZZ_NAMES); do \
+		files=$$(find tests/fuzz/regress/$$n -type f 2>/dev/null | sort); \
+		[ -z "$$files" ] && continue; \
+		echo "  REGRESS $$n"; \
+		$(FUZZ_ENV) build/fuzz/fuzz_$$n $$files >build/fuzz/regress-$$n.log 2>&1 || \
+			{ tail -40 build/fuzz/regress-$$n.log; echo "fuzz-regress: $$n failed"; exit 1; }; \
+	done
+
+# Each harness for FUZZ_SECONDS from its seed corpus (new inputs go to build/fuzz/corpus/, crash
+# inputs to build/fuzz/crashes/<name>/), then the HTTP fuzzer for FUZZ_SECONDS.
+fuzz fuzz-smoke: deps
+	@$(MAKE) --no-print-directory fuzz-build
+	@$(MAKE) --no-print-directory fuzz-regress
+	@for n in $(FUZZ_NAMES); do \
+		mkdir -p build/fuzz/corpus/$$n build/fuzz/crashes/$$n; \
+		echo "  FUZZ    $$n for $(FUZZ_SECONDS) s"; \
+		$(FUZZ_ENV) build/fuzz/fuzz_$$n -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+			-artifact_prefix=build/fuzz/crashes/$$n/ build/fuzz/corpus/$$n tests/fuzz/corpus/$$n \
+			>build/fuzz/$$n.log 2>&1 || \
+			{ tail -60 build/fuzz/$$n.log; echo "fuzz: $$n found a bug; input in build/fuzz/crashes/$$n/"; exit 1; }; \
+		grep -h "stat::number_of_executed_units" build/fuzz/$$n.log | sed "s/^/          /"; \
+	done
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) $(PYTHON) tests/fuzz/http_fuzz.py --carnetd build/carnetd-asan
 
 bench: deps
 	@$(MAKE) --no-print-directory all
