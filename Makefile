@@ -89,7 +89,7 @@ test: deps
 	@$(MAKE) --no-print-directory all $(UNIT)
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory integration
-	@$(MAKE) --no-print-directory fuzz-smoke FUZZ_SECONDS=60
+	@$(MAKE) --no-print-directory fuzz-smoke
 
 asan: deps
 	@$(MAKE) --no-print-directory build/carnetd-asan $(UNIT)
@@ -111,20 +111,30 @@ fuzz-regress: $(FUZZ_BINS)
 	done
 
 # Each harness for FUZZ_SECONDS from its seed corpus (new inputs go to build/fuzz/corpus/, crash
-# inputs to build/fuzz/crashes/<name>/), then the HTTP fuzzer for FUZZ_SECONDS.
-fuzz fuzz-smoke: deps
+# inputs to build/fuzz/crashes/<name>/), then the HTTP fuzzer for FUZZ_SECONDS (findings in
+# tests/fuzz/findings/). Every step runs; the target fails at the end if any found something.
+fuzz: deps
 	@$(MAKE) --no-print-directory fuzz-build
-	@$(MAKE) --no-print-directory fuzz-regress
-	@for n in $(FUZZ_NAMES); do \
+	@fail=0; \
+	$(MAKE) --no-print-directory fuzz-regress || fail=1; \
+	for n in $(FUZZ_NAMES); do \
 		mkdir -p build/fuzz/corpus/$$n build/fuzz/crashes/$$n; \
 		echo "  FUZZ    $$n for $(FUZZ_SECONDS) s"; \
-		$(FUZZ_ENV) build/fuzz/fuzz_$$n -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
-			-artifact_prefix=build/fuzz/crashes/$$n/ build/fuzz/corpus/$$n tests/fuzz/corpus/$$n \
-			>build/fuzz/$$n.log 2>&1 || \
-			{ tail -60 build/fuzz/$$n.log; echo "fuzz: $$n found a bug; input in build/fuzz/crashes/$$n/"; exit 1; }; \
-		grep -h "stat::number_of_executed_units" build/fuzz/$$n.log | sed "s/^/          /"; \
-	done
-	@FUZZ_SECONDS=$(FUZZ_SECONDS) $(PYTHON) tests/fuzz/http_fuzz.py --carnetd build/carnetd-asan
+		if $(FUZZ_ENV) build/fuzz/fuzz_$$n -max_total_time=$(FUZZ_SECONDS) -timeout=5 \
+			-print_final_stats=1 -artifact_prefix=build/fuzz/crashes/$$n/ \
+			build/fuzz/corpus/$$n tests/fuzz/corpus/$$n >build/fuzz/$$n.log 2>&1; then \
+			grep -h "stat::number_of_executed_units" build/fuzz/$$n.log | sed "s/^/          /"; \
+		else \
+			tail -60 build/fuzz/$$n.log; fail=1; \
+			echo "fuzz: $$n found a bug; input in build/fuzz/crashes/$$n/ (keep it in tests/fuzz/regress/$$n/)"; \
+		fi; \
+	done; \
+	FUZZ_SECONDS=$(FUZZ_SECONDS) $(PYTHON) tests/fuzz/http_fuzz.py --carnetd build/carnetd-asan || fail=1; \
+	exit $$fail
+
+# What `make test` runs: every harness and the HTTP fuzzer for 60 s each.
+fuzz-smoke:
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=60
 
 bench: deps
 	@$(MAKE) --no-print-directory all
