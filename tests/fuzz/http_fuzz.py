@@ -138,7 +138,7 @@ def sanitizer_summary(text):
 # ---- what the fuzzer knows about the API ----
 
 class Api:
-    def __init__(self, target):
+    def __init__(self, target, seed):
         out = subprocess.check_output([target.binary, "--routes"])
         self.routes = json.loads(out)
         c = harness.Client(target.port)
@@ -146,14 +146,14 @@ class Api:
         if r.status != 200 or not r.json:
             raise SystemExit("http_fuzz: GET /api/openapi.json answered %r" % r)
         self.doc = r.json
-        self.values = self._values(target)
+        self.values = self._values(target, seed)
         self.sessions = {}
         self.target = target
         for p, email in LOGINS.items():
             self.sessions[p] = self.mint_session(p)
         self.other_ids = [str(i) for i in self.values["store"]]
 
-    def _values(self, target):
+    def _values(self, target, seed):
         """Existing ids and keys for path parameters, read from the seeded database."""
         def ids(q):
             return [str(r[0]) for r in target.sql(q) if r[0] is not None] or ["1"]
@@ -169,7 +169,8 @@ class Api:
             "staff": ids("select id from staff order by id"),
             "serial": ids("select serial from devices order by id limit 5"),
             "thread": ids("select id from message_threads order by id limit 3"),
-            "token": [secrets.token_urlsafe(32)],
+            "token": [base64.urlsafe_b64encode(random.Random(seed).randbytes(32)).decode()
+                      .rstrip("=")],
         }
 
     def mint_session(self, persona):
@@ -563,8 +564,10 @@ class Run:
                 print("http_fuzz: cannot send %r: %s" % (req["path"][:80], e), flush=True)
                 continue
             entry["status"] = status
-            if status is None:
-                time.sleep(0.5)  # a dying server closes its connections before it is reaped
+            if status is None:  # a dying server closes its connections before it is reaped
+                give_up = time.time() + 3
+                while proc.poll() is None and time.time() < give_up:
+                    time.sleep(0.05)
             if gen_now != self.generation or proc.poll() is not None:
                 while proc is self.target.server.proc and time.time() < self.stop_at:
                     time.sleep(0.05)  # wait for the watcher's restart
@@ -701,7 +704,7 @@ def main():
     target = harness_target = None
     try:
         target = harness_target = Target(args.carnetd, workdir)
-        api = Api(target)
+        api = Api(target, seed)
         run = Run(target, api, seed, args.connections)
         if args.replay is not None:
             run.replay(args.replay)
