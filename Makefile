@@ -141,7 +141,7 @@ bench: deps
 	@tests/bench/run.sh
 
 format:
-	clang-format -i server/*.c include/*.h tests/unit/*.c
+	clang-format -i server/*.c include/*.h tests/unit/*.c tests/fuzz/*.c tests/fuzz/*.h
 
 clean:
 	rm -rf build

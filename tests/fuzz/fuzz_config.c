@@ -9,8 +9,8 @@
 #include "config.h"
 #include "fuzz.h"
 
-static const int bounds[][2] = {{1, 256}, {0, 1000000}, {1, 600000}, {0, 3600000}, {1, 64},
-                                {1024, 1 << 30}, {60, 31536000}, {INT_MIN, INT_MAX}};
+static const int bounds[][2] = {{1, 256}, {0, 1000000},    {1, 600000},    {0, 3600000},
+                                {1, 64},  {1024, 1 << 30}, {60, 31536000}, {INT_MIN, INT_MAX}};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

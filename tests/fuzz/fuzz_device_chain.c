@@ -52,10 +52,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     victim %= (unsigned)n;
 
     switch (mode) {
-    case 1: prev[victim][victim % 64] ^= 1; break;
-    case 2: hash[victim][victim % 64] = hash[victim][victim % 64] == 'f' ? '0' : 'f'; break;
-    case 3: head[0] = head[0] == '0' ? '1' : '0'; break;
-    case 4: e[victim].hash_hex = NULL; break;
+    case 1:
+        prev[victim][victim % 64] ^= 1;
+        break;
+    case 2:
+        hash[victim][victim % 64] = hash[victim][victim % 64] == 'f' ? '0' : 'f';
+        break;
+    case 3:
+        head[0] = head[0] == '0' ? '1' : '0';
+        break;
+    case 4:
+        e[victim].hash_hex = NULL;
+        break;
     }
     rc = device_chain_check(e, n, head, 999, &rep);
     FUZZ_CHECK(rep.checked <= n);

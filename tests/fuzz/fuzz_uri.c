@@ -49,7 +49,7 @@ static void check_query(const char *raw)
     TAILQ_INIT(&q);
     if (evhttp_parse_query_str(raw, &q) == 0)
         TAILQ_FOREACH(kv, &q, next)
-            FUZZ_CHECK(kv->key != NULL && kv->value != NULL && strlen(kv->value) <= strlen(raw));
+    FUZZ_CHECK(kv->key != NULL && kv->value != NULL && strlen(kv->value) <= strlen(raw));
     evhttp_clear_headers(&q);
 }
 
