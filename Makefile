@@ -19,12 +19,26 @@ UNIT    := $(patsubst tests/unit/%.c,build/unit/%,$(wildcard tests/unit/test_*.c
 AUNIT   := $(patsubst tests/unit/%.c,build/unit-asan/%,$(wildcard tests/unit/test_*.c))
 ALIBOBJS := $(filter-out build/asan/main.o,$(AOBJS))
 
+# Fuzzing (tests/fuzz): libFuzzer harnesses built with clang into build/fuzz/, then the HTTP
+# fuzzer against build/carnetd-asan. FUZZ_SECONDS is each one's run time.
+FUZZ_CC      := clang
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_CFLAGS  := $(filter-out -O2,$(CFLAGS)) -O1 $(FUZZ_SAN) -fsanitize=fuzzer-no-link
+FUZZ_LDFLAGS := $(FUZZ_SAN) -fsanitize=fuzzer
+FUZZ_SECONDS ?= 60
+FUZZ_ENV     := ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+                UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+FUZZ_OBJS    := $(filter-out build/fuzz/obj/main.o,$(SRCS:server/%.c=build/fuzz/obj/%.o))
+FUZZ_NAMES   := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS    := $(FUZZ_NAMES:%=build/fuzz/fuzz_%)
+
 # The private database of `make run` (ignored when DATABASE_URL is set).
 PGDIR   ?= var/pg
 PORT    ?= 8080
 PYTHON  ?= /usr/bin/python3
 
-.PHONY: all deps run test unit unit-asan integration integration-asan e2e asan bench clean format
+.PHONY: all deps run test unit unit-asan integration integration-asan e2e asan bench clean \
+        format fuzz fuzz-build fuzz-regress fuzz-smoke
 
 all: build/carnetd
 
@@ -55,7 +69,15 @@ build/unit-asan/%: tests/unit/%.c $(ALIBOBJS) | build/unit-asan
 	@echo "  CC+SAN  $<"
 	@$(CC) $(CFLAGS) $(ASAN) -o $@ $< $(ALIBOBJS) $(CHECK_LIBS) $(LDLIBS)
 
-build/obj build/asan build/unit build/unit-asan:
+build/fuzz/obj/%.o: server/%.c $(wildcard include/*.h) | build/fuzz/obj
+	@echo "  CC+FUZZ $<"
+	@$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
+
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_OBJS)
+	@echo "  FUZZ    $@"
+	@$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_LDFLAGS) -o $@ $< $(FUZZ_OBJS) $(LDLIBS)
+
+build/obj build/asan build/unit build/unit-asan build/fuzz/obj:
 	@mkdir -p $@
 
 run: deps
@@ -92,18 +114,48 @@ test: deps
 	$(MAKE) --no-print-directory integration || status=1; \
 	echo "== integration (build/carnetd-asan)"; \
 	$(MAKE) --no-print-directory integration-asan || status=1; \
+	echo "== fuzzing ($(FUZZ_SECONDS) s each)"; \
+	$(MAKE) --no-print-directory fuzz-smoke || status=1; \
 	exit $$status
 
 asan: deps
 	@$(MAKE) --no-print-directory build/carnetd-asan $(UNIT)
 	@$(MAKE) --no-print-directory integration-asan
 
+.SECONDARY: $(FUZZ_OBJS)
+
+fuzz-build: $(FUZZ_BINS) build/carnetd-asan
+
+# Every saved crash input, replayed once by its harness: a fixed bug stays fixed.
+fuzz-regress: $(FUZZ_BINS)
+	@for n in $(FUZZ_NAMES); do \
+		files=$$(find tests/fuzz/regress/$$n -type f 2>/dev/null | sort); \
+		[ -z "$$files" ] && continue; \
+		echo "  REGRESS $$n"; \
+		$(FUZZ_ENV) build/fuzz/fuzz_$$n $$files >build/fuzz/regress-$$n.log 2>&1 || \
+			{ tail -40 build/fuzz/regress-$$n.log; echo "fuzz-regress: $$n failed"; exit 1; }; \
+	done
+
+# The saved crash inputs again, then each harness for FUZZ_SECONDS from its seed corpus, two at a
+# time, and the HTTP fuzzer for FUZZ_SECONDS (findings in tests/fuzz/findings/): tests/fuzz/run.sh.
+# Every step runs; the target fails at the end if any found something.
+fuzz: deps
+	@$(MAKE) --no-print-directory fuzz-build
+	@fail=0; \
+	$(MAKE) --no-print-directory fuzz-regress || fail=1; \
+	PYTHON=$(PYTHON) FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh $(FUZZ_NAMES) || fail=1; \
+	exit $$fail
+
+# What `make test` runs: every harness and the HTTP fuzzer for 60 s each.
+fuzz-smoke:
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=60
+
 bench: deps
 	@$(MAKE) --no-print-directory all
 	@tests/bench/run.sh
 
 format:
-	clang-format -i server/*.c include/*.h tests/unit/*.c
+	clang-format -i server/*.c include/*.h tests/unit/*.c tests/fuzz/*.c tests/fuzz/*.h
 
 clean:
 	rm -rf build

@@ -11,6 +11,8 @@ set -euo pipefail
 PACKAGES="build-essential pkg-config libevent-dev libpq-dev libsodium-dev check libsubunit-dev libjansson-dev libcurl4-openssl-dev postgresql-15 postgresql-client-15 wrk curl bc python3 python3-psycopg2 util-linux"
 # The browser tests (tests/e2e): Debian's chromium driven from Node.js.
 PACKAGES="$PACKAGES chromium nodejs"
+# The fuzz harnesses (tests/fuzz): clang and its libFuzzer runtime (libclang_rt.fuzzer).
+PACKAGES="$PACKAGES clang libclang-rt-14-dev"
 
 # shellcheck disable=SC2206 # word splitting of the package list is intended
 wanted=($PACKAGES "$@")

@@ -7,6 +7,7 @@
 #define CARNET_CONFIG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 
 struct config {
@@ -66,6 +67,17 @@ extern struct config config;
  */
 int config_load(struct config *cfg, int argc, char **argv, char *err, size_t errlen);
 void config_free(struct config *cfg);
+
+/*
+ * The value parsers behind config_load, pure so they can be tested and fuzzed alone.
+ * config_parse_int: a whole decimal number in [min, max] into *out; 0, or -1 leaving *out alone.
+ * config_parse_listen: "host:port" split at the last ':'; on success the host is the first
+ * *host_len bytes of val and *port is 0..65535. config_parse_flag: false for "", "0", "false".
+ */
+enum config_listen { CONFIG_LISTEN_OK, CONFIG_LISTEN_NO_HOST, CONFIG_LISTEN_BAD_PORT };
+int config_parse_int(const char *val, int min, int max, int *out);
+enum config_listen config_parse_listen(const char *val, size_t *host_len, int *port);
+bool config_parse_flag(const char *val);
 void config_usage(FILE *out);
 
 #endif

@@ -183,6 +183,8 @@ bool booking_serial_normalise(const char *in, char *out, size_t outlen)
     size_t n = 0;
     bool digits_only = true;
 
+    if (outlen == 0)
+        return false;
     for (const char *p = in; *p; p++) {
         if (isspace((unsigned char)*p))
             continue;

@@ -117,6 +117,39 @@ static const struct opt options[] = {
 
 #define NOPTIONS (sizeof(options) / sizeof(options[0]))
 
+int config_parse_int(const char *val, int min, int max, int *out)
+{
+    char *end;
+    long v;
+    errno = 0;
+    v = strtol(val, &end, 10);
+    if (errno || end == val || *end || v < min || v > max)
+        return -1;
+    *out = (int)v;
+    return 0;
+}
+
+enum config_listen config_parse_listen(const char *val, size_t *host_len, int *port)
+{
+    const char *colon = strrchr(val, ':');
+    char *end;
+    long p;
+    if (!colon || colon == val)
+        return CONFIG_LISTEN_NO_HOST;
+    errno = 0;
+    p = strtol(colon + 1, &end, 10);
+    if (errno || *end || end == colon + 1 || p < 0 || p > 65535)
+        return CONFIG_LISTEN_BAD_PORT;
+    *host_len = (size_t)(colon - val);
+    *port = (int)p;
+    return CONFIG_LISTEN_OK;
+}
+
+bool config_parse_flag(const char *val)
+{
+    return !(strcmp(val, "0") == 0 || strcmp(val, "false") == 0 || strcmp(val, "") == 0);
+}
+
 static int set_value(struct config *cfg, const struct opt *o, const char *val, char *err,
                      size_t errlen)
 {
@@ -129,43 +162,34 @@ static int set_value(struct config *cfg, const struct opt *o, const char *val, c
         *dst = strdup(val);
         return *dst ? 0 : -1;
     }
-    case OPT_INT: {
-        char *end;
-        long v;
-        errno = 0;
-        v = strtol(val, &end, 10);
-        if (errno || end == val || *end || v < o->min || v > o->max) {
+    case OPT_INT:
+        if (config_parse_int(val, o->min, o->max, (int *)(base + o->offset)) < 0) {
             snprintf(err, errlen, "--%s: expected a whole number from %d to %d, got '%s'",
                      o->flag, o->min, o->max, val);
             return -1;
         }
-        *(int *)(base + o->offset) = (int)v;
         return 0;
-    }
     case OPT_LISTEN: {
-        const char *colon = strrchr(val, ':');
-        char *end;
-        long port;
-        if (!colon || colon == val) {
+        size_t host_len;
+        int port;
+        switch (config_parse_listen(val, &host_len, &port)) {
+        case CONFIG_LISTEN_NO_HOST:
             snprintf(err, errlen, "--%s: expected host:port, got '%s'", o->flag, val);
             return -1;
-        }
-        errno = 0;
-        port = strtol(colon + 1, &end, 10);
-        if (errno || *end || end == colon + 1 || port < 0 || port > 65535) {
+        case CONFIG_LISTEN_BAD_PORT:
             snprintf(err, errlen, "--%s: bad port in '%s'", o->flag, val);
             return -1;
+        case CONFIG_LISTEN_OK:
+            break;
         }
         free(cfg->listen_host);
-        cfg->listen_host = strndup(val, (size_t)(colon - val));
-        cfg->listen_port = (int)port;
+        cfg->listen_host = strndup(val, host_len);
+        cfg->listen_port = port;
         return cfg->listen_host ? 0 : -1;
     }
-    case OPT_FLAG: {
-        bool on = !(strcmp(val, "0") == 0 || strcmp(val, "false") == 0 || strcmp(val, "") == 0);
-        *(bool *)(base + o->offset) = on;
+    case OPT_FLAG:
+        *(bool *)(base + o->offset) = config_parse_flag(val);
         return 0;
-    }
     }
     return -1;
 }
