@@ -28,7 +28,10 @@ struct sql_stmt {
     int nparams;
     int id;
 };
-#define SQL_STMT(nm, txt, n) {.name = (nm), .text = (txt), .nparams = (n), .id = -1}
+#define SQL_STMT(nm, txt, n)                                                                       \
+    {                                                                                              \
+        .name = (nm), .text = (txt), .nparams = (n), .id = -1                                      \
+    }
 
 enum db_status {
     DB_OK,          /* res holds a successful result */

@@ -13,7 +13,7 @@
 struct event_base;
 
 struct pglisten_ops {
-    void (*subscribed)(void *arg);                  /* READY, after every (re)subscribe */
+    void (*subscribed)(void *arg);                    /* READY, after every (re)subscribe */
     void (*notified)(const char *payload, void *arg); /* one notification */
 };
 

@@ -49,7 +49,7 @@ struct route_match {
     int nparams;
     const char *names[ROUTE_MAX_PARAMS];
     char *values[ROUTE_MAX_PARAMS]; /* owned by the match: route_match_clear frees them */
-    bool path_found; /* a route has this path but not this method: 405 */
+    bool path_found;                /* a route has this path but not this method: 405 */
 };
 
 extern const struct route routes[];

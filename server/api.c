@@ -46,8 +46,8 @@ bool api_query_int(struct req *r, const char *name, long long min, long long max
         /* Digits only (an optional '-'): no spaces, no '+', no hex, no trailing text. */
         if (!*v || *end || errno || (v[0] != '-' && (v[0] < '0' || v[0] > '9')) || n < min ||
             n > max) {
-            http_reply_error(r, 400, "bad_value", name, "%s must be a whole number from %lld to %lld",
-                             name, min, max);
+            http_reply_error(r, 400, "bad_value", name,
+                             "%s must be a whole number from %lld to %lld", name, min, max);
             return false;
         }
     }
@@ -175,7 +175,7 @@ static void job_done(void *arg)
 {
     struct api_job *j = arg;
     struct req *r = j->r;
-    void (*done)(struct req *r) = j->done;
+    void (*done)(struct req * r) = j->done;
 
     free(j);
     if (!http_replied(r))
@@ -264,8 +264,8 @@ void api_reply_db_error(struct req *r, const struct db_result *res)
                         db_error_field(res, DB_ERROR_CONSTRAINT));
 }
 
-void api_reply_sql_error(struct req *r, const char *state, const char *primary,
-                         const char *detail, const char *hint, const char *constraint)
+void api_reply_sql_error(struct req *r, const char *state, const char *primary, const char *detail,
+                         const char *hint, const char *constraint)
 {
     int status = api_status_for_sqlstate(state);
 
@@ -280,8 +280,8 @@ void api_reply_sql_error(struct req *r, const char *state, const char *primary,
             extra = json_loads(detail, 0, NULL);
             field = extra ? json_string_value(json_object_get(extra, "field")) : NULL;
         }
-        http_reply_error_extra(r, status, primary ? primary : "error", field,
-                               hint ? hint : primary, extra);
+        http_reply_error_extra(r, status, primary ? primary : "error", field, hint ? hint : primary,
+                               extra);
         if (extra)
             json_decref(extra);
         return;
@@ -294,8 +294,7 @@ void api_reply_sql_error(struct req *r, const char *state, const char *primary,
             http_reply_retry(r, 1, code_for_sqlstate(state, status),
                              "temporary database problem, try again");
         else
-            http_reply_error(r, status, code_for_sqlstate(state, status), NULL,
-                             "internal error");
+            http_reply_error(r, status, code_for_sqlstate(state, status), NULL, "internal error");
         return;
     }
     http_reply_error(r, status, code_for_sqlstate(state, status), constraint, "%s",

@@ -30,14 +30,12 @@
 
 #define TOKEN_BYTES 32
 
-static struct sql_stmt q_session =
-    SQL_STMT("auth_session", "select auth_session($1, $2)", 2);
+static struct sql_stmt q_session = SQL_STMT("auth_session", "select auth_session($1, $2)", 2);
 static struct sql_stmt q_login_begin =
     SQL_STMT("auth_login_begin", "select auth_login_begin($1, $2)", 2);
 static struct sql_stmt q_login_finish =
     SQL_STMT("auth_login_finish", "select auth_login_finish($1, $2, $3, $4, $5, $6)", 6);
-static struct sql_stmt q_logout =
-    SQL_STMT("auth_logout", "select auth_logout($1)", 1);
+static struct sql_stmt q_logout = SQL_STMT("auth_logout", "select auth_logout($1)", 1);
 
 /* A valid argon2id hash of a random string: verifying against it costs what a real check does. */
 static char dummy_hash[crypto_pwhash_STRBYTES];
@@ -110,9 +108,9 @@ static int principal_from_json(struct principal *p, json_t *j)
     snprintf(p->staff_id, sizeof(p->staff_id), "%lld",
              (long long)json_integer_value(json_object_get(j, "staff_id")));
     snprintf(p->name, sizeof(p->name), "%s",
-             json_string_value(json_object_get(j, "name")) ? json_string_value(
-                                                                 json_object_get(j, "name"))
-                                                           : "");
+             json_string_value(json_object_get(j, "name"))
+                 ? json_string_value(json_object_get(j, "name"))
+                 : "");
     p->nstores = 0;
     if (json_is_array(stores) && json_array_size(stores) > 0) {
         p->stores = calloc(json_array_size(stores), sizeof(*p->stores));
@@ -122,8 +120,7 @@ static int principal_from_json(struct principal *p, json_t *j)
         {
             snprintf(p->stores[p->nstores].store_id, sizeof(p->stores[0].store_id), "%lld",
                      (long long)json_integer_value(json_object_get(s, "store_id")));
-            p->stores[p->nstores].roles =
-                (unsigned)json_integer_value(json_object_get(s, "roles"));
+            p->stores[p->nstores].roles = (unsigned)json_integer_value(json_object_get(s, "roles"));
             p->nstores++;
         }
     }
@@ -172,8 +169,8 @@ void auth_resolve(struct req *r, void (*next)(struct req *r))
         auth_csrf_for(token, want);
         if (!sent || !util_streq_ct(sent, want)) {
             free(token);
-            http_reply_error(r, 403, "csrf", AUTH_CSRF_HEADER,
-                             "missing or wrong %s header", AUTH_CSRF_HEADER);
+            http_reply_error(r, 403, "csrf", AUTH_CSRF_HEADER, "missing or wrong %s header",
+                             AUTH_CSRF_HEADER);
             return;
         }
     }
@@ -208,7 +205,7 @@ int auth_session_hash(struct req *r, char out[65])
 struct login {
     char *email;
     char *password;
-    char *hash;     /* stored argon2id hash, or the dummy */
+    char *hash; /* stored argon2id hash, or the dummy */
     char staff_id[24];
     bool known;
     bool ok;

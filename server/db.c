@@ -242,10 +242,14 @@ static void conn_retry_cb(evutil_socket_t fd, short what, void *arg)
 static const char *conn_state_name(enum conn_state st)
 {
     switch (st) {
-    case CONN_DOWN: return "down";
-    case CONN_CONNECTING: return "connecting";
-    case CONN_IDLE: return "idle";
-    case CONN_BUSY: return "busy";
+    case CONN_DOWN:
+        return "down";
+    case CONN_CONNECTING:
+        return "connecting";
+    case CONN_IDLE:
+        return "idle";
+    case CONN_BUSY:
+        return "busy";
     }
     return "?";
 }
@@ -371,8 +375,8 @@ static void conn_assign(struct db_conn *c, struct db_job *job)
         c->prepared[st->id] = 1;
         job->prepared_here = true;
     }
-    if (!PQsendQueryPrepared(c->pg, st->name, job->nvalues, (const char *const *)job->values,
-                             NULL, NULL, 0) ||
+    if (!PQsendQueryPrepared(c->pg, st->name, job->nvalues, (const char *const *)job->values, NULL,
+                             NULL, 0) ||
         !PQpipelineSync(c->pg)) {
         conn_fail(c, NULL);
         return;

@@ -11,6 +11,7 @@
  */
 #include "http.h"
 
+#include <assert.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
@@ -27,7 +28,6 @@
 #include <netinet/in.h>
 #include <sodium.h>
 
-#include <assert.h>
 #include "config.h"
 #include "log.h"
 #include "metrics.h"

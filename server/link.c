@@ -30,7 +30,8 @@ void link_mint(struct link *out)
 
 bool link_format_ok(const char *token)
 {
-    static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     size_t n = token ? strlen(token) : 0;
     return n == LINK_TOKEN_LEN && strspn(token, alphabet) == n;
 }

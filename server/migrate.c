@@ -28,8 +28,7 @@ static int is_migration(const char *name)
 {
     size_t len = strlen(name);
     return len > 8 && isdigit((unsigned char)name[0]) && isdigit((unsigned char)name[1]) &&
-           isdigit((unsigned char)name[2]) && name[3] == '_' &&
-           strcmp(name + len - 4, ".sql") == 0;
+           isdigit((unsigned char)name[2]) && name[3] == '_' && strcmp(name + len - 4, ".sql") == 0;
 }
 
 static int cmp_names(const void *a, const void *b)
@@ -198,9 +197,9 @@ static int exec_files(struct pg_conn *pg, const char *dir, char **names, size_t 
 /*
  * Loads every schema/api/<domain>.sql file, sorted by name, in one transaction: each function
  * gets its current definition (create or replace), triggers are re-created beside their
- * function. The files are read twice: first with check_function_bodies off, so a file may use a function of a
- * later file (SQL-language bodies are checked at creation); then with it on, so every body is
- * checked against the complete set. Either all of it applies or none.
+ * function. The files are read twice: first with check_function_bodies off, so a file may use a
+ * function of a later file (SQL-language bodies are checked at creation); then with it on, so every
+ * body is checked against the complete set. Either all of it applies or none.
  */
 static int apply_api(struct pg_conn *pg, const char *schema_dir)
 {

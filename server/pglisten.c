@@ -37,10 +37,14 @@ static struct {
 static const char *state_name(enum listen_state s)
 {
     switch (s) {
-    case LISTEN_DOWN: return "down";
-    case LISTEN_CONNECTING: return "connecting";
-    case LISTEN_SUBSCRIBING: return "subscribing";
-    case LISTEN_READY: return "ready";
+    case LISTEN_DOWN:
+        return "down";
+    case LISTEN_CONNECTING:
+        return "connecting";
+    case LISTEN_SUBSCRIBING:
+        return "subscribing";
+    case LISTEN_READY:
+        return "ready";
     }
     return "?";
 }
