@@ -25,7 +25,7 @@ struct wjob {
 struct pool {
     pthread_mutex_t lock;
     pthread_cond_t cond;
-    struct wjob *todo_head, *todo_tail, *done_head, *done_tail;
+    struct wjob *wait_head, *wait_tail, *done_head, *done_tail;
     pthread_t *threads;
     int nthreads;
     bool stopping;
@@ -58,14 +58,14 @@ static void *thread_main(void *arg)
     pthread_mutex_lock(&p->lock);
     for (;;) {
         struct wjob *j;
-        while (!p->todo_head && !p->stopping)
+        while (!p->wait_head && !p->stopping)
             pthread_cond_wait(&p->cond, &p->lock);
-        if (p->stopping && !p->todo_head)
+        if (p->stopping && !p->wait_head)
             break;
-        j = p->todo_head;
-        p->todo_head = j->next;
-        if (!p->todo_head)
-            p->todo_tail = NULL;
+        j = p->wait_head;
+        p->wait_head = j->next;
+        if (!p->wait_head)
+            p->wait_tail = NULL;
         pthread_mutex_unlock(&p->lock);
         j->work(j->arg);
         pthread_mutex_lock(&p->lock);
@@ -138,7 +138,7 @@ int worker_submit(enum worker_kind kind, worker_fn work, worker_fn done, void *a
     j->done = done;
     j->arg = arg;
     pthread_mutex_lock(&p->lock);
-    push(&p->todo_head, &p->todo_tail, j);
+    push(&p->wait_head, &p->wait_tail, j);
     pthread_cond_signal(&p->cond);
     pthread_mutex_unlock(&p->lock);
     return 0;
