@@ -26,7 +26,7 @@ struct api_pending {
 const char *api_path_id(struct req *r, const char *name)
 {
     const char *v = http_param(r, name);
-    if (!util_is_digits(v, API_ID_MAX_DIGITS)) {
+    if (!util_is_id(v)) {
         http_reply_error(r, 404, "not_found", name, "no such %s", name);
         return NULL;
     }
@@ -196,8 +196,8 @@ void api_offload(struct req *r, enum worker_kind kind, worker_fn work, void (*do
     http_req_hold(r);
     if (worker_submit(kind, job_work, job_done, j) < 0) {
         free(j);
+        http_reply_oom(r); /* before letting go: the release may be the last reference */
         http_req_release(r);
-        http_reply_oom(r);
     }
 }
 
