@@ -25,9 +25,6 @@
 
 struct req;
 
-/* The largest id a path or query may carry: 18 digits stay inside bigint. */
-#define API_ID_MAX_DIGITS 18
-
 /* The path parameter `name` when it is a database id (1..18 digits); otherwise replies
  * 404 not_found naming `name` and returns NULL. */
 const char *api_path_id(struct req *r, const char *name);

@@ -16,6 +16,8 @@ void util_token_hash(const char *s, char out[65]);
 /* Digits that a database id may have in a path or query: a bigint has at most 19, and 18 keeps
  * every accepted value inside its range. */
 #define UTIL_ID_MAX_DIGITS 18
+/* The largest such id, for bounds on ids given as query values. */
+#define UTIL_ID_MAX 999999999999999999LL
 /* True when `s` is 1 to `max` ASCII digits. */
 bool util_is_digits(const char *s, size_t max);
 /* True when `s` can be a database id (1 to UTIL_ID_MAX_DIGITS digits). */

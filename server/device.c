@@ -23,14 +23,13 @@
 #include "api.h"
 #include "http.h"
 #include "log.h"
+#include "util.h"
 #include "worker.h"
 
 #define HASH_BYTES crypto_hash_sha256_BYTES
 #define HASH_HEX_LEN (HASH_BYTES * 2)
 #define RECORD_PAGE_DEFAULT 50
 #define RECORD_PAGE_MAX 200
-/* The largest entry id `before` may name: API_ID_MAX_DIGITS nines. */
-#define ENTRY_ID_MAX 999999999999999999LL
 #define SEARCH_DEFAULT 20
 #define SEARCH_MAX 100
 #define SEARCH_QUERY_MAX 254
@@ -109,7 +108,7 @@ void device_record(struct req *r)
     const char *serial = serial_param(r);
     char before[24], limit[24];
 
-    if (!serial || !api_query_int(r, "before", 1, ENTRY_ID_MAX, 0, before) ||
+    if (!serial || !api_query_int(r, "before", 1, UTIL_ID_MAX, 0, before) ||
         !api_query_int(r, "limit", 1, RECORD_PAGE_MAX, RECORD_PAGE_DEFAULT, limit))
         return;
     const char *params[5] = {r->who.staff_id, serial, http_query(r, "before") ? before : NULL,

@@ -41,7 +41,6 @@
 #define SSE_RETRY_MS 2000 /* what browsers wait before reconnecting */
 #define SSE_BATCH 500     /* events read per query */
 #define SSE_MAX_PENDING (256 * 1024)
-#define SSE_EVENT_ID_MAX 999999999999999999LL /* API_ID_MAX_DIGITS nines */
 
 static struct sql_stmt q_open = SQL_STMT("sse_open", "select floor_stream_open($1, $2)", 2);
 static struct sql_stmt q_events =
@@ -581,7 +580,7 @@ static bool last_event_id(struct req *r, int64_t *out)
     char q[24];
 
     if (v && *v) {
-        if (!util_is_digits(v, API_ID_MAX_DIGITS)) {
+        if (!util_is_id(v)) {
             http_reply_error(r, 400, "bad_value", "last_event_id",
                              "Last-Event-ID must be an event id");
             return false;
@@ -589,7 +588,7 @@ static bool last_event_id(struct req *r, int64_t *out)
         *out = strtoll(v, NULL, 10);
         return true;
     }
-    if (!api_query_int(r, "last_event_id", 0, SSE_EVENT_ID_MAX, -1, q))
+    if (!api_query_int(r, "last_event_id", 0, UTIL_ID_MAX, -1, q))
         return false;
     *out = strtoll(q, NULL, 10);
     return true;

@@ -23,6 +23,7 @@
 #include "api.h"
 #include "http.h"
 #include "log.h"
+#include "util.h"
 #include "worker.h"
 
 #define STAFF_PASSWORD_MIN_CHARS 10
@@ -33,8 +34,6 @@
 #define AUDIT_LIMIT_DEFAULT 100
 #define AUDIT_LIMIT_MAX 500
 #define AUDIT_FILTER_MAX_BYTES 64
-/* The largest entry id `before` may name: API_ID_MAX_DIGITS nines. */
-#define AUDIT_ENTRY_ID_MAX 999999999999999999LL
 
 static struct sql_stmt q_list = SQL_STMT("staff_list", "select staff_list($1, $2, $3)", 3);
 static struct sql_stmt q_create =
@@ -479,7 +478,7 @@ void staff_audit(struct req *r)
         return;
     }
     if (!api_query_int(r, "limit", 1, AUDIT_LIMIT_MAX, AUDIT_LIMIT_DEFAULT, limit) ||
-        !api_query_int(r, "before", 1, AUDIT_ENTRY_ID_MAX, 0, before))
+        !api_query_int(r, "before", 1, UTIL_ID_MAX, 0, before))
         return;
     const char *p[5] = {r->who.staff_id, type, id, limit, http_query(r, "before") ? before : NULL};
     api_send(r, &q_audit, p, 200);
