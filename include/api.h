@@ -68,9 +68,6 @@ void api_reply_db_error(struct req *r, const struct db_result *res);
  * the first answer of an idempotent booking (raising would roll back what it stored). */
 void api_reply_sql_error(struct req *r, const char *sqlstate, const char *primary,
                          const char *detail, const char *hint, const char *constraint);
-/* The callbacks of api_send, for chaining: 200 / 201 with the JSON value. */
-void api_reply_ok(struct req *r, const struct db_result *res);
-void api_reply_created(struct req *r, const struct db_result *res);
 
 /*
  * Runs `work(r->state)` on a worker thread of `kind`, then `done(r)` on the loop (unless the

@@ -119,7 +119,5 @@ int http_stream_write(struct req *r, struct evbuffer *buf);
 /* Bytes written to the stream but not yet accepted by the client's socket. */
 size_t http_stream_pending(struct req *r);
 void http_stream_end(struct req *r);
-/* Streams currently open. */
-int http_streams(void);
 
 #endif

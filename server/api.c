@@ -112,19 +112,19 @@ void api_call(struct req *r, struct sql_stmt *stmt, const char *const *params, a
     db_query(stmt, params, on_answer, p);
 }
 
-void api_reply_ok(struct req *r, const struct db_result *res)
+static void reply_ok(struct req *r, const struct db_result *res)
 {
     api_reply_result(r, 200, res);
 }
 
-void api_reply_created(struct req *r, const struct db_result *res)
+static void reply_created(struct req *r, const struct db_result *res)
 {
     api_reply_result(r, 201, res);
 }
 
 void api_send(struct req *r, struct sql_stmt *stmt, const char *const *params, int status)
 {
-    api_call(r, stmt, params, status == 201 ? api_reply_created : api_reply_ok);
+    api_call(r, stmt, params, status == 201 ? reply_created : reply_ok);
 }
 
 void api_reply_result(struct req *r, int status, const struct db_result *res)

@@ -43,7 +43,6 @@ static struct {
     int port;
     int inflight;
     int unflushed; /* replies handed to evhttp whose bytes are not all written yet */
-    int streams;   /* streaming replies open (not in flight: their owner ends them) */
     bool stopping;
     bool drained;
     void (*on_drained)(void);
@@ -373,7 +372,6 @@ int http_stream_start(struct req *r, const char *ctype, void (*on_close)(struct 
     evhttp_connection_set_closecb(evcon, stream_closed, r);
     evhttp_send_reply_start(r->ev, 200, reason(200));
     H.inflight--;
-    H.streams++;
     maybe_drained();
     return 0;
 }
@@ -412,13 +410,7 @@ void http_stream_end(struct req *r)
     log_msg(LOG_INFO, r->id, "%s %s %d stream %.3fs%s", r->method, r->path ? r->path : "-",
             r->status, (double)dur / 1e6, evcon ? "" : " (client left)");
     metrics_observe(r->match.route ? r->match.index : -1, r->status, dur);
-    H.streams--;
     http_req_release(r);
-}
-
-int http_streams(void)
-{
-    return H.streams;
 }
 
 const char *http_param(struct req *r, const char *name)
