@@ -321,6 +321,16 @@ class Context:
                          " then now() + interval '10 minutes' else now() - interval '10 minutes'"
                          " end as t from stores where id = %s", (store,))["t"]
 
+    def clear_of_midnight(self, store, minutes=3):
+        """Waits, when the store's local midnight is less than `minutes` away, until just after
+        it: a journey that books "today" and then watches today's line must not see the day turn
+        under it (CI once ran the floor journey at 23:58 in Paris)."""
+        left = self.sql1("select extract(epoch from (((now() at time zone timezone)::date + 1)"
+                         " - (now() at time zone timezone)))::float as s from stores where id = %s",
+                         (store,))["s"]
+        if left < minutes * 60:
+            time.sleep(left + 2)
+
     def lock_waiters(self, like=None):
         """Backends of this module's database waiting on a lock (wait_event_type = 'Lock'),
         optionally only those whose query contains `like`."""
