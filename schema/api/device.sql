@@ -138,15 +138,56 @@ language sql stable as $$
 $$;
 
 -- Owner details are shown to admins and to staff of a store where the device had business
--- (an entry with that store) while this owner held it.
+-- (an entry with that store) while this owner held it: that owner is then one of the store's
+-- customers. Notes, corrections and diagnostics are not business: any store's staff may append
+-- them to any device (that is what the shared record is for), so counting them would let a
+-- store make another store's customer its own by writing a line.
 create or replace function device_owner_visible(p_actor bigint, o device_owners) returns boolean
 language sql stable as $$
     select exists (select 1 from staff where id = p_actor and is_admin)
         or exists (select 1 from record_entries e
                    where e.device_id = o.device_id and e.store_id is not null
+                     and e.kind not in ('note', 'correction', 'diagnostic')
                      and e.at >= o.since and (o.until is null or e.at < o.until)
                      and e.store_id in (select store_id from staff_roles where staff_id = p_actor))
 $$;
+
+-- The stores that have the device in their custody now: an open repair, or a booking that is
+-- not cancelled on the store's local today. A store in custody is dealing with the customer
+-- who owns the device, so only its staff may change who that is or what the device is.
+create or replace function device_custodians(d devices) returns setof bigint
+language sql stable as $$
+    select r.store_id from repair_orders r join repair_states rs on rs.state = r.state
+    where r.device_id = d.id and not rs.terminal
+    union
+    select a.store_id from appointments a join stores st on st.id = a.store_id
+    where a.device_serial = d.serial and a.status <> 'cancelled'
+      and (a.starts_at at time zone st.timezone)::date = (now() at time zone st.timezone)::date
+$$;
+
+-- Refuses (403 other_store_custody, the stores in `stores`) a change to the device's owner or
+-- facts by someone who holds no role in a store that has it in custody. An admin acts for the
+-- chain and may override; the override is audited. The caller holds the device row locked, so
+-- a repair or booking that is being opened meanwhile is either seen here or opens after this.
+create or replace function device_custody_check(p_actor bigint, d devices, p_req text) returns void
+language plpgsql as $$
+declare
+    others bigint[];
+begin
+    select array_agg(c order by c) into others from device_custodians(d) c
+    where not exists (select 1 from staff_roles where staff_id = p_actor and store_id = c);
+    if others is null then
+        return;
+    end if;
+    if exists (select 1 from staff where id = p_actor and is_admin and disabled_at is null) then
+        perform carnet_audit(p_actor, 'custody_override', 'device', d.id::text, p_req);
+        return;
+    end if;
+    perform carnet_fail_extra(403, 'other_store_custody', 'serial',
+        'another store has this device in an open repair or a booking today: only its staff '
+        'may change the owner or the device''s details meanwhile',
+        jsonb_build_object('stores', to_jsonb(others)));
+end $$;
 
 create or replace function device_owner_json(p_actor bigint, o device_owners) returns json
 language sql stable as $$
@@ -500,6 +541,8 @@ begin
         insert into devices (serial) values (s) on conflict (serial) do nothing;
         select * into d from devices where serial = s for update;
         created := true;
+    else
+        perform device_custody_check(p_actor, d, p_req);
     end if;
     new_model := case when p ? 'model' then p->>'model' else d.model end;
     if not (p ? 'warranty_end') then
@@ -519,9 +562,12 @@ begin
 end $$;
 
 -- Makes `p` (an {name, email?, phone?} object) the device's current owner, closing the previous
--- ownership, unless it is already the current owner. Returns the owner row.
+-- ownership, unless it is already the current owner. Returns the owner row. Refused while
+-- another store has the device in custody (device_custody_check), even when nothing would
+-- change: the answer would otherwise tell a stranger whether they guessed the owner right.
+-- Open repairs of the device that have no contact yet take this owner; the others keep theirs.
 create or replace function device_owner_set(p_actor bigint, d devices, p jsonb, p_store bigint,
-                                 p_field text) returns device_owners
+                                 p_field text, p_req text) returns device_owners
 language plpgsql as $$
 declare
     cur device_owners%rowtype;
@@ -548,6 +594,10 @@ begin
         perform carnet_fail(422, 'required', p_field || '.email',
             'an email address or a phone number is required');
     end if;
+    -- The lock orders this change with repairs being opened (repair_open takes it too) and with
+    -- bookings being made (their record entry takes it), so custody is judged on what committed.
+    perform 1 from devices where id = d.id for no key update;
+    perform device_custody_check(p_actor, d, p_req);
     select * into cur from device_owners where device_id = d.id and until is null for update;
     if found and cur.name = btrim(p->>'name') and cur.email is not distinct from em
        and cur.phone is not distinct from ph then
@@ -556,6 +606,9 @@ begin
     update device_owners set until = now() where id = cur.id;
     insert into device_owners (device_id, name, email, phone)
     values (d.id, btrim(p->>'name'), em, ph) returning * into o;
+    update repair_orders r set contact_owner_id = o.id
+    where r.device_id = d.id and r.contact_owner_id is null
+      and not (select terminal from repair_states where state = r.state);
     perform record_append(d.id, 'owner_change',
         jsonb_build_object('owner_id', o.id, 'previous_owner_id', cur.id), p_actor, p_store,
         'owner', o.id);
@@ -572,7 +625,7 @@ declare
 begin
     perform carnet_require(p_actor, st, array['specialist', 'technician', 'manager']);
     d := device_get(p_serial);
-    o := device_owner_set(p_actor, d, p - 'store_id', st, 'owner');
+    o := device_owner_set(p_actor, d, p - 'store_id', st, 'owner', p_req);
     perform carnet_audit(p_actor, 'owner_change', 'device', d.id::text, p_req);
     return json_build_object('serial', d.serial, 'owner', device_owner_json(p_actor, o));
 end $$;
@@ -623,6 +676,11 @@ end $$;
 
 -- GET /api/devices?q=: serial (exact, then prefix), owner email or phone, the email or phone of
 -- a booking for the device, repair order number.
+-- Across stores a device is found by its exact serial only (the record is shared; the serial is
+-- what the customer hands over). Everything else finds only what the caller's own stores know
+-- (admins: every store): a prefix, devices with an entry of one of those stores; an email or a
+-- phone, those stores' customers (device_owner_visible) and bookings; a repair number, their
+-- repairs. So a search cannot tell whether another store's customer owns a device.
 -- Matches say how they matched; owners' details are not part of the answer.
 create or replace function device_search(p_actor bigint, p_q text, p_limit int, p_req text) returns json
 language plpgsql as $$
@@ -630,6 +688,8 @@ declare
     q text := btrim(p_q);
     s text := upper(regexp_replace(q, '\s', '', 'g'));
     ph text := device_phone_normalize(q);
+    adm boolean := exists (select 1 from staff where id = p_actor and is_admin);
+    mine bigint[] := array(select store_id from staff_roles where staff_id = p_actor);
     out json;
 begin
     if q = '' or length(q) > 254 then
@@ -640,30 +700,33 @@ begin
         from devices d where d.serial = s
         union all
         select d.id, 'serial_prefix', null, null, 2
-        from (select * from devices
-              where length(s) >= 3 and s ~ '^[A-Z0-9]+$' and serial like s || '%' and serial <> s
-              order by serial limit p_limit) d
+        from (select * from devices dp
+              where length(s) >= 3 and s ~ '^[A-Z0-9]+$' and dp.serial like s || '%' and dp.serial <> s
+                and (adm or exists (select 1 from record_entries e
+                                    where e.device_id = dp.id and e.store_id = any (mine)))
+              order by dp.serial limit p_limit) d
         union all
         select o.device_id, 'email', null, null, 3
         from device_owners o where position('@' in q) > 0 and lower(o.email) = lower(q)
+                               and device_owner_visible(p_actor, o)
         union all
         select o.device_id, 'phone', null, null, 3
         from device_owners o where ph ~ '^\+?[0-9]{6,15}$' and position('@' in q) = 0
-                               and o.phone = ph
+                               and o.phone = ph and device_owner_visible(p_actor, o)
         union all
         -- The contact a customer booked with, for a device they named in the booking.
         select dv.id, 'appointment_email', null, null, 4
         from appointments a join devices dv on dv.serial = a.device_serial
         where position('@' in q) > 0 and a.device_serial is not null
-          and lower(a.customer_email) = lower(q)
+          and lower(a.customer_email) = lower(q) and (adm or a.store_id = any (mine))
         union all
         select dv.id, 'appointment_phone', null, null, 4
         from appointments a join devices dv on dv.serial = a.device_serial
         where ph ~ '^\+?[0-9]{7,15}$' and position('@' in q) = 0 and a.device_serial is not null
-          and a.customer_phone = '+' || ltrim(ph, '+')
+          and a.customer_phone = '+' || ltrim(ph, '+') and (adm or a.store_id = any (mine))
         union all
         select r.device_id, 'repair', r.id, r.number, 0
-        from repair_orders r where upper(r.number) = upper(q)
+        from repair_orders r where upper(r.number) = upper(q) and (adm or r.store_id = any (mine))
     ), best as (
         select distinct on (h.id) h.* from hits h order by h.id, h.rank
     )

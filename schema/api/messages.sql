@@ -367,7 +367,7 @@ begin
         select id into v_id from message_threads where ref_type = 'repair' and ref_id = v_repair;
         if not found then
             select o.*, r.store_id, r.device_id into c
-            from repair_orders r, repair_contact(r.device_id) o where r.id = v_repair;
+            from repair_orders r, repair_contact(r) o where r.id = v_repair;
             if found then
                 v_id := message_thread_open(c.store_id, 'repair', v_repair, c.channel,
                                             c.recipient, 'en', c.name, c.device_id);

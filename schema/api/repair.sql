@@ -68,13 +68,16 @@ begin
     end if;
 end $$;
 
--- The device's current owner and how to reach them (email when known, else SMS); no row when
--- the device has no owner on file, and then nobody is told.
-create or replace function repair_contact(p_device bigint, out channel text, out recipient text,
+-- The customer the repair was opened for and how to reach them (email when known, else SMS):
+-- the device's owner at intake (contact_owner_id, 011), not whoever owns the device now, so a
+-- later owner change never redirects the repair's messages or its status link. No row when
+-- there was no owner on file, and then nobody is told.
+create or replace function repair_contact(r repair_orders, out channel text, out recipient text,
                                out name text)
 returns setof record language sql stable as $$
-    select case when email is not null then 'email' else 'sms' end, coalesce(email, phone), name
-    from device_owners where device_id = p_device and until is null
+    select case when o.email is not null then 'email' else 'sms' end, coalesce(o.email, o.phone),
+           o.name
+    from device_owners o where o.id = r.contact_owner_id
 $$;
 
 -- A state as the customer reads it in a message.
@@ -91,7 +94,7 @@ declare
     c record;
     d jsonb := jsonb_strip_nulls(p_data);
 begin
-    select * into c from repair_contact(r.device_id);
+    select * into c from repair_contact(r);
     if not found then
         return;
     end if;
@@ -110,7 +113,7 @@ language plpgsql as $$
 declare
     c record;
 begin
-    select * into c from repair_contact(r.device_id);
+    select * into c from repair_contact(r);
     if r.promised_at is null or not found then
         perform promise_resolve('repair', r.id);
         return;
@@ -183,29 +186,32 @@ begin
         perform carnet_fail(422, 'invalid', 'promised_at', 'a promised date is in the future');
     end if;
     n := device_ensure(p->>'serial');
-    select * into d from devices where id = n;
+    -- Taken before the owner is read: an owner change racing this intake either committed
+    -- before it (and is the contact) or waits for it (and is judged on its custody).
+    select * into d from devices where id = n for no key update;
+    if p->'owner' is not null and p->'owner' <> 'null'::jsonb then
+        perform device_owner_set(p_actor, d, p->'owner', p_store, 'owner', p_req);
+    end if;
     insert into repair_counters (store_id, last) values (p_store, 1)
     on conflict (store_id) do update set last = repair_counters.last + 1 returning last into n;
     select upper(s.code) into code from stores s where s.id = p_store;
     insert into repair_orders (number, device_id, store_id, problem, intake, promised_at,
-                               kept_overnight, opened_by)
+                               kept_overnight, opened_by, contact_owner_id)
     values (format('R-%s-%s', code, lpad(n::text, 5, '0')), d.id, p_store, btrim(p->>'problem'),
-            it, promised, coalesce((p->>'kept_overnight')::boolean, false), p_actor)
+            it, promised, coalesce((p->>'kept_overnight')::boolean, false), p_actor,
+            (select o.id from device_owners o where o.device_id = d.id and o.until is null))
     returning * into r;
     insert into repair_moves (repair_id, from_state, to_state, actor)
     values (r.id, null, 'intake', p_actor);
     insert into repair_links (token_hash, repair_id, purpose, expires_at)
     values (p_status_hash, r.id, 'status', now() + interval '1 year');
-    if p->'owner' is not null and p->'owner' <> 'null'::jsonb then
-        perform device_owner_set(p_actor, d, p->'owner', p_store, 'owner');
-    end if;
     perform record_append(d.id, 'repair_opened',
         jsonb_build_object('number', r.number, 'problem', r.problem, 'intake', r.intake,
                            'promised_at', r.promised_at, 'kept_overnight', r.kept_overnight),
         p_actor, p_store, 'repair', r.id);
     -- The owner hears of it, can write to the store from the status link, and is warned if the
     -- promised date slips.
-    for oc in select * from repair_contact(d.id) loop
+    for oc in select * from repair_contact(r) loop
         perform message_thread_open(p_store, 'repair', r.id, oc.channel, oc.recipient, 'en',
                                     oc.name, d.id);
     end loop;
@@ -280,7 +286,7 @@ begin
     if to_st = 'ready' then
         perform repair_notify(r, 'ready_for_pickup');
     elsif to_st = 'collected' then
-        for c in select * from repair_contact(r.device_id) loop
+        for c in select * from repair_contact(r) loop
             perform survey_offer(r.store_id, 'repair', r.id, c.channel, c.recipient, 'en',
                                  jsonb_build_object('name', c.name, 'code', r.number));
         end loop;

@@ -390,6 +390,9 @@ def test_search(ctx):
     spec, tech = login(ctx, "specialist"), login(ctx, "tech")
     for s in ("SRCH0AA001", "SRCH0AA002", "SRCH0AB003"):
         assert tech.put("/api/devices/" + s, {"model": "Watch"}).status == 201
+    # A prefix finds the devices the caller's stores have dealt with (test_custody: no others).
+    assert spec.post("/api/devices/SRCH0AA001/notes",
+                     {"text": "seen at the bar", "store_id": S["paris"]}).status == 201
     assert spec.post("/api/devices/SRCH0AA002/owners", {"store_id": S["paris"], "name": "Lena",
                      "email": "lena.search@example.org", "phone": "+33 7 00 00 00 01"}).status == 201
     rep = tech.post("/api/stores/%d/repairs" % S["paris"], {"serial": "SRCH0AB003", "problem": "strap",
