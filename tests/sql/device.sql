@@ -61,5 +61,37 @@ from json_array_elements(device_search(:tech, 'C02NEW', 10, 'req-8') -> 'results
 select r ->> 'serial' as serial
 from json_array_elements(device_search(:tech, 'paul@example.test', 10, 'req-9') -> 'results') r;
 select pg_temp.try(format('select device_search(%s, %L, 10, %L)', :tech, '', 'r'));
+-- Another store's staff find it by its exact serial only: not by the owner's email, not by a
+-- prefix (the device has no entry of theirs), not by a Paris repair number.
+select r ->> 'serial' as serial, r ->> 'match' as match
+from json_array_elements(device_search(:lyon_manager, 'c02new0mac1', 10, 'r') -> 'results') r;
+select device_search(:lyon_manager, 'paul@example.test', 10, 'r') as by_email,
+       device_search(:lyon_manager, 'C02NEW', 10, 'r') as by_prefix;
+select device_search(:lyon_manager, (select number from repair_orders order by id limit 1), 10, 'r')
+       as by_repair_number;
+
+-- Custody: while Paris has the device in an open repair, Lyon staff may not change its owner
+-- (not even to the same one) or its facts; an admin may, and the override is audited.
+select (repair_open(:tech, :paris, '{"serial": "C02NEW0MAC1", "problem": "Fan",
+        "intake": {"checklist": [{"item": "case", "ok": true}]}}', repeat('d', 64), 'r')
+        ->> 'id')::bigint as custody_rid \gset
+select pg_temp.try(format('select device_owner_add(%s, %L, %L, %L)', :lyon_manager, 'C02NEW0MAC1',
+    jsonb_build_object('store_id', :lyon, 'name', 'Evil Lyon', 'email', 'e2@example.test'), 'r'));
+select pg_temp.try(format('select device_owner_add(%s, %L, %L, %L)', :lyon_manager, 'C02NEW0MAC1',
+    jsonb_build_object('store_id', :lyon, 'name', 'Paul', 'email', 'paul@example.test'), 'r'));
+select pg_temp.try(format('select device_put(%s, %L, %L, %L)', :lyon_manager, 'C02NEW0MAC1',
+                          '{"warranty_end": "2030-01-01"}', 'r'));
+select device_note_add(:lyon_manager, 'C02NEW0MAC1',
+    jsonb_build_object('text', 'Seen in Lyon.', 'store_id', :lyon), 'r') ->> 'kind' as lyon_note;
+select device_owner_add(:admin, 'C02NEW0MAC1',
+    jsonb_build_object('store_id', :lyon, 'name', 'Moved Away', 'email', 'moved@example.test'),
+    'req-10') -> 'owner' ->> 'name' as admin_override;
+select action, request_id from audit_log where action = 'custody_override';
+-- The repair still writes to the customer of its intake.
+select recipient from repair_contact((select r from repair_orders r where id = :custody_rid));
+-- Once it is closed, the device is nobody's again.
+select repair_transition(:tech, :custody_rid, '{"to": "cancelled"}', 'r') ->> 'state' as state;
+select device_put(:lyon_manager, 'C02NEW0MAC1', '{"warranty_end": "2030-01-01"}', 'r')
+       -> 'device' ->> 'warranty_end' as lyon_fix;
 
 rollback;

@@ -47,6 +47,13 @@ select s ->> 'state' as state, s -> 'device' ->> 'serial_end' as serial_end,
 from repair_status(repeat('c', 64)) s;
 select pg_temp.try($$select repair_status(repeat('0', 64))$$);
 
+-- The repair keeps the customer of its intake: a later owner change does not redirect it.
+select recipient as intake_contact from repair_contact((select r from repair_orders r where id = :rid));
+select device_owner_add(:admin, 'F2LDEMO0PH13',
+    jsonb_build_object('store_id', :paris, 'name', 'Next', 'email', 'next@example.test'), 'r')
+    -> 'owner' ->> 'email' as new_owner;
+select recipient as still from repair_contact((select r from repair_orders r where id = :rid));
+
 -- Staff of another store cannot see it; an unknown id is not found.
 select pg_temp.try(format('select repair_get(%s, %s, %L)', :lyon_manager, :rid, 'r'));
 select pg_temp.try(format('select repair_get(%s, %s, %L)', :tech, 999999, 'r'));
