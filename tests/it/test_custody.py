@@ -27,9 +27,11 @@ it (device_custody_check in schema/api/device.sql), so that the test checks the 
 """
 import os
 import re
+import threading
 import zlib
 
 import psycopg2
+import psycopg2.extras
 
 from harness import HANG_GUARD_S, ROOT, Client, wait_for
 from smtpsink import SmtpSink
@@ -501,3 +503,51 @@ def test_custody_migration_backfills_the_intake_owner(ctx):
     live = dict((x["id"], x["contact_owner_id"]) for x in ctx.sql(
         "select id, contact_owner_id from repair_orders where id in %s", (ids,)))
     assert live == got, live
+
+
+def test_an_owner_change_racing_an_intake_is_judged_after_it(ctx):
+    """Custody is judged on what committed: an owner change that arrives while another store's
+    intake of the device is under way waits for it and is then refused; an intake that arrives
+    while an owner change is under way waits for it and takes that owner as its customer."""
+    lyon = who(ctx, "lyon")
+    tech_id = ctx.sql1("select id from staff where email = 'tech@carnet.test'")["id"]
+    lyon_id = ctx.sql1("select id from staff where email = 'lyon@carnet.test'")["id"]
+    make_situation(ctx, "none", "CUSTRACE01")
+    make_situation(ctx, "none", "CUSTRACE02")
+    intake = {"serial": "CUSTRACE01", "problem": "screen", "intake": CHECKLIST}
+
+    conn = psycopg2.connect(ctx.url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("select repair_open(%s, %s, %s::jsonb, %s, 'race')",
+                        (tech_id, S["paris"], psycopg2.extras.Json(intake), "ab" * 32))
+        got = {}
+        t = threading.Thread(target=lambda: got.setdefault("r", lyon.post(
+            "/api/devices/CUSTRACE01/owners", owner_body(S["lyon"], "CUSTRACE01"))))
+        t.start()
+        ctx.wait_lock_waiters(1)
+        conn.commit()
+        t.join(HANG_GUARD_S)
+    finally:
+        conn.close()
+    assert answer(got["r"]) == "403 other_store_custody", got["r"]
+
+    conn = psycopg2.connect(ctx.url)
+    tech = login(ctx, "tech@carnet.test")
+    try:
+        with conn.cursor() as cur:
+            cur.execute("select device_owner_add(%s, 'CUSTRACE02', %s::jsonb, 'race')",
+                        (lyon_id, psycopg2.extras.Json(owner_body(S["lyon"], "CUSTRACE02"))))
+        got = {}
+        t = threading.Thread(target=lambda: got.setdefault("r", open_repair(
+            tech, S["paris"], "CUSTRACE02")))
+        t.start()
+        ctx.wait_lock_waiters(1)
+        conn.commit()
+        t.join(HANG_GUARD_S)
+    finally:
+        conn.close()
+    assert got["r"].status == 201, got["r"]
+    contact = ctx.sql1("select o.email from repair_orders r join device_owners o"
+                       " on o.id = r.contact_owner_id where r.id = %s", (got["r"].json["id"],))
+    assert contact == {"email": "new.custrace02@example.test"}, contact
