@@ -10,6 +10,16 @@ if [ -z "${DATABASE_URL:-}" ]; then
     echo "PostgreSQL: private cluster in $pgdir ($DATABASE_URL); stop it with: .tools/pg.sh stop $pgdir" >&2
 fi
 export DATABASE_URL
+# The data key that seals customer links (README, Personal data): made once, owner-only.
+if [ -z "${CARNET_DATA_KEY_FILE:-}" ]; then
+    mkdir -p var
+    CARNET_DATA_KEY_FILE=var/data.key
+    if [ ! -e "$CARNET_DATA_KEY_FILE" ]; then
+        (umask 077 && head -c 32 /dev/urandom > "$CARNET_DATA_KEY_FILE")
+        echo "data key: created $CARNET_DATA_KEY_FILE (keep it, and keep it out of backups of the database)" >&2
+    fi
+fi
+export CARNET_DATA_KEY_FILE
 build/carnetd --migrate --log-level warning
 for f in schema/seed/*.sql; do psql -q -v ON_ERROR_STOP=1 "$DATABASE_URL" -f "$f"; done
 mkdir -p var

@@ -19,6 +19,7 @@ struct config {
     char *public_url;
     char *log_level;
     char *outbox_dir;
+    char *data_key_file; /* seal.h: required to serve */
     int pool_size;
     int queue_max;
     int pipeline_depth;

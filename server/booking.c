@@ -26,6 +26,7 @@
 #include "config.h"
 #include "http.h"
 #include "link.h"
+#include "seal.h"
 #include "log.h"
 #include "util.h"
 
@@ -467,7 +468,7 @@ void booking_create(struct req *r)
     const char *store = api_path_id(r, "store");
     const char *key = http_header(r, "Idempotency-Key");
     struct booking_ctx *b;
-    char *body = NULL, *sealed = NULL, *material = NULL;
+    char *body = NULL, *sealed = NULL, *material = NULL, *marker = NULL;
     char idem_hash[LINK_HASH_LEN + 1];
 
     if (!store || !api_need_body(r))
@@ -497,8 +498,12 @@ void booking_create(struct req *r)
         if (!(sealed = seal_token(b)))
             goto oom;
     }
-    const char *params[7] = {store,  body,  b->link.hash, key ? idem_hash : NULL,
-                             sealed, r->id, b->link.token};
+    /* The confirmation message carries the link sealed under the data key (seal.h): the
+     * database never holds the token in clear. */
+    if (!(marker = seal_marker(b->link.token)))
+        goto oom;
+    const char *params[7] = {store, body, b->link.hash, key ? idem_hash : NULL, sealed, r->id,
+                             marker};
     api_call(r, &q_create, params, on_booked);
     goto out;
 oom:
@@ -509,6 +514,7 @@ out:
         free(material);
     }
     free(sealed);
+    free(marker);
     free(body);
 }
 

@@ -43,6 +43,8 @@ static const struct opt options[] = {
      "debug, info, warning or error"},
     {"outbox-dir", "CARNET_OUTBOX_DIR", OPT_STR, OFF(outbox_dir), "var/outbox", 0, 0,
      "folder of the file sink for customer messages"},
+    {"data-key-file", "CARNET_DATA_KEY_FILE", OPT_STR, OFF(data_key_file), "", 0, 0,
+     "file holding the 32-byte data key (mode 0600) that seals customer links; required"},
     {"pool-size", "CARNET_POOL_SIZE", OPT_INT, OFF(pool_size), "8", 1, 256,
      "PostgreSQL connections in the pool"},
     {"queue-max", "CARNET_QUEUE_MAX", OPT_INT, OFF(queue_max), "512", 0, 1000000,

@@ -20,6 +20,7 @@
 #include "device.h"
 #include "http.h"
 #include "link.h"
+#include "seal.h"
 #include "log.h"
 
 #define FLOOR_NAME_MAX 100
@@ -380,9 +381,15 @@ void floor_standby_claim(struct req *r)
 
     if (!link_from_path(r, "token", thash) || !(j = linked_new(r, 200, "manage_token")))
         return;
-    /* The token itself goes once, for the link in the confirmation message. */
-    const char *params[3] = {thash, j->link.hash, j->link.token};
+    /* The token goes once, sealed (seal.h), for the link in the confirmation message. */
+    char *marker = seal_marker(j->link.token);
+    if (!marker) {
+        http_reply_oom(r);
+        return;
+    }
+    const char *params[3] = {thash, j->link.hash, marker};
     api_call(r, &q_standby_claim, params, on_linked);
+    free(marker);
 }
 
 /* ---- the floor rules of a store ---- */

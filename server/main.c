@@ -21,6 +21,8 @@
 #include "log.h"
 #include "metrics.h"
 #include "migrate.h"
+#include "linkstock.h"
+#include "seal.h"
 #include "outbox.h"
 #include "pgconn.h"
 #include "router.h"
@@ -122,6 +124,13 @@ int main(int argc, char **argv)
         rc = hash_password_stdin();
         goto out;
     }
+    /* Without the data key no customer link could be sealed or delivered: refuse now, not at
+     * the first booking. */
+    if ((!config.migrate_only || config.data_key_file[0]) &&
+        seal_init(config.data_key_file, err, sizeof(err)) < 0) {
+        log_error("%s", err);
+        goto out;
+    }
     signal(SIGPIPE, SIG_IGN);
     /* A host name that does not resolve is bad configuration: say so now rather than retry it
      * forever on the loop. (At run time a failed lookup is a failed attempt, retried.) */
@@ -134,6 +143,13 @@ int main(int argc, char **argv)
         if (n < 0)
             goto out;
         log_info("migrations: %d applied", n);
+    }
+    /* Ready links before the first request that may need one (and in a freshly migrated
+     * database, before anything else runs its SQL). A database that is down now is filled by
+     * the top-up on the loop later. */
+    if (seal_ready() && linkstock_fill_blocking(config.database_url, err, sizeof(err)) < 0)
+        log_warning("link stock: not filled at start-up: %s", err);
+    if (!config.skip_migrate || config.migrate_only) {
         if (config.migrate_only) {
             rc = 0;
             goto out;
@@ -171,7 +187,10 @@ int main(int argc, char **argv)
     }
     if (http_init(base, config.listen_host, config.listen_port, dispatch_request) < 0)
         goto out;
-    if (!config.no_jobs && (jobs_init(base) < 0 || outbox_init(base) < 0))
+    /* The stock's top-up is background work too: a --no-jobs process lives on its start-up
+     * fill and the top-ups of the processes that run jobs. */
+    if (!config.no_jobs && (jobs_init(base) < 0 || outbox_init(base) < 0 ||
+                            linkstock_init(base, LINKSTOCK_INTERVAL_MS) < 0))
         goto out;
     sigterm = evsignal_new(base, SIGTERM, on_signal, NULL);
     sigint = evsignal_new(base, SIGINT, on_signal, NULL);
@@ -184,6 +203,7 @@ int main(int argc, char **argv)
     rc = 0;
 out:
     jobs_stop();
+    linkstock_stop();
     if (sigterm)
         event_free(sigterm);
     if (sigint)
@@ -199,6 +219,7 @@ out:
     metrics_free();
     if (base)
         event_base_free(base);
+    seal_free();
     config_free(&config);
     return rc;
 }

@@ -45,6 +45,7 @@
 #include "config.h"
 #include "db.h"
 #include "log.h"
+#include "seal.h"
 #include "util.h"
 #include "worker.h"
 
@@ -110,6 +111,15 @@ static void send_bounds(CURL *c, char *errbuf)
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
 }
 
+/* Frees text that may hold a live link, after erasing it. */
+static void wipe_free(char *s)
+{
+    if (s) {
+        sodium_memzero(s, strlen(s));
+        free(s);
+    }
+}
+
 static void msg_free(struct outbox_msg *m)
 {
     if (!m)
@@ -117,9 +127,9 @@ static void msg_free(struct outbox_msg *m)
     free(m->kind);
     free(m->channel);
     free(m->recipient);
-    free(m->subject);
-    free(m->body);
-    free(m->sms);
+    wipe_free(m->subject);
+    wipe_free(m->body);
+    wipe_free(m->sms);
     free(m->created_at);
     free(m);
 }
@@ -408,6 +418,26 @@ out:
     free(tmp);
 }
 
+/* The links in a message rest sealed (seal.h); they are opened here, on the sending thread,
+ * just before the send, and wiped with the message. -1 (the message failed for good) when one
+ * does not open. */
+static int open_sealed(struct outbox_msg *m)
+{
+    char **fields[3] = {&m->subject, &m->body, &m->sms};
+    char err[160] = "";
+
+    for (int i = 0; i < 3; i++) {
+        char *open = seal_open_text(*fields[i], err, sizeof(err));
+        if (!open) {
+            fail(m, true, "cannot open the message's links: %s", err);
+            return -1;
+        }
+        wipe_free(*fields[i]);
+        *fields[i] = open;
+    }
+    return 0;
+}
+
 static void send_work(void *arg)
 {
     struct outbox_msg *m = arg;
@@ -417,6 +447,9 @@ static void send_work(void *arg)
     if (atomic_load(&sends_cancelled)) {
         m->transport = smtp ? "smtp" : webhook ? "webhook" : "file";
         fail(m, false, "not sent: carnetd is stopping");
+    } else if (open_sealed(m) < 0) {
+        /* Another try would open it no better (a key that is not this one, a damaged marker). */
+        m->transport = smtp ? "smtp" : webhook ? "webhook" : "file";
     } else if (smtp)
         send_smtp(m);
     else if (webhook)

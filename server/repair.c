@@ -22,6 +22,7 @@
 #include "device.h"
 #include "http.h"
 #include "link.h"
+#include "seal.h"
 #include "log.h"
 
 static const char *const state_names[REPAIR_NSTATES] = {
@@ -109,7 +110,7 @@ static void on_link_reply(struct req *r, const struct db_result *res)
 
 /* ---- staff handlers ---- */
 
-/* A call that mints a customer link: (actor, `key`, body, link hash, request id, link token);
+/* A call that mints a customer link: (actor, `key`, body, link hash, request id, sealed token);
  * the reply carries the token under `field`, the only time it is ever shown. */
 static void call_with_link(struct req *r, struct sql_stmt *stmt, const char *key, const char *field,
                            int status)
@@ -125,8 +126,15 @@ static void call_with_link(struct req *r, struct sql_stmt *stmt, const char *key
     r->state = l;
     r->state_free = link_call_free;
     link_mint(&l->link);
-    const char *params[6] = {r->who.staff_id, key, api_body(r), l->link.hash, r->id, l->link.token};
+    /* Messages get the token sealed (seal.h): the database never holds it in clear. */
+    char *marker = seal_marker(l->link.token);
+    if (!marker) {
+        http_reply_oom(r);
+        return;
+    }
+    const char *params[6] = {r->who.staff_id, key, api_body(r), l->link.hash, r->id, marker};
     api_call(r, stmt, params, on_link_reply);
+    free(marker);
 }
 
 void repair_open(struct req *r)

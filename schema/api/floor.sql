@@ -838,7 +838,7 @@ declare
     n int := 0;
     offers jsonb := '[]';
     o jsonb;
-    tok text;
+    k record;
 begin
     for s in select * from standby where status = 'offered' and offer_expires_at <= now()
              order by offer_expires_at limit 200 for update skip locked
@@ -871,19 +871,19 @@ begin
             continue;
         end;
         -- The link the customer got when joining is stored only as its hash, so the message
-        -- carries a new link to the same standby place, minted here like every link the
-        -- database mints (message_token_new) and opened through offer_token_hash.
-        tok := message_token_new();
+        -- carries a new link to the same standby place, taken from carnetd's stock like every
+        -- link the database puts in a message (link_stock_take), opened through offer_token_hash.
+        k := link_stock_take();
         update standby set status = 'offered', offered_appointment_id = a.id,
                            offered_at = now(), offered_starts_at = a.starts_at,
                            offer_expires_at = now() + make_interval(secs => p_hold_s),
-                           offer_token_hash = message_token_hash(tok)
+                           offer_token_hash = k.token_hash
         where id = s.id;
         perform outbox_enqueue('standby_offer', case when s.email is not null then 'email'
                                                      else 'sms' end,
                                coalesce(s.email, s.phone), 'en',
                                jsonb_build_object('name', s.name, 'starts_at', a.starts_at,
-                                                  'link', '{{public_url}}/standby/#' || tok),
+                                                  'link', '{{public_url}}/standby/#' || k.sealed),
                                slot.store_id, 'standby', s.id);
         offers := offers || jsonb_build_object('store_id', slot.store_id, 'standby_id', s.id,
                                                'appointment_id', a.id, 'starts_at', a.starts_at);

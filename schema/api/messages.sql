@@ -171,8 +171,11 @@ begin
         return null;
     end if;
     if p_error is null then
+        -- Delivered: the text (and the links in it) has done its job; the metadata stays for
+        -- the manager's view. A failed message keeps its text (links only sealed) for a retry.
         update outbox set status = 'sent', sent_at = now(), transport = p_transport,
-                          claimed_until = null, last_error = null
+                          claimed_until = null, last_error = null,
+                          subject = '', body = '', sms = ''
         where id = p_id;
         return 'sent';
     end if;
@@ -195,7 +198,7 @@ language plpgsql as $$
 declare
     n int;
 begin
-    update outbox set status = 'cancelled', once_key = null
+    update outbox set status = 'cancelled', once_key = null, subject = '', body = '', sms = ''
     where ref_type = p_ref_type and ref_id = p_ref_id and kind = any (p_kinds)
       and status = 'pending';
     get diagnostics n = row_count;
@@ -269,12 +272,39 @@ begin
     return v_id;
 end $$;
 
--- 32 bytes from the server's strong random source (two v4 UUIDs, 244 random bits), url-safe.
-create or replace function message_token_new() returns text
-language sql volatile as $$
-    select translate(encode(decode(replace(gen_random_uuid()::text || gen_random_uuid()::text,
-                                           '-', ''), 'hex'), 'base64'), '+/=', '-_')
-$$;
+-- A ready link from carnetd's stock (server/linkstock.c): the hash to store and the token sealed
+-- under the data key, to put in the message. The database never holds a live token in clear:
+-- only carnetd's outbox opens the seal, when it delivers. Each stock link is used once; an empty
+-- stock (carnetd not running since the database was created) is a retryable 503.
+create or replace function link_stock_take(out token_hash text, out sealed text)
+language plpgsql as $$
+begin
+    delete from link_stock k
+    where k.id = (select id from link_stock order by id limit 1 for update skip locked)
+    returning k.token_hash, k.sealed into token_hash, sealed;
+    if not found then
+        perform carnet_fail(503, 'busy', null, 'no private link is ready yet, try again in a moment');
+    end if;
+end $$;
+
+-- carnetd's top-up: adds up to p_target - (what is there) of the given links, after dropping
+-- ready links sealed under another key than p_kid (a rotated key could not open them).
+-- Returns how many are still missing. Serialised, so several carnetd do not overshoot.
+create or replace function link_stock_add(p_hashes text[], p_sealed text[], p_target int,
+                                          p_kid text) returns int
+language plpgsql as $$
+declare
+    have int;
+    room int;
+begin
+    perform pg_advisory_xact_lock(hashtext('carnet-link-stock'));
+    delete from link_stock where sealed not like '{{sealed:' || p_kid || ':%';
+    select count(*) into have from link_stock;
+    room := greatest(p_target - have, 0);
+    insert into link_stock (token_hash, sealed)
+    select h, s from unnest(p_hashes[1:room], p_sealed[1:room]) as t(h, s);
+    return greatest(room - coalesce(array_length(p_hashes, 1), 0), 0);
+end $$;
 
 create or replace function message_token_hash(p_token text) returns text
 language sql immutable as $$
@@ -307,11 +337,11 @@ end $$;
 create or replace function message_link_mint(p_thread bigint) returns text
 language plpgsql as $$
 declare
-    tok text := message_token_new();
+    k record := link_stock_take();
 begin
     insert into message_links (token_hash, purpose, thread_id, expires_at)
-    values (message_token_hash(tok), 'thread', p_thread, now() + interval '90 days');
-    return '{{public_url}}/messages/#' || tok;
+    values (k.token_hash, 'thread', p_thread, now() + interval '90 days');
+    return '{{public_url}}/messages/#' || k.sealed;
 end $$;
 
 create or replace function message_thread_json(p_thread bigint, p_staff_view boolean) returns json
@@ -586,11 +616,11 @@ create or replace function survey_offer(p_store bigint, p_ref_type text, p_ref_i
                              p_recipient text, p_locale text, p_data jsonb default '{}')
 returns bigint language plpgsql as $$
 declare
-    tok text := message_token_new();
+    k record := link_stock_take();
     v_id bigint;
 begin
     insert into surveys (store_id, ref_type, ref_id, token_hash, expires_at)
-    values (p_store, p_ref_type, p_ref_id, message_token_hash(tok), now() + interval '14 days')
+    values (p_store, p_ref_type, p_ref_id, k.token_hash, now() + interval '14 days')
     on conflict (ref_type, ref_id) do nothing
     returning id into v_id;
     if v_id is null then
@@ -598,7 +628,7 @@ begin
     end if;
     perform outbox_enqueue('survey', p_channel, p_recipient, p_locale,
                            coalesce(p_data, '{}') || jsonb_build_object(
-                               'link', '{{public_url}}/survey/#' || tok),
+                               'link', '{{public_url}}/survey/#' || k.sealed),
                            p_store, p_ref_type, p_ref_id);
     return v_id;
 end $$;

@@ -22,6 +22,8 @@ cleanup() {
 trap cleanup EXIT
 
 url=$(CARNET_PG_FSYNC=off .tools/pg.sh start "$pgdir" 2>/dev/null)
+(umask 077 && head -c 32 /dev/urandom > "$work/data.key")
+export CARNET_DATA_KEY_FILE="$work/data.key"
 build/carnetd --migrate --database-url "$url" --log-level warning
 for f in schema/seed/*.sql; do psql -q -v ON_ERROR_STOP=1 "$url" -f "$f" >/dev/null; done
 # Domain fills (large data sets) print KEY=VALUE lines used in the cases below.

@@ -78,7 +78,8 @@ class Target:
         self.url = self.cluster.url_for("carnet_fuzz")
         subprocess.check_call([self.binary, "--migrate", "--log-level", "warning",
                                "--database-url", self.url,
-                               "--schema-dir", os.path.join(ROOT, "schema")])
+                               "--schema-dir", os.path.join(ROOT, "schema"),
+                               "--data-key-file", harness.data_key_file(workdir)])
         self.db = harness.psycopg2.connect(self.url)
         self.db.autocommit = True
         seed = os.path.join(ROOT, "schema", "seed")

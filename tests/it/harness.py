@@ -9,9 +9,12 @@ ctx.check_servers(), which fails the test when a carnetd of the module has exite
 its own orderly stop (exit code 0), or when its log holds a sanitizer report. A test that means
 to SIGKILL a carnetd says so: ctx.start_carnetd(killed=True).
 """
+import base64
+import ctypes
 import http.client
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -103,7 +106,13 @@ class Client:
         try:
             conn.request(method, path, body=data, headers=h)
             r = conn.getresponse()
-            return Response(r.status, r.getheaders(), r.read())
+            resp = Response(r.status, r.getheaders(), r.read())
+            if resp.header("Content-Type") and "json" in resp.header("Content-Type"):
+                try:
+                    collect_tokens(json.loads(resp.raw))
+                except ValueError:
+                    pass
+            return resp
         finally:
             conn.close()
 
@@ -132,6 +141,63 @@ class Client:
         return r.json
 
 
+def data_key_file(workdir):
+    """The run's data key (seal.h): 32 random bytes, readable by its owner only, created once per
+    work folder and shared by every carnetd of the run, as `make run` does under var/."""
+    path = os.path.join(workdir, "data.key")
+    if not os.path.exists(path):
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(os.urandom(32))
+    return path
+
+
+# Every private token a module's tests were handed (replies under a "...token" key, links in
+# delivered messages): at the module's end none may be in a carnetd log or in the database in
+# clear (Context.check_no_clear_tokens).
+MINTED = set()
+TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{43}$")
+LINK_RE = re.compile(r"/#([A-Za-z0-9_-]{43})(?![A-Za-z0-9_-])")
+
+
+def collect_tokens(obj):
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            if k.endswith("token") and isinstance(v, str) and TOKEN_RE.match(v):
+                MINTED.add(v)
+            else:
+                collect_tokens(v)
+    elif isinstance(obj, list):
+        for v in obj:
+            collect_tokens(v)
+
+
+SEALED_RE = re.compile(r"\{\{sealed:([0-9a-f]{16}):([A-Za-z0-9_-]+)\}\}")
+_sodium = None
+
+
+def open_sealed(text, workdir):
+    """`text` with every sealed marker (server/seal.c) opened with the run's data key, as the
+    outbox does when it delivers: libsodium's crypto_secretbox through ctypes, so a test checks
+    that a message holds the very link the customer was given without the database holding it."""
+    global _sodium
+    if _sodium is None:
+        _sodium = ctypes.CDLL("libsodium.so.23")
+        assert _sodium.sodium_init() >= 0
+    with open(data_key_file(workdir), "rb") as f:
+        key = f.read()
+
+    def one(m):
+        raw = base64.urlsafe_b64decode(m.group(2) + "=" * (-len(m.group(2)) % 4))
+        nonce, box = raw[:24], raw[24:]
+        out = ctypes.create_string_buffer(len(box))
+        rc = _sodium.crypto_secretbox_open_easy(out, box, ctypes.c_ulonglong(len(box)), nonce,
+                                                key)
+        assert rc == 0, "a sealed marker does not open with the run's key"
+        return out.raw[:len(box) - 16].decode()
+    return SEALED_RE.sub(one, text)
+
+
 class Carnetd:
     def __init__(self, binary, url, logdir, env=None, args=None, port=None, killed=False,
                  refuses_start=False):
@@ -144,15 +210,17 @@ class Carnetd:
         self.reported = False   # its exit problem has already failed a test
         self.log_checked = 0    # bytes of its log already scanned for sanitizer reports
         self.log_path = os.path.join(logdir, "carnetd-%d.log" % self.port)
+        self.outbox_dir = os.path.join(logdir, "outbox-%d" % self.port)
         e = dict(os.environ)
         e.update({
             "DATABASE_URL": url,
             "CARNET_LISTEN": "127.0.0.1:%d" % self.port,
             "CARNET_WEB_ROOT": os.path.join(ROOT, "web"),
             "CARNET_SCHEMA_DIR": os.path.join(ROOT, "schema"),
-            "CARNET_OUTBOX_DIR": os.path.join(logdir, "outbox-%d" % self.port),
+            "CARNET_OUTBOX_DIR": self.outbox_dir,
             "CARNET_PUBLIC_URL": "http://127.0.0.1:%d" % self.port,
             "CARNET_JOB_INTERVAL_MS": "200",
+            "CARNET_DATA_KEY_FILE": data_key_file(logdir),
         })
         e.update(env or {})
         self.log = open(self.log_path, "ab")
@@ -269,6 +337,7 @@ class Context:
     def __init__(self, run, module_name):
         self.run = run
         self.cluster = run.cluster
+        MINTED.clear()
         self.dbname = "t_" + module_name
         self.cluster.admin_exec('drop database if exists "%s"' % self.dbname)
         self.cluster.admin_exec('create database "%s" template carnet_template' % self.dbname)
@@ -297,6 +366,65 @@ class Context:
     def sql1(self, query, args=None):
         rows = self.sql(query, args)
         return rows[0] if rows else None
+
+    def delivered(self, outbox_id, timeout=HANG_GUARD_S):
+        """The message `outbox_id` as the file sink delivered it (subject, body, sms, to...), once
+        its row is sent: after delivery the database keeps only its metadata."""
+        def find():
+            if self.sql1("select status from outbox where id = %s", (outbox_id,))["status"] \
+                    != "sent":
+                return None
+            for s in self.servers:
+                d = s.outbox_dir
+                for name in (os.listdir(d) if os.path.isdir(d) else ()):
+                    if name.startswith("%d-" % outbox_id) and name.endswith(".json"):
+                        with open(os.path.join(d, name)) as f:
+                            return json.load(f)
+            return None
+        return wait_for(find, "delivery of message %d" % outbox_id, timeout)
+
+    def message_body(self, outbox_id):
+        """What the customer reads (or will read) in message `outbox_id`: the delivered text once
+        it is sent, else its queued body with the seals opened (which must hold no link in
+        clear: a queued link is sealed)."""
+        row = self.sql1("select status, body from outbox where id = %s", (outbox_id,))
+        if row["status"] in ("sent", "sending"):
+            return self.delivered(outbox_id)["body"]
+        assert not re.search(r"/#[A-Za-z0-9_-]{43}\b", row["body"]), row["body"]
+        return self.opened(row["body"])
+
+    def check_no_clear_tokens(self):
+        """Fails when a token this module's tests were handed, or one a delivered message
+        carried, is written in a carnetd log or anywhere in the database (a pg_dump of it)."""
+        for srv in self.servers:
+            d = srv.outbox_dir
+            for name in (os.listdir(d) if os.path.isdir(d) else ()):
+                if name.endswith(".json"):
+                    with open(os.path.join(d, name)) as f:
+                        MINTED.update(LINK_RE.findall(f.read()))
+        if not MINTED:
+            return 0
+        pg_dump = "/usr/lib/postgresql/15/bin/pg_dump"
+        dump = subprocess.run([pg_dump if os.path.exists(pg_dump) else "pg_dump", "-d", self.url],
+                              capture_output=True, check=True).stdout.decode()
+        places = [("the database (pg_dump)", dump)]
+        places += [("log " + srv.log_path, srv.read_log()) for srv in self.servers]
+        leaks = ["%s...: %s" % (t[:6], where) for t in sorted(MINTED) for where, text in places
+                 if t in text]
+        assert not leaks, "tokens in clear:\n" + "\n".join(leaks)
+        return len(MINTED)
+
+    def opened(self, text):
+        """`text` (an outbox subject, body, sms or link) as it will be delivered."""
+        return open_sealed(text, self.run.workdir)
+
+    def sealed_link(self, text, token):
+        """Asserts that `text` holds `token` only sealed: not in clear, and in clear once opened
+        with the data key. Returns the opened text."""
+        assert token not in text, "a live link rests in the database in clear: %s" % text
+        opened = self.opened(text)
+        assert token in opened, (token, opened)
+        return opened
 
     # ---- "today" in a store's time zone (never the machine's date, never now() + N minutes) --
 

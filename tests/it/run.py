@@ -34,7 +34,8 @@ class Run:
         subprocess.check_call(
             [self.binary, "--migrate", "--log-level", "warning",
              "--database-url", self.cluster.url_for("carnet_template"),
-             "--schema-dir", os.path.join(harness.ROOT, "schema")])
+             "--schema-dir", os.path.join(harness.ROOT, "schema"),
+             "--data-key-file", harness.data_key_file(workdir)])
 
 
 SANITIZER_MARKS = harness.SANITIZER_MARKS
@@ -107,6 +108,15 @@ def main():
                     failed += 1
                     failures.append("%s.teardown" % name)
                     print("FAIL %s.teardown\n%s" % (name, traceback.format_exc()), flush=True)
+                try:
+                    n = ctx.check_no_clear_tokens()
+                    passed += 1
+                    print("ok   %s: none of its %d tokens in a log or in the database" % (name, n),
+                          flush=True)
+                except Exception:
+                    failed += 1
+                    failures.append("%s.tokens" % name)
+                    print("FAIL %s.tokens\n%s" % (name, traceback.format_exc()), flush=True)
         if args.sanitizer:
             for f in os.listdir(workdir):
                 if (f.startswith("carnetd-") and f.endswith(".log")

@@ -116,18 +116,20 @@ def test_booking_confirms_once_with_the_manage_link_and_reminders(ctx):
     assert kinds == ["booking_confirmed", "reminder_day", "reminder_hour"], kinds
     conf = [x for x in rows if x["kind"] == "booking_confirmed"][0]
     assert conf["channel"] == "email" and conf["recipient"] == a["customer"]["email"], conf
-    assert "{{public_url}}/manage/#" + r.json["manage_token"] in conf["body"], conf["body"]
+    # The link rests sealed under the data key; opened, it is the one the reply handed out.
+    assert "{{public_url}}/manage/#" + r.json["manage_token"] in \
+        ctx.sealed_link(conf["body"], r.json["manage_token"])
     assert a["code"] in conf["body"] and "Robin Wired" in conf["body"], conf["body"]
     for rem in rows:
         if rem["kind"].startswith("reminder"):
             assert rem["status"] == "pending", rem
-            assert r.json["manage_token"] in rem["body"], rem["body"]
+            ctx.sealed_link(rem["body"], r.json["manage_token"])
     # The delivery worker fills the placeholder with the public URL: the link is the one the
     # booking reply handed out.
     claimed = ctx.sql1("select outbox_claim(10, 60, 'https://carnet.example') as j")["j"]
     mine = [m for m in claimed if m["id"] == conf["id"]]
     assert mine and "https://carnet.example/manage/#" + r.json["manage_token"] in \
-        mine[0]["body"], claimed
+        ctx.sealed_link(mine[0]["body"], r.json["manage_token"]), claimed
     # Only email or SMS: a phone-only booking is confirmed by SMS.
     r = book(ctx, start, email=None, phone="+33 6 99 88 77 66")
     assert r.status == 201, r
@@ -166,7 +168,8 @@ def test_move_and_cancel_tell_the_customer_and_move_the_reminders(ctx):
     new = start.replace("T13:00", "T14:00")
     assert c.post("/api/manage/%s/reschedule" % token, {"starts_at": new}).status == 200
     changed = outbox(ctx, "appointment", aid, "booking_changed")
-    assert len(changed) == 1 and token in changed[0]["body"], changed
+    assert len(changed) == 1, changed
+    ctx.sealed_link(changed[0]["body"], token)
     pending = [x for x in outbox(ctx, "appointment", aid)
                if x["kind"].startswith("reminder") and x["status"] == "pending"]
     assert len(pending) == 2, pending
@@ -245,7 +248,8 @@ def test_repair_tells_its_owner_each_step_and_offers_a_survey(ctx):
     first = outbox(ctx, "repair", rid)
     assert [x["kind"] for x in first] == ["repair_status"], first
     assert first[0]["recipient"] == "dana@example.com" and "intake" in first[0]["body"]
-    assert "{{public_url}}/repair/#" + rep["status_token"] in first[0]["body"], first[0]["body"]
+    assert "{{public_url}}/repair/#" + rep["status_token"] in \
+        ctx.sealed_link(first[0]["body"], rep["status_token"])
     p = ctx.sql1("select * from promises where ref_type = 'repair' and ref_id = %s", (rid,))
     assert p and p["state"] == "intake" and p["resolved_at"] is None, p
 
@@ -254,7 +258,8 @@ def test_repair_tells_its_owner_each_step_and_offers_a_survey(ctx):
     assert est.status == 200, est
     e = outbox(ctx, "repair", rid, "estimate_ready")
     assert len(e) == 1 and "129.50 EUR" in e[0]["body"], e
-    assert "{{public_url}}/estimate/#" + est.json["approval_token"] in e[0]["body"]
+    assert "{{public_url}}/estimate/#" + est.json["approval_token"] in \
+        ctx.sealed_link(e[0]["body"], est.json["approval_token"])
     assert Client(ctx.server.port).post(
         "/api/estimates/%s/approve" % est.json["approval_token"]).status == 200
     for to in ("awaiting_approval", "repairing", "testing"):
@@ -263,13 +268,14 @@ def test_repair_tells_its_owner_each_step_and_offers_a_survey(ctx):
     assert [re.search(r"is now: ([a-z ]+)", x["body"]).group(1) for x in status] == \
         ["intake", "diagnosing", "awaiting approval", "repairing", "testing"], status
     # Later messages still lead to the status page, not to the estimate.
-    assert rep["status_token"] in status[-1]["body"], status[-1]["body"]
+    ctx.sealed_link(status[-1]["body"], rep["status_token"])
     assert ctx.sql1("select state from promises where ref_type = 'repair' and ref_id = %s",
                     (rid,))["state"] == "testing"
 
     move(tech, rid, "ready")
     ready = outbox(ctx, "repair", rid, "ready_for_pickup")
-    assert len(ready) == 1 and rep["status_token"] in ready[0]["body"], ready
+    assert len(ready) == 1, ready
+    ctx.sealed_link(ready[0]["body"], rep["status_token"])
     assert ctx.sql1("select resolved_at from promises where ref_type = 'repair' "
                     "and ref_id = %s", (rid,))["resolved_at"] is not None
     assert not outbox(ctx, "repair", rid, "survey")
@@ -291,7 +297,7 @@ def test_repair_promise_and_customer_thread_from_the_status_link(ctx):
     assert r.status == 200, r
     p = ctx.sql1("select * from promises where ref_type = 'repair' and ref_id = %s", (rid,))
     assert p["promised_at"] == promised and p["recipient"] == "dana@example.com", p
-    assert rep["status_token"] in p["data"]["link"], p["data"]
+    ctx.sealed_link(p["data"]["link"], rep["status_token"])
     # A bad promise changes nothing.
     r = tech.put("/api/repairs/%d/promise" % rid, {"promised_at": "2001-01-01T00:00:00Z"})
     assert r.status == 422 and r.error["field"] == "promised_at", r
@@ -481,7 +487,8 @@ def test_standby_offer_reaches_the_customer_and_a_claim_is_confirmed(ctx):
                                                "reminder_hour"], rows
     conf = [x for x in rows if x["kind"] == "booking_confirmed"][0]
     assert conf["recipient"] == "+33613131313" and r.json["code"] in conf["sms"], conf
-    assert "{{public_url}}/manage/#" + r.json["manage_token"] in conf["body"], conf["body"]
+    assert "{{public_url}}/manage/#" + r.json["manage_token"] in \
+        ctx.sealed_link(conf["body"], r.json["manage_token"])
     # A second claim is refused and queues nothing.
     r = Client(ctx.server.port).post("/api/standby/%s/claim" % tokens[1])
     assert r.status == 409, r

@@ -72,12 +72,24 @@ insert into standby_slots (store_id, service_id, staff_id, starts_at, ends_at, b
 values (:paris, :sb_service, :tech, (date :'sb_day' + time '03:00') at time zone 'Europe/Paris',
         (date :'sb_day' + time '03:30') at time zone 'Europe/Paris',
         (date :'sb_day' + time '03:30') at time zone 'Europe/Paris');
+-- The offer's link comes from carnetd's stock (link_stock: a hash and the token sealed under
+-- the data key, opaque to SQL). Stock one whose token this test knows, marker and all.
+\set ada_token 'ada-offer-token-known-to-this-test-only-0000'
+delete from link_stock;
+insert into link_stock (token_hash, sealed)
+values (message_token_hash(:'ada_token'), '{{sealed:0123456789abcdef:ada-sealed}}');
+insert into link_stock (token_hash, sealed)  -- for the offers further down
+select message_token_hash('filler-' || i), '{{sealed:0123456789abcdef:filler}}'
+from generate_series(1, 5) i;
 select job_expire_standby_offers(60) as offers;
-select substring(body from '\{\{public_url\}\}/standby/#([A-Za-z0-9_-]+)') as ada_token
+select position('{{public_url}}/standby/#{{sealed:0123456789abcdef:ada-sealed}}' in body) > 0
+           as link_sealed_in_body,
+       position(:'ada_token' in body) = 0 and position(:'ada_token' in data::text) = 0
+           as token_nowhere_in_clear,
+       (select count(*) from link_stock) as stock_left
 from outbox where kind = 'standby_offer' and ref_type = 'standby'
-  and ref_id = (select id from standby where name = 'Ada') \gset
-select length(:'ada_token') as token_length,
-       (select offer_token_hash from standby where name = 'Ada')
+  and ref_id = (select id from standby where name = 'Ada');
+select (select offer_token_hash from standby where name = 'Ada')
            = message_token_hash(:'ada_token') as stored_as_its_hash,
        (select count(*) from standby where token_hash = :'ada_token'
                                         or offer_token_hash = :'ada_token') as stored_in_clear;
