@@ -61,6 +61,9 @@ void api_reply_result(struct req *r, int status, const struct db_result *res);
  * caller owns it). On a failure, a NULL or missing row, or an answer that is not a JSON object,
  * replies as api_reply_result would or 500, and returns NULL. */
 json_t *api_result_object(struct req *r, const struct db_result *res);
+/* The first value of a result parsed as JSON, personal data opened (seal.h); NULL when it does
+ * not parse. For callers that read a result rather than reply with it. */
+json_t *api_result_json(struct req *r, const struct db_result *res);
 /* Turns a failed result into the one right error reply (503, 409, 422 ...). */
 void api_reply_db_error(struct req *r, const struct db_result *res);
 /* The same mapping from the fields of a SQL error (SQLSTATE, message, detail, hint, constraint;

@@ -20,6 +20,8 @@ struct config {
     char *log_level;
     char *outbox_dir;
     char *data_key_file; /* seal.h: required to serve */
+    char *old_data_key_file;
+    char *rotate_key_file; /* --rotate-data-key NEWFILE */
     int pool_size;
     int queue_max;
     int pipeline_depth;

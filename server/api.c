@@ -9,12 +9,14 @@
 #include "api.h"
 
 #include <errno.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "http.h"
 #include "log.h"
+#include "seal.h"
 #include "util.h"
 
 /* A pending query's hold on its request: the request and the callback to run. */
@@ -137,7 +139,39 @@ void api_reply_result(struct req *r, int status, const struct db_result *res)
         http_reply_error(r, 404, "not_found", NULL, "no such object");
         return;
     }
-    http_reply_json(r, status, db_value(res, 0, 0), (size_t)db_length(res, 0, 0));
+    size_t n;
+    int unreadable;
+    char *open = seal_open_json(db_value(res, 0, 0), (size_t)db_length(res, 0, 0), &n,
+                                &unreadable);
+    if (!open) {
+        http_reply_oom(r);
+        return;
+    }
+    if (unreadable)
+        rlog_warning(r, "%d personal field(s) could not be opened with the loaded keys",
+                     unreadable);
+    http_reply_json(r, status, open, n);
+    sodium_memzero(open, n);
+    free(open);
+}
+
+json_t *api_result_json(struct req *r, const struct db_result *res)
+{
+    size_t n;
+    int unreadable;
+    json_t *j;
+    char *open = seal_open_json(db_value(res, 0, 0), (size_t)db_length(res, 0, 0), &n,
+                                &unreadable);
+
+    if (!open)
+        return NULL;
+    if (unreadable)
+        rlog_warning(r, "%d personal field(s) could not be opened with the loaded keys",
+                     unreadable);
+    j = json_loadb(open, n, 0, NULL);
+    sodium_memzero(open, n);
+    free(open);
+    return j;
 }
 
 json_t *api_result_object(struct req *r, const struct db_result *res)
@@ -148,7 +182,7 @@ json_t *api_result_object(struct req *r, const struct db_result *res)
         api_reply_result(r, 200, res); /* an error or 404: the status is not used */
         return NULL;
     }
-    j = json_loads(db_value(res, 0, 0), 0, NULL);
+    j = api_result_json(r, res);
     if (!json_is_object(j)) {
         if (j)
             json_decref(j);

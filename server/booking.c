@@ -320,7 +320,7 @@ static void on_booked(struct req *r, const struct db_result *res)
         api_reply_db_error(r, res);
         return;
     }
-    env = json_loads(db_value(res, 0, 0), 0, NULL);
+    env = api_result_json(r, res);
     err = env ? json_object_get(env, "error") : NULL;
     if (json_is_object(err)) {
         /* The first answer of an idempotent request that failed: stored, so not raised. */

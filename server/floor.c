@@ -123,7 +123,7 @@ static void on_linked(struct req *r, const struct db_result *res)
         api_reply_db_error(r, res);
         return;
     }
-    out = json_loads(db_value(res, 0, 0), 0, NULL);
+    out = api_result_json(r, res);
     if (!out) {
         http_reply_error(r, 500, "internal", NULL, "unexpected database answer");
         return;

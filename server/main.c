@@ -22,6 +22,7 @@
 #include "metrics.h"
 #include "migrate.h"
 #include "linkstock.h"
+#include "pdstore.h"
 #include "seal.h"
 #include "outbox.h"
 #include "pgconn.h"
@@ -126,8 +127,20 @@ int main(int argc, char **argv)
     }
     /* Without the data key no customer link could be sealed or delivered: refuse now, not at
      * the first booking. */
-    if ((!config.migrate_only || config.data_key_file[0]) &&
-        seal_init(config.data_key_file, err, sizeof(err)) < 0) {
+    if (config.rotate_key_file[0]) {
+        /* A rotation seals under the new key and opens with the one the servers used. */
+        if (seal_init(config.rotate_key_file, err, sizeof(err)) < 0 ||
+            seal_add_old_key(config.data_key_file, err, sizeof(err)) < 0) {
+            log_error("%s", err);
+            goto out;
+        }
+    } else if ((!config.migrate_only || config.data_key_file[0]) &&
+               seal_init(config.data_key_file, err, sizeof(err)) < 0) {
+        log_error("%s", err);
+        goto out;
+    }
+    if (config.old_data_key_file[0] && seal_add_old_key(config.old_data_key_file, err,
+                                                        sizeof(err)) < 0) {
         log_error("%s", err);
         goto out;
     }
@@ -138,7 +151,7 @@ int main(int argc, char **argv)
         log_error("%s", err);
         goto out;
     }
-    if (!config.skip_migrate || config.migrate_only) {
+    if ((!config.skip_migrate || config.migrate_only) && !config.rotate_key_file[0]) {
         int n = migrate_run(config.database_url, config.schema_dir);
         if (n < 0)
             goto out;
@@ -149,11 +162,29 @@ int main(int argc, char **argv)
      * the top-up on the loop later. */
     if (seal_ready() && linkstock_fill_blocking(config.database_url, err, sizeof(err)) < 0)
         log_warning("link stock: not filled at start-up: %s", err);
-    if (!config.skip_migrate || config.migrate_only) {
-        if (config.migrate_only) {
-            rc = 0;
+    if (config.rotate_key_file[0]) {
+        long n = pdstore_run_blocking(config.database_url, 0, err, sizeof(err));
+        if (n < 0) {
+            log_error("rotation: %s", err);
             goto out;
         }
+        log_info("rotation: %ld values sealed again under data key %s", n, seal_key_id());
+        rc = 0;
+        goto out;
+    }
+    /* What is still in clear (written before migration 017, or by the demo seed) is sealed
+     * before serving; a large backlog is finished by the job on the loop. */
+    if (seal_ready()) {
+        long n = pdstore_run_blocking(config.database_url, PDSTORE_STARTUP_ROUNDS, err,
+                                      sizeof(err));
+        if (n < 0)
+            log_warning("personal data: not sealed at start-up: %s", err);
+        else if (n > 0)
+            log_info("personal data: %ld values sealed under data key %s", n, seal_key_id());
+    }
+    if (config.migrate_only) {
+        rc = 0;
+        goto out;
     }
     /* The changelist folds the enable/disable pairs evhttp makes around every request into one
      * epoll_ctl per loop iteration: without it, epoll_ctl is ~40% of carnetd's system calls. */
@@ -190,7 +221,8 @@ int main(int argc, char **argv)
     /* The stock's top-up is background work too: a --no-jobs process lives on its start-up
      * fill and the top-ups of the processes that run jobs. */
     if (!config.no_jobs && (jobs_init(base) < 0 || outbox_init(base) < 0 ||
-                            linkstock_init(base, LINKSTOCK_INTERVAL_MS) < 0))
+                            linkstock_init(base, LINKSTOCK_INTERVAL_MS) < 0 ||
+                            pdstore_init(base, PDSTORE_INTERVAL_MS) < 0))
         goto out;
     sigterm = evsignal_new(base, SIGTERM, on_signal, NULL);
     sigint = evsignal_new(base, SIGINT, on_signal, NULL);
@@ -204,6 +236,7 @@ int main(int argc, char **argv)
 out:
     jobs_stop();
     linkstock_stop();
+    pdstore_stop();
     if (sigterm)
         event_free(sigterm);
     if (sigint)

@@ -126,7 +126,7 @@ static void msg_free(struct outbox_msg *m)
         return;
     free(m->kind);
     free(m->channel);
-    free(m->recipient);
+    wipe_free(m->recipient);
     wipe_free(m->subject);
     wipe_free(m->body);
     wipe_free(m->sms);
@@ -418,15 +418,16 @@ out:
     free(tmp);
 }
 
-/* The links in a message rest sealed (seal.h); they are opened here, on the sending thread,
- * just before the send, and wiped with the message. -1 (the message failed for good) when one
+/* The links and personal data in a message rest sealed (seal.h): the recipient, the name in
+ * the text, the link. They are opened here, on the sending thread, just before the send, and
+ * wiped with the message. -1 (the message failed for good) when one
  * does not open. */
 static int open_sealed(struct outbox_msg *m)
 {
-    char **fields[3] = {&m->subject, &m->body, &m->sms};
+    char **fields[4] = {&m->subject, &m->body, &m->sms, &m->recipient};
     char err[160] = "";
 
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 4; i++) {
         char *open = seal_open_text(*fields[i], err, sizeof(err));
         if (!open) {
             fail(m, true, "cannot open the message's links: %s", err);

@@ -34,6 +34,7 @@
 #include "link.h"
 #include "log.h"
 #include "pglisten.h"
+#include "seal.h"
 #include "util.h"
 
 #define SSE_CHANNEL "carnet_events"
@@ -318,7 +319,14 @@ static json_t *events_parse(const struct db_result *res, int64_t *max, struct re
     *n = 0;
     if (res->status != DB_OK || db_rows(res) < 1)
         return NULL;
-    j = json_loads(db_value(res, 0, 0), 0, NULL);
+    /* A staff stream may carry a name: personal data is opened here, once per batch, for
+     * every client it fans out to (the board's events hold initials only). */
+    {
+        size_t len;
+        char *open = seal_open_json(db_value(res, 0, 0), (size_t)db_length(res, 0, 0), &len, NULL);
+        j = open ? json_loadb(open, len, 0, NULL) : NULL;
+        free(open);
+    }
     if (!j)
         return NULL;
     *max = (int64_t)json_integer_value(json_object_get(j, "max"));

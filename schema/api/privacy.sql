@@ -1,0 +1,62 @@
+-- Personal data at rest (see 017_personal_data.sql): what carnetd's sealing job asks for and
+-- hands back. The job is the only writer of a sealed value that was in clear, and of a value
+-- re-sealed under a new key; it never decides anything, so the rules stay here.
+
+-- Up to p_limit values per column that are not yet sealed under key p_kid: a 'value' column in
+-- clear or under another key, a 'text' column holding a marker under another key.
+-- Returns [{"t": table, "id": id, "c": column, "v": value, "mode": ..., "bi": bi kind}].
+create or replace function pd_due(p_kid text, p_limit int) returns json
+language plpgsql stable as $$
+declare
+    p pd_columns;
+    part json;
+    out jsonb := '[]';
+    cond text;
+begin
+    if p_kid !~ '^[0-9a-f]{16}$' then
+        perform carnet_fail(422, 'invalid', 'kid', 'a key id is 16 hex digits');
+    end if;
+    for p in select * from pd_columns order by tbl, col loop
+        if p.mode = 'value' then
+            cond := format('%I is not null and %I <> %L and %I not like %L', p.col, p.col, '',
+                           p.col, '{{pd:' || p_kid || ':%');
+        else
+            cond := format('%I::text ~ %L', p.col, '\{\{(sealed|pd):(?!' || p_kid || ':)');
+        end if;
+        execute format('select coalesce(json_agg(json_build_object(''t'', %L, ''id'', id, '
+                       '''c'', %L, ''v'', %I::text, ''h'', md5(%I::text), ''mode'', %L, ''bi'', %L)), '
+                       '''[]'') '
+                       'from (select id, %I from %I where %s order by id limit %s) x',
+                       p.tbl, p.col, p.col, p.col, p.mode, p.bi_kind, p.col, p.tbl, cond, p_limit)
+        into part;
+        out := out || part::jsonb;
+    end loop;
+    return out::json;
+end $$;
+
+-- Stores what carnetd sealed: [{"t", "id", "c", "old": md5 of the value it read, "v": the new
+-- value, "bi": blind index or null}]. A value changed since it was read is left alone (the
+-- next round sees it again). Returns how many values were replaced.
+create or replace function pd_store(p_rows json) returns int
+language plpgsql as $$
+declare
+    r json;
+    p pd_columns;
+    n int := 0;
+    k int;
+begin
+    for r in select * from json_array_elements(p_rows) loop
+        select * into p from pd_columns where tbl = r->>'t' and col = r->>'c';
+        if not found then
+            perform carnet_fail(422, 'invalid', 'c', 'not a personal-data column');
+        end if;
+        execute format('update %I set %I = $1::%s%s where id = $2 and md5(%I::text) = $3',
+                       p.tbl, p.col, p.typ,
+                       case when p.bi_col is not null
+                            then format(', %I = $4', p.bi_col) else '' end, p.col)
+        using r->>'v', (r->>'id')::bigint, r->>'old', r->>'bi';
+        get diagnostics k = row_count;
+        n := n + k;
+    end loop;
+    return n;
+end $$;

@@ -1,0 +1,229 @@
+/*
+ * pdstore: see pdstore.h. One round: pd_due -> seal each value in C -> pd_store. Sealing a
+ * round (at most PDSTORE_BATCH values per column) costs microseconds per value, so the async
+ * round runs on the loop thread.
+ */
+#include "pdstore.h"
+
+#include <event2/event.h>
+#include <jansson.h>
+#include <sodium.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db.h"
+#include "log.h"
+#include "pgconn.h"
+#include "seal.h"
+
+#define DUE_SQL "select pd_due($1, $2::int)"
+#define STORE_SQL "select pd_store($1::json)"
+
+static struct sql_stmt q_due = SQL_STMT("pd_due", DUE_SQL, 2);
+static struct sql_stmt q_store = SQL_STMT("pd_store", STORE_SQL, 1);
+
+static struct {
+    struct event *timer;
+    struct timeval every;
+    bool busy, stopping;
+    long sealed;
+} S;
+
+/* The new value of one due item, and its blind index into `bi` (empty when none). */
+static char *seal_item(json_t *it, char bi[SEAL_BLIND_HEX + 1], char *err, size_t errlen)
+{
+    const char *v = json_string_value(json_object_get(it, "v"));
+    const char *mode = json_string_value(json_object_get(it, "mode"));
+    const char *kind = json_string_value(json_object_get(it, "bi"));
+    char *plain = NULL, *out = NULL;
+
+    bi[0] = '\0';
+    if (!v || !mode) {
+        snprintf(err, errlen, "pd_due answered an item without a value");
+        return NULL;
+    }
+    if (strcmp(mode, "text") == 0)
+        return seal_reseal_text(v, err, errlen);
+    /* A whole marker under an older key is opened; anything else is the clear value (even one
+     * that merely looks like a marker: a customer may type anything). */
+    if (seal_is_pd(v)) {
+        if (!(plain = seal_open_text(v, err, errlen)))
+            return NULL;
+    } else if (!(plain = strdup(v))) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    if (kind) {
+        const char *k = strcmp(kind, "contact") == 0 ? (strchr(plain, '@') ? "email" : "phone")
+                                                    : kind;
+        seal_blind(0, k, plain, bi);
+    }
+    if (!(out = seal_pd(plain)))
+        snprintf(err, errlen, "cannot seal a value (too long?)");
+    sodium_memzero(plain, strlen(plain));
+    free(plain);
+    return out;
+}
+
+/* The pd_store argument for the items of a pd_due answer (malloc'd JSON), or NULL when there
+ * is nothing to store; *n counts the items. */
+static char *round_build(const char *due, int *n)
+{
+    json_t *items = json_loads(due, 0, NULL), *out = json_array(), *it;
+    char err[200], bi[SEAL_BLIND_HEX + 1], *text = NULL;
+    size_t i;
+
+    *n = 0;
+    if (!json_is_array(items) || !out)
+        goto done;
+    json_array_foreach(items, i, it)
+    {
+        char *v = seal_item(it, bi, err, sizeof(err));
+        if (!v) {
+            log_warning("personal data: %s.%s of row %lld left as it is: %s",
+                        json_string_value(json_object_get(it, "t")),
+                        json_string_value(json_object_get(it, "c")),
+                        (long long)json_integer_value(json_object_get(it, "id")), err);
+            continue;
+        }
+        json_array_append_new(out, json_pack("{sOsOsOsOssso}", "t", json_object_get(it, "t"),
+                                             "id", json_object_get(it, "id"), "c",
+                                             json_object_get(it, "c"), "old",
+                                             json_object_get(it, "h"), "v", v, "bi",
+                                             bi[0] ? json_string(bi) : json_null()));
+        sodium_memzero(v, strlen(v));
+        free(v);
+        (*n)++;
+    }
+    if (*n)
+        text = json_dumps(out, JSON_COMPACT);
+done:
+    if (items)
+        json_decref(items);
+    if (out)
+        json_decref(out);
+    return text;
+}
+
+long pdstore_run_blocking(const char *conninfo, int max_rounds, char *err, size_t errlen)
+{
+    char batch[16], *due = NULL, *stored = NULL;
+    struct pg_conn *c = pgconn_connect_blocking(conninfo, err, errlen);
+    long total = 0;
+
+    if (!c)
+        return -1;
+    snprintf(batch, sizeof(batch), "%d", PDSTORE_BATCH);
+    for (int round = 0; max_rounds == 0 || round < max_rounds; round++) {
+        const char *p[2] = {seal_key_id(), batch};
+        int n;
+        free(due);
+        due = NULL;
+        if (pgconn_exec_blocking(c, DUE_SQL, 2, p, &due, err, errlen) < 0) {
+            total = -1;
+            break;
+        }
+        char *arg = due ? round_build(due, &n) : NULL;
+        if (!arg)
+            break; /* nothing due (or only values that cannot be opened: logged) */
+        const char *sp[1] = {arg};
+        free(stored);
+        stored = NULL;
+        int rc = pgconn_exec_blocking(c, STORE_SQL, 1, sp, &stored, err, errlen);
+        free(arg);
+        if (rc < 0) {
+            total = -1;
+            break;
+        }
+        total += stored ? atol(stored) : 0;
+        if (stored && atol(stored) == 0)
+            break; /* everything due changed under us or could not be stored: next time */
+    }
+    free(due);
+    free(stored);
+    pgconn_close_blocking(c);
+    return total;
+}
+
+static void arm(bool now)
+{
+    struct timeval zero = {0, 0};
+    if (!S.stopping && S.timer)
+        evtimer_add(S.timer, now ? &zero : &S.every);
+}
+
+static void on_stored(const struct db_result *res, void *arg)
+{
+    long n = 0;
+    (void)arg;
+    S.busy = false;
+    if (res->status == DB_OK && db_rows(res) > 0)
+        n = atol(db_value(res, 0, 0));
+    else if (res->status == DB_ERR_SQL)
+        log_warning("personal data: storing sealed values failed: %s",
+                    db_error_field(res, DB_ERROR_PRIMARY) ? db_error_field(res, DB_ERROR_PRIMARY)
+                                                          : "?");
+    S.sealed += n;
+    arm(n > 0); /* found work: look again at once */
+}
+
+static void on_due(const struct db_result *res, void *arg)
+{
+    int n = 0;
+    char *text = NULL;
+    (void)arg;
+
+    if (res->status == DB_OK && db_rows(res) > 0 && !db_isnull(res, 0, 0))
+        text = round_build(db_value(res, 0, 0), &n);
+    else if (res->status == DB_ERR_SQL)
+        log_warning("personal data: pd_due failed: %s",
+                    db_error_field(res, DB_ERROR_PRIMARY) ? db_error_field(res, DB_ERROR_PRIMARY)
+                                                          : "?");
+    if (!text) {
+        S.busy = false;
+        arm(false);
+        return;
+    }
+    const char *p[1] = {text};
+    db_query(&q_store, p, on_stored, NULL);
+    free(text);
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+    static char batch[16];
+    (void)fd;
+    (void)what;
+    (void)arg;
+    if (S.busy || S.stopping)
+        return;
+    if (!db_any_connected()) {
+        arm(false);
+        return;
+    }
+    snprintf(batch, sizeof(batch), "%d", PDSTORE_BATCH);
+    const char *p[2] = {seal_key_id(), batch};
+    S.busy = true;
+    db_query(&q_due, p, on_due, NULL);
+}
+
+int pdstore_init(struct event_base *base, int interval_ms)
+{
+    S.every.tv_sec = interval_ms / 1000;
+    S.every.tv_usec = (interval_ms % 1000) * 1000;
+    if (!(S.timer = evtimer_new(base, on_tick, NULL)))
+        return -1;
+    arm(false);
+    return 0;
+}
+
+void pdstore_stop(void)
+{
+    S.stopping = true;
+    if (S.timer) {
+        event_free(S.timer);
+        S.timer = NULL;
+    }
+}
