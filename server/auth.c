@@ -38,8 +38,7 @@ static struct sql_stmt q_login_begin =
     SQL_STMT("auth_login_begin", "select auth_login_begin($1, $2)", 2);
 static struct sql_stmt q_login_finish =
     SQL_STMT("auth_login_finish", "select auth_login_finish($1, $2, $3, $4, $5)", 5);
-static struct sql_stmt q_login_void =
-    SQL_STMT("auth_login_void", "select auth_login_void($1)", 1);
+static struct sql_stmt q_login_void = SQL_STMT("auth_login_void", "select auth_login_void($1)", 1);
 static struct sql_stmt q_logout = SQL_STMT("auth_logout", "select auth_logout($1)", 1);
 
 /* A valid argon2id hash of a random string: verifying against it costs what a real check does. */
@@ -184,6 +183,7 @@ void auth_resolve(struct req *r, void (*next)(struct req *r))
     }
     r->who.via_cookie = via_cookie;
     if (via_cookie && is_write(r->method) && csrf_refused(r, token)) {
+        sodium_memzero(token, strlen(token));
         free(token);
         return;
     }
@@ -298,7 +298,6 @@ static void login_verify_work(void *arg)
     l->ok = crypto_pwhash_str_verify(l->hash, l->password, strlen(l->password)) == 0 && l->known;
     l->checked = true;
 }
-
 
 static void login_verify_done(struct req *r)
 {
@@ -418,10 +417,13 @@ void auth_logout(struct req *r)
     const char *params[1] = {hash};
 
     if (token && via_cookie && csrf_refused(r, token)) {
+        sodium_memzero(token, strlen(token));
         free(token);
         return;
     }
     util_token_hash(token ? token : "", hash);
+    if (token)
+        sodium_memzero(token, strlen(token));
     free(token);
     api_call(r, &q_logout, params, on_logout);
 }
