@@ -114,6 +114,13 @@ int main(int argc, char **argv)
     }
     if (log_level_parse(config.log_level, &level) == 0)
         log_set_level(level);
+    /* The route table says which path segments are customers' links: the log withholds them. */
+    for (int i = 0; i < nroutes; i++) {
+        if (strstr(routes[i].pattern, "{token}") && log_secret_pattern(routes[i].pattern) < 0) {
+            log_error("more link routes than the log can withhold (%d)", LOG_SECRET_PATTERNS_MAX);
+            goto out;
+        }
+    }
     if (sodium_init() < 0) {
         log_error("libsodium cannot start");
         goto out;
