@@ -36,6 +36,10 @@ struct config {
     int standby_hold_s;
     int job_interval_ms;
     bool reuse_port;
+    /* --metrics-listen: "" serves /metrics on the public port; host:port serves it there only */
+    char *metrics_listen;
+    char *metrics_host; /* split from metrics_listen by config_load, NULL when unset */
+    int metrics_port;
     /* customer messages (outbox.c): SMTP for email, an HTTP webhook for SMS, else the file sink */
     char *smtp_url;
     char *smtp_starttls;

@@ -77,6 +77,8 @@ static const struct opt options[] = {
      3600000, "period of the background jobs (no-shows, offers, reminders, outbox)"},
     {"reuse-port", "CARNET_REUSE_PORT", OPT_FLAG, OFF(reuse_port), NULL, 0, 0,
      "share the listening port with other carnetd on this machine (SO_REUSEPORT)"},
+    {"metrics-listen", "CARNET_METRICS_LISTEN", OPT_STR, OFF(metrics_listen), "", 0, 0,
+     "address:port to serve /metrics on, off the public port; empty: /metrics on --listen"},
     {"smtp-url", "CARNET_SMTP_URL", OPT_STR, OFF(smtp_url), "", 0, 0,
      "smtp://host:port (or smtps://) for customer email; empty: write to --outbox-dir"},
     {"smtp-starttls", "CARNET_SMTP_STARTTLS", OPT_STR, OFF(smtp_starttls), "try", 0, 0,
@@ -243,6 +245,17 @@ int config_load(struct config *cfg, int argc, char **argv, char *err, size_t err
         snprintf(err, errlen, "--smtp-starttls: expected try, require or off");
         return -1;
     }
+    if (cfg->metrics_listen[0]) {
+        size_t host_len;
+        if (config_parse_listen(cfg->metrics_listen, &host_len, &cfg->metrics_port) !=
+            CONFIG_LISTEN_OK) {
+            snprintf(err, errlen, "--metrics-listen: expected host:port, got '%s'",
+                     cfg->metrics_listen);
+            return -1;
+        }
+        if (!(cfg->metrics_host = strndup(cfg->metrics_listen, host_len)))
+            return -1;
+    }
     if (cfg->send_timeout_s >= cfg->outbox_lease_s) {
         /* A send outliving its lease could be claimed and sent again by another worker. */
         snprintf(err, errlen, "--send-timeout must be shorter than --outbox-lease");
@@ -262,6 +275,8 @@ void config_free(struct config *cfg)
     }
     free(cfg->listen_host);
     cfg->listen_host = NULL;
+    free(cfg->metrics_host);
+    cfg->metrics_host = NULL;
 }
 
 void config_usage(FILE *out)

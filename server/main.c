@@ -178,6 +178,9 @@ int main(int argc, char **argv)
     }
     if (http_init(base, config.listen_host, config.listen_port, dispatch_request) < 0)
         goto out;
+    if (config.metrics_host &&
+        metrics_listen(base, config.metrics_host, config.metrics_port, system_metrics_render) < 0)
+        goto out;
     if (!config.no_jobs && (jobs_init(base) < 0 || outbox_init(base) < 0))
         goto out;
     sigterm = evsignal_new(base, SIGTERM, on_signal, NULL);
@@ -186,6 +189,8 @@ int main(int argc, char **argv)
         goto out;
     log_info("carnetd %s listening on http://%s:%d", CARNET_VERSION, config.listen_host,
              http_bound_port());
+    if (config.metrics_host)
+        log_info("metrics on http://%s:%d/metrics", config.metrics_host, metrics_listen_port());
     event_base_dispatch(base);
     log_info("carnetd stopped");
     rc = 0;
@@ -197,6 +202,7 @@ out:
         event_free(sigint);
     outbox_stop();
     http_free();
+    metrics_listen_free();
     worker_shutdown();
     outbox_free();
     db_shutdown();
