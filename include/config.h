@@ -35,6 +35,12 @@ struct config {
     int session_idle_s;
     int standby_hold_s;
     int job_interval_ms;
+    /* retention (schema/api/retention.sql): terms in days, and how often the job looks */
+    int retain_login_attempts_days;
+    int retain_sessions_days;
+    int retain_messages_days;
+    int retain_visits_days;
+    int retention_interval_s;
     bool reuse_port;
     /* --metrics-listen: "" serves /metrics on the public port; host:port serves it there only */
     char *metrics_listen;
