@@ -48,8 +48,7 @@ static struct job table[] = {
     {.stmt = SQL_STMT("job_retention",
                       "select job_retention($1::int, $2::int, $3::int, $4::int, $5::int)", 5),
      .params = {&config.retain_login_attempts_days, &config.retain_sessions_days,
-                &config.session_idle_s, &config.retain_messages_days,
-                &config.retain_visits_days},
+                &config.session_idle_s, &config.retain_messages_days, &config.retain_visits_days},
      .every_s = &config.retention_interval_s},
 };
 #define NJOBS ((int)(sizeof(table) / sizeof(table[0])))

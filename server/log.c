@@ -156,8 +156,8 @@ const char *log_path(const char *path, char *out, size_t len)
     }
     for (int k = 0; segment(path, k, &seg, &seglen); k++) {
         bool hide = seglen > 0 && secret_segment(path, k, seg, seglen);
-        int n = snprintf(out + used, len - used, "/%.*s", hide ? (int)strlen(SECRET_MARK) : (int)seglen,
-                         hide ? SECRET_MARK : seg);
+        int n = snprintf(out + used, len - used, "/%.*s",
+                         hide ? (int)strlen(SECRET_MARK) : (int)seglen, hide ? SECRET_MARK : seg);
         if (n < 0 || (size_t)n >= len - used) {
             out[used] = '\0'; /* cut short at the last whole segment */
             break;

@@ -194,8 +194,8 @@ int metrics_listen(struct event_base *base, const char *host, int port,
     if (!L.http)
         return -1;
     evhttp_set_allowed_methods(L.http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST |
-                                           EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
-                                           EVHTTP_REQ_PATCH | EVHTTP_REQ_OPTIONS);
+                                           EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH |
+                                           EVHTTP_REQ_OPTIONS);
     evhttp_set_max_headers_size(L.http, (ev_ssize_t)config.max_header_bytes);
     evhttp_set_max_body_size(L.http, LISTEN_MAX_BODY);
     evhttp_set_timeout(L.http, config.http_timeout_s);
