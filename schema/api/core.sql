@@ -188,17 +188,6 @@ language sql as $$
     delete from sessions where token_hash = p_token_hash
 $$;
 
-create or replace function job_expire_sessions() returns int
-language plpgsql as $$
-declare
-    n int;
-begin
-    delete from sessions where expires_at < now() - interval '1 day';
-    get diagnostics n = row_count;
-    delete from login_attempts where at < now() - interval '7 days';
-    return n;
-end $$;
-
 -- Store scoping for functions whose store is implied by the object (an appointment, a repair):
 -- true when the staff member is an admin or holds one of p_roles in p_store.
 create or replace function carnet_staff_can(p_staff bigint, p_store bigint, p_roles text[]) returns boolean
