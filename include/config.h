@@ -38,7 +38,17 @@ struct config {
     int session_idle_s;
     int standby_hold_s;
     int job_interval_ms;
+    /* retention (schema/api/retention.sql): terms in days, and how often the job looks */
+    int retain_login_attempts_days;
+    int retain_sessions_days;
+    int retain_messages_days;
+    int retain_visits_days;
+    int retention_interval_s;
     bool reuse_port;
+    /* --metrics-listen: "" serves /metrics on the public port; host:port serves it there only */
+    char *metrics_listen;
+    char *metrics_host; /* split from metrics_listen by config_load, NULL when unset */
+    int metrics_port;
     /* customer messages (outbox.c): SMTP for email, an HTTP webhook for SMS, else the file sink */
     char *smtp_url;
     char *smtp_starttls;

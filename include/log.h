@@ -7,12 +7,27 @@
 #ifndef CARNET_LOG_H
 #define CARNET_LOG_H
 
+#include <stddef.h>
+
 enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARNING, LOG_ERROR };
 
 void log_set_level(enum log_level level);
 int log_level_parse(const char *name, enum log_level *out);
 void log_msg(enum log_level level, const char *reqid, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/*
+ * Request paths in log lines. log_secret_pattern registers a route pattern ("/api/manage/{token}",
+ * kept by reference: a static string) whose {token} segment is a secret; log_path writes `path`
+ * into `out` (size `len`, cut at a whole segment) with every secret segment replaced by "…",
+ * and returns `out`. Register before any thread starts. log_secret_pattern returns -1 past
+ * LOG_SECRET_PATTERNS_MAX; log_secret_clear forgets them all (tests).
+ */
+#define LOG_SECRET_PATTERNS_MAX 64
+#define LOG_PATH_MAX 512
+int log_secret_pattern(const char *pattern);
+void log_secret_clear(void);
+const char *log_path(const char *path, char *out, size_t len);
 
 #define log_debug(...) log_msg(LOG_DEBUG, NULL, __VA_ARGS__)
 #define log_info(...) log_msg(LOG_INFO, NULL, __VA_ARGS__)

@@ -4,6 +4,7 @@
 #ifndef CARNET_SYSTEM_H
 #define CARNET_SYSTEM_H
 
+struct evbuffer;
 struct req;
 
 /* Loads and merges the API description from <web_root>/openapi/ once. -1 when a part does not
@@ -13,7 +14,10 @@ int system_init(const char *web_root);
 void system_free(void);
 
 void system_healthz(struct req *r);
+/* 404 when --metrics-listen is set: /metrics is then served on that address only. */
 void system_metrics(struct req *r);
+/* The text of /metrics, on either address. */
+void system_metrics_render(struct evbuffer *out);
 void system_openapi(struct req *r);
 
 #endif

@@ -314,6 +314,13 @@ void api_reply_sql_error(struct req *r, const char *state, const char *primary, 
             extra = json_loads(detail, 0, NULL);
             field = extra ? json_string_value(json_object_get(extra, "field")) : NULL;
         }
+        /* A refusal that says when to come back (a throttle) says it to HTTP clients too. */
+        if (json_integer_value(json_object_get(extra, "retry_after")) > 0) {
+            char v[24];
+            snprintf(v, sizeof(v), "%lld",
+                     (long long)json_integer_value(json_object_get(extra, "retry_after")));
+            http_add_header(r, "Retry-After", v);
+        }
         http_reply_error_extra(r, status, primary ? primary : "error", field, hint ? hint : primary,
                                extra);
         if (extra)

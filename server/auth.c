@@ -10,6 +10,9 @@
  *
  * Login verifies argon2id (crypto_pwhash_str_verify, ~tens of ms) on a worker thread. Unknown
  * accounts are verified against a dummy hash so timing does not reveal which emails exist.
+ * Throttling is PostgreSQL's (auth_throttle, shared by every carnetd): each sign-in is an
+ * attempt recorded as failed before its password is checked; a correct password turns it into
+ * a success, and an attempt whose password was never checked is voided, not counted.
  */
 #include "auth.h"
 
@@ -34,7 +37,8 @@ static struct sql_stmt q_session = SQL_STMT("auth_session", "select auth_session
 static struct sql_stmt q_login_begin =
     SQL_STMT("auth_login_begin", "select auth_login_begin($1, $2)", 2);
 static struct sql_stmt q_login_finish =
-    SQL_STMT("auth_login_finish", "select auth_login_finish($1, $2, $3, $4, $5, $6)", 6);
+    SQL_STMT("auth_login_finish", "select auth_login_finish($1, $2, $3, $4, $5)", 5);
+static struct sql_stmt q_login_void = SQL_STMT("auth_login_void", "select auth_login_void($1)", 1);
 static struct sql_stmt q_logout = SQL_STMT("auth_logout", "select auth_logout($1)", 1);
 
 /* A valid argon2id hash of a random string: verifying against it costs what a real check does. */
@@ -92,6 +96,21 @@ static char *token_from(struct req *r, bool *via_cookie)
 static bool is_write(const char *method)
 {
     return strcmp(method, "GET") && strcmp(method, "HEAD") && strcmp(method, "OPTIONS");
+}
+
+/* A cookie is sent by the browser on its own, even from another site's form: a write made with
+ * one must also carry the CSRF value, which only our pages can read. Replies 403 when not. */
+static bool csrf_refused(struct req *r, const char *token)
+{
+    const char *sent = http_header(r, AUTH_CSRF_HEADER);
+    char want[65];
+
+    auth_csrf_for(token, want);
+    if (sent && util_streq_ct(sent, want))
+        return false;
+    http_reply_error(r, 403, "csrf", AUTH_CSRF_HEADER, "missing or wrong %s header",
+                     AUTH_CSRF_HEADER);
+    return true;
 }
 
 /* Fills `p` from the JSON built by auth_session()/auth_login_finish(). */
@@ -163,16 +182,10 @@ void auth_resolve(struct req *r, void (*next)(struct req *r))
         return;
     }
     r->who.via_cookie = via_cookie;
-    if (via_cookie && is_write(r->method)) {
-        const char *sent = http_header(r, AUTH_CSRF_HEADER);
-        char want[65];
-        auth_csrf_for(token, want);
-        if (!sent || !util_streq_ct(sent, want)) {
-            free(token);
-            http_reply_error(r, 403, "csrf", AUTH_CSRF_HEADER, "missing or wrong %s header",
-                             AUTH_CSRF_HEADER);
-            return;
-        }
+    if (via_cookie && is_write(r->method) && csrf_refused(r, token)) {
+        sodium_memzero(token, strlen(token));
+        free(token);
+        return;
     }
     if (via_cookie)
         auth_csrf_for(token, r->who.csrf); /* a page that lost it can ask /api/auth/me again */
@@ -207,16 +220,31 @@ struct login {
     char *password;
     char *hash; /* stored argon2id hash, or the dummy */
     char staff_id[24];
+    char attempt[24]; /* login_attempts.id, once auth_login_begin has recorded it */
     bool known;
+    bool checked; /* the password was verified: the attempt is a guess, whatever came next */
     bool ok;
     bool bearer;
     char ip[64];
     char token[TOKEN_BYTES * 2]; /* the new session's token: only its hash reaches the database */
 };
 
+static void on_login_void(const struct db_result *res, void *arg)
+{
+    (void)arg;
+    if (res->status != DB_OK)
+        log_warning("auth: an unchecked sign-in attempt stays counted as failed");
+}
+
+/* The request's end settles its attempt: one recorded but never checked (the CPU workers could
+ * not take it) is voided, so a refusal of ours never counts against the account or address. */
 static void login_free(void *p)
 {
     struct login *l = p;
+    if (l->attempt[0] && !l->checked) {
+        const char *params[1] = {l->attempt};
+        db_query(&q_login_void, params, on_login_void, NULL);
+    }
     if (l->password) {
         sodium_memzero(l->password, strlen(l->password));
         free(l->password);
@@ -225,6 +253,12 @@ static void login_free(void *p)
     free(l->email);
     free(l->hash);
     free(l);
+}
+
+static void reply_bad_credentials(struct req *r)
+{
+    http_reply_error(r, 401, "bad_credentials", "password",
+                     "that email and password do not match an active account");
 }
 
 static void on_login_finish(struct req *r, const struct db_result *res)
@@ -237,9 +271,8 @@ static void on_login_finish(struct req *r, const struct db_result *res)
         api_reply_db_error(r, res);
         return;
     }
-    if (!l->ok || db_isnull(res, 0, 0)) {
-        http_reply_error(r, 401, "bad_credentials", "password",
-                         "that email and password do not match an active account");
+    if (db_isnull(res, 0, 0)) {
+        reply_bad_credentials(r);
         return;
     }
     staff = json_loads(db_value(res, 0, 0), 0, NULL);
@@ -263,24 +296,29 @@ static void login_verify_work(void *arg)
 {
     struct login *l = arg;
     l->ok = crypto_pwhash_str_verify(l->hash, l->password, strlen(l->password)) == 0 && l->known;
+    l->checked = true;
 }
 
 static void login_verify_done(struct req *r)
 {
     struct login *l = r->state;
     char hash[65], ttl[16];
-    const char *params[6];
+    const char *params[5];
 
+    /* A failure is already recorded: auth_login_begin counted the attempt as failed. */
+    if (!l->ok) {
+        reply_bad_credentials(r);
+        return;
+    }
     util_random_token(l->token, sizeof(l->token), TOKEN_BYTES);
     util_token_hash(l->token, hash);
     snprintf(ttl, sizeof(ttl), "%d", config.session_ttl_s);
-    params[0] = l->email;
-    params[1] = l->ok ? l->staff_id : NULL;
-    params[2] = l->ok ? hash : NULL;
-    params[3] = l->ip;
-    params[4] = ttl;
+    params[0] = l->attempt;
+    params[1] = l->staff_id;
+    params[2] = hash;
+    params[3] = ttl;
     /* The hash the password was checked against: a reset committed meanwhile voids the check. */
-    params[5] = l->ok ? l->hash : NULL;
+    params[4] = l->hash;
     api_call(r, &q_login_finish, params, on_login_finish);
 }
 
@@ -295,14 +333,20 @@ static void on_login_begin(struct req *r, const struct db_result *res)
         return;
     }
     j = db_isnull(res, 0, 0) ? NULL : json_loads(db_value(res, 0, 0), 0, NULL);
-    h = j ? json_string_value(json_object_get(j, "hash")) : NULL;
+    if (!json_is_integer(json_object_get(j, "attempt"))) {
+        if (j)
+            json_decref(j);
+        http_reply_error(r, 500, "internal", NULL, "bad sign-in record");
+        return;
+    }
+    snprintf(l->attempt, sizeof(l->attempt), "%lld",
+             (long long)json_integer_value(json_object_get(j, "attempt")));
+    h = json_string_value(json_object_get(j, "hash"));
     l->known = h != NULL;
     l->hash = strdup(h ? h : dummy_hash);
-    if (j)
-        snprintf(l->staff_id, sizeof(l->staff_id), "%lld",
-                 (long long)json_integer_value(json_object_get(j, "staff_id")));
-    if (j)
-        json_decref(j);
+    snprintf(l->staff_id, sizeof(l->staff_id), "%lld",
+             (long long)json_integer_value(json_object_get(j, "staff_id")));
+    json_decref(j);
     if (!l->hash) {
         http_reply_oom(r);
         return;
@@ -363,6 +407,8 @@ static void on_logout(struct req *r, const struct db_result *res)
     http_reply_empty(r, 204);
 }
 
+/* Public, so that signing out twice or with a dead session is harmless; but ending a cookie
+ * session is a write like any other, or any site could sign our staff out. */
 void auth_logout(struct req *r)
 {
     bool via_cookie;
@@ -370,7 +416,14 @@ void auth_logout(struct req *r)
     char hash[65];
     const char *params[1] = {hash};
 
+    if (token && via_cookie && csrf_refused(r, token)) {
+        sodium_memzero(token, strlen(token));
+        free(token);
+        return;
+    }
     util_token_hash(token ? token : "", hash);
+    if (token)
+        sodium_memzero(token, strlen(token));
     free(token);
     api_call(r, &q_logout, params, on_logout);
 }

@@ -79,8 +79,21 @@ static const struct opt options[] = {
      "seconds a freed slot is held for a standby customer"},
     {"job-interval-ms", "CARNET_JOB_INTERVAL_MS", OPT_INT, OFF(job_interval_ms), "5000", 50,
      3600000, "period of the background jobs (no-shows, offers, reminders, outbox)"},
+    {"retain-login-attempts", "CARNET_RETAIN_LOGIN_ATTEMPTS", OPT_INT,
+     OFF(retain_login_attempts_days), "7", 1, 3650,
+     "days sign-in attempts (email, address) are kept"},
+    {"retain-sessions", "CARNET_RETAIN_SESSIONS", OPT_INT, OFF(retain_sessions_days), "1", 1, 3650,
+     "days an ended staff session is kept"},
+    {"retain-messages", "CARNET_RETAIN_MESSAGES", OPT_INT, OFF(retain_messages_days), "30", 1, 3650,
+     "days the text and recipient of a sent, failed or cancelled message are kept"},
+    {"retain-visits", "CARNET_RETAIN_VISITS", OPT_INT, OFF(retain_visits_days), "7", 1, 3650,
+     "days after its day a visit's or an ended standby place's name and contact are kept"},
+    {"retention-interval", "CARNET_RETENTION_INTERVAL", OPT_INT, OFF(retention_interval_s), "3600",
+     1, 86400, "seconds between retention runs once there is nothing left to purge"},
     {"reuse-port", "CARNET_REUSE_PORT", OPT_FLAG, OFF(reuse_port), NULL, 0, 0,
      "share the listening port with other carnetd on this machine (SO_REUSEPORT)"},
+    {"metrics-listen", "CARNET_METRICS_LISTEN", OPT_STR, OFF(metrics_listen), "", 0, 0,
+     "address:port to serve /metrics on, off the public port; empty: /metrics on --listen"},
     {"smtp-url", "CARNET_SMTP_URL", OPT_STR, OFF(smtp_url), "", 0, 0,
      "smtp://host:port (or smtps://) for customer email; empty: write to --outbox-dir"},
     {"smtp-starttls", "CARNET_SMTP_STARTTLS", OPT_STR, OFF(smtp_starttls), "try", 0, 0,
@@ -249,6 +262,17 @@ int config_load(struct config *cfg, int argc, char **argv, char *err, size_t err
         snprintf(err, errlen, "--smtp-starttls: expected try, require or off");
         return -1;
     }
+    if (cfg->metrics_listen[0]) {
+        size_t host_len;
+        if (config_parse_listen(cfg->metrics_listen, &host_len, &cfg->metrics_port) !=
+            CONFIG_LISTEN_OK) {
+            snprintf(err, errlen, "--metrics-listen: expected host:port, got '%s'",
+                     cfg->metrics_listen);
+            return -1;
+        }
+        if (!(cfg->metrics_host = strndup(cfg->metrics_listen, host_len)))
+            return -1;
+    }
     if (cfg->send_timeout_s >= cfg->outbox_lease_s) {
         /* A send outliving its lease could be claimed and sent again by another worker. */
         snprintf(err, errlen, "--send-timeout must be shorter than --outbox-lease");
@@ -268,6 +292,8 @@ void config_free(struct config *cfg)
     }
     free(cfg->listen_host);
     cfg->listen_host = NULL;
+    free(cfg->metrics_host);
+    cfg->metrics_host = NULL;
 }
 
 void config_usage(FILE *out)

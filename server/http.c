@@ -173,18 +173,19 @@ static void req_flush(struct req *r)
 {
     int64_t dur = util_now_us() - r->start_us;
     size_t bytes;
+    char lpath[LOG_PATH_MAX];
 
     if (r->life == REQ_STREAMING) {
         /* A stream's owner always ends it before letting go; this is a bug upstream. */
         log_error("http: stream of %s %s released without an end", r->method,
-                  r->path ? r->path : "-");
+                  log_path(r->path, lpath, sizeof(lpath)));
         req_set_state(r, REQ_DONE);
     }
     if (r->life == REQ_OPEN) {
         /* A handler returned without answering and nothing holds the request: never leave the
          * client hanging. */
         log_msg(LOG_ERROR, r->id, "http: %s %s ended without a reply", r->method,
-                r->path ? r->path : "-");
+                log_path(r->path, lpath, sizeof(lpath)));
         http_reply_error(r, 500, "internal", NULL, "the server did not answer this request");
     }
     bytes = r->reply ? evbuffer_get_length(r->reply) : 0;
@@ -201,8 +202,8 @@ static void req_flush(struct req *r)
         track_unflushed(r);
         evhttp_send_reply(r->ev, r->status, reason(r->status), r->reply);
         r->ev = NULL;
-        log_msg(LOG_INFO, r->id, "%s %s %d %zu %.3fms", r->method, r->path ? r->path : "-",
-                r->status, bytes, (double)dur / 1000.0);
+        log_msg(LOG_INFO, r->id, "%s %s %d %zu %.3fms", r->method,
+                log_path(r->path, lpath, sizeof(lpath)), r->status, bytes, (double)dur / 1000.0);
         metrics_observe(r->match.route ? r->match.index : -1, r->status, dur);
         H.inflight--;
     }
@@ -232,9 +233,11 @@ bool http_replied(const struct req *r)
 static void record_reply(struct req *r, int status, const char *ctype, const char *body,
                          size_t len, struct evbuffer *from)
 {
+    char lpath[LOG_PATH_MAX];
+
     if (r->life != REQ_OPEN) {
         log_msg(LOG_ERROR, r->id, "http: second reply (%d) to %s %s ignored", status, r->method,
-                r->path ? r->path : "-");
+                log_path(r->path, lpath, sizeof(lpath)));
         return;
     }
     req_set_state(r, REQ_DONE);
@@ -396,6 +399,7 @@ void http_stream_end(struct req *r)
 {
     struct evhttp_connection *evcon;
     int64_t dur = util_now_us() - r->start_us;
+    char lpath[LOG_PATH_MAX];
 
     if (r->life != REQ_STREAMING) {
         log_msg(LOG_ERROR, r->id, "http: end of a stream that is not open ignored");
@@ -407,8 +411,9 @@ void http_stream_end(struct req *r)
     /* Without a connection this only frees evhttp's request (the client left). */
     evhttp_send_reply_end(r->ev);
     r->ev = NULL;
-    log_msg(LOG_INFO, r->id, "%s %s %d stream %.3fs%s", r->method, r->path ? r->path : "-",
-            r->status, (double)dur / 1e6, evcon ? "" : " (client left)");
+    log_msg(LOG_INFO, r->id, "%s %s %d stream %.3fs%s", r->method,
+            log_path(r->path, lpath, sizeof(lpath)), r->status, (double)dur / 1e6,
+            evcon ? "" : " (client left)");
     metrics_observe(r->match.route ? r->match.index : -1, r->status, dur);
     http_req_release(r);
 }

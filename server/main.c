@@ -117,6 +117,13 @@ int main(int argc, char **argv)
     }
     if (log_level_parse(config.log_level, &level) == 0)
         log_set_level(level);
+    /* The route table says which path segments are customers' links: the log withholds them. */
+    for (int i = 0; i < nroutes; i++) {
+        if (strstr(routes[i].pattern, "{token}") && log_secret_pattern(routes[i].pattern) < 0) {
+            log_error("more link routes than the log can withhold (%d)", LOG_SECRET_PATTERNS_MAX);
+            goto out;
+        }
+    }
     if (sodium_init() < 0) {
         log_error("libsodium cannot start");
         goto out;
@@ -218,6 +225,9 @@ int main(int argc, char **argv)
     }
     if (http_init(base, config.listen_host, config.listen_port, dispatch_request) < 0)
         goto out;
+    if (config.metrics_host &&
+        metrics_listen(base, config.metrics_host, config.metrics_port, system_metrics_render) < 0)
+        goto out;
     /* The stock's top-up is background work too: a --no-jobs process lives on its start-up
      * fill and the top-ups of the processes that run jobs. */
     if (!config.no_jobs && (jobs_init(base) < 0 || outbox_init(base) < 0 ||
@@ -230,6 +240,8 @@ int main(int argc, char **argv)
         goto out;
     log_info("carnetd %s listening on http://%s:%d", CARNET_VERSION, config.listen_host,
              http_bound_port());
+    if (config.metrics_host)
+        log_info("metrics on http://%s:%d/metrics", config.metrics_host, metrics_listen_port());
     event_base_dispatch(base);
     log_info("carnetd stopped");
     rc = 0;
@@ -243,6 +255,7 @@ out:
         event_free(sigint);
     outbox_stop();
     http_free();
+    metrics_listen_free();
     worker_shutdown();
     outbox_free();
     db_shutdown();

@@ -2,12 +2,25 @@
  * metrics: counters kept per route in fixed arrays sized at start-up, so observing a request is a
  * few increments and no allocation. Status codes are counted individually for the codes the API
  * uses, so a dashboard can tell a 409 race loss from a 422 typo.
+ *
+ * With --metrics-listen the text is served by a listener of its own, a second evhttp on the same
+ * loop: it answers GET /metrics and nothing else, so a scraper's address can be opened where
+ * the public one is not, and what the counters tell (routes, load, failures) stays off the public
+ * port. It is not the transport of http.c: no routes, sessions, request ids or access log.
  */
 #include "metrics.h"
 
 #include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+
+#include "config.h"
+#include "log.h"
 
 #include "db.h"
 #include "router.h"
@@ -118,4 +131,98 @@ void metrics_render(struct evbuffer *out)
                         (unsigned long long)s.rejected_busy,
                         (unsigned long long)s.rejected_timeout,
                         (unsigned long long)s.failed_conn, (unsigned long long)s.queries);
+}
+
+/* ---- the listener of its own (--metrics-listen) ---- */
+
+/* A scraper sends a bodiless GET; a body is never read here. */
+#define LISTEN_MAX_BODY 1024
+
+static struct {
+    struct evhttp *http;
+    int port;
+    void (*render)(struct evbuffer *out);
+} L;
+
+static void listen_reply(struct evhttp_request *ev, int status, const char *reason,
+                         const char *ctype, struct evbuffer *body)
+{
+    struct evkeyvalq *out = evhttp_request_get_output_headers(ev);
+    evhttp_add_header(out, "Content-Type", ctype);
+    evhttp_add_header(out, "Cache-Control", "no-store");
+    evhttp_add_header(out, "X-Content-Type-Options", "nosniff");
+    evhttp_send_reply(ev, status, reason, body);
+}
+
+static void on_listen_request(struct evhttp_request *ev, void *arg)
+{
+    const char *uri = evhttp_request_get_uri(ev);
+    enum evhttp_cmd_type cmd = evhttp_request_get_command(ev);
+    struct evbuffer *body = evbuffer_new();
+    size_t plen = uri ? strcspn(uri, "?") : 0;
+    (void)arg;
+
+    if (!body) {
+        evhttp_send_error(ev, 503, "Out of memory");
+        return;
+    }
+    if (!uri || plen != strlen("/metrics") || strncmp(uri, "/metrics", plen) != 0) {
+        evbuffer_add_printf(body, "{\"error\":{\"code\":\"not_found\",\"message\":"
+                                  "\"this address serves /metrics only\",\"field\":\"path\"}}");
+        listen_reply(ev, 404, "Not Found", "application/json; charset=utf-8", body);
+    } else if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
+        evbuffer_add_printf(body, "{\"error\":{\"code\":\"method_not_allowed\",\"message\":"
+                                  "\"/metrics is read with GET\",\"field\":\"method\"}}");
+        evhttp_add_header(evhttp_request_get_output_headers(ev), "Allow", "GET, HEAD");
+        listen_reply(ev, 405, "Method Not Allowed", "application/json; charset=utf-8", body);
+    } else {
+        L.render(body);
+        listen_reply(ev, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", body);
+    }
+    evbuffer_free(body);
+}
+
+int metrics_listen(struct event_base *base, const char *host, int port,
+                   void (*render)(struct evbuffer *out))
+{
+    struct evhttp_bound_socket *sock;
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+
+    L.render = render;
+    L.http = evhttp_new(base);
+    if (!L.http)
+        return -1;
+    evhttp_set_allowed_methods(L.http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST |
+                                           EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH |
+                                           EVHTTP_REQ_OPTIONS);
+    evhttp_set_max_headers_size(L.http, (ev_ssize_t)config.max_header_bytes);
+    evhttp_set_max_body_size(L.http, LISTEN_MAX_BODY);
+    evhttp_set_timeout(L.http, config.http_timeout_s);
+    evhttp_set_gencb(L.http, on_listen_request, NULL);
+    sock = evhttp_bind_socket_with_handle(L.http, host, (ev_uint16_t)port);
+    if (!sock) {
+        log_error("metrics: cannot listen on %s:%d", host, port);
+        return -1;
+    }
+    L.port = port;
+    if (getsockname(evhttp_bound_socket_get_fd(sock), (struct sockaddr *)&ss, &sl) == 0) {
+        if (ss.ss_family == AF_INET)
+            L.port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+        else if (ss.ss_family == AF_INET6)
+            L.port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    }
+    return 0;
+}
+
+int metrics_listen_port(void)
+{
+    return L.http ? L.port : -1;
+}
+
+void metrics_listen_free(void)
+{
+    if (L.http)
+        evhttp_free(L.http);
+    L.http = NULL;
 }

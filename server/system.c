@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "config.h"
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
@@ -45,15 +46,25 @@ void system_healthz(struct req *r)
     api_call(r, &q_ping, NULL, on_ping);
 }
 
+void system_metrics_render(struct evbuffer *out)
+{
+    metrics_render(out);
+    outbox_metrics_render(out);
+}
+
 void system_metrics(struct req *r)
 {
-    struct evbuffer *buf = evbuffer_new();
-    if (!buf) {
+    struct evbuffer *buf;
+    if (config.metrics_host) {
+        /* Served on --metrics-listen only: here it is a path like any unknown one. */
+        http_reply_error(r, 404, "not_found", "path", "no such endpoint");
+        return;
+    }
+    if (!(buf = evbuffer_new())) {
         http_reply_oom(r);
         return;
     }
-    metrics_render(buf);
-    outbox_metrics_render(buf);
+    system_metrics_render(buf);
     http_reply_buffer(r, 200, "text/plain; version=0.0.4; charset=utf-8", buf);
     evbuffer_free(buf);
 }

@@ -52,17 +52,32 @@ begin
     return sv;
 end $$;
 
--- A time with an explicit offset (or Z), as customers' clients must send.
+-- A time with an explicit offset (or Z), as customers' clients must send: the one parser of
+-- times in request bodies (device_parse_time hands its values here). The offset is checked
+-- against the real ones (-12:00 to +14:00) before PostgreSQL reads it: PostgreSQL takes up to
+-- +-15:59 and answers a junk one (+99:00) in its own words, which are not ours to send.
 create or replace function booking_parse_time(p_value jsonb, p_field text) returns timestamptz
 language plpgsql stable as $$
+declare
+    v text := p_value #>> '{}';
+    off text[];
 begin
     if p_value is null or jsonb_typeof(p_value) <> 'string'
-       or (p_value #>> '{}') !~ '^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)$' then
+       or v !~ '^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)$' then
         perform carnet_fail(422, 'invalid', p_field,
             'a time in ISO 8601 with an offset is required, e.g. 2027-03-29T10:00:00+02:00');
     end if;
-    return (p_value #>> '{}')::timestamptz;
-exception when datetime_field_overflow or invalid_datetime_format then
+    off := regexp_match(v, '([+-])(\d{2}):?(\d{2})?$');
+    if off is not null
+       and (coalesce(off[3], '0')::int >= 60
+            or off[2]::int * 60 + coalesce(off[3], '0')::int
+               > case off[1] when '+' then 14 * 60 else 12 * 60 end) then
+        perform carnet_fail(422, 'invalid', p_field,
+            'that time zone offset does not exist: offsets run from -12:00 to +14:00');
+    end if;
+    return v::timestamptz;
+exception when datetime_field_overflow or invalid_datetime_format
+               or invalid_time_zone_displacement_value then
     perform carnet_fail(422, 'invalid', p_field, 'that time does not exist');
     return null;
 end $$;

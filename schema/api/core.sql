@@ -66,53 +66,108 @@ begin
                                   group by store_id) x), '[]'::json));
 end $$;
 
+-- Sign-in throttling, without lock-out. Every rule counts failed attempts of the last 15
+-- minutes; an attempt counts as failed from the moment it begins until its password proves
+-- right, so parallel guesses cannot all slip under a limit, and a refused attempt is not
+-- recorded at all, so hammering on a closed door does not keep it closed.
+--   * per (account, address): 5 failures, then that address waits until the oldest of them
+--     leaves the window (Retry-After says how long). Failures before the pair's last success
+--     do not count: the right password showed they were the owner's typos;
+--   * per address, across accounts: 30 failures, then the same;
+--   * per account: once the account has 5 failures from anywhere, an address that has itself
+--     failed on it at least twice (since its last success there) waits 2^(n-5) seconds after
+--     its own last failure (n: the account's failures), 30 s at most. The account's count sets the pace, but the wait runs
+--     from the address's own failure, so nobody else's guesses can hold it longer than 30 s.
+-- An address that has not been failing is refused by none of them: whoever guesses from
+-- elsewhere, the owner with the right password gets in. Raises 429 `throttled` on p_field with
+-- retry_after (seconds). The caller holds the account's and the address's advisory locks.
+create or replace function auth_throttle(p_email text, p_address text, p_field text)
+returns void language plpgsql as $$
+declare
+    c_window constant interval := interval '15 minutes';
+    c_pair_limit constant int := 5;
+    c_address_limit constant int := 30;
+    c_account_slow_after constant int := 5;
+    c_pace_cap_seconds constant int := 30;
+    v_until timestamptz;
+    v_at timestamptz;
+    v_last_ok bigint;
+    v_account int;
+    v_mine int;
+    v_my_last timestamptz;
+begin
+    v_last_ok := coalesce((select max(id) from login_attempts
+                           where lower(email) = lower(p_email) and address = p_address and ok
+                             and at > now() - c_window), 0);
+    select at into v_at from login_attempts
+    where lower(email) = lower(p_email) and address = p_address and not ok
+      and at > now() - c_window and id > v_last_ok
+    order by at desc offset c_pair_limit - 1 limit 1;
+    if found then
+        v_until := v_at + c_window;
+    end if;
+    select at into v_at from login_attempts
+    where address = p_address and not ok and at > now() - c_window
+    order by at desc offset c_address_limit - 1 limit 1;
+    if found then
+        v_until := greatest(v_until, v_at + c_window);
+    end if;
+    select count(*), count(*) filter (where address = p_address and id > v_last_ok),
+           max(at) filter (where address = p_address)
+    into v_account, v_mine, v_my_last
+    from login_attempts
+    where lower(email) = lower(p_email) and not ok and at > now() - c_window;
+    if v_account >= c_account_slow_after and v_mine >= 2 then
+        v_until := greatest(v_until, v_my_last + make_interval(
+            secs => least(c_pace_cap_seconds,
+                          2 ^ least(v_account - c_account_slow_after, 16))));
+    end if;
+    if v_until > now() then
+        perform carnet_fail_extra(429, 'throttled', p_field,
+            'too many failed sign-ins from your address: try again later',
+            jsonb_build_object('retry_after', ceil(extract(epoch from v_until - now()))::int));
+    end if;
+end $$;
+
 -- Step one of a login: refuse when throttled, record the attempt (as failed until step two
--- says otherwise), and hand back the stored hash to verify off the database. The count and the
--- record happen together under a lock per account and per address, so parallel guesses cannot
--- all pass the "fewer than 5 failures" test. NULL for an unknown or disabled account (the
--- caller then verifies a dummy hash).
+-- says otherwise), and hand back its id and the stored hash to verify off the database. The
+-- throttle and the record happen together under a lock per account and per address, so
+-- parallel guesses cannot all pass the limits. staff_id and hash are null for an unknown or
+-- disabled account (the caller then verifies a dummy hash); the attempt counts all the same.
 create or replace function auth_login_begin(p_email text, p_address text) returns json
 language plpgsql as $$
 declare
     st staff%rowtype;
+    v_attempt bigint;
 begin
     -- Always the account's lock first, then the address's: no two sign-ins wait on each other
     -- in opposite orders.
     perform pg_advisory_xact_lock(hashtext('login-email:' || lower(p_email)));
     perform pg_advisory_xact_lock(hashtext('login-address:' || p_address));
-    if (select count(*) from login_attempts
-        where lower(email) = lower(p_email) and not ok
-          and at > now() - interval '15 minutes') >= 5 then
-        perform carnet_fail(429, 'throttled', 'email',
-            'too many failed sign-ins for this account: wait 15 minutes');
-    end if;
-    if (select count(*) from login_attempts
-        where address = p_address and not ok and at > now() - interval '15 minutes') >= 30 then
-        perform carnet_fail(429, 'throttled', null,
-            'too many failed sign-ins from this address: wait 15 minutes');
-    end if;
-    insert into login_attempts (email, address, ok) values (p_email, p_address, false);
+    perform auth_throttle(p_email, p_address, 'email');
+    insert into login_attempts (email, address, ok) values (p_email, p_address, false)
+    returning id into v_attempt;
     select * into st from staff where lower(email) = lower(p_email) and disabled_at is null;
-    if not found then
-        return null;
-    end if;
-    return json_build_object('staff_id', st.id, 'hash', st.password_hash);
+    return json_build_object('attempt', v_attempt, 'staff_id', st.id, 'hash', st.password_hash);
 end $$;
 
--- Step two, on success (p_staff not null): one pending attempt becomes a success and the
--- session opens, but only if the password hash is still the one carnetd verified: a reset that
--- committed during the check must not let the old password in. FOR SHARE makes a disable or
--- reset that commits meanwhile either wait for this session (and then delete it) or be seen.
-create or replace function auth_login_finish(p_email text, p_staff bigint, p_token_hash text,
-                                  p_address text, p_ttl_seconds int, p_verified_hash text)
+-- An attempt whose password was never checked (carnetd could not queue the check) is no guess:
+-- it goes, rather than stand as a failure against its account and address.
+create or replace function auth_login_void(p_attempt bigint) returns void
+language sql as $$
+    delete from login_attempts where id = p_attempt and not ok
+$$;
+
+-- Step two, on success: attempt p_attempt becomes a success and the session opens, but only if
+-- the password hash is still the one carnetd verified: a reset that committed during the check
+-- must not let the old password in.
+create or replace function auth_login_finish(p_attempt bigint, p_staff bigint, p_token_hash text,
+                                  p_ttl_seconds int, p_verified_hash text)
 returns json
 language plpgsql as $$
 declare
     st staff%rowtype;
 begin
-    if p_staff is null then
-        return null;
-    end if;
     -- FOR SHARE: a disable or reset that commits meanwhile either waits for this session to
     -- exist (and then deletes it) or is seen here (and no session opens).
     select * into st from staff where id = p_staff and disabled_at is null for share;
@@ -120,8 +175,7 @@ begin
         return null;
     end if;
     update login_attempts set ok = true
-    where id = (select max(id) from login_attempts
-                where lower(email) = lower(p_email) and address = p_address and not ok);
+    where id = p_attempt and lower(email) = lower(st.email);
     insert into sessions (token_hash, staff_id, expires_at)
     values (p_token_hash, p_staff, now() + make_interval(secs => p_ttl_seconds));
     perform carnet_audit(p_staff, 'login', 'staff', p_staff::text, null);
@@ -133,17 +187,6 @@ create or replace function auth_logout(p_token_hash text) returns void
 language sql as $$
     delete from sessions where token_hash = p_token_hash
 $$;
-
-create or replace function job_expire_sessions() returns int
-language plpgsql as $$
-declare
-    n int;
-begin
-    delete from sessions where expires_at < now() - interval '1 day';
-    get diagnostics n = row_count;
-    delete from login_attempts where at < now() - interval '7 days';
-    return n;
-end $$;
 
 -- Store scoping for functions whose store is implied by the object (an appointment, a repair):
 -- true when the staff member is an admin or holds one of p_roles in p_store.

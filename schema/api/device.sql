@@ -267,15 +267,8 @@ begin
     if p is null or p = 'null'::jsonb then
         return null;
     end if;
-    -- The offset is required: a time without one would silently take the session's time zone.
-    if jsonb_typeof(p) <> 'string'
-       or (p #>> '{}') !~ '^\d{4}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d(:?\d\d)?)$' then
-        perform carnet_fail(422, 'invalid', p_field, 'an ISO 8601 date and time with offset');
-    end if;
-    return (p #>> '{}')::timestamptz;
-exception when invalid_datetime_format or datetime_field_overflow then
-    perform carnet_fail(422, 'invalid', p_field, 'an ISO 8601 date and time with offset');
-    return null;
+    -- One parser for every time in a body: the offset is required and must be a real one.
+    return booking_parse_time(p, p_field);
 end $$;
 
 create or replace function device_store_from(p jsonb, p_field text) returns bigint

@@ -515,7 +515,8 @@ begin
 end $$;
 
 -- Staff check-in at a store: by confirmation code, appointment id, or the manage link's token
--- (its QR code; carnetd sends the hash as token_hash).
+-- (its QR code; carnetd sends the hash as token_hash). Only this store's bookings are looked
+-- up: another store's booking is answered as an unknown one, so the desk learns nothing of it.
 create or replace function floor_checkin(p_actor bigint, p_store bigint, p_body jsonb, p_line_hash text,
                               p_req text) returns json
 language plpgsql as $$
@@ -530,7 +531,7 @@ begin
             perform carnet_fail(422, 'invalid', 'code', 'a confirmation code is 6 letters and digits');
         end if;
         -- A live booking first; else the newest finished one, to say why it cannot check in.
-        select * into a from appointments where appointments.code = v_code
+        select * into a from appointments where appointments.code = v_code and store_id = p_store
         order by (status in ('booked', 'checked_in', 'in_service')) desc, starts_at desc
         limit 1 for update;
     elsif p_body ? 'appointment_id' then
@@ -539,22 +540,20 @@ begin
            or (p_body->>'appointment_id') !~ '^[0-9]{1,18}$' then
             perform carnet_fail(422, 'invalid', 'appointment_id', 'appointment_id is an id');
         end if;
-        select * into a from appointments where id = (p_body->>'appointment_id')::bigint
+        select * into a from appointments
+        where id = (p_body->>'appointment_id')::bigint and store_id = p_store
         for update;
     elsif p_body ? 'token_hash' then
         field := 'token';
         select ap.* into a from appointment_tokens t join appointments ap on ap.id = t.appointment_id
         where t.token_hash = p_body->>'token_hash' and t.purpose = 'manage'
-          and t.expires_at > now()
+          and t.expires_at > now() and ap.store_id = p_store
         for update of ap;
     else
         perform carnet_fail(422, 'invalid', 'code', 'give a code, an appointment_id or a token');
     end if;
     if a.id is null then
         perform carnet_fail(404, 'not_found', field, 'no booking matches');
-    end if;
-    if a.store_id <> p_store then
-        perform carnet_fail(422, 'wrong_store', field, 'this booking is at another store');
     end if;
     return floor_checkin_do(a, p_actor, p_line_hash, p_req);
 end $$;

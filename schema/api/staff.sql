@@ -220,10 +220,11 @@ begin
     return staff_json(p_staff, p_store);
 end $$;
 
--- Changing one's own password, step one: the same per-account throttle as sign-in (a stolen
--- session must not become a way to guess the password), then the stored hash to verify. As for
--- sign-in, the attempt is recorded as failed at once, under the account's lock, so parallel
--- guesses cannot all slip under the limit; step two turns it into a success.
+-- Changing one's own password, step one: the same throttle as sign-in, for the same account and
+-- address (a stolen session must not become a way to guess the password), then the stored hash
+-- to verify. As for sign-in, the attempt is recorded as failed at once, under the account's and
+-- the address's locks, so parallel guesses cannot all slip under the limits; step two turns it
+-- into a success.
 create or replace function staff_password_begin(p_staff bigint, p_address text) returns json
 language plpgsql as $$
 declare
@@ -234,12 +235,8 @@ begin
         perform carnet_fail(401, 'unauthenticated', null, 'your session has ended');
     end if;
     perform pg_advisory_xact_lock(hashtext('login-email:' || lower(t.email)));
-    if (select count(*) from login_attempts
-        where lower(email) = lower(t.email) and not ok
-          and at > now() - interval '15 minutes') >= 5 then
-        perform carnet_fail(429, 'throttled', 'old_password',
-                            'too many wrong passwords for this account: wait 15 minutes');
-    end if;
+    perform pg_advisory_xact_lock(hashtext('login-address:' || p_address));
+    perform auth_throttle(t.email, p_address, 'old_password');
     insert into login_attempts (email, address, ok) values (t.email, p_address, false);
     return json_build_object('hash', t.password_hash);
 end $$;

@@ -89,6 +89,7 @@ class Client:
         self.cookie = None
         self.csrf = None
         self.bearer = None
+        self.source = None  # a loopback address to connect from (127.0.0.2 ...): another client
 
     def request(self, method, path, body=None, headers=None, raw=None, timeout=30):
         h = dict(headers or {})
@@ -102,7 +103,8 @@ class Client:
                 h.setdefault("X-CSRF-Token", self.csrf)
         if self.bearer:
             h.setdefault("Authorization", "Bearer " + self.bearer)
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout,
+                                          source_address=(self.source, 0) if self.source else None)
         try:
             conn.request(method, path, body=data, headers=h)
             r = conn.getresponse()

@@ -724,3 +724,78 @@ def test_rota_and_shift_removal(ctx):
     # With one technician left, the 10:00 slot is full.
     r = book(c, store, service, paris_local(ctx, DAY, "10:00"))
     assert r.status == 409, r
+
+
+# ---- times in bodies: a junk offset ----
+
+# Offsets no time zone has: PostgreSQL refuses +99:00 in its own words ("time zone displacement
+# out of range") and accepts up to +-15:59; real ones run from -12:00 to +14:00.
+JUNK_OFFSETS = ("+99:00", "+15:00", "-13:00", "+05:99", "+9900")
+OFFSET_MESSAGE = "that time zone offset does not exist: offsets run from -12:00 to +14:00"
+
+
+def test_a_junk_offset_is_refused_in_our_words_on_every_route_that_takes_a_time(ctx):
+    """Every route whose body takes a time answers a junk offset with 422 invalid, the time's
+    own field and our message, and changes nothing; the same time with a real offset passes."""
+    day = next_workday(ctx, 5)
+    svc = paris_service(ctx, "Battery")
+    c = ctx.client()
+    r = book(c, ctx.paris, svc, paris_local(ctx, day, "15:00"))
+    assert r.status == 201, r
+    aid, token = r.json["appointment"]["id"], r.json["manage_token"]
+    spec = staff_client(ctx, "specialist@carnet.test")
+    tech = staff_client(ctx, "tech@carnet.test")
+    mgr = staff_client(ctx, "manager@carnet.test")
+    tech_id = ctx.sql1("select id from staff where email = 'tech@carnet.test'")["id"]
+    assert tech.put("/api/devices/OFFSET0DEV1", {}).status == 201
+    intake = {"checklist": [{"item": "screen", "ok": True}]}
+    r = tech.post("/api/stores/%d/repairs" % ctx.paris,
+                  {"serial": "OFFSET0DEV1", "problem": "battery", "intake": intake})
+    assert r.status == 201, r
+    rid = r.json["id"]
+    later = (day + datetime.timedelta(days=1)).isoformat()
+    results = [{"test": "battery", "passed": True}]
+    # (client, method, path, body with the time as {t}, field)
+    routes = [
+        (c, "POST", "/api/stores/%d/appointments" % ctx.paris,
+         customer(service_id=svc, starts_at="{t}"), "starts_at"),
+        (c, "POST", "/api/manage/%s/reschedule" % token, {"starts_at": "{t}"}, "starts_at"),
+        (spec, "POST", "/api/stores/%d/appointments/%d/reschedule" % (ctx.paris, aid),
+         {"starts_at": "{t}"}, "starts_at"),
+        (mgr, "POST", "/api/stores/%d/shifts" % ctx.paris,
+         {"staff_id": tech_id, "starts_at": "{t}", "ends_at": later + "T18:00:00+01:00"},
+         "starts_at"),
+        (mgr, "POST", "/api/stores/%d/shifts" % ctx.paris,
+         {"staff_id": tech_id, "starts_at": later + "T09:00:00+01:00", "ends_at": "{t}"},
+         "ends_at"),
+        (tech, "POST", "/api/stores/%d/repairs" % ctx.paris,
+         {"serial": "OFFSET0DEV1", "problem": "battery", "intake": intake, "promised_at": "{t}"},
+         "promised_at"),
+        (tech, "PUT", "/api/repairs/%d/promise" % rid, {"promised_at": "{t}"}, "promised_at"),
+        (tech, "POST", "/api/devices/OFFSET0DEV1/diagnostics",
+         {"store_id": ctx.paris, "performed_at": "{t}", "results": results}, "performed_at"),
+    ]
+
+    def fill(body, t):
+        return {k: (t if v == "{t}" else v) for k, v in body.items()}
+
+    def snapshot():
+        return [ctx.sql("select * from %s order by id" % t)
+                for t in ("appointments", "shifts", "repair_orders", "diagnostic_sessions")]
+
+    before = snapshot()
+    for client, method, path, body, field in routes:
+        for off in JUNK_OFFSETS:
+            t = later + "T10:00" + off
+            r = client.request(method, path, body=fill(body, t))
+            assert r.status == 422 and r.error == {"code": "invalid", "field": field,
+                                                   "message": OFFSET_MESSAGE}, (path, t, r)
+    assert snapshot() == before
+    # The same time with a real offset is taken (so the refusals above were the offset's).
+    slot = datetime.datetime.fromisoformat(paris_local(ctx, day, "16:00"))
+    far_east = slot.astimezone(datetime.timezone(datetime.timedelta(hours=14))).isoformat()
+    assert far_east.endswith("+14:00"), far_east
+    r = book(c, ctx.paris, svc, far_east)
+    assert r.status == 201, r
+    r = tech.put("/api/repairs/%d/promise" % rid, {"promised_at": later + "T10:00-12:00"})
+    assert r.status == 200, r

@@ -132,8 +132,8 @@ def test_checkin_bad_inputs_change_nothing(ctx):
         ({"code": "abc"}, 422, "invalid", "code"),
         ({"code": 12}, 422, "invalid", "code"),
         ({"code": cancelled["code"]}, 409, "cancelled", "status"),
-        ({"code": "ZZZZZZ"}, 422, "wrong_store", "code"),
-        ({"appointment_id": other}, 422, "wrong_store", "appointment_id"),
+        ({"code": "ZZZZZZ"}, 404, "not_found", "code"),
+        ({"appointment_id": other}, 404, "not_found", "appointment_id"),
         ({"appointment_id": 99999999}, 404, "not_found", "appointment_id"),
         ({"appointment_id": "x"}, 422, "invalid", "appointment_id"),
         ({"token": "nope"}, 404, "not_found", "token"),
@@ -156,6 +156,30 @@ def test_checkin_bad_inputs_change_nothing(ctx):
     r = ctx.client().post(p, {"code": ok["code"]})
     assert r.status == 401, r
     assert state(ctx) == before
+
+
+def test_another_stores_booking_answers_like_an_unknown_one(ctx):
+    """A Paris desk checking in a Lyon booking (by code, id or QR token) gets the very answer an
+    unknown one gets (status, code, field, message): the desk learns nothing of other stores'
+    bookings, and nothing changes."""
+    clear(ctx)
+    lyon = appointment(ctx, 5, store=ctx.lyon)
+    unknown = appointment(ctx, 5)
+    ctx.sql("delete from appointment_tokens where appointment_id = %s", (unknown["id"],))
+    ctx.sql("delete from appointments where id = %s", (unknown["id"],))
+    before = state(ctx)
+    s = staff(ctx)
+    p = "/api/stores/%d/checkin" % ctx.paris
+    for key in ("code", "appointment_id", "token"):
+        theirs = s.post(p, {key: lyon["id" if key == "appointment_id" else key]})
+        nobody = s.post(p, {key: unknown["id" if key == "appointment_id" else key]})
+        assert theirs.status == nobody.status == 404, (key, theirs, nobody)
+        assert theirs.json == nobody.json, (key, theirs, nobody)
+    assert state(ctx) == before
+    # Lyon's own desk checks it in: the booking itself was fine.
+    r = staff(ctx, "lyon@carnet.test").post("/api/stores/%d/checkin" % ctx.lyon,
+                                            {"code": lyon["code"]})
+    assert r.status == 200 and r.json["visit"]["appointment_id"] == lyon["id"], r
 
 
 def test_early_late_rules_per_store(ctx):

@@ -102,6 +102,54 @@ def test_metrics_text(ctx):
         assert g in text, g
 
 
+def test_metrics_listen_moves_metrics_off_the_public_port(ctx):
+    """--metrics-listen serves /metrics on its own address, and the public port then answers
+    /metrics as it answers any unknown path; without it (test_metrics_text) the public port
+    serves it."""
+    from harness import free_port
+    mport = free_port()
+    s = ctx.start_carnetd(args=["--metrics-listen", "127.0.0.1:%d" % mport])
+    s.client.get("/healthz")
+    r = s.client.get("/metrics")
+    unknown = s.client.get("/api/no/such/thing")
+    assert r.status == 404 and r.json == unknown.json, (r, unknown)
+    assert r.error == {"code": "not_found", "field": "path", "message": "no such endpoint"}, r
+    m = Client(mport)
+    r = m.get("/metrics")
+    assert r.status == 200 and r.header("Content-Type").startswith("text/plain"), r
+    text = r.raw.decode()
+    # The counters of the public port, the pool and the outbox, as the public route had them.
+    assert 'carnet_http_requests_total{method="GET",route="/healthz",status="200"}' in text, text
+    assert 'carnet_http_requests_total{method="GET",route="/metrics",status="404"} 1' in text
+    assert "carnet_db_pool_in_use" in text and "carnet_outbox" in text, text
+    assert m.request("HEAD", "/metrics").status == 200
+    # That address serves /metrics only: no API, no pages, no other method.
+    for path in ("/healthz", "/api/stores", "/", "/metrics/x"):
+        r = m.get(path)
+        assert r.status == 404 and r.error["code"] == "not_found", (path, r)
+    r = m.post("/metrics", {})
+    assert r.status == 405 and r.error["code"] == "method_not_allowed", r
+    assert "metrics on http://127.0.0.1:%d/metrics" % mport in s.read_log()
+    s.stop()
+    # A bad address is bad configuration: carnetd refuses to start.
+    b = ctx.run.binary
+    for bad in ("nonsense", "127.0.0.1:99999", ":80"):
+        out = subprocess.run([b, "--metrics-listen", bad], capture_output=True, text=True)
+        assert out.returncode == 2 and "metrics-listen" in out.stderr, (bad, out.stderr)
+    # An address already taken stops start-up instead of serving without metrics.
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen(1)
+    try:
+        s = ctx.start_carnetd(args=["--metrics-listen", "127.0.0.1:%d" % busy.getsockname()[1]],
+                              wait=False, refuses_start=True)
+        s.proc.wait(HANG_GUARD_S)
+        assert s.proc.returncode == 1, s.proc.returncode
+        assert "metrics: cannot listen" in s.read_log()
+    finally:
+        busy.close()
+
+
 def test_healthz_follows_database_outage(ctx):
     s = ctx.start_carnetd(env={"CARNET_RECONNECT_MAX_MS": "300"})
     assert s.client.get("/healthz").status == 200
