@@ -174,7 +174,7 @@ def collect_tokens(obj):
             collect_tokens(v)
 
 
-SEALED_RE = re.compile(r"\{\{sealed:([0-9a-f]{16}):([A-Za-z0-9_-]+)\}\}")
+SEALED_RE = re.compile(r"\{\{(sealed|pd):([0-9a-f]{16}):([A-Za-z0-9_-]+)\}\}")
 _sodium = None
 
 
@@ -188,13 +188,21 @@ def open_sealed(text, workdir):
         assert _sodium.sodium_init() >= 0
     with open(data_key_file(workdir), "rb") as f:
         key = f.read()
+    if len(key) != 32:
+        key = bytes.fromhex(key.strip().decode())
 
     def one(m):
-        raw = base64.urlsafe_b64decode(m.group(2) + "=" * (-len(m.group(2)) % 4))
+        raw = base64.urlsafe_b64decode(m.group(3) + "=" * (-len(m.group(3)) % 4))
         nonce, box = raw[:24], raw[24:]
         out = ctypes.create_string_buffer(len(box))
-        rc = _sodium.crypto_secretbox_open_easy(out, box, ctypes.c_ulonglong(len(box)), nonce,
-                                                key)
+        if m.group(1) == "sealed":  # a link: secretbox
+            rc = _sodium.crypto_secretbox_open_easy(out, box, ctypes.c_ulonglong(len(box)),
+                                                    nonce, key)
+        else:  # personal data: XChaCha20-Poly1305 with its associated data
+            ad = b"carnet-pd-v1"
+            rc = _sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(
+                out, None, None, box, ctypes.c_ulonglong(len(box)), ad,
+                ctypes.c_ulonglong(len(ad)), nonce, key)
         assert rc == 0, "a sealed marker does not open with the run's key"
         return out.raw[:len(box) - 16].decode()
     return SEALED_RE.sub(one, text)
