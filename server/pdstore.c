@@ -18,10 +18,10 @@
 #include "pgconn.h"
 #include "seal.h"
 
-#define DUE_SQL "select pd_due($1, $2::int, $3::text[])"
+#define DUE_SQL "select pd_due($1, $2::int, $3::text[], $4::boolean)"
 #define STORE_SQL "select pd_store($1::json)"
 
-static struct sql_stmt q_due = SQL_STMT("pd_due", DUE_SQL, 3);
+static struct sql_stmt q_due = SQL_STMT("pd_due", DUE_SQL, 4);
 static struct sql_stmt q_store = SQL_STMT("pd_store", STORE_SQL, 1);
 
 /* The key ids of the ring as a text array literal, current first. */
@@ -180,11 +180,11 @@ long pdstore_run_blocking(const char *conninfo, int max_rounds, char *err, size_
     for (int round = 0; max_rounds == 0 || round < max_rounds; round++) {
         char ring[SEAL_MAX_KEYS * (SEAL_KID_HEX + 1) + 4];
         ring_ids(ring, sizeof(ring));
-        const char *p[3] = {seal_key_id(), batch, ring};
+        const char *p[4] = {seal_key_id(), batch, ring, "true"};
         int n;
         free(due);
         due = NULL;
-        if (pgconn_exec_blocking(c, DUE_SQL, 3, p, &due, err, errlen) < 0) {
+        if (pgconn_exec_blocking(c, DUE_SQL, 4, p, &due, err, errlen) < 0) {
             total = -1;
             break;
         }
@@ -269,7 +269,9 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     static char ring[SEAL_MAX_KEYS * (SEAL_KID_HEX + 1) + 4];
     snprintf(batch, sizeof(batch), "%d", PDSTORE_BATCH);
     ring_ids(ring, sizeof(ring));
-    const char *p[3] = {seal_key_id(), batch, ring};
+    /* Between rotations only clear values can be due (cheap); with an older key in the ring,
+     * everything it sealed too. */
+    const char *p[4] = {seal_key_id(), batch, ring, seal_key_id_at(1) ? "true" : "false"};
     S.busy = true;
     db_query(&q_due, p, on_due, NULL);
 }

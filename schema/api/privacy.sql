@@ -3,12 +3,14 @@
 -- re-sealed under a new key; it never decides anything, so the rules stay here.
 
 -- Up to p_limit values per column that are not yet sealed under key p_kid (p_ring: every key id
--- the caller holds, p_kid first): a 'value' column in
+-- the caller holds, p_kid first). Without p_full, only values in clear (cheap: the partial
+-- indexes of 017); with it (start-up, rotation) also: a 'value' column in
 -- clear or under another key, a 'text' column holding a marker under another key, a 'json'
 -- column with a personal member in clear (or any marker under another key).
 -- Returns [{"t": table, "id": id, "c": column, "v": value, "h": md5 of it, "mode": ...,
 -- "bi": bi kind, "keys": personal members of a json column}].
-create or replace function pd_due(p_kid text, p_limit int, p_ring text[]) returns json
+create or replace function pd_due(p_kid text, p_limit int, p_ring text[], p_full boolean)
+returns json
 language plpgsql stable as $$
 declare
     p pd_columns;
@@ -20,7 +22,12 @@ begin
         perform carnet_fail(422, 'invalid', 'kid', 'a key id is 16 hex digits');
     end if;
     for p in select * from pd_columns order by tbl, col loop
-        if p.mode = 'value' then
+        if not p_full then
+            -- Between rotations: only values in clear, found through the partial indexes.
+            continue when p.mode <> 'value';
+            cond := format('%I is not null and %I <> %L and %I not like %L',
+                           p.col, p.col, '', p.col, '{{pd:%');
+        elsif p.mode = 'value' then
             -- A marker under a key the caller does not hold is left alone: it is not clear
             -- text, and sealing it again would bury it (a server started with an old key).
             cond := format('%I is not null and %I <> %L and %I not like %L and not (%I ~ %L '
