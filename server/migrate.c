@@ -252,18 +252,18 @@ out:
 }
 
 /* The name of the role `conninfo` logs in as (malloc'd), or NULL with the reason logged. */
-static char *role_of(const char *conninfo, const char *what)
+static char *serving_role_of(const char *conninfo)
 {
     char err[MIGRATE_ERR_MAX];
     struct pg_conn *pg = pgconn_connect_blocking(conninfo, err, sizeof(err));
     char *role = NULL;
 
     if (!pg) {
-        log_error("migrate: cannot connect as the %s role: %s", what, err);
+        log_error("migrate: cannot connect as the serving role: %s", err);
         return NULL;
     }
-    if (exec_params(pg, "select current_user", 0, NULL, &role, what) == 0 && !role)
-        log_error("migrate: the %s role has no name", what);
+    if (exec_params(pg, "select current_user", 0, NULL, &role, "serving role") == 0 && !role)
+        log_error("migrate: the serving role has no name");
     pgconn_close_blocking(pg);
     return role;
 }
@@ -279,7 +279,7 @@ int migrate_run(const char *conninfo, const char *serving_conninfo, const char *
 
     /* The same connection string: an old single-role deployment, nobody to grant to. */
     if (serving_conninfo && strcmp(serving_conninfo, conninfo) != 0 &&
-        !(serving_role = role_of(serving_conninfo, "serving")))
+        !(serving_role = serving_role_of(serving_conninfo)))
         goto out;
     if (!(pg = pgconn_connect_blocking(conninfo, err, sizeof(err)))) {
         log_error("migrate: cannot connect: %s", err);

@@ -214,6 +214,49 @@ def test_owner_cannot_rewrite_the_audit_log(ctx):
         owner.close()
 
 
+def test_verify_finds_what_the_owner_edits_beside_the_chain(ctx):
+    """Only the owner can edit a trend value or a repair row; when it does, verify says so and
+    names the entry the row was written with."""
+    c = ctx.server.client
+    c.login("specialist@carnet.test", PW)
+    r = c.get("/api/devices/F2LDEMO0PH13/verify")
+    assert r.status == 200 and r.json["ok"] is True and r.json["derived"] == [], r
+    dev = ctx.sql1("select id from devices where serial = 'F2LDEMO0PH13'")["id"]
+    session = ctx.sql1("select max(session_id) as s from diagnostic_values where device_id = %s"
+                       " and name = 'battery_health'", (dev,))["s"]
+    entry = ctx.sql1("select entry_id from diagnostic_sessions where id = %s", (session,))
+    repair = ctx.sql1("select id, state from repair_orders where device_id = %s", (dev,))
+    opened = ctx.sql1("select id from record_entries where kind = 'repair_opened' and ref_id = %s",
+                      (repair["id"],))
+    owner = _connect(ctx.owner_url)
+    try:
+        edits = (
+            ("update diagnostic_values set value = value + 5 where session_id = %s"
+             " and name = 'battery_health'", "update diagnostic_values set value = value - 5"
+             " where session_id = %s and name = 'battery_health'", (session,),
+             entry["entry_id"], "diagnostic_values"),
+            ("update repair_orders set state = 'ready' where id = %s",
+             "update repair_orders set state = '%s' where id = %%s" % repair["state"],
+             (repair["id"],), opened["id"], "repair_orders"),
+        )
+        for edit, undo, args, entry_id, table in edits:
+            with owner.cursor() as cur:
+                cur.execute(edit, args)
+            r = c.get("/api/devices/F2LDEMO0PH13/verify")
+            try:
+                assert r.status == 200 and r.json["ok"] is False, r
+                assert r.json["reason"] == "derived_mismatch", r
+                assert r.json["broken_at"] == entry_id, (r, entry_id)
+                assert [entry_id, table] in r.json["derived"], r
+                assert r.json["checked"] == r.json["entries"], r  # the chain itself is intact
+            finally:
+                with owner.cursor() as cur:
+                    cur.execute(undo, args)
+            assert c.get("/api/devices/F2LDEMO0PH13/verify").json["ok"] is True
+    finally:
+        owner.close()
+
+
 # ---- deployments ----
 
 def test_single_role_deployment_works_and_warns(ctx):
