@@ -12,7 +12,7 @@
 -- The device's rows that disagree with its entries: [[entry id, table], ...] by entry id, the
 -- entry being the one the rows were written with (NULL for values that belong to no session of
 -- this device). '[]' when everything agrees.
-create or replace function record_derived_check(p_device bigint) returns json
+create or replace function verify_derived(p_device bigint) returns json
 language sql stable as $$
     select coalesce(json_agg(json_build_array(entry, what) order by entry nulls first, what), '[]')
     from (
