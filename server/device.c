@@ -313,7 +313,8 @@ static void verify_work(void *arg)
     derived = json_object_get(doc, "derived");
     if (rc == 0 && json_array_size(derived) > 0) {
         rc = -1;
-        rep.broken_at = (long long)json_integer_value(json_array_get(json_array_get(derived, 0), 0));
+        rep.broken_at =
+            (long long)json_integer_value(json_array_get(json_array_get(derived, 0), 0));
         rep.reason = "derived_mismatch";
     }
     v->reply = json_pack("{sOsbsIsIssss}", "serial", json_object_get(doc, "serial"), "ok", rc == 0,
