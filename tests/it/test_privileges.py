@@ -7,6 +7,8 @@ with a warning."""
 import glob
 import os
 import re
+import subprocess
+import sys
 import threading
 
 import psycopg2
@@ -54,6 +56,30 @@ def called_by_c():
         for t in texts:
             names.update(CALL.findall(t.lower()))
     return names
+
+
+def test_build_step_reads_every_query_form(ctx):
+    """.tools/sql_calls.py, which the grants come from: statements split over several literals,
+    queries outside SQL_STMT, any case; not comments, character constants or other strings."""
+    src = os.path.join(ctx.run.workdir, "calls_sample.c")
+    with open(src, "w") as f:
+        f.write(r"""
+static struct sql_stmt a = SQL_STMT("a", "select alpha($1, "
+                                         /* between */ "$2::text)", 2);
+/* "select commented_out(1)" */
+// "select also_commented(1)"
+static const char quote = '"', other = '\'';
+static const char *raw = "  SELECT Beta($1)";
+static const char *msg = "not a select: gamma(1)";
+#define Q "select delta(\"x\")"
+""")
+    out = subprocess.run([sys.executable, os.path.join(ROOT, ".tools", "sql_calls.py"), src],
+                         capture_output=True, text=True, check=True).stdout
+    # Each query is one C literal ending in \n, continued by a backslash; the list ends with "".
+    lines = [l.strip().rstrip("\\").strip() for l in out.splitlines()
+             if l.strip().startswith('"')]
+    assert lines == ['"select alpha($1, $2::text)\\n"', '"  SELECT Beta($1)\\n"',
+                     '"select delta(\\"x\\")\\n"', '""'], out
 
 
 def _error(conn, sql, args=None):
