@@ -303,7 +303,9 @@ cmd_start() {
 
 cmd_stop() {
     if running; then
-        as_user "$PG_BIN/pg_ctl" stop -s -m fast -w -t "$START_TIMEOUT_S" -D "$HOME_DIR/data" >&2
+        # CARNET_PG_STOP_MODE=immediate: a crash, as a test of what survives one wants it.
+        as_user "$PG_BIN/pg_ctl" stop -s -m "${CARNET_PG_STOP_MODE:-fast}" -w \
+            -t "$START_TIMEOUT_S" -D "$HOME_DIR/data" >&2
         say "stopped PostgreSQL in $HOME_DIR/data"
     fi
 }

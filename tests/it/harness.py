@@ -349,8 +349,11 @@ class Cluster:
         finally:
             conn.close()
 
-    def restart(self):
-        subprocess.check_call([PG, "restart", self.dir], env=self.env, stdout=subprocess.DEVNULL)
+    def restart(self, mode="fast"):
+        """mode "immediate" is a crash: every backend dies at once, none finishes its query."""
+        subprocess.check_call([PG, "restart", self.dir],
+                              env=dict(self.env, CARNET_PG_STOP_MODE=mode),
+                              stdout=subprocess.DEVNULL)
 
     def stop(self):
         subprocess.call([PG, "stop", self.dir], env=self.env)
