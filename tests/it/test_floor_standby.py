@@ -39,11 +39,12 @@ def setup(ctx):
 
 
 def fill_day(ctx, name="Full Day"):
+    """The booking that fills the day, told apart by its problem: its name is sealed soon."""
     code = "".join(secrets.choice(ALPHABET) for _ in range(6))
     return ctx.sql1("""insert into appointments (store_id, service_id, staff_id, starts_at,
-                           ends_at, blocked_until, code, customer_name, customer_email)
+                           ends_at, blocked_until, code, customer_name, customer_email, problem)
                        values (%s, %s, %s, %s, %s + interval '30 minutes',
-                               %s + interval '30 minutes', %s, %s, 'x@example.com')
+                               %s + interval '30 minutes', %s, %s, 'x@example.com', 'fills')
                        returning id""",
                     (ctx.paris, ctx.service, ctx.tech, ctx.start, ctx.start, ctx.start, code,
                      name))["id"]
@@ -128,8 +129,11 @@ def test_offer_hold_expiry_and_claim(ctx):
     assert m.status == 200, m
     ap = ctx.sql1("select status, customer_name, customer_phone from appointments where id = %s",
                   (r.json["appointment"]["id"],))
-    assert ap == {"status": "booked", "customer_name": "Basile",
-                  "customer_phone": "+33611111111"}, ap
+    # The place's sealed values, carried over as they are.
+    assert ap["customer_name"].startswith("{{pd:"), ap
+    assert {k: ctx.opened(v) for k, v in ap.items()} == {
+        "status": "booked", "customer_name": "Basile", "customer_phone": "+33611111111"}, ap
+    assert r.json["appointment"]["customer"]["name"] == "Basile", r
     # Claimed once only.
     r = ctx.client().post("/api/standby/%s/claim" % b["token"])
     assert r.status == 409, r
@@ -241,7 +245,7 @@ def delivered(ctx, servers, msg):
                                         "%d-%s.json" % (msg["id"], msg["kind"]))):
             with open(p) as f:
                 docs.append(json.load(f))
-    return [d for d in docs if d["to"] == msg["recipient"]]
+    return [d for d in docs if d["to"] == ctx.opened(msg["recipient"])]
 
 
 def refs_outbox(ctx, standby_id, appointment_id):
@@ -258,7 +262,7 @@ def manager(server):
 
 def offered(ctx, sb):
     ctx.sql("update appointments set status = 'cancelled', cancelled_at = now() "
-            "where status = 'booked' and customer_name = 'Full Day'")
+            "where status = 'booked' and problem = 'fills'")
     wait_for(lambda: status(ctx, sb["token"])["status"] == "offered", "the standby offer")
     return status(ctx, sb["token"])
 
