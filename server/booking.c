@@ -463,18 +463,27 @@ static char *booking_sealed(const json_t *in)
     const char *phone = json_string_value(json_object_get(in, "phone"));
     const char *name = json_string_value(json_object_get(in, "name"));
     char initial[API_INITIAL_MAX];
-    char *text = NULL;
+    char *text = NULL, *trimmed = NULL;
+    size_t len;
 
     if (!out)
         return NULL;
-    api_initial(name, initial);
-    if (api_seal_member(out, "name", name, NULL, NULL) < 0 ||
+    /* Stored without the spaces around it (SQL trimmed it when it could read it). */
+    while (isspace((unsigned char)*name))
+        name++;
+    for (len = strlen(name); len && isspace((unsigned char)name[len - 1]); len--)
+        ;
+    if (!(trimmed = strndup(name, len)))
+        goto out;
+    api_initial(trimmed, initial);
+    if (api_seal_member(out, "name", trimmed, NULL, NULL) < 0 ||
         (email && api_seal_member(out, "email", email, "email", "email_bi") < 0) ||
         (phone && api_seal_member(out, "phone", phone, "phone", "phone_bi") < 0) ||
         json_object_set_new(out, "initial", json_string(initial)) < 0)
         goto out;
     text = json_dumps(out, JSON_COMPACT);
 out:
+    free(trimmed);
     json_decref(out);
     return text;
 }
