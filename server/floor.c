@@ -229,6 +229,20 @@ static char *trimmed(const char *s)
     return strndup(s, len);
 }
 
+/* A copy of the request's body without what only carnetd may put in it: the members it derives
+ * from personal data (a client's "initial" would be shown on the public board), and the personal
+ * data it seals itself. NULL when out of memory. */
+static json_t *body_copy(struct req *r)
+{
+    static const char *const derived[] = {"initial",         "contact_bi", "contact_channel",
+                                          "contact_recipient", "email_bi",   "phone_bi",
+                                          "contact",         "email",      "phone"};
+    json_t *body = json_copy(r->json);
+    for (size_t i = 0; body && i < sizeof(derived) / sizeof(derived[0]); i++)
+        json_object_del(body, derived[i]);
+    return body;
+}
+
 /* The request's body with `name` replaced by the trimmed name sealed, and its initial. -1 when
  * out of memory. */
 static int seal_name(json_t *body, const char *name)
@@ -252,15 +266,12 @@ static int seal_name(json_t *body, const char *name)
  * memory. */
 static char *line_body(struct req *r, const char *name, const char *contact)
 {
-    json_t *body = json_copy(r->json);
+    json_t *body = body_copy(r);
     char *c = NULL, *text = NULL;
     char recipient[FLOOR_EMAIL_MAX + 1];
     const char *channel = NULL;
 
-    if (!body)
-        goto out;
-    json_object_del(body, "contact");
-    if (seal_name(body, name) < 0)
+    if (!body || seal_name(body, name) < 0)
         goto out;
     if (contact && !(c = trimmed(contact)))
         goto out;
@@ -583,9 +594,7 @@ void floor_standby_join(struct req *r)
         http_reply_error(r, 422, "invalid", "phone", "a phone number in the form +33612345678");
         return;
     }
-    if ((body = json_copy(r->json)) != NULL) {
-        json_object_del(body, "email");
-        json_object_del(body, "phone");
+    if ((body = body_copy(r)) != NULL) {
         if (seal_name(body, name) == 0 &&
             (!email || api_seal_member(body, "email", email, "email", "email_bi") == 0) &&
             (!phone || api_seal_member(body, "phone", phone, "phone", "phone_bi") == 0))

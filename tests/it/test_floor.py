@@ -385,3 +385,13 @@ def test_a_walk_in_name_is_checked_before_it_is_sealed(ctx):
         r = ctx.client().post(p, body)
         assert r.status == 422 and r.error["field"] == field, (body, r)
     assert ctx.sql1("select count(*) as n from visits")["n"] == 0
+    # What carnetd derives is its own: a client cannot put an initial on the public board, nor
+    # a way to reach someone else.
+    r = ctx.client().post(p, {"name": "Ann", "initial": "XXX", "contact_channel": "sms",
+                              "contact_recipient": "{{pd:0000000000000000:AAAA}}",
+                              "contact_bi": "0" * 64})
+    assert r.status == 201, r
+    v = ctx.sql1("select initial, contact, contact_bi, contact_channel, contact_recipient "
+                 "from visits where id = %s", (r.json["visit_id"],))
+    assert v == {"initial": "A.", "contact": None, "contact_bi": None, "contact_channel": None,
+                 "contact_recipient": None}, v

@@ -143,6 +143,10 @@ def test_standby_contact_is_checked_before_it_is_sealed(ctx):
         r = c.post(p, body)
         assert r.status == 422 and r.error["field"] == field, (body, r)
     assert ctx.sql1("select count(*) as n from standby")["n"] == 0
+    r = c.post(p, dict(good, initial="XXX", email_bi="0" * 64, phone_bi="1" * 64))
+    assert r.status == 201, r
+    row = ctx.sql1("select initial, email_bi, phone_bi from standby where id = %s", (r.json["id"],))
+    assert row["initial"] == "O." and row["email_bi"] != "0" * 64 and row["phone_bi"] is None, row
 
 def test_offer_hold_expiry_and_claim(ctx):
     clear(ctx)
