@@ -180,18 +180,21 @@ static bool has_space_or(const char *s, size_t len, const char *also)
 }
 
 /* What the outbox takes for an address: something@something, no spaces or angle brackets; with
- * `dot`, a dot after the '@' that is neither its first nor last character. */
+ * `dot`, a dot in the part after the '@' that is neither its first nor its last character. */
 static bool floor_email_like(const char *s, bool dot)
 {
     const char *at = strchr(s, '@');
-    size_t len = strlen(s);
+    size_t len = strlen(s), dlen;
 
     if (!at || at == s || !at[1] || strchr(at + 1, '@') || has_space_or(s, len, "<>"))
         return false;
     if (!dot)
         return true;
-    const char *d = strrchr(at + 1, '.');
-    return d && d > at + 1 && d[1];
+    dlen = strlen(at + 1);
+    for (size_t i = 1; i + 1 < dlen; i++)
+        if (at[1 + i] == '.')
+            return true;
+    return false;
 }
 
 /* A walk-in's free-text contact as a way to reach them: an email address, or a phone number once
@@ -234,9 +237,9 @@ static char *trimmed(const char *s)
  * data it seals itself. NULL when out of memory. */
 static json_t *body_copy(struct req *r)
 {
-    static const char *const derived[] = {"initial",         "contact_bi", "contact_channel",
+    static const char *const derived[] = {"initial",           "contact_bi", "contact_channel",
                                           "contact_recipient", "email_bi",   "phone_bi",
-                                          "contact",         "email",      "phone"};
+                                          "contact",           "email",      "phone"};
     json_t *body = json_copy(r->json);
     for (size_t i = 0; body && i < sizeof(derived) / sizeof(derived[0]); i++)
         json_object_del(body, derived[i]);
@@ -278,8 +281,8 @@ static char *line_body(struct req *r, const char *name, const char *contact)
     if (c && *c) {
         channel = floor_contact_channel(c, recipient, sizeof(recipient));
         /* The blind index of a contact is an email's when it has an '@', else a phone's. */
-        if (api_seal_member(body, "contact", c, strchr(c, '@') ? "email" : "phone",
-                            "contact_bi") < 0)
+        if (api_seal_member(body, "contact", c, strchr(c, '@') ? "email" : "phone", "contact_bi") <
+            0)
             goto out;
         if (channel && (json_object_set_new(body, "contact_channel", json_string(channel)) < 0 ||
                         api_seal_member(body, "contact_recipient", recipient, NULL, NULL) < 0))
@@ -498,6 +501,7 @@ static char *search_fold(const char *s)
 static void on_search(struct req *r, const struct db_result *res)
 {
     json_t *all, *hits = NULL, *item;
+    const char *name_q = http_query(r, "name");
     char *want = NULL, *q = NULL;
     size_t i;
 
@@ -505,14 +509,15 @@ static void on_search(struct req *r, const struct db_result *res)
         api_reply_db_error(r, res);
         return;
     }
-    if (!(all = api_result_json(r, res)) || !json_is_array(all)) {
+    /* SQL refused a missing or short name: a success always had one. */
+    if (!(all = api_result_json(r, res)) || !json_is_array(all) || !name_q) {
         http_reply_error(r, 500, "internal", NULL, "unexpected database answer");
         goto out;
     }
-    if (!(q = trimmed(http_query(r, "name"))) || !(want = search_fold(q)) ||
-        !(hits = json_array()))
+    if (!(q = trimmed(name_q)) || !(want = search_fold(q)) || !(hits = json_array()))
         goto oom;
-    json_array_foreach(all, i, item) {
+    json_array_foreach(all, i, item)
+    {
         const char *name = json_string_value(json_object_get(item, "customer_name"));
         char *folded = name ? search_fold(name) : NULL;
         bool hit = folded && strstr(folded, want);

@@ -16,9 +16,17 @@ START_TEST(initials)
     const struct {
         const char *name, *want;
     } cases[] = {
-        {"zoé Martin", "Z."}, {"  alice", "A."},   {"élodie", "\xc3\x89."}, {"Émile", "\xc3\x89."},
-        {"ñu", "\xc3\x91."},  {"÷x", "\xc3\xb7."}, {"Łukasz", "\xc5\x81."}, {"山田", "\xe5\xb1\xb1."},
-        {"😀 smile", "\xf0\x9f\x98\x80."}, {"", ""}, {" \t ", ""},
+        {"zoé Martin", "Z."},
+        {"  alice", "A."},
+        {"élodie", "\xc3\x89."},
+        {"Émile", "\xc3\x89."},
+        {"ñu", "\xc3\x91."},
+        {"÷x", "\xc3\xb7."},
+        {"Łukasz", "\xc5\x81."},
+        {"山田", "\xe5\xb1\xb1."},
+        {"😀 smile", "\xf0\x9f\x98\x80."},
+        {"", ""},
+        {" \t ", ""},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         api_initial(cases[i].name, out);
