@@ -85,12 +85,17 @@ declare
 begin
     perform outbox_fail_if(p_channel is null or p_channel not in ('email', 'sms'), 'channel',
                            'channel must be email or sms');
-    perform outbox_fail_if(p_recipient is null or length(p_recipient) not between 3 and 254,
-                           'recipient', 'a recipient address or phone number is required');
-    perform outbox_fail_if(p_channel = 'email' and p_recipient !~ '^[^@\s<>]+@[^@\s<>]+$',
-                           'recipient', 'not an email address');
-    perform outbox_fail_if(p_channel = 'sms' and p_recipient !~ '^\+?[0-9 .-]{6,20}$',
-                           'recipient', 'not a phone number');
+    perform outbox_fail_if(p_recipient is null, 'recipient',
+                           'a recipient address or phone number is required');
+    -- A sealed recipient (017) was checked by carnetd before it was sealed.
+    if p_recipient not like '{{pd:%' then
+        perform outbox_fail_if(length(p_recipient) not between 3 and 254,
+                               'recipient', 'a recipient address or phone number is required');
+        perform outbox_fail_if(p_channel = 'email' and p_recipient !~ '^[^@\s<>]+@[^@\s<>]+$',
+                               'recipient', 'not an email address');
+        perform outbox_fail_if(p_channel = 'sms' and p_recipient !~ '^\+?[0-9 .-]{6,20}$',
+                               'recipient', 'not a phone number');
+    end if;
     if loc not in ('en', 'fr') then
         loc := 'en';
     end if;
