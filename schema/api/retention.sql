@@ -64,7 +64,7 @@ begin
         limit retention_batch()
         for update skip locked)
     update outbox o set subject = '', body = '', sms = '', recipient = 'erased',
-                        purged_at = now(),
+                        recipient_bi = null, purged_at = now(),
                         data = case when o.ref_id is not null and o.id = (
                                         select max(x.id) from outbox x
                                         where x.ref_type = o.ref_type and x.ref_id = o.ref_id)
@@ -79,7 +79,8 @@ begin
         order by day
         limit retention_batch()
         for update skip locked)
-    update visits v set name = retention_erased_name(), contact = null, purged_at = now()
+    update visits v set name = retention_erased_name(), contact = null, contact_bi = null,
+                        purged_at = now()
     from due where v.id = due.id;
     get diagnostics n = row_count;
     total := total + n;
@@ -92,7 +93,7 @@ begin
         limit retention_batch()
         for update skip locked)
     update standby s set name = retention_erased_name(), email = null, phone = null,
-                         purged_at = now()
+                         email_bi = null, phone_bi = null, purged_at = now()
     from due where s.id = due.id;
     get diagnostics n = row_count;
     return total + n;
