@@ -174,7 +174,8 @@ def collect_tokens(obj):
             collect_tokens(v)
 
 
-SEALED_RE = re.compile(r"\{\{sealed:([0-9a-f]{16}):([A-Za-z0-9_-]+)\}\}")
+SEALED_RE = re.compile(r"\{\{(sealed|pd):([0-9a-f]{16}):([A-Za-z0-9_-]+)\}\}")
+PD_RE = re.compile(r"^\{\{pd:[0-9a-f]{16}:[A-Za-z0-9_-]+\}\}$")
 _sodium = None
 
 
@@ -190,11 +191,17 @@ def open_sealed(text, workdir):
         key = f.read()
 
     def one(m):
-        raw = base64.urlsafe_b64decode(m.group(2) + "=" * (-len(m.group(2)) % 4))
+        raw = base64.urlsafe_b64decode(m.group(3) + "=" * (-len(m.group(3)) % 4))
         nonce, box = raw[:24], raw[24:]
         out = ctypes.create_string_buffer(len(box))
-        rc = _sodium.crypto_secretbox_open_easy(out, box, ctypes.c_ulonglong(len(box)), nonce,
-                                                key)
+        if m.group(1) == "pd":  # personal data: XChaCha20-Poly1305 with seal.c's PD_AD
+            ad = b"carnet-pd-v1"
+            rc = _sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(
+                out, None, None, box, ctypes.c_ulonglong(len(box)), ad,
+                ctypes.c_ulonglong(len(ad)), nonce, key)
+        else:
+            rc = _sodium.crypto_secretbox_open_easy(out, box, ctypes.c_ulonglong(len(box)),
+                                                    nonce, key)
         assert rc == 0, "a sealed marker does not open with the run's key"
         return out.raw[:len(box) - 16].decode()
     return SEALED_RE.sub(one, text)
@@ -419,6 +426,24 @@ class Context:
     def opened(self, text):
         """`text` (an outbox subject, body, sms or link) as it will be delivered."""
         return open_sealed(text, self.run.workdir)
+
+    def blind(self, kind, value):
+        """The blind index seal_blind(0, kind, value) computes (server/seal.c): keyed BLAKE2b
+        of the normalised value, under a key derived from the run's data key."""
+        import hashlib
+        with open(data_key_file(self.run.workdir), "rb") as f:
+            key = f.read()
+        bkey = hashlib.blake2b(b"carnet-blind-index-v1", digest_size=32, key=key).digest()
+        if kind == "email":
+            norm = "".join(c.lower() for c in value if not c.isspace())
+        else:
+            norm = "".join(c for c in value if not (c.isspace() or c in ".-()"))
+        return hashlib.blake2b(("%s:%s" % (kind, norm)).encode(), digest_size=32,
+                               key=bkey).hexdigest()
+
+    def is_pd(self, value):
+        """True when `value` is one personal-data marker (ciphertext at rest)."""
+        return isinstance(value, str) and bool(PD_RE.match(value))
 
     def sealed_link(self, text, token):
         """Asserts that `text` holds `token` only sealed: not in clear, and in clear once opened
