@@ -487,14 +487,17 @@ language sql stable as $$
                              'state', r.estimate_state, 'decided_at', r.estimate_decided_at) end,
         'history', (select json_agg(json_build_object('state', m.to_state, 'at', m.at) order by m.id)
                     from repair_moves m where m.repair_id = r.id),
-        -- Thread messages (006) are stored as {author: customer|staff, body}.
+        -- Thread messages (006) are entries {author: customer|staff, body}, and since 019
+        -- {author, message_id, sha256}: their text then rests sealed in messages.
         'messages', (select coalesce(json_agg(json_build_object('at', e.at,
                          'from', coalesce(e.content->>'from',
                                           case e.content->>'author' when 'staff' then 'store'
                                                                     when 'customer' then 'customer' end,
                                           case when e.actor is null
                                                then 'customer' else 'store' end),
-                         'text', coalesce(e.content->>'text', e.content->>'body'))
+                         'text', coalesce(e.content->>'text', e.content->>'body',
+                                          (select mb.body from messages mb
+                                           where mb.id = (e.content->>'message_id')::bigint)))
                          order by e.id), '[]')
                      from record_entries e
                      where e.ref_type = 'repair' and e.ref_id = r.id and e.kind = 'message'))

@@ -526,7 +526,7 @@ def delivered(ctx, servers, msg):
                                         "%d-%s.json" % (msg["id"], msg["kind"]))):
             with open(p) as f:
                 docs.append(json.load(f))
-    return [d for d in docs if d["to"] == msg["recipient"]]
+    return [d for d in docs if d["to"] == ctx.opened(msg["recipient"])]  # it rests sealed
 
 
 def test_a_moved_booking_is_reminded_again_after_its_reminder_went_out(ctx):
