@@ -602,11 +602,11 @@ begin
         ph := p->>'phone';
         em_bi := p->>'email_bi';
         ph_bi := p->>'phone_bi';
-        if (em is not null and not (pd_is_marker(em) and em_bi ~ '^[0-9a-f]{64}$'))
+        if (em is not null and not (pd_is_marker(em) and coalesce(em_bi ~ '^[0-9a-f]{64}$', false)))
            or (em is null and em_bi is not null) then
             perform carnet_fail(422, 'invalid', p_field || '.email', 'an email address');
         end if;
-        if (ph is not null and not (pd_is_marker(ph) and ph_bi ~ '^[0-9a-f]{64}$'))
+        if (ph is not null and not (pd_is_marker(ph) and coalesce(ph_bi ~ '^[0-9a-f]{64}$', false)))
            or (ph is null and ph_bi is not null) then
             perform carnet_fail(422, 'invalid', p_field || '.phone',
                 'a phone number of 6 to 15 digits');
