@@ -101,7 +101,7 @@ static size_t utf8_chars(const char *s, size_t n)
     return c;
 }
 
-/* A malloc'd copy of s[0..n) without leading and trailing white space. */
+/* A malloc'd copy of `s` without leading and trailing white space (NULL when out of memory). */
 static char *trimmed(const char *s)
 {
     size_t n = strlen(s);
@@ -263,8 +263,8 @@ void device_search(struct req *r)
     char email_bi[SEAL_BLIND_HEX + 1], phone_bi[SEAL_BLIND_HEX + 1], aphone_bi[SEAL_BLIND_HEX + 1];
     char ph[SEARCH_QUERY_MAX + 2], aph[SEARCH_QUERY_MAX + 3];
     char *tq = trimmed(q);
-    bool is_email = tq && strchr(tq, '@'), is_phone = !is_email && tq &&
-                                                      device_phone_normalize(tq, ph, sizeof(ph)) == 0;
+    bool is_email = tq && strchr(tq, '@'),
+         is_phone = !is_email && tq && device_phone_normalize(tq, ph, sizeof(ph)) == 0;
     if (!tq) {
         http_reply_oom(r);
         return;
@@ -279,9 +279,13 @@ void device_search(struct req *r)
         return;
     }
     free(tq);
-    const char *params[7] = {r->who.staff_id, q,        limit,
-                             r->id,           is_email ? email_bi : NULL,
-                             is_phone ? phone_bi : NULL, is_phone ? aphone_bi : NULL};
+    const char *params[7] = {r->who.staff_id,
+                             q,
+                             limit,
+                             r->id,
+                             is_email ? email_bi : NULL,
+                             is_phone ? phone_bi : NULL,
+                             is_phone ? aphone_bi : NULL};
     api_send(r, &q_search, params, 200);
 }
 

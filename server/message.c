@@ -87,7 +87,8 @@ static char *message_body_sealed(struct req *r)
         http_reply_error(r, 422, "invalid", "body", "write a message");
         return NULL;
     }
-    if (chars > MESSAGE_BODY_MAX || strlen(text) != len) { /* no NUL inside: it is sealed as C text */
+    /* (no NUL inside either: the text is sealed as C text) */
+    if (chars > MESSAGE_BODY_MAX || strlen(text) != len) {
         http_reply_error(r, 422, "invalid", "body", "at most %d characters", MESSAGE_BODY_MAX);
         return NULL;
     }

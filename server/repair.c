@@ -133,8 +133,8 @@ static void call_with_link(struct req *r, struct sql_stmt *stmt, const char *key
         http_reply_oom(r);
         return;
     }
-    const char *params[6] = {r->who.staff_id, key, body ? body : api_body(r), l->link.hash, r->id,
-                             marker};
+    const char *params[6] = {r->who.staff_id, key,   body ? body : api_body(r),
+                             l->link.hash,    r->id, marker};
     api_call(r, stmt, params, on_link_reply);
     free(marker);
 }
