@@ -2,7 +2,7 @@
 
 CC      ?= cc
 PKGS    := libevent libpq libsodium jansson libcurl
-CFLAGS  := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -g -Iinclude \
+CFLAGS  := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -g -Iinclude -Ibuild/gen \
            $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -levent_pthreads -lpthread
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
@@ -77,7 +77,15 @@ build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_OBJS)
 	@echo "  FUZZ    $@"
 	@$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_LDFLAGS) -o $@ $< $(FUZZ_OBJS) $(LDLIBS)
 
-build/obj build/asan build/unit build/unit-asan build/fuzz/obj:
+# Every query the serving connections send, compiled into migrate.c: the functions the serving
+# role may execute (schema/api/privileges.sql). migrate.c's own queries run as the owner.
+build/gen/sql_calls.h: $(filter-out server/migrate.c,$(SRCS)) .tools/sql_calls.py | build/gen
+	@echo "  GEN     $@"
+	@$(PYTHON) .tools/sql_calls.py $(filter-out server/migrate.c,$(SRCS)) >$@.tmp && mv $@.tmp $@
+
+build/obj/migrate.o build/asan/migrate.o build/fuzz/obj/migrate.o: build/gen/sql_calls.h
+
+build/obj build/asan build/unit build/unit-asan build/fuzz/obj build/gen:
 	@mkdir -p $@
 
 run: deps

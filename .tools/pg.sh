@@ -2,16 +2,21 @@
 # Manage a private PostgreSQL 15 cluster for development and tests.
 #
 # Usage:
-#   pg.sh start   DIR [PORT]  init if needed, start, ensure database "carnet";
-#                             prints only the DATABASE_URL on stdout
+#   pg.sh start   DIR [PORT]  init if needed, start, ensure the roles and database "carnet";
+#                             prints only the administrator's URL on stdout
 #   pg.sh stop    DIR         fast shutdown (fine if not running)
 #   pg.sh restart DIR         fast shutdown, then start on the same port
-#   pg.sh url     DIR         print the DATABASE_URL of DIR
+#   pg.sh url     DIR [ROLE]  print the URL of database "carnet" for ROLE: admin (default),
+#                             owner (CARNET_MIGRATE_URL) or app (DATABASE_URL)
 #   pg.sh destroy DIR         stop and delete DIR
 #
 # Layout of DIR: data/ (the cluster), run/ (Unix socket), log/postgres.log,
 # port (the TCP port, reused on every start).  Clients connect over TCP to
-# 127.0.0.1 as role "carnet" with trust authentication.
+# 127.0.0.1 with trust authentication, as one of three roles: "carnet", the
+# superuser (tests' set-up, seeds of the test data); "carnet_owner", which owns
+# the database and everything in it and runs the migrations; "carnet_app", which
+# carnetd serves as: it owns nothing and may only execute the API's functions
+# (README, "Database roles").
 #
 # PostgreSQL refuses to run as root, so under root every server-side command
 # runs as the "postgres" system user (or "carnet-pg", created on demand).  When
@@ -24,6 +29,8 @@ set -euo pipefail
 
 PG_BIN=/usr/lib/postgresql/15/bin
 PG_ROLE=carnet
+OWNER_ROLE=carnet_owner
+APP_ROLE=carnet_app
 PG_DB=carnet
 PG_HOST=127.0.0.1
 START_TIMEOUT_S=60
@@ -39,7 +46,7 @@ say() { echo "pg.sh: $*" >&2; }
 die() { say "$@"; exit 1; }
 
 usage() {
-    sed -n '4,10p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '4,11p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 
@@ -139,7 +146,17 @@ s.bind(("127.0.0.1", 0))
 print(s.getsockname()[1])'
 }
 
-url_for() { echo "postgresql://$PG_ROLE@$PG_HOST:$1/$PG_DB"; }
+# url_for PORT [admin|owner|app]
+url_for() {
+    local role
+    case "${2:-admin}" in
+        admin) role=$PG_ROLE ;;
+        owner) role=$OWNER_ROLE ;;
+        app) role=$APP_ROLE ;;
+        *) die "unknown role '$2' (admin, owner or app)" ;;
+    esac
+    echo "postgresql://$role@$PG_HOST:$1/$PG_DB"
+}
 
 init_cluster() {
     local data=$HOME_DIR/data ilog=$HOME_DIR/log/initdb.log locale
@@ -176,17 +193,77 @@ CONF
     fi
 }
 
+# psql_admin PORT SQL [DATABASE]
 psql_admin() {
     as_user "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$PG_HOST" -p "$1" \
-        -U "$PG_ROLE" -d template1 -tA -c "$2"
+        -U "$PG_ROLE" -d "${3:-template1}" -tA -c "$2"
 }
+
+# Roles are cluster-wide: every database of the cluster (the tests make one per module) has
+# the same two.  Neither is a superuser; the serving role is not a member of the owner.
+ensure_roles() {
+    local port=$1 role
+    for role in "$OWNER_ROLE" "$APP_ROLE"; do
+        if [ "$(psql_admin "$port" "SELECT 1 FROM pg_roles WHERE rolname = '$role'")" != 1 ]; then
+            psql_admin "$port" "CREATE ROLE $role LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE" >&2
+            say "created role $role"
+        fi
+    done
+}
+
+# A database made before the roles existed has its tables and functions owned by the superuser
+# that ran the migrations; the owner role takes them over (REASSIGN OWNED cannot move what the
+# bootstrap superuser owns).  Extension members stay with the extension.
+ADOPT_SQL="
+DO \$\$
+DECLARE
+    o record;
+BEGIN
+    FOR o IN SELECT c.oid::regclass AS obj FROM pg_class c
+             WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+               AND c.relowner <> '$OWNER_ROLE'::regrole
+               AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
+                               AND d.objid = c.oid AND d.deptype = 'e')
+    LOOP
+        EXECUTE format('ALTER TABLE %s OWNER TO $OWNER_ROLE', o.obj);
+    END LOOP;
+    -- Sequences of identity columns moved with their table; these are the free-standing ones.
+    FOR o IN SELECT c.oid::regclass AS obj FROM pg_class c
+             WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'S'
+               AND c.relowner <> '$OWNER_ROLE'::regrole
+    LOOP
+        EXECUTE format('ALTER SEQUENCE %s OWNER TO $OWNER_ROLE', o.obj);
+    END LOOP;
+    FOR o IN SELECT p.oid::regprocedure AS obj FROM pg_proc p
+             WHERE p.pronamespace = 'public'::regnamespace AND p.proowner <> '$OWNER_ROLE'::regrole
+               AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass
+                               AND d.objid = p.oid AND d.deptype = 'e')
+    LOOP
+        EXECUTE format('ALTER FUNCTION %s OWNER TO $OWNER_ROLE', o.obj);
+    END LOOP;
+    FOR o IN SELECT t.oid::regtype AS obj FROM pg_type t
+             WHERE t.typnamespace = 'public'::regnamespace AND t.typtype IN ('e', 'd', 'r')
+               AND t.typowner <> '$OWNER_ROLE'::regrole
+               AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_type'::regclass
+                               AND d.objid = t.oid AND d.deptype = 'e')
+    LOOP
+        EXECUTE format('ALTER TYPE %s OWNER TO $OWNER_ROLE', o.obj);
+    END LOOP;
+END
+\$\$"
 
 ensure_database() {
     local port=$1
     if [ "$(psql_admin "$port" "SELECT 1 FROM pg_database WHERE datname = '$PG_DB'")" != 1 ]; then
-        psql_admin "$port" "CREATE DATABASE $PG_DB" >&2
+        psql_admin "$port" "CREATE DATABASE $PG_DB OWNER $OWNER_ROLE" >&2
         say "created database $PG_DB"
+    elif [ "$(psql_admin "$port" "SELECT pg_get_userbyid(datdba) FROM pg_database
+                                  WHERE datname = '$PG_DB'")" != "$OWNER_ROLE" ]; then
+        psql_admin "$port" "ALTER DATABASE $PG_DB OWNER TO $OWNER_ROLE" >&2
+        say "database $PG_DB now belongs to $OWNER_ROLE"
     fi
+    # Cheap when there is nothing to move, and it finishes a take-over that was interrupted.
+    psql_admin "$port" "$ADOPT_SQL" "$PG_DB" >&2
 }
 
 cmd_start() {
@@ -219,20 +296,23 @@ cmd_start() {
         say "PostgreSQL running on $PG_HOST:$port (data in $HOME_DIR/data)"
     fi
     printf '%s\n' "$port" >"$DIR/port"
+    ensure_roles "$port"
     ensure_database "$port"
     url_for "$port"
 }
 
 cmd_stop() {
     if running; then
-        as_user "$PG_BIN/pg_ctl" stop -s -m fast -w -t "$START_TIMEOUT_S" -D "$HOME_DIR/data" >&2
+        # CARNET_PG_STOP_MODE=immediate: a crash, as a test of what survives one wants it.
+        as_user "$PG_BIN/pg_ctl" stop -s -m "${CARNET_PG_STOP_MODE:-fast}" -w \
+            -t "$START_TIMEOUT_S" -D "$HOME_DIR/data" >&2
         say "stopped PostgreSQL in $HOME_DIR/data"
     fi
 }
 
 cmd_url() {
     [ -s "$DIR/port" ] || die "no cluster in $DIR (no port file); run: pg.sh start $DIR"
-    url_for "$(cat "$DIR/port")"
+    url_for "$(cat "$DIR/port")" "$@"
 }
 
 cmd_destroy() {
@@ -265,7 +345,10 @@ case "$command" in
         cmd_stop
         cmd_start
         ;;
-    url) cmd_url ;;
+    url)
+        [ $# -le 1 ] || usage
+        cmd_url "$@"
+        ;;
     destroy) cmd_destroy ;;
     *) usage ;;
 esac

@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
 # `make run`: a private PostgreSQL under var/ unless DATABASE_URL is set, migrations, the demo
 # seed, then carnetd in the foreground on 127.0.0.1:PORT.
+#
+# Two roles (README, "Database roles"): the migrations and the seed run as the owner
+# (CARNET_MIGRATE_URL), carnetd serves as a role that may only execute the API's functions
+# (DATABASE_URL) and is not handed the owner's credentials.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 pgdir=${1:-var/pg}
 port=${2:-8080}
 if [ -z "${DATABASE_URL:-}" ]; then
-    DATABASE_URL=$(.tools/pg.sh start "$pgdir")
-    echo "PostgreSQL: private cluster in $pgdir ($DATABASE_URL); stop it with: .tools/pg.sh stop $pgdir" >&2
+    .tools/pg.sh start "$pgdir" >/dev/null
+    DATABASE_URL=$(.tools/pg.sh url "$pgdir" app)
+    CARNET_MIGRATE_URL=$(.tools/pg.sh url "$pgdir" owner)
+    echo "PostgreSQL: private cluster in $pgdir (carnetd serves as $DATABASE_URL, migrates as" \
+        "$CARNET_MIGRATE_URL); stop it with: .tools/pg.sh stop $pgdir" >&2
 fi
 export DATABASE_URL
 # The data key that seals customer links (README, Personal data): made once, owner-only.
@@ -20,8 +27,10 @@ if [ -z "${CARNET_DATA_KEY_FILE:-}" ]; then
     fi
 fi
 export CARNET_DATA_KEY_FILE
-build/carnetd --migrate --log-level warning
-for f in schema/seed/*.sql; do psql -q -v ON_ERROR_STOP=1 "$DATABASE_URL" -f "$f"; done
+owner_url=${CARNET_MIGRATE_URL:-$DATABASE_URL}
+CARNET_MIGRATE_URL=$owner_url build/carnetd --migrate --log-level warning
+for f in schema/seed/*.sql; do psql -q -v ON_ERROR_STOP=1 "$owner_url" -f "$f"; done
+unset CARNET_MIGRATE_URL
 mkdir -p var
 cat <<EOT
 

@@ -64,6 +64,18 @@ json_t *api_result_object(struct req *r, const struct db_result *res);
 /* The first value of a result parsed as JSON, personal data opened (seal.h); NULL when it does
  * not parse. For callers that read a result rather than reply with it. */
 json_t *api_result_json(struct req *r, const struct db_result *res);
+/*
+ * Personal data on its way in (seal.h): sets obj[key] to `plain` sealed, and when `bi_kind` is
+ * "email" or "phone" obj[bi_key] to its blind index. 0, or -1 when out of memory. The domain
+ * handlers check the clear value first: SQL sees only the marker.
+ */
+int api_seal_member(json_t *obj, const char *key, const char *plain, const char *bi_kind,
+                    const char *bi_key);
+/* What a public board shows of a person: the first letter of `name` (leading spaces skipped),
+ * upper-cased (ASCII and Latin-1 letters), and a dot, e.g. "Z." for "zoé". Empty when the name
+ * is blank. Computed before sealing and stored beside the sealed name. */
+#define API_INITIAL_MAX 8
+void api_initial(const char *name, char out[API_INITIAL_MAX]);
 /* Turns a failed result into the one right error reply (503, 409, 422 ...). */
 void api_reply_db_error(struct req *r, const struct db_result *res);
 /* The same mapping from the fields of a SQL error (SQLSTATE, message, detail, hint, constraint;

@@ -13,7 +13,8 @@
 struct config {
     char *listen_host;
     int listen_port;
-    char *database_url;
+    char *database_url; /* the serving role: executes the API's functions, owns nothing */
+    char *migrate_url;  /* the owner role, for migrations; "" = database_url (one role) */
     char *web_root;
     char *schema_dir;
     char *public_url;

@@ -54,7 +54,8 @@ struct device_chain_entry {
 struct device_chain_report {
     size_t checked;      /* entries that verified before the first break */
     long long broken_at; /* id of the first entry that does not verify, 0 when none */
-    const char *reason;  /* "prev_mismatch", "hash_mismatch", "head_mismatch", or NULL */
+    const char *reason;  /* "prev_mismatch", "hash_mismatch", "head_mismatch", or NULL (verify
+                            adds "derived_mismatch": rows beside the chain disagree with it) */
 };
 
 /* Returns 0 when the whole chain (and the device's stored head) verifies, -1 otherwise. */

@@ -19,8 +19,9 @@ struct event_base;
 /* Rounds at start-up before serving (each up to PDSTORE_BATCH values per column). */
 #define PDSTORE_STARTUP_ROUNDS 20
 
-/* Over a blocking connection (start-up, and `--rotate-data-key`): rounds until nothing is due
- * or `max_rounds` have run (0: no limit). Returns the values sealed, or -1 with `err`. */
+/* Over a blocking connection (start-up, and `--rotate-data-key`), looking at everything: rounds
+ * until nothing is due or `max_rounds` have run (0: no limit). Returns the values sealed, or -1
+ * with `err`. */
 long pdstore_run_blocking(const char *conninfo, int max_rounds, char *err, size_t errlen);
 int pdstore_init(struct event_base *base, int interval_ms);
 void pdstore_stop(void);

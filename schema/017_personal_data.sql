@@ -8,14 +8,17 @@
 -- demo seed) is sealed in batches, and a data-key rotation re-seals under the new key.
 --
 -- mode 'value': the whole value is personal data; 'text': a text that may hold markers (an
--- outbox body), whose markers are re-sealed under the current key. bi: the blind index column
--- and what it indexes (an email, a phone, or a contact that is either).
+-- outbox body), whose markers are re-sealed under the current key; 'json': a JSON object whose
+-- members named in json_keys are personal data (a message's placeholders: the name), other
+-- markers in it re-sealed. bi: the blind index column and what it indexes (an email, a phone,
+-- or a contact that is either).
 
 create table pd_columns (
     tbl text not null,
     col text not null,
     typ text not null default 'text' check (typ in ('text', 'jsonb')),
-    mode text not null check (mode in ('value', 'text')),
+    mode text not null check (mode in ('value', 'text', 'json')),
+    json_keys text[],
     bi_col text,
     bi_kind text check (bi_kind in ('email', 'phone', 'contact')),
     primary key (tbl, col),
@@ -41,9 +44,11 @@ insert into pd_columns (tbl, col, typ, mode, bi_col, bi_kind) values
     ('outbox', 'subject', 'text', 'text', null, null),
     ('outbox', 'body', 'text', 'text', null, null),
     ('outbox', 'sms', 'text', 'text', null, null),
-    ('outbox', 'data', 'jsonb', 'text', null, null),
+    ('outbox', 'data', 'jsonb', 'json', null, null),
     ('promises', 'recipient', 'text', 'value', 'recipient_bi', 'contact'),
-    ('promises', 'data', 'jsonb', 'text', null, null);
+    ('promises', 'data', 'jsonb', 'json', null, null);
+
+update pd_columns set json_keys = array['name'] where mode = 'json';
 
 alter table appointments add column customer_email_bi text, add column customer_phone_bi text;
 alter table device_owners add column email_bi text, add column phone_bi text;
@@ -62,6 +67,19 @@ create index standby_phone_bi_idx on standby (phone_bi);
 create index visits_contact_bi_idx on visits (contact_bi);
 create index message_threads_recipient_bi_idx on message_threads (recipient_bi);
 create index outbox_recipient_bi_idx on outbox (recipient_bi);
+
+-- What the sealing job looks for between rotations: values not sealed at all. A partial index
+-- per column keeps that look cheap however large the table (it holds only clear values: none,
+-- once the job has caught up).
+do $$
+declare
+    p record;
+begin
+    for p in select tbl, col from pd_columns where mode = 'value' loop
+        execute format('create index %I on %I (id) where %I not like %L',
+                       'pd_clear_' || p.tbl || '_' || p.col, p.tbl, p.col, '{{pd:%');
+    end loop;
+end $$;
 
 -- The checks on the clear values (lengths, formats) cannot hold for ciphertext: the functions
 -- that take them in (and carnetd before sealing) check them now.

@@ -8,6 +8,7 @@
  */
 #include "api.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -340,4 +341,49 @@ void api_reply_sql_error(struct req *r, const char *state, const char *primary, 
     }
     http_reply_error(r, status, code_for_sqlstate(state, status), constraint, "%s",
                      primary ? primary : "invalid value");
+}
+
+int api_seal_member(json_t *obj, const char *key, const char *plain, const char *bi_kind,
+                    const char *bi_key)
+{
+    char bi[SEAL_BLIND_HEX + 1];
+    char *marker = seal_pd(plain);
+
+    if (!marker || json_object_set_new(obj, key, json_string(marker)) < 0) {
+        free(marker);
+        return -1;
+    }
+    free(marker);
+    if (!bi_kind)
+        return 0;
+    if (seal_blind(0, bi_kind, plain, bi) < 0)
+        return -1;
+    return json_object_set_new(obj, bi_key, json_string(bi));
+}
+
+void api_initial(const char *name, char out[API_INITIAL_MAX])
+{
+    const unsigned char *p = (const unsigned char *)name;
+    size_t n = 0;
+
+    while (*p && isspace(*p))
+        p++;
+    if (!*p) {
+        out[0] = '\0';
+        return;
+    }
+    if (*p < 0x80) {
+        out[n++] = (char)toupper(*p);
+    } else if (*p == 0xC3 && p[1] >= 0xA0 && p[1] <= 0xBE && p[1] != 0xB7) {
+        /* U+00E0..U+00FE (à..þ, not ÷): the capital is 0x20 lower. */
+        out[n++] = (char)0xC3;
+        out[n++] = (char)(p[1] - 0x20);
+    } else {
+        /* Any other character whole: its lead byte and continuation bytes. */
+        out[n++] = (char)*p++;
+        while (n < API_INITIAL_MAX - 2 && (*p & 0xC0) == 0x80)
+            out[n++] = (char)*p++;
+    }
+    out[n++] = '.';
+    out[n] = '\0';
 }

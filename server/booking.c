@@ -12,6 +12,11 @@
  * never sees, so a retry gets the same link back and a copy of the database opens nothing. The
  * token itself also goes to SQL once, for the confirmation message that carries the link (the
  * outbox keeps a message until it is delivered).
+ *
+ * Personal data (seal.h): the customer's name, email and phone reach SQL only sealed, with the
+ * blind indexes of email and phone and the name's initial computed here; so C checks them
+ * (booking_input), and the request's fingerprint for an idempotent retry is a keyed hash of the
+ * clear body that C computes too (a sealed body differs at every try).
  */
 #include "booking.h"
 
@@ -51,7 +56,7 @@ static struct sql_stmt q_services =
 static struct sql_stmt q_availability =
     SQL_STMT("booking_availability", "select booking_availability($1, $2, $3, $4)", 4);
 static struct sql_stmt q_create =
-    SQL_STMT("booking_create", "select booking_create($1, $2, $3, $4, $5, $6, $7)", 7);
+    SQL_STMT("booking_create", "select booking_create($1, $2, $3, $4, $5, $6, $7, $8)", 8);
 static struct sql_stmt q_manage_get =
     SQL_STMT("booking_manage_get", "select booking_manage_get($1)", 1);
 static struct sql_stmt q_manage_reschedule =
@@ -384,18 +389,17 @@ static int opt_string(struct req *r, const char *name, size_t max, const char **
 
 /*
  * The one place where C rebuilds a body before SQL: booking_create_do stores name, email,
- * phone and serial as given, so they are checked and normalised here until SQL does it
- * (device_phone_normalize and device_serial_normalize do not yet have these rules). Returns the
- * compact JSON text for SQL (caller frees), or NULL after replying with the error.
+ * phone and serial as given, and the first three sealed, so they are checked and normalised
+ * here. Returns the clear, normalised body (caller owns it; booking_sealed seals it for SQL),
+ * or NULL after replying with the error.
  */
-static char *booking_input(struct req *r)
+static json_t *booking_input(struct req *r)
 {
     json_t *service = json_object_get(r->json, "service_id");
     json_t *starts = json_object_get(r->json, "starts_at");
     const char *name, *email, *phone, *serial, *problem;
     char phone_n[PHONE_MAX_DIGITS + 2], serial_n[SERIAL_MAX + 1];
     json_t *in;
-    char *text = NULL;
 
     if (!json_is_integer(service) || json_integer_value(service) <= 0) {
         http_reply_error(r, 422, "invalid", "service_id", "a service id is required");
@@ -440,14 +444,47 @@ static char *booking_input(struct req *r)
                    "problem", problem);
     if (in && ((email && json_object_set_new(in, "email", json_string(email)) < 0) ||
                (phone && json_object_set_new(in, "phone", json_string(phone_n)) < 0) ||
-               (serial && json_object_set_new(in, "serial", json_string(serial_n)) < 0)))
-        goto out;
-    text = in ? json_dumps(in, JSON_COMPACT) : NULL;
-out:
-    if (in)
+               (serial && json_object_set_new(in, "serial", json_string(serial_n)) < 0))) {
         json_decref(in);
-    if (!text)
+        in = NULL;
+    }
+    if (!in)
         http_reply_oom(r);
+    return in;
+}
+
+/* The body for SQL: `in` with name, email and phone sealed, email_bi and phone_bi, and the
+ * name's initial (what a public board may show once the booking is checked in). Compact JSON
+ * text (caller frees), or NULL when out of memory. */
+static char *booking_sealed(const json_t *in)
+{
+    json_t *out = json_copy((json_t *)in);
+    const char *email = json_string_value(json_object_get(in, "email"));
+    const char *phone = json_string_value(json_object_get(in, "phone"));
+    const char *name = json_string_value(json_object_get(in, "name"));
+    char initial[API_INITIAL_MAX];
+    char *text = NULL, *trimmed = NULL;
+    size_t len;
+
+    if (!out)
+        return NULL;
+    /* Stored without the spaces around it (SQL trimmed it when it could read it). */
+    while (isspace((unsigned char)*name))
+        name++;
+    for (len = strlen(name); len && isspace((unsigned char)name[len - 1]); len--)
+        ;
+    if (!(trimmed = strndup(name, len)))
+        goto out;
+    api_initial(trimmed, initial);
+    if (api_seal_member(out, "name", trimmed, NULL, NULL) < 0 ||
+        (email && api_seal_member(out, "email", email, "email", "email_bi") < 0) ||
+        (phone && api_seal_member(out, "phone", phone, "phone", "phone_bi") < 0) ||
+        json_object_set_new(out, "initial", json_string(initial)) < 0)
+        goto out;
+    text = json_dumps(out, JSON_COMPACT);
+out:
+    free(trimmed);
+    json_decref(out);
     return text;
 }
 
@@ -468,8 +505,11 @@ void booking_create(struct req *r)
     const char *store = api_path_id(r, "store");
     const char *key = http_header(r, "Idempotency-Key");
     struct booking_ctx *b;
-    char *body = NULL, *sealed = NULL, *material = NULL, *marker = NULL;
+    json_t *in;
+    char *body = NULL, *sealed = NULL, *material = NULL, *marker = NULL, *clear = NULL;
     char idem_hash[LINK_HASH_LEN + 1];
+    char fingerprint[crypto_generichash_BYTES * 2 + 1];
+    unsigned char fp_key[crypto_generichash_KEYBYTES], fp[crypto_generichash_BYTES];
 
     if (!store || !api_need_body(r))
         return;
@@ -478,8 +518,15 @@ void booking_create(struct req *r)
                          "an Idempotency-Key is 1 to %d visible characters", IDEM_KEY_MAX);
         return;
     }
-    if (!(body = booking_input(r)))
+    if (!(in = booking_input(r)))
         return;
+    body = booking_sealed(in);
+    /* Sorted keys: the same request gives the same text, whatever order the client sent. */
+    if (key)
+        clear = json_dumps(in, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(in);
+    if (!body || (key && !clear))
+        goto oom;
     if (!(b = calloc(1, sizeof(*b))))
         goto oom;
     /* From here the request owns b and frees (and wipes) it with the reply. */
@@ -497,13 +544,21 @@ void booking_create(struct req *r)
                            strlen(material), (const unsigned char *)"seal", 4);
         if (!(sealed = seal_token(b)))
             goto oom;
+        /* The fingerprint is keyed by (store, key) as well: the database cannot test guesses of
+         * a customer's details against it. */
+        crypto_generichash(fp_key, sizeof(fp_key), (const unsigned char *)material,
+                           strlen(material), (const unsigned char *)"request", 7);
+        crypto_generichash(fp, sizeof(fp), (const unsigned char *)clear, strlen(clear), fp_key,
+                           sizeof(fp_key));
+        sodium_bin2hex(fingerprint, sizeof(fingerprint), fp, sizeof(fp));
+        sodium_memzero(fp_key, sizeof(fp_key));
     }
     /* The confirmation message carries the link sealed under the data key (seal.h): the
      * database never holds the token in clear. */
     if (!(marker = seal_marker(b->link.token)))
         goto oom;
-    const char *params[7] = {store, body, b->link.hash, key ? idem_hash : NULL, sealed, r->id,
-                             marker};
+    const char *params[8] = {store,  body,  b->link.hash, key ? idem_hash : NULL,
+                             sealed, r->id, marker,       key ? fingerprint : NULL};
     api_call(r, &q_create, params, on_booked);
     goto out;
 oom:
@@ -512,6 +567,10 @@ out:
     if (material) {
         sodium_memzero(material, strlen(material));
         free(material);
+    }
+    if (clear) {
+        sodium_memzero(clear, strlen(clear));
+        free(clear);
     }
     free(sealed);
     free(marker);

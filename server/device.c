@@ -480,7 +480,7 @@ static void verify_work(void *arg)
     struct device_chain_entry *entries = NULL;
     struct device_chain_report rep;
     size_t n = json_array_size(list), i;
-    json_t *row;
+    json_t *row, *derived = NULL;
     int rc;
 
     if (!doc || !json_is_array(list) || (n && !(entries = calloc(n, sizeof(*entries))))) {
@@ -501,6 +501,15 @@ static void verify_work(void *arg)
     rc =
         device_chain_check(entries, n, json_string_value(json_object_get(doc, "head")),
                            (long long)json_integer_value(json_object_get(doc, "head_entry")), &rep);
+    /* Once the entries are proven, the rows derived from them (trends, repair states) must
+     * agree with them; SQL compares, naming the entry each disagreeing row came from. */
+    derived = json_object_get(doc, "derived");
+    if (rc == 0 && json_array_size(derived) > 0) {
+        rc = -1;
+        rep.broken_at =
+            (long long)json_integer_value(json_array_get(json_array_get(derived, 0), 0));
+        rep.reason = "derived_mismatch";
+    }
     v->reply = json_pack("{sOsbsIsIssss}", "serial", json_object_get(doc, "serial"), "ok", rc == 0,
                          "entries", (json_int_t)n, "checked", (json_int_t)rep.checked, "algorithm",
                          "sha256(prev_hash || canonical), recomputed with libsodium", "head",
@@ -512,6 +521,10 @@ static void verify_work(void *arg)
     json_object_set_new(v->reply, "broken_at",
                         rep.broken_at ? json_integer(rep.broken_at) : json_null());
     json_object_set_new(v->reply, "reason", rep.reason ? json_string(rep.reason) : json_null());
+    if (json_is_array(derived))
+        json_object_set(v->reply, "derived", derived);
+    else
+        json_object_set_new(v->reply, "derived", json_array());
 out:
     free(entries);
     if (doc)

@@ -7,6 +7,12 @@
  * the invariants (call next's SKIP LOCKED, the allowed moves of a visit, store scope). Links
  * (a place in line, a standby place, the manage link of a claimed slot) are minted and checked
  * by link.c. The live streams of the same data are in sse.c.
+ *
+ * Personal data (seal.h): a walk-in's name and contact and a standby place's name, email and
+ * phone reach SQL only sealed, so they are checked here, and what SQL used to derive from them
+ * is computed here and sent beside them: the initial a public board shows, blind indexes, and
+ * how a walk-in's free-text contact is reached. The check-in desk's search by name filters
+ * today's bookings here, once their names are opened.
  */
 #include "floor.h"
 
@@ -27,6 +33,12 @@
 #define FLOOR_CONTACT_MAX 200
 #define FLOOR_PARTY_MAX 10
 #define FLOOR_CODE_MAX 16
+#define FLOOR_STANDBY_NAME_MAX 200
+#define FLOOR_EMAIL_MAX 254
+#define FLOOR_SMS_MIN_DIGITS 6
+#define FLOOR_SMS_MAX_DIGITS 15
+#define FLOOR_STANDBY_PHONE_MIN 7
+#define FLOOR_STANDBY_PHONE_MAX 15
 
 static struct sql_stmt q_join =
     SQL_STMT("floor_join_line", "select floor_join_line($1::bigint, $2::jsonb, $3)", 3);
@@ -61,6 +73,14 @@ static struct sql_stmt q_checkin_search = SQL_STMT(
     "floor_checkin_search", "select floor_checkin_search($1::bigint, $2::bigint, $3, $4)", 4);
 
 /* ---- helpers ---- */
+
+static bool all_blank(const char *s)
+{
+    for (; *s; s++)
+        if (!isspace((unsigned char)*s))
+            return false;
+    return true;
+}
 
 /* An optional string member: NULL when absent or null; -1 (after replying 422) when wrong. */
 static int opt_string(struct req *r, const char *field, size_t max, const char **out)
@@ -137,14 +157,145 @@ static void on_linked(struct req *r, const struct db_result *res)
     http_reply_jansson(r, j->status, out);
 }
 
-/* A public join (line, standby): (store, body as received, the new link's hash). */
-static void join_call(struct req *r, const char *store, struct sql_stmt *stmt)
+/* A public join (line, standby): (store, the body with its personal data sealed, the new
+ * link's hash). Takes `body` (malloc'd JSON text, NULL after replying) and frees it. */
+static void join_call(struct req *r, const char *store, struct sql_stmt *stmt, char *body)
 {
-    struct linked *j = linked_new(r, 201, "token");
-    if (!j)
-        return;
-    const char *params[3] = {store, api_body(r), j->link.hash};
-    api_call(r, stmt, params, on_linked);
+    struct linked *j = body ? linked_new(r, 201, "token") : NULL;
+    if (j) {
+        const char *params[3] = {store, body, j->link.hash};
+        api_call(r, stmt, params, on_linked);
+    }
+    free(body);
+}
+
+/* ---- personal data in ---- */
+
+static bool has_space_or(const char *s, size_t len, const char *also)
+{
+    for (size_t i = 0; i < len; i++)
+        if (isspace((unsigned char)s[i]) || strchr(also, s[i]))
+            return true;
+    return false;
+}
+
+/* What the outbox takes for an address: something@something, no spaces or angle brackets; with
+ * `dot`, a dot in the part after the '@' that is neither its first nor its last character. */
+static bool floor_email_like(const char *s, bool dot)
+{
+    const char *at = strchr(s, '@');
+    size_t len = strlen(s), dlen;
+
+    if (!at || at == s || !at[1] || strchr(at + 1, '@') || has_space_or(s, len, "<>"))
+        return false;
+    if (!dot)
+        return true;
+    dlen = strlen(at + 1);
+    for (size_t i = 1; i + 1 < dlen; i++)
+        if (at[1 + i] == '.')
+            return true;
+    return false;
+}
+
+/* A walk-in's free-text contact as a way to reach them: an email address, or a phone number once
+ * spaces, dots, dashes and brackets are dropped ("sms", `recipient` the number); anything else (a
+ * table number, a first name) reaches nobody (NULL). */
+static const char *floor_contact_channel(const char *contact, char *recipient, size_t len)
+{
+    size_t n = 0, digits = 0;
+
+    if (strlen(contact) <= FLOOR_EMAIL_MAX && floor_email_like(contact, true)) {
+        snprintf(recipient, len, "%s", contact);
+        return "email";
+    }
+    for (const char *p = contact; *p; p++) {
+        if (isspace((unsigned char)*p) || strchr(".()-", *p))
+            continue;
+        if (n + 1 >= len || !(isdigit((unsigned char)*p) || (*p == '+' && n == 0)))
+            return NULL;
+        digits += *p != '+';
+        recipient[n++] = *p;
+    }
+    recipient[n] = '\0';
+    return digits >= FLOOR_SMS_MIN_DIGITS && digits <= FLOOR_SMS_MAX_DIGITS ? "sms" : NULL;
+}
+
+/* A copy of `s` without its leading and trailing white space (malloc'd), or NULL. */
+static char *trimmed(const char *s)
+{
+    size_t len;
+    while (isspace((unsigned char)*s))
+        s++;
+    len = strlen(s);
+    while (len && isspace((unsigned char)s[len - 1]))
+        len--;
+    return strndup(s, len);
+}
+
+/* A copy of the request's body without what only carnetd may put in it: the members it derives
+ * from personal data (a client's "initial" would be shown on the public board), and the personal
+ * data it seals itself. NULL when out of memory. */
+static json_t *body_copy(struct req *r)
+{
+    static const char *const derived[] = {"initial",           "contact_bi", "contact_channel",
+                                          "contact_recipient", "email_bi",   "phone_bi",
+                                          "contact",           "email",      "phone"};
+    json_t *body = json_copy(r->json);
+    for (size_t i = 0; body && i < sizeof(derived) / sizeof(derived[0]); i++)
+        json_object_del(body, derived[i]);
+    return body;
+}
+
+/* The request's body with `name` replaced by the trimmed name sealed, and its initial. -1 when
+ * out of memory. */
+static int seal_name(json_t *body, const char *name)
+{
+    char initial[API_INITIAL_MAX];
+    char *n = trimmed(name);
+    int rc = -1;
+
+    if (!n)
+        return -1;
+    api_initial(n, initial);
+    if (api_seal_member(body, "name", n, NULL, NULL) == 0 &&
+        json_object_set_new(body, "initial", json_string(initial)) == 0)
+        rc = 0;
+    free(n);
+    return rc;
+}
+
+/* A walk-in's body for SQL: name and contact sealed (contact trimmed, "" as none), the
+ * contact's blind index, and how it reaches them. JSON text (malloc'd), or NULL when out of
+ * memory. */
+static char *line_body(struct req *r, const char *name, const char *contact)
+{
+    json_t *body = body_copy(r);
+    char *c = NULL, *text = NULL;
+    char recipient[FLOOR_EMAIL_MAX + 1];
+    const char *channel = NULL;
+
+    if (!body || seal_name(body, name) < 0)
+        goto out;
+    if (contact && !(c = trimmed(contact)))
+        goto out;
+    if (c && *c) {
+        channel = floor_contact_channel(c, recipient, sizeof(recipient));
+        /* The blind index of a contact is an email's when it has an '@', else a phone's. */
+        if (api_seal_member(body, "contact", c, strchr(c, '@') ? "email" : "phone", "contact_bi") <
+            0)
+            goto out;
+        if (channel && (json_object_set_new(body, "contact_channel", json_string(channel)) < 0 ||
+                        api_seal_member(body, "contact_recipient", recipient, NULL, NULL) < 0))
+            goto out;
+    }
+    text = json_dumps(body, JSON_COMPACT);
+out:
+    free(c);
+    if (body)
+        json_decref(body);
+    if (!text)
+        http_reply_oom(r);
+    return text;
 }
 
 /* ---- the walk-in line (public) ---- */
@@ -163,8 +314,8 @@ void floor_join_line(struct req *r)
         opt_string(r, "contact", FLOOR_CONTACT_MAX, &contact) < 0 ||
         opt_string(r, "serial", DEVICE_SERIAL_RAW_MAX, &serial) < 0)
         return;
-    if (!name || !*name) {
-        http_reply_error(r, 422, "invalid", "name", "a name is required");
+    if (!name || all_blank(name)) {
+        http_reply_error(r, 422, "invalid", "name", "a name of 1 to 100 characters is required");
         return;
     }
     party = json_object_get(r->json, "party");
@@ -175,7 +326,7 @@ void floor_join_line(struct req *r)
                          FLOOR_PARTY_MAX);
         return;
     }
-    join_call(r, store, &q_join);
+    join_call(r, store, &q_join, line_body(r, name, contact));
 }
 
 /* A customer's read or move through the link of the path. */
@@ -330,24 +481,98 @@ void floor_self_checkin(struct req *r)
     api_call(r, &q_self_checkin, params, on_linked);
 }
 
+/* `s` folded for a search: ASCII and Latin-1 capitals to small letters (malloc'd), or NULL. */
+static char *search_fold(const char *s)
+{
+    char *f = strdup(s);
+    if (!f)
+        return NULL;
+    for (unsigned char *p = (unsigned char *)f; *p; p++) {
+        if (*p < 0x80)
+            *p = (unsigned char)tolower(*p);
+        else if (*p == 0xC3 && p[1] >= 0x80 && p[1] <= 0x9E && p[1] != 0x97)
+            *++p += 0x20; /* U+00C0..U+00DE (not ×): the small letter is 0x20 higher. */
+    }
+    return f;
+}
+
+/* SQL answered today's bookings of the store that may check in, names opened on the way: keeps
+ * those whose customer name contains the searched text, in SQL's order. */
+static void on_search(struct req *r, const struct db_result *res)
+{
+    json_t *all, *hits = NULL, *item;
+    const char *name_q = http_query(r, "name");
+    char *want = NULL, *q = NULL;
+    size_t i;
+
+    if (res->status != DB_OK) {
+        api_reply_db_error(r, res);
+        return;
+    }
+    /* SQL refused a missing or short name: a success always had one. */
+    if (!(all = api_result_json(r, res)) || !json_is_array(all) || !name_q) {
+        http_reply_error(r, 500, "internal", NULL, "unexpected database answer");
+        goto out;
+    }
+    if (!(q = trimmed(name_q)) || !(want = search_fold(q)) || !(hits = json_array()))
+        goto oom;
+    json_array_foreach(all, i, item)
+    {
+        const char *name = json_string_value(json_object_get(item, "customer_name"));
+        char *folded = name ? search_fold(name) : NULL;
+        bool hit = folded && strstr(folded, want);
+        free(folded);
+        if (name && !folded)
+            goto oom;
+        if (hit && json_array_append(hits, item) < 0)
+            goto oom;
+    }
+    http_reply_jansson(r, 200, hits);
+    hits = NULL;
+    goto out;
+oom:
+    http_reply_oom(r);
+out:
+    if (hits)
+        json_decref(hits);
+    if (all)
+        json_decref(all);
+    free(want);
+    free(q);
+}
+
 void floor_checkin_search(struct req *r)
 {
     const char *store = api_path_id(r, "store");
     const char *params[4] = {r->who.staff_id, store, http_query(r, "name"), r->id};
     if (store)
-        api_send(r, &q_checkin_search, params, 200);
+        api_call(r, &q_checkin_search, params, on_search);
 }
 
 /* ---- standby ---- */
+
+/* A standby offer goes by SMS to a '+' and 7 to 15 digits, nothing else. */
+static bool standby_phone_ok(const char *phone)
+{
+    size_t n = 0;
+    if (phone[0] != '+')
+        return false;
+    for (const char *p = phone + 1; *p; p++, n++)
+        if (!isdigit((unsigned char)*p))
+            return false;
+    return n >= FLOOR_STANDBY_PHONE_MIN && n <= FLOOR_STANDBY_PHONE_MAX;
+}
 
 void floor_standby_join(struct req *r)
 {
     const char *store = api_path_id(r, "store");
     const char *name, *email, *phone, *date;
+    json_t *body;
+    char *text = NULL;
 
     if (!store || !api_need_body(r))
         return;
-    if (opt_string(r, "name", FLOOR_NAME_MAX, &name) < 0 ||
+    if (opt_string(r, "name", FLOOR_STANDBY_NAME_MAX, &name) < 0 ||
         opt_string(r, "email", FLOOR_CONTACT_MAX, &email) < 0 ||
         opt_string(r, "phone", FLOOR_CONTACT_MAX, &phone) < 0 ||
         opt_string(r, "date", FLOOR_CODE_MAX, &date) < 0)
@@ -356,11 +581,34 @@ void floor_standby_join(struct req *r)
         http_reply_error(r, 422, "invalid", "service_id", "service_id is required");
         return;
     }
-    if (!name || !*name) {
-        http_reply_error(r, 422, "invalid", "name", "a name is required");
+    if (!name || all_blank(name)) {
+        http_reply_error(r, 422, "invalid", "name", "a name of 1 to 200 characters is required");
         return;
     }
-    join_call(r, store, &q_standby_join);
+    if (!email && !phone) {
+        http_reply_error(r, 422, "invalid", "email", "an email or a phone number is required");
+        return;
+    }
+    /* The outbox's own test of an address, done here now that the outbox sees it sealed: the
+     * offer must be deliverable. */
+    if (email && (strlen(email) > FLOOR_EMAIL_MAX || !floor_email_like(email, false))) {
+        http_reply_error(r, 422, "invalid", "email", "that is not an email address");
+        return;
+    }
+    if (phone && !standby_phone_ok(phone)) {
+        http_reply_error(r, 422, "invalid", "phone", "a phone number in the form +33612345678");
+        return;
+    }
+    if ((body = body_copy(r)) != NULL) {
+        if (seal_name(body, name) == 0 &&
+            (!email || api_seal_member(body, "email", email, "email", "email_bi") == 0) &&
+            (!phone || api_seal_member(body, "phone", phone, "phone", "phone_bi") == 0))
+            text = json_dumps(body, JSON_COMPACT);
+        json_decref(body);
+    }
+    if (!text)
+        http_reply_oom(r);
+    join_call(r, store, &q_standby_join, text);
 }
 
 void floor_standby_status(struct req *r)

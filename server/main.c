@@ -154,12 +154,14 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     /* A host name that does not resolve is bad configuration: say so now rather than retry it
      * forever on the loop. (At run time a failed lookup is a failed attempt, retried.) */
-    if (pgconn_check_conninfo(config.database_url, err, sizeof(err)) < 0) {
+    if (pgconn_check_conninfo(config.database_url, err, sizeof(err)) < 0 ||
+        (*config.migrate_url && pgconn_check_conninfo(config.migrate_url, err, sizeof(err)) < 0)) {
         log_error("%s", err);
         goto out;
     }
     if ((!config.skip_migrate || config.migrate_only) && !config.rotate_key_file[0]) {
-        int n = migrate_run(config.database_url, config.schema_dir);
+        int n = migrate_run(*config.migrate_url ? config.migrate_url : config.database_url,
+                            config.database_url, config.schema_dir);
         if (n < 0)
             goto out;
         log_info("migrations: %d applied", n);
@@ -193,6 +195,8 @@ int main(int argc, char **argv)
         rc = 0;
         goto out;
     }
+    if (config.skip_migrate)
+        migrate_check_serving(config.database_url);
     /* The changelist folds the enable/disable pairs evhttp makes around every request into one
      * epoll_ctl per loop iteration: without it, epoll_ctl is ~40% of carnetd's system calls. */
     {

@@ -2,7 +2,9 @@
  * migrate: see migrate.h. Only file names of the form NNN_name.sql count as migrations; anything
  * else in the folder (seed data, notes) is ignored. The API's functions live in
  * schema/api/<domain>.sql, one current definition each, and are loaded again after the
- * migrations on every run.
+ * migrations on every run, followed by the serving role's privileges (privilege_apply in
+ * schema/api/privileges.sql) in the same transaction: a function is never visible replaced but
+ * not yet granted, or granted to a role that should not have it.
  */
 #include "migrate.h"
 
@@ -14,6 +16,9 @@
 
 #include "log.h"
 #include "pgconn.h"
+/* MIGRATE_SQL_CALLS: the text of every query of carnetd's serving connections, one a line,
+ * generated at build time from the sources in server/ (.tools/sql_calls.py). */
+#include "sql_calls.h"
 
 #define MIGRATE_LOCK_KEY "7262737"
 #define MIGRATE_API_DIR "api"
@@ -72,12 +77,11 @@ static int exec_ok(struct pg_conn *pg, const char *sql, const char *what)
     return 0;
 }
 
-static int exec_params(struct pg_conn *pg, const char *sql, const char *param, char **first,
-                       const char *what)
+static int exec_params(struct pg_conn *pg, const char *sql, int nparams, const char *const *params,
+                       char **first, const char *what)
 {
     char err[MIGRATE_ERR_MAX];
-    const char *params[1] = {param};
-    if (pgconn_exec_blocking(pg, sql, 1, params, first, err, sizeof(err)) < 0) {
+    if (pgconn_exec_blocking(pg, sql, nparams, params, first, err, sizeof(err)) < 0) {
         log_error("migrate: %s: %s", what, err);
         return -1;
     }
@@ -88,7 +92,7 @@ static int is_applied(struct pg_conn *pg, const char *version)
 {
     char *one = NULL;
     int applied;
-    if (exec_params(pg, "select 1 from schema_migrations where version = $1", version, &one,
+    if (exec_params(pg, "select 1 from schema_migrations where version = $1", 1, &version, &one,
                     "schema_migrations") < 0)
         return -1;
     applied = one != NULL;
@@ -112,7 +116,7 @@ static int apply_one(struct pg_conn *pg, const char *dir, const char *name)
         goto out;
     if (exec_ok(pg, sql, name) < 0)
         goto rollback;
-    if (exec_params(pg, "insert into schema_migrations(version) values ($1)", name, NULL,
+    if (exec_params(pg, "insert into schema_migrations(version) values ($1)", 1, &name, NULL,
                     "record") < 0)
         goto rollback;
     if (exec_ok(pg, "commit", "commit") < 0)
@@ -194,14 +198,32 @@ static int exec_files(struct pg_conn *pg, const char *dir, char **names, size_t 
     return 0;
 }
 
+/* The serving role's grants and the entry points' security definer (privilege_apply). A reason
+ * the wall is not up (carnetd serves as the owner or a superuser) is logged, not fatal: an old
+ * single-role deployment keeps working. */
+static int apply_privileges(struct pg_conn *pg, const char *serving_role)
+{
+    const char *params[2] = {serving_role, MIGRATE_SQL_CALLS};
+    char *why = NULL;
+
+    if (exec_params(pg, "select privilege_apply($1, $2)", 2, params, &why, "privileges") < 0)
+        return -1;
+    if (why)
+        log_warning("migrate: %s (see README, Database roles)", why);
+    else
+        log_info("migrate: %s may execute the API's entry points and nothing else", serving_role);
+    free(why);
+    return 0;
+}
+
 /*
  * Loads every schema/api/<domain>.sql file, sorted by name, in one transaction: each function
  * gets its current definition (create or replace), triggers are re-created beside their
  * function. The files are read twice: first with check_function_bodies off, so a file may use a
  * function of a later file (SQL-language bodies are checked at creation); then with it on, so every
- * body is checked against the complete set. Either all of it applies or none.
+ * body is checked against the complete set. Then the privileges. Either all of it applies or none.
  */
-static int apply_api(struct pg_conn *pg, const char *schema_dir)
+static int apply_api(struct pg_conn *pg, const char *schema_dir, const char *serving_role)
 {
     char dir[4096];
     char **names = NULL;
@@ -216,7 +238,7 @@ static int apply_api(struct pg_conn *pg, const char *schema_dir)
     if (exec_ok(pg, "set local check_function_bodies = off", "settings") < 0 ||
         exec_files(pg, dir, names, n) < 0 ||
         exec_ok(pg, "set local check_function_bodies = on", "settings") < 0 ||
-        exec_files(pg, dir, names, n) < 0) {
+        exec_files(pg, dir, names, n) < 0 || apply_privileges(pg, serving_role) < 0) {
         exec_ok(pg, "rollback", "rollback");
         goto out;
     }
@@ -229,15 +251,37 @@ out:
     return rc;
 }
 
-int migrate_run(const char *conninfo, const char *schema_dir)
+/* The name of the role `conninfo` logs in as (malloc'd), or NULL with the reason logged. */
+static char *serving_role_of(const char *conninfo)
 {
     char err[MIGRATE_ERR_MAX];
     struct pg_conn *pg = pgconn_connect_blocking(conninfo, err, sizeof(err));
+    char *role = NULL;
+
+    if (!pg) {
+        log_error("migrate: cannot connect as the serving role: %s", err);
+        return NULL;
+    }
+    if (exec_params(pg, "select current_user", 0, NULL, &role, "serving role") == 0 && !role)
+        log_error("migrate: the serving role has no name");
+    pgconn_close_blocking(pg);
+    return role;
+}
+
+int migrate_run(const char *conninfo, const char *serving_conninfo, const char *schema_dir)
+{
+    char err[MIGRATE_ERR_MAX];
+    struct pg_conn *pg = NULL;
     char **names = NULL;
+    char *serving_role = NULL;
     size_t n = 0;
     int applied = 0, rc = -1;
 
-    if (!pg) {
+    /* The same connection string: an old single-role deployment, nobody to grant to. */
+    if (serving_conninfo && strcmp(serving_conninfo, conninfo) != 0 &&
+        !(serving_role = serving_role_of(serving_conninfo)))
+        goto out;
+    if (!(pg = pgconn_connect_blocking(conninfo, err, sizeof(err)))) {
         log_error("migrate: cannot connect: %s", err);
         goto out;
     }
@@ -262,13 +306,40 @@ int migrate_run(const char *conninfo, const char *schema_dir)
             goto unlock;
         applied++;
     }
-    if (apply_api(pg, schema_dir) < 0)
+    if (apply_api(pg, schema_dir, serving_role) < 0)
         goto unlock;
     rc = applied;
 unlock:
     exec_ok(pg, "select pg_advisory_unlock(" MIGRATE_LOCK_KEY ")", "unlock");
 out:
     free_names(names, n);
+    free(serving_role);
     pgconn_close_blocking(pg);
     return rc;
+}
+
+void migrate_check_serving(const char *conninfo)
+{
+    char err[MIGRATE_ERR_MAX];
+    struct pg_conn *pg = pgconn_connect_blocking(conninfo, err, sizeof(err));
+    char *why = NULL;
+
+    if (!pg) {
+        log_warning("migrate: cannot check the serving role: %s", err);
+        return;
+    }
+    if (exec_params(pg,
+                    "select format('carnetd serves as %s, which %s: its credentials can disable "
+                    "the record''s triggers and rewrite any table', current_user, why)"
+                    " from (select case when rolsuper then 'is a superuser'"
+                    "  when exists (select 1 from pg_class c"
+                    "   where c.relnamespace = 'public'::regnamespace and c.relkind in ('r', 'p')"
+                    "   and pg_has_role(current_user, c.relowner, 'member'))"
+                    "  then 'owns the tables (or is a member of their owner)' end as why"
+                    "  from pg_roles where rolname = current_user) x where why is not null",
+                    0, NULL, &why, "serving role") == 0 &&
+        why)
+        log_warning("%s (see README, Database roles)", why);
+    free(why);
+    pgconn_close_blocking(pg);
 }

@@ -18,11 +18,21 @@
 #include "pgconn.h"
 #include "seal.h"
 
-#define DUE_SQL "select pd_due($1, $2::int)"
+#define DUE_SQL "select pd_due($1, $2::int, $3::text[], $4::boolean)"
 #define STORE_SQL "select pd_store($1::json)"
 
-static struct sql_stmt q_due = SQL_STMT("pd_due", DUE_SQL, 2);
+static struct sql_stmt q_due = SQL_STMT("pd_due", DUE_SQL, 4);
 static struct sql_stmt q_store = SQL_STMT("pd_store", STORE_SQL, 1);
+
+/* The key ids of the ring as a text array literal, current first. */
+static void ring_ids(char *out, size_t len)
+{
+    size_t n = (size_t)snprintf(out, len, "{");
+    for (int i = 0; seal_key_id_at(i) && n < len; i++)
+        n += (size_t)snprintf(out + n, len - n, "%s%s", i ? "," : "", seal_key_id_at(i));
+    if (n < len)
+        snprintf(out + n, len - n, "}");
+}
 
 static struct {
     struct event *timer;
@@ -30,6 +40,61 @@ static struct {
     bool busy, stopping;
     long sealed;
 } S;
+
+/* The clear value of a personal field: a whole marker under an older key is opened; anything
+ * else is the clear value. malloc'd, or NULL with `err`. */
+static char *clear_value(const char *v, char *err, size_t errlen)
+{
+    char *plain = seal_is_pd(v) ? seal_open_text(v, err, errlen) : NULL;
+    /* A marker that does not open with any key of the ring is taken as typed: a value that
+     * only looks like one, or one under a key that is gone (unreadable either way). */
+    if (!plain)
+        plain = strdup(v);
+    if (!plain)
+        snprintf(err, errlen, "out of memory");
+    return plain;
+}
+
+/* A JSON object (text) with its members named in `keys` sealed as personal data and its other
+ * markers re-sealed under the current key. */
+static char *seal_json_members(const char *v, json_t *keys, char *err, size_t errlen)
+{
+    json_t *o = json_loads(v, 0, NULL), *k;
+    char *text = NULL, *out = NULL;
+    size_t i;
+
+    err[0] = '\0';
+    if (!json_is_object(o)) {
+        snprintf(err, errlen, "not a JSON object");
+        goto out;
+    }
+    json_array_foreach(keys, i, k)
+    {
+        const char *name = json_string_value(k);
+        const char *cur = name ? json_string_value(json_object_get(o, name)) : NULL;
+        if (!cur || !*cur || seal_is_current_pd(cur))
+            continue;
+        char *plain = clear_value(cur, err, errlen), *sealed;
+        if (!plain)
+            goto out;
+        sealed = seal_pd(plain);
+        sodium_memzero(plain, strlen(plain));
+        free(plain);
+        if (!sealed || json_object_set_new(o, name, json_string(sealed)) < 0) {
+            free(sealed);
+            snprintf(err, errlen, "cannot seal member %s", name);
+            goto out;
+        }
+        free(sealed);
+    }
+    if ((text = json_dumps(o, JSON_COMPACT)))
+        out = seal_reseal_text(text, err, errlen);
+out:
+    free(text);
+    if (o)
+        json_decref(o);
+    return out;
+}
 
 /* The new value of one due item, and its blind index into `bi` (empty when none). */
 static char *seal_item(json_t *it, char bi[SEAL_BLIND_HEX + 1], char *err, size_t errlen)
@@ -46,15 +111,11 @@ static char *seal_item(json_t *it, char bi[SEAL_BLIND_HEX + 1], char *err, size_
     }
     if (strcmp(mode, "text") == 0)
         return seal_reseal_text(v, err, errlen);
-    /* A whole marker under an older key is opened; anything else is the clear value (even one
-     * that merely looks like a marker: a customer may type anything). */
-    if (seal_is_pd(v)) {
-        if (!(plain = seal_open_text(v, err, errlen)))
-            return NULL;
-    } else if (!(plain = strdup(v))) {
-        snprintf(err, errlen, "out of memory");
+    if (strcmp(mode, "json") == 0)
+        return seal_json_members(v, json_object_get(it, "keys"), err, errlen);
+    err[0] = '\0';
+    if (!(plain = clear_value(v, err, errlen)))
         return NULL;
-    }
     if (kind) {
         const char *k = strcmp(kind, "contact") == 0 ? (strchr(plain, '@') ? "email" : "phone")
                                                     : kind;
@@ -117,11 +178,13 @@ long pdstore_run_blocking(const char *conninfo, int max_rounds, char *err, size_
         return -1;
     snprintf(batch, sizeof(batch), "%d", PDSTORE_BATCH);
     for (int round = 0; max_rounds == 0 || round < max_rounds; round++) {
-        const char *p[2] = {seal_key_id(), batch};
+        char ring[SEAL_MAX_KEYS * (SEAL_KID_HEX + 1) + 4];
+        ring_ids(ring, sizeof(ring));
+        const char *p[4] = {seal_key_id(), batch, ring, "true"};
         int n;
         free(due);
         due = NULL;
-        if (pgconn_exec_blocking(c, DUE_SQL, 2, p, &due, err, errlen) < 0) {
+        if (pgconn_exec_blocking(c, DUE_SQL, 4, p, &due, err, errlen) < 0) {
             total = -1;
             break;
         }
@@ -203,8 +266,12 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
         arm(false);
         return;
     }
+    static char ring[SEAL_MAX_KEYS * (SEAL_KID_HEX + 1) + 4];
     snprintf(batch, sizeof(batch), "%d", PDSTORE_BATCH);
-    const char *p[2] = {seal_key_id(), batch};
+    ring_ids(ring, sizeof(ring));
+    /* Between rotations only clear values can be due (cheap); with an older key in the ring,
+     * everything it sealed too. */
+    const char *p[4] = {seal_key_id(), batch, ring, seal_key_id_at(1) ? "true" : "false"};
     S.busy = true;
     db_query(&q_due, p, on_due, NULL);
 }

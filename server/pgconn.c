@@ -38,6 +38,7 @@
 #define PGCONN_PARAMS_MIN_CAP 16
 #define PGCONN_DNS_TIMEOUT "2"  /* seconds per try, so a dead nameserver fails an attempt */
 #define PGCONN_DNS_ATTEMPTS "2" /* promptly and the owner's back-off takes over */
+#define PGCONN_BLOCKING_CONNECT_TIMEOUT_S "10" /* start-up connections (libpq: text) */
 
 /* One evdns_base per event base, shared by its connections and freed with the last of them. */
 struct dns_ref {
@@ -751,7 +752,11 @@ static void copy_message(char *err, size_t errlen, const char *msg)
 
 struct pg_conn *pgconn_connect_blocking(const char *conninfo, char *err, size_t errlen)
 {
-    PGconn *pg = PQconnectdb(conninfo);
+    /* A host that never answers must not stall start-up for the kernel's TCP timeout. The
+     * conninfo comes after the default, so a connect_timeout it names wins. */
+    static const char *const keys[] = {"connect_timeout", "dbname", NULL};
+    const char *vals[] = {PGCONN_BLOCKING_CONNECT_TIMEOUT_S, conninfo, NULL};
+    PGconn *pg = PQconnectdbParams(keys, vals, 1);
     if (!pg) {
         copy_message(err, errlen, "out of memory");
         return NULL;

@@ -235,6 +235,28 @@ begin
     return s;
 end $$;
 
+-- A member of a body carnetd sealed (017): a personal-data marker, and for an email or a phone
+-- its blind index beside it (<field>_bi, 64 hex digits). carnetd checked the clear value; a clear
+-- value here is a caller that skipped it, refused rather than stored in clear.
+create or replace function booking_pd_require(p_body jsonb, p_field text, p_required boolean)
+returns void language plpgsql immutable as $$
+begin
+    if p_body -> p_field is null or p_body -> p_field = 'null'::jsonb then
+        if p_required then
+            perform carnet_fail(422, 'invalid', p_field, p_field || ' is required');
+        end if;
+        return;
+    end if;
+    if jsonb_typeof(p_body -> p_field) <> 'string' or p_body ->> p_field not like '{{pd:%}}' then
+        perform carnet_fail(422, 'not_sealed', p_field, p_field || ' must be sealed by carnetd');
+    end if;
+    if p_field in ('email', 'phone', 'contact')
+       and coalesce(p_body ->> (p_field || '_bi'), '') !~ '^[0-9a-f]{64}$' then
+        perform carnet_fail(422, 'not_sealed', p_field || '_bi',
+                            p_field || ' comes with its blind index');
+    end if;
+end $$;
+
 create or replace function booking_appointment_json(a appointments) returns jsonb
 language sql stable as $$
     select jsonb_build_object(
@@ -367,7 +389,8 @@ begin
 end $$;
 
 -- The booking itself. p_body was validated and normalised by carnetd (name, email, phone,
--- serial, problem); this checks the slot, picks a staff member and inserts. Without an
+-- serial, problem), and name, email and phone sealed (017) with email_bi, phone_bi and the
+-- name's initial beside them; this checks the slot, picks a staff member and inserts. Without an
 -- idempotency key errors are raised as usual; with one, the first result is stored and every
 -- retry with the same key and body gets it back: a success as it was, an error raised again
 -- with the same SQLSTATE, message, detail and hint, so carnetd's one mapping gives the same
@@ -376,16 +399,19 @@ end $$;
 -- failures) are raised and the retry runs again.
 -- p_token is the manage token itself, for the link in the confirmation message (the outbox
 -- keeps the message, as it must, until it is delivered).
+-- p_req_hash: carnetd's fingerprint of the clear request, which tells a retry from another
+-- request under the same key (the sealed body differs at every try); md5 of the body without.
 -- Returns {"status": http status, "body": reply, "sealed": sealed token of a replayed success},
 -- or, for the first failure of an idempotent request (stored, so it cannot be raised),
 -- {"error": {"sqlstate", "message", "detail", "hint", "constraint"}}.
 create or replace function booking_create(p_store bigint, p_body jsonb, p_token_hash text,
                                           p_idem_hash text, p_sealed text, p_request_id text,
-                                          p_token text default null)
+                                          p_token text default null,
+                                          p_req_hash text default null)
 returns json
 language plpgsql as $$
 declare
-    v_req_hash text := md5(p_body::text);
+    v_req_hash text := coalesce(p_req_hash, md5(p_body::text));
     prior booking_idempotency%rowtype;
     v_reply jsonb;
     v_state text; v_msg text; v_detail text; v_hint text; v_constraint text;
@@ -443,17 +469,27 @@ declare
 begin
     sv := booking_service(st.id, p_body -> 'service_id', 'service_id');
     v_start := booking_parse_time(p_body -> 'starts_at', 'starts_at');
+    perform booking_pd_require(p_body, 'name', true);
+    perform booking_pd_require(p_body, 'email', false);
+    perform booking_pd_require(p_body, 'phone', false);
+    if p_body ->> 'email' is null and p_body ->> 'phone' is null then
+        perform carnet_fail(422, 'contact_required', 'email',
+                            'an email or a phone number is required');
+    end if;
     v_staff := booking_claim(st, sv, v_start, null, 'starts_at');
     loop
         begin
             insert into appointments (store_id, service_id, staff_id, starts_at, ends_at,
                                       blocked_until, code, customer_name, customer_email,
-                                      customer_phone, device_serial, problem)
+                                      customer_phone, customer_email_bi, customer_phone_bi,
+                                      customer_initial, device_serial, problem)
             values (st.id, sv.id, v_staff, v_start,
                     v_start + make_interval(mins => sv.duration_min),
                     v_start + make_interval(mins => sv.duration_min + sv.buffer_min),
-                    booking_new_code(), btrim(p_body ->> 'name'), p_body ->> 'email',
-                    p_body ->> 'phone', p_body ->> 'serial', coalesce(p_body ->> 'problem', ''))
+                    booking_new_code(), p_body ->> 'name', p_body ->> 'email',
+                    p_body ->> 'phone', p_body ->> 'email_bi', p_body ->> 'phone_bi',
+                    p_body ->> 'initial', p_body ->> 'serial',
+                    coalesce(p_body ->> 'problem', ''))
             returning * into a;
             exit;
         exception when unique_violation then

@@ -698,7 +698,8 @@ begin
 end $$;
 
 -- GET /api/devices/{serial}/verify: the chain as stored, for carnetd to recompute with libsodium.
--- Entries come oldest first as [id, prev_hash hex, hash hex, canonical text].
+-- Entries come oldest first as [id, prev_hash hex, hash hex, canonical text]; derived lists the
+-- rows shown beside the record that disagree with their entries (verify_derived).
 create or replace function device_chain(p_actor bigint, p_serial text, p_req text) returns json
 language plpgsql as $$
 declare
@@ -706,7 +707,7 @@ declare
 begin
     perform carnet_audit(p_actor, 'verify', 'device', d.id::text, p_req);
     return json_build_object('serial', d.serial, 'head', encode(d.head_hash, 'hex'),
-        'head_entry', d.head_entry,
+        'head_entry', d.head_entry, 'derived', verify_derived(d.id),
         'entries', (select coalesce(json_agg(json_build_array(e.id, encode(e.prev_hash, 'hex'),
                                     encode(e.hash, 'hex'), record_canonical(e)) order by e.id), '[]')
                     from record_entries e where e.device_id = d.id));

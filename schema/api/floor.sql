@@ -21,10 +21,6 @@ $$;
 create or replace function floor_topic(p_store bigint) returns text
 language sql immutable as $$ select 'store:' || p_store::text $$;
 
--- What a public board may show of a person: the initial of the first name.
-create or replace function floor_initial(p_name text) returns text
-language sql immutable as $$ select upper(left(btrim(p_name), 1)) || '.' $$;
-
 -- Measured service time: the mean of the last N finished visits' service (start -> done), or the
 -- store's default when it has no history; specialists: those who called or served someone in
 -- the last hour, at least one.
@@ -51,8 +47,8 @@ $$;
 -- The waiting line in call order: booked customers whose time has come first (by appointment
 -- time), then everyone else by their place in line. call_next uses the same order.
 create or replace function floor_line(p_store bigint)
-returns table (visit_id bigint, ticket int, name text, kind text, party int, due_at timestamptz,
-               arrived_at timestamptz, pos int, wait_s int)
+returns table (visit_id bigint, ticket int, name text, initial text, kind text, party int,
+               due_at timestamptz, arrived_at timestamptz, pos int, wait_s int)
 language sql stable as $$
     with est as (select * from floor_estimate(p_store)),
     ordered as (
@@ -62,16 +58,17 @@ language sql stable as $$
                             v.queued_at, v.id)::int as pos
         from visits v
         where v.store_id = p_store and v.status = 'waiting')
-    select o.id, o.ticket, o.name, o.kind, o.party, o.due_at, o.arrived_at, o.pos,
+    select o.id, o.ticket, o.name, o.initial, o.kind, o.party, o.due_at, o.arrived_at, o.pos,
            ((o.pos - 1) * est.mean_service_s / est.specialists)::int
     from ordered o, est
     order by o.pos
 $$;
 
--- The public picture of one visit and of the line (no names beyond an initial).
+-- The public picture of one visit and of the line (no names beyond an initial: carnetd took it
+-- from the clear name before sealing it, 018).
 create or replace function floor_visit_public(v visits) returns jsonb
 language sql stable as $$
-    select jsonb_build_object('id', v.id, 'ticket', v.ticket, 'initial', floor_initial(v.name),
+    select jsonb_build_object('id', v.id, 'ticket', v.ticket, 'initial', v.initial,
                               'kind', v.kind, 'status', v.status,
                               'specialist_id', v.specialist_id)
 $$;
@@ -79,7 +76,7 @@ $$;
 create or replace function floor_line_public(p_store bigint) returns jsonb
 language sql stable as $$
     select coalesce(jsonb_agg(jsonb_build_object('visit_id', l.visit_id, 'ticket', l.ticket,
-                                                 'initial', floor_initial(l.name),
+                                                 'initial', l.initial,
                                                  'position', l.pos, 'wait_s', l.wait_s)
                               order by l.pos), '[]'::jsonb)
     from floor_line(p_store) l
@@ -136,19 +133,8 @@ language sql stable as $$
     where v.id = p_visit
 $$;
 
--- How to reach a walk-in from the free text they left: an email address, or a phone number
--- (spaces, dots, dashes and brackets dropped); anything else (a table number, a first name)
--- reaches nobody and returns nulls.
-create or replace function floor_contact(p_contact text, out channel text, out recipient text)
-language sql immutable as $$
-    select case when x.email then 'email' when x.phone ~ '^\+?[0-9]{6,15}$' then 'sms' end,
-           case when x.email then p_contact when x.phone ~ '^\+?[0-9]{6,15}$' then x.phone end
-    from (select p_contact ~ '^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$' and length(p_contact) <= 254
-                     as email,
-                 regexp_replace(p_contact, '[\s.()-]', '', 'g') as phone) x
-$$;
-
--- A visit's customer contact: their booking's (email first), else what a walk-in left. Messages
+-- A visit's customer contact: their booking's (email first), else what carnetd made of the
+-- free text a walk-in left when they joined (floor.c: an email, a phone, or nobody). Messages
 -- about a booked visit are about its appointment, so they carry the manage link over.
 create or replace function floor_visit_contact(v visits, out channel text, out recipient text,
                                     out ref_type text, out ref_id bigint)
@@ -162,7 +148,8 @@ begin
         ref_type := 'appointment';
         ref_id := a.id;
     else
-        select c.channel, c.recipient into channel, recipient from floor_contact(v.contact) c;
+        channel := v.contact_channel;
+        recipient := v.contact_recipient;
         ref_type := 'visit';
         ref_id := v.id;
     end if;
@@ -185,7 +172,9 @@ begin
 end $$;
 
 -- Joins the walk-in line (public: kiosk, phone, or staff tablet). p_token_hash is the hash of
--- the private line link carnetd hands back. An optional serial names the device the visit is
+-- the private line link carnetd hands back. carnetd checked name and contact and sealed them
+-- (017): name, initial; contact, contact_bi, and contact_channel with contact_recipient (sealed)
+-- when the contact is an email address or a phone number. An optional serial names the device the visit is
 -- about; it is only checked here: the device itself is made when staff start the visit, so a
 -- public kiosk cannot fill the device table.
 create or replace function floor_join_line(p_store bigint, p_body jsonb, p_token_hash text) returns json
@@ -193,21 +182,19 @@ language plpgsql as $$
 declare
     v visits;
     d date;
-    n_name text := btrim(p_body->>'name');
     n_party int;
     n_serial text;
 begin
     if not exists (select 1 from stores where id = p_store) then
         perform carnet_fail(404, 'not_found', 'store', 'no such store');
     end if;
-    if n_name is null or length(n_name) = 0 or length(n_name) > 100 then
-        perform carnet_fail(422, 'invalid', 'name', 'a name of 1 to 100 characters is required');
-    end if;
-    if p_body ? 'contact' and jsonb_typeof(p_body->'contact') not in ('string', 'null') then
-        perform carnet_fail(422, 'invalid', 'contact', 'contact must be text');
-    end if;
-    if length(p_body->>'contact') > 200 then
-        perform carnet_fail(422, 'invalid', 'contact', 'contact is at most 200 characters');
+    perform booking_pd_require(p_body, 'name', true);
+    perform booking_pd_require(p_body, 'contact', false);
+    if p_body->>'contact_channel' is not null then
+        perform booking_pd_require(p_body, 'contact_recipient', true);
+        if p_body->>'contact_channel' not in ('email', 'sms') or p_body->>'contact' is null then
+            perform carnet_fail(422, 'invalid', 'contact_channel', 'email or sms, for a contact');
+        end if;
     end if;
     if p_body ? 'party' then
         if jsonb_typeof(p_body->'party') <> 'number' or (p_body->>'party') !~ '^[0-9]+$'
@@ -229,10 +216,12 @@ begin
         perform carnet_fail(409, 'line_full', null, 'the line is full: please ask at the desk');
     end if;
     d := floor_today(p_store);
-    insert into visits (store_id, kind, day, ticket, name, contact, party, line_token_hash,
-                        device_serial)
-    values (p_store, 'walk_in', d, floor_next_ticket(p_store, d), n_name,
-            nullif(btrim(p_body->>'contact'), ''), coalesce(n_party, 1), p_token_hash, n_serial)
+    insert into visits (store_id, kind, day, ticket, name, initial, contact, contact_bi,
+                        contact_channel, contact_recipient, party, line_token_hash, device_serial)
+    values (p_store, 'walk_in', d, floor_next_ticket(p_store, d), p_body->>'name',
+            p_body->>'initial', p_body->>'contact', p_body->>'contact_bi',
+            p_body->>'contact_channel', p_body->>'contact_recipient', coalesce(n_party, 1),
+            p_token_hash, n_serial)
     returning * into v;
     perform floor_emit(p_store, 'joined', v, jsonb_build_object('name', v.name));
     return floor_visit_place(v.id);
@@ -499,10 +488,13 @@ begin
     end if;
     update appointments set status = 'checked_in', checked_in_at = now(), updated_at = now()
     where id = a.id;
-    insert into visits (store_id, appointment_id, kind, day, ticket, name, contact, due_at,
-                        line_token_hash, device_serial)
+    -- Name and contact are copied sealed as they are (the contact's blind index with them).
+    insert into visits (store_id, appointment_id, kind, day, ticket, name, initial, contact,
+                        contact_bi, due_at, line_token_hash, device_serial)
     values (a.store_id, a.id, 'booked', d, floor_next_ticket(a.store_id, d),
-            left(a.customer_name, 100), coalesce(a.customer_phone, a.customer_email),
+            a.customer_name, a.customer_initial, coalesce(a.customer_phone, a.customer_email),
+            case when a.customer_phone is not null then a.customer_phone_bi
+                 else a.customer_email_bi end,
             a.starts_at, p_line_hash, a.device_serial)
     returning * into v;
     -- Checked in on time: if we keep them waiting past their time, they are told (006).
@@ -575,18 +567,18 @@ begin
     return r->'place';
 end $$;
 
--- Today's bookings of a store whose customer name contains p_name (for the check-in desk).
+-- Today's bookings of a store that may be checked in, for the check-in desk's search by name:
+-- names are sealed (017), so carnetd opens them and keeps those that contain p_name
+-- (floor.c). p_name is checked here all the same, and the search audited.
 create or replace function floor_checkin_search(p_actor bigint, p_store bigint, p_name text, p_req text)
 returns json language plpgsql as $$
 declare
     d date := floor_today(p_store);
     tz text := (select timezone from stores where id = p_store);
-    pattern text;
 begin
     if p_name is null or length(btrim(p_name)) < 2 or length(p_name) > 100 then
         perform carnet_fail(422, 'invalid', 'name', 'search with 2 to 100 characters of the name');
     end if;
-    pattern := '%' || replace(replace(replace(btrim(p_name), '\', '\\'), '%', '\%'), '_', '\_') || '%';
     perform carnet_audit(p_actor, 'search', 'appointment', null, p_req);
     return coalesce((
         select json_agg(json_build_object('id', a.id, 'code', a.code, 'status', a.status,
@@ -597,8 +589,7 @@ begin
         from appointments a join services sv on sv.id = a.service_id
         where a.store_id = p_store
           and (a.starts_at at time zone tz)::date = d
-          and a.status in ('booked', 'checked_in')
-          and a.customer_name ilike pattern), '[]'::json);
+          and a.status in ('booked', 'checked_in')), '[]'::json);
 end $$;
 
 -- A visit's service moves carry over to its appointment.
@@ -625,6 +616,22 @@ end $$;
 
 create or replace trigger visits_sync_appointment after update of status on visits
     for each row execute function floor_sync_appointment();
+
+-- What carnetd derived from a walk-in's contact goes with it: a contact erased (retention,
+-- erasure) leaves no address to reach them by.
+create or replace function floor_contact_erased() returns trigger
+language plpgsql as $$
+begin
+    if new.contact is null then
+        new.contact_bi := null;
+        new.contact_channel := null;
+        new.contact_recipient := null;
+    end if;
+    return new;
+end $$;
+
+create or replace trigger visits_contact_erased before update of contact on visits
+    for each row when (new.contact is null) execute function floor_contact_erased();
 
 -- Bookings not checked in by the end of their store's late window become no-shows. SKIP LOCKED:
 -- several carnetd may run this at once, and a check-in in progress is left to finish.
@@ -726,27 +733,21 @@ begin
     if d < floor_today(st.id) or d > floor_today(st.id) + booking_max_days() then
         perform carnet_fail(422, 'invalid', 'date', 'standby is for today or a coming day');
     end if;
-    if length(btrim(coalesce(p_body->>'name', ''))) not between 1 and 200 then
-        perform carnet_fail(422, 'invalid', 'name', 'a name of 1 to 200 characters is required');
-    end if;
+    -- carnetd checked name, email and phone (floor.c) and sealed them (017).
+    perform booking_pd_require(p_body, 'name', true);
+    perform booking_pd_require(p_body, 'email', false);
+    perform booking_pd_require(p_body, 'phone', false);
     if p_body->>'email' is null and p_body->>'phone' is null then
         perform carnet_fail(422, 'invalid', 'email', 'an email or a phone number is required');
-    end if;
-    -- The outbox's own test of an address: the offer must be deliverable.
-    if p_body->>'email' is not null and (p_body->>'email' !~ '^[^@\s<>]+@[^@\s<>]+$'
-                                         or length(p_body->>'email') > 254) then
-        perform carnet_fail(422, 'invalid', 'email', 'that is not an email address');
-    end if;
-    if p_body->>'phone' is not null and (p_body->>'phone') !~ '^\+[0-9]{7,15}$' then
-        perform carnet_fail(422, 'invalid', 'phone', 'a phone number in the form +33612345678');
     end if;
     if exists (select 1 from booking_slots(st.id, sv.id, d, d, null)) then
         perform carnet_fail(409, 'slots_available', 'date',
                             'there are free slots that day: book one instead');
     end if;
-    insert into standby (store_id, service_id, day, name, email, phone, token_hash)
-    values (st.id, sv.id, d, btrim(p_body->>'name'), p_body->>'email', p_body->>'phone',
-            p_token_hash)
+    insert into standby (store_id, service_id, day, name, initial, email, phone, email_bi,
+                         phone_bi, token_hash)
+    values (st.id, sv.id, d, p_body->>'name', p_body->>'initial', p_body->>'email',
+            p_body->>'phone', p_body->>'email_bi', p_body->>'phone_bi', p_token_hash)
     returning * into s;
     return floor_standby_json(s);
 end $$;
@@ -861,9 +862,11 @@ begin
         begin
             insert into appointments (store_id, service_id, staff_id, starts_at, ends_at,
                                       blocked_until, code, customer_name, customer_email,
-                                      customer_phone)
+                                      customer_phone, customer_email_bi, customer_phone_bi,
+                                      customer_initial)
             values (slot.store_id, slot.service_id, slot.staff_id, slot.starts_at, slot.ends_at,
-                    slot.blocked_until, booking_new_code(), s.name, s.email, s.phone)
+                    slot.blocked_until, booking_new_code(), s.name, s.email, s.phone,
+                    s.email_bi, s.phone_bi, s.initial)
             returning * into a;
         exception when exclusion_violation or unique_violation then
             -- Booked by someone else meanwhile (or, rarely, a code clash): nothing to offer.

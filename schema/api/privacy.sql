@@ -2,10 +2,15 @@
 -- hands back. The job is the only writer of a sealed value that was in clear, and of a value
 -- re-sealed under a new key; it never decides anything, so the rules stay here.
 
--- Up to p_limit values per column that are not yet sealed under key p_kid: a 'value' column in
--- clear or under another key, a 'text' column holding a marker under another key.
--- Returns [{"t": table, "id": id, "c": column, "v": value, "mode": ..., "bi": bi kind}].
-create or replace function pd_due(p_kid text, p_limit int) returns json
+-- Up to p_limit values per column that are not yet sealed under key p_kid (p_ring: every key id
+-- the caller holds, p_kid first). Without p_full, only values in clear (cheap: the partial
+-- indexes of 017); with it (start-up, rotation) also: a 'value' column in
+-- clear or under another key, a 'text' column holding a marker under another key, a 'json'
+-- column with a personal member in clear (or any marker under another key).
+-- Returns [{"t": table, "id": id, "c": column, "v": value, "h": md5 of it, "mode": ...,
+-- "bi": bi kind, "keys": personal members of a json column}].
+create or replace function pd_due(p_kid text, p_limit int, p_ring text[], p_full boolean)
+returns json
 language plpgsql stable as $$
 declare
     p pd_columns;
@@ -17,17 +22,33 @@ begin
         perform carnet_fail(422, 'invalid', 'kid', 'a key id is 16 hex digits');
     end if;
     for p in select * from pd_columns order by tbl, col loop
-        if p.mode = 'value' then
-            cond := format('%I is not null and %I <> %L and %I not like %L', p.col, p.col, '',
-                           p.col, '{{pd:' || p_kid || ':%');
-        else
+        if not p_full then
+            -- Between rotations: only values in clear, found through the partial indexes.
+            continue when p.mode <> 'value';
+            cond := format('%I is not null and %I <> %L and %I not like %L',
+                           p.col, p.col, '', p.col, '{{pd:%');
+        elsif p.mode = 'value' then
+            -- A marker under a key the caller does not hold is left alone: it is not clear
+            -- text, and sealing it again would bury it (a server started with an old key).
+            cond := format('%I is not null and %I <> %L and %I not like %L and not (%I ~ %L '
+                           'and substr(%I, 6, 16) <> all (%L::text[]))',
+                           p.col, p.col, '', p.col, '{{pd:' || p_kid || ':%', p.col,
+                           '^\{\{pd:[0-9a-f]{16}:[A-Za-z0-9_-]+\}\}$', p.col, p_ring);
+        elsif p.mode = 'text' then
             cond := format('%I::text ~ %L', p.col, '\{\{(sealed|pd):(?!' || p_kid || ':)');
+        else
+            cond := format('(%I::text ~ %L or exists (select 1 from unnest(%L::text[]) k '
+                           'where jsonb_typeof(%I -> k) = ''string'' and %I ->> k <> '''' '
+                           'and %I ->> k not like %L))',
+                           p.col, '\{\{(sealed|pd):(?!' || p_kid || ':)', p.json_keys, p.col,
+                           p.col, p.col, '{{pd:' || p_kid || ':%');
         end if;
         execute format('select coalesce(json_agg(json_build_object(''t'', %L, ''id'', id, '
-                       '''c'', %L, ''v'', %I::text, ''h'', md5(%I::text), ''mode'', %L, ''bi'', %L)), '
-                       '''[]'') '
+                       '''c'', %L, ''v'', %I::text, ''h'', md5(%I::text), ''mode'', %L, ''bi'', %L, '
+                       '''keys'', %L::text[])), ''[]'') '
                        'from (select id, %I from %I where %s order by id limit %s) x',
-                       p.tbl, p.col, p.col, p.col, p.mode, p.bi_kind, p.col, p.tbl, cond, p_limit)
+                       p.tbl, p.col, p.col, p.col, p.mode, p.bi_kind, p.json_keys, p.col, p.tbl,
+                       cond, p_limit)
         into part;
         out := out || part::jsonb;
     end loop;

@@ -21,10 +21,14 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# $url is the superuser's (seeds, fills, pgbench); carnetd migrates as the owner role and serves
+# as the role that may only execute the API's functions (README, Database roles).
 url=$(CARNET_PG_FSYNC=off .tools/pg.sh start "$pgdir" 2>/dev/null)
 (umask 077 && head -c 32 /dev/urandom > "$work/data.key")
 export CARNET_DATA_KEY_FILE="$work/data.key"
-build/carnetd --migrate --database-url "$url" --log-level warning
+app_url=$(.tools/pg.sh url "$pgdir" app)
+build/carnetd --migrate --migrate-url "$(.tools/pg.sh url "$pgdir" owner)" \
+    --database-url "$app_url" --log-level warning
 for f in schema/seed/*.sql; do psql -q -v ON_ERROR_STOP=1 "$url" -f "$f" >/dev/null; done
 # Domain fills (large data sets) print KEY=VALUE lines used in the cases below.
 declare -A V=()
@@ -38,7 +42,7 @@ done
 port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 cpids=""
 for _ in $(seq "$PROCS"); do
-    build/carnetd --skip-migrate --no-jobs --reuse-port --database-url "$url" \
+    build/carnetd --skip-migrate --no-jobs --reuse-port --database-url "$app_url" \
         --listen "127.0.0.1:$port" --pool-size "$POOL" --log-level warning --queue-max 100000 &
     cpids="$cpids $!"
 done

@@ -73,11 +73,13 @@ class Target:
         self.binary = os.path.abspath(binary)
         self.workdir = workdir
         self.cluster = harness.Cluster(workdir)
-        self.cluster.admin_exec("drop database if exists carnet_fuzz")
-        self.cluster.admin_exec("create database carnet_fuzz")
-        self.url = self.cluster.url_for("carnet_fuzz")
+        # carnetd serves as the role that may only execute the API (README, Database roles);
+        # self.url, the superuser's, seeds and inspects.
+        self.url = self.cluster.create_database("carnet_fuzz")
+        self.owner_url = self.cluster.url_for("carnet_fuzz", harness.OWNER_ROLE)
+        self.app_url = self.cluster.url_for("carnet_fuzz", harness.APP_ROLE)
         subprocess.check_call([self.binary, "--migrate", "--log-level", "warning",
-                               "--database-url", self.url,
+                               "--migrate-url", self.owner_url, "--database-url", self.app_url,
                                "--schema-dir", os.path.join(ROOT, "schema"),
                                "--data-key-file", harness.data_key_file(workdir)])
         self.db = harness.psycopg2.connect(self.url)
@@ -100,7 +102,8 @@ class Target:
         env = {"ASAN_OPTIONS": "detect_leaks=1:abort_on_error=1",
                "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1",
                "CARNET_LOG_LEVEL": "warning"}
-        server = harness.Carnetd(self.binary, self.url, self.workdir, env=env)
+        server = harness.Carnetd(self.binary, self.app_url, self.workdir, env=env,
+                                 migrate_url=self.owner_url)
         self.logs.append(server.log_path)
         server.wait_ready(timeout=60)
         self.port = server.port  # the workers see the new server only once it listens

@@ -189,19 +189,21 @@ def open_sealed(text, workdir):
         assert _sodium.sodium_init() >= 0
     with open(data_key_file(workdir), "rb") as f:
         key = f.read()
+    if len(key) != 32:
+        key = bytes.fromhex(key.strip().decode())
 
     def one(m):
         raw = base64.urlsafe_b64decode(m.group(3) + "=" * (-len(m.group(3)) % 4))
         nonce, box = raw[:24], raw[24:]
         out = ctypes.create_string_buffer(len(box))
-        if m.group(1) == "pd":  # personal data: XChaCha20-Poly1305 with seal.c's PD_AD
+        if m.group(1) == "sealed":  # a link: secretbox
+            rc = _sodium.crypto_secretbox_open_easy(out, box, ctypes.c_ulonglong(len(box)),
+                                                    nonce, key)
+        else:  # personal data: XChaCha20-Poly1305 with its associated data
             ad = b"carnet-pd-v1"
             rc = _sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(
                 out, None, None, box, ctypes.c_ulonglong(len(box)), ad,
                 ctypes.c_ulonglong(len(ad)), nonce, key)
-        else:
-            rc = _sodium.crypto_secretbox_open_easy(out, box, ctypes.c_ulonglong(len(box)),
-                                                    nonce, key)
         assert rc == 0, "a sealed marker does not open with the run's key"
         return out.raw[:len(box) - 16].decode()
     return SEALED_RE.sub(one, text)
@@ -209,7 +211,7 @@ def open_sealed(text, workdir):
 
 class Carnetd:
     def __init__(self, binary, url, logdir, env=None, args=None, port=None, killed=False,
-                 refuses_start=False):
+                 refuses_start=False, migrate_url=None):
         self.port = port or free_port()
         # killed: the test will SIGKILL this process on purpose, so exit -9 is not a crash.
         self.killed = killed
@@ -221,6 +223,10 @@ class Carnetd:
         self.log_path = os.path.join(logdir, "carnetd-%d.log" % self.port)
         self.outbox_dir = os.path.join(logdir, "outbox-%d" % self.port)
         e = dict(os.environ)
+        e.pop("CARNET_MIGRATE_URL", None)
+        if migrate_url:
+            # Serving as `url`'s role, migrating at start-up as the owner (README, Database roles).
+            e["CARNET_MIGRATE_URL"] = migrate_url
         e.update({
             "DATABASE_URL": url,
             "CARNET_LISTEN": "127.0.0.1:%d" % self.port,
@@ -307,6 +313,13 @@ class Carnetd:
         return self.proc.returncode
 
 
+# The roles .tools/pg.sh makes in every cluster: the owner of the databases and everything in
+# them (runs the migrations), and the role carnetd serves as (may only execute the API's
+# functions). The superuser of self.url stays the tests' own, for set-up and inspection.
+OWNER_ROLE = "carnet_owner"
+APP_ROLE = "carnet_app"
+
+
 class Cluster:
     def __init__(self, workdir):
         self.dir = os.path.join(workdir, "pg")
@@ -314,9 +327,19 @@ class Cluster:
         self.url = subprocess.check_output([PG, "start", self.dir], env=env).decode().strip()
         self.env = env
 
-    def url_for(self, dbname):
+    def url_for(self, dbname, role=None):
+        """The URL of database `dbname` as `role` (default: the superuser)."""
         u = urllib.parse.urlsplit(self.url)
-        return urllib.parse.urlunsplit((u.scheme, u.netloc, "/" + dbname, u.query, u.fragment))
+        netloc = u.netloc if role is None else role + "@" + u.netloc.split("@", 1)[-1]
+        return urllib.parse.urlunsplit((u.scheme, netloc, "/" + dbname, u.query, u.fragment))
+
+    def create_database(self, dbname, template=None):
+        """A new database `dbname` (dropped first) owned by the owner role, so that the owner can
+        migrate it; from `template` when given."""
+        self.admin_exec('drop database if exists "%s"' % dbname)
+        self.admin_exec('create database "%s"%s owner %s' % (
+            dbname, ' template "%s"' % template if template else "", OWNER_ROLE))
+        return self.url_for(dbname)
 
     def admin_exec(self, sql):
         conn = psycopg2.connect(self.url_for("postgres"))
@@ -327,8 +350,11 @@ class Cluster:
         finally:
             conn.close()
 
-    def restart(self):
-        subprocess.check_call([PG, "restart", self.dir], env=self.env, stdout=subprocess.DEVNULL)
+    def restart(self, mode="fast"):
+        """mode "immediate" is a crash: every backend dies at once, none finishes its query."""
+        subprocess.check_call([PG, "restart", self.dir],
+                              env=dict(self.env, CARNET_PG_STOP_MODE=mode),
+                              stdout=subprocess.DEVNULL)
 
     def stop(self):
         subprocess.call([PG, "stop", self.dir], env=self.env)
@@ -348,9 +374,11 @@ class Context:
         self.cluster = run.cluster
         MINTED.clear()
         self.dbname = "t_" + module_name
-        self.cluster.admin_exec('drop database if exists "%s"' % self.dbname)
-        self.cluster.admin_exec('create database "%s" template carnet_template' % self.dbname)
-        self.url = self.cluster.url_for(self.dbname)
+        # self.url is the superuser's (set-up, inspection); carnetd serves as the app role and
+        # migrates as the owner, as in production.
+        self.url = self.cluster.create_database(self.dbname, template="carnet_template")
+        self.owner_url = self.cluster.url_for(self.dbname, OWNER_ROLE)
+        self.app_url = self.cluster.url_for(self.dbname, APP_ROLE)
         self._db = None
         self.servers = []
         self._server = None
@@ -433,6 +461,8 @@ class Context:
         import hashlib
         with open(data_key_file(self.run.workdir), "rb") as f:
             key = f.read()
+        if len(key) != 32:
+            key = bytes.fromhex(key.strip().decode())
         bkey = hashlib.blake2b(b"carnet-blind-index-v1", digest_size=32, key=key).digest()
         if kind == "email":
             norm = "".join(c.lower() for c in value if not c.isspace())
@@ -509,8 +539,8 @@ class Context:
 
     def start_carnetd(self, env=None, args=None, wait=True, port=None, killed=False,
                       refuses_start=False):
-        s = Carnetd(self.run.binary, self.url, self.run.workdir, env=env, args=args, port=port,
-                    killed=killed, refuses_start=refuses_start)
+        s = Carnetd(self.run.binary, self.app_url, self.run.workdir, env=env, args=args, port=port,
+                    killed=killed, refuses_start=refuses_start, migrate_url=self.owner_url)
         self.servers.append(s)
         if wait:
             s.wait_ready()

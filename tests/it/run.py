@@ -29,11 +29,11 @@ class Run:
         self.binary = os.path.abspath(binary)
         self.workdir = workdir
         self.cluster = harness.Cluster(workdir)
-        self.cluster.admin_exec("drop database if exists carnet_template")
-        self.cluster.admin_exec("create database carnet_template")
+        self.cluster.create_database("carnet_template")
         subprocess.check_call(
             [self.binary, "--migrate", "--log-level", "warning",
-             "--database-url", self.cluster.url_for("carnet_template"),
+             "--migrate-url", self.cluster.url_for("carnet_template", harness.OWNER_ROLE),
+             "--database-url", self.cluster.url_for("carnet_template", harness.APP_ROLE),
              "--schema-dir", os.path.join(harness.ROOT, "schema"),
              "--data-key-file", harness.data_key_file(workdir)])
 

@@ -7,7 +7,8 @@ import threading
 import time
 import zoneinfo
 
-from harness import Client
+from harness import Client, data_key_file
+from test_personal_data import _key, blind
 
 PW = "carnet-demo"
 CODE_RE = re.compile(r"^[23456789ABCDEFGHJKMNPQRSTUVWXYZ]{6}$")
@@ -799,3 +800,60 @@ def test_a_junk_offset_is_refused_in_our_words_on_every_route_that_takes_a_time(
     assert r.status == 201, r
     r = tech.put("/api/repairs/%d/promise" % rid, {"promised_at": later + "T10:00-12:00"})
     assert r.status == 200, r
+
+
+# ---- personal data at rest (017, 018) ----
+
+def test_a_booking_rests_sealed_with_its_blind_indexes_and_reads_clear(ctx):
+    store, service, _ = make_store(ctx, "sealed", 1, [DAY])
+    key = _key(data_key_file(ctx.run.workdir))
+    c = ctx.client()
+    r = book(c, store, service, paris_local(ctx, DAY, "11:00"), name=" Élodie Sealed ",
+             email="Elodie.Sealed@Example.com", phone="+33 6 12 34 56 78")
+    assert r.status == 201, r
+    aid = r.json["appointment"]["id"]
+    row = ctx.sql1("select * from appointments where id = %s", (aid,))
+    # Ciphertext at once, written so by the request: the confirmation queued in the same
+    # transaction carries the very same marker (the sealing job would seal each copy apart).
+    for col in ("customer_name", "customer_email", "customer_phone"):
+        assert row[col].startswith("{{pd:") and "Sealed" not in row[col], (col, row[col])
+    assert ctx.opened(row["customer_name"]) == "Élodie Sealed"
+    assert ctx.opened(row["customer_email"]) == "Elodie.Sealed@Example.com"
+    assert ctx.opened(row["customer_phone"]) == "+33612345678"
+    conf = ctx.sql1("select recipient from outbox where ref_type = 'appointment' and ref_id = %s "
+                    "and kind = 'booking_confirmed'", (aid,))
+    assert conf["recipient"] == row["customer_email"], conf
+    assert row["customer_email_bi"] == blind(key, "email", "elodie.sealed@example.com")
+    assert row["customer_phone_bi"] == blind(key, "phone", "+33 6 12 34 56 78")
+    assert row["customer_initial"] == "É."
+    # What the customer and staff read is clear.
+    assert r.json["appointment"]["customer"] == {
+        "name": "Élodie Sealed", "email": "Elodie.Sealed@Example.com", "phone": "+33612345678"}
+    m = c.get("/api/manage/" + r.json["manage_token"])
+    assert m.status == 200 and m.json["customer"]["name"] == "Élodie Sealed", m
+    assert m.json["customer"]["email"] == "Elodie.Sealed@Example.com", m
+    day = staff_client(ctx, "admin@carnet.test").get(
+        "/api/stores/%d/appointments?date=%s" % (store, DAY))
+    mine = [a for a in day.json["appointments"] if a["id"] == aid]
+    assert mine and mine[0]["customer"]["name"] == "Élodie Sealed", day.json
+    assert mine[0]["customer"]["phone"] == "+33612345678", mine
+
+
+def test_an_idempotent_retry_of_a_sealed_booking_is_told_from_another_request(ctx):
+    store, service, _ = make_store(ctx, "sealidem", 2, [DAY])
+    c = ctx.client()
+    start = paris_local(ctx, DAY, "15:00")
+    h = {"Idempotency-Key": "sealed-retry"}
+    r1 = book(c, store, service, start, headers=h, email="Same@Example.com")
+    # Sealed twice, the bodies differ in the database; the request is the same.
+    r2 = book(c, store, service, start, headers=h, email="Same@Example.com")
+    assert r1.status == 201 and r2.status == 201 and r2.header("Idempotent-Replayed") == "true"
+    assert r1.json == r2.json and r2.json["appointment"]["customer"]["email"] == "Same@Example.com"
+    # Another email under the same key is another request.
+    r3 = book(c, store, service, start, headers=h, email="other@example.com")
+    assert r3.status == 422 and r3.error["code"] == "idempotency_key_reused", r3
+    assert count(ctx, "store_id = %s", (store,)) == 1
+    # The stored fingerprint is not a plain hash of the clear request.
+    row = ctx.sql1("select request_hash from booking_idempotency where status = 201 "
+                   "order by created_at desc limit 1")
+    assert len(row["request_hash"]) == 64, row

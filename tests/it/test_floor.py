@@ -2,7 +2,8 @@
 wall board; bad inputs change nothing; who may call what."""
 import threading
 
-from harness import Client
+from harness import Client, data_key_file
+from test_personal_data import _key, blind
 
 PW = "carnet-demo"
 
@@ -322,3 +323,75 @@ def test_floor_settings(ctx):
     r = staff(ctx, "lyon@carnet.test").put(p, {"line_max": 5})
     assert r.status == 403, r
     assert ctx.sql1("select count(*) as n from audit_log where object_type = 'floor_settings'")["n"] == 1
+
+
+# ---- personal data at rest (017, 018) ----
+
+def test_a_walk_in_rests_sealed_and_the_floor_reads_it_clear(ctx):
+    clear_floor(ctx)
+    key = _key(data_key_file(ctx.run.workdir))
+    a = join(ctx, ctx.paris, "  zoé Walker ", contact=" +33 (6) 00-00.00 09 ")
+    b = join(ctx, ctx.paris, "Yves Mail", contact="Yves.Mail@Example.com")
+    q = join(ctx, ctx.paris, "Quentin", contact="table 4")
+    n = join(ctx, ctx.paris, "Nadia")
+    rows = {r["id"]: r for r in ctx.sql("select * from visits")}
+    va, vb, vq, vn = (rows[x["visit_id"]] for x in (a, b, q, n))
+    for v in (va, vb, vq, vn):
+        assert v["name"].startswith("{{pd:"), v
+    assert ctx.opened(va["name"]) == "zoé Walker" and va["initial"] == "Z."
+    assert ctx.opened(va["contact"]) == "+33 (6) 00-00.00 09"
+    assert va["contact_bi"] == blind(key, "phone", "+33 (6) 00-00.00 09")
+    assert va["contact_channel"] == "sms" and ctx.opened(va["contact_recipient"]) == "+33600000009"
+    assert ctx.opened(vb["contact"]) == "Yves.Mail@Example.com"
+    assert vb["contact_bi"] == blind(key, "email", "yves.mail@example.com")
+    assert vb["contact_channel"] == "email"
+    assert ctx.opened(vb["contact_recipient"]) == "Yves.Mail@Example.com"
+    # A contact that reaches nobody is kept (sealed) for staff, with no way to message it.
+    assert ctx.opened(vq["contact"]) == "table 4" and vq["contact_channel"] is None
+    assert vq["contact_recipient"] is None
+    assert vn["contact"] is None and vn["contact_bi"] is None and vn["contact_channel"] is None
+    # Written sealed by the request: the event of the join holds the very same marker.
+    ev = ctx.sql1("select payload from events where type = 'joined' and "
+                  "(payload -> 'visit' ->> 'id')::bigint = %s", (a["visit_id"],))
+    assert ev["payload"]["staff"]["name"] == va["name"], ev
+    assert ev["payload"]["visit"]["initial"] == "Z."
+    # Staff read names; the board and the line page only initials.
+    s = staff(ctx)
+    waiting = s.get("/api/stores/%d/queue" % ctx.paris).json["waiting"]
+    assert [w["name"] for w in waiting] == ["zoé Walker", "Yves Mail", "Quentin", "Nadia"], waiting
+    board = ctx.client().get("/api/stores/%d/board" % ctx.paris)
+    assert [w["initial"] for w in board.json["waiting"]] == ["Z.", "Y.", "Q.", "N."], board.json
+    assert b"Walker" not in board.raw and b"{{pd:" not in board.raw
+    # Called: the walk-in who left a phone number is told by SMS at the number, normalised.
+    r = s.post("/api/stores/%d/queue/next" % ctx.paris, {})
+    assert r.status == 200 and r.json["name"] == "zoé Walker", r
+    assert r.json["contact"] == "+33 (6) 00-00.00 09", r
+    msg = ctx.sql1("select channel, recipient from outbox where kind = 'youre_next' "
+                   "and ref_type = 'visit' and ref_id = %s", (a["visit_id"],))
+    assert msg["channel"] == "sms" and ctx.opened(msg["recipient"]) == "+33600000009", msg
+    # Erased (retention, erasure), a contact takes what was made of it along.
+    ctx.sql("update visits set contact = null where id = %s", (a["visit_id"],))
+    v = ctx.sql1("select contact_bi, contact_channel, contact_recipient from visits "
+                 "where id = %s", (a["visit_id"],))
+    assert v == {"contact_bi": None, "contact_channel": None, "contact_recipient": None}, v
+
+
+def test_a_walk_in_name_is_checked_before_it_is_sealed(ctx):
+    clear_floor(ctx)
+    p = "/api/stores/%d/line" % ctx.paris
+    for body, field in (({"name": "   "}, "name"), ({"name": "x" * 101}, "name"),
+                        ({"name": "Ann", "contact": 4}, "contact"),
+                        ({"name": "Ann", "contact": "y" * 201}, "contact")):
+        r = ctx.client().post(p, body)
+        assert r.status == 422 and r.error["field"] == field, (body, r)
+    assert ctx.sql1("select count(*) as n from visits")["n"] == 0
+    # What carnetd derives is its own: a client cannot put an initial on the public board, nor
+    # a way to reach someone else.
+    r = ctx.client().post(p, {"name": "Ann", "initial": "XXX", "contact_channel": "sms",
+                              "contact_recipient": "{{pd:0000000000000000:AAAA}}",
+                              "contact_bi": "0" * 64})
+    assert r.status == 201, r
+    v = ctx.sql1("select initial, contact, contact_bi, contact_channel, contact_recipient "
+                 "from visits where id = %s", (r.json["visit_id"],))
+    assert v == {"initial": "A.", "contact": None, "contact_bi": None, "contact_channel": None,
+                 "contact_recipient": None}, v

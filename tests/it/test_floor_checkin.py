@@ -3,8 +3,10 @@ name search), early/late rules, the no-show job, and the appointment following t
 import datetime
 import hashlib
 import secrets
+import urllib.parse
 
-from harness import wait_for
+from harness import Client, data_key_file, wait_for
+from test_personal_data import _key, blind
 
 PW = "carnet-demo"
 
@@ -268,3 +270,58 @@ def test_no_show_job_runs_in_carnetd_and_concurrently(ctx):
     assert marked == sorted(ids), marked  # each one reported exactly once
     a.stop()
     b.stop()
+
+
+# ---- personal data at rest (017, 018) ----
+
+def test_checkin_by_name_finds_a_booking_made_through_the_api(ctx):
+    """A booking made by a customer rests sealed; the desk's search by name still finds it (any
+    case, accents too), and its visit takes over the sealed name and contact and the initial."""
+    clear(ctx)
+    key = _key(data_key_file(ctx.run.workdir))
+    sv = ctx.sql1("select id from services where store_id = %s and skill = 'setup'",
+                  (ctx.paris,))["id"]
+    c = Client(ctx.server.port)
+    day = ctx.store_today(ctx.paris)
+    slot = None
+    for _ in range(14):
+        day += datetime.timedelta(days=1)
+        r = c.get("/api/stores/%d/availability?service=%d&from=%s&to=%s" % (ctx.paris, sv, day, day))
+        free = [x for d in r.json["days"] for x in d["slots"] if x["free"] > 0]
+        if free:
+            slot = free[0]["starts_at"]
+            break
+    assert slot, "no free slot in two weeks"
+    r = c.post("/api/stores/%d/appointments" % ctx.paris,
+               {"service_id": sv, "starts_at": slot, "name": "Élodie Desk",
+                "phone": "+33 6 77 88 99 00"})
+    assert r.status == 201, r
+    aid = r.json["appointment"]["id"]
+    # Brought to now, with a staff member of its own (its sealed values untouched).
+    st = ctx.sql1("insert into staff (email, name, password_hash) values (%s, 'Desk Staff', 'x') "
+                  "returning id", ("d%s@carnet.test" % secrets.token_hex(6),))["id"]
+    ctx.sql("update appointments set staff_id = %s, starts_at = now() + interval '10 minutes', "
+            "ends_at = now() + interval '40 minutes', blocked_until = now() + interval '40 minutes' "
+            "where id = %s", (st, aid))
+    ap = ctx.sql1("select * from appointments where id = %s", (aid,))
+    assert ap["customer_name"].startswith("{{pd:") and ap["customer_initial"] == "É.", ap
+    appointment(ctx, 5, name="Marc Other")
+    s = staff(ctx)
+    for q in ("élodie", "ÉLODIE", "lodie d", "Desk"):
+        r = s.get("/api/stores/%d/checkin/search?name=%s" % (ctx.paris, urllib.parse.quote(q)))
+        assert r.status == 200, (q, r)
+        assert [(x["id"], x["customer_name"]) for x in r.json] == [(aid, "Élodie Desk")], (q, r.json)
+    r = s.get("/api/stores/%d/checkin/search?name=nobody" % ctx.paris)
+    assert r.status == 200 and r.json == [], r
+    # Checked in: the visit carries the booking's sealed name and phone, and its initial.
+    r = s.post("/api/stores/%d/checkin" % ctx.paris, {"appointment_id": aid})
+    assert r.status == 200 and r.json["visit"]["name"] == "Élodie Desk", r
+    assert r.json["visit"]["contact"] == "+33677889900", r
+    v = ctx.sql1("select * from visits where appointment_id = %s", (aid,))
+    assert (v["name"], v["contact"], v["initial"]) == \
+        (ap["customer_name"], ap["customer_phone"], "É."), v
+    assert v["contact_bi"] == ap["customer_phone_bi"] == blind(key, "phone", "+33677889900")
+    board = ctx.client().get("/api/stores/%d/board" % ctx.paris).json
+    assert [w["initial"] for w in board["waiting"]] == ["É."], board
+    q = s.get("/api/stores/%d/queue" % ctx.paris).json
+    assert [w["name"] for w in q["waiting"]] == ["Élodie Desk"], q

@@ -7,7 +7,8 @@ import os
 import re
 import secrets
 
-from harness import Client, wait_for
+from harness import Client, data_key_file, wait_for
+from test_personal_data import _key, blind
 
 ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 
@@ -39,11 +40,12 @@ def setup(ctx):
 
 
 def fill_day(ctx, name="Full Day"):
+    """The booking that fills the day, told apart by its problem: its name is sealed soon."""
     code = "".join(secrets.choice(ALPHABET) for _ in range(6))
     return ctx.sql1("""insert into appointments (store_id, service_id, staff_id, starts_at,
-                           ends_at, blocked_until, code, customer_name, customer_email)
+                           ends_at, blocked_until, code, customer_name, customer_email, problem)
                        values (%s, %s, %s, %s, %s + interval '30 minutes',
-                               %s + interval '30 minutes', %s, %s, 'x@example.com')
+                               %s + interval '30 minutes', %s, %s, 'x@example.com', 'fills')
                        returning id""",
                     (ctx.paris, ctx.service, ctx.tech, ctx.start, ctx.start, ctx.start, code,
                      name))["id"]
@@ -84,6 +86,67 @@ def test_join_needs_a_full_day(ctx):
     assert r.status == 409 and r.error["code"] == "slots_available", r
     assert ctx.sql1("select count(*) as n from standby")["n"] == 0
 
+
+
+def test_a_standby_place_rests_sealed_and_reads_clear(ctx):
+    """The module's carnetd runs no jobs (so no sealing job): what rests sealed was sealed by the
+    request."""
+    clear(ctx)
+    fill_day(ctx)
+    key = _key(data_key_file(ctx.run.workdir))
+    a = join(ctx, " Émile Standby ", email="Emile.Standby@Example.com", phone="+33622222222")
+    row = ctx.sql1("select * from standby where id = %s", (a["id"],))
+    for col in ("name", "email", "phone"):
+        assert row[col].startswith("{{pd:") and "Standby" not in row[col], (col, row)
+    assert ctx.opened(row["name"]) == "Émile Standby" and row["initial"] == "É."
+    assert ctx.opened(row["email"]) == "Emile.Standby@Example.com"
+    assert ctx.opened(row["phone"]) == "+33622222222"
+    assert row["email_bi"] == blind(key, "email", "emile.standby@example.com")
+    assert row["phone_bi"] == blind(key, "phone", "+33622222222")
+    # The offer's booking takes the sealed values over as they are, blind indexes and initial
+    # too; the offer goes to the email, sealed, and is delivered in clear.
+    ctx.sql("update appointments set status = 'cancelled', cancelled_at = now() "
+            "where problem = 'fills'")
+    assert ctx.sql1("select job_expire_standby_offers(60) as n")["n"] == 1
+    ap = ctx.sql1("select a.* from appointments a join standby s "
+                  "on s.offered_appointment_id = a.id where s.id = %s", (a["id"],))
+    assert (ap["customer_name"], ap["customer_email"], ap["customer_phone"]) == \
+        (row["name"], row["email"], row["phone"]), ap
+    assert (ap["customer_email_bi"], ap["customer_phone_bi"], ap["customer_initial"]) == \
+        (row["email_bi"], row["phone_bi"], "É."), ap
+    msg = offer_messages(ctx, a["id"])
+    assert len(msg) == 1 and msg[0]["channel"] == "email", msg
+    assert msg[0]["recipient"] == row["email"], msg
+    # The customer reads their place and claims it: the booking reads clear.
+    r = ctx.client().post("/api/standby/%s/claim" % a["token"])
+    assert r.status == 200, r
+    assert r.json["appointment"]["customer"] == {
+        "name": "Émile Standby", "email": "Emile.Standby@Example.com",
+        "phone": "+33622222222"}, r.json
+
+
+def test_standby_contact_is_checked_before_it_is_sealed(ctx):
+    clear(ctx)
+    fill_day(ctx)
+    c = ctx.client()
+    p = "/api/stores/%d/standby" % ctx.paris
+    good = {"name": "Ok", "service_id": ctx.service, "date": str(ctx.day), "email": "a@b.fr"}
+    for body, field in ((dict(good, name="  "), "name"), (dict(good, name="x" * 201), "name"),
+                        (dict(good, email="a b@c.fr"), "email"),
+                        (dict(good, email="<a@b.fr>"), "email"),
+                        (dict(good, email="a@b@c"), "email"),
+                        (dict(good, email="x" * 250 + "@b.fr"), "email"),
+                        (dict(good, email=None, phone="+33 6 12 34 56 78"), "phone"),
+                        (dict(good, phone="+123456"), "phone"),
+                        (dict(good, phone="+1234567890123456"), "phone"),
+                        (dict(good, phone=33612345678), "phone")):
+        r = c.post(p, body)
+        assert r.status == 422 and r.error["field"] == field, (body, r)
+    assert ctx.sql1("select count(*) as n from standby")["n"] == 0
+    r = c.post(p, dict(good, initial="XXX", email_bi="0" * 64, phone_bi="1" * 64))
+    assert r.status == 201, r
+    row = ctx.sql1("select initial, email_bi, phone_bi from standby where id = %s", (r.json["id"],))
+    assert row["initial"] == "O." and row["email_bi"] != "0" * 64 and row["phone_bi"] is None, row
 
 def test_offer_hold_expiry_and_claim(ctx):
     clear(ctx)
@@ -128,8 +191,11 @@ def test_offer_hold_expiry_and_claim(ctx):
     assert m.status == 200, m
     ap = ctx.sql1("select status, customer_name, customer_phone from appointments where id = %s",
                   (r.json["appointment"]["id"],))
-    assert ap == {"status": "booked", "customer_name": "Basile",
-                  "customer_phone": "+33611111111"}, ap
+    # The place's sealed values, carried over as they are.
+    assert ap["customer_name"].startswith("{{pd:"), ap
+    assert {k: ctx.opened(v) for k, v in ap.items()} == {
+        "status": "booked", "customer_name": "Basile", "customer_phone": "+33611111111"}, ap
+    assert r.json["appointment"]["customer"]["name"] == "Basile", r
     # Claimed once only.
     r = ctx.client().post("/api/standby/%s/claim" % b["token"])
     assert r.status == 409, r
@@ -241,7 +307,7 @@ def delivered(ctx, servers, msg):
                                         "%d-%s.json" % (msg["id"], msg["kind"]))):
             with open(p) as f:
                 docs.append(json.load(f))
-    return [d for d in docs if d["to"] == msg["recipient"]]
+    return [d for d in docs if d["to"] == ctx.opened(msg["recipient"])]
 
 
 def refs_outbox(ctx, standby_id, appointment_id):
@@ -258,7 +324,7 @@ def manager(server):
 
 def offered(ctx, sb):
     ctx.sql("update appointments set status = 'cancelled', cancelled_at = now() "
-            "where status = 'booked' and customer_name = 'Full Day'")
+            "where status = 'booked' and problem = 'fills'")
     wait_for(lambda: status(ctx, sb["token"])["status"] == "offered", "the standby offer")
     return status(ctx, sb["token"])
 

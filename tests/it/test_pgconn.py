@@ -6,7 +6,7 @@ import subprocess
 import time
 import urllib.parse
 
-from harness import ROOT, Client
+from harness import ROOT, Client, data_key_file
 
 
 def _named_url(ctx, host="localhost"):
@@ -56,7 +56,8 @@ def test_unresolvable_name_exits_at_startup(ctx):
     url = _named_url(ctx, "carnet-db.invalid")
     for extra in ({}, {"CARNET_SKIP_MIGRATE": "1"}):
         env = dict(os.environ, DATABASE_URL=url, CARNET_LISTEN="127.0.0.1:0",
-                   CARNET_SCHEMA_DIR=os.path.join(ROOT, "schema"), **extra)
+                   CARNET_SCHEMA_DIR=os.path.join(ROOT, "schema"),
+                   CARNET_DATA_KEY_FILE=data_key_file(ctx.run.workdir), **extra)
         t0 = time.time()
         out = subprocess.run([ctx.run.binary], capture_output=True, text=True, env=env,
                              timeout=30, cwd=ROOT)

@@ -22,6 +22,34 @@ exception when others then
     end if;
     return format('%s %s', v_state, v_msg);
 end $$;
+-- Personal data comes to SQL sealed by carnetd (017): pg_temp.pd(v) stands for a marker (its
+-- shape only: SQL never opens one), and pg_temp.sealed(body) turns a body's name, email, phone
+-- and contact into such markers with what carnetd sends beside them (blind indexes, initial,
+-- a walk-in contact's channel and recipient), as booking.c and floor.c do.
+create function pg_temp.pd(p_value text) returns text
+language sql immutable as $$ select '{{pd:0000000000000000:' || p_value || '}}' $$;
+create function pg_temp.sealed(b jsonb) returns jsonb
+language plpgsql immutable as $$
+declare
+    k text;
+    v text;
+begin
+    foreach k in array array['name', 'email', 'phone', 'contact'] loop
+        continue when jsonb_typeof(b -> k) is distinct from 'string';
+        v := b ->> k;
+        b := b || jsonb_build_object(k, pg_temp.pd(v));
+        if k = 'name' then
+            b := b || jsonb_build_object('initial', upper(left(btrim(v), 1)) || '.');
+        else
+            b := b || jsonb_build_object(k || '_bi', encode(sha256(convert_to(lower(v), 'UTF8')), 'hex'));
+        end if;
+        if k = 'contact' and v like '%@%' then
+            b := b || jsonb_build_object('contact_channel', 'email',
+                                         'contact_recipient', pg_temp.pd(v));
+        end if;
+    end loop;
+    return b;
+end $$;
 -- The demo people and stores, by name, as psql variables.
 select (select id from stores where code = 'paris-opera') as paris,
        (select id from stores where code = 'lyon-part-dieu') as lyon,

@@ -33,30 +33,73 @@ from json_array_elements(booking_availability(:paris, :'setup', (current_date + 
 where (s ->> 'free')::int > 0
 order by (s ->> 'starts_at')::timestamptz limit 1
 \gset
+-- One of a later day, for the fingerprint's bookings below (the day of :slot is counted).
+select s ->> 'starts_at' as slot2
+from json_array_elements(booking_availability(:paris, :'setup', (current_date + 1)::text,
+                                              (current_date + 9)::text) -> 'days') d,
+     json_array_elements(d -> 'slots') s
+where (s ->> 'free')::int > 0
+  and ((s ->> 'starts_at')::timestamptz at time zone 'Europe/Paris')::date
+      > (:'slot'::timestamptz at time zone 'Europe/Paris')::date
+order by (s ->> 'starts_at')::timestamptz limit 1
+\gset
 
 -- Booking without an idempotency key.
 select b ->> 'status' as status, b -> 'body' -> 'appointment' ->> 'status' as appointment,
        length(b -> 'body' ->> 'code') as code_length
-from booking_create(:paris, jsonb_build_object('service_id', :setup, 'starts_at', :'slot',
-                                               'name', 'Ana', 'email', 'ana@example.test'),
+from booking_create(:paris, pg_temp.sealed(jsonb_build_object('service_id', :setup, 'starts_at', :'slot',
+                                               'name', 'Ana', 'email', 'ana@example.test')),
                     repeat('1', 64), null, null, 'req-1') b;
 select pg_temp.try(format('select booking_create(%s, %L, %L, null, null, %L)', :paris,
-    jsonb_build_object('service_id', :setup, 'starts_at', now() - interval '1 day',
-                       'name', 'Late', 'email', 'late@example.test'), repeat('2', 64), 'r'));
+    pg_temp.sealed(jsonb_build_object('service_id', :setup, 'starts_at', now() - interval '1 day',
+                       'name', 'Late', 'email', 'late@example.test')), repeat('2', 64), 'r'));
 select pg_temp.try(format('select booking_create(%s, %L, %L, null, null, %L)', :paris,
-    jsonb_build_object('service_id', 999999, 'starts_at', :'slot', 'name', 'X',
-                       'email', 'x@example.test'), repeat('2', 64), 'r'));
+    pg_temp.sealed(jsonb_build_object('service_id', 999999, 'starts_at', :'slot', 'name', 'X',
+                       'email', 'x@example.test')), repeat('2', 64), 'r'));
 select pg_temp.try(format('select booking_create(%s, %L, %L, null, null, %L)', 999999,
     '{}', repeat('2', 64), 'r'));
+-- Personal data comes sealed by carnetd: a clear name, email or phone is refused, as is a
+-- sealed email without its blind index.
+select pg_temp.try(format('select booking_create(%s, %L, %L, null, null, %L)', :paris,
+    jsonb_build_object('service_id', :setup, 'starts_at', :'slot', 'name', 'Clear',
+                       'email', pg_temp.pd('c@example.test'), 'email_bi', repeat('0', 64)),
+    repeat('2', 64), 'r'));
+select pg_temp.try(format('select booking_create(%s, %L, %L, null, null, %L)', :paris,
+    pg_temp.sealed(jsonb_build_object('service_id', :setup, 'starts_at', :'slot', 'name', 'C',
+                                      'email', 'c@example.test')) - 'email_bi',
+    repeat('2', 64), 'r'));
+select pg_temp.try(format('select booking_create(%s, %L, %L, null, null, %L)', :paris,
+    pg_temp.sealed(jsonb_build_object('service_id', :setup, 'starts_at', :'slot', 'name', 'C'))
+    || '{"phone": "+33600000000"}', repeat('2', 64), 'r'));
+select pg_temp.try(format('select booking_create(%s, %L, %L, null, null, %L)', :paris,
+    pg_temp.sealed(jsonb_build_object('service_id', :setup, 'starts_at', :'slot', 'name', 'C')),
+    repeat('2', 64), 'r'));
+-- What was stored: the markers, their blind indexes and the initial, as sent.
+select customer_name, customer_email, customer_phone, customer_email_bi is not null as email_bi,
+       customer_phone_bi, customer_initial
+from appointments where customer_name = pg_temp.pd('Ana');
+-- A retry is told from another request by carnetd's fingerprint when it gives one.
+select b ->> 'status' as status, b ->> 'replayed' as replayed
+from booking_create(:paris, pg_temp.sealed(jsonb_build_object('service_id', :setup, 'starts_at', :'slot2',
+                                               'name', 'Fp', 'email', 'fp@example.test')),
+                    repeat('7', 64), 'key-fp', 'sealed-fp', 'req-fp', null, 'fingerprint-1') b;
+select b ->> 'status' as status, b ->> 'replayed' as replayed
+from booking_create(:paris, pg_temp.sealed(jsonb_build_object('service_id', :setup, 'starts_at', :'slot2',
+                                               'name', 'Fp', 'email', 'other@example.test')),
+                    repeat('8', 64), 'key-fp', 'sealed-fp', 'req-fp2', null, 'fingerprint-1') b;
+select pg_temp.try(format('select booking_create(%s, %L, %L, %L, null, %L, null, %L)', :paris,
+    pg_temp.sealed(jsonb_build_object('service_id', :setup, 'starts_at', :'slot2',
+                                      'name', 'Fp', 'email', 'fp@example.test')),
+    repeat('8', 64), 'key-fp', 'r', 'fingerprint-2'));
 
 -- With a key: the first result is stored; a retry gets it back, replayed.
 select b ->> 'status' as status, b ->> 'replayed' as replayed
-from booking_create(:paris, jsonb_build_object('service_id', :setup, 'starts_at', :'slot',
-                                               'name', 'Ben', 'email', 'ben@example.test'),
+from booking_create(:paris, pg_temp.sealed(jsonb_build_object('service_id', :setup, 'starts_at', :'slot',
+                                               'name', 'Ben', 'email', 'ben@example.test')),
                     repeat('3', 64), 'key-1', 'sealed-1', 'req-2') b;
 select b ->> 'status' as status, b ->> 'replayed' as replayed, b ->> 'sealed' as sealed
-from booking_create(:paris, jsonb_build_object('service_id', :setup, 'starts_at', :'slot',
-                                               'name', 'Ben', 'email', 'ben@example.test'),
+from booking_create(:paris, pg_temp.sealed(jsonb_build_object('service_id', :setup, 'starts_at', :'slot',
+                                               'name', 'Ben', 'email', 'ben@example.test')),
                     repeat('4', 64), 'key-1', 'sealed-2', 'req-3') b;
 -- The same key with another body is refused.
 select pg_temp.try(format('select booking_create(%s, %L, %L, %L, null, %L)', :paris,
@@ -64,15 +107,15 @@ select pg_temp.try(format('select booking_create(%s, %L, %L, %L, null, %L)', :pa
 -- A failure is stored as its SQLSTATE and fields, returned as data the first time...
 select b -> 'error' ->> 'sqlstate' as sqlstate, b -> 'error' ->> 'message' as code,
        b -> 'error' ->> 'hint' as hint
-from booking_create(:paris, jsonb_build_object('service_id', :setup, 'starts_at', '2020-01-06T10:00:00Z',
-                                               'name', 'Cy', 'email', 'cy@example.test'),
+from booking_create(:paris, pg_temp.sealed(jsonb_build_object('service_id', :setup, 'starts_at', '2020-01-06T10:00:00Z',
+                                               'name', 'Cy', 'email', 'cy@example.test')),
                     repeat('5', 64), 'key-2', null, 'req-4') b;
 select sqlstate, error_message, error_detail, error_hint, status, body
 from booking_idempotency where key_hash = 'key-2';
 -- ... and raised again on a retry.
 select pg_temp.try(format('select booking_create(%s, %L, %L, %L, null, %L)', :paris,
-    jsonb_build_object('service_id', :setup, 'starts_at', '2020-01-06T10:00:00Z',
-                       'name', 'Cy', 'email', 'cy@example.test'), repeat('6', 64), 'key-2', 'r'));
+    pg_temp.sealed(jsonb_build_object('service_id', :setup, 'starts_at', '2020-01-06T10:00:00Z',
+                       'name', 'Cy', 'email', 'cy@example.test')), repeat('6', 64), 'key-2', 'r'));
 
 -- The manage link.
 select m ->> 'status' as status, m -> 'customer' ->> 'name' as name, m::jsonb ? 'staff_id' as staff_shown
@@ -82,7 +125,7 @@ select booking_manage_cancel(repeat('3', 64)) ->> 'status' as cancelled;
 select pg_temp.try($$select booking_manage_cancel(repeat('3', 64))$$);
 
 -- Staff: the day, and calls on an appointment of the store.
-select (select id from appointments where customer_name = 'Ana') as ana \gset
+select (select id from appointments where customer_name = pg_temp.pd('Ana')) as ana \gset
 select count(*) as appointments
 from json_array_elements(booking_day(:manager, :paris, (:'slot'::timestamptz at time zone
                                      'Europe/Paris')::date::text, 'req-5') -> 'appointments');

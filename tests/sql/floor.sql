@@ -6,14 +6,31 @@ begin;
 -- Joining the line from a phone.
 select pg_temp.try(format('select floor_join_line(%s, %L, %L)', :paris, '{"name": " "}',
                           repeat('a', 64)));
-select pg_temp.try(format('select floor_join_line(%s, %L, %L)', :paris,
-                          '{"name": "Zoé", "party": 11}', repeat('a', 64)));
-select pg_temp.try(format('select floor_join_line(%s, %L, %L)', 999999, '{"name": "Zoé"}',
+-- Name and contact come sealed by carnetd, the contact with its blind index.
+select pg_temp.try(format('select floor_join_line(%s, %L, %L)', :paris, '{"name": "Zoé"}',
                           repeat('a', 64)));
+select pg_temp.try(format('select floor_join_line(%s, %L, %L)', :paris,
+                          pg_temp.sealed('{"name": "Zoé"}') || '{"contact": "table 4"}',
+                          repeat('a', 64)));
+select pg_temp.try(format('select floor_join_line(%s, %L, %L)', :paris,
+                          pg_temp.sealed('{"name": "Zoé", "contact": "table 4"}') - 'contact_bi',
+                          repeat('a', 64)));
+select pg_temp.try(format('select floor_join_line(%s, %L, %L)', :paris,
+                          pg_temp.sealed('{"name": "Zoé", "contact": "a@b.fr"}')
+                          || '{"contact_channel": "fax"}', repeat('a', 64)));
+select pg_temp.try(format('select floor_join_line(%s, %L, %L)', :paris,
+                          pg_temp.sealed('{"name": "Zoé", "party": 11}'), repeat('a', 64)));
+select pg_temp.try(format('select floor_join_line(%s, %L, %L)', 999999,
+                          pg_temp.sealed('{"name": "Zoé"}'), repeat('a', 64)));
 select p ->> 'status' as status, p ->> 'position' as position, p ->> 'ahead' as ahead
-from floor_join_line(:paris, '{"name": "Zoé", "contact": "zoe@example.test"}', repeat('a', 64)) p;
+from floor_join_line(:paris, pg_temp.sealed('{"name": "Zoé", "contact": "zoe@example.test"}'),
+                     repeat('a', 64)) p;
 select p ->> 'position' as position, p ->> 'ahead' as ahead
-from floor_join_line(:paris, '{"name": "Yann", "party": 2}', repeat('b', 64)) p;
+from floor_join_line(:paris, pg_temp.sealed('{"name": "Yann", "party": 2}'), repeat('b', 64)) p;
+-- Stored as sent: the markers, the contact's blind index, channel and recipient, the initial.
+select name, initial, contact, contact_bi is not null as contact_bi, contact_channel,
+       contact_recipient
+from visits where store_id = :paris order by id;
 select floor_line_status(repeat('b', 64)) ->> 'position' as yann_position;
 select pg_temp.try($$select floor_line_status(repeat('f', 64))$$);
 
@@ -26,7 +43,7 @@ from json_array_elements(floor_board(:paris) -> 'waiting') w;
 -- Call next: the first in line, once.
 select v ->> 'name' as called, v ->> 'status' as status
 from floor_call_next(:specialist, :paris, null, 'req-1') v;
-select (select id from visits where name = 'Zoé') as zoe \gset
+select (select id from visits where name = pg_temp.pd('Zoé')) as zoe \gset
 select pg_temp.try(format('select floor_visit_move(%s, %s, %L, %L)', :specialist, :zoe,
                           'done', 'r'));
 select pg_temp.try(format('select floor_visit_move(%s, %s, %L, %L)', :specialist, :zoe,

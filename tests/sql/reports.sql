@@ -4,7 +4,8 @@ begin;
 \ir _helpers.sql
 
 -- The floor report counts a day's visits.
-select floor_join_line(:paris, '{"name": "Ada"}', repeat('a', 64)) is not null as joined;
+select floor_join_line(:paris, pg_temp.sealed('{"name": "Ada"}'), repeat('a', 64)) is not null
+       as joined;
 select floor_call_next(:specialist, :paris, null, 'req-1') is not null as called;
 select pg_temp.try(format('select report_floor(%s, %s, 0, %L)', :manager, :paris, 'r'));
 select pg_temp.try(format('select report_floor(%s, %s, 7, %L)', :manager, 999999, 'r'));

@@ -6,8 +6,58 @@
 
 #include "api.h"
 #include "link.h"
+#include "seal.h"
 #include "static.h"
 #include "util.h"
+
+START_TEST(initials)
+{
+    char out[API_INITIAL_MAX];
+    const struct {
+        const char *name, *want;
+    } cases[] = {
+        {"zoé Martin", "Z."},
+        {"  alice", "A."},
+        {"élodie", "\xc3\x89."},
+        {"Émile", "\xc3\x89."},
+        {"ñu", "\xc3\x91."},
+        {"÷x", "\xc3\xb7."},
+        {"Łukasz", "\xc5\x81."},
+        {"山田", "\xe5\xb1\xb1."},
+        {"😀 smile", "\xf0\x9f\x98\x80."},
+        {"", ""},
+        {" \t ", ""},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        api_initial(cases[i].name, out);
+        ck_assert_msg(strcmp(out, cases[i].want) == 0, "%s -> %s", cases[i].name, out);
+    }
+}
+END_TEST
+
+START_TEST(sealed_members)
+{
+    unsigned char key[SEAL_KEY_BYTES];
+    char bi[SEAL_BLIND_HEX + 1];
+    json_t *o = json_object();
+    char *opened, err[128];
+
+    randombytes_buf(key, sizeof(key));
+    seal_init_key(key);
+    ck_assert_int_eq(api_seal_member(o, "email", "Ann@Example.com", "email", "email_bi"), 0);
+    ck_assert_int_eq(api_seal_member(o, "name", "Ann", NULL, NULL), 0);
+    ck_assert(seal_is_pd(json_string_value(json_object_get(o, "email"))));
+    opened = seal_open_text(json_string_value(json_object_get(o, "email")), err, sizeof(err));
+    ck_assert_str_eq(opened, "Ann@Example.com");
+    free(opened);
+    ck_assert_int_eq(seal_blind(0, "email", "ann@example.com", bi), 0);
+    ck_assert_str_eq(json_string_value(json_object_get(o, "email_bi")), bi);
+    ck_assert_ptr_null(json_object_get(o, "name_bi"));
+    ck_assert_int_eq((int)json_object_size(o), 3);
+    json_decref(o);
+    seal_free();
+}
+END_TEST
 
 START_TEST(sqlstate_mapping)
 {
@@ -126,6 +176,8 @@ int main(void)
     tcase_add_test(tc, content_types);
     tcase_add_test(tc, tokens_are_random_and_hashed);
     tcase_add_test(tc, ids_and_digits);
+    tcase_add_test(tc, initials);
+    tcase_add_test(tc, sealed_members);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

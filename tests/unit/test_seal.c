@@ -1,5 +1,6 @@
 /* Unit tests for seal.c: markers round-trip, and every way a marker can be wrong is refused. */
 #include <check.h>
+#include <jansson.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +70,86 @@ START_TEST(refusals)
 }
 END_TEST
 
+START_TEST(personal_data_in_json)
+{
+    const char *name = "Zoé \"Zo\" O'Hara\\\n\x01";
+    seal_init_key(KEY_A);
+    char *m = seal_pd(name), *doc, *open;
+    size_t n;
+    int unreadable;
+    ck_assert_ptr_nonnull(m);
+    ck_assert(seal_is_pd(m) && seal_is_current_pd(m));
+    ck_assert_int_gt(asprintf(&doc, "{\"name\": \"%s\", \"link\": \"x\"}", m), 0);
+    open = seal_open_json(doc, strlen(doc), &n, &unreadable);
+    ck_assert_ptr_nonnull(open);
+    ck_assert_int_eq(unreadable, 0);
+    json_error_t e;
+    json_t *j = json_loadb(open, n, 0, &e);
+    ck_assert_msg(j != NULL, "not JSON: %s (%s)", open, e.text);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "name")), name);
+    json_decref(j);
+    free(open);
+    /* under a key the ring does not hold: "(unreadable)", counted */
+    seal_init_key(KEY_B);
+    open = seal_open_json(doc, strlen(doc), &n, &unreadable);
+    ck_assert_int_eq(unreadable, 1);
+    ck_assert_ptr_nonnull(strstr(open, "\"name\": \"(unreadable)\""));
+    free(open);
+    free(doc);
+    free(m);
+}
+END_TEST
+
+START_TEST(ring_rotation_and_blind_index)
+{
+    char err[160], a[SEAL_BLIND_HEX + 1], b[SEAL_BLIND_HEX + 1], c[SEAL_BLIND_HEX + 1];
+    seal_free();
+    seal_init_key(KEY_A);
+    char *old_pd = seal_pd("Ada"), *old_link = seal_marker("tok");
+    char *text;
+    ck_assert_int_gt(asprintf(&text, "Hello %s, see #%s", old_pd, old_link), 0);
+    ck_assert_int_eq(seal_blind(0, "email", " Ada@Example.COM ", a), 0);
+    ck_assert_int_eq(seal_blind(0, "email", "ada@example.com", b), 0);
+    ck_assert_str_eq(a, b);
+    ck_assert_int_eq(seal_blind(0, "phone", "+33 6-12.34 (56) 78", a), 0);
+    ck_assert_int_eq(seal_blind(0, "phone", "+3361234 5678", b), 0);
+    ck_assert_str_eq(a, b);
+    ck_assert_int_eq(seal_blind(0, "email", "+33612345678", c), 0);
+    ck_assert_str_ne(a, c); /* the kind is part of what is hashed */
+    ck_assert_int_eq(seal_blind(0, "fax", "x", c), -1);
+    ck_assert_int_eq(seal_blind(1, "email", "x", c), -1);
+
+    /* a rotation: B current, A kept to open */
+    seal_free();
+    seal_init_key(KEY_B);
+    seal_add_old_key_bytes(KEY_A);
+    ck_assert_ptr_nonnull(seal_key_id_at(1));
+    ck_assert_ptr_null(seal_key_id_at(2));
+    ck_assert(!seal_is_current_pd(old_pd) && seal_is_pd(old_pd));
+    char *re = seal_reseal_text(text, err, sizeof(err));
+    ck_assert_ptr_nonnull(re);
+    ck_assert_ptr_null(strstr(re, seal_key_id_at(1)));
+    ck_assert_ptr_nonnull(strstr(re, seal_key_id_at(0)));
+    char *open = seal_open_text(re, err, sizeof(err));
+    ck_assert_str_eq(open, "Hello Ada, see #tok");
+    /* the blind index follows the current key */
+    ck_assert_int_eq(seal_blind(0, "phone", "+33612345678", b), 0);
+    ck_assert_str_ne(a, b);
+    ck_assert_int_eq(seal_blind(1, "phone", "+33612345678", c), 0);
+    ck_assert_str_eq(a, c);
+    /* once A is gone, what it sealed no longer opens */
+    seal_free();
+    seal_init_key(KEY_B);
+    ck_assert_ptr_null(seal_open_text(text, err, sizeof(err)));
+    ck_assert_ptr_null(seal_reseal_text(text, err, sizeof(err)));
+    free(open);
+    free(re);
+    free(text);
+    free(old_pd);
+    free(old_link);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("seal");
@@ -80,6 +161,8 @@ int main(void)
         return EXIT_FAILURE;
     tcase_add_test(tc, round_trip_inside_text);
     tcase_add_test(tc, refusals);
+    tcase_add_test(tc, personal_data_in_json);
+    tcase_add_test(tc, ring_rotation_and_blind_index);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
