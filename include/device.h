@@ -13,6 +13,22 @@ struct req;
 /* Longest serial accepted in a path before normalisation (spaces included). */
 #define DEVICE_SERIAL_RAW_MAX 64
 
+#include <jansson.h>
+#include <stdbool.h>
+
+/*
+ * Checks an owner object {name, email?, phone?} in clear (a name of 1..200 characters, an email
+ * the outbox can write to, a phone of 6..15 digits, an email or a phone) and replaces its values
+ * in place by personal-data markers (seal.h), the phone normalised to digits and a leading +,
+ * with email_bi and phone_bi, their blind indexes (JSON null when absent). On bad input replies
+ * 422 naming `field`.name/.email/.phone and returns false. Used by owner changes and by repair
+ * intake, so that no clear owner reaches SQL.
+ */
+bool device_owner_seal(struct req *r, json_t *owner, const char *field);
+/* Keeps the digits of a phone number and a leading +, as owners' phones are stored; -1 when the
+ * result is not 6..15 digits (or does not fit in `outlen`). */
+int device_phone_normalize(const char *in, char *out, size_t outlen);
+
 void device_search(struct req *r);
 void device_record(struct req *r);
 void device_put(struct req *r);

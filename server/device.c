@@ -23,6 +23,7 @@
 #include "api.h"
 #include "http.h"
 #include "log.h"
+#include "seal.h"
 #include "util.h"
 #include "worker.h"
 
@@ -34,9 +35,13 @@
 #define SEARCH_MAX 100
 #define SEARCH_QUERY_MAX 254
 #define METRIC_NAME_MAX 64
+#define OWNER_NAME_MAX 200
+#define OWNER_EMAIL_MAX 254
+#define PHONE_DIGITS_MIN 6
+#define PHONE_DIGITS_MAX 15
 
 static struct sql_stmt q_search =
-    SQL_STMT("device_search", "select device_search($1, $2, $3, $4)", 4);
+    SQL_STMT("device_search", "select device_search($1, $2, $3, $4, $5, $6, $7)", 7);
 static struct sql_stmt q_record =
     SQL_STMT("device_record", "select device_record($1, $2, $3, $4, $5)", 5);
 static struct sql_stmt q_put = SQL_STMT("device_put", "select device_put($1, $2, $3, $4)", 4);
@@ -85,6 +90,159 @@ static void call_with_body(struct req *r, struct sql_stmt *stmt, const char *ser
     api_send(r, stmt, params, status);
 }
 
+/* ---- owners: checked in clear, sealed before SQL ---- */
+
+/* Characters (not bytes) of UTF-8 text. */
+static size_t utf8_chars(const char *s, size_t n)
+{
+    size_t c = 0;
+    for (size_t i = 0; i < n; i++)
+        c += ((unsigned char)s[i] & 0xC0) != 0x80;
+    return c;
+}
+
+/* A malloc'd copy of `s` without leading and trailing white space (NULL when out of memory). */
+static char *trimmed(const char *s)
+{
+    size_t n = strlen(s);
+    while (n && strchr(" \t\r\n", s[n - 1]))
+        n--;
+    while (n && strchr(" \t\r\n", *s)) {
+        s++;
+        n--;
+    }
+    char *out = malloc(n + 1);
+    if (out) {
+        memcpy(out, s, n);
+        out[n] = '\0';
+    }
+    return out;
+}
+
+/* The rule the outbox can write to: local@domain.tld, no white space or angle brackets, one @. */
+static bool email_ok(const char *e)
+{
+    const char *at = strchr(e, '@');
+    size_t n = strlen(e);
+
+    if (!at || at == e || strchr(at + 1, '@') || n > OWNER_EMAIL_MAX || strpbrk(e, " \t\r\n\v\f<>"))
+        return false;
+    /* a dot inside the domain, with something on both sides */
+    for (const char *p = at + 2; *p; p++)
+        if (*p == '.' && p[1])
+            return true;
+    return false;
+}
+
+int device_phone_normalize(const char *in, char *out, size_t outlen)
+{
+    size_t n = 0, digits = 0;
+    for (const char *p = in; *p; p++) {
+        if (!(*p >= '0' && *p <= '9') && *p != '+')
+            continue;
+        if (n + 1 >= outlen)
+            return -1;
+        if (*p != '+')
+            digits++;
+        else if (n > 0)
+            return -1; /* a + only in front */
+        out[n++] = *p;
+    }
+    out[n] = '\0';
+    return digits >= PHONE_DIGITS_MIN && digits <= PHONE_DIGITS_MAX ? 0 : -1;
+}
+
+/* Replaces `o`[key] by the marker of `plain` (JSON null when `plain` is NULL) and `o`[bi_key]
+ * (when given) by its blind index of `kind`. False when out of memory. */
+static bool put_sealed(json_t *o, const char *key, const char *plain, const char *bi_key,
+                       const char *kind)
+{
+    char bi[SEAL_BLIND_HEX + 1];
+    char *m;
+
+    if (!plain) {
+        json_object_set_new(o, key, json_null());
+        if (bi_key)
+            json_object_set_new(o, bi_key, json_null());
+        return true;
+    }
+    if (!(m = seal_pd(plain)))
+        return false;
+    json_object_set_new(o, key, json_string(m));
+    free(m);
+    if (bi_key) {
+        if (seal_blind(0, kind, plain, bi) < 0)
+            return false;
+        json_object_set_new(o, bi_key, json_string(bi));
+    }
+    return true;
+}
+
+bool device_owner_seal(struct req *r, json_t *owner, const char *field)
+{
+    json_t *name = json_object_get(owner, "name"), *email = json_object_get(owner, "email"),
+           *phone = json_object_get(owner, "phone");
+    char f[64], ph[PHONE_DIGITS_MAX + 2];
+    char *nm = NULL, *em = NULL;
+    bool ok = false, has_phone = phone && !json_is_null(phone);
+
+    if (!json_is_object(owner)) {
+        http_reply_error(r, 422, "invalid", field, "an owner is {name, email?, phone?}");
+        return false;
+    }
+    snprintf(f, sizeof(f), "%s.name", field);
+    if (!json_is_string(name) || !(nm = trimmed(json_string_value(name))) ||
+        utf8_chars(nm, strlen(nm)) < 1 || utf8_chars(nm, strlen(nm)) > OWNER_NAME_MAX) {
+        if (json_is_string(name) && !nm)
+            http_reply_oom(r);
+        else
+            http_reply_error(r, 422, "invalid", f, "a name of 1 to %d characters", OWNER_NAME_MAX);
+        goto out;
+    }
+    snprintf(f, sizeof(f), "%s.email", field);
+    if (email && !json_is_null(email)) {
+        if (!json_is_string(email) || !(em = trimmed(json_string_value(email))) ||
+            (*em && !email_ok(em))) {
+            if (json_is_string(email) && !em)
+                http_reply_oom(r);
+            else
+                http_reply_error(r, 422, "invalid", f, "an email address");
+            goto out;
+        }
+        if (!*em) {
+            free(em);
+            em = NULL;
+        }
+    }
+    if (has_phone && (!json_is_string(phone) ||
+                      device_phone_normalize(json_string_value(phone), ph, sizeof(ph)) < 0)) {
+        snprintf(f, sizeof(f), "%s.phone", field);
+        http_reply_error(r, 422, "invalid", f, "a phone number of %d to %d digits",
+                         PHONE_DIGITS_MIN, PHONE_DIGITS_MAX);
+        goto out;
+    }
+    if (!em && !has_phone) {
+        http_reply_error(r, 422, "required", f, "an email address or a phone number is required");
+        goto out;
+    }
+    if (!put_sealed(owner, "name", nm, NULL, NULL) ||
+        !put_sealed(owner, "email", em, "email_bi", "email") ||
+        !put_sealed(owner, "phone", has_phone ? ph : NULL, "phone_bi", "phone")) {
+        http_reply_oom(r);
+        goto out;
+    }
+    ok = true;
+out:
+    if (nm)
+        sodium_memzero(nm, strlen(nm));
+    if (em)
+        sodium_memzero(em, strlen(em));
+    sodium_memzero(ph, sizeof(ph));
+    free(nm);
+    free(em);
+    return ok;
+}
+
 /* ---- handlers ---- */
 
 void device_search(struct req *r)
@@ -99,7 +257,35 @@ void device_search(struct req *r)
     }
     if (!api_query_int(r, "limit", 1, SEARCH_MAX, SEARCH_DEFAULT, limit))
         return;
-    const char *params[4] = {r->who.staff_id, q, limit, r->id};
+    /* Emails and phones rest sealed: SQL matches them by blind index, computed here from the
+     * query read as an email, as an owner's phone (digits and a leading +, as stored) and as a
+     * booking's phone (always with a +). A query that is neither gets no index. */
+    char email_bi[SEAL_BLIND_HEX + 1], phone_bi[SEAL_BLIND_HEX + 1], aphone_bi[SEAL_BLIND_HEX + 1];
+    char ph[SEARCH_QUERY_MAX + 2], aph[SEARCH_QUERY_MAX + 3];
+    char *tq = trimmed(q);
+    bool is_email = tq && strchr(tq, '@'),
+         is_phone = !is_email && tq && device_phone_normalize(tq, ph, sizeof(ph)) == 0;
+    if (!tq) {
+        http_reply_oom(r);
+        return;
+    }
+    if (is_phone)
+        snprintf(aph, sizeof(aph), "+%s", ph[0] == '+' ? ph + 1 : ph);
+    if ((is_email && seal_blind(0, "email", tq, email_bi) < 0) ||
+        (is_phone && (seal_blind(0, "phone", ph, phone_bi) < 0 ||
+                      seal_blind(0, "phone", aph, aphone_bi) < 0))) {
+        free(tq);
+        http_reply_error(r, 500, "internal", NULL, "the search could not be prepared");
+        return;
+    }
+    free(tq);
+    const char *params[7] = {r->who.staff_id,
+                             q,
+                             limit,
+                             r->id,
+                             is_email ? email_bi : NULL,
+                             is_phone ? phone_bi : NULL,
+                             is_phone ? aphone_bi : NULL};
     api_send(r, &q_search, params, 200);
 }
 
@@ -145,16 +331,23 @@ void device_put(struct req *r)
     api_call(r, &q_put, params, on_put);
 }
 
+/* The owner is checked and sealed here (device_owner_seal): SQL receives markers and blind
+ * indexes, never the clear name, email or phone. */
 void device_owner_add(struct req *r)
 {
     const char *serial = serial_param(r);
-    if (!serial || !api_need_body(r) || !check_store_field(r, true))
+    char *body;
+
+    if (!serial || !api_need_body(r) || !check_store_field(r, true) ||
+        !device_owner_seal(r, r->json, "owner"))
         return;
-    if (!json_is_string(json_object_get(r->json, "name"))) {
-        http_reply_error(r, 422, "invalid", "owner.name", "the owner's name is required");
+    if (!(body = json_dumps(r->json, JSON_COMPACT))) {
+        http_reply_oom(r);
         return;
     }
-    call_with_body(r, &q_owner, serial, 201);
+    const char *params[4] = {r->who.staff_id, serial, body, r->id};
+    api_send(r, &q_owner, params, 201);
+    free(body);
 }
 
 void device_diagnostic_add(struct req *r)

@@ -6,15 +6,22 @@
  * of link.c: the token from the path is checked and hashed there, and only the hash reaches SQL.
  * A token opens one thread or one survey and nothing else. A customer may also write from the
  * links carnetd minted (a booking's manage link, a repair's status link), hashed the same way.
+ *
+ * A message text is personal data: it is checked here in clear, then sealed (seal.h) before it
+ * reaches SQL, with the SHA-256 of the clear text, which is what the device's hash-chained
+ * record keeps of it (a sealed text in a chain could never be re-sealed or erased).
  */
 #include "message.h"
 
 #include <jansson.h>
+#include <sodium.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api.h"
 #include "http.h"
 #include "link.h"
+#include "seal.h"
 
 #define MESSAGE_BODY_MAX 4000
 #define SURVEY_COMMENT_MAX 2000
@@ -43,25 +50,62 @@ static struct sql_stmt q_outbox_list =
 static struct sql_stmt q_outbox_retry =
     SQL_STMT("outbox_retry", "select outbox_retry($1, $2, $3, $4)", 4);
 
-/* True when the body is {"body": "..."} with a message text of 1..4000 characters; otherwise
- * replies and returns false. */
-static bool message_body_ok(struct req *r)
+/* Characters of UTF-8 text once leading and trailing white space is set aside (SQL's
+ * length(btrim(..)) rule, which counted characters). */
+static size_t text_chars(const char *s, size_t n)
 {
-    json_t *body;
+    size_t c = 0;
+    while (n && strchr(" \t\r\n", s[n - 1]))
+        n--;
+    while (n && strchr(" \t\r\n", *s)) {
+        s++;
+        n--;
+    }
+    for (size_t i = 0; i < n; i++)
+        c += ((unsigned char)s[i] & 0xC0) != 0x80;
+    return c;
+}
+
+/* For a body {"body": "..."} with a message text of 1..4000 characters, the body text for SQL:
+ * {"body": the text sealed, "sha256": hex SHA-256 of the clear text} (malloc'd). Otherwise
+ * replies and returns NULL. */
+static char *message_body_sealed(struct req *r)
+{
+    unsigned char digest[crypto_hash_sha256_BYTES];
+    char hex[crypto_hash_sha256_BYTES * 2 + 1];
+    const char *text;
+    size_t len, chars;
+    char *marker, *out = NULL;
+    json_t *body, *j;
 
     if (!api_need_body(r))
-        return false;
+        return NULL;
     body = json_object_get(r->json, "body");
-    if (!json_is_string(body) || json_string_length(body) == 0 ||
-        strspn(json_string_value(body), " \t\r\n") == json_string_length(body)) {
+    text = json_string_value(body);
+    len = json_string_length(body);
+    if (!text || (chars = text_chars(text, len)) == 0) {
         http_reply_error(r, 422, "invalid", "body", "write a message");
-        return false;
+        return NULL;
     }
-    if (json_string_length(body) > MESSAGE_BODY_MAX * 4) { /* bytes; SQL counts characters */
+    /* (no NUL inside either: the text is sealed as C text) */
+    if (chars > MESSAGE_BODY_MAX || strlen(text) != len) {
         http_reply_error(r, 422, "invalid", "body", "at most %d characters", MESSAGE_BODY_MAX);
-        return false;
+        return NULL;
     }
-    return true;
+    crypto_hash_sha256(digest, (const unsigned char *)text, len);
+    sodium_bin2hex(hex, sizeof(hex), digest, sizeof(digest));
+    if (!(marker = seal_pd(text))) {
+        http_reply_oom(r);
+        return NULL;
+    }
+    j = json_pack("{ssss}", "body", marker, "sha256", hex);
+    free(marker);
+    if (j)
+        out = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    if (!out)
+        http_reply_oom(r);
+    return out;
 }
 
 void message_customer_get(struct req *r)
@@ -76,10 +120,12 @@ void message_customer_get(struct req *r)
 void message_customer_post(struct req *r)
 {
     char hash[LINK_HASH_LEN + 1];
-    if (!link_from_path(r, "token", hash) || !message_body_ok(r))
+    char *body;
+    if (!link_from_path(r, "token", hash) || !(body = message_body_sealed(r)))
         return;
-    const char *params[2] = {hash, api_body(r)};
+    const char *params[2] = {hash, body};
     api_send(r, &q_customer_post, params, 201);
+    free(body);
 }
 
 void message_threads_list(struct req *r)
@@ -106,10 +152,12 @@ void message_staff_post(struct req *r)
 {
     const char *store = api_path_id(r, "store");
     const char *thread = store ? api_path_id(r, "thread") : NULL;
-    if (!thread || !message_body_ok(r))
+    char *body;
+    if (!thread || !(body = message_body_sealed(r)))
         return;
-    const char *params[5] = {r->who.staff_id, store, thread, api_body(r), r->id};
+    const char *params[5] = {r->who.staff_id, store, thread, body, r->id};
     api_send(r, &q_staff_post, params, 201);
+    free(body);
 }
 
 void message_survey_get(struct req *r)

@@ -111,9 +111,10 @@ static void on_link_reply(struct req *r, const struct db_result *res)
 /* ---- staff handlers ---- */
 
 /* A call that mints a customer link: (actor, `key`, body, link hash, request id, sealed token);
- * the reply carries the token under `field`, the only time it is ever shown. */
+ * the reply carries the token under `field`, the only time it is ever shown. `body` is the
+ * body text for SQL (copied), or NULL for the body as received. */
 static void call_with_link(struct req *r, struct sql_stmt *stmt, const char *key, const char *field,
-                           int status)
+                           int status, const char *body)
 {
     struct link_call *l = calloc(1, sizeof(*l));
 
@@ -132,7 +133,8 @@ static void call_with_link(struct req *r, struct sql_stmt *stmt, const char *key
         http_reply_oom(r);
         return;
     }
-    const char *params[6] = {r->who.staff_id, key, api_body(r), l->link.hash, r->id, marker};
+    const char *params[6] = {r->who.staff_id, key,   body ? body : api_body(r),
+                             l->link.hash,    r->id, marker};
     api_call(r, stmt, params, on_link_reply);
     free(marker);
 }
@@ -140,6 +142,8 @@ static void call_with_link(struct req *r, struct sql_stmt *stmt, const char *key
 void repair_open(struct req *r)
 {
     const char *store = api_path_id(r, "store");
+    json_t *owner;
+    char *body = NULL;
 
     if (!store || !api_need_body(r))
         return;
@@ -160,7 +164,19 @@ void repair_open(struct req *r)
                          "the intake condition checklist is required");
         return;
     }
-    call_with_link(r, &q_open, store, "status_token", 201);
+    /* The owner given at intake is checked and sealed here, like an owner change: SQL never
+     * receives it in clear. */
+    owner = json_object_get(r->json, "owner");
+    if (owner && !json_is_null(owner)) {
+        if (!device_owner_seal(r, owner, "owner"))
+            return;
+        if (!(body = json_dumps(r->json, JSON_COMPACT))) {
+            http_reply_oom(r);
+            return;
+        }
+    }
+    call_with_link(r, &q_open, store, "status_token", 201, body);
+    free(body);
 }
 
 void repair_get(struct req *r)
@@ -202,7 +218,7 @@ void repair_estimate(struct req *r)
         http_reply_error(r, 422, "invalid", "amount_cents", "the estimate in cents is required");
         return;
     }
-    call_with_link(r, &q_estimate, id, "approval_token", 200);
+    call_with_link(r, &q_estimate, id, "approval_token", 200, NULL);
 }
 
 void repair_part_add(struct req *r)

@@ -464,7 +464,14 @@ begin
     select coalesce(json_agg(j order by id desc), '[]'), min(id) into entries, last_id
     from (select e.id, json_build_object(
                 'id', e.id, 'kind', e.kind, 'at', e.at, 'store_id', e.store_id,
-                'ref_type', e.ref_type, 'ref_id', e.ref_id, 'content', e.content,
+                'ref_type', e.ref_type, 'ref_id', e.ref_id,
+                -- A message entry holds the message's id and the hash of its text (019); the
+                -- text itself rests sealed in messages and is opened on the way out.
+                'content', case when e.kind = 'message' and e.content ? 'sha256'
+                                then e.content || jsonb_build_object('body',
+                                         (select m.body from messages m
+                                          where m.id = (e.content->>'message_id')::bigint))
+                                else e.content end,
                 'corrects', e.corrects,
                 'corrected_by', (select min(c.id) from record_entries c where c.corrects = e.id),
                 'actor', case when e.actor is null then null
@@ -556,6 +563,16 @@ end $$;
 
 -- Makes `p` (an {name, email?, phone?} object) the device's current owner, closing the previous
 -- ownership, unless it is already the current owner. Returns the owner row. Refused while
+-- another store has the device in custody (see below).
+--
+-- From carnetd the values come sealed (017): name, email and phone as pd markers, checked in
+-- clear and normalised before sealing (server/device.c), with email_bi and phone_bi, their blind
+-- indexes. A sealed name cannot be compared, so with sealed values "already the current owner"
+-- means the same email and phone (by blind index): the same contact is the same person, and a
+-- name given differently for them does not make a new owner. Clear values (a caller inside the
+-- database, the SQL tests) are checked here as before and sealed by carnetd's job later.
+--
+-- Refused while
 -- another store has the device in custody (device_custody_check), even when nothing would
 -- change: the answer would otherwise tell a stranger whether they guessed the owner right.
 -- Open repairs of the device that have no contact yet take this owner; the others keep theirs.
@@ -565,23 +582,49 @@ language plpgsql as $$
 declare
     cur device_owners%rowtype;
     o device_owners%rowtype;
+    nm text;
     em text;
     ph text;
+    em_bi text;
+    ph_bi text;
+    sealed boolean;
 begin
     if jsonb_typeof(p) is distinct from 'object' then
         perform carnet_fail(422, 'invalid', p_field, 'an owner is {name, email?, phone?}');
     end if;
-    if jsonb_typeof(p->'name') is distinct from 'string' or length(btrim(p->>'name')) not between 1 and 200 then
+    if jsonb_typeof(p->'name') is distinct from 'string' then
         perform carnet_fail(422, 'invalid', p_field || '.name', 'a name of 1 to 200 characters');
     end if;
-    em := nullif(btrim(p->>'email'), '');
-    -- (no angle brackets: the outbox must be able to write to it)
-    if em is not null and (em !~ '^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$' or length(em) > 254) then
-        perform carnet_fail(422, 'invalid', p_field || '.email', 'an email address');
-    end if;
-    ph := device_phone_normalize(p->>'phone');
-    if p->>'phone' is not null and (ph is null or ph !~ '^\+?[0-9]{6,15}$') then
-        perform carnet_fail(422, 'invalid', p_field || '.phone', 'a phone number of 6 to 15 digits');
+    sealed := pd_is_marker(p->>'name');
+    if sealed then
+        nm := p->>'name';
+        em := p->>'email';
+        ph := p->>'phone';
+        em_bi := p->>'email_bi';
+        ph_bi := p->>'phone_bi';
+        if (em is not null and not (pd_is_marker(em) and coalesce(em_bi ~ '^[0-9a-f]{64}$', false)))
+           or (em is null and em_bi is not null) then
+            perform carnet_fail(422, 'invalid', p_field || '.email', 'an email address');
+        end if;
+        if (ph is not null and not (pd_is_marker(ph) and coalesce(ph_bi ~ '^[0-9a-f]{64}$', false)))
+           or (ph is null and ph_bi is not null) then
+            perform carnet_fail(422, 'invalid', p_field || '.phone',
+                'a phone number of 6 to 15 digits');
+        end if;
+    else
+        nm := btrim(p->>'name');
+        if length(nm) not between 1 and 200 then
+            perform carnet_fail(422, 'invalid', p_field || '.name', 'a name of 1 to 200 characters');
+        end if;
+        em := nullif(btrim(p->>'email'), '');
+        -- (no angle brackets: the outbox must be able to write to it)
+        if em is not null and (em !~ '^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$' or length(em) > 254) then
+            perform carnet_fail(422, 'invalid', p_field || '.email', 'an email address');
+        end if;
+        ph := device_phone_normalize(p->>'phone');
+        if p->>'phone' is not null and (ph is null or ph !~ '^\+?[0-9]{6,15}$') then
+            perform carnet_fail(422, 'invalid', p_field || '.phone', 'a phone number of 6 to 15 digits');
+        end if;
     end if;
     if em is null and ph is null then
         perform carnet_fail(422, 'required', p_field || '.email',
@@ -592,13 +635,15 @@ begin
     perform 1 from devices where id = d.id for no key update;
     perform device_custody_check(p_actor, d, p_req);
     select * into cur from device_owners where device_id = d.id and until is null for update;
-    if found and cur.name = btrim(p->>'name') and cur.email is not distinct from em
-       and cur.phone is not distinct from ph then
+    if found and ((sealed and cur.email_bi is not distinct from em_bi
+                   and cur.phone_bi is not distinct from ph_bi and (em_bi is not null or ph_bi is not null))
+                  or (not sealed and cur.name = nm and cur.email is not distinct from em
+                      and cur.phone is not distinct from ph)) then
         return cur;
     end if;
     update device_owners set until = now() where id = cur.id;
-    insert into device_owners (device_id, name, email, phone)
-    values (d.id, btrim(p->>'name'), em, ph) returning * into o;
+    insert into device_owners (device_id, name, email, phone, email_bi, phone_bi)
+    values (d.id, nm, em, ph, em_bi, ph_bi) returning * into o;
     update repair_orders r set contact_owner_id = o.id
     where r.device_id = d.id and r.contact_owner_id is null
       and not (select terminal from repair_states where state = r.state);
@@ -676,7 +721,14 @@ end $$;
 -- phone, those stores' customers (device_owner_visible) and bookings; a repair number, their
 -- repairs. So a search cannot tell whether another store's customer owns a device.
 -- Matches say how they matched; owners' details are not part of the answer.
-create or replace function device_search(p_actor bigint, p_q text, p_limit int, p_req text) returns json
+-- Emails and phones rest sealed: they are matched by blind index (017), computed by carnetd from
+-- the query: p_email_bi of the query as an email (when it has an @), p_phone_bi of its digits
+-- as device_phone_normalize keeps them (owners), p_aphone_bi of them with a leading + (bookings).
+-- A value still in clear (written by SQL, not yet sealed by carnetd's job: its index is null)
+-- is compared in clear for those few seconds.
+create or replace function device_search(p_actor bigint, p_q text, p_limit int, p_req text,
+                                         p_email_bi text, p_phone_bi text, p_aphone_bi text)
+returns json
 language plpgsql as $$
 declare
     q text := btrim(p_q);
@@ -701,23 +753,30 @@ begin
               order by dp.serial limit p_limit) d
         union all
         select o.device_id, 'email', null, null, 3
-        from device_owners o where position('@' in q) > 0 and lower(o.email) = lower(q)
-                               and device_owner_visible(p_actor, o)
+        from device_owners o
+        where position('@' in q) > 0
+          and (o.email_bi = p_email_bi or (o.email_bi is null and lower(o.email) = lower(q)))
+          and device_owner_visible(p_actor, o)
         union all
         select o.device_id, 'phone', null, null, 3
         from device_owners o where ph ~ '^\+?[0-9]{6,15}$' and position('@' in q) = 0
-                               and o.phone = ph and device_owner_visible(p_actor, o)
+                               and (o.phone_bi = p_phone_bi or (o.phone_bi is null and o.phone = ph))
+                               and device_owner_visible(p_actor, o)
         union all
         -- The contact a customer booked with, for a device they named in the booking.
         select dv.id, 'appointment_email', null, null, 4
         from appointments a join devices dv on dv.serial = a.device_serial
         where position('@' in q) > 0 and a.device_serial is not null
-          and lower(a.customer_email) = lower(q) and (adm or a.store_id = any (mine))
+          and (a.customer_email_bi = p_email_bi
+               or (a.customer_email_bi is null and lower(a.customer_email) = lower(q)))
+          and (adm or a.store_id = any (mine))
         union all
         select dv.id, 'appointment_phone', null, null, 4
         from appointments a join devices dv on dv.serial = a.device_serial
         where ph ~ '^\+?[0-9]{7,15}$' and position('@' in q) = 0 and a.device_serial is not null
-          and a.customer_phone = '+' || ltrim(ph, '+') and (adm or a.store_id = any (mine))
+          and (a.customer_phone_bi = p_aphone_bi
+               or (a.customer_phone_bi is null and a.customer_phone = '+' || ltrim(ph, '+')))
+          and (adm or a.store_id = any (mine))
         union all
         select r.device_id, 'repair', r.id, r.number, 0
         from repair_orders r where upper(r.number) = upper(q) and (adm or r.store_id = any (mine))

@@ -66,16 +66,19 @@ $$;
 --              store's time zone), estimate_at (becomes {{estimate}}), state, message ...
 --   store, ref_type, ref_id   what it is about (for the manager's view and once-only kinds)
 --   not_before when to send (reminders); default now
+--   recipient_bi  the recipient's blind index when the recipient is sealed (a pd marker, 017)
 -- Placeholders given for an earlier message about the same ref carry over (the link and code
 -- known when a booking or repair was made), so later events pass only what is new.
 -- Returns the outbox id, or NULL when a once-only kind was already queued for that ref.
 create or replace function outbox_enqueue(p_kind text, p_channel text, p_recipient text, p_locale text,
                                p_data jsonb, p_store bigint default null,
                                p_ref_type text default null, p_ref_id bigint default null,
-                               p_not_before timestamptz default null) returns bigint
+                               p_not_before timestamptz default null,
+                               p_recipient_bi text default null) returns bigint
 language plpgsql as $$
 declare
     t message_templates%rowtype;
+    sealed boolean := pd_is_marker(p_recipient);
     st stores%rowtype;
     d jsonb := outbox_ref_data(p_ref_type, p_ref_id) || coalesce(p_data, '{}'::jsonb);
     v_data jsonb := d;
@@ -85,17 +88,17 @@ declare
 begin
     perform outbox_fail_if(p_channel is null or p_channel not in ('email', 'sms'), 'channel',
                            'channel must be email or sms');
-    perform outbox_fail_if(p_recipient is null, 'recipient',
-                           'a recipient address or phone number is required');
-    -- A sealed recipient (017) was checked by carnetd before it was sealed.
-    if p_recipient not like '{{pd:%' then
-        perform outbox_fail_if(length(p_recipient) not between 3 and 254,
-                               'recipient', 'a recipient address or phone number is required');
-        perform outbox_fail_if(p_channel = 'email' and p_recipient !~ '^[^@\s<>]+@[^@\s<>]+$',
-                               'recipient', 'not an email address');
-        perform outbox_fail_if(p_channel = 'sms' and p_recipient !~ '^\+?[0-9 .-]{6,20}$',
-                               'recipient', 'not a phone number');
-    end if;
+    -- A sealed recipient was checked in clear by carnetd before it was sealed (its format
+    -- cannot be read here); a clear one is checked now.
+    perform outbox_fail_if(p_recipient is null
+                           or (not sealed and length(p_recipient) not between 3 and 254),
+                           'recipient', 'a recipient address or phone number is required');
+    perform outbox_fail_if(not sealed and p_channel = 'email'
+                           and p_recipient !~ '^[^@\s<>]+@[^@\s<>]+$',
+                           'recipient', 'not an email address');
+    perform outbox_fail_if(not sealed and p_channel = 'sms'
+                           and p_recipient !~ '^\+?[0-9 .-]{6,20}$',
+                           'recipient', 'not a phone number');
     if loc not in ('en', 'fr') then
         loc := 'en';
     end if;
@@ -116,9 +119,9 @@ begin
     if p_ref_id is not null and exists (select 1 from message_once_kinds where kind = p_kind) then
         v_once := p_kind || ':' || p_ref_type || ':' || p_ref_id;
     end if;
-    insert into outbox (kind, channel, recipient, locale, subject, body, sms, store_id, ref_type,
-                        ref_id, once_key, next_attempt_at, data)
-    values (p_kind, p_channel, p_recipient, loc, outbox_render(t.subject, d),
+    insert into outbox (kind, channel, recipient, recipient_bi, locale, subject, body, sms,
+                        store_id, ref_type, ref_id, once_key, next_attempt_at, data)
+    values (p_kind, p_channel, p_recipient, p_recipient_bi, loc, outbox_render(t.subject, d),
             outbox_render(t.body, d), outbox_render(t.sms, d), p_store, p_ref_type, p_ref_id,
             v_once, coalesce(p_not_before, now()), v_data)
     on conflict (once_key) do nothing
@@ -217,7 +220,8 @@ end $$;
 -- scheduled, whatever was sent for the old one. Reminders already due are not sent late.
 create or replace function outbox_schedule_reminders(p_appointment bigint, p_store bigint,
                                           p_starts_at timestamptz, p_channel text,
-                                          p_recipient text, p_locale text, p_data jsonb)
+                                          p_recipient text, p_locale text, p_data jsonb,
+                                          p_recipient_bi text default null)
 returns int language plpgsql as $$
 declare
     tz text;
@@ -237,12 +241,14 @@ begin
     v_day := ((p_starts_at at time zone tz) - interval '1 day') at time zone tz;
     v_hour := p_starts_at - interval '1 hour';
     if v_day > now() and outbox_enqueue('reminder_day', p_channel, p_recipient, p_locale, d,
-                                        p_store, 'appointment', p_appointment, v_day)
+                                        p_store, 'appointment', p_appointment, v_day,
+                                        p_recipient_bi)
                          is not null then
         n := n + 1;
     end if;
     if v_hour > now() and outbox_enqueue('reminder_hour', p_channel, p_recipient, p_locale, d,
-                                         p_store, 'appointment', p_appointment, v_hour)
+                                         p_store, 'appointment', p_appointment, v_hour,
+                                         p_recipient_bi)
                           is not null then
         n := n + 1;
     end if;
@@ -255,7 +261,8 @@ end $$;
 -- the reminders, cancelling drops them.
 create or replace function outbox_booking_event(p_kind text, p_appointment bigint, p_store bigint,
                                      p_starts_at timestamptz, p_channel text, p_recipient text,
-                                     p_locale text, p_data jsonb default '{}') returns bigint
+                                     p_locale text, p_data jsonb default '{}',
+                                     p_recipient_bi text default null) returns bigint
 language plpgsql as $$
 declare
     d jsonb := outbox_ref_data('appointment', p_appointment) || coalesce(p_data, '{}'::jsonb)
@@ -267,12 +274,12 @@ begin
     perform outbox_fail_if(p_kind not in ('booking_confirmed', 'booking_changed',
                                           'booking_cancelled'), 'kind', 'not a booking event');
     v_id := outbox_enqueue(p_kind, p_channel, p_recipient, p_locale, d, p_store, 'appointment',
-                           p_appointment);
+                           p_appointment, null, p_recipient_bi);
     if p_kind = 'booking_cancelled' then
         perform outbox_cancel('appointment', p_appointment, array['reminder_day', 'reminder_hour']);
     else
         perform outbox_schedule_reminders(p_appointment, p_store, p_starts_at, p_channel,
-                                          p_recipient, p_locale, d);
+                                          p_recipient, p_locale, d, p_recipient_bi);
     end if;
     return v_id;
 end $$;
@@ -320,17 +327,19 @@ $$;
 -- when they create the object, so the customer's contact details are known to the thread.
 create or replace function message_thread_open(p_store bigint, p_ref_type text, p_ref_id bigint,
                                     p_channel text, p_recipient text, p_locale text,
-                                    p_name text default null, p_device bigint default null)
+                                    p_name text default null, p_device bigint default null,
+                                    p_recipient_bi text default null)
 returns bigint language plpgsql as $$
 declare
     v_id bigint;
 begin
-    insert into message_threads (store_id, ref_type, ref_id, channel, recipient, locale,
-                                 customer_name, device_id)
-    values (p_store, p_ref_type, p_ref_id, p_channel, p_recipient,
+    insert into message_threads (store_id, ref_type, ref_id, channel, recipient, recipient_bi,
+                                 locale, customer_name, device_id)
+    values (p_store, p_ref_type, p_ref_id, p_channel, p_recipient, p_recipient_bi,
             case when p_locale in ('en', 'fr') then p_locale else 'en' end, p_name, p_device)
     on conflict (ref_type, ref_id) do update
         set channel = excluded.channel, recipient = excluded.recipient,
+            recipient_bi = excluded.recipient_bi,
             locale = excluded.locale,
             customer_name = coalesce(excluded.customer_name, message_threads.customer_name),
             device_id = coalesce(excluded.device_id, message_threads.device_id)
@@ -391,7 +400,9 @@ begin
             select * into c from booking_contact(a);
             v_id := message_thread_open(a.store_id, 'appointment', a.id, c.channel, c.recipient,
                                         'en', a.customer_name,
-                                        (select id from devices where serial = a.device_serial));
+                                        (select id from devices where serial = a.device_serial),
+                                        case when c.channel = 'email' then a.customer_email_bi
+                                             else a.customer_phone_bi end);
         end if;
         return v_id;
     end if;
@@ -405,7 +416,8 @@ begin
             from repair_orders r, repair_contact(r) o where r.id = v_repair;
             if found then
                 v_id := message_thread_open(c.store_id, 'repair', v_repair, c.channel,
-                                            c.recipient, 'en', c.name, c.device_id);
+                                            c.recipient, 'en', c.name, c.device_id,
+                                            c.recipient_bi);
             end if;
         end if;
     end if;
@@ -428,7 +440,11 @@ end $$;
 -- Appends a message to the device's health record when the device domain is installed
 -- (record_append of 003_device), so the record keeps the conversation; without it the thread
 -- alone keeps it. Called through EXECUTE so this migration does not depend on 003.
-create or replace function message_record(p_thread bigint, p_message bigint, p_staff bigint) returns void
+-- The entry names the message and holds the SHA-256 (hex) of its clear text, p_sha256, not the
+-- text: the text is sealed, and a chained entry could neither be re-sealed under a new key nor
+-- erased. The record view shows the text from messages (device_record); the hash proves it.
+create or replace function message_record(p_thread bigint, p_message bigint, p_staff bigint,
+                                          p_sha256 text) returns void
 language plpgsql as $$
 declare
     t message_threads%rowtype;
@@ -442,23 +458,41 @@ begin
         using t.device_id, 'message',
               jsonb_build_object('message_id', p_message, 'thread_id', t.id,
                                  'author', case when p_staff is null then 'customer' else 'staff' end,
-                                 'body', (select body from messages where id = p_message)),
+                                 'sha256', p_sha256),
               p_staff, t.store_id, t.ref_type, t.ref_id;
+end $$;
+
+-- A message text as it is stored: {body, sha256} as carnetd sealed it (the body a pd marker,
+-- checked in clear before it was sealed, sha256 the hash of that clear text), or a clear body
+-- (SQL tests, a caller inside the database), checked and hashed here. 422 on field body.
+create or replace function message_text_in(p_body jsonb, out body text, out digest text)
+language plpgsql immutable as $$
+begin
+    body := p_body->>'body';
+    if pd_is_marker(body) then
+        digest := p_body->>'sha256';
+        if digest is null or digest !~ '^[0-9a-f]{64}$' then
+            perform carnet_fail(422, 'invalid', 'sha256', 'a sealed message carries its hash');
+        end if;
+        return;
+    end if;
+    if body is null or length(btrim(body)) not between 1 and 4000 then
+        perform carnet_fail(422, 'invalid', 'body', 'write between 1 and 4000 characters');
+    end if;
+    digest := encode(sha256(convert_to(body, 'UTF8')), 'hex');
 end $$;
 
 create or replace function message_customer_post(p_token_hash text, p_body jsonb) returns json
 language plpgsql as $$
 declare
     v_thread bigint := message_thread_by_link(p_token_hash);
-    v_text text := p_body->>'body';
+    m record;
     v_id bigint;
 begin
-    if v_text is null or length(btrim(v_text)) not between 1 and 4000 then
-        perform carnet_fail(422, 'invalid', 'body', 'write between 1 and 4000 characters');
-    end if;
-    insert into messages (thread_id, author, body) values (v_thread, 'customer', v_text)
+    select * into m from message_text_in(p_body);
+    insert into messages (thread_id, author, body) values (v_thread, 'customer', m.body)
     returning id into v_id;
-    perform message_record(v_thread, v_id, null);
+    perform message_record(v_thread, v_id, null, m.digest);
     perform pg_notify('carnet_messages', json_build_object(
         'store_id', (select store_id from message_threads where id = v_thread),
         'thread_id', v_thread)::text);
@@ -510,22 +544,22 @@ create or replace function message_staff_post(p_actor bigint, p_store bigint, p_
 language plpgsql as $$
 declare
     t message_threads%rowtype;
-    v_text text := p_body->>'body';
+    m record;
     v_id bigint;
 begin
     perform message_thread_store(p_thread, p_store);
-    if v_text is null or length(btrim(v_text)) not between 1 and 4000 then
-        perform carnet_fail(422, 'invalid', 'body', 'write between 1 and 4000 characters');
-    end if;
+    select * into m from message_text_in(p_body);
     select * into t from message_threads where id = p_thread;
     insert into messages (thread_id, author, staff_id, body)
-    values (p_thread, 'staff', p_actor, v_text) returning id into v_id;
-    perform message_record(p_thread, v_id, p_actor);
+    values (p_thread, 'staff', p_actor, m.body) returning id into v_id;
+    perform message_record(p_thread, v_id, p_actor, m.digest);
+    -- The name and the text go into the message as they rest (markers): the outbox opens them
+    -- when it delivers.
     perform outbox_enqueue('store_message', t.channel, t.recipient, t.locale,
                            jsonb_build_object('name', coalesce(t.customer_name, ''),
-                                              'message', v_text,
+                                              'message', m.body,
                                               'link', message_link_mint(t.id)),
-                           t.store_id, 'thread', t.id);
+                           t.store_id, 'thread', t.id, null, t.recipient_bi);
     perform carnet_audit(p_actor, 'write', 'message_thread', p_thread::text, p_request);
     return json_build_object('id', v_id, 'thread_id', p_thread);
 end $$;
@@ -534,18 +568,20 @@ end $$;
 -- or a repair (promised_at = the promised date, state = its current state).
 create or replace function promise_track(p_store bigint, p_ref_type text, p_ref_id bigint,
                               p_promised_at timestamptz, p_channel text, p_recipient text,
-                              p_locale text, p_data jsonb default '{}', p_state text default null)
+                              p_locale text, p_data jsonb default '{}', p_state text default null,
+                              p_recipient_bi text default null)
 returns bigint language plpgsql as $$
 declare
     v_id bigint;
 begin
     insert into promises (store_id, ref_type, ref_id, promised_at, state, channel, recipient,
-                          locale, data)
+                          recipient_bi, locale, data)
     values (p_store, p_ref_type, p_ref_id, p_promised_at, p_state, p_channel, p_recipient,
-            coalesce(p_locale, 'en'), coalesce(p_data, '{}'))
+            p_recipient_bi, coalesce(p_locale, 'en'), coalesce(p_data, '{}'))
     on conflict (ref_type, ref_id) do update
         set promised_at = excluded.promised_at, state = coalesce(excluded.state, promises.state),
             channel = excluded.channel, recipient = excluded.recipient,
+            recipient_bi = excluded.recipient_bi,
             locale = excluded.locale, data = excluded.data, resolved_at = null
     returning id into v_id;
     return v_id;
@@ -601,14 +637,15 @@ begin
             v_estimate := coalesce(p.expected_at, now() + p.remaining);
         end if;
         v_thread := message_thread_open(p.store_id, p.ref_type, p.ref_id, p.channel,
-                                        p.recipient, p.locale, p.data->>'name');
+                                        p.recipient, p.locale, p.data->>'name', null,
+                                        p.recipient_bi);
         d := p.data || jsonb_build_object('estimate_at', v_estimate,
                                           'starts_at', p.promised_at,
                                           'link', message_link_mint(v_thread));
         perform outbox_enqueue(case p.ref_type when 'appointment' then 'running_late'
                                               else 'promise_at_risk' end,
                                p.channel, p.recipient, p.locale, d, p.store_id,
-                               p.ref_type, p.ref_id);
+                               p.ref_type, p.ref_id, null, p.recipient_bi);
         update promises set warned_at = now(), expected_at = v_estimate where id = p.id;
         n := n + 1;
     end loop;
@@ -618,7 +655,8 @@ end $$;
 -- Offers the survey of a finished visit or collected repair: call it in the transaction that
 -- closes it. Once per object; returns the survey id, or NULL when one was already offered.
 create or replace function survey_offer(p_store bigint, p_ref_type text, p_ref_id bigint, p_channel text,
-                             p_recipient text, p_locale text, p_data jsonb default '{}')
+                             p_recipient text, p_locale text, p_data jsonb default '{}',
+                             p_recipient_bi text default null)
 returns bigint language plpgsql as $$
 declare
     k record := link_stock_take();
@@ -634,7 +672,7 @@ begin
     perform outbox_enqueue('survey', p_channel, p_recipient, p_locale,
                            coalesce(p_data, '{}') || jsonb_build_object(
                                'link', '{{public_url}}/survey/#' || k.sealed),
-                           p_store, p_ref_type, p_ref_id);
+                           p_store, p_ref_type, p_ref_id, null, p_recipient_bi);
     return v_id;
 end $$;
 

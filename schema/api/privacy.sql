@@ -81,3 +81,10 @@ begin
     end loop;
     return n;
 end $$;
+
+-- True when p is exactly one personal-data marker (under any key). A function that takes a
+-- value sealed by carnetd checks this much; the clear value's format was checked before sealing.
+create or replace function pd_is_marker(p text) returns boolean
+language sql immutable as $$
+    select p ~ '^\{\{pd:[0-9a-f]{16}:[A-Za-z0-9_-]+=*\}\}$'
+$$;

@@ -71,12 +71,13 @@ end $$;
 -- The customer the repair was opened for and how to reach them (email when known, else SMS):
 -- the device's owner at intake (contact_owner_id, 011), not whoever owns the device now, so a
 -- later owner change never redirects the repair's messages or its status link. No row when
--- there was no owner on file, and then nobody is told.
+-- there was no owner on file, and then nobody is told. The values are sealed (017): they pass
+-- through to the thread and the outbox, which carnetd opens; recipient_bi is their blind index.
 create or replace function repair_contact(r repair_orders, out channel text, out recipient text,
-                               out name text)
+                               out name text, out recipient_bi text)
 returns setof record language sql stable as $$
     select case when o.email is not null then 'email' else 'sms' end, coalesce(o.email, o.phone),
-           o.name
+           o.name, case when o.email is not null then o.email_bi else o.phone_bi end
     from device_owners o where o.id = r.contact_owner_id
 $$;
 
@@ -104,7 +105,7 @@ begin
     end if;
     perform outbox_enqueue(p_kind, c.channel, c.recipient, 'en',
                            jsonb_build_object('name', c.name, 'code', r.number) || d,
-                           r.store_id, 'repair', r.id);
+                           r.store_id, 'repair', r.id, null, c.recipient_bi);
 end $$;
 
 -- Watches the repair's promised date (early warnings, 006), or stops when there is none.
@@ -122,7 +123,7 @@ begin
                           jsonb_strip_nulls(jsonb_build_object(
                               'name', c.name, 'code', r.number,
                               'link', outbox_ref_data('repair', r.id)->>'status_link')),
-                          r.state);
+                          r.state, c.recipient_bi);
 end $$;
 
 -- POST /api/stores/{store}/repairs: {serial, problem, intake: {checklist: [{item, ok, note?}],
@@ -213,7 +214,7 @@ begin
     -- promised date slips.
     for oc in select * from repair_contact(r) loop
         perform message_thread_open(p_store, 'repair', r.id, oc.channel, oc.recipient, 'en',
-                                    oc.name, d.id);
+                                    oc.name, d.id, oc.recipient_bi);
     end loop;
     perform repair_notify(r, 'repair_status', jsonb_build_object(
         'state', repair_state_label(r.state),
@@ -288,7 +289,8 @@ begin
     elsif to_st = 'collected' then
         for c in select * from repair_contact(r) loop
             perform survey_offer(r.store_id, 'repair', r.id, c.channel, c.recipient, 'en',
-                                 jsonb_build_object('name', c.name, 'code', r.number));
+                                 jsonb_build_object('name', c.name, 'code', r.number),
+                                 c.recipient_bi);
         end loop;
     else
         perform repair_notify(r, 'repair_status',
@@ -485,14 +487,17 @@ language sql stable as $$
                              'state', r.estimate_state, 'decided_at', r.estimate_decided_at) end,
         'history', (select json_agg(json_build_object('state', m.to_state, 'at', m.at) order by m.id)
                     from repair_moves m where m.repair_id = r.id),
-        -- Thread messages (006) are stored as {author: customer|staff, body}.
+        -- Thread messages (006) are entries {author: customer|staff, body}, and since 019
+        -- {author, message_id, sha256}: their text then rests sealed in messages.
         'messages', (select coalesce(json_agg(json_build_object('at', e.at,
                          'from', coalesce(e.content->>'from',
                                           case e.content->>'author' when 'staff' then 'store'
                                                                     when 'customer' then 'customer' end,
                                           case when e.actor is null
                                                then 'customer' else 'store' end),
-                         'text', coalesce(e.content->>'text', e.content->>'body'))
+                         'text', coalesce(e.content->>'text', e.content->>'body',
+                                          (select mb.body from messages mb
+                                           where mb.id = (e.content->>'message_id')::bigint)))
                          order by e.id), '[]')
                      from record_entries e
                      where e.ref_type = 'repair' and e.ref_id = r.id and e.kind = 'message'))

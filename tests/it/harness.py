@@ -175,6 +175,7 @@ def collect_tokens(obj):
 
 
 SEALED_RE = re.compile(r"\{\{(sealed|pd):([0-9a-f]{16}):([A-Za-z0-9_-]+)\}\}")
+PD_RE = re.compile(r"^\{\{pd:[0-9a-f]{16}:[A-Za-z0-9_-]+\}\}$")
 _sodium = None
 
 
@@ -453,6 +454,26 @@ class Context:
     def opened(self, text):
         """`text` (an outbox subject, body, sms or link) as it will be delivered."""
         return open_sealed(text, self.run.workdir)
+
+    def blind(self, kind, value):
+        """The blind index seal_blind(0, kind, value) computes (server/seal.c): keyed BLAKE2b
+        of the normalised value, under a key derived from the run's data key."""
+        import hashlib
+        with open(data_key_file(self.run.workdir), "rb") as f:
+            key = f.read()
+        if len(key) != 32:
+            key = bytes.fromhex(key.strip().decode())
+        bkey = hashlib.blake2b(b"carnet-blind-index-v1", digest_size=32, key=key).digest()
+        if kind == "email":
+            norm = "".join(c.lower() for c in value if not c.isspace())
+        else:
+            norm = "".join(c for c in value if not (c.isspace() or c in ".-()"))
+        return hashlib.blake2b(("%s:%s" % (kind, norm)).encode(), digest_size=32,
+                               key=bkey).hexdigest()
+
+    def is_pd(self, value):
+        """True when `value` is one personal-data marker (ciphertext at rest)."""
+        return isinstance(value, str) and bool(PD_RE.match(value))
 
     def sealed_link(self, text, token):
         """Asserts that `text` holds `token` only sealed: not in clear, and in clear once opened

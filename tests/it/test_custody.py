@@ -273,7 +273,7 @@ def test_every_policy_row_against_the_server(ctx):
             continue
         now_owner = after["owners"][-1] if after["owners"] else None
         if action.startswith("owner@") and (now_owner is None or now_owner["until"] is not None
-                                            or not now_owner["email"].startswith("new.")):
+                                            or not ctx.opened(now_owner["email"]).startswith("new.")):
             bad.append((row, "the owner did not change", after["owners"]))
         if action == "facts" and str(after["device"]["warranty_end"]) != "2030-01-01":
             bad.append((row, "the facts did not change", after["device"]))
@@ -304,7 +304,7 @@ def test_lyon_staff_with_lyons_store_id_cannot_take_a_paris_repair_customer(ctx)
     assert device_state(ctx, "F2LPARIS0001") == before
     owner = ctx.sql1("select o.email from repair_orders r join device_owners o"
                      " on o.id = r.contact_owner_id where r.id = %s", (rid,))
-    assert owner == {"email": "paul@example.test"}, owner
+    assert ctx.opened(owner["email"]) == "paul@example.test", owner
     # Lyon still reads the shared record, without the Paris customer in it.
     rec = lyon.get("/api/devices/F2LPARIS0001")
     assert rec.status == 200 and rec.json["owner"]["redacted"] is True, rec
@@ -424,8 +424,11 @@ def test_search_finds_other_stores_devices_by_exact_serial_only(ctx):
     number = r.json["number"]
     assert tech.put("/api/devices/CUSTSRCH02", {"model": "iPad"}).status == 201
     book(ctx, "CUSTSRCH02", days=3)
+    # Written in clear by SQL (their blind indexes unknown until carnetd's job seals them):
+    # the search finds them either way.
     ctx.sql("update appointments set customer_email = 'booker.search@example.test',"
-            " customer_phone = '+33655443311' where device_serial = 'CUSTSRCH02'")
+            " customer_phone = '+33655443311', customer_email_bi = null,"
+            " customer_phone_bi = null where device_serial = 'CUSTSRCH02'")
 
     def found(c, query):
         r = c.get("/api/devices?q=" + re.sub(r"[^A-Za-z0-9.@-]", lambda m: "%%%02X" % ord(m.group()),
@@ -550,4 +553,4 @@ def test_an_owner_change_racing_an_intake_is_judged_after_it(ctx):
     assert got["r"].status == 201, got["r"]
     contact = ctx.sql1("select o.email from repair_orders r join device_owners o"
                        " on o.id = r.contact_owner_id where r.id = %s", (got["r"].json["id"],))
-    assert contact == {"email": "new.custrace02@example.test"}, contact
+    assert ctx.opened(contact["email"]) == "new.custrace02@example.test", contact

@@ -1,6 +1,8 @@
 """Devices and the health record: serial normalisation (spaces, case, IMEI check), owners and
 their redaction by store, diagnostics and the import of a tool's report, trends, notes and
 corrections, keyset pagination, search, the append-only hash chain and its verification."""
+import os
+import subprocess
 import threading
 import urllib.parse
 
@@ -173,6 +175,109 @@ def test_owner_validation_and_access(ctx):
     r = spec.post("/api/devices/NOPE0DEV99/owners", {"store_id": S["paris"], "name": "A", "email": "a@b.fr"})
     assert r.status == 404, r
     assert snapshot(ctx) == before
+
+
+def _dump(ctx):
+    pg_dump = "/usr/lib/postgresql/15/bin/pg_dump"
+    return subprocess.run([pg_dump if os.path.exists(pg_dump) else "pg_dump", "-d", ctx.url],
+                          capture_output=True, check=True).stdout.decode()
+
+
+def test_owner_rests_sealed_and_is_found_by_blind_index(ctx):
+    """An owner written through the API is ciphertext in the database at once (carnetd seals it
+    before SQL; no wait for the sealing job), with the blind indexes of its email and phone; the
+    API shows it in clear; search by email or phone (any case, any spacing) finds it for the
+    owning store only; the same contact again is the same owner; the chain still verifies."""
+    spec, lyon, tech = login(ctx, "specialist"), login(ctx, "lyon"), login(ctx, "tech")
+    assert tech.put("/api/devices/PDB0OWN001", {"model": "Pixel"}).status == 201
+    r = spec.post("/api/devices/PDB0OWN001/owners",
+                  {"store_id": S["paris"], "name": "  Élise Chiffrée ",
+                   "email": " Elise.Chiffree@Example.org", "phone": "+33 6 98-76.54 31"})
+    assert r.status == 201, r
+    assert r.json["owner"] == {"id": r.json["owner"]["id"], "name": "Élise Chiffrée",
+                               "email": "Elise.Chiffree@Example.org", "phone": "+33698765431",
+                               "since": r.json["owner"]["since"], "until": None,
+                               "redacted": False}, r.json
+    row = ctx.sql1("select * from device_owners where id = %s", (r.json["owner"]["id"],))
+    for col in ("name", "email", "phone"):
+        assert ctx.is_pd(row[col]), (col, row)
+    assert ctx.opened(row["name"]) == "Élise Chiffrée", row
+    assert row["email_bi"] == ctx.blind("email", "elise.chiffree@example.org"), row
+    assert row["phone_bi"] == ctx.blind("phone", "+33698765431"), row
+    dump = _dump(ctx)
+    # ('+' and '@' are in no marker, hex or base64: a match is the clear value)
+    for clear in ("Chiffrée", "Chiffree@", "chiffree@", "+33698765431", "+33 6 98"):
+        assert clear not in dump, clear
+    assert spec.get("/api/devices/PDB0OWN001").json["owner"]["name"] == "Élise Chiffrée"
+
+    def found(c, query):
+        r = c.get("/api/devices?q=" + q(query))
+        assert r.status == 200, (query, r)
+        return [(x["serial"], x["match"]) for x in r.json["results"]]
+
+    for query, how in (("ELISE.chiffree@example.org", "email"), (" elise.chiffree@example.org ", "email"),
+                       ("+33698765431", "phone"), ("+33 (6) 98 76 54 31", "phone")):
+        assert found(spec, query) == [("PDB0OWN001", how)], query
+        assert found(lyon, query) == [], query
+    assert found(spec, "elise.chiffree@example.com") == [] and found(spec, "+33698765432") == []
+
+    # The same contact (however it is written) is the same owner: nothing new is recorded.
+    owners = count(ctx, "device_owners")
+    entries = count(ctx, "record_entries")
+    r = spec.post("/api/devices/PDB0OWN001/owners",
+                  {"store_id": S["paris"], "name": "Élise Chiffrée",
+                   "email": "elise.chiffree@EXAMPLE.org", "phone": "+336 98 76 54 31"})
+    assert r.status == 201 and r.json["owner"]["name"] == "Élise Chiffrée", r
+    assert count(ctx, "device_owners") == owners and count(ctx, "record_entries") == entries
+    r = spec.post("/api/devices/PDB0OWN001/owners",
+                  {"store_id": S["paris"], "name": "Élise Chiffrée", "phone": "+33698765431"})
+    assert r.status == 201 and count(ctx, "device_owners") == owners + 1, r
+    v = spec.get("/api/devices/PDB0OWN001/verify")
+    assert v.status == 200 and v.json["ok"] is True, v
+
+
+def test_owner_checked_in_clear_before_sealing(ctx):
+    """What SQL can no longer check on a sealed owner, carnetd checks before sealing: bad values
+    are refused naming the field, and nothing is stored."""
+    spec = login(ctx, "specialist")
+    assert spec.put("/api/devices/PDB0OWN002", {}).status == 201
+    before = snapshot(ctx)
+    base = {"store_id": S["paris"], "name": "Ana"}
+    for extra, field in (({"name": "   ", "email": "a@b.fr"}, "owner.name"),
+                         ({"name": "x" * 201, "email": "a@b.fr"}, "owner.name"),
+                         ({"name": 7, "email": "a@b.fr"}, "owner.name"),
+                         ({"email": "a b@c.fr"}, "owner.email"),
+                         ({"email": "<a@b.fr>"}, "owner.email"),
+                         ({"email": "a@b@c.fr"}, "owner.email"),
+                         ({"email": "a@bfr"}, "owner.email"),
+                         ({"email": "a@" + "b" * 250 + ".fr"}, "owner.email"),
+                         ({"email": 12}, "owner.email"),
+                         ({"phone": "12345"}, "owner.phone"),
+                         ({"phone": "1234567890123456"}, "owner.phone"),
+                         ({"phone": "06 12+34 56 78"}, "owner.phone"),
+                         ({"phone": 612345678}, "owner.phone"),
+                         ({"email": "  "}, "owner.email")):
+        body = dict(base, **extra)
+        r = spec.post("/api/devices/PDB0OWN002/owners", body)
+        assert r.status == 422 and r.error["field"] == field, (body, r)
+    # 200 characters (not bytes) is a name.
+    r = spec.post("/api/devices/PDB0OWN002/owners", dict(base, name="é" * 200, email="a@b.fr"))
+    assert r.status == 201, r
+    assert snapshot(ctx)[1] == before[1] + 1
+    # A repair intake's owner is checked and sealed the same way.
+    tech = login(ctx, "tech")
+    intake = {"serial": "PDB0OWN003", "problem": "dead", "intake": {"checklist": [{"item": "x", "ok": True}]}}
+    r = tech.post("/api/stores/%d/repairs" % S["paris"], dict(intake, owner={"name": "B", "email": "nope"}))
+    assert r.status == 422 and r.error["field"] == "owner.email", r
+    r = tech.post("/api/stores/%d/repairs" % S["paris"], dict(intake, owner="Bob"))
+    assert r.status == 422 and r.error["field"] == "owner", r
+    assert count(ctx, "devices", "serial = 'PDB0OWN003'") == 0
+    r = tech.post("/api/stores/%d/repairs" % S["paris"], dict(intake, owner={"name": "Bea", "phone": "0611223344"}))
+    assert r.status == 201, r
+    row = ctx.sql1("select o.* from repair_orders r join device_owners o on o.id = r.contact_owner_id"
+                   " where r.id = %s", (r.json["id"],))
+    assert ctx.is_pd(row["name"]) and ctx.is_pd(row["phone"]) and row["email"] is None, row
+    assert row["phone_bi"] == ctx.blind("phone", "0611223344") and row["email_bi"] is None, row
 
 
 # ---- diagnostics ----

@@ -1,7 +1,11 @@
 """Early warnings (once, with a new estimate), customer <-> store threads with unread counts,
 and surveys (one-tap link valid once, for one visit) feeding the satisfaction report."""
+import hashlib
+import json
 import re
 import time
+
+import psycopg2
 
 from harness import Client
 
@@ -114,8 +118,11 @@ def test_thread_between_staff_and_customer(ctx):
                    {"body": "Your screen arrives tomorrow."})
     assert r.status == 201 and r.json["thread_id"] == t, r
     note = ctx.sql1("select * from outbox where ref_type = 'thread' and ref_id = %s", (t,))
-    assert note["kind"] == "store_message" and note["recipient"] == "lou@example.test", note
-    assert "Your screen arrives tomorrow." in note["body"], note
+    assert note["kind"] == "store_message", note
+    assert ctx.opened(note["recipient"]) == "lou@example.test", note
+    # The text rests sealed in the queued message too; the customer reads it in clear.
+    assert "Your screen arrives tomorrow." not in note["body"], note
+    assert "Your screen arrives tomorrow." in ctx.message_body(note["id"]), note
     token = _link_token(ctx, t)
 
     cust = Client(ctx.server.port)
@@ -141,6 +148,105 @@ def test_thread_between_staff_and_customer(ctx):
     assert t not in [x["thread_id"] for x in r.json["threads"]], r.json
     assert ctx.sql1("select count(*) as n from audit_log where object_type = 'message_thread' "
                     "and object_id = %s and action = 'read'", (str(t),))["n"] == 1
+
+
+def _repair_thread(ctx, serial, owner):
+    """A repair opened through the API with `owner` (sealed by carnetd on its way in), and its
+    thread: (repair id, thread id, status token)."""
+    tech = _staff(ctx, "tech@carnet.test")
+    r = tech.post("/api/stores/%d/repairs" % ctx.paris, {
+        "serial": serial, "problem": "no sound",
+        "intake": {"checklist": [{"item": "speaker", "ok": False}]}, "owner": owner})
+    assert r.status == 201, r
+    t = ctx.sql1("select id from message_threads where ref_type = 'repair' and ref_id = %s",
+                 (r.json["id"],))["id"]
+    return r.json["id"], t, r.json["status_token"]
+
+
+def test_message_texts_rest_sealed(ctx):
+    """A thread's contact and every message text are ciphertext the moment they are written (not
+    after the sealing job), with the blind index of the recipient; the staff and the customer
+    read them in clear; the delivered message carries the clear name, recipient and text; the
+    device's record keeps the message's hash, shows its text, and still verifies."""
+    rid, t, status_token = _repair_thread(ctx, "PDBMSG0001",
+                                          {"name": "Zoé Scellée", "email": "Zoe.Sealed@Example.test"})
+    th = ctx.sql1("select * from message_threads where id = %s", (t,))
+    assert ctx.is_pd(th["recipient"]) and ctx.is_pd(th["customer_name"]), th
+    assert th["recipient_bi"] == ctx.blind("email", "zoe.sealed@example.test"), th
+    assert ctx.opened(th["customer_name"]) == "Zoé Scellée"
+
+    staff = _staff(ctx)
+    text = "Votre écran arrive demain, Zoé."
+    r = staff.post("/api/stores/%d/threads/%d/messages" % (ctx.paris, t), {"body": text})
+    assert r.status == 201, r
+    mid = r.json["id"]
+    row = ctx.sql1("select body from messages where id = %s", (mid,))
+    assert ctx.is_pd(row["body"]) and ctx.opened(row["body"]) == text, row
+    note = ctx.sql1("select * from outbox where ref_type = 'thread' and ref_id = %s "
+                    "order by id desc limit 1", (t,))
+    assert ctx.is_pd(note["recipient"]), note
+    assert note["recipient_bi"] == ctx.blind("email", "zoe.sealed@example.test"), note
+    assert "Zoé" not in note["body"] and "Zoe.Sealed" not in note["body"], note
+    sent = ctx.delivered(note["id"])
+    assert sent["to"].lower() == "zoe.sealed@example.test", sent
+    assert "Hello Zoé Scellée" in sent["body"] and text in sent["body"], sent
+
+    # The customer answers from the repair's status link: sealed too, read back in clear.
+    cust = Client(ctx.server.port)
+    r = cust.post("/api/messages/" + status_token, {"body": "Merci !"})
+    assert r.status == 201, r
+    assert ctx.is_pd(ctx.sql1("select body from messages where id = %s", (r.json["id"],))["body"])
+    r = cust.get("/api/messages/" + status_token)
+    assert [m["body"] for m in r.json["messages"]] == [text, "Merci !"], r.json
+    r = staff.get("/api/stores/%d/threads/%d" % (ctx.paris, t))
+    assert r.json["customer_name"] == "Zoé Scellée", r.json
+    assert [m["body"] for m in r.json["messages"]] == [text, "Merci !"], r.json
+    r = staff.get("/api/stores/%d/threads" % ctx.paris)
+    assert [x["customer_name"] for x in r.json["threads"] if x["thread_id"] == t] == \
+        ["Zoé Scellée"], r.json
+
+    # The record: the entry names the message and holds the hash of its clear text, not the text
+    # (in clear or sealed); the record view shows the text; the chain verifies.
+    entries = ctx.sql("select content from record_entries where kind = 'message' "
+                      "and content->>'thread_id' = %s order by id", (str(t),))
+    assert len(entries) == 2, entries
+    c = entries[0]["content"]
+    assert c["message_id"] == mid and "body" not in c, c
+    assert c["sha256"] == hashlib.sha256(text.encode()).hexdigest(), c
+    assert "{{pd:" not in json.dumps(entries) and "Zoé" not in json.dumps(entries), entries
+    rec = staff.get("/api/devices/PDBMSG0001").json
+    shown = [e["content"] for e in rec["entries"] if e["kind"] == "message"]
+    assert [e["body"] for e in shown] == ["Merci !", text], shown
+    v = staff.get("/api/devices/PDBMSG0001/verify")
+    assert v.status == 200 and v.json["ok"] is True, v
+
+
+def test_sealed_message_bad_inputs(ctx):
+    """What C checks before sealing (a text of 1..4000 characters, counted as characters) is
+    refused with nothing stored, and SQL refuses a sealed text that comes without its hash."""
+    rid, t, _ = _repair_thread(ctx, "PDBMSG0002", {"name": "Ana", "phone": "06 11 22 33 44"})
+    th = ctx.sql1("select recipient, recipient_bi, channel from message_threads where id = %s",
+                  (t,))
+    assert th["channel"] == "sms" and ctx.is_pd(th["recipient"]), th
+    assert th["recipient_bi"] == ctx.blind("phone", "0611223344"), th
+    staff = _staff(ctx)
+    base = "/api/stores/%d/threads/%d/messages" % (ctx.paris, t)
+    before = ctx.sql1("select count(*) as n from messages")["n"]
+    assert staff.post(base, {"body": "é" * 4000}).status == 201   # characters, not bytes
+    n = before + 1
+    for body in ({"body": "é" * 4001}, {"body": " \t\n "}, {"body": None}):
+        r = staff.post(base, body)
+        assert r.status == 422 and r.error["field"] == "body", (body, r)
+    assert ctx.sql1("select count(*) as n from messages")["n"] == n
+    # A marker without its hash (only carnetd seals): refused by SQL, nothing stored.
+    marker = ctx.sql1("select body from messages where thread_id = %s limit 1", (t,))["body"]
+    try:
+        ctx.sql("select message_staff_post(1, %s, %s, %s::jsonb, 'r')",
+                (ctx.paris, t, json.dumps({"body": marker})))
+        raise AssertionError("a sealed text without its hash was accepted")
+    except psycopg2.Error as e:
+        assert "sealed message carries its hash" in str(e), e
+    assert ctx.sql1("select count(*) as n from messages")["n"] == n
 
 
 def test_thread_bad_inputs_and_access(ctx):

@@ -249,7 +249,10 @@ def test_repair_tells_its_owner_each_step_and_offers_a_survey(ctx):
     rid = rep["id"]
     first = outbox(ctx, "repair", rid)
     assert [x["kind"] for x in first] == ["repair_status"], first
-    assert first[0]["recipient"] == "dana@example.com" and "intake" in first[0]["body"]
+    # The owner's address rests sealed, with its blind index (written so, not sealed later).
+    assert ctx.is_pd(first[0]["recipient"]), first[0]
+    assert ctx.opened(first[0]["recipient"]) == "dana@example.com" and "intake" in first[0]["body"]
+    assert first[0]["recipient_bi"] == ctx.blind("email", "dana@example.com"), first[0]
     assert "{{public_url}}/repair/#" + rep["status_token"] in \
         ctx.sealed_link(first[0]["body"], rep["status_token"])
     p = ctx.sql1("select * from promises where ref_type = 'repair' and ref_id = %s", (rid,))
@@ -298,7 +301,8 @@ def test_repair_promise_and_customer_thread_from_the_status_link(ctx):
     r = tech.put("/api/repairs/%d/promise" % rid, {"promised_at": promised.isoformat()})
     assert r.status == 200, r
     p = ctx.sql1("select * from promises where ref_type = 'repair' and ref_id = %s", (rid,))
-    assert p["promised_at"] == promised and p["recipient"] == "dana@example.com", p
+    assert p["promised_at"] == promised and ctx.opened(p["recipient"]) == "dana@example.com", p
+    assert ctx.is_pd(p["recipient"]) and p["recipient_bi"] == ctx.blind("email", "dana@example.com")
     ctx.sealed_link(p["data"]["link"], rep["status_token"])
     # A bad promise changes nothing.
     r = tech.put("/api/repairs/%d/promise" % rid, {"promised_at": "2001-01-01T00:00:00Z"})

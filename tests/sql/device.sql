@@ -55,19 +55,22 @@ from (select e ->> 1 as prev, lag(e ->> 2) over (order by (e ->> 0)::bigint) as 
 select pg_temp.try($$update record_entries set content = '{}' where id = (select min(id) from record_entries)$$);
 select pg_temp.try($$delete from record_entries$$);
 
--- Search by serial prefix and by the owner's email.
+-- Search by serial prefix and by the owner's email: this owner was written in clear by SQL (not
+-- yet sealed by carnetd's job, no blind index), so it is compared in clear; a sealed one is
+-- found by the blind index carnetd computes from the query (below).
 select r ->> 'serial' as serial
-from json_array_elements(device_search(:tech, 'C02NEW', 10, 'req-8') -> 'results') r;
+from json_array_elements(device_search(:tech, 'C02NEW', 10, 'req-8', null, null, null) -> 'results') r;
 select r ->> 'serial' as serial
-from json_array_elements(device_search(:tech, 'paul@example.test', 10, 'req-9') -> 'results') r;
-select pg_temp.try(format('select device_search(%s, %L, 10, %L)', :tech, '', 'r'));
+from json_array_elements(device_search(:tech, 'paul@example.test', 10, 'req-9', repeat('e', 64), null, null) -> 'results') r;
+select pg_temp.try(format('select device_search(%s, %L, 10, %L, null, null, null)', :tech, '', 'r'));
 -- Another store's staff find it by its exact serial only: not by the owner's email, not by a
 -- prefix (the device has no entry of theirs), not by a Paris repair number.
 select r ->> 'serial' as serial, r ->> 'match' as match
-from json_array_elements(device_search(:lyon_manager, 'c02new0mac1', 10, 'r') -> 'results') r;
-select device_search(:lyon_manager, 'paul@example.test', 10, 'r') as by_email,
-       device_search(:lyon_manager, 'C02NEW', 10, 'r') as by_prefix;
-select device_search(:lyon_manager, (select number from repair_orders order by id limit 1), 10, 'r')
+from json_array_elements(device_search(:lyon_manager, 'c02new0mac1', 10, 'r', null, null, null) -> 'results') r;
+select device_search(:lyon_manager, 'paul@example.test', 10, 'r', repeat('e', 64), null, null) as by_email,
+       device_search(:lyon_manager, 'C02NEW', 10, 'r', null, null, null) as by_prefix;
+select device_search(:lyon_manager, (select number from repair_orders order by id limit 1), 10, 'r',
+                     null, null, null)
        as by_repair_number;
 
 -- Custody: while Paris has the device in an open repair, Lyon staff may not change its owner
@@ -88,10 +91,41 @@ select device_owner_add(:admin, 'C02NEW0MAC1',
     'req-10') -> 'owner' ->> 'name' as admin_override;
 select action, request_id from audit_log where action = 'custody_override';
 -- The repair still writes to the customer of its intake.
-select recipient from repair_contact((select r from repair_orders r where id = :custody_rid));
+select recipient, recipient_bi from repair_contact((select r from repair_orders r where id = :custody_rid));
 -- Once it is closed, the device is nobody's again.
 select repair_transition(:tech, :custody_rid, '{"to": "cancelled"}', 'r') ->> 'state' as state;
 select device_put(:lyon_manager, 'C02NEW0MAC1', '{"warranty_end": "2030-01-01"}', 'r')
        -> 'device' ->> 'warranty_end' as lyon_fix;
 
+
+-- An owner as carnetd sends it: sealed values (personal-data markers) and their blind indexes.
+-- SQL cannot read them: it checks their shape, stores them, and finds them by blind index only.
+select device_put(:tech, 'SEAL0DEV01', '{}', 'r') ->> 'created' as sealed_device;
+select device_owner_add(:tech, 'SEAL0DEV01', jsonb_build_object('store_id', :paris,
+    'name', '{{pd:0123456789abcdef:bmFtZQ}}', 'email', '{{pd:0123456789abcdef:ZW1haWw}}',
+    'email_bi', repeat('a', 64), 'phone', null, 'phone_bi', null), 'r') -> 'owner' ->> 'name' as stored;
+select email_bi = repeat('a', 64) as bi_kept, phone is null and phone_bi is null as no_phone
+from device_owners o join devices d on d.id = o.device_id where d.serial = 'SEAL0DEV01';
+select r ->> 'serial' as serial, r ->> 'match' as match
+from json_array_elements(device_search(:tech, 'who@example.test', 10, 'r', repeat('a', 64), null, null)
+                         -> 'results') r;
+select device_search(:tech, 'who@example.test', 10, 'r', repeat('b', 64), null, null) as other_bi;
+-- The same blind indexes again: the same owner (a sealed name cannot be compared), nothing new.
+select count(*) as owners_before from device_owners o join devices d on d.id = o.device_id
+where d.serial = 'SEAL0DEV01';
+select device_owner_add(:tech, 'SEAL0DEV01', jsonb_build_object('store_id', :paris,
+    'name', '{{pd:0123456789abcdef:b3RoZXI}}', 'email', '{{pd:0123456789abcdef:YWdhaW4}}',
+    'email_bi', repeat('a', 64)), 'r') -> 'owner' ->> 'until' as still_current;
+select count(*) as owners_after from device_owners o join devices d on d.id = o.device_id
+where d.serial = 'SEAL0DEV01';
+-- A sealed email without its blind index, a clear email beside a sealed name: refused.
+select pg_temp.try(format('select device_owner_add(%s, %L, %L, %L)', :tech, 'SEAL0DEV01',
+    jsonb_build_object('store_id', :paris, 'name', '{{pd:0123456789abcdef:bmFtZQ}}',
+                       'email', '{{pd:0123456789abcdef:ZW1haWw}}'), 'r'));
+select pg_temp.try(format('select device_owner_add(%s, %L, %L, %L)', :tech, 'SEAL0DEV01',
+    jsonb_build_object('store_id', :paris, 'name', '{{pd:0123456789abcdef:bmFtZQ}}',
+                       'email', 'clear@example.test', 'email_bi', repeat('a', 64)), 'r'));
+select pg_temp.try(format('select device_owner_add(%s, %L, %L, %L)', :tech, 'SEAL0DEV01',
+    jsonb_build_object('store_id', :paris, 'name', '{{pd:0123456789abcdef:bmFtZQ}}',
+                       'phone', '{{pd:0123456789abcdef:cGhvbmU}}', 'phone_bi', 'short'), 'r'));
 rollback;

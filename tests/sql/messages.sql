@@ -7,6 +7,12 @@ begin;
 select pg_temp.try($$select outbox_enqueue('booking_confirmed', 'fax', '+33612345678', 'en', '{}')$$);
 select pg_temp.try($$select outbox_enqueue('booking_confirmed', 'email', 'not-an-address', 'en', '{}')$$);
 select pg_temp.try($$select outbox_enqueue('no_such_kind', 'email', 'a@example.test', 'en', '{}')$$);
+-- A sealed recipient (carnetd checked it before sealing) cannot be read here: accepted as it is,
+-- with its blind index; a clear one is still checked.
+select outbox_enqueue('booking_confirmed', 'email', '{{pd:0123456789abcdef:cmVjaXBpZW50}}', 'en',
+                      '{}', null, null, null, null, repeat('f', 64)) as sealed_out \gset
+select recipient, recipient_bi from outbox where id = :sealed_out;
+select pg_temp.try($$select outbox_enqueue('booking_confirmed', 'sms', '{{pd:not a marker}}', 'en', '{}')$$);
 select outbox_render('Hello {{name}}, see {{link}}', '{"name": "Ana", "link": "L"}') as rendered;
 select pg_temp.try(format('select outbox_list(%s, %s, %L, 10)', :manager, :paris, 'lost'));
 select pg_temp.try(format('select outbox_retry(%s, %s, %s, %L)', :manager, :paris, 999999, 'r'));
@@ -45,6 +51,40 @@ select (message_customer_post(message_token_hash(:'tok'), '{"body": "Merci"}') -
        = :thread as posted;
 select pg_temp.try(format('select message_customer_post(%L, %L)', message_token_hash(:'tok'),
                           jsonb_build_object('body', repeat('x', 4001))));
+-- A message as carnetd sends it: the text sealed, with the SHA-256 of the clear text. The
+-- device's record keeps the message's id and that hash, never the text; the record view shows
+-- the text from messages (a marker, opened by carnetd on the way out). A thread about a device,
+-- opened with a sealed contact and its blind index:
+select message_thread_open(:paris, 'repair', 990001, 'email', '{{pd:0123456789abcdef:dG8}}', 'en',
+    '{{pd:0123456789abcdef:bmFtZQ}}', (select id from devices where serial = 'F2LDEMO0PH13'),
+    repeat('c', 64)) as dthread \gset
+select recipient_bi = repeat('c', 64) as thread_bi from message_threads where id = :dthread;
+insert into link_stock (token_hash, sealed)
+select message_token_hash('stock-' || i), '{{sealed:0123456789abcdef:stock}}'
+from generate_series(1, 2) i;
+select (message_staff_post(:manager, :paris, :dthread,
+        jsonb_build_object('body', '{{pd:0123456789abcdef:c2VhbGVk}}', 'sha256', repeat('5', 64)),
+        'r') ->> 'id')::bigint as sealed_id \gset
+select body from messages where id = :sealed_id;
+select content ? 'body' as text_in_chain, content ->> 'sha256' = repeat('5', 64) as hash_in_chain
+from record_entries where kind = 'message' and (content ->> 'message_id')::bigint = :sealed_id;
+select e -> 'content' ->> 'body' as shown
+from json_array_elements(device_record(:manager, 'F2LDEMO0PH13', null, 50, 'r') -> 'entries') e
+where (e -> 'content' ->> 'message_id')::bigint = :sealed_id;
+-- Its notice goes to the sealed recipient, with the thread's blind index.
+select recipient, recipient_bi = repeat('c', 64) as notice_bi from outbox
+where ref_type = 'thread' and ref_id = :dthread;
+-- A clear text posted from SQL is hashed here.
+select (message_staff_post(:manager, :paris, :dthread, '{"body": "Merci"}', 'r') ->> 'id')::bigint
+       as clear_id \gset
+select content ->> 'sha256' = encode(sha256(convert_to('Merci', 'UTF8')), 'hex') as clear_hashed
+from record_entries where kind = 'message' and (content ->> 'message_id')::bigint = :clear_id;
+-- A sealed text without its hash, or with a malformed one: refused.
+select pg_temp.try(format('select message_customer_post(%L, %L)', message_token_hash(:'tok'),
+                          '{"body": "{{pd:0123456789abcdef:c2VhbGVk}}"}'));
+select pg_temp.try(format('select message_staff_post(%s, %s, %s, %L, %L)', :manager, :paris,
+                          :thread, '{"body": "{{pd:0123456789abcdef:c2VhbGVk}}", "sha256": "x"}',
+                          'r'));
 
 -- Surveys: one answer per link, values within their scales.
 insert into surveys (store_id, ref_type, ref_id, token_hash, expires_at)

@@ -108,6 +108,25 @@ START_TEST(test_repair_state_names)
 }
 END_TEST
 
+/* Owners' phones are kept as digits with a leading + (6..15 digits): the form their blind
+ * index is computed from, at write and at search alike. */
+START_TEST(test_phone_normalize)
+{
+    char out[32];
+    ck_assert_int_eq(device_phone_normalize("+33 6 12-34.56 78", out, sizeof(out)), 0);
+    ck_assert_str_eq(out, "+33612345678");
+    ck_assert_int_eq(device_phone_normalize("(06) 12 34 56 78", out, sizeof(out)), 0);
+    ck_assert_str_eq(out, "0612345678");
+    ck_assert_int_eq(device_phone_normalize("123456", out, sizeof(out)), 0);
+    ck_assert_int_eq(device_phone_normalize("12345", out, sizeof(out)), -1);
+    ck_assert_int_eq(device_phone_normalize("1234567890123456", out, sizeof(out)), -1);
+    ck_assert_int_eq(device_phone_normalize("06 12+34 56 78", out, sizeof(out)), -1);
+    ck_assert_int_eq(device_phone_normalize("++33612345678", out, sizeof(out)), -1);
+    ck_assert_int_eq(device_phone_normalize("", out, sizeof(out)), -1);
+    ck_assert_int_eq(device_phone_normalize("+33612345678", out, 8), -1); /* does not fit */
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("device");
@@ -123,6 +142,7 @@ int main(void)
     tcase_add_test(tc, test_removed_entry);
     tcase_add_test(tc, test_truncated_tail);
     tcase_add_test(tc, test_repair_state_names);
+    tcase_add_test(tc, test_phone_normalize);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
