@@ -79,6 +79,12 @@ begin
         execute format('create index %I on %I (id) where %I not like %L',
                        'pd_clear_' || p.tbl || '_' || p.col, p.tbl, p.col, '{{pd:%');
     end loop;
+    -- ... and sealed values whose blind index is missing (sealed by a caller that did not
+    -- compute it): the job opens them and fills it in.
+    for p in select tbl, col, bi_col from pd_columns where bi_col is not null loop
+        execute format('create index %I on %I (id) where %I is null and %I is not null',
+                       'pd_nobi_' || p.tbl || '_' || p.col, p.tbl, p.bi_col, p.col);
+    end loop;
 end $$;
 
 -- The checks on the clear values (lengths, formats) cannot hold for ciphertext: the functions

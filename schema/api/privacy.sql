@@ -9,6 +9,11 @@
 -- column with a personal member in clear (or any marker under another key).
 -- Returns [{"t": table, "id": id, "c": column, "v": value, "h": md5 of it, "mode": ...,
 -- "bi": bi kind, "keys": personal members of a json column}].
+-- What erasure and retention write in place of a person ("erased customer", "erased"): not
+-- personal data, so never sealed (and never indexed).
+create or replace function pd_placeholders() returns text[]
+language sql immutable as $$ select array['erased customer', 'erased'] $$;
+
 create or replace function pd_due(p_kid text, p_limit int, p_ring text[], p_full boolean)
 returns json
 language plpgsql stable as $$
@@ -42,6 +47,17 @@ begin
                            'and %I ->> k not like %L))',
                            p.col, '\{\{(sealed|pd):(?!' || p_kid || ':)', p.json_keys, p.col,
                            p.col, p.col, '{{pd:' || p_kid || ':%');
+        end if;
+        if p.mode = 'value' then
+            cond := format('(%s) and %I <> all (pd_placeholders())', cond, p.col);
+        end if;
+        if p.bi_col is not null and p.mode = 'value' then
+            -- A sealed value without its blind index (its writer did not compute one).
+            cond := format('(%s) or (%I is null and %I is not null and %I <> %L '
+                           'and %I <> all (pd_placeholders()) and not (%I ~ %L '
+                           'and substr(%I, 6, 16) <> all (%L::text[])))',
+                           cond, p.bi_col, p.col, p.col, '', p.col, p.col,
+                           '^\{\{pd:[0-9a-f]{16}:[A-Za-z0-9_-]+\}\}$', p.col, p_ring);
         end if;
         execute format('select coalesce(json_agg(json_build_object(''t'', %L, ''id'', id, '
                        '''c'', %L, ''v'', %I::text, ''h'', md5(%I::text), ''mode'', %L, ''bi'', %L, '
