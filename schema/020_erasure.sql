@@ -13,24 +13,28 @@ alter table device_owners add column erased_at timestamptz;
 alter table visits add column erased_at timestamptz;
 alter table message_threads add column erased_at timestamptz;
 
--- "an email or a phone" holds for every row but an erased one.
+-- "an email or a phone" holds for every row but an erased one (and, for standby places, one
+-- whose contact retention purged: 014).
 do $$
 declare
     c record;
 begin
     for c in
-        select con.conname, rel.relname
+        select con.conname
         from pg_constraint con join pg_class rel on rel.oid = con.conrelid
-        where con.contype = 'c' and rel.relname in ('appointments', 'standby')
-          and pg_get_constraintdef(con.oid) like '%email IS NOT NULL) OR (%phone IS NOT NULL)%'
+        where con.contype = 'c' and rel.relname = 'appointments'
+          and pg_get_constraintdef(con.oid)
+              like '%customer_email IS NOT NULL) OR (customer_phone IS NOT NULL)%'
     loop
-        execute format('alter table %I drop constraint %I', c.relname, c.conname);
+        execute format('alter table appointments drop constraint %I', c.conname);
     end loop;
 end $$;
-alter table appointments add constraint appointments_contact_or_erased
-    check (erased_at is not null or customer_email is not null or customer_phone is not null);
-alter table standby add constraint standby_contact_or_erased
-    check (erased_at is not null or email is not null or phone is not null);
+alter table appointments add constraint appointments_contact_check
+    check (customer_email is not null or customer_phone is not null or erased_at is not null);
+alter table standby drop constraint standby_contact_check,
+    add constraint standby_contact_check
+        check (email is not null or phone is not null or purged_at is not null
+               or erased_at is not null);
 
 -- A message that was sent keeps its metadata (kind, channel, when, status); its recipient goes.
 alter table outbox alter column recipient drop not null;

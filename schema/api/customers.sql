@@ -15,9 +15,10 @@
 -- scope as access: a manager erases what their stores hold.
 --
 -- Erasure keeps the rows (they are the stores' business records) and removes what is personal:
--- names become 'erased customer' (clear text, not personal data), emails, phones, contacts and
--- recipients and their blind indexes become NULL, message texts become 'erased', messages still
--- waiting to be sent to them are cancelled with their texts. The device's hash-chained record is
+-- names become 'erased customer' (retention_erased_name(), as retention writes: clear text, not
+-- personal data), emails, phones, contacts and recipients and their blind indexes become NULL,
+-- message texts become 'erased', messages still waiting to be sent to them are cancelled with
+-- their texts. The device's hash-chained record is
 -- append-only; a 'message' entry written before entries held only a hash may hold the text: it
 -- is redacted in place (the one update the record's trigger allows, see record_refuse_rewrite)
 -- and an 'erasure' entry appended to the same chain names the redacted entry, its hash as
@@ -50,7 +51,8 @@ begin
     -- The stores the person is a customer of.
     select coalesce(array_agg(distinct s), '{}') into person from (
         select store_id as s from appointments where id = any (a_all)
-        union select store_id from visits where contact_bi = any (bis) or appointment_id = any (a_all)
+        union select store_id from visits
+            where contact_bi = any (bis) or appointment_id = any (a_all)
         union select store_id from standby where email_bi = p_em or phone_bi = p_ph
         union select store_id from repair_orders where id = any (r_all)
         union select store_id from message_threads where recipient_bi = any (bis)
@@ -106,7 +108,7 @@ create or replace function customer_check_bi(p_em text, p_ph text) returns void
 language plpgsql immutable as $$
 begin
     if (p_em is null) = (p_ph is null) then
-        perform carnet_fail(422, 'invalid', 'email', 'give an email or a phone, not both');
+        perform carnet_fail(422, 'invalid', 'email', 'give exactly one: an email or a phone');
     end if;
     if coalesce(p_em, p_ph) !~ '^[0-9a-f]{64}$' then
         perform carnet_fail(422, 'invalid', case when p_em is null then 'phone' else 'email' end,
@@ -231,25 +233,25 @@ begin
         perform customer_not_found(p_em);
     end if;
 
-    update appointments set customer_name = 'erased customer', customer_email = null,
+    update appointments set customer_name = retention_erased_name(), customer_email = null,
         customer_phone = null, customer_email_bi = null, customer_phone_bi = null,
         erased_at = now(), updated_at = now()
     where id = any (s.appointments);
     -- Their links go with them: nothing opens the erased booking or repair any more.
     delete from appointment_tokens where appointment_id = any (s.appointments);
-    update visits set name = 'erased customer', contact = null, contact_bi = null,
+    update visits set name = retention_erased_name(), contact = null, contact_bi = null,
         erased_at = now()
     where id = any (s.visits);
-    update standby set name = 'erased customer', email = null, phone = null, email_bi = null,
-        phone_bi = null, erased_at = now(),
+    update standby set name = retention_erased_name(), email = null, phone = null,
+        email_bi = null, phone_bi = null, erased_at = now(),
         status = case when status = 'waiting' then 'left' else status end
     where id = any (s.standby);
-    update device_owners set name = 'erased customer', email = null, phone = null,
+    update device_owners set name = retention_erased_name(), email = null, phone = null,
         email_bi = null, phone_bi = null, erased_at = now()
     where id = any (s.owners);
     update repair_links set revoked_at = coalesce(revoked_at, now())
     where repair_id = any (s.repairs);
-    update message_threads set customer_name = 'erased customer', recipient = null,
+    update message_threads set customer_name = retention_erased_name(), recipient = null,
         recipient_bi = null, erased_at = now()
     where id = any (s.threads);
     update messages set body = 'erased' where thread_id = any (s.threads);
