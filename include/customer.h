@@ -7,8 +7,6 @@
 #ifndef CARNET_CUSTOMER_H
 #define CARNET_CUSTOMER_H
 
-#include <stdbool.h>
-
 struct req;
 
 /* GET /api/customers?email=|phone= */
@@ -21,12 +19,5 @@ void customer_request_from_booking(struct req *r);
 void customer_request_from_repair(struct req *r);
 /* GET /api/stores/{store}/erasure-requests */
 void customer_erasure_requests(struct req *r);
-
-/* The blind index of one email or one phone given by a customer: exactly one of `email` and
- * `phone` is non-NULL and well formed. On success writes the index into `bi` and returns the
- * field used ("email" or "phone"); otherwise returns NULL with the offending field in *field
- * and a message in *why. Exposed for unit tests. */
-const char *customer_blind_of(const char *email, const char *phone, char bi[65],
-                              const char **field, const char **why);
 
 #endif

@@ -28,10 +28,10 @@ static struct sql_stmt q_access =
     SQL_STMT("customer_access", "select customer_access($1, $2, $3, $4)", 4);
 static struct sql_stmt q_erase =
     SQL_STMT("customer_erase", "select customer_erase($1, $2, $3, $4)", 4);
-static struct sql_stmt q_req_booking = SQL_STMT(
-    "customer_erasure_request_manage", "select customer_erasure_request_manage($1)", 1);
-static struct sql_stmt q_req_repair = SQL_STMT(
-    "customer_erasure_request_repair", "select customer_erasure_request_repair($1)", 1);
+static struct sql_stmt q_req_booking =
+    SQL_STMT("customer_erasure_request_manage", "select customer_erasure_request_manage($1)", 1);
+static struct sql_stmt q_req_repair =
+    SQL_STMT("customer_erasure_request_repair", "select customer_erasure_request_repair($1)", 1);
 static struct sql_stmt q_requests =
     SQL_STMT("customer_erasure_requests", "select customer_erasure_requests($1, $2, $3)", 3);
 
@@ -66,8 +66,11 @@ static bool phone_ok(const char *s)
     return digits >= PHONE_DIGITS_MIN && digits <= PHONE_DIGITS_MAX;
 }
 
-const char *customer_blind_of(const char *email, const char *phone, char bi[65],
-                              const char **field, const char **why)
+/* The blind index of the one email or phone given: writes it into `bi` and returns the field
+ * used ("email" or "phone"); otherwise NULL with the offending field in *field and a message in
+ * *why. */
+static const char *blind_of(const char *email, const char *phone, char bi[SEAL_BLIND_HEX + 1],
+                            const char **field, const char **why)
 {
     if (!email && !phone) {
         *field = "email";
@@ -103,7 +106,7 @@ static void send_for(struct req *r, struct sql_stmt *stmt, const char *email, co
 {
     char bi[SEAL_BLIND_HEX + 1];
     const char *field, *why;
-    const char *kind = customer_blind_of(email, phone, bi, &field, &why);
+    const char *kind = blind_of(email, phone, bi, &field, &why);
     if (!kind) {
         http_reply_error(r, 422, "invalid", field, "%s", why);
         return;

@@ -290,8 +290,8 @@ int device_chain_check(const struct device_chain_entry *entries, size_t n, const
         if (!e->hash_hex || strcmp(hex, e->hash_hex) != 0) {
             /* A redacted entry: the chain goes on from its stored hash. */
             if (!redaction_vouched(entries, n, i) ||
-                sodium_hex2bin(digest, sizeof(digest), e->hash_hex, strlen(e->hash_hex), NULL,
-                               NULL, NULL) != 0) {
+                sodium_hex2bin(digest, sizeof(digest), e->hash_hex, strlen(e->hash_hex), NULL, NULL,
+                               NULL) != 0) {
                 out->broken_at = e->id;
                 out->reason = "hash_mismatch";
                 return -1;

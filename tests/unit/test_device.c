@@ -110,10 +110,11 @@ static int check_redacted(const char *redacted, int at, const char *sha_hex, con
     for (int i = 0; i < N; i++) {
         crypto_hash_sha256_state st;
         if (i + 1 == at)
-            snprintf(rcanon[i], sizeof(rcanon[i]),
-                     "{\"id\": %d, \"kind\": \"erasure\", \"content\": {\"redacted\": [{\"entry\": 2, "
-                     "\"hash\": \"%s\", \"canonical_sha256\": \"%s\"}]}}",
-                     i + 1, hash_of ? hash_of : hash_hex[1], sha_hex ? sha_hex : sha);
+            snprintf(
+                rcanon[i], sizeof(rcanon[i]),
+                "{\"id\": %d, \"kind\": \"erasure\", \"content\": {\"redacted\": [{\"entry\": 2, "
+                "\"hash\": \"%s\", \"canonical_sha256\": \"%s\"}]}}",
+                i + 1, hash_of ? hash_of : hash_hex[1], sha_hex ? sha_hex : sha);
         else
             snprintf(rcanon[i], sizeof(rcanon[i]), "{\"id\": %d, \"text\": \"t%d\"}", i + 1, i);
         sodium_bin2hex(prev_hex[i], 65, prev, sizeof(prev));
