@@ -89,7 +89,9 @@ begin
     where (recipient_bi = any (bis)
            or (ref_type = 'appointment' and ref_id = any (appointments))
            or (ref_type = 'thread' and ref_id = any (threads))
-           or (ref_type = 'standby' and ref_id = any (standby)))
+           or (ref_type = 'standby' and ref_id = any (standby))
+           or (ref_type = 'visit' and ref_id = any (visits))
+           or (ref_type = 'repair' and ref_id = any (repairs)))
       and (store_id = any (stores) or (adm and store_id is null));
     select coalesce(array_agg(id order by id), '{}') into promises from promises
     where (recipient_bi = any (bis)
