@@ -43,6 +43,12 @@ void device_verify(struct req *r);
  * One entry of a device's chain as stored: its id, the stored previous hash and hash (hex), and
  * the canonical text the hash covers. device_chain_check recomputes every hash with libsodium
  * (SHA-256 over the 32 previous-hash bytes then the canonical text) and compares.
+ *
+ * A customer's erasure may redact the text of an entry in place (schema/api/customers.sql): its
+ * hash then no longer matches its text. Such an entry verifies when a later entry of kind
+ * "erasure" in the same chain lists it in content.redacted as {entry: its id, hash: its stored
+ * hash, canonical_sha256: SHA-256 of its canonical text as it is now}: the link to the next entry
+ * is still checked, and the redacted text is vouched for by a chained entry.
  */
 struct device_chain_entry {
     long long id;
@@ -56,6 +62,7 @@ struct device_chain_report {
     long long broken_at; /* id of the first entry that does not verify, 0 when none */
     const char *reason;  /* "prev_mismatch", "hash_mismatch", "head_mismatch", or NULL (verify
                             adds "derived_mismatch": rows beside the chain disagree with it) */
+    size_t redacted;     /* entries that verified as redacted by an erasure entry */
 };
 
 /* Returns 0 when the whole chain (and the device's stored head) verifies, -1 otherwise. */

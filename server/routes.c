@@ -9,6 +9,7 @@
 
 #include "auth.h"
 #include "booking.h"
+#include "customer.h"
 #include "device.h"
 #include "floor.h"
 #include "message.h"
@@ -181,6 +182,18 @@ const struct route routes[] = {
      "bookings, no-shows, walk-ins, waits and service times per local day"},
     {"GET", "/api/stores/{store}/repairs", report_repairs, ACCESS_STAFF,
      "the store's repair orders, newest first, by state"},
+
+    /* ---- customers' personal data: access, erasure, erasure requests (customer.c) ---- */
+    {"GET", "/api/customers", customer_access, ACCESS_MANAGER,
+     "everything held about one customer, by email or phone (GDPR art. 15)"},
+    {"POST", "/api/customers/erase", customer_erase, ACCESS_MANAGER,
+     "erase one customer's contact data and message texts (GDPR art. 17)"},
+    {"POST", "/api/manage/{token}/erasure-request", customer_request_from_booking, ACCESS_PUBLIC,
+     "customer: ask the store to erase my data, by my booking's link"},
+    {"POST", "/api/repair-status/{token}/erasure-request", customer_request_from_repair,
+     ACCESS_PUBLIC, "customer: ask the store to erase my data, by my repair's status link"},
+    {"GET", "/api/stores/{store}/erasure-requests", customer_erasure_requests, ACCESS_MANAGER,
+     "customers' erasure requests to this store"},
 
     /* ---- the web root (static.c): every other path outside /api/ ---- */
     {"GET", ROUTE_FALLBACK, static_serve, ACCESS_PUBLIC, "pages, scripts and styles"},

@@ -67,9 +67,26 @@ end $$;
 create or replace trigger record_entries_chain before insert on record_entries
     for each row execute function record_chain_before_insert();
 
+-- The one exception: a customer's erasure (customer_erase in customers.sql) redacts the text of
+-- an old 'message' entry in place, entry by entry, naming the entry in carnet.redact_entry for
+-- its transaction; only the content may change, the hashes stay, and an 'erasure' entry appended
+-- to the chain vouches for the redacted text (see device_chain_check in server/device.c).
 create or replace function record_refuse_rewrite() returns trigger
 language plpgsql as $$
 begin
+    -- Nested: OLD and NEW are set only for a row update.
+    if tg_op = 'UPDATE' then
+        if old.kind = 'message'
+           and current_setting('carnet.redact_entry', true) = old.id::text
+           and (new.id, new.device_id, new.kind, new.store_id, new.ref_type, new.ref_id,
+                new.corrects, new.actor, new.at, new.prev_hash, new.hash)
+               is not distinct from
+               (old.id, old.device_id, old.kind, old.store_id, old.ref_type, old.ref_id,
+                old.corrects, old.actor, old.at, old.prev_hash, old.hash)
+           and new.content = customer_redacted_content(old.content) then
+            return new;
+        end if;
+    end if;
     perform carnet_fail(409, 'append_only', 'entry',
         'the health record is append-only: add a correction instead');
     return null;

@@ -99,6 +99,9 @@ ALLOWED = {
     ("GET", "/api/stores/{store}/reports/satisfaction"): ({"200"}, "the report's defaults"),
     ("GET", "/api/stores/{store}/reports/floor"): ({"200"}, "the report's defaults"),
     ("GET", "/api/stores/{store}/repairs"): ({"200"}, "the store's repairs"),
+    ("GET", "/api/customers"): ({"422 invalid"}, "an email or a phone is required"),
+    ("POST", "/api/customers/erase"): ({"422 invalid"}, _BODY + " (no email or phone)"),
+    ("GET", "/api/stores/{store}/erasure-requests"): ({"200"}, "the store's erasure requests"),
 }
 
 

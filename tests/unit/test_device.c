@@ -94,6 +94,66 @@ START_TEST(test_truncated_tail)
 }
 END_TEST
 
+/* A chain of N entries as the database writes it, whose entry `at` (1-based; 0: none) is an
+ * erasure entry vouching for entry 2 as redacted to `redacted`: naming the hash `hash_of` (NULL:
+ * entry 2's stored hash) and `sha_hex` (NULL: the SHA-256 of `redacted`). Entry 2 is then
+ * redacted. Returns device_chain_check's answer. */
+static char rcanon[N][512];
+static int check_redacted(const char *redacted, int at, const char *sha_hex, const char *hash_of,
+                          struct device_chain_report *rep)
+{
+    unsigned char prev[crypto_hash_sha256_BYTES] = {0}, h[crypto_hash_sha256_BYTES];
+    char sha[65];
+
+    crypto_hash_sha256(h, (const unsigned char *)redacted, strlen(redacted));
+    sodium_bin2hex(sha, sizeof(sha), h, sizeof(h));
+    for (int i = 0; i < N; i++) {
+        crypto_hash_sha256_state st;
+        if (i + 1 == at)
+            snprintf(
+                rcanon[i], sizeof(rcanon[i]),
+                "{\"id\": %d, \"kind\": \"erasure\", \"content\": {\"redacted\": [{\"entry\": 2, "
+                "\"hash\": \"%s\", \"canonical_sha256\": \"%s\"}]}}",
+                i + 1, hash_of ? hash_of : hash_hex[1], sha_hex ? sha_hex : sha);
+        else
+            snprintf(rcanon[i], sizeof(rcanon[i]), "{\"id\": %d, \"text\": \"t%d\"}", i + 1, i);
+        sodium_bin2hex(prev_hex[i], 65, prev, sizeof(prev));
+        crypto_hash_sha256_init(&st);
+        crypto_hash_sha256_update(&st, prev, sizeof(prev));
+        crypto_hash_sha256_update(&st, (const unsigned char *)rcanon[i], strlen(rcanon[i]));
+        crypto_hash_sha256_final(&st, h);
+        sodium_bin2hex(hash_hex[i], 65, h, sizeof(h));
+        memcpy(prev, h, sizeof(h));
+        e[i] = (struct device_chain_entry){i + 1, prev_hex[i], hash_hex[i], rcanon[i]};
+    }
+    snprintf(rcanon[1], sizeof(rcanon[1]), "%s", redacted);
+    return device_chain_check(e, N, hash_hex[N - 1], N, rep);
+}
+
+START_TEST(test_redaction_vouched_by_a_later_erasure_entry)
+{
+    struct device_chain_report rep;
+    const char *red = "{\"id\": 2, \"text\": \"erased\", \"erased\": true}";
+    ck_assert_int_eq(check_redacted(red, 4, NULL, NULL, &rep), 0);
+    ck_assert_uint_eq(rep.redacted, 1);
+    ck_assert_uint_eq(rep.checked, N);
+    /* The vouched-for text is the redacted one: any other change still breaks the chain. */
+    ck_assert_int_eq(check_redacted(red, 4, "00", NULL, &rep), -1);
+    ck_assert_int_eq(rep.broken_at, 2);
+    ck_assert_str_eq(rep.reason, "hash_mismatch");
+    /* It must name the entry's stored hash. */
+    ck_assert_int_eq(check_redacted(red, 4, NULL, "ab", &rep), -1);
+    ck_assert_int_eq(rep.broken_at, 2);
+    /* An erasure entry before the redacted one vouches for nothing. */
+    ck_assert_int_eq(check_redacted(red, 1, NULL, NULL, &rep), -1);
+    ck_assert_int_eq(rep.broken_at, 2);
+    /* Without any erasure entry, a redaction is a broken chain. */
+    ck_assert_int_eq(check_redacted(red, 0, NULL, NULL, &rep), -1);
+    ck_assert_int_eq(rep.broken_at, 2);
+    ck_assert_uint_eq(rep.redacted, 0);
+}
+END_TEST
+
 START_TEST(test_repair_state_names)
 {
     enum repair_state s;
@@ -141,6 +201,7 @@ int main(void)
     tcase_add_test(tc, test_changed_content);
     tcase_add_test(tc, test_removed_entry);
     tcase_add_test(tc, test_truncated_tail);
+    tcase_add_test(tc, test_redaction_vouched_by_a_later_erasure_entry);
     tcase_add_test(tc, test_repair_state_names);
     tcase_add_test(tc, test_phone_normalize);
     suite_add_tcase(s, tc);
