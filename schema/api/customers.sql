@@ -207,12 +207,15 @@ begin
             from surveys v where v.id = any (s.surveys)));
 end $$;
 
--- The text of a 'message' entry of the health record with its texts replaced by 'erased'.
+-- The content of a 'message' entry of the health record with its text (or the hash of it)
+-- replaced by 'erased'.
 create or replace function customer_redacted_content(c jsonb) returns jsonb
 language sql immutable as $$
     select c || jsonb_build_object('erased', true)
              || case when c ? 'body' then '{"body": "erased"}'::jsonb else '{}' end
              || case when c ? 'text' then '{"text": "erased"}'::jsonb else '{}' end
+             -- a bare hash of a short text can be guessed by trying likely texts: it goes too
+             || case when c ? 'sha256' then '{"sha256": "erased"}'::jsonb else '{}' end
 $$;
 
 -- POST /api/customers/erase: see the header. An unknown person, or one already erased (their
@@ -269,13 +272,13 @@ begin
     where id = any (s.promises);
     update surveys set comment = null where id = any (s.surveys) and comment is not null;
 
-    -- Message entries of their threads that still hold a text (see the header).
+    -- Message entries of their threads that still hold a text or its hash (see the header).
     for e in
         select * from record_entries
         where kind = 'message' and ref_type in ('appointment', 'repair')
           and (content->>'thread_id') ~ '^[0-9]{1,18}$'
           and (content->>'thread_id')::bigint = any (s.threads)
-          and (content ? 'body' or content ? 'text')
+          and (content ? 'body' or content ? 'text' or content ? 'sha256')
           and not coalesce((content->>'erased')::boolean, false)
         order by id
     loop
