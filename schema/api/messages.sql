@@ -550,6 +550,11 @@ begin
     perform message_thread_store(p_thread, p_store);
     select * into m from message_text_in(p_body);
     select * into t from message_threads where id = p_thread;
+    if t.recipient is null then
+        -- The customer was erased (their contact is gone): nobody to write to.
+        perform carnet_fail(409, 'erased', 'id',
+                            'this customer''s details were erased: the thread is closed');
+    end if;
     insert into messages (thread_id, author, staff_id, body)
     values (p_thread, 'staff', p_actor, m.body) returning id into v_id;
     perform message_record(p_thread, v_id, p_actor, m.digest);

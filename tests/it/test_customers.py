@@ -314,6 +314,14 @@ def test_erasure_removes_contacts_and_texts_and_the_record_still_verifies(ctx):
                  " order by id desc limit 1")
     assert a == {"staff_id": ctx.staff, "object_id": _blind(ctx, "email", c["email"])}
 
+    # Their thread is closed: staff cannot write to nobody, and nothing is stored.
+    msgs = ctx.sql1("select count(*) as n from messages where thread_id = %s", (c["thread"],))["n"]
+    r = m.post("/api/stores/%d/threads/%d/messages" % (ctx.paris, c["thread"]),
+               {"body": "Are you still there?"})
+    assert (r.status, r.error["code"], r.error["field"]) == (409, "erased", "id"), r
+    assert ctx.sql1("select count(*) as n from messages where thread_id = %s",
+                    (c["thread"],))["n"] == msgs
+
     # Again: nobody is found any more, and nothing changes.
     n = ctx.sql1("select count(*) as n from record_entries where device_id = %s",
                  (c["device"],))["n"]
