@@ -327,6 +327,22 @@ char *seal_open_text(const char *text, char *err, size_t errlen)
     return out;
 }
 
+/* Appends `n` bytes to a growing buffer (room kept for a final NUL). */
+static int put_raw(char **buf, size_t *len, size_t *cap, const char *p, size_t n)
+{
+    if (*len + n + 1 > *cap) {
+        size_t ncap = (*cap + n + 1) * 2;
+        char *nb = realloc(*buf, ncap);
+        if (!nb)
+            return -1;
+        *buf = nb;
+        *cap = ncap;
+    }
+    memcpy(*buf + *len, p, n);
+    *len += n;
+    return 0;
+}
+
 /* Appends `n` bytes of plain text to a growing buffer as JSON string content. */
 static int put_json(char **buf, size_t *len, size_t *cap, const char *p, size_t n)
 {
@@ -343,32 +359,9 @@ static int put_json(char **buf, size_t *len, size_t *cap, const char *p, size_t 
         } else {
             esc[0] = (char)c;
         }
-        if (*len + el + 1 > *cap) {
-            size_t ncap = (*cap + el + 1) * 2;
-            char *nb = realloc(*buf, ncap);
-            if (!nb)
-                return -1;
-            *buf = nb;
-            *cap = ncap;
-        }
-        memcpy(*buf + *len, esc, el);
-        *len += el;
-    }
-    return 0;
-}
-
-static int put_raw(char **buf, size_t *len, size_t *cap, const char *p, size_t n)
-{
-    if (*len + n + 1 > *cap) {
-        size_t ncap = (*cap + n + 1) * 2;
-        char *nb = realloc(*buf, ncap);
-        if (!nb)
+        if (put_raw(buf, len, cap, esc, el) < 0)
             return -1;
-        *buf = nb;
-        *cap = ncap;
     }
-    memcpy(*buf + *len, p, n);
-    *len += n;
     return 0;
 }
 

@@ -127,8 +127,9 @@ end $$;
 
 -- GET /api/customers?email=|phone=: everything held about the person in the caller's scope.
 -- Personal data leaves as stored (markers); carnetd opens it on its way out.
-create or replace function customer_access(p_actor bigint, p_em text, p_ph text, p_req text)
-returns json
+-- The person an access or an erasure is about, as the actor may see them; 404 (the same for an
+-- unknown person and another store's customer) when there is nobody there for them.
+create or replace function customer_found(p_actor bigint, p_em text, p_ph text) returns record
 language plpgsql as $$
 declare
     s record;
@@ -138,6 +139,16 @@ begin
     if not s.held then
         perform customer_not_found(p_em);
     end if;
+    return s;
+end $$;
+
+create or replace function customer_access(p_actor bigint, p_em text, p_ph text, p_req text)
+returns json
+language plpgsql as $$
+declare
+    s record;
+begin
+    s := customer_found(p_actor, p_em, p_ph);
     perform carnet_audit(p_actor, 'customer_access', 'customer', coalesce(p_em, p_ph), p_req);
     return json_build_object(
         'found_by', case when p_em is null then 'phone' else 'email' end,
@@ -232,11 +243,7 @@ declare
     n jsonb;
     k int;
 begin
-    perform customer_check_bi(p_em, p_ph);
-    s := customer_scope(p_actor, p_em, p_ph);
-    if not s.held then
-        perform customer_not_found(p_em);
-    end if;
+    s := customer_found(p_actor, p_em, p_ph);
 
     update appointments set customer_name = retention_erased_name(), customer_email = null,
         customer_phone = null, customer_email_bi = null, customer_phone_bi = null,

@@ -4,9 +4,8 @@ to deliver and then drops the text, and what carnetd does with a seal it cannot 
 import json
 import os
 import re
-import time
 
-from harness import Client, data_key_file, open_sealed
+from harness import Client, data_key_file, open_sealed, wait_for
 
 FAST = {"CARNET_OUTBOX_INTERVAL_MS": "50", "CARNET_OUTBOX_BACKOFF_MS": "100"}
 LINK = re.compile(r"/#([A-Za-z0-9_-]{43})\b")
@@ -15,16 +14,6 @@ LINK = re.compile(r"/#([A-Za-z0-9_-]{43})\b")
 def setup(ctx):
     ctx.seed_demo()
     ctx.paris = ctx.sql1("select id from stores where code = 'paris-opera'")["id"]
-
-
-def _wait(cond, what, timeout=15):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = cond()
-        if v:
-            return v
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting for " + what)
 
 
 def _key(ctx, name, content, mode=0o600):
@@ -126,8 +115,8 @@ def test_links_the_database_mints_come_sealed_from_the_stock(ctx):
     r = Client(s.port).get("/api/surveys/" + tok)
     assert r.status == 200, r
     # The stock is topped up again by the jobs' carnetd.
-    _wait(lambda: ctx.sql1("select count(*) as n from link_stock")["n"] >= before,
-          "the stock topped up")
+    wait_for(lambda: ctx.sql1("select count(*) as n from link_stock")["n"] >= before,
+             "the stock topped up")
     s.stop()
 
 
@@ -167,8 +156,8 @@ def test_a_seal_under_another_key_fails_the_message_for_good(ctx):
     s = ctx.start_carnetd(env=FAST)
     mid = ctx.sql1("select id from outbox where ref_type = 'appointment' and ref_id = %s "
                    "and kind = 'booking_confirmed'", (booked["appointment"]["id"],))["id"]
-    row = _wait(lambda: ctx.sql1("select status, last_error, attempts from outbox "
-                                 "where id = %s and status = 'failed'", (mid,)), "the failure")
+    row = wait_for(lambda: ctx.sql1("select status, last_error, attempts from outbox "
+                                    "where id = %s and status = 'failed'", (mid,)), "the failure")
     assert "not one loaded" in row["last_error"] and row["attempts"] == 1, row
     assert not [n for n in os.listdir(s.outbox_dir) if n.startswith("%d-" % mid)] \
         if os.path.isdir(s.outbox_dir) else True
