@@ -726,11 +726,16 @@ begin
     if v_rec is null or v_rec not between 0 and 10 then
         perform carnet_fail(422, 'invalid', 'recommendation', 'recommendation is from 0 to 10');
     end if;
-    if v_comment is not null and length(v_comment) > 2000 then
-        perform carnet_fail(422, 'invalid', 'comment', 'at most 2000 characters');
+    -- A comment is personal data: carnetd checked and sealed it (021). One in clear (an SQL
+    -- caller) is checked here and sealed by carnetd's job.
+    if not pd_is_marker(v_comment) then
+        if v_comment is not null and length(v_comment) > 2000 then
+            perform carnet_fail(422, 'invalid', 'comment', 'at most 2000 characters');
+        end if;
+        v_comment := nullif(btrim(v_comment), '');
     end if;
     update surveys set answered_at = now(), satisfaction = v_sat, effort = v_eff,
-                       recommendation = v_rec, comment = nullif(btrim(v_comment), '')
+                       recommendation = v_rec, comment = v_comment
     where id = s.id and answered_at is null;
     if not found then
         perform carnet_fail(409, 'already_answered', 'token', 'this survey was already answered');

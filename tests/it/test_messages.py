@@ -318,7 +318,9 @@ def test_survey_link_works_once_and_for_one_visit(ctx):
     r = c.post("/api/surveys/" + tok_a, {"satisfaction": 1, "effort": 7, "recommendation": 0})
     assert r.status == 409 and r.error["code"] == "already_answered", r
     rows = {x["id"]: x for x in ctx.sql("select * from surveys where id in (%s, %s)", (a, b))}
-    assert rows[a]["satisfaction"] == 5 and rows[a]["comment"] == "Quick and kind.", rows[a]
+    # The comment rests sealed, as a message text does (021).
+    assert rows[a]["satisfaction"] == 5 and ctx.is_pd(rows[a]["comment"]), rows[a]
+    assert ctx.opened(rows[a]["comment"]) == "Quick and kind.", rows[a]
     assert rows[b]["answered_at"] is None, "answering one visit touched another"
     assert c.get("/api/surveys/" + tok_a).json["answered"] is True
     # the other visit's link is still good, once
