@@ -62,6 +62,11 @@ char *seal_open_json(const char *json, size_t len, size_t *outlen, int *unreadab
  * SEAL_BLIND_HEX hex digits: the value is normalised first (an email's case and spaces, a
  * phone's spaces, dots and dashes do not matter). -1 past the ring's end or for another kind. */
 int seal_blind(int i, const char *kind, const char *value, char out[SEAL_BLIND_HEX + 1]);
+/* A keyed hash (SEAL_BLIND_HEX hex digits) of `label` ":" `value` under the current key's
+ * blind-index key, the value taken as it is: a name or a sealing key derived from something a
+ * client chose, which a reader of the database cannot recompute by guessing that choice. The
+ * label keeps each use apart from the others and from the blind indexes. -1 without a key. */
+int seal_keyed(const char *label, const char *value, char out[SEAL_BLIND_HEX + 1]);
 
 /* True when `s` is exactly one personal-data marker, under any key. */
 bool seal_is_pd(const char *s);

@@ -8,8 +8,10 @@
  *
  * Customer links: the manage link is minted and checked by link.c; PostgreSQL stores only its
  * hash. Idempotent booking (Idempotency-Key): SQL remembers the first reply per key; a success's
- * token is kept only sealed with a key derived from the Idempotency-Key, which the database
- * never sees, so a retry gets the same link back and a copy of the database opens nothing. The
+ * token is kept only sealed with a key derived from the Idempotency-Key and the data key, which
+ * the database never sees, so a retry gets the same link back and a copy of the database opens
+ * nothing, even for a key that is easy to guess. (A retry that reaches a carnetd under a new
+ * data key, after a rotation, is a new request.) The
  * token itself also goes to SQL once, for the confirmation message that carries the link (the
  * outbox keeps a message until it is delivered).
  *
@@ -534,11 +536,24 @@ void booking_create(struct req *r)
     r->state_free = booking_ctx_free;
     link_mint(&b->link);
     if (key) {
-        /* Two derivations of (store, key): one names the record, the other seals the link. */
-        if (asprintf(&material, "carnet-idempotency:%s:%s", store, key) < 0) {
+        /* Two derivations of (store, key): one names the record, the other seals the link.
+         * Both start from a keyed hash under the data key: a client's key may be short or
+         * predictable ("1", a counter), and a reader of the database must not find it by
+         * guessing against key_hash and then open the link kept with it. */
+        char raw_key[SEAL_BLIND_HEX + 1];
+        if (asprintf(&material, "%s:%s", store, key) < 0) {
             material = NULL;
             goto oom;
         }
+        if (seal_keyed("carnet-idempotency", material, raw_key) < 0)
+            goto oom;
+        sodium_memzero(material, strlen(material));
+        free(material);
+        if (asprintf(&material, "carnet-idempotency:%s", raw_key) < 0) {
+            material = NULL;
+            goto oom;
+        }
+        sodium_memzero(raw_key, sizeof(raw_key));
         util_token_hash(material, idem_hash);
         crypto_generichash(b->seal_key, sizeof(b->seal_key), (const unsigned char *)material,
                            strlen(material), (const unsigned char *)"seal", 4);

@@ -500,6 +500,24 @@ int seal_blind(int i, const char *kind, const char *value, char out[SEAL_BLIND_H
     return 0;
 }
 
+int seal_keyed(const char *label, const char *value, char out[SEAL_BLIND_HEX + 1])
+{
+    unsigned char h[SEAL_BLIND_HEX / 2];
+    crypto_generichash_state st;
+
+    if (nkeys < 1 || !label || !value)
+        return -1;
+    crypto_generichash_init(&st, ring[0].blind, crypto_generichash_KEYBYTES, sizeof(h));
+    crypto_generichash_update(&st, (const unsigned char *)label, strlen(label));
+    crypto_generichash_update(&st, (const unsigned char *)":", 1);
+    crypto_generichash_update(&st, (const unsigned char *)value, strlen(value));
+    crypto_generichash_final(&st, h, sizeof(h));
+    sodium_memzero(&st, sizeof(st));
+    sodium_bin2hex(out, SEAL_BLIND_HEX + 1, h, sizeof(h));
+    sodium_memzero(h, sizeof(h));
+    return 0;
+}
+
 void seal_free(void)
 {
     for (int i = 0; i < SEAL_MAX_KEYS; i++)

@@ -7,6 +7,7 @@ holds none of them in any format, and no carnetd log holds them or a link token;
 carnetd with its jobs delivers the messages and seals what is left, and the same holds. The
 customer's own link and the staff read the values in clear."""
 import datetime
+import hashlib
 import os
 import re
 import secrets
@@ -181,6 +182,50 @@ def test_booking_with_an_idempotency_key_and_its_replay(ctx):
         headers={"Idempotency-Key": key})
     assert again.status == 201 and p.name in again.raw.decode(), again
     _clean(ctx, "idempotent replay")
+
+
+def _secretbox_open(box_hex, key):
+    """libsodium's crypto_secretbox_open_easy of hex(nonce || box) under `key`, or None."""
+    import ctypes
+    sodium = ctypes.CDLL("libsodium.so.23")
+    raw = bytes.fromhex(box_hex)
+    nonce, box = raw[:24], raw[24:]
+    out = ctypes.create_string_buffer(len(box))
+    if sodium.crypto_secretbox_open_easy(out, box, ctypes.c_ulonglong(len(box)), nonce, key):
+        return None
+    return out.raw[:len(box) - 16].decode()
+
+
+def test_a_guessable_idempotency_key_opens_no_link_from_the_database(ctx):
+    """Clients pick their Idempotency-Keys, and many pick short or predictable ones ("1", a
+    counter, a timestamp). Whoever reads the database (a dump, a backup) must not be able to
+    find such a key by trying guesses against booking_idempotency.key_hash and then open the
+    stored manage link with it: what names the record and seals the link is keyed with a
+    secret of carnetd's (the data key), not derived from the client's key alone."""
+    p = Person("booking with a guessable key")
+    guesses = ["%s%d" % (pre, i) for pre in ("", "k-", "key-", "booking-") for i in range(100)]
+    key = secrets.choice(guesses)
+    r = _book(ctx, p, headers={"Idempotency-Key": key})
+    token = r.json["manage_token"]
+    row = ctx.sql1("select key_hash, sealed_token from booking_idempotency "
+                   "order by created_at desc limit 1")
+    assert row["sealed_token"] and token not in row["sealed_token"], row
+    for g in guesses:
+        material = ("carnet-idempotency:%d:%s" % (ctx.paris, g)).encode()
+        if hashlib.blake2b(material, digest_size=32).hexdigest() == row["key_hash"]:
+            opened = _secretbox_open(row["sealed_token"],
+                                     hashlib.blake2b(material, digest_size=32,
+                                                     key=b"seal").digest())
+            raise AssertionError("the database names Idempotency-Key %r, and the link it keeps "
+                                 "opens with it: %s" % (g, opened == token))
+    # The customer's retry with the same key still gets the same link back.
+    again = Client(ctx.server.port).post("/api/stores/%d/appointments" % ctx.paris, {
+        "service_id": ctx.setup_svc, "starts_at": r.json["appointment"]["starts_at"],
+        "name": p.name, "email": p.email.upper(), "phone": p.phone_typed},
+        headers={"Idempotency-Key": key})
+    assert again.status == 201 and again.json["manage_token"] == token, again
+    assert again.header("Idempotent-Replayed") == "true", again.headers
+    _clean(ctx, "booking with a guessable key")
 
 
 def test_walk_ins_join_the_line(ctx):

@@ -150,6 +150,36 @@ START_TEST(ring_rotation_and_blind_index)
 }
 END_TEST
 
+START_TEST(keyed_hash)
+{
+    char a[SEAL_BLIND_HEX + 1], b[SEAL_BLIND_HEX + 1], c[SEAL_BLIND_HEX + 1];
+    unsigned char plain[SEAL_BLIND_HEX / 2];
+    char unkeyed[SEAL_BLIND_HEX + 1];
+
+    seal_free();
+    ck_assert_int_eq(seal_keyed("idem", "1:k-1", a), -1); /* no key, no hash */
+    seal_init_key(KEY_A);
+    ck_assert_int_eq(seal_keyed("idem", "1:k-1", a), 0);
+    ck_assert_int_eq(seal_keyed("idem", "1:k-1", b), 0);
+    ck_assert_str_eq(a, b);
+    ck_assert_int_eq(strlen(a), SEAL_BLIND_HEX);
+    /* what a reader without the key computes from a guess is not it */
+    crypto_generichash(plain, sizeof(plain), (const unsigned char *)"idem:1:k-1", 10, NULL, 0);
+    sodium_bin2hex(unkeyed, sizeof(unkeyed), plain, sizeof(plain));
+    ck_assert_str_ne(a, unkeyed);
+    /* the label and the value both count, taken as they are (no normalising) */
+    ck_assert_int_eq(seal_keyed("other", "1:k-1", c), 0);
+    ck_assert_str_ne(a, c);
+    ck_assert_int_eq(seal_keyed("idem", "1:K-1", c), 0);
+    ck_assert_str_ne(a, c);
+    /* it follows the current key */
+    seal_free();
+    seal_init_key(KEY_B);
+    ck_assert_int_eq(seal_keyed("idem", "1:k-1", c), 0);
+    ck_assert_str_ne(a, c);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("seal");
@@ -163,6 +193,7 @@ int main(void)
     tcase_add_test(tc, refusals);
     tcase_add_test(tc, personal_data_in_json);
     tcase_add_test(tc, ring_rotation_and_blind_index);
+    tcase_add_test(tc, keyed_hash);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
