@@ -65,7 +65,8 @@ def setup(ctx):
                              (ctx.paris,))["id"]
     # The requests are served by a carnetd without jobs: whatever rests in clear after a
     # request was written in clear by it, not "not yet sealed by the job".
-    ctx._server = ctx.start_carnetd(args=["--no-jobs"])
+    # At debug level: "never logged" holds at every level.
+    ctx._server = ctx.start_carnetd(args=["--no-jobs"], env={"CARNET_LOG_LEVEL": "debug"})
 
 
 def _staff(ctx, who="specialist"):
@@ -167,6 +168,27 @@ def test_online_booking_and_its_manage_link(ctx):
     _clean(ctx, "cancel by link")
 
 
+def test_staff_reschedule_and_cancel_a_booking(ctx):
+    p = Person("booking moved by staff")
+    r = _book(ctx, p)
+    aid = r.json["appointment"]["id"]
+    s = _staff(ctx)
+    slot = _slot(ctx, s, ctx.setup_svc, days=5)
+    r = s.post("/api/stores/%d/appointments/%d/reschedule" % (ctx.paris, aid), {"starts_at": slot})
+    assert r.status == 200 and p.name in r.raw.decode(), r
+    _clean(ctx, "staff reschedule")
+    r = s.post("/api/stores/%d/appointments/%d/cancel" % (ctx.paris, aid))
+    assert r.status == 200, r
+    _clean(ctx, "staff cancel")
+    # A booking refused (the slot is gone) leaves nothing either.
+    q = Person("booking refused")
+    r = Client(ctx.server.port).post("/api/stores/%d/appointments" % ctx.paris, {
+        "service_id": ctx.setup_svc, "starts_at": "2020-01-06T10:00:00+01:00", "name": q.name,
+        "email": q.email, "phone": q.phone})
+    assert r.status in (409, 422), r
+    _clean(ctx, "booking refused")
+
+
 def test_booking_with_an_idempotency_key_and_its_replay(ctx):
     p = Person("idempotent booking")
     key = "attack-" + secrets.token_hex(8)
@@ -229,16 +251,20 @@ def test_a_guessable_idempotency_key_opens_no_link_from_the_database(ctx):
 
 
 def test_walk_ins_join_the_line(ctx):
-    for contact in ("email", "phone"):
+    for contact in ("email", "phone", "free text"):
         p = Person("walk-in (%s)" % contact)
         c = Client(ctx.server.port)
-        r = c.post("/api/stores/%d/line" % ctx.paris,
-                   {"name": p.name, "contact": p.email if contact == "email" else p.phone_typed})
+        given = {"email": p.email, "phone": p.phone_typed,
+                 "free text": "ask %s at the cafe, or %s" % (p.name, p.phone_typed)}[contact]
+        r = c.post("/api/stores/%d/line" % ctx.paris, {"name": p.name, "contact": given})
         assert r.status == 201, r
         _clean(ctx, "line join by " + contact)
         assert c.get("/api/line/" + r.json["token"]).status == 200
         q = _staff(ctx).get("/api/stores/%d/queue" % ctx.paris)
         assert q.status == 200 and p.name in q.raw.decode(), q
+        # The public board shows an initial, never the name.
+        b = Client(ctx.server.port).get("/api/stores/%d/board" % ctx.paris)
+        assert b.status == 200 and p.tag not in b.raw.decode().lower(), b
 
 
 def test_desk_checkin_of_a_booking(ctx):
