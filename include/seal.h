@@ -68,6 +68,9 @@ int seal_blind(int i, const char *kind, const char *value, char out[SEAL_BLIND_H
  * label keeps each use apart from the others and from the blind indexes. -1 without a key. */
 int seal_keyed(const char *label, const char *value, char out[SEAL_BLIND_HEX + 1]);
 
+/* True when `s` holds the opening of a marker of either kind anywhere: text from outside that
+ * carnetd would otherwise keep as it is, and later open on its way out. */
+bool seal_has_marker(const char *s);
 /* True when `s` is exactly one personal-data marker, under any key. */
 bool seal_is_pd(const char *s);
 /* A copy of `text` whose markers (either kind) under an older key of the ring are sealed again

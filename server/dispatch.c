@@ -5,6 +5,10 @@
  * The route table (routes.c) says who may call what. Paths outside the API that no row has go
  * to the table's fallback row (the web root). A body sent to the API must be a JSON object; it is
  * parsed once here (handlers that need fields read r->json; SQL gets the text as received).
+ * No text in it may hold a marker of sealed data (seal.h): replies and messages open every
+ * marker in what they carry, so a marker copied out of the database and typed into a field kept
+ * as typed (a booking's problem, a note) would come back opened, the API decrypting a stolen
+ * dump for whoever asks. Checked on the parsed strings, so a \u-escaped brace counts too.
  * Authentication is asynchronous (a session lookup), so auth continues the request through the
  * callback it is handed; the request stays alive meanwhile because auth's query holds it.
  */
@@ -15,6 +19,7 @@
 #include "auth.h"
 #include "http.h"
 #include "router.h"
+#include "seal.h"
 
 static bool is_api_path(const char *p)
 {
@@ -40,9 +45,37 @@ static void authorised(struct req *r)
     rt->handler(r);
 }
 
+/* True when a string anywhere in `j` (a member's name or a value, at any depth) holds a
+ * marker. */
+static bool holds_marker(json_t *j)
+{
+    const char *k;
+    json_t *v;
+    size_t i;
+
+    if (json_is_string(j))
+        return seal_has_marker(json_string_value(j));
+    if (json_is_object(j)) {
+        json_object_foreach(j, k, v)
+        {
+            if (seal_has_marker(k) || holds_marker(v))
+                return true;
+        }
+    } else if (json_is_array(j)) {
+        json_array_foreach(j, i, v)
+        {
+            if (holds_marker(v))
+                return true;
+        }
+    }
+    return false;
+}
+
 static int parse_json_body(struct req *r)
 {
     json_error_t jerr;
+    const char *k;
+    json_t *v;
     if (r->body_len == 0 || !has_body_method(r->method))
         return 0;
     r->json = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &jerr);
@@ -51,6 +84,14 @@ static int parse_json_body(struct req *r)
                          "the body must be a JSON object (%s at character %d)",
                          r->json ? "not an object" : jerr.text, r->json ? 0 : jerr.position);
         return -1;
+    }
+    json_object_foreach(r->json, k, v)
+    {
+        if (seal_has_marker(k) || holds_marker(v)) {
+            http_reply_error(r, 422, "invalid", seal_has_marker(k) ? "body" : k,
+                             "text shaped like carnet's sealed data is not accepted");
+            return -1;
+        }
     }
     return 0;
 }

@@ -250,6 +250,12 @@ static const char *next_marker(const char *s, bool *pd)
     return l;
 }
 
+bool seal_has_marker(const char *s)
+{
+    bool pd;
+    return s && next_marker(s, &pd) != NULL;
+}
+
 /*
  * Opens the marker at `m` (of kind pd) into `out` (room for at least its length); on success
  * returns the plain text's length and sets *end past the marker. -1 with the reason in `err`.

@@ -387,9 +387,10 @@ def test_a_walk_in_name_is_checked_before_it_is_sealed(ctx):
     assert ctx.sql1("select count(*) as n from visits")["n"] == 0
     # What carnetd derives is its own: a client cannot put an initial on the public board, nor
     # a way to reach someone else.
+    r = ctx.client().post(p, {"name": "Ann", "contact_recipient": "{{pd:0000000000000000:AAAA}}"})
+    assert r.status == 422 and r.error["field"] == "contact_recipient", r  # no marker from outside
     r = ctx.client().post(p, {"name": "Ann", "initial": "XXX", "contact_channel": "sms",
-                              "contact_recipient": "{{pd:0000000000000000:AAAA}}",
-                              "contact_bi": "0" * 64})
+                              "contact_recipient": "+33612345678", "contact_bi": "0" * 64})
     assert r.status == 201, r
     v = ctx.sql1("select initial, contact, contact_bi, contact_channel, contact_recipient "
                  "from visits where id = %s", (r.json["visit_id"],))

@@ -8,6 +8,7 @@ carnetd with its jobs delivers the messages and seals what is left, and the same
 customer's own link and the staff read the values in clear."""
 import datetime
 import hashlib
+import json
 import os
 import re
 import secrets
@@ -470,6 +471,55 @@ def test_erasure_by_a_manager(ctx):
     r = m.post("/api/customers/erase", {"phone": p.phone_typed})
     assert r.status in (200, 404), r
     _clean(ctx, "erasure again")
+
+
+def test_carnetd_opens_no_ciphertext_someone_typed(ctx):
+    """Whoever holds a copy of the database holds every customer's ciphertext. Typed back into
+    a field carnetd keeps as it is (a booking's problem, a note), a marker must come back as
+    typed, or be refused: never opened, or the public API decrypts the whole dump for them."""
+    victim = Person("customer whose ciphertext is typed back")
+    s = _staff(ctx, "tech")
+    assert s.put("/api/devices/ATTACKOWN2", {"model": "Pixel 8"}).status in (200, 201)
+    r = s.post("/api/devices/ATTACKOWN2/owners", {
+        "store_id": ctx.paris, "name": victim.name, "email": victim.email})
+    assert r.status == 201, r
+    stolen = ctx.sql1("select o.email from device_owners o join devices d on d.id = o.device_id "
+                      "where d.serial = 'ATTACKOWN2' and o.until is null")["email"]
+    assert ctx.is_pd(stolen), stolen
+    c = Client(ctx.server.port)
+    escaped = '"%s"' % stolen.replace("{", "\\u007b")
+    for problem, raw in ((stolen, None), ("see " + stolen + " please", None),
+                         (None, escaped), (stolen.replace("pd", "sealed"), None)):
+        body = {"service_id": ctx.setup_svc, "starts_at": _slot(ctx, c, ctx.setup_svc),
+                "name": "Mallory", "email": "mallory@example.test", "problem": problem}
+        if raw:  # the braces written as JSON escapes: the same text once parsed
+            text = json.dumps(dict(body, problem="@")).replace('"@"', raw)
+            assert "{{" not in text and json.loads(text)["problem"] == stolen, text
+            r = c.post("/api/stores/%d/appointments" % ctx.paris, raw=text.encode(),
+                       headers={"Content-Type": "application/json"})
+        else:
+            r = c.post("/api/stores/%d/appointments" % ctx.paris, body)
+        assert victim.email not in r.raw.decode(), "the booking reply opened it: %r" % r
+        assert r.status == 422 and r.error["field"] == "problem", r
+    # Nor does a member of staff of another store read it through a note, a message...
+    lyon = _staff(ctx, "lyon")
+    r = lyon.post("/api/devices/ATTACKOWN2/notes", {"text": stolen})
+    assert r.status == 422 and r.error["field"] == "text", r
+    r = lyon.post("/api/devices/ATTACKOWN2/diagnostics", {
+        "store_id": ctx.paris, "results": [{"test": "x", "values": [{"name": stolen}]}]})
+    assert r.status == 422 and r.error["field"] == "results", r
+    r = lyon.get("/api/devices/ATTACKOWN2")
+    assert r.status == 200 and victim.email not in r.raw.decode(), r
+    # ... nor a customer through a member name, at any depth.
+    r = c.post("/api/stores/%d/line" % ctx.paris, {"name": "Mallory", stolen: 1})
+    assert r.status == 422 and r.error["field"] == "body", r
+    # Searches do not echo it opened either.
+    spec = _staff(ctx)
+    for path in ("/api/devices?q=%s", "/api/stores/%d/checkin/search?name=%%s" % ctx.paris,
+                 "/api/customers?email=%s"):
+        r = spec.get(path % urllib.parse.quote(stolen))
+        assert victim.email not in r.raw.decode(), (path, r)
+    _clean(ctx, "ciphertext typed back", [victim])
 
 
 def test_after_the_jobs_ran(ctx):

@@ -173,6 +173,10 @@ START_TEST(keyed_hash)
     ck_assert_int_eq(seal_keyed("idem", "1:K-1", c), 0);
     ck_assert_str_ne(a, c);
     /* it follows the current key */
+    ck_assert(seal_has_marker("see {{pd:0123456789abcdef:AAAA}} here"));
+    ck_assert(seal_has_marker("{{sealed:x"));
+    ck_assert(!seal_has_marker("{{store}} and {pd: and {{ pd:"));
+    ck_assert(!seal_has_marker(NULL));
     seal_free();
     seal_init_key(KEY_B);
     ck_assert_int_eq(seal_keyed("idem", "1:k-1", c), 0);
