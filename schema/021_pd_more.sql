@@ -1,4 +1,5 @@
--- 021: a survey's comment is personal data too (017).
+-- 021: a survey's comment is personal data too (017); a message's record entry keeps a keyed
+-- hash of its text.
 --
 -- It is free text the customer writes to the store, as a message is: it may name them, give a
 -- phone number, tell what happened to them. carnetd checks it and seals it before SQL sees it
@@ -25,3 +26,11 @@ begin
         execute format('alter table surveys drop constraint %I', c.conname);
     end loop;
 end $$;
+
+-- A message's entry in the health record kept the SHA-256 of its clear text (019): whoever
+-- reads the database could find a short or predictable text by trying likely ones. carnetd now
+-- sends a keyed hash (mac, under the data key named by mac_key) instead; message_text_in and
+-- message_record (schema/api/messages.sql) carry it as a JSON proof, so their signatures change.
+-- Entries written before keep their SHA-256 (the chain covers them; an erasure removes it).
+drop function if exists message_record(bigint, bigint, bigint, text);
+drop function if exists message_text_in(jsonb);

@@ -8,7 +8,7 @@
  * links carnetd minted (a booking's manage link, a repair's status link), hashed the same way.
  *
  * A message text is personal data: it is checked here in clear, then sealed (seal.h) before it
- * reaches SQL, with the SHA-256 of the clear text, which is what the device's hash-chained
+ * reaches SQL, with a keyed hash of the clear text, which is what the device's hash-chained
  * record keeps of it (a sealed text in a chain could never be re-sealed or erased). A survey's
  * comment is free text the customer writes too: sealed the same way.
  */
@@ -26,6 +26,7 @@
 
 #define MESSAGE_BODY_MAX 4000
 #define SURVEY_COMMENT_MAX 2000
+#define MESSAGE_MAC_LABEL "carnet-message-text"
 #define REPORT_WEEKS_DEFAULT 8
 #define REPORT_WEEKS_MAX 104
 #define OUTBOX_LIST_DEFAULT 100
@@ -68,12 +69,13 @@ static size_t text_chars(const char *s, size_t n)
 }
 
 /* For a body {"body": "..."} with a message text of 1..4000 characters, the body text for SQL:
- * {"body": the text sealed, "sha256": hex SHA-256 of the clear text} (malloc'd). Otherwise
- * replies and returns NULL. */
+ * {"body": the text sealed, "mac": a keyed hash of the clear text (seal_keyed), "mac_key": the
+ * data key's id} (malloc'd): what the device's record keeps of the text, which a reader of the
+ * database cannot test guesses of a short text against, as they could a bare SHA-256.
+ * Otherwise replies and returns NULL. */
 static char *message_body_sealed(struct req *r)
 {
-    unsigned char digest[crypto_hash_sha256_BYTES];
-    char hex[crypto_hash_sha256_BYTES * 2 + 1];
+    char mac[SEAL_BLIND_HEX + 1];
     const char *text;
     size_t len, chars;
     char *marker, *out = NULL;
@@ -93,13 +95,11 @@ static char *message_body_sealed(struct req *r)
         http_reply_error(r, 422, "invalid", "body", "at most %d characters", MESSAGE_BODY_MAX);
         return NULL;
     }
-    crypto_hash_sha256(digest, (const unsigned char *)text, len);
-    sodium_bin2hex(hex, sizeof(hex), digest, sizeof(digest));
-    if (!(marker = seal_pd(text))) {
+    if (seal_keyed(MESSAGE_MAC_LABEL, text, mac) < 0 || !(marker = seal_pd(text))) {
         http_reply_oom(r);
         return NULL;
     }
-    j = json_pack("{ssss}", "body", marker, "sha256", hex);
+    j = json_pack("{ssssss}", "body", marker, "mac", mac, "mac_key", seal_key_id());
     free(marker);
     if (j)
         out = json_dumps(j, JSON_COMPACT);

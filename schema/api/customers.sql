@@ -227,6 +227,7 @@ language sql immutable as $$
              || case when c ? 'text' then '{"text": "erased"}'::jsonb else '{}' end
              -- a bare hash of a short text can be guessed by trying likely texts: it goes too
              || case when c ? 'sha256' then '{"sha256": "erased"}'::jsonb else '{}' end
+             || case when c ? 'mac' then '{"mac": "erased"}'::jsonb else '{}' end
 $$;
 
 -- POST /api/customers/erase: see the header. An unknown person, or one already erased (their
@@ -285,7 +286,7 @@ begin
         where kind = 'message' and ref_type in ('appointment', 'repair')
           and (content->>'thread_id') ~ '^[0-9]{1,18}$'
           and (content->>'thread_id')::bigint = any (s.threads)
-          and (content ? 'body' or content ? 'text' or content ? 'sha256')
+          and (content ? 'body' or content ? 'text' or content ? 'sha256' or content ? 'mac')
           and not coalesce((content->>'erased')::boolean, false)
         order by id
     loop

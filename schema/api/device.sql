@@ -482,9 +482,10 @@ begin
     from (select e.id, json_build_object(
                 'id', e.id, 'kind', e.kind, 'at', e.at, 'store_id', e.store_id,
                 'ref_type', e.ref_type, 'ref_id', e.ref_id,
-                -- A message entry holds the message's id and the hash of its text (019); the
-                -- text itself rests sealed in messages and is opened on the way out.
-                'content', case when e.kind = 'message' and e.content ? 'sha256'
+                -- A message entry holds the message's id and a hash of its text (019, 021);
+                -- the text itself rests sealed in messages and is opened on the way out.
+                'content', case when e.kind = 'message'
+                                     and (e.content ? 'sha256' or e.content ? 'mac')
                                 then e.content || jsonb_build_object('body',
                                          (select m.body from messages m
                                           where m.id = (e.content->>'message_id')::bigint))

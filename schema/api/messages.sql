@@ -440,11 +440,11 @@ end $$;
 -- Appends a message to the device's health record when the device domain is installed
 -- (record_append of 003_device), so the record keeps the conversation; without it the thread
 -- alone keeps it. Called through EXECUTE so this migration does not depend on 003.
--- The entry names the message and holds the SHA-256 (hex) of its clear text, p_sha256, not the
+-- The entry names the message and holds p_proof (message_text_in) of its clear text, not the
 -- text: the text is sealed, and a chained entry could neither be re-sealed under a new key nor
--- erased. The record view shows the text from messages (device_record); the hash proves it.
+-- erased. The record view shows the text from messages (device_record); the proof ties it.
 create or replace function message_record(p_thread bigint, p_message bigint, p_staff bigint,
-                                          p_sha256 text) returns void
+                                          p_proof jsonb) returns void
 language plpgsql as $$
 declare
     t message_threads%rowtype;
@@ -457,29 +457,33 @@ begin
             'p_actor => $4, p_store => $5, p_ref_type => $6, p_ref_id => $7)'
         using t.device_id, 'message',
               jsonb_build_object('message_id', p_message, 'thread_id', t.id,
-                                 'author', case when p_staff is null then 'customer' else 'staff' end,
-                                 'sha256', p_sha256),
+                                 'author', case when p_staff is null then 'customer' else 'staff' end)
+              || p_proof,
               p_staff, t.store_id, t.ref_type, t.ref_id;
 end $$;
 
--- A message text as it is stored: {body, sha256} as carnetd sealed it (the body a pd marker,
--- checked in clear before it was sealed, sha256 the hash of that clear text), or a clear body
--- (SQL tests, a caller inside the database), checked and hashed here. 422 on field body.
-create or replace function message_text_in(p_body jsonb, out body text, out digest text)
+-- A message text as it is stored: {body, mac, mac_key} as carnetd sealed it (the body a pd
+-- marker, checked in clear before it was sealed; mac a keyed hash of that clear text under the
+-- data key mac_key names, seal_keyed: a bare hash of a short text, "call me on 06 12 34 56 xx",
+-- would give the text away to whoever tries likely ones), or a clear body (SQL tests, a caller
+-- inside the database), checked and hashed here with SHA-256 (then sealed by carnetd's job).
+-- proof is what the record keeps: {mac, mac_key} or {sha256}. 422 on field body or mac.
+create or replace function message_text_in(p_body jsonb, out body text, out proof jsonb)
 language plpgsql immutable as $$
 begin
     body := p_body->>'body';
     if pd_is_marker(body) then
-        digest := p_body->>'sha256';
-        if digest is null or digest !~ '^[0-9a-f]{64}$' then
-            perform carnet_fail(422, 'invalid', 'sha256', 'a sealed message carries its hash');
+        if coalesce(p_body->>'mac', '') !~ '^[0-9a-f]{64}$'
+           or coalesce(p_body->>'mac_key', '') !~ '^[0-9a-f]{16}$' then
+            perform carnet_fail(422, 'invalid', 'mac', 'a sealed message carries its keyed hash');
         end if;
+        proof := jsonb_build_object('mac', p_body->>'mac', 'mac_key', p_body->>'mac_key');
         return;
     end if;
     if body is null or length(btrim(body)) not between 1 and 4000 then
         perform carnet_fail(422, 'invalid', 'body', 'write between 1 and 4000 characters');
     end if;
-    digest := encode(sha256(convert_to(body, 'UTF8')), 'hex');
+    proof := jsonb_build_object('sha256', encode(sha256(convert_to(body, 'UTF8')), 'hex'));
 end $$;
 
 create or replace function message_customer_post(p_token_hash text, p_body jsonb) returns json
@@ -492,7 +496,7 @@ begin
     select * into m from message_text_in(p_body);
     insert into messages (thread_id, author, body) values (v_thread, 'customer', m.body)
     returning id into v_id;
-    perform message_record(v_thread, v_id, null, m.digest);
+    perform message_record(v_thread, v_id, null, m.proof);
     perform pg_notify('carnet_messages', json_build_object(
         'store_id', (select store_id from message_threads where id = v_thread),
         'thread_id', v_thread)::text);
@@ -557,7 +561,7 @@ begin
     end if;
     insert into messages (thread_id, author, staff_id, body)
     values (p_thread, 'staff', p_actor, m.body) returning id into v_id;
-    perform message_record(p_thread, v_id, p_actor, m.digest);
+    perform message_record(p_thread, v_id, p_actor, m.proof);
     -- The name and the text go into the message as they rest (markers): the outbox opens them
     -- when it delivers.
     perform outbox_enqueue('store_message', t.channel, t.recipient, t.locale,

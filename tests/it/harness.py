@@ -471,6 +471,18 @@ class Context:
         return hashlib.blake2b(("%s:%s" % (kind, norm)).encode(), digest_size=32,
                                key=bkey).hexdigest()
 
+    def keyed(self, label, value):
+        """What seal_keyed(label, value) computes (server/seal.c): keyed BLAKE2b of
+        "label:value" under the blind-index key of the run's data key."""
+        import hashlib
+        with open(data_key_file(self.run.workdir), "rb") as f:
+            key = f.read()
+        if len(key) != 32:
+            key = bytes.fromhex(key.strip().decode())
+        bkey = hashlib.blake2b(b"carnet-blind-index-v1", digest_size=32, key=key).digest()
+        return hashlib.blake2b(("%s:%s" % (label, value)).encode(), digest_size=32,
+                               key=bkey).hexdigest()
+
     def is_pd(self, value):
         """True when `value` is one personal-data marker (ciphertext at rest)."""
         return isinstance(value, str) and bool(PD_RE.match(value))

@@ -522,6 +522,34 @@ def test_carnetd_opens_no_ciphertext_someone_typed(ctx):
     _clean(ctx, "ciphertext typed back", [victim])
 
 
+def test_the_record_gives_no_short_message_away(ctx):
+    """A message's text rests sealed, but the device's record keeps something of it forever (a
+    chained entry). A bare hash there gives a short or predictable text away to whoever reads
+    the database and tries likely ones: a reply "Call me on +33 6 12 34 56 xx" falls to a
+    hundred guesses."""
+    p = Person("customer writing a short message")
+    tech = _staff(ctx, "tech")
+    r = tech.post("/api/stores/%d/repairs" % ctx.paris, {
+        "serial": "ATTACKREP2", "problem": "no sound",
+        "intake": {"checklist": [{"item": "speaker", "ok": False}]},
+        "owner": {"name": p.name, "email": p.email}})
+    assert r.status == 201, r
+    status = r.json["status_token"]
+    guesses = ["Call me on +33 6 12 34 56 %02d" % i for i in range(100)]
+    said = secrets.choice(guesses)
+    r = Client(ctx.server.port).post("/api/messages/" + status, {"body": said})
+    assert r.status == 201, r
+    dump = _dump(ctx)
+    for g in guesses:
+        for h in (hashlib.sha256(g.encode()).hexdigest(),
+                  hashlib.blake2b(g.encode(), digest_size=32).hexdigest()):
+            assert h not in dump, "the database gives the message away: %r" % g
+    # The record still ties the entry to the text, and shows it to the staff.
+    rec = tech.get("/api/devices/ATTACKREP2")
+    assert rec.status == 200 and said in rec.raw.decode(), rec
+    assert tech.get("/api/devices/ATTACKREP2/verify").json["ok"] is True
+
+
 def test_after_the_jobs_ran(ctx):
     """A carnetd with its jobs delivers what is queued and seals what is left: still nobody's
     values in clear, nor a link in a log; the delivered messages carry the clear values."""

@@ -63,10 +63,11 @@ insert into link_stock (token_hash, sealed)
 select message_token_hash('stock-' || i), '{{sealed:0123456789abcdef:stock}}'
 from generate_series(1, 2) i;
 select (message_staff_post(:manager, :paris, :dthread,
-        jsonb_build_object('body', '{{pd:0123456789abcdef:c2VhbGVk}}', 'sha256', repeat('5', 64)),
+        jsonb_build_object('body', '{{pd:0123456789abcdef:c2VhbGVk}}', 'mac', repeat('5', 64),
+                           'mac_key', '0123456789abcdef'),
         'r') ->> 'id')::bigint as sealed_id \gset
 select body from messages where id = :sealed_id;
-select content ? 'body' as text_in_chain, content ->> 'sha256' = repeat('5', 64) as hash_in_chain
+select content ? 'body' as text_in_chain, content ->> 'mac' = repeat('5', 64) as hash_in_chain
 from record_entries where kind = 'message' and (content ->> 'message_id')::bigint = :sealed_id;
 select e -> 'content' ->> 'body' as shown
 from json_array_elements(device_record(:manager, 'F2LDEMO0PH13', null, 50, 'r') -> 'entries') e
@@ -83,7 +84,7 @@ from record_entries where kind = 'message' and (content ->> 'message_id')::bigin
 select pg_temp.try(format('select message_customer_post(%L, %L)', message_token_hash(:'tok'),
                           '{"body": "{{pd:0123456789abcdef:c2VhbGVk}}"}'));
 select pg_temp.try(format('select message_staff_post(%s, %s, %s, %L, %L)', :manager, :paris,
-                          :thread, '{"body": "{{pd:0123456789abcdef:c2VhbGVk}}", "sha256": "x"}',
+                          :thread, '{"body": "{{pd:0123456789abcdef:c2VhbGVk}}", "mac": "x", "mac_key": "0123456789abcdef"}',
                           'r'));
 
 -- Surveys: one answer per link, values within their scales.
