@@ -8,6 +8,7 @@ carnetd with its jobs delivers the messages and seals what is left, and the same
 customer's own link and the staff read the values in clear."""
 import datetime
 import hashlib
+import inspect
 import json
 import os
 import re
@@ -27,7 +28,7 @@ FIRST = [0]
 
 
 def _current_test():
-    import inspect
+    """The test_* function running (a module-level helper may create customers for it)."""
     for f in inspect.stack():
         if f.function.startswith("test_"):
             return f.function
