@@ -35,4 +35,9 @@ void auth_login(struct req *r);
 void auth_logout(struct req *r);
 void auth_me(struct req *r);
 
+/* The key a sign-in attempt's account tag is made with (login_mac in schema/api/core.sql): hex,
+ * derived from the data key, handed to SQL with each call and never stored. NULL before the
+ * data key is loaded. */
+const char *auth_login_key(void);
+
 #endif

@@ -27,6 +27,7 @@
 #include "http.h"
 #include "principal.h"
 #include "router.h"
+#include "seal.h"
 #include "log.h"
 #include "util.h"
 #include "worker.h"
@@ -35,7 +36,7 @@
 
 static struct sql_stmt q_session = SQL_STMT("auth_session", "select auth_session($1, $2)", 2);
 static struct sql_stmt q_login_begin =
-    SQL_STMT("auth_login_begin", "select auth_login_begin($1, $2)", 2);
+    SQL_STMT("auth_login_begin", "select auth_login_begin($1, $2, $3)", 3);
 static struct sql_stmt q_login_finish =
     SQL_STMT("auth_login_finish", "select auth_login_finish($1, $2, $3, $4, $5)", 5);
 static struct sql_stmt q_login_void = SQL_STMT("auth_login_void", "select auth_login_void($1)", 1);
@@ -199,6 +200,15 @@ void auth_resolve(struct req *r, void (*next)(struct req *r))
     api_call(r, &q_session, params, on_session);
 }
 
+const char *auth_login_key(void)
+{
+    /* Derived once from the data key, which does not change while carnetd runs. */
+    static char key[SEAL_BLIND_HEX + 1];
+    if (!key[0] && seal_keyed("login-attempts", "key", key) < 0)
+        return NULL;
+    return key;
+}
+
 int auth_session_hash(struct req *r, char out[65])
 {
     bool via_cookie;
@@ -359,7 +369,7 @@ void auth_login(struct req *r)
     json_t *email = json_object_get(r->json, "email");
     json_t *password = json_object_get(r->json, "password");
     struct login *l;
-    const char *params[2];
+    const char *params[3];
 
     if (!r->json) {
         http_reply_error(r, 400, "missing_body", "body", "send {\"email\":..,\"password\":..}");
@@ -394,6 +404,7 @@ void auth_login(struct req *r)
         snprintf(l->ip, sizeof(l->ip), "unknown");
     params[0] = l->email;
     params[1] = l->ip;
+    params[2] = auth_login_key();
     api_call(r, &q_login_begin, params, on_login_begin);
 }
 

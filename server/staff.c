@@ -41,15 +41,15 @@ static struct sql_stmt q_create =
 static struct sql_stmt q_roles =
     SQL_STMT("staff_set_roles", "select staff_set_roles($1, $2, $3, $4::jsonb, $5)", 5);
 static struct sql_stmt q_reset =
-    SQL_STMT("staff_reset_password", "select staff_reset_password($1, $2, $3, $4, $5)", 5);
+    SQL_STMT("staff_reset_password", "select staff_reset_password($1, $2, $3, $4, $5, $6)", 6);
 static struct sql_stmt q_disable =
     SQL_STMT("staff_disable", "select staff_disable($1, $2, $3, $4)", 4);
 static struct sql_stmt q_enable =
     SQL_STMT("staff_enable", "select staff_enable($1, $2, $3, $4)", 4);
 static struct sql_stmt q_pw_begin =
-    SQL_STMT("staff_password_begin", "select staff_password_begin($1, $2)", 2);
+    SQL_STMT("staff_password_begin", "select staff_password_begin($1, $2, $3)", 3);
 static struct sql_stmt q_pw_finish = SQL_STMT(
-    "staff_password_finish", "select staff_password_finish($1, $2, $3, $4, $5, $6, $7)", 7);
+    "staff_password_finish", "select staff_password_finish($1, $2, $3, $4, $5, $6, $7, $8)", 8);
 static struct sql_stmt q_audit =
     SQL_STMT("staff_audit_list", "select staff_audit_list($1, $2, $3, $4, $5)", 5);
 
@@ -220,7 +220,7 @@ static void on_pw_finish(struct req *r, const struct db_result *res)
 static void pw_done(struct req *r)
 {
     struct pw *w = r->state;
-    const char *p[7];
+    const char *p[8];
 
     if (w->kind == PW_CHANGE && !w->old_ok) {
         p[0] = r->who.staff_id;
@@ -230,6 +230,7 @@ static void pw_done(struct req *r)
         p[4] = w->session;
         p[5] = w->ip;
         p[6] = r->id;
+        p[7] = auth_login_key();
         api_call(r, &q_pw_finish, p, on_pw_finish);
         return;
     }
@@ -253,6 +254,7 @@ static void pw_done(struct req *r)
         p[2] = http_param(r, "staff");
         p[3] = w->hash;
         p[4] = r->id;
+        p[5] = auth_login_key();
         api_send(r, &q_reset, p, 200);
         break;
     case PW_CHANGE:
@@ -263,6 +265,7 @@ static void pw_done(struct req *r)
         p[4] = w->session;
         p[5] = w->ip;
         p[6] = r->id;
+        p[7] = auth_login_key();
         api_call(r, &q_pw_finish, p, on_pw_finish);
         break;
     }
@@ -430,7 +433,7 @@ void staff_change_password(struct req *r)
 {
     json_t *old, *new;
     struct pw *w;
-    const char *p[2];
+    const char *p[3];
 
     if (!api_need_body(r))
         return;
@@ -453,6 +456,7 @@ void staff_change_password(struct req *r)
     http_peer_addr(r, w->ip, sizeof(w->ip));
     p[0] = r->who.staff_id;
     p[1] = w->ip;
+    p[2] = auth_login_key();
     api_call(r, &q_pw_begin, p, on_pw_begin);
 }
 

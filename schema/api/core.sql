@@ -81,7 +81,15 @@ end $$;
 -- An address that has not been failing is refused by none of them: whoever guesses from
 -- elsewhere, the owner with the right password gets in. Raises 429 `throttled` on p_field with
 -- retry_after (seconds). The caller holds the account's and the address's advisory locks.
-create or replace function auth_throttle(p_email text, p_address text, p_field text)
+-- The tag a sign-in attempt keeps of the account it was for (see migration 023): p_key is
+-- carnetd's, derived from the data key, and passed with each call; nothing here stores it.
+create or replace function login_mac(p_email text, p_key text) returns text
+language sql immutable as $$
+    select encode(sha256(decode(p_key, 'hex') || convert_to(lower(btrim(p_email)), 'UTF8')),
+                  'hex')
+$$;
+
+create or replace function auth_throttle(p_mac text, p_address text, p_field text)
 returns void language plpgsql as $$
 declare
     c_window constant interval := interval '15 minutes';
@@ -97,10 +105,10 @@ declare
     v_my_last timestamptz;
 begin
     v_last_ok := coalesce((select max(id) from login_attempts
-                           where lower(email) = lower(p_email) and address = p_address and ok
+                           where account_mac = p_mac and address = p_address and ok
                              and at > now() - c_window), 0);
     select at into v_at from login_attempts
-    where lower(email) = lower(p_email) and address = p_address and not ok
+    where account_mac = p_mac and address = p_address and not ok
       and at > now() - c_window and id > v_last_ok
     order by at desc offset c_pair_limit - 1 limit 1;
     if found then
@@ -116,7 +124,7 @@ begin
            max(at) filter (where address = p_address)
     into v_account, v_mine, v_my_last
     from login_attempts
-    where lower(email) = lower(p_email) and not ok and at > now() - c_window;
+    where account_mac = p_mac and not ok and at > now() - c_window;
     if v_account >= c_account_slow_after and v_mine >= 2 then
         v_until := greatest(v_until, v_my_last + make_interval(
             secs => least(c_pace_cap_seconds,
@@ -134,18 +142,20 @@ end $$;
 -- throttle and the record happen together under a lock per account and per address, so
 -- parallel guesses cannot all pass the limits. staff_id and hash are null for an unknown or
 -- disabled account (the caller then verifies a dummy hash); the attempt counts all the same.
-create or replace function auth_login_begin(p_email text, p_address text) returns json
+create or replace function auth_login_begin(p_email text, p_address text, p_key text)
+returns json
 language plpgsql as $$
 declare
     st staff%rowtype;
     v_attempt bigint;
+    v_mac text := login_mac(p_email, p_key);
 begin
     -- Always the account's lock first, then the address's: no two sign-ins wait on each other
     -- in opposite orders.
-    perform pg_advisory_xact_lock(hashtext('login-email:' || lower(p_email)));
+    perform pg_advisory_xact_lock(hashtext('login-email:' || v_mac));
     perform pg_advisory_xact_lock(hashtext('login-address:' || p_address));
-    perform auth_throttle(p_email, p_address, 'email');
-    insert into login_attempts (email, address, ok) values (p_email, p_address, false)
+    perform auth_throttle(v_mac, p_address, 'email');
+    insert into login_attempts (account_mac, address, ok) values (v_mac, p_address, false)
     returning id into v_attempt;
     select * into st from staff where lower(email) = lower(p_email) and disabled_at is null;
     return json_build_object('attempt', v_attempt, 'staff_id', st.id, 'hash', st.password_hash);
@@ -174,8 +184,8 @@ begin
     if not found or st.password_hash is distinct from p_verified_hash then
         return null;
     end if;
-    update login_attempts set ok = true
-    where id = p_attempt and lower(email) = lower(st.email);
+    -- The attempt auth_login_begin recorded for this very sign-in (carnetd hands back its id).
+    update login_attempts set ok = true where id = p_attempt;
     insert into sessions (token_hash, staff_id, expires_at)
     values (p_token_hash, p_staff, now() + make_interval(secs => p_ttl_seconds));
     perform carnet_audit(p_staff, 'login', 'staff', p_staff::text, null);

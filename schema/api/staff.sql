@@ -179,7 +179,7 @@ end $$;
 -- A manager's reset: the new hash replaces the old one, every session of that person ends, and
 -- the failed sign-ins that may have locked the account are forgotten.
 create or replace function staff_reset_password(p_actor bigint, p_store bigint, p_staff bigint,
-                                     p_hash text, p_req text) returns json
+                                     p_hash text, p_req text, p_key text) returns json
 language plpgsql as $$
 declare
     t staff%rowtype;
@@ -187,7 +187,7 @@ begin
     t := staff_target(p_actor, p_store, p_staff);
     update staff set password_hash = p_hash where id = p_staff;
     delete from sessions where staff_id = p_staff;
-    delete from login_attempts where lower(email) = lower(t.email) and not ok;
+    delete from login_attempts where account_mac = login_mac(t.email, p_key) and not ok;
     perform carnet_audit_in_store(p_actor, p_store, 'staff.password_reset', 'staff',
                                   p_staff::text, p_req);
     return staff_json(p_staff, p_store);
@@ -225,19 +225,22 @@ end $$;
 -- to verify. As for sign-in, the attempt is recorded as failed at once, under the account's and
 -- the address's locks, so parallel guesses cannot all slip under the limits; step two turns it
 -- into a success.
-create or replace function staff_password_begin(p_staff bigint, p_address text) returns json
+create or replace function staff_password_begin(p_staff bigint, p_address text, p_key text)
+returns json
 language plpgsql as $$
 declare
     t staff%rowtype;
+    v_mac text;
 begin
     select * into t from staff where id = p_staff and disabled_at is null;
     if not found then
         perform carnet_fail(401, 'unauthenticated', null, 'your session has ended');
     end if;
-    perform pg_advisory_xact_lock(hashtext('login-email:' || lower(t.email)));
+    v_mac := login_mac(t.email, p_key);
+    perform pg_advisory_xact_lock(hashtext('login-email:' || v_mac));
     perform pg_advisory_xact_lock(hashtext('login-address:' || p_address));
-    perform auth_throttle(t.email, p_address, 'old_password');
-    insert into login_attempts (email, address, ok) values (t.email, p_address, false);
+    perform auth_throttle(v_mac, p_address, 'old_password');
+    insert into login_attempts (account_mac, address, ok) values (v_mac, p_address, false);
     return json_build_object('hash', t.password_hash);
 end $$;
 
@@ -246,7 +249,7 @@ end $$;
 -- session of the account ends.
 create or replace function staff_password_finish(p_staff bigint, p_ok boolean, p_old_hash text,
                                       p_new_hash text, p_keep_session text, p_address text,
-                                      p_req text) returns json
+                                      p_req text, p_key text) returns json
 language plpgsql as $$
 declare
     t staff%rowtype;
@@ -264,7 +267,8 @@ begin
     end if;
     update login_attempts set ok = true
     where id = (select max(id) from login_attempts
-                where lower(email) = lower(t.email) and address = p_address and not ok);
+                where account_mac = login_mac(t.email, p_key) and address = p_address
+                  and not ok);
     update staff set password_hash = p_new_hash where id = p_staff;
     delete from sessions where staff_id = p_staff and token_hash <> p_keep_session;
     perform carnet_audit(p_staff, 'staff.password_change', 'staff', p_staff::text, p_req);
