@@ -141,6 +141,36 @@ def test_search_across_stores_is_exact_serial_only(ctx):
 
 # ---- access and erasure ----
 
+def test_a_manager_cannot_erase_an_owner_another_store_keeps_as_its_contact(ctx):
+    """Lyon opens its own repair of a Paris customer's device (allowed: the record is shared), so
+    the customer is a Lyon customer too; a Lyon erasure erases what Lyon holds, not the owner
+    row that Paris's open repair writes to."""
+    serial = "ATKERA0004"
+    owner = paris_device(ctx, serial)
+    lyon = login(ctx, "lyon@carnet.test")
+    r = lyon.post("/api/stores/%d/repairs" % S["lyon"],
+                  {"serial": serial, "problem": "battery",
+                   "intake": {"checklist": [{"item": "screen", "ok": True}]}})
+    assert r.status == 201, r
+    r = lyon.post("/api/customers/erase", {"email": owner["email"]})
+    assert r.status in (200, 404), r
+    row = ctx.sql1("select o.name, o.email, o.erased_at from repair_orders r"
+                   " join device_owners o on o.id = r.contact_owner_id where r.id = %s",
+                   (owner["repair"]["id"],))
+    assert row["erased_at"] is None and row["email"] is not None, row
+    # Nor can Paris now: Lyon's repair has the same contact. That needs an admin.
+    r = login(ctx, "manager@carnet.test").post("/api/customers/erase", {"email": owner["email"]})
+    assert r.status == 200 and r.json["owners"] == 0, r
+    assert ctx.sql1("select o.erased_at from repair_orders r join device_owners o"
+                    " on o.id = r.contact_owner_id where r.id = %s",
+                    (owner["repair"]["id"],))["erased_at"] is None
+    r = login(ctx, "admin@carnet.test").post("/api/customers/erase", {"email": owner["email"]})
+    assert r.status == 200 and r.json["owners"] == 1, r
+    assert ctx.sql1("select o.erased_at from repair_orders r join device_owners o"
+                    " on o.id = r.contact_owner_id where r.id = %s",
+                    (owner["repair"]["id"],))["erased_at"] is not None
+
+
 def test_another_stores_customer_is_answered_like_nobody(ctx):
     owner = paris_device(ctx, "ATKGDP0005", repair=True)
     lyon = login(ctx, "lyon@carnet.test")
