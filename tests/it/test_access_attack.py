@@ -234,6 +234,74 @@ def _refused_or_nothing(conn, rows):
     return n
 
 
+def test_pd_store_cannot_point_at_the_record_or_the_audit_log(ctx):
+    app = _app(ctx)
+    try:
+        for t, c in (("record_entries", "content"), ("audit_log", "detail"),
+                     ("device_owners", "until"), ("repair_orders", "state"),
+                     ("staff", "password_hash")):
+            got = _refused_or_nothing(app, [{"t": t, "id": 1, "c": c, "old": "x", "v": "y",
+                                             "bi": None}])
+            assert got == "CA422", (t, c, got)
+    finally:
+        app.close()
+
+
+def test_pd_store_cannot_redirect_a_customer_or_rewrite_a_message(ctx):
+    serial = "ATKPDS0006"
+    paris_device(ctx, serial, repair=False)
+    oid = ctx.sql1("select o.id from device_owners o join devices d on d.id = o.device_id"
+                   " where d.serial = %s and o.until is null", (serial,))["id"]
+    before = ctx.sql1("select email, email_bi, name from device_owners where id = %s", (oid,))
+    assert ctx.is_pd(before["email"]), before
+    x = ctx.sql1("insert into outbox (store_id, kind, channel, recipient, subject, body, data,"
+                 " status, locale, sms) values (%s, 'test', 'email', 'c@example.test', 'Your repair',"
+                 " 'Hello, your repair is ready.', '{\"name\": \"Cleo\"}', 'failed', 'en', '')"
+                 " returning id", (S["paris"],))["id"]
+    # Let the sealing job seal the new row's values (its next round).
+    import harness
+    harness.wait_for(lambda: ctx.is_pd(ctx.sql1("select recipient from outbox where id = %s",
+                                                (x,))["recipient"]), "the outbox row sealed")
+    bx = ctx.sql1("select recipient, subject, body, data::text as data from outbox where id = %s",
+                  (x,))
+    app = _app(ctx)
+    try:
+        marker = ctx.sql1("select customer_email from appointments where customer_email like"
+                          " '{{pd:%%' limit 1")
+        attempts = [
+            # A clear address of the attacker's, with a blind index of their choosing.
+            ("device_owners", "email", oid, "evil@example.test", before["email_bi"]),
+            ("device_owners", "name", oid, "Evil", None),
+            ("outbox", "recipient", x, "evil@example.test", None),
+            ("outbox", "body", x, "Pay here: https://evil.example/", None),
+            ("outbox", "subject", x, "Urgent", None),
+            ("outbox", "data", x, '{"name": "Evil"}', None),
+        ]
+        if marker:
+            # Someone else's sealed address in place of one already sealed under the current key.
+            attempts.append(("device_owners", "email", oid, marker["customer_email"],
+                             before["email_bi"]))
+            attempts.append(("outbox", "recipient", x, marker["customer_email"], None))
+        # pd_due hands anyone who may call it the md5 pd_store asks for; the attacker of a
+        # message text may also guess its template. Either way, they have it.
+        assert _due(app, "device_owners", "email", oid, before["email"][5:21])["h"] == \
+            ctx.sql1("select md5(email) as h from device_owners where id = %s", (oid,))["h"]
+        for t, c, rid, v, bi in attempts:
+            old = ctx.sql1("select md5(%s::text) as h from %s where id = %%s" % (c, t),
+                           (rid,))["h"]
+            got = _refused_or_nothing(app, [{"t": t, "id": rid, "c": c, "old": old, "v": v,
+                                             "bi": bi}])
+            # carnet_fail(422): refused, not merely skipped.
+            assert got == "CA422", (t, c, v, got)
+    finally:
+        app.close()
+    after = ctx.sql1("select email, email_bi, name from device_owners where id = %s", (oid,))
+    assert after == before
+    ax = ctx.sql1("select recipient, subject, body, data::text as data from outbox where id = %s",
+                  (x,))
+    assert ax == bx
+
+
 def test_the_serving_role_cannot_redact_the_record_by_hand(ctx):
     app = _app(ctx)
     try:
