@@ -326,3 +326,27 @@ def test_the_serving_role_cannot_redact_the_record_by_hand(ctx):
                 assert e.pgcode == "42501", e.pgerror
     finally:
         app.close()
+
+
+# ---- sign-in throttling ----
+
+def _begin(ctx, email, address):
+    try:
+        ctx.sql1("select auth_login_begin(%s, %s) as j", (email, address))
+        return "ok"
+    except psycopg2.Error as e:
+        return e.pgcode
+
+
+def test_an_ipv6_host_does_not_get_fresh_addresses_from_its_own_64(ctx):
+    """One IPv6 host has a /64 to itself: guessing from a new address of it each time must meet
+    the per-address limits as one address would; another /64 (the owner elsewhere) is free."""
+    email = "v6-target@carnet.test"
+    got = [_begin(ctx, email, "2001:db8:1:2::%x" % (i + 1)) for i in range(7)]
+    assert got[:5] == ["ok"] * 5 and set(got[5:]) == {"CA429"}, got
+    assert _begin(ctx, email, "2001:db8:1:3::1") == "ok"
+    # IPv4, and IPv4 mapped into IPv6, stay one address each.
+    assert _begin(ctx, email, "::ffff:192.0.2.7") == "ok"
+    assert ctx.sql1("select address from login_attempts where email = %s order by id desc"
+                    " limit 1", (email,))["address"] == "192.0.2.7"
+    ctx.sql("delete from login_attempts where email = %s", (email,))
