@@ -350,3 +350,51 @@ def test_an_ipv6_host_does_not_get_fresh_addresses_from_its_own_64(ctx):
     assert ctx.sql1("select address from login_attempts where email = %s order by id desc"
                     " limit 1", (email,))["address"] == "192.0.2.7"
     ctx.sql("delete from login_attempts where email = %s", (email,))
+
+
+def test_a_lyon_manager_who_is_a_paris_specialist_is_no_paris_manager(ctx):
+    serial = "ATKTWO0007"
+    owner = paris_device(ctx, serial)
+    lyon_id = ctx.sql1("select id from staff where email = 'lyon@carnet.test'")["id"]
+    ctx.sql("insert into staff_roles values (%s, %s, 'specialist')", (lyon_id, S["paris"]))
+    try:
+        lyon = login(ctx, "lyon@carnet.test")
+        # Customers' data is a manager's: a Paris specialist gets what any outsider gets.
+        a = lyon.get("/api/customers?email=" + quote(owner["email"]))
+        b = lyon.get("/api/customers?email=nobody.two@example.test")
+        assert a.status == b.status == 404 and a.raw == b.raw, (a, b)
+        assert lyon.post("/api/customers/erase", {"email": owner["email"]}).status == 404
+        assert lyon.get("/api/stores/%d/erasure-requests" % S["paris"]).status == 403
+        # As Paris staff they act for Paris on the record: the device is in Paris's custody.
+        rec = lyon.get("/api/devices/" + serial)
+        assert rec.json["owner"]["redacted"] is False, rec.json["owner"]
+        r = lyon.put("/api/devices/" + serial, {"model": "iPhone 13 mini"})
+        assert r.status == 200, r
+    finally:
+        ctx.sql("delete from staff_roles where staff_id = %s and store_id = %s",
+                (lyon_id, S["paris"]))
+    r = login(ctx, "lyon@carnet.test").put("/api/devices/" + serial, {"model": "x"})
+    assert r.status == 403 and r.error["code"] == "other_store_custody", r
+
+
+def test_the_serving_role_cannot_purge_beyond_the_retention_policy(ctx):
+    """job_retention takes the policy from carnetd's configuration (at least a day each): with
+    the serving role's credentials, a policy of minus a year must not purge today's data."""
+    app = _app(ctx)
+    try:
+        for args in ((-365, 1, 60, 1, 1), (1, -365, 60, 1, 1), (1, 1, -1, 1, 1),
+                     (1, 1, 60, -365, 1), (1, 1, 60, 1, -365), (0, 1, 60, 1, 1)):
+            before = ctx.sql1("select (select count(*) from sessions) as s,"
+                              " (select count(*) from login_attempts) as l,"
+                              " (select count(*) from visits where purged_at is not null) as v")
+            try:
+                _call(app, "select job_retention(%s, %s, %s, %s, %s)", args)
+                raise AssertionError("job_retention%r ran" % (args,))
+            except psycopg2.Error as e:
+                assert e.pgcode == "CA422", (args, e.pgerror)
+            after = ctx.sql1("select (select count(*) from sessions) as s,"
+                             " (select count(*) from login_attempts) as l,"
+                             " (select count(*) from visits where purged_at is not null) as v")
+            assert after == before, (args, before, after)
+    finally:
+        app.close()
