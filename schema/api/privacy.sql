@@ -119,14 +119,31 @@ language sql immutable as $$
     select regexp_replace(p, '\{\{(sealed|pd):[0-9a-f]{16}:[A-Za-z0-9_-]+=*\}\}', '{{}}', 'g')
 $$;
 
+-- True when p_new is p_cur with some of its markers sealed again: the same text around them,
+-- and each marker either unchanged or now under another key than before (the job re-seals only
+-- what is not under its current key; swapping one current marker for another is no sealing).
+create or replace function pd_resealed(p_cur text, p_new text) returns boolean
+language sql immutable as $$
+    with c as (select m[1] as whole, m[2] as kind, m[3] as kid, n
+               from regexp_matches(p_cur, '(\{\{(sealed|pd):([0-9a-f]{16}):[A-Za-z0-9_-]+=*\}\})', 'g')
+                    with ordinality x(m, n)),
+         w as (select m[1] as whole, m[2] as kind, m[3] as kid, n
+               from regexp_matches(p_new, '(\{\{(sealed|pd):([0-9a-f]{16}):[A-Za-z0-9_-]+=*\}\})', 'g')
+                    with ordinality x(m, n))
+    select pd_unmarked(p_cur) = pd_unmarked(p_new)
+       and not exists (select 1 from c full join w using (n)
+                       where c.n is null or w.n is null or c.kind <> w.kind
+                          or (c.kid = w.kid and c.whole <> w.whole))
+$$;
+
 -- Whether p_new may take the place of p_cur (blind index p_cur_bi) in column p: what pd_due
 -- lists and carnetd's job makes of it, nothing more.
 --   'value': a clear value, or one sealed under another key, becomes one marker; one already
 --            sealed under the new marker's key only gets its missing blind index (the job
 --            opens and seals it again then).
---   'text':  the same text with its markers sealed again: only marker ciphertext differs.
---   'json':  the same object; its personal members (json_keys) that held a value now hold one
---            marker each, and elsewhere only marker ciphertext differs.
+--   'text':  the same text with some of its markers sealed again (pd_resealed).
+--   'json':  the same object; its personal members (json_keys) that held a clear value now hold
+--            one marker each, and its markers are as in 'text'.
 -- The data key stays in carnetd, so a marker cannot be forged; a marker copied from another row
 -- onto a value the job has yet to seal cannot be told from a sealing here.
 create or replace function pd_store_allowed(p pd_columns, p_cur text, p_cur_bi text, p_new text)
@@ -145,7 +162,7 @@ begin
            and (not pd_is_marker(p_cur) or substr(p_cur, 6, 16) <> substr(p_new, 6, 16)
                 or (p.bi_col is not null and p_cur_bi is null));
     elsif p.mode = 'text' then
-        return pd_unmarked(p_cur) = pd_unmarked(p_new);
+        return pd_resealed(p_cur, p_new);
     end if;
     begin
         o := p_cur::jsonb;
@@ -154,13 +171,14 @@ begin
         return false;
     end;
     if jsonb_typeof(o) <> 'object' or jsonb_typeof(v) <> 'object'
-       or pd_unmarked((o - coalesce(p.json_keys, '{}'))::text)
-          <> pd_unmarked((v - coalesce(p.json_keys, '{}'))::text) then
+       or not pd_resealed((o - coalesce(p.json_keys, '{}'))::text,
+                          (v - coalesce(p.json_keys, '{}'))::text) then
         return false;
     end if;
     foreach k in array coalesce(p.json_keys, '{}') loop
         if jsonb_typeof(o -> k) = 'string' and o ->> k <> '' then
-            continue when pd_is_marker(v ->> k);
+            continue when pd_is_marker(v ->> k)
+                      and (not pd_is_marker(o ->> k) or pd_resealed(o ->> k, v ->> k));
             return false;
         end if;
         continue when (o -> k) is not distinct from (v -> k);

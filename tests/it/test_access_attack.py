@@ -398,3 +398,37 @@ def test_the_serving_role_cannot_purge_beyond_the_retention_policy(ctx):
             assert after == before, (args, before, after)
     finally:
         app.close()
+
+
+def test_pd_store_cannot_swap_one_current_marker_for_another(ctx):
+    """A link or value already sealed under the current key is not the job's to replace: a
+    sealed link copied from another message is no re-sealing. Re-sealing one under another key
+    is."""
+    kid = ctx.sql1("select substr(email, 6, 16) as k from device_owners"
+                   " where email like '{{pd:%%' limit 1")["k"]
+    mine, theirs, old = ("{{sealed:%s:%s}}" % (kid, "A" * 40), "{{sealed:%s:%s}}" % (kid, "B" * 40),
+                         "{{sealed:ffffffffffffffff:%s}}" % ("C" * 40))
+    x = ctx.sql1("insert into outbox (store_id, kind, channel, recipient, subject, body, sms,"
+                 " data, status, locale) values (%s, 'test', 'email', %s, 'Your booking',"
+                 " %s, '', %s, 'failed', 'en') returning id",
+                 (S["paris"], "{{pd:%s:%s}}" % (kid, "D" * 40), "Manage it: " + mine,
+                  json.dumps({"name": "{{pd:%s:%s}}" % (kid, "E" * 40), "link": mine})))["id"]
+    app = _app(ctx)
+    try:
+        for c, v in (("body", "Manage it: " + theirs),
+                     ("data", json.dumps({"name": "{{pd:%s:%s}}" % (kid, "E" * 40),
+                                          "link": theirs})),
+                     ("data", json.dumps({"name": "{{pd:%s:%s}}" % (kid, "F" * 40),
+                                          "link": mine}))):
+            h = ctx.sql1("select md5(%s::text) as h from outbox where id = %%s" % c, (x,))["h"]
+            got = _refused_or_nothing(app, [{"t": "outbox", "id": x, "c": c, "old": h, "v": v,
+                                             "bi": None}])
+            assert got == "CA422", (c, v, got)
+    finally:
+        app.close()
+    assert ctx.sql1("select body from outbox where id = %s", (x,))["body"] == "Manage it: " + mine
+    ctx.sql("delete from outbox where id = %s", (x,))
+    # What the job does is still allowed: an old key's marker sealed again under the current one.
+    assert ctx.sql1("select pd_resealed(%s, %s) as ok", ("Go " + old + ".", "Go " + mine + "."))["ok"]
+    assert not ctx.sql1("select pd_resealed(%s, %s) as ok", ("Go " + old + ".", "Go " + mine))["ok"]
+    assert not ctx.sql1("select pd_resealed(%s, %s) as ok", ("Go " + old, "Go " + old + mine))["ok"]
