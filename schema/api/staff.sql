@@ -229,15 +229,16 @@ create or replace function staff_password_begin(p_staff bigint, p_address text) 
 language plpgsql as $$
 declare
     t staff%rowtype;
+    v_addr text := auth_address_key(p_address);
 begin
     select * into t from staff where id = p_staff and disabled_at is null;
     if not found then
         perform carnet_fail(401, 'unauthenticated', null, 'your session has ended');
     end if;
     perform pg_advisory_xact_lock(hashtext('login-email:' || lower(t.email)));
-    perform pg_advisory_xact_lock(hashtext('login-address:' || p_address));
-    perform auth_throttle(t.email, p_address, 'old_password');
-    insert into login_attempts (email, address, ok) values (t.email, p_address, false);
+    perform pg_advisory_xact_lock(hashtext('login-address:' || v_addr));
+    perform auth_throttle(t.email, v_addr, 'old_password');
+    insert into login_attempts (email, address, ok) values (t.email, v_addr, false);
     return json_build_object('hash', t.password_hash);
 end $$;
 
@@ -264,7 +265,8 @@ begin
     end if;
     update login_attempts set ok = true
     where id = (select max(id) from login_attempts
-                where lower(email) = lower(t.email) and address = p_address and not ok);
+                where lower(email) = lower(t.email) and address = auth_address_key(p_address)
+                  and not ok);
     update staff set password_hash = p_new_hash where id = p_staff;
     delete from sessions where staff_id = p_staff and token_hash <> p_keep_session;
     perform carnet_audit(p_staff, 'staff.password_change', 'staff', p_staff::text, p_req);
