@@ -142,6 +142,28 @@ end $$;
 -- throttle and the record happen together under a lock per account and per address, so
 -- parallel guesses cannot all pass the limits. staff_id and hash are null for an unknown or
 -- disabled account (the caller then verifies a dummy hash); the attempt counts all the same.
+-- The address the limits count for a TCP peer: an IPv4 address (an IPv4-mapped IPv6 one as
+-- its IPv4), or an IPv6 address's /64. One host is handed a whole /64, so counting each of its
+-- 2^64 addresses apart would give it unlimited fresh addresses, each with its own guesses.
+-- Anything that is no address is counted as given.
+create or replace function auth_address_key(p_address text) returns text
+language plpgsql immutable as $$
+declare
+    a inet;
+begin
+    begin
+        a := p_address::inet;
+    exception when others then
+        return p_address;
+    end;
+    if family(a) = 4 then
+        return host(a);
+    elsif a << '::ffff:0:0/96'::inet then
+        return host(('0.0.0.0'::inet + (a - '::ffff:0:0'::inet)));
+    end if;
+    return network(set_masklen(a, 64))::text;
+end $$;
+
 create or replace function auth_login_begin(p_email text, p_address text, p_key text)
 returns json
 language plpgsql as $$
@@ -149,13 +171,14 @@ declare
     st staff%rowtype;
     v_attempt bigint;
     v_mac text := login_mac(p_email, p_key);
+    v_addr text := auth_address_key(p_address);
 begin
     -- Always the account's lock first, then the address's: no two sign-ins wait on each other
     -- in opposite orders.
     perform pg_advisory_xact_lock(hashtext('login-email:' || v_mac));
-    perform pg_advisory_xact_lock(hashtext('login-address:' || p_address));
-    perform auth_throttle(v_mac, p_address, 'email');
-    insert into login_attempts (account_mac, address, ok) values (v_mac, p_address, false)
+    perform pg_advisory_xact_lock(hashtext('login-address:' || v_addr));
+    perform auth_throttle(v_mac, v_addr, 'email');
+    insert into login_attempts (account_mac, address, ok) values (v_mac, v_addr, false)
     returning id into v_attempt;
     select * into st from staff where lower(email) = lower(p_email) and disabled_at is null;
     return json_build_object('attempt', v_attempt, 'staff_id', st.id, 'hash', st.password_hash);

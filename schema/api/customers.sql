@@ -230,6 +230,20 @@ language sql immutable as $$
              || case when c ? 'mac' then '{"mac": "erased"}'::jsonb else '{}' end
 $$;
 
+-- True when a store outside p_stores holds the ownership p_owner too: one of its repairs has it
+-- as its contact (a repair keeps the contact given at intake, and messages it), or its staff
+-- recorded it. Erasing it would erase that store's business record, which needs that store's
+-- manager or an admin (README, "Access and erasure").
+create or replace function customer_owner_held_elsewhere(p_owner bigint, p_stores bigint[])
+returns boolean
+language sql stable as $$
+    select exists (select 1 from repair_orders r
+                   where r.contact_owner_id = p_owner and r.store_id <> all (p_stores))
+        or exists (select 1 from record_entries e
+                   where e.kind = 'owner_change' and e.ref_type = 'owner' and e.ref_id = p_owner
+                     and e.store_id is not null and e.store_id <> all (p_stores))
+$$;
+
 -- POST /api/customers/erase: see the header. An unknown person, or one already erased (their
 -- blind indexes are gone with their contacts), is 404 and changes nothing.
 create or replace function customer_erase(p_actor bigint, p_em text, p_ph text, p_req text)
@@ -243,6 +257,9 @@ declare
     dev text;
     n jsonb;
     k int;
+    n_owners int;
+    adm boolean := exists (select 1 from staff where id = p_actor and is_admin
+                           and disabled_at is null);
 begin
     s := customer_found(p_actor, p_em, p_ph);
 
@@ -259,9 +276,13 @@ begin
         email_bi = null, phone_bi = null, erased_at = now(),
         status = case when status = 'waiting' then 'left' else status end
     where id = any (s.standby);
-    update device_owners set name = retention_erased_name(), email = null, phone = null,
+    -- An ownership is on the shared record: a manager erases it only when no other store holds
+    -- it too (see customer_owner_held_elsewhere); an admin erases it for the chain.
+    update device_owners o set name = retention_erased_name(), email = null, phone = null,
         email_bi = null, phone_bi = null, erased_at = now()
-    where id = any (s.owners);
+    where o.id = any (s.owners)
+      and (adm or not customer_owner_held_elsewhere(o.id, s.stores));
+    get diagnostics n_owners = row_count;
     update repair_links set revoked_at = coalesce(revoked_at, now())
     where repair_id = any (s.repairs);
     update message_threads set customer_name = retention_erased_name(), recipient = null,
@@ -317,7 +338,7 @@ begin
     perform carnet_audit(p_actor, 'customer_erase', 'customer', coalesce(p_em, p_ph), p_req);
     return json_build_object('erased', true, 'stores', to_json(s.stores),
         'bookings', cardinality(s.appointments), 'visits', cardinality(s.visits),
-        'standby', cardinality(s.standby), 'owners', cardinality(s.owners),
+        'standby', cardinality(s.standby), 'owners', n_owners,
         'repairs', cardinality(s.repairs), 'threads', cardinality(s.threads),
         'messages_sent', cardinality(s.outbox), 'record_entries_redacted', n_redacted,
         'requests_closed', k);

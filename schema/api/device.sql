@@ -155,16 +155,18 @@ language sql stable as $$
 $$;
 
 -- Owner details are shown to admins and to staff of a store where the device had business
--- (an entry with that store) while this owner held it: that owner is then one of the store's
--- customers. Notes, corrections and diagnostics are not business: any store's staff may append
--- them to any device (that is what the shared record is for), so counting them would let a
--- store make another store's customer its own by writing a line.
+-- while this owner held it: a repair of that store (the device was handed over there) or an
+-- owner that store's staff recorded. That owner is then one of the store's customers.
+-- Nothing else counts, because anybody can write it: notes, corrections and diagnostics any
+-- store's staff append to any device (that is what the shared record is for), and bookings,
+-- walk-ins and their messages anybody makes at any store naming any serial. Counting those
+-- would let a store make another store's customer its own by writing a line or booking a slot.
 create or replace function device_owner_visible(p_actor bigint, o device_owners) returns boolean
 language sql stable as $$
     select exists (select 1 from staff where id = p_actor and is_admin)
         or exists (select 1 from record_entries e
                    where e.device_id = o.device_id and e.store_id is not null
-                     and e.kind not in ('note', 'correction', 'diagnostic')
+                     and (e.kind like 'repair\_%' or e.kind = 'owner_change')
                      and e.at >= o.since and (o.until is null or e.at < o.until)
                      and e.store_id in (select store_id from staff_roles where staff_id = p_actor))
 $$;

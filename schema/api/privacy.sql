@@ -74,28 +74,117 @@ end $$;
 -- Stores what carnetd sealed: [{"t", "id", "c", "old": md5 of the value it read, "v": the new
 -- value, "bi": blind index or null}]. A value changed since it was read is left alone (the
 -- next round sees it again). Returns how many values were replaced.
+--
+-- The serving role may call this (the sealing job runs in carnetd), so it takes only what a
+-- sealing can be (pd_store_allowed): else its credentials alone, without the data key, could
+-- write a clear address of their choosing over a customer's sealed one and so redirect their
+-- messages, or rewrite the text of a message waiting to be sent. Anything else is refused
+-- (422 invalid), the whole call with it: the job never sends such a value.
 create or replace function pd_store(p_rows json) returns int
 language plpgsql as $$
 declare
     r json;
     p pd_columns;
     n int := 0;
-    k int;
+    cur text;
+    cur_bi text;
 begin
     for r in select * from json_array_elements(p_rows) loop
         select * into p from pd_columns where tbl = r->>'t' and col = r->>'c';
         if not found then
             perform carnet_fail(422, 'invalid', 'c', 'not a personal-data column');
         end if;
-        execute format('update %I set %I = $1::%s%s where id = $2 and md5(%I::text) = $3',
+        execute format('select %I::text, %s from %I where id = $1 for update',
+                       p.col, coalesce(quote_ident(p.bi_col), 'null::text'), p.tbl)
+        into cur, cur_bi using (r->>'id')::bigint;
+        continue when cur is null or md5(cur) is distinct from r->>'old';
+        if not pd_store_allowed(p, cur, cur_bi, r->>'v') then
+            perform carnet_fail(422, 'invalid', 'v', format(
+                '%s.%s of row %s: not a sealing of the value it replaces', p.tbl, p.col, r->>'id'));
+        end if;
+        execute format('update %I set %I = $1::%s%s where id = $2',
                        p.tbl, p.col, p.typ,
                        case when p.bi_col is not null
-                            then format(', %I = $4', p.bi_col) else '' end, p.col)
-        using r->>'v', (r->>'id')::bigint, r->>'old', r->>'bi';
-        get diagnostics k = row_count;
-        n := n + k;
+                            then format(', %I = $3', p.bi_col) else '' end)
+        using r->>'v', (r->>'id')::bigint, r->>'bi';
+        n := n + 1;
     end loop;
     return n;
+end $$;
+
+-- Text with every marker (a sealed link or personal value, under any key) replaced by the same
+-- stand-in: two texts that differ only in their markers' ciphertext compare equal.
+create or replace function pd_unmarked(p text) returns text
+language sql immutable as $$
+    select regexp_replace(p, '\{\{(sealed|pd):[0-9a-f]{16}:[A-Za-z0-9_-]+=*\}\}', '{{}}', 'g')
+$$;
+
+-- True when p_new is p_cur with some of its markers sealed again: the same text around them,
+-- and each marker either unchanged or now under another key than before (the job re-seals only
+-- what is not under its current key; swapping one current marker for another is no sealing).
+create or replace function pd_resealed(p_cur text, p_new text) returns boolean
+language sql immutable as $$
+    with c as (select m[1] as whole, m[2] as kind, m[3] as kid, n
+               from regexp_matches(p_cur, '(\{\{(sealed|pd):([0-9a-f]{16}):[A-Za-z0-9_-]+=*\}\})', 'g')
+                    with ordinality x(m, n)),
+         w as (select m[1] as whole, m[2] as kind, m[3] as kid, n
+               from regexp_matches(p_new, '(\{\{(sealed|pd):([0-9a-f]{16}):[A-Za-z0-9_-]+=*\}\})', 'g')
+                    with ordinality x(m, n))
+    select pd_unmarked(p_cur) = pd_unmarked(p_new)
+       and not exists (select 1 from c full join w using (n)
+                       where c.n is null or w.n is null or c.kind <> w.kind
+                          or (c.kid = w.kid and c.whole <> w.whole))
+$$;
+
+-- Whether p_new may take the place of p_cur (blind index p_cur_bi) in column p: what pd_due
+-- lists and carnetd's job makes of it, nothing more.
+--   'value': a clear value, or one sealed under another key, becomes one marker; one already
+--            sealed under the new marker's key only gets its missing blind index (the job
+--            opens and seals it again then).
+--   'text':  the same text with some of its markers sealed again (pd_resealed).
+--   'json':  the same object; its personal members (json_keys) that held a clear value now hold
+--            one marker each, and its markers are as in 'text'.
+-- The data key stays in carnetd, so a marker cannot be forged; a marker copied from another row
+-- onto a value the job has yet to seal cannot be told from a sealing here.
+create or replace function pd_store_allowed(p pd_columns, p_cur text, p_cur_bi text, p_new text)
+returns boolean
+language plpgsql immutable as $$
+declare
+    o jsonb;
+    v jsonb;
+    k text;
+begin
+    if p_new is null then
+        return false;
+    end if;
+    if p.mode = 'value' then
+        return pd_is_marker(p_new) and p_cur <> '' and p_cur <> all (pd_placeholders())
+           and (not pd_is_marker(p_cur) or substr(p_cur, 6, 16) <> substr(p_new, 6, 16)
+                or (p.bi_col is not null and p_cur_bi is null));
+    elsif p.mode = 'text' then
+        return pd_resealed(p_cur, p_new);
+    end if;
+    begin
+        o := p_cur::jsonb;
+        v := p_new::jsonb;
+    exception when others then
+        return false;
+    end;
+    if jsonb_typeof(o) <> 'object' or jsonb_typeof(v) <> 'object'
+       or not pd_resealed((o - coalesce(p.json_keys, '{}'))::text,
+                          (v - coalesce(p.json_keys, '{}'))::text) then
+        return false;
+    end if;
+    foreach k in array coalesce(p.json_keys, '{}') loop
+        if jsonb_typeof(o -> k) = 'string' and o ->> k <> '' then
+            continue when pd_is_marker(v ->> k)
+                      and (not pd_is_marker(o ->> k) or pd_resealed(o ->> k, v ->> k));
+            return false;
+        end if;
+        continue when (o -> k) is not distinct from (v -> k);
+        return false;
+    end loop;
+    return true;
 end $$;
 
 -- True when p is exactly one personal-data marker (under any key). A function that takes a

@@ -35,6 +35,13 @@ declare
     n int;
     total int := 0;
 begin
+    -- carnetd's settings allow no shorter terms (config.c); a caller with the serving role's
+    -- credentials gets no other: a term of minus a year would purge everything at once.
+    if least(p_login_attempts_days, p_sessions_days, p_messages_days, p_visits_days) < 1
+       or p_idle_seconds < 60 then
+        perform carnet_fail(422, 'invalid', 'retention',
+            'retention terms are at least a day, and the session idle time at least a minute');
+    end if;
     if not pg_try_advisory_xact_lock(hashtext('carnet.job_retention')) then
         return 0;
     end if;

@@ -231,6 +231,7 @@ language plpgsql as $$
 declare
     t staff%rowtype;
     v_mac text;
+    v_addr text := auth_address_key(p_address);
 begin
     select * into t from staff where id = p_staff and disabled_at is null;
     if not found then
@@ -238,9 +239,9 @@ begin
     end if;
     v_mac := login_mac(t.email, p_key);
     perform pg_advisory_xact_lock(hashtext('login-email:' || v_mac));
-    perform pg_advisory_xact_lock(hashtext('login-address:' || p_address));
-    perform auth_throttle(v_mac, p_address, 'old_password');
-    insert into login_attempts (account_mac, address, ok) values (v_mac, p_address, false);
+    perform pg_advisory_xact_lock(hashtext('login-address:' || v_addr));
+    perform auth_throttle(v_mac, v_addr, 'old_password');
+    insert into login_attempts (account_mac, address, ok) values (v_mac, v_addr, false);
     return json_build_object('hash', t.password_hash);
 end $$;
 
@@ -267,7 +268,8 @@ begin
     end if;
     update login_attempts set ok = true
     where id = (select max(id) from login_attempts
-                where account_mac = login_mac(t.email, p_key) and address = p_address
+                where account_mac = login_mac(t.email, p_key)
+                  and address = auth_address_key(p_address)
                   and not ok);
     update staff set password_hash = p_new_hash where id = p_staff;
     delete from sessions where staff_id = p_staff and token_hash <> p_keep_session;

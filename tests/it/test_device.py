@@ -659,7 +659,8 @@ def test_every_device_endpoint_needs_a_session(ctx):
 
 def test_other_domains_append_with_record_append(ctx):
     """The contract other domains rely on: record_append(device, kind, content, actor, store,
-    ref_type, ref_id) adds an entry to the chain; an entry with a store counts as business there."""
+    ref_type, ref_id) adds an entry to the chain. A repair entry with a store counts as business
+    there; a booking's does not (anybody can book anywhere naming any serial)."""
     lyon = login(ctx, "lyon")
     spec = login(ctx, "specialist")
     assert spec.put("/api/devices/APPT0DEV01", {}).status == 201
@@ -672,6 +673,10 @@ def test_other_domains_append_with_record_append(ctx):
     assert e["hash"] and bytes(e["prev_hash"]) != b"\0" * 32, e
     rec = lyon.get("/api/devices/APPT0DEV01").json
     assert rec["entries"][0]["kind"] == "appointment" and rec["entries"][0]["ref_id"] == 42, rec
+    assert rec["owner"]["redacted"] is True, rec["owner"]
+    ctx.sql("select record_append(%s, 'repair_opened', '{}', null, %s, 'repair', 43)",
+            (dev, S["lyon"]))
+    rec = lyon.get("/api/devices/APPT0DEV01").json
     assert rec["owner"]["name"] == "Bo", rec["owner"]
     assert lyon.get("/api/devices/APPT0DEV01/verify").json["ok"] is True
     for bad in ("'Bad Kind'", "'appointment'"):
