@@ -174,6 +174,18 @@ def collect_tokens(obj):
             collect_tokens(v)
 
 
+def login_key(workdir):
+    """The key carnetd tags sign-in attempts' accounts with (auth_login_key: derived from the
+    run's data key), as SQL's login_mac(email, key) takes it: hex."""
+    import hashlib
+    with open(data_key_file(workdir), "rb") as f:
+        key = f.read()
+    if len(key) != 32:
+        key = bytes.fromhex(key.strip().decode())
+    blind = hashlib.blake2b(b"carnet-blind-index-v1", digest_size=32, key=key).digest()
+    return hashlib.blake2b(b"login-attempts:key", digest_size=32, key=blind).hexdigest()
+
+
 SEALED_RE = re.compile(r"\{\{(sealed|pd):([0-9a-f]{16}):([A-Za-z0-9_-]+)\}\}")
 PD_RE = re.compile(r"^\{\{pd:[0-9a-f]{16}:[A-Za-z0-9_-]+\}\}$")
 _sodium = None
@@ -450,6 +462,9 @@ class Context:
                  if t in text]
         assert not leaks, "tokens in clear:\n" + "\n".join(leaks)
         return len(MINTED)
+
+    def login_key(self):
+        return login_key(self.run.workdir)
 
     def opened(self, text):
         """`text` (an outbox subject, body, sms or link) as it will be delivered."""

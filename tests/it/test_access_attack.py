@@ -332,7 +332,7 @@ def test_the_serving_role_cannot_redact_the_record_by_hand(ctx):
 
 def _begin(ctx, email, address):
     try:
-        ctx.sql1("select auth_login_begin(%s, %s) as j", (email, address))
+        ctx.sql1("select auth_login_begin(%s, %s, %s) as j", (email, address, ctx.login_key()))
         return "ok"
     except psycopg2.Error as e:
         return e.pgcode
@@ -347,9 +347,10 @@ def test_an_ipv6_host_does_not_get_fresh_addresses_from_its_own_64(ctx):
     assert _begin(ctx, email, "2001:db8:1:3::1") == "ok"
     # IPv4, and IPv4 mapped into IPv6, stay one address each.
     assert _begin(ctx, email, "::ffff:192.0.2.7") == "ok"
-    assert ctx.sql1("select address from login_attempts where email = %s order by id desc"
-                    " limit 1", (email,))["address"] == "192.0.2.7"
-    ctx.sql("delete from login_attempts where email = %s", (email,))
+    mac = ctx.sql1("select login_mac(%s, %s) as m", (email, ctx.login_key()))["m"]
+    assert ctx.sql1("select address from login_attempts where account_mac = %s order by id desc"
+                    " limit 1", (mac,))["address"] == "192.0.2.7"
+    ctx.sql("delete from login_attempts where account_mac = %s", (mac,))
 
 
 def test_a_lyon_manager_who_is_a_paris_specialist_is_no_paris_manager(ctx):

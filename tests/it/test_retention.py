@@ -28,9 +28,10 @@ def setup(ctx):
 
 
 def _attempt(ctx, days_ago, email="who@example.com"):
-    return ctx.sql1("insert into login_attempts (email, address, ok, at) values"
-                    " (%s, '192.0.2.7', false, now() - make_interval(days => %s)) returning id",
-                    (email, days_ago))["id"]
+    return ctx.sql1("insert into login_attempts (account_mac, address, ok, at) values"
+                    " (login_mac(%s, %s), '192.0.2.7', false,"
+                    " now() - make_interval(days => %s)) returning id",
+                    (email, ctx.login_key(), days_ago))["id"]
 
 
 def _session(ctx, expires, last_seen):
@@ -152,9 +153,9 @@ def test_several_carnetd_purge_a_backlog_together(ctx):
     """A backlog larger than one run's batch, and three carnetd running the job at once: every
     old row goes, none of them fails, and the recent rows stay."""
     n = 4000
-    ctx.sql("insert into login_attempts (email, address, ok, at) select 'm' || i ||"
-            " '@example.com', '192.0.2.9', false, now() - interval '30 days'"
-            " from generate_series(1, %s) i", (n,))
+    ctx.sql("insert into login_attempts (account_mac, address, ok, at) select"
+            " login_mac('m' || i || '@example.com', %s), '192.0.2.9', false,"
+            " now() - interval '30 days' from generate_series(1, %s) i", (ctx.login_key(), n))
     base = ctx.sql1("select coalesce(max(ticket), 0) as t from visits")["t"]
     ctx.sql("insert into visits (store_id, kind, day, ticket, name, contact, status)"
             " select %s, 'walk_in', current_date - 30, %s + i, 'Many ' || i, '+336000' || i,"

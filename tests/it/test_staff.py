@@ -227,8 +227,9 @@ def test_reset_password_ends_sessions(ctx):
 def test_reset_password_unlocks_a_throttled_account(ctx):
     m = _client(ctx, "manager@carnet.test")
     s = _create(ctx, m, ctx.paris)
-    ctx.sql("insert into login_attempts (email, address, ok)"
-            " select %s, '127.0.0.1', false from generate_series(1, 5)", (s["email"],))
+    ctx.sql("insert into login_attempts (account_mac, address, ok)"
+            " select login_mac(%s, %s), '127.0.0.1', false from generate_series(1, 5)",
+            (s["email"], ctx.login_key()))
     r = ctx.client().post("/api/auth/login", {"email": s["email"], "password": NEW_PW})
     assert r.status == 429, r
     assert m.post("/api/stores/%d/staff/%d/password" % (ctx.paris, s["id"]),

@@ -4,9 +4,9 @@ begin;
 \ir _helpers.sql
 
 -- Terms: login attempts 10 days, sessions 2 days (idle 1800 s), messages 20, visits 5.
-insert into login_attempts (email, address, ok, at) values
-    ('old@example.test', '192.0.2.1', false, now() - interval '11 days'),
-    ('new@example.test', '192.0.2.1', false, now() - interval '9 days');
+insert into login_attempts (account_mac, address, ok, at) values
+    (repeat('0', 64), '192.0.2.1', false, now() - interval '11 days'),
+    (repeat('1', 64), '192.0.2.1', false, now() - interval '9 days');
 insert into sessions (token_hash, staff_id, expires_at, last_seen_at) values
     ('expired', :manager, now() - interval '3 days', now() - interval '3 days'),
     ('idled', :manager, now() + interval '1 day', now() - interval '3 days'),
@@ -38,7 +38,8 @@ select job_retention(10, 2, 1800, 20, 5) as purged;
 -- A second run finds nothing left.
 select job_retention(10, 2, 1800, 20, 5) as purged_again;
 
-select email from login_attempts where email like '%@example.test' order by email;
+select account_mac from login_attempts where account_mac in (repeat('0', 64), repeat('1', 64))
+order by account_mac;
 select token_hash from sessions where token_hash in ('expired', 'idled', 'recent', 'live')
 order by token_hash;
 select body, subject, recipient, data, purged_at is not null as purged from outbox
