@@ -66,8 +66,9 @@ json_t *api_result_object(struct req *r, const struct db_result *res);
 json_t *api_result_json(struct req *r, const struct db_result *res);
 /*
  * Personal data on its way in (seal.h): sets obj[key] to `plain` sealed, and when `bi_kind` is
- * "email" or "phone" obj[bi_key] to its blind index. 0, or -1 when out of memory. The domain
- * handlers check the clear value first: SQL sees only the marker.
+ * "email" or "phone" obj[bi_key] to its blind index; a NULL `plain` sets both to JSON null.
+ * 0, or -1 when out of memory. The domain handlers check the clear value first: SQL sees only
+ * the marker.
  */
 int api_seal_member(json_t *obj, const char *key, const char *plain, const char *bi_kind,
                     const char *bi_key);

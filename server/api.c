@@ -130,6 +130,37 @@ void api_send(struct req *r, struct sql_stmt *stmt, const char *const *params, i
     api_call(r, stmt, params, status == 201 ? reply_created : reply_ok);
 }
 
+/*
+ * The first value of a result as it may leave carnetd: its personal data opened (seal.h). Most
+ * answers hold none, and are handed back as they are, without a copy (*opened NULL); one that
+ * does is opened into a copy (*opened, for result_text_free). NULL when out of memory.
+ */
+static const char *result_text(struct req *r, const struct db_result *res, size_t *n, char **opened)
+{
+    const char *v = db_value(res, 0, 0);
+    int unreadable;
+
+    *n = (size_t)db_length(res, 0, 0);
+    *opened = NULL;
+    if (!memmem(v, *n, "{{pd:", 5))
+        return v;
+    if (!(*opened = seal_open_json(v, *n, n, &unreadable)))
+        return NULL;
+    if (unreadable)
+        rlog_warning(r, "%d personal field(s) could not be opened with the loaded keys",
+                     unreadable);
+    return *opened;
+}
+
+/* Erases and frees what result_text opened (clear personal data). */
+static void result_text_free(char *opened, size_t n)
+{
+    if (opened) {
+        sodium_memzero(opened, n);
+        free(opened);
+    }
+}
+
 void api_reply_result(struct req *r, int status, const struct db_result *res)
 {
     if (res->status != DB_OK) {
@@ -141,37 +172,24 @@ void api_reply_result(struct req *r, int status, const struct db_result *res)
         return;
     }
     size_t n;
-    int unreadable;
-    char *open = seal_open_json(db_value(res, 0, 0), (size_t)db_length(res, 0, 0), &n,
-                                &unreadable);
-    if (!open) {
+    char *opened;
+    const char *text = result_text(r, res, &n, &opened);
+    if (!text) {
         http_reply_oom(r);
         return;
     }
-    if (unreadable)
-        rlog_warning(r, "%d personal field(s) could not be opened with the loaded keys",
-                     unreadable);
-    http_reply_json(r, status, open, n);
-    sodium_memzero(open, n);
-    free(open);
+    http_reply_json(r, status, text, n);
+    result_text_free(opened, n);
 }
 
 json_t *api_result_json(struct req *r, const struct db_result *res)
 {
     size_t n;
-    int unreadable;
-    json_t *j;
-    char *open = seal_open_json(db_value(res, 0, 0), (size_t)db_length(res, 0, 0), &n,
-                                &unreadable);
+    char *opened;
+    const char *text = result_text(r, res, &n, &opened);
+    json_t *j = text ? json_loadb(text, n, 0, NULL) : NULL;
 
-    if (!open)
-        return NULL;
-    if (unreadable)
-        rlog_warning(r, "%d personal field(s) could not be opened with the loaded keys",
-                     unreadable);
-    j = json_loadb(open, n, 0, NULL);
-    sodium_memzero(open, n);
-    free(open);
+    result_text_free(opened, n);
     return j;
 }
 
@@ -347,9 +365,15 @@ int api_seal_member(json_t *obj, const char *key, const char *plain, const char 
                     const char *bi_key)
 {
     char bi[SEAL_BLIND_HEX + 1];
-    char *marker = seal_pd(plain);
+    char *marker;
 
-    if (!marker || json_object_set_new(obj, key, json_string(marker)) < 0) {
+    if (!plain) {
+        /* No value: the member and its index are null, so nothing stale stays beside them. */
+        if (json_object_set_new(obj, key, json_null()) < 0)
+            return -1;
+        return bi_kind ? json_object_set_new(obj, bi_key, json_null()) : 0;
+    }
+    if (!(marker = seal_pd(plain)) || json_object_set_new(obj, key, json_string(marker)) < 0) {
         free(marker);
         return -1;
     }

@@ -152,32 +152,6 @@ int device_phone_normalize(const char *in, char *out, size_t outlen)
     return digits >= PHONE_DIGITS_MIN && digits <= PHONE_DIGITS_MAX ? 0 : -1;
 }
 
-/* Replaces `o`[key] by the marker of `plain` (JSON null when `plain` is NULL) and `o`[bi_key]
- * (when given) by its blind index of `kind`. False when out of memory. */
-static bool put_sealed(json_t *o, const char *key, const char *plain, const char *bi_key,
-                       const char *kind)
-{
-    char bi[SEAL_BLIND_HEX + 1];
-    char *m;
-
-    if (!plain) {
-        json_object_set_new(o, key, json_null());
-        if (bi_key)
-            json_object_set_new(o, bi_key, json_null());
-        return true;
-    }
-    if (!(m = seal_pd(plain)))
-        return false;
-    json_object_set_new(o, key, json_string(m));
-    free(m);
-    if (bi_key) {
-        if (seal_blind(0, kind, plain, bi) < 0)
-            return false;
-        json_object_set_new(o, bi_key, json_string(bi));
-    }
-    return true;
-}
-
 bool device_owner_seal(struct req *r, json_t *owner, const char *field)
 {
     json_t *name = json_object_get(owner, "name"), *email = json_object_get(owner, "email"),
@@ -225,9 +199,9 @@ bool device_owner_seal(struct req *r, json_t *owner, const char *field)
         http_reply_error(r, 422, "required", f, "an email address or a phone number is required");
         goto out;
     }
-    if (!put_sealed(owner, "name", nm, NULL, NULL) ||
-        !put_sealed(owner, "email", em, "email_bi", "email") ||
-        !put_sealed(owner, "phone", has_phone ? ph : NULL, "phone_bi", "phone")) {
+    if (api_seal_member(owner, "name", nm, NULL, NULL) < 0 ||
+        api_seal_member(owner, "email", em, "email", "email_bi") < 0 ||
+        api_seal_member(owner, "phone", has_phone ? ph : NULL, "phone", "phone_bi") < 0) {
         http_reply_oom(r);
         goto out;
     }
