@@ -432,6 +432,17 @@ class Context:
             return None
         return wait_for(find, "delivery of message %d" % outbox_id, timeout)
 
+    def delivered_by(self, servers, msg):
+        """The files these carnetd wrote for outbox row `msg` (each writes into its own folder)
+        to its recipient: one per delivery, so a message sent twice shows as two."""
+        docs = []
+        for s in servers:
+            path = os.path.join(s.outbox_dir, "%d-%s.json" % (msg["id"], msg["kind"]))
+            if os.path.exists(path):
+                with open(path) as f:
+                    docs.append(json.load(f))
+        return [d for d in docs if d["to"] == self.opened(msg["recipient"])]
+
     def message_body(self, outbox_id):
         """What the customer reads (or will read) in message `outbox_id`: the delivered text once
         it is sent, else its queued body with the seals opened (which must hold no link in

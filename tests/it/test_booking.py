@@ -4,7 +4,6 @@ import datetime
 import random
 import re
 import threading
-import time
 import zoneinfo
 
 from harness import Client, data_key_file

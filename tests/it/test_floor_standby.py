@@ -1,9 +1,7 @@
 """Standby: a full day's waiting list; a freed slot is offered to the first customer, held for
 standby_hold_s, and passed on when not claimed."""
-import glob
 import hashlib
 import json
-import os
 import re
 import secrets
 
@@ -299,17 +297,6 @@ def offer_messages(ctx, standby_id):
                    "and ref_id = %s order by id", (standby_id,))
 
 
-def delivered(ctx, servers, msg):
-    """The files these carnetd wrote for outbox row `msg` (each writes into its own folder)."""
-    docs = []
-    for s in servers:
-        for p in glob.glob(os.path.join(ctx.run.workdir, "outbox-%d" % s.port,
-                                        "%d-%s.json" % (msg["id"], msg["kind"]))):
-            with open(p) as f:
-                docs.append(json.load(f))
-    return [d for d in docs if d["to"] == ctx.opened(msg["recipient"])]
-
-
 def refs_outbox(ctx, standby_id, appointment_id):
     return ctx.sql1("select count(*) as n from outbox where (ref_type = 'standby' and ref_id = %s) "
                     "or (ref_type = 'appointment' and ref_id = %s)",
@@ -340,8 +327,8 @@ def test_the_offer_message_leads_to_the_offer_and_claims_it(ctx):
                  "the offer message sent")
         msgs = offer_messages(ctx, a["id"])
         assert len(msgs) == 1, msgs
-        wait_for(lambda: delivered(ctx, servers, msgs[0]), "the offer message's file")
-        files = delivered(ctx, servers, msgs[0])
+        wait_for(lambda: ctx.delivered_by(servers, msgs[0]), "the offer message's file")
+        files = ctx.delivered_by(servers, msgs[0])
         assert len(files) == 1, files
         m = OFFER_LINK.search(files[0]["body"])
         assert m and m.group(1) in ["http://127.0.0.1:%d" % s.port for s in servers], files[0]

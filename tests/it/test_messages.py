@@ -1,6 +1,5 @@
 """Early warnings (once, with a new estimate), customer <-> store threads with unread counts,
 and surveys (one-tap link valid once, for one visit) feeding the satisfaction report."""
-import hashlib
 import json
 import re
 import time

@@ -3,10 +3,7 @@ through the outbox (once, in the same transaction, nothing for a refused request
 watched and resolved, surveys offered; customers write from the links they already hold; the
 device's health record shows its appointments and visits, and its chain still verifies."""
 import datetime
-import glob
 import hashlib
-import json
-import os
 import re
 import secrets
 
@@ -521,17 +518,6 @@ def test_a_booked_customer_who_leaves_is_not_warned(ctx):
 
 # ---- reminders follow a moved booking (two carnetd delivering) ----
 
-def delivered(ctx, servers, msg):
-    """The files these carnetd wrote for outbox row `msg` (each writes into its own folder)."""
-    docs = []
-    for s in servers:
-        for p in glob.glob(os.path.join(ctx.run.workdir, "outbox-%d" % s.port,
-                                        "%d-%s.json" % (msg["id"], msg["kind"]))):
-            with open(p) as f:
-                docs.append(json.load(f))
-    return [d for d in docs if d["to"] == ctx.opened(msg["recipient"])]
-
-
 def test_a_moved_booking_is_reminded_again_after_its_reminder_went_out(ctx):
     start = later_slot(ctx).replace("T10:00", "T19:00")
     add_shift_day(ctx, start)
@@ -582,8 +568,8 @@ def test_a_moved_booking_is_reminded_again_after_its_reminder_went_out(ctx):
         # Each time's reminder was delivered once, for its own time.
         rows = reminders("reminder_day")
         for row, hhmm in zip(rows, ("19:00", "20:00", "21:00")):
-            wait_for(lambda: delivered(ctx, servers, row), "the reminder's file")
-            docs = delivered(ctx, servers, row)
+            wait_for(lambda: ctx.delivered_by(servers, row), "the reminder's file")
+            docs = ctx.delivered_by(servers, row)
             assert len(docs) == 1 and hhmm in docs[0]["body"], docs
         assert len([x for x in reminders("reminder_hour") if x["status"] == "pending"]) == 1
     finally:
