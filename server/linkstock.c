@@ -20,8 +20,8 @@
 
 #define LINKSTOCK_BATCH 64
 
-static struct sql_stmt q_add = SQL_STMT(
-    "link_stock_add", "select link_stock_add($1::text[], $2::text[], $3::int, $4)", 4);
+static struct sql_stmt q_add =
+    SQL_STMT("link_stock_add", "select link_stock_add($1::text[], $2::text[], $3::int, $4)", 4);
 #define ADD_SQL "select link_stock_add($1::text[], $2::text[], $3::int, $4)"
 
 static struct {
@@ -125,9 +125,9 @@ static void on_added(const struct db_result *res, void *arg)
     S.busy = false;
     if (res->status != DB_OK || db_rows(res) < 1) {
         if (res->status == DB_ERR_SQL)
-            log_warning("link stock: top-up failed: %s",
-                        db_error_field(res, DB_ERROR_PRIMARY) ? db_error_field(res, DB_ERROR_PRIMARY)
-                                                              : "?");
+            log_warning("link stock: top-up failed: %s", db_error_field(res, DB_ERROR_PRIMARY)
+                                                             ? db_error_field(res, DB_ERROR_PRIMARY)
+                                                             : "?");
         arm(false);
         return;
     }

@@ -117,8 +117,8 @@ static char *seal_item(json_t *it, char bi[SEAL_BLIND_HEX + 1], char *err, size_
     if (!(plain = clear_value(v, err, errlen)))
         return NULL;
     if (kind) {
-        const char *k = strcmp(kind, "contact") == 0 ? (strchr(plain, '@') ? "email" : "phone")
-                                                    : kind;
+        const char *k =
+            strcmp(kind, "contact") == 0 ? (strchr(plain, '@') ? "email" : "phone") : kind;
         seal_blind(0, k, plain, bi);
     }
     if (!(out = seal_pd(plain)))
@@ -149,11 +149,11 @@ static char *round_build(const char *due, int *n)
                         (long long)json_integer_value(json_object_get(it, "id")), err);
             continue;
         }
-        json_array_append_new(out, json_pack("{sOsOsOsOssso}", "t", json_object_get(it, "t"),
-                                             "id", json_object_get(it, "id"), "c",
-                                             json_object_get(it, "c"), "old",
-                                             json_object_get(it, "h"), "v", v, "bi",
-                                             bi[0] ? json_string(bi) : json_null()));
+        json_array_append_new(out,
+                              json_pack("{sOsOsOsOssso}", "t", json_object_get(it, "t"), "id",
+                                        json_object_get(it, "id"), "c", json_object_get(it, "c"),
+                                        "old", json_object_get(it, "h"), "v", v, "bi",
+                                        bi[0] ? json_string(bi) : json_null()));
         sodium_memzero(v, strlen(v));
         free(v);
         (*n)++;
@@ -241,9 +241,9 @@ static void on_due(const struct db_result *res, void *arg)
     if (res->status == DB_OK && db_rows(res) > 0 && !db_isnull(res, 0, 0))
         text = round_build(db_value(res, 0, 0), &n);
     else if (res->status == DB_ERR_SQL)
-        log_warning("personal data: pd_due failed: %s",
-                    db_error_field(res, DB_ERROR_PRIMARY) ? db_error_field(res, DB_ERROR_PRIMARY)
-                                                          : "?");
+        log_warning("personal data: pd_due failed: %s", db_error_field(res, DB_ERROR_PRIMARY)
+                                                            ? db_error_field(res, DB_ERROR_PRIMARY)
+                                                            : "?");
     if (!text) {
         S.busy = false;
         arm(false);

@@ -123,8 +123,7 @@ static int read_key(const char *path, unsigned char k[SEAL_KEY_BYTES], char *err
             klen = 0;
     }
     if (klen != SEAL_KEY_BYTES) {
-        snprintf(err, errlen, "data key file %s must hold 32 bytes, raw or as 64 hex digits",
-                 path);
+        snprintf(err, errlen, "data key file %s must hold 32 bytes, raw or as 64 hex digits", path);
         goto out;
     }
     rc = 0;
@@ -229,11 +228,7 @@ char *seal_pd(const char *plain)
 
 bool seal_is_current_pd(const char *s)
 {
-    size_t p = strlen(PD_OPEN), n = s ? strlen(s) : 0;
-    return nkeys > 0 && n > p + SEAL_KID_HEX + 1 + strlen(MARK_CLOSE) &&
-           strncmp(s, PD_OPEN, p) == 0 && memcmp(s + p, ring[0].id, SEAL_KID_HEX) == 0 &&
-           s[p + SEAL_KID_HEX] == ':' && strcmp(s + n - 2, MARK_CLOSE) == 0 &&
-           strstr(s + p, MARK_CLOSE) == s + n - 2;
+    return nkeys > 0 && seal_is_pd(s) && memcmp(s + strlen(PD_OPEN), ring[0].id, SEAL_KID_HEX) == 0;
 }
 
 /* ---- opening ---- */
@@ -292,8 +287,8 @@ static long open_marker(const char *m, bool pd, char *out, const char **end, cha
     if (pd ? crypto_aead_xchacha20poly1305_ietf_decrypt(
                  (unsigned char *)out, NULL, NULL, box + NONCE_BYTES, blen - NONCE_BYTES,
                  (const unsigned char *)PD_AD, strlen(PD_AD), box, key->k) != 0
-           : crypto_secretbox_open_easy((unsigned char *)out, box + NONCE_BYTES,
-                                        blen - NONCE_BYTES, box, key->k) != 0) {
+           : crypto_secretbox_open_easy((unsigned char *)out, box + NONCE_BYTES, blen - NONCE_BYTES,
+                                        box, key->k) != 0) {
         snprintf(err, errlen, "a sealed marker does not open with the data key");
         goto out;
     }
