@@ -13,6 +13,7 @@
 #include "device.h"
 #include "floor.h"
 #include "message.h"
+#include "observation.h"
 #include "repair.h"
 #include "report.h"
 #include "sse.h"
@@ -76,7 +77,8 @@ const struct route routes[] = {
     {"DELETE", "/api/stores/{store}/shifts/{id}", booking_delete_shift, ACCESS_MANAGER,
      "remove a shift without bookings"},
 
-    /* ---- the store floor: check-in, line, call next, standby, live streams (floor.c, sse.c) ---- */
+    /* ---- the store floor: check-in, line, call next, standby, live streams (floor.c, sse.c) ----
+     */
     {"POST", "/api/stores/{store}/checkin", floor_checkin, ACCESS_FLOOR,
      "check a booked customer in (code, appointment id or manage-link QR token)"},
     {"GET", "/api/stores/{store}/checkin/search", floor_checkin_search, ACCESS_FLOOR,
@@ -146,6 +148,17 @@ const struct route routes[] = {
     {"POST", "/api/repairs/{id}/notes", repair_note_add, ACCESS_REPAIR, "add a labour note"},
     {"PUT", "/api/repairs/{id}/promise", repair_promise, ACCESS_REPAIR,
      "set the promised date and the kept-overnight observation"},
+    /* ---- kept under observation overnight, the call-back list (observation.c) ---- */
+    {"POST", "/api/repairs/{id}/observation", observation_start, ACCESS_REPAIR,
+     "keep a repair under observation with a call-back time promised to the customer"},
+    {"GET", "/api/repairs/{id}/observation", observation_get, ACCESS_STAFF,
+     "the repair's observations: call-backs and the diagnostics logged meanwhile"},
+    {"POST", "/api/repairs/{id}/observation/end", observation_end, ACCESS_REPAIR,
+     "end the observation (the call-back stays due)"},
+    {"POST", "/api/repairs/{id}/callback/done", observation_callback_done, ACCESS_STAFF,
+     "mark the repair's pending call-back made"},
+    {"GET", "/api/stores/{store}/callbacks", observation_callbacks, ACCESS_STAFF,
+     "who to call back, when, with the night's results"},
     {"GET", "/api/repair-status/{token}", repair_status_view, ACCESS_PUBLIC,
      "the customer's repair status page"},
     {"GET", "/api/estimates/{token}", repair_estimate_view, ACCESS_PUBLIC,

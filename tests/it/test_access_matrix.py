@@ -90,6 +90,12 @@ ALLOWED = {
     ("POST", "/api/repairs/{id}/parts"): ({"422 invalid"}, _BODY),
     ("POST", "/api/repairs/{id}/notes"): ({"422 invalid"}, _BODY),
     ("PUT", "/api/repairs/{id}/promise"): ({"422 required"}, _BODY),
+    ("POST", "/api/repairs/{id}/observation"): ({"422 required"}, _BODY + " (callback_at)"),
+    ("GET", "/api/repairs/{id}/observation"): ({"200"}, "the seeded repair's observations"),
+    ("POST", "/api/repairs/{id}/observation/end"): (
+        {"409 not_observing"}, "the seeded repair is not under observation"),
+    ("POST", "/api/repairs/{id}/callback/done"): ({"422 invalid"}, _BODY + " (outcome)"),
+    ("GET", "/api/stores/{store}/callbacks"): ({"200"}, "the store's call-back list"),
     ("GET", "/api/stores/{store}/threads"): ({"200"}, "the store's threads"),
     ("GET", "/api/stores/{store}/threads/{thread}"): ({"200"}, "{thread} is a seeded thread"),
     ("POST", "/api/stores/{store}/threads/{thread}/messages"): ({"422 invalid"}, _BODY),
