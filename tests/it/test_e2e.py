@@ -176,3 +176,22 @@ def test_customer_answers_survey(ctx):
             " select s.id, 'visit', 987654321, message_token_hash(%s), now() + interval '14 days'"
             " from stores s where s.code = 'paris-opera'", (token,))
     journey(ctx, "survey", {"CARNET_E2E_SURVEY_TOKEN": token, "CARNET_E2E_LOCALE": "fr-FR"})
+
+
+def test_observation_overnight_and_callbacks(ctx):
+    # A call-back already past its time, for the list to flag: a repair kept overnight whose
+    # promised call-back time has since passed.
+    paris = ctx.sql1("select id from stores where code = 'paris-opera'")["id"]
+    c = ctx.client()
+    c.login("tech@carnet.test", "carnet-demo")
+    r = c.post("/api/stores/%d/repairs" % paris, {
+        "serial": "E2E0OBS002", "problem": "overheats",
+        "intake": {"checklist": [{"item": "screen", "ok": True}]},
+        "owner": {"name": "Olga Late", "email": "olga@example.com"}})
+    assert r.status == 201, r
+    at = ctx.sql1("select to_char((now() + interval '1 hour') at time zone 'UTC',"
+                  " 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') as t")["t"]
+    assert c.post("/api/repairs/%d/observation" % r.json["id"], {"callback_at": at}).status == 200
+    ctx.sql("update repair_observations set callback_at = now() - interval '20 minutes'"
+            " where repair_id = %s", (r.json["id"],))
+    journey(ctx, "callbacks", {"CARNET_E2E_LATE": r.json["number"]})

@@ -6,6 +6,7 @@ import { get, post, put, ApiError } from '../api.js';
 import { t } from '../i18n.js';
 import { h, fill, fmtDateTime, announce, errorText, showFormError, clearFormErrors } from '../ui.js';
 import { money, searchForm } from './device.js';
+import { observationCard } from './callbacks.js';
 
 const enc = encodeURIComponent;
 const CHECKLIST = ['screen', 'back glass', 'buttons', 'camera', 'water damage indicator'];
@@ -139,6 +140,7 @@ async function detail({ el, session, go, id }) {
         smallForm('rp-note-form', t('tl.note'),
           field('no-text', t('tl.note'), h('textarea', { id: 'no-text', name: 'text', required: true, maxlength: '4000' })),
           t('save'), async (f) => { await post(`/api/repairs/${r.id}/notes`, { text: f.text.value.trim() }); reload(); }))));
+  el.append(observationCard(r, session, session.me.admin || (session.me.stores.find((s) => s.store_id === r.store_id)?.roles || []).some((x) => x === 'technician' || x === 'manager'), reload));
 }
 
 const STATES = ['intake', 'diagnosing', 'awaiting_approval', 'awaiting_parts', 'repairing', 'testing', 'ready', 'collected', 'returned_unrepaired', 'cancelled'];
