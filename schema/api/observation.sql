@@ -185,11 +185,14 @@ begin
                                              'note', nullif(btrim(p->>'note'), ''))),
         p_actor, r.store_id, 'repair', r.id);
     perform carnet_audit(p_actor, 'callback', 'repair', r.id::text, p_req);
-    -- Last, as floor_emit does: the topic lock is held until commit.
+    -- Last, as floor_emit does: the topic lock is held until commit. The store's stream also
+    -- feeds its public board, which drops the payload's "staff" member (sse.c): what it says
+    -- goes there.
     perform pg_advisory_xact_lock(hashtext('carnet_events:' || t));
     insert into events (store_id, topic, type, payload)
     values (r.store_id, t, 'callback_done',
-            jsonb_build_object('repair_id', r.id, 'outcome', p->>'outcome'))
+            jsonb_build_object('staff', jsonb_build_object('repair_id', r.id,
+                                                           'outcome', p->>'outcome')))
     returning id into eid;
     perform pg_notify('carnet_events', json_build_object('id', eid, 'topic', t)::text);
     return observation_json(r.id);

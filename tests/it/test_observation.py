@@ -178,6 +178,9 @@ def test_callback_list_and_marking_done(ctx):
     assert cb["done_by"]["name"] and cb["note"] == "will come at 5", cb
     assert _find(spec.get("/api/stores/%d/callbacks" % S["paris"]).json, rid) == []
     assert count(ctx, "events", "type = 'callback_done' and store_id = %s", (S["paris"],)) == events + 1
+    ev = ctx.sql1("select payload from events where type = 'callback_done' order by id desc limit 1")
+    # Only under "staff", which the public board's stream drops (sse.c).
+    assert ev["payload"] == {"staff": {"repair_id": rid, "outcome": "reached"}}, ev
     r = spec.post("/api/repairs/%d/callback/done" % rid, {"outcome": "reached"})
     assert r.status == 409 and r.error["code"] == "no_callback" and r.error["field"] == "callback", r
 
