@@ -4,7 +4,7 @@
 -- attempt is recorded when it begins and deleted when it checks a booking in, so what stays are
 -- the attempts that matched nothing (or could not check in), which the throttle counts. The
 -- address is kept as the sign-in throttle keeps it (auth_address_key: an IPv4 address, an IPv6
--- /64), and only for the throttle's window: kiosk_begin deletes older rows as it goes.
+-- /64), and for an hour at most: the retention job deletes older rows (kiosk_prune).
 create table kiosk_attempts (
     id bigint generated always as identity primary key,
     store_id bigint not null references stores (id) on delete cascade,

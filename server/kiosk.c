@@ -15,6 +15,7 @@
 
 #include <ctype.h>
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,6 +26,7 @@
 #include "seal.h"
 
 #define KIOSK_CODE_MAX 16
+#define KIOSK_TOKEN_MAX 128
 #define KIOSK_NAME_MAX 100
 #define KIOSK_PHONE_MAX 64
 #define KIOSK_PHONE_BUF 24
@@ -117,7 +119,7 @@ static char *begin_body(struct req *r)
     char *text = NULL;
 
     if (opt_string(r, "code", KIOSK_CODE_MAX, &code) < 0 ||
-        opt_string(r, "token", KIOSK_CODE_MAX * 8, &token) < 0 ||
+        opt_string(r, "token", KIOSK_TOKEN_MAX, &token) < 0 ||
         opt_string(r, "name", KIOSK_NAME_MAX, &name) < 0 ||
         opt_string(r, "phone", KIOSK_PHONE_MAX, &phone) < 0)
         return NULL;
@@ -209,25 +211,24 @@ static void on_begin(struct req *r, const struct db_result *res)
 {
     struct kiosk *k = r->state;
     json_t *all, *c;
-    char *folded = NULL;
-    const char *pick = NULL, *store = api_path_id(r, "store");
+    const char *store = api_path_id(r, "store");
     char attempt[24], id[24];
+    bool found = false;
     size_t i;
 
     if (res->status != DB_OK) {
         api_reply_db_error(r, res);
         return;
     }
-    if (!store)
-        return;
-    if (!(all = api_result_object(r, res)))
+    if (!store || !(all = api_result_object(r, res)))
         return;
     json_array_foreach(json_object_get(all, "candidates"), i, c)
     {
         const char *name = json_string_value(json_object_get(c, "name"));
-        bool hit;
-        if (!k) {
-            pick = id;
+        char *folded;
+
+        if (!k) { /* a code or a link: the first SQL found */
+            found = true;
             break;
         }
         if (!name)
@@ -237,20 +238,18 @@ static void on_begin(struct req *r, const struct db_result *res)
             http_reply_oom(r);
             return;
         }
-        hit = name_matches(k->name, folded);
+        found = name_matches(k->name, folded);
         free(folded);
-        if (hit) {
-            pick = id;
+        if (found)
             break;
-        }
     }
-    if (pick) {
+    if (found) {
         snprintf(id, sizeof(id), "%lld", (long long)json_integer_value(json_object_get(c, "id")));
         snprintf(attempt, sizeof(attempt), "%lld",
                  (long long)json_integer_value(json_object_get(all, "attempt")));
     }
     json_decref(all);
-    if (!pick) {
+    if (!found) {
         reply_no_match(r);
         return;
     }

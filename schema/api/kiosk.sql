@@ -46,6 +46,22 @@ begin
     end if;
 end $$;
 
+-- Attempts older than an hour go (job_retention calls this): the throttle counts one minute,
+-- and an address is kept no longer than it serves.
+create or replace function kiosk_prune() returns int
+language plpgsql as $$
+declare
+    n int;
+begin
+    delete from kiosk_attempts where id in (
+        select id from kiosk_attempts
+        where at < now() - interval '1 hour'
+        limit retention_batch()
+        for update skip locked);
+    get diagnostics n = row_count;
+    return n;
+end $$;
+
 -- Step one of a kiosk check-in at store p_store from p_address. p_body holds exactly one way
 -- in, checked by carnetd or here: {"code"} as typed, {"token_hash"} of a manage link's QR code,
 -- or {"phone_bi"} (the blind index of the phone typed; carnetd checked the name beside it).
@@ -79,7 +95,6 @@ begin
     end if;
     perform pg_advisory_xact_lock(hashtext('kiosk-address:' || v_addr));
     perform kiosk_throttle(p_store, v_addr);
-    delete from kiosk_attempts where at < now() - interval '1 hour';
     insert into kiosk_attempts (store_id, address) values (p_store, v_addr)
     returning id into v_attempt;
     if v_code is not null then

@@ -265,3 +265,15 @@ def test_walk_in_join_from_the_kiosk(ctx):
     r = ctx.client().post("/api/stores/%d/line" % ctx.paris,
                           {"name": "Walk In", "serial": "!!", "problem": "x"})
     assert r.status == 422 and r.error["field"] == "serial", r
+
+
+def test_attempts_are_kept_an_hour(ctx):
+    """The throttle counts a minute; the retention job deletes attempts (with the client's
+    address) once they are an hour old."""
+    clear(ctx)
+    ctx.sql("insert into kiosk_attempts (store_id, address, at) values"
+            " (%s, '10.1.1.1', now() - interval '61 minutes'),"
+            " (%s, '10.1.1.2', now() - interval '59 minutes')", (ctx.paris, ctx.paris))
+    ctx.sql("select job_retention(7, 1, 1800, 30, 7)")
+    left = ctx.sql("select address from kiosk_attempts")
+    assert [r["address"] for r in left] == ["10.1.1.2"], left
