@@ -65,9 +65,11 @@ end $$;
 -- Step one of a kiosk check-in at store p_store from p_address. p_body holds exactly one way
 -- in, checked by carnetd or here: {"code"} as typed, {"token_hash"} of a manage link's QR code,
 -- or {"phone_bi"} (the blind index of the phone typed; carnetd checked the name beside it).
--- Returns {attempt, candidates: [{id, name}]}: this store's live bookings with that code or
--- link, or today's with that phone (names sealed; the caller opens them and keeps the one whose
--- name was typed). Nothing of them reaches the kiosk from here.
+-- Returns {attempt, candidates: [{id, name}]}: this store's live bookings of today (the store's
+-- local day) with that code or phone, or with that link on any day (names sealed; the caller
+-- opens them and keeps the one whose name was typed). Nothing of them reaches the kiosk from
+-- here. Today's only: a guessed code can hit one of a day's bookings of one store, not one of
+-- every booking ahead (6 characters of 31: 887 million codes; see 030_kiosk.sql).
 create or replace function kiosk_begin(p_store bigint, p_address text, p_body jsonb) returns json
 language plpgsql as $$
 declare
@@ -102,6 +104,7 @@ begin
                         order by a.starts_at desc) into v_found
         from appointments a
         where a.code = v_code and a.store_id = p_store
+          and (a.starts_at at time zone tz)::date = floor_today(p_store)
           and a.status in ('booked', 'checked_in', 'in_service');
     elsif p_body ? 'token_hash' then
         select json_agg(json_build_object('id', a.id, 'name', a.customer_name)) into v_found

@@ -26,6 +26,19 @@ def clear(ctx):
     ctx.sql("delete from kiosk_attempts")
 
 
+def soon(ctx, store=None, **kw):
+    """A booking inside the check-in window and on the store's local today, whatever the hour
+    (the kiosk looks a code up among today's bookings only)."""
+    store = store or ctx.paris
+    return appointment(ctx, starts_at=ctx.checkin_soon(store), store=store, **kw)
+
+
+def today(ctx, ts, store=None):
+    return ctx.sql1("select (%s::timestamptz at time zone timezone)::date"
+                    " = (now() at time zone timezone)::date as t from stores where id = %s",
+                    (ts, store or ctx.paris))["t"]
+
+
 def url(ctx, store=None):
     return "/api/stores/%s/kiosk/checkin" % (store or ctx.paris)
 
@@ -47,7 +60,7 @@ def attempts(ctx):
 
 def test_checkin_by_code(ctx):
     clear(ctx)
-    a = appointment(ctx, 10)
+    a = soon(ctx)
     r = ctx.client().post(url(ctx), {"code": " %s " % a["code"].lower()})
     assert r.status == 200, r
     assert set(r.json) == KEYS, r.json
@@ -64,7 +77,7 @@ def test_checkin_by_code(ctx):
 
 def test_already_checked_in_is_idempotent(ctx):
     clear(ctx)
-    a = appointment(ctx, 5)
+    a = soon(ctx)
     first = ctx.client().post(url(ctx), {"code": a["code"]})
     assert first.status == 200, first
     before = state(ctx)
@@ -74,7 +87,7 @@ def test_already_checked_in_is_idempotent(ctx):
     assert again.json["already_checked_in"] is True, again
     assert state(ctx) == before
     # Also when the desk checked them in.
-    b = appointment(ctx, 5, name="Desk Done")
+    b = soon(ctx, name="Desk Done")
     s = ctx.client()
     s.login("specialist@carnet.test", "carnet-demo")
     desk = s.post("/api/stores/%d/checkin" % ctx.paris, {"code": b["code"]})
@@ -86,7 +99,7 @@ def test_already_checked_in_is_idempotent(ctx):
 
 def test_checkin_by_name_and_phone(ctx):
     clear(ctx)
-    a = with_phone(ctx, appointment(ctx, starts_at=ctx.checkin_soon(ctx.paris)))
+    a = with_phone(ctx, soon(ctx))
     c = ctx.client()
     # A name or phone that does not match: the neutral answer, nothing changes.
     before = state(ctx)
@@ -100,7 +113,7 @@ def test_checkin_by_name_and_phone(ctx):
     assert r.status == 200 and r.json["first_name"] == "Hélène", r
     assert ctx.sql1("select status from appointments where id = %s", (a["id"],))["status"] == \
         "checked_in"
-    b = with_phone(ctx, appointment(ctx, starts_at=ctx.checkin_soon(ctx.paris), name="Zoé Martin"),
+    b = with_phone(ctx, soon(ctx, name="Zoé Martin"),
                    "+33700000001")
     r = c.post(url(ctx), {"name": "zoé martin", "phone": "+33 7 00 00 00 01"})
     assert r.status == 200 and r.json["first_name"] == "Zoé", r
@@ -119,7 +132,7 @@ def test_name_and_phone_only_for_today(ctx):
 
 def test_checkin_by_qr_token(ctx):
     clear(ctx)
-    a = appointment(ctx, 0)
+    a = soon(ctx)
     r = ctx.client().post(url(ctx), {"token": a["token"]})
     assert r.status == 200 and r.json["position"] == 1, r
     assert ctx.sql1("select status from appointments where id = %s", (a["id"],))["status"] == \
@@ -131,14 +144,31 @@ def test_checkin_by_qr_token(ctx):
 
 
 def test_outside_the_window(ctx):
+    """Too early or too late by the store's window (at the desk: 30 minutes before, 15 after),
+    when the booking is today; a booking of another day is no match at the kiosk."""
     clear(ctx)
-    early = appointment(ctx, 120)
+    ctx.sql("insert into floor_settings (store_id, checkin_early_min) values (%s, 5)", (ctx.paris,))
+    early = appointment(ctx, 20)
     late = appointment(ctx, -60, name="Late Comer")
+    tomorrow = appointment(ctx, starts_at=ctx.store_noon(ctx.paris, 1), name="Tomorrow")
     before = state(ctx)
     r = ctx.client().post(url(ctx), {"code": early["code"]})
-    assert r.status == 409 and r.error["code"] == "too_early" and r.error.get("opens_at"), r
+    if today(ctx, ctx.sql1("select starts_at from appointments where id = %s",
+                           (early["id"],))["starts_at"]):
+        assert r.status == 409 and r.error["code"] == "too_early" and r.error.get("opens_at"), r
+    else:
+        assert r.status == 404 and r.error["code"] == "no_match", r
     r = ctx.client().post(url(ctx), {"code": late["code"]})
-    assert r.status == 409 and r.error["code"] == "too_late", r
+    if today(ctx, ctx.sql1("select starts_at from appointments where id = %s",
+                           (late["id"],))["starts_at"]):
+        assert r.status == 409 and r.error["code"] == "too_late", r
+    else:
+        assert r.status == 404 and r.error["code"] == "no_match", r
+    r = ctx.client().post(url(ctx), {"code": tomorrow["code"]})
+    assert r.status == 404 and r.error["code"] == "no_match", r
+    # The manage link's QR code finds its booking whatever the day: its holder hears why.
+    r = ctx.client().post(url(ctx), {"token": tomorrow["token"]})
+    assert r.status == 409 and r.error["code"] == "too_early", r
     assert state(ctx) == before
 
 
@@ -146,10 +176,10 @@ def test_misses_get_one_answer(ctx):
     """An unknown code, another store's booking, a cancelled or finished one, a wrong name:
     the same status and body, and nothing changes: the kiosk tells nothing of other bookings."""
     clear(ctx)
-    lyon = appointment(ctx, 5, store=ctx.lyon)
-    cancelled = appointment(ctx, 5, status="cancelled")
-    done = appointment(ctx, 5, status="done")
-    with_phone(ctx, appointment(ctx, starts_at=ctx.checkin_soon(ctx.paris)))
+    lyon = soon(ctx, store=ctx.lyon)
+    cancelled = soon(ctx, status="cancelled")
+    done = soon(ctx, status="done")
+    with_phone(ctx, soon(ctx))
     before = state(ctx)
     c = ctx.client()
     bodies = [{"code": "ZZZZZZ"}, {"code": lyon["code"]}, {"code": cancelled["code"]},
@@ -172,7 +202,7 @@ def test_misses_get_one_answer(ctx):
 
 def test_bad_inputs(ctx):
     clear(ctx)
-    appointment(ctx, 5)
+    soon(ctx)
     before = state(ctx)
     c = ctx.client()
     cases = [({}, 422, "code"), ({"code": "12"}, 422, "code"), ({"code": 123456}, 422, "code"),
@@ -202,7 +232,7 @@ def test_bad_inputs(ctx):
 
 def test_rate_limit_then_recovery(ctx):
     clear(ctx)
-    a = appointment(ctx, 5)
+    a = soon(ctx)
     c = ctx.client()
     for i in range(10):
         r = c.post(url(ctx), {"code": "ZZZZZ%s" % "23456789AB"[i]})
@@ -247,7 +277,7 @@ def test_rate_limit_across_stores(ctx):
 
 def test_success_shows_only_the_first_name(ctx):
     clear(ctx)
-    a = with_phone(ctx, appointment(ctx, 5, name="Jean-Paul Sartre"))
+    a = with_phone(ctx, soon(ctx, name="Jean-Paul Sartre"))
     r = ctx.client().post(url(ctx), {"code": a["code"]})
     assert r.status == 200 and r.json["first_name"] == "Jean-Paul", r
     text = r.raw.decode()

@@ -9,9 +9,13 @@ insert into appointments (store_id, service_id, staff_id, starts_at, ends_at, bl
                           customer_phone_bi)
 select :paris, (select id from services where store_id = :paris and skill = 'setup'),
        (select id from staff where email = 'kiosk@carnet.test'),
-       now() + interval '5 minutes', now() + interval '35 minutes', now() + interval '35 minutes',
+       t, t + interval '30 minutes', t + interval '30 minutes',
        'booked', 'KSK234', pg_temp.pd('Zoé Martin'), 'Z.', pg_temp.pd('+33612345678'),
-       repeat('c', 64);
+       repeat('c', 64)
+-- In the check-in window and on Paris's today, whatever the hour the test runs.
+from (select case when ((now() + interval '10 minutes') at time zone 'Europe/Paris')::date
+                       = (now() at time zone 'Europe/Paris')::date
+                  then now() + interval '10 minutes' else now() - interval '10 minutes' end) x(t);
 select id as appt from appointments where code = 'KSK234' \gset
 
 -- What the body must hold: a code of the right shape, or what carnetd derives (a link's hash,
