@@ -107,7 +107,9 @@ def test_specialist_checks_in_and_calls(ctx):
 
 def test_kiosk_check_in_and_walk_in(ctx):
     code = booked_soon(ctx, "Kim Kiosk", "Setup", "tech2@carnet.test")
-    journey(ctx, "kiosk", {"CARNET_E2E_KIOSK_CODE": code, "CARNET_E2E_KIOSK_NAME": "Kim Kiosk"})
+    scan = manage_link(ctx, booked_soon(ctx, "Sam Scan", "Setup", "admin@carnet.test"))
+    journey(ctx, "kiosk", {"CARNET_E2E_KIOSK_CODE": code, "CARNET_E2E_KIOSK_NAME": "Kim Kiosk",
+                           "CARNET_E2E_KIOSK_SCAN_TOKEN": scan})
 
 
 def test_manager_dashboard_and_setup(ctx):
