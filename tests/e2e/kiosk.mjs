@@ -2,7 +2,7 @@
 // gets the neutral answer; the booking's code (typed in small letters) checks the customer in
 // and shows the ticket; the screen starts over by itself (?reset=5 instead of 30 s); a walk-in
 // joins the line saying what it is about; the specialist's queue shows both. Then the same
-// screen in French, and on a phone.
+// screen in French, slowed down after too many misses (429), and on a phone.
 import { run, newPage, shot, check, expectText, noErrors, staffApi, PHONE } from './lib.mjs';
 
 const KIOSK = { width: 1180, height: 820 };
@@ -91,12 +91,22 @@ run('kiosk', async (ctx, o) => {
   await page.getByRole('button', { name: 'Enregistrer mon arrivée' }).click();
   await expectText(page.locator('#k-error'), 'Nous ne trouvons pas', 'the neutral answer in French');
   await shot(page, o.out, 'kiosk-5-fr');
+  // Guessing codes: after 10 misses in a minute the kiosk asks to wait, and says how long.
+  await page.evaluate(async () => {
+    for (let i = 0; i < 10; i++) {
+      await fetch('/api/stores/1/kiosk/checkin', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ code: 'ZZZZZZ' }) });
+    }
+  });
+  await page.getByRole('button', { name: 'Enregistrer mon arrivée' }).click();
+  await expectText(page.locator('#k-error'), /Trop d’essais\. Patientez \d+ s/, 'too many misses: the kiosk asks to wait, in French');
+  check(await page.getByRole('button', { name: 'Enregistrer mon arrivée' }).isDisabled(), 'and the check-in button waits too');
+  await shot(page, o.out, 'kiosk-6-rate-limited');
   const phone = await newPage(ctx, { viewport: PHONE, lang: 'en' });
   await phone.goto(o.base + '/kiosk/?store=paris-opera');
   await expectText(phone.locator('#k-h-home'), 'Welcome', 'the kiosk works on a phone-sized screen');
   const overflow = await phone.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);
   check(!overflow, 'without sideways scrolling');
-  await shot(phone, o.out, 'kiosk-6-phone');
+  await shot(phone, o.out, 'kiosk-7-phone');
   noErrors(page);
   noErrors(phone);
 });

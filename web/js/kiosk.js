@@ -7,7 +7,7 @@
 // next person finds a clean screen, and nothing typed stays on it.
 import { get, post } from './api.js';
 import { initI18n, onLangChange, t } from './i18n.js';
-import { $, $$, announce, errorText, showFormError, clearFormErrors, fmtTime } from './ui.js';
+import { $, $$, errorText, showFormError, clearFormErrors, fmtTime } from './ui.js';
 
 const CODE_RE = /^[2-9A-HJKMNP-Z]{6}$/;
 const RESET_DEFAULT_S = 30;
@@ -23,7 +23,6 @@ const RESET_S = Math.min(RESET_MAX_S, Math.max(RESET_MIN_S,
 let store = null;
 let shown = null; // what the ticket screen shows: {kind, name, place}
 let deadline = 0;
-let tick = null;
 let blockedUntil = 0;
 let stopScan = () => {};
 
@@ -96,7 +95,6 @@ function failed(form, err) {
     blockedUntil = Date.now() + n * 1000;
     for (const b of $$('#k-code-form [type=submit], #k-phone-form [type=submit]')) b.disabled = true;
     showError(t('err.rate_limited', { n }));
-    announce(t('err.rate_limited', { n }), 'error');
     return;
   }
   if (err.code === 'too_early' && err.detail.opens_at && store) {
@@ -275,7 +273,7 @@ async function start() {
   $('#k-t-done').addEventListener('click', reset);
   wireScanner();
   reset();
-  tick = setInterval(everySecond, 1000);
+  setInterval(everySecond, 1000);
 }
 
 start();
