@@ -15,6 +15,10 @@ const RESET_MIN_S = 2;
 const RESET_MAX_S = 120;
 const SCAN_EVERY_MS = 250;
 const SCREENS = ['k-setup', 'k-home', 'k-walkin', 'k-ticket'];
+// What a kiosk says of a refused field, in the page's language.
+const FIELD_ERRORS = {
+  code: 'kiosk.err.code', name: 'kiosk.err.name', phone: 'kiosk.err.phone', serial: 'kiosk.err.serial',
+};
 
 // ?reset=N (seconds, bounded) shortens the idle reset for tests and demonstrations.
 const RESET_S = Math.min(RESET_MAX_S, Math.max(RESET_MIN_S,
@@ -101,8 +105,8 @@ function failed(form, err) {
     showError(t('kiosk.opens', { time: fmtTime(err.detail.opens_at, store.timezone) }));
     return;
   }
-  if (err.code === 'invalid' && err.field && t('kiosk.err.' + err.field) !== 'kiosk.err.' + err.field) {
-    showFormError(form, { ...err, code: 'kiosk_invalid', message: t('kiosk.err.' + err.field) });
+  if (err.code === 'invalid' && FIELD_ERRORS[err.field]) {
+    showFormError(form, { ...err, code: 'kiosk_invalid', message: t(FIELD_ERRORS[err.field]) });
     return;
   }
   if (err.field && form.querySelector(`[name="${CSS.escape(err.field)}"]`)) {
