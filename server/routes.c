@@ -12,6 +12,7 @@
 #include "customer.h"
 #include "device.h"
 #include "floor.h"
+#include "kiosk.h"
 #include "message.h"
 #include "observation.h"
 #include "repair.h"
@@ -93,6 +94,9 @@ const struct route routes[] = {
      "take the offered slot: it becomes my booking"},
     {"POST", "/api/standby/{token}/leave", floor_standby_leave, ACCESS_PUBLIC,
      "leave the standby list (an offer held for me passes on)"},
+    /* ---- the kiosk at the door: self check-in, rate-limited per address (kiosk.c) ---- */
+    {"POST", "/api/stores/{store}/kiosk/checkin", kiosk_checkin, ACCESS_PUBLIC,
+     "kiosk self check-in by code, QR token, or name and phone; one answer to every miss"},
     {"POST", "/api/stores/{store}/line", floor_join_line, ACCESS_PUBLIC,
      "join the walk-in line (kiosk, phone or staff); returns the private line link"},
     {"GET", "/api/line/{token}", floor_line_status, ACCESS_PUBLIC, "my place in line and wait"},

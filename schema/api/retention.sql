@@ -63,6 +63,9 @@ begin
     get diagnostics n = row_count;
     total := total + n;
 
+    -- Kiosk check-in attempts, with the client's address (kiosk.sql): an hour.
+    total := total + kiosk_prune();
+
     with due as (
         select id, ref_type, ref_id from outbox
         where purged_at is null and status in ('sent', 'failed', 'cancelled')

@@ -105,6 +105,13 @@ def test_specialist_checks_in_and_calls(ctx):
                            "CARNET_E2E_SCAN_TOKEN": manage_link(ctx, scan_code)})
 
 
+def test_kiosk_check_in_and_walk_in(ctx):
+    code = booked_soon(ctx, "Kim Kiosk", "Setup", "tech2@carnet.test")
+    scan = manage_link(ctx, booked_soon(ctx, "Sam Scan", "Setup", "admin@carnet.test"))
+    journey(ctx, "kiosk", {"CARNET_E2E_KIOSK_CODE": code, "CARNET_E2E_KIOSK_NAME": "Kim Kiosk",
+                           "CARNET_E2E_KIOSK_SCAN_TOKEN": scan})
+
+
 def test_manager_dashboard_and_setup(ctx):
     # Yesterday in Paris, for the dashboard's floor report: two served walk-ins (waits 120 and
     # 360 s, services 300 and 900 s) and a booking nobody came to.
