@@ -387,7 +387,7 @@ begin
     end if;
     if v.status not in ('called', 'in_service') then
         perform carnet_fail_extra(409, 'wrong_state', 'status',
-            format('cannot hand over a visit that is %s', v.status),
+            format('cannot transfer a visit that is %s', v.status),
             jsonb_build_object('status', v.status));
     end if;
     update visits set specialist_id = target where id = v.id returning * into v;
