@@ -267,7 +267,8 @@ begin
     return floor_visit_place(v.id);
 end $$;
 
--- The staff view of the floor: the line with names and estimates, and who is being served.
+-- The staff view of the floor: the line with names and estimates, who is being served, and the
+-- store's floor staff.
 create or replace function floor_queue(p_actor bigint, p_store bigint) returns json
 language sql stable as $$
     select json_build_object(
@@ -283,7 +284,15 @@ language sql stable as $$
         'estimate', (select json_build_object('mean_service_s', e.mean_service_s,
                                               'samples', e.samples,
                                               'specialists', e.specialists)
-                     from floor_estimate(p_store) e))
+                     from floor_estimate(p_store) e),
+        -- who a visit can be handed to (POST /api/visits/{id}/transfer)
+        'colleagues', coalesce((select json_agg(json_build_object('id', s.id, 'name', s.name)
+                                                order by s.name, s.id)
+                                from staff s
+                                where s.disabled_at is null and exists (
+                                    select 1 from staff_roles r where r.staff_id = s.id
+                                      and r.store_id = p_store
+                                      and r.role in ('specialist', 'manager'))), '[]'::json))
 $$;
 
 -- Call next: hands the first person in call order to one specialist. FOR UPDATE SKIP LOCKED
