@@ -649,8 +649,9 @@ begin
                          then jsonb_build_object('email', v.contact_recipient, 'email_bi', v.contact_bi)
                          else jsonb_build_object('phone', v.contact_recipient, 'phone_bi', v.contact_bi) end;
     end if;
-    if owner is not null and pd_is_marker(owner->>'name') then
-        perform device_owner_set(p_actor, d, jsonb_strip_nulls(owner), v.store_id, 'owner', p_req);
+    owner := jsonb_strip_nulls(owner);
+    if owner ? 'name' and (owner ? 'email' or owner ? 'phone') then
+        perform device_owner_set(p_actor, d, owner, v.store_id, 'owner', p_req);
     end if;
     r := bench_repair_open(p_actor, v.store_id, d, words, tech, p_status_hash, p_req, p_status_token,
                            jsonb_build_object('visit_id', v.id, 'ticket', v.ticket));
