@@ -1,6 +1,8 @@
 /*
  * floor: handlers of the store floor: the walk-in line (public join with a private line link),
- * the staff queue, call next and the moves of a visit, the public wall board.
+ * the staff queue, call next, calling one given person, handing a visit to a colleague, the
+ * moves of a visit, the serving card, the public wall board. The hand-over of a visit to a
+ * repair order and the bench queue are handover.c's.
  *
  * Each handler checks what HTTP owns (path ids, link format, a body), then makes one call to a
  * function of schema/004_floor.sql with the body as received; SQL is the transaction and guards
@@ -8,8 +10,8 @@
  * (a place in line, a standby place, the manage link of a claimed slot) are minted and checked
  * by link.c. The live streams of the same data are in sse.c.
  *
- * Personal data (seal.h): a walk-in's name and contact and a standby place's name, email and
- * phone reach SQL only sealed, so they are checked here, and what SQL used to derive from them
+ * Personal data (seal.h): a walk-in's name, contact and problem and a standby place's name, email
+ * and phone reach SQL only sealed, so they are checked here, and what SQL used to derive from them
  * is computed here and sent beside them: the initial a public board shows, blind indexes, and
  * how a walk-in's free-text contact is reached. The check-in desk's search by name filters
  * today's bookings here, once their names are opened.

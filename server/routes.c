@@ -120,7 +120,7 @@ const struct route routes[] = {
     {"POST", "/api/visits/{id}/call", floor_visit_call, ACCESS_FLOOR, "call this person"},
     {"POST", "/api/visits/{id}/transfer", floor_visit_transfer, ACCESS_FLOOR,
      "hand a visit to a colleague of the floor"},
-    {"POST", "/api/visits/{id}/handover", handover_visit, ACCESS_STAFF,
+    {"POST", "/api/visits/{id}/handover", handover_visit, ACCESS_FLOOR,
      "hand the visit being served over to a repair order (Idempotency-Key)"},
     {"GET", "/api/stores/{store}/bench", handover_bench_list, ACCESS_STAFF,
      "the bench queue: handed-over repairs no technician has taken"},

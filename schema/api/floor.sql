@@ -554,7 +554,7 @@ begin
     if not found then
         perform carnet_fail(404, 'not_found', 'id', 'no such visit');
     end if;
-    perform carnet_require(p_actor, v.store_id, array['specialist', 'technician', 'manager']);
+    perform carnet_require(p_actor, v.store_id, array['specialist', 'manager']);
     return json_build_object('problem', v.problem);
 end $$;
 
@@ -587,7 +587,7 @@ begin
     if not found then
         perform carnet_fail(404, 'not_found', 'id', 'no such visit');
     end if;
-    perform carnet_require(p_actor, v.store_id, array['specialist', 'technician', 'manager']);
+    perform carnet_require(p_actor, v.store_id, array['specialist', 'manager']);
     if p_key_hash is not null then
         select * into k from handover_keys where store_id = v.store_id and key_hash = p_key_hash;
         if found then

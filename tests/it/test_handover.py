@@ -258,6 +258,7 @@ def test_handover_refused_unless_in_service_and_to_wrong_callers(ctx):
     assert s.post("/api/visits/%d/start" % vid).status == 200
     assert ctx.client().post("/api/visits/%d/handover" % vid, {}).status == 401
     assert staff(ctx, "lyon@carnet.test").post("/api/visits/%d/handover" % vid, {}).status == 403
+    assert staff(ctx, "tech@carnet.test").post("/api/visits/%d/handover" % vid, {}).status == 403
     r = s.post("/api/visits/%d/handover" % vid, {}, headers={"Idempotency-Key": "a b"})
     assert r.status == 400 and err(r) == ("invalid", "Idempotency-Key"), r
     assert err(s.post("/api/visits/999999999/handover", {})) == ("not_found", "id")
