@@ -8,7 +8,9 @@
 // staff member typed any of them. Taps are counted: the specialist from the check-in to the
 // hand-over (goal: 5 or fewer), the technician from the bench queue to the logged diagnosis
 // (goal: 6 or fewer).
-import { run, browser, newPage, shot, check, expectText, noErrors, staffApi, TABLET } from './lib.mjs';
+import { run, browser, newPage, shot, check, expectText, noErrors, staffApi, PHONE } from './lib.mjs';
+
+const TABLET = { width: 1180, height: 820 };
 
 const TOKEN = process.env.CARNET_E2E_MANAGE_TOKEN;
 const NAME = process.env.CARNET_E2E_NAME;
@@ -62,6 +64,9 @@ run('door', async (ctx, o) => {
   check(await card.locator('[data-card="record"]').getAttribute('href') === '#device/' + SERIAL, 'with a link to the health record');
   check(await tab.getByRole('button', { name: 'Call next' }).isDisabled(), 'call next is off while serving');
   await shot(tab, o.out, 'door-1-serving-card');
+  await tab.setViewportSize(PHONE);
+  await shot(tab, o.out, 'door-1-serving-card-phone');
+  await tab.setViewportSize(TABLET);
   await sp.tap(tab.getByRole('button', { name: 'Start' }));
   await sp.tap(tab.getByRole('button', { name: 'Hand over to a technician' }));
   check(await tab.locator('#ho-serial').count() === 0, 'the serial is not asked for: the booking had it');

@@ -37,7 +37,7 @@ export async function render({ el, session, go, roles }) {
       fill(list, h('ol', { class: 'plain', 'aria-label': t('bench.title') }, items.map((r) => h('li', { class: 'queue-item', dataset: { repair: String(r.id) } },
         h('div', { class: 'grow' },
           h('div', { class: 'who' }, r.number, h('span', { class: 'muted' }, `  ${r.device.model || ''} ${r.device.serial}`)),
-          h('blockquote', null, r.problem),
+          h('blockquote', { style: 'margin:.3rem 0' }, r.problem),
           h('div', { class: 'muted' }, t('bench.since', { time: fmtTime(r.bench_since, store.timezone), who: r.opened_by || '' }))),
         canTake ? h('button', { type: 'button', onclick: () => take(r), 'aria-label': `${t('bench.take')} ${r.number}` }, t('bench.take')) : null))));
     } catch (e) {

@@ -112,7 +112,7 @@ export async function render({ el, session }) {
           c ? h('span', { class: 'muted' }, ' · ', t('door.waited', { n: minutes(c.waited_s) })) : null)),
       c ? [
         h('p', { 'data-card': 'service' }, h('strong', null, c.service ? c.service.name : t('queue.walkin'))),
-        h('blockquote', { 'data-card': 'problem', class: words ? '' : 'muted' }, words || t('door.nowords')),
+        h('blockquote', { 'data-card': 'problem', class: words ? '' : 'muted', style: 'margin:.4rem 0;font-size:1.15rem' }, words || t('door.nowords')),
         device(c),
         history(c),
       ] : null,
