@@ -32,8 +32,12 @@ void floor_visit_done(struct req *r);
 void floor_visit_skip(struct req *r);
 void floor_visit_requeue(struct req *r);
 void floor_visit_left(struct req *r);
+/* the serving card, calling one given person, handing a visit to a colleague */
+void floor_visit_card(struct req *r);
+void floor_visit_call(struct req *r);
+void floor_visit_transfer(struct req *r);
 
-/* the floor rules of a store: check-in window, default service time, line size */
+/* the floor rules of a store: check-in window, default service time, line size, max skips */
 void floor_settings_get(struct req *r);
 void floor_settings_put(struct req *r);
 

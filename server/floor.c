@@ -1,6 +1,8 @@
 /*
  * floor: handlers of the store floor: the walk-in line (public join with a private line link),
- * the staff queue, call next and the moves of a visit, the public wall board.
+ * the staff queue, call next, calling one given person, handing a visit to a colleague, the
+ * moves of a visit, the serving card, the public wall board. The hand-over of a visit to a
+ * repair order and the bench queue are handover.c's.
  *
  * Each handler checks what HTTP owns (path ids, link format, a body), then makes one call to a
  * function of schema/004_floor.sql with the body as received; SQL is the transaction and guards
@@ -8,8 +10,8 @@
  * (a place in line, a standby place, the manage link of a claimed slot) are minted and checked
  * by link.c. The live streams of the same data are in sse.c.
  *
- * Personal data (seal.h): a walk-in's name and contact and a standby place's name, email and
- * phone reach SQL only sealed, so they are checked here, and what SQL used to derive from them
+ * Personal data (seal.h): a walk-in's name, contact and problem and a standby place's name, email
+ * and phone reach SQL only sealed, so they are checked here, and what SQL used to derive from them
  * is computed here and sent beside them: the initial a public board shows, blind indexes, and
  * how a walk-in's free-text contact is reached. The check-in desk's search by name filters
  * today's bookings here, once their names are opened.
@@ -31,6 +33,7 @@
 
 #define FLOOR_NAME_MAX 100
 #define FLOOR_CONTACT_MAX 200
+#define FLOOR_PROBLEM_MAX 2000
 #define FLOOR_PARTY_MAX 10
 #define FLOOR_CODE_MAX 16
 #define FLOOR_STANDBY_NAME_MAX 200
@@ -52,6 +55,13 @@ static struct sql_stmt q_call_next = SQL_STMT(
     "floor_call_next", "select floor_call_next($1::bigint, $2::bigint, $3::bigint, $4)", 4);
 static struct sql_stmt q_move =
     SQL_STMT("floor_visit_move", "select floor_visit_move($1::bigint, $2::bigint, $3, $4)", 4);
+static struct sql_stmt q_card =
+    SQL_STMT("floor_visit_card", "select floor_visit_card($1::bigint, $2::bigint, $3)", 3);
+static struct sql_stmt q_call =
+    SQL_STMT("floor_visit_call", "select floor_visit_call($1::bigint, $2::bigint, $3)", 3);
+static struct sql_stmt q_transfer =
+    SQL_STMT("floor_visit_transfer",
+             "select floor_visit_transfer($1::bigint, $2::bigint, $3::jsonb, $4)", 4);
 static struct sql_stmt q_board = SQL_STMT("floor_board", "select floor_board($1::bigint)", 1);
 static struct sql_stmt q_checkin =
     SQL_STMT("floor_checkin", "select floor_checkin($1::bigint, $2::bigint, $3::jsonb, $4, $5)", 5);
@@ -237,9 +247,10 @@ static char *trimmed(const char *s)
  * data it seals itself. NULL when out of memory. */
 static json_t *body_copy(struct req *r)
 {
-    static const char *const derived[] = {"initial",           "contact_bi", "contact_channel",
-                                          "contact_recipient", "email_bi",   "phone_bi",
-                                          "contact",           "email",      "phone"};
+    static const char *const derived[] = {
+        "initial",  "contact_bi", "contact_channel", "contact_recipient",
+        "email_bi", "phone_bi",   "contact",         "email",
+        "phone",    "problem"};
     json_t *body = json_copy(r->json);
     for (size_t i = 0; body && i < sizeof(derived) / sizeof(derived[0]); i++)
         json_object_del(body, derived[i]);
@@ -264,13 +275,13 @@ static int seal_name(json_t *body, const char *name)
     return rc;
 }
 
-/* A walk-in's body for SQL: name and contact sealed (contact trimmed, "" as none), the
- * contact's blind index, and how it reaches them. JSON text (malloc'd), or NULL when out of
- * memory. */
-static char *line_body(struct req *r, const char *name, const char *contact)
+/* A walk-in's body for SQL: name, contact and problem sealed (contact and problem trimmed, ""
+ * as none), the contact's blind index, and how it reaches them. JSON text (malloc'd), or NULL
+ * when out of memory. */
+static char *line_body(struct req *r, const char *name, const char *contact, const char *problem)
 {
     json_t *body = body_copy(r);
-    char *c = NULL, *text = NULL;
+    char *c = NULL, *pb = NULL, *text = NULL;
     char recipient[FLOOR_EMAIL_MAX + 1];
     const char *channel = NULL;
 
@@ -288,8 +299,13 @@ static char *line_body(struct req *r, const char *name, const char *contact)
                         api_seal_member(body, "contact_recipient", recipient, NULL, NULL) < 0))
             goto out;
     }
+    if (problem && !(pb = trimmed(problem)))
+        goto out;
+    if (pb && *pb && api_seal_member(body, "problem", pb, NULL, NULL) < 0)
+        goto out;
     text = json_dumps(body, JSON_COMPACT);
 out:
+    free(pb);
     free(c);
     if (body)
         json_decref(body);
@@ -303,7 +319,7 @@ out:
 void floor_join_line(struct req *r)
 {
     const char *store = api_path_id(r, "store");
-    const char *name, *contact, *serial;
+    const char *name, *contact, *serial, *problem;
     json_t *party;
 
     if (!store || !api_need_body(r))
@@ -312,7 +328,8 @@ void floor_join_line(struct req *r)
      * rules; here only that it is text of a sane length. */
     if (opt_string(r, "name", FLOOR_NAME_MAX, &name) < 0 ||
         opt_string(r, "contact", FLOOR_CONTACT_MAX, &contact) < 0 ||
-        opt_string(r, "serial", DEVICE_SERIAL_RAW_MAX, &serial) < 0)
+        opt_string(r, "serial", DEVICE_SERIAL_RAW_MAX, &serial) < 0 ||
+        opt_string(r, "problem", FLOOR_PROBLEM_MAX, &problem) < 0)
         return;
     if (!name || all_blank(name)) {
         http_reply_error(r, 422, "invalid", "name", "a name of 1 to 100 characters is required");
@@ -326,7 +343,7 @@ void floor_join_line(struct req *r)
                          FLOOR_PARTY_MAX);
         return;
     }
-    join_call(r, store, &q_join, line_body(r, name, contact));
+    join_call(r, store, &q_join, line_body(r, name, contact, problem));
 }
 
 /* A customer's read or move through the link of the path. */
@@ -384,6 +401,33 @@ void floor_call_next(struct req *r)
         params[2] = spec;
     }
     api_send(r, &q_call_next, params, 200);
+}
+
+/* (actor, visit id, request id): the serving card, calling one given person. */
+static void visit_call(struct req *r, struct sql_stmt *stmt)
+{
+    const char *id = api_path_id(r, "id");
+    const char *params[3] = {r->who.staff_id, id, r->id};
+    if (id)
+        api_send(r, stmt, params, 200);
+}
+
+void floor_visit_card(struct req *r)
+{
+    visit_call(r, &q_card);
+}
+
+void floor_visit_call(struct req *r)
+{
+    visit_call(r, &q_call);
+}
+
+void floor_visit_transfer(struct req *r)
+{
+    const char *id = api_path_id(r, "id");
+    const char *params[4] = {r->who.staff_id, id, api_body(r), r->id};
+    if (id)
+        api_send(r, &q_transfer, params, 200);
 }
 
 static void visit_move(struct req *r, const char *action)

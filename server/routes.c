@@ -12,6 +12,7 @@
 #include "customer.h"
 #include "device.h"
 #include "floor.h"
+#include "handover.h"
 #include "kiosk.h"
 #include "message.h"
 #include "observation.h"
@@ -107,7 +108,7 @@ const struct route routes[] = {
      "wall board: tickets and initials"},
     {"GET", "/api/stores/{store}/board/events", sse_board_stream, ACCESS_PUBLIC,
      "live stream of the wall board (SSE)"},
-    {"GET", "/api/stores/{store}/events", sse_store_stream, ACCESS_FLOOR,
+    {"GET", "/api/stores/{store}/events", sse_store_stream, ACCESS_STAFF,
      "live stream of the store floor for staff (SSE)"},
     {"GET", "/api/stores/{store}/queue", floor_queue, ACCESS_FLOOR, "the line and who is served"},
     {"POST", "/api/stores/{store}/queue/next", floor_call_next, ACCESS_FLOOR,
@@ -119,6 +120,17 @@ const struct route routes[] = {
     {"POST", "/api/visits/{id}/requeue", floor_visit_requeue, ACCESS_FLOOR,
      "send back to the line at their place"},
     {"POST", "/api/visits/{id}/left", floor_visit_left, ACCESS_FLOOR, "customer left"},
+    {"GET", "/api/visits/{id}", floor_visit_card, ACCESS_STAFF,
+     "the serving card: service, the customer's words, the device and its history"},
+    {"POST", "/api/visits/{id}/call", floor_visit_call, ACCESS_FLOOR, "call this person"},
+    {"POST", "/api/visits/{id}/transfer", floor_visit_transfer, ACCESS_FLOOR,
+     "hand a visit to a colleague of the floor"},
+    {"POST", "/api/visits/{id}/handover", handover_visit, ACCESS_FLOOR,
+     "hand the visit being served over to a repair order (Idempotency-Key)"},
+    {"GET", "/api/stores/{store}/bench", handover_bench_list, ACCESS_STAFF,
+     "the bench queue: handed-over repairs no technician has taken"},
+    {"POST", "/api/repairs/{id}/take", handover_bench_take, ACCESS_REPAIR,
+     "take a repair off the bench queue"},
     {"GET", "/api/stores/{store}/floor/settings", floor_settings_get, ACCESS_FLOOR,
      "the store's floor rules"},
     {"PUT", "/api/stores/{store}/floor/settings", floor_settings_put, ACCESS_MANAGER,

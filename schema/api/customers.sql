@@ -270,7 +270,7 @@ begin
     -- Their links go with them: nothing opens the erased booking or repair any more.
     delete from appointment_tokens where appointment_id = any (s.appointments);
     update visits set name = retention_erased_name(), contact = null, contact_bi = null,
-        erased_at = now()
+        problem = null, erased_at = now()
     where id = any (s.visits);
     update standby set name = retention_erased_name(), email = null, phone = null,
         email_bi = null, phone_bi = null, erased_at = now(),

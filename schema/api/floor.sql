@@ -9,7 +9,7 @@
 create or replace function floor_cfg(p_store bigint) returns floor_settings
 language sql stable as $$
     select coalesce((select s from floor_settings s where s.store_id = p_store),
-                    row(p_store, 30, 15, 900, 20, 200)::floor_settings)
+                    row(p_store, 30, 15, 900, 20, 200, 3)::floor_settings)
 $$;
 
 -- The store's local date, which numbers tickets and bounds "today".
@@ -111,7 +111,9 @@ language sql stable as $$
                              'due_at', v.due_at, 'arrived_at', v.arrived_at,
                              'called_at', v.called_at, 'service_started_at',
                              v.service_started_at, 'done_at', v.done_at, 'left_at', v.left_at,
-                             'specialist_id', v.specialist_id, 'skips', v.skips)
+                             'specialist_id', v.specialist_id, 'skips', v.skips,
+                             'problem', v.problem, 'serial', v.device_serial,
+                             'repair_id', v.repair_id, 'left_reason', v.left_reason)
 $$;
 
 create or replace function floor_next_ticket(p_store bigint, p_day date) returns int
@@ -165,7 +167,8 @@ begin
     perform record_append(device_ensure(v.device_serial), 'visit',
         jsonb_strip_nulls(jsonb_build_object(
             'event', p_event, 'kind', v.kind, 'ticket', v.ticket, 'day', v.day,
-            'appointment_id', v.appointment_id,
+            'appointment_id', v.appointment_id, 'repair_id', v.repair_id,
+            'repair_number', (select number from repair_orders where id = v.repair_id),
             'waited_s', extract(epoch from v.service_started_at - v.arrived_at)::int,
             'service_s', extract(epoch from v.done_at - v.service_started_at)::int)),
         p_actor, v.store_id, 'visit', v.id);
@@ -174,7 +177,8 @@ end $$;
 -- Joins the walk-in line (public: kiosk, phone, or staff tablet). p_token_hash is the hash of
 -- the private line link carnetd hands back. carnetd checked name and contact and sealed them
 -- (017): name, initial; contact, contact_bi, and contact_channel with contact_recipient (sealed)
--- when the contact is an email address or a phone number. An optional serial names the device the visit is
+-- when the contact is an email address or a phone number; problem (sealed), what the visit is
+-- about in the customer's words ("what is it about"). An optional serial names the device the visit is
 -- about; it is only checked here: the device itself is made when staff start the visit, so a
 -- public kiosk cannot fill the device table.
 create or replace function floor_join_line(p_store bigint, p_body jsonb, p_token_hash text) returns json
@@ -190,6 +194,7 @@ begin
     end if;
     perform booking_pd_require(p_body, 'name', true);
     perform booking_pd_require(p_body, 'contact', false);
+    perform booking_pd_require(p_body, 'problem', false);
     if p_body->>'contact_channel' is not null then
         perform booking_pd_require(p_body, 'contact_recipient', true);
         if p_body->>'contact_channel' not in ('email', 'sms') or p_body->>'contact' is null then
@@ -217,11 +222,12 @@ begin
     end if;
     d := floor_today(p_store);
     insert into visits (store_id, kind, day, ticket, name, initial, contact, contact_bi,
-                        contact_channel, contact_recipient, party, line_token_hash, device_serial)
+                        contact_channel, contact_recipient, party, line_token_hash, device_serial,
+                        problem)
     values (p_store, 'walk_in', d, floor_next_ticket(p_store, d), p_body->>'name',
             p_body->>'initial', p_body->>'contact', p_body->>'contact_bi',
             p_body->>'contact_channel', p_body->>'contact_recipient', coalesce(n_party, 1),
-            p_token_hash, n_serial)
+            p_token_hash, n_serial, p_body->>'problem')
     returning * into v;
     perform floor_emit(p_store, 'joined', v, jsonb_build_object('name', v.name));
     return floor_visit_place(v.id);
@@ -255,12 +261,14 @@ begin
         perform carnet_fail(409, 'not_waiting', 'status',
                             'you are no longer in the line (' || v.status || ')');
     end if;
-    update visits set status = 'left', left_at = now() where id = v.id returning * into v;
+    update visits set status = 'left', left_at = now(), left_reason = 'left' where id = v.id
+    returning * into v;
     perform floor_emit(v.store_id, 'left', v, jsonb_build_object('name', v.name));
     return floor_visit_place(v.id);
 end $$;
 
--- The staff view of the floor: the line with names and estimates, and who is being served.
+-- The staff view of the floor: the line with names and estimates, who is being served, and the
+-- store's floor staff.
 create or replace function floor_queue(p_actor bigint, p_store bigint) returns json
 language sql stable as $$
     select json_build_object(
@@ -276,7 +284,15 @@ language sql stable as $$
         'estimate', (select json_build_object('mean_service_s', e.mean_service_s,
                                               'samples', e.samples,
                                               'specialists', e.specialists)
-                     from floor_estimate(p_store) e))
+                     from floor_estimate(p_store) e),
+        -- who a visit can be handed to (POST /api/visits/{id}/transfer)
+        'colleagues', coalesce((select json_agg(json_build_object('id', s.id, 'name', s.name)
+                                                order by s.name, s.id)
+                                from staff s
+                                where s.disabled_at is null and exists (
+                                    select 1 from staff_roles r where r.staff_id = s.id
+                                      and r.store_id = p_store
+                                      and r.role in ('specialist', 'manager'))), '[]'::json))
 $$;
 
 -- Call next: hands the first person in call order to one specialist. FOR UPDATE SKIP LOCKED
@@ -288,7 +304,6 @@ language plpgsql as $$
 declare
     v visits;
     who bigint := coalesce(p_specialist, p_actor);
-    c record;
 begin
     if p_specialist is not null and p_specialist <> p_actor
        and not carnet_staff_can(p_specialist, p_store, array['specialist', 'manager']) then
@@ -305,6 +320,15 @@ begin
     if not found then
         perform carnet_fail(409, 'line_empty', null, 'nobody is waiting');
     end if;
+    return floor_call_do(v, p_actor, who, p_req);
+end $$;
+
+-- Calls one waiting visit (locked by the caller, status re-checked under the lock) for `who`.
+create or replace function floor_call_do(v visits, p_actor bigint, who bigint, p_req text)
+returns json language plpgsql as $$
+declare
+    c record;
+begin
     update visits set status = 'called', called_at = now(), specialist_id = who
     where id = v.id returning * into v;
     -- Called: a booked customer's wait is over (no "running late" any more), and whoever left
@@ -315,17 +339,76 @@ begin
     select * into c from floor_visit_contact(v);
     if c.channel is not null then
         perform outbox_enqueue('youre_next', c.channel, c.recipient, 'en',
-                               jsonb_build_object('name', v.name), p_store, c.ref_type, c.ref_id);
+                               jsonb_build_object('name', v.name), v.store_id, c.ref_type, c.ref_id);
     end if;
     perform carnet_audit(p_actor, 'call', 'visit', v.id::text, p_req);
-    perform floor_emit(p_store, 'called', v,
+    perform floor_emit(v.store_id, 'called', v,
                        jsonb_build_object('name', v.name,
                                           'specialist', (select name from staff where id = who)));
     return floor_visit_json(v);
 end $$;
 
+-- POST /api/visits/{id}/call: calls this person (not the next in order) for the caller. Only a
+-- waiting visit can be called: the row lock and the re-check make a second caller get 409, so
+-- one person is never handed to two staff.
+create or replace function floor_visit_call(p_actor bigint, p_visit bigint, p_req text)
+returns json language plpgsql as $$
+declare
+    v visits := floor_visit_lock(p_actor, p_visit);
+begin
+    if v.status <> 'waiting' then
+        perform carnet_fail_extra(409, 'not_waiting', 'status',
+            format('cannot call a visit that is %s', v.status),
+            jsonb_build_object('status', v.status));
+    end if;
+    return floor_call_do(v, p_actor, p_actor, p_req);
+end $$;
+
+-- Locks a visit that the actor works the floor of, or fails (404 / 403).
+create or replace function floor_visit_lock(p_actor bigint, p_visit bigint) returns visits
+language plpgsql as $$
+declare
+    v visits;
+begin
+    select * into v from visits where id = p_visit for update;
+    if not found then
+        perform carnet_fail(404, 'not_found', 'id', 'no such visit');
+    end if;
+    perform carnet_require(p_actor, v.store_id, array['specialist', 'manager']);
+    return v;
+end $$;
+
+-- POST /api/visits/{id}/transfer {staff_id}: hands a called or served visit to a colleague who
+-- works the floor of the same store.
+create or replace function floor_visit_transfer(p_actor bigint, p_visit bigint, p jsonb, p_req text)
+returns json language plpgsql as $$
+declare
+    v visits := floor_visit_lock(p_actor, p_visit);
+    target bigint;
+begin
+    if jsonb_typeof(p->'staff_id') is distinct from 'number' or (p->>'staff_id') !~ '^[0-9]{1,18}$' then
+        perform carnet_fail(422, 'invalid', 'staff_id', 'staff_id is a staff id');
+    end if;
+    target := (p->>'staff_id')::bigint;
+    if not carnet_staff_can(target, v.store_id, array['specialist', 'manager']) then
+        perform carnet_fail(422, 'invalid', 'staff_id',
+                            'that staff member does not work the floor of this store');
+    end if;
+    if v.status not in ('called', 'in_service') then
+        perform carnet_fail_extra(409, 'wrong_state', 'status',
+            format('cannot transfer a visit that is %s', v.status),
+            jsonb_build_object('status', v.status));
+    end if;
+    update visits set specialist_id = target where id = v.id returning * into v;
+    perform carnet_audit(p_actor, 'transfer', 'visit', v.id::text, p_req);
+    perform floor_emit(v.store_id, 'transferred', v,
+                       jsonb_build_object('name', v.name,
+                                          'specialist', (select name from staff where id = target)));
+    return floor_visit_json(v);
+end $$;
+
 -- Moves one visit: start (called -> in_service), done (in_service -> done), skip (called ->
--- waiting at the back of the line), requeue (called/in_service -> waiting at its old place),
+-- waiting at the back of the line, or left as a no-show at the store's max_skips), requeue (called/in_service -> waiting at its old place),
 -- left (waiting/called -> left).
 create or replace function floor_visit_move(p_actor bigint, p_visit bigint, p_action text, p_req text)
 returns json language plpgsql as $$
@@ -362,15 +445,25 @@ begin
     when 'done' then
         update visits set status = 'done', done_at = now() where id = v.id returning * into v;
     when 'skip' then
-        update visits set status = 'waiting', queued_at = now(), called_at = null,
-                          specialist_id = null, skips = skips + 1
-        where id = v.id returning * into v;
+        -- "Not here" sends them to the back of the line, max_skips times at most: then they
+        -- are gone (a no-show).
+        if v.skips + 1 >= (floor_cfg(v.store_id)).max_skips then
+            update visits set status = 'left', left_at = now(), left_reason = 'no_show',
+                              called_at = null, specialist_id = null, skips = skips + 1
+            where id = v.id returning * into v;
+            p_action := 'no_show';
+        else
+            update visits set status = 'waiting', queued_at = now(), called_at = null,
+                              specialist_id = null, skips = skips + 1
+            where id = v.id returning * into v;
+        end if;
     when 'requeue' then
         update visits set status = 'waiting', called_at = null, service_started_at = null,
                           specialist_id = null
         where id = v.id returning * into v;
     else
-        update visits set status = 'left', left_at = now() where id = v.id returning * into v;
+        update visits set status = 'left', left_at = now(), left_reason = 'left'
+        where id = v.id returning * into v;
     end case;
     if p_action = 'start' then
         perform floor_visit_record(v, 'started', p_actor);
@@ -381,13 +474,206 @@ begin
             perform survey_offer(v.store_id, 'visit', v.id, c.channel, c.recipient, 'en',
                                  jsonb_build_object('name', v.name));
         end if;
-    elsif p_action = 'left' and v.appointment_id is not null then
+    elsif p_action in ('left', 'no_show') and v.appointment_id is not null then
         -- Gone: nobody is waiting to be warned.
         perform promise_resolve('appointment', v.appointment_id);
     end if;
     perform carnet_audit(p_actor, p_action, 'visit', v.id::text, p_req);
     perform floor_emit(v.store_id, p_action, v, jsonb_build_object('name', v.name));
     return floor_visit_json(v);
+end $$;
+
+-- GET /api/visits/{id}: the serving card. What the specialist needs before a word is said: the
+-- service, the customer's own words (their booking's problem, or what they said joining the
+-- line: sealed, opened by carnetd on the way out), the device (serial, model, coverage), its
+-- earlier visits and repairs at any store (count and latest), the time waited, and where its
+-- health record is.
+create or replace function floor_visit_card(p_actor bigint, p_visit bigint, p_req text) returns json
+language plpgsql as $$
+declare
+    v visits;
+    a appointments;
+    d devices;
+begin
+    select * into v from visits where id = p_visit;
+    if not found then
+        perform carnet_fail(404, 'not_found', 'id', 'no such visit');
+    end if;
+    perform carnet_require(p_actor, v.store_id, array['specialist', 'technician', 'manager']);
+    if v.appointment_id is not null then
+        select * into a from appointments where id = v.appointment_id;
+    end if;
+    if v.device_serial is not null then
+        select * into d from devices where serial = v.device_serial;
+    end if;
+    perform carnet_audit(p_actor, 'read', 'visit', v.id::text, p_req);
+    return json_build_object(
+        'visit', floor_visit_json(v),
+        'service', (select json_build_object('id', sv.id, 'name', sv.name)
+                    from services sv where sv.id = a.service_id),
+        'appointment', case when a.id is null then null
+                            else json_build_object('id', a.id, 'code', a.code,
+                                                   'starts_at', a.starts_at) end,
+        'customer', json_build_object('name', v.name, 'contact', v.contact),
+        'problem', coalesce(nullif(btrim(a.problem), ''), v.problem),
+        'waited_s', greatest(0, extract(epoch from coalesce(v.called_at, now()) - v.arrived_at))::int,
+        'device', case when v.device_serial is null then null
+                       else json_build_object('serial', v.device_serial, 'known', d.id is not null,
+                                              'model', d.model, 'warranty_end', d.warranty_end,
+                                              'covered', d.warranty_end >= floor_today(v.store_id))
+                  end,
+        'record_link', case when v.device_serial is null then null
+                            else '#device/' || v.device_serial end,
+        'history', case when v.device_serial is null then null else json_build_object(
+            'visits', (select json_build_object('count', count(*),
+                          'latest', (select json_build_object('id', o.id, 'day', o.day,
+                                         'status', o.status, 'store', st.name,
+                                         'repair_id', o.repair_id)
+                                     from visits o join stores st on st.id = o.store_id
+                                     where o.device_serial = v.device_serial and o.id <> v.id
+                                     order by o.arrived_at desc limit 1))
+                       from visits o where o.device_serial = v.device_serial and o.id <> v.id),
+            'repairs', (select json_build_object('count', count(*),
+                           'latest', (select json_build_object('id', r.id, 'number', r.number,
+                                          'state', r.state, 'problem', r.problem,
+                                          'opened_at', r.opened_at, 'store', st.name)
+                                      from repair_orders r join stores st on st.id = r.store_id
+                                      where r.device_id = d.id
+                                      order by r.opened_at desc limit 1))
+                        from repair_orders r where r.device_id = d.id)) end);
+end $$;
+
+-- What a hand-over carries from the visit that SQL cannot read: a walk-in's own words are
+-- sealed, so carnetd asks for them first, opens them, and hands them to floor_handover.
+create or replace function floor_handover_words(p_actor bigint, p_visit bigint) returns json
+language plpgsql stable as $$
+declare
+    v visits;
+begin
+    select * into v from visits where id = p_visit;
+    if not found then
+        perform carnet_fail(404, 'not_found', 'id', 'no such visit');
+    end if;
+    perform carnet_require(p_actor, v.store_id, array['specialist', 'manager']);
+    return json_build_object('problem', v.problem);
+end $$;
+
+-- POST /api/visits/{id}/handover {note?, technician_id?, serial?}: the visit being served
+-- becomes a repair order, pre-filled from the booking or the visit: the device (the visit's
+-- serial, or `serial` given now when it had none), its owner and contact (the booking's or the
+-- walk-in's, sealed as they are), the problem in the customer's words (p_words: a walk-in's
+-- opened by carnetd; else the booking's), and the specialist's note as the repair's first note.
+-- With technician_id the repair is that technician's; without, it waits on the store's bench
+-- queue. The visit is done and its record entry names the repair. p_key_hash: SHA-256 of the
+-- Idempotency-Key, or NULL: a key seen before answers its repair again (same visit) or 422.
+-- p_status_hash / p_status_token: the customer's status link, as repair_open takes them.
+create or replace function floor_handover(p_actor bigint, p_visit bigint, p jsonb, p_words text,
+                               p_key_hash text, p_status_hash text, p_req text,
+                               p_status_token text default null) returns json
+language plpgsql as $$
+declare
+    v visits;
+    a appointments;
+    k handover_keys;
+    n_serial text;
+    note text;
+    tech bigint;
+    words text;
+    d devices;
+    owner jsonb;
+    r repair_orders;
+begin
+    select * into v from visits where id = p_visit for update;
+    if not found then
+        perform carnet_fail(404, 'not_found', 'id', 'no such visit');
+    end if;
+    perform carnet_require(p_actor, v.store_id, array['specialist', 'manager']);
+    if p_key_hash is not null then
+        select * into k from handover_keys where store_id = v.store_id and key_hash = p_key_hash;
+        if found then
+            if k.visit_id <> v.id then
+                perform carnet_fail(422, 'key_reused', 'Idempotency-Key',
+                                    'this Idempotency-Key was used for another hand-over');
+            end if;
+            return repair_json(k.repair_id);
+        end if;
+    end if;
+    if v.status <> 'in_service' then
+        perform carnet_fail_extra(409, 'not_in_service', 'status',
+            format('only a visit being served can be handed over (this one is %s)', v.status),
+            jsonb_build_object('status', v.status));
+    end if;
+    if p ? 'note' and p->'note' <> 'null'::jsonb then
+        if jsonb_typeof(p->'note') <> 'string' or length(p->>'note') > 2000 then
+            perform carnet_fail(422, 'invalid', 'note', 'a note of at most 2000 characters');
+        end if;
+        note := nullif(btrim(p->>'note'), '');
+    end if;
+    if p ? 'technician_id' and p->'technician_id' <> 'null'::jsonb then
+        if jsonb_typeof(p->'technician_id') <> 'number'
+           or (p->>'technician_id') !~ '^[0-9]{1,18}$' then
+            perform carnet_fail(422, 'invalid', 'technician_id', 'technician_id is a staff id');
+        end if;
+        tech := (p->>'technician_id')::bigint;
+        if not carnet_staff_can(tech, v.store_id, array['technician']) then
+            perform carnet_fail(422, 'invalid', 'technician_id',
+                                'that staff member is not a technician of this store');
+        end if;
+    end if;
+    n_serial := v.device_serial;
+    if n_serial is null then
+        if jsonb_typeof(p->'serial') is distinct from 'string' then
+            perform carnet_fail(422, 'serial_required', 'serial',
+                                'a repair needs the device: add its serial number');
+        end if;
+        n_serial := device_serial_normalize(p->>'serial', 'serial');
+    end if;
+    if v.appointment_id is not null then
+        select * into a from appointments where id = v.appointment_id;
+    end if;
+    words := left(coalesce(nullif(btrim(a.problem), ''), nullif(btrim(p_words), ''), note,
+                             (select name from services where id = a.service_id),
+                             'walk-in visit'), 2000);
+    -- (device_ensure may insert it: read it back in a statement of its own, which sees it)
+    d.id := device_ensure(n_serial);
+    select * into d from devices where id = d.id for no key update;
+    -- The customer, as they gave themselves: the booking's name and contact, or the walk-in's
+    -- (sealed values pass as they are). Nobody to reach: no owner is recorded.
+    if a.id is not null then
+        owner := jsonb_build_object('name', a.customer_name, 'email', a.customer_email,
+                                    'email_bi', a.customer_email_bi, 'phone', a.customer_phone,
+                                    'phone_bi', a.customer_phone_bi);
+    elsif v.contact_channel is not null then
+        owner := jsonb_build_object('name', v.name)
+                 || case when v.contact_channel = 'email'
+                         then jsonb_build_object('email', v.contact_recipient, 'email_bi', v.contact_bi)
+                         else jsonb_build_object('phone', v.contact_recipient, 'phone_bi', v.contact_bi) end;
+    end if;
+    owner := jsonb_strip_nulls(owner);
+    if owner ? 'name' and (owner ? 'email' or owner ? 'phone') then
+        perform device_owner_set(p_actor, d, owner, v.store_id, 'owner', p_req);
+    end if;
+    r := bench_repair_open(p_actor, v.store_id, d, words, tech, p_status_hash, p_req, p_status_token,
+                           jsonb_build_object('visit_id', v.id, 'ticket', v.ticket));
+    if note is not null then
+        perform record_append(d.id, 'repair_note', jsonb_build_object('number', r.number, 'text', note),
+                              p_actor, v.store_id, 'repair', r.id);
+    end if;
+    if p_key_hash is not null then
+        insert into handover_keys (store_id, key_hash, visit_id, repair_id)
+        values (v.store_id, p_key_hash, v.id, r.id);
+    end if;
+    update visits set status = 'done', done_at = now(), repair_id = r.id, device_serial = n_serial
+    where id = v.id returning * into v;
+    perform floor_visit_record(v, 'done', p_actor);
+    perform carnet_audit(p_actor, 'handover', 'visit', v.id::text, p_req);
+    perform floor_emit(v.store_id, 'done', v,
+                       jsonb_build_object('name', v.name, 'repair_id', r.id, 'number', r.number));
+    if tech is null then
+        perform floor_emit(v.store_id, 'bench_added', null::visits,
+                           jsonb_build_object('repair_id', r.id, 'number', r.number));
+    end if;
+    return repair_json(r.id);
 end $$;
 
 -- The wall board: tickets and initials only.
@@ -916,7 +1202,7 @@ begin
     for k in select jsonb_object_keys(p_body) loop
         select * into lim from (values ('checkin_early_min', 0, 240), ('checkin_late_min', 0, 240),
                                        ('default_service_s', 60, 14400), ('service_sample', 1, 500),
-                                       ('line_max', 1, 2000)) x(name, lo, hi)
+                                       ('line_max', 1, 2000), ('max_skips', 1, 20)) x(name, lo, hi)
         where x.name = k;
         if not found then
             perform carnet_fail(422, 'unknown_field', k, 'no such floor setting');
@@ -928,18 +1214,20 @@ begin
         end if;
     end loop;
     insert into floor_settings as f (store_id, checkin_early_min, checkin_late_min,
-                                     default_service_s, service_sample, line_max)
+                                     default_service_s, service_sample, line_max, max_skips)
     values (p_store,
             coalesce((p_body->>'checkin_early_min')::int, cur.checkin_early_min),
             coalesce((p_body->>'checkin_late_min')::int, cur.checkin_late_min),
             coalesce((p_body->>'default_service_s')::int, cur.default_service_s),
             coalesce((p_body->>'service_sample')::int, cur.service_sample),
-            coalesce((p_body->>'line_max')::int, cur.line_max))
+            coalesce((p_body->>'line_max')::int, cur.line_max),
+            coalesce((p_body->>'max_skips')::int, cur.max_skips))
     on conflict (store_id) do update
         set checkin_early_min = excluded.checkin_early_min,
             checkin_late_min = excluded.checkin_late_min,
             default_service_s = excluded.default_service_s,
-            service_sample = excluded.service_sample, line_max = excluded.line_max
+            service_sample = excluded.service_sample, line_max = excluded.line_max,
+            max_skips = excluded.max_skips
     returning * into s;
     perform carnet_audit(p_actor, 'update', 'floor_settings', p_store::text, p_req);
     return (to_jsonb(s))::json;

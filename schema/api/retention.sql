@@ -9,7 +9,7 @@
 --            dropped too, except on the newest message about each object: later messages
 --            about the same booking or repair reuse them (the link and code known when it was
 --            made). A purged message cannot be sent again.
---   visits   name and contact of visits of days longer ago than the term, whatever their
+--   visits   name, contact and problem of visits of days longer ago than the term, whatever their
 --            state (the ticket, times and states that the floor report counts stay). Days are
 --            dates in UTC here: a term in days does not need the store's midnight.
 --   standby  name, email and phone of places ended (booked, expired, left) on days longer
@@ -90,7 +90,7 @@ begin
         limit retention_batch()
         for update skip locked)
     update visits v set name = retention_erased_name(), contact = null, contact_bi = null,
-                        purged_at = now()
+                        problem = null, purged_at = now()
     from due where v.id = due.id;
     get diagnostics n = row_count;
     total := total + n;

@@ -117,8 +117,15 @@ run('floor', async (ctx, o) => {
   await tab.getByRole('button', { name: 'Done' }).click();
   await tab.getByRole('button', { name: 'Call next' }).click();
   await expectText(tab.locator('#serving'), 'Dana Booked', 'the booked customer is called after the walk-ins');
+  check(await tab.getByRole('button', { name: 'Call next' }).isDisabled(), 'call next is off while serving');
+  await tab.getByRole('button', { name: 'Start' }).click();
+  await tab.getByRole('button', { name: 'Done' }).click();
+  await tab.locator('#serving .card').filter({ hasText: 'Dana' }).waitFor({ state: 'detached', timeout: 10000 });
   await tab.getByRole('button', { name: 'Call next' }).click();
   await expectText(tab.locator('#serving'), 'Fay Scan', 'then the one checked in by QR code');
+  await tab.getByRole('button', { name: 'Start' }).click();
+  await tab.getByRole('button', { name: 'Done' }).click();
+  await tab.locator('#serving .card').filter({ hasText: 'Fay' }).waitFor({ state: 'detached', timeout: 10000 });
 
   // Another booked customer checks in by themselves from their booking link.
   const self = await newPage(ctx);

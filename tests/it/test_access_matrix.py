@@ -71,6 +71,15 @@ ALLOWED = {
     ("POST", "/api/visits/{id}/skip"): ({"404 not_found"}, "{id} is no visit"),
     ("POST", "/api/visits/{id}/requeue"): ({"404 not_found"}, "{id} is no visit"),
     ("POST", "/api/visits/{id}/left"): ({"404 not_found"}, "{id} is no visit"),
+    # ---- door to bench (issue 13: serving card, hand-over, bench queue, queue controls) ----
+    ("GET", "/api/visits/{id}"): ({"404 not_found"}, "{id} is no visit"),
+    ("POST", "/api/visits/{id}/call"): ({"404 not_found"}, "{id} is no visit"),
+    ("POST", "/api/visits/{id}/transfer"): ({"404 not_found"}, "{id} is no visit"),
+    ("POST", "/api/visits/{id}/handover"): ({"404 not_found"}, "{id} is no visit"),
+    ("GET", "/api/stores/{store}/bench"): ({"200"}, "the bench queue"),
+    ("POST", "/api/repairs/{id}/take"): (
+        {"200", "409 already_taken"}, "the first allowed caller takes the seeded repair; later "
+                                      "ones find it taken"),
     ("GET", "/api/stores/{store}/floor/settings"): ({"200"}, "the floor settings"),
     ("PUT", "/api/stores/{store}/floor/settings"): (
         {"200"}, "an empty change keeps every setting"),

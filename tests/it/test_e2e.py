@@ -135,6 +135,25 @@ def test_manager_dashboard_and_setup(ctx):
     journey(ctx, "manager")
 
 
+def test_door_to_bench(ctx):
+    """Issue 13: check-in -> serving card -> hand-over -> bench queue -> diagnosis, with a
+    booking that holds the serial and the problem, and an earlier visit of the device at Lyon."""
+    serial = "F2LDOOR" + secrets.token_hex(3).upper()
+    problem = "The screen goes black after ten minutes"
+    code = booked_soon(ctx, "Dora Door", "Setup", "specialist@carnet.test")
+    ctx.sql("update appointments set device_serial = %s, problem = %s,"
+            " customer_email = 'dora.door@example.com' where code = %s", (serial, problem, code))
+    ctx.sql("insert into visits (store_id, kind, day, ticket, name, status, arrived_at, queued_at,"
+            " done_at, device_serial)"
+            " select id, 'walk_in', current_date - 30, 990, 'Earlier Visitor', 'done',"
+            " now() - interval '30 days', now() - interval '30 days', now() - interval '30 days', %s"
+            " from stores where code = 'lyon-part-dieu'", (serial,))
+    journey(ctx, "door", {"CARNET_E2E_MANAGE_TOKEN": manage_link(ctx, code),
+                          "CARNET_E2E_NAME": "Dora Door", "CARNET_E2E_EMAIL": "dora.door@example.com",
+                          "CARNET_E2E_SERIAL": serial, "CARNET_E2E_PROBLEM": problem,
+                          "CARNET_E2E_SERVICE": "Setup"})
+
+
 def test_technician_diagnoses_and_repairs_customer_follows(ctx):
     journey(ctx, "repair")
 

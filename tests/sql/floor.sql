@@ -148,3 +148,32 @@ where ref_type = 'appointment'
 group by kind order by kind;
 
 rollback;
+
+-- Issue 13: the serving card, call a given person, transfer, no-show after max_skips.
+begin;
+\ir _helpers.sql
+delete from visits;
+select (floor_join_line(:paris, pg_temp.sealed('{"name": "Carl", "serial": "F2LCARD0001"}')
+                               || jsonb_build_object('problem', pg_temp.pd('Screen')),
+                        repeat('a', 64)) ->> 'visit_id') as carl \gset
+select c ->> 'problem' as problem, c -> 'device' ->> 'serial' as serial,
+       c -> 'history' -> 'visits' ->> 'count' as earlier_visits, c ->> 'record_link' as link
+from floor_visit_card(:specialist, :carl, 'r') c;
+select pg_temp.try(format('select floor_visit_card(%s, %s, %L)', :lyon_manager, :carl, 'r'));
+select pg_temp.try(format('select floor_visit_card(%s, %s, %L)', :specialist, 999999, 'r'));
+select pg_temp.try(format('select floor_visit_transfer(%s, %s, %L, %L)', :specialist, :carl,
+                          format('{"staff_id": %s}', :manager), 'r'));
+select floor_visit_call(:specialist, :carl, 'r') ->> 'specialist_id' = :'specialist' as mine;
+select pg_temp.try(format('select floor_visit_call(%s, %s, %L)', :manager, :carl, 'r'));
+select pg_temp.try(format('select floor_visit_transfer(%s, %s, %L, %L)', :specialist, :carl,
+                          format('{"staff_id": %s}', :tech), 'r'));
+select pg_temp.try(format('select floor_visit_transfer(%s, %s, %L, %L)', :specialist, :carl,
+                          '{"staff_id": "x"}', 'r'));
+select floor_visit_transfer(:specialist, :carl, format('{"staff_id": %s}', :manager)::jsonb, 'r')
+    ->> 'specialist_id' = :'manager' as transferred;
+select floor_settings_put(:manager, :paris, '{"max_skips": 1}', 'r') ->> 'max_skips' as max_skips;
+select pg_temp.try(format('select floor_settings_put(%s, %s, %L, %L)', :manager, :paris,
+                          '{"max_skips": 0}', 'r'));
+select v ->> 'status' as status, v ->> 'left_reason' as reason
+from floor_visit_move(:manager, :carl, 'skip', 'r') v;
+rollback;

@@ -77,6 +77,10 @@ async function showJoin() {
     const body = { name: form.elements.name.value.trim() };
     const c = form.elements.contact.value.trim();
     if (c) body.contact = c;
+    const problem = form.elements.problem.value.trim();
+    if (problem) body.problem = problem;
+    const serial = form.elements.serial.value.trim();
+    if (serial) body.serial = serial;
     try {
       const p = await post(`/api/stores/${form.elements.store.value}/line`, body);
       token = p.token;

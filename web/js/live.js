@@ -2,7 +2,7 @@
 // Last-Event-ID, so carnetd replays what was missed; we only show whether we are connected and
 // call back on every event. Unknown event names are listened to by the list below plus 'message'.
 const TYPES = ['message', 'place', 'joined', 'checked_in', 'called', 'start', 'done', 'skip', 'requeue', 'left', 'no_show', 'update',
-  'callback_done'];
+  'callback_done', 'transferred', 'bench_added', 'bench_taken'];
 
 /**
  * follow('/api/stores/1/events', (type, data) => ..., {indicator: el, onOpen}) -> stop()

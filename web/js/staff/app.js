@@ -1,5 +1,5 @@
 // The staff tablet app: one page, one view at a time chosen by the URL fragment (#today,
-// #checkin, #queue, #device/SERIAL, #repairs, #repair/ID, #callbacks, #dashboard, #setup). Start-up costs one
+// #checkin, #queue, #bench, #device/SERIAL, #repairs, #repair/ID, #callbacks, #dashboard, #setup). Start-up costs one
 // round trip: who am I and the store list, in parallel. Views are modules loaded on first use.
 import { get, logout, me as whoAmI, setUnauthorizedHandler, ApiError } from '../api.js';
 import { initI18n, onLangChange, t } from '../i18n.js';
@@ -11,6 +11,7 @@ const views = {
   today: () => import('./today.js'),
   checkin: () => import('./checkin.js'),
   queue: () => import('./queue.js'),
+  bench: () => import('./bench.js'),
   device: () => import('./device.js'),
   repairs: () => import('./repairs.js'),
   repair: () => import('./repairs.js'),

@@ -37,6 +37,10 @@ export function render({ el, session }) {
       h('input', { id: 'wi-name', name: 'name', required: true, maxlength: '100', autocomplete: 'off' })),
     h('div', { class: 'field' }, h('label', { for: 'wi-contact' }, `${t('book.phone')} / ${t('book.email')}`),
       h('input', { id: 'wi-contact', name: 'contact', maxlength: '200', autocomplete: 'off' })),
+    h('div', { class: 'field' }, h('label', { for: 'wi-problem' }, `${t('door.problem')} (${t('optional')})`),
+      h('textarea', { id: 'wi-problem', name: 'problem', maxlength: '2000' })),
+    h('div', { class: 'field' }, h('label', { for: 'wi-serial' }, t('door.serial')),
+      h('input', { id: 'wi-serial', name: 'serial', maxlength: '64', autocomplete: 'off', autocapitalize: 'characters' })),
     h('button', { type: 'submit' }, t('checkin.walkin')));
 
   el.append(h('div', { class: 'cols' }, h('div', null, form, result), walk));
@@ -87,7 +91,13 @@ export function render({ el, session }) {
     const name = walk.elements.name.value.trim();
     const contact = walk.elements.contact.value.trim();
     try {
-      const p = await joinLine(store.id, contact ? { name, contact } : { name });
+      const body = { name };
+      if (contact) body.contact = contact;
+      const problem = walk.elements.problem.value.trim();
+      if (problem) body.problem = problem;
+      const serial = walk.elements.serial.value.trim();
+      if (serial) body.serial = serial;
+      const p = await joinLine(store.id, body);
       fill(result, h('div', { class: 'notice ok' }, h('strong', null, t('checkin.walkin.added', { name })), ` #${p.ticket}`));
       announce(t('checkin.walkin.added', { name }), 'ok');
       walk.reset();

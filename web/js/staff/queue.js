@@ -1,9 +1,16 @@
 // The live queue: who waits (booked customers due now first, then walk-ins), who is being served,
 // and "call next". Every floor event on the store's stream triggers one refetch of the queue.
+//
+// The specialist's own visits show as serving cards (GET /api/visits/{id}): the service, the
+// customer's own words, the device and its history, the time waited, a link to the record, and
+// the moves: start, not here, back in line, left, hand to a colleague, and the hand-over to a
+// repair order (one tap, then confirm; a serial is asked for only when the visit has none).
+// "Call next" is off while the specialist is serving someone.
 import { t } from '../i18n.js';
 import { h, fill, fmtTime, announce, errorText } from '../ui.js';
+import { randomKey } from '../api.js';
 import { follow, debounce } from '../live.js';
-import { queue, callNext, visitMove } from './floor.js';
+import { queue, callNext, visitMove, visitCard, callVisit, transferVisit, handOver } from './floor.js';
 
 const minutes = (s) => Math.max(0, Math.round((s || 0) / 60));
 
@@ -15,24 +22,129 @@ export async function render({ el, session }) {
   const serving = h('div', { id: 'serving' });
   const waiting = h('div', { class: 'card', id: 'waiting' });
   const callBtn = h('button', { type: 'button', class: 'huge', id: 'call-next' }, t('queue.callnext'));
+  const callHint = h('p', { class: 'muted', id: 'call-hint', hidden: true }, t('door.busy'));
+  // Hand-overs in progress, by visit id: the panel is open, and the Idempotency-Key a retry reuses.
+  const handing = new Map();
+  let colleagues = [];
+  let handed = null; // the last repair handed over, shown until the next call
+
   el.append(
     h('div', { class: 'row' }, h('h1', { class: 'grow' }, t('queue.title')), liveDot),
-    h('p', null, callBtn),
+    h('p', null, callBtn), callHint,
     serving, waiting);
 
-  function drawServing(list) {
+  const btn = (label, onclick, cls = '', extra = {}) =>
+    h('button', { type: 'button', class: cls, onclick, ...extra }, label);
+
+  function history(c) {
+    if (!c.history) return null;
+    const v = c.history.visits;
+    const r = c.history.repairs;
+    return h('p', { class: 'muted', 'data-card': 'history' },
+      t('door.visits', { n: v.count }), ' · ', t('door.repairs', { n: r.count }),
+      r.latest ? [' · ', t('door.latest'), ' ', h('a', { href: '#repair/' + r.latest.id }, r.latest.number),
+        ` (${t('rs.' + r.latest.state)}, ${r.latest.store})`] : null);
+  }
+
+  function device(c) {
+    const d = c.device;
+    if (!d) return h('p', { class: 'muted', 'data-card': 'device' }, t('door.nodevice'));
+    return h('p', { 'data-card': 'device' },
+      h('strong', null, t('device.serial'), ' '), h('span', { 'data-card': 'serial' }, d.serial),
+      d.model ? ` · ${d.model}` : '',
+      d.warranty_end != null ? [' · ', h('span', { class: 'badge ' + (d.covered ? 'ok' : 'warn') }, t(d.covered ? 'door.covered' : 'door.notcovered'))] : null,
+      ' · ', h('a', { href: c.record_link, 'data-card': 'record' }, t('door.record')));
+  }
+
+  function handPanel(v, c) {
+    const state = handing.get(v.id);
+    const form = h('form', { class: 'card', id: 'handover-form', novalidate: true },
+      h('h3', null, t('door.handover.title')),
+      h('p', { class: 'muted' }, t('door.handover.bench')),
+      c.device ? null : h('div', { class: 'field' },
+        h('label', { for: 'ho-serial' }, t('device.serial')),
+        h('input', { id: 'ho-serial', name: 'serial', autocomplete: 'off', autocapitalize: 'characters', maxlength: '64', required: true })),
+      h('div', { class: 'field' },
+        h('label', { for: 'ho-note' }, `${t('door.handover.note')} (${t('optional')})`),
+        h('textarea', { id: 'ho-note', name: 'note', maxlength: '2000' })),
+      h('div', { class: 'row' },
+        h('button', { type: 'submit', class: 'grow', id: 'handover-confirm' }, t('door.handover.confirm')),
+        btn(t('cancel'), () => { handing.delete(v.id); refresh(); }, 'secondary')));
+    form.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      const body = {};
+      const note = form.elements.note.value.trim();
+      if (note) body.note = note;
+      if (form.elements.serial) body.serial = form.elements.serial.value.trim();
+      form.querySelector('#handover-confirm').disabled = true;
+      try {
+        const r = await handOver(v.id, body, state.key);
+        handing.delete(v.id);
+        announce(t('door.handover.done', { number: r.number }), 'ok');
+        handed = r;
+        await refresh();
+      } catch (err) {
+        form.querySelector('#handover-confirm').disabled = false;
+        announce(errorText(err), 'error');
+        if (err.field === 'serial' && form.elements.serial) form.elements.serial.focus();
+      }
+    });
+    return form;
+  }
+
+  function transferRow(v) {
+    const others = colleagues.filter((s) => s.id !== me);
+    if (!others.length) return null;
+    const sel = h('select', { id: `tr-${v.id}`, 'aria-label': t('door.transfer.to') },
+      others.map((s) => h('option', { value: String(s.id) }, s.name)));
+    return h('div', { class: 'row' }, h('label', { for: `tr-${v.id}`, class: 'muted' }, t('door.transfer.to')), sel,
+      btn(t('door.transfer'), () => act(() => transferVisit(v.id, Number(sel.value)), t('door.transfer.done')), 'secondary'));
+  }
+
+  function servingCard(v, c) {
+    const words = c && c.problem;
+    return h('article', { class: 'card notice ok serving-card', dataset: { visit: String(v.id) }, 'aria-label': `#${v.ticket} ${v.name}` },
+      h('div', { class: 'row' },
+        h('span', { class: 'big-number', style: 'font-size:2.6rem' }, `#${v.ticket}`),
+        h('div', { class: 'grow' },
+          h('div', { class: 'who', style: 'font-size:1.4rem;font-weight:800' }, v.name),
+          h('span', { class: 'badge ok' }, t('status.' + v.status)),
+          c ? h('span', { class: 'muted' }, ' · ', t('door.waited', { n: minutes(c.waited_s) })) : null)),
+      c ? [
+        h('p', { 'data-card': 'service' }, h('strong', null, c.service ? c.service.name : t('queue.walkin'))),
+        h('blockquote', { 'data-card': 'problem', class: words ? '' : 'muted', style: 'margin:.4rem 0;font-size:1.15rem' }, words || t('door.nowords')),
+        device(c),
+        history(c),
+      ] : null,
+      h('div', { class: 'row' },
+        v.status === 'called' ? btn(t('queue.start'), () => move(v, 'start'), '', { id: 'start' }) : null,
+        v.status === 'called' ? btn(t('queue.noshow'), () => move(v, 'skip'), 'secondary') : null,
+        v.status === 'in_service' && !handing.has(v.id)
+          ? btn(t('door.handover'), () => { handing.set(v.id, { key: randomKey() }); draw(); }, '', { id: 'handover' }) : null,
+        v.status === 'in_service' ? btn(t('queue.finish'), () => move(v, 'done'), 'secondary') : null,
+        btn(t('door.requeue'), () => move(v, 'requeue'), 'secondary'),
+        v.status === 'called' ? btn(t('door.left'), () => move(v, 'left'), 'danger') : null),
+      v.status === 'in_service' && handing.has(v.id) && c ? handPanel(v, c) : null,
+      transferRow(v));
+  }
+
+  let last = { serving: [], waiting: [] };
+  const cards = new Map();
+
+  function draw() {
+    const list = last.serving;
     const mine = list.filter((v) => v.specialist_id === me);
     const others = list.filter((v) => v.specialist_id !== me);
+    if (mine.length) handed = null;
     fill(serving,
-      mine.map((v) => h('div', { class: 'card notice ok', dataset: { visit: String(v.id) } },
-        h('div', { class: 'row' },
-          h('span', { class: 'big-number', style: 'font-size:2.6rem' }, `#${v.ticket}`),
-          h('div', { class: 'grow' }, h('div', { class: 'who', style: 'font-size:1.4rem;font-weight:800' }, v.name),
-            h('span', { class: 'badge ok' }, t('status.' + v.status))),
-          v.status === 'called' ? h('button', { type: 'button', onclick: () => move(v, 'start') }, t('queue.start')) : null,
-          v.status === 'called' ? h('button', { type: 'button', class: 'secondary', onclick: () => move(v, 'skip') }, t('queue.noshow')) : null,
-          v.status === 'in_service' ? h('button', { type: 'button', onclick: () => move(v, 'done') }, t('queue.finish')) : null))),
+      handed ? h('div', { class: 'card notice ok', id: 'handover-done' },
+        h('strong', null, t('door.handover.done', { number: handed.number })), ' ',
+        h('a', { href: '#repair/' + handed.id }, t('door.handover.open'))) : null,
+      mine.map((v) => servingCard(v, cards.get(v.id))),
       others.length ? h('p', { class: 'muted' }, others.map((v) => `#${v.ticket} ${v.name} (${t('status.' + v.status)})`).join(' · ')) : null);
+    drawWaiting(last.waiting);
+    callBtn.disabled = last.waiting.length === 0 || mine.length > 0;
+    callHint.hidden = mine.length === 0;
   }
 
   function drawWaiting(list) {
@@ -46,28 +158,39 @@ export async function render({ el, session }) {
         h('div', { class: 'who' }, `${v.name}`, h('span', { class: 'muted' }, `  #${v.ticket}`)),
         h('div', { class: 'muted' },
           v.kind === 'booked' && v.due_at ? t('queue.booked', { time: fmtTime(v.due_at, tz) }) : t('queue.walkin'),
-          ' · ', t('queue.waited', { n: minutes((Date.now() - new Date(v.arrived_at)) / 1000) })))))));
+          ' · ', t('queue.waited', { n: minutes((Date.now() - new Date(v.arrived_at)) / 1000) }))),
+      btn(t('door.call'), () => act(() => callVisit(v.visit_id), t('queue.called', { name: v.name })), 'secondary', { 'aria-label': `${t('door.call')} ${v.name}` }),
+      btn(t('door.left'), () => act(() => visitMove(v.visit_id, 'left')), 'secondary', { 'aria-label': `${t('door.left')}: ${v.name}` })))));
   }
 
   async function refresh() {
     try {
       const q = await queue(store.id);
-      drawServing(q.serving);
-      drawWaiting(q.waiting);
-      callBtn.disabled = q.waiting.length === 0;
+      colleagues = q.colleagues || [];
+      const mine = q.serving.filter((v) => v.specialist_id === me);
+      const got = await Promise.all(mine.map((v) => visitCard(v.id).catch(() => null)));
+      cards.clear();
+      mine.forEach((v, i) => { if (got[i]) cards.set(v.id, got[i]); });
+      for (const id of handing.keys()) if (!mine.some((v) => v.id === id)) handing.delete(id);
+      last = q;
+      draw();
     } catch (e) {
       announce(errorText(e), 'error');
     }
   }
 
-  async function move(v, action) {
+  async function act(fn, ok) {
     try {
-      await visitMove(v.id, action);
+      await fn();
+      if (ok) announce(ok, 'ok');
       await refresh();
     } catch (e) {
       announce(errorText(e), 'error');
+      await refresh();
     }
   }
+
+  const move = (v, action) => act(() => visitMove(v.id, action));
 
   callBtn.addEventListener('click', async () => {
     callBtn.disabled = true;

@@ -95,9 +95,10 @@ export async function render({ el, session, go }) {
     } catch (err) { showFormError(addService, err); }
   });
 
-  // The floor rules: check-in window, assumed service time, how long the line may get.
+  // The floor rules: check-in window, assumed service time, how long the line may get, how many
+  // "not here" skips make a no-show.
   const RULES = [['checkin_early_min', 'setup.early'], ['checkin_late_min', 'setup.late'],
-    ['default_service_s', 'setup.service_s'], ['line_max', 'setup.line_max']];
+    ['default_service_s', 'setup.service_s'], ['line_max', 'setup.line_max'], ['max_skips', 'door.max_skips']];
   const rulesForm = h('form', { class: 'card', novalidate: true, id: 'floor-rules' },
     h('h3', null, t('setup.rules')),
     RULES.map(([k, key]) => h('div', { class: 'field' }, h('label', { for: `fr-${k}` }, t(key)),
