@@ -66,6 +66,16 @@ begin
     -- Kiosk check-in attempts, with the client's address (kiosk.sql): an hour.
     total := total + kiosk_prune();
 
+    -- Hand-over Idempotency-Keys (floor.sql): a client retries within minutes, not days; two
+    -- days like the booking replies. They hold no personal data, only ids and the key's hash.
+    delete from handover_keys where (store_id, key_hash) in (
+        select store_id, key_hash from handover_keys
+        where created_at < now() - interval '2 days'
+        limit retention_batch()
+        for update skip locked);
+    get diagnostics n = row_count;
+    total := total + n;
+
     with due as (
         select id, ref_type, ref_id from outbox
         where purged_at is null and status in ('sent', 'failed', 'cancelled')

@@ -55,4 +55,10 @@ select bench_take(:tech, :rid, 'r') ->> 'id' = :'rid' as taken;
 select pg_temp.try(format('select bench_take(%s, %s, %L)', :manager, :rid, 'r'));
 select json_array_length(bench_list(:tech, :paris)) as on_bench;
 select pg_temp.try(format('select bench_take(%s, %s, %L)', :tech, 999999, 'r'));
+
+-- Retention drops hand-over keys after two days, and only those.
+select count(*) as keys_kept from handover_keys;
+update handover_keys set created_at = now() - interval '3 days';
+select job_retention(10, 2, 1800, 20, 5) > 0 as purged_some;
+select count(*) as keys_left from handover_keys;
 rollback;
