@@ -39,8 +39,8 @@ static const struct opt options[] = {
      "folder of static pages served under /"},
     {"schema-dir", "CARNET_SCHEMA_DIR", OPT_STR, OFF(schema_dir), "schema", 0, 0,
      "folder of NNN_name.sql migrations"},
-    {"public-url", "CARNET_PUBLIC_URL", OPT_STR, OFF(public_url), "http://127.0.0.1:8080", 0, 0,
-     "base URL put in customer links"},
+    {"public-url", "CARNET_PUBLIC_URL", OPT_STR, OFF(public_url), "", 0, 0,
+     "base URL put in customer links; empty: http:// and the address --listen serves"},
     {"log-level", "CARNET_LOG_LEVEL", OPT_STR, OFF(log_level), "info", 0, 0,
      "debug, info, warning or error"},
     {"outbox-dir", "CARNET_OUTBOX_DIR", OPT_STR, OFF(outbox_dir), "var/outbox", 0, 0,
@@ -67,8 +67,8 @@ static const struct opt options[] = {
      "largest request header block in bytes"},
     {"http-timeout", "CARNET_HTTP_TIMEOUT", OPT_INT, OFF(http_timeout_s), "30", 1, 3600,
      "seconds a client may take to send a request or read a reply"},
-    {"shutdown-timeout", "CARNET_SHUTDOWN_TIMEOUT", OPT_INT, OFF(shutdown_timeout_s), "10", 0,
-     3600, "seconds in-flight requests get to finish after SIGTERM"},
+    {"shutdown-timeout", "CARNET_SHUTDOWN_TIMEOUT", OPT_INT, OFF(shutdown_timeout_s), "10", 0, 3600,
+     "seconds in-flight requests get to finish after SIGTERM"},
     {"workers", "CARNET_WORKERS", OPT_INT, OFF(workers), "2", 1, 64,
      "threads for slow CPU work (password hashing, chain verification)"},
     {"send-workers", "CARNET_SEND_WORKERS", OPT_INT, OFF(send_workers), "4", 1, 64,
@@ -113,8 +113,8 @@ static const struct opt options[] = {
      20, 3600000, "how often the delivery worker looks for due messages"},
     {"outbox-batch", "CARNET_OUTBOX_BATCH", OPT_INT, OFF(outbox_batch), "8", 1, 1000,
      "messages claimed per delivery round"},
-    {"outbox-max-attempts", "CARNET_OUTBOX_MAX_ATTEMPTS", OPT_INT, OFF(outbox_max_attempts), "5",
-     1, 100, "tries before a message is marked failed"},
+    {"outbox-max-attempts", "CARNET_OUTBOX_MAX_ATTEMPTS", OPT_INT, OFF(outbox_max_attempts), "5", 1,
+     100, "tries before a message is marked failed"},
     {"outbox-backoff-ms", "CARNET_OUTBOX_BACKOFF_MS", OPT_INT, OFF(outbox_backoff_ms), "30000", 10,
      3600000, "wait before the first retry; doubles on each further try (at most an hour)"},
     {"outbox-lease", "CARNET_OUTBOX_LEASE", OPT_INT, OFF(outbox_lease_s), "120", 5, 3600,
@@ -185,8 +185,8 @@ static int set_value(struct config *cfg, const struct opt *o, const char *val, c
     }
     case OPT_INT:
         if (config_parse_int(val, o->min, o->max, (int *)(base + o->offset)) < 0) {
-            snprintf(err, errlen, "--%s: expected a whole number from %d to %d, got '%s'",
-                     o->flag, o->min, o->max, val);
+            snprintf(err, errlen, "--%s: expected a whole number from %d to %d, got '%s'", o->flag,
+                     o->min, o->max, val);
             return -1;
         }
         return 0;
@@ -280,6 +280,30 @@ int config_load(struct config *cfg, int argc, char **argv, char *err, size_t err
         snprintf(err, errlen, "--send-timeout must be shorter than --outbox-lease");
         return -1;
     }
+    return 0;
+}
+
+int config_public_url_default(struct config *cfg, int port)
+{
+    const char *host = cfg->listen_host;
+    char *url;
+    int n;
+
+    if (cfg->public_url && cfg->public_url[0])
+        return 0;
+    /* A wildcard address is not one a customer can open: this machine's loopback is. */
+    if (!host || !host[0] || strcmp(host, "0.0.0.0") == 0 || strcmp(host, "*") == 0)
+        host = "127.0.0.1";
+    else if (strcmp(host, "::") == 0 || strcmp(host, "[::]") == 0)
+        host = "[::1]";
+    if (strchr(host, ':') && host[0] != '[')
+        n = asprintf(&url, "http://[%s]:%d", host, port);
+    else
+        n = asprintf(&url, "http://%s:%d", host, port);
+    if (n < 0)
+        return -1;
+    free(cfg->public_url);
+    cfg->public_url = url;
     return 0;
 }
 

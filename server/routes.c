@@ -76,7 +76,8 @@ const struct route routes[] = {
     {"DELETE", "/api/stores/{store}/shifts/{id}", booking_delete_shift, ACCESS_MANAGER,
      "remove a shift without bookings"},
 
-    /* ---- the store floor: check-in, line, call next, standby, live streams (floor.c, sse.c) ---- */
+    /* ---- the store floor: check-in, line, call next, standby, live streams (floor.c, sse.c) ----
+     */
     {"POST", "/api/stores/{store}/checkin", floor_checkin, ACCESS_FLOOR,
      "check a booked customer in (code, appointment id or manage-link QR token)"},
     {"GET", "/api/stores/{store}/checkin/search", floor_checkin_search, ACCESS_FLOOR,
@@ -148,6 +149,14 @@ const struct route routes[] = {
      "set the promised date and the kept-overnight observation"},
     {"GET", "/api/repair-status/{token}", repair_status_view, ACCESS_PUBLIC,
      "the customer's repair status page"},
+    {"GET", "/api/repairs/{id}/events", sse_repair_stream, ACCESS_STAFF,
+     "live stream of a repair order (SSE)"},
+    {"GET", "/api/repair-status/{token}/events", sse_repair_status_stream, ACCESS_PUBLIC,
+     "live stream of my repair's status (SSE)"},
+    {"GET", "/api/stores/{store}/repair-settings", repair_settings_get, ACCESS_MANAGER,
+     "which repair moves send the customer a message, and the store's language"},
+    {"PUT", "/api/stores/{store}/repair-settings", repair_settings_put, ACCESS_MANAGER,
+     "choose which repair moves send the customer a message, and the store's language"},
     {"GET", "/api/estimates/{token}", repair_estimate_view, ACCESS_PUBLIC,
      "the estimate behind a customer's approval link"},
     {"POST", "/api/estimates/{token}/approve", repair_estimate_approve, ACCESS_PUBLIC,

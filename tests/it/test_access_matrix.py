@@ -90,6 +90,10 @@ ALLOWED = {
     ("POST", "/api/repairs/{id}/parts"): ({"422 invalid"}, _BODY),
     ("POST", "/api/repairs/{id}/notes"): ({"422 invalid"}, _BODY),
     ("PUT", "/api/repairs/{id}/promise"): ({"422 required"}, _BODY),
+    ("GET", "/api/repairs/{id}/events"): ({"200"}, "the repair's event stream opens"),
+    ("GET", "/api/stores/{store}/repair-settings"): ({"200"}, "the repair message settings"),
+    ("PUT", "/api/stores/{store}/repair-settings"): (
+        {"200"}, "an empty change keeps every setting"),
     ("GET", "/api/stores/{store}/threads"): ({"200"}, "the store's threads"),
     ("GET", "/api/stores/{store}/threads/{thread}"): ({"200"}, "{thread} is a seeded thread"),
     ("POST", "/api/stores/{store}/threads/{thread}/messages"): ({"422 invalid"}, _BODY),
