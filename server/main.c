@@ -146,8 +146,8 @@ int main(int argc, char **argv)
         log_error("%s", err);
         goto out;
     }
-    if (config.old_data_key_file[0] &&
-        seal_add_old_key(config.old_data_key_file, err, sizeof(err)) < 0) {
+    if (config.old_data_key_file[0] && seal_add_old_key(config.old_data_key_file, err,
+                                                        sizeof(err)) < 0) {
         log_error("%s", err);
         goto out;
     }
@@ -184,8 +184,8 @@ int main(int argc, char **argv)
     /* What is still in clear (written before migration 017, or by the demo seed) is sealed
      * before serving; a large backlog is finished by the job on the loop. */
     if (seal_ready()) {
-        long n =
-            pdstore_run_blocking(config.database_url, PDSTORE_STARTUP_ROUNDS, err, sizeof(err));
+        long n = pdstore_run_blocking(config.database_url, PDSTORE_STARTUP_ROUNDS, err,
+                                      sizeof(err));
         if (n < 0)
             log_warning("personal data: not sealed at start-up: %s", err);
         else if (n > 0)

@@ -76,8 +76,7 @@ const struct route routes[] = {
     {"DELETE", "/api/stores/{store}/shifts/{id}", booking_delete_shift, ACCESS_MANAGER,
      "remove a shift without bookings"},
 
-    /* ---- the store floor: check-in, line, call next, standby, live streams (floor.c, sse.c) ----
-     */
+    /* ---- the store floor: check-in, line, call next, standby, live streams (floor.c, sse.c) ---- */
     {"POST", "/api/stores/{store}/checkin", floor_checkin, ACCESS_FLOOR,
      "check a booked customer in (code, appointment id or manage-link QR token)"},
     {"GET", "/api/stores/{store}/checkin/search", floor_checkin_search, ACCESS_FLOOR,
