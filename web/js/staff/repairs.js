@@ -189,7 +189,7 @@ async function detail({ el, session, go, id }) {
     });
   const promiseForm = smallForm('rp-promise-form', t('repairs.promised'),
     [field('pr-at', t('repairs.promised'), h('input', { id: 'pr-at', name: 'promised_at', type: 'datetime-local' })),
-      h('label', { class: 'choice', for: 'pr-overnight' }, h('input', { type: 'checkbox', id: 'pr-overnight', name: 'kept_overnight' }), h('span', null, t('ticket.overnight')))],
+      h('label', { class: 'choice', for: 'pr-overnight', style: 'margin-bottom:1rem' }, h('input', { type: 'checkbox', id: 'pr-overnight', name: 'kept_overnight' }), h('span', null, t('ticket.overnight')))],
     t('save'), async (f) => {
       const b = { kept_overnight: f.kept_overnight.checked };
       if (f.promised_at.value) b.promised_at = isoLocal(f.promised_at.value);
