@@ -121,7 +121,7 @@ function ticketView(r, session, moveTo) {
         h('dt', null, t('repairs.problem')), h('dd', { id: 'rp-problem' }, r.problem),
         h('dt', null, t('repairs.promised')), h('dd', { id: 'rp-promised' }, r.promised_at ? fmtDateTime(r.promised_at, tz) : '—'),
         h('dt', null, t('ticket.overnight')), h('dd', { id: 'rp-overnight' }, t(r.kept_overnight ? 'ticket.yes' : 'ticket.no')),
-        h('dt', null, t('repair.estimate')), h('dd', { id: 'rp-estimate' }, e ? `${money(e.amount_cents, e.currency)} · ${t('ticket.estimate.' + e.state)}` : '—')),
+        h('dt', null, t('repair.estimate')), h('dd', { id: 'rp-estimate' }, e ? `${money(e.amount_cents, e.currency)} · ${t(`ticket.estimate.${e.state}`)}` : '—')),
       h('h2', null, t('repairs.move')),
       moves.length
         ? h('div', { class: 'row', id: 'rp-moves' }, moves.map((to) => h('button', { type: 'button', class: ['cancelled', 'returned_unrepaired'].includes(to) ? 'danger' : '', dataset: { to }, onclick: () => moveTo(to) }, t('rs.' + to))))
@@ -133,8 +133,8 @@ function ticketView(r, session, moveTo) {
         h('dt', null, t('setup.name')), h('dd', { id: 'rp-customer-name' }, c.name),
         c.email ? [h('dt', null, t('repairs.email')), h('dd', { id: 'rp-customer-email' }, h('a', { href: 'mailto:' + c.email }, c.email))] : null,
         c.phone ? [h('dt', null, t('repairs.phone')), h('dd', { id: 'rp-customer-phone' }, h('a', { href: 'tel:' + c.phone }, c.phone))] : null,
-        h('dt', null, t('ticket.channel')), h('dd', { id: 'rp-customer-channel' }, t('ticket.channel.' + c.channel)),
-        h('dt', null, t('ticket.lang')), h('dd', { id: 'rp-customer-lang' }, t('ticket.lang.' + r.lang)))
+        h('dt', null, t('ticket.channel')), h('dd', { id: 'rp-customer-channel' }, t(`ticket.channel.${c.channel}`)),
+        h('dt', null, t('ticket.lang')), h('dd', { id: 'rp-customer-lang' }, t(`ticket.lang.${r.lang}`)))
         : h('p', { class: 'muted' }, t('ticket.nocustomer')),
       // Tokens are shown once: never as text, only a button that copies the link made here.
       (lk.status || lk.estimate) ? h('div', { class: 'row', id: 'rp-links' },
@@ -253,7 +253,7 @@ export async function repairMessagesCard(store) {
         h('input', { type: 'checkbox', id: 'rm-' + m, name: 'notify', value: m, checked: s.notify.includes(m) }),
         h('span', null, m === 'delayed' ? t('ticket.delayed') : t('rs.' + m))))),
     field('rm-lang', t('ticket.settings.lang'), h('select', { id: 'rm-lang', name: 'lang' },
-      ['en', 'fr'].map((l) => h('option', { value: l, selected: s.lang === l }, t('ticket.lang.' + l))))),
+      ['en', 'fr'].map((l) => h('option', { value: l, selected: s.lang === l }, t(`ticket.lang.${l}`))))),
     h('button', { type: 'submit' }, t('save')));
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
