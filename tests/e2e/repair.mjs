@@ -2,7 +2,7 @@
 // trend chart grows a point), opens a repair, estimates it; the customer approves the estimate on
 // their phone; the technician moves the repair on to "ready"; the customer follows it on the
 // status page.
-import { run, newPage, shot, check, expectText, noErrors, TABLET } from './lib.mjs';
+import { run, newPage, shot, check, expectText, noErrors, TABLET, PHONE } from './lib.mjs';
 
 const SERIAL = 'C02DEMO0MBP1';
 
@@ -149,6 +149,11 @@ run('repair', async (ctx, o) => {
   await tab.locator('#rp-moves button[data-to="collected"]').click();
   await expectText(tab.locator('#rp-state'), /Collected|Récupéré/, 'the tablet moves it to collected');
   await expectText(phone.locator('#r-state'), /Collected|Récupéré/, 'the status page updates live');
+  // The ticket on a phone: one column, nothing wider than the screen.
+  await tab.setViewportSize(PHONE);
+  await shot(tab, o.out, 'repair-10-ticket-phone');
+  const wide = await tab.evaluate(() => [...document.querySelectorAll('main *')].filter((x) => x.getBoundingClientRect().right > window.innerWidth + 1).slice(0, 5).map((x) => `${x.tagName}#${x.id}.${x.className}:${Math.round(x.getBoundingClientRect().right)}`));
+  check(wide.length === 0, `the ticket fits a phone’s width ${wide.join(' ')}`);
   noErrors(tab);
   noErrors(phone);
 });
