@@ -81,6 +81,9 @@ extern struct config config;
  */
 int config_load(struct config *cfg, int argc, char **argv, char *err, size_t errlen);
 void config_free(struct config *cfg);
+/* When --public-url is empty, makes it the address carnetd serves: http://, the --listen host
+ * (the loopback for a wildcard) and `port`, the port actually bound. 0, or -1 out of memory. */
+int config_public_url_default(struct config *cfg, int port);
 
 /*
  * The value parsers behind config_load, pure so they can be tested and fuzzed alone.

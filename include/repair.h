@@ -35,6 +35,10 @@ void repair_estimate(struct req *r);
 void repair_part_add(struct req *r);
 void repair_note_add(struct req *r);
 void repair_promise(struct req *r);
+/* GET|PUT /api/stores/{store}/repair-settings (managers): {lang, notify: [moves that send a
+ * message]} */
+void repair_settings_get(struct req *r);
+void repair_settings_put(struct req *r);
 
 /* customers, through a private link */
 void repair_status_view(struct req *r);

@@ -1,5 +1,6 @@
 /*
- * sse: live streams (Server-Sent Events) of the store floor, fed by PostgreSQL LISTEN/NOTIFY.
+ * sse: live streams (Server-Sent Events) of the store floor and of repairs, fed by PostgreSQL
+ * LISTEN/NOTIFY.
  *
  * Changes write rows into the `events` table and NOTIFY carnet_events (schema/004_floor.sql).
  * Each carnetd keeps ONE extra libpq connection that LISTENs, driven by the event loop, and one
@@ -26,6 +27,10 @@ void sse_store_stream(struct req *r);
 void sse_board_stream(struct req *r);
 /* GET /api/line/{token}/events: one customer's place in line. */
 void sse_line_stream(struct req *r);
+/* GET /api/repairs/{id}/events: a repair ticket, for its store's staff. */
+void sse_repair_stream(struct req *r);
+/* GET /api/repair-status/{token}/events: the customer's repair status page. */
+void sse_repair_status_stream(struct req *r);
 
 /* Open streams and hubs, for tests and metrics. */
 int sse_clients(void);

@@ -39,8 +39,8 @@ static const struct opt options[] = {
      "folder of static pages served under /"},
     {"schema-dir", "CARNET_SCHEMA_DIR", OPT_STR, OFF(schema_dir), "schema", 0, 0,
      "folder of NNN_name.sql migrations"},
-    {"public-url", "CARNET_PUBLIC_URL", OPT_STR, OFF(public_url), "http://127.0.0.1:8080", 0, 0,
-     "base URL put in customer links"},
+    {"public-url", "CARNET_PUBLIC_URL", OPT_STR, OFF(public_url), "", 0, 0,
+     "base URL put in customer links; empty: http:// and the address --listen serves"},
     {"log-level", "CARNET_LOG_LEVEL", OPT_STR, OFF(log_level), "info", 0, 0,
      "debug, info, warning or error"},
     {"outbox-dir", "CARNET_OUTBOX_DIR", OPT_STR, OFF(outbox_dir), "var/outbox", 0, 0,
@@ -280,6 +280,30 @@ int config_load(struct config *cfg, int argc, char **argv, char *err, size_t err
         snprintf(err, errlen, "--send-timeout must be shorter than --outbox-lease");
         return -1;
     }
+    return 0;
+}
+
+int config_public_url_default(struct config *cfg, int port)
+{
+    const char *host = cfg->listen_host;
+    char *url;
+    int n;
+
+    if (cfg->public_url && cfg->public_url[0])
+        return 0;
+    /* A wildcard address is not one a customer can open: this machine's loopback is. */
+    if (!host || !host[0] || strcmp(host, "0.0.0.0") == 0 || strcmp(host, "*") == 0)
+        host = "127.0.0.1";
+    else if (strcmp(host, "::") == 0 || strcmp(host, "[::]") == 0)
+        host = "[::1]";
+    if (strchr(host, ':') && host[0] != '[')
+        n = asprintf(&url, "http://[%s]:%d", host, port);
+    else
+        n = asprintf(&url, "http://%s:%d", host, port);
+    if (n < 0)
+        return -1;
+    free(cfg->public_url);
+    cfg->public_url = url;
     return 0;
 }
 

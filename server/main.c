@@ -229,6 +229,8 @@ int main(int argc, char **argv)
     }
     if (http_init(base, config.listen_host, config.listen_port, dispatch_request) < 0)
         goto out;
+    if (config_public_url_default(&config, http_bound_port()) < 0)
+        goto out;
     if (config.metrics_host &&
         metrics_listen(base, config.metrics_host, config.metrics_port, system_metrics_render) < 0)
         goto out;

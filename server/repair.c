@@ -51,6 +51,10 @@ static struct sql_stmt q_note =
     SQL_STMT("repair_note_add", "select repair_note_add($1, $2, $3, $4)", 4);
 static struct sql_stmt q_promise =
     SQL_STMT("repair_promise", "select repair_promise($1, $2, $3, $4)", 4);
+static struct sql_stmt q_settings_get =
+    SQL_STMT("repair_settings_get", "select repair_settings_get($1, $2, $3)", 3);
+static struct sql_stmt q_settings_put =
+    SQL_STMT("repair_settings_put", "select repair_settings_put($1, $2, $3, $4)", 4);
 static struct sql_stmt q_status = SQL_STMT("repair_status", "select repair_status($1)", 1);
 static struct sql_stmt q_estimate_view =
     SQL_STMT("repair_estimate_view", "select repair_estimate_view($1)", 1);
@@ -263,6 +267,25 @@ void repair_promise(struct req *r)
         return;
     }
     call_repair(r, &q_promise, id, 200);
+}
+
+/* ---- a store's repair messages: which moves send one, and the store's language ---- */
+
+void repair_settings_get(struct req *r)
+{
+    const char *store = api_path_id(r, "store");
+    if (!store)
+        return;
+    const char *params[3] = {r->who.staff_id, store, r->id};
+    api_send(r, &q_settings_get, params, 200);
+}
+
+void repair_settings_put(struct req *r)
+{
+    const char *store = api_path_id(r, "store");
+    if (!store || !api_need_body(r))
+        return;
+    call_repair(r, &q_settings_put, store, 200);
 }
 
 /* ---- customer handlers: the token is checked (link.c) before any query ---- */

@@ -44,6 +44,10 @@
 #define SSE_MAX_PENDING (256 * 1024)
 
 static struct sql_stmt q_open = SQL_STMT("sse_open", "select floor_stream_open($1, $2)", 2);
+static struct sql_stmt q_repair_open =
+    SQL_STMT("sse_repair_open", "select repair_stream_open($1, $2)", 2);
+static struct sql_stmt q_repair_status_open =
+    SQL_STMT("sse_repair_status_open", "select repair_status_stream_open($1)", 1);
 static struct sql_stmt q_events =
     SQL_STMT("sse_events", "select sse_events($1, $2::bigint, $3::int)", 3);
 
@@ -602,11 +606,13 @@ static bool last_event_id(struct req *r, int64_t *out)
     return true;
 }
 
-static void stream_open(struct req *r, enum sse_mode mode, const char *kind, const char *key)
+/* Opens a stream of `mode`: `stmt` (with `params`) checks the caller and answers {topic, max,
+ * visit_id?}. */
+static void stream_open(struct req *r, enum sse_mode mode, struct sql_stmt *stmt,
+                        const char *const *params)
 {
     struct client *c;
     int64_t last;
-    const char *params[2] = {kind, key};
 
     if (S.stopping) {
         http_reply_retry(r, 1, "shutting_down", "the server is restarting");
@@ -624,21 +630,27 @@ static void stream_open(struct req *r, enum sse_mode mode, const char *kind, con
     c->last = last;
     r->state = c;
     r->state_free = free;
-    api_call(r, &q_open, params, on_open);
+    api_call(r, stmt, params, on_open);
+}
+
+static void floor_stream(struct req *r, enum sse_mode mode, const char *kind, const char *key)
+{
+    const char *params[2] = {kind, key};
+    stream_open(r, mode, &q_open, params);
 }
 
 void sse_store_stream(struct req *r)
 {
     const char *store = api_path_id(r, "store");
     if (store)
-        stream_open(r, SSE_STAFF, "store", store);
+        floor_stream(r, SSE_STAFF, "store", store);
 }
 
 void sse_board_stream(struct req *r)
 {
     const char *store = api_path_id(r, "store");
     if (store)
-        stream_open(r, SSE_BOARD, "store", store);
+        floor_stream(r, SSE_BOARD, "store", store);
 }
 
 /* A customer's place in line: the link is checked before any query, as on /api/line/{token}. */
@@ -646,7 +658,28 @@ void sse_line_stream(struct req *r)
 {
     char hash[LINK_HASH_LEN + 1];
     if (link_from_path(r, "token", hash))
-        stream_open(r, SSE_LINE, "line", hash);
+        floor_stream(r, SSE_LINE, "line", hash);
+}
+
+/* A repair's events carry its state and times, nothing personal: the staff ticket and the
+ * customer's status page get them as they are (SSE_STAFF rendering). The staff stream's store
+ * is checked in SQL; the status link before any query. */
+void sse_repair_stream(struct req *r)
+{
+    const char *id = api_path_id(r, "id");
+    if (id) {
+        const char *params[2] = {r->who.staff_id, id};
+        stream_open(r, SSE_STAFF, &q_repair_open, params);
+    }
+}
+
+void sse_repair_status_stream(struct req *r)
+{
+    char hash[LINK_HASH_LEN + 1];
+    if (link_from_path(r, "token", hash)) {
+        const char *params[1] = {hash};
+        stream_open(r, SSE_STAFF, &q_repair_status_open, params);
+    }
 }
 
 /* ---- life cycle ---- */

@@ -643,7 +643,14 @@ begin
             v_estimate := coalesce(p.expected_at,
                                    now() + make_interval(mins => p.late_warning_minutes));
         else
-            v_estimate := coalesce(p.expected_at, now() + p.remaining);
+            -- Said to the minute beside the promise it breaks, an estimate seconds past it read
+            -- as the same time twice: it is at least a quarter of an hour later, rounded up to
+            -- the next quarter.
+            v_estimate := date_bin('15 minutes',
+                                   greatest(coalesce(p.expected_at, now() + p.remaining),
+                                            p.promised_at + interval '15 minutes')
+                                   + interval '15 minutes' - interval '1 microsecond',
+                                   timestamptz '2000-01-01 00:00+00');
         end if;
         v_thread := message_thread_open(p.store_id, p.ref_type, p.ref_id, p.channel,
                                         p.recipient, p.locale, p.data->>'name', null,

@@ -12,6 +12,45 @@ language sql stable as $$
     from repair_transitions where from_state = p_state
 $$;
 
+-- The language a repair's customer reads: the one stored with the repair (the booking's, or
+-- chosen at intake), else the store's.
+create or replace function repair_lang(r repair_orders) returns text
+language sql stable as $$
+    select coalesce(r.lang, (select s.lang from stores s where s.id = r.store_id), 'en')
+$$;
+
+-- Why a move in the transition table is refused now, from the approval state: NULL when it
+-- may be made, else {code, message}. One rule for the buttons (allowed_transitions) and for
+-- repair_transition: the customer must have approved an estimate that was written before any
+-- work that costs them starts (parts ordered, repairing), and approval is asked only for an
+-- estimate that exists.
+create or replace function repair_move_refusal(r repair_orders, p_to text) returns jsonb
+language sql stable as $$
+    select case
+        when p_to = 'awaiting_approval' and r.estimate_state = 'none' then
+            jsonb_build_object('code', 'no_estimate',
+                               'message', 'write an estimate before asking the customer to approve it')
+        when p_to in ('awaiting_parts', 'repairing') and r.estimate_state in ('pending', 'declined') then
+            jsonb_build_object('code', 'estimate_not_approved',
+                               'message', 'the customer has not approved the estimate')
+    end
+$$;
+
+-- The moves that may be made now: the transition table less the refused ones.
+create or replace function repair_allowed_transitions(r repair_orders) returns json
+language sql stable as $$
+    select coalesce(json_agg(t.to_state order by t.to_state), '[]')
+    from repair_transitions t
+    where t.from_state = r.state and repair_move_refusal(r, t.to_state) is null
+$$;
+
+-- A store's repair message rules (the default when it never changed them).
+create or replace function repair_cfg(p_store bigint) returns repair_settings
+language sql stable as $$
+    select coalesce((select s from repair_settings s where s.store_id = p_store),
+                    row(p_store, array['awaiting_approval', 'ready', 'delayed'])::repair_settings)
+$$;
+
 -- The staff view of a repair order.
 create or replace function repair_json(p_id bigint) returns json
 language sql stable as $$
@@ -26,6 +65,14 @@ language sql stable as $$
                                 'state', r.estimate_state, 'decided_at', r.estimate_decided_at) end,
         'opened_at', r.opened_at, 'updated_at', r.updated_at,
         'allowed_moves', repair_allowed_moves(r.state),
+        'allowed_transitions', repair_allowed_transitions(r),
+        'lang', repair_lang(r),
+        -- The customer the repair was opened for (repair_contact): sealed values, opened by
+        -- carnetd on the way out.
+        'customer', (select json_build_object('name', o.name, 'email', o.email, 'phone', o.phone,
+                                              'channel', case when o.email is not null then 'email'
+                                                              else 'sms' end)
+                     from device_owners o where o.id = r.contact_owner_id),
         'moves', (select coalesce(json_agg(json_build_object('from', m.from_state, 'to', m.to_state,
                       'at', m.at, 'note', m.note,
                       'actor', case when s.id is null then null
@@ -81,10 +128,12 @@ returns setof record language sql stable as $$
     from device_owners o where o.id = r.contact_owner_id
 $$;
 
--- A state as the customer reads it in a message.
-create or replace function repair_state_label(p_state text) returns text
-language sql immutable as $$
-    select replace(p_state, '_', ' ')
+-- A state as the customer reads it in a message: the words of the screens, in their language.
+create or replace function repair_state_label(p_state text, p_locale text) returns text
+language sql stable as $$
+    select coalesce((select label from repair_state_labels where state = p_state and locale = p_locale),
+                    (select label from repair_state_labels where state = p_state and locale = 'en'),
+                    p_state)
 $$;
 
 -- Queues one message about a repair for its owner. The status link given when the repair was
@@ -103,7 +152,7 @@ begin
         d := d || jsonb_strip_nulls(jsonb_build_object(
             'link', coalesce(d->>'status_link', outbox_ref_data('repair', r.id)->>'status_link')));
     end if;
-    perform outbox_enqueue(p_kind, c.channel, c.recipient, 'en',
+    perform outbox_enqueue(p_kind, c.channel, c.recipient, repair_lang(r),
                            jsonb_build_object('name', c.name, 'code', r.number) || d,
                            r.store_id, 'repair', r.id, null, c.recipient_bi);
 end $$;
@@ -119,7 +168,8 @@ begin
         perform promise_resolve('repair', r.id);
         return;
     end if;
-    perform promise_track(r.store_id, 'repair', r.id, r.promised_at, c.channel, c.recipient, 'en',
+    perform promise_track(r.store_id, 'repair', r.id, r.promised_at, c.channel, c.recipient,
+                          repair_lang(r),
                           jsonb_strip_nulls(jsonb_build_object(
                               'name', c.name, 'code', r.number,
                               'link', outbox_ref_data('repair', r.id)->>'status_link')),
@@ -128,7 +178,7 @@ end $$;
 
 -- POST /api/stores/{store}/repairs: {serial, problem, intake: {checklist: [{item, ok, note?}],
 -- accessories?, passcode_provided?}, promised_at?, kept_overnight?, owner?: {name, email?,
--- phone?}}. p_status_hash is the hash of the customer's status link token made by carnetd;
+-- phone?}, lang?: en|fr (the customer's language; default the store's)}. p_status_hash is the hash of the customer's status link token made by carnetd;
 -- p_status_token the token itself, for the link in the owner's first message.
 create or replace function repair_open(p_actor bigint, p_store bigint, p jsonb, p_status_hash text,
                             p_req text, p_status_token text default null) returns json
@@ -186,6 +236,10 @@ begin
     if promised is not null and promised < now() then
         perform carnet_fail(422, 'invalid', 'promised_at', 'a promised date is in the future');
     end if;
+    if p->'lang' is not null and p->'lang' <> 'null'::jsonb
+       and (p->>'lang') is distinct from 'en' and (p->>'lang') is distinct from 'fr' then
+        perform carnet_fail(422, 'invalid', 'lang', 'the customer''s language: en or fr');
+    end if;
     n := device_ensure(p->>'serial');
     -- Taken before the owner is read: an owner change racing this intake either committed
     -- before it (and is the contact) or waits for it (and is judged on its custody).
@@ -197,10 +251,11 @@ begin
     on conflict (store_id) do update set last = repair_counters.last + 1 returning last into n;
     select upper(s.code) into code from stores s where s.id = p_store;
     insert into repair_orders (number, device_id, store_id, problem, intake, promised_at,
-                               kept_overnight, opened_by, contact_owner_id)
+                               kept_overnight, opened_by, contact_owner_id, lang)
     values (format('R-%s-%s', code, lpad(n::text, 5, '0')), d.id, p_store, btrim(p->>'problem'),
             it, promised, coalesce((p->>'kept_overnight')::boolean, false), p_actor,
-            (select o.id from device_owners o where o.device_id = d.id and o.until is null))
+            (select o.id from device_owners o where o.device_id = d.id and o.until is null),
+            case when jsonb_typeof(p->'lang') = 'string' then p->>'lang' end)
     returning * into r;
     insert into repair_moves (repair_id, from_state, to_state, actor)
     values (r.id, null, 'intake', p_actor);
@@ -213,11 +268,11 @@ begin
     -- The owner hears of it, can write to the store from the status link, and is warned if the
     -- promised date slips.
     for oc in select * from repair_contact(r) loop
-        perform message_thread_open(p_store, 'repair', r.id, oc.channel, oc.recipient, 'en',
+        perform message_thread_open(p_store, 'repair', r.id, oc.channel, oc.recipient, repair_lang(r),
                                     oc.name, d.id, oc.recipient_bi);
     end loop;
-    perform repair_notify(r, 'repair_status', jsonb_build_object(
-        'state', repair_state_label(r.state),
+    -- Always sent: it carries the status link, the customer's only way to the status page.
+    perform repair_notify(r, 'repair_opened', jsonb_build_object(
         'status_link', '{{public_url}}/repair/#' || p_status_token));
     if r.promised_at is not null then
         perform repair_promise_watch(r);
@@ -249,6 +304,7 @@ declare
     r repair_orders%rowtype := repair_lock(p_actor, p_id, array['technician', 'manager']);
     to_st text := p->>'to';
     c record;
+    refusal jsonb;
 begin
     if not exists (select 1 from repair_states where state = to_st) then
         perform carnet_fail(422, 'invalid', 'to', 'not a repair state');
@@ -262,14 +318,11 @@ begin
             jsonb_build_object('from', r.state, 'to', to_st,
                                'allowed', repair_allowed_moves(r.state)::jsonb));
     end if;
-    if to_st = 'awaiting_approval' and r.estimate_state = 'none' then
-        perform carnet_fail(409, 'no_estimate', 'estimate',
-            'write an estimate before asking the customer to approve it');
-    end if;
-    if r.state = 'awaiting_approval' and to_st in ('awaiting_parts', 'repairing')
-       and r.estimate_state <> 'approved' then
-        perform carnet_fail(409, 'estimate_not_approved', 'estimate',
-            'the customer has not approved the estimate');
+    refusal := repair_move_refusal(r, to_st);
+    if refusal is not null then
+        perform carnet_fail_extra(409, refusal->>'code', 'estimate', refusal->>'message',
+            jsonb_build_object('from', r.state, 'to', to_st,
+                               'allowed', repair_allowed_transitions(r)::jsonb));
     end if;
     update repair_orders set state = to_st, updated_at = now() where id = r.id;
     insert into repair_moves (repair_id, from_state, to_state, actor, note)
@@ -278,23 +331,25 @@ begin
         jsonb_strip_nulls(jsonb_build_object('number', r.number, 'from', r.state, 'to', to_st,
                                              'note', p->>'note')),
         p_actor, r.store_id, 'repair', r.id);
-    -- The customer hears of every move; the promise watch follows the state, and a repair that
-    -- is ready or over has no promise left to break.
+    -- The customer hears of the moves the store chose (repair_settings); the promise watch
+    -- follows the state, and a repair that is ready or over has no promise left to break.
     perform promise_update('repair', r.id, to_st);
     if (select terminal from repair_states where state = to_st) or to_st = 'ready' then
         perform promise_resolve('repair', r.id);
     end if;
-    if to_st = 'ready' then
-        perform repair_notify(r, 'ready_for_pickup');
-    elsif to_st = 'collected' then
+    if to_st = 'collected' then
         for c in select * from repair_contact(r) loop
-            perform survey_offer(r.store_id, 'repair', r.id, c.channel, c.recipient, 'en',
+            perform survey_offer(r.store_id, 'repair', r.id, c.channel, c.recipient, repair_lang(r),
                                  jsonb_build_object('name', c.name, 'code', r.number),
                                  c.recipient_bi);
         end loop;
-    else
-        perform repair_notify(r, 'repair_status',
-                              jsonb_build_object('state', repair_state_label(to_st)));
+    elsif to_st = any((repair_cfg(r.store_id)).notify) then
+        if to_st = 'ready' then
+            perform repair_notify(r, 'ready_for_pickup');
+        else
+            perform repair_notify(r, 'repair_status',
+                                  jsonb_build_object('state', repair_state_label(to_st, repair_lang(r))));
+        end if;
     end if;
     perform carnet_audit(p_actor, 'transition', 'repair', r.id::text, p_req);
     return repair_json(r.id);
@@ -413,6 +468,7 @@ begin
     if jsonb_typeof(p->'text') is distinct from 'string' or length(btrim(p->>'text')) not between 1 and 4000 then
         perform carnet_fail(422, 'invalid', 'text', 'a note of 1 to 4000 characters');
     end if;
+    update repair_orders set updated_at = now() where id = r.id;
     e := record_append(r.device_id, 'repair_note',
         jsonb_build_object('number', r.number, 'text', btrim(p->>'text')),
         p_actor, r.store_id, 'repair', r.id);
@@ -448,6 +504,12 @@ begin
     update repair_orders set promised_at = promised, kept_overnight = overnight, updated_at = now()
     where id = r.id returning * into r;
     perform repair_promise_watch(r);
+    -- A promise moved later is news the customer hears, with both dates (when the store wants).
+    if previous is not null and promised > previous
+       and 'delayed' = any((repair_cfg(r.store_id)).notify) then
+        perform repair_notify(r, 'repair_delayed',
+                              jsonb_build_object('starts_at', previous, 'estimate_at', promised));
+    end if;
     perform record_append(r.device_id, 'repair_promise',
         jsonb_strip_nulls(jsonb_build_object('number', r.number, 'promised_at', promised,
             'previous_promised_at', previous, 'kept_overnight', overnight,
@@ -545,4 +607,129 @@ begin
     perform carnet_audit(null, case when p_approve then 'approve' else 'decline' end,
                          'repair', r.id::text, null);
     return repair_customer_json(r.id);
+end $$;
+
+-- ---- live updates: every change of a repair order is an event on its own topic ----
+
+create or replace function repair_topic(p_id bigint) returns text
+language sql immutable as $$
+    select 'repair:' || p_id
+$$;
+
+-- A changed repair order wakes its streams (sse.c): the staff ticket and the customer's status
+-- page read it again. The payload says only what changed, nothing personal, so it suits both.
+-- The row lock of the update is held until commit, so one repair's events commit in id order
+-- (what a reader resuming after an id relies on).
+create or replace function repair_emit() returns trigger
+language plpgsql as $$
+declare
+    t text := repair_topic(new.id);
+    eid bigint;
+begin
+    insert into events (store_id, topic, type, payload)
+    values (new.store_id, t, 'repair',
+            jsonb_build_object('state', new.state, 'estimate_state', new.estimate_state,
+                               'updated_at', new.updated_at))
+    returning id into eid;
+    perform pg_notify('carnet_events', json_build_object('id', eid, 'topic', t)::text);
+    return null;
+end $$;
+
+drop trigger if exists repair_orders_emit on repair_orders;
+create trigger repair_orders_emit after update on repair_orders
+    for each row execute function repair_emit();
+
+-- GET /api/repairs/{id}/events: what the staff ticket's stream follows.
+create or replace function repair_stream_open(p_actor bigint, p_id bigint) returns json
+language plpgsql stable as $$
+declare
+    st bigint;
+begin
+    select store_id into st from repair_orders where id = p_id;
+    if not found then
+        perform carnet_fail(404, 'not_found', 'id', 'no such repair order');
+    end if;
+    perform carnet_require(p_actor, st, array['specialist', 'technician', 'manager']);
+    return json_build_object('topic', repair_topic(p_id),
+        'max', coalesce((select max(id) from events where topic = repair_topic(p_id)), 0));
+end $$;
+
+-- GET /api/repair-status/{token}/events: the customer's status page.
+create or replace function repair_status_stream_open(p_hash text) returns json
+language plpgsql stable as $$
+declare
+    v_id bigint := (repair_link_find(p_hash, 'status')).repair_id;
+begin
+    return json_build_object('topic', repair_topic(v_id),
+        'max', coalesce((select max(e.id) from events e where e.topic = repair_topic(v_id)), 0));
+end $$;
+
+-- ---- which moves send a message, and the store's language (a manager's call) ----
+
+create or replace function repair_settings_json(p_store bigint) returns json
+language sql stable as $$
+    select json_build_object('lang', (select lang from stores where id = p_store),
+                             'notify', to_json((repair_cfg(p_store)).notify),
+                             'choices', json_build_array('diagnosing', 'awaiting_approval',
+                                 'awaiting_parts', 'repairing', 'testing', 'ready',
+                                 'returned_unrepaired', 'cancelled', 'delayed'))
+$$;
+
+-- GET /api/stores/{store}/repair-settings
+create or replace function repair_settings_get(p_actor bigint, p_store bigint, p_req text) returns json
+language plpgsql as $$
+begin
+    if not exists (select 1 from stores where id = p_store) then
+        perform carnet_fail(404, 'not_found', 'store', 'no such store');
+    end if;
+    perform carnet_require(p_actor, p_store, array['manager']);
+    perform carnet_audit(p_actor, 'read', 'repair_settings', p_store::text, p_req);
+    return repair_settings_json(p_store);
+end $$;
+
+-- PUT /api/stores/{store}/repair-settings: {lang?: en|fr, notify?: [state or 'delayed', ...]};
+-- members not given keep their value.
+create or replace function repair_settings_put(p_actor bigint, p_store bigint, p jsonb, p_req text)
+returns json language plpgsql as $$
+declare
+    k text;
+    e jsonb;
+    choices text[] := array['diagnosing', 'awaiting_approval', 'awaiting_parts', 'repairing',
+                            'testing', 'ready', 'returned_unrepaired', 'cancelled', 'delayed'];
+    i int := 0;
+begin
+    if not exists (select 1 from stores where id = p_store) then
+        perform carnet_fail(404, 'not_found', 'store', 'no such store');
+    end if;
+    perform carnet_require(p_actor, p_store, array['manager']);
+    for k in select jsonb_object_keys(p) loop
+        if k not in ('lang', 'notify') then
+            perform carnet_fail(422, 'unknown_field', k, 'no such repair setting');
+        end if;
+    end loop;
+    if p ? 'lang' and (p->>'lang') is distinct from 'en' and (p->>'lang') is distinct from 'fr' then
+        perform carnet_fail(422, 'invalid', 'lang', 'the store''s language: en or fr');
+    end if;
+    if p ? 'notify' then
+        if jsonb_typeof(p->'notify') <> 'array' then
+            perform carnet_fail(422, 'invalid', 'notify', 'a list of moves');
+        end if;
+        for e in select x from jsonb_array_elements(p->'notify') x loop
+            if jsonb_typeof(e) <> 'string' or not ((e #>> '{}') = any(choices)) then
+                perform carnet_fail(422, 'invalid', format('notify[%s]', i),
+                    'a repair state a message may follow, or delayed');
+            end if;
+            i := i + 1;
+        end loop;
+    end if;
+    if p ? 'lang' then
+        update stores set lang = p->>'lang' where id = p_store;
+    end if;
+    if p ? 'notify' then
+        insert into repair_settings (store_id, notify)
+        values (p_store, array(select distinct x from jsonb_array_elements_text(p->'notify') x order by x))
+        on conflict (store_id) do update set notify = excluded.notify;
+    end if;
+    perform carnet_audit(p_actor, 'update', 'repair_settings', p_store::text, p_req);
+    return repair_settings_json(p_store);
 end $$;

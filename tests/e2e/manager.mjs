@@ -63,6 +63,19 @@ run('manager', async (ctx, o) => {
   await tab.reload();
   await tab.getByLabel('Most people in the line').waitFor();
   check((await tab.getByLabel('Most people in the line').inputValue()) === '40', 'after a reload the line limit is 40');
+  // Repair messages: by default approval needed, ready and delayed; the manager adds "Diagnosing".
+  const rm = tab.locator('#repair-messages');
+  check(await rm.getByLabel('Waiting for approval').isChecked() && await rm.getByLabel('Ready to collect').isChecked()
+    && !(await rm.getByLabel('Diagnosing').isChecked()), 'repair messages start with the defaults');
+  await rm.getByLabel('Diagnosing').check();
+  await rm.getByRole('button', { name: 'Save' }).click();
+  await expectText(tab.locator('#status'), 'Saved', 'the repair message choice is saved');
+  await tab.reload();
+  await tab.locator('#repair-messages').getByLabel('Diagnosing').waitFor();
+  check(await tab.locator('#repair-messages').getByLabel('Diagnosing').isChecked(), 'after a reload Diagnosing sends a message');
+  await tab.locator('#repair-messages').getByLabel('Diagnosing').uncheck();
+  await tab.locator('#repair-messages').getByRole('button', { name: 'Save' }).click();
+  await expectText(tab.locator('#status'), 'Saved', 'and back to the defaults');
   await shot(tab, o.out, 'manager-2-setup');
 
   // The week: Sunday opens (closing before opening is refused under that box), a closure on a

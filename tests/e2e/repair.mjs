@@ -2,7 +2,7 @@
 // trend chart grows a point), opens a repair, estimates it; the customer approves the estimate on
 // their phone; the technician moves the repair on to "ready"; the customer follows it on the
 // status page.
-import { run, newPage, shot, check, expectText, noErrors, TABLET } from './lib.mjs';
+import { run, newPage, shot, check, expectText, noErrors, TABLET, PHONE } from './lib.mjs';
 
 const SERIAL = 'C02DEMO0MBP1';
 
@@ -57,8 +57,16 @@ run('repair', async (ctx, o) => {
   await tab.getByRole('button', { name: 'Open a repair' }).click();
   await expectText(tab.locator('#rp-state'), 'Received', 'the repair is received');
   await expectText(tab.locator('#rp-promised'), '17:30', 'with its promised time');
-  const statusLink = await tab.locator('#rp-status-link').getAttribute('href');
-  check(/\/repair\/#[A-Za-z0-9_-]{32,}$/.test(statusLink), 'a private status link is shown for the customer');
+  // The link is never shown as text: a button copies it (the tab keeps it for that).
+  check(await tab.locator('#rp-copy-status').isVisible(), 'a button copies the customer’s status link');
+  check(!/\/repair\/#/.test(await tab.locator('main').textContent()), 'no token URL is shown as text');
+  const tabLinks = () => tab.evaluate(() => Object.values(JSON.parse(sessionStorage.getItem('carnet.repair-links') || '{}'))[0] || {});
+  const statusLink = (await tabLinks()).status;
+  const tabLinkId = () => tab.evaluate(() => Object.keys(JSON.parse(sessionStorage.getItem('carnet.repair-links') || '{}'))[0]);
+  check(/\/repair\/#[A-Za-z0-9_-]{32,}$/.test(statusLink), 'a private status link was made for the customer');
+  await expectText(tab.locator('#rp-customer'), 'Hugo Owner', 'the ticket shows the customer');
+  await expectText(tab.locator('#rp-customer'), 'hugo@example.com', 'and how to reach them');
+  check((await tab.locator('#pr-at').inputValue()).endsWith('T17:30'), 'the promise form shows the current promise');
   const number = (await tab.locator('h1').textContent()).trim();
   check(/^R-PARIS-OPERA-\d{5}$/.test(number), `the repair has a number (${number})`);
 
@@ -67,8 +75,11 @@ run('repair', async (ctx, o) => {
   await tab.getByLabel('Estimate (€)').fill('149.90');
   await tab.locator('#rp-estimate-form').getByRole('button', { name: 'Save' }).click();
   await expectText(tab.locator('#rp-estimate'), '149.90', 'the estimate is written');
-  const estimateLink = await tab.locator('#rp-estimate-link').getAttribute('href');
-  check(/\/estimate\/#[A-Za-z0-9_-]{32,}$/.test(estimateLink), 'an approval link is shown');
+  check((await tab.getByLabel('Estimate (€)').inputValue()) === '149.90', 'the estimate form shows the current amount');
+  check(await tab.locator('#rp-copy-estimate').isVisible(), 'a button copies the approval link');
+  const estimateLink = (await tabLinks()).estimate;
+  check(/\/estimate\/#[A-Za-z0-9_-]{32,}$/.test(estimateLink), 'an approval link was made');
+  check((await tab.locator('#rp-moves button[data-to="repairing"]').count()) === 0, 'no repairing before the customer approves');
   await tab.locator('#rp-moves').getByRole('button', { name: 'Waiting for approval' }).click();
   await expectText(tab.locator('#rp-state'), 'Waiting for approval', 'the repair waits for approval');
   await shot(tab, o.out, 'repair-5-awaiting-approval');
@@ -83,9 +94,9 @@ run('repair', async (ctx, o) => {
   await expectText(phone.locator('#r-estimate'), '✓', 'the estimate shows as approved');
   check(await phone.locator('#r-approve').isHidden(), 'the approve buttons are gone');
 
-  // The technician carries on: repairing, testing, ready.
-  await tab.reload();
-  await expectText(tab.locator('#rp-estimate'), 'approved', 'the tablet sees the approval');
+  // The technician carries on: repairing, testing, ready. The approval reached the tablet live.
+  await expectText(tab.locator('#rp-estimate'), 'approved', 'the tablet sees the approval without a reload');
+  await tab.locator('#rp-moves button[data-to="repairing"]').waitFor();
   for (const [to, label] of [['repairing', 'Repairing'], ['testing', 'Testing'], ['ready', 'Ready to collect']]) {
     await tab.locator(`#rp-moves button[data-to="${to}"]`).click();
     await expectText(tab.locator('#rp-state'), label, `the repair moves to ${to}`);
@@ -132,6 +143,17 @@ run('repair', async (ctx, o) => {
   await phone.getByRole('button', { name: 'Passer en français' }).click();
   await expectText(phone.locator('#r-state'), 'Prêt à récupérer', 'the status page in French');
   await shot(phone, o.out, 'repair-9-status-phone-fr');
+
+  // The customer collects it: the open status page follows without a reload.
+  await tab.goto(o.base + '/staff/#repair/' + (await tabLinkId()));
+  await tab.locator('#rp-moves button[data-to="collected"]').click();
+  await expectText(tab.locator('#rp-state'), /Collected|Récupéré/, 'the tablet moves it to collected');
+  await expectText(phone.locator('#r-state'), /Collected|Récupéré/, 'the status page updates live');
+  // The ticket on a phone: one column, nothing wider than the screen.
+  await tab.setViewportSize(PHONE);
+  await shot(tab, o.out, 'repair-10-ticket-phone');
+  const wide = await tab.evaluate(() => [...document.querySelectorAll('main *')].filter((x) => x.getBoundingClientRect().right > window.innerWidth + 1).slice(0, 5).map((x) => `${x.tagName}#${x.id}.${x.className}:${Math.round(x.getBoundingClientRect().right)}`));
+  check(wide.length === 0, `the ticket fits a phone’s width ${wide.join(' ')}`);
   noErrors(tab);
   noErrors(phone);
 });

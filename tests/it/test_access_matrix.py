@@ -105,6 +105,10 @@ ALLOWED = {
         {"409 not_observing"}, "the seeded repair is not under observation"),
     ("POST", "/api/repairs/{id}/callback/done"): ({"422 invalid"}, _BODY + " (outcome)"),
     ("GET", "/api/stores/{store}/callbacks"): ({"200"}, "the store's call-back list"),
+    ("GET", "/api/repairs/{id}/events"): ({"200"}, "the repair's event stream opens"),
+    ("GET", "/api/stores/{store}/repair-settings"): ({"200"}, "the repair message settings"),
+    ("PUT", "/api/stores/{store}/repair-settings"): (
+        {"200"}, "an empty change keeps every setting"),
     ("GET", "/api/stores/{store}/threads"): ({"200"}, "the store's threads"),
     ("GET", "/api/stores/{store}/threads/{thread}"): ({"200"}, "{thread} is a seeded thread"),
     ("POST", "/api/stores/{store}/threads/{thread}/messages"): ({"422 invalid"}, _BODY),

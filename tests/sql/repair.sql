@@ -58,4 +58,22 @@ select recipient as still from repair_contact((select r from repair_orders r whe
 select pg_temp.try(format('select repair_get(%s, %s, %L)', :lyon_manager, :rid, 'r'));
 select pg_temp.try(format('select repair_get(%s, %s, %L)', :tech, 999999, 'r'));
 
+-- The moves allowed now: the table less what the approval state refuses (025).
+select r -> 'allowed_transitions' as now_allowed, r -> 'allowed_moves' as table_allows
+from repair_get(:tech, :rid, 'r') r;
+select repair_state_label('awaiting_approval', 'fr') as fr, repair_state_label('ready', 'en') as en;
+
+-- Which moves send a message: managers only, checked values, members not given keep theirs.
+select repair_settings_get(:manager, :paris, 'r') ->> 'notify' as default_notify;
+select pg_temp.try(format('select repair_settings_get(%s, %s, %L)', :tech, :paris, 'r'));
+select pg_temp.try(format('select repair_settings_put(%s, %s, %L, %L)', :manager, :paris,
+                          '{"notify": ["flying"]}', 'r'));
+select pg_temp.try(format('select repair_settings_put(%s, %s, %L, %L)', :manager, :paris,
+                          '{"lang": "de"}', 'r'));
+select pg_temp.try(format('select repair_settings_put(%s, %s, %L, %L)', :lyon_manager, :paris,
+                          '{"lang": "fr"}', 'r'));
+select repair_settings_put(:manager, :paris, '{"notify": ["ready", "diagnosing", "ready"]}', 'r')
+    ->> 'notify' as chosen;
+select repair_settings_put(:manager, :paris, '{"lang": "fr"}', 'r') ->> 'notify' as kept;
+
 rollback;

@@ -26,6 +26,32 @@ START_TEST(defaults)
 }
 END_TEST
 
+/* Without --public-url, links use the address carnetd serves (the port it bound). */
+START_TEST(public_url_follows_listen)
+{
+    struct config c;
+    char err[256];
+    char *argv[] = {"carnetd", "--listen", "0.0.0.0:9000", NULL};
+    char *given[] = {
+        "carnetd", "--listen", "127.0.0.1:9001", "--public-url", "https://carnet.example", NULL};
+    char *v6[] = {"carnetd", "--listen", "::1:0", NULL};
+    unsetenv("CARNET_PUBLIC_URL");
+    ck_assert_int_eq(load(&c, 3, argv, err), 0);
+    ck_assert_str_eq(c.public_url, "");
+    ck_assert_int_eq(config_public_url_default(&c, 9000), 0);
+    ck_assert_str_eq(c.public_url, "http://127.0.0.1:9000");
+    config_free(&c);
+    ck_assert_int_eq(load(&c, 5, given, err), 0);
+    ck_assert_int_eq(config_public_url_default(&c, 9001), 0);
+    ck_assert_str_eq(c.public_url, "https://carnet.example");
+    config_free(&c);
+    ck_assert_int_eq(load(&c, 3, v6, err), 0);
+    ck_assert_int_eq(config_public_url_default(&c, 41000), 0);
+    ck_assert_str_eq(c.public_url, "http://[::1]:41000");
+    config_free(&c);
+}
+END_TEST
+
 START_TEST(env_then_flags_win)
 {
     struct config c;
@@ -93,6 +119,7 @@ int main(void)
 
     tcase_add_test(tc, defaults);
     tcase_add_test(tc, env_then_flags_win);
+    tcase_add_test(tc, public_url_follows_listen);
     tcase_add_test(tc, bad_values_name_the_setting);
     tcase_add_test(tc, bad_environment_is_refused);
     suite_add_tcase(s, tc);

@@ -1,7 +1,7 @@
 // Live updates over Server-Sent Events. EventSource reconnects by itself and sends
 // Last-Event-ID, so carnetd replays what was missed; we only show whether we are connected and
 // call back on every event. Unknown event names are listened to by the list below plus 'message'.
-const TYPES = ['message', 'place', 'joined', 'checked_in', 'called', 'start', 'done', 'skip', 'requeue', 'left', 'no_show', 'update',
+const TYPES = ['message', 'place', 'joined', 'checked_in', 'called', 'start', 'done', 'skip', 'requeue', 'left', 'no_show', 'update', 'repair',
   'callback_done', 'transferred', 'bench_added', 'bench_taken'];
 
 /**

@@ -3,6 +3,7 @@
 import { get, post, linkToken } from './api.js';
 import { initI18n, onLangChange, t, lang } from './i18n.js';
 import { $, h, fill, announce, errorText, fmtDateTime, showFormError, clearFormErrors } from './ui.js';
+import { follow, debounce } from './live.js';
 
 const token = linkToken();
 const estimateMode = location.pathname.startsWith('/estimate');
@@ -88,6 +89,20 @@ async function start() {
     // Both at once: the page costs one round trip.
     [rep, thread] = await Promise.all([get(base), estimateMode ? null : get(threadUrl).catch(() => null)]);
     draw();
+    // The status link follows the repair live: a move, an approval or a new promise shows
+    // without a reload (the estimate link is single-purpose and has no stream).
+    if (!estimateMode) {
+      const again = debounce(async () => {
+        try {
+          [rep, thread] = await Promise.all([get(base), get(threadUrl).catch(() => thread)]);
+          draw();
+        } catch { /* the next event or reconnect tries again */ }
+      });
+      const live = $('#live');
+      follow(`${base}/events`, () => again(), {
+        onState: (on) => { live.hidden = false; live.dataset.state = on ? 'on' : 'off'; live.textContent = t(on ? 'live.on' : 'live.off'); },
+      });
+    }
   } catch (e) {
     $('#loading').hidden = true;
     $('#error').textContent = e.code ? errorText(e) : e.message;

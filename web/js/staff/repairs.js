@@ -1,11 +1,13 @@
 // Repair orders: the store's list (by state, late ones flagged), open one (intake checklist,
-// problem, promised date, owner), then move it through its states with the moves the API
-// allows, write the estimate, the promised date, parts and notes. The customer's status link (and the estimate's approval link) are shown
-// once, when made: only their hashes are stored.
+// problem, promised date, owner), then the ticket: the customer it was opened for, current
+// values in every field, only the moves the server allows now (allowed_transitions), live over
+// SSE; write the estimate, the promised date, parts and notes. The customer's links are never
+// shown as text: only their hashes are stored, and a link made on this tablet can be copied.
 import { get, post, put, ApiError } from '../api.js';
 import { t } from '../i18n.js';
 import { h, fill, fmtDateTime, announce, errorText, showFormError, clearFormErrors } from '../ui.js';
 import { money, searchForm } from './device.js';
+import { follow, debounce } from '../live.js';
 import { observationCard } from './callbacks.js';
 
 const enc = encodeURIComponent;
@@ -83,64 +85,193 @@ function smallForm(id, title, fields, submitLabel, onSubmit) {
   return form;
 }
 
-async function detail({ el, session, go, id }) {
-  const r = await get(`/api/repairs/${enc(id)}`);
+/** A datetime-local value for an ISO time, on the tablet's clock (the store's, see isoLocal). */
+function localInput(iso) {
+  if (!iso) return '';
+  const d = new Date(iso);
+  const p = (n) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`;
+}
+
+// Sections other modules draw into the ticket (the estimate editor, the intake record): each
+// registers a function ({el, repair, session, reload}) for its container, #repair-estimate or
+// #repair-intake. Until the estimate one is registered, the simple estimate form stays.
+const sections = {};
+export function registerTicketSection(name, draw) { sections[name] = draw; }
+
+async function copyLink(url) {
+  try {
+    await navigator.clipboard.writeText(url);
+    announce(t('ticket.copied'), 'ok');
+  } catch { announce(t('err.generic'), 'error'); }
+}
+
+/** The ticket's facts, customer, moves, parts, notes and history: redrawn on every change. */
+function ticketView(r, session, moveTo) {
   const tz = session.store.timezone;
   const lk = links(r.id);
-  const reload = () => go('repair/' + r.id);
-  const moveTo = async (to) => {
+  const c = r.customer;
+  const e = r.estimate;
+  const moves = r.allowed_transitions || [];
+  const waiting = e && (e.state === 'pending' || e.state === 'declined') && (r.allowed_moves || []).some((m) => !moves.includes(m));
+  return [
+    h('section', { class: 'card' },
+      h('p', null, h('span', { class: 'badge', id: 'rp-state', style: 'font-size:1.1rem' }, t('rs.' + r.state))),
+      h('dl', { class: 'facts' },
+        h('dt', null, t('repair.device')), h('dd', null, h('a', { href: '#device/' + enc(r.device.serial) }, `${r.device.model || ''} ${r.device.serial}`)),
+        h('dt', null, t('repairs.problem')), h('dd', { id: 'rp-problem' }, r.problem),
+        h('dt', null, t('repairs.promised')), h('dd', { id: 'rp-promised' }, r.promised_at ? fmtDateTime(r.promised_at, tz) : '—'),
+        h('dt', null, t('ticket.overnight')), h('dd', { id: 'rp-overnight' }, t(r.kept_overnight ? 'ticket.yes' : 'ticket.no')),
+        h('dt', null, t('repair.estimate')), h('dd', { id: 'rp-estimate' }, e ? `${money(e.amount_cents, e.currency)} · ${t(`ticket.estimate.${e.state}`)}` : '—')),
+      h('h2', null, t('repairs.move')),
+      moves.length
+        ? h('div', { class: 'row', id: 'rp-moves' }, moves.map((to) => h('button', { type: 'button', class: ['cancelled', 'returned_unrepaired'].includes(to) ? 'danger' : '', dataset: { to }, onclick: () => moveTo(to) }, t('rs.' + to))))
+        : h('p', { class: 'muted', id: 'rp-moves' }, t('ticket.nomoves')),
+      waiting ? h('p', { class: 'hint', id: 'rp-waiting' }, t(e.state === 'declined' ? 'ticket.declined_hint' : 'ticket.approval_hint')) : null),
+    h('section', { class: 'card', id: 'rp-customer', 'aria-labelledby': 'rp-customer-h' },
+      h('h2', { id: 'rp-customer-h' }, t('ticket.customer')),
+      c ? h('dl', { class: 'facts' },
+        h('dt', null, t('setup.name')), h('dd', { id: 'rp-customer-name' }, c.name),
+        c.email ? [h('dt', null, t('repairs.email')), h('dd', { id: 'rp-customer-email' }, h('a', { href: 'mailto:' + c.email }, c.email))] : null,
+        c.phone ? [h('dt', null, t('repairs.phone')), h('dd', { id: 'rp-customer-phone' }, h('a', { href: 'tel:' + c.phone }, c.phone))] : null,
+        h('dt', null, t('ticket.channel')), h('dd', { id: 'rp-customer-channel' }, t(`ticket.channel.${c.channel}`)),
+        h('dt', null, t('ticket.lang')), h('dd', { id: 'rp-customer-lang' }, t(`ticket.lang.${r.lang}`)))
+        : h('p', { class: 'muted' }, t('ticket.nocustomer')),
+      // Tokens are shown once: never as text, only a button that copies the link made here.
+      (lk.status || lk.estimate) ? h('div', { class: 'row', id: 'rp-links' },
+        lk.status ? h('button', { type: 'button', class: 'secondary', id: 'rp-copy-status', onclick: () => copyLink(lk.status) }, t('ticket.copylink')) : null,
+        lk.estimate ? h('button', { type: 'button', class: 'secondary', id: 'rp-copy-estimate', onclick: () => copyLink(lk.estimate) }, t('ticket.copyestimate')) : null) : null),
+    h('section', { class: 'card', id: 'rp-parts' }, h('h2', null, t('ticket.parts')),
+      r.parts.length ? h('ul', { class: 'plain' }, r.parts.map((p) => h('li', null, `${p.part_number}${p.serial ? ' · ' + p.serial : ''}${p.quantity > 1 ? ' × ' + p.quantity : ''}`, p.description ? h('div', { class: 'muted' }, p.description) : null)))
+        : h('p', { class: 'muted' }, t('ticket.noparts'))),
+    h('section', { class: 'card', id: 'rp-notes' }, h('h2', null, t('ticket.notes')),
+      r.notes.length ? h('ul', { class: 'plain' }, r.notes.slice().reverse().map((n) => h('li', null, h('div', { class: 'when muted' }, fmtDateTime(n.at, tz)), n.text)))
+        : h('p', { class: 'muted' }, t('ticket.nonotes'))),
+    h('section', { class: 'card' }, h('h2', null, t('repair.history')),
+      h('ol', { class: 'timeline' }, r.moves.slice().reverse().map((m) => h('li', { dataset: { kind: 'repair' } },
+        h('div', { class: 'when' }, fmtDateTime(m.at, tz), m.actor ? ` · ${m.actor.name}` : ''),
+        h('strong', null, t('rs.' + m.to)), m.note ? h('div', null, m.note) : null)))),
+  ];
+}
+
+async function detail({ el, session, go, id }) {
+  let r = await get(`/api/repairs/${enc(id)}`);
+  const view = h('div', { id: 'rp-view' });
+  const refresh = async () => {
     try {
-      await post(`/api/repairs/${r.id}/transition`, { to });
-      announce(t('repairs.moved', { state: t('rs.' + to) }), 'ok');
-      reload();
+      r = await get(`/api/repairs/${enc(id)}`);
+      fill(view, ticketView(r, session, moveTo));
+      fillForms();
     } catch (e) { announce(errorText(e), 'error'); }
   };
-  el.append(h('h1', null, `${r.number}`),
+  const reload = refresh;
+  // A refused move (another tablet moved it, the customer has not approved) is explained in
+  // the store's words; the buttons then show what is possible now.
+  async function moveTo(to) {
+    try {
+      r = await post(`/api/repairs/${r.id}/transition`, { to });
+      announce(t('repairs.moved', { state: t('rs.' + to) }), 'ok');
+    } catch (e) { announce(errorText(e), 'error'); }
+    await refresh();
+  }
+  fill(view, ticketView(r, session, moveTo));
+
+  const estimateSlot = h('div', { id: 'repair-estimate' });
+  const intakeSlot = h('div', { id: 'repair-intake' });
+  const observationSlot = h('div', { id: 'repair-observation' });
+  const canObserve = session.me.admin || (session.me.stores.find((s) => s.store_id === r.store_id)?.roles || []).some((x) => x === 'technician' || x === 'manager');
+  const estimateForm = smallForm('rp-estimate-form', t('repair.estimate'),
+    field('es-amount', t('repairs.estimate'), h('input', { id: 'es-amount', name: 'amount', inputmode: 'decimal', required: true })),
+    t('save'), async (f) => {
+      const amount = Math.round(Number(f.amount.value.replace(',', '.')) * 100);
+      if (!f.amount.value.trim() || !Number.isFinite(amount)) throw new ApiError(422, { code: 'invalid', field: 'amount', message: t('repairs.estimate') });
+      const res = await put(`/api/repairs/${r.id}/estimate`, { amount_cents: amount, currency: (r.estimate && r.estimate.currency) || 'EUR' });
+      links(r.id, { estimate: abs('/estimate/#' + res.approval_token) });
+      announce(t('setup.added'), 'ok');
+      await reload();
+    });
+  const promiseForm = smallForm('rp-promise-form', t('repairs.promised'),
+    [field('pr-at', t('repairs.promised'), h('input', { id: 'pr-at', name: 'promised_at', type: 'datetime-local' })),
+      h('label', { class: 'choice', for: 'pr-overnight', style: 'margin-bottom:1rem' }, h('input', { type: 'checkbox', id: 'pr-overnight', name: 'kept_overnight' }), h('span', null, t('ticket.overnight')))],
+    t('save'), async (f) => {
+      const b = { kept_overnight: f.kept_overnight.checked };
+      if (f.promised_at.value) b.promised_at = isoLocal(f.promised_at.value);
+      await put(`/api/repairs/${r.id}/promise`, b);
+      announce(t('setup.added'), 'ok');
+      await reload();
+    });
+  const partForm = smallForm('rp-part-form', t('repairs.part'),
+    [field('pa-number', t('repairs.partnumber'), h('input', { id: 'pa-number', name: 'part_number', required: true })),
+      field('pa-serial', t('repairs.partserial'), h('input', { id: 'pa-serial', name: 'serial' }))],
+    t('save'), async (f) => {
+      const b = { part_number: f.part_number.value.trim() };
+      if (f.serial.value.trim()) b.serial = f.serial.value.trim();
+      await post(`/api/repairs/${r.id}/parts`, b);
+      partForm.reset();
+      await reload();
+    });
+  const noteForm = smallForm('rp-note-form', t('tl.note'),
+    field('no-text', t('tl.note'), h('textarea', { id: 'no-text', name: 'text', required: true, maxlength: '4000' })),
+    t('save'), async (f) => { await post(`/api/repairs/${r.id}/notes`, { text: f.text.value.trim() }); noteForm.reset(); await reload(); });
+
+  // The forms show the current values; a field someone is typing in is left alone.
+  function fillForms() {
+    const typing = (input) => document.activeElement === input;
+    const amount = estimateForm.elements.amount;
+    if (!typing(amount)) amount.value = r.estimate ? (r.estimate.amount_cents / 100).toFixed(2) : '';
+    // The simple form writes an estimate before work starts, while none is approved.
+    estimateForm.hidden = Boolean(sections.estimate) || !['intake', 'diagnosing', 'awaiting_approval'].includes(r.state) || (r.estimate && r.estimate.state === 'approved');
+    const at = promiseForm.elements.promised_at;
+    if (!typing(at)) at.value = localInput(r.promised_at);
+    promiseForm.elements.kept_overnight.checked = r.kept_overnight;
+    for (const [name, slot] of [['estimate', estimateSlot], ['intake', intakeSlot]]) {
+      if (sections[name]) sections[name]({ el: slot, repair: r, session, reload });
+    }
+    // The observation card (callbacks.js) is drawn again with the ticket, unless someone is
+    // typing in it.
+    if (!observationSlot.contains(document.activeElement)) fill(observationSlot, observationCard(r, session, canObserve, reload));
+  }
+  fillForms();
+
+  el.append(h('h1', null, r.number),
+    h('p', null, h('span', { class: 'live-dot', id: 'rp-live', dataset: { state: 'off' } }, t('live.off'))),
     h('div', { class: 'cols' },
-      h('div', null,
-        h('section', { class: 'card' },
-          h('p', null, h('span', { class: 'badge', id: 'rp-state', style: 'font-size:1.1rem' }, t('rs.' + r.state))),
-          h('dl', { class: 'facts' },
-            h('dt', null, t('repair.device')), h('dd', null, h('a', { href: '#device/' + enc(r.device.serial) }, `${r.device.model || ''} ${r.device.serial}`)),
-            h('dt', null, t('repairs.problem')), h('dd', null, r.problem),
-            h('dt', null, t('repairs.promised')), h('dd', { id: 'rp-promised' }, r.promised_at ? fmtDateTime(r.promised_at, tz) : '—'),
-            h('dt', null, t('repair.estimate')), h('dd', { id: 'rp-estimate' }, r.estimate ? `${money(r.estimate.amount_cents, r.estimate.currency)} (${r.estimate.state})` : '—')),
-          r.allowed_moves.length ? h('div', null, h('h2', null, t('repairs.move')),
-            h('div', { class: 'row', id: 'rp-moves' }, r.allowed_moves.map((to) => h('button', { type: 'button', class: ['cancelled', 'returned_unrepaired'].includes(to) ? 'danger' : '', dataset: { to }, onclick: () => moveTo(to) }, t('rs.' + to))))) : null),
-        (lk.status || lk.estimate) ? h('section', { class: 'card notice', id: 'rp-links' },
-          h('h2', null, t('repairs.link')),
-          lk.status ? h('p', null, h('a', { href: lk.status, id: 'rp-status-link', target: '_blank', rel: 'noreferrer' }, lk.status)) : null,
-          lk.estimate ? h('p', null, t('repair.estimate'), ': ', h('a', { href: lk.estimate, id: 'rp-estimate-link', target: '_blank', rel: 'noreferrer' }, lk.estimate)) : null) : null,
-        h('section', { class: 'card' }, h('h2', null, t('repair.history')),
-          h('ol', { class: 'timeline' }, r.moves.slice().reverse().map((m) => h('li', { dataset: { kind: 'repair' } },
-            h('div', { class: 'when' }, fmtDateTime(m.at, tz), m.actor ? ` · ${m.actor.name}` : ''),
-            h('strong', null, t('rs.' + m.to)), m.note ? h('div', null, m.note) : null))))),
-      h('div', null,
-        r.estimate && r.estimate.state !== 'pending' ? null : smallForm('rp-estimate-form', t('repair.estimate'),
-          field('es-amount', t('repairs.estimate'), h('input', { id: 'es-amount', name: 'amount', inputmode: 'decimal', required: true })),
-          t('save'), async (f) => {
-            const amount = Math.round(Number(f.amount.value.replace(',', '.')) * 100);
-            if (!Number.isFinite(amount)) throw new ApiError(422, { code: 'invalid', field: 'amount', message: t('repairs.estimate') });
-            const res = await put(`/api/repairs/${r.id}/estimate`, { amount_cents: amount, currency: 'EUR' });
-            links(r.id, { estimate: abs('/estimate/#' + res.approval_token) });
-            reload();
-          }),
-        smallForm('rp-promise-form', t('repairs.promised'),
-          field('pr-at', t('repairs.promised'), h('input', { id: 'pr-at', name: 'promised_at', type: 'datetime-local', required: true })),
-          t('save'), async (f) => { await put(`/api/repairs/${r.id}/promise`, { promised_at: isoLocal(f.promised_at.value) }); reload(); }),
-        smallForm('rp-part-form', t('repairs.part'),
-          [field('pa-number', t('repairs.partnumber'), h('input', { id: 'pa-number', name: 'part_number', required: true })),
-            field('pa-serial', t('repairs.partserial'), h('input', { id: 'pa-serial', name: 'serial' }))],
-          t('save'), async (f) => {
-            const b = { part_number: f.part_number.value.trim() };
-            if (f.serial.value.trim()) b.serial = f.serial.value.trim();
-            await post(`/api/repairs/${r.id}/parts`, b);
-            reload();
-          }),
-        smallForm('rp-note-form', t('tl.note'),
-          field('no-text', t('tl.note'), h('textarea', { id: 'no-text', name: 'text', required: true, maxlength: '4000' })),
-          t('save'), async (f) => { await post(`/api/repairs/${r.id}/notes`, { text: f.text.value.trim() }); reload(); }))));
-  el.append(observationCard(r, session, session.me.admin || (session.me.stores.find((s) => s.store_id === r.store_id)?.roles || []).some((x) => x === 'technician' || x === 'manager'), reload));
+      view,
+      h('div', null, intakeSlot, estimateSlot, estimateForm, promiseForm, partForm, noteForm)),
+    observationSlot);
+
+  // Live: another tablet's move, the customer's approval, a part or a note shows at once.
+  const again = debounce(refresh);
+  const live = el.querySelector('#rp-live');
+  return follow(`/api/repairs/${enc(id)}/events`, () => again(), {
+    onState: (on) => { live.dataset.state = on ? 'on' : 'off'; live.textContent = t(on ? 'live.on' : 'live.off'); },
+  });
+}
+
+/** The setup page's card: which repair moves send the customer a message, and the store's
+ * language (managers). */
+export async function repairMessagesCard(store) {
+  const s = await get(`/api/stores/${store.id}/repair-settings`);
+  const form = h('form', { class: 'card', id: 'repair-messages', novalidate: true },
+    h('h3', null, t('ticket.settings')),
+    h('p', { class: 'hint' }, t('ticket.settings.hint')),
+    h('fieldset', { class: 'choices' }, h('legend', null, t('ticket.settings.moves')),
+      s.choices.map((m) => h('label', { class: 'choice', for: 'rm-' + m },
+        h('input', { type: 'checkbox', id: 'rm-' + m, name: 'notify', value: m, checked: s.notify.includes(m) }),
+        h('span', null, m === 'delayed' ? t('ticket.delayed') : t('rs.' + m))))),
+    field('rm-lang', t('ticket.settings.lang'), h('select', { id: 'rm-lang', name: 'lang' },
+      ['en', 'fr'].map((l) => h('option', { value: l, selected: s.lang === l }, t(`ticket.lang.${l}`))))),
+    h('button', { type: 'submit' }, t('save')));
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    clearFormErrors(form);
+    const notify = [...form.querySelectorAll('input[name="notify"]:checked')].map((x) => x.value);
+    try {
+      await put(`/api/stores/${store.id}/repair-settings`, { notify, lang: form.elements.lang.value });
+      announce(t('setup.added'), 'ok');
+    } catch (err) { showFormError(form, { ...err, field: (err.field || '').replace(/\[\d+\]$/, '') }); }
+  });
+  return form;
 }
 
 const STATES = ['intake', 'diagnosing', 'awaiting_approval', 'awaiting_parts', 'repairing', 'testing', 'ready', 'collected', 'returned_unrepaired', 'cancelled'];

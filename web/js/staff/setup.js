@@ -3,6 +3,7 @@
 import { get, post, put, api } from '../api.js';
 import { t, lang } from '../i18n.js';
 import { h, fill, announce, errorText, showFormError, clearFormErrors, fmtDay, fmtTime, localDate, addDays } from '../ui.js';
+import { repairMessagesCard } from './repairs.js';
 
 const ROLES = ['specialist', 'technician', 'manager'];
 const SHIFT_DAYS = 7; // the rota shows a week from the chosen day
@@ -269,7 +270,8 @@ export async function render({ el, session, go }) {
         h('section', { class: 'card' }, h('h2', null, t('setup.services')),
           h('ul', { class: 'plain', id: 'service-list' }, services.map((s) => h('li', { style: 'padding:.4rem 0;border-bottom:1px solid var(--line)' }, `${s.name} · ${t('book.min', { n: s.duration_min })}`)))),
         addService,
-        rulesForm)),
+        rulesForm,
+        await repairMessagesCard(store))),
     h('h2', null, t('setup.week')),
     h('div', { class: 'cols' }, hoursForm, closureForm),
     h('div', { class: 'cols' },
