@@ -6,49 +6,6 @@
 -- Loaded after the numbered migrations on every migrate, so this file holds each function's
 -- one current definition (create or replace); tables change only in numbered migrations (024).
 
--- Opens a repair order from a hand-over: what repair_open does for an order typed at the bench,
--- without the intake checklist (the technician records the device's condition when they take
--- it in) and with the store's bench queue as its place when no technician is named. The
--- device `d` is locked by the caller, its owner already set. p_from: where it came from (the
--- visit), for the record.
-create or replace function bench_repair_open(p_actor bigint, p_store bigint, d devices, p_problem text,
-                                  p_technician bigint, p_status_hash text, p_req text,
-                                  p_status_token text, p_from jsonb) returns repair_orders
-language plpgsql as $$
-declare
-    r repair_orders;
-    n int;
-    code text;
-    oc record;
-begin
-    insert into repair_counters (store_id, last) values (p_store, 1)
-    on conflict (store_id) do update set last = repair_counters.last + 1 returning last into n;
-    select upper(s.code) into code from stores s where s.id = p_store;
-    insert into repair_orders (number, device_id, store_id, problem, intake, opened_by,
-                               contact_owner_id, bench_since, technician_id, taken_at)
-    values (format('R-%s-%s', code, lpad(n::text, 5, '0')), d.id, p_store, p_problem, '{}', p_actor,
-            (select o.id from device_owners o where o.device_id = d.id and o.until is null),
-            now(), p_technician, case when p_technician is not null then now() end)
-    returning * into r;
-    insert into repair_moves (repair_id, from_state, to_state, actor)
-    values (r.id, null, 'intake', p_actor);
-    insert into repair_links (token_hash, repair_id, purpose, expires_at)
-    values (p_status_hash, r.id, 'status', now() + interval '1 year');
-    perform record_append(d.id, 'repair_opened',
-        jsonb_build_object('number', r.number, 'problem', r.problem, 'intake', r.intake,
-                           'handed_over', p_from),
-        p_actor, p_store, 'repair', r.id);
-    for oc in select * from repair_contact(r) loop
-        perform message_thread_open(p_store, 'repair', r.id, oc.channel, oc.recipient, 'en',
-                                    oc.name, d.id, oc.recipient_bi);
-    end loop;
-    perform repair_notify(r, 'repair_status', jsonb_build_object(
-        'state', repair_state_label(r.state),
-        'status_link', '{{public_url}}/repair/#' || p_status_token));
-    perform carnet_audit(p_actor, 'create', 'repair', r.id::text, p_req);
-    return r;
-end $$;
-
 create or replace function bench_item_json(r repair_orders) returns json
 language sql stable as $$
     select json_build_object('id', r.id, 'number', r.number, 'state', r.state,

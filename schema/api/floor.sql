@@ -653,8 +653,11 @@ begin
     if owner ? 'name' and (owner ? 'email' or owner ? 'phone') then
         perform device_owner_set(p_actor, d, owner, v.store_id, 'owner', p_req);
     end if;
-    r := bench_repair_open(p_actor, v.store_id, d, words, tech, p_status_hash, p_req, p_status_token,
-                           jsonb_build_object('visit_id', v.id, 'ticket', v.ticket));
+    -- Without the intake checklist: the technician records the device's condition when they
+    -- take it in (intake.sql).
+    r := repair_create(p_actor, v.store_id, d, words, '{}', null, false, null, tech,
+                       p_status_hash, p_status_token, p_req,
+                       jsonb_build_object('visit_id', v.id, 'ticket', v.ticket));
     if note is not null then
         perform record_append(d.id, 'repair_note', jsonb_build_object('number', r.number, 'text', note),
                               p_actor, v.store_id, 'repair', r.id);

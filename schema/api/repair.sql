@@ -180,6 +180,61 @@ end $$;
 -- accessories?, passcode_provided?}, promised_at?, kept_overnight?, owner?: {name, email?,
 -- phone?}, lang?: en|fr (the customer's language; default the store's)}. p_status_hash is the hash of the customer's status link token made by carnetd;
 -- p_status_token the token itself, for the link in the owner's first message.
+-- Makes a repair order for device `d` (locked by the caller, its owner already set) at p_store:
+-- its number, first move, status link, record entry, the owner's thread and first message, the
+-- promise watch and the audit row. Shared by repair_open (typed at the bench) and the floor's
+-- hand-over (floor.sql), which have checked their input. A hand-over (p_from: the visit it came
+-- from, for the record) goes to p_technician, or to the store's bench queue when that is null.
+create or replace function repair_create(p_actor bigint, p_store bigint, d devices, p_problem text,
+                                         p_intake jsonb, p_promised timestamptz,
+                                         p_overnight boolean, p_lang text, p_technician bigint,
+                                         p_status_hash text, p_status_token text, p_req text,
+                                         p_from jsonb) returns repair_orders
+language plpgsql as $$
+declare
+    r repair_orders;
+    n int;
+    code text;
+    oc record;
+    handed boolean := p_from <> '{}'::jsonb;
+begin
+    insert into repair_counters (store_id, last) values (p_store, 1)
+    on conflict (store_id) do update set last = repair_counters.last + 1 returning last into n;
+    select upper(s.code) into code from stores s where s.id = p_store;
+    insert into repair_orders (number, device_id, store_id, problem, intake, promised_at,
+                               kept_overnight, opened_by, contact_owner_id, lang,
+                               bench_since, technician_id, taken_at)
+    values (format('R-%s-%s', code, lpad(n::text, 5, '0')), d.id, p_store, p_problem,
+            p_intake, p_promised, p_overnight, p_actor,
+            (select o.id from device_owners o where o.device_id = d.id and o.until is null),
+            p_lang, case when handed then now() end, p_technician,
+            case when p_technician is not null then now() end)
+    returning * into r;
+    insert into repair_moves (repair_id, from_state, to_state, actor)
+    values (r.id, null, 'intake', p_actor);
+    insert into repair_links (token_hash, repair_id, purpose, expires_at)
+    values (p_status_hash, r.id, 'status', now() + interval '1 year');
+    perform record_append(d.id, 'repair_opened',
+        jsonb_build_object('number', r.number, 'problem', r.problem, 'intake', r.intake,
+                           'promised_at', r.promised_at, 'kept_overnight', r.kept_overnight)
+        || case when handed then jsonb_build_object('handed_over', p_from) else '{}' end,
+        p_actor, p_store, 'repair', r.id);
+    -- The owner hears of it, can write to the store from the status link, and is warned if the
+    -- promised date slips.
+    for oc in select * from repair_contact(r) loop
+        perform message_thread_open(p_store, 'repair', r.id, oc.channel, oc.recipient, repair_lang(r),
+                                    oc.name, d.id, oc.recipient_bi);
+    end loop;
+    -- Always sent: it carries the status link, the customer's only way to the status page.
+    perform repair_notify(r, 'repair_opened', jsonb_build_object(
+        'status_link', '{{public_url}}/repair/#' || p_status_token));
+    if r.promised_at is not null then
+        perform repair_promise_watch(r);
+    end if;
+    perform carnet_audit(p_actor, 'create', 'repair', r.id::text, p_req);
+    return r;
+end $$;
+
 create or replace function repair_open(p_actor bigint, p_store bigint, p jsonb, p_status_hash text,
                             p_req text, p_status_token text default null) returns json
 language plpgsql as $$
@@ -187,10 +242,8 @@ declare
     d devices%rowtype;
     r repair_orders%rowtype;
     n int;
-    code text;
     it jsonb := p->'intake';
     c jsonb;
-    oc record;
     i int := 0;
     promised timestamptz;
 begin
@@ -247,37 +300,10 @@ begin
     if p->'owner' is not null and p->'owner' <> 'null'::jsonb then
         perform device_owner_set(p_actor, d, p->'owner', p_store, 'owner', p_req);
     end if;
-    insert into repair_counters (store_id, last) values (p_store, 1)
-    on conflict (store_id) do update set last = repair_counters.last + 1 returning last into n;
-    select upper(s.code) into code from stores s where s.id = p_store;
-    insert into repair_orders (number, device_id, store_id, problem, intake, promised_at,
-                               kept_overnight, opened_by, contact_owner_id, lang)
-    values (format('R-%s-%s', code, lpad(n::text, 5, '0')), d.id, p_store, btrim(p->>'problem'),
-            it, promised, coalesce((p->>'kept_overnight')::boolean, false), p_actor,
-            (select o.id from device_owners o where o.device_id = d.id and o.until is null),
-            case when jsonb_typeof(p->'lang') = 'string' then p->>'lang' end)
-    returning * into r;
-    insert into repair_moves (repair_id, from_state, to_state, actor)
-    values (r.id, null, 'intake', p_actor);
-    insert into repair_links (token_hash, repair_id, purpose, expires_at)
-    values (p_status_hash, r.id, 'status', now() + interval '1 year');
-    perform record_append(d.id, 'repair_opened',
-        jsonb_build_object('number', r.number, 'problem', r.problem, 'intake', r.intake,
-                           'promised_at', r.promised_at, 'kept_overnight', r.kept_overnight),
-        p_actor, p_store, 'repair', r.id);
-    -- The owner hears of it, can write to the store from the status link, and is warned if the
-    -- promised date slips.
-    for oc in select * from repair_contact(r) loop
-        perform message_thread_open(p_store, 'repair', r.id, oc.channel, oc.recipient, repair_lang(r),
-                                    oc.name, d.id, oc.recipient_bi);
-    end loop;
-    -- Always sent: it carries the status link, the customer's only way to the status page.
-    perform repair_notify(r, 'repair_opened', jsonb_build_object(
-        'status_link', '{{public_url}}/repair/#' || p_status_token));
-    if r.promised_at is not null then
-        perform repair_promise_watch(r);
-    end if;
-    perform carnet_audit(p_actor, 'create', 'repair', r.id::text, p_req);
+    r := repair_create(p_actor, p_store, d, btrim(p->>'problem'), it, promised,
+                       coalesce((p->>'kept_overnight')::boolean, false),
+                       case when jsonb_typeof(p->'lang') = 'string' then p->>'lang' end,
+                       null, p_status_hash, p_status_token, p_req, '{}');
     return repair_json(r.id);
 end $$;
 
