@@ -12,6 +12,7 @@
 #include "customer.h"
 #include "device.h"
 #include "floor.h"
+#include "intake.h"
 #include "message.h"
 #include "repair.h"
 #include "report.h"
@@ -146,6 +147,17 @@ const struct route routes[] = {
     {"POST", "/api/repairs/{id}/notes", repair_note_add, ACCESS_REPAIR, "add a labour note"},
     {"PUT", "/api/repairs/{id}/promise", repair_promise, ACCESS_REPAIR,
      "set the promised date and the kept-overnight observation"},
+    /* ---- a repair's intake: condition, photos, signature (intake.c) ---- */
+    {"GET", "/api/repairs/{id}/intake", intake_get, ACCESS_STAFF,
+     "the intake: condition records, photos, signature, terms (for the ticket and the receipt)"},
+    {"POST", "/api/repairs/{id}/intake", intake_record, ACCESS_REPAIR,
+     "record the device's condition at intake, or a correction of the current record"},
+    {"POST", "/api/repairs/{id}/photos", intake_photo_add, ACCESS_REPAIR,
+     "attach a photo: the raw JPEG, PNG or WebP bytes (5 MiB at most)"},
+    {"GET", "/api/repairs/{id}/photos/{photo}", intake_photo_get, ACCESS_STAFF,
+     "a photo's bytes, to staff of the repair's store"},
+    {"POST", "/api/repairs/{id}/signature", intake_sign, ACCESS_REPAIR,
+     "the customer's signature of the intake terms (a PNG, base64)"},
     {"GET", "/api/repair-status/{token}", repair_status_view, ACCESS_PUBLIC,
      "the customer's repair status page"},
     {"GET", "/api/estimates/{token}", repair_estimate_view, ACCESS_PUBLIC,
@@ -200,3 +212,6 @@ const struct route routes[] = {
 };
 
 const int nroutes = (int)(sizeof(routes) / sizeof(routes[0]));
+
+const route_handler route_uploads[] = {intake_photo_add};
+const int nroute_uploads = (int)(sizeof(route_uploads) / sizeof(route_uploads[0]));

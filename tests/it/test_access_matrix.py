@@ -90,6 +90,12 @@ ALLOWED = {
     ("POST", "/api/repairs/{id}/parts"): ({"422 invalid"}, _BODY),
     ("POST", "/api/repairs/{id}/notes"): ({"422 invalid"}, _BODY),
     ("PUT", "/api/repairs/{id}/promise"): ({"422 required"}, _BODY),
+    # intake (intake.c)
+    ("GET", "/api/repairs/{id}/intake"): ({"200"}, "{id} is a seeded repair of Paris"),
+    ("POST", "/api/repairs/{id}/intake"): ({"422 invalid"}, _BODY),
+    ("POST", "/api/repairs/{id}/photos"): ({"415 unsupported_type"}, "a JSON body is no image"),
+    ("GET", "/api/repairs/{id}/photos/{photo}"): ({"404 not_found"}, "no photo is seeded"),
+    ("POST", "/api/repairs/{id}/signature"): ({"422 required"}, _BODY),
     ("GET", "/api/stores/{store}/threads"): ({"200"}, "the store's threads"),
     ("GET", "/api/stores/{store}/threads/{thread}"): ({"200"}, "{thread} is a seeded thread"),
     ("POST", "/api/stores/{store}/threads/{thread}/messages"): ({"422 invalid"}, _BODY),
