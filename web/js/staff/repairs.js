@@ -6,6 +6,7 @@ import { get, post, put, ApiError } from '../api.js';
 import { t } from '../i18n.js';
 import { h, fill, fmtDateTime, announce, errorText, showFormError, clearFormErrors } from '../ui.js';
 import { money, searchForm } from './device.js';
+import { mountIntake } from './intake.js';
 
 const enc = encodeURIComponent;
 const CHECKLIST = ['screen', 'back glass', 'buttons', 'camera', 'water damage indicator'];
@@ -82,6 +83,10 @@ function smallForm(id, title, fields, submitLabel, onSubmit) {
   return form;
 }
 
+/** Technicians and managers of the store (and admins) record at the bench. */
+const benchRole = (session) => session.me.admin || (session.me.stores.find((x) => x.store_id === session.store.id) || { roles: [] })
+  .roles.some((x) => x === 'technician' || x === 'manager');
+
 async function detail({ el, session, go, id }) {
   const r = await get(`/api/repairs/${enc(id)}`);
   const tz = session.store.timezone;
@@ -113,7 +118,8 @@ async function detail({ el, session, go, id }) {
         h('section', { class: 'card' }, h('h2', null, t('repair.history')),
           h('ol', { class: 'timeline' }, r.moves.slice().reverse().map((m) => h('li', { dataset: { kind: 'repair' } },
             h('div', { class: 'when' }, fmtDateTime(m.at, tz), m.actor ? ` · ${m.actor.name}` : ''),
-            h('strong', null, t('rs.' + m.to)), m.note ? h('div', null, m.note) : null))))),
+            h('strong', null, t('rs.' + m.to)), m.note ? h('div', null, m.note) : null)))),
+        h('div', { id: 'repair-intake' })),
       h('div', null,
         r.estimate && r.estimate.state !== 'pending' ? null : smallForm('rp-estimate-form', t('repair.estimate'),
           field('es-amount', t('repairs.estimate'), h('input', { id: 'es-amount', name: 'amount', inputmode: 'decimal', required: true })),
@@ -139,6 +145,8 @@ async function detail({ el, session, go, id }) {
         smallForm('rp-note-form', t('tl.note'),
           field('no-text', t('tl.note'), h('textarea', { id: 'no-text', name: 'text', required: true, maxlength: '4000' })),
           t('save'), async (f) => { await post(`/api/repairs/${r.id}/notes`, { text: f.text.value.trim() }); reload(); }))));
+  await mountIntake(el.querySelector('#repair-intake'), {
+    rid: r.id, timezone: tz, canWrite: benchRole(session) });
 }
 
 const STATES = ['intake', 'diagnosing', 'awaiting_approval', 'awaiting_parts', 'repairing', 'testing', 'ready', 'collected', 'returned_unrepaired', 'cancelled'];
