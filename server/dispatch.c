@@ -118,8 +118,8 @@ void dispatch_request(struct req *r)
     bool upload = router_is_upload(r->match.route);
     size_t limit = (size_t)(upload ? config.max_upload_bytes : config.max_body_bytes);
     if (r->body_len > limit) {
-        http_reply_error(r, 413, "body_too_large", "body", "the request body is larger than %zu bytes",
-                         limit);
+        http_reply_error(r, 413, "body_too_large", "body",
+                         "the request body is larger than %zu bytes", limit);
         return;
     }
     if (!upload && parse_json_body(r) < 0)

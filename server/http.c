@@ -613,8 +613,8 @@ int http_init(struct event_base *base, const char *host, int port, http_request_
     if (!H.http)
         return -1;
     evhttp_set_max_headers_size(H.http, (ev_ssize_t)config.max_header_bytes);
-    evhttp_set_max_body_size(H.http, (ev_ssize_t)(http_max_body() +
-                                                  (size_t)config.max_body_bytes * HARD_BODY_FACTOR));
+    size_t hard = http_max_body() + (size_t)config.max_body_bytes * HARD_BODY_FACTOR;
+    evhttp_set_max_body_size(H.http, (ev_ssize_t)hard);
     evhttp_set_timeout(H.http, config.http_timeout_s);
     /* Every method libevent can parse reaches us, so a method no route has gets our JSON 405
      * rather than libevent's HTML one. (Methods libevent cannot parse at all, like a bad request
