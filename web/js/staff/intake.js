@@ -26,7 +26,7 @@ const CHOICES = {
 const ACCESSORIES = ['case', 'charger', 'cable', 'sim', 'stylus'];
 
 const photoUrl = (rid, pid) => `/api/repairs/${enc(rid)}/photos/${enc(pid)}`;
-const accessoryName = (a) => (ACCESSORIES.includes(a) ? t('intake.acc.' + a) : a);
+const accessoryName = (a) => (ACCESSORIES.includes(a) ? t(`intake.acc.${a}`) : a);
 
 /** The condition of one record as a definition list. */
 function conditionFacts(rec) {
@@ -53,7 +53,7 @@ function conditionForm(rid, rec, done) {
       h('legend', null, t('intake.accessories')),
       ACCESSORIES.map((a) => h('label', { class: 'choice', for: `in-acc-${a}` },
         h('input', { type: 'checkbox', id: `in-acc-${a}`, name: 'accessories', value: a, checked: rec ? rec.accessories.includes(a) : false }),
-        h('span', null, t('intake.acc.' + a)))),
+        h('span', null, t(`intake.acc.${a}`)))),
       h('div', { class: 'field' }, h('label', { for: 'in-acc-other' }, t('intake.acc.other')),
         h('input', { id: 'in-acc-other', name: 'accessories_other', maxlength: '200', autocomplete: 'off', value: others.join(', ') }))),
     h('div', { class: 'field' }, h('label', { for: 'in-note' }, t('intake.note')),
@@ -228,7 +228,7 @@ async function labelSheet(j) {
 /** Shows a sheet over the page with Print and Close; printing shows the sheet alone. */
 function openSheet(kind, sheet) {
   const close = () => { wrap.remove(); document.body.classList.remove('print-sheet-open'); };
-  const wrap = h('div', { class: 'print-sheet ' + kind, id: 'print-sheet', role: 'dialog', 'aria-modal': 'true', 'aria-label': t('intake.print.' + kind) },
+  const wrap = h('div', { class: 'print-sheet ' + kind, id: 'print-sheet', role: 'dialog', 'aria-modal': 'true', 'aria-label': t(`intake.print.${kind}`) },
     h('div', { class: 'row no-print' },
       h('button', { type: 'button', id: 'ps-print', onclick: () => window.print() }, t('intake.print.go')),
       h('button', { type: 'button', class: 'secondary', id: 'ps-close', onclick: close }, t('close'))),
