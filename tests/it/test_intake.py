@@ -318,3 +318,24 @@ def test_rows_are_append_only(ctx):
             ctx.db.rollback()
         else:
             raise AssertionError("rewrote history: " + q)
+
+
+def test_erasure_removes_the_signature_image(ctx):
+    """The signature is the customer's personal data: their erasure removes the image; its hash
+    (in the health record) stays, and the intake reads as signed, image erased."""
+    tech = login(ctx, "tech")
+    S["n"] += 1
+    r = tech.post("/api/stores/%d/repairs" % S["paris"],
+                  {"serial": "INTK%06d" % S["n"], "problem": "cracked screen",
+                   "intake": {"checklist": [{"item": "screen", "ok": False}]},
+                   "owner": {"name": "Sig Erased", "email": "sig.erased@example.com"}})
+    assert r.status == 201, r
+    rid = r.json["id"]
+    assert tech.post("/api/repairs/%d/intake" % rid, COND).status == 201
+    assert sign(tech, rid).status == 201
+    r = login(ctx, "manager").post("/api/customers/erase", {"email": "sig.erased@example.com"})
+    assert r.status == 200, r
+    row = ctx.sql1("select image, sha256 from repair_signatures where repair_id = %s", (rid,))
+    assert row["image"] is None and row["sha256"], row
+    j = tech.get("/api/repairs/%d/intake" % rid).json
+    assert j["current"]["signature"]["png"] is None and j["current"]["signature"]["sha256"], j

@@ -128,6 +128,13 @@ function signaturePad() {
   };
 }
 
+/** The signature as an image; after the customer's erasure only its record remains. */
+function sigImage(sig, id) {
+  return sig.png
+    ? h('img', { class: 'sig-img', id, alt: t('intake.signature'), src: 'data:image/png;base64,' + sig.png })
+    : h('p', { class: 'muted', id }, t('intake.sign.erased'));
+}
+
 function termsText(terms) {
   return terms[lang()] || terms.en;
 }
@@ -139,7 +146,7 @@ function signatureBlock(rid, j, done) {
       h('h3', null, t('intake.signature')),
       h('p', null, h('span', { class: 'badge ok', id: 'in-signed' }, t('intake.signed')), ' ',
         fmtDateTime(cur.signature.signed_at, tz), ` · ${t('intake.terms.version', { v: cur.signature.terms_version })}`),
-      h('img', { class: 'sig-img', id: 'in-sig-img', alt: t('intake.signature'), src: 'data:image/png;base64,' + cur.signature.png }));
+      sigImage(cur.signature, 'in-sig-img'));
   }
   const pad = signaturePad();
   const send = async () => {
@@ -211,7 +218,7 @@ async function receiptSheet(j) {
     h('h3', null, t('intake.terms')),
     h('p', { class: 'terms' }, termsText(j.terms)),
     cur && cur.signature
-      ? h('figure', { class: 'sig' }, h('img', { class: 'sig-img', alt: t('intake.signature'), src: 'data:image/png;base64,' + cur.signature.png }),
+      ? h('figure', { class: 'sig' }, sigImage(cur.signature),
         h('figcaption', null, `${t('intake.signed')} · ${fmtDateTime(cur.signature.signed_at, tz)}`))
       : h('p', { class: 'unsigned-big', id: 'rc-unsigned' }, t('intake.unsigned')),
     h('div', { class: 'receipt-qr' }, await qrSvg(j.repair.number, t('intake.label.qr'))));
