@@ -30,6 +30,7 @@ struct config {
     int statement_timeout_ms;
     int reconnect_max_ms;
     int max_body_bytes;
+    int max_upload_bytes; /* bodies of upload routes (router.h), not JSON */
     int max_header_bytes;
     int http_timeout_s;
     int shutdown_timeout_s;

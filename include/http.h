@@ -79,6 +79,10 @@ void http_req_release(struct req *r);
 /* True once the request has an answer (or a stream): a handler stops there. */
 bool http_replied(const struct req *r);
 
+/* The largest body the transport reads (--max-body or --max-upload, whichever is larger); a
+ * larger one is answered 413 before any route is chosen. */
+size_t http_max_body(void);
+
 const char *http_param(struct req *r, const char *name);
 const char *http_query(struct req *r, const char *name);
 const char *http_header(struct req *r, const char *name);

@@ -63,6 +63,9 @@ static const struct opt options[] = {
      600000, "longest back-off between reconnection attempts"},
     {"max-body", "CARNET_MAX_BODY", OPT_INT, OFF(max_body_bytes), "1048576", 1024, 1 << 30,
      "largest request body in bytes (413 beyond)"},
+    {"max-upload", "CARNET_MAX_UPLOAD", OPT_INT, OFF(max_upload_bytes), "8388608", 1024, 1 << 30,
+     "largest body of an upload route (a photo) in bytes (413 beyond); a route's own limit may "
+     "be lower"},
     {"max-headers", "CARNET_MAX_HEADERS", OPT_INT, OFF(max_header_bytes), "16384", 1024, 1 << 20,
      "largest request header block in bytes"},
     {"http-timeout", "CARNET_HTTP_TIMEOUT", OPT_INT, OFF(http_timeout_s), "30", 1, 3600,

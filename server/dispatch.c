@@ -5,6 +5,7 @@
  * The route table (routes.c) says who may call what. Paths outside the API that no row has go
  * to the table's fallback row (the web root). A body sent to the API must be a JSON object; it is
  * parsed once here (handlers that need fields read r->json; SQL gets the text as received).
+ * An upload route's body (router.h) is raw bytes, held to --max-upload and left to its handler.
  * No text in it may hold a marker of sealed data (seal.h): replies and messages open every
  * marker in what they carry, so a marker copied out of the database and typed into a field kept
  * as typed (a booking's problem, a note) would come back opened, the API decrypting a stolen
@@ -17,6 +18,7 @@
 #include <string.h>
 
 #include "auth.h"
+#include "config.h"
 #include "http.h"
 #include "router.h"
 #include "seal.h"
@@ -112,7 +114,15 @@ void dispatch_request(struct req *r)
         }
         return;
     }
-    if (parse_json_body(r) < 0)
+    /* An upload's body is raw bytes for its handler; any other is a JSON object, smaller. */
+    bool upload = router_is_upload(r->match.route);
+    size_t limit = (size_t)(upload ? config.max_upload_bytes : config.max_body_bytes);
+    if (r->body_len > limit) {
+        http_reply_error(r, 413, "body_too_large", "body",
+                         "the request body is larger than %zu bytes", limit);
+        return;
+    }
+    if (!upload && parse_json_body(r) < 0)
         return;
     if (r->match.route->access == ACCESS_PUBLIC)
         authorised(r);

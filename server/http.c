@@ -33,7 +33,8 @@
 #include "metrics.h"
 #include "util.h"
 
-/* libevent refuses bodies past this with its own (HTML) 413; below it we answer in JSON. */
+/* libevent refuses bodies past http_max_body() plus this many times --max-body with its own
+ * (HTML) 413; below that we answer in JSON. */
 #define HARD_BODY_FACTOR 4
 
 static struct {
@@ -483,6 +484,12 @@ static const char *method_name(enum evhttp_cmd_type t)
     }
 }
 
+size_t http_max_body(void)
+{
+    return config.max_upload_bytes > config.max_body_bytes ? (size_t)config.max_upload_bytes
+                                                           : (size_t)config.max_body_bytes;
+}
+
 static int read_body(struct req *r)
 {
     struct evbuffer *in = evhttp_request_get_input_buffer(r->ev);
@@ -519,9 +526,10 @@ static int parse_request(struct req *r)
         http_reply_retry(r, 1, "shutting_down", "the server is restarting");
         return -1;
     }
-    if (body_len > (size_t)config.max_body_bytes) {
+    /* The largest body any route takes; the dispatcher holds each route to its own limit. */
+    if (body_len > http_max_body()) {
         http_reply_error(r, 413, "body_too_large", "body",
-                         "the request body is larger than %d bytes", config.max_body_bytes);
+                         "the request body is larger than %zu bytes", http_max_body());
         return -1;
     }
     r->query = calloc(1, sizeof(*r->query));
@@ -605,7 +613,8 @@ int http_init(struct event_base *base, const char *host, int port, http_request_
     if (!H.http)
         return -1;
     evhttp_set_max_headers_size(H.http, (ev_ssize_t)config.max_header_bytes);
-    evhttp_set_max_body_size(H.http, (ev_ssize_t)config.max_body_bytes * HARD_BODY_FACTOR);
+    size_t hard = http_max_body() + (size_t)config.max_body_bytes * HARD_BODY_FACTOR;
+    evhttp_set_max_body_size(H.http, (ev_ssize_t)hard);
     evhttp_set_timeout(H.http, config.http_timeout_s);
     /* Every method libevent can parse reaches us, so a method no route has gets our JSON 405
      * rather than libevent's HTML one. (Methods libevent cannot parse at all, like a bad request

@@ -130,3 +130,12 @@ const struct route *router_fallback(const struct route *table, int n)
 {
     return n > 0 && strcmp(table[n - 1].pattern, ROUTE_FALLBACK) == 0 ? &table[n - 1] : NULL;
 }
+
+bool router_is_upload(const struct route *rt)
+{
+    for (int i = 0; rt && i < nroute_uploads; i++) {
+        if (route_uploads[i] == rt->handler)
+            return true;
+    }
+    return false;
+}

@@ -13,6 +13,7 @@
 #include "device.h"
 #include "floor.h"
 #include "handover.h"
+#include "intake.h"
 #include "kiosk.h"
 #include "message.h"
 #include "observation.h"
@@ -175,6 +176,17 @@ const struct route routes[] = {
      "mark the repair's pending call-back made"},
     {"GET", "/api/stores/{store}/callbacks", observation_callbacks, ACCESS_STAFF,
      "who to call back, when, with the night's results"},
+    /* ---- a repair's intake: condition, photos, signature (intake.c) ---- */
+    {"GET", "/api/repairs/{id}/intake", intake_get, ACCESS_STAFF,
+     "the intake: condition records, photos, signature, terms (for the ticket and the receipt)"},
+    {"POST", "/api/repairs/{id}/intake", intake_record, ACCESS_REPAIR,
+     "record the device's condition at intake, or a correction of the current record"},
+    {"POST", "/api/repairs/{id}/photos", intake_photo_add, ACCESS_REPAIR,
+     "attach a photo: the raw JPEG, PNG or WebP bytes (5 MiB at most)"},
+    {"GET", "/api/repairs/{id}/photos/{photo}", intake_photo_get, ACCESS_STAFF,
+     "a photo's bytes, to staff of the repair's store"},
+    {"POST", "/api/repairs/{id}/signature", intake_sign, ACCESS_REPAIR,
+     "the customer's signature of the intake terms (a PNG, base64)"},
     {"GET", "/api/repair-status/{token}", repair_status_view, ACCESS_PUBLIC,
      "the customer's repair status page"},
     {"GET", "/api/repairs/{id}/events", sse_repair_stream, ACCESS_STAFF,
@@ -237,3 +249,6 @@ const struct route routes[] = {
 };
 
 const int nroutes = (int)(sizeof(routes) / sizeof(routes[0]));
+
+const route_handler route_uploads[] = {intake_photo_add};
+const int nroute_uploads = (int)(sizeof(route_uploads) / sizeof(route_uploads[0]));

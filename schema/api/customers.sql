@@ -300,6 +300,8 @@ begin
         warned_at = coalesce(warned_at, now())
     where id = any (s.promises);
     update surveys set comment = null where id = any (s.surveys) and comment is not null;
+    -- Their signatures of intake terms (026): the image goes, its hash and the record's entry stay.
+    update repair_signatures set image = null where repair_id = any (s.repairs) and image is not null;
 
     -- Message entries of their threads that still hold a text or its hash (see the header).
     for e in

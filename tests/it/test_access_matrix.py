@@ -109,6 +109,12 @@ ALLOWED = {
     ("GET", "/api/stores/{store}/repair-settings"): ({"200"}, "the repair message settings"),
     ("PUT", "/api/stores/{store}/repair-settings"): (
         {"200"}, "an empty change keeps every setting"),
+    # intake (intake.c)
+    ("GET", "/api/repairs/{id}/intake"): ({"200"}, "{id} is a seeded repair of Paris"),
+    ("POST", "/api/repairs/{id}/intake"): ({"422 invalid"}, _BODY),
+    ("POST", "/api/repairs/{id}/photos"): ({"415 unsupported_type"}, "a JSON body is no image"),
+    ("GET", "/api/repairs/{id}/photos/{photo}"): ({"404 not_found"}, "no photo is seeded"),
+    ("POST", "/api/repairs/{id}/signature"): ({"422 required"}, _BODY),
     ("GET", "/api/stores/{store}/threads"): ({"200"}, "the store's threads"),
     ("GET", "/api/stores/{store}/threads/{thread}"): ({"200"}, "{thread} is a seeded thread"),
     ("POST", "/api/stores/{store}/threads/{thread}/messages"): ({"422 invalid"}, _BODY),

@@ -158,6 +158,10 @@ def test_technician_diagnoses_and_repairs_customer_follows(ctx):
     journey(ctx, "repair")
 
 
+def test_technician_records_intake_with_photo_and_signature(ctx):
+    journey(ctx, "intake")
+
+
 def standby_offer(ctx, name, at):
     """A standby place with a slot offered and held, as the standby job leaves it, six days
     ahead at `at` (local time, before opening: no booking there); returns the offer's link

@@ -45,7 +45,11 @@ export async function api(path, opts = {}) {
   const method = opts.method || (opts.body !== undefined ? 'POST' : 'GET');
   const headers = { Accept: 'application/json', ...(opts.headers || {}) };
   let body;
-  if (opts.body !== undefined) {
+  if (opts.raw !== undefined) {
+    // An upload: the bytes as they are, typed by the file (the server checks them itself).
+    headers['Content-Type'] = opts.raw.type || 'application/octet-stream';
+    body = opts.raw;
+  } else if (opts.body !== undefined) {
     headers['Content-Type'] = 'application/json';
     body = JSON.stringify(opts.body);
   }
@@ -78,6 +82,8 @@ export const get = (path, opts) => api(path, { ...opts, method: 'GET' });
 export const post = (path, body, opts) => api(path, { ...opts, method: 'POST', body: body ?? {} });
 export const put = (path, body, opts) => api(path, { ...opts, method: 'PUT', body: body ?? {} });
 export const patch = (path, body, opts) => api(path, { ...opts, method: 'PATCH', body: body ?? {} });
+/** POSTs a Blob or File as the raw body (an upload route: a repair's photo). */
+export const upload = (path, blob, opts) => api(path, { ...opts, method: 'POST', raw: blob });
 
 export async function login(email, password) {
   const r = await api('/api/auth/login', { body: { email, password }, noAuthRedirect: true });

@@ -4,6 +4,7 @@ import { get, post, put, ApiError } from '../api.js';
 import { t } from '../i18n.js';
 import { h, fill, fmtDateTime, fmtDay, announce, errorText, showFormError, clearFormErrors } from '../ui.js';
 import { lineChart } from '../charts.js';
+import { intakeEntry } from './intake.js';
 
 const enc = encodeURIComponent;
 const METRICS = ['battery_health', 'cycle_count', 'storage_health'];
@@ -63,6 +64,7 @@ const KIND_LABEL = {
   estimate_approved: 'repair.approved', estimate_declined: 'repair.decline', repair_part: 'tl.repair', repair_note: 'tl.note',
   repair_promise: 'repair.promised', note: 'tl.note', correction: 'tl.note', message: 'tl.message', appointment: 'tl.appointment',
   visit: 'tl.visit', owner_change: 'device.record', device_update: 'device.record',
+  intake_condition: 'intake.title', intake_photo: 'intake.photo', intake_signature: 'intake.signature',
 };
 
 function timeline(entries) {
@@ -73,7 +75,7 @@ function timeline(entries) {
   h('div', { class: 'when' }, fmtDateTime(e.at), e.actor ? ` · ${e.actor.name}` : ''),
   h('strong', null, t(KIND_LABEL[e.kind] || 'tl.note')),
   e.corrected_by ? h('span', { class: 'badge warn' }, ' ✎') : null,
-  h('div', null, describe(e)))));
+  intakeEntry(e) || h('div', null, describe(e)))));
 }
 
 function diagRow(i) {

@@ -9,6 +9,7 @@ import { h, fill, fmtDateTime, announce, errorText, showFormError, clearFormErro
 import { money, searchForm } from './device.js';
 import { follow, debounce } from '../live.js';
 import { observationCard } from './callbacks.js';
+import { mountIntake } from './intake.js';
 
 const enc = encodeURIComponent;
 const CHECKLIST = ['screen', 'back glass', 'buttons', 'camera', 'water damage indicator'];
@@ -179,7 +180,8 @@ async function detail({ el, session, go, id }) {
   const estimateSlot = h('div', { id: 'repair-estimate' });
   const intakeSlot = h('div', { id: 'repair-intake' });
   const observationSlot = h('div', { id: 'repair-observation' });
-  const canObserve = session.me.admin || (session.me.stores.find((s) => s.store_id === r.store_id)?.roles || []).some((x) => x === 'technician' || x === 'manager');
+  // Technicians and managers of the repair's store (and admins) record at the bench.
+  const atBench = session.me.admin || (session.me.stores.find((s) => s.store_id === r.store_id)?.roles || []).some((x) => x === 'technician' || x === 'manager');
   const estimateForm = smallForm('rp-estimate-form', t('repair.estimate'),
     field('es-amount', t('repairs.estimate'), h('input', { id: 'es-amount', name: 'amount', inputmode: 'decimal', required: true })),
     t('save'), async (f) => {
@@ -229,7 +231,7 @@ async function detail({ el, session, go, id }) {
     }
     // The observation card (callbacks.js) is drawn again with the ticket, unless someone is
     // typing in it.
-    if (!observationSlot.contains(document.activeElement)) fill(observationSlot, observationCard(r, session, canObserve, reload));
+    if (!observationSlot.contains(document.activeElement)) fill(observationSlot, observationCard(r, session, atBench, reload));
   }
   fillForms();
 
@@ -239,6 +241,9 @@ async function detail({ el, session, go, id }) {
       view,
       h('div', null, intakeSlot, estimateSlot, estimateForm, promiseForm, partForm, noteForm)),
     observationSlot);
+
+  // The intake record (intake.js) draws itself once and again after its own changes.
+  mountIntake(intakeSlot, { rid: r.id, timezone: session.store.timezone, canWrite: atBench });
 
   // Live: another tablet's move, the customer's approval, a part or a note shows at once.
   const again = debounce(refresh);
