@@ -231,7 +231,8 @@ async function detail({ el, session, go, id }) {
     }
     // The observation card (callbacks.js) is drawn again with the ticket, unless someone is
     // typing in it.
-    if (!observationSlot.contains(document.activeElement)) fill(observationSlot, observationCard(r, session, atBench, reload));
+    const focus = document.activeElement;
+    if (!(observationSlot.contains(focus) && focus.matches('input, textarea, select'))) fill(observationSlot, observationCard(r, session, atBench, reload));
   }
   fillForms();
 
