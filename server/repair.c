@@ -318,10 +318,12 @@ static char *body_with_sealed_text(struct req *r, const char *key, size_t max, b
         for (size_t i = 0; i < len; i++)
             chars += ((unsigned char)s[i] & 0xC0) != 0x80;
     }
-    if ((v && !json_is_null(v) && !s) || (s && (chars > max || memchr(s, 0, len))) ||
-        (required && chars == 0)) {
-        http_reply_error(r, 422, required && chars == 0 ? "required" : "invalid", key,
-                         "a text of 1 to %zu characters", max);
+    if ((v && !json_is_null(v) && !s) || (s && (chars > max || memchr(s, 0, len)))) {
+        http_reply_error(r, 422, "invalid", key, "a text of 1 to %zu characters", max);
+        return NULL;
+    }
+    if (required && chars == 0) {
+        http_reply_error(r, 422, "required", key, "a text of 1 to %zu characters", max);
         return NULL;
     }
     if (!(copy = r->json ? json_deep_copy(r->json) : json_object()))
