@@ -2,10 +2,11 @@
 // problem, promised date, owner), then move it through its states with the moves the API
 // allows, write the estimate, the promised date, parts and notes. The customer's status link (and the estimate's approval link) are shown
 // once, when made: only their hashes are stored.
-import { get, post, put, ApiError } from '../api.js';
+import { get, post, put } from '../api.js';
 import { t } from '../i18n.js';
 import { h, fill, fmtDateTime, announce, errorText, showFormError, clearFormErrors } from '../ui.js';
 import { money, searchForm } from './device.js';
+import { mountEstimate } from './estimate.js';
 
 const enc = encodeURIComponent;
 const CHECKLIST = ['screen', 'back glass', 'buttons', 'camera', 'water damage indicator'];
@@ -115,15 +116,7 @@ async function detail({ el, session, go, id }) {
             h('div', { class: 'when' }, fmtDateTime(m.at, tz), m.actor ? ` · ${m.actor.name}` : ''),
             h('strong', null, t('rs.' + m.to)), m.note ? h('div', null, m.note) : null))))),
       h('div', null,
-        r.estimate && r.estimate.state !== 'pending' ? null : smallForm('rp-estimate-form', t('repair.estimate'),
-          field('es-amount', t('repairs.estimate'), h('input', { id: 'es-amount', name: 'amount', inputmode: 'decimal', required: true })),
-          t('save'), async (f) => {
-            const amount = Math.round(Number(f.amount.value.replace(',', '.')) * 100);
-            if (!Number.isFinite(amount)) throw new ApiError(422, { code: 'invalid', field: 'amount', message: t('repairs.estimate') });
-            const res = await put(`/api/repairs/${r.id}/estimate`, { amount_cents: amount, currency: 'EUR' });
-            links(r.id, { estimate: abs('/estimate/#' + res.approval_token) });
-            reload();
-          }),
+        h('div', { id: 'repair-estimate' }),
         smallForm('rp-promise-form', t('repairs.promised'),
           field('pr-at', t('repairs.promised'), h('input', { id: 'pr-at', name: 'promised_at', type: 'datetime-local', required: true })),
           t('save'), async (f) => { await put(`/api/repairs/${r.id}/promise`, { promised_at: isoLocal(f.promised_at.value) }); reload(); }),
@@ -139,6 +132,7 @@ async function detail({ el, session, go, id }) {
         smallForm('rp-note-form', t('tl.note'),
           field('no-text', t('tl.note'), h('textarea', { id: 'no-text', name: 'text', required: true, maxlength: '4000' })),
           t('save'), async (f) => { await post(`/api/repairs/${r.id}/notes`, { text: f.text.value.trim() }); reload(); }))));
+  mountEstimate(el.querySelector('#repair-estimate'), { r, session, onSent: (res) => { links(r.id, { estimate: abs('/estimate/#' + res.approval_token) }); reload(); } });
 }
 
 const STATES = ['intake', 'diagnosing', 'awaiting_approval', 'awaiting_parts', 'repairing', 'testing', 'ready', 'collected', 'returned_unrepaired', 'cancelled'];
