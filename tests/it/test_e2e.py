@@ -132,6 +132,10 @@ def test_technician_diagnoses_and_repairs_customer_follows(ctx):
     journey(ctx, "repair")
 
 
+def test_estimate_with_lines_approved_on_a_phone(ctx):
+    journey(ctx, "estimate")
+
+
 def standby_offer(ctx, name, at):
     """A standby place with a slot offered and held, as the standby job leaves it, six days
     ahead at `at` (local time, before opening: no booking there); returns the offer's link

@@ -53,7 +53,7 @@ function view(e, tz) {
 function lineRow(i, l, currency, onRemove) {
   const id = (k) => `es-${k}-${i}`;
   const name = (k) => `lines[${i}].${k}`;
-  const field = (k, label, input) => h('div', { class: 'field' }, h('label', { for: id(k) }, label), input);
+  const field = (k, label, input) => h('div', { class: k === 'description' ? 'field wide' : 'field' }, h('label', { for: id(k) }, label), input);
   return h('div', { class: 'est-line', dataset: { line: String(i) } },
     field('kind', t('est.kind'), h('select', { id: id('kind'), name: name('kind') },
       ['part', 'labour'].map((k) => h('option', { value: k, selected: l.kind === k }, t('est.kind.' + k))))),
