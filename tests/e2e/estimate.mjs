@@ -80,5 +80,40 @@ run('estimate', async (ctx, o) => {
   await expectText(tab.locator('#es-decision'), 'Approved', 'with when it was decided');
   check((await tab.locator('#rp-moves button[data-to="repairing"]').count()) === 1, 'the repair can now start');
   await shot(tab, o.out, 'estimate-5-approved-tablet');
+
+  // Another customer would rather talk first, then declines with a reason: the ticket shows the
+  // call-back request, then the decision and the reason.
+  const rep2 = await api.post(`/api/stores/${paris.id}/repairs`, {
+    serial: 'F2LEST0E2E02', problem: 'Battery drains in an hour.',
+    intake: { checklist: [{ item: 'screen', ok: true }] },
+  });
+  const est2 = await api.put(`/api/repairs/${rep2.id}/estimate`, {
+    diagnosis: 'The battery holds 61 % of its charge.',
+    lines: [{ kind: 'part', description: 'Battery', quantity: 1, unit_price: 7900, vat_rate: 2000 }],
+  });
+  await phone.close();
+  const phone2 = await newPage(ctx, { viewport: PHONE, lang: 'en' });
+  await phone2.goto(`${o.base}/estimate/#${est2.approval_token}`);
+  await expectText(phone2.locator('#e-gross'), '€94.80', 'the second estimate, in English');
+  await phone2.getByRole('button', { name: 'Call me first' }).click();
+  await phone2.getByLabel('Anything we should know').fill('After 6 pm please');
+  await phone2.getByRole('button', { name: 'Ask for a call' }).click();
+  await expectText(phone2.locator('#e-callback-done'), 'We will call you back', 'the customer asked for a call');
+  await tab.goto(`${o.base}/staff/#repair/${rep2.id}`);
+  await expectText(tab.locator('#es-callback'), 'Call-back requested', 'the ticket shows the call-back request');
+  await expectText(tab.locator('#es-callback'), 'After 6 pm please', 'with the customer’s note');
+  await shot(tab, o.out, 'estimate-6-callback-tablet');
+  await phone2.getByRole('button', { name: 'Decline', exact: true }).click();
+  await phone2.getByRole('button', { name: 'Decline the estimate' }).click();
+  await expectText(phone2.locator('#e-decline .field-error'), '', 'a reason is required');
+  await phone2.getByLabel(/Why do you decline/).fill('I will replace the phone instead.');
+  await phone2.getByRole('button', { name: 'Decline the estimate' }).click();
+  await expectText(phone2.locator('#e-decided'), 'Estimate declined', 'the customer sees it declined');
+  await shot(phone2, o.out, 'estimate-7-declined-phone');
+  await tab.reload();
+  await expectText(tab.locator('#es-decision'), 'I will replace the phone instead.', 'the ticket shows the reason');
+  check((await tab.locator('#es-callback').count()) === 0, 'an answered estimate has no call-back pending');
+  await shot(tab, o.out, 'estimate-8-declined-tablet');
+  noErrors(phone2);
   noErrors(tab);
 });

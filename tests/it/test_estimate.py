@@ -300,3 +300,28 @@ def test_approve_and_decline_race(ctx):
         assert state == {"approve": "approved", "decline": "declined"}[winner], (results, state)
         assert count(ctx, "record_entries", "ref_type = 'repair' and ref_id = %s and kind like 'estimate_%%'",
                      (rid,)) == 1
+
+
+def test_customer_answers_are_exported_and_erased(ctx):
+    """A decline's reason and a call-back note are the customer's words: in their data export
+    (opened), and gone once they are erased."""
+    tech, manager = login(ctx, "tech"), login(ctx, "manager")
+    anon = Client(ctx.server.port)
+    owner = {"name": "Erin Answer", "email": "erin.answer@example.com"}
+    r = tech.post("/api/stores/%d/repairs" % S["paris"], {
+        "serial": "EST1DEV008", "problem": "battery", "owner": owner,
+        "intake": {"checklist": [{"item": "screen", "ok": True}]}})
+    assert r.status == 201, r
+    rid = r.json["id"]
+    token = tech.put("/api/repairs/%d/estimate" % rid, body()).json["approval_token"]
+    assert anon.post("/api/estimates/%s/callback" % token, {"note": "Mornings only"}).status == 200
+    assert anon.post("/api/estimates/%s/decline" % token, {"reason": "Erin says: too dear"}).status == 200
+    x = manager.get("/api/customers?email=" + owner["email"])
+    assert x.status == 200, x
+    answers = [a for rep in x.json["repairs"] if rep["id"] == rid for a in rep["estimate_answers"]]
+    assert answers and answers[0]["decline_reason"] == "Erin says: too dear", answers
+    assert answers[0]["callback_note"] == "Mornings only", answers
+    assert manager.post("/api/customers/erase", {"email": owner["email"]}).status == 200
+    row = ctx.sql1("select decline_reason, callback_note, state from repair_estimates "
+                   "where repair_id = %s", (rid,))
+    assert row == {"decline_reason": None, "callback_note": None, "state": "declined"}, row
