@@ -27,7 +27,7 @@ function lines(e) {
       h('th', { scope: 'col', class: 'num' }, t('est.amount')))),
     h('tbody', null, e.lines.map((l) => h('tr', null,
       h('td', null,
-        h('span', { class: 'badge' }, t('est.kind.' + l.kind)), ' ', h('strong', null, l.description),
+        h('span', { class: 'badge' }, t(`est.kind.${l.kind}`)), ' ', h('strong', null, l.description),
         h('div', { class: 'muted' }, `${formatQuantity(l.quantity)} × ${m(l.unit_price)} · ${t('est.vat')} ${formatRate(l.vat_rate)}`)),
       h('td', { class: 'num' }, m(l.net))))),
     h('tfoot', null,

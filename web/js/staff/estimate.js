@@ -19,7 +19,7 @@ function view(e, tz) {
   return h('section', { class: 'card', id: 'es-current', 'aria-live': 'polite' },
     h('div', { class: 'row' },
       h('h2', { class: 'grow' }, t('est.version', { n: e.version })),
-      h('span', { class: 'badge ' + badge, id: 'es-state' }, t('est.state.' + e.state))),
+      h('span', { class: 'badge ' + badge, id: 'es-state' }, t(`est.state.${e.state}`))),
     e.callback && e.state === 'pending' ? h('p', { class: 'notice warn', id: 'es-callback' },
       h('strong', null, t('est.staff.callback')), ' ',
       e.callback.at ? t('est.staff.callback.at', { when: fmtDateTime(e.callback.at, tz) }) : t('est.staff.callback.asap'),
@@ -35,7 +35,7 @@ function view(e, tz) {
       h('thead', null, h('tr', null, [t('est.item'), t('est.qty'), t('est.unit'), t('est.vat'), t('est.amount')]
         .map((c, i) => h('th', { scope: 'col', class: i ? 'num' : null }, c)))),
       h('tbody', null, e.lines.map((l) => h('tr', null,
-        h('td', null, h('span', { class: 'badge' }, t('est.kind.' + l.kind)), ' ', l.description),
+        h('td', null, h('span', { class: 'badge' }, t(`est.kind.${l.kind}`)), ' ', l.description),
         h('td', { class: 'num' }, formatQuantity(l.quantity)), h('td', { class: 'num' }, m(l.unit_price)),
         h('td', { class: 'num' }, formatRate(l.vat_rate)), h('td', { class: 'num' }, m(l.net))))),
       h('tfoot', null,
@@ -47,7 +47,7 @@ function view(e, tz) {
     e.terms ? h('p', { class: 'muted', style: 'white-space:pre-line' }, e.terms) : null,
     e.versions && e.versions.length > 1 ? h('details', null, h('summary', null, t('est.versions')),
       h('ul', { class: 'plain' }, e.versions.map((v) => h('li', null,
-        `${t('est.version', { n: v.version })} · ${t('est.state.' + v.state)} · ${m(v.gross_total)} · ${fmtDateTime(v.created_at, tz)}`)))) : null);
+        `${t('est.version', { n: v.version })} · ${t(`est.state.${v.state}`)} · ${m(v.gross_total)} · ${fmtDateTime(v.created_at, tz)}`)))) : null);
 }
 
 function lineRow(i, l, currency, onRemove) {
@@ -56,7 +56,7 @@ function lineRow(i, l, currency, onRemove) {
   const field = (k, label, input) => h('div', { class: k === 'description' ? 'field wide' : 'field' }, h('label', { for: id(k) }, label), input);
   return h('div', { class: 'est-line', dataset: { line: String(i) } },
     field('kind', t('est.kind'), h('select', { id: id('kind'), name: name('kind') },
-      ['part', 'labour'].map((k) => h('option', { value: k, selected: l.kind === k }, t('est.kind.' + k))))),
+      ['part', 'labour'].map((k) => h('option', { value: k, selected: l.kind === k }, t(`est.kind.${k}`))))),
     field('description', t('est.description'), h('input', { id: id('description'), name: name('description'), maxlength: '200', value: l.description || '', autocomplete: 'off' })),
     field('quantity', t('est.qty'), h('input', { id: id('quantity'), name: name('quantity'), inputmode: 'decimal', value: l.quantity ?? '1' })),
     field('unit_price', t('est.unit.of', { currency }), h('input', { id: id('unit_price'), name: name('unit_price'), inputmode: 'decimal', value: l.price || '' })),
