@@ -45,5 +45,6 @@ void repair_status_view(struct req *r);
 void repair_estimate_view(struct req *r);
 void repair_estimate_approve(struct req *r);
 void repair_estimate_decline(struct req *r);
+void repair_estimate_callback(struct req *r);
 
 #endif

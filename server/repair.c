@@ -11,10 +11,16 @@
  * database holds no working link. The token is shown once, in the reply that created it, and
  * handed to SQL for the one message that carries the link to the device's owner (the outbox
  * keeps a message until it is delivered).
+ *
+ * Estimates (schema/api/estimate.sql): each version gets its own approval link, which answers
+ * that version only. The customer approves, declines with a reason, or asks to be called back;
+ * the reason and the call-back note are their own words, sealed here before SQL sees them.
  */
 #include "repair.h"
 
 #include <jansson.h>
+#include <sodium.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -59,7 +65,13 @@ static struct sql_stmt q_status = SQL_STMT("repair_status", "select repair_statu
 static struct sql_stmt q_estimate_view =
     SQL_STMT("repair_estimate_view", "select repair_estimate_view($1)", 1);
 static struct sql_stmt q_decide =
-    SQL_STMT("repair_estimate_decide", "select repair_estimate_decide($1, $2)", 2);
+    SQL_STMT("repair_estimate_decide", "select repair_estimate_decide($1, $2, $3)", 3);
+static struct sql_stmt q_callback =
+    SQL_STMT("repair_estimate_callback", "select repair_estimate_callback($1, $2)", 2);
+
+/* The longest decline reason and call-back note a customer may write, in characters. */
+#define ESTIMATE_REASON_MAX 1000
+#define ESTIMATE_NOTE_MAX 500
 
 const char *repair_state_name(enum repair_state s)
 {
@@ -212,16 +224,14 @@ void repair_transition(struct req *r)
     call_repair(r, &q_transition, id, 200);
 }
 
+/* The lines, their kinds, quantities, prices and VAT rates are the domain's: SQL checks them all
+ * (repair_estimate in schema/api/estimate.sql) and names the line and member at fault. */
 void repair_estimate(struct req *r)
 {
     const char *id = api_path_id(r, "id");
 
     if (!id || !api_need_body(r))
         return;
-    if (!json_is_integer(json_object_get(r->json, "amount_cents"))) {
-        http_reply_error(r, 422, "invalid", "amount_cents", "the estimate in cents is required");
-        return;
-    }
     call_with_link(r, &q_estimate, id, "approval_token", 200, NULL);
 }
 
@@ -309,22 +319,96 @@ void repair_estimate_view(struct req *r)
     by_token(r, &q_estimate_view);
 }
 
-static void decide(struct req *r, bool approve)
+/*
+ * The customer's body for SQL (malloc'd) with its member `key`, free text they wrote (personal
+ * data, seal.h), checked in clear (1..`max` characters once trimmed; absent or null is allowed
+ * unless `required`) and sealed. No body counts as {}. Otherwise replies and returns NULL.
+ */
+static char *body_with_sealed_text(struct req *r, const char *key, size_t max, bool required)
+{
+    json_t *v = r->json ? json_object_get(r->json, key) : NULL, *copy = NULL;
+    const char *s = json_string_value(v);
+    size_t len = json_string_length(v), chars = 0;
+    char *trimmed = NULL, *out = NULL;
+
+    if (s) {
+        while (len && strchr(" \t\r\n", *s)) {
+            s++;
+            len--;
+        }
+        while (len && strchr(" \t\r\n", s[len - 1]))
+            len--;
+        for (size_t i = 0; i < len; i++)
+            chars += ((unsigned char)s[i] & 0xC0) != 0x80;
+    }
+    if ((v && !json_is_null(v) && !s) || (s && (chars > max || memchr(s, 0, len)))) {
+        http_reply_error(r, 422, "invalid", key, "a text of 1 to %zu characters", max);
+        return NULL;
+    }
+    if (required && chars == 0) {
+        http_reply_error(r, 422, "required", key, "a text of 1 to %zu characters", max);
+        return NULL;
+    }
+    if (!(copy = r->json ? json_deep_copy(r->json) : json_object()))
+        goto oom;
+    if (chars > 0) {
+        if (!(trimmed = strndup(s, len)) || api_seal_member(copy, key, trimmed, NULL, NULL) < 0)
+            goto oom;
+    } else {
+        json_object_del(copy, key);
+    }
+    if (!(out = json_dumps(copy, JSON_COMPACT)))
+        goto oom;
+    goto done;
+oom:
+    http_reply_oom(r);
+done:
+    if (trimmed)
+        sodium_memzero(trimmed, len);
+    free(trimmed);
+    json_decref(copy);
+    return out;
+}
+
+/* An answer to the estimate through its approval link: (link hash, body) for `stmt`, or with
+ * `approve` as well for the decision. The body's member `text_key`, when given, is sealed. */
+static void answer(struct req *r, struct sql_stmt *stmt, const char *approve, const char *text_key,
+                   size_t text_max, bool required)
 {
     char hash[LINK_HASH_LEN + 1];
-    const char *params[2] = {hash, approve ? "true" : "false"};
+    char *body;
+
     if (!link_from_path(r, "token", hash))
         return;
-    rlog_info(r, "estimate %s by customer link", approve ? "approved" : "declined");
-    api_send(r, &q_decide, params, 200);
+    if (text_key) {
+        if (!(body = body_with_sealed_text(r, text_key, text_max, required)))
+            return;
+    } else if (!(body = strdup(api_body(r)))) {
+        http_reply_oom(r);
+        return;
+    }
+    rlog_info(r, "estimate answered by customer link");
+    if (approve) {
+        const char *params[3] = {hash, approve, body};
+        api_send(r, stmt, params, 200);
+    } else {
+        const char *params[2] = {hash, body};
+        api_send(r, stmt, params, 200);
+    }
+    free(body);
 }
 
 void repair_estimate_approve(struct req *r)
 {
-    decide(r, true);
+    answer(r, &q_decide, "true", NULL, 0, false);
 }
 
 void repair_estimate_decline(struct req *r)
 {
-    decide(r, false);
+    answer(r, &q_decide, "false", "reason", ESTIMATE_REASON_MAX, true);
+}
+
+void repair_estimate_callback(struct req *r)
+{
+    answer(r, &q_callback, NULL, "note", ESTIMATE_NOTE_MAX, false);
 }

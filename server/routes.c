@@ -160,7 +160,7 @@ const struct route routes[] = {
     {"POST", "/api/repairs/{id}/transition", repair_transition, ACCESS_REPAIR,
      "move a repair to another state"},
     {"PUT", "/api/repairs/{id}/estimate", repair_estimate, ACCESS_REPAIR,
-     "write the estimate; returns the customer's approval link token"},
+     "write a new version of the estimate (lines, VAT); returns its approval link token"},
     {"POST", "/api/repairs/{id}/parts", repair_part_add, ACCESS_REPAIR, "record a part used"},
     {"POST", "/api/repairs/{id}/notes", repair_note_add, ACCESS_REPAIR, "add a labour note"},
     {"PUT", "/api/repairs/{id}/promise", repair_promise, ACCESS_REPAIR,
@@ -202,7 +202,9 @@ const struct route routes[] = {
     {"POST", "/api/estimates/{token}/approve", repair_estimate_approve, ACCESS_PUBLIC,
      "the customer approves the estimate"},
     {"POST", "/api/estimates/{token}/decline", repair_estimate_decline, ACCESS_PUBLIC,
-     "the customer declines the estimate"},
+     "the customer declines the estimate, with a reason"},
+    {"POST", "/api/estimates/{token}/callback", repair_estimate_callback, ACCESS_PUBLIC,
+     "the customer asks to be called back about the estimate"},
 
     /* ---- messages, outbox, surveys (message.c) ---- */
     {"GET", "/api/messages/{token}", message_customer_get, ACCESS_PUBLIC,

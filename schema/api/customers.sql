@@ -185,7 +185,16 @@ begin
                 'id', r.id, 'number', r.number, 'store_id', r.store_id, 'serial', d.serial,
                 'state', r.state, 'problem', r.problem, 'opened_at', r.opened_at,
                 'promised_at', r.promised_at, 'estimate_cents', r.estimate_cents,
-                'estimate_state', r.estimate_state, 'contact_owner_id', r.contact_owner_id)
+                'estimate_state', r.estimate_state, 'contact_owner_id', r.contact_owner_id,
+                -- Their answers to its estimates: a decline's reason, a call-back request.
+                'estimate_answers', (select coalesce(json_agg(json_build_object(
+                        'version', e.version, 'state', e.state, 'decided_at', e.decided_at,
+                        'decline_reason', e.decline_reason,
+                        'callback_requested_at', e.callback_requested_at,
+                        'callback_at', e.callback_at, 'callback_note', e.callback_note)
+                        order by e.version), '[]')
+                    from repair_estimates e where e.repair_id = r.id
+                      and (e.decided_at is not null or e.callback_requested_at is not null)))
                 order by r.id), '[]')
             from repair_orders r join devices d on d.id = r.device_id
             where r.id = any (s.repairs)),
@@ -302,6 +311,8 @@ begin
     update surveys set comment = null where id = any (s.surveys) and comment is not null;
     -- Their signatures of intake terms (026): the image goes, its hash and the record's entry stay.
     update repair_signatures set image = null where repair_id = any (s.repairs) and image is not null;
+    update repair_estimates set decline_reason = null, callback_note = null
+    where repair_id = any (s.repairs) and (decline_reason is not null or callback_note is not null);
 
     -- Message entries of their threads that still hold a text or its hash (see the header).
     for e in

@@ -1,5 +1,5 @@
--- Repairs: repair orders through their life cycle, estimates approved by link, parts, notes,
--- promises, and the customer's status link.
+-- Repairs: repair orders through their life cycle, parts, notes, promises, and the customer's
+-- status link. Estimates and their approval by link are in estimate.sql.
 --
 -- Loaded after the numbered migrations on every migrate, so this file holds each function's
 -- one current definition (create or replace) and re-creates its triggers; tables, indexes and
@@ -59,10 +59,7 @@ language sql stable as $$
         'device', json_build_object('id', d.id, 'serial', d.serial, 'model', d.model),
         'problem', r.problem, 'intake', r.intake, 'promised_at', r.promised_at,
         'kept_overnight', r.kept_overnight,
-        'estimate', case when r.estimate_state = 'none' then null
-                         else json_build_object('amount_cents', r.estimate_cents,
-                                'currency', r.estimate_currency, 'lines', r.estimate_lines,
-                                'state', r.estimate_state, 'decided_at', r.estimate_decided_at) end,
+        'estimate', repair_estimate_current(r.id, true),
         'opened_at', r.opened_at, 'updated_at', r.updated_at,
         'allowed_moves', repair_allowed_moves(r.state),
         'allowed_transitions', repair_allowed_transitions(r),
@@ -381,67 +378,6 @@ begin
     return repair_json(r.id);
 end $$;
 
--- PUT /api/repairs/{id}/estimate: {amount_cents, currency?, lines?: [{label, amount_cents}],
--- note?}. A new estimate replaces the old one and its approval link; p_link_hash is the hash of
--- the new approval token made by carnetd, p_link_token the token, for the owner's message.
-create or replace function repair_estimate(p_actor bigint, p_id bigint, p jsonb, p_link_hash text,
-                                p_req text, p_link_token text default null) returns json
-language plpgsql as $$
-declare
-    r repair_orders%rowtype := repair_lock(p_actor, p_id, array['technician', 'manager']);
-    l jsonb;
-    i int := 0;
-begin
-    if r.state not in ('intake', 'diagnosing', 'awaiting_approval') then
-        perform carnet_fail(409, 'bad_state', 'state',
-            format('an estimate is written before the repair starts, not in %s', r.state));
-    end if;
-    if jsonb_typeof(p->'amount_cents') is distinct from 'number'
-       or (p->>'amount_cents') !~ '^[0-9]{1,9}$' or (p->>'amount_cents')::bigint > 100000000 then
-        perform carnet_fail(422, 'invalid', 'amount_cents', 'an amount in cents, 0 to 100000000');
-    end if;
-    if p ? 'currency' and (p->>'currency') !~ '^[A-Z]{3}$' then
-        perform carnet_fail(422, 'invalid', 'currency', 'an ISO 4217 code such as EUR');
-    end if;
-    if p ? 'lines' then
-        if jsonb_typeof(p->'lines') <> 'array' or jsonb_array_length(p->'lines') > 50 then
-            perform carnet_fail(422, 'invalid', 'lines', 'a list of at most 50 lines');
-        end if;
-        for l in select * from jsonb_array_elements(p->'lines') loop
-            if jsonb_typeof(l->'label') is distinct from 'string' or length(l->>'label') not between 1 and 200 then
-                perform carnet_fail(422, 'invalid', format('lines[%s].label', i), 'a label of 1 to 200 characters');
-            end if;
-            if jsonb_typeof(l->'amount_cents') is distinct from 'number'
-               or (l->>'amount_cents') !~ '^-?[0-9]{1,9}$' then
-                perform carnet_fail(422, 'invalid', format('lines[%s].amount_cents', i), 'an amount in cents');
-            end if;
-            i := i + 1;
-        end loop;
-    end if;
-    update repair_orders set estimate_cents = (p->>'amount_cents')::int,
-        estimate_currency = coalesce(p->>'currency', 'EUR'), estimate_lines = coalesce(p->'lines', '[]'),
-        estimate_state = 'pending', estimate_decided_at = null, updated_at = now()
-    where id = r.id;
-    update repair_links set revoked_at = now()
-    where repair_id = r.id and purpose = 'estimate' and used_at is null and revoked_at is null;
-    insert into repair_links (token_hash, repair_id, purpose, expires_at)
-    values (p_link_hash, r.id, 'estimate', now() + interval '30 days');
-    perform record_append(r.device_id, 'repair_estimate',
-        jsonb_build_object('number', r.number, 'amount_cents', (p->>'amount_cents')::int,
-                           'currency', coalesce(p->>'currency', 'EUR'),
-                           'lines', coalesce(p->'lines', '[]')),
-        p_actor, r.store_id, 'repair', r.id);
-    if p_link_token is not null then
-        perform repair_notify(r, 'estimate_ready', jsonb_build_object(
-            'amount', format('%s.%s %s', (p->>'amount_cents')::bigint / 100,
-                             lpad(((p->>'amount_cents')::bigint % 100)::text, 2, '0'),
-                             coalesce(p->>'currency', 'EUR')),
-            'link', '{{public_url}}/estimate/#' || p_link_token));
-    end if;
-    perform carnet_audit(p_actor, 'estimate', 'repair', r.id::text, p_req);
-    return repair_json(r.id);
-end $$;
-
 -- POST /api/repairs/{id}/parts: {part_number, serial?, description?, quantity?}
 create or replace function repair_part_add(p_actor bigint, p_id bigint, p jsonb, p_req text) returns json
 language plpgsql as $$
@@ -569,10 +505,7 @@ language sql stable as $$
         'kept_overnight', r.kept_overnight, 'opened_at', r.opened_at, 'updated_at', r.updated_at,
         'device', json_build_object('model', d.model, 'serial_end', right(d.serial, 4)),
         'store', json_build_object('name', s.name, 'timezone', s.timezone),
-        'estimate', case when r.estimate_state = 'none' then null
-                         else json_build_object('amount_cents', r.estimate_cents,
-                             'currency', r.estimate_currency, 'lines', r.estimate_lines,
-                             'state', r.estimate_state, 'decided_at', r.estimate_decided_at) end,
+        'estimate', repair_estimate_current(r.id, false),
         'history', (select json_agg(json_build_object('state', m.to_state, 'at', m.at) order by m.id)
                     from repair_moves m where m.repair_id = r.id),
         -- Thread messages (006) are entries {author: customer|staff, body}, and since 019
@@ -598,41 +531,6 @@ create or replace function repair_status(p_hash text) returns json
 language plpgsql stable as $$
 begin
     return repair_customer_json((repair_link_find(p_hash, 'status')).repair_id);
-end $$;
-
--- GET /api/estimates/{token}
-create or replace function repair_estimate_view(p_hash text) returns json
-language plpgsql stable as $$
-begin
-    return repair_customer_json((repair_link_find(p_hash, 'estimate')).repair_id);
-end $$;
-
--- POST /api/estimates/{token}/approve | /decline. The link is spent once the customer decides.
-create or replace function repair_estimate_decide(p_hash text, p_approve boolean) returns json
-language plpgsql as $$
-declare
-    l repair_links%rowtype := repair_link_find(p_hash, 'estimate');
-    r repair_orders%rowtype;
-begin
-    select * into r from repair_orders where id = l.repair_id for update;
-    if l.used_at is not null or r.estimate_state <> 'pending' then
-        perform carnet_fail(409, 'already_decided', 'estimate',
-            'this estimate has already been answered');
-    end if;
-    if (select terminal from repair_states where state = r.state) then
-        perform carnet_fail(409, 'repair_closed', 'state', 'this repair is closed');
-    end if;
-    update repair_orders set estimate_state = case when p_approve then 'approved' else 'declined' end,
-        estimate_decided_at = now(), updated_at = now() where id = r.id;
-    update repair_links set used_at = now() where token_hash = p_hash;
-    perform record_append(r.device_id,
-        case when p_approve then 'estimate_approved' else 'estimate_declined' end,
-        jsonb_build_object('number', r.number, 'amount_cents', r.estimate_cents,
-                           'currency', r.estimate_currency),
-        null, r.store_id, 'repair', r.id);
-    perform carnet_audit(null, case when p_approve then 'approve' else 'decline' end,
-                         'repair', r.id::text, null);
-    return repair_customer_json(r.id);
 end $$;
 
 -- ---- live updates: every change of a repair order is an event on its own topic ----

@@ -54,11 +54,12 @@ begin
         '90a9b7558a6b82c2479600071cc4da54026386ce89b3e549385265a2bfa03be8', 'seed');
     rid := (rep->>'id')::bigint;
     perform repair_transition(tech, rid, '{"to": "diagnosing"}', 'seed');
-    perform repair_estimate(tech, rid, '{"amount_cents": 27900, "currency": "EUR",
-        "lines": [{"label": "Display assembly", "amount_cents": 22900}, {"label": "Labour", "amount_cents": 5000}]}',
+    perform repair_estimate(tech, rid, '{"diagnosis": "The display is cracked; touch works.",
+        "lines": [{"kind": "part", "description": "Display assembly", "quantity": 1, "unit_price": 19083, "vat_rate": 2000},
+                  {"kind": "labour", "description": "Labour", "quantity": 1, "unit_price": 4167, "vat_rate": 2000}]}',
         approval, 'seed');
     perform repair_transition(tech, rid, '{"to": "awaiting_approval"}', 'seed');
-    perform repair_estimate_decide(approval, true);
+    perform repair_estimate_decide(approval, true, '{}');
     perform repair_transition(tech, rid, '{"to": "repairing"}', 'seed');
     perform repair_part_add(tech, rid, '{"part_number": "661-21990", "serial": "DSP0DEMO4412", "description": "Display assembly"}', 'seed');
     perform repair_note_add(tech, rid, '{"text": "Display replaced; running calibration."}', 'seed');

@@ -166,7 +166,8 @@ def test_a_link_of_one_kind_opens_no_other_kind(ctx):
         tokens["repair_status"] = r.json["status_token"]
         rid = r.json["id"]
         assert tech.post("/api/repairs/%d/transition" % rid, {"to": "diagnosing"}).status == 200
-        r = tech.put("/api/repairs/%d/estimate" % rid, {"amount_cents": 4900})
+        r = tech.put("/api/repairs/%d/estimate" % rid, {"diagnosis": "Worn battery", "lines": [
+            {"kind": "part", "description": "Battery", "quantity": 1, "unit_price": 4900, "vat_rate": 0}]})
         assert r.status == 200, r
         tokens["estimate"] = r.json["approval_token"]
         assert tech.post("/api/repairs/%d/transition" % rid,

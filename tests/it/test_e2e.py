@@ -164,6 +164,8 @@ def test_technician_diagnoses_and_repairs_customer_follows(ctx):
 
 def test_technician_records_intake_with_photo_and_signature(ctx):
     journey(ctx, "intake")
+def test_estimate_with_lines_approved_on_a_phone(ctx):
+    journey(ctx, "estimate")
 
 
 def standby_offer(ctx, name, at):

@@ -61,7 +61,8 @@ def _repair(ctx):
     assert r.status == 201, r
     status, rid = r.json["status_token"], r.json["id"]
     assert tech.post("/api/repairs/%d/transition" % rid, {"to": "diagnosing"}).status == 200
-    r = tech.put("/api/repairs/%d/estimate" % rid, {"amount_cents": 4900})
+    r = tech.put("/api/repairs/%d/estimate" % rid, {"diagnosis": "Worn battery", "lines": [
+        {"kind": "part", "description": "Battery", "quantity": 1, "unit_price": 4900, "vat_rate": 0}]})
     assert r.status == 200, r
     return status, r.json["approval_token"]
 

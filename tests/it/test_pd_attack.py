@@ -408,7 +408,8 @@ def test_a_repair_its_messages_and_threads(ctx):
     for to in ("diagnosing",):
         assert tech.post("/api/repairs/%d/transition" % rid, {"to": to}).status == 200
         _clean(ctx, "repair transition to " + to)
-    r = tech.put("/api/repairs/%d/estimate" % rid, {"amount_cents": 9900})
+    r = tech.put("/api/repairs/%d/estimate" % rid, {"diagnosis": "Worn battery", "lines": [
+        {"kind": "part", "description": "Battery", "quantity": 1, "unit_price": 9900, "vat_rate": 0}]})
     assert r.status == 200, r
     approval = r.json["approval_token"]
     _clean(ctx, "estimate")

@@ -1,11 +1,15 @@
-"""Repair orders: intake, every allowed and refused state move, the estimate and its approval by
-private link, parts, labour notes, the promised date, the customer's status page, and races."""
+"""Repair orders: intake, every allowed and refused state move, the approval gates, parts, labour
+notes, the promised date, the customer's status page, and races. Estimates and their approval by
+private link: test_estimate.py."""
 import threading
 
 from harness import Client
 
 PW = "carnet-demo"
 S = {}
+# An estimate of one line (test_estimate.py covers estimates).
+ESTIMATE = {"diagnosis": "Worn battery", "lines": [
+    {"kind": "part", "description": "Battery", "quantity": 1, "unit_price": 9900, "vat_rate": 0}]}
 
 STATES = ["intake", "diagnosing", "awaiting_approval", "awaiting_parts", "repairing", "testing",
           "ready", "collected", "returned_unrepaired", "cancelled"]
@@ -170,78 +174,12 @@ def test_approval_gates(ctx):
     assert tech.post("/api/repairs/%d/transition" % rid, {"to": "diagnosing"}).status == 200
     r = tech.post("/api/repairs/%d/transition" % rid, {"to": "awaiting_approval"})
     assert r.status == 409 and r.error["code"] == "no_estimate" and r.error["field"] == "estimate", r
-    assert tech.put("/api/repairs/%d/estimate" % rid, {"amount_cents": 9900}).status == 200
+    assert tech.put("/api/repairs/%d/estimate" % rid, ESTIMATE).status == 200
     assert tech.post("/api/repairs/%d/transition" % rid, {"to": "awaiting_approval"}).status == 200
     for to in ("repairing", "awaiting_parts"):
         r = tech.post("/api/repairs/%d/transition" % rid, {"to": to})
         assert r.status == 409 and r.error["code"] == "estimate_not_approved", r
     assert ctx.sql1("select state from repair_orders where id = %s", (rid,))["state"] == "awaiting_approval"
-
-
-def test_estimate_approved_by_private_link(ctx):
-    tech = login(ctx, "tech")
-    anon = Client(ctx.server.port)
-    rep = open_repair(ctx, tech, "EST0DEV001")
-    rid = rep["id"]
-    assert tech.post("/api/repairs/%d/transition" % rid, {"to": "diagnosing"}).status == 200
-    r = tech.put("/api/repairs/%d/estimate" % rid, {"amount_cents": 12900, "currency": "EUR",
-                 "lines": [{"label": "Screen", "amount_cents": 9900}, {"label": "Labour", "amount_cents": 3000}]})
-    assert r.status == 200, r
-    first = r.json["approval_token"]
-    assert r.json["estimate"]["state"] == "pending", r
-    # A new estimate replaces the old one; the old link stops working.
-    r = tech.put("/api/repairs/%d/estimate" % rid, {"amount_cents": 11900})
-    token = r.json["approval_token"]
-    assert token != first
-    r = anon.get("/api/estimates/" + first)
-    assert r.status == 404 and r.error["field"] == "token", r
-    r = anon.get("/api/estimates/" + token)
-    assert r.status == 200 and r.json["estimate"]["amount_cents"] == 11900, r
-    assert "serial" not in r.json["device"] and "Théo" not in r.raw.decode(), r
-    assert tech.post("/api/repairs/%d/transition" % rid, {"to": "awaiting_approval"}).status == 200
-    # The status link cannot approve, and garbage is not found.
-    r = anon.post("/api/estimates/%s/approve" % rep["status_token"])
-    assert r.status == 404, r
-    assert anon.post("/api/estimates/%s/approve" % ("x" * 43)).status == 404
-    assert anon.post("/api/estimates/short/approve").status == 404
-    assert ctx.sql1("select estimate_state from repair_orders where id = %s", (rid,))["estimate_state"] == "pending"
-    r = anon.post("/api/estimates/%s/approve" % token)
-    assert r.status == 200 and r.json["estimate"]["state"] == "approved", r
-    r = anon.post("/api/estimates/%s/approve" % token)
-    assert r.status == 409 and r.error["code"] == "already_decided", r
-    r = anon.post("/api/estimates/%s/decline" % token)
-    assert r.status == 409, r
-    row = ctx.sql1("select estimate_state, estimate_decided_at from repair_orders where id = %s", (rid,))
-    assert row["estimate_state"] == "approved" and row["estimate_decided_at"] is not None, row
-    e = ctx.sql1("select kind, actor from record_entries where ref_type = 'repair' and ref_id = %s "
-                 "order by id desc limit 1", (rid,))
-    assert e == {"kind": "estimate_approved", "actor": None}, e
-    assert tech.post("/api/repairs/%d/transition" % rid, {"to": "repairing"}).status == 200
-    # No new estimate once the work has started.
-    r = tech.put("/api/repairs/%d/estimate" % rid, {"amount_cents": 1})
-    assert r.status == 409 and r.error["field"] == "state", r
-
-
-def test_estimate_declined_and_validation(ctx):
-    tech = login(ctx, "tech")
-    anon = Client(ctx.server.port)
-    rid = open_repair(ctx, tech, "EST0DEV002")["id"]
-    before = snapshot(ctx)
-    for body, field in (({}, "amount_cents"), ({"amount_cents": -1}, "amount_cents"),
-                        ({"amount_cents": "10"}, "amount_cents"), ({"amount_cents": 10, "currency": "euro"}, "currency"),
-                        ({"amount_cents": 10, "lines": [{"label": "", "amount_cents": 1}]}, "lines[0].label")):
-        r = tech.put("/api/repairs/%d/estimate" % rid, body)
-        assert r.status == 422 and r.error["field"] == field, (body, r)
-    assert login(ctx, "lyon").put("/api/repairs/%d/estimate" % rid, {"amount_cents": 1}).status == 403
-    assert snapshot(ctx) == before
-    token = tech.put("/api/repairs/%d/estimate" % rid, {"amount_cents": 5000}).json["approval_token"]
-    r = anon.post("/api/estimates/%s/decline" % token)
-    assert r.status == 200 and r.json["estimate"]["state"] == "declined", r
-    assert tech.post("/api/repairs/%d/transition" % rid, {"to": "diagnosing"}).status == 200
-    assert tech.post("/api/repairs/%d/transition" % rid, {"to": "returned_unrepaired"}).status == 200
-    ctx.sql("update repair_links set expires_at = now() - interval '1 day' where repair_id = %s", (rid,))
-    r = anon.get("/api/estimates/" + token)
-    assert r.status == 410 and r.error["code"] == "expired", r
 
 
 def test_customer_status_page(ctx):
@@ -271,7 +209,7 @@ def test_customer_status_page(ctx):
         assert secret not in text, secret
     # Each link opens its own repair only, and only for its purpose.
     assert anon.get("/api/repair-status/" + other["status_token"]).json["number"] == other["number"]
-    token = tech.put("/api/repairs/%d/estimate" % rid, {"amount_cents": 100}).json["approval_token"]
+    token = tech.put("/api/repairs/%d/estimate" % rid, ESTIMATE).json["approval_token"]
     assert anon.get("/api/repair-status/" + token).status == 404
     assert anon.get("/api/repair-status/" + "A" * 43).status == 404
     assert anon.get("/api/repair-status/../../etc").status == 404
@@ -368,28 +306,3 @@ def test_every_repair_endpoint_checks_who_calls(ctx):
     # The manager of the store may do the work too.
     r = login(ctx, "manager").post("/api/repairs/%d/notes" % rid, {"text": "checked by the manager"})
     assert r.status == 201, r
-
-
-def test_approve_and_decline_race(ctx):
-    tech = login(ctx, "tech")
-    for _ in range(5):
-        rid = open_repair(ctx, tech, "RACE0DEV03")["id"]
-        token = tech.put("/api/repairs/%d/estimate" % rid, {"amount_cents": 4200}).json["approval_token"]
-        results = []
-        barrier = threading.Barrier(2)
-
-        def answer(verb):
-            barrier.wait()
-            results.append((verb, Client(ctx.server.port).post("/api/estimates/%s/%s" % (token, verb)).status))
-
-        ts = [threading.Thread(target=answer, args=(v,)) for v in ("approve", "decline")]
-        for t in ts:
-            t.start()
-        for t in ts:
-            t.join()
-        assert sorted(s for _, s in results) == [200, 409], results
-        winner = [v for v, s in results if s == 200][0]
-        state = ctx.sql1("select estimate_state from repair_orders where id = %s", (rid,))["estimate_state"]
-        assert state == {"approve": "approved", "decline": "declined"}[winner], (results, state)
-        assert count(ctx, "record_entries", "ref_type = 'repair' and ref_id = %s and kind like 'estimate_%%'",
-                      (rid,)) == 1

@@ -257,7 +257,8 @@ def test_repair_tells_its_owner_each_step_and_offers_a_survey(ctx):
     assert p and p["state"] == "intake" and p["resolved_at"] is None, p
 
     move(tech, rid, "diagnosing")
-    est = tech.put("/api/repairs/%d/estimate" % rid, {"amount_cents": 12950, "currency": "EUR"})
+    est = tech.put("/api/repairs/%d/estimate" % rid, {"diagnosis": "Worn battery", "lines": [
+        {"kind": "part", "description": "Battery", "quantity": 1, "unit_price": 12950, "vat_rate": 0}]})
     assert est.status == 200, est
     e = outbox(ctx, "repair", rid, "estimate_ready")
     assert len(e) == 1 and "129.50 EUR" in e[0]["body"], e

@@ -23,16 +23,17 @@ select pg_temp.try(format('select repair_transition(%s, %s, %L, %L)', :tech, :ri
 select repair_transition(:tech, :rid, '{"to": "diagnosing"}', 'req-2') ->> 'state' as state;
 select pg_temp.try(format('select repair_transition(%s, %s, %L, %L)', :tech, :rid,
                           '{"to": "awaiting_approval"}', 'r'));
-select repair_estimate(:tech, :rid, '{"amount_cents": 8900, "currency": "EUR",
-                                      "lines": [{"label": "Battery", "amount_cents": 8900}]}',
+select repair_estimate(:tech, :rid, '{"diagnosis": "Worn battery", "lines": [{"kind": "part",
+                                      "description": "Battery", "quantity": 1, "unit_price": 8900,
+                                      "vat_rate": 0}]}',
                        repeat('e', 64), 'req-3') -> 'estimate' ->> 'state' as estimate;
 select repair_transition(:tech, :rid, '{"to": "awaiting_approval"}', 'req-4') ->> 'state' as state;
 
 -- The customer decides by link; a link is for one purpose.
 select v -> 'estimate' ->> 'amount_cents' as amount from repair_estimate_view(repeat('e', 64)) v;
 select pg_temp.try($$select repair_estimate_view(repeat('c', 64))$$);
-select repair_estimate_decide(repeat('e', 64), true) -> 'estimate' ->> 'state' as decided;
-select pg_temp.try($$select repair_estimate_decide(repeat('e', 64), false)$$);
+select repair_estimate_decide(repeat('e', 64), true, '{}') -> 'estimate' ->> 'state' as decided;
+select pg_temp.try($$select repair_estimate_decide(repeat('e', 64), false, '{"reason": "x"}')$$);
 
 select repair_transition(:tech, :rid, '{"to": "repairing"}', 'req-5') ->> 'state' as state;
 select json_array_length(repair_part_add(:tech, :rid, '{"part_number": "661-1", "serial": "BAT0TEST01",

@@ -1,13 +1,13 @@
-// A repair by its private link: /repair/#TOKEN (status) or /estimate/#TOKEN (the estimate,
-// to approve or decline). Both answer with the same customer view of the repair.
+// A repair by its private status link: /repair/#TOKEN. (The estimate's approval link has its own
+// page: /estimate/, web/js/estimate.js.)
 import { get, post, linkToken } from './api.js';
-import { initI18n, onLangChange, t, lang } from './i18n.js';
+import { initI18n, onLangChange, t } from './i18n.js';
 import { $, h, fill, announce, errorText, fmtDateTime, showFormError, clearFormErrors } from './ui.js';
 import { follow, debounce } from './live.js';
+import { formatMoney as money } from './money.js';
 
 const token = linkToken();
-const estimateMode = location.pathname.startsWith('/estimate');
-const base = estimateMode ? `/api/estimates/${encodeURIComponent(token)}` : `/api/repair-status/${encodeURIComponent(token)}`;
+const base = `/api/repair-status/${encodeURIComponent(token)}`;
 const FLOW = ['intake', 'diagnosing', 'awaiting_approval', 'awaiting_parts', 'repairing', 'testing', 'ready', 'collected'];
 const KIND = { ready: 'ok', collected: 'ok', cancelled: 'bad', returned_unrepaired: 'warn', awaiting_approval: 'warn' };
 let rep = null;
@@ -15,7 +15,6 @@ let rep = null;
 let thread = null;
 const threadUrl = `/api/messages/${encodeURIComponent(token)}`;
 
-const money = (c, cur) => new Intl.NumberFormat(lang() === 'fr' ? 'fr-FR' : 'en-GB', { style: 'currency', currency: cur || 'EUR' }).format(c / 100);
 
 function draw() {
   if (!rep) return;
@@ -29,7 +28,6 @@ function draw() {
   $('#r-promised').textContent = rep.promised_at ? fmtDateTime(rep.promised_at, tz) : '—';
   const e = rep.estimate;
   $('#r-estimate').textContent = e ? `${money(e.amount_cents, e.currency)}${e.state === 'approved' ? ' ✓' : e.state === 'declined' ? ' ✗' : ''}` : '—';
-  $('#r-approve').hidden = !(estimateMode && e && e.state === 'pending');
   // Progress: the states this repair went through, then the ones still ahead on the usual path.
   const seen = (rep.history || []).map((x) => x.state);
   const terminalOff = ['cancelled', 'returned_unrepaired'].includes(rep.state);
@@ -53,23 +51,9 @@ function draw() {
   }
 }
 
-async function decide(approve) {
-  try {
-    rep = await post(base + (approve ? '/approve' : '/decline'), {});
-    draw();
-    announce(approve ? t('repair.approved') : t('rs.returned_unrepaired'), 'ok');
-  } catch (e) {
-    announce(errorText(e), 'error');
-  }
-}
-
 async function start() {
   initI18n();
-  if (estimateMode) document.querySelector('h1').textContent = t('repair.estimate');
   onLangChange(draw);
-  $('#r-approve-yes').addEventListener('click', () => decide(true));
-  $('#r-approve-no').addEventListener('click', () => decide(false));
-  // The estimate page has no thread (its link is single-purpose): only the status page writes.
   $('#r-write')?.addEventListener('submit', async (e) => {
     e.preventDefault();
     const form = e.currentTarget;
@@ -87,22 +71,20 @@ async function start() {
   try {
     if (!token) throw new Error(t('manage.nolink'));
     // Both at once: the page costs one round trip.
-    [rep, thread] = await Promise.all([get(base), estimateMode ? null : get(threadUrl).catch(() => null)]);
+    [rep, thread] = await Promise.all([get(base), get(threadUrl).catch(() => null)]);
     draw();
     // The status link follows the repair live: a move, an approval or a new promise shows
-    // without a reload (the estimate link is single-purpose and has no stream).
-    if (!estimateMode) {
-      const again = debounce(async () => {
-        try {
-          [rep, thread] = await Promise.all([get(base), get(threadUrl).catch(() => thread)]);
-          draw();
-        } catch { /* the next event or reconnect tries again */ }
-      });
-      const live = $('#live');
-      follow(`${base}/events`, () => again(), {
-        onState: (on) => { live.hidden = false; live.dataset.state = on ? 'on' : 'off'; live.textContent = t(on ? 'live.on' : 'live.off'); },
-      });
-    }
+    // without a reload.
+    const again = debounce(async () => {
+      try {
+        [rep, thread] = await Promise.all([get(base), get(threadUrl).catch(() => thread)]);
+        draw();
+      } catch { /* the next event or reconnect tries again */ }
+    });
+    const live = $('#live');
+    follow(`${base}/events`, () => again(), {
+      onState: (on) => { live.hidden = false; live.dataset.state = on ? 'on' : 'off'; live.textContent = t(on ? 'live.on' : 'live.off'); },
+    });
   } catch (e) {
     $('#loading').hidden = true;
     $('#error').textContent = e.code ? errorText(e) : e.message;

@@ -3,13 +3,14 @@
 // values in every field, only the moves the server allows now (allowed_transitions), live over
 // SSE; write the estimate, the promised date, parts and notes. The customer's links are never
 // shown as text: only their hashes are stored, and a link made on this tablet can be copied.
-import { get, post, put, ApiError } from '../api.js';
+import { get, post, put } from '../api.js';
 import { t } from '../i18n.js';
 import { h, fill, fmtDateTime, announce, errorText, showFormError, clearFormErrors } from '../ui.js';
 import { money, searchForm } from './device.js';
 import { follow, debounce } from '../live.js';
 import { observationCard } from './callbacks.js';
 import { mountIntake } from './intake.js';
+import { mountEstimate } from './estimate.js';
 
 const enc = encodeURIComponent;
 const CHECKLIST = ['screen', 'back glass', 'buttons', 'camera', 'water damage indicator'];
@@ -94,11 +95,6 @@ function localInput(iso) {
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`;
 }
 
-// Sections other modules draw into the ticket (the estimate editor, the intake record): each
-// registers a function ({el, repair, session, reload}) for its container, #repair-estimate or
-// #repair-intake. Until the estimate one is registered, the simple estimate form stays.
-const sections = {};
-export function registerTicketSection(name, draw) { sections[name] = draw; }
 
 async function copyLink(url) {
   try {
@@ -182,16 +178,6 @@ async function detail({ el, session, go, id }) {
   const observationSlot = h('div', { id: 'repair-observation' });
   // Technicians and managers of the repair's store (and admins) record at the bench.
   const atBench = session.me.admin || (session.me.stores.find((s) => s.store_id === r.store_id)?.roles || []).some((x) => x === 'technician' || x === 'manager');
-  const estimateForm = smallForm('rp-estimate-form', t('repair.estimate'),
-    field('es-amount', t('repairs.estimate'), h('input', { id: 'es-amount', name: 'amount', inputmode: 'decimal', required: true })),
-    t('save'), async (f) => {
-      const amount = Math.round(Number(f.amount.value.replace(',', '.')) * 100);
-      if (!f.amount.value.trim() || !Number.isFinite(amount)) throw new ApiError(422, { code: 'invalid', field: 'amount', message: t('repairs.estimate') });
-      const res = await put(`/api/repairs/${r.id}/estimate`, { amount_cents: amount, currency: (r.estimate && r.estimate.currency) || 'EUR' });
-      links(r.id, { estimate: abs('/estimate/#' + res.approval_token) });
-      announce(t('setup.added'), 'ok');
-      await reload();
-    });
   const promiseForm = smallForm('rp-promise-form', t('repairs.promised'),
     [field('pr-at', t('repairs.promised'), h('input', { id: 'pr-at', name: 'promised_at', type: 'datetime-local' })),
       h('label', { class: 'choice', for: 'pr-overnight', style: 'margin-bottom:1rem' }, h('input', { type: 'checkbox', id: 'pr-overnight', name: 'kept_overnight' }), h('span', null, t('ticket.overnight')))],
@@ -219,15 +205,16 @@ async function detail({ el, session, go, id }) {
   // The forms show the current values; a field someone is typing in is left alone.
   function fillForms() {
     const typing = (input) => document.activeElement === input;
-    const amount = estimateForm.elements.amount;
-    if (!typing(amount)) amount.value = r.estimate ? (r.estimate.amount_cents / 100).toFixed(2) : '';
-    // The simple form writes an estimate before work starts, while none is approved.
-    estimateForm.hidden = Boolean(sections.estimate) || !['intake', 'diagnosing', 'awaiting_approval'].includes(r.state) || (r.estimate && r.estimate.state === 'approved');
     const at = promiseForm.elements.promised_at;
     if (!typing(at)) at.value = localInput(r.promised_at);
     promiseForm.elements.kept_overnight.checked = r.kept_overnight;
-    for (const [name, slot] of [['estimate', estimateSlot], ['intake', intakeSlot]]) {
-      if (sections[name]) sections[name]({ el: slot, repair: r, session, reload });
+    // The estimate (estimate.js) is drawn again only when it or the repair's state changed, so
+    // an event (a note, a part) never wipes an estimate being written.
+    const e = r.estimate;
+    const estimateKey = JSON.stringify([r.state, e && e.version, e && e.state, e && e.callback]);
+    if (estimateKey !== estimateSlot.dataset.key) {
+      estimateSlot.dataset.key = estimateKey;
+      mountEstimate(estimateSlot, { r, session, onSent: (res) => { links(r.id, { estimate: abs('/estimate/#' + res.approval_token) }); reload(); } });
     }
     // The observation card (callbacks.js) is drawn again with the ticket, unless someone is
     // typing in it.
@@ -240,7 +227,7 @@ async function detail({ el, session, go, id }) {
     h('p', null, h('span', { class: 'live-dot', id: 'rp-live', dataset: { state: 'off' } }, t('live.off'))),
     h('div', { class: 'cols' },
       view,
-      h('div', null, intakeSlot, estimateSlot, estimateForm, promiseForm, partForm, noteForm)),
+      h('div', null, intakeSlot, estimateSlot, promiseForm, partForm, noteForm)),
     observationSlot);
 
   // The intake record (intake.js) draws itself once and again after its own changes.
