@@ -176,3 +176,13 @@ def test_customer_answers_survey(ctx):
             " select s.id, 'visit', 987654321, message_token_hash(%s), now() + interval '14 days'"
             " from stores s where s.code = 'paris-opera'", (token,))
     journey(ctx, "survey", {"CARNET_E2E_SURVEY_TOKEN": token, "CARNET_E2E_LOCALE": "fr-FR"})
+
+
+def test_french_validation_errors(ctx):
+    # French everywhere (issue #13 point 7): every form's invalid input on a French page shows
+    # French errors only; a survey link for the survey form.
+    token = secrets.token_urlsafe(32)
+    ctx.sql("insert into surveys (store_id, ref_type, ref_id, token_hash, expires_at)"
+            " select s.id, 'visit', 987654322, message_token_hash(%s), now() + interval '14 days'"
+            " from stores s where s.code = 'paris-opera'", (token,))
+    journey(ctx, "french", {"CARNET_E2E_SURVEY_TOKEN": token, "CARNET_E2E_LOCALE": "fr-FR"})

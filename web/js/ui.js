@@ -82,8 +82,10 @@ export function errorText(err, { withField = false } = {}) {
 export function showFormError(form, err) {
   clearFormErrors(form);
   const name = err.field && String(err.field);
-  const input = name && (form.querySelector(`[name="${CSS.escape(name)}"]`) ||
-    form.querySelector(`[data-field="${CSS.escape(name)}"]`));
+  // 'contact.email' or 'hours[2]' belong to the control named 'contact' or 'hours'.
+  const find = (n) => n && (form.querySelector(`[name="${CSS.escape(n)}"]`) ||
+    form.querySelector(`[data-field="${CSS.escape(n)}"]`));
+  const input = name && (find(name) || find(name.split(/[.[]/)[0]));
   if (input) {
     const id = (input.id || input.name || 'f') + '-err';
     const msg = h('p', { class: 'field-error', id }, errorText(err));
