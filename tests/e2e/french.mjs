@@ -5,7 +5,7 @@
 // during the journey. Covered: booking details, walk-in line, survey, staff sign-in, staff
 // check-in and walk-in, device search, PIN form and the shared tablet's lock screen.
 import fs from 'node:fs';
-import { run, newPage, shot, check, expectText, noErrors, TABLET, staffApi } from './lib.mjs';
+import { run, newPage, shot, check, expectText, noErrors, PHONE, TABLET, staffApi } from './lib.mjs';
 
 const SURVEY = process.env.CARNET_E2E_SURVEY_TOKEN;
 
@@ -139,6 +139,11 @@ run('french', async (ctx, o) => {
   await tab.getByRole('button', { name: 'Déverrouiller' }).click();
   await tab.locator('#nav').waitFor();
   check(await tab.locator('#nav').isVisible(), 'the right PIN opens the session again');
+  // The header with its Switch staff button fits a phone.
+  await tab.setViewportSize(PHONE);
+  await shot(tab, o.out, 'french-7-phone');
+  check(await tab.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth),
+    'nothing overflows a 390 px wide phone');
   noErrors(tab);
 
   // The API agrees: the PIN was set for the specialist, who is signed in again.

@@ -36,8 +36,8 @@ async function lockScreen(el, start, locked) {
       btn.disabled = true;
       try {
         await unlock(String(new FormData(form).get('pin')), person && person.staff_id);
-        if (!location.hash || location.hash === '#login' || location.hash === '#lock') location.hash = 'today';
         await start();
+        if (!location.hash || location.hash === '#login' || location.hash === '#lock') location.hash = 'today';
       } catch (err) {
         showFormError(form, err);
         if (err.code === 'pin_ended' || err.code === 'unauthenticated') {
@@ -61,7 +61,7 @@ async function lockScreen(el, start, locked) {
 
 function signInForm(el, start, folded) {
   const form = h('form', { class: 'card', novalidate: true, style: 'max-width:28rem;margin:2rem auto' },
-    h('h1', null, t('staff.login')),
+    h(folded ? 'h2' : 'h1', null, t('staff.login')),
     h('div', { class: 'field' },
       h('label', { for: 'l-email' }, t('staff.email')),
       h('input', { id: 'l-email', name: 'email', type: 'email', autocomplete: 'username', required: true })),
@@ -125,10 +125,14 @@ function pinForm(el) {
 }
 
 export async function render({ el, start, name }) {
+  // Drawn into a holder of its own: when the app moves on while the tablet's list is on its
+  // way, the late drawing lands in a detached holder, not on top of the next view.
+  const root = h('div');
+  el.append(root);
   if (name === 'pin') {
-    pinForm(el);
+    pinForm(root);
     return;
   }
-  const listed = await lockScreen(el, start, name === 'lock');
-  signInForm(el, start, listed);
+  const listed = await lockScreen(root, start, name === 'lock');
+  signInForm(root, start, listed);
 }
