@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import { run, newPage, shot, check, expectText, noErrors, PHONE, TABLET, staffApi } from './lib.mjs';
 
 const SURVEY = process.env.CARNET_E2E_SURVEY_TOKEN;
+const MANAGE = process.env.CARNET_E2E_MANAGE_TOKEN;
 
 /** The English texts of the error keys (err.*) of web/js/i18n.js. */
 function englishErrorTexts() {
@@ -76,6 +77,16 @@ run('french', async (ctx, o) => {
     noErrors(survey);
   }
 
+  // 3b. The manage page of a booking: an empty message to the store.
+  if (MANAGE) {
+    const manage = await frenchPage(ctx);
+    await manage.goto(o.base + '/manage/#' + MANAGE);
+    await manage.locator('#m-write button[type="submit"]').click();
+    await onlyFrench(manage, manage.locator('#m-write .field-error'), /\S/, 'manage page, empty message');
+    await shot(manage, o.out, 'french-2b-manage');
+    noErrors(manage);
+  }
+
   // 4. Staff sign-in: no email, then a wrong password.
   const tab = await frenchPage(ctx, TABLET);
   await tab.goto(o.base + '/staff/');
@@ -104,6 +115,16 @@ run('french', async (ctx, o) => {
   await tab.getByLabel('Série, IMEI, n° de réparation, e-mail ou téléphone').fill('??');
   await tab.getByLabel('Série, IMEI, n° de réparation, e-mail ou téléphone').press('Enter');
   await onlyFrench(tab, tab.locator('.field-error, #status, .notice'), /\S/, 'device search, bad query');
+
+  // 6b. An unknown device offers its record: saved without a model. A repair opened empty.
+  await tab.goto(o.base + '/staff/#device/C02FRZZZZ001');
+  await tab.getByLabel('Modèle').waitFor();
+  await tab.getByRole('button', { name: 'Enregistrer', exact: true }).click();
+  await onlyFrench(tab, tab.locator('.field-error, #status'), /\S/, 'new device, no model');
+  await tab.goto(o.base + '/staff/#repairs');
+  await tab.getByRole('button', { name: 'Ouvrir une réparation' }).click();
+  await onlyFrench(tab, tab.locator('#repair-open .field-error, #status'), /\S/, 'repair order, empty');
+  await shot(tab, o.out, 'french-4b-repair');
 
   // 7. The PIN form: too short, too easy, wrong password; then a good one.
   await tab.goto(o.base + '/staff/#pin');
@@ -142,8 +163,9 @@ run('french', async (ctx, o) => {
   // The header with its Switch staff button fits a phone.
   await tab.setViewportSize(PHONE);
   await shot(tab, o.out, 'french-7-phone');
-  check(await tab.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth),
-    'nothing overflows a 390 px wide phone');
+  check(await tab.evaluate(() => [...document.querySelectorAll('.topbar > *')]
+    .every((e) => e.getBoundingClientRect().right <= window.innerWidth)),
+  'the top bar fits a 390 px wide phone');
   noErrors(tab);
 
   // The API agrees: the PIN was set for the specialist, who is signed in again.

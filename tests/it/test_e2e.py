@@ -185,4 +185,6 @@ def test_french_validation_errors(ctx):
     ctx.sql("insert into surveys (store_id, ref_type, ref_id, token_hash, expires_at)"
             " select s.id, 'visit', 987654322, message_token_hash(%s), now() + interval '14 days'"
             " from stores s where s.code = 'paris-opera'", (token,))
-    journey(ctx, "french", {"CARNET_E2E_SURVEY_TOKEN": token, "CARNET_E2E_LOCALE": "fr-FR"})
+    code = booked_soon(ctx, "Françoise Française", "Setup", "specialist@carnet.test")
+    journey(ctx, "french", {"CARNET_E2E_SURVEY_TOKEN": token, "CARNET_E2E_LOCALE": "fr-FR",
+                            "CARNET_E2E_MANAGE_TOKEN": manage_link(ctx, code)})
