@@ -21,6 +21,8 @@
  * the sign-in throttle: the caller's own session, or a colleague's session opened on the same
  * tablet (switching staff). An unlock always mints a new token for the session, so a token is
  * never handed out twice and the one left behind by the previous user of the tablet is dead.
+ * Live views keep a session busy without anyone at the tablet, so the staff app also locks it
+ * itself after idle_seconds (GET /api/auth/me) without a touch.
  */
 #include "auth.h"
 
@@ -530,6 +532,9 @@ void auth_me(struct req *r)
     }
     me = json_pack("{sIsssbso}", "staff_id", (json_int_t)atoll(r->who.staff_id), "name",
                    r->who.name, "admin", r->who.admin, "stores", stores);
+    /* The staff app locks a shared tablet after this long without a touch (auth.c header). */
+    if (me)
+        json_object_set_new(me, "idle_seconds", json_integer(config.session_idle_s));
     /* Readable only by same-origin pages (no CORS), so handing it back leaks nothing. */
     if (me && r->who.csrf[0])
         json_object_set_new(me, "csrf", json_string(r->who.csrf));

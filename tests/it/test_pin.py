@@ -286,6 +286,8 @@ def test_switching_staff_on_one_tablet(ctx):
 def test_lock_now(ctx):
     t = _tablet(ctx, 22)
     t.sign_in("manager@carnet.test")
+    # The staff app locks the tablet itself after this long without a touch.
+    assert t.get("/api/auth/me").json["idle_seconds"] == 1800
     r = t.post("/api/auth/lock", {})
     assert r.status == 204, r
     assert t.get("/api/auth/me").error["code"] == "locked"

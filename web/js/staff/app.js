@@ -145,6 +145,23 @@ function switchButton() {
   return b;
 }
 
+// A shared tablet locks itself after the session idle timeout without a touch: live views keep
+// the session busy on the server, so its own idle timeout would never come. Someone without a
+// PIN is not locked (the server refuses with no_pin) and stays as before.
+let lastTouch = Date.now();
+const IDLE_CHECK_MS = 30000;
+for (const ev of ['pointerdown', 'keydown']) document.addEventListener(ev, () => { lastTouch = Date.now(); }, true);
+setInterval(async () => {
+  const idle = session.me && session.me.idle_seconds;
+  if (!idle || Date.now() - lastTouch < idle * 1000) return;
+  lastTouch = Date.now();
+  try { await lockSession(); } catch { return; }
+  session.me = null;
+  session.locked = true;
+  drawChrome();
+  go('lock');
+}, IDLE_CHECK_MS);
+
 initI18n();
 onLangChange(() => route());
 window.addEventListener('hashchange', route);

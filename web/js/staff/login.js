@@ -27,7 +27,7 @@ async function lockScreen(el, start, locked) {
   const slot = h('div');
   const ask = (person) => {
     const form = h('form', { novalidate: true },
-      pinInput('lock-pin', t('lock.pin', { name: person ? person.name : '' }), 'off'),
+      pinInput('lock-pin', person ? t('lock.pin', { name: person.name }) : t('field.pin'), 'off'),
       h('button', { type: 'submit', class: 'wide' }, t('lock.unlock')));
     form.addEventListener('submit', async (e) => {
       e.preventDefault();
