@@ -96,7 +96,10 @@ export function showFormError(form, err) {
     else input.after(msg);
     input.focus();
   } else {
-    form.prepend(h('p', { class: 'field-error form-error', role: 'alert' }, errorText(err, { withField: true })));
+    const top = h('p', { class: 'field-error form-error', role: 'alert' }, errorText(err, { withField: true }));
+    const heading = form.querySelector(':scope > h1, :scope > h2, :scope > h3');
+    if (heading) heading.after(top);
+    else form.prepend(top);
   }
   announce(errorText(err, { withField: !input }), 'error');
 }
