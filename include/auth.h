@@ -14,6 +14,8 @@ struct principal;
 
 #define AUTH_COOKIE "carnet_session"
 #define AUTH_CSRF_HEADER "X-CSRF-Token"
+/* Names the browser (a shared tablet) that sessions were opened on; see auth.c. */
+#define AUTH_TABLET_COOKIE "carnet_tablet"
 
 /*
  * Looks the caller's session up (one query), fills r->who, and then calls `next(r)`; or replies
@@ -34,6 +36,14 @@ int auth_init(void);
 void auth_login(struct req *r);
 void auth_logout(struct req *r);
 void auth_me(struct req *r);
+
+/* Shared tablets (auth.c): POST /api/auth/unlock {pin, staff_id?} (public), POST
+ * /api/auth/lock (the caller's own session), GET /api/auth/tablet (who may unlock here). */
+void auth_unlock(struct req *r);
+void auth_lock(struct req *r);
+void auth_tablet(struct req *r);
+/* True when `pin` is 4 to 6 ASCII digits (strength is staff.c's business, when one is set). */
+bool auth_pin_format_ok(const char *pin);
 
 /* The key a sign-in attempt's account tag is made with (login_mac in schema/api/core.sql): hex,
  * derived from the data key, handed to SQL with each call and never stored. NULL before the

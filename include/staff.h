@@ -15,6 +15,7 @@ void staff_reset_password(struct req *r);
 void staff_disable(struct req *r);
 void staff_enable(struct req *r);
 void staff_change_password(struct req *r);
+void staff_set_pin(struct req *r);
 void staff_audit(struct req *r);
 
 #endif

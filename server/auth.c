@@ -13,6 +13,16 @@
  * Throttling is PostgreSQL's (auth_throttle, shared by every carnetd): each sign-in is an
  * attempt recorded as failed before its password is checked; a correct password turns it into
  * a success, and an attempt whose password was never checked is voided, not counted.
+ *
+ * Shared tablets: a browser that signs in also gets a tablet cookie (random, HttpOnly; only its
+ * hash is stored, beside each session opened on it). An idle session of someone who has a PIN
+ * is locked rather than ended (auth_session says so; every route answers 401 `locked`), and
+ * POST /api/auth/unlock gives it back for the PIN, checked with argon2id on a CPU worker under
+ * the sign-in throttle: the caller's own session, or a colleague's session opened on the same
+ * tablet (switching staff). An unlock always mints a new token for the session, so a token is
+ * never handed out twice and the one left behind by the previous user of the tablet is dead.
+ * Live views keep a session busy without anyone at the tablet, so the staff app also locks it
+ * itself after idle_seconds (GET /api/auth/me) without a touch.
  */
 #include "auth.h"
 
@@ -33,14 +43,24 @@
 #include "worker.h"
 
 #define TOKEN_BYTES 32
+#define TABLET_COOKIE_MAX_AGE_S 31536000 /* a year: it names the device, not a person */
+#define PIN_MIN_DIGITS 4
+#define PIN_MAX_DIGITS 6
 
 static struct sql_stmt q_session = SQL_STMT("auth_session", "select auth_session($1, $2)", 2);
 static struct sql_stmt q_login_begin =
     SQL_STMT("auth_login_begin", "select auth_login_begin($1, $2, $3)", 3);
 static struct sql_stmt q_login_finish =
-    SQL_STMT("auth_login_finish", "select auth_login_finish($1, $2, $3, $4, $5)", 5);
+    SQL_STMT("auth_login_finish", "select auth_login_finish($1, $2, $3, $4, $5, $6)", 6);
 static struct sql_stmt q_login_void = SQL_STMT("auth_login_void", "select auth_login_void($1)", 1);
 static struct sql_stmt q_logout = SQL_STMT("auth_logout", "select auth_logout($1)", 1);
+static struct sql_stmt q_unlock_begin =
+    SQL_STMT("staff_unlock_begin", "select staff_unlock_begin($1, $2, $3, $4, $5)", 5);
+static struct sql_stmt q_unlock_finish =
+    SQL_STMT("staff_unlock_finish", "select staff_unlock_finish($1, $2, $3, $4, $5, $6)", 6);
+static struct sql_stmt q_tablet = SQL_STMT("staff_tablet_list", "select staff_tablet_list($1)", 1);
+static struct sql_stmt q_lock =
+    SQL_STMT("staff_session_lock", "select staff_session_lock($1, $2, $3)", 3);
 
 /* A valid argon2id hash of a random string: verifying against it costs what a real check does. */
 static char dummy_hash[crypto_pwhash_STRBYTES];
@@ -67,31 +87,51 @@ bool auth_allows(const struct principal *p, unsigned access, const char *store_i
     return false;
 }
 
-/* Extracts the session token from the Authorization header or the cookie. */
-static char *token_from(struct req *r, bool *via_cookie)
+/* The value of cookie `name`, copied; NULL when absent or empty. */
+static char *cookie_value(struct req *r, const char *name)
 {
-    const char *authz = http_header(r, "Authorization");
     const char *cookie = http_header(r, "Cookie");
     const char *p;
-    size_t n = strlen(AUTH_COOKIE);
+    size_t n = strlen(name);
 
-    *via_cookie = false;
-    if (authz && strncasecmp(authz, "Bearer ", 7) == 0 && authz[7])
-        return strdup(authz + 7);
     for (p = cookie; p && *p;) {
         while (*p == ' ' || *p == ';')
             p++;
-        if (strncmp(p, AUTH_COOKIE, n) == 0 && p[n] == '=') {
+        if (strncmp(p, name, n) == 0 && p[n] == '=') {
             const char *v = p + n + 1;
             size_t len = strcspn(v, ";");
-            if (len == 0)
-                return NULL;
-            *via_cookie = true;
-            return strndup(v, len);
+            return len ? strndup(v, len) : NULL;
         }
         p = strchr(p, ';');
     }
     return NULL;
+}
+
+/* Extracts the session token from the Authorization header or the cookie. */
+static char *token_from(struct req *r, bool *via_cookie)
+{
+    const char *authz = http_header(r, "Authorization");
+    char *v;
+
+    *via_cookie = false;
+    if (authz && strncasecmp(authz, "Bearer ", 7) == 0 && authz[7])
+        return strdup(authz + 7);
+    v = cookie_value(r, AUTH_COOKIE);
+    *via_cookie = v != NULL;
+    return v;
+}
+
+/* The hash of the browser's tablet cookie into `out`; false without one. */
+static bool tablet_hash(struct req *r, char out[65])
+{
+    char *v = cookie_value(r, AUTH_TABLET_COOKIE);
+
+    if (!v)
+        return false;
+    util_token_hash(v, out);
+    sodium_memzero(v, strlen(v));
+    free(v);
+    return true;
 }
 
 static bool is_write(const char *method)
@@ -161,6 +201,12 @@ static void on_session(struct req *r, const struct db_result *res)
         return;
     }
     j = json_loads(db_value(res, 0, 0), 0, NULL);
+    if (json_is_true(json_object_get(j, "locked"))) {
+        json_decref(j);
+        http_reply_error(r, 401, "locked", "pin",
+                         "this session is locked: unlock it with your PIN, or sign in");
+        return;
+    }
     if (!j || principal_from_json(&r->who, j) < 0) {
         if (j)
             json_decref(j);
@@ -237,6 +283,8 @@ struct login {
     bool bearer;
     char ip[64];
     char token[TOKEN_BYTES * 2]; /* the new session's token: only its hash reaches the database */
+    char tablet[65];             /* the hash of the browser's tablet cookie, or empty */
+    char tablet_token[TOKEN_BYTES * 2]; /* a new tablet cookie to set, or empty */
 };
 
 static void on_login_void(const struct db_result *res, void *arg)
@@ -260,6 +308,7 @@ static void login_free(void *p)
         free(l->password);
     }
     sodium_memzero(l->token, sizeof(l->token));
+    sodium_memzero(l->tablet_token, sizeof(l->tablet_token));
     free(l->email);
     free(l->hash);
     free(l);
@@ -271,11 +320,42 @@ static void reply_bad_credentials(struct req *r)
                      "that email and password do not match an active account");
 }
 
+static void add_cookie(struct req *r, const char *name, const char *value, int max_age)
+{
+    char cookie[256];
+
+    snprintf(cookie, sizeof(cookie), "%s=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%d%s", name,
+             value, max_age, strncmp(config.public_url, "https:", 6) == 0 ? "; Secure" : "");
+    http_add_header(r, "Set-Cookie", cookie);
+    sodium_memzero(cookie, sizeof(cookie));
+}
+
+/* Replies 200 with a new session: its cookie (then the new tablet's, when `tablet_token` is
+ * given), {"staff", "csrf"} and, for API clients, the token. Takes a reference to `staff`. */
+static void reply_session(struct req *r, const char *token, json_t *staff, bool bearer,
+                          const char *tablet_token)
+{
+    char csrf[65];
+    json_t *body;
+
+    auth_csrf_for(token, csrf);
+    add_cookie(r, AUTH_COOKIE, token, config.session_ttl_s);
+    if (tablet_token && tablet_token[0])
+        add_cookie(r, AUTH_TABLET_COOKIE, tablet_token, TABLET_COOKIE_MAX_AGE_S);
+    body = json_pack("{sOss}", "staff", staff, "csrf", csrf);
+    if (body && bearer)
+        json_object_set_new(body, "token", json_string(token));
+    if (!body) {
+        http_reply_oom(r);
+        return;
+    }
+    http_reply_jansson(r, 200, body);
+}
+
 static void on_login_finish(struct req *r, const struct db_result *res)
 {
     struct login *l = r->state;
-    char cookie[256], csrf[65];
-    json_t *staff, *body;
+    json_t *staff;
 
     if (res->status != DB_OK) {
         api_reply_db_error(r, res);
@@ -290,16 +370,8 @@ static void on_login_finish(struct req *r, const struct db_result *res)
         http_reply_error(r, 500, "internal", NULL, "bad session record");
         return;
     }
-    auth_csrf_for(l->token, csrf);
-    snprintf(cookie, sizeof(cookie), "%s=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%d%s",
-             AUTH_COOKIE, l->token, config.session_ttl_s,
-             strncmp(config.public_url, "https:", 6) == 0 ? "; Secure" : "");
-    http_add_header(r, "Set-Cookie", cookie);
-    body = json_pack("{sOss}", "staff", staff, "csrf", csrf);
-    if (l->bearer)
-        json_object_set_new(body, "token", json_string(l->token));
+    reply_session(r, l->token, staff, l->bearer, l->tablet_token);
     json_decref(staff);
-    http_reply_jansson(r, 200, body);
 }
 
 static void login_verify_work(void *arg)
@@ -313,7 +385,7 @@ static void login_verify_done(struct req *r)
 {
     struct login *l = r->state;
     char hash[65], ttl[16];
-    const char *params[5];
+    const char *params[6];
 
     /* A failure is already recorded: auth_login_begin counted the attempt as failed. */
     if (!l->ok) {
@@ -329,6 +401,7 @@ static void login_verify_done(struct req *r)
     params[3] = ttl;
     /* The hash the password was checked against: a reset committed meanwhile voids the check. */
     params[4] = l->hash;
+    params[5] = l->tablet[0] ? l->tablet : NULL;
     api_call(r, &q_login_finish, params, on_login_finish);
 }
 
@@ -402,6 +475,12 @@ void auth_login(struct req *r)
     http_peer_addr(r, l->ip, sizeof(l->ip));
     if (!l->ip[0])
         snprintf(l->ip, sizeof(l->ip), "unknown");
+    /* A browser signing in for the first time becomes a tablet: its cookie is set with the
+     * session's, on success only. */
+    if (!l->bearer && !tablet_hash(r, l->tablet)) {
+        util_random_token(l->tablet_token, sizeof(l->tablet_token), TOKEN_BYTES);
+        util_token_hash(l->tablet_token, l->tablet);
+    }
     params[0] = l->email;
     params[1] = l->ip;
     params[2] = auth_login_key();
@@ -453,10 +532,221 @@ void auth_me(struct req *r)
     }
     me = json_pack("{sIsssbso}", "staff_id", (json_int_t)atoll(r->who.staff_id), "name",
                    r->who.name, "admin", r->who.admin, "stores", stores);
+    /* The staff app locks a shared tablet after this long without a touch (auth.c header). */
+    if (me)
+        json_object_set_new(me, "idle_seconds", json_integer(config.session_idle_s));
     /* Readable only by same-origin pages (no CORS), so handing it back leaks nothing. */
     if (me && r->who.csrf[0])
         json_object_set_new(me, "csrf", json_string(r->who.csrf));
     http_reply_jansson(r, 200, me);
+}
+
+/* ---- shared tablets: lock, unlock, who is on this tablet ---- */
+
+/* The state of an unlock: r->state, wiped and freed with the request. */
+struct unlock {
+    char *pin;
+    char *stored;     /* the PIN hash the PIN is verified against */
+    char attempt[24]; /* login_attempts.id, once staff_unlock_begin recorded it */
+    char session[65]; /* sessions.token_hash of the session to unlock */
+    char token[TOKEN_BYTES * 2];
+    bool checked;
+    bool ok;
+    bool bearer;
+};
+
+static void unlock_free(void *p)
+{
+    struct unlock *u = p;
+    if (u->attempt[0] && !u->checked) {
+        const char *params[1] = {u->attempt};
+        db_query(&q_login_void, params, on_login_void, NULL);
+    }
+    if (u->pin) {
+        sodium_memzero(u->pin, strlen(u->pin));
+        free(u->pin);
+    }
+    free(u->stored);
+    sodium_memzero(u, sizeof(*u));
+    free(u);
+}
+
+static void on_unlock_finish(struct req *r, const struct db_result *res)
+{
+    struct unlock *u = r->state;
+    json_t *j = api_result_object(r, res);
+
+    if (!j)
+        return;
+    if (json_is_true(json_object_get(j, "ok"))) {
+        reply_session(r, u->token, json_object_get(j, "staff"), u->bearer, NULL);
+    } else if (json_is_true(json_object_get(j, "ended"))) {
+        http_reply_error(r, 401, "pin_ended", "pin",
+                         "too many wrong PINs: this session has ended, please sign in");
+    } else {
+        http_reply_error(r, 401, "bad_pin", "pin", "that PIN is not right");
+    }
+    json_decref(j);
+}
+
+static void unlock_verify_work(void *arg)
+{
+    struct unlock *u = arg;
+    u->ok = crypto_pwhash_str_verify(u->stored, u->pin, strlen(u->pin)) == 0;
+    u->checked = true;
+}
+
+static void unlock_verify_done(struct req *r)
+{
+    struct unlock *u = r->state;
+    char hash[65];
+    const char *params[6];
+
+    if (u->ok) {
+        util_random_token(u->token, sizeof(u->token), TOKEN_BYTES);
+        util_token_hash(u->token, hash);
+    }
+    params[0] = u->attempt;
+    params[1] = u->session;
+    params[2] = u->ok ? "true" : "false";
+    params[3] = u->stored;
+    params[4] = u->ok ? hash : NULL;
+    params[5] = r->id;
+    api_call(r, &q_unlock_finish, params, on_unlock_finish);
+}
+
+static void on_unlock_begin(struct req *r, const struct db_result *res)
+{
+    struct unlock *u = r->state;
+    json_t *j = api_result_object(r, res);
+    const char *h, *s;
+
+    if (!j)
+        return;
+    h = json_string_value(json_object_get(j, "hash"));
+    s = json_string_value(json_object_get(j, "session"));
+    if (!h || !s || strlen(s) >= sizeof(u->session) ||
+        !json_is_integer(json_object_get(j, "attempt"))) {
+        json_decref(j);
+        http_reply_error(r, 500, "internal", NULL, "bad session record");
+        return;
+    }
+    snprintf(u->attempt, sizeof(u->attempt), "%lld",
+             (long long)json_integer_value(json_object_get(j, "attempt")));
+    snprintf(u->session, sizeof(u->session), "%s", s);
+    u->stored = strdup(h);
+    json_decref(j);
+    if (!u->stored) {
+        http_reply_oom(r);
+        return;
+    }
+    api_offload(r, WORKER_CPU, unlock_verify_work, unlock_verify_done);
+}
+
+bool auth_pin_format_ok(const char *pin)
+{
+    size_t n = strlen(pin);
+
+    if (n < PIN_MIN_DIGITS || n > PIN_MAX_DIGITS)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (pin[i] < '0' || pin[i] > '9')
+            return false;
+    return true;
+}
+
+/* Public: a locked session cannot pass auth_resolve. {"pin"} unlocks the caller's own session;
+ * {"pin", "staff_id"} the session that staff member opened on this tablet (switching). No CSRF
+ * value is asked for (the page of a locked session may not have one): the session cookie is
+ * SameSite=Strict, and nothing opens without the PIN. */
+void auth_unlock(struct req *r)
+{
+    json_t *pin, *staff;
+    struct unlock *u;
+    bool via_cookie, bearer;
+    char *token = NULL, own[65] = "", tablet[65] = "", ip[64], staff_id[24] = "";
+    const char *params[5];
+
+    if (!api_need_body(r))
+        return;
+    pin = json_object_get(r->json, "pin");
+    staff = json_object_get(r->json, "staff_id");
+    if (!json_is_string(pin) || strlen(json_string_value(pin)) != json_string_length(pin) ||
+        !auth_pin_format_ok(json_string_value(pin))) {
+        http_reply_error(r, 422, "invalid", "pin", "a PIN is %d to %d digits", PIN_MIN_DIGITS,
+                         PIN_MAX_DIGITS);
+        return;
+    }
+    if (staff && !json_is_null(staff)) {
+        if (!json_is_integer(staff) || json_integer_value(staff) < 1) {
+            http_reply_error(r, 422, "invalid", "staff_id", "staff_id is a staff member's id");
+            return;
+        }
+        snprintf(staff_id, sizeof(staff_id), "%lld", (long long)json_integer_value(staff));
+    }
+    token = token_from(r, &via_cookie);
+    bearer = token && !via_cookie;
+    if (token) {
+        util_token_hash(token, own);
+        sodium_memzero(token, strlen(token));
+        free(token);
+    }
+    tablet_hash(r, tablet);
+    if (staff_id[0] ? !tablet[0] : !own[0]) {
+        http_reply_error(r, 401, "unauthenticated", NULL, "sign in first");
+        return;
+    }
+    u = calloc(1, sizeof(*u));
+    if (!u || !(u->pin = strdup(json_string_value(pin)))) {
+        free(u);
+        http_reply_oom(r);
+        return;
+    }
+    u->bearer = bearer;
+    r->state = u;
+    r->state_free = unlock_free;
+    http_peer_addr(r, ip, sizeof(ip));
+    if (!ip[0])
+        snprintf(ip, sizeof(ip), "unknown");
+    params[0] = staff_id[0] ? NULL : own;
+    params[1] = tablet[0] ? tablet : NULL;
+    params[2] = staff_id[0] ? staff_id : NULL;
+    params[3] = ip;
+    params[4] = auth_login_key();
+    api_call(r, &q_unlock_begin, params, on_unlock_begin);
+}
+
+static void on_lock(struct req *r, const struct db_result *res)
+{
+    if (res->status != DB_OK) {
+        api_reply_db_error(r, res);
+        return;
+    }
+    http_reply_empty(r, 204);
+}
+
+void auth_lock(struct req *r)
+{
+    char hash[65];
+    const char *params[3] = {r->who.staff_id, hash, r->id};
+
+    if (auth_session_hash(r, hash) < 0) {
+        http_reply_error(r, 401, "unauthenticated", NULL, "sign in first");
+        return;
+    }
+    api_call(r, &q_lock, params, on_lock);
+}
+
+void auth_tablet(struct req *r)
+{
+    char hash[65];
+    const char *params[1] = {hash};
+
+    if (!tablet_hash(r, hash)) {
+        http_reply_json(r, 200, "{\"staff\":[]}", strlen("{\"staff\":[]}"));
+        return;
+    }
+    api_send(r, &q_tablet, params, 200);
 }
 
 int auth_init(void)

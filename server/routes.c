@@ -34,6 +34,12 @@ const struct route routes[] = {
     {"POST", "/api/auth/login", auth_login, ACCESS_PUBLIC, "sign in"},
     {"POST", "/api/auth/logout", auth_logout, ACCESS_PUBLIC, "sign out"},
     {"GET", "/api/auth/me", auth_me, ACCESS_STAFF, "who am I"},
+    {"POST", "/api/auth/pin", staff_set_pin, ACCESS_STAFF, "set my PIN for shared tablets"},
+    {"POST", "/api/auth/lock", auth_lock, ACCESS_STAFF, "lock my session (PIN to come back)"},
+    {"POST", "/api/auth/unlock", auth_unlock, ACCESS_PUBLIC,
+     "unlock my session, or a colleague's on this tablet, with a PIN"},
+    {"GET", "/api/auth/tablet", auth_tablet, ACCESS_PUBLIC,
+     "who signed in on this tablet can come back with a PIN"},
 
     /* ---- staff accounts (staff.c) ---- */
     {"POST", "/api/auth/password", staff_change_password, ACCESS_STAFF, "change my password"},

@@ -10,7 +10,10 @@
  * Operations that carry a new password (create, reset, change own) hash it with argon2id on a
  * worker thread (crypto_pwhash_str: tens of milliseconds and 64 MiB, far too slow for the loop)
  * and send only the hash to PostgreSQL. Plain passwords live in one heap buffer, wiped when the
- * request ends, and are never logged.
+ * request ends, and are never logged. A PIN for shared tablets (POST /api/auth/pin) goes the same
+ * way: the account's password is verified and the PIN hashed on the worker; weak PINs (one digit
+ * repeated, a run up or down, two digits alternating) are refused here, the only place the PIN
+ * is seen in clear.
  */
 #include "staff.h"
 
@@ -50,6 +53,8 @@ static struct sql_stmt q_pw_begin =
     SQL_STMT("staff_password_begin", "select staff_password_begin($1, $2, $3)", 3);
 static struct sql_stmt q_pw_finish = SQL_STMT(
     "staff_password_finish", "select staff_password_finish($1, $2, $3, $4, $5, $6, $7, $8)", 8);
+static struct sql_stmt q_pin_finish =
+    SQL_STMT("staff_pin_finish", "select staff_pin_finish($1, $2, $3, $4, $5, $6, $7)", 7);
 static struct sql_stmt q_audit =
     SQL_STMT("staff_audit_list", "select staff_audit_list($1, $2, $3, $4, $5)", 5);
 
@@ -138,15 +143,15 @@ static bool check_path(struct req *r, bool staff)
 
 /* ---- password work, off the loop ---- */
 
-enum pw_kind { PW_CREATE, PW_RESET, PW_CHANGE };
+enum pw_kind { PW_CREATE, PW_RESET, PW_CHANGE, PW_PIN };
 
 /* The state of a request that carries a password: r->state, freed (and wiped) by pw_free. The
  * worker owns it between api_offload and its done callback. */
 struct pw {
     enum pw_kind kind;
-    char *password;     /* the new password */
-    char *old_password; /* PW_CHANGE: the current one, to verify */
-    char *stored;       /* PW_CHANGE: the stored hash it is verified against */
+    char *password;     /* the new password (PW_PIN: the new PIN) */
+    char *old_password; /* PW_CHANGE, PW_PIN: the current password, to verify */
+    char *stored;       /* PW_CHANGE, PW_PIN: the stored hash it is verified against */
     char *body;         /* PW_CREATE: the other fields, as JSON for staff_create */
     bool old_ok;
     int rc;
@@ -189,7 +194,7 @@ static struct pw *pw_new(struct req *r, enum pw_kind kind, const char *password)
 static void pw_work(void *arg)
 {
     struct pw *w = arg;
-    if (w->kind == PW_CHANGE) {
+    if (w->kind == PW_CHANGE || w->kind == PW_PIN) {
         w->old_ok =
             crypto_pwhash_str_verify(w->stored, w->old_password, strlen(w->old_password)) == 0;
         if (!w->old_ok)
@@ -217,11 +222,40 @@ static void on_pw_finish(struct req *r, const struct db_result *res)
     http_reply_empty(r, 204);
 }
 
+static void on_pin_finish(struct req *r, const struct db_result *res)
+{
+    json_t *j = api_result_object(r, res);
+    bool ok;
+
+    if (!j)
+        return;
+    ok = json_is_true(json_object_get(j, "ok"));
+    json_decref(j);
+    if (!ok) {
+        http_reply_error(r, 422, "bad_credentials", "password", "the password is wrong");
+        return;
+    }
+    http_reply_empty(r, 204);
+}
+
+static void pin_finish(struct req *r, struct pw *w)
+{
+    const char *p[7] = {r->who.staff_id, w->old_ok ? "true" : "false",
+                        w->stored,       w->old_ok ? w->hash : NULL,
+                        w->ip,           r->id,
+                        auth_login_key()};
+    api_call(r, &q_pin_finish, p, on_pin_finish);
+}
+
 static void pw_done(struct req *r)
 {
     struct pw *w = r->state;
     const char *p[8];
 
+    if (w->kind == PW_PIN && (!w->old_ok || w->rc == 0)) {
+        pin_finish(r, w);
+        return;
+    }
     if (w->kind == PW_CHANGE && !w->old_ok) {
         p[0] = r->who.staff_id;
         p[1] = "false";
@@ -268,6 +302,8 @@ static void pw_done(struct req *r)
         p[7] = auth_login_key();
         api_call(r, &q_pw_finish, p, on_pw_finish);
         break;
+    case PW_PIN:
+        break; /* answered above */
     }
 }
 
@@ -450,6 +486,59 @@ void staff_change_password(struct req *r)
     w = pw_new(r, PW_CHANGE, json_string_value(new));
     if (!w || !(w->old_password = strdup(json_string_value(old))) ||
         auth_session_hash(r, w->session) < 0) {
+        http_reply_oom(r);
+        return;
+    }
+    http_peer_addr(r, w->ip, sizeof(w->ip));
+    p[0] = r->who.staff_id;
+    p[1] = w->ip;
+    p[2] = auth_login_key();
+    api_call(r, &q_pw_begin, p, on_pw_begin);
+}
+
+/* A PIN anyone would try first: one digit repeated (0000), a run up or down (1234, 987654) or
+ * two digits alternating (1212). `pin` is 4 to 6 digits. */
+static bool pin_weak(const char *pin)
+{
+    size_t n = strlen(pin);
+    bool same = true, up = true, down = true, alternating = pin[0] != pin[1];
+
+    for (size_t i = 1; i < n; i++) {
+        same = same && pin[i] == pin[0];
+        up = up && pin[i] == pin[i - 1] + 1;
+        down = down && pin[i] == pin[i - 1] - 1;
+        alternating = alternating && pin[i] == pin[i % 2];
+    }
+    return same || up || down || alternating;
+}
+
+void staff_set_pin(struct req *r)
+{
+    json_t *pin, *password;
+    struct pw *w;
+    const char *p[3];
+
+    if (!api_need_body(r))
+        return;
+    pin = json_object_get(r->json, "pin");
+    password = json_object_get(r->json, "password");
+    if (!json_is_string(pin) || strlen(json_string_value(pin)) != json_string_length(pin) ||
+        !auth_pin_format_ok(json_string_value(pin))) {
+        http_reply_error(r, 422, "invalid", "pin", "a PIN is 4 to 6 digits");
+        return;
+    }
+    if (pin_weak(json_string_value(pin))) {
+        http_reply_error(r, 422, "weak_pin", "pin", "that PIN is too easy to guess");
+        return;
+    }
+    if (!json_is_string(password) || json_string_length(password) == 0 ||
+        json_string_length(password) > STAFF_PASSWORD_MAX_BYTES ||
+        strlen(json_string_value(password)) != json_string_length(password)) {
+        http_reply_error(r, 422, "invalid", "password", "your password is required");
+        return;
+    }
+    w = pw_new(r, PW_PIN, json_string_value(pin));
+    if (!w || !(w->old_password = strdup(json_string_value(password)))) {
         http_reply_oom(r);
         return;
     }

@@ -35,9 +35,11 @@ returns void language sql as $$
 $$;
 
 -- The principal behind a session, as JSON, or NULL when the session is unknown, expired, idle
--- too long, or its account is disabled. last_seen_at moves once a tenth of the idle timeout has
--- passed (at most once a minute), so reads do not turn every request into a row rewrite and a
--- session in constant use never idles out.
+-- too long, or its account is disabled. An idle session of someone who has a PIN is locked
+-- instead of ended: the answer is then {"locked": true, ...} and only the PIN (staff_unlock_*)
+-- opens it again, until its absolute expiry. last_seen_at moves once a tenth of the idle
+-- timeout has passed (at most once a minute), so reads do not turn every request into a row
+-- rewrite and a session in constant use never idles out.
 create or replace function auth_session(p_token_hash text, p_idle_seconds int) returns json
 language plpgsql as $$
 declare
@@ -45,13 +47,21 @@ declare
     st staff%rowtype;
 begin
     select * into s from sessions where token_hash = p_token_hash;
-    if not found or s.expires_at < now()
-       or s.last_seen_at < now() - make_interval(secs => p_idle_seconds) then
+    if not found or s.expires_at < now() then
         return null;
     end if;
     select * into st from staff where id = s.staff_id and disabled_at is null;
     if not found then
         return null;
+    end if;
+    if s.locked_at is not null or s.last_seen_at < now() - make_interval(secs => p_idle_seconds) then
+        if st.pin_hash is null then
+            return null;
+        end if;
+        if s.locked_at is null then
+            update sessions set locked_at = now() where token_hash = p_token_hash;
+        end if;
+        return json_build_object('locked', true, 'staff_id', st.id);
     end if;
     if s.last_seen_at < now() - least(interval '1 minute',
                                       make_interval(secs => p_idle_seconds / 10.0)) then
@@ -193,9 +203,11 @@ $$;
 
 -- Step two, on success: attempt p_attempt becomes a success and the session opens, but only if
 -- the password hash is still the one carnetd verified: a reset that committed during the check
--- must not let the old password in.
+-- must not let the old password in. p_tablet_hash is the hash of the browser's tablet cookie
+-- (NULL for API clients): the tablet keeps one session per staff member, so an older one of the
+-- same person on the same tablet ends here.
 create or replace function auth_login_finish(p_attempt bigint, p_staff bigint, p_token_hash text,
-                                  p_ttl_seconds int, p_verified_hash text)
+                                  p_ttl_seconds int, p_verified_hash text, p_tablet_hash text)
 returns json
 language plpgsql as $$
 declare
@@ -209,8 +221,11 @@ begin
     end if;
     -- The attempt auth_login_begin recorded for this very sign-in (carnetd hands back its id).
     update login_attempts set ok = true where id = p_attempt;
-    insert into sessions (token_hash, staff_id, expires_at)
-    values (p_token_hash, p_staff, now() + make_interval(secs => p_ttl_seconds));
+    if p_tablet_hash is not null then
+        delete from sessions where tablet_hash = p_tablet_hash and staff_id = p_staff;
+    end if;
+    insert into sessions (token_hash, staff_id, expires_at, tablet_hash)
+    values (p_token_hash, p_staff, now() + make_interval(secs => p_ttl_seconds), p_tablet_hash);
     perform carnet_audit(p_staff, 'login', 'staff', p_staff::text, null);
     return json_build_object('staff_id', st.id, 'name', st.name, 'email', st.email,
                              'admin', st.is_admin);

@@ -176,8 +176,8 @@ begin
     return staff_json(p_staff, p_store);
 end $$;
 
--- A manager's reset: the new hash replaces the old one, every session of that person ends, and
--- the failed sign-ins that may have locked the account are forgotten.
+-- A manager's reset: the new hash replaces the old one, the PIN goes, every session of that
+-- person ends, and the failed sign-ins that may have locked the account are forgotten.
 create or replace function staff_reset_password(p_actor bigint, p_store bigint, p_staff bigint,
                                      p_hash text, p_req text, p_key text) returns json
 language plpgsql as $$
@@ -185,7 +185,7 @@ declare
     t staff%rowtype;
 begin
     t := staff_target(p_actor, p_store, p_staff);
-    update staff set password_hash = p_hash where id = p_staff;
+    update staff set password_hash = p_hash, pin_hash = null where id = p_staff;
     delete from sessions where staff_id = p_staff;
     delete from login_attempts where account_mac = login_mac(t.email, p_key) and not ok;
     perform carnet_audit_in_store(p_actor, p_store, 'staff.password_reset', 'staff',
@@ -310,4 +310,143 @@ begin
                                                                    and role = 'manager'))))
               order by a.id desc limit p_limit) a
         left join staff s on s.id = a.staff_id), '[]'::json));
+end $$;
+
+-- ---- PIN and shared tablets (README, Operations / staff) ----
+-- The PIN is checked like a password: its argon2id hash is made and verified by carnetd on a
+-- worker thread and only the hash comes here. Setting it takes the account's password, under
+-- the same throttle as changing the password (staff_password_begin is step one); unlocking
+-- counts its guesses as sign-in attempts of their own account tag ('pin:' and the email), so
+-- wrong PINs are limited per account and per address like passwords without blocking the
+-- password sign-in that follows five of them.
+
+-- Setting a PIN, step two: p_ok says whether the password was right (a wrong one stays
+-- recorded as a failed attempt, answered {"ok": false}).
+create or replace function staff_pin_finish(p_staff bigint, p_ok boolean, p_verified_hash text,
+                                 p_pin_hash text, p_address text, p_req text, p_key text)
+returns json
+language plpgsql as $$
+declare
+    t staff%rowtype;
+begin
+    select * into t from staff where id = p_staff and disabled_at is null for update;
+    if not found then
+        perform carnet_fail(401, 'unauthenticated', null, 'your session has ended');
+    end if;
+    if not p_ok then
+        return json_build_object('ok', false);
+    end if;
+    if t.password_hash <> p_verified_hash then
+        perform carnet_fail(409, 'conflict', 'password', 'the password changed meanwhile: try again');
+    end if;
+    update login_attempts set ok = true
+    where id = (select max(id) from login_attempts
+                where account_mac = login_mac(t.email, p_key)
+                  and address = auth_address_key(p_address) and not ok);
+    update staff set pin_hash = p_pin_hash where id = p_staff;
+    update sessions set pin_failures = 0 where staff_id = p_staff;
+    perform carnet_audit(p_staff, 'staff.pin_set', 'staff', p_staff::text, p_req);
+    return json_build_object('ok', true);
+end $$;
+
+-- Locks the caller's own session now (the "switch" button of a shared tablet). Only someone
+-- with a PIN can come back to a locked session, so without one this is refused.
+create or replace function staff_session_lock(p_actor bigint, p_token_hash text, p_req text)
+returns void
+language plpgsql as $$
+begin
+    if not exists (select 1 from staff where id = p_actor and pin_hash is not null) then
+        perform carnet_fail(409, 'no_pin', 'pin', 'set a PIN first, or sign out');
+    end if;
+    update sessions set locked_at = coalesce(locked_at, now())
+    where token_hash = p_token_hash and staff_id = p_actor;
+end $$;
+
+-- Who can come back on this tablet with their PIN: the live sessions opened on it (by the hash
+-- of its tablet cookie) of active staff who have a PIN. Only names: the list is shown on the
+-- tablet's lock screen to whoever holds it.
+create or replace function staff_tablet_list(p_tablet_hash text) returns json
+language sql stable as $$
+    select json_build_object('staff', coalesce(json_agg(json_build_object(
+               'staff_id', st.id, 'name', st.name) order by lower(st.name), st.id), '[]'::json))
+    from staff st
+    where st.disabled_at is null and st.pin_hash is not null
+      and exists (select 1 from sessions s where s.tablet_hash = p_tablet_hash
+                  and s.staff_id = st.id and s.expires_at > now())
+$$;
+
+-- Unlocking, step one. The session is the caller's own (p_token_hash, when p_staff is null) or
+-- p_staff's on this tablet (p_tablet_hash); either way it must not have expired, and its
+-- account must be active and have a PIN, else 401 (a full sign-in is needed). Then the
+-- throttle, and the attempt recorded as failed until step two says otherwise, as for sign-in.
+create or replace function staff_unlock_begin(p_token_hash text, p_tablet_hash text, p_staff bigint,
+                                   p_address text, p_key text) returns json
+language plpgsql as $$
+declare
+    s sessions%rowtype;
+    st staff%rowtype;
+    v_mac text;
+    v_addr text := auth_address_key(p_address);
+    v_attempt bigint;
+begin
+    if p_staff is null then
+        select * into s from sessions where token_hash = p_token_hash;
+    else
+        select * into s from sessions where tablet_hash = p_tablet_hash and staff_id = p_staff
+        order by created_at desc limit 1;
+    end if;
+    if found then
+        select * into st from staff where id = s.staff_id and disabled_at is null;
+    end if;
+    if s.token_hash is null or s.expires_at < now() or st.id is null or st.pin_hash is null then
+        perform carnet_fail(401, 'unauthenticated', null, 'this session has ended: please sign in');
+    end if;
+    v_mac := login_mac('pin:' || st.email, p_key);
+    perform pg_advisory_xact_lock(hashtext('login-email:' || v_mac));
+    perform pg_advisory_xact_lock(hashtext('login-address:' || v_addr));
+    perform auth_throttle(v_mac, v_addr, 'pin');
+    insert into login_attempts (account_mac, address, ok) values (v_mac, v_addr, false)
+    returning id into v_attempt;
+    return json_build_object('attempt', v_attempt, 'session', s.token_hash, 'hash', st.pin_hash);
+end $$;
+
+-- Unlocking, step two. A right PIN (still the one verified) turns the attempt into a success
+-- and gives the session a new token (p_new_token_hash: the old token may be gone with the
+-- colleague who used the tablet since, and a token is never handed out twice). A wrong one
+-- counts against the session: the fifth ends it. Answers {"ok": true, "staff": ...} or
+-- {"ok": false, "ended": bool}.
+create or replace function staff_unlock_finish(p_attempt bigint, p_session text, p_ok boolean,
+                                    p_verified_hash text, p_new_token_hash text, p_req text)
+returns json
+language plpgsql as $$
+declare
+    c_max_failures constant int := 5;
+    s sessions%rowtype;
+    st staff%rowtype;
+    v_failures int;
+begin
+    select * into s from sessions where token_hash = p_session for update;
+    if found then
+        select * into st from staff where id = s.staff_id and disabled_at is null for share;
+    end if;
+    if s.token_hash is null or s.expires_at < now() or st.id is null then
+        perform carnet_fail(401, 'unauthenticated', null, 'this session has ended: please sign in');
+    end if;
+    if not p_ok or st.pin_hash is distinct from p_verified_hash then
+        update sessions set pin_failures = pin_failures + 1, locked_at = coalesce(locked_at, now())
+        where token_hash = p_session returning pin_failures into v_failures;
+        if v_failures >= c_max_failures then
+            delete from sessions where token_hash = p_session;
+            perform carnet_audit(st.id, 'session.pin_lockout', 'staff', st.id::text, p_req);
+            return json_build_object('ok', false, 'ended', true);
+        end if;
+        return json_build_object('ok', false, 'ended', false);
+    end if;
+    update login_attempts set ok = true where id = p_attempt;
+    update sessions set token_hash = p_new_token_hash, locked_at = null, pin_failures = 0,
+                        last_seen_at = now()
+    where token_hash = p_session;
+    perform carnet_audit(st.id, 'session.unlock', 'staff', st.id::text, p_req);
+    return json_build_object('ok', true, 'staff', json_build_object(
+        'staff_id', st.id, 'name', st.name, 'email', st.email, 'admin', st.is_admin));
 end $$;

@@ -39,6 +39,8 @@ _BODY = "the empty body misses required fields"
 ALLOWED = {
     ("GET", "/api/auth/me"): ({"200"}, "who am I"),
     ("POST", "/api/auth/password"): ({"422 invalid"}, _BODY),
+    ("POST", "/api/auth/pin"): ({"422 invalid"}, _BODY),
+    ("POST", "/api/auth/lock"): ({"409 no_pin"}, "the demo accounts have no PIN"),
     ("GET", "/api/stores/{store}/staff"): ({"200"}, "the store's staff list"),
     ("POST", "/api/stores/{store}/staff"): ({"422 invalid"}, _BODY),
     ("PUT", "/api/stores/{store}/staff/{staff}/roles"): ({"422 invalid"}, _BODY),

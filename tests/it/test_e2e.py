@@ -231,3 +231,13 @@ def test_observation_overnight_and_callbacks(ctx):
     ctx.sql("update repair_observations set callback_at = now() - interval '20 minutes'"
             " where repair_id = %s", (r.json["id"],))
     journey(ctx, "callbacks", {"CARNET_E2E_LATE": r.json["number"]})
+def test_french_validation_errors(ctx):
+    # French everywhere (issue #13 point 7): every form's invalid input on a French page shows
+    # French errors only; a survey link for the survey form.
+    token = secrets.token_urlsafe(32)
+    ctx.sql("insert into surveys (store_id, ref_type, ref_id, token_hash, expires_at)"
+            " select s.id, 'visit', 987654322, message_token_hash(%s), now() + interval '14 days'"
+            " from stores s where s.code = 'paris-opera'", (token,))
+    code = booked_soon(ctx, "Françoise Française", "Setup", "specialist@carnet.test")
+    journey(ctx, "french", {"CARNET_E2E_SURVEY_TOKEN": token, "CARNET_E2E_LOCALE": "fr-FR",
+                            "CARNET_E2E_MANAGE_TOKEN": manage_link(ctx, code)})

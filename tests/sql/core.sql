@@ -28,11 +28,11 @@ select (:'b'::jsonb ->> 'attempt')::bigint as attempt \gset
 select b ->> 'staff_id' is null and b ->> 'hash' is null and b ? 'attempt' as unknown
 from (select auth_login_begin('nobody@carnet.test', '192.0.2.1', :'lk')::jsonb as b) x;
 -- finish opens a session only with the hash begin saw, and settles that one attempt.
-select auth_login_finish(:attempt, :manager, repeat('a', 64), 3600, 'not the hash') is null
+select auth_login_finish(:attempt, :manager, repeat('a', 64), 3600, 'not the hash', null) is null
        as wrong_hash;
 select ok from login_attempts where id = :attempt;
 select auth_login_finish(:attempt, :manager, repeat('a', 64), 3600,
-                         (select password_hash from staff where id = :manager)) ->> 'name' as name;
+                         (select password_hash from staff where id = :manager), null) ->> 'name' as name;
 select ok from login_attempts where id = :attempt;
 select s ->> 'name' as name, s -> 'stores' as stores
 from auth_session(repeat('a', 64), 1800) s;

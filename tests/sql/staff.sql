@@ -81,4 +81,53 @@ insert into login_attempts (account_mac, address, ok)
 select login_mac('tech@carnet.test', :'lk'), '192.0.2.40', true from generate_series(1, 30) g;
 select pg_temp.try(format('select staff_password_begin(%s, %L, %L)', :tech, '192.0.2.40', :'lk'));
 
+-- PIN and shared tablets. Setting a PIN: a wrong password changes nothing; a right one stores
+-- the hash carnetd made.
+delete from login_attempts;
+select staff_pin_finish(:tech, false, null, null, '192.0.2.60', 'r', :'lk');
+select pin_hash is null as no_pin from staff where id = :tech;
+select pg_temp.try(format('select staff_pin_finish(%s, true, %L, %L, %L, %L, %L)', :tech,
+                          'not the hash', 'pinhash', '192.0.2.60', 'r', :'lk'));
+select staff_pin_finish(:tech, true, (select password_hash from staff where id = :tech),
+                        'pinhash', '192.0.2.60', 'r', :'lk');
+select pin_hash from staff where id = :tech;
+-- A tablet with two sessions; only people with a PIN are listed.
+insert into sessions (token_hash, staff_id, expires_at, tablet_hash)
+values (repeat('1', 64), :tech, now() + interval '1 hour', repeat('f', 64)),
+       (repeat('2', 64), :specialist, now() + interval '1 hour', repeat('f', 64));
+select json_agg(x ->> 'name') as listed
+from json_array_elements(staff_tablet_list(repeat('f', 64)) -> 'staff') x;
+select staff_tablet_list(repeat('e', 64));
+-- An idle session of someone with a PIN is locked; without a PIN it ends.
+update sessions set last_seen_at = now() - interval '1 hour' where tablet_hash = repeat('f', 64);
+select auth_session(repeat('1', 64), 1800)::jsonb - 'staff_id' as tech_idle;
+select auth_session(repeat('2', 64), 1800) is null as specialist_idle_ended;
+select pg_temp.try(format('select staff_session_lock(%s, %L, %L)', :specialist, repeat('2', 64), 'r'));
+-- Unlocking: the session by tablet and staff; the wrong PIN counts, the fifth ends it.
+select b - 'attempt' as begin
+from (select staff_unlock_begin(null, repeat('f', 64), :tech, '192.0.2.61', :'lk')::jsonb as b) x;
+select pg_temp.try(format('select staff_unlock_begin(%L, %L, %s, %L, %L)', null, repeat('f', 64),
+                          :specialist, '192.0.2.61', :'lk'));
+select pg_temp.try(format('select staff_unlock_begin(%L, %L, %s, %L, %L)', null, repeat('e', 64),
+                          :tech, '192.0.2.61', :'lk'));
+select staff_unlock_finish(0, repeat('1', 64), false, 'pinhash', null, 'r') as wrong;
+select pin_failures, locked_at is not null as locked from sessions where token_hash = repeat('1', 64);
+select staff_unlock_finish(0, repeat('1', 64), true, 'pinhash', repeat('3', 64), 'r')::jsonb
+       -> 'staff' ->> 'name' as unlocked;
+select pin_failures, locked_at is null as open from sessions where token_hash = repeat('3', 64);
+select staff_unlock_finish(0, repeat('3', 64), false, 'pinhash', null, 'r')
+from generate_series(1, 5);
+select count(*) as sessions_left from sessions where staff_id = :tech and tablet_hash = repeat('f', 64);
+-- Throttled like sign-in: five wrong PINs of an account from one address.
+insert into sessions (token_hash, staff_id, expires_at)
+values (repeat('4', 64), :tech, now() + interval '1 hour');
+insert into login_attempts (account_mac, address, ok)
+select login_mac('pin:tech@carnet.test', :'lk'), '192.0.2.62', false from generate_series(1, 5);
+select pg_temp.try(format('select staff_unlock_begin(%L, %L, %L, %L, %L)', repeat('4', 64), null,
+                          null, '192.0.2.62', :'lk'));
+-- Past its absolute expiry a session cannot be unlocked.
+update sessions set expires_at = now() - interval '1 second' where token_hash = repeat('4', 64);
+select pg_temp.try(format('select staff_unlock_begin(%L, %L, %L, %L, %L)', repeat('4', 64), null,
+                          null, '192.0.2.63', :'lk'));
+
 rollback;

@@ -62,7 +62,9 @@ export async function api(path, opts = {}) {
     });
   } catch (e) {
     if (e.name === 'AbortError') throw e;
-    throw new ApiError(0, { code: 'network', message: 'network error' });
+    const err = new ApiError(0, { code: 'network', message: 'network error' });
+    err.fromServer = true;
+    throw err;
   }
   const text = await res.text();
   let data = null;
@@ -71,6 +73,7 @@ export async function api(path, opts = {}) {
   }
   if (!res.ok) {
     const err = new ApiError(res.status, data && data.error);
+    err.fromServer = true; // its message is the server's English: pages show err.code translated
     // A lost CSRF value (storage cleared) is as good as no session for writes: sign in again.
     if ((res.status === 401 || err.code === 'csrf') && onUnauthorized && !opts.noAuthRedirect) onUnauthorized(err);
     throw err;
@@ -91,17 +94,32 @@ export async function login(email, password) {
   return r;
 }
 
-/** Who is signed in (null when nobody); also restores a CSRF value the browser lost. */
+/** Who is signed in (null when nobody, {locked: true} when the session waits for its PIN);
+ * also restores a CSRF value the browser lost. */
 export async function me() {
   try {
     const r = await api('/api/auth/me', { method: 'GET', noAuthRedirect: true });
     if (r && r.csrf) setCsrf(r.csrf);
     return r;
   } catch (e) {
-    if (e.status === 401) return null;
+    if (e.status === 401) return e.code === 'locked' ? { locked: true } : null;
     throw e;
   }
 }
+
+/** Shared tablets: who signed in on this tablet can come back with a PIN. */
+export const tabletStaff = () => api('/api/auth/tablet', { method: 'GET', noAuthRedirect: true });
+
+/** Unlocks the caller's locked session, or (staffId) a colleague's session on this tablet. */
+export async function unlock(pin, staffId) {
+  const body = staffId ? { pin, staff_id: staffId } : { pin };
+  const r = await api('/api/auth/unlock', { body, noAuthRedirect: true });
+  setCsrf(r.csrf);
+  return r;
+}
+
+/** Locks the caller's session now (their PIN opens it again). */
+export const lockSession = () => api('/api/auth/lock', { method: 'POST', body: {}, noAuthRedirect: true });
 
 export async function logout() {
   try { await api('/api/auth/logout', { method: 'POST', body: {}, noAuthRedirect: true }); }

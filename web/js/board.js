@@ -3,7 +3,7 @@
 // one refetch. Language: the store's screen can be set with ?lang=fr.
 import { get } from './api.js';
 import { initI18n, setLang, onLangChange, t } from './i18n.js';
-import { $, h, fill } from './ui.js';
+import { $, h, fill, errorText } from './ui.js';
 import { follow, debounce } from './live.js';
 
 let board = null;
@@ -41,7 +41,7 @@ async function start() {
       onState: (on) => { live.dataset.state = on ? 'on' : 'off'; live.textContent = t(on ? 'live.on' : 'live.off'); if (on) again(); },
     });
   } catch (e) {
-    $('#error').textContent = e.message;
+    $('#error').textContent = e.code ? errorText(e) : t('err.generic');
     $('#error').hidden = false;
   }
 }

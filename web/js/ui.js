@@ -51,20 +51,43 @@ export function announce(msg, kind = 'info') {
   if (msg) liveTimer = setTimeout(() => { live.textContent = ''; }, SHOW_MS);
 }
 
-/** The message to show for an ApiError (translated by code when we know it). */
-export function errorText(err) {
+/**
+ * The message to show for an error, in the page's language: by code and field
+ * ('err.invalid.email'), else by code ('err.invalid'), never the server's English sentence
+ * unless the page is English and the code is one we do not know (tests/it/test_i18n.py keeps
+ * every code the server can send translated). A message made by the page itself (an error not
+ * from the server, with a message) is shown as it is. With `withField`, a code-only message is
+ * prefixed by the field's name, for places that are not next to the field.
+ */
+export function errorText(err, { withField = false } = {}) {
   if (!err) return '';
-  const key = 'err.' + err.code;
-  const tr = t(key);
-  return tr !== key ? tr : (err.message || t('err.generic'));
+  if (!err.fromServer && err.message) return err.message;
+  const has = (k) => t(k) !== k;
+  const field = err.field && String(err.field).replace(/\[\d+\]/g, '').split('.').pop();
+  if (field && has(`err.${err.code}.${field}`)) return t(`err.${err.code}.${field}`);
+  let msg;
+  if (has('err.' + err.code)) msg = t('err.' + err.code);
+  else if (lang() === 'en' && err.message) return err.message;
+  else msg = t('err.generic');
+  if (withField && field && has('field.' + field)) return t('field.' + field) + (lang() === 'fr' ? ' : ' : ': ') + msg;
+  return msg;
 }
 
-/** Clears and then marks the form field named by err.field; falls back to the status bar. */
+/**
+ * The one way forms show an error: the field the error names (err.field, or a form control
+ * mapped to it with data-field="name") gets the message next to it, in the page's language,
+ * marked aria-invalid and focused; the status bar says it too. An error naming no field of the
+ * form is shown at the top of the form (a .form-error paragraph) with the field's name.
+ */
 export function showFormError(form, err) {
   clearFormErrors(form);
-  const input = err.field && form.querySelector(`[name="${CSS.escape(err.field)}"]`);
+  const name = err.field && String(err.field);
+  // 'contact.email' or 'hours[2]' belong to the control named 'contact' or 'hours'.
+  const find = (n) => n && (form.querySelector(`[name="${CSS.escape(n)}"]`) ||
+    form.querySelector(`[data-field="${CSS.escape(n)}"]`));
+  const input = name && (find(name) || find(name.split(/[.[]/)[0]));
   if (input) {
-    const id = input.id + '-err';
+    const id = (input.id || input.name || 'f') + '-err';
     const msg = h('p', { class: 'field-error', id }, errorText(err));
     input.setAttribute('aria-invalid', 'true');
     input.setAttribute('aria-describedby', id);
@@ -72,8 +95,13 @@ export function showFormError(form, err) {
     if (holder) holder.append(msg);
     else input.after(msg);
     input.focus();
+  } else {
+    const top = h('p', { class: 'field-error form-error', role: 'alert' }, errorText(err, { withField: true }));
+    const heading = form.querySelector(':scope > h1, :scope > h2, :scope > h3');
+    if (heading) heading.after(top);
+    else form.prepend(top);
   }
-  announce(errorText(err), 'error');
+  announce(errorText(err, { withField: !input }), 'error');
 }
 
 export function clearFormErrors(form) {

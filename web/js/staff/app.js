@@ -1,13 +1,15 @@
 // The staff tablet app: one page, one view at a time chosen by the URL fragment (#today,
 // #checkin, #queue, #bench, #device/SERIAL, #repairs, #repair/ID, #callbacks, #dashboard, #setup). Start-up costs one
 // round trip: who am I and the store list, in parallel. Views are modules loaded on first use.
-import { get, logout, me as whoAmI, setUnauthorizedHandler, ApiError } from '../api.js';
+import { get, logout, me as whoAmI, setUnauthorizedHandler, ApiError, lockSession } from '../api.js';
 import { initI18n, onLangChange, t } from '../i18n.js';
 import { $, $$, h, fill, announce, errorText } from '../ui.js';
 
 const STORE_KEY = 'carnet.store';
 const views = {
   login: () => import('./login.js'),
+  lock: () => import('./login.js'),
+  pin: () => import('./login.js'),
   today: () => import('./today.js'),
   checkin: () => import('./checkin.js'),
   queue: () => import('./queue.js'),
@@ -21,7 +23,8 @@ const views = {
   setup: () => import('./setup.js'),
 };
 
-export const session = { me: null, stores: [], store: null };
+// locked: the session waits for its PIN (shared tablets: the lock screen is shown).
+export const session = { me: null, stores: [], store: null, locked: false };
 let cleanup = null;
 let renderSeq = 0;
 
@@ -59,7 +62,9 @@ function drawChrome() {
   const signedIn = !!session.me;
   $('#nav').hidden = !signedIn;
   $('#logout').hidden = !signedIn;
-  $('#who').textContent = signedIn ? session.me.name : '';
+  switchButton().hidden = !signedIn;
+  // Tapping one's own name leads to the PIN form (shared tablets).
+  fill($('#who'), signedIn ? h('a', { href: '#pin', style: 'display:inline-flex;align-items:center;min-height:48px' }, session.me.name) : '');
   const r = roles();
   $$('#nav [data-role]').forEach((a) => { a.hidden = !r.includes(a.dataset.role); });
 }
@@ -68,8 +73,8 @@ async function route() {
   const seq = ++renderSeq;
   if (cleanup) { try { cleanup(); } catch { /* a view's own clean-up */ } cleanup = null; }
   let [name, ...rest] = location.hash.replace(/^#/, '').split('/');
-  if (!session.me) name = 'login';
-  else if (!views[name] || name === 'login') name = 'today';
+  if (!session.me) name = session.locked ? 'lock' : 'login';
+  else if (!views[name] || name === 'login' || name === 'lock') name = 'today';
   $$('#nav a').forEach((a) => {
     if (a.getAttribute('href') === '#' + (name === 'repair' ? 'repairs' : name)) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');
@@ -102,7 +107,8 @@ export async function start() {
       whoAmI(),
       get('/api/stores'),
     ]);
-    session.me = me;
+    session.locked = !!(me && me.locked);
+    session.me = session.locked ? null : me;
     session.stores = stores;
   } catch (e) {
     fill($('#view'), h('p', { class: 'notice bad' }, errorText(e)), h('button', { type: 'button', onclick: start }, t('retry')));
@@ -113,12 +119,50 @@ export async function start() {
   route();
 }
 
-setUnauthorizedHandler(() => {
+setUnauthorizedHandler((err) => {
   session.me = null;
+  session.locked = err && err.code === 'locked';
   drawChrome();
-  announce(t('err.unauthorized'), 'error');
+  announce(errorText(err), 'error');
   route();
 });
+
+/** "Switch staff": locks this session (its owner's PIN opens it again) and shows the lock
+ * screen, from which a colleague comes back with their PIN or signs in. Made here rather than
+ * in the page so that it shares drawChrome's show/hide. */
+function switchButton() {
+  let b = $('#switch');
+  if (!b) {
+    b = h('button', { type: 'button', class: 'secondary', id: 'switch', hidden: true }, t('lock.switch'));
+    b.addEventListener('click', async () => {
+      try { await lockSession(); } catch (e) { announce(errorText(e), 'error'); return; }
+      session.me = null;
+      session.locked = true;
+      drawChrome();
+      go('lock');
+    });
+    $('#logout').before(b);
+  }
+  b.textContent = t('lock.switch');
+  return b;
+}
+
+// A shared tablet locks itself after the session idle timeout without a touch: live views keep
+// the session busy on the server, so its own idle timeout would never come. Someone without a
+// PIN is not locked (the server refuses with no_pin) and stays as before.
+let lastTouch = Date.now();
+const IDLE_CHECK_MS = 30000;
+for (const ev of ['pointerdown', 'keydown']) document.addEventListener(ev, () => { lastTouch = Date.now(); }, true);
+setInterval(async () => {
+  const idle = session.me && session.me.idle_seconds;
+  if (!idle || Date.now() - lastTouch < idle * 1000) return;
+  lastTouch = Date.now();
+  try { await lockSession(); } catch { return; }
+  session.me = null;
+  session.locked = true;
+  drawChrome();
+  go('lock');
+}, IDLE_CHECK_MS);
 
 initI18n();
 onLangChange(() => route());
@@ -126,6 +170,7 @@ window.addEventListener('hashchange', route);
 $('#logout').addEventListener('click', async () => {
   await logout().catch(() => {});
   session.me = null;
+  session.locked = false;
   drawChrome();
   go('login');
 });
