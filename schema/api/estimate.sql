@@ -127,7 +127,9 @@ language sql stable as $$
         'callback', case when e.callback_requested_at is null then null
                          else json_build_object('requested_at', e.callback_requested_at,
                                                 'at', e.callback_at,
-                                                'note', case when p_staff then e.callback_note end)
+                                                'note', case when p_staff then e.callback_note end,
+                                                'done_at', case when p_staff then e.callback_done_at end,
+                                                'outcome', case when p_staff then e.callback_outcome end)
                     end,
         'written_by', case when p_staff then (select s.name from staff s where s.id = e.created_by) end)
     from repair_estimates e where e.id = p_estimate
@@ -330,15 +332,16 @@ begin
         perform carnet_fail(422, 'invalid', 'note', 'a note is text');
     end if;
     update repair_estimates set callback_requested_at = now(), callback_at = at,
-        callback_note = nullif(p->>'note', '')
+        callback_note = nullif(p->>'note', ''),
+        callback_done_at = null, callback_done_by = null, callback_outcome = null
     where id = e.id;
     update repair_orders set updated_at = now() where id = l.repair_id;
     perform carnet_audit(null, 'callback', 'repair', l.repair_id::text, null);
     return repair_estimate_customer_json(l);
 end $$;
 
--- The open call-back requests of a store, for its call-back list: the customer asked to be
--- called about a pending estimate. `call_at` is the time they asked for (null: as soon as
+-- The open call-back requests of a store, for its call-back list (observation.sql): the
+-- customer asked to be called about a pending estimate, and nobody has called yet. `call_at` is the time they asked for (null: as soon as
 -- possible); `note` is sealed (carnetd opens it on the way out).
 create or replace function repair_estimate_callbacks(p_store bigint)
 returns table (repair_id bigint, number text, version int, requested_at timestamptz,
@@ -347,5 +350,6 @@ language sql stable as $$
     select r.id, r.number, e.version, e.callback_requested_at, e.callback_at, e.callback_note
     from repair_estimates e join repair_orders r on r.id = e.repair_id
     where r.store_id = p_store and e.state = 'pending' and e.callback_requested_at is not null
+      and e.callback_done_at is null
     order by coalesce(e.callback_at, e.callback_requested_at), e.id
 $$;

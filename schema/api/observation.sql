@@ -164,6 +164,7 @@ declare
         repair_lock(p_actor, p_id, array['specialist', 'technician', 'manager']);
     t text := floor_topic(r.store_id);
     eid bigint;
+    done boolean;
 begin
     if jsonb_typeof(p->'outcome') is distinct from 'string'
        or p->>'outcome' not in ('reached', 'no_answer', 'left_message') then
@@ -177,7 +178,13 @@ begin
     set callback_state = 'done', callback_done_at = now(), callback_done_by = p_actor,
         callback_outcome = p->>'outcome', callback_note = nullif(btrim(p->>'note'), '')
     where repair_id = r.id and callback_state = 'pending';
-    if not found then
+    done := found;
+    -- One call answers the customer's own "call me" about the estimate too (estimate.sql).
+    update repair_estimates
+    set callback_done_at = now(), callback_done_by = p_actor, callback_outcome = p->>'outcome'
+    where repair_id = r.id and state = 'pending' and callback_requested_at is not null
+      and callback_done_at is null;
+    if not (done or found) then
         perform carnet_fail(409, 'no_callback', 'callback', 'no call-back is pending for this repair');
     end if;
     perform record_append(r.device_id, 'repair_callback',
@@ -198,9 +205,11 @@ begin
     return observation_json(r.id);
 end $$;
 
--- GET /api/stores/{store}/callbacks: who to call, oldest promise first: the customer (opened by
--- carnetd from the sealed owner of the repair's intake), the repair, the device, when, whether it
--- is overdue, and the night's results (the sessions of the repair's observations).
+-- GET /api/stores/{store}/callbacks: who to call, oldest promise first: an observation's
+-- call-back (kind 'observation') or a customer's "call me" about an estimate (kind 'estimate').
+-- Each with the customer (opened by carnetd from the sealed owner of the repair's intake), the
+-- repair, the device, when, whether it is overdue, and the night's results (the sessions of the
+-- repair's observations) or the customer's note.
 create or replace function observation_callbacks(p_actor bigint, p_store bigint, p_req text)
 returns json language plpgsql as $$
 declare
@@ -211,7 +220,7 @@ begin
         'store_id', st.id, 'timezone', st.timezone, 'now', now(),
         'callbacks', (select coalesce(json_agg(x.j order by x.at, x.id), '[]') from (
             select o.callback_at as at, o.id, json_build_object(
-                'observation_id', o.id, 'repair_id', r.id, 'number', r.number, 'state', r.state,
+                'kind', 'observation', 'observation_id', o.id, 'repair_id', r.id, 'number', r.number, 'state', r.state,
                 'callback_at', o.callback_at, 'overdue', o.callback_at < now(),
                 'under_observation', o.ended_at is null, 'note', o.note,
                 'device', json_build_object('serial', d.serial, 'model', d.model),
@@ -239,7 +248,23 @@ begin
             from repair_observations o
             join repair_orders r on r.id = o.repair_id
             join devices d on d.id = r.device_id
-            where o.store_id = p_store and o.callback_state = 'pending') x))
+            where o.store_id = p_store and o.callback_state = 'pending'
+            union all
+            -- The customers who asked to be called about an estimate (estimate.sql): at the
+            -- time they asked for, or within the hour.
+            select coalesce(c.call_at, c.requested_at), -c.repair_id, json_build_object(
+                'kind', 'estimate', 'repair_id', r.id, 'number', r.number, 'state', r.state,
+                'callback_at', coalesce(c.call_at, c.requested_at),
+                'overdue', coalesce(c.call_at, c.requested_at + interval '1 hour') < now(),
+                'under_observation', false, 'estimate_version', c.version,
+                'requested_at', c.requested_at, 'customer_note', c.note,
+                'device', json_build_object('serial', d.serial, 'model', d.model),
+                'customer', (select json_build_object('name', w.name, 'email', w.email,
+                                                      'phone', w.phone)
+                             from device_owners w where w.id = r.contact_owner_id))
+            from repair_estimate_callbacks(p_store) c
+            join repair_orders r on r.id = c.repair_id
+            join devices d on d.id = r.device_id) x))
     into out
     from stores st where st.id = p_store;
     perform carnet_audit(p_actor, 'read_callbacks', 'store', p_store::text, p_req);

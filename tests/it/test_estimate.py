@@ -228,6 +228,26 @@ def test_call_me_then_decline_with_a_reason(ctx):
     assert anon.post(base + "/callback").status == 200
     cb = tech.get("/api/repairs/%d" % rid).json["estimate"]["callback"]
     assert cb["at"] is None and cb["note"] is None, cb
+    # The store's call-back list has it, with the customer's name opened; Lyon's has not.
+    cbs = tech.get("/api/stores/%d/callbacks" % S["paris"]).json["callbacks"]
+    mine = [c for c in cbs if c["repair_id"] == rid]
+    assert len(mine) == 1 and mine[0]["kind"] == "estimate" and mine[0]["customer"]["name"], mine
+    assert mine[0]["overdue"] is False and not ctx.is_pd(str(mine[0])), mine
+    lyon = login(ctx, "lyon")
+    assert lyon.get("/api/stores/%d/callbacks" % S["paris"]).status == 403
+    # Called: it leaves the list, the ticket says how it went; a second "done" has nothing to do.
+    r = tech.post("/api/repairs/%d/callback/done" % rid, {"outcome": "left_message"})
+    assert r.status == 200, r
+    cbs = tech.get("/api/stores/%d/callbacks" % S["paris"]).json["callbacks"]
+    assert rid not in [c["repair_id"] for c in cbs], cbs
+    cb = tech.get("/api/repairs/%d" % rid).json["estimate"]["callback"]
+    assert cb["outcome"] == "left_message" and cb["done_at"], cb
+    r = tech.post("/api/repairs/%d/callback/done" % rid, {"outcome": "reached"})
+    assert r.status == 409 and r.error["code"] == "no_callback", r
+    # Asking again opens it again.
+    assert anon.post(base + "/callback").status == 200
+    cbs = tech.get("/api/stores/%d/callbacks" % S["paris"]).json["callbacks"]
+    assert [c["repair_id"] for c in cbs].count(rid) == 1, cbs
 
     # Decline: a reason is required, sealed at rest, shown to the store, not echoed back.
     before = snapshot(ctx)

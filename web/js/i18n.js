@@ -363,6 +363,9 @@ const en = {
   'cb.pass': 'pass',
   'cb.fail': 'fail',
   'err.already_observing': 'This repair is already under observation.',
+  'cb.estimate': 'Estimate',
+  'cb.estimate.asked': 'Asked to be called before deciding ({when})',
+  'cb.customernote': 'The customer wrote',
   'err.not_observing': 'This repair is not under observation.',
   'err.no_callback': 'No call-back is due for this repair.',
   // kiosk at the door (issue 13 point 8: web/kiosk/, web/js/kiosk.js)
@@ -1062,6 +1065,9 @@ const fr = {
   'cb.pass': 'réussi',
   'cb.fail': 'échec',
   'err.already_observing': 'Cette réparation est déjà en observation.',
+  'cb.estimate': 'Devis',
+  'cb.estimate.asked': 'Demande à être rappelé avant de décider ({when})',
+  'cb.customernote': 'Le client a écrit',
   'err.not_observing': 'Cette réparation n’est pas en observation.',
   'err.no_callback': 'Aucun rappel n’est prévu pour cette réparation.',
   // kiosk at the door (issue 13 point 8: web/kiosk/, web/js/kiosk.js)

@@ -1,6 +1,6 @@
 // Call-backs: the store's list of customers to call back after a night of observation (who,
-// when, the repair, the device, what the night's diagnostics found), earliest first, late ones
-// flagged; one tap records how the call went. The list follows the store's event stream and is
+// when, the repair, the device, what the night's diagnostics found) or who asked from their
+// estimate to be called, earliest first, late ones flagged; one tap records how the call went. The list follows the store's event stream and is
 // read again every minute, since "late" is decided by the server from the time of reading.
 // Also the observation card of a repair ticket (observationCard): keep the repair overnight with
 // a call-back time in the store's time zone, end it, and the night's sessions as a timeline.
@@ -64,7 +64,7 @@ function outcomeForm(repairId, done) {
 
 function callbackCard(c, tz, refresh) {
   const who = c.customer || {};
-  return h('li', { class: 'card' + (c.overdue ? ' notice bad' : ''), dataset: { repair: String(c.repair_id), overdue: String(c.overdue) } },
+  return h('li', { class: 'card' + (c.overdue ? ' notice bad' : ''), dataset: { repair: String(c.repair_id), overdue: String(c.overdue), kind: c.kind } },
     h('div', { class: 'row' },
       h('strong', { class: 'grow', style: 'font-size:1.3rem' }, fmtDateTime(c.callback_at, tz)),
       c.overdue ? h('span', { class: 'badge bad cb-overdue' }, t('cb.overdue')) : null,
@@ -76,7 +76,10 @@ function callbackCard(c, tz, refresh) {
     h('dl', { class: 'facts' },
       h('dt', null, t('cb.repair')), h('dd', null, h('a', { href: '#repair/' + c.repair_id }, c.number), ' · ', t('rs.' + c.state)),
       h('dt', null, t('repair.device')), h('dd', null, `${c.device.model || ''} ${c.device.serial}`.trim()),
-      h('dt', null, t('cb.night')), h('dd', null, results(c.results)),
+      c.kind === 'estimate'
+        ? [h('dt', null, t('cb.estimate')), h('dd', { class: 'cb-estimate' }, t('cb.estimate.asked', { when: fmtDateTime(c.requested_at, tz) })),
+          c.customer_note ? [h('dt', null, t('cb.customernote')), h('dd', null, c.customer_note)] : null]
+        : [h('dt', null, t('cb.night')), h('dd', null, results(c.results))],
       c.note ? [h('dt', null, t('cb.watch')), h('dd', null, c.note)] : null),
     outcomeForm(c.repair_id, refresh));
 }
