@@ -559,8 +559,7 @@ begin
     return null;
 end $$;
 
-drop trigger if exists repair_orders_emit on repair_orders;
-create trigger repair_orders_emit after update on repair_orders
+create or replace trigger repair_orders_emit after update on repair_orders
     for each row execute function repair_emit();
 
 -- GET /api/repairs/{id}/events: what the staff ticket's stream follows.

@@ -17,6 +17,13 @@ S = {}
 CHECKLIST = {"checklist": [{"item": "screen", "ok": True}]}
 
 
+def estimate_body(cents):
+    """An estimate of one labour line without VAT: `cents` in all (test_estimate covers lines)."""
+    return {"diagnosis": "Found the fault.",
+            "lines": [{"kind": "labour", "description": "Work", "quantity": 1,
+                       "unit_price": cents, "vat_rate": 0}]}
+
+
 def setup(ctx):
     ctx.seed_demo()
     S["paris"] = ctx.sql1("select id from stores where code = 'paris-opera'")["id"]
@@ -77,7 +84,7 @@ def test_ticket_has_the_customer_and_only_the_moves_allowed_now(ctx):
     assert "awaiting_approval" in j["allowed_moves"], j  # the table alone still lists it
     r = move(tech, rid, "awaiting_approval", 409)
     assert r.json["error"]["code"] == "no_estimate", r
-    est = tech.put("/api/repairs/%d/estimate" % rid, {"amount_cents": 8900, "currency": "EUR"})
+    est = tech.put("/api/repairs/%d/estimate" % rid, estimate_body(8900))
     assert est.status == 200, est
     j = tech.get("/api/repairs/%d" % rid).json
     # A pending estimate: no work before the customer approves.
@@ -94,11 +101,12 @@ def test_ticket_has_the_customer_and_only_the_moves_allowed_now(ctx):
     assert sorted(j["allowed_transitions"]) == ["cancelled", "returned_unrepaired"], j
     # Declined: still no work; approved: work may start.
     tok = est.json["approval_token"]
-    assert Client(ctx.server.port).post("/api/estimates/%s/decline" % tok).status == 200
+    assert Client(ctx.server.port).post("/api/estimates/%s/decline" % tok,
+                                        {"reason": "Too dear"}).status == 200
     j = tech.get("/api/repairs/%d" % rid).json
     assert "repairing" not in j["allowed_transitions"], j
     move(tech, rid, "repairing", 409)
-    est = tech.put("/api/repairs/%d/estimate" % rid, {"amount_cents": 5900})
+    est = tech.put("/api/repairs/%d/estimate" % rid, estimate_body(5900))
     assert est.status == 200, est
     assert Client(ctx.server.port).post(
         "/api/estimates/%s/approve" % est.json["approval_token"]).status == 200
@@ -145,7 +153,7 @@ def test_staff_ticket_updates_live_and_resumes(ctx):
     path = "/api/repairs/%d/events" % rid
     st = Stream(ctx.server.port, path, cookie=tech.cookie)
     assert st.status == 200, st.body
-    est = tech.put("/api/repairs/%d/estimate" % rid, {"amount_cents": 4200})
+    est = tech.put("/api/repairs/%d/estimate" % rid, estimate_body(4200))
     ev = st.next()
     assert ev["event"] == "repair" and ev["data"]["estimate_state"] == "pending", ev
     # The customer approves from their phone: the ticket hears of it without a reload.
@@ -219,7 +227,7 @@ def test_messages_follow_the_store_choice_in_the_customer_language(ctx):
     assert re.search(r"http://127\.0\.0\.1:%d/repair/#%s" % (ctx.server.port, rep["status_token"]),
                      body), body
     move(tech, rid, "diagnosing")
-    tech.put("/api/repairs/%d/estimate" % rid, {"amount_cents": 1000})
+    tech.put("/api/repairs/%d/estimate" % rid, estimate_body(1000))
     move(tech, rid, "awaiting_approval")
     st = outbox(ctx, rid, "repair_status")
     assert len(st) == 1 and st[0]["locale"] == "fr", st
