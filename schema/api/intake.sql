@@ -88,10 +88,8 @@ $$;
 create or replace function intake_get(p_actor bigint, p_id bigint, p_req text) returns json
 language plpgsql as $$
 declare
-    r repair_orders%rowtype :=
-        repair_find(p_actor, p_id, array['specialist', 'technician', 'manager'], false);
+    r repair_orders%rowtype := repair_read(p_actor, p_id, 'repair_intake', p_req);
 begin
-    perform carnet_audit(p_actor, 'read', 'repair_intake', r.id::text, p_req);
     return intake_json(r);
 end $$;
 

@@ -142,8 +142,7 @@ end $$;
 create or replace function observation_get(p_actor bigint, p_id bigint, p_req text) returns json
 language plpgsql as $$
 begin
-    perform repair_find(p_actor, p_id, array['specialist', 'technician', 'manager'], false);
-    perform carnet_audit(p_actor, 'read', 'repair', p_id::text, p_req);
+    perform repair_read(p_actor, p_id, 'repair', p_req);
     return observation_json(p_id);
 end $$;
 

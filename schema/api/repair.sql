@@ -111,6 +111,19 @@ begin
     return r;
 end $$;
 
+-- A staff read of the repair order `p_id`: any staff role of its store (404 / 403 otherwise),
+-- audited as a read of `p_what` (the repair, its intake ...). The repair, unlocked.
+create or replace function repair_read(p_actor bigint, p_id bigint, p_what text, p_req text)
+returns repair_orders
+language plpgsql as $$
+declare
+    r repair_orders%rowtype :=
+        repair_find(p_actor, p_id, array['specialist', 'technician', 'manager'], false);
+begin
+    perform carnet_audit(p_actor, 'read', p_what, p_id::text, p_req);
+    return r;
+end $$;
+
 -- Locks a repair order the actor may work on, or fails (404 / 403).
 create or replace function repair_lock(p_actor bigint, p_id bigint, p_roles text[]) returns repair_orders
 language sql as $$
@@ -322,8 +335,7 @@ end $$;
 create or replace function repair_get(p_actor bigint, p_id bigint, p_req text) returns json
 language plpgsql as $$
 begin
-    perform repair_find(p_actor, p_id, array['specialist', 'technician', 'manager'], false);
-    perform carnet_audit(p_actor, 'read', 'repair', p_id::text, p_req);
+    perform repair_read(p_actor, p_id, 'repair', p_req);
     return repair_json(p_id);
 end $$;
 
