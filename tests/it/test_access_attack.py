@@ -22,7 +22,6 @@ import psycopg2
 
 from harness import Client
 
-PW = "carnet-demo"
 S = {}
 
 
