@@ -72,6 +72,16 @@ json_t *api_result_json(struct req *r, const struct db_result *res);
  */
 int api_seal_member(json_t *obj, const char *key, const char *plain, const char *bi_kind,
                     const char *bi_key);
+/*
+ * For a customer's body with free text in member `key` (personal data: a decline reason, a
+ * survey comment): the body as text for SQL (malloc'd; no body counts as {}) with that member
+ * trimmed of blanks and sealed, or left out when it is blank or null. The text is checked in
+ * clear first: not text, a NUL in it or more than `max` characters once trimmed is 422 invalid
+ * on `key`, and with `required` a blank or missing one is 422 required, both saying `rule`.
+ * Otherwise (and when out of memory) replies and returns NULL.
+ */
+char *api_body_sealed_text(struct req *r, const char *key, size_t max, bool required,
+                           const char *rule);
 /* What a public board shows of a person: the first letter of `name` (leading spaces skipped),
  * upper-cased (ASCII and Latin-1 letters), and a dot, e.g. "Z." for "zoé". Empty when the name
  * is blank. Computed before sealing and stored beside the sealed name. */

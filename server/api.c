@@ -385,6 +385,58 @@ int api_seal_member(json_t *obj, const char *key, const char *plain, const char 
     return json_object_set_new(obj, bi_key, json_string(bi));
 }
 
+char *api_body_sealed_text(struct req *r, const char *key, size_t max, bool required,
+                           const char *rule)
+{
+    json_t *v = r->json ? json_object_get(r->json, key) : NULL, *copy = NULL;
+    const char *s = json_string_value(v);
+    size_t len = json_string_length(v), chars = 0;
+    char *trimmed = NULL, *out = NULL;
+
+    /* (no NUL inside: the text is sealed as C text) */
+    if ((v && !json_is_null(v) && !s) || (s && memchr(s, 0, len))) {
+        http_reply_error(r, 422, "invalid", key, "%s", rule);
+        return NULL;
+    }
+    if (s) {
+        while (len && strchr(" \t\r\n", *s)) {
+            s++;
+            len--;
+        }
+        while (len && strchr(" \t\r\n", s[len - 1]))
+            len--;
+        for (size_t i = 0; i < len; i++)
+            chars += ((unsigned char)s[i] & 0xC0) != 0x80;
+    }
+    if (chars > max) {
+        http_reply_error(r, 422, "invalid", key, "%s", rule);
+        return NULL;
+    }
+    if (required && chars == 0) {
+        http_reply_error(r, 422, "required", key, "%s", rule);
+        return NULL;
+    }
+    if (!(copy = r->json ? json_deep_copy(r->json) : json_object()))
+        goto oom;
+    if (chars > 0) {
+        if (!(trimmed = strndup(s, len)) || api_seal_member(copy, key, trimmed, NULL, NULL) < 0)
+            goto oom;
+    } else {
+        json_object_del(copy, key);
+    }
+    if (!(out = json_dumps(copy, JSON_COMPACT)))
+        goto oom;
+    goto done;
+oom:
+    http_reply_oom(r);
+done:
+    if (trimmed)
+        sodium_memzero(trimmed, len);
+    free(trimmed);
+    json_decref(copy);
+    return out;
+}
+
 void api_initial(const char *name, char out[API_INITIAL_MAX])
 {
     const unsigned char *p = (const unsigned char *)name;

@@ -26,6 +26,7 @@
 
 #define MESSAGE_BODY_MAX 4000
 #define SURVEY_COMMENT_MAX 2000
+#define SURVEY_COMMENT_RULE "a comment is text of at most 2000 characters"
 #define MESSAGE_MAC_LABEL "carnet-message-text"
 #define REPORT_WEEKS_DEFAULT 8
 #define REPORT_WEEKS_MAX 104
@@ -180,50 +181,6 @@ static bool body_int(struct req *r, const char *field, bool required)
     return false;
 }
 
-/* For a survey answer, the body text for SQL: the scores as given, and the comment (personal
- * data like a message text: 1..SURVEY_COMMENT_MAX characters once trimmed, or none) sealed
- * (malloc'd). Otherwise replies and returns NULL. */
-static char *survey_body_sealed(struct req *r)
-{
-    json_t *comment = json_object_get(r->json, "comment"), *j = NULL;
-    const char *text = json_string_value(comment);
-    size_t len = json_string_length(comment), chars = 0;
-    char *marker = NULL, *trimmed = NULL, *out = NULL;
-
-    if (comment && !json_is_null(comment) &&
-        (!text || (chars = text_chars(text, len)) > SURVEY_COMMENT_MAX || strlen(text) != len)) {
-        http_reply_error(r, 422, "invalid", "comment", "a comment is text of at most %d characters",
-                         SURVEY_COMMENT_MAX);
-        return NULL;
-    }
-    if (!(j = json_deep_copy(r->json)))
-        goto oom;
-    json_object_del(j, "comment");
-    if (chars > 0) {
-        while (strchr(" \t\r\n", *text)) {
-            text++;
-            len--;
-        }
-        while (len && strchr(" \t\r\n", text[len - 1]))
-            len--;
-        if (!(trimmed = strndup(text, len)) || !(marker = seal_pd(trimmed)) ||
-            json_object_set_new(j, "comment", json_string(marker)) < 0)
-            goto oom;
-    }
-    if (!(out = json_dumps(j, JSON_COMPACT)))
-        goto oom;
-    goto done;
-oom:
-    http_reply_oom(r);
-done:
-    if (trimmed)
-        sodium_memzero(trimmed, len);
-    free(trimmed);
-    free(marker);
-    json_decref(j);
-    return out;
-}
-
 void message_survey_answer(struct req *r)
 {
     char hash[LINK_HASH_LEN + 1];
@@ -234,7 +191,9 @@ void message_survey_answer(struct req *r)
     if (!body_int(r, "satisfaction", true) || !body_int(r, "effort", true) ||
         !body_int(r, "recommendation", true))
         return;
-    if (!(body = survey_body_sealed(r)))
+    /* The comment is personal data like a message text. */
+    if (!(body =
+              api_body_sealed_text(r, "comment", SURVEY_COMMENT_MAX, false, SURVEY_COMMENT_RULE)))
         return;
     const char *params[2] = {hash, body};
     api_send(r, &q_survey_answer, params, 200);

@@ -71,7 +71,9 @@ static struct sql_stmt q_callback =
 
 /* The longest decline reason and call-back note a customer may write, in characters. */
 #define ESTIMATE_REASON_MAX 1000
+#define ESTIMATE_REASON_RULE "a text of 1 to 1000 characters"
 #define ESTIMATE_NOTE_MAX 500
+#define ESTIMATE_NOTE_RULE "a text of 1 to 500 characters"
 
 const char *repair_state_name(enum repair_state s)
 {
@@ -319,61 +321,11 @@ void repair_estimate_view(struct req *r)
     by_token(r, &q_estimate_view);
 }
 
-/*
- * The customer's body for SQL (malloc'd) with its member `key`, free text they wrote (personal
- * data, seal.h), checked in clear (1..`max` characters once trimmed; absent or null is allowed
- * unless `required`) and sealed. No body counts as {}. Otherwise replies and returns NULL.
- */
-static char *body_with_sealed_text(struct req *r, const char *key, size_t max, bool required)
-{
-    json_t *v = r->json ? json_object_get(r->json, key) : NULL, *copy = NULL;
-    const char *s = json_string_value(v);
-    size_t len = json_string_length(v), chars = 0;
-    char *trimmed = NULL, *out = NULL;
-
-    if (s) {
-        while (len && strchr(" \t\r\n", *s)) {
-            s++;
-            len--;
-        }
-        while (len && strchr(" \t\r\n", s[len - 1]))
-            len--;
-        for (size_t i = 0; i < len; i++)
-            chars += ((unsigned char)s[i] & 0xC0) != 0x80;
-    }
-    if ((v && !json_is_null(v) && !s) || (s && (chars > max || memchr(s, 0, len)))) {
-        http_reply_error(r, 422, "invalid", key, "a text of 1 to %zu characters", max);
-        return NULL;
-    }
-    if (required && chars == 0) {
-        http_reply_error(r, 422, "required", key, "a text of 1 to %zu characters", max);
-        return NULL;
-    }
-    if (!(copy = r->json ? json_deep_copy(r->json) : json_object()))
-        goto oom;
-    if (chars > 0) {
-        if (!(trimmed = strndup(s, len)) || api_seal_member(copy, key, trimmed, NULL, NULL) < 0)
-            goto oom;
-    } else {
-        json_object_del(copy, key);
-    }
-    if (!(out = json_dumps(copy, JSON_COMPACT)))
-        goto oom;
-    goto done;
-oom:
-    http_reply_oom(r);
-done:
-    if (trimmed)
-        sodium_memzero(trimmed, len);
-    free(trimmed);
-    json_decref(copy);
-    return out;
-}
-
 /* An answer to the estimate through its approval link: (link hash, body) for `stmt`, or with
- * `approve` as well for the decision. The body's member `text_key`, when given, is sealed. */
+ * `approve` as well for the decision. The body's member `text_key`, when given, is sealed
+ * (api_body_sealed_text: 1..`text_max` characters, `rule`). */
 static void answer(struct req *r, struct sql_stmt *stmt, const char *approve, const char *text_key,
-                   size_t text_max, bool required)
+                   size_t text_max, bool required, const char *rule)
 {
     char hash[LINK_HASH_LEN + 1];
     char *body;
@@ -381,7 +333,7 @@ static void answer(struct req *r, struct sql_stmt *stmt, const char *approve, co
     if (!link_from_path(r, "token", hash))
         return;
     if (text_key) {
-        if (!(body = body_with_sealed_text(r, text_key, text_max, required)))
+        if (!(body = api_body_sealed_text(r, text_key, text_max, required, rule)))
             return;
     } else if (!(body = strdup(api_body(r)))) {
         http_reply_oom(r);
@@ -400,15 +352,15 @@ static void answer(struct req *r, struct sql_stmt *stmt, const char *approve, co
 
 void repair_estimate_approve(struct req *r)
 {
-    answer(r, &q_decide, "true", NULL, 0, false);
+    answer(r, &q_decide, "true", NULL, 0, false, NULL);
 }
 
 void repair_estimate_decline(struct req *r)
 {
-    answer(r, &q_decide, "false", "reason", ESTIMATE_REASON_MAX, true);
+    answer(r, &q_decide, "false", "reason", ESTIMATE_REASON_MAX, true, ESTIMATE_REASON_RULE);
 }
 
 void repair_estimate_callback(struct req *r)
 {
-    answer(r, &q_callback, NULL, "note", ESTIMATE_NOTE_MAX, false);
+    answer(r, &q_callback, NULL, "note", ESTIMATE_NOTE_MAX, false, ESTIMATE_NOTE_RULE);
 }

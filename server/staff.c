@@ -205,8 +205,11 @@ static void pw_work(void *arg)
                           crypto_pwhash_OPSLIMIT_INTERACTIVE, crypto_pwhash_MEMLIMIT_INTERACTIVE);
 }
 
+/* The answer to a password change or a PIN set: 204, or 422 when the current password was
+ * wrong. */
 static void on_pw_finish(struct req *r, const struct db_result *res)
 {
+    bool pin = ((struct pw *)r->state)->kind == PW_PIN;
     json_t *j = api_result_object(r, res);
     bool ok;
 
@@ -215,57 +218,37 @@ static void on_pw_finish(struct req *r, const struct db_result *res)
     ok = json_is_true(json_object_get(j, "ok"));
     json_decref(j);
     if (!ok) {
-        http_reply_error(r, 422, "bad_credentials", "old_password",
-                         "the current password is wrong");
+        http_reply_error(r, 422, "bad_credentials", pin ? "password" : "old_password",
+                         pin ? "the password is wrong" : "the current password is wrong");
         return;
     }
     http_reply_empty(r, 204);
 }
 
-static void on_pin_finish(struct req *r, const struct db_result *res)
+/* A password change (PW_CHANGE) or a PIN set (PW_PIN) once the current password is verified, and
+ * when it was right the new one hashed: SQL counts the attempt and stores the new hash. */
+static void pw_finish(struct req *r, struct pw *w)
 {
-    json_t *j = api_result_object(r, res);
-    bool ok;
+    const char *ok = w->old_ok ? "true" : "false", *hash = w->old_ok ? w->hash : NULL;
 
-    if (!j)
-        return;
-    ok = json_is_true(json_object_get(j, "ok"));
-    json_decref(j);
-    if (!ok) {
-        http_reply_error(r, 422, "bad_credentials", "password", "the password is wrong");
-        return;
+    if (w->kind == PW_PIN) {
+        const char *p[7] = {r->who.staff_id, ok, w->stored, hash, w->ip, r->id, auth_login_key()};
+        api_call(r, &q_pin_finish, p, on_pw_finish);
+    } else {
+        const char *p[8] = {
+            r->who.staff_id, ok, w->old_ok ? w->stored : NULL, hash, w->session, w->ip, r->id,
+            auth_login_key()};
+        api_call(r, &q_pw_finish, p, on_pw_finish);
     }
-    http_reply_empty(r, 204);
-}
-
-static void pin_finish(struct req *r, struct pw *w)
-{
-    const char *p[7] = {r->who.staff_id, w->old_ok ? "true" : "false",
-                        w->stored,       w->old_ok ? w->hash : NULL,
-                        w->ip,           r->id,
-                        auth_login_key()};
-    api_call(r, &q_pin_finish, p, on_pin_finish);
 }
 
 static void pw_done(struct req *r)
 {
     struct pw *w = r->state;
-    const char *p[8];
+    const char *p[6];
 
-    if (w->kind == PW_PIN && (!w->old_ok || w->rc == 0)) {
-        pin_finish(r, w);
-        return;
-    }
-    if (w->kind == PW_CHANGE && !w->old_ok) {
-        p[0] = r->who.staff_id;
-        p[1] = "false";
-        p[2] = NULL;
-        p[3] = NULL;
-        p[4] = w->session;
-        p[5] = w->ip;
-        p[6] = r->id;
-        p[7] = auth_login_key();
-        api_call(r, &q_pw_finish, p, on_pw_finish);
+    if ((w->kind == PW_CHANGE || w->kind == PW_PIN) && (!w->old_ok || w->rc == 0)) {
+        pw_finish(r, w);
         return;
     }
     if (w->rc != 0) {
@@ -292,16 +275,6 @@ static void pw_done(struct req *r)
         api_send(r, &q_reset, p, 200);
         break;
     case PW_CHANGE:
-        p[0] = r->who.staff_id;
-        p[1] = "true";
-        p[2] = w->stored;
-        p[3] = w->hash;
-        p[4] = w->session;
-        p[5] = w->ip;
-        p[6] = r->id;
-        p[7] = auth_login_key();
-        api_call(r, &q_pw_finish, p, on_pw_finish);
-        break;
     case PW_PIN:
         break; /* answered above */
     }
@@ -465,27 +438,29 @@ static void on_pw_begin(struct req *r, const struct db_result *res)
     pw_submit(r);
 }
 
-void staff_change_password(struct req *r)
+/* The caller's current password as a body gives it (`v`, member `field`): text of 1 to
+ * STAFF_PASSWORD_MAX_BYTES bytes without NUL, else a 422 saying `rule` and false. */
+static bool current_password_ok(struct req *r, json_t *v, const char *field, const char *rule)
 {
-    json_t *old, *new;
-    struct pw *w;
+    if (!json_is_string(v) || json_string_length(v) == 0 ||
+        json_string_length(v) > STAFF_PASSWORD_MAX_BYTES ||
+        strlen(json_string_value(v)) != json_string_length(v)) {
+        http_reply_error(r, 422, "invalid", field, "%s", rule);
+        return false;
+    }
+    return true;
+}
+
+/* A password change (PW_CHANGE: the new password) or a PIN set (PW_PIN: the PIN), both checked,
+ * and the caller's current password `current` (checked too): step one reads the stored hash
+ * under the sign-in throttle, then pw_work verifies it off the loop. */
+static void pw_begin(struct req *r, enum pw_kind kind, const char *secret, const char *current)
+{
+    struct pw *w = pw_new(r, kind, secret);
     const char *p[3];
 
-    if (!api_need_body(r))
-        return;
-    old = json_object_get(r->json, "old_password");
-    new = json_object_get(r->json, "new_password");
-    if (!json_is_string(old) || json_string_length(old) == 0 ||
-        json_string_length(old) > STAFF_PASSWORD_MAX_BYTES ||
-        strlen(json_string_value(old)) != json_string_length(old)) {
-        http_reply_error(r, 422, "invalid", "old_password", "the current password is required");
-        return;
-    }
-    if (!check_password(r, new, "new_password"))
-        return;
-    w = pw_new(r, PW_CHANGE, json_string_value(new));
-    if (!w || !(w->old_password = strdup(json_string_value(old))) ||
-        auth_session_hash(r, w->session) < 0) {
+    if (!w || !(w->old_password = strdup(current)) ||
+        (kind == PW_CHANGE && auth_session_hash(r, w->session) < 0)) {
         http_reply_oom(r);
         return;
     }
@@ -494,6 +469,20 @@ void staff_change_password(struct req *r)
     p[1] = w->ip;
     p[2] = auth_login_key();
     api_call(r, &q_pw_begin, p, on_pw_begin);
+}
+
+void staff_change_password(struct req *r)
+{
+    json_t *old, *new;
+
+    if (!api_need_body(r))
+        return;
+    old = json_object_get(r->json, "old_password");
+    new = json_object_get(r->json, "new_password");
+    if (!current_password_ok(r, old, "old_password", "the current password is required") ||
+        !check_password(r, new, "new_password"))
+        return;
+    pw_begin(r, PW_CHANGE, json_string_value(new), json_string_value(old));
 }
 
 /* A PIN anyone would try first: one digit repeated (0000), a run up or down (1234, 987654) or
@@ -515,8 +504,6 @@ static bool pin_weak(const char *pin)
 void staff_set_pin(struct req *r)
 {
     json_t *pin, *password;
-    struct pw *w;
-    const char *p[3];
 
     if (!api_need_body(r))
         return;
@@ -531,22 +518,9 @@ void staff_set_pin(struct req *r)
         http_reply_error(r, 422, "weak_pin", "pin", "that PIN is too easy to guess");
         return;
     }
-    if (!json_is_string(password) || json_string_length(password) == 0 ||
-        json_string_length(password) > STAFF_PASSWORD_MAX_BYTES ||
-        strlen(json_string_value(password)) != json_string_length(password)) {
-        http_reply_error(r, 422, "invalid", "password", "your password is required");
+    if (!current_password_ok(r, password, "password", "your password is required"))
         return;
-    }
-    w = pw_new(r, PW_PIN, json_string_value(pin));
-    if (!w || !(w->old_password = strdup(json_string_value(password)))) {
-        http_reply_oom(r);
-        return;
-    }
-    http_peer_addr(r, w->ip, sizeof(w->ip));
-    p[0] = r->who.staff_id;
-    p[1] = w->ip;
-    p[2] = auth_login_key();
-    api_call(r, &q_pw_begin, p, on_pw_begin);
+    pw_begin(r, PW_PIN, json_string_value(pin), json_string_value(password));
 }
 
 void staff_audit(struct req *r)

@@ -224,19 +224,9 @@ end $$;
 
 -- The approval link behind a hash: 404 (unknown, revoked, not an approval link) or 410 (expired).
 create or replace function repair_estimate_link(p_hash text) returns repair_links
-language plpgsql stable as $$
-declare
-    l repair_links%rowtype;
-begin
-    select * into l from repair_links where token_hash = p_hash and purpose = 'estimate';
-    if not found or l.revoked_at is not null or l.estimate_id is null then
-        perform carnet_fail(404, 'not_found', 'token', 'this link is not valid');
-    end if;
-    if l.expires_at < now() then
-        perform carnet_fail(410, 'expired', 'token', 'this link has expired');
-    end if;
-    return l;
-end $$;
+language sql stable as $$
+    select repair_link_find(p_hash, 'estimate')
+$$;
 
 -- What the customer sees through an approval link: the repair as the status page shows it,
 -- with the estimate of the link's own version (`superseded` when a newer one was sent).

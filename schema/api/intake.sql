@@ -32,26 +32,6 @@ create or replace trigger repair_photos_no_rewrite before update or delete on re
 create or replace trigger repair_signatures_no_rewrite before update or delete on repair_signatures
     for each row execute function intake_refuse_rewrite();
 
--- The repair `p_id` when the actor holds one of `p_roles` in its store: 404 or 403 otherwise.
--- With p_lock, the row is locked, so intake writes on one repair queue up behind each other.
-create or replace function intake_repair(p_actor bigint, p_id bigint, p_roles text[],
-                                         p_lock boolean) returns repair_orders
-language plpgsql as $$
-declare
-    r repair_orders%rowtype;
-begin
-    if p_lock then
-        select * into r from repair_orders where id = p_id for no key update;
-    else
-        select * into r from repair_orders where id = p_id;
-    end if;
-    if not found then
-        perform carnet_fail(404, 'not_found', 'id', 'no such repair order');
-    end if;
-    perform carnet_require(p_actor, r.store_id, p_roles);
-    return r;
-end $$;
-
 create or replace function intake_check_open(r repair_orders) returns void
 language plpgsql stable as $$
 begin
@@ -108,10 +88,8 @@ $$;
 create or replace function intake_get(p_actor bigint, p_id bigint, p_req text) returns json
 language plpgsql as $$
 declare
-    r repair_orders%rowtype :=
-        intake_repair(p_actor, p_id, array['specialist', 'technician', 'manager'], false);
+    r repair_orders%rowtype := repair_read(p_actor, p_id, 'repair_intake', p_req);
 begin
-    perform carnet_audit(p_actor, 'read', 'repair_intake', r.id::text, p_req);
     return intake_json(r);
 end $$;
 
@@ -122,7 +100,7 @@ end $$;
 create or replace function intake_record(p_actor bigint, p_id bigint, p jsonb, p_req text)
 returns json language plpgsql as $$
 declare
-    r repair_orders%rowtype := intake_repair(p_actor, p_id, array['technician', 'manager'], true);
+    r repair_orders%rowtype := repair_lock(p_actor, p_id, array['technician', 'manager']);
     cur repair_intakes%rowtype;
     i repair_intakes%rowtype;
     acc text[] := '{}';
@@ -201,7 +179,7 @@ create or replace function intake_photo_add(p_actor bigint, p_id bigint, p_type 
                                             p_data text, p_req text) returns json
 language plpgsql as $$
 declare
-    r repair_orders%rowtype := intake_repair(p_actor, p_id, array['technician', 'manager'], true);
+    r repair_orders%rowtype := repair_lock(p_actor, p_id, array['technician', 'manager']);
     b bytea := decode(p_data, 'base64');
     h bytea := sha256(b);
     pid bigint;
@@ -228,7 +206,7 @@ create or replace function intake_photo_get(p_actor bigint, p_id bigint, p_photo
 language plpgsql as $$
 declare
     r repair_orders%rowtype :=
-        intake_repair(p_actor, p_id, array['specialist', 'technician', 'manager'], false);
+        repair_find(p_actor, p_id, array['specialist', 'technician', 'manager'], false);
 begin
     select p.content_type, encode(p.bytes, 'base64') into content_type, data
     from repair_photos p where p.id = p_photo and p.repair_id = r.id;
@@ -245,7 +223,7 @@ end $$;
 create or replace function intake_sign(p_actor bigint, p_id bigint, p jsonb, p_req text)
 returns json language plpgsql as $$
 declare
-    r repair_orders%rowtype := intake_repair(p_actor, p_id, array['technician', 'manager'], true);
+    r repair_orders%rowtype := repair_lock(p_actor, p_id, array['technician', 'manager']);
     cur repair_intakes%rowtype;
     g repair_signatures%rowtype;
 begin

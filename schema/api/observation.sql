@@ -141,15 +141,8 @@ end $$;
 -- GET /api/repairs/{id}/observation
 create or replace function observation_get(p_actor bigint, p_id bigint, p_req text) returns json
 language plpgsql as $$
-declare
-    st bigint;
 begin
-    select store_id into st from repair_orders where id = p_id;
-    if not found then
-        perform carnet_fail(404, 'not_found', 'id', 'no such repair order');
-    end if;
-    perform carnet_require(p_actor, st, array['specialist', 'technician', 'manager']);
-    perform carnet_audit(p_actor, 'read', 'repair', p_id::text, p_req);
+    perform repair_read(p_actor, p_id, 'repair', p_req);
     return observation_json(p_id);
 end $$;
 

@@ -89,19 +89,46 @@ language sql stable as $$
     where r.id = p_id
 $$;
 
--- Locks a repair order the actor may work on, or fails (404 / 403).
-create or replace function repair_lock(p_actor bigint, p_id bigint, p_roles text[]) returns repair_orders
+-- The repair order `p_id` when the actor holds one of `p_roles` in its store, or fails (404 /
+-- 403): the one check behind every staff call on a repair. With p_lock the row is locked until
+-- commit (changes to one repair queue up behind each other); reads (the ticket, its intake, its
+-- observation, its stream) leave it unlocked.
+create or replace function repair_find(p_actor bigint, p_id bigint, p_roles text[],
+                                       p_lock boolean) returns repair_orders
 language plpgsql as $$
 declare
     r repair_orders%rowtype;
 begin
-    select * into r from repair_orders where id = p_id for update;
+    if p_lock then
+        select * into r from repair_orders where id = p_id for update;
+    else
+        select * into r from repair_orders where id = p_id;
+    end if;
     if not found then
         perform carnet_fail(404, 'not_found', 'id', 'no such repair order');
     end if;
     perform carnet_require(p_actor, r.store_id, p_roles);
     return r;
 end $$;
+
+-- A staff read of the repair order `p_id`: any staff role of its store (404 / 403 otherwise),
+-- audited as a read of `p_what` (the repair, its intake ...). The repair, unlocked.
+create or replace function repair_read(p_actor bigint, p_id bigint, p_what text, p_req text)
+returns repair_orders
+language plpgsql as $$
+declare
+    r repair_orders%rowtype :=
+        repair_find(p_actor, p_id, array['specialist', 'technician', 'manager'], false);
+begin
+    perform carnet_audit(p_actor, 'read', p_what, p_id::text, p_req);
+    return r;
+end $$;
+
+-- Locks a repair order the actor may work on, or fails (404 / 403).
+create or replace function repair_lock(p_actor bigint, p_id bigint, p_roles text[]) returns repair_orders
+language sql as $$
+    select repair_find(p_actor, p_id, p_roles, true)
+$$;
 
 create or replace function repair_check_open(r repair_orders) returns void
 language plpgsql stable as $$
@@ -307,15 +334,8 @@ end $$;
 -- GET /api/repairs/{id}
 create or replace function repair_get(p_actor bigint, p_id bigint, p_req text) returns json
 language plpgsql as $$
-declare
-    st bigint;
 begin
-    select store_id into st from repair_orders where id = p_id;
-    if not found then
-        perform carnet_fail(404, 'not_found', 'id', 'no such repair order');
-    end if;
-    perform carnet_require(p_actor, st, array['specialist', 'technician', 'manager']);
-    perform carnet_audit(p_actor, 'read', 'repair', p_id::text, p_req);
+    perform repair_read(p_actor, p_id, 'repair', p_req);
     return repair_json(p_id);
 end $$;
 
@@ -481,14 +501,16 @@ begin
     return repair_json(r.id);
 end $$;
 
--- The repair behind a customer link of this purpose, or 404 (unknown, revoked) / 410 (expired).
+-- The repair behind a customer link of this purpose, or 404 (unknown, revoked; an estimate link
+-- that answers no version, estimate.sql) / 410 (expired).
 create or replace function repair_link_find(p_hash text, p_purpose text) returns repair_links
 language plpgsql stable as $$
 declare
     l repair_links%rowtype;
 begin
     select * into l from repair_links where token_hash = p_hash and purpose = p_purpose;
-    if not found or l.revoked_at is not null then
+    if not found or l.revoked_at is not null
+       or (p_purpose = 'estimate' and l.estimate_id is null) then
         perform carnet_fail(404, 'not_found', 'token', 'this link is not valid');
     end if;
     if l.expires_at < now() then
@@ -564,15 +586,9 @@ create or replace trigger repair_orders_emit after update on repair_orders
 
 -- GET /api/repairs/{id}/events: what the staff ticket's stream follows.
 create or replace function repair_stream_open(p_actor bigint, p_id bigint) returns json
-language plpgsql stable as $$
-declare
-    st bigint;
+language plpgsql as $$
 begin
-    select store_id into st from repair_orders where id = p_id;
-    if not found then
-        perform carnet_fail(404, 'not_found', 'id', 'no such repair order');
-    end if;
-    perform carnet_require(p_actor, st, array['specialist', 'technician', 'manager']);
+    perform repair_find(p_actor, p_id, array['specialist', 'technician', 'manager'], false);
     return json_build_object('topic', repair_topic(p_id),
         'max', coalesce((select max(id) from events where topic = repair_topic(p_id)), 0));
 end $$;

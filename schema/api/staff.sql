@@ -245,12 +245,14 @@ begin
     return json_build_object('hash', t.password_hash);
 end $$;
 
--- Step two. A wrong old password stays recorded as a failure and is answered {"ok": false}. On
--- success the hash changes only if it is still the one that was verified, and every other
--- session of the account ends.
-create or replace function staff_password_finish(p_staff bigint, p_ok boolean, p_old_hash text,
-                                      p_new_hash text, p_keep_session text, p_address text,
-                                      p_req text, p_key text) returns json
+-- Step two of a password change or a PIN set (step one: staff_password_begin), before either
+-- changes anything: the caller's active account, locked (401 when it is gone), or null when
+-- the password carnetd verified was wrong (p_ok false: it stays recorded as a failure). A right
+-- one must still be the account's hash (409 on p_field when it changed meanwhile) and turns
+-- the failed attempt of step one into a success.
+create or replace function staff_password_verified(p_staff bigint, p_ok boolean,
+                                                   p_verified_hash text, p_field text,
+                                                   p_address text, p_key text) returns staff
 language plpgsql as $$
 declare
     t staff%rowtype;
@@ -260,17 +262,29 @@ begin
         perform carnet_fail(401, 'unauthenticated', null, 'your session has ended');
     end if;
     if not p_ok then
-        return json_build_object('ok', false);
+        return null;
     end if;
-    if t.password_hash <> p_old_hash then
-        perform carnet_fail(409, 'conflict', 'old_password',
-                            'the password changed meanwhile: try again');
+    if t.password_hash <> p_verified_hash then
+        perform carnet_fail(409, 'conflict', p_field, 'the password changed meanwhile: try again');
     end if;
     update login_attempts set ok = true
     where id = (select max(id) from login_attempts
                 where account_mac = login_mac(t.email, p_key)
-                  and address = auth_address_key(p_address)
-                  and not ok);
+                  and address = auth_address_key(p_address) and not ok);
+    return t;
+end $$;
+
+-- Step two. A wrong old password stays recorded as a failure and is answered {"ok": false}. On
+-- success the hash changes only if it is still the one that was verified, and every other
+-- session of the account ends.
+create or replace function staff_password_finish(p_staff bigint, p_ok boolean, p_old_hash text,
+                                      p_new_hash text, p_keep_session text, p_address text,
+                                      p_req text, p_key text) returns json
+language plpgsql as $$
+begin
+    if staff_password_verified(p_staff, p_ok, p_old_hash, 'old_password', p_address, p_key) is null then
+        return json_build_object('ok', false);
+    end if;
     update staff set password_hash = p_new_hash where id = p_staff;
     delete from sessions where staff_id = p_staff and token_hash <> p_keep_session;
     perform carnet_audit(p_staff, 'staff.password_change', 'staff', p_staff::text, p_req);
@@ -326,23 +340,10 @@ create or replace function staff_pin_finish(p_staff bigint, p_ok boolean, p_veri
                                  p_pin_hash text, p_address text, p_req text, p_key text)
 returns json
 language plpgsql as $$
-declare
-    t staff%rowtype;
 begin
-    select * into t from staff where id = p_staff and disabled_at is null for update;
-    if not found then
-        perform carnet_fail(401, 'unauthenticated', null, 'your session has ended');
-    end if;
-    if not p_ok then
+    if staff_password_verified(p_staff, p_ok, p_verified_hash, 'password', p_address, p_key) is null then
         return json_build_object('ok', false);
     end if;
-    if t.password_hash <> p_verified_hash then
-        perform carnet_fail(409, 'conflict', 'password', 'the password changed meanwhile: try again');
-    end if;
-    update login_attempts set ok = true
-    where id = (select max(id) from login_attempts
-                where account_mac = login_mac(t.email, p_key)
-                  and address = auth_address_key(p_address) and not ok);
     update staff set pin_hash = p_pin_hash where id = p_staff;
     update sessions set pin_failures = 0 where staff_id = p_staff;
     perform carnet_audit(p_staff, 'staff.pin_set', 'staff', p_staff::text, p_req);

@@ -618,6 +618,14 @@ class Context:
     def client(self):
         return Client(self.server.port)
 
+    def staff(self, who, password="carnet-demo"):
+        """A client signed in to the module's carnetd as `who`: an email, or a demo account's
+        name before "@carnet.test" (schema/seed: "tech", "paris-manager" ...), whose password
+        is carnet-demo."""
+        c = self.client()
+        c.login(who if "@" in who else who + "@carnet.test", password)
+        return c
+
     def close(self):
         """Stops every carnetd of the module; raises AssertionError when one of them did not
         stop cleanly (exit code 0) or left a sanitizer report (a leak report at exit)."""

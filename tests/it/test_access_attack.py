@@ -22,7 +22,6 @@ import psycopg2
 
 from harness import Client
 
-PW = "carnet-demo"
 S = {}
 
 
@@ -34,15 +33,9 @@ def setup(ctx):
                                  (S["lyon"],))["id"]
 
 
-def login(ctx, email):
-    c = Client(ctx.server.port)
-    c.login(email, PW)
-    return c
-
-
 def paris_device(ctx, serial, repair=True):
     """A device whose owner Paris recorded, with an open Paris repair when `repair`."""
-    paris = login(ctx, "manager@carnet.test")
+    paris = ctx.staff("manager@carnet.test")
     owner = {"name": "Pauline Paris", "email": "pauline.%s@example.test" % serial.lower(),
              "phone": "+33 6 11 22 %02d %02d" % (len(serial), sum(map(ord, serial)) % 100)}
     assert paris.put("/api/devices/" + serial, {"model": "iPhone 13"}).status == 201
@@ -78,7 +71,7 @@ def lyon_slot(ctx):
 def test_an_anonymous_booking_naming_the_serial_does_not_reveal_the_owner(ctx):
     serial = "ATKVIS0001"
     owner = paris_device(ctx, serial)
-    lyon = login(ctx, "lyon@carnet.test")
+    lyon = ctx.staff("lyon@carnet.test")
     assert lyon.get("/api/devices/" + serial).json["owner"]["redacted"] is True
     # Anybody (the Lyon manager, signed out) books at Lyon naming the Paris customer's serial.
     r = Client(ctx.server.port).post(
@@ -100,7 +93,7 @@ def test_an_anonymous_booking_naming_the_serial_does_not_reveal_the_owner(ctx):
         r = lyon.get("/api/devices?q=" + quote(q))
         assert r.status == 200 and r.json["results"] == [], (q, r)
     # Paris still sees its customer.
-    paris = login(ctx, "manager@carnet.test")
+    paris = ctx.staff("manager@carnet.test")
     assert paris.get("/api/devices/" + serial).json["owner"]["redacted"] is False
     r = paris.get("/api/devices?q=" + owner["email"].upper())
     assert [x["serial"] for x in r.json["results"]] == [serial], r
@@ -109,7 +102,7 @@ def test_an_anonymous_booking_naming_the_serial_does_not_reveal_the_owner(ctx):
 def test_custody_holds_for_every_spelling_of_the_serial(ctx):
     serial = "ATKCUS0002"
     paris_device(ctx, serial)
-    lyon = login(ctx, "lyon@carnet.test")
+    lyon = ctx.staff("lyon@carnet.test")
     evil = {"name": "Evil Lyon", "email": "evil@example.test"}
     for spelled in (serial.lower(), " %s " % serial.lower().replace("0", " 0"), serial):
         path = "/api/devices/" + spelled.replace(" ", "%20")
@@ -130,7 +123,7 @@ def test_custody_holds_for_every_spelling_of_the_serial(ctx):
 def test_search_across_stores_is_exact_serial_only(ctx):
     serial = "ATKSRC0003"
     owner = paris_device(ctx, serial)
-    lyon = login(ctx, "lyon@carnet.test")
+    lyon = ctx.staff("lyon@carnet.test")
     for q in (serial[:-1], serial[:5], serial.lower()[:-2], owner["repair"]["number"],
               owner["repair"]["number"].lower()):
         r = lyon.get("/api/devices?q=" + q)
@@ -147,7 +140,7 @@ def test_a_manager_cannot_erase_an_owner_another_store_keeps_as_its_contact(ctx)
     row that Paris's open repair writes to."""
     serial = "ATKERA0004"
     owner = paris_device(ctx, serial)
-    lyon = login(ctx, "lyon@carnet.test")
+    lyon = ctx.staff("lyon@carnet.test")
     r = lyon.post("/api/stores/%d/repairs" % S["lyon"],
                   {"serial": serial, "problem": "battery",
                    "intake": {"checklist": [{"item": "screen", "ok": True}]}})
@@ -159,12 +152,12 @@ def test_a_manager_cannot_erase_an_owner_another_store_keeps_as_its_contact(ctx)
                    (owner["repair"]["id"],))
     assert row["erased_at"] is None and row["email"] is not None, row
     # Nor can Paris now: Lyon's repair has the same contact. That needs an admin.
-    r = login(ctx, "manager@carnet.test").post("/api/customers/erase", {"email": owner["email"]})
+    r = ctx.staff("manager@carnet.test").post("/api/customers/erase", {"email": owner["email"]})
     assert r.status == 200 and r.json["owners"] == 0, r
     assert ctx.sql1("select o.erased_at from repair_orders r join device_owners o"
                     " on o.id = r.contact_owner_id where r.id = %s",
                     (owner["repair"]["id"],))["erased_at"] is None
-    r = login(ctx, "admin@carnet.test").post("/api/customers/erase", {"email": owner["email"]})
+    r = ctx.staff("admin@carnet.test").post("/api/customers/erase", {"email": owner["email"]})
     assert r.status == 200 and r.json["owners"] == 1, r
     assert ctx.sql1("select o.erased_at from repair_orders r join device_owners o"
                     " on o.id = r.contact_owner_id where r.id = %s",
@@ -173,7 +166,7 @@ def test_a_manager_cannot_erase_an_owner_another_store_keeps_as_its_contact(ctx)
 
 def test_another_stores_customer_is_answered_like_nobody(ctx):
     owner = paris_device(ctx, "ATKGDP0005", repair=True)
-    lyon = login(ctx, "lyon@carnet.test")
+    lyon = ctx.staff("lyon@carnet.test")
     for key, known, unknown in (("email", owner["email"], "nobody.atk@example.test"),
                                 ("phone", owner["phone"], "+33 6 00 00 00 01")):
         a = lyon.get("/api/customers?%s=%s" % (key, quote(known)))
@@ -189,7 +182,7 @@ def test_another_stores_customer_is_answered_like_nobody(ctx):
         assert a.status == b.status == 404 and a.raw == b.raw, (a, b)
     # Lyon's list of requests is Lyon's; Paris's is not Lyon's to read.
     assert lyon.get("/api/stores/%d/erasure-requests" % S["paris"]).status == 403
-    spec = login(ctx, "specialist@carnet.test")
+    spec = ctx.staff("specialist@carnet.test")
     assert spec.get("/api/customers?email=" + owner["email"]).status == 403
     assert spec.post("/api/customers/erase", {"email": owner["email"]}).status == 403
     anon = Client(ctx.server.port)
@@ -359,7 +352,7 @@ def test_a_lyon_manager_who_is_a_paris_specialist_is_no_paris_manager(ctx):
     lyon_id = ctx.sql1("select id from staff where email = 'lyon@carnet.test'")["id"]
     ctx.sql("insert into staff_roles values (%s, %s, 'specialist')", (lyon_id, S["paris"]))
     try:
-        lyon = login(ctx, "lyon@carnet.test")
+        lyon = ctx.staff("lyon@carnet.test")
         # Customers' data is a manager's: a Paris specialist gets what any outsider gets.
         a = lyon.get("/api/customers?email=" + quote(owner["email"]))
         b = lyon.get("/api/customers?email=nobody.two@example.test")
@@ -374,7 +367,7 @@ def test_a_lyon_manager_who_is_a_paris_specialist_is_no_paris_manager(ctx):
     finally:
         ctx.sql("delete from staff_roles where staff_id = %s and store_id = %s",
                 (lyon_id, S["paris"]))
-    r = login(ctx, "lyon@carnet.test").put("/api/devices/" + serial, {"model": "x"})
+    r = ctx.staff("lyon@carnet.test").put("/api/devices/" + serial, {"model": "x"})
     assert r.status == 403 and r.error["code"] == "other_store_custody", r
 
 

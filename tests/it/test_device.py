@@ -10,7 +10,6 @@ import psycopg2
 
 from harness import Client
 
-PW = "carnet-demo"
 S = {}
 
 
@@ -18,12 +17,6 @@ def setup(ctx):
     ctx.seed_demo()
     S["paris"] = ctx.sql1("select id from stores where code = 'paris-opera'")["id"]
     S["lyon"] = ctx.sql1("select id from stores where code = 'lyon-part-dieu'")["id"]
-
-
-def login(ctx, who):
-    c = Client(ctx.server.port)
-    c.login(who + "@carnet.test", PW)
-    return c
 
 
 def q(s):
@@ -50,7 +43,7 @@ def diag_body(store, health, passed=True):
 # ---- serial numbers ----
 
 def test_serial_normalised_trimmed_upper_case_without_spaces(ctx):
-    tech = login(ctx, "tech")
+    tech = ctx.staff("tech")
     r = tech.put("/api/devices/" + q("  c02 xk1 9ab  "), {"model": "MacBook Air"})
     assert r.status == 201, r
     assert r.json["device"]["serial"] == "C02XK19AB" and r.json["created"] is True, r
@@ -65,7 +58,7 @@ def test_serial_normalised_trimmed_upper_case_without_spaces(ctx):
 
 
 def test_serial_refused_when_malformed(ctx):
-    tech = login(ctx, "tech")
+    tech = ctx.staff("tech")
     before = snapshot(ctx)
     for bad, code in (("ab1", "bad_serial"), ("C02-XK19", "bad_serial"), ("C02XK19AB%C3%A9", "bad_serial"),
                       ("A" * 33, "bad_serial"), ("A" * 70, "bad_serial")):
@@ -76,7 +69,7 @@ def test_serial_refused_when_malformed(ctx):
 
 
 def test_imei_luhn_check(ctx):
-    tech = login(ctx, "tech")
+    tech = ctx.staff("tech")
     r = tech.put("/api/devices/" + q("4901 5420 3237 518"), {"model": "Pixel"})
     assert r.status == 201 and r.json["device"]["serial"] == "490154203237518", r
     before = snapshot(ctx)
@@ -96,7 +89,7 @@ def test_imei_luhn_check(ctx):
 
 
 def test_device_put_validation_and_access(ctx):
-    tech = login(ctx, "tech")
+    tech = ctx.staff("tech")
     before = snapshot(ctx)
     for body, field in (({"model": 5}, "model"), ({"model": ""}, "model"),
                         ({"warranty_end": "tomorrow"}, "warranty_end"),
@@ -121,8 +114,8 @@ def test_device_put_validation_and_access(ctx):
 # ---- owners ----
 
 def test_owner_details_only_where_the_customer_has_business(ctx):
-    spec, lyon, admin = login(ctx, "specialist"), login(ctx, "lyon"), login(ctx, "admin")
-    tech = login(ctx, "tech")
+    spec, lyon, admin = ctx.staff("specialist"), ctx.staff("lyon"), ctx.staff("admin")
+    tech = ctx.staff("tech")
     assert tech.put("/api/devices/OWN0DEV001", {"model": "iPhone 12"}).status == 201
     r = spec.post("/api/devices/OWN0DEV001/owners",
                   {"store_id": S["paris"], "name": "Noor Haddad", "email": "Noor@Example.com",
@@ -158,7 +151,7 @@ def test_owner_details_only_where_the_customer_has_business(ctx):
 
 
 def test_owner_validation_and_access(ctx):
-    spec, lyon = login(ctx, "specialist"), login(ctx, "lyon")
+    spec, lyon = ctx.staff("specialist"), ctx.staff("lyon")
     assert spec.put("/api/devices/OWN0DEV002", {}).status == 201
     before = snapshot(ctx)
     cases = (({"name": "A", "email": "a@b.fr"}, 422, "store_id"),
@@ -188,7 +181,7 @@ def test_owner_rests_sealed_and_is_found_by_blind_index(ctx):
     before SQL; no wait for the sealing job), with the blind indexes of its email and phone; the
     API shows it in clear; search by email or phone (any case, any spacing) finds it for the
     owning store only; the same contact again is the same owner; the chain still verifies."""
-    spec, lyon, tech = login(ctx, "specialist"), login(ctx, "lyon"), login(ctx, "tech")
+    spec, lyon, tech = ctx.staff("specialist"), ctx.staff("lyon"), ctx.staff("tech")
     assert tech.put("/api/devices/PDB0OWN001", {"model": "Pixel"}).status == 201
     r = spec.post("/api/devices/PDB0OWN001/owners",
                   {"store_id": S["paris"], "name": "  Élise Chiffrée ",
@@ -239,7 +232,7 @@ def test_owner_rests_sealed_and_is_found_by_blind_index(ctx):
 def test_owner_checked_in_clear_before_sealing(ctx):
     """What SQL can no longer check on a sealed owner, carnetd checks before sealing: bad values
     are refused naming the field, and nothing is stored."""
-    spec = login(ctx, "specialist")
+    spec = ctx.staff("specialist")
     assert spec.put("/api/devices/PDB0OWN002", {}).status == 201
     before = snapshot(ctx)
     base = {"store_id": S["paris"], "name": "Ana"}
@@ -265,7 +258,7 @@ def test_owner_checked_in_clear_before_sealing(ctx):
     assert r.status == 201, r
     assert snapshot(ctx)[1] == before[1] + 1
     # A repair intake's owner is checked and sealed the same way.
-    tech = login(ctx, "tech")
+    tech = ctx.staff("tech")
     intake = {"serial": "PDB0OWN003", "problem": "dead", "intake": {"checklist": [{"item": "x", "ok": True}]}}
     r = tech.post("/api/stores/%d/repairs" % S["paris"], dict(intake, owner={"name": "B", "email": "nope"}))
     assert r.status == 422 and r.error["field"] == "owner.email", r
@@ -283,7 +276,7 @@ def test_owner_checked_in_clear_before_sealing(ctx):
 # ---- diagnostics ----
 
 def test_diagnostic_session_logged(ctx):
-    tech = login(ctx, "tech")
+    tech = ctx.staff("tech")
     assert tech.put("/api/devices/DIAG0DEV01", {"model": "iPhone 14"}).status == 201
     r = tech.post("/api/devices/diag0dev01/diagnostics", diag_body(S["paris"], 93))
     assert r.status == 201, r
@@ -298,7 +291,7 @@ def test_diagnostic_session_logged(ctx):
 
 
 def test_diagnostic_refused(ctx):
-    tech, spec, lyon = login(ctx, "tech"), login(ctx, "specialist"), login(ctx, "lyon")
+    tech, spec, lyon = ctx.staff("tech"), ctx.staff("specialist"), ctx.staff("lyon")
     assert tech.put("/api/devices/DIAG0DEV02", {}).status == 201
     before = snapshot(ctx)
     p = S["paris"]
@@ -342,7 +335,7 @@ def report(serial="diag0dev03", **over):
 
 
 def test_import_tool_report(ctx):
-    tech = login(ctx, "tech")
+    tech = ctx.staff("tech")
     assert tech.put("/api/devices/DIAG0DEV03", {}).status == 201
     r = tech.post("/api/devices/DIAG0DEV03/diagnostics/import", {"store_id": S["paris"], "report": report()})
     assert r.status == 201, r
@@ -359,7 +352,7 @@ def test_import_tool_report(ctx):
 
 
 def test_import_malformed_report_stores_nothing(ctx):
-    tech = login(ctx, "tech")
+    tech = ctx.staff("tech")
     assert tech.put("/api/devices/DIAG0DEV04", {}).status == 201
     before = snapshot(ctx)
     good = report("diag0dev04")
@@ -388,7 +381,7 @@ def test_import_malformed_report_stores_nothing(ctx):
 
 
 def test_trends_across_sessions(ctx):
-    tech, spec = login(ctx, "tech"), login(ctx, "specialist")
+    tech, spec = ctx.staff("tech"), ctx.staff("specialist")
     assert tech.put("/api/devices/TREND0DEV1", {}).status == 201
     for days, health in ((300, 97), (200, 92), (10, 85)):
         body = diag_body(S["paris"], health)
@@ -417,7 +410,7 @@ def test_trends_across_sessions(ctx):
 # ---- notes, corrections, pagination ----
 
 def test_notes_and_corrections(ctx):
-    spec = login(ctx, "specialist")
+    spec = ctx.staff("specialist")
     assert spec.put("/api/devices/NOTE0DEV01", {}).status == 201
     assert spec.put("/api/devices/NOTE0DEV02", {}).status == 201
     r = spec.post("/api/devices/NOTE0DEV01/notes", {"text": "Customer says it fell in water", "store_id": S["paris"]})
@@ -445,7 +438,7 @@ def test_notes_and_corrections(ctx):
 
 
 def test_record_keyset_pagination(ctx):
-    spec = login(ctx, "specialist")
+    spec = ctx.staff("specialist")
     assert spec.put("/api/devices/PAGE0DEV01", {}).status == 201
     dev = ctx.sql1("select id from devices where serial = 'PAGE0DEV01'")["id"]
     ctx.sql("select record_append(%s, 'note', jsonb_build_object('text', 'n' || i), null) "
@@ -481,7 +474,7 @@ def test_record_keyset_pagination(ctx):
 
 
 def test_record_read_is_audited(ctx):
-    spec = login(ctx, "specialist")
+    spec = ctx.staff("specialist")
     dev = ctx.sql1("select id from devices where serial = 'F2LDEMO0PH13'")["id"]
     n = count(ctx, "audit_log", "object_type = 'device' and object_id = %s and action = 'read'", (str(dev),))
     assert spec.get("/api/devices/F2LDEMO0PH13").status == 200
@@ -492,7 +485,7 @@ def test_record_read_is_audited(ctx):
 # ---- search ----
 
 def test_search(ctx):
-    spec, tech = login(ctx, "specialist"), login(ctx, "tech")
+    spec, tech = ctx.staff("specialist"), ctx.staff("tech")
     for s in ("SRCH0AA001", "SRCH0AA002", "SRCH0AB003"):
         assert tech.put("/api/devices/" + s, {"model": "Watch"}).status == 201
     # A prefix finds the devices the caller's stores have dealt with (test_custody: no others).
@@ -554,7 +547,7 @@ def _tamper(ctx, stmt, args):
 
 
 def test_verification_points_at_a_changed_entry(ctx):
-    spec = login(ctx, "specialist")
+    spec = ctx.staff("specialist")
     assert spec.put("/api/devices/CHAIN0DEV1", {"model": "Pixel 8"}).status == 201
     ids = [spec.post("/api/devices/CHAIN0DEV1/notes", {"text": "note %d" % i}).json["id"] for i in range(5)]
     r = spec.get("/api/devices/chain0dev1/verify")
@@ -572,7 +565,7 @@ def test_verification_points_at_a_changed_entry(ctx):
 
 
 def test_verification_finds_removed_and_reordered_entries(ctx):
-    spec = login(ctx, "specialist")
+    spec = ctx.staff("specialist")
     assert spec.put("/api/devices/CHAIN0DEV2", {}).status == 201
     ids = [spec.post("/api/devices/CHAIN0DEV2/notes", {"text": "n%d" % i}).json["id"] for i in range(4)]
     _tamper(ctx, "delete from record_entries where id = %s", (ids[1],))
@@ -596,8 +589,8 @@ def test_verification_finds_removed_and_reordered_entries(ctx):
 
 
 def test_concurrent_appends_keep_one_chain(ctx):
-    assert login(ctx, "tech").put("/api/devices/RACE0DEV01", {}).status == 201
-    clients = [login(ctx, w) for w in ("tech", "tech2", "specialist", "manager")]
+    assert ctx.staff("tech").put("/api/devices/RACE0DEV01", {}).status == 201
+    clients = [ctx.staff(w) for w in ("tech", "tech2", "specialist", "manager")]
     errors = []
 
     def writer(c, k):
@@ -621,7 +614,7 @@ def test_concurrent_appends_keep_one_chain(ctx):
 
 
 def test_seeded_demo_record(ctx):
-    admin = login(ctx, "admin")
+    admin = ctx.staff("admin")
     rec = admin.get("/api/devices/F2LDEMO0PH13").json
     assert rec["device"]["model"] == "iPhone 13" and rec["owner"]["name"] == "Claire Martin", rec
     assert rec["repairs"][0]["state"] == "repairing", rec["repairs"]
@@ -645,13 +638,13 @@ def test_every_device_endpoint_needs_a_session(ctx):
         r = anon.request(method, path, body=body)
         assert r.status == 401 and r.error["code"] == "unauthenticated", (method, path, r)
     # Specialists read the record but do not log diagnostics.
-    spec = login(ctx, "specialist")
+    spec = ctx.staff("specialist")
     for path, body in (("/api/devices/F2LDEMO0PH13/diagnostics", diag_body(S["paris"], 50)),
                        ("/api/devices/F2LDEMO0PH13/diagnostics/import",
                         {"store_id": S["paris"], "report": report("F2LDEMO0PH13")})):
         r = spec.post(path, body)
         assert r.status == 403 and r.error["code"] == "forbidden", (path, r)
-    r = login(ctx, "lyon").post("/api/devices/F2LDEMO0PH13/diagnostics/import",
+    r = ctx.staff("lyon").post("/api/devices/F2LDEMO0PH13/diagnostics/import",
                                 {"store_id": S["paris"], "report": report("F2LDEMO0PH13")})
     assert r.status == 403, r
     assert snapshot(ctx) == before
@@ -661,8 +654,8 @@ def test_other_domains_append_with_record_append(ctx):
     """The contract other domains rely on: record_append(device, kind, content, actor, store,
     ref_type, ref_id) adds an entry to the chain. A repair entry with a store counts as business
     there; a booking's does not (anybody can book anywhere naming any serial)."""
-    lyon = login(ctx, "lyon")
-    spec = login(ctx, "specialist")
+    lyon = ctx.staff("lyon")
+    spec = ctx.staff("specialist")
     assert spec.put("/api/devices/APPT0DEV01", {}).status == 201
     assert spec.post("/api/devices/APPT0DEV01/owners", {"store_id": S["paris"], "name": "Bo",
                      "email": "bo@example.com"}).status == 201

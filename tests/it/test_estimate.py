@@ -6,7 +6,6 @@ from datetime import datetime, timedelta, timezone
 
 from harness import Client
 
-PW = "carnet-demo"
 S = {}
 
 
@@ -16,12 +15,6 @@ def setup(ctx):
     # write to it for the demo's repairs at any moment.
     ctx._server = ctx.start_carnetd(args=["--no-jobs"])
     S["paris"] = ctx.sql1("select id from stores where code = 'paris-opera'")["id"]
-
-
-def login(ctx, who):
-    c = Client(ctx.server.port)
-    c.login(who + "@carnet.test", PW)
-    return c
 
 
 def count(ctx, table, where="true", args=None):
@@ -61,7 +54,7 @@ def open_repair(ctx, c, serial, diagnosing=True):
 
 
 def test_lines_vat_totals_versions_and_approval(ctx):
-    tech = login(ctx, "tech")
+    tech = ctx.staff("tech")
     anon = Client(ctx.server.port)
     rid = open_repair(ctx, tech, "EST1DEV001")["id"]
     # Screen 100.00 at 20 %, 1.5 h of labour at 33.33 (49.995 -> 50.00) at 20 %, a screw 0.25 x
@@ -132,7 +125,7 @@ def test_lines_vat_totals_versions_and_approval(ctx):
 
 
 def test_store_currency(ctx):
-    tech = login(ctx, "tech")
+    tech = ctx.staff("tech")
     rid = open_repair(ctx, tech, "EST1DEV002")["id"]
     ctx.sql("update stores set currency = 'CHF' where id = %s", (S["paris"],))
     try:
@@ -147,7 +140,7 @@ def test_store_currency(ctx):
 
 
 def test_bad_estimates_change_nothing(ctx):
-    tech = login(ctx, "tech")
+    tech = ctx.staff("tech")
     rid = open_repair(ctx, tech, "EST1DEV003")["id"]
     path = "/api/repairs/%d/estimate" % rid
     cases = [
@@ -187,7 +180,7 @@ def test_bad_estimates_change_nothing(ctx):
     # Who may not: no session, a specialist, another store's staff; an unknown repair.
     assert Client(ctx.server.port).put(path, body()).status == 401
     for who in ("specialist", "lyon"):
-        r = login(ctx, who).put(path, body())
+        r = ctx.staff(who).put(path, body())
         assert r.status == 403 and r.error["code"] == "forbidden", (who, r)
     assert tech.put("/api/repairs/99999999/estimate", body()).status == 404
     assert tech.put("/api/repairs/abc/estimate", body()).status == 404
@@ -199,7 +192,7 @@ def test_bad_estimates_change_nothing(ctx):
 
 
 def test_call_me_then_decline_with_a_reason(ctx):
-    tech = login(ctx, "tech")
+    tech = ctx.staff("tech")
     anon = Client(ctx.server.port)
     rid = open_repair(ctx, tech, "EST1DEV004")["id"]
     token = tech.put("/api/repairs/%d/estimate" % rid, body()).json["approval_token"]
@@ -236,7 +229,7 @@ def test_call_me_then_decline_with_a_reason(ctx):
     mine = [c for c in cbs if c["repair_id"] == rid]
     assert len(mine) == 1 and mine[0]["kind"] == "estimate" and mine[0]["customer"]["name"], mine
     assert mine[0]["overdue"] is False and not ctx.is_pd(str(mine[0])), mine
-    lyon = login(ctx, "lyon")
+    lyon = ctx.staff("lyon")
     assert lyon.get("/api/stores/%d/callbacks" % S["paris"]).status == 403
     # Called: it leaves the list, the ticket says how it went; a second "done" has nothing to do.
     r = tech.post("/api/repairs/%d/callback/done" % rid, {"outcome": "left_message"})
@@ -278,7 +271,7 @@ def test_call_me_then_decline_with_a_reason(ctx):
 
 
 def test_links_answer_only_their_purpose(ctx):
-    tech = login(ctx, "tech")
+    tech = ctx.staff("tech")
     anon = Client(ctx.server.port)
     rep = open_repair(ctx, tech, "EST1DEV005")
     tech.put("/api/repairs/%d/estimate" % rep["id"], body())
@@ -291,7 +284,7 @@ def test_links_answer_only_their_purpose(ctx):
 
 
 def test_closed_repair_takes_no_answer(ctx):
-    tech = login(ctx, "tech")
+    tech = ctx.staff("tech")
     rid = open_repair(ctx, tech, "EST1DEV006")["id"]
     token = tech.put("/api/repairs/%d/estimate" % rid, body()).json["approval_token"]
     assert tech.post("/api/repairs/%d/transition" % rid, {"to": "cancelled"}).status == 200
@@ -300,7 +293,7 @@ def test_closed_repair_takes_no_answer(ctx):
 
 
 def test_approve_and_decline_race(ctx):
-    tech = login(ctx, "tech")
+    tech = ctx.staff("tech")
     for _ in range(5):
         rid = open_repair(ctx, tech, "RACE0DEV03", diagnosing=False)["id"]
         token = tech.put("/api/repairs/%d/estimate" % rid, body()).json["approval_token"]
@@ -328,7 +321,7 @@ def test_approve_and_decline_race(ctx):
 def test_customer_answers_are_exported_and_erased(ctx):
     """A decline's reason and a call-back note are the customer's words: in their data export
     (opened), and gone once they are erased."""
-    tech, manager = login(ctx, "tech"), login(ctx, "manager")
+    tech, manager = ctx.staff("tech"), ctx.staff("manager")
     anon = Client(ctx.server.port)
     owner = {"name": "Erin Answer", "email": "erin.answer@example.com"}
     r = tech.post("/api/stores/%d/repairs" % S["paris"], {

@@ -8,7 +8,6 @@ import secrets
 
 from harness import Client
 
-PW = "carnet-demo"
 SERIAL = "F2LHAND0VER1"
 
 
@@ -20,12 +19,6 @@ def setup(ctx):
     ctx.tech = ctx.sql1("select id from staff where email = 'tech@carnet.test'")["id"]
     ctx.spec = ctx.sql1("select id from staff where email = 'specialist@carnet.test'")["id"]
     ctx.manager = ctx.sql1("select id from staff where email = 'manager@carnet.test'")["id"]
-
-
-def staff(ctx, email="specialist@carnet.test"):
-    c = ctx.client()
-    c.login(email, PW)
-    return c
 
 
 def clear(ctx):
@@ -66,7 +59,7 @@ def booked(ctx, serial=SERIAL, problem="The screen flickers after the update",
     ctx.sql("update appointments set staff_id = %s, starts_at = now() + interval '10 minutes', "
             "ends_at = now() + interval '40 minutes', blocked_until = now() + interval '40 minutes' "
             "where id = %s", (st, aid))
-    r = staff(ctx).post("/api/stores/%d/checkin" % ctx.paris, {"appointment_id": aid})
+    r = ctx.staff("specialist").post("/api/stores/%d/checkin" % ctx.paris, {"appointment_id": aid})
     assert r.status == 200, r
     return r.json["visit"]["id"]
 
@@ -111,7 +104,7 @@ def test_walk_in_problem_is_sealed_and_checked(ctx):
         assert r.status == 422 and err(r) == ("invalid", "problem"), (bad, r)
     assert counts(ctx) == before
     # The staff queue shows it opened.
-    q = staff(ctx).get("/api/stores/%d/queue" % ctx.paris).json
+    q = ctx.staff("specialist").get("/api/stores/%d/queue" % ctx.paris).json
     assert q["waiting"][0]["visit_id"] == vid
 
 
@@ -120,7 +113,7 @@ def test_walk_in_problem_is_sealed_and_checked(ctx):
 def test_serving_card_shows_service_words_device_history(ctx):
     clear(ctx)
     vid = booked(ctx, serial="F2LDEMO0PH13")  # the seeded device, with a repair in its record
-    s = staff(ctx)
+    s = ctx.staff("specialist")
     serving(ctx, s, vid)
     r = s.get("/api/visits/%d" % vid)
     assert r.status == 200, r
@@ -140,7 +133,7 @@ def test_serving_card_shows_service_words_device_history(ctx):
     assert r.json["service"] is None and r.json["history"] is None
     # Who may not read it.
     assert ctx.client().get("/api/visits/%d" % vid).status == 401
-    assert staff(ctx, "lyon@carnet.test").get("/api/visits/%d" % vid).status == 403
+    assert ctx.staff("lyon@carnet.test").get("/api/visits/%d" % vid).status == 403
     assert err(s.get("/api/visits/999999999")) == ("not_found", "id")
 
 
@@ -149,7 +142,7 @@ def test_serving_card_shows_service_words_device_history(ctx):
 def test_handover_carries_everything_to_the_bench(ctx):
     clear(ctx)
     vid = booked(ctx)
-    s = staff(ctx)
+    s = ctx.staff("specialist")
     serving(ctx, s, vid)
     key = {"Idempotency-Key": "h-" + secrets.token_hex(8)}
     r = s.post("/api/visits/%d/handover" % vid, {"note": "Customer has a backup"}, headers=key)
@@ -197,7 +190,7 @@ def test_handover_carries_everything_to_the_bench(ctx):
     assert counts(ctx) == before
 
     # The bench queue: technicians see it, one takes it, a second gets 409.
-    t1, t2 = staff(ctx, "tech@carnet.test"), staff(ctx, "tech2@carnet.test")
+    t1, t2 = ctx.staff("tech@carnet.test"), ctx.staff("tech2@carnet.test")
     b = t1.get("/api/stores/%d/bench" % ctx.paris)
     assert b.status == 200 and [x["id"] for x in b.json] == [rep["id"]], b
     assert b.json[0]["device"]["serial"] == SERIAL
@@ -215,7 +208,7 @@ def test_handover_carries_everything_to_the_bench(ctx):
 def test_handover_walk_in_needs_a_serial_added_on_the_card(ctx):
     clear(ctx)
     vid = walk_in(ctx, problem="Cracked back glass", contact="+33 6 11 22 33 44")
-    s = staff(ctx)
+    s = ctx.staff("specialist")
     serving(ctx, s, vid)
     before = counts(ctx)
     r = s.post("/api/visits/%d/handover" % vid, {})
@@ -241,13 +234,13 @@ def test_handover_walk_in_needs_a_serial_added_on_the_card(ctx):
     assert ctx.opened(ro["phone"]) == "+33611223344", ro
     assert ctx.sql1("select device_serial from visits where id = %s", (vid,))["device_serial"] \
         == "F2LWALKIN02"
-    assert staff(ctx, "tech@carnet.test").get("/api/stores/%d/bench" % ctx.paris).json == []
+    assert ctx.staff("tech@carnet.test").get("/api/stores/%d/bench" % ctx.paris).json == []
 
 
 def test_handover_refused_unless_in_service_and_to_wrong_callers(ctx):
     clear(ctx)
     vid = walk_in(ctx, serial="F2LSTATE001")
-    s = staff(ctx)
+    s = ctx.staff("specialist")
     before = counts(ctx)
     r = s.post("/api/visits/%d/handover" % vid, {})
     assert r.status == 409 and err(r) == ("not_in_service", "status"), r
@@ -257,20 +250,20 @@ def test_handover_refused_unless_in_service_and_to_wrong_callers(ctx):
     assert r.status == 409 and err(r) == ("not_in_service", "status"), r
     assert s.post("/api/visits/%d/start" % vid).status == 200
     assert ctx.client().post("/api/visits/%d/handover" % vid, {}).status == 401
-    assert staff(ctx, "lyon@carnet.test").post("/api/visits/%d/handover" % vid, {}).status == 403
-    assert staff(ctx, "tech@carnet.test").post("/api/visits/%d/handover" % vid, {}).status == 403
+    assert ctx.staff("lyon@carnet.test").post("/api/visits/%d/handover" % vid, {}).status == 403
+    assert ctx.staff("tech@carnet.test").post("/api/visits/%d/handover" % vid, {}).status == 403
     r = s.post("/api/visits/%d/handover" % vid, {}, headers={"Idempotency-Key": "a b"})
     assert r.status == 400 and err(r) == ("invalid", "Idempotency-Key"), r
     assert err(s.post("/api/visits/999999999/handover", {})) == ("not_found", "id")
     assert counts(ctx)["repairs"] == before["repairs"]
     # Another store's staff neither see nor take the bench.
-    lyon = staff(ctx, "lyon@carnet.test")
+    lyon = ctx.staff("lyon@carnet.test")
     assert lyon.get("/api/stores/%d/bench" % ctx.paris).status == 403
     assert ctx.client().get("/api/stores/%d/bench" % ctx.paris).status == 401
     rid = ctx.sql1("select id from repair_orders where store_id = %s limit 1", (ctx.paris,))["id"]
     assert lyon.post("/api/repairs/%d/take" % rid).status == 403
     assert s.post("/api/repairs/%d/take" % rid).status == 403  # a specialist does not take
-    assert err(staff(ctx, "tech@carnet.test").post("/api/repairs/999999999/take")) == \
+    assert err(ctx.staff("tech@carnet.test").post("/api/repairs/999999999/take")) == \
         ("not_found", "id")
 
 
@@ -279,21 +272,21 @@ def test_handover_refused_unless_in_service_and_to_wrong_callers(ctx):
 def test_call_a_given_person_once(ctx):
     clear(ctx)
     a, b = walk_in(ctx), walk_in(ctx)
-    s, m = staff(ctx), staff(ctx, "manager@carnet.test")
+    s, m = ctx.staff("specialist"), ctx.staff("manager@carnet.test")
     r = s.post("/api/visits/%d/call" % b)
     assert r.status == 200 and r.json["specialist_id"] == ctx.spec, r
     r = m.post("/api/visits/%d/call" % b)
     assert r.status == 409 and err(r) == ("not_waiting", "status"), r
     assert ctx.sql1("select specialist_id from visits where id = %s", (b,))["specialist_id"] == ctx.spec
-    assert staff(ctx, "lyon@carnet.test").post("/api/visits/%d/call" % a).status == 403
-    assert staff(ctx, "tech@carnet.test").post("/api/visits/%d/call" % a).status == 403
+    assert ctx.staff("lyon@carnet.test").post("/api/visits/%d/call" % a).status == 403
+    assert ctx.staff("tech@carnet.test").post("/api/visits/%d/call" % a).status == 403
     assert ctx.sql1("select status from visits where id = %s", (a,))["status"] == "waiting"
 
 
 def test_transfer_to_a_colleague(ctx):
     clear(ctx)
     a = walk_in(ctx)
-    s = staff(ctx)
+    s = ctx.staff("specialist")
     r = s.post("/api/visits/%d/transfer" % a, {"staff_id": ctx.manager})
     assert r.status == 409 and err(r) == ("wrong_state", "status"), r
     assert s.post("/api/visits/%d/call" % a).status == 200
@@ -304,24 +297,24 @@ def test_transfer_to_a_colleague(ctx):
     assert ctx.sql1("select specialist_id from visits where id = %s", (a,))["specialist_id"] == ctx.spec
     r = s.post("/api/visits/%d/transfer" % a, {"staff_id": ctx.manager})
     assert r.status == 200 and r.json["specialist_id"] == ctx.manager, r
-    assert staff(ctx, "lyon@carnet.test").post("/api/visits/%d/transfer" % a,
+    assert ctx.staff("lyon@carnet.test").post("/api/visits/%d/transfer" % a,
                                                {"staff_id": ctx.spec}).status == 403
 
 
 def test_no_show_after_max_skips(ctx):
     clear(ctx)
-    m = staff(ctx, "manager@carnet.test")
+    m = ctx.staff("manager@carnet.test")
     r = m.get("/api/stores/%d/floor/settings" % ctx.paris)
     assert r.status == 200 and r.json["max_skips"] == 3, r
     for bad in (0, 21, "2"):
         r = m.put("/api/stores/%d/floor/settings" % ctx.paris, {"max_skips": bad})
         assert r.status == 422 and err(r) == ("invalid", "max_skips"), r
-    assert staff(ctx).put("/api/stores/%d/floor/settings" % ctx.paris,
+    assert ctx.staff("specialist").put("/api/stores/%d/floor/settings" % ctx.paris,
                           {"max_skips": 2}).status == 403
     r = m.put("/api/stores/%d/floor/settings" % ctx.paris, {"max_skips": 2})
     assert r.status == 200 and r.json["max_skips"] == 2, r
     a = walk_in(ctx)
-    s = staff(ctx)
+    s = ctx.staff("specialist")
     assert s.post("/api/visits/%d/call" % a).status == 200
     r = s.post("/api/visits/%d/skip" % a)
     assert r.status == 200 and r.json["status"] == "waiting" and r.json["skips"] == 1, r

@@ -7,7 +7,6 @@ import zlib
 
 from harness import Client
 
-PW = "carnet-demo"
 S = {}
 MAX_PHOTO = 5 * 1024 * 1024
 COND = {"screen": "cracked", "housing": "scuffed", "liquid": "not_triggered",
@@ -45,15 +44,9 @@ def setup(ctx):
     S["n"] = 0
 
 
-def login(ctx, who):
-    c = Client(ctx.server.port)
-    c.login(who + "@carnet.test", PW)
-    return c
-
-
 def new_repair(ctx, c=None, store=None):
     S["n"] += 1
-    c = c or login(ctx, "tech")
+    c = c or ctx.staff("tech")
     r = c.post("/api/stores/%d/repairs" % (store or S["paris"]),
                {"serial": "INTK%06d" % S["n"], "problem": "cracked screen",
                 "intake": {"checklist": [{"item": "screen", "ok": False}]}})
@@ -82,7 +75,7 @@ def sign(c, rid, data=None, **over):
 
 
 def test_condition_photos_signature_happy_path(ctx):
-    tech = login(ctx, "tech")
+    tech = ctx.staff("tech")
     rid = new_repair(ctx, tech)
     j = tech.get("/api/repairs/%d/intake" % rid).json
     assert j["current"] is None and j["records"] == [] and j["photos"] == [], j
@@ -112,7 +105,7 @@ def test_condition_photos_signature_happy_path(ctx):
     assert g.header("Content-Type") == "image/png", g.headers
     assert g.header("X-Content-Type-Options") == "nosniff", g.headers
     # A specialist of the store sees it (the receipt at the desk).
-    assert login(ctx, "specialist").get("/api/repairs/%d/photos/%d" % (rid, p["id"])).raw == data
+    assert ctx.staff("specialist").get("/api/repairs/%d/photos/%d" % (rid, p["id"])).raw == data
 
     sig = png(40, 16)
     r = sign(tech, rid, sig, intake_id=rec["id"])
@@ -140,7 +133,7 @@ def test_condition_photos_signature_happy_path(ctx):
 
 
 def test_corrections_are_new_records(ctx):
-    tech = login(ctx, "tech")
+    tech = ctx.staff("tech")
     rid = new_repair(ctx, tech)
     first = tech.post("/api/repairs/%d/intake" % rid, COND).json
     assert sign(tech, rid).status == 201
@@ -169,7 +162,7 @@ def test_corrections_are_new_records(ctx):
 
 
 def test_bad_condition_changes_nothing(ctx):
-    tech = login(ctx, "tech")
+    tech = ctx.staff("tech")
     rid = new_repair(ctx, tech)
     before = snapshot(ctx)
     cases = [
@@ -203,7 +196,7 @@ def test_bad_condition_changes_nothing(ctx):
 
 
 def test_bad_photos_change_nothing(ctx):
-    tech = login(ctx, "tech")
+    tech = ctx.staff("tech")
     rid = new_repair(ctx, tech)
     before = snapshot(ctx)
     good = png(8, 8)
@@ -244,7 +237,7 @@ def test_bad_photos_change_nothing(ctx):
 
 
 def test_bad_signatures_change_nothing(ctx):
-    tech = login(ctx, "tech")
+    tech = ctx.staff("tech")
     rid = new_repair(ctx, tech)
     before = snapshot(ctx)
     r = sign(tech, rid)
@@ -274,14 +267,14 @@ def test_bad_signatures_change_nothing(ctx):
 
 
 def test_who_may_not(ctx):
-    tech = login(ctx, "tech")
+    tech = ctx.staff("tech")
     rid = new_repair(ctx, tech)
     assert tech.post("/api/repairs/%d/intake" % rid, COND).status == 201
     pid = photo(tech, rid, png()).json["id"]
     before = snapshot(ctx)
     anon = Client(ctx.server.port)
-    lyon = login(ctx, "lyon")  # technician and manager, in Lyon only
-    spec = login(ctx, "specialist")
+    lyon = ctx.staff("lyon")  # technician and manager, in Lyon only
+    spec = ctx.staff("specialist")
     for c, want in ((anon, {401}), (lyon, {403, 404})):
         assert c.get("/api/repairs/%d/intake" % rid).status in want
         assert c.get("/api/repairs/%d/photos/%d" % (rid, pid)).status in want
@@ -303,7 +296,7 @@ def test_who_may_not(ctx):
 
 
 def test_rows_are_append_only(ctx):
-    tech = login(ctx, "tech")
+    tech = ctx.staff("tech")
     rid = new_repair(ctx, tech)
     rec = tech.post("/api/repairs/%d/intake" % rid, COND).json
     assert sign(tech, rid).status == 201
@@ -323,7 +316,7 @@ def test_rows_are_append_only(ctx):
 def test_erasure_removes_the_signature_image(ctx):
     """The signature is the customer's personal data: their erasure removes the image; its hash
     (in the health record) stays, and the intake reads as signed, image erased."""
-    tech = login(ctx, "tech")
+    tech = ctx.staff("tech")
     S["n"] += 1
     r = tech.post("/api/stores/%d/repairs" % S["paris"],
                   {"serial": "INTK%06d" % S["n"], "problem": "cracked screen",
@@ -333,7 +326,7 @@ def test_erasure_removes_the_signature_image(ctx):
     rid = r.json["id"]
     assert tech.post("/api/repairs/%d/intake" % rid, COND).status == 201
     assert sign(tech, rid).status == 201
-    r = login(ctx, "manager").post("/api/customers/erase", {"email": "sig.erased@example.com"})
+    r = ctx.staff("manager").post("/api/customers/erase", {"email": "sig.erased@example.com"})
     assert r.status == 200, r
     row = ctx.sql1("select image, sha256 from repair_signatures where repair_id = %s", (rid,))
     assert row["image"] is None and row["sha256"], row

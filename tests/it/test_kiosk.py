@@ -88,8 +88,7 @@ def test_already_checked_in_is_idempotent(ctx):
     assert state(ctx) == before
     # Also when the desk checked them in.
     b = soon(ctx, name="Desk Done")
-    s = ctx.client()
-    s.login("specialist@carnet.test", "carnet-demo")
+    s = ctx.staff("specialist")
     desk = s.post("/api/stores/%d/checkin" % ctx.paris, {"code": b["code"]})
     assert desk.status == 200, desk
     r = ctx.client().post(url(ctx), {"code": b["code"]})

@@ -4,7 +4,6 @@ timeline on the ticket, the store's call-back list with overdue flags, and marki
 made; with bad inputs and who may not."""
 from harness import Client
 
-PW = "carnet-demo"
 S = {}
 
 
@@ -12,12 +11,6 @@ def setup(ctx):
     ctx.seed_demo()
     S["paris"] = ctx.sql1("select id from stores where code = 'paris-opera'")["id"]
     S["lyon"] = ctx.sql1("select id from stores where code = 'lyon-part-dieu'")["id"]
-
-
-def login(ctx, who):
-    c = Client(ctx.server.port)
-    c.login(who + "@carnet.test", PW)
-    return c
 
 
 def count(ctx, table, where="true", args=None):
@@ -69,7 +62,7 @@ def callback_messages(ctx, rid):
 
 
 def test_observation_started_customer_told_once(ctx):
-    tech = login(ctx, "tech")
+    tech = ctx.staff("tech")
     rep = open_repair(ctx, tech, "OBS0DEV001", owner={"name": "Inès Obs", "email": "ines.obs@example.com"})
     rid = rep["id"]
     at = tomorrow_at(ctx)
@@ -95,7 +88,7 @@ def test_observation_started_customer_told_once(ctx):
 
 
 def test_message_in_the_customers_language(ctx):
-    tech = login(ctx, "tech")
+    tech = ctx.staff("tech")
     rid = open_repair(ctx, tech, "OBS0DEV002", owner={"name": "Zoé", "phone": "+33611223344"})["id"]
     ctx.sql("update message_threads set locale = 'fr' where ref_type = 'repair' and ref_id = %s", (rid,))
     r = tech.post("/api/repairs/%d/observation" % rid, {"callback_at": tomorrow_at(ctx, 9)})
@@ -107,13 +100,13 @@ def test_message_in_the_customers_language(ctx):
 
 
 def test_diagnostics_of_the_night_make_the_timeline(ctx):
-    tech = login(ctx, "tech")
+    tech = ctx.staff("tech")
     rid = open_repair(ctx, tech, "OBS0DEV003", owner={"name": "Ana", "email": "ana@example.com"})["id"]
     before = diag(ctx, tech, "OBS0DEV003")
     assert tech.post("/api/repairs/%d/observation" % rid, {"callback_at": tomorrow_at(ctx)}).status == 200
     s1 = diag(ctx, tech, "OBS0DEV003", passed=False)
     s2 = imported(ctx, tech, "OBS0DEV003")
-    r = login(ctx, "specialist").get("/api/repairs/%d/observation" % rid)
+    r = ctx.staff("specialist").get("/api/repairs/%d/observation" % rid)
     assert r.status == 200, r
     sessions = r.json["observations"][0]["sessions"]
     assert [s["session_id"] for s in sessions] == [s1, s2], (before, sessions)
@@ -144,7 +137,7 @@ def _find(lst, rid):
 
 
 def test_callback_list_and_marking_done(ctx):
-    tech, spec = login(ctx, "tech"), login(ctx, "specialist")
+    tech, spec = ctx.staff("tech"), ctx.staff("specialist")
     rep = open_repair(ctx, tech, "OBS0DEV005", owner={"name": "Paul Rappel", "email": "paul@example.com",
                                                       "phone": "+33600000005"})
     rid = rep["id"]
@@ -186,7 +179,7 @@ def test_callback_list_and_marking_done(ctx):
 
 
 def test_closing_the_repair_cancels_its_callback(ctx):
-    tech = login(ctx, "tech")
+    tech = ctx.staff("tech")
     rid = open_repair(ctx, tech, "OBS0DEV006", owner={"name": "Lea", "email": "lea@example.com"})["id"]
     assert tech.post("/api/repairs/%d/observation" % rid, {"callback_at": tomorrow_at(ctx)}).status == 200
     assert tech.post("/api/repairs/%d/transition" % rid, {"to": "cancelled"}).status == 200
@@ -204,7 +197,7 @@ def snapshot(ctx):
 
 
 def test_observation_refused(ctx):
-    tech, spec, lyon = login(ctx, "tech"), login(ctx, "specialist"), login(ctx, "lyon")
+    tech, spec, lyon = ctx.staff("tech"), ctx.staff("specialist"), ctx.staff("lyon")
     rid = open_repair(ctx, tech, "OBS0DEV007", owner={"name": "Max", "email": "max@example.com"})["id"]
     good = {"callback_at": tomorrow_at(ctx)}
     before = snapshot(ctx)
@@ -235,7 +228,7 @@ def test_observation_refused(ctx):
     assert lyon.get("/api/stores/%d/callbacks" % S["paris"]).status == 403
     assert Client(ctx.server.port).get("/api/stores/%d/callbacks" % S["paris"]).status == 401
     assert tech.get("/api/stores/%d/callbacks" % S["lyon"]).status == 403
-    assert login(ctx, "admin").get("/api/stores/99999999/callbacks").status in (403, 404)
+    assert ctx.staff("admin").get("/api/stores/99999999/callbacks").status in (403, 404)
     assert lyon.post("/api/repairs/%d/callback/done" % rid, {"outcome": "reached"}).status == 403
     assert Client(ctx.server.port).post("/api/repairs/%d/callback/done" % rid,
                                         {"outcome": "reached"}).status == 401

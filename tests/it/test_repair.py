@@ -5,7 +5,6 @@ import threading
 
 from harness import Client
 
-PW = "carnet-demo"
 S = {}
 # An estimate of one line (test_estimate.py covers estimates).
 ESTIMATE = {"diagnosis": "Worn battery", "lines": [
@@ -34,12 +33,6 @@ def setup(ctx):
     S["lyon"] = ctx.sql1("select id from stores where code = 'lyon-part-dieu'")["id"]
 
 
-def login(ctx, who):
-    c = Client(ctx.server.port)
-    c.login(who + "@carnet.test", PW)
-    return c
-
-
 def count(ctx, table, where="true", args=None):
     return ctx.sql1("select count(*) as n from %s where %s" % (table, where), args)["n"]
 
@@ -65,7 +58,7 @@ def open_repair(ctx, c, serial, store=None, **over):
 
 
 def test_open_repair_order(ctx):
-    tech = login(ctx, "tech")
+    tech = ctx.staff("tech")
     r = tech.post("/api/stores/%d/repairs" % S["paris"], intake(
         serial=" rep0 dev001 ", kept_overnight=True,
         owner={"name": "Ines", "email": "ines@example.com"}))
@@ -90,7 +83,7 @@ def test_open_repair_order(ctx):
 
 
 def test_open_repair_refused(ctx):
-    tech, spec, lyon = login(ctx, "tech"), login(ctx, "specialist"), login(ctx, "lyon")
+    tech, spec, lyon = ctx.staff("tech"), ctx.staff("specialist"), ctx.staff("lyon")
     before = snapshot(ctx)
     cl = {"checklist": [{"item": "screen", "ok": True}]}
     cases = (
@@ -118,13 +111,13 @@ def test_open_repair_refused(ctx):
     assert lyon.post("/api/stores/%d/repairs" % S["paris"], intake()).status == 403
     assert tech.post("/api/stores/%d/repairs" % S["lyon"], intake()).status == 403
     assert Client(ctx.server.port).post("/api/stores/%d/repairs" % S["paris"], intake()).status == 401
-    r = login(ctx, "admin").post("/api/stores/paris/repairs", intake())
+    r = ctx.staff("admin").post("/api/stores/paris/repairs", intake())
     assert r.status == 404 and r.error["field"] == "store", r
     assert snapshot(ctx) == before
 
 
 def test_every_allowed_and_refused_move(ctx):
-    tech = login(ctx, "tech")
+    tech = ctx.staff("tech")
     rep = open_repair(ctx, tech, "MOVE0DEV01")
     rid = rep["id"]
     dev = rep["device"]["id"]
@@ -163,13 +156,13 @@ def test_every_allowed_and_refused_move(ctx):
     assert r.status == 422 and r.error["field"] == "to", r
     assert tech.post("/api/repairs/99999999/transition", {"to": "ready"}).status == 404
     assert tech.post("/api/repairs/abc/transition", {"to": "ready"}).status == 404
-    assert login(ctx, "specialist").post("/api/repairs/%d/transition" % rid, {"to": "ready"}).status == 403
-    r = login(ctx, "lyon").post("/api/repairs/%d/transition" % rid, {"to": "ready"})
+    assert ctx.staff("specialist").post("/api/repairs/%d/transition" % rid, {"to": "ready"}).status == 403
+    r = ctx.staff("lyon").post("/api/repairs/%d/transition" % rid, {"to": "ready"})
     assert r.status == 403 and r.error["code"] == "forbidden", r
 
 
 def test_approval_gates(ctx):
-    tech = login(ctx, "tech")
+    tech = ctx.staff("tech")
     rid = open_repair(ctx, tech, "GATE0DEV01")["id"]
     assert tech.post("/api/repairs/%d/transition" % rid, {"to": "diagnosing"}).status == 200
     r = tech.post("/api/repairs/%d/transition" % rid, {"to": "awaiting_approval"})
@@ -183,7 +176,7 @@ def test_approval_gates(ctx):
 
 
 def test_customer_status_page(ctx):
-    tech = login(ctx, "tech")
+    tech = ctx.staff("tech")
     anon = Client(ctx.server.port)
     mine = open_repair(ctx, tech, "STAT0DEV01", owner={"name": "Zoé Secret", "email": "zoe@example.com"})
     other = open_repair(ctx, tech, "STAT0DEV02", problem="other customer's problem")
@@ -216,7 +209,7 @@ def test_customer_status_page(ctx):
 
 
 def test_parts_notes_and_promise(ctx):
-    tech, spec = login(ctx, "tech"), login(ctx, "specialist")
+    tech, spec = ctx.staff("tech"), ctx.staff("specialist")
     rep = open_repair(ctx, tech, "PART0DEV01")
     rid = rep["id"]
     r = tech.post("/api/repairs/%d/parts" % rid, {"part_number": "661-1234"})
@@ -249,7 +242,7 @@ def test_parts_notes_and_promise(ctx):
     assert r.status == 200, r
     assert r.json["notes"][0]["text"] == "Replaced display, adhesive renewed", r
     assert r.json["promised_at"].startswith("2099-01-02T10:00:00"), r
-    assert login(ctx, "lyon").get("/api/repairs/%d" % rid).status == 403
+    assert ctx.staff("lyon").get("/api/repairs/%d" % rid).status == 403
     assert spec.get("/api/repairs/99999999").status == 404
     kinds = [e["kind"] for e in spec.get("/api/devices/PART0DEV01").json["entries"]]
     assert kinds[:3] == ["repair_promise", "repair_note", "repair_part"], kinds
@@ -263,7 +256,7 @@ def test_parts_notes_and_promise(ctx):
 
 
 def test_two_technicians_move_at_once(ctx):
-    a, b = login(ctx, "tech"), login(ctx, "tech2")
+    a, b = ctx.staff("tech"), ctx.staff("tech2")
     for _ in range(5):
         rid = open_repair(ctx, a, "RACE0DEV02")["id"]
         results = []
@@ -283,10 +276,10 @@ def test_two_technicians_move_at_once(ctx):
 
 
 def test_every_repair_endpoint_checks_who_calls(ctx):
-    tech = login(ctx, "tech")
+    tech = ctx.staff("tech")
     rid = open_repair(ctx, tech, "AUTH0DEV01")["id"]
     assert tech.post("/api/repairs/%d/transition" % rid, {"to": "diagnosing"}).status == 200
-    anon, spec, lyon = Client(ctx.server.port), login(ctx, "specialist"), login(ctx, "lyon")
+    anon, spec, lyon = Client(ctx.server.port), ctx.staff("specialist"), ctx.staff("lyon")
     writes = (("POST", "/api/repairs/%d/transition" % rid, {"to": "repairing"}),
               ("PUT", "/api/repairs/%d/estimate" % rid, {"amount_cents": 100}),
               ("POST", "/api/repairs/%d/parts" % rid, {"part_number": "661-1"}),
@@ -304,5 +297,5 @@ def test_every_repair_endpoint_checks_who_calls(ctx):
     assert lyon.get("/api/repairs/%d" % rid).status == 403
     assert snapshot(ctx) == before
     # The manager of the store may do the work too.
-    r = login(ctx, "manager").post("/api/repairs/%d/notes" % rid, {"text": "checked by the manager"})
+    r = ctx.staff("manager").post("/api/repairs/%d/notes" % rid, {"text": "checked by the manager"})
     assert r.status == 201, r

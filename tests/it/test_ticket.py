@@ -12,7 +12,6 @@ import re
 from harness import Client
 from test_sse import Stream
 
-PW = "carnet-demo"
 S = {}
 CHECKLIST = {"checklist": [{"item": "screen", "ok": True}]}
 
@@ -30,12 +29,6 @@ def setup(ctx):
     S["lyon"] = ctx.sql1("select id from stores where code = 'lyon-part-dieu'")["id"]
     # No --public-url: the links in messages must use the address this carnetd serves.
     ctx._server = ctx.start_carnetd(env={"CARNET_PUBLIC_URL": ""})
-
-
-def login(ctx, who):
-    c = Client(ctx.server.port)
-    c.login(who + "@carnet.test", PW)
-    return c
 
 
 def open_repair(ctx, c, serial, owner=True, **kw):
@@ -69,7 +62,7 @@ def repair_row(ctx, rid):
 
 
 def test_ticket_has_the_customer_and_only_the_moves_allowed_now(ctx):
-    tech = login(ctx, "tech")
+    tech = ctx.staff("tech")
     rep = open_repair(ctx, tech, "TICKET0001")
     rid = rep["id"]
     j = tech.get("/api/repairs/%d" % rid).json
@@ -118,14 +111,14 @@ def test_ticket_has_the_customer_and_only_the_moves_allowed_now(ctx):
 
 
 def test_ticket_without_owner_has_no_customer_block(ctx):
-    tech = login(ctx, "tech")
+    tech = ctx.staff("tech")
     rep = open_repair(ctx, tech, "TICKET0002", owner=False)
     assert rep["customer"] is None, rep
     assert not outbox(ctx, rep["id"])
 
 
 def test_bad_moves_and_who_may_move(ctx):
-    tech = login(ctx, "tech")
+    tech = ctx.staff("tech")
     rid = open_repair(ctx, tech, "TICKET0003")["id"]
     before = repair_row(ctx, rid)
     r = move(tech, rid, "flying", 422)
@@ -135,11 +128,11 @@ def test_bad_moves_and_who_may_move(ctx):
     assert tech.post("/api/repairs/999999/transition", {"to": "diagnosing"}).status == 404
     # A specialist does not move repairs; Lyon's manager cannot touch a Paris repair; nor can
     # someone signed out.
-    r = login(ctx, "specialist").post("/api/repairs/%d/transition" % rid, {"to": "diagnosing"})
+    r = ctx.staff("specialist").post("/api/repairs/%d/transition" % rid, {"to": "diagnosing"})
     assert r.status == 403, r
-    r = login(ctx, "lyon").post("/api/repairs/%d/transition" % rid, {"to": "diagnosing"})
+    r = ctx.staff("lyon").post("/api/repairs/%d/transition" % rid, {"to": "diagnosing"})
     assert r.status in (403, 404), r
-    r = login(ctx, "lyon").get("/api/repairs/%d" % rid)
+    r = ctx.staff("lyon").get("/api/repairs/%d" % rid)
     assert r.status in (403, 404) and b"Nora" not in r.raw, r
     assert Client(ctx.server.port).post("/api/repairs/%d/transition" % rid,
                                         {"to": "diagnosing"}).status == 401
@@ -147,7 +140,7 @@ def test_bad_moves_and_who_may_move(ctx):
 
 
 def test_staff_ticket_updates_live_and_resumes(ctx):
-    tech = login(ctx, "tech")
+    tech = ctx.staff("tech")
     rid = open_repair(ctx, tech, "TICKET0004")["id"]
     move(tech, rid, "diagnosing")
     path = "/api/repairs/%d/events" % rid
@@ -176,11 +169,11 @@ def test_staff_ticket_updates_live_and_resumes(ctx):
 
 
 def test_who_may_follow_a_ticket(ctx):
-    tech = login(ctx, "tech")
+    tech = ctx.staff("tech")
     rid = open_repair(ctx, tech, "TICKET0005")["id"]
     path = "/api/repairs/%d/events" % rid
     assert Stream(ctx.server.port, path).status == 401
-    lyon = login(ctx, "lyon")
+    lyon = ctx.staff("lyon")
     st = Stream(ctx.server.port, path, cookie=lyon.cookie)
     assert st.status == 403, st.body
     st = Stream(ctx.server.port, "/api/repairs/999999/events", cookie=tech.cookie)
@@ -188,14 +181,14 @@ def test_who_may_follow_a_ticket(ctx):
     st = Stream(ctx.server.port, path, headers={"Last-Event-ID": "x"}, cookie=tech.cookie)
     assert st.status == 400 and json.loads(st.body)["error"]["field"] == "last_event_id"
     # A specialist at the front desk may watch it.
-    spec = login(ctx, "specialist")
+    spec = ctx.staff("specialist")
     st = Stream(ctx.server.port, path, cookie=spec.cookie)
     assert st.status == 200
     st.close()
 
 
 def test_customer_status_page_updates_live(ctx):
-    tech = login(ctx, "tech")
+    tech = ctx.staff("tech")
     rep = open_repair(ctx, tech, "TICKET0006")
     path = "/api/repair-status/%s/events" % rep["status_token"]
     st = Stream(ctx.server.port, path)
@@ -215,7 +208,7 @@ def test_customer_status_page_updates_live(ctx):
 
 
 def test_messages_follow_the_store_choice_in_the_customer_language(ctx):
-    tech = login(ctx, "tech")
+    tech = ctx.staff("tech")
     rep = open_repair(ctx, tech, "TICKET0008", lang="fr")
     rid = rep["id"]
     assert rep["lang"] == "fr"
@@ -242,7 +235,7 @@ def test_messages_follow_the_store_choice_in_the_customer_language(ctx):
 
 
 def test_manager_chooses_the_moves_that_send_a_message(ctx):
-    mgr = login(ctx, "manager")
+    mgr = ctx.staff("manager")
     url = "/api/stores/%d/repair-settings" % S["paris"]
     r = mgr.get(url)
     assert r.status == 200, r
@@ -260,7 +253,7 @@ def test_manager_chooses_the_moves_that_send_a_message(ctx):
     assert mgr.get(url).json["notify"] == ["awaiting_approval", "ready", "delayed"]
     # Who may not: a technician or specialist of the store, Lyon's manager, anyone signed out.
     for who in ("tech", "specialist", "lyon"):
-        c = login(ctx, who)
+        c = ctx.staff(who)
         assert c.get(url).status == 403, who
         assert c.put(url, {"notify": []}).status == 403, who
     assert Client(ctx.server.port).get(url).status == 401
@@ -270,7 +263,7 @@ def test_manager_chooses_the_moves_that_send_a_message(ctx):
     assert r.status == 200 and r.json["notify"] == ["diagnosing", "ready"], r
     assert r.json["lang"] == "fr"
     try:
-        tech = login(ctx, "tech")
+        tech = ctx.staff("tech")
         rep = open_repair(ctx, tech, "TICKET0010")  # no language given: the store's
         rid = rep["id"]
         assert rep["lang"] == "fr"
@@ -289,7 +282,7 @@ def test_manager_chooses_the_moves_that_send_a_message(ctx):
 
 
 def test_delay_message_states_the_old_and_the_new_promise(ctx):
-    tech = login(ctx, "tech")
+    tech = ctx.staff("tech")
     now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
     first = now + datetime.timedelta(days=2)
     rep = open_repair(ctx, tech, "TICKET0011", promised_at=first.isoformat())

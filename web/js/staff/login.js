@@ -14,6 +14,30 @@ function pinInput(id, label, autocomplete) {
       maxlength: '6', autocomplete, required: true }));
 }
 
+/** On submit: `act(formData)`, the form's button disabled meanwhile; a failure is shown on the
+ * form, then given to `failed` when there is one. */
+function onSubmit(form, act, failed) {
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    clearFormErrors(form);
+    const btn = form.querySelector('button');
+    btn.disabled = true;
+    try {
+      await act(new FormData(form));
+    } catch (err) {
+      showFormError(form, err);
+      if (failed) failed(err);
+    } finally {
+      btn.disabled = false;
+    }
+  });
+}
+
+/** Signed in from the sign-in or lock screen: on to today's view (another view asked for stays). */
+function toToday() {
+  if (!location.hash || location.hash === '#login' || location.hash === '#lock') location.hash = 'today';
+}
+
 /** The names of this tablet; tapping one asks for that person's PIN. `locked`: the current
  * session is locked (its own PIN opens it even when the tablet lists nobody). */
 async function lockScreen(el, start, locked) {
@@ -29,22 +53,13 @@ async function lockScreen(el, start, locked) {
     const form = h('form', { novalidate: true },
       pinInput('lock-pin', person ? t('lock.pin', { name: person.name }) : t('field.pin'), 'off'),
       h('button', { type: 'submit', class: 'wide' }, t('lock.unlock')));
-    form.addEventListener('submit', async (e) => {
-      e.preventDefault();
-      clearFormErrors(form);
-      const btn = form.querySelector('button');
-      btn.disabled = true;
-      try {
-        await unlock(String(new FormData(form).get('pin')), person && person.staff_id);
-        await start();
-        if (!location.hash || location.hash === '#login' || location.hash === '#lock') location.hash = 'today';
-      } catch (err) {
-        showFormError(form, err);
-        if (err.code === 'pin_ended' || err.code === 'unauthenticated') {
-          setTimeout(() => start(), 1500);
-        }
-      } finally {
-        btn.disabled = false;
+    onSubmit(form, async (fd) => {
+      await unlock(String(fd.get('pin')), person && person.staff_id);
+      await start();
+      toToday();
+    }, (err) => {
+      if (err.code === 'pin_ended' || err.code === 'unauthenticated') {
+        setTimeout(() => start(), 1500);
       }
     });
     fill(slot, form);
@@ -69,21 +84,10 @@ function signInForm(el, start, folded) {
       h('label', { for: 'l-password' }, t('staff.password')),
       h('input', { id: 'l-password', name: 'password', type: 'password', autocomplete: 'current-password', required: true })),
     h('button', { type: 'submit', class: 'wide' }, t('staff.login')));
-  form.addEventListener('submit', async (e) => {
-    e.preventDefault();
-    clearFormErrors(form);
-    const fd = new FormData(form);
-    const btn = form.querySelector('button');
-    btn.disabled = true;
-    try {
-      await login(String(fd.get('email')).trim(), String(fd.get('password')));
-      if (!location.hash || location.hash === '#login' || location.hash === '#lock') location.hash = 'today';
-      await start();
-    } catch (err) {
-      showFormError(form, err);
-    } finally {
-      btn.disabled = false;
-    }
+  onSubmit(form, async (fd) => {
+    await login(String(fd.get('email')).trim(), String(fd.get('password')));
+    toToday();
+    await start();
   });
   if (folded) {
     const open = h('button', { type: 'button', class: 'secondary wide', style: TAP + ';max-width:28rem;margin:0 auto;display:block' }, t('lock.other'));
@@ -104,21 +108,10 @@ function pinForm(el) {
       h('label', { for: 'p-password' }, t('pin.password')),
       h('input', { id: 'p-password', name: 'password', type: 'password', autocomplete: 'current-password', required: true })),
     h('button', { type: 'submit', class: 'wide' }, t('pin.save')));
-  form.addEventListener('submit', async (e) => {
-    e.preventDefault();
-    clearFormErrors(form);
-    const fd = new FormData(form);
-    const btn = form.querySelector('button');
-    btn.disabled = true;
-    try {
-      await post('/api/auth/pin', { pin: String(fd.get('pin')), password: String(fd.get('password')) });
-      form.reset();
-      announce(t('pin.saved'));
-    } catch (err) {
-      showFormError(form, err);
-    } finally {
-      btn.disabled = false;
-    }
+  onSubmit(form, async (fd) => {
+    await post('/api/auth/pin', { pin: String(fd.get('pin')), password: String(fd.get('password')) });
+    form.reset();
+    announce(t('pin.saved'));
   });
   el.append(form);
   setTimeout(() => form.querySelector('input').focus(), 0);
