@@ -337,7 +337,8 @@ create or replace trigger appointments_record after update of status, starts_at 
 create or replace function booking_list_stores() returns json
 language sql stable as $$
     select coalesce(json_agg(json_build_object('id', id, 'code', code, 'name', name,
-                                               'timezone', timezone) order by id), '[]')
+                                               'timezone', timezone, 'currency', currency)
+                             order by id), '[]')
     from stores
 $$;
 
@@ -868,7 +869,7 @@ declare
     st stores%rowtype := booking_store(p_store);
 begin
     return json_build_object('id', st.id, 'code', st.code, 'name', st.name,
-        'timezone', st.timezone,
+        'timezone', st.timezone, 'currency', st.currency,
         'hours', coalesce((select json_agg(json_build_object('weekday', weekday,
                                                              'opens', to_char(opens, 'HH24:MI'),
                                                              'closes', to_char(closes, 'HH24:MI'))

@@ -292,7 +292,15 @@ language sql stable as $$
                                 where s.disabled_at is null and exists (
                                     select 1 from staff_roles r where r.staff_id = s.id
                                       and r.store_id = p_store
-                                      and r.role in ('specialist', 'manager'))), '[]'::json))
+                                      and r.role in ('specialist', 'manager'))), '[]'::json),
+        -- who a hand-over can go to straight away, instead of the bench (floor_handover)
+        'technicians', coalesce((select json_agg(json_build_object('id', s.id, 'name', s.name)
+                                                 order by s.name, s.id)
+                                 from staff s
+                                 where s.disabled_at is null and exists (
+                                     select 1 from staff_roles r where r.staff_id = s.id
+                                       and r.store_id = p_store and r.role = 'technician')),
+                                '[]'::json))
 $$;
 
 -- Call next: hands the first person in call order to one specialist. FOR UPDATE SKIP LOCKED

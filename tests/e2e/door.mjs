@@ -70,6 +70,8 @@ run('door', async (ctx, o) => {
   await sp.tap(tab.getByRole('button', { name: 'Start' }));
   await sp.tap(tab.getByRole('button', { name: 'Hand over to a technician' }));
   check(await tab.locator('#ho-serial').count() === 0, 'the serial is not asked for: the booking had it');
+  check(await tab.locator('#ho-to-bench').isChecked(), 'the bench queue is the default');
+  check(await tab.locator('#ho-to input[name="to"]').count() >= 3, 'or one of the store’s technicians, by name');
   await shot(tab, o.out, 'door-2-handover-confirm');
   await sp.tap(tab.getByRole('button', { name: 'Confirm hand-over' }));
   const done = await expectText(tab.locator('#handover-done'), /Handed over: repair R-[A-Z0-9-]+/, 'handed over to a repair order');

@@ -26,6 +26,7 @@ export async function render({ el, session }) {
   // Hand-overs in progress, by visit id: the panel is open, and the Idempotency-Key a retry reuses.
   const handing = new Map();
   let colleagues = [];
+  let technicians = [];
   let handed = null; // the last repair handed over, shown until the next call
 
   el.append(
@@ -60,7 +61,15 @@ export async function render({ el, session }) {
     const state = handing.get(v.id);
     const form = h('form', { class: 'card', id: 'handover-form', novalidate: true },
       h('h3', null, t('door.handover.title')),
-      h('p', { class: 'muted' }, t('door.handover.bench')),
+      // The bench queue (any technician takes it) unless the specialist names one.
+      technicians.length ? h('fieldset', { class: 'choices', id: 'ho-to' },
+        h('legend', null, t('door.handover.to')),
+        h('label', { class: 'choice', for: 'ho-to-bench' },
+          h('input', { type: 'radio', id: 'ho-to-bench', name: 'to', value: '', checked: true }),
+          h('span', null, t('door.handover.tobench'))),
+        technicians.map((x) => h('label', { class: 'choice', for: `ho-to-${x.id}` },
+          h('input', { type: 'radio', id: `ho-to-${x.id}`, name: 'to', value: String(x.id) }),
+          h('span', null, x.name)))) : h('p', { class: 'muted' }, t('door.handover.bench')),
       c.device ? null : h('div', { class: 'field' },
         h('label', { for: 'ho-serial' }, t('device.serial')),
         h('input', { id: 'ho-serial', name: 'serial', autocomplete: 'off', autocapitalize: 'characters', maxlength: '64', required: true })),
@@ -76,6 +85,8 @@ export async function render({ el, session }) {
       const note = form.elements.note.value.trim();
       if (note) body.note = note;
       if (form.elements.serial) body.serial = form.elements.serial.value.trim();
+      const to = form.querySelector('input[name="to"]:checked');
+      if (to && to.value) body.technician_id = Number(to.value);
       form.querySelector('#handover-confirm').disabled = true;
       try {
         const r = await handOver(v.id, body, state.key);
@@ -167,6 +178,7 @@ export async function render({ el, session }) {
     try {
       const q = await queue(store.id);
       colleagues = q.colleagues || [];
+      technicians = q.technicians || [];
       const mine = q.serving.filter((v) => v.specialist_id === me);
       const got = await Promise.all(mine.map((v) => visitCard(v.id).catch(() => null)));
       cards.clear();

@@ -208,6 +208,10 @@ async function detail({ el, session, go, id }) {
     const at = promiseForm.elements.promised_at;
     if (!typing(at)) at.value = localInput(r.promised_at);
     promiseForm.elements.kept_overnight.checked = r.kept_overnight;
+    // A closed repair keeps its notes open (a later call about it), not its promise or parts.
+    const closed = ['collected', 'returned_unrepaired', 'cancelled'].includes(r.state);
+    promiseForm.hidden = closed;
+    partForm.hidden = closed;
     // The estimate (estimate.js) is drawn again only when it or the repair's state changed, so
     // an event (a note, a part) never wipes an estimate being written.
     const e = r.estimate;
