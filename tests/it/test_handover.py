@@ -330,7 +330,7 @@ def test_no_show_after_max_skips(ctx):
 def test_queue_names_who_a_hand_over_can_go_to(ctx):
     """The queue lists the store's technicians (for a hand-over to one by name) apart from the
     colleagues a visit can be transferred to; a Lyon technician is in neither."""
-    q = staff(ctx).get("/api/stores/%d/queue" % ctx.paris)
+    q = ctx.staff("specialist").get("/api/stores/%d/queue" % ctx.paris)
     assert q.status == 200, q
     techs = {t["id"] for t in q.json["technicians"]}
     assert ctx.tech in techs and ctx.spec not in techs, q.json["technicians"]
@@ -339,7 +339,7 @@ def test_queue_names_who_a_hand_over_can_go_to(ctx):
                          " values ('lyon-tech@carnet.test', 'Lyon Tech', 'x') returning id")["id"]
     ctx.sql("insert into staff_roles (staff_id, store_id, role) values (%s, %s, 'technician')",
             (lyon_tech, ctx.lyon))
-    q = staff(ctx).get("/api/stores/%d/queue" % ctx.paris)
+    q = ctx.staff("specialist").get("/api/stores/%d/queue" % ctx.paris)
     assert lyon_tech not in {t["id"] for t in q.json["technicians"]}, q.json["technicians"]
-    lq = staff(ctx, "lyon@carnet.test").get("/api/stores/%d/queue" % ctx.lyon)
+    lq = ctx.staff("lyon").get("/api/stores/%d/queue" % ctx.lyon)
     assert lyon_tech in {t["id"] for t in lq.json["technicians"]}, lq
