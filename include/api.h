@@ -87,6 +87,14 @@ char *api_body_sealed_text(struct req *r, const char *key, size_t max, bool requ
  * is blank. Computed before sealing and stored beside the sealed name. */
 #define API_INITIAL_MAX 8
 void api_initial(const char *name, char out[API_INITIAL_MAX]);
+/* A customer's phone as typed ("+33 6 12-34-56-78") in the one form it is stored and indexed
+ * in ("+33612345678"): a '+' then 7 to 15 digits once spaces, dashes, dots and parentheses are
+ * gone. False when it is not a phone; `out` needs API_PHONE_MAX bytes. */
+#define API_PHONE_MAX 17
+bool api_phone_normalise(const char *in, char *out, size_t outlen);
+/* `s` folded for comparing names: ASCII and Latin-1 capitals to small letters, every run of
+ * white space as one space, none at either end (malloc'd), or NULL when out of memory. */
+char *api_name_fold(const char *s);
 /* Turns a failed result into the one right error reply (503, 409, 422 ...). */
 void api_reply_db_error(struct req *r, const struct db_result *res);
 /* The same mapping from the fields of a SQL error (SQLSTATE, message, detail, hint, constraint;

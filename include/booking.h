@@ -28,7 +28,6 @@ const char *appointment_state_name(enum appointment_state s);
 /* Input checks shared with tests: each returns true when the value is acceptable and writes
  * the normalised form into `out` (size `outlen`). */
 bool booking_email_ok(const char *email);
-bool booking_phone_normalise(const char *in, char *out, size_t outlen);
 bool booking_serial_normalise(const char *in, char *out, size_t outlen);
 
 /* public */

@@ -463,3 +463,56 @@ void api_initial(const char *name, char out[API_INITIAL_MAX])
     out[n++] = '.';
     out[n] = '\0';
 }
+
+#define PHONE_MIN_DIGITS 7
+#define PHONE_MAX_DIGITS (API_PHONE_MAX - 2)
+
+bool api_phone_normalise(const char *in, char *out, size_t outlen)
+{
+    size_t n = 0, digits = 0;
+    const char *p = in;
+
+    while (isspace((unsigned char)*p))
+        p++;
+    if (*p != '+' || outlen < API_PHONE_MAX)
+        return false;
+    out[n++] = '+';
+    for (p++; *p; p++) {
+        if (isdigit((unsigned char)*p)) {
+            if (++digits > PHONE_MAX_DIGITS)
+                return false;
+            out[n++] = *p;
+        } else if (!strchr(" -.()", *p)) {
+            return false;
+        }
+    }
+    out[n] = '\0';
+    return digits >= PHONE_MIN_DIGITS;
+}
+
+char *api_name_fold(const char *s)
+{
+    char *f = malloc(strlen(s) + 1);
+    size_t n = 0;
+
+    if (!f)
+        return NULL;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (isspace(*p)) {
+            if (n && f[n - 1] != ' ')
+                f[n++] = ' ';
+        } else if (*p < 0x80) {
+            f[n++] = (char)tolower(*p);
+        } else if (*p == 0xC3 && p[1] >= 0x80 && p[1] <= 0x9E && p[1] != 0x97) {
+            /* U+00C0..U+00DE (not the multiplication sign): the small letter is 0x20 higher. */
+            f[n++] = (char)*p++;
+            f[n++] = (char)(*p + 0x20);
+        } else {
+            f[n++] = (char)*p;
+        }
+    }
+    if (n && f[n - 1] == ' ')
+        n--;
+    f[n] = '\0';
+    return f;
+}

@@ -39,8 +39,6 @@
 
 #define NAME_MAX_CHARS 200
 #define EMAIL_MAX 254
-#define PHONE_MIN_DIGITS 7
-#define PHONE_MAX_DIGITS 15
 #define SERIAL_MIN 5
 #define SERIAL_MAX 32
 #define IMEI_DIGITS 15
@@ -141,31 +139,6 @@ bool booking_email_ok(const char *email)
         if (!isalnum((unsigned char)*p) && *p != '-' && *p != '.')
             return false;
     return true;
-}
-
-/* "+33 6 12-34-56-78" -> "+33612345678": a '+' then 7 to 15 digits once spaces, dashes, dots
- * and parentheses are gone. */
-bool booking_phone_normalise(const char *in, char *out, size_t outlen)
-{
-    size_t n = 0, digits = 0;
-    const char *p = in;
-
-    while (isspace((unsigned char)*p))
-        p++;
-    if (*p != '+' || outlen < PHONE_MAX_DIGITS + 2)
-        return false;
-    out[n++] = '+';
-    for (p++; *p; p++) {
-        if (isdigit((unsigned char)*p)) {
-            if (++digits > PHONE_MAX_DIGITS)
-                return false;
-            out[n++] = *p;
-        } else if (!strchr(" -.()", *p)) {
-            return false;
-        }
-    }
-    out[n] = '\0';
-    return digits >= PHONE_MIN_DIGITS;
 }
 
 static bool luhn_ok(const char *digits)
@@ -400,7 +373,7 @@ static json_t *booking_input(struct req *r)
     json_t *service = json_object_get(r->json, "service_id");
     json_t *starts = json_object_get(r->json, "starts_at");
     const char *name, *email, *phone, *serial, *problem;
-    char phone_n[PHONE_MAX_DIGITS + 2], serial_n[SERIAL_MAX + 1];
+    char phone_n[API_PHONE_MAX], serial_n[SERIAL_MAX + 1];
     json_t *in;
 
     if (!json_is_integer(service) || json_integer_value(service) <= 0) {
@@ -430,7 +403,7 @@ static json_t *booking_input(struct req *r)
         http_reply_error(r, 422, "invalid", "email", "that email address is not valid");
         return NULL;
     }
-    if (phone && !booking_phone_normalise(phone, phone_n, sizeof(phone_n))) {
+    if (phone && !api_phone_normalise(phone, phone_n, sizeof(phone_n))) {
         http_reply_error(r, 422, "invalid", "phone",
                          "a phone number is + and 7 to 15 digits, e.g. +33 6 12 34 56 78");
         return NULL;

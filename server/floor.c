@@ -525,21 +525,6 @@ void floor_self_checkin(struct req *r)
     api_call(r, &q_self_checkin, params, on_linked);
 }
 
-/* `s` folded for a search: ASCII and Latin-1 capitals to small letters (malloc'd), or NULL. */
-static char *search_fold(const char *s)
-{
-    char *f = strdup(s);
-    if (!f)
-        return NULL;
-    for (unsigned char *p = (unsigned char *)f; *p; p++) {
-        if (*p < 0x80)
-            *p = (unsigned char)tolower(*p);
-        else if (*p == 0xC3 && p[1] >= 0x80 && p[1] <= 0x9E && p[1] != 0x97)
-            *++p += 0x20; /* U+00C0..U+00DE (not ×): the small letter is 0x20 higher. */
-    }
-    return f;
-}
-
 /* SQL answered today's bookings of the store that may check in, names opened on the way: keeps
  * those whose customer name contains the searched text, in SQL's order. */
 static void on_search(struct req *r, const struct db_result *res)
@@ -558,12 +543,12 @@ static void on_search(struct req *r, const struct db_result *res)
         http_reply_error(r, 500, "internal", NULL, "unexpected database answer");
         goto out;
     }
-    if (!(q = trimmed(name_q)) || !(want = search_fold(q)) || !(hits = json_array()))
+    if (!(q = trimmed(name_q)) || !(want = api_name_fold(q)) || !(hits = json_array()))
         goto oom;
     json_array_foreach(all, i, item)
     {
         const char *name = json_string_value(json_object_get(item, "customer_name"));
-        char *folded = name ? search_fold(name) : NULL;
+        char *folded = name ? api_name_fold(name) : NULL;
         bool hit = folded && strstr(folded, want);
         free(folded);
         if (name && !folded)

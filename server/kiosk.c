@@ -20,7 +20,6 @@
 #include <string.h>
 
 #include "api.h"
-#include "booking.h"
 #include "http.h"
 #include "link.h"
 #include "seal.h"
@@ -29,7 +28,6 @@
 #define KIOSK_TOKEN_MAX 128
 #define KIOSK_NAME_MAX 100
 #define KIOSK_PHONE_MAX 64
-#define KIOSK_PHONE_BUF 24
 #define KIOSK_ADDR_MAX 64
 
 static struct sql_stmt q_begin =
@@ -72,35 +70,6 @@ static int opt_string(struct req *r, const char *field, size_t max, const char *
     return 0;
 }
 
-/* `s` folded for comparing names: ASCII and Latin-1 capitals to small letters, every run of
- * white space as one space, none at either end (malloc'd), or NULL when out of memory. */
-static char *name_fold(const char *s)
-{
-    char *f = malloc(strlen(s) + 1);
-    size_t n = 0;
-
-    if (!f)
-        return NULL;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (isspace(*p)) {
-            if (n && f[n - 1] != ' ')
-                f[n++] = ' ';
-        } else if (*p < 0x80) {
-            f[n++] = (char)tolower(*p);
-        } else if (*p == 0xC3 && p[1] >= 0x80 && p[1] <= 0x9E && p[1] != 0x97) {
-            /* U+00C0..U+00DE (not the multiplication sign): the small letter is 0x20 higher. */
-            f[n++] = (char)*p++;
-            f[n++] = (char)(*p + 0x20);
-        } else {
-            f[n++] = (char)*p;
-        }
-    }
-    if (n && f[n - 1] == ' ')
-        n--;
-    f[n] = '\0';
-    return f;
-}
-
 /* True when the folded name typed is the booking's name (folded), or its first words. */
 static bool name_matches(const char *typed, const char *booked)
 {
@@ -113,7 +82,7 @@ static bool name_matches(const char *typed, const char *booked)
 static char *begin_body(struct req *r)
 {
     const char *code, *token, *name, *phone;
-    char phone_n[KIOSK_PHONE_BUF], h[LINK_HASH_LEN + 1];
+    char phone_n[API_PHONE_MAX], h[LINK_HASH_LEN + 1];
     struct kiosk *k;
     json_t *q;
     char *text = NULL;
@@ -143,7 +112,7 @@ static char *begin_body(struct req *r)
             goto oom;
         r->state = k;
         r->state_free = kiosk_free;
-        if (!name || !(k->name = name_fold(name)) || !*k->name) {
+        if (!name || !(k->name = api_name_fold(name)) || !*k->name) {
             json_decref(q);
             if (name && !k->name) {
                 http_reply_oom(r);
@@ -153,7 +122,7 @@ static char *begin_body(struct req *r)
                              "a name of 1 to 100 characters is required");
             return NULL;
         }
-        if (!phone || !booking_phone_normalise(phone, phone_n, sizeof(phone_n))) {
+        if (!phone || !api_phone_normalise(phone, phone_n, sizeof(phone_n))) {
             json_decref(q);
             http_reply_error(r, 422, "invalid", "phone",
                              "a phone number is + and 7 to 15 digits, e.g. +33 6 12 34 56 78");
@@ -233,7 +202,7 @@ static void on_begin(struct req *r, const struct db_result *res)
         }
         if (!name)
             continue;
-        if (!(folded = name_fold(name))) {
+        if (!(folded = api_name_fold(name))) {
             json_decref(all);
             http_reply_oom(r);
             return;
