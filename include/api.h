@@ -95,6 +95,9 @@ bool api_phone_normalise(const char *in, char *out, size_t outlen);
 /* `s` folded for comparing names: ASCII and Latin-1 capitals to small letters, every run of
  * white space as one space, none at either end (malloc'd), or NULL when out of memory. */
 char *api_name_fold(const char *s);
+/* An optional string member of the JSON body: *out NULL when absent or null; -1 (after
+ * replying 422 invalid with the member's name) when not text or longer than `max` bytes. */
+int api_opt_string(struct req *r, const char *field, size_t max, const char **out);
 /* Turns a failed result into the one right error reply (503, 409, 422 ...). */
 void api_reply_db_error(struct req *r, const struct db_result *res);
 /* The same mapping from the fields of a SQL error (SQLSTATE, message, detail, hint, constraint;

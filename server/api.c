@@ -516,3 +516,21 @@ char *api_name_fold(const char *s)
     f[n] = '\0';
     return f;
 }
+
+int api_opt_string(struct req *r, const char *field, size_t max, const char **out)
+{
+    json_t *v = r->json ? json_object_get(r->json, field) : NULL;
+    *out = NULL;
+    if (!v || json_is_null(v))
+        return 0;
+    if (!json_is_string(v)) {
+        http_reply_error(r, 422, "invalid", field, "%s must be text", field);
+        return -1;
+    }
+    if (json_string_length(v) > max) {
+        http_reply_error(r, 422, "invalid", field, "%s is at most %zu characters", field, max);
+        return -1;
+    }
+    *out = json_string_value(v);
+    return 0;
+}

@@ -92,25 +92,6 @@ static bool all_blank(const char *s)
     return true;
 }
 
-/* An optional string member: NULL when absent or null; -1 (after replying 422) when wrong. */
-static int opt_string(struct req *r, const char *field, size_t max, const char **out)
-{
-    json_t *v = r->json ? json_object_get(r->json, field) : NULL;
-    *out = NULL;
-    if (!v || json_is_null(v))
-        return 0;
-    if (!json_is_string(v)) {
-        http_reply_error(r, 422, "invalid", field, "%s must be text", field);
-        return -1;
-    }
-    if (json_string_length(v) > max) {
-        http_reply_error(r, 422, "invalid", field, "%s is at most %zu characters", field, max);
-        return -1;
-    }
-    *out = json_string_value(v);
-    return 0;
-}
-
 /* ---- replies that hand out a link ---- */
 
 /* A request that creates a place in line (or a booking): the link is minted here, only its hash
@@ -326,10 +307,10 @@ void floor_join_line(struct req *r)
         return;
     /* The serial's form (and an IMEI's check digit) is checked in SQL, with the device module's
      * rules; here only that it is text of a sane length. */
-    if (opt_string(r, "name", FLOOR_NAME_MAX, &name) < 0 ||
-        opt_string(r, "contact", FLOOR_CONTACT_MAX, &contact) < 0 ||
-        opt_string(r, "serial", DEVICE_SERIAL_RAW_MAX, &serial) < 0 ||
-        opt_string(r, "problem", FLOOR_PROBLEM_MAX, &problem) < 0)
+    if (api_opt_string(r, "name", FLOOR_NAME_MAX, &name) < 0 ||
+        api_opt_string(r, "contact", FLOOR_CONTACT_MAX, &contact) < 0 ||
+        api_opt_string(r, "serial", DEVICE_SERIAL_RAW_MAX, &serial) < 0 ||
+        api_opt_string(r, "problem", FLOOR_PROBLEM_MAX, &problem) < 0)
         return;
     if (!name || all_blank(name)) {
         http_reply_error(r, 422, "invalid", "name", "a name of 1 to 100 characters is required");
@@ -601,10 +582,10 @@ void floor_standby_join(struct req *r)
 
     if (!store || !api_need_body(r))
         return;
-    if (opt_string(r, "name", FLOOR_STANDBY_NAME_MAX, &name) < 0 ||
-        opt_string(r, "email", FLOOR_CONTACT_MAX, &email) < 0 ||
-        opt_string(r, "phone", FLOOR_CONTACT_MAX, &phone) < 0 ||
-        opt_string(r, "date", FLOOR_CODE_MAX, &date) < 0)
+    if (api_opt_string(r, "name", FLOOR_STANDBY_NAME_MAX, &name) < 0 ||
+        api_opt_string(r, "email", FLOOR_CONTACT_MAX, &email) < 0 ||
+        api_opt_string(r, "phone", FLOOR_CONTACT_MAX, &phone) < 0 ||
+        api_opt_string(r, "date", FLOOR_CODE_MAX, &date) < 0)
         return;
     if (!json_is_integer(json_object_get(r->json, "service_id"))) {
         http_reply_error(r, 422, "invalid", "service_id", "service_id is required");

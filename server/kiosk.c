@@ -54,22 +54,6 @@ static void reply_no_match(struct req *r)
                      "no booking matches here: check it, or ask at the desk");
 }
 
-/* An optional string member: NULL when absent or null; -1 (after replying 422) when wrong. */
-static int opt_string(struct req *r, const char *field, size_t max, const char **out)
-{
-    json_t *v = json_object_get(r->json, field);
-    *out = NULL;
-    if (!v || json_is_null(v))
-        return 0;
-    if (!json_is_string(v) || json_string_length(v) > max) {
-        http_reply_error(r, 422, "invalid", field, "%s must be text of at most %zu characters",
-                         field, max);
-        return -1;
-    }
-    *out = json_string_value(v);
-    return 0;
-}
-
 /* True when the folded name typed is the booking's name (folded), or its first words. */
 static bool name_matches(const char *typed, const char *booked)
 {
@@ -87,10 +71,10 @@ static char *begin_body(struct req *r)
     json_t *q;
     char *text = NULL;
 
-    if (opt_string(r, "code", KIOSK_CODE_MAX, &code) < 0 ||
-        opt_string(r, "token", KIOSK_TOKEN_MAX, &token) < 0 ||
-        opt_string(r, "name", KIOSK_NAME_MAX, &name) < 0 ||
-        opt_string(r, "phone", KIOSK_PHONE_MAX, &phone) < 0)
+    if (api_opt_string(r, "code", KIOSK_CODE_MAX, &code) < 0 ||
+        api_opt_string(r, "token", KIOSK_TOKEN_MAX, &token) < 0 ||
+        api_opt_string(r, "name", KIOSK_NAME_MAX, &name) < 0 ||
+        api_opt_string(r, "phone", KIOSK_PHONE_MAX, &phone) < 0)
         return NULL;
     if (!(q = json_object()))
         goto oom;
