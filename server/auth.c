@@ -271,15 +271,46 @@ int auth_session_hash(struct req *r, char out[65])
 /* ---- login ---- */
 
 /* Hangs on r->state; the request is held while the hash is checked on a CPU worker. */
-struct login {
-    char *email;
-    char *password;
-    char *hash; /* stored argon2id hash, or the dummy */
-    char staff_id[24];
-    char attempt[24]; /* login_attempts.id, once auth_login_begin has recorded it */
-    bool known;
-    bool checked; /* the password was verified: the attempt is a guess, whatever came next */
+/* A secret someone typed (a password, a PIN), checked on a CPU worker against its stored argon2id
+ * hash, and the throttle's attempt it answers. The first member of a sign-in's and an unlock's
+ * state, so that one worker function checks both. */
+struct guess {
+    char *secret;
+    char *stored;     /* the hash it is checked against (a sign-in's may be the dummy) */
+    char attempt[24]; /* login_attempts.id, once the begin step has recorded it */
+    bool checked;     /* the secret was verified: the attempt is a guess, whatever came next */
     bool ok;
+};
+
+static void guess_verify_work(void *arg)
+{
+    struct guess *g = arg;
+    g->ok = crypto_pwhash_str_verify(g->stored, g->secret, strlen(g->secret)) == 0;
+    g->checked = true;
+}
+
+static void on_login_void(const struct db_result *res, void *arg);
+
+/* The request's end settles its attempt: one recorded but never checked (the CPU workers could
+ * not take it) is voided, so a refusal of ours never counts against the account or address. */
+static void guess_release(struct guess *g)
+{
+    if (g->attempt[0] && !g->checked) {
+        const char *params[1] = {g->attempt};
+        db_query(&q_login_void, params, on_login_void, NULL);
+    }
+    if (g->secret) {
+        sodium_memzero(g->secret, strlen(g->secret));
+        free(g->secret);
+    }
+    free(g->stored);
+}
+
+struct login {
+    struct guess g; /* the password; stored: the account's hash, or the dummy */
+    char *email;
+    char staff_id[24];
+    bool known;
     bool bearer;
     char ip[64];
     char token[TOKEN_BYTES * 2]; /* the new session's token: only its hash reaches the database */
@@ -294,23 +325,13 @@ static void on_login_void(const struct db_result *res, void *arg)
         log_warning("auth: an unchecked sign-in attempt stays counted as failed");
 }
 
-/* The request's end settles its attempt: one recorded but never checked (the CPU workers could
- * not take it) is voided, so a refusal of ours never counts against the account or address. */
 static void login_free(void *p)
 {
     struct login *l = p;
-    if (l->attempt[0] && !l->checked) {
-        const char *params[1] = {l->attempt};
-        db_query(&q_login_void, params, on_login_void, NULL);
-    }
-    if (l->password) {
-        sodium_memzero(l->password, strlen(l->password));
-        free(l->password);
-    }
+    guess_release(&l->g);
     sodium_memzero(l->token, sizeof(l->token));
     sodium_memzero(l->tablet_token, sizeof(l->tablet_token));
     free(l->email);
-    free(l->hash);
     free(l);
 }
 
@@ -374,13 +395,6 @@ static void on_login_finish(struct req *r, const struct db_result *res)
     json_decref(staff);
 }
 
-static void login_verify_work(void *arg)
-{
-    struct login *l = arg;
-    l->ok = crypto_pwhash_str_verify(l->hash, l->password, strlen(l->password)) == 0 && l->known;
-    l->checked = true;
-}
-
 static void login_verify_done(struct req *r)
 {
     struct login *l = r->state;
@@ -388,19 +402,19 @@ static void login_verify_done(struct req *r)
     const char *params[6];
 
     /* A failure is already recorded: auth_login_begin counted the attempt as failed. */
-    if (!l->ok) {
+    if (!l->g.ok || !l->known) {
         reply_bad_credentials(r);
         return;
     }
     util_random_token(l->token, sizeof(l->token), TOKEN_BYTES);
     util_token_hash(l->token, hash);
     snprintf(ttl, sizeof(ttl), "%d", config.session_ttl_s);
-    params[0] = l->attempt;
+    params[0] = l->g.attempt;
     params[1] = l->staff_id;
     params[2] = hash;
     params[3] = ttl;
     /* The hash the password was checked against: a reset committed meanwhile voids the check. */
-    params[4] = l->hash;
+    params[4] = l->g.stored;
     params[5] = l->tablet[0] ? l->tablet : NULL;
     api_call(r, &q_login_finish, params, on_login_finish);
 }
@@ -422,19 +436,19 @@ static void on_login_begin(struct req *r, const struct db_result *res)
         http_reply_error(r, 500, "internal", NULL, "bad sign-in record");
         return;
     }
-    snprintf(l->attempt, sizeof(l->attempt), "%lld",
+    snprintf(l->g.attempt, sizeof(l->g.attempt), "%lld",
              (long long)json_integer_value(json_object_get(j, "attempt")));
     h = json_string_value(json_object_get(j, "hash"));
     l->known = h != NULL;
-    l->hash = strdup(h ? h : dummy_hash);
+    l->g.stored = strdup(h ? h : dummy_hash);
     snprintf(l->staff_id, sizeof(l->staff_id), "%lld",
              (long long)json_integer_value(json_object_get(j, "staff_id")));
     json_decref(j);
-    if (!l->hash) {
+    if (!l->g.stored) {
         http_reply_oom(r);
         return;
     }
-    api_offload(r, WORKER_CPU, login_verify_work, login_verify_done);
+    api_offload(r, WORKER_CPU, guess_verify_work, login_verify_done);
 }
 
 void auth_login(struct req *r)
@@ -464,11 +478,11 @@ void auth_login(struct req *r)
         return;
     }
     l->email = strdup(json_string_value(email));
-    l->password = strdup(json_string_value(password));
+    l->g.secret = strdup(json_string_value(password));
     l->bearer = json_is_true(json_object_get(r->json, "bearer"));
     r->state = l;
     r->state_free = login_free;
-    if (!l->email || !l->password) {
+    if (!l->email || !l->g.secret) {
         http_reply_oom(r);
         return;
     }
@@ -545,28 +559,16 @@ void auth_me(struct req *r)
 
 /* The state of an unlock: r->state, wiped and freed with the request. */
 struct unlock {
-    char *pin;
-    char *stored;     /* the PIN hash the PIN is verified against */
-    char attempt[24]; /* login_attempts.id, once staff_unlock_begin recorded it */
+    struct guess g;   /* the PIN; stored: the staff member's PIN hash */
     char session[65]; /* sessions.token_hash of the session to unlock */
     char token[TOKEN_BYTES * 2];
-    bool checked;
-    bool ok;
     bool bearer;
 };
 
 static void unlock_free(void *p)
 {
     struct unlock *u = p;
-    if (u->attempt[0] && !u->checked) {
-        const char *params[1] = {u->attempt};
-        db_query(&q_login_void, params, on_login_void, NULL);
-    }
-    if (u->pin) {
-        sodium_memzero(u->pin, strlen(u->pin));
-        free(u->pin);
-    }
-    free(u->stored);
+    guess_release(&u->g);
     sodium_memzero(u, sizeof(*u));
     free(u);
 }
@@ -589,28 +591,21 @@ static void on_unlock_finish(struct req *r, const struct db_result *res)
     json_decref(j);
 }
 
-static void unlock_verify_work(void *arg)
-{
-    struct unlock *u = arg;
-    u->ok = crypto_pwhash_str_verify(u->stored, u->pin, strlen(u->pin)) == 0;
-    u->checked = true;
-}
-
 static void unlock_verify_done(struct req *r)
 {
     struct unlock *u = r->state;
     char hash[65];
     const char *params[6];
 
-    if (u->ok) {
+    if (u->g.ok) {
         util_random_token(u->token, sizeof(u->token), TOKEN_BYTES);
         util_token_hash(u->token, hash);
     }
-    params[0] = u->attempt;
+    params[0] = u->g.attempt;
     params[1] = u->session;
-    params[2] = u->ok ? "true" : "false";
-    params[3] = u->stored;
-    params[4] = u->ok ? hash : NULL;
+    params[2] = u->g.ok ? "true" : "false";
+    params[3] = u->g.stored;
+    params[4] = u->g.ok ? hash : NULL;
     params[5] = r->id;
     api_call(r, &q_unlock_finish, params, on_unlock_finish);
 }
@@ -631,16 +626,16 @@ static void on_unlock_begin(struct req *r, const struct db_result *res)
         http_reply_error(r, 500, "internal", NULL, "bad session record");
         return;
     }
-    snprintf(u->attempt, sizeof(u->attempt), "%lld",
+    snprintf(u->g.attempt, sizeof(u->g.attempt), "%lld",
              (long long)json_integer_value(json_object_get(j, "attempt")));
     snprintf(u->session, sizeof(u->session), "%s", s);
-    u->stored = strdup(h);
+    u->g.stored = strdup(h);
     json_decref(j);
-    if (!u->stored) {
+    if (!u->g.stored) {
         http_reply_oom(r);
         return;
     }
-    api_offload(r, WORKER_CPU, unlock_verify_work, unlock_verify_done);
+    api_offload(r, WORKER_CPU, guess_verify_work, unlock_verify_done);
 }
 
 bool auth_pin_format_ok(const char *pin)
@@ -697,7 +692,7 @@ void auth_unlock(struct req *r)
         return;
     }
     u = calloc(1, sizeof(*u));
-    if (!u || !(u->pin = strdup(json_string_value(pin)))) {
+    if (!u || !(u->g.secret = strdup(json_string_value(pin)))) {
         free(u);
         http_reply_oom(r);
         return;
