@@ -6,7 +6,7 @@
 // what they have not read.
 import { get, post, linkToken } from './api.js';
 import { initI18n, onLangChange, t } from './i18n.js';
-import { $, h, fill, announce, errorText, fmtDateTime, showFormError, clearFormErrors } from './ui.js';
+import { $, h, fill, announce, errorText, fmtDateTime, showFormError, clearFormErrors, showPageError } from './ui.js';
 import { formatMoney, formatRate, formatQuantity } from './money.js';
 
 const token = linkToken();
@@ -121,9 +121,7 @@ async function start() {
     rep = await get(base);
     draw();
   } catch (e) {
-    $('#loading').hidden = true;
-    $('#error').textContent = e.code ? errorText(e) : e.message;
-    $('#error').hidden = false;
+    showPageError(e);
   }
 }
 

@@ -1,7 +1,7 @@
 // The customer's conversation with the store about a booking or a repair (/messages/#TOKEN).
 import { get, post, linkToken } from './api.js';
 import { initI18n, onLangChange, t } from './i18n.js';
-import { $, h, fill, announce, errorText, fmtDateTime, showFormError, clearFormErrors } from './ui.js';
+import { $, h, fill, announce, fmtDateTime, showFormError, clearFormErrors, showPageError } from './ui.js';
 
 const token = linkToken();
 const base = `/api/messages/${encodeURIComponent(token)}`;
@@ -38,9 +38,7 @@ async function start() {
     thread = await get(base);
     draw();
   } catch (e) {
-    $('#loading').hidden = true;
-    $('#error').textContent = e.code ? errorText(e) : e.message;
-    $('#error').hidden = false;
+    showPageError(e);
   }
 }
 

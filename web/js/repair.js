@@ -2,7 +2,7 @@
 // page: /estimate/, web/js/estimate.js.)
 import { get, post, linkToken } from './api.js';
 import { initI18n, onLangChange, t } from './i18n.js';
-import { $, h, fill, announce, errorText, fmtDateTime, showFormError, clearFormErrors } from './ui.js';
+import { $, h, fill, announce, fmtDateTime, showFormError, clearFormErrors, showPageError } from './ui.js';
 import { follow, debounce } from './live.js';
 import { formatMoney as money } from './money.js';
 
@@ -86,9 +86,7 @@ async function start() {
       onState: (on) => { live.hidden = false; live.dataset.state = on ? 'on' : 'off'; live.textContent = t(on ? 'live.on' : 'live.off'); },
     });
   } catch (e) {
-    $('#loading').hidden = true;
-    $('#error').textContent = e.code ? errorText(e) : e.message;
-    $('#error').hidden = false;
+    showPageError(e);
   }
 }
 

@@ -2,7 +2,7 @@
 // slot offered to them (held a few minutes) with a button to take it, which books it.
 import { get, post, linkToken } from './api.js';
 import { initI18n, onLangChange, t } from './i18n.js';
-import { $, announce, errorText, fmtDay, fmtDateTime } from './ui.js';
+import { $, announce, errorText, fmtDay, fmtDateTime, showPageError } from './ui.js';
 
 const token = linkToken();
 const base = `/api/standby/${encodeURIComponent(token)}`;
@@ -74,9 +74,7 @@ async function start() {
     sb = await get(base);
     draw();
   } catch (e) {
-    $('#loading').hidden = true;
-    $('#error').textContent = e.code ? errorText(e) : e.message;
-    $('#error').hidden = false;
+    showPageError(e);
   }
 }
 

@@ -2,7 +2,7 @@
 // recommendation 0-10, an optional comment. The link works once.
 import { get, post, linkToken } from './api.js';
 import { initI18n, t } from './i18n.js';
-import { $, h, announce, errorText, showFormError, clearFormErrors } from './ui.js';
+import { $, h, announce, showFormError, clearFormErrors, showPageError } from './ui.js';
 
 const token = linkToken();
 const base = `/api/surveys/${encodeURIComponent(token)}`;
@@ -55,9 +55,7 @@ async function start() {
     if (s.answered) $('#s-thanks').hidden = false;
     else form.hidden = false;
   } catch (e) {
-    $('#loading').hidden = true;
-    $('#error').textContent = e.code ? errorText(e) : e.message;
-    $('#error').hidden = false;
+    showPageError(e);
   }
 }
 

@@ -59,6 +59,13 @@ export function announce(msg, kind = 'info') {
  * from the server, with a message) is shown as it is. With `withField`, a code-only message is
  * prefixed by the field's name, for places that are not next to the field.
  */
+/** A customer page whose private link could not be read: the loading line gives way to why. */
+export function showPageError(err) {
+  $('#loading').hidden = true;
+  $('#error').textContent = errorText(err);
+  $('#error').hidden = false;
+}
+
 export function errorText(err, { withField = false } = {}) {
   if (!err) return '';
   if (!err.fromServer && err.message) return err.message;
