@@ -119,4 +119,10 @@ run('estimate', async (ctx, o) => {
   await shot(tab, o.out, 'estimate-8-declined-tablet');
   noErrors(phone2);
   noErrors(tab);
+
+  // A link that opens nothing says so in the page's words, where the estimate would be.
+  const lost = await newPage(ctx, { viewport: PHONE });
+  await lost.goto(new URL('/estimate/#' + 'x'.repeat(43), link).href);
+  await expectText(lost.locator('#error'), 'We could not find that. The link may have expired.', 'an unknown link says it is not found');
+  check(await lost.locator('#loading').isHidden(), 'and stops saying it is loading');
 });
