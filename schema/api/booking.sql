@@ -337,9 +337,11 @@ create or replace trigger appointments_record after update of status, starts_at 
 create or replace function booking_list_stores() returns json
 language sql stable as $$
     select coalesce(json_agg(json_build_object('id', id, 'code', code, 'name', name,
-                                               'timezone', timezone, 'currency', currency)
+                                               'timezone', timezone, 'currency', currency,
+                                               'address', address, 'phone', phone)
                              order by id), '[]')
     from stores
+    where closed_at is null
 $$;
 
 create or replace function booking_list_services(p_store bigint) returns json
@@ -349,7 +351,10 @@ declare
 begin
     return coalesce((select json_agg(json_build_object('id', id, 'name', name,
                                                        'duration_min', duration_min,
-                                                       'skill', skill, 'buffer_min', buffer_min)
+                                                       'skill', skill, 'buffer_min', buffer_min,
+                                                       'price_minor', price_minor,
+                                                       'currency', st.currency,
+                                                       'description', description)
                                      order by id)
                      from services where store_id = st.id and active), '[]');
 end $$;
@@ -870,6 +875,7 @@ declare
 begin
     return json_build_object('id', st.id, 'code', st.code, 'name', st.name,
         'timezone', st.timezone, 'currency', st.currency,
+        'address', st.address, 'phone', st.phone, 'closed', st.closed_at is not null,
         'hours', coalesce((select json_agg(json_build_object('weekday', weekday,
                                                              'opens', to_char(opens, 'HH24:MI'),
                                                              'closes', to_char(closes, 'HH24:MI'))
