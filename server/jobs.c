@@ -32,9 +32,13 @@ struct job {
 };
 
 /* Each function returns how much it did; see schema/ for what they do and how they lock. */
+/* The rota's window moves a day a day: an hour's rest is plenty (schema/api/rota.sql). */
+static const int rota_every_s = 3600;
+
 static struct job table[] = {
     /* booking */
     {.stmt = SQL_STMT("job_booking_idempotency", "select job_booking_idempotency()", 0)},
+    {.stmt = SQL_STMT("job_rota_extend", "select job_rota_extend()", 0), .every_s = &rota_every_s},
     /* floor */
     {.stmt = SQL_STMT("job_prune_events", "select job_prune_events()", 0)},
     {.stmt = SQL_STMT("job_mark_no_shows", "select job_mark_no_shows()", 0)},
@@ -73,7 +77,8 @@ static void on_done(const struct db_result *res, void *arg)
     struct job *j = arg;
     if (res->status == DB_ERR_SQL)
         log_warning("jobs: %s failed: %s", j->stmt.name,
-                    db_error_field(res, DB_ERROR_PRIMARY) ? db_error_field(res, DB_ERROR_PRIMARY) : "?");
+                    db_error_field(res, DB_ERROR_PRIMARY) ? db_error_field(res, DB_ERROR_PRIMARY)
+                                                          : "?");
     if (j->every_s) {
         bool found = res->status == DB_OK && db_rows(res) == 1 && atoi(db_value(res, 0, 0)) > 0;
         j->due_us = found ? 0 : util_now_us() + (int64_t)*j->every_s * 1000000;

@@ -18,6 +18,7 @@
 #include "message.h"
 #include "observation.h"
 #include "repair.h"
+#include "rota.h"
 #include "report.h"
 #include "sse.h"
 #include "staff.h"
@@ -85,6 +86,21 @@ const struct route routes[] = {
     {"POST", "/api/stores/{store}/shifts", booking_add_shift, ACCESS_MANAGER, "add a shift"},
     {"DELETE", "/api/stores/{store}/shifts/{id}", booking_delete_shift, ACCESS_MANAGER,
      "remove a shift without bookings"},
+
+    /* ---- the rota: weekly patterns, the week grid, closures (rota.c) ---- */
+    {"GET", "/api/stores/{store}/rota", rota_week, ACCESS_STAFF, "the week's rota as a grid"},
+    {"POST", "/api/stores/{store}/rota/patterns", rota_add_pattern, ACCESS_MANAGER,
+     "a shift every week"},
+    {"PATCH", "/api/stores/{store}/rota/patterns/{id}", rota_end_pattern, ACCESS_MANAGER,
+     "end a weekly shift"},
+    {"POST", "/api/stores/{store}/rota/copy-week", rota_copy_week, ACCESS_MANAGER,
+     "copy a week's one-off shifts"},
+    {"PATCH", "/api/stores/{store}/shifts/{id}", rota_update_shift, ACCESS_MANAGER,
+     "move or resize a shift"},
+    {"PATCH", "/api/stores/{store}/closures/{id}", rota_update_closure, ACCESS_MANAGER,
+     "change a closure's day or reason"},
+    {"DELETE", "/api/stores/{store}/closures/{id}", rota_delete_closure, ACCESS_MANAGER,
+     "reopen a closed day"},
 
     /* ---- the store floor: check-in, line, call next, standby, live streams (floor.c, sse.c) ----
      */

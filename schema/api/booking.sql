@@ -917,7 +917,8 @@ begin
 end $$;
 
 -- Removes a shift unless an active appointment of that person falls in it (move or cancel
--- those first: a booking must keep someone on shift to honour it).
+-- those first: a booking must keep someone on shift to honour it). Only this occurrence of a
+-- weekly pattern goes (schema/api/rota.sql).
 create or replace function booking_delete_shift(p_actor bigint, p_store bigint, p_id bigint, p_request_id text)
 returns json
 language plpgsql as $$
@@ -941,6 +942,11 @@ begin
             jsonb_build_object('appointments', n));
     end if;
     delete from shifts where id = sh.id;
+    -- One occurrence of a weekly pattern: remember it, or the daily job would bring it back.
+    if sh.pattern_id is not null then
+        insert into shift_pattern_skips (pattern_id, day) values (sh.pattern_id, sh.pattern_day)
+        on conflict do nothing;
+    end if;
     perform carnet_audit(p_actor, 'delete_shift', 'shift', sh.id::text, p_request_id);
     return json_build_object('id', sh.id, 'deleted', true);
 end $$;

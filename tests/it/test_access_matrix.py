@@ -63,6 +63,18 @@ ALLOWED = {
     ("DELETE", "/api/stores/{store}/shifts/{id}"): (
         {"200", "404 not_found"}, "the first allowed caller deletes shift {id}; later ones find "
                                   "it gone"),
+    # rota (issue #14 point 3)
+    ("GET", "/api/stores/{store}/rota"): ({"422 invalid"}, "the week parameter is required"),
+    ("POST", "/api/stores/{store}/rota/patterns"): ({"422 invalid"}, _BODY),
+    ("PATCH", "/api/stores/{store}/rota/patterns/{id}"): (
+        {"404 not_found"}, "the demo has no weekly pattern"),
+    ("POST", "/api/stores/{store}/rota/copy-week"): ({"422 invalid"}, _BODY),
+    ("PATCH", "/api/stores/{store}/shifts/{id}"): (
+        {"422 invalid", "404 not_found"}, _BODY + " when shift {id} is still there"),
+    ("PATCH", "/api/stores/{store}/closures/{id}"): (
+        {"422 invalid", "404 not_found"}, _BODY + " when closure {id} is one of Paris"),
+    ("DELETE", "/api/stores/{store}/closures/{id}"): (
+        {"200", "404 not_found"}, "the first allowed caller reopens closure {id} if Paris has it"),
     ("POST", "/api/stores/{store}/checkin"): ({"422 invalid"}, _BODY + " (no code, id or token)"),
     ("GET", "/api/stores/{store}/checkin/search"): ({"422 invalid"}, "the name is required"),
     ("GET", "/api/stores/{store}/events"): ({"200"}, "the staff event stream opens"),
