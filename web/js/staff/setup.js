@@ -7,6 +7,10 @@ import { h, fill } from '../ui.js';
 // Order is the order of the tab bar. admin: only admins see the tab.
 export const TABS = [
   { id: 'general', label: 'setup.tab.general', load: () => import('./setup_general.js') },
+  { id: 'staff', label: 'setup.tab.staff', load: () => import('./setup_staff.js') },
+  { id: 'hours', label: 'setup.tab.hours', load: () => import('./setup_hours.js') },
+  { id: 'rota', label: 'setup.tab.rota', load: () => import('./setup_rota.js') },
+  { id: 'floor', label: 'setup.tab.floor', load: () => import('./setup_floor.js') },
 ];
 
 export async function render({ el, session, go, args }) {
