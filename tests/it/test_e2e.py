@@ -135,6 +135,24 @@ def test_manager_dashboard_and_setup(ctx):
     journey(ctx, "manager")
 
 
+def test_manager_runs_the_rota(ctx):
+    """Issue 14 point 3: the week grid, a weekly shift, copying a week, a refused delete, and
+    closures edited and deleted. Théo has a booking at 11:00 on the Monday of the journey's
+    week (the coming one), inside his demo shift."""
+    week = ctx.sql1("select d + (8 - extract(isodow from d)::int) as w from"
+                    " (select (now() at time zone timezone)::date as d from stores"
+                    " where code = 'paris-opera') x")["w"]
+    ctx.sql("insert into appointments (store_id, service_id, staff_id, starts_at, ends_at,"
+            " blocked_until, code, customer_name, customer_email)"
+            " select s.id, sv.id, st.id, a, a + interval '30 minutes', a + interval '30 minutes',"
+            " booking_new_code(), 'Rita Rota', 'rita@example.com'"
+            " from stores s join services sv on sv.store_id = s.id and sv.name = 'Battery'"
+            " join staff st on st.email = 'tech@carnet.test',"
+            " lateral (select (%s::date + time '11:00') at time zone s.timezone as a) x"
+            " where s.code = 'paris-opera'", (week,))
+    journey(ctx, "rota", {"CARNET_E2E_ROTA_WEEK": week.isoformat()})
+
+
 def test_door_to_bench(ctx):
     """Issue 13: check-in -> serving card -> hand-over -> bench queue -> diagnosis, with a
     booking that holds the serial and the problem, and an earlier visit of the device at Lyon."""
