@@ -754,6 +754,7 @@ def test_a_junk_offset_is_refused_in_our_words_on_every_route_that_takes_a_time(
     assert r.status == 201, r
     rid = r.json["id"]
     later = (day + datetime.timedelta(days=1)).isoformat()
+    paris_shift = ctx.sql1("select min(id) as id from shifts where store_id = %s", (ctx.paris,))["id"]
     results = [{"test": "battery", "passed": True}]
     # (client, method, path, body with the time as {t}, field)
     routes = [
@@ -768,6 +769,10 @@ def test_a_junk_offset_is_refused_in_our_words_on_every_route_that_takes_a_time(
         (mgr, "POST", "/api/stores/%d/shifts" % ctx.paris,
          {"staff_id": tech_id, "starts_at": later + "T09:00:00+01:00", "ends_at": "{t}"},
          "ends_at"),
+        (mgr, "PATCH", "/api/stores/%d/shifts/%d" % (ctx.paris, paris_shift),
+         {"starts_at": "{t}", "ends_at": later + "T18:00:00+01:00"}, "starts_at"),
+        (mgr, "PATCH", "/api/stores/%d/shifts/%d" % (ctx.paris, paris_shift),
+         {"starts_at": later + "T09:00:00+01:00", "ends_at": "{t}"}, "ends_at"),
         (tech, "POST", "/api/stores/%d/repairs" % ctx.paris,
          {"serial": "OFFSET0DEV1", "problem": "battery", "intake": intake, "promised_at": "{t}"},
          "promised_at"),
