@@ -13,7 +13,7 @@ void rota_week(struct req *r);
 
 /* managers */
 void rota_add_pattern(struct req *r);
-void rota_end_pattern(struct req *r);
+void rota_update_pattern(struct req *r);
 void rota_update_shift(struct req *r);
 void rota_copy_week(struct req *r);
 void rota_update_closure(struct req *r);

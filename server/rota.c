@@ -13,8 +13,8 @@
 static struct sql_stmt q_week = SQL_STMT("rota_week", "select rota_week($1, $2, $3)", 3);
 static struct sql_stmt q_add_pattern =
     SQL_STMT("rota_add_pattern", "select rota_add_pattern($1, $2, $3, $4)", 4);
-static struct sql_stmt q_end_pattern =
-    SQL_STMT("rota_end_pattern", "select rota_end_pattern($1, $2, $3, $4, $5)", 5);
+static struct sql_stmt q_update_pattern =
+    SQL_STMT("rota_update_pattern", "select rota_update_pattern($1, $2, $3, $4, $5)", 5);
 static struct sql_stmt q_update_shift =
     SQL_STMT("rota_update_shift", "select rota_update_shift($1, $2, $3, $4, $5)", 5);
 static struct sql_stmt q_copy_week =
@@ -59,9 +59,9 @@ void rota_add_pattern(struct req *r)
     store_call(r, &q_add_pattern, 201);
 }
 
-void rota_end_pattern(struct req *r)
+void rota_update_pattern(struct req *r)
 {
-    object_call(r, &q_end_pattern);
+    object_call(r, &q_update_pattern);
 }
 
 void rota_update_shift(struct req *r)

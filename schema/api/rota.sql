@@ -156,31 +156,55 @@ begin
                              'until', p.until_day, 'created', f.created, 'skipped', f.skipped);
 end $$;
 
--- {"until": "YYYY-MM-DD"}: the pattern's last day. Its occurrences after that day go, except
--- those a booking relies on (they stay, and are counted as kept). A day before its first day
--- ends the pattern altogether.
-create or replace function rota_end_pattern(p_actor bigint, p_store bigint, p_id bigint,
-                                            p_body jsonb, p_request_id text)
+-- Ends a pattern, or changes its times from a day on.
+-- {"until": "YYYY-MM-DD"}: the pattern's last day. Its occurrences still to come after that day
+-- go, except those a booking relies on (they stay, and are counted as kept). A day before its
+-- first day ends the pattern altogether.
+-- {"from": "YYYY-MM-DD", "starts", "ends"}: "every week from here": the pattern ends the day
+-- before and a new one with the new times starts that day (same person, weekday and end), in
+-- one transaction, so a refused change leaves the old pattern as it was.
+create or replace function rota_update_pattern(p_actor bigint, p_store bigint, p_id bigint,
+                                               p_body jsonb, p_request_id text)
 returns json
 language plpgsql as $$
 declare
     st stores%rowtype := booking_store(p_store);
     p shift_patterns%rowtype;
+    np shift_patterns%rowtype;
     v_until date;
+    v_from date;
+    v_starts time;
+    v_ends time;
     removed int;
     kept int;
+    f record;
 begin
     select * into p from shift_patterns where id = p_id and store_id = st.id for update;
     if not found then
         perform carnet_fail(404, 'not_found', 'id', 'no such shift pattern in this store');
     end if;
-    v_until := booking_parse_date(p_body ->> 'until', 'until');
+    if p_body ? 'from' then
+        v_from := booking_parse_date(p_body ->> 'from', 'from');
+        if extract(isodow from v_from) <> p.weekday
+           or v_from < p.from_day or v_from > coalesce(p.until_day, v_from) then
+            perform carnet_fail(422, 'invalid', 'from', 'a day of this weekly shift is required');
+        end if;
+        v_starts := rota_parse_hm(p_body, 'starts');
+        v_ends := rota_parse_hm(p_body, 'ends');
+        if v_ends <= v_starts then
+            perform carnet_fail(422, 'invalid', 'ends', 'a shift ends after it starts, the same day');
+        end if;
+        v_until := v_from - 1;
+    else
+        v_until := booking_parse_date(p_body ->> 'until', 'until');
+    end if;
     perform pg_advisory_xact_lock(hashtext('carnet.booking'), st.id::int);
+    -- Past occurrences are what happened: they stay whatever the new end.
     select count(*) into kept from shifts sh
-    where sh.pattern_id = p.id and sh.pattern_day > v_until
+    where sh.pattern_id = p.id and sh.pattern_day > v_until and sh.starts_at > now()
       and rota_relying(sh.staff_id, sh.starts_at, sh.ends_at, null, null) > 0;
     delete from shifts sh
-    where sh.pattern_id = p.id and sh.pattern_day > v_until
+    where sh.pattern_id = p.id and sh.pattern_day > v_until and sh.starts_at > now()
       and rota_relying(sh.staff_id, sh.starts_at, sh.ends_at, null, null) = 0;
     get diagnostics removed = row_count;
     if v_until < p.from_day then
@@ -190,7 +214,20 @@ begin
         update shift_patterns set until_day = v_until where id = p.id;
     end if;
     perform carnet_audit(p_actor, 'end_shift_pattern', 'shift_pattern', p.id::text, p_request_id);
-    return json_build_object('id', p.id, 'until', v_until, 'removed', removed, 'kept', kept);
+    if v_from is null then
+        return json_build_object('id', p.id, 'until', v_until, 'removed', removed, 'kept', kept);
+    end if;
+    insert into shift_patterns (store_id, staff_id, weekday, starts, ends, from_day, until_day)
+    values (st.id, p.staff_id, p.weekday, v_starts, v_ends, v_from, p.until_day)
+    returning * into np;
+    f := rota_fill(np.id);
+    perform carnet_audit(p_actor, 'add_shift_pattern', 'shift_pattern', np.id::text, p_request_id);
+    return json_build_object('id', p.id, 'until', v_until, 'removed', removed, 'kept', kept,
+        'pattern', json_build_object('id', np.id, 'staff_id', np.staff_id, 'weekday', np.weekday,
+                                     'starts', to_char(np.starts, 'HH24:MI'),
+                                     'ends', to_char(np.ends, 'HH24:MI'), 'from', np.from_day,
+                                     'until', np.until_day, 'created', f.created,
+                                     'skipped', f.skipped));
 end $$;
 
 -- {"starts_at", "ends_at"}: moves or resizes one shift. An occurrence of a pattern becomes an

@@ -184,6 +184,42 @@ def test_ending_a_pattern_keeps_what_a_booking_relies_on(ctx):
     assert m.patch(path, {"until": mon.isoformat()}).status == 404
 
 
+def test_change_a_pattern_from_a_day_on(ctx):
+    """"Every week from here": the old pattern ends the day before, a new one with the new
+    times starts that day, in one call; a refused change leaves everything as it was."""
+    store, _, staff = rota_store(ctx, "rota-split", techs=1)
+    m = ctx.staff("manager")
+    mon = next_monday(ctx, store)
+    r = m.post("/api/stores/%d/rota/patterns" % store, {
+        "staff_id": staff[0], "starts": "10:00", "ends": "18:00", "from": mon.isoformat()})
+    assert r.status == 201, r
+    pid = r.json["id"]
+    path = "/api/stores/%d/rota/patterns/%d" % (store, pid)
+    split = mon + 2 * WEEK
+    before = snapshot(ctx)
+    for body, field in (({"from": (split + datetime.timedelta(days=1)).isoformat(),
+                          "starts": "12:00", "ends": "19:00"}, "from"),
+                        ({"from": (mon - WEEK).isoformat(), "starts": "12:00", "ends": "19:00"},
+                         "from"),
+                        ({"from": split.isoformat(), "starts": "12:00", "ends": "11:00"}, "ends"),
+                        ({"from": split.isoformat(), "starts": "noon", "ends": "19:00"}, "starts")):
+        r = m.patch(path, body)
+        assert r.status == 422 and r.error["field"] == field, (body, r)
+    assert ctx.staff("lyon").patch(path, {"from": split.isoformat(), "starts": "12:00",
+                                          "ends": "19:00"}).status == 403
+    assert snapshot(ctx) == before
+    r = m.patch(path, {"from": split.isoformat(), "starts": "12:00", "ends": "19:00"})
+    assert r.status == 200 and r.json["until"] == (split - datetime.timedelta(days=1)).isoformat(), r
+    new = r.json["pattern"]
+    # The old one had 7 Mondays (42 days), 2 before the split; the new one has its own 42 days.
+    assert (r.json["removed"], new["created"], new["from"]) == (5, 7, split.isoformat()), r.json
+    assert [t[0] for t in shift_times(ctx, pid)] == [mon, mon + WEEK]
+    local = ctx.sql("select pattern_day, to_char(starts_at at time zone 'Europe/Paris', 'HH24:MI') "
+                    "as s from shifts where pattern_id = %s order by starts_at", (new["id"],))
+    assert local[0]["pattern_day"] == split and {x["s"] for x in local} == {"12:00"}, local
+    assert ctx.sql1("select job_rota_extend() as n")["n"] == 0
+
+
 # ---- one shift ----
 
 def test_move_a_shift(ctx):

@@ -119,10 +119,9 @@ export async function render({ el, session, args }) {
         await post(`${base}/shifts`, { staff_id: s.id, ...times });
         await done(t('setup.added'));
       } else if (scope() === 'following') {
-        // End the old weekly shift the day before, then start the new one here.
-        await patch(`${base}/rota/patterns/${shift.pattern_id}`, { until: addDays(d, -1) });
-        const p = await post(`${base}/rota/patterns`, { staff_id: s.id, starts, ends, from: d });
-        await done(t('rota.pattern_added', { n: p.created, skipped: p.skipped }));
+        // One call: the old weekly shift ends the day before and the new one starts here.
+        const r = await patch(`${base}/rota/patterns/${shift.pattern_id}`, { from: d, starts, ends });
+        await done(t('rota.pattern_added', { n: r.pattern.created, skipped: r.pattern.skipped }));
       } else {
         await patch(`${base}/shifts/${shift.id}`, times);
         await done(t('setup.added'));
