@@ -1,8 +1,9 @@
 // The rota (issue #14 point 3), on a 1180x820 tablet then a phone: a manager adds a weekly
 // shift in the grid and finds it the next week, adds a one-off and copies last week onto the
-// next, tries to delete a shift a booking relies on and reads the refusal in the page, then
-// edits and deletes a closure. CARNET_E2E_ROTA_WEEK: a Monday ahead whose Monday has a booking
-// of Théo at 11:00 (test_e2e.py puts it there).
+// next, changes the weekly shift from a week on, tries to delete a shift a booking relies on
+// and reads the refusal in the page, then edits and deletes a closure.
+// CARNET_E2E_ROTA_WEEK: a Monday ahead whose Monday has a booking of Théo at 11:00
+// (test_e2e.py puts it there).
 import { run, newPage, shot, check, expectText, noErrors, PHONE } from './lib.mjs';
 
 const TABLET_L = { width: 1180, height: 820 };
@@ -60,6 +61,17 @@ run('rota', async (ctx, o) => {
   const copied = (await api(`/api/stores/${paris.id}/rota?week=${next}`)).staff.find((x) => x.id === tess.id).shifts;
   check(copied.some((x) => x.date === addDays(next, 6) && x.start === '10:00' && x.end === '11:00' && !x.pattern_id),
     'the API has the copy as a one-off shift');
+
+  // Théo's Sundays from this week on end at 17:00; last week's stays as it was.
+  await cell(theo, addDays(next, 6)).locator('button.shift').click();
+  await tab.getByLabel('Every week from here').check();
+  await tab.getByLabel('Ends').fill('17:00');
+  await editor.getByRole('button', { name: 'Save' }).click();
+  await expectText(tab.locator('#status'), /shift\(s\) planned/, 'the weekly shift changes from this week on');
+  await expectText(cell(theo, addDays(next, 6)).locator('button.shift'), '12:00–17:00', 'this Sunday ends at 17:00');
+  const sundays = async (w) => (await api(`/api/stores/${paris.id}/rota?week=${w}`)).staff.find((x) => x.id === theo.id).shifts.filter((x) => x.date === addDays(w, 6));
+  check((await sundays(addDays(next, 7))).some((x) => x.end === '17:00' && x.pattern_id), 'and so does the one after');
+  check((await sundays(week)).some((x) => x.end === '16:00'), 'last week\'s Sunday still ends at 16:00');
 
   // Théo's Monday shift of the first week holds a booking: deleting it is refused, in the page.
   await tab.locator('#rota-prev').click();
