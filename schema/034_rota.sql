@@ -1,7 +1,7 @@
 -- 034: the rota as a weekly pattern plus exceptions (issue #14). A pattern is a repeating shift
 -- in the store's local wall-clock time (09:00-17:00 every Tuesday), so it stays 09:00 across a
 -- DST change. Availability still reads only concrete rows of `shifts`: a pattern materialises
--- its occurrences over the bookable horizon on save and by a daily job (rota_extend), which
+-- its occurrences over the bookable horizon on save and by a job (job_rota_extend), which
 -- keeps the booking code unchanged and lets one occurrence be moved or deleted like any shift.
 create table shift_patterns (
     id bigint generated always as identity primary key,

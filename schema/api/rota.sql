@@ -49,7 +49,8 @@ begin
     end loop;
 end $$;
 
--- The daily job: every pattern still running adds the days that came into its window.
+-- The job (jobs.c, at most hourly): every pattern still running adds the days that came into
+-- its window.
 create or replace function job_rota_extend() returns int
 language plpgsql as $$
 declare
