@@ -7,6 +7,8 @@ import { h, fill } from '../ui.js';
 // Order is the order of the tab bar. admin: only admins see the tab.
 export const TABS = [
   { id: 'general', label: 'setup.tab.general', load: () => import('./setup_general.js') },
+  { id: 'store', label: 'setup.tab.store', load: () => import('./setup_store.js') },
+  { id: 'services', label: 'setup.tab.services', load: () => import('./setup_services.js') },
 ];
 
 export async function render({ el, session, go, args }) {

@@ -1,5 +1,6 @@
 // The "General" tab of the set-up (setup.js): the staff of the store with their roles, adding
-// someone, the bookable services, the weekly opening hours, closures and the staff's shifts.
+// someone, the weekly opening hours, closures and the staff's shifts (services have their own
+// tab: setup_services.js).
 import { get, post, put, api } from '../api.js';
 import { t, lang } from '../i18n.js';
 import { h, fill, announce, errorText, showFormError, clearFormErrors, fmtDay, fmtTime, localDate, addDays } from '../ui.js';
@@ -32,8 +33,8 @@ function zonedIso(ymd, hm, tz) {
 
 export async function render({ el, session, go }) {
   const store = session.store;
-  const [staff, services, rules, detail] = await Promise.all([
-    get(`/api/stores/${store.id}/staff`), get(`/api/stores/${store.id}/services`),
+  const [staff, rules, detail] = await Promise.all([
+    get(`/api/stores/${store.id}/staff`),
     get(`/api/stores/${store.id}/floor/settings`), get(`/api/stores/${store.id}`)]);
   const tz = detail.timezone;
   const reload = () => go('setup/general');
@@ -75,25 +76,6 @@ export async function render({ el, session, go }) {
       announce(t('setup.added'), 'ok');
       reload();
     } catch (err) { showFormError(addStaff, err); }
-  });
-
-  const addService = h('form', { class: 'card', novalidate: true, id: 'add-service' },
-    h('h3', null, t('setup.addservice')),
-    h('div', { class: 'field' }, h('label', { for: 'sv-name' }, t('setup.name')), h('input', { id: 'sv-name', name: 'name', required: true })),
-    h('div', { class: 'row' },
-      h('div', { class: 'field grow' }, h('label', { for: 'sv-duration' }, t('setup.duration')), h('input', { id: 'sv-duration', name: 'duration_min', type: 'number', min: '5', step: '5', value: '30' })),
-      h('div', { class: 'field grow' }, h('label', { for: 'sv-skill' }, t('setup.skill')),
-        h('select', { id: 'sv-skill', name: 'skill' }, ['repair', 'diagnostics', 'setup'].map((s) => h('option', { value: s }, s))))),
-    h('button', { type: 'submit' }, t('save')));
-  addService.addEventListener('submit', async (e) => {
-    e.preventDefault();
-    clearFormErrors(addService);
-    const f = addService.elements;
-    try {
-      await post(`/api/stores/${store.id}/services`, { name: f.name.value.trim(), duration_min: Number(f.duration_min.value), skill: f.skill.value, buffer_min: 0 });
-      announce(t('setup.added'), 'ok');
-      reload();
-    } catch (err) { showFormError(addService, err); }
   });
 
   // The floor rules: check-in window, assumed service time, how long the line may get, how many
@@ -267,9 +249,6 @@ export async function render({ el, session, go }) {
     h('div', { class: 'cols' },
       addStaff,
       h('div', null,
-        h('section', { class: 'card' }, h('h2', null, t('setup.services')),
-          h('ul', { class: 'plain', id: 'service-list' }, services.map((s) => h('li', { style: 'padding:.4rem 0;border-bottom:1px solid var(--line)' }, `${s.name} · ${t('book.min', { n: s.duration_min })}`)))),
-        addService,
         rulesForm,
         await repairMessagesCard(store))),
     h('h2', null, t('setup.week')),
