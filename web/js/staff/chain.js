@@ -81,6 +81,7 @@ function newStoreForm(reload) {
     try {
       await post('/api/stores', body);
       announce(t('chain.created'), 'ok');
+      form.reset();
       await reload();
     } catch (err) { showFormError(form, err); }
   });

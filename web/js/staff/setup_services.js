@@ -21,7 +21,7 @@ function serviceFields(prefix, s, currency) {
   return [
     h('div', { class: 'field' }, h('label', { for: `${prefix}-name` }, t('svc.name')),
       h('input', { id: `${prefix}-name`, name: 'name', required: true, maxlength: '100', value: s.name || '' })),
-    h('div', { class: 'row' },
+    h('div', { class: 'row svc-row' },
       h('div', { class: 'field grow' }, h('label', { for: `${prefix}-duration` }, t('svc.minutes')),
         h('input', { id: `${prefix}-duration`, name: 'duration_min', type: 'number', inputmode: 'numeric', min: '5', max: '480', step: '5', value: String(s.duration_min ?? 30) })),
       h('div', { class: 'field grow' }, h('label', { for: `${prefix}-price` }, t('svc.price', { currency })),
