@@ -223,6 +223,10 @@ def test_close_and_reopen(ctx):
     assert _row(ctx, s["id"])["closed_at"] == first
     r = a.get("/api/stores/%d/services/all" % s["id"])
     assert r.status == 200 and len(r.json["services"]) == 1, r
+    r = a.get("/api/stores/%d/appointments?date=%s" % (s["id"], day))
+    assert r.status == 200, r
+    r = a.get("/api/stores/%d" % s["id"])
+    assert r.status == 200 and r.json["closed"] is True and len(r.json["hours"]) == 7, r
     # Reopened: back in the list, and the line takes people again.
     r = a.patch("/api/stores/%d" % s["id"], {"closed": False})
     assert r.status == 200 and r.json["closed"] is False, r
