@@ -159,13 +159,16 @@ function storeCard(s, reload) {
     slot);
 }
 
-export async function render({ el }) {
+export async function render({ el, start }) {
   const list = h('div', { class: 'chain-list', id: 'chain-list' });
-  const reload = async () => {
+  const load = async () => {
     const r = await get('/api/chain');
     fill(list, r.stores.length ? r.stores.map((s) => storeCard(s, reload)) : h('p', { class: 'hint' }, t('chain.none')));
   };
-  await reload();
+  // After a change the app starts again: its store picker lists the open stores by name, and a
+  // new, renamed, closed or reopened store changes that list (start() draws this view again).
+  const reload = async () => (start ? start() : load());
+  await load();
   fill(el,
     h('h1', null, t('chain.title')),
     h('p', { class: 'muted' }, t('chain.lead')),
