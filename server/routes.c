@@ -23,6 +23,7 @@
 #include "sse.h"
 #include "staff.h"
 #include "static.h"
+#include "store.h"
 #include "system.h"
 
 const struct route routes[] = {
@@ -101,6 +102,15 @@ const struct route routes[] = {
      "change a closure's day or reason"},
     {"DELETE", "/api/stores/{store}/closures/{id}", rota_delete_closure, ACCESS_MANAGER,
      "reopen a closed day"},
+    /* ---- the chain: stores and services set up (store.c) ---- */
+    {"POST", "/api/stores", store_create, ACCESS_ADMIN, "create a store"},
+    {"GET", "/api/chain", store_chain, ACCESS_ADMIN, "every store with today's load"},
+    {"PATCH", "/api/stores/{store}", store_update, ACCESS_MANAGER,
+     "edit a store (managers: name, address, phone), close or reopen it (admins)"},
+    {"GET", "/api/stores/{store}/services/all", store_services_all, ACCESS_STAFF,
+     "every service of a store, archived ones too"},
+    {"PATCH", "/api/stores/{store}/services/{id}", store_service_update, ACCESS_MANAGER,
+     "edit, price, archive or restore a service"},
 
     /* ---- the store floor: check-in, line, call next, standby, live streams (floor.c, sse.c) ----
      */

@@ -473,6 +473,7 @@ declare
     v_staff bigint;
     a appointments%rowtype;
 begin
+    perform store_refuse_closed(st.id);
     sv := booking_service(st.id, p_body -> 'service_id', 'service_id');
     v_start := booking_parse_time(p_body -> 'starts_at', 'starts_at');
     perform booking_pd_require(p_body, 'name', true);
@@ -763,6 +764,8 @@ begin
                                           and (a.starts_at at time zone st.timezone)::date = v_day));
 end $$;
 
+-- Adds a service: {"name", "duration_min", "skill", "buffer_min"?, "price_minor"?,
+-- "description"?}, each checked by store_service_apply (store.sql), which edits share.
 create or replace function booking_add_service(p_actor bigint, p_store bigint, p_body jsonb, p_request_id text)
 returns json
 language plpgsql as $$
@@ -770,35 +773,21 @@ declare
     st stores%rowtype := booking_store(p_store);
     sv services%rowtype;
 begin
-    if jsonb_typeof(p_body -> 'name') is distinct from 'string'
-       or length(p_body ->> 'name') not between 1 and 100 then
-        perform carnet_fail(422, 'invalid', 'name', 'a name of 1 to 100 characters is required');
-    end if;
-    if jsonb_typeof(p_body -> 'duration_min') is distinct from 'number'
-       or (p_body ->> 'duration_min') !~ '^[0-9]{1,3}$'
-       or (p_body ->> 'duration_min')::int not between 5 and 480 then
-        perform carnet_fail(422, 'invalid', 'duration_min', 'minutes between 5 and 480');
-    end if;
-    if jsonb_typeof(p_body -> 'skill') is distinct from 'string'
-       or (p_body ->> 'skill') !~ '^[a-z][a-z_]{1,31}$' then
-        perform carnet_fail(422, 'invalid', 'skill', 'a skill like "repair" is required');
-    end if;
-    if p_body ? 'buffer_min' and (jsonb_typeof(p_body -> 'buffer_min') <> 'number'
-       or (p_body ->> 'buffer_min') !~ '^[0-9]{1,3}$'
-       or (p_body ->> 'buffer_min')::int > 240) then
-        perform carnet_fail(422, 'invalid', 'buffer_min', 'minutes between 0 and 240');
-    end if;
-    if exists (select 1 from services where store_id = st.id and name = p_body ->> 'name') then
+    sv.store_id := st.id;
+    sv.buffer_min := 0;
+    sv.description := '';
+    -- The required fields start as JSON null, which their checks refuse.
+    sv := store_service_apply(sv, '{"name": null, "duration_min": null, "skill": null}'::jsonb
+                                  || (p_body - 'active'));
+    if exists (select 1 from services where store_id = st.id and name = sv.name) then
         perform carnet_fail(409, 'exists', 'name', 'this store already has a service of that name');
     end if;
-    insert into services (store_id, name, duration_min, skill, buffer_min)
-    values (st.id, p_body ->> 'name', (p_body ->> 'duration_min')::int, p_body ->> 'skill',
-            coalesce((p_body ->> 'buffer_min')::int, 0))
+    insert into services (store_id, name, duration_min, skill, buffer_min, price_minor, description)
+    values (st.id, sv.name, sv.duration_min, sv.skill, sv.buffer_min, sv.price_minor,
+            sv.description)
     returning * into sv;
     perform carnet_audit(p_actor, 'add_service', 'service', sv.id::text, p_request_id);
-    return json_build_object('id', sv.id, 'store_id', sv.store_id, 'name', sv.name,
-                             'duration_min', sv.duration_min, 'skill', sv.skill,
-                             'buffer_min', sv.buffer_min);
+    return store_service_json(sv, st.currency);
 end $$;
 
 -- Replaces a staff member's skills in this store: {"skills": ["repair", "diagnostics"]}.

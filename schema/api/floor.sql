@@ -192,6 +192,7 @@ begin
     if not exists (select 1 from stores where id = p_store) then
         perform carnet_fail(404, 'not_found', 'store', 'no such store');
     end if;
+    perform store_refuse_closed(p_store);
     perform booking_pd_require(p_body, 'name', true);
     perform booking_pd_require(p_body, 'contact', false);
     perform booking_pd_require(p_body, 'problem', false);
@@ -1017,6 +1018,7 @@ declare
     s standby;
 begin
     st := booking_store(p_store);
+    perform store_refuse_closed(st.id);
     if jsonb_typeof(p_body->'service_id') is distinct from 'number'
        or (p_body->>'service_id') !~ '^[0-9]{1,18}$' then
         perform carnet_fail(422, 'invalid', 'service_id', 'service_id is required');

@@ -82,6 +82,7 @@ begin
     if tz is null then
         perform carnet_fail(404, 'not_found', 'store', 'no such store');
     end if;
+    perform store_refuse_closed(p_store);
     if p_body ? 'code' then
         if jsonb_typeof(p_body->'code') <> 'string' then
             perform carnet_fail(422, 'invalid', 'code', 'a confirmation code is 6 letters and digits');

@@ -57,6 +57,13 @@ ALLOWED = {
     ("PUT", "/api/stores/{store}/hours"): ({"422 invalid"}, _BODY),
     ("POST", "/api/stores/{store}/closures"): ({"422 invalid"}, _BODY),
     ("POST", "/api/stores/{store}/services"): ({"422 invalid"}, _BODY),
+    ("POST", "/api/stores"): ({"422 invalid"}, _BODY),
+    ("GET", "/api/chain"): ({"200"}, "every store with today's load"),
+    ("PATCH", "/api/stores/{store}"): ({"422 invalid"}, "an empty change is refused"),
+    ("GET", "/api/stores/{store}/services/all"): ({"200"}, "every service, archived ones too"),
+    ("PATCH", "/api/stores/{store}/services/{id}"): (
+        {"404 not_found", "422 invalid"},
+        "{id} is whatever row the matrix picks: no Paris service (404) or one with nothing to change"),
     ("PUT", "/api/stores/{store}/staff/{staff}/skills"): ({"422 invalid"}, _BODY),
     ("GET", "/api/stores/{store}/shifts"): ({"422 invalid"}, "from and to are required"),
     ("POST", "/api/stores/{store}/shifts"): ({"422 invalid"}, _BODY),

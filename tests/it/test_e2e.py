@@ -259,3 +259,9 @@ def test_french_validation_errors(ctx):
     code = booked_soon(ctx, "Françoise Française", "Setup", "specialist@carnet.test")
     journey(ctx, "french", {"CARNET_E2E_SURVEY_TOKEN": token, "CARNET_E2E_LOCALE": "fr-FR",
                             "CARNET_E2E_MANAGE_TOKEN": manage_link(ctx, code)})
+
+
+def test_admin_sets_up_a_store_and_manager_prices_a_service(ctx):
+    """Issue 14: a store created with its hours in the chain view, listed there and on the
+    booking page, closed and reopened; a service priced, shown on the booking page, archived."""
+    journey(ctx, "stores")

@@ -6,6 +6,7 @@ import { initI18n, onLangChange, t } from './i18n.js';
 import { h, $, $$, fill, announce, showFormError, clearFormErrors, errorText, fmtDateTime, focusHeading, icsDownload } from './ui.js';
 import { loadDays, renderPicker } from './slots.js';
 import { qrSvg } from './qr.js';
+import { formatMoney } from './money.js';
 
 const state = { stores: [], store: null, services: [], service: null, days: [], slot: null, idemKey: null, result: null };
 const steps = ['step-store', 'step-service', 'step-when', 'step-details', 'step-done'];
@@ -40,7 +41,8 @@ function drawStores() {
 
 function drawServices() {
   fill($('#services'), h('legend', { id: 'h-service' }, t('book.service')),
-    state.services.map((s) => radio('service', s.id, s.name, t('book.min', { n: s.duration_min }), () => pickService(s))));
+    state.services.map((s) => radio('service', s.id, s.name,
+      t('book.min', { n: s.duration_min }) + (s.price_minor == null ? '' : ` · ${formatMoney(s.price_minor, s.currency)}`), () => pickService(s))));
 }
 
 async function pickStore(s) {

@@ -1,5 +1,5 @@
 // The staff tablet app: one page, one view at a time chosen by the URL fragment (#today,
-// #checkin, #queue, #bench, #device/SERIAL, #repairs, #repair/ID, #callbacks, #dashboard, #setup). Start-up costs one
+// #checkin, #queue, #bench, #device/SERIAL, #repairs, #repair/ID, #callbacks, #dashboard, #setup, #chain). Start-up costs one
 // round trip: who am I and the store list, in parallel. Views are modules loaded on first use.
 import { get, logout, me as whoAmI, setUnauthorizedHandler, ApiError, lockSession } from '../api.js';
 import { initI18n, onLangChange, t } from '../i18n.js';
@@ -21,6 +21,7 @@ const views = {
   callbacks: () => import('./callbacks.js'),
   dashboard: () => import('./dashboard.js'),
   setup: () => import('./setup.js'),
+  chain: () => import('./chain.js'),
 };
 
 // locked: the session waits for its PIN (shared tablets: the lock screen is shown).
@@ -67,6 +68,7 @@ function drawChrome() {
   fill($('#who'), signedIn ? h('a', { href: '#pin', style: 'display:inline-flex;align-items:center;min-height:48px' }, session.me.name) : '');
   const r = roles();
   $$('#nav [data-role]').forEach((a) => { a.hidden = !r.includes(a.dataset.role); });
+  $$('#nav [data-admin]').forEach((a) => { a.hidden = !(session.me && session.me.admin); });
 }
 
 async function route() {

@@ -6,7 +6,8 @@ import { h, fill } from '../ui.js';
 
 // Order is the order of the tab bar. admin: only admins see the tab.
 export const TABS = [
-  { id: 'general', label: 'setup.tab.general', load: () => import('./setup_general.js') },
+  { id: 'store', label: 'setup.tab.store', load: () => import('./setup_store.js') },
+  { id: 'services', label: 'setup.tab.services', load: () => import('./setup_services.js') },
   { id: 'staff', label: 'setup.tab.staff', load: () => import('./setup_staff.js') },
   { id: 'hours', label: 'setup.tab.hours', load: () => import('./setup_hours.js') },
   { id: 'rota', label: 'setup.tab.rota', load: () => import('./setup_rota.js') },

@@ -1,0 +1,348 @@
+-- Store: a chain's stores and their services as admins and managers set them up (issue #14):
+-- create, edit and close a store, the chain's view of today's load, and services edited in
+-- place (price, description, archive). The public reads of stores and services stay in
+-- booking.sql; a closed store is refused by the public writes through store_refuse_closed.
+--
+-- Who may change what is decided here, once: admins any field of any store; a manager of the
+-- store its name, address and phone (the code, time zone and currency shape links, slots and
+-- prices already given to customers, so they are the chain's to change).
+--
+-- Loaded after the numbered migrations on every migrate, so this file holds each function's
+-- one current definition (create or replace); tables change only in numbered migrations.
+
+-- The public writes (booking, walk-in line, standby, kiosk) call this first: a closed store
+-- takes no new business, while its history stays readable by its staff.
+create or replace function store_refuse_closed(p_store bigint) returns void
+language plpgsql stable as $$
+begin
+    if exists (select 1 from stores where id = p_store and closed_at is not null) then
+        perform carnet_fail(409, 'store_closed', 'store', 'this store is closed');
+    end if;
+end $$;
+
+-- A store as staff see it (the public read is booking_store_detail).
+create or replace function store_json(s stores) returns json
+language sql stable as $$
+    select json_build_object('id', s.id, 'code', s.code, 'name', s.name,
+                             'timezone', s.timezone, 'currency', s.currency, 'lang', s.lang,
+                             'address', s.address, 'phone', s.phone,
+                             'closed', s.closed_at is not null, 'closed_at', s.closed_at)
+$$;
+
+-- Only the names PostgreSQL's zone database knows: "now() at time zone" would also take a
+-- POSIX offset such as "XYZ+3", which no page could show as a zone.
+create or replace function store_timezone_exists(p_tz text) returns boolean
+language sql stable as $$
+    select exists (select 1 from pg_timezone_names where name = p_tz)
+$$;
+
+-- Applies the store fields present in p_body onto s, checking each; p_admin false refuses the
+-- fields only admins may change. Unknown fields are refused rather than silently dropped.
+create or replace function store_apply(s stores, p_body jsonb, p_admin boolean) returns stores
+language plpgsql stable as $$
+declare
+    k text;
+    v jsonb;
+begin
+    for k, v in select * from jsonb_each(p_body) loop
+        if k not in ('name', 'code', 'timezone', 'currency', 'lang', 'address', 'phone',
+                     'closed', 'hours') then
+            perform carnet_fail(422, 'invalid', k, 'no such store field');
+        end if;
+        if not p_admin and k not in ('name', 'address', 'phone') then
+            perform carnet_fail(403, 'forbidden', k,
+                'only an admin may change a store''s code, time zone, currency, language or closing');
+        end if;
+        if k not in ('closed', 'hours') and jsonb_typeof(v) is distinct from 'string' then
+            perform carnet_fail(422, 'invalid', k, 'a string is required');
+        end if;
+        case k
+        when 'name' then
+            if length(btrim(v #>> '{}')) not between 1 and 200 then
+                perform carnet_fail(422, 'invalid', k, 'a name of 1 to 200 characters is required');
+            end if;
+            s.name := btrim(v #>> '{}');
+        when 'code' then
+            if (v #>> '{}') !~ '^[a-z0-9-]{2,32}$' then
+                perform carnet_fail(422, 'invalid', k,
+                    '2 to 32 lower-case letters, digits and dashes, e.g. "lyon-part-dieu"');
+            end if;
+            s.code := v #>> '{}';
+        when 'timezone' then
+            if not store_timezone_exists(v #>> '{}') then
+                perform carnet_fail(422, 'invalid', k, 'no such time zone, e.g. "Europe/Paris"');
+            end if;
+            s.timezone := v #>> '{}';
+        when 'currency' then
+            if (v #>> '{}') !~ '^[A-Z]{3}$' then
+                perform carnet_fail(422, 'invalid', k, 'an ISO 4217 code such as "EUR"');
+            end if;
+            s.currency := v #>> '{}';
+        when 'lang' then
+            if (v #>> '{}') not in ('en', 'fr') then
+                perform carnet_fail(422, 'invalid', k, 'the language is "en" or "fr"');
+            end if;
+            s.lang := v #>> '{}';
+        when 'address' then
+            if length(v #>> '{}') > 300 then
+                perform carnet_fail(422, 'too_long', k, 'at most 300 characters');
+            end if;
+            s.address := btrim(v #>> '{}');
+        when 'phone' then
+            if (v #>> '{}') !~ '^[0-9+() .-]{0,40}$' then
+                perform carnet_fail(422, 'invalid', k,
+                    'at most 40 digits, spaces and + ( ) . - characters');
+            end if;
+            s.phone := btrim(v #>> '{}');
+        when 'closed' then
+            if jsonb_typeof(v) is distinct from 'boolean' then
+                perform carnet_fail(422, 'invalid', k, 'closed is true or false');
+            end if;
+            s.closed_at := case when v = 'true' then coalesce(s.closed_at, now()) end;
+        else
+            null; -- hours: set by booking_set_hours, which checks them
+        end case;
+    end loop;
+    return s;
+end $$;
+
+-- POST /api/stores (admins): {"name", "code", "timezone", "currency", "lang"?, "address"?,
+-- "phone"?, "hours"?}. Hours take the shape of PUT /api/stores/{store}/hours.
+create or replace function store_create(p_actor bigint, p_request_id text, p_body jsonb)
+returns json
+language plpgsql as $$
+declare
+    s stores;
+    k text;
+begin
+    if not staff_is_admin(p_actor) then
+        perform carnet_fail(403, 'forbidden', null, 'only an admin may create a store');
+    end if;
+    foreach k in array array['name', 'code', 'timezone', 'currency'] loop
+        if not p_body ? k then
+            perform carnet_fail(422, 'invalid', k, format('%s is required', k));
+        end if;
+    end loop;
+    if p_body ? 'closed' then
+        perform carnet_fail(422, 'invalid', 'closed', 'a new store is open');
+    end if;
+    s.lang := 'en';
+    s.address := '';
+    s.phone := '';
+    s := store_apply(s, p_body, true);
+    if exists (select 1 from stores where code = s.code) then
+        perform carnet_fail(409, 'code_taken', 'code', 'another store has this code');
+    end if;
+    insert into stores (code, name, timezone, currency, lang, address, phone)
+    values (s.code, s.name, s.timezone, s.currency, s.lang, s.address, s.phone)
+    returning * into s;
+    perform carnet_audit(p_actor, 'store.create', 'store', s.id::text, p_request_id);
+    if p_body ? 'hours' then
+        perform booking_set_hours(p_actor, s.id, jsonb_build_object('hours', p_body -> 'hours'),
+                                  p_request_id);
+    end if;
+    return store_detail(s);
+end $$;
+
+-- The staff view of a store with its week.
+create or replace function store_detail(s stores) returns json
+language sql stable as $$
+    select (store_json(s)::jsonb || jsonb_build_object('hours', coalesce((
+        select jsonb_agg(jsonb_build_object('weekday', weekday, 'opens', to_char(opens, 'HH24:MI'),
+                                            'closes', to_char(closes, 'HH24:MI'))
+                         order by weekday, opens)
+        from store_hours where store_id = s.id), '[]')))::json
+$$;
+
+-- PATCH /api/stores/{store}: any field for admins; name, address and phone for a manager of
+-- the store (the route lets only managers of the store and admins in). {"closed": true}
+-- closes the store, false opens it again.
+create or replace function store_update(p_actor bigint, p_request_id text, p_store bigint,
+                                        p_body jsonb)
+returns json
+language plpgsql as $$
+declare
+    old stores;
+    s stores;
+begin
+    select * into old from stores where id = p_store for update;
+    if not found then
+        perform carnet_fail(404, 'not_found', 'store', 'no such store');
+    end if;
+    perform carnet_require(p_actor, p_store, array['manager']);
+    if p_body = '{}'::jsonb then
+        perform carnet_fail(422, 'invalid', null, 'give at least one field to change');
+    end if;
+    s := store_apply(old, p_body, staff_is_admin(p_actor));
+    if s.code <> old.code and exists (select 1 from stores where code = s.code) then
+        perform carnet_fail(409, 'code_taken', 'code', 'another store has this code');
+    end if;
+    update stores set code = s.code, name = s.name, timezone = s.timezone, currency = s.currency,
+                      lang = s.lang, address = s.address, phone = s.phone, closed_at = s.closed_at
+    where id = p_store
+    returning * into s;
+    perform carnet_audit(p_actor,
+        case when old.closed_at is null and s.closed_at is not null then 'store.close'
+             when old.closed_at is not null and s.closed_at is null then 'store.reopen'
+             else 'store.update' end,
+        'store', s.id::text, p_request_id);
+    if p_body ? 'hours' then
+        perform booking_set_hours(p_actor, s.id, jsonb_build_object('hours', p_body -> 'hours'),
+                                  p_request_id);
+    end if;
+    return store_detail(s);
+end $$;
+
+-- GET /api/chain (admins): every store, closed ones flagged, with today's load in its own time
+-- zone. One statement: each count is an aggregate over the store's rows of its local day.
+create or replace function store_chain(p_actor bigint, p_request_id text) returns json
+language plpgsql stable as $$
+begin
+    if not staff_is_admin(p_actor) then
+        perform carnet_fail(403, 'forbidden', null, 'only an admin sees the whole chain');
+    end if;
+    return json_build_object('stores', coalesce((
+        select json_agg(store_json(s)::jsonb || jsonb_build_object(
+                   'today', d.today,
+                   'appointments', coalesce(ap.total, 0),
+                   'appointments_to_come', coalesce(ap.to_come, 0),
+                   'waiting', coalesce(vi.waiting, 0),
+                   'served', coalesce(vi.served, 0),
+                   'open_repairs', coalesce(ro.open, 0))
+               order by s.closed_at is not null, s.name, s.id)
+        from stores s
+        cross join lateral (select (now() at time zone s.timezone)::date as today) d
+        left join lateral (
+            select count(*) as total,
+                   count(*) filter (where a.status = 'booked' and a.starts_at > now()) as to_come
+            from appointments a
+            where a.store_id = s.id and a.status <> 'cancelled'
+              and a.starts_at >= d.today::timestamp at time zone s.timezone
+              and a.starts_at < (d.today + 1)::timestamp at time zone s.timezone) ap on true
+        left join lateral (
+            select count(*) filter (where v.status = 'waiting') as waiting,
+                   count(*) filter (where v.status = 'done') as served
+            from visits v where v.store_id = s.id and v.day = d.today) vi on true
+        left join lateral (
+            select count(*) as open
+            from repair_orders r join repair_states rs on rs.state = r.state
+            where r.store_id = s.id and not rs.terminal) ro on true), '[]'));
+end $$;
+
+-- A service as staff see it, archived ones included.
+create or replace function store_service_json(sv services, p_currency text) returns json
+language sql stable as $$
+    select json_build_object('id', sv.id, 'store_id', sv.store_id, 'name', sv.name,
+                             'duration_min', sv.duration_min, 'buffer_min', sv.buffer_min,
+                             'skill', sv.skill, 'price_minor', sv.price_minor,
+                             'currency', p_currency, 'description', sv.description,
+                             'active', sv.active)
+$$;
+
+-- Applies the service fields present in p_body onto sv, checking each (adding a service and
+-- editing one share these rules).
+create or replace function store_service_apply(sv services, p_body jsonb) returns services
+language plpgsql stable as $$
+declare
+    k text;
+    v jsonb;
+begin
+    for k, v in select * from jsonb_each(p_body) loop
+        case k
+        when 'name' then
+            if jsonb_typeof(v) is distinct from 'string'
+               or length(btrim(v #>> '{}')) not between 1 and 100 then
+                perform carnet_fail(422, 'invalid', k, 'a name of 1 to 100 characters is required');
+            end if;
+            sv.name := btrim(v #>> '{}');
+        when 'duration_min' then
+            if jsonb_typeof(v) is distinct from 'number' or v::text !~ '^[0-9]{1,3}$'
+               or v::text::int not between 5 and 480 then
+                perform carnet_fail(422, 'invalid', k, 'minutes between 5 and 480');
+            end if;
+            sv.duration_min := v::text::int;
+        when 'buffer_min' then
+            if jsonb_typeof(v) is distinct from 'number' or v::text !~ '^[0-9]{1,3}$'
+               or v::text::int > 240 then
+                perform carnet_fail(422, 'invalid', k, 'minutes between 0 and 240');
+            end if;
+            sv.buffer_min := v::text::int;
+        when 'skill' then
+            if jsonb_typeof(v) is distinct from 'string' or (v #>> '{}') !~ '^[a-z][a-z_]{1,31}$' then
+                perform carnet_fail(422, 'invalid', k, 'a skill like "repair" is required');
+            end if;
+            sv.skill := v #>> '{}';
+        when 'price_minor' then
+            if jsonb_typeof(v) = 'null' then
+                sv.price_minor := null;
+            elsif jsonb_typeof(v) is distinct from 'number' or v::text !~ '^[0-9]{1,9}$'
+                  or v::text::bigint > 100000000 then
+                perform carnet_fail(422, 'invalid', k,
+                    'a whole number of minor units (cents) from 0 to 100000000, or null for no price');
+            else
+                sv.price_minor := v::text::bigint;
+            end if;
+        when 'description' then
+            if jsonb_typeof(v) is distinct from 'string' then
+                perform carnet_fail(422, 'invalid', k, 'a string is required');
+            end if;
+            if length(v #>> '{}') > 500 then
+                perform carnet_fail(422, 'too_long', k, 'at most 500 characters');
+            end if;
+            sv.description := btrim(v #>> '{}');
+        when 'active' then
+            if jsonb_typeof(v) is distinct from 'boolean' then
+                perform carnet_fail(422, 'invalid', k, 'active is true or false');
+            end if;
+            sv.active := v = 'true';
+        else
+            perform carnet_fail(422, 'invalid', k, 'no such service field');
+        end case;
+    end loop;
+    return sv;
+end $$;
+
+-- PATCH /api/stores/{store}/services/{id} (managers of the store): any of name, duration_min,
+-- buffer_min, skill, price_minor, description, active. Archiving (active false) only stops new
+-- bookings: appointments keep their service.
+create or replace function store_service_update(p_actor bigint, p_request_id text, p_store bigint,
+                                                p_id bigint, p_body jsonb)
+returns json
+language plpgsql as $$
+declare
+    st stores%rowtype := booking_store(p_store);
+    sv services;
+begin
+    select * into sv from services where id = p_id and store_id = st.id for update;
+    if not found then
+        perform carnet_fail(404, 'not_found', 'id', 'no such service in this store');
+    end if;
+    perform carnet_require(p_actor, st.id, array['manager']);
+    if p_body = '{}'::jsonb then
+        perform carnet_fail(422, 'invalid', null, 'give at least one field to change');
+    end if;
+    sv := store_service_apply(sv, p_body);
+    if exists (select 1 from services where store_id = st.id and name = sv.name and id <> sv.id) then
+        perform carnet_fail(409, 'exists', 'name', 'this store already has a service of that name');
+    end if;
+    update services set name = sv.name, duration_min = sv.duration_min, buffer_min = sv.buffer_min,
+                        skill = sv.skill, price_minor = sv.price_minor,
+                        description = sv.description, active = sv.active
+    where id = sv.id;
+    perform carnet_audit(p_actor, 'service.update', 'service', sv.id::text, p_request_id);
+    return store_service_json(sv, st.currency);
+end $$;
+
+-- GET /api/stores/{store}/services/all (staff of the store): every service, archived ones
+-- too, so that set-up can bring one back.
+create or replace function store_services_all(p_actor bigint, p_request_id text, p_store bigint)
+returns json
+language plpgsql as $$
+declare
+    st stores%rowtype := booking_store(p_store);
+begin
+    perform carnet_require(p_actor, st.id, array['specialist', 'technician', 'manager']);
+    return json_build_object('store_id', st.id, 'currency', st.currency, 'services', coalesce((
+        select json_agg(store_service_json(sv, st.currency) order by sv.active desc, sv.name, sv.id)
+        from services sv where sv.store_id = st.id), '[]'));
+end $$;

@@ -1,0 +1,416 @@
+"""The chain's set-up (server/store.c, schema/api/store.sql): admins create, edit, close and
+reopen stores and see the chain's load today; a manager edits their store's name, address and
+phone; managers edit, price and archive services; a closed store takes no new business."""
+
+HOURS = [{"weekday": d, "opens": "09:00", "closes": "19:00"} for d in range(1, 8)]
+
+
+def setup(ctx):
+    ctx.seed_demo()
+    ctx.paris = ctx.sql1("select id from stores where code = 'paris-opera'")["id"]
+    ctx.lyon = ctx.sql1("select id from stores where code = 'lyon-part-dieu'")["id"]
+    ctx.n = [0]
+
+
+def _code(ctx):
+    ctx.n[0] += 1
+    return "test-store-%d" % ctx.n[0]
+
+
+def _body(ctx, **kw):
+    b = {"name": "Bordeaux Sainte-Catherine", "code": _code(ctx), "timezone": "Europe/Paris",
+         "currency": "EUR", "lang": "fr", "address": "12 rue Sainte-Catherine, Bordeaux",
+         "phone": "+33 5 56 00 00 00"}
+    b.update(kw)
+    return b
+
+
+def _new_store(ctx, **kw):
+    r = ctx.staff("admin").post("/api/stores", _body(ctx, **kw))
+    assert r.status == 201, r
+    return r.json
+
+
+def _stores(ctx):
+    return ctx.sql1("select count(*) as n from stores")["n"]
+
+
+def _audits(ctx, action):
+    return ctx.sql1("select count(*) as n from audit_log where action = %s", (action,))["n"]
+
+
+def _row(ctx, store):
+    return ctx.sql1("select code, name, timezone, currency, lang, address, phone, closed_at"
+                    " from stores where id = %s", (store,))
+
+
+# ---- POST /api/stores ----
+
+def test_admin_creates_a_store_with_hours(ctx):
+    before = _audits(ctx, "store.create")
+    r = ctx.staff("admin").post("/api/stores", _body(ctx, name="Nantes", hours=HOURS[:5]))
+    assert r.status == 201, r
+    s = r.json
+    assert s["name"] == "Nantes" and s["timezone"] == "Europe/Paris" and s["currency"] == "EUR"
+    assert s["lang"] == "fr" and s["closed"] is False and s["closed_at"] is None
+    assert s["address"].startswith("12 rue") and s["phone"] == "+33 5 56 00 00 00"
+    assert [h["weekday"] for h in s["hours"]] == [1, 2, 3, 4, 5]
+    assert _audits(ctx, "store.create") == before + 1
+    # It is open, so the public list shows it, with its details.
+    pub = {x["id"]: x for x in ctx.client().get("/api/stores").json}
+    assert pub[s["id"]]["address"] == s["address"]
+    detail = ctx.client().get("/api/stores/%d" % s["id"]).json
+    assert len(detail["hours"]) == 5 and detail["closed"] is False
+
+
+def test_create_defaults(ctx):
+    r = ctx.staff("admin").post("/api/stores", {"name": "Lille", "code": _code(ctx),
+                                                "timezone": "America/New_York", "currency": "USD"})
+    assert r.status == 201, r
+    assert r.json["lang"] == "en" and r.json["address"] == "" and r.json["hours"] == []
+
+
+def test_create_bad_inputs_change_nothing(ctx):
+    a = ctx.staff("admin")
+    cases = [
+        ({"timezone": "Mars/Olympus"}, "invalid", "timezone"),
+        ({"timezone": "XYZ+3"}, "invalid", "timezone"),
+        ({"code": "Bad Code"}, "invalid", "code"),
+        ({"code": "x"}, "invalid", "code"),
+        ({"currency": "eur"}, "invalid", "currency"),
+        ({"currency": "EURO"}, "invalid", "currency"),
+        ({"lang": "de"}, "invalid", "lang"),
+        ({"name": "  "}, "invalid", "name"),
+        ({"name": 12}, "invalid", "name"),
+        ({"phone": "call me maybe"}, "invalid", "phone"),
+        ({"address": "x" * 301}, "too_long", "address"),
+        ({"closed": True}, "invalid", "closed"),
+        ({"colour": "red"}, "invalid", "colour"),
+        ({"hours": [{"weekday": 9, "opens": "09:00", "closes": "10:00"}]}, "invalid",
+         "hours[0].weekday"),
+    ]
+    n = _stores(ctx)
+    for change, code, field in cases:
+        r = a.post("/api/stores", _body(ctx, **change))
+        assert r.status == 422 and r.error["code"] == code and r.error["field"] == field, \
+            (change, r)
+    for missing in ("name", "code", "timezone", "currency"):
+        b = _body(ctx)
+        del b[missing]
+        r = a.post("/api/stores", b)
+        assert r.status == 422 and r.error["field"] == missing, (missing, r)
+    r = a.post("/api/stores", raw=b"[]", headers={"Content-Type": "application/json"})
+    assert r.status == 400, r
+    assert _stores(ctx) == n
+
+
+def test_create_code_taken(ctx):
+    n = _stores(ctx)
+    r = ctx.staff("admin").post("/api/stores", _body(ctx, code="paris-opera"))
+    assert r.status == 409 and r.error["code"] == "code_taken" and r.error["field"] == "code", r
+    assert _stores(ctx) == n
+
+
+def test_only_admins_create_stores(ctx):
+    n = _stores(ctx)
+    r = ctx.client().post("/api/stores", _body(ctx))
+    assert r.status == 401, r
+    for who in ("manager", "lyon", "specialist", "tech"):
+        r = ctx.staff(who).post("/api/stores", _body(ctx))
+        assert r.status == 403, (who, r)
+    assert _stores(ctx) == n
+
+
+# ---- PATCH /api/stores/{store} ----
+
+def test_admin_edits_every_field(ctx):
+    s = _new_store(ctx)
+    code = _code(ctx)
+    r = ctx.staff("admin").patch("/api/stores/%d" % s["id"], {
+        "name": "Bordeaux Centre", "code": code, "timezone": "Europe/London",
+        "currency": "GBP", "lang": "en", "address": "1 Main St", "phone": "+44 20 0000 0000"})
+    assert r.status == 200, r
+    row = _row(ctx, s["id"])
+    assert (row["name"], row["code"], row["timezone"], row["currency"], row["lang"]) == \
+        ("Bordeaux Centre", code, "Europe/London", "GBP", "en")
+    assert r.json["address"] == "1 Main St"
+
+
+def test_manager_edits_name_address_phone_only(ctx):
+    m = ctx.staff("manager")
+    old = _row(ctx, ctx.paris)
+    before = _audits(ctx, "store.update")
+    r = m.patch("/api/stores/%d" % ctx.paris, {"name": "Paris Opéra", "address": "2 rue Auber",
+                                               "phone": "01 23 45 67 89"})
+    assert r.status == 200, r
+    row = _row(ctx, ctx.paris)
+    assert (row["name"], row["address"], row["phone"]) == ("Paris Opéra", "2 rue Auber",
+                                                          "01 23 45 67 89")
+    assert _audits(ctx, "store.update") == before + 1
+    for field, value in (("code", "paris-2"), ("timezone", "Europe/London"), ("currency", "GBP"),
+                         ("lang", "fr"), ("closed", True), ("hours", HOURS)):
+        r = m.patch("/api/stores/%d" % ctx.paris, {"name": "Changed", field: value})
+        assert r.status == 403 and r.error["code"] == "forbidden" and r.error["field"] == field, \
+            (field, r)
+    assert _row(ctx, ctx.paris) == row
+
+
+def test_patch_bad_inputs_change_nothing(ctx):
+    s = _new_store(ctx)
+    a = ctx.staff("admin")
+    row = _row(ctx, s["id"])
+    for change, status, code, field in [
+            ({"timezone": "Mars/Olympus"}, 422, "invalid", "timezone"),
+            ({"currency": "12A"}, 422, "invalid", "currency"),
+            ({"closed": "yes"}, 422, "invalid", "closed"),
+            ({"name": ""}, 422, "invalid", "name"),
+            ({"code": "lyon-part-dieu"}, 409, "code_taken", "code"),
+            ({}, 422, "invalid", None)]:
+        r = a.patch("/api/stores/%d" % s["id"], change)
+        assert r.status == status and r.error["code"] == code and r.error.get("field") == field, \
+            (change, r)
+    assert _row(ctx, s["id"]) == row
+    r = a.patch("/api/stores/999999", {"name": "X"})
+    assert r.status == 404, r
+    r = a.patch("/api/stores/abc", {"name": "X"})
+    assert r.status == 404, r
+
+
+def test_patch_who_may_not(ctx):
+    row = _row(ctx, ctx.paris)
+    r = ctx.client().patch("/api/stores/%d" % ctx.paris, {"name": "X"})
+    assert r.status == 401, r
+    for who in ("lyon", "specialist", "tech"):
+        r = ctx.staff(who).patch("/api/stores/%d" % ctx.paris, {"name": "X"})
+        assert r.status == 403, (who, r)
+    assert _row(ctx, ctx.paris) == row
+
+
+def test_close_and_reopen(ctx):
+    s = _new_store(ctx, hours=HOURS)
+    a = ctx.staff("admin")
+    sv = a.post("/api/stores/%d/services" % s["id"],
+                {"name": "Battery", "duration_min": 30, "skill": "repair"}).json
+    closes = _audits(ctx, "store.close")
+    r = a.patch("/api/stores/%d" % s["id"], {"closed": True})
+    assert r.status == 200 and r.json["closed"] is True and r.json["closed_at"], r
+    assert _audits(ctx, "store.close") == closes + 1
+    assert s["id"] not in [x["id"] for x in ctx.client().get("/api/stores").json]
+    assert ctx.client().get("/api/stores/%d" % s["id"]).json["closed"] is True
+    # No new business: booking, walk-in line, standby, kiosk.
+    c = ctx.client()
+    day = str(ctx.store_today(s["id"]))
+    refused = [
+        c.post("/api/stores/%d/appointments" % s["id"],
+               {"service_id": sv["id"], "starts_at": day + "T10:00:00+01:00", "name": "Camille",
+                "email": "camille@example.com"}),
+        c.post("/api/stores/%d/line" % s["id"], {"name": "Camille"}),
+        c.post("/api/stores/%d/standby" % s["id"],
+               {"service_id": sv["id"], "date": day, "name": "Camille",
+                "email": "camille@example.com"}),
+        c.post("/api/stores/%d/kiosk/checkin" % s["id"], {"code": "ABCDEF"}),
+    ]
+    for r in refused:
+        assert r.status == 409 and r.error["code"] == "store_closed", r
+    assert ctx.sql1("select (select count(*) from appointments where store_id = %s)"
+                    " + (select count(*) from visits where store_id = %s)"
+                    " + (select count(*) from standby where store_id = %s) as n",
+                    (s["id"], s["id"], s["id"]))["n"] == 0
+    # Its staff still read it; closing twice keeps the first date.
+    first = ctx.sql1("select closed_at from stores where id = %s",
+                     (s["id"],))["closed_at"]
+    assert a.patch("/api/stores/%d" % s["id"], {"closed": True}).status == 200
+    assert _row(ctx, s["id"])["closed_at"] == first
+    r = a.get("/api/stores/%d/services/all" % s["id"])
+    assert r.status == 200 and len(r.json["services"]) == 1, r
+    r = a.get("/api/stores/%d/appointments?date=%s" % (s["id"], day))
+    assert r.status == 200, r
+    r = a.get("/api/stores/%d" % s["id"])
+    assert r.status == 200 and r.json["closed"] is True and len(r.json["hours"]) == 7, r
+    # Reopened: back in the list, and the line takes people again.
+    r = a.patch("/api/stores/%d" % s["id"], {"closed": False})
+    assert r.status == 200 and r.json["closed"] is False, r
+    assert _audits(ctx, "store.reopen") >= 1
+    assert s["id"] in [x["id"] for x in ctx.client().get("/api/stores").json]
+    r = c.post("/api/stores/%d/line" % s["id"], {"name": "Camille"})
+    assert r.status == 201, r
+
+
+# ---- GET /api/chain ----
+
+def test_chain_lists_every_store_with_today(ctx):
+    s = _new_store(ctx, name="Zz Closed")
+    ctx.staff("admin").patch("/api/stores/%d" % s["id"], {"closed": True})
+    ctx.client().post("/api/stores/%d/line" % ctx.lyon, {"name": "Walk In"})
+    r = ctx.staff("admin").get("/api/chain")
+    assert r.status == 200, r
+    by_id = {x["id"]: x for x in r.json["stores"]}
+    assert {ctx.paris, ctx.lyon, s["id"]} <= set(by_id)
+    assert by_id[s["id"]]["closed"] is True and by_id[ctx.paris]["closed"] is False
+    # Closed stores come last.
+    assert r.json["stores"][-1]["closed"] is True
+    lyon = by_id[ctx.lyon]
+    want = ctx.sql1(
+        "select (select count(*) from visits where store_id = %(s)s and status = 'waiting'"
+        "         and day = (now() at time zone 'Europe/Paris')::date) as waiting,"
+        " (select count(*) from repair_orders r join repair_states rs using (state)"
+        "   where r.store_id = %(s)s and not rs.terminal) as open_repairs,"
+        " (select count(*) from appointments where store_id = %(s)s and status <> 'cancelled'"
+        "   and (starts_at at time zone 'Europe/Paris')::date"
+        "       = (now() at time zone 'Europe/Paris')::date) as appointments",
+        {"s": ctx.lyon})
+    assert lyon["waiting"] >= 1
+    for k in ("waiting", "open_repairs", "appointments"):
+        assert lyon[k] == want[k], (k, lyon, want)
+    paris = by_id[ctx.paris]
+    for k in ("appointments", "appointments_to_come", "waiting", "served", "open_repairs"):
+        assert isinstance(paris[k], int) and paris[k] >= 0, (k, paris)
+    assert paris["appointments_to_come"] <= paris["appointments"]
+    assert paris["today"] == str(ctx.store_today(ctx.paris))
+
+
+def test_chain_is_for_admins(ctx):
+    assert ctx.client().get("/api/chain").status == 401
+    for who in ("manager", "lyon", "specialist", "tech"):
+        r = ctx.staff(who).get("/api/chain")
+        assert r.status == 403, (who, r)
+
+
+# ---- services ----
+
+def _service(ctx, store, **kw):
+    body = {"name": "Svc %d" % ctx.n[0], "duration_min": 30, "skill": "repair"}
+    ctx.n[0] += 1
+    body.update(kw)
+    r = ctx.staff("admin").post("/api/stores/%d/services" % store, body)
+    assert r.status == 201, r
+    return r.json
+
+
+def _svc_row(ctx, sid):
+    return ctx.sql1("select name, duration_min, buffer_min, skill, price_minor, description,"
+                    " active from services where id = %s", (sid,))
+
+
+def test_add_service_with_price_and_description(ctx):
+    r = ctx.staff("manager").post("/api/stores/%d/services" % ctx.paris, {
+        "name": "Screen swap", "duration_min": 45, "skill": "repair", "price_minor": 8900,
+        "description": "Original-quality screen, 6 months warranty"})
+    assert r.status == 201, r
+    assert r.json["price_minor"] == 8900 and r.json["currency"] == "EUR"
+    assert r.json["description"].startswith("Original") and r.json["active"] is True
+    pub = {x["id"]: x for x in ctx.client().get("/api/stores/%d/services" % ctx.paris).json}
+    assert pub[r.json["id"]]["price_minor"] == 8900
+    n = ctx.sql1("select count(*) as n from services")["n"]
+    for bad, field in (({"price_minor": -1}, "price_minor"), ({"price_minor": 1.5}, "price_minor"),
+                       ({"description": "x" * 501}, "description"),
+                       ({"duration_min": 4}, "duration_min")):
+        body = {"name": "Bad one", "duration_min": 30, "skill": "repair"}
+        body.update(bad)
+        r = ctx.staff("manager").post("/api/stores/%d/services" % ctx.paris, body)
+        assert r.status == 422 and r.error["field"] == field, (bad, r)
+    assert ctx.sql1("select count(*) as n from services")["n"] == n
+
+
+def test_manager_edits_a_service(ctx):
+    sv = _service(ctx, ctx.paris)
+    before = _audits(ctx, "service.update")
+    r = ctx.staff("manager").patch("/api/stores/%d/services/%d" % (ctx.paris, sv["id"]), {
+        "name": "Battery swap", "duration_min": 40, "buffer_min": 10, "price_minor": 4900,
+        "description": "While you wait", "skill": "diagnostics"})
+    assert r.status == 200, r
+    assert r.json["price_minor"] == 4900 and r.json["currency"] == "EUR"
+    row = _svc_row(ctx, sv["id"])
+    assert (row["name"], row["duration_min"], row["buffer_min"], row["price_minor"],
+            row["description"], row["skill"]) == ("Battery swap", 40, 10, 4900, "While you wait",
+                                                  "diagnostics")
+    assert _audits(ctx, "service.update") == before + 1
+    # null removes the price.
+    r = ctx.staff("manager").patch("/api/stores/%d/services/%d" % (ctx.paris, sv["id"]),
+                                   {"price_minor": None})
+    assert r.status == 200 and r.json["price_minor"] is None, r
+
+
+def test_service_bad_inputs_change_nothing(ctx):
+    sv = _service(ctx, ctx.paris)
+    other = _service(ctx, ctx.paris)
+    m = ctx.staff("manager")
+    row = _svc_row(ctx, sv["id"])
+    path = "/api/stores/%d/services/%d" % (ctx.paris, sv["id"])
+    for change, status, code, field in [
+            ({"price_minor": -100}, 422, "invalid", "price_minor"),
+            ({"price_minor": "12"}, 422, "invalid", "price_minor"),
+            ({"duration_min": 4}, 422, "invalid", "duration_min"),
+            ({"duration_min": 481}, 422, "invalid", "duration_min"),
+            ({"buffer_min": 241}, 422, "invalid", "buffer_min"),
+            ({"description": "x" * 501}, 422, "too_long", "description"),
+            ({"skill": "Repair!"}, 422, "invalid", "skill"),
+            ({"active": "no"}, 422, "invalid", "active"),
+            ({"name": ""}, 422, "invalid", "name"),
+            ({"colour": "red"}, 422, "invalid", "colour"),
+            ({"name": other["name"]}, 409, "exists", "name"),
+            ({}, 422, "invalid", None)]:
+        r = m.patch(path, change)
+        assert r.status == status and r.error["code"] == code and r.error.get("field") == field, \
+            (change, r)
+    assert _svc_row(ctx, sv["id"]) == row
+    lyon_sv = ctx.sql1("select id from services where store_id = %s limit 1", (ctx.lyon,))["id"]
+    r = m.patch("/api/stores/%d/services/%d" % (ctx.paris, lyon_sv), {"name": "Mine now"})
+    assert r.status == 404 and r.error["code"] == "not_found", r
+    r = m.patch("/api/stores/%d/services/999999" % ctx.paris, {"name": "X"})
+    assert r.status == 404, r
+
+
+def test_service_who_may_not(ctx):
+    sv = _service(ctx, ctx.paris)
+    row = _svc_row(ctx, sv["id"])
+    path = "/api/stores/%d/services/%d" % (ctx.paris, sv["id"])
+    assert ctx.client().patch(path, {"name": "X"}).status == 401
+    for who in ("lyon", "specialist", "tech"):
+        r = ctx.staff(who).patch(path, {"name": "X"})
+        assert r.status == 403, (who, r)
+    # A Lyon manager on a Paris service through the Lyon path: not found there.
+    r = ctx.staff("lyon").patch("/api/stores/%d/services/%d" % (ctx.lyon, sv["id"]), {"name": "X"})
+    assert r.status == 404, r
+    assert _svc_row(ctx, sv["id"]) == row
+    assert ctx.client().get("/api/stores/%d/services/all" % ctx.paris).status == 401
+    assert ctx.staff("lyon").get("/api/stores/%d/services/all" % ctx.paris).status == 403
+
+
+def test_archive_keeps_bookings_and_hides_from_booking(ctx):
+    sv = _service(ctx, ctx.paris, price_minor=1000)
+    staff_id = ctx.sql1("select id from staff where email = 'tech@carnet.test'")["id"]
+    t = ctx.store_noon(ctx.paris, 3)
+    ctx.sql("insert into appointments (store_id, service_id, staff_id, starts_at, ends_at,"
+            " blocked_until, code, customer_name, customer_email) values (%s, %s, %s, %s,"
+            " %s + interval '30 minutes', %s + interval '30 minutes', 'ARC234', 'x', 'x')",
+            (ctx.paris, sv["id"], staff_id, t, t, t))
+    m = ctx.staff("manager")
+    r = m.patch("/api/stores/%d/services/%d" % (ctx.paris, sv["id"]), {"active": False})
+    assert r.status == 200 and r.json["active"] is False, r
+    pub = [x["id"] for x in ctx.client().get("/api/stores/%d/services" % ctx.paris).json]
+    assert sv["id"] not in pub
+    r = ctx.client().get("/api/stores/%d/availability?service=%d&from=%s&to=%s" % (
+        ctx.paris, sv["id"], ctx.store_today(ctx.paris), ctx.store_today(ctx.paris)))
+    assert r.status == 404, r
+    # The booking keeps it, and the day's list still names it.
+    assert ctx.sql1("select service_id from appointments where code = 'ARC234'")["service_id"] \
+        == sv["id"]
+    day = ctx.sql1("select (starts_at at time zone 'Europe/Paris')::date as d from appointments"
+                   " where code = 'ARC234'")["d"]
+    r = m.get("/api/stores/%d/appointments?date=%s" % (ctx.paris, day))
+    assert r.status == 200, r
+    assert sv["name"] in r.raw.decode(), r
+    # Staff see it to bring it back.
+    allsv = {x["id"]: x for x in m.get("/api/stores/%d/services/all" % ctx.paris).json["services"]}
+    assert allsv[sv["id"]]["active"] is False and allsv[sv["id"]]["price_minor"] == 1000
+    r = m.patch("/api/stores/%d/services/%d" % (ctx.paris, sv["id"]), {"active": True})
+    assert r.status == 200 and r.json["active"] is True, r
+    pub = [x["id"] for x in ctx.client().get("/api/stores/%d/services" % ctx.paris).json]
+    assert sv["id"] in pub
+    ctx.sql("delete from appointments where code = 'ARC234'")
+
+
+def test_services_all_for_specialists(ctx):
+    r = ctx.staff("specialist").get("/api/stores/%d/services/all" % ctx.paris)
+    assert r.status == 200 and r.json["currency"] == "EUR" and r.json["services"], r
