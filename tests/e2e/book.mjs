@@ -114,9 +114,41 @@ async function bookingPage(ctx, o, viewport, tag) {
   await page.close();
 }
 
+/** The join form's wait is the wait the line page shows right after joining (one SQL estimate). */
+async function walkInEstimate(ctx, o) {
+  const stores = await (await fetch(o.base + '/api/stores')).json();
+  const paris = stores.find((s) => s.code === 'paris-opera');
+  const tokens = [];
+  for (const name of ['Ahead One', 'Ahead Two']) {
+    const r = await fetch(`${o.base}/api/stores/${paris.id}/line`, {
+      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ name }),
+    });
+    check(r.status === 201, `${name} joins the line`);
+    tokens.push((await r.json()).token);
+  }
+  const page = await newPage(ctx, { lang: 'en' });
+  await page.goto(o.base + '/line/?store=paris-opera');
+  const before = await expectText(page.locator('#j-now'), /waiting now, about \d+ min/, 'the join form says how long the wait would be');
+  const minutes = before.match(/about (\d+) min/)[1];
+  check(Number(minutes) > 1, `with people ahead it is not "1 min" (${minutes} min)`);
+  await page.getByLabel('Your name').fill('Wendy Walkin');
+  await page.getByRole('button', { name: 'Join the line' }).click();
+  await expectText(page.locator('#p-wait'), `about ${minutes} min`, 'the line page then says the same wait');
+  await targets(page, 'line page');
+  await noSideScroll(page, 'line page');
+  await shot(page, o.out, 'book-0-line');
+  page.on('dialog', (d) => d.accept());
+  await page.locator('#p-leave').click();
+  await expectText(page.locator('#status'), 'left', 'leaving is confirmed in the page');
+  for (const tk of tokens) await fetch(`${o.base}/api/line/${tk}/leave`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' });
+  noErrors(page);
+  await page.close();
+}
+
 run('book', async (ctx, o) => {
   await bookingPage(ctx, o, PHONE, 'phone');
   await bookingPage(ctx, o, WIDE_TABLET, 'tablet');
+  await walkInEstimate(ctx, o);
   const page = await newPage(ctx);
   await page.goto(o.base + '/');
   await expectText(page.locator('#stores'), 'Carnet Paris Opéra', 'the store list shows the demo stores');
