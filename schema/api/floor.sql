@@ -50,14 +50,25 @@ $$;
 -- the store has measured fewer than three visits (or fewer than its whole sample, when that is
 -- smaller) never less than its assumed service time: one quick visit must not make a long line
 -- look short. Divided by the staff serving. Nobody ahead waits 0 (the page says "you are next").
+create or replace function floor_wait_basis(p_store bigint)
+returns table (per_person_s int, staff int)
+language sql stable as $$
+    select case when e.samples < least(3, c.service_sample)
+                then greatest(e.mean_service_s, c.default_service_s)
+                else e.mean_service_s end,
+           e.specialists
+    from floor_estimate(p_store) e, floor_cfg(p_store) c
+$$;
+
+-- The formula alone, so that the whole line is estimated from one floor_wait_basis read.
+create or replace function floor_wait_s(p_ahead int, p_per_person_s int, p_staff int) returns int
+language sql immutable as $$
+    select (greatest(p_ahead, 0)::bigint * p_per_person_s / greatest(p_staff, 1))::int
+$$;
+
 create or replace function floor_wait_s(p_store bigint, p_ahead int) returns int
 language sql stable as $$
-    select (greatest(p_ahead, 0)::bigint
-            * case when e.samples < least(3, c.service_sample)
-                   then greatest(e.mean_service_s, c.default_service_s)
-                   else e.mean_service_s end
-            / e.specialists)::int
-    from floor_estimate(p_store) e, floor_cfg(p_store) c
+    select floor_wait_s(p_ahead, b.per_person_s, b.staff) from floor_wait_basis(p_store) b
 $$;
 
 -- The waiting line in call order: booked customers whose time has come first (by appointment
@@ -66,7 +77,8 @@ create or replace function floor_line(p_store bigint)
 returns table (visit_id bigint, ticket int, name text, initial text, kind text, party int,
                due_at timestamptz, arrived_at timestamptz, pos int, wait_s int)
 language sql stable as $$
-    with ordered as (
+    with basis as (select * from floor_wait_basis(p_store)),
+    ordered as (
         select v.*, row_number() over (
                    order by (v.kind = 'booked' and v.due_at <= now()) desc,
                             case when v.kind = 'booked' and v.due_at <= now() then v.due_at end,
@@ -74,8 +86,8 @@ language sql stable as $$
         from visits v
         where v.store_id = p_store and v.status = 'waiting')
     select o.id, o.ticket, o.name, o.initial, o.kind, o.party, o.due_at, o.arrived_at, o.pos,
-           floor_wait_s(p_store, o.pos - 1)
-    from ordered o
+           floor_wait_s(o.pos - 1, b.per_person_s, b.staff)
+    from ordered o, basis b
     order by o.pos
 $$;
 
