@@ -60,15 +60,16 @@ language sql stable as $$
     from floor_estimate(p_store) e, floor_cfg(p_store) c
 $$;
 
--- The formula alone, so that the whole line is estimated from one floor_wait_basis read.
-create or replace function floor_wait_s(p_ahead int, p_per_person_s int, p_staff int) returns int
+-- The formula alone, so that the whole line is estimated from one floor_wait_basis read
+-- (floor_line); a single figure is floor_wait_s.
+create or replace function floor_wait_formula(p_ahead int, p_per_person_s int, p_staff int) returns int
 language sql immutable as $$
     select (greatest(p_ahead, 0)::bigint * p_per_person_s / greatest(p_staff, 1))::int
 $$;
 
 create or replace function floor_wait_s(p_store bigint, p_ahead int) returns int
 language sql stable as $$
-    select floor_wait_s(p_ahead, b.per_person_s, b.staff) from floor_wait_basis(p_store) b
+    select floor_wait_formula(p_ahead, b.per_person_s, b.staff) from floor_wait_basis(p_store) b
 $$;
 
 -- The waiting line in call order: booked customers whose time has come first (by appointment
@@ -86,7 +87,7 @@ language sql stable as $$
         from visits v
         where v.store_id = p_store and v.status = 'waiting')
     select o.id, o.ticket, o.name, o.initial, o.kind, o.party, o.due_at, o.arrived_at, o.pos,
-           floor_wait_s(o.pos - 1, b.per_person_s, b.staff)
+           floor_wait_formula(o.pos - 1, b.per_person_s, b.staff)
     from ordered o, basis b
     order by o.pos
 $$;

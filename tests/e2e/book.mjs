@@ -32,6 +32,19 @@ async function nthFreeDay(page, k) {
   }
 }
 
+/** The notice, when shown, overlaps no visible button or link of the page. */
+async function noticeClear(page, where) {
+  const hits = await page.evaluate(() => {
+    const n = document.getElementById('status').getBoundingClientRect();
+    if (!n.height) return ['no notice shown'];
+    return [...document.querySelectorAll('button, a[href]')].filter((e) => {
+      const r = e.getBoundingClientRect();
+      return r.width && r.height && n.left < r.right && r.left < n.right && n.top < r.bottom && r.top < n.bottom;
+    }).map((e) => e.id || e.textContent.trim().slice(0, 30));
+  });
+  check(!hits.length, `the notice covers no button or link (${where})${hits.length ? ': ' + hits.join('; ') : ''}`);
+}
+
 async function noSideScroll(page, where) {
   check(await page.evaluate(() => document.documentElement.scrollWidth <= innerWidth), `no horizontal scroll (${where})`);
 }
@@ -107,6 +120,7 @@ async function bookingPage(ctx, o, viewport, tag) {
   const b = await page.locator('#done-manage').boundingBox();
   const overlap = a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;
   check(!overlap, `the notice (y ${Math.round(a.y)}-${Math.round(a.y + a.height)}) does not cover Manage this booking (y ${Math.round(b.y)})`);
+  await noticeClear(page, `confirmation, ${tag}`);
   await targets(page, `confirmation, ${tag}`);
   await noSideScroll(page, `confirmation, ${tag}`);
   await shot(page, o.out, `book-0-${tag}-done`);
@@ -140,6 +154,7 @@ async function walkInEstimate(ctx, o) {
   page.on('dialog', (d) => d.accept());
   await page.locator('#p-leave').click();
   await expectText(page.locator('#status'), 'left', 'leaving is confirmed in the page');
+  await noticeClear(page, 'line page');
   for (const tk of tokens) await fetch(`${o.base}/api/line/${tk}/leave`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' });
   noErrors(page);
   await page.close();
@@ -240,6 +255,9 @@ run('book', async (ctx, o) => {
   await newSlot.click();
   await page.getByRole('button', { name: 'Confirm' }).click();
   await expectText(page.locator('#status'), 'moved', 'the move is confirmed');
+  await noticeClear(page, 'manage page');
+  await targets(page, 'manage page');
+  await noSideScroll(page, 'manage page');
   await expectText(page.locator('#m-when'), newText, 'the page shows the new time');
   await shot(page, o.out, 'book-7-moved');
 
