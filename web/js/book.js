@@ -1,6 +1,7 @@
 // Booking journey: store -> service -> day and slot -> details -> confirmation. One page, each
-// step a section; focus moves to each new step's heading. The store list is the only request
-// before the first useful paint; each later step costs one request.
+// step a section; a finished step folds to a line with "Change", and focus moves to each new
+// step's heading. The store list is the only request before the first useful paint; each later
+// step costs one round trip (the store's services and its address and hours go together).
 import { get, post, randomKey, ApiError } from './api.js';
 import { initI18n, onLangChange, t, lang } from './i18n.js';
 import { h, $, $$, fill, announce, showFormError, clearFormErrors, errorText, fmtDateTime, fmtDay, focusHeading, icsDownload, localDate } from './ui.js';
