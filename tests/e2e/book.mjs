@@ -61,6 +61,7 @@ async function bookingPage(ctx, o, viewport, tag) {
   check(await map.isVisible(), 'a map link is shown');
   check((await map.getAttribute('href')).startsWith('https://www.openstreetmap.org/search?query=12%20boulevard'), 'the map link searches the address');
   check((await page.locator('#store-phone').getAttribute('href')).startsWith('tel:+331'), 'the phone is a tel: link');
+  await expectText(page.locator('#store-closures'), 'Inventory', 'closures ahead are listed');
   // Prices in the store's currency: 0 is "Free".
   await expectText(page.locator('label.choice', { hasText: 'iPhone screen' }), '€279.00', 'a service shows its price');
   await expectText(page.locator('label.choice', { hasText: 'Mac diagnostics' }), 'Free', 'a free service says so');

@@ -30,6 +30,8 @@ function partOfDay(hour) {
   return hour < 12 ? 'morning' : hour < 17 ? 'afternoon' : 'evening';
 }
 
+const PART_LABEL = { morning: 'book.part.morning', afternoon: 'book.part.afternoon', evening: 'book.part.evening' };
+
 /**
  * Renders the month grid and the chosen day's times. onPick(slot) fires on a time tap.
  * Returns false when there is no free day at all.
@@ -95,7 +97,7 @@ export function renderPicker({ days, tz, daysEl, slotsEl, headingEl, onPick }) {
       groups.get(part).push(s);
     }
     fill(slotsEl, [...groups].map(([part, slots]) => h('div', { class: 'slot-group' },
-      h('h4', { id: `part-${part}` }, t('book.part.' + part)),
+      h('h4', { id: `part-${part}` }, t(PART_LABEL[part])),
       h('div', { class: 'slot-grid', role: 'group', 'aria-labelledby': `part-${part}` }, slots.map((s) => h('button', {
         type: 'button', 'aria-pressed': 'false', dataset: { start: s.starts_at },
         onclick: (e) => {
