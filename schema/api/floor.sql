@@ -44,13 +44,41 @@ language sql stable as $$
                                or v.done_at > now() - interval '1 hour')))
 $$;
 
+-- The one wait estimate, for whoever has p_ahead people before them: the join form (a newcomer
+-- has everyone waiting ahead), the join answer, the line page, the kiosk and the board all read
+-- it, so no two screens can disagree. Per person ahead, the measured mean service time; but while
+-- the store has measured fewer than three visits (or fewer than its whole sample, when that is
+-- smaller) never less than its assumed service time: one quick visit must not make a long line
+-- look short. Divided by the staff serving. Nobody ahead waits 0 (the page says "you are next").
+create or replace function floor_wait_basis(p_store bigint)
+returns table (per_person_s int, staff int)
+language sql stable as $$
+    select case when e.samples < least(3, c.service_sample)
+                then greatest(e.mean_service_s, c.default_service_s)
+                else e.mean_service_s end,
+           e.specialists
+    from floor_estimate(p_store) e, floor_cfg(p_store) c
+$$;
+
+-- The formula alone, so that the whole line is estimated from one floor_wait_basis read
+-- (floor_line); a single figure is floor_wait_s.
+create or replace function floor_wait_formula(p_ahead int, p_per_person_s int, p_staff int) returns int
+language sql immutable as $$
+    select (greatest(p_ahead, 0)::bigint * p_per_person_s / greatest(p_staff, 1))::int
+$$;
+
+create or replace function floor_wait_s(p_store bigint, p_ahead int) returns int
+language sql stable as $$
+    select floor_wait_formula(p_ahead, b.per_person_s, b.staff) from floor_wait_basis(p_store) b
+$$;
+
 -- The waiting line in call order: booked customers whose time has come first (by appointment
 -- time), then everyone else by their place in line. call_next uses the same order.
 create or replace function floor_line(p_store bigint)
 returns table (visit_id bigint, ticket int, name text, initial text, kind text, party int,
                due_at timestamptz, arrived_at timestamptz, pos int, wait_s int)
 language sql stable as $$
-    with est as (select * from floor_estimate(p_store)),
+    with basis as (select * from floor_wait_basis(p_store)),
     ordered as (
         select v.*, row_number() over (
                    order by (v.kind = 'booked' and v.due_at <= now()) desc,
@@ -59,8 +87,8 @@ language sql stable as $$
         from visits v
         where v.store_id = p_store and v.status = 'waiting')
     select o.id, o.ticket, o.name, o.initial, o.kind, o.party, o.due_at, o.arrived_at, o.pos,
-           ((o.pos - 1) * est.mean_service_s / est.specialists)::int
-    from ordered o, est
+           floor_wait_formula(o.pos - 1, b.per_person_s, b.staff)
+    from ordered o, basis b
     order by o.pos
 $$;
 
@@ -702,6 +730,9 @@ begin
                              from visits v where v.store_id = p_store
                                and v.status in ('called', 'in_service')), '[]'::json),
         'waiting', floor_line_public(p_store),
+        -- What joining now would mean: everyone waiting is ahead (the join form's figure).
+        'join_wait_s', floor_wait_s(p_store, (select count(*)::int from visits
+                                               where store_id = p_store and status = 'waiting')),
         'last_event_id', (select max(id) from events where topic = floor_topic(p_store)));
 end $$;
 

@@ -1,25 +1,58 @@
 // Booking journey: store -> service -> day and slot -> details -> confirmation. One page, each
-// step a section; focus moves to each new step's heading. The store list is the only request
-// before the first useful paint; each later step costs one request.
+// step a section; a finished step folds to a line with "Change", and focus moves to each new
+// step's heading. The store list is the only request before the first useful paint; each later
+// step costs one round trip (the store's services and its address and hours go together).
 import { get, post, randomKey, ApiError } from './api.js';
-import { initI18n, onLangChange, t } from './i18n.js';
-import { h, $, $$, fill, announce, showFormError, clearFormErrors, errorText, fmtDateTime, focusHeading, icsDownload } from './ui.js';
+import { initI18n, onLangChange, t, lang } from './i18n.js';
+import { h, $, $$, fill, announce, showFormError, clearFormErrors, errorText, fmtDateTime, fmtDay, focusHeading, icsDownload, localDate } from './ui.js';
+import { formatMoney } from './money.js';
 import { loadDays, renderPicker } from './slots.js';
 import { qrSvg } from './qr.js';
-import { formatMoney } from './money.js';
 
-const state = { stores: [], store: null, services: [], service: null, days: [], slot: null, idemKey: null, result: null };
+const state = { stores: [], store: null, detail: null, services: [], service: null, days: [], slot: null, idemKey: null, result: null };
 const steps = ['step-store', 'step-service', 'step-when', 'step-details', 'step-done'];
 
+/** Shows step `id`: the finished steps before it collapse to a one-line summary with a "Change"
+ * button, the ones after it are hidden. The notice region moves into the shown step, so a notice
+ * is read where the customer is and never floats over a button. */
 function show(id, focus = true) {
-  for (const s of steps) $('#' + s).hidden = steps.indexOf(s) > steps.indexOf(id);
-  // Only the current step stays interactive; earlier ones remain visible as a summary.
+  const at = steps.indexOf(id);
+  for (const s of steps) {
+    const sec = $('#' + s);
+    const i = steps.indexOf(s);
+    sec.hidden = i > at || (id === 'step-done' && i < at);
+    const sum = sec.querySelector('.step-summary');
+    if (!sum) continue;
+    const collapsed = i < at;
+    sum.hidden = !collapsed;
+    sec.querySelector('.step-body').hidden = collapsed;
+    sec.classList.toggle('collapsed', collapsed);
+    if (collapsed) sum.querySelector('.sum-text').textContent = stepSummary(s);
+  }
   const sec = $('#' + id);
-  if (id === 'step-done') for (const s of steps.slice(0, -1)) $('#' + s).hidden = true;
+  const live = $('#status');
+  const anchor = sec.querySelector('.steps') || sec.querySelector('h2');
+  if (anchor) anchor.after(live);
+  else sec.prepend(live);
   if (focus) {
     focusHeading(sec);
     sec.scrollIntoView({ block: 'start', behavior: 'smooth' });
   }
+}
+
+function priceText(sv) {
+  if (sv.price_minor === null || sv.price_minor === undefined) return '';
+  return Number(sv.price_minor) === 0 ? t('book.price.free') : formatMoney(sv.price_minor, sv.currency || state.store.currency);
+}
+
+function stepSummary(s) {
+  if (s === 'step-store') return state.store ? state.store.name : '';
+  if (s === 'step-service') {
+    if (!state.service) return '';
+    return [state.service.name, t('book.min', { n: state.service.duration_min }), priceText(state.service)].filter(Boolean).join(' · ');
+  }
+  if (s === 'step-when') return state.slot ? fmtDateTime(state.slot.starts_at, state.store.timezone) : '';
+  return '';
 }
 
 function stepLabels() {
@@ -29,31 +62,73 @@ function stepLabels() {
 function radio(name, value, label, sub, onchange) {
   const id = `${name}-${value}`;
   return h('label', { class: 'choice', for: id },
-    h('input', { type: 'radio', name, id, value: String(value), onchange }),
+    // click, not change: choosing the same store or service again (after "Change") goes on too.
+    h('input', { type: 'radio', name, id, value: String(value), onclick: onchange }),
     h('span', null, label, sub ? h('span', { class: 'sub' }, sub) : null));
 }
 
 function drawStores() {
   const fs = $('#stores');
   fill(fs, h('legend', { id: 'h-store' }, t('book.store')),
-    state.stores.map((s) => radio('store', s.id, s.name, null, () => pickStore(s))));
+    state.stores.map((s) => radio('store', s.id, s.name, s.address || null, () => pickStore(s))));
 }
 
 function drawServices() {
   fill($('#services'), h('legend', { id: 'h-service' }, t('book.service')),
-    state.services.map((s) => radio('service', s.id, s.name,
-      t('book.min', { n: s.duration_min }) + (s.price_minor == null ? '' : ` · ${formatMoney(s.price_minor, s.currency)}`), () => pickService(s))));
+    state.services.map((s) => {
+      const price = priceText(s);
+      const c = radio('service', s.id, s.name, t('book.min', { n: s.duration_min }), () => pickService(s));
+      const body = c.querySelector('input + span');
+      if (price) body.append(h('span', { class: 'price' }, price));
+      if (s.description) body.append(h('span', { class: 'sub desc' }, s.description));
+      return c;
+    }));
+}
+
+/** The week's opening hours, Monday first, today marked; closures ahead; phone and map links. */
+function drawStoreInfo() {
+  const d = state.detail;
+  if (!d) { fill($('#store-info')); return; }
+  const tz = d.timezone;
+  const today = localDate(new Date(), tz);
+  const isoToday = ((new Date(today + 'T12:00:00Z').getUTCDay() + 6) % 7) + 1;
+  const wd = new Intl.DateTimeFormat(lang() === 'fr' ? 'fr-FR' : 'en-GB', { weekday: 'long', timeZone: 'UTC' });
+  const rows = [1, 2, 3, 4, 5, 6, 7].map((n) => {
+    const periods = d.hours.filter((x) => x.weekday === n).map((x) => `${x.opens}–${x.closes}`);
+    const name = wd.format(new Date(Date.UTC(2024, 0, n, 12))); // 2024-01-01: a Monday
+    return h('tr', { class: n === isoToday ? 'today' : null, 'aria-current': n === isoToday ? 'date' : null },
+      h('th', { scope: 'row' }, name, n === isoToday ? h('span', { class: 'sub' }, ` (${t('book.store.today')})`) : null),
+      h('td', null, periods.length ? periods.join(', ') : t('book.store.closed')));
+  });
+  const closures = d.closures || [];
+  fill($('#store-info'),
+    h('h3', null, t('book.store.about')),
+    d.address ? h('p', { id: 'store-address' }, d.address) : null,
+    h('table', { class: 'week-hours', id: 'store-hours' },
+      h('caption', null, t('book.store.hours')), h('tbody', null, rows)),
+    closures.length ? h('p', { id: 'store-closures' }, `${t('book.store.closures')} `,
+      closures.map((c) => fmtDay(c.date, tz, 'short') + (c.reason ? ` (${c.reason})` : '')).join(', ')) : null,
+    h('p', { class: 'row' },
+      d.phone ? h('a', { class: 'button secondary', id: 'store-phone', href: 'tel:' + d.phone.replace(/[^+\d]/g, '') },
+        t('book.store.call', { phone: d.phone })) : null,
+      d.address ? h('a', {
+        class: 'button secondary', id: 'store-map', target: '_blank', rel: 'noopener noreferrer',
+        href: 'https://www.openstreetmap.org/search?query=' + encodeURIComponent(d.address),
+      }, t('book.store.map')) : null));
 }
 
 async function pickStore(s) {
   state.store = s;
   state.service = null;
+  state.detail = null;
   try {
-    state.services = await get(`/api/stores/${s.id}/services`);
+    [state.services, state.detail] = await Promise.all([
+      get(`/api/stores/${s.id}/services`), get(`/api/stores/${s.id}`)]);
   } catch (e) {
     announce(errorText(e), 'error');
     return;
   }
+  drawStoreInfo();
   drawServices();
   show('step-service');
 }
@@ -179,10 +254,14 @@ async function start() {
     stepLabels();
     if (state.stores.length) drawStores();
     if (state.services.length) drawServices();
+    drawStoreInfo();
+    const cur = steps.find((x) => !$('#' + x).hidden && !$('#' + x).classList.contains('collapsed'));
+    if (cur) show(cur, false);
     if (state.service && state.days.length) drawPicker();
     if (state.slot) $('#summary').textContent = summary();
   });
   $$('[data-back]').forEach((b) => b.addEventListener('click', () => show(b.dataset.back)));
+  $$('[data-change]').forEach((b) => b.addEventListener('click', () => show(b.dataset.change)));
   $('#details').addEventListener('submit', submit);
   $('#standby-form').addEventListener('submit', joinStandby);
   try {

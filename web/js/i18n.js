@@ -59,7 +59,7 @@ const en = {
   'book.min': '{n} min',
   'book.free': '{n} free',
   'book.noslots': 'No free times that day.',
-  'book.nodays': 'No free times in the next two weeks. Try another store or join the walk-in line.',
+  'book.nodays': 'No free times in the next six weeks. Try another store or join the walk-in line.',
   'book.slots': 'Free times on {day}',
   'book.name': 'Your name',
   'book.email': 'Email',
@@ -799,6 +799,26 @@ const en = {
   'svc.saved': 'Service saved.',
   'svc.none': 'No service yet.',
   'svc.badprice': 'Write a price such as 49.90, or leave it empty.',
+  // ---- booking page and wait estimate (issue #14 point 6: web/js/book.js, slots.js, line.js) ----
+  'book.change': 'Change',
+  'book.full': 'no free times',
+  'book.month.prev': 'Previous month',
+  'book.month.next': 'Next month',
+  'book.part.morning': 'Morning',
+  'book.part.afternoon': 'Afternoon',
+  'book.part.evening': 'Evening',
+  'book.price.free': 'Free',
+  'book.store.about': 'About this store',
+  'book.store.address': 'Address',
+  'book.store.phone': 'Phone',
+  'book.store.hours': 'Opening hours',
+  'book.store.closed': 'Closed',
+  'book.store.today': 'today',
+  'book.store.closures': 'Closed on',
+  'book.store.map': 'Open the map',
+  'book.store.call': 'Call {phone}',
+  'line.next': 'You are next',
+  // ---- end of the booking page ----
 };
 
 const fr = {
@@ -852,7 +872,7 @@ const fr = {
   'book.min': '{n} min',
   'book.free': '{n} libres',
   'book.noslots': 'Aucun créneau libre ce jour-là.',
-  'book.nodays': 'Aucun créneau libre dans les deux semaines. Essayez une autre boutique ou rejoignez la file.',
+  'book.nodays': 'Aucun créneau libre dans les six semaines. Essayez une autre boutique ou rejoignez la file.',
   'book.slots': 'Créneaux libres le {day}',
   'book.name': 'Votre nom',
   'book.email': 'E-mail',
@@ -1585,6 +1605,26 @@ const fr = {
   'svc.saved': 'Service enregistré.',
   'svc.none': 'Aucun service pour l’instant.',
   'svc.badprice': 'Écrivez un prix comme 49,90, ou laissez vide.',
+  // ---- booking page and wait estimate (issue #14 point 6: web/js/book.js, slots.js, line.js) ----
+  'book.change': 'Modifier',
+  'book.full': 'aucun créneau libre',
+  'book.month.prev': 'Mois précédent',
+  'book.month.next': 'Mois suivant',
+  'book.part.morning': 'Matin',
+  'book.part.afternoon': 'Après-midi',
+  'book.part.evening': 'Soir',
+  'book.price.free': 'Gratuit',
+  'book.store.about': 'La boutique',
+  'book.store.address': 'Adresse',
+  'book.store.phone': 'Téléphone',
+  'book.store.hours': 'Horaires d’ouverture',
+  'book.store.closed': 'Fermé',
+  'book.store.today': 'aujourd’hui',
+  'book.store.closures': 'Fermé le',
+  'book.store.map': 'Ouvrir le plan',
+  'book.store.call': 'Appeler le {phone}',
+  'line.next': 'Vous êtes le prochain',
+  // ---- end of the booking page ----
 };
 
 const dicts = { en, fr };

@@ -11,6 +11,11 @@ let place = null;
 let stop = null;
 let lastStatus = null;
 
+/** The SQL estimate (floor_wait_s) as words: 0 only when nobody is ahead. */
+function waitText(s) {
+  return s > 0 ? t('line.minutes', { n: Math.max(1, Math.round(s / 60)) }) : t('line.next');
+}
+
 function draw() {
   if (!place) return;
   $('#place').hidden = false;
@@ -22,7 +27,7 @@ function draw() {
   $('#p-position').textContent = waiting && place.position ? String(place.position) : (place.status === 'called' ? '✓' : '—');
   const ahead = waiting ? (place.ahead ?? (place.position - 1)) : null;
   $('#p-ahead').textContent = ahead === null ? '' : ahead === 0 ? t('line.ahead.zero') : ahead === 1 ? t('line.ahead.one') : t('line.ahead', { n: ahead });
-  $('#p-wait').textContent = waiting && place.wait_s != null ? t('line.minutes', { n: Math.max(1, Math.round(place.wait_s / 60)) }) : '—';
+  $('#p-wait').textContent = waiting && place.wait_s != null ? waitText(place.wait_s) : '—';
   const called = place.status === 'called' || place.status === 'in_service';
   $('#p-called').hidden = !(called || place.status === 'done' || place.status === 'left');
   $('#p-called').textContent = called ? t('line.called') : place.status === 'done' ? t('line.done') : t('line.left');
@@ -58,13 +63,13 @@ async function showJoin() {
   const stores = await get('/api/stores');
   const pre = new URLSearchParams(location.search).get('store');
   fill($('#j-store'), stores.map((s) => h('option', { value: String(s.id), selected: s.code === pre || String(s.id) === pre }, s.name)));
-  // How long the line is right now, from the store's public board (tickets and initials only).
+  // How long the line is right now, from the store's public board (tickets and initials only):
+  // join_wait_s is what the line page will say right after joining (everyone waiting is ahead).
   const now = async () => {
     try {
       const b = await get(`/api/stores/${$('#j-store').value}/board`);
-      const last = b.waiting[b.waiting.length - 1];
       $('#j-now').textContent = b.waiting.length
-        ? t('line.now', { n: b.waiting.length, m: Math.max(1, Math.round((last.wait_s || 0) / 60)) }) : t('board.empty');
+        ? t('line.now', { n: b.waiting.length, m: Math.max(1, Math.round(b.join_wait_s / 60)) }) : t('board.empty');
       $('#j-now').hidden = false;
     } catch { $('#j-now').hidden = true; }
   };
