@@ -82,14 +82,15 @@ $$;
 -- (STANDARD or DAYLIGHT) with its onset in local time before the change, its offsets and its
 -- abbreviation; the change in effect at p_from comes first. A zone without a change in the last
 -- year and the range (no DST, as Asia/Tokyo) has one STANDARD observance since 1970. A change
--- to a larger offset is daylight time. The caller has set TimeZone to p_tz (booking_store), so
--- to_char's TZ is the zone's abbreviation.
+-- to a larger offset is daylight time. Sets TimeZone to p_tz for the transaction (as
+-- booking_store does), so that to_char's TZ is the zone's abbreviation.
 create or replace function ics_zone_json(p_tz text, p_from timestamptz, p_to timestamptz)
 returns json
-language plpgsql stable as $$
+language plpgsql as $$
 declare
     v json;
 begin
+    perform set_config('TimeZone', p_tz, true);
     with t as (
         select * from ics_transitions(p_tz, p_from - interval '1 year', p_to)
     ), kept as (
