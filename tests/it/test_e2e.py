@@ -241,3 +241,7 @@ def test_french_validation_errors(ctx):
     code = booked_soon(ctx, "Françoise Française", "Setup", "specialist@carnet.test")
     journey(ctx, "french", {"CARNET_E2E_SURVEY_TOKEN": token, "CARNET_E2E_LOCALE": "fr-FR",
                             "CARNET_E2E_MANAGE_TOKEN": manage_link(ctx, code)})
+
+
+def test_calendar_feeds_made_copied_and_revoked(ctx):
+    journey(ctx, "calendars")
