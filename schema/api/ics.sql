@@ -16,6 +16,9 @@
 -- clients that hold it update it rather than keep a stale event).
 create or replace function ics_past_days() returns int language sql immutable as 'select 30';
 create or replace function ics_cancelled_days() returns int language sql immutable as 'select 14';
+-- Live feeds of one diary (the store's, or one person's): enough for a phone, a laptop and a
+-- shared screen, few enough that forgotten copies do not pile up.
+create or replace function ics_feeds_max() returns int language sql immutable as 'select 5';
 
 -- The feed's clock: the local date a feed's range is counted from. One function, so that the
 -- DST tests can move it to the days around a change (a booking is only possible a few weeks
@@ -206,6 +209,14 @@ begin
            and not (v_staff = p_actor and staff_is_admin(p_actor)) then
             perform carnet_fail(422, 'invalid', 'staff_id', 'a staff member of this store is required');
         end if;
+    end if;
+    -- One diary's feeds are made one at a time, so the count below holds.
+    perform pg_advisory_xact_lock(hashtext('carnet.calendar_feeds'), st.id::int);
+    if (select count(*) from calendar_feeds x
+        where x.store_id = st.id and x.kind = v_kind and x.staff_id is not distinct from v_staff
+          and ics_feed_live(x)) >= ics_feeds_max() then
+        perform carnet_fail(409, 'too_many_feeds', 'kind',
+            format('this diary has %s working feeds: revoke one first', ics_feeds_max()));
     end if;
     insert into calendar_feeds (store_id, kind, staff_id, created_by, token_hash)
     values (st.id, v_kind, v_staff, p_actor, p_token_hash)

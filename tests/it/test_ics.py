@@ -108,6 +108,16 @@ def create(c, store, body):
     return c.post("/api/stores/%d/calendar-feeds" % store, body)
 
 
+def store_feed(ctx, c, store):
+    """A new feed of the store's appointments; the earlier tests' ones are revoked first, as a
+    diary has at most five working feeds."""
+    ctx.sql("update calendar_feeds set revoked_at = now() where kind = 'store' and store_id = %s"
+            " and revoked_at is null", (store,))
+    r = create(c, store, {"kind": "store"})
+    assert r.status == 201, r
+    return r.json
+
+
 def fetch(ctx, url, headers=None):
     path = url[url.index("/api/"):]
     return ctx.client().get(path, headers=headers)
@@ -155,9 +165,7 @@ def feeds_count(ctx):
 
 def test_store_feed_follows_bookings(ctx):
     m = staff(ctx, "manager")
-    r = create(m, ctx.paris, {"kind": "store"})
-    assert r.status == 201, r
-    feed = r.json
+    feed = store_feed(ctx, m, ctx.paris)
     assert feed["kind"] == "store" and feed["staff_id"] is None and feed["live"], feed
     path = feed["url"][feed["url"].index("/api/"):]
     mt = TOKEN_PATH_RE.match(path)
@@ -197,6 +205,8 @@ def test_store_feed_follows_bookings(ctx):
     assert r1.raw == r2.raw and r1.header("ETag") == r2.header("ETag"), (r1, r2)
     r = fetch(ctx, feed["url"], headers={"If-None-Match": r1.header("ETag")})
     assert r.status == 304 and not r.raw, r
+    r = ctx.client().request("HEAD", feed["url"][feed["url"].index("/api/"):])
+    assert r.status == 200 and r.header("ETag") == r1.header("ETag") and not r.raw, r
 
     # Moved: same UID, a higher SEQUENCE, the new time, a new ETag.
     token = b["manage_token"]
@@ -305,9 +315,22 @@ def test_bad_inputs_change_nothing(ctx):
     assert feeds_count(ctx) == before
 
 
+def test_a_diary_has_at_most_five_working_feeds(ctx):
+    s = staff(ctx, "specialist")
+    live = ctx.sql1("select count(*) as n from calendar_feeds where kind = 'staff'"
+                    " and staff_id = %s and revoked_at is null", (ctx.ids["specialist"],))["n"]
+    made = [create(s, ctx.paris, {"kind": "staff"}).json for _ in range(5 - live)]
+    before = feeds_count(ctx)
+    r = create(s, ctx.paris, {"kind": "staff"})
+    assert r.status == 409 and r.error["code"] == "too_many_feeds" and r.error["field"] == "kind", r
+    assert feeds_count(ctx) == before
+    assert s.delete("/api/stores/%d/calendar-feeds/%d" % (ctx.paris, made[0]["id"])).status == 200
+    assert create(s, ctx.paris, {"kind": "staff"}).status == 201
+
+
 def test_who_may_not(ctx):
     m = staff(ctx, "manager")
-    feed = create(m, ctx.paris, {"kind": "store"}).json
+    feed = store_feed(ctx, m, ctx.paris)
     before = feeds_count(ctx)
     anon = ctx.client()
     assert anon.post("/api/stores/%d/calendar-feeds" % ctx.paris, {"kind": "staff"}).status == 401
@@ -334,7 +357,7 @@ def test_who_may_not(ctx):
 
 def test_tokens_of_another_store_revoked_or_unknown_are_404(ctx):
     m = staff(ctx, "manager")
-    feed = create(m, ctx.paris, {"kind": "store"}).json
+    feed = store_feed(ctx, m, ctx.paris)
     token = feed["token"]
     other = ctx.client()
     flip = "A" if token[-1] != "A" else "B"
@@ -351,7 +374,7 @@ def test_tokens_of_another_store_revoked_or_unknown_are_404(ctx):
     assert len(set(answers)) == 1 and answers[0][0] == "token", answers
     assert fetch(ctx, feed["url"]).status == 200
     # A Lyon manager's own store feed does not open through Paris either.
-    lf = create(staff(ctx, "lyon"), ctx.lyon, {"kind": "store"}).json
+    lf = store_feed(ctx, staff(ctx, "lyon"), ctx.lyon)
     assert other.get("/api/stores/%d/calendar/%s.ics" % (ctx.paris, lf["token"])).status == 404
     assert fetch(ctx, lf["url"]).status == 200
 
@@ -375,7 +398,7 @@ def test_tokens_of_another_store_revoked_or_unknown_are_404(ctx):
 def test_a_feed_stops_when_its_maker_loses_the_right(ctx):
     """A feed works while the person who made it could make it again."""
     m = staff(ctx, "manager")
-    feed = create(m, ctx.paris, {"kind": "store"}).json
+    feed = store_feed(ctx, m, ctx.paris)
     assert fetch(ctx, feed["url"]).status == 200
     ctx.sql("delete from staff_roles where staff_id = %s and store_id = %s and role = 'manager'",
             (ctx.ids["manager"], ctx.paris))
@@ -409,7 +432,7 @@ def _insert_appt(ctx, store, service, staff_id, starts_utc, minutes=60):
 
 def test_dst_in_paris(ctx):
     m = staff(ctx, "manager")
-    feed = create(m, ctx.paris, {"kind": "store"}).json
+    feed = store_feed(ctx, m, ctx.paris)
     svc = paris_service(ctx, "iPhone screen")
     tech = ctx.ids["tech"]
     utc = datetime.timezone.utc
@@ -485,7 +508,7 @@ def test_long_text_is_folded_and_escaped(ctx):
             ("Batterie, écran; câble\\ et tout le reste " * 2, ctx.paris))
     try:
         m = staff(ctx, "manager")
-        feed = create(m, ctx.paris, {"kind": "store"}).json
+        feed = store_feed(ctx, m, ctx.paris)
         svc = paris_service(ctx, "Batterie, écran; câble\\ et tout le reste " * 2)
         b = book(ctx, svc, paris_local(next_workday(ctx, 4), "14:00"))
         text = feed_text(ctx, feed["url"])
@@ -501,7 +524,7 @@ def test_tokens_never_in_clear(ctx):
     """Every token handed out by this module (collected by the harness from the answers) is
     neither in the database nor in a log; the access log withholds the feed's path segment."""
     m = staff(ctx, "manager")
-    feed = create(m, ctx.paris, {"kind": "store"}).json
+    feed = store_feed(ctx, m, ctx.paris)
     assert fetch(ctx, feed["url"]).status == 200
     assert ctx.check_no_clear_tokens() >= 1
     log = ctx.server.read_log()

@@ -747,6 +747,7 @@ const en = {
   'cal.revoke': 'Revoke',
   'cal.revoke_sure': 'Tap again to revoke',
   'cal.revoked': 'Revoked: the link no longer works.',
+  'err.too_many_feeds': 'This diary already has 5 working links: revoke one first.',
   // ---- end of calendar feeds ----
 };
 
@@ -1482,6 +1483,7 @@ const fr = {
   'cal.revoke': 'Révoquer',
   'cal.revoke_sure': 'Touchez encore pour révoquer',
   'cal.revoked': 'Révoqué : le lien ne fonctionne plus.',
+  'err.too_many_feeds': 'Ce planning a déjà 5 liens actifs : révoquez-en un d’abord.',
   // ---- end of calendar feeds ----
 };
 
