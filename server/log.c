@@ -7,8 +7,9 @@
  * segment is withheld when a registered route pattern has {token} there and every segment
  * before it matches the pattern: by position, not by method or what follows, so a 405, an
  * unknown sub-path or a junk token typed by someone is withheld as surely as a real link. A
- * segment that merely looks like a token (long, url-safe alphabet only) is withheld wherever it
- * is, for a link pasted into a path no route has. The query string is never logged.
+ * segment that merely looks like a token (long, url-safe alphabet only, perhaps with a short file
+ * extension, as a calendar feed's "<token>.ics") is withheld wherever it is, for a link pasted
+ * into a path no route has. The query string is never logged.
  */
 #include "log.h"
 
@@ -119,6 +120,9 @@ static bool pattern_hides(const char *pattern, const char *path, int k)
     return false;
 }
 
+/* A calendar feed's segment is its token and a file extension ("<token>.ics"). */
+#define SECRET_EXT_MAX 5
+
 static bool looks_like_token(const char *seg, size_t len)
 {
     static const char alphabet[] =
@@ -126,6 +130,13 @@ static bool looks_like_token(const char *seg, size_t len)
     size_t n = 0;
     while (n < len && seg[n] && strchr(alphabet, seg[n]))
         n++;
+    if (n < len && seg[n] == '.' && len - n - 1 >= 1 && len - n - 1 <= SECRET_EXT_MAX) {
+        size_t ext = n + 1;
+        while (ext < len && strchr(alphabet, seg[ext]) && seg[ext] != '-' && seg[ext] != '_')
+            ext++;
+        if (ext == len)
+            len = n;
+    }
     return len >= SECRET_SHAPE_MIN && n == len;
 }
 

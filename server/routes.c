@@ -13,6 +13,7 @@
 #include "device.h"
 #include "floor.h"
 #include "handover.h"
+#include "ics.h"
 #include "intake.h"
 #include "kiosk.h"
 #include "message.h"
@@ -277,6 +278,16 @@ const struct route routes[] = {
      ACCESS_PUBLIC, "customer: ask the store to erase my data, by my repair's status link"},
     {"GET", "/api/stores/{store}/erasure-requests", customer_erasure_requests, ACCESS_MANAGER,
      "customers' erasure requests to this store"},
+
+    /* ---- calendar feeds: private .ics URLs of the store's or one person's diary (ics.c) ---- */
+    {"GET", "/api/stores/{store}/calendar/{token}", ics_feed_get, ACCESS_PUBLIC,
+     "a calendar feed (text/calendar), by its private URL ({token} is the token and .ics)"},
+    {"GET", "/api/stores/{store}/calendar-feeds", ics_feeds_list, ACCESS_STAFF,
+     "my calendar feeds of this store (a manager: all of them), without their URLs"},
+    {"POST", "/api/stores/{store}/calendar-feeds", ics_feed_create, ACCESS_STAFF,
+     "make a calendar feed: the store's (managers) or a staff member's; the URL is shown once"},
+    {"DELETE", "/api/stores/{store}/calendar-feeds/{id}", ics_feed_revoke, ACCESS_STAFF,
+     "revoke a calendar feed: its URL stops working"},
 
     /* ---- the web root (static.c): every other path outside /api/ ---- */
     {"GET", ROUTE_FALLBACK, static_serve, ACCESS_PUBLIC, "pages, scripts and styles"},

@@ -149,6 +149,11 @@ ALLOWED = {
     ("GET", "/api/customers"): ({"422 invalid"}, "an email or a phone is required"),
     ("POST", "/api/customers/erase"): ({"422 invalid"}, _BODY + " (no email or phone)"),
     ("GET", "/api/stores/{store}/erasure-requests"): ({"200"}, "the store's erasure requests"),
+    # ---- calendar feeds (issue 14, point 8) ----
+    ("GET", "/api/stores/{store}/calendar-feeds"): ({"200"}, "my feeds of the store"),
+    ("POST", "/api/stores/{store}/calendar-feeds"): ({"422 invalid"}, _BODY + " (kind)"),
+    ("DELETE", "/api/stores/{store}/calendar-feeds/{id}"): (
+        {"404 not_found"}, "{id} is no calendar feed of Paris"),
 }
 
 

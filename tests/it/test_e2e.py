@@ -269,3 +269,7 @@ def test_admin_sets_up_a_store_and_manager_prices_a_service(ctx):
     """Issue 14: a store created with its hours in the chain view, listed there and on the
     booking page, closed and reopened; a service priced, shown on the booking page, archived."""
     journey(ctx, "stores")
+
+
+def test_calendar_feeds_made_copied_and_revoked(ctx):
+    journey(ctx, "calendars")

@@ -83,13 +83,21 @@ def _survey(ctx):
     return token
 
 
+def _calendar(ctx):
+    """A store's calendar feed: its path segment is the token and ".ics"."""
+    r = _staff(ctx, "manager@carnet.test").post("/api/stores/%d/calendar-feeds" % ctx.paris,
+                                                 {"kind": "store"})
+    assert r.status == 201, r
+    return r.json["token"] + ".ics"
+
+
 def _live_tokens(ctx):
     """A live link for each kind, by the route's first segment after /api/."""
     manage = _booking(ctx)
     status, estimate = _repair(ctx)
     return {"manage": manage, "checkin": manage, "messages": manage, "line": _line(ctx),
             "repair-status": status, "estimates": estimate, "standby": _standby(ctx),
-            "surveys": _survey(ctx)}
+            "surveys": _survey(ctx), "stores": _calendar(ctx)}
 
 
 def _open_stream(port, path):
@@ -116,7 +124,7 @@ def test_no_link_token_reaches_the_log(ctx):
         kind = rt["path"].split("/")[2]
         for token in [live[kind]] + junk:
             used.add(token)
-            path = rt["path"].replace("{token}", token)
+            path = rt["path"].replace("{token}", token).replace("{store}", str(ctx.paris))
             if rt["path"].endswith("/events"):
                 status = _open_stream(server.port, path)
                 assert status in (200, 404), (path, status)
@@ -126,7 +134,8 @@ def test_no_link_token_reaches_the_log(ctx):
             # A method the route does not have, and a path under it that no route has.
             assert c.request("PATCH", path).status == 405
             assert c.get(path + "/nothing").status == 404
-    wanted = {rt["path"].replace("{token}", HIDDEN) for rt in ctx.link_routes}
+    wanted = {rt["path"].replace("{token}", HIDDEN).replace("{store}", str(ctx.paris))
+              for rt in ctx.link_routes}
     wait_for(lambda: all(" %s " % w in server.read_log() for w in wanted),
              "an access line for every link route (streams end when carnetd notices)")
     log = server.read_log()

@@ -57,9 +57,15 @@ START_TEST(a_token_shaped_segment_is_withheld_anywhere)
 {
     ck_assert_str_eq(lp("/manage/" TOKEN), "/manage/" HIDDEN);
     ck_assert_str_eq(lp("/api//manage/" TOKEN), "/api//manage/" HIDDEN);
+    /* A calendar feed's "<token>.ics" under a path no route has (a typo). */
+    ck_assert_str_eq(lp("/api/stores/3/calendars/" TOKEN ".ics"),
+                     "/api/stores/3/calendars/" HIDDEN);
+    ck_assert_str_eq(lp("/feeds/" TOKEN ".ics/x"), "/feeds/" HIDDEN "/x");
     /* A serial (at most 32 characters) is no link. */
     ck_assert_str_eq(lp("/api/devices/ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"),
                      "/api/devices/ABCDEFGHIJKLMNOPQRSTUVWXYZ012345");
+    ck_assert_str_eq(lp("/api/devices/ABCDEFGHIJKLMNOPQRSTUVWXYZ.ics"),
+                     "/api/devices/ABCDEFGHIJKLMNOPQRSTUVWXYZ.ics");
 }
 END_TEST
 

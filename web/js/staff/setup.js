@@ -4,18 +4,21 @@
 import { t } from '../i18n.js';
 import { h, fill } from '../ui.js';
 
-// Order is the order of the tab bar. admin: only admins see the tab.
+// Order is the order of the tab bar. role: only staff with that role in the store see the tab
+// (the server refuses the others anyway); admin: only admins see it. Calendars is for everyone.
 export const TABS = [
-  { id: 'store', label: 'setup.tab.store', load: () => import('./setup_store.js') },
-  { id: 'services', label: 'setup.tab.services', load: () => import('./setup_services.js') },
-  { id: 'staff', label: 'setup.tab.staff', load: () => import('./setup_staff.js') },
-  { id: 'hours', label: 'setup.tab.hours', load: () => import('./setup_hours.js') },
-  { id: 'rota', label: 'setup.tab.rota', load: () => import('./setup_rota.js') },
-  { id: 'floor', label: 'setup.tab.floor', load: () => import('./setup_floor.js') },
+  { id: 'store', role: 'manager', label: 'setup.tab.store', load: () => import('./setup_store.js') },
+  { id: 'services', role: 'manager', label: 'setup.tab.services', load: () => import('./setup_services.js') },
+  { id: 'staff', role: 'manager', label: 'setup.tab.staff', load: () => import('./setup_staff.js') },
+  { id: 'hours', role: 'manager', label: 'setup.tab.hours', load: () => import('./setup_hours.js') },
+  { id: 'rota', role: 'manager', label: 'setup.tab.rota', load: () => import('./setup_rota.js') },
+  { id: 'floor', role: 'manager', label: 'setup.tab.floor', load: () => import('./setup_floor.js') },
+  { id: 'calendars', label: 'setup.tab.calendars', load: () => import('./setup_calendars.js') },
 ];
 
-export async function render({ el, session, go, args }) {
-  const visible = TABS.filter((x) => !x.admin || (session.me && session.me.admin));
+export async function render({ el, session, go, args, roles }) {
+  const admin = !!(session.me && session.me.admin);
+  const visible = TABS.filter((x) => (!x.admin || admin) && (!x.role || admin || roles.includes(x.role)));
   const tab = visible.find((x) => x.id === args[0]) || visible[0];
   const body = h('div', { id: 'setup-body' });
   fill(el,
