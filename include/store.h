@@ -19,4 +19,7 @@ void store_service_update(struct req *r);
 /* staff of the store in the path */
 void store_services_all(struct req *r);
 
+/* GET /api/auth/stores: the stores the caller may use, closed ones too (the staff app's picker). */
+void store_staff_stores(struct req *r);
+
 #endif

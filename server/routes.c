@@ -106,6 +106,8 @@ const struct route routes[] = {
     /* ---- the chain: stores and services set up (store.c) ---- */
     {"POST", "/api/stores", store_create, ACCESS_ADMIN, "create a store"},
     {"GET", "/api/chain", store_chain, ACCESS_ADMIN, "every store with today's load"},
+    {"GET", "/api/auth/stores", store_staff_stores, ACCESS_STAFF,
+     "the stores I may use, closed ones too"},
     {"PATCH", "/api/stores/{store}", store_update, ACCESS_MANAGER,
      "edit a store (managers: name, address, phone), close or reopen it (admins)"},
     {"GET", "/api/stores/{store}/services/all", store_services_all, ACCESS_STAFF,

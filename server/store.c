@@ -16,6 +16,8 @@ static struct sql_stmt q_update =
 static struct sql_stmt q_chain = SQL_STMT("store_chain", "select store_chain($1, $2)", 2);
 static struct sql_stmt q_service_update =
     SQL_STMT("store_service_update", "select store_service_update($1, $2, $3, $4, $5)", 5);
+static struct sql_stmt q_staff_stores =
+    SQL_STMT("store_staff_stores", "select store_staff_stores($1, $2)", 2);
 static struct sql_stmt q_services_all =
     SQL_STMT("store_services_all", "select store_services_all($1, $2, $3)", 3);
 
@@ -59,4 +61,10 @@ void store_services_all(struct req *r)
         return;
     const char *params[3] = {r->who.staff_id, r->id, store};
     api_send(r, &q_services_all, params, 200);
+}
+
+void store_staff_stores(struct req *r)
+{
+    const char *params[2] = {r->who.staff_id, r->id};
+    api_send(r, &q_staff_stores, params, 200);
 }

@@ -524,6 +524,8 @@ declare
     v_staff bigint;
 begin
     select * into sv from services where id = a.service_id;
+    -- A moved booking is a new time at the store: a closed store gives none.
+    perform store_refuse_closed(st.id);
     if a.status <> 'booked' then
         perform carnet_fail(409, 'not_reschedulable', 'status',
             format('a %s appointment cannot be moved', a.status));

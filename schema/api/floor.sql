@@ -892,6 +892,8 @@ begin
     if not found then
         perform carnet_fail(404, 'not_found', 'token', 'this link is unknown or expired');
     end if;
+    -- Staff at the desk may still check a booking in; the customer alone may not, at a closed door.
+    perform store_refuse_closed(a.store_id);
     r := floor_checkin_do(a, null, p_line_hash, null);
     return r->'place';
 end $$;
@@ -1112,6 +1114,8 @@ declare
     a appointments;
 begin
     select * into s from standby where id = s.id for update;
+    -- An offer made before the store closed is not a booking yet: it cannot become one.
+    perform store_refuse_closed(s.store_id);
     if s.status = 'waiting' then
         perform carnet_fail(409, 'no_offer', 'status', 'no slot has been offered to you yet');
     elsif s.status <> 'offered' then
@@ -1183,6 +1187,9 @@ begin
     loop
         delete from standby_slots where id = slot.id;
         continue when slot.starts_at <= now();
+        -- A closed store's freed slots (its bookings cancelled at closing) go to no one.
+        continue when exists (select 1 from stores where id = slot.store_id
+                                                     and closed_at is not null);
         select * into s from standby
         where store_id = slot.store_id and service_id = slot.service_id and status = 'waiting'
           and day = (slot.starts_at at time zone (select timezone from stores

@@ -146,6 +146,8 @@ declare
     v visits;
     r json;
 begin
+    -- Closed since step one: refused like a new step one would be.
+    perform store_refuse_closed(p_store);
     select * into a from appointments where id = p_appointment and store_id = p_store for update;
     if not found or a.status not in ('booked', 'checked_in', 'in_service') then
         perform carnet_fail(404, 'no_match', null,

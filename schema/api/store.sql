@@ -11,10 +11,13 @@
 -- one current definition (create or replace); tables change only in numbered migrations.
 
 -- The public writes (booking, walk-in line, standby, kiosk) call this first: a closed store
--- takes no new business, while its history stays readable by its staff.
+-- takes no new business, while its history stays readable by its staff. The share lock makes
+-- a write that races a closing wait for it and then see it, so no booking slips in after the
+-- closing counted (or cancelled) the bookings to come.
 create or replace function store_refuse_closed(p_store bigint) returns void
-language plpgsql stable as $$
+language plpgsql as $$
 begin
+    perform 1 from stores where id = p_store for share;
     if exists (select 1 from stores where id = p_store and closed_at is not null) then
         perform carnet_fail(409, 'store_closed', 'store', 'this store is closed');
     end if;
@@ -46,14 +49,15 @@ declare
 begin
     for k, v in select * from jsonb_each(p_body) loop
         if k not in ('name', 'code', 'timezone', 'currency', 'lang', 'address', 'phone',
-                     'closed', 'hours') then
+                     'closed', 'hours', 'cancel_bookings') then
             perform carnet_fail(422, 'invalid', k, 'no such store field');
         end if;
         if not p_admin and k not in ('name', 'address', 'phone') then
             perform carnet_fail(403, 'forbidden', k,
                 'only an admin may change a store''s code, time zone, currency, language or closing');
         end if;
-        if k not in ('closed', 'hours') and jsonb_typeof(v) is distinct from 'string' then
+        if k not in ('closed', 'hours', 'cancel_bookings')
+           and jsonb_typeof(v) is distinct from 'string' then
             perform carnet_fail(422, 'invalid', k, 'a string is required');
         end if;
         case k
@@ -99,6 +103,10 @@ begin
                 perform carnet_fail(422, 'invalid', k, 'closed is true or false');
             end if;
             s.closed_at := case when v = 'true' then coalesce(s.closed_at, now()) end;
+        when 'cancel_bookings' then
+            if jsonb_typeof(v) is distinct from 'boolean' then
+                perform carnet_fail(422, 'invalid', k, 'cancel_bookings is true or false');
+            end if;
         else
             null; -- hours: set by booking_set_hours, which checks them
         end case;
@@ -123,8 +131,10 @@ begin
             perform carnet_fail(422, 'invalid', k, format('%s is required', k));
         end if;
     end loop;
-    if p_body ? 'closed' then
-        perform carnet_fail(422, 'invalid', 'closed', 'a new store is open');
+    if p_body ? 'closed' or p_body ? 'cancel_bookings' then
+        perform carnet_fail(422, 'invalid', case when p_body ? 'closed' then 'closed'
+                                                 else 'cancel_bookings' end,
+                            'a new store is open');
     end if;
     s.lang := 'en';
     s.address := '';
@@ -154,9 +164,53 @@ language sql stable as $$
         from store_hours where store_id = s.id), '[]')))::json
 $$;
 
+-- A store's bookings still to come: customers who expect to be served. The placeholder held
+-- for a standby offer is not one of them (the offer lapses by itself, and a closed store's
+-- offers cannot be claimed).
+create or replace function store_future_bookings(p_store bigint) returns setof appointments
+language sql stable as $$
+    select a.* from appointments a
+    where a.store_id = p_store and a.status = 'booked' and a.starts_at > now()
+      and not exists (select 1 from standby s
+                      where s.offered_appointment_id = a.id and s.status = 'offered')
+$$;
+
+-- Closing a store with bookings still to come: a manager expects neither to strand customers
+-- who will come to a closed door nor to have their bookings dropped silently. So closing is
+-- refused with their count (409 has_bookings) until the admin says what to do with them:
+-- {"closed": true, "cancel_bookings": true} cancels each one as staff would, and each customer
+-- gets the usual cancellation message.
+create or replace function store_close_bookings(p_actor bigint, p_request_id text, p_store bigint,
+                                                p_cancel boolean) returns int
+language plpgsql as $$
+declare
+    a appointments;
+    n int := 0;
+begin
+    if not p_cancel then
+        select count(*) into n from store_future_bookings(p_store);
+        if n > 0 then
+            perform carnet_fail_extra(409, 'has_bookings', 'closed',
+                format('%s booking(s) are still to come at this store: cancel them (the customers '
+                       'are told) with "cancel_bookings": true, or move them first', n),
+                jsonb_build_object('bookings', n));
+        end if;
+        return 0;
+    end if;
+    for a in select * from appointments
+             where id in (select id from store_future_bookings(p_store))
+             order by starts_at, id for update loop
+        perform booking_cancel(a, p_actor);
+        perform carnet_audit(p_actor, 'cancel', 'appointment', a.id::text, p_request_id);
+        n := n + 1;
+    end loop;
+    return n;
+end $$;
+
 -- PATCH /api/stores/{store}: any field for admins; name, address and phone for a manager of
 -- the store (the route lets only managers of the store and admins in). {"closed": true}
--- closes the store, false opens it again.
+-- closes the store (see store_close_bookings for its bookings still to come), false opens it
+-- again.
 create or replace function store_update(p_actor bigint, p_request_id text, p_store bigint,
                                         p_body jsonb)
 returns json
@@ -164,6 +218,7 @@ language plpgsql as $$
 declare
     old stores;
     s stores;
+    n_cancelled int := 0;
 begin
     select * into old from stores where id = p_store for update;
     if not found then
@@ -176,6 +231,14 @@ begin
     s := store_apply(old, p_body, staff_is_admin(p_actor));
     if s.code <> old.code and exists (select 1 from stores where code = s.code) then
         perform carnet_fail(409, 'code_taken', 'code', 'another store has this code');
+    end if;
+    if p_body ? 'cancel_bookings' and not (old.closed_at is null and s.closed_at is not null) then
+        perform carnet_fail(422, 'invalid', 'cancel_bookings',
+                            'cancel_bookings goes with "closed": true, when closing an open store');
+    end if;
+    if old.closed_at is null and s.closed_at is not null then
+        n_cancelled := store_close_bookings(p_actor, p_request_id, p_store,
+                                            coalesce((p_body->>'cancel_bookings')::boolean, false));
     end if;
     update stores set code = s.code, name = s.name, timezone = s.timezone, currency = s.currency,
                       lang = s.lang, address = s.address, phone = s.phone, closed_at = s.closed_at
@@ -190,8 +253,23 @@ begin
         perform booking_set_hours(p_actor, s.id, jsonb_build_object('hours', p_body -> 'hours'),
                                   p_request_id);
     end if;
+    if old.closed_at is null and s.closed_at is not null then
+        return (store_detail(s)::jsonb
+                || jsonb_build_object('cancelled_bookings', n_cancelled))::json;
+    end if;
     return store_detail(s);
 end $$;
+
+-- GET /api/auth/stores: the stores the caller may work in, closed ones too (flagged), for the
+-- staff app's store picker: the public list has open stores only, and a closed store's staff
+-- still read its history. An admin may use every store.
+create or replace function store_staff_stores(p_actor bigint, p_request_id text) returns json
+language sql stable as $$
+    select coalesce(json_agg(store_json(s) order by s.closed_at is not null, s.id), '[]')
+    from stores s
+    where staff_is_admin(p_actor)
+       or exists (select 1 from staff_roles r where r.staff_id = p_actor and r.store_id = s.id)
+$$;
 
 -- GET /api/chain (admins): every store, closed ones flagged, with today's load in its own time
 -- zone. One statement: each count is an aggregate over the store's rows of its local day.

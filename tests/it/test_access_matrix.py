@@ -59,6 +59,7 @@ ALLOWED = {
     ("POST", "/api/stores/{store}/services"): ({"422 invalid"}, _BODY),
     ("POST", "/api/stores"): ({"422 invalid"}, _BODY),
     ("GET", "/api/chain"): ({"200"}, "every store with today's load"),
+    ("GET", "/api/auth/stores"): ({"200"}, "the stores I may use, closed ones too"),
     ("PATCH", "/api/stores/{store}"): ({"422 invalid"}, "an empty change is refused"),
     ("GET", "/api/stores/{store}/services/all"): ({"200"}, "every service, archived ones too"),
     ("PATCH", "/api/stores/{store}/services/{id}"): (

@@ -1,6 +1,13 @@
 """The chain's set-up (server/store.c, schema/api/store.sql): admins create, edit, close and
 reopen stores and see the chain's load today; a manager edits their store's name, address and
-phone; managers edit, price and archive services; a closed store takes no new business."""
+phone; managers edit, price and archive services; a closed store takes no new business, its
+pending offers and self check-ins are refused, and it closes only once its bookings to come are
+dealt with; its staff still pick it in the staff app."""
+import datetime
+import hashlib
+import secrets
+
+from harness import wait_for
 
 HOURS = [{"weekday": d, "opens": "09:00", "closes": "19:00"} for d in range(1, 8)]
 
@@ -234,6 +241,215 @@ def test_close_and_reopen(ctx):
     assert s["id"] in [x["id"] for x in ctx.client().get("/api/stores").json]
     r = c.post("/api/stores/%d/line" % s["id"], {"name": "Camille"})
     assert r.status == 201, r
+
+
+def _staffed_store(ctx, days=(2, 3)):
+    """A new open store (every day 09:00-19:00) with a 'Repair' service and one technician on
+    shift those days ahead (store-local dates). Returns (store, service, technician)."""
+    s = _new_store(ctx, hours=HOURS)
+    sv = ctx.staff("admin").post("/api/stores/%d/services" % s["id"],
+                                 {"name": "Repair", "duration_min": 30, "skill": "repair"}).json
+    tech = ctx.sql1("insert into staff (email, name, password_hash) values (%s, 'Tech', 'x')"
+                    " returning id", ("t%s@carnet.test" % secrets.token_hex(6),))["id"]
+    ctx.sql("insert into staff_roles values (%s, %s, 'technician')", (tech, s["id"]))
+    ctx.sql("insert into staff_skills values (%s, %s, 'repair')", (tech, s["id"]))
+    for d in days:
+        ctx.sql("insert into shifts (store_id, staff_id, starts_at, ends_at) values (%s, %s,"
+                " (%s::date + time '09:00') at time zone 'Europe/Paris',"
+                " (%s::date + time '19:00') at time zone 'Europe/Paris')",
+                (s["id"], tech, ctx.store_today(s["id"]) + datetime.timedelta(d),
+                 ctx.store_today(s["id"]) + datetime.timedelta(d)))
+    return s, sv, tech
+
+
+def _day(ctx, store, days):
+    return str(ctx.store_today(store) + datetime.timedelta(days))
+
+
+def _book(ctx, store, service, day, hhmm, name="Camille"):
+    r = ctx.client().post("/api/stores/%d/appointments" % store,
+                          {"service_id": service, "starts_at": "%sT%s:00+01:00" % (day, hhmm),
+                           "name": name, "email": "%s@example.com" % name.lower()})
+    assert r.status == 201, r
+    return r.json["appointment"]
+
+
+def _appts(ctx, store):
+    return ctx.sql("select id, status, starts_at from appointments where store_id = %s"
+                   " order by id", (store,))
+
+
+def test_closing_with_bookings_to_come_is_refused_with_their_count(ctx):
+    s, sv, _ = _staffed_store(ctx)
+    a = ctx.staff("admin")
+    _book(ctx, s["id"], sv["id"], _day(ctx, s["id"], 2), "10:00", "Anna")
+    _book(ctx, s["id"], sv["id"], _day(ctx, s["id"], 3), "11:00", "Basile")
+    # A booking whose time has passed is history, not a customer to come.
+    t = ctx.store_noon(s["id"], -1)
+    ctx.sql("insert into appointments (store_id, service_id, staff_id, starts_at, ends_at,"
+            " blocked_until, code, customer_name, customer_email) select %s, %s, staff_id,"
+            " %s, %s + interval '30 minutes', %s + interval '30 minutes', 'PST234', 'x', 'x'"
+            " from staff_roles where store_id = %s limit 1",
+            (s["id"], sv["id"], t, t, t, s["id"]))
+    before, closes = _appts(ctx, s["id"]), _audits(ctx, "store.close")
+    for body in ({"closed": True}, {"closed": True, "cancel_bookings": False}):
+        r = a.patch("/api/stores/%d" % s["id"], body)
+        assert r.status == 409 and r.error["code"] == "has_bookings", r
+        assert r.error["field"] == "closed" and r.error["bookings"] == 2, r
+    assert _row(ctx, s["id"])["closed_at"] is None and _appts(ctx, s["id"]) == before
+    assert _audits(ctx, "store.close") == closes
+    assert s["id"] in [x["id"] for x in ctx.client().get("/api/stores").json]
+    # Moved out of the way by staff, the store closes.
+    for x in before[:2]:
+        assert a.post("/api/stores/%d/appointments/%d/cancel" % (s["id"], x["id"])).status == 200
+    r = a.patch("/api/stores/%d" % s["id"], {"closed": True})
+    assert r.status == 200 and r.json["closed"] is True and r.json["cancelled_bookings"] == 0, r
+    ctx.sql("delete from appointments where code = 'PST234'")
+
+
+def test_closing_can_cancel_the_bookings_to_come_and_tell_the_customers(ctx):
+    s, sv, _ = _staffed_store(ctx)
+    a = ctx.staff("admin")
+    b1 = _book(ctx, s["id"], sv["id"], _day(ctx, s["id"], 2), "10:00", "Anna")
+    b2 = _book(ctx, s["id"], sv["id"], _day(ctx, s["id"], 3), "11:00", "Basile")
+    # Someone waits on standby for a full day of this store: the freed slots go to no one.
+    ctx.sql("insert into standby (store_id, service_id, day, name, initial, email, token_hash)"
+            " values (%s, %s, %s, 'x', 'X', 'x@example.com', %s)",
+            (s["id"], sv["id"], _day(ctx, s["id"], 2), secrets.token_hex(32)))
+    cancels = _audits(ctx, "cancel")
+    r = a.patch("/api/stores/%d" % s["id"], {"closed": True, "cancel_bookings": True})
+    assert r.status == 200 and r.json["closed"] is True and r.json["cancelled_bookings"] == 2, r
+    assert {x["status"] for x in _appts(ctx, s["id"])} == {"cancelled"}
+    assert _audits(ctx, "cancel") == cancels + 2
+    sent = ctx.sql("select ref_id from outbox where kind = 'booking_cancelled'"
+                   " and ref_type = 'appointment' and store_id = %s order by ref_id", (s["id"],))
+    assert [x["ref_id"] for x in sent] == sorted([b1["id"], b2["id"]]), sent
+    ctx.sql("select job_expire_standby_offers(60)")
+    assert ctx.sql1("select status from standby where store_id = %s", (s["id"],))["status"] \
+        == "waiting"
+    assert ctx.sql1("select count(*) as n from appointments where store_id = %s"
+                    " and status = 'booked'", (s["id"],))["n"] == 0
+
+
+def test_closing_bad_inputs_and_who_may_not(ctx):
+    s, sv, _ = _staffed_store(ctx)
+    _book(ctx, s["id"], sv["id"], _day(ctx, s["id"], 2), "10:00", "Anna")
+    a = ctx.staff("admin")
+    before = (_row(ctx, s["id"]), _appts(ctx, s["id"]))
+    for body in ({"closed": True, "cancel_bookings": "yes"},
+                 {"cancel_bookings": True},
+                 {"closed": False, "cancel_bookings": True},
+                 {"name": "Renamed", "cancel_bookings": True}):
+        r = a.patch("/api/stores/%d" % s["id"], body)
+        assert r.status == 422 and r.error["field"] == "cancel_bookings", (body, r)
+    r = a.post("/api/stores", _body(ctx, cancel_bookings=True))
+    assert r.status == 422 and r.error["field"] == "cancel_bookings", r
+    # A manager of the store may not close it, let alone cancel its bookings.
+    ctx.sql("insert into staff_roles select id, %s, 'manager' from staff"
+            " where email = 'manager@carnet.test' on conflict do nothing", (s["id"],))
+    r = ctx.staff("manager").patch("/api/stores/%d" % s["id"],
+                                   {"closed": True, "cancel_bookings": True})
+    assert r.status == 403, r
+    assert (_row(ctx, s["id"]), _appts(ctx, s["id"])) == before
+    # Already closed: cancel_bookings has nothing to go with.
+    ctx.sql("update appointments set status = 'cancelled' where store_id = %s", (s["id"],))
+    assert a.patch("/api/stores/%d" % s["id"], {"closed": True}).status == 200
+    r = a.patch("/api/stores/%d" % s["id"], {"closed": True, "cancel_bookings": True})
+    assert r.status == 422 and r.error["field"] == "cancel_bookings", r
+
+
+def test_an_offer_made_before_closing_cannot_be_claimed_after(ctx):
+    s, sv, tech = _staffed_store(ctx, days=())
+    day = _day(ctx, s["id"], 2)
+    start = ctx.sql1("select (%s::date + time '10:00') at time zone 'Europe/Paris' as t",
+                     (day,))["t"]
+    ctx.sql("insert into shifts (store_id, staff_id, starts_at, ends_at)"
+            " values (%s, %s, %s, %s + interval '30 minutes')", (s["id"], tech, start, start))
+    full = _book(ctx, s["id"], sv["id"], day, "10:00", "Full")
+    r = ctx.client().post("/api/stores/%d/standby" % s["id"],
+                          {"service_id": sv["id"], "date": day, "name": "Anna",
+                           "email": "anna@example.com"})
+    assert r.status == 201, r
+    token = r.json["token"]
+    # The day's booking is cancelled: the slot is offered to Anna (by the job, here or carnetd's).
+    assert ctx.staff("admin").post("/api/stores/%d/appointments/%d/cancel"
+                                   % (s["id"], full["id"])).status == 200
+    ctx.sql("select job_expire_standby_offers(600)")
+    wait_for(lambda: ctx.client().get("/api/standby/" + token).json["status"] == "offered",
+             "the standby offer")
+    # The held slot is no customer's booking yet: the store closes without cancel_bookings.
+    r = ctx.staff("admin").patch("/api/stores/%d" % s["id"], {"closed": True})
+    assert r.status == 200 and r.json["cancelled_bookings"] == 0, r
+    before = ctx.sql("select status, offered_appointment_id from standby where store_id = %s",
+                     (s["id"],))
+    held = _appts(ctx, s["id"])
+    outbox = ctx.sql1("select count(*) as n from outbox where store_id = %s", (s["id"],))["n"]
+    r = ctx.client().post("/api/standby/%s/claim" % token)
+    assert r.status == 409 and r.error["code"] == "store_closed" and r.error["field"] == "store", r
+    assert ctx.sql("select status, offered_appointment_id from standby where store_id = %s",
+                   (s["id"],)) == before
+    assert _appts(ctx, s["id"]) == held
+    assert ctx.sql1("select count(*) as n from outbox where store_id = %s",
+                    (s["id"],))["n"] == outbox
+    # Reopened while the offer still holds: it can be claimed.
+    assert ctx.staff("admin").patch("/api/stores/%d" % s["id"], {"closed": False}).status == 200
+    r = ctx.client().post("/api/standby/%s/claim" % token)
+    assert r.status == 200 and r.json["standby"]["status"] == "booked", r
+
+
+def test_self_checkin_by_manage_link_is_refused_at_a_closed_store(ctx):
+    s, sv, tech = _staffed_store(ctx, days=())
+    # Started five minutes ago: inside the check-in window, and no booking "to come", so the
+    # store closes without cancelling it.
+    a = ctx.sql1("insert into appointments (store_id, service_id, staff_id, starts_at, ends_at,"
+                 " blocked_until, code, customer_name, customer_email) values (%s, %s, %s,"
+                 " now() - interval '5 minutes', now() + interval '25 minutes',"
+                 " now() + interval '25 minutes', 'CHK234', 'x', 'booked@example.com')"
+                 " returning id", (s["id"], sv["id"], tech))["id"]
+    token = secrets.token_urlsafe(32)
+    ctx.sql("insert into appointment_tokens (token_hash, appointment_id, purpose, expires_at)"
+            " values (%s, %s, 'manage', now() + interval '1 day')",
+            (hashlib.sha256(token.encode()).hexdigest(), a))
+    assert ctx.staff("admin").patch("/api/stores/%d" % s["id"], {"closed": True}).status == 200
+    r = ctx.client().post("/api/checkin/" + token)
+    assert r.status == 409 and r.error["code"] == "store_closed" and r.error["field"] == "store", r
+    assert ctx.sql1("select status from appointments where id = %s", (a,))["status"] == "booked"
+    assert ctx.sql1("select count(*) as n from visits where store_id = %s", (s["id"],))["n"] == 0
+    # Nor may the customer move it to a new time; cancelling it stays possible.
+    r = ctx.client().post("/api/manage/%s/reschedule" % token,
+                          {"starts_at": "%sT10:00:00+01:00" % _day(ctx, s["id"], 2)})
+    assert r.status == 409 and r.error["code"] == "store_closed", r
+    # The desk, staff in the store, still checks them in.
+    r = ctx.staff("admin").post("/api/stores/%d/checkin" % s["id"], {"code": "CHK234"})
+    assert r.status == 200, r
+    ctx.sql("delete from visits where store_id = %s", (s["id"],))
+    ctx.sql("delete from appointments where id = %s", (a,))
+
+
+# ---- GET /api/auth/stores ----
+
+def test_staff_stores_include_closed_ones(ctx):
+    s = _new_store(ctx, name="Closed For Staff")
+    ctx.sql("insert into staff_roles select id, %s, 'specialist' from staff"
+            " where email = 'specialist@carnet.test'", (s["id"],))
+    assert ctx.staff("admin").patch("/api/stores/%d" % s["id"], {"closed": True}).status == 200
+    assert s["id"] not in [x["id"] for x in ctx.client().get("/api/stores").json]
+    r = ctx.staff("specialist").get("/api/auth/stores")
+    assert r.status == 200, r
+    by_id = {x["id"]: x for x in r.json}
+    assert by_id[s["id"]]["closed"] is True and by_id[s["id"]]["name"] == "Closed For Staff"
+    assert by_id[ctx.paris]["closed"] is False and by_id[ctx.paris]["timezone"] == "Europe/Paris"
+    assert ctx.lyon not in by_id
+    # Open stores first, so the picker's first choice is one that works.
+    assert r.json[-1]["closed"] is True and r.json[0]["closed"] is False
+    # Only one's own stores; an admin gets every one.
+    assert s["id"] not in [x["id"] for x in ctx.staff("lyon").get("/api/auth/stores").json]
+    assert [x["id"] for x in ctx.staff("lyon").get("/api/auth/stores").json] == [ctx.lyon]
+    every = ctx.sql("select id from stores")
+    r = ctx.staff("admin").get("/api/auth/stores")
+    assert sorted(x["id"] for x in r.json) == sorted(x["id"] for x in every), r
+    assert ctx.client().get("/api/auth/stores").status == 401
+    ctx.sql("delete from staff_roles where store_id = %s", (s["id"],))
 
 
 # ---- GET /api/chain ----
