@@ -1,6 +1,7 @@
 // Running a chain (issue #14, stores and services): an admin creates a store with its opening
 // hours in the chain view; it is listed there and on the public booking page; closing it (after
-// a confirmation) takes it off the booking page and reopening brings it back. A manager adds a
+// a confirmation) takes it off the booking page and reopening brings it back; a store with a
+// booking to come closes only once the admin chooses to cancel it. A manager adds a
 // service in the set-up's Services tab, edits its price, sees that price on the booking page,
 // and archives it: the booking page no longer offers it. Tablet (1180x820) and phone (390x844),
 // without sideways scrolling.
@@ -83,6 +84,25 @@ run('stores', async (ctx, o) => {
   await admin.locator(`.chain-store[data-code="${CODE}"]`).getByRole('button', { name: 'Yes, go ahead' }).click();
   await expectText(admin.locator(`.chain-store[data-code="${CODE}"] .badge`), 'Open', 'the store is open again');
   check((await publicStores(phone, o.base)).includes(NAME), 'reopened, it is back on the booking page');
+
+  // A store with a booking to come (made by the test): closing says how many and asks whether
+  // to cancel them; keeping it open changes nothing; cancelling closes it. The staff app's store
+  // picker still offers the closed store, marked closed, so its history stays at hand.
+  const CLOSING = process.env.CARNET_E2E_CLOSING;
+  check(!!CLOSING, 'the test names a store with a booking to come');
+  const closing = () => admin.locator(`.chain-store[data-code="${CLOSING}"]`);
+  await closing().getByRole('button', { name: 'Close the store' }).click();
+  await closing().getByRole('button', { name: 'Yes, go ahead' }).click();
+  await expectText(closing().locator('.chain-confirm'), '1 booking(s) to come', 'closing says how many bookings are to come');
+  await closing().getByRole('button', { name: 'Keep it open' }).click();
+  await expectText(closing().locator('.badge'), 'Open', 'kept open');
+  await closing().getByRole('button', { name: 'Close the store' }).click();
+  await closing().getByRole('button', { name: 'Yes, go ahead' }).click();
+  await closing().getByRole('button', { name: 'Cancel them and close' }).click();
+  await expectText(closing().locator('.badge'), 'Closed', 'the store is closed, its booking cancelled');
+  const pick = admin.locator('#store-pick');
+  await expectText(pick, 'Carnet Closing E2E (closed)', 'the store picker still offers the closed store, marked closed');
+  await shot(admin, o.out, 'stores-1b-closed-with-bookings');
 
   // The admin edits the store's phone in place.
   const again = admin.locator(`.chain-store[data-code="${CODE}"]`);

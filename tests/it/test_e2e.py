@@ -267,8 +267,21 @@ def test_french_validation_errors(ctx):
 
 def test_admin_sets_up_a_store_and_manager_prices_a_service(ctx):
     """Issue 14: a store created with its hours in the chain view, listed there and on the
-    booking page, closed and reopened; a service priced, shown on the booking page, archived."""
-    journey(ctx, "stores")
+    booking page, closed and reopened; a service priced, shown on the booking page, archived.
+    A second store has a booking to come: closing it asks whether to cancel it, and once closed
+    the staff app's store picker still offers it, marked closed."""
+    store = ctx.sql1("insert into stores (code, name, timezone) values"
+                     " ('closing-e2e', 'Carnet Closing E2E', 'Europe/Paris') returning id")["id"]
+    service = ctx.sql1("insert into services (store_id, name, duration_min, skill)"
+                       " values (%s, 'Repair', 30, 'repair') returning id", (store,))["id"]
+    staff = ctx.sql1("insert into staff (email, name, password_hash)"
+                     " values ('closing-e2e@carnet.test', 'Closing Tech', 'x') returning id")["id"]
+    ctx.sql("insert into appointments (store_id, service_id, staff_id, starts_at, ends_at,"
+            " blocked_until, code, customer_name, customer_email)"
+            " values (%s, %s, %s, now() + interval '5 days', now() + interval '5 days 30 minutes',"
+            " now() + interval '5 days 30 minutes', booking_new_code(), 'Clara Closing',"
+            " 'customer@example.com')", (store, service, staff))
+    journey(ctx, "stores", {"CARNET_E2E_CLOSING": "closing-e2e"})
 
 
 def test_calendar_feeds_made_copied_and_revoked(ctx):

@@ -1,6 +1,6 @@
 // The staff tablet app: one page, one view at a time chosen by the URL fragment (#today,
 // #checkin, #queue, #bench, #device/SERIAL, #repairs, #repair/ID, #callbacks, #dashboard, #setup, #chain). Start-up costs one
-// round trip: who am I and the store list, in parallel. Views are modules loaded on first use.
+// round trip: who am I and my store list (closed stores too), in parallel. Views are modules loaded on first use.
 import { get, logout, me as whoAmI, setUnauthorizedHandler, ApiError, lockSession } from '../api.js';
 import { initI18n, onLangChange, t } from '../i18n.js';
 import { $, $$, h, fill, announce, errorText } from '../ui.js';
@@ -43,13 +43,14 @@ export function go(hash) {
 }
 
 function chooseStore() {
-  const mine = session.me.admin ? session.stores
-    : session.stores.filter((s) => session.me.stores.some((x) => x.store_id === s.id));
+  // The server lists only the stores this person may use (an admin: every one).
+  const mine = session.stores;
   let saved = null;
   try { saved = Number(localStorage.getItem(STORE_KEY)); } catch { /* default below */ }
   session.store = mine.find((s) => s.id === saved) || mine[0] || null;
   const pick = $('#store-pick');
-  fill(pick, mine.map((s) => h('option', { value: String(s.id), selected: s === session.store }, s.name)));
+  fill(pick, mine.map((s) => h('option', { value: String(s.id), selected: s === session.store },
+    s.closed ? t('store.closed_name', { name: s.name }) : s.name)));
   pick.hidden = mine.length < 2;
   pick.onchange = () => {
     session.store = mine.find((s) => s.id === Number(pick.value));
@@ -105,9 +106,11 @@ async function route() {
 /** (Re)starts the app: called at load and after signing in. */
 export async function start() {
   try {
+    // The stores this person may use, closed ones too (their history stays readable); signed
+    // out (401) there are none to pick.
     const [me, stores] = await Promise.all([
       whoAmI(),
-      get('/api/stores'),
+      get('/api/auth/stores', { noAuthRedirect: true }).catch((e) => (e.status === 401 ? [] : Promise.reject(e))),
     ]);
     session.locked = !!(me && me.locked);
     session.me = session.locked ? null : me;

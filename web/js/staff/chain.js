@@ -121,28 +121,36 @@ function storeCard(s, reload) {
     form.elements.name.focus();
   });
 
-  // Closing ends a store's business: the button asks first, in place (no modal dialog).
-  closeBtn.addEventListener('click', () => {
-    const yes = h('button', { type: 'button', class: s.closed ? '' : 'danger', dataset: { confirm: 'yes' } }, t('chain.confirm'));
-    const no = h('button', { type: 'button', class: 'secondary' }, t('cancel'));
+  // Closing ends a store's business: the button asks first, in place (no modal dialog). With
+  // bookings still to come the API refuses (has_bookings, with their count): the admin is then
+  // asked a second time whether to cancel them, each customer being told, and close.
+  const ask = (text, yesLabel, body) => {
+    const yes = h('button', { type: 'button', class: s.closed ? '' : 'danger', dataset: { confirm: body.cancel_bookings ? 'cancel-bookings' : 'yes' } }, yesLabel);
+    const no = h('button', { type: 'button', class: 'secondary' }, body.cancel_bookings ? t('chain.keep_open') : t('cancel'));
     const box = h('div', { class: 'notice chain-confirm', role: 'alertdialog', 'aria-label': s.closed ? t('chain.reopen') : t('chain.close') },
-      h('p', null, t(s.closed ? 'chain.confirm_reopen' : 'chain.confirm_close', { name: s.name })),
-      h('div', { class: 'row' }, yes, no));
+      h('p', null, text), h('div', { class: 'row' }, yes, no));
     no.addEventListener('click', () => { fill(slot); closeBtn.focus(); });
     yes.addEventListener('click', async () => {
       yes.disabled = true;
       try {
-        await patch(`/api/stores/${s.id}`, { closed: !s.closed });
-        announce(t('chain.saved'), 'ok');
+        const r = await patch(`/api/stores/${s.id}`, body);
+        announce(r.cancelled_bookings ? t('chain.closed_cancelled', { n: r.cancelled_bookings }) : t('chain.saved'), 'ok');
         await reload();
       } catch (err) {
         yes.disabled = false;
+        if (err.code === 'has_bookings' && !body.cancel_bookings) {
+          ask(t('chain.confirm_cancel_bookings', { name: s.name, n: err.detail.bookings }),
+            t('chain.cancel_bookings'), { closed: true, cancel_bookings: true });
+          return;
+        }
         announce(errorText(err), 'error');
       }
     });
     fill(slot, box);
     yes.focus();
-  });
+  };
+  closeBtn.addEventListener('click', () => ask(t(s.closed ? 'chain.confirm_reopen' : 'chain.confirm_close', { name: s.name }),
+    t('chain.confirm'), { closed: !s.closed }));
 
   return h('section', { class: 'card chain-store', dataset: { store: String(s.id), code: s.code, closed: String(s.closed) } },
     h('div', { class: 'chain-head' },
