@@ -191,7 +191,7 @@ begin
         select count(*) into n from store_future_bookings(p_store);
         if n > 0 then
             perform carnet_fail_extra(409, 'has_bookings', 'closed',
-                format('%s booking(s) are still to come at this store: cancel them (the customers '
+                format('this store still has %s booking(s) to come: cancel them (the customers '
                        'are told) with "cancel_bookings": true, or move them first', n),
                 jsonb_build_object('bookings', n));
         end if;

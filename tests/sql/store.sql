@@ -87,4 +87,32 @@ from booking_add_service(:manager, :paris,
     '{"name": "Priced", "duration_min": 30, "skill": "repair", "price_minor": 990,
       "description": "d"}', 'r12') s;
 
+-- Closing with a booking to come: refused with their count (nothing changes), or, asked to,
+-- the bookings are cancelled, each customer told, and the store closes.
+insert into services (store_id, name, duration_min, skill) values (:bdx, 'Fix', 30, 'repair')
+returning id as bdx_svc \gset
+insert into appointments (store_id, service_id, staff_id, starts_at, ends_at, blocked_until,
+                          code, customer_name, customer_email)
+values (:bdx, :bdx_svc, :admin, now() + interval '3 days', now() + interval '3 days 30 minutes',
+        now() + interval '3 days 30 minutes', 'BDX234', pg_temp.pd('x'),
+        pg_temp.pd('x@example.com'));
+select pg_temp.try(format('select store_update(%s, %L, %s, %L)', :admin, 'r13', :bdx,
+    '{"closed": true}'));
+select pg_temp.try(format('select store_update(%s, %L, %s, %L)', :admin, 'r13', :bdx,
+    '{"cancel_bookings": true}'));
+select closed_at is null as still_open from stores where id = :bdx;
+select s->>'closed' as closed, s->>'cancelled_bookings' as cancelled
+from store_update(:admin, 'r14', :bdx, '{"closed": true, "cancel_bookings": true}') s;
+select status from appointments where code = 'BDX234';
+select kind from outbox where ref_type = 'appointment'
+  and ref_id = (select id from appointments where code = 'BDX234') order by id;
+select action, object_type from audit_log where request_id = 'r14' order by id;
+
+-- The stores staff may use, closed ones too (last): an admin every one.
+select x->>'code' as code, x->>'closed' as closed
+from json_array_elements(store_staff_stores(:manager, 'r15')) x;
+select count(*) = (select count(*) from stores) as every_store,
+       (array_agg(x->>'closed'))[count(*)] as last_closed
+from json_array_elements(store_staff_stores(:admin, 'r15')) x;
+
 rollback;
