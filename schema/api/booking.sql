@@ -524,8 +524,6 @@ declare
     v_staff bigint;
 begin
     select * into sv from services where id = a.service_id;
-    -- A moved booking is a new time at the store: a closed store gives none.
-    perform store_refuse_closed(st.id);
     if a.status <> 'booked' then
         perform carnet_fail(409, 'not_reschedulable', 'status',
             format('a %s appointment cannot be moved', a.status));
@@ -602,11 +600,16 @@ begin
                                                               'timezone', st.timezone)))::json;
 end $$;
 
+-- A moved booking is a new time at the store: a closed store gives none. Its store is checked
+-- (store_refuse_closed) before the booking is locked: closing takes the store, then its
+-- bookings, so taking them in the same order cannot deadlock with it.
 create or replace function booking_manage_reschedule(p_token_hash text, p_body jsonb) returns json
 language plpgsql as $$
 declare
-    a appointments%rowtype := booking_by_token(p_token_hash, true);
+    a appointments%rowtype;
 begin
+    perform store_refuse_closed((booking_by_token(p_token_hash, false)).store_id);
+    a := booking_by_token(p_token_hash, true);
     return (booking_move(a, p_body, null) - 'staff_id')::json;
 end $$;
 
@@ -660,9 +663,11 @@ create or replace function booking_staff_reschedule(p_actor bigint, p_store bigi
 returns json
 language plpgsql as $$
 declare
-    a appointments%rowtype := booking_staff_appointment(p_store, p_id);
+    a appointments%rowtype;
     v jsonb;
 begin
+    perform store_refuse_closed(p_store); -- before the booking's lock: see booking_manage_reschedule
+    a := booking_staff_appointment(p_store, p_id);
     v := booking_move(a, p_body, p_actor);
     perform carnet_audit(p_actor, 'reschedule', 'appointment', a.id::text, p_request_id);
     return v::json;

@@ -887,13 +887,14 @@ declare
     r json;
 begin
     select ap.* into a from appointment_tokens t join appointments ap on ap.id = t.appointment_id
-    where t.token_hash = p_token_hash and t.purpose = 'manage' and t.expires_at > now()
-    for update of ap;
+    where t.token_hash = p_token_hash and t.purpose = 'manage' and t.expires_at > now();
     if not found then
         perform carnet_fail(404, 'not_found', 'token', 'this link is unknown or expired');
     end if;
-    -- Staff at the desk may still check a booking in; the customer alone may not, at a closed door.
+    -- Staff at the desk may still check a booking in; the customer alone may not, at a closed
+    -- door. The store before the booking's lock, the order closing takes them in.
     perform store_refuse_closed(a.store_id);
+    select * into a from appointments where id = a.id for update;
     r := floor_checkin_do(a, null, p_line_hash, null);
     return r->'place';
 end $$;

@@ -94,6 +94,7 @@ run('stores', async (ctx, o) => {
   await closing().getByRole('button', { name: 'Close the store' }).click();
   await closing().getByRole('button', { name: 'Yes, go ahead' }).click();
   await expectText(closing().locator('.chain-confirm'), '1 booking(s) to come', 'closing says how many bookings are to come');
+  await shot(admin, o.out, 'stores-1a-closing-asks');
   await closing().getByRole('button', { name: 'Keep it open' }).click();
   await expectText(closing().locator('.badge'), 'Open', 'kept open');
   await closing().getByRole('button', { name: 'Close the store' }).click();
