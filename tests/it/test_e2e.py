@@ -105,6 +105,13 @@ def test_specialist_checks_in_and_calls(ctx):
                            "CARNET_E2E_SCAN_TOKEN": manage_link(ctx, scan_code)})
 
 
+def test_wall_board_desk_clock_qr_and_chime(ctx):
+    paris = ctx.sql1("select id from stores where code = 'paris-opera'")["id"]
+    ctx.sql("update visits set status = 'left', left_at = now() where store_id = %s"
+            " and status in ('waiting', 'called', 'in_service')", (paris,))
+    journey(ctx, "board")
+
+
 def test_kiosk_check_in_and_walk_in(ctx):
     code = booked_soon(ctx, "Kim Kiosk", "Setup", "tech2@carnet.test")
     scan = manage_link(ctx, booked_soon(ctx, "Sam Scan", "Setup", "admin@carnet.test"))
