@@ -218,7 +218,12 @@ def test_customer_answers_survey(ctx):
     ctx.sql("insert into surveys (store_id, ref_type, ref_id, token_hash, expires_at)"
             " select s.id, 'visit', 987654321, message_token_hash(%s), now() + interval '14 days'"
             " from stores s where s.code = 'paris-opera'", (token,))
-    journey(ctx, "survey", {"CARNET_E2E_SURVEY_TOKEN": token, "CARNET_E2E_LOCALE": "fr-FR"})
+    plain = secrets.token_urlsafe(32)
+    ctx.sql("insert into surveys (store_id, ref_type, ref_id, token_hash, expires_at)"
+            " select s.id, 'visit', 987654320, message_token_hash(%s), now() + interval '14 days'"
+            " from stores s where s.code = 'paris-opera'", (plain,))
+    journey(ctx, "survey", {"CARNET_E2E_SURVEY_TOKEN": token, "CARNET_E2E_SURVEY_PLAIN_TOKEN": plain,
+                            "CARNET_E2E_LOCALE": "fr-FR"})
 
 
 def test_observation_overnight_and_callbacks(ctx):
