@@ -52,9 +52,8 @@ static struct sql_stmt q_line_leave =
     SQL_STMT("floor_line_leave", "select floor_line_leave($1)", 1);
 static struct sql_stmt q_queue =
     SQL_STMT("floor_queue", "select floor_queue($1::bigint, $2::bigint)", 2);
-static struct sql_stmt q_call_next =
-    SQL_STMT("floor_call_next",
-             "select floor_call_next($1::bigint, $2::bigint, $3::bigint, $4, $5)", 5);
+static struct sql_stmt q_call_next = SQL_STMT(
+    "floor_call_next", "select floor_call_next($1::bigint, $2::bigint, $3::bigint, $4, $5)", 5);
 static struct sql_stmt q_move =
     SQL_STMT("floor_visit_move", "select floor_visit_move($1::bigint, $2::bigint, $3, $4)", 4);
 static struct sql_stmt q_card =
