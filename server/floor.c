@@ -60,6 +60,8 @@ static struct sql_stmt q_card =
     SQL_STMT("floor_visit_card", "select floor_visit_card($1::bigint, $2::bigint, $3)", 3);
 static struct sql_stmt q_call =
     SQL_STMT("floor_visit_call", "select floor_visit_call($1::bigint, $2::bigint, $3, $4)", 4);
+static struct sql_stmt q_recall =
+    SQL_STMT("floor_visit_recall", "select floor_visit_recall($1::bigint, $2::bigint, $3, $4)", 4);
 static struct sql_stmt q_desk =
     SQL_STMT("floor_desk_set", "select floor_desk_set($1::bigint, $2, $3, $4::jsonb)", 4);
 static struct sql_stmt q_transfer =
@@ -405,6 +407,11 @@ void floor_visit_card(struct req *r)
 void floor_visit_call(struct req *r)
 {
     visit_call(r, &q_call);
+}
+
+void floor_visit_recall(struct req *r)
+{
+    visit_call(r, &q_recall);
 }
 
 /* PUT /api/session/desk: the desk rests on the caller's own session, named by its token hash. */

@@ -130,6 +130,8 @@ const struct route routes[] = {
     {"GET", "/api/visits/{id}", floor_visit_card, ACCESS_STAFF,
      "the serving card: service, the customer's words, the device and its history"},
     {"POST", "/api/visits/{id}/call", floor_visit_call, ACCESS_FLOOR, "call this person"},
+    {"POST", "/api/visits/{id}/recall", floor_visit_recall, ACCESS_FLOOR,
+     "call a called person again (the board chimes again)"},
     {"PUT", "/api/session/desk", floor_desk_set, ACCESS_FLOOR,
      "the desk I serve from in this session, shown on the board when I call"},
     {"POST", "/api/visits/{id}/transfer", floor_visit_transfer, ACCESS_FLOOR,

@@ -385,6 +385,32 @@ begin
     return floor_call_do(v, p_actor, p_actor, p_req, p_desk);
 end $$;
 
+-- POST /api/visits/{id}/recall: calls a called person again (they have not come to the desk).
+-- The board takes it as a new call (its chime plays again); the desk becomes the recaller's
+-- when they are the one serving, else stays where the person was sent. No second message.
+create or replace function floor_visit_recall(p_actor bigint, p_visit bigint, p_req text,
+                                              p_desk text default null)
+returns json language plpgsql as $$
+declare
+    v visits := floor_visit_lock(p_actor, p_visit);
+begin
+    if v.status <> 'called' then
+        perform carnet_fail_extra(409, 'wrong_state', 'status',
+            format('cannot call again a visit that is %s', v.status),
+            jsonb_build_object('status', v.status));
+    end if;
+    update visits set called_at = now(),
+                      desk = case when specialist_id = p_actor
+                                  then floor_call_desk(p_actor, p_actor, p_desk) else desk end
+    where id = v.id returning * into v;
+    perform carnet_audit(p_actor, 'recall', 'visit', v.id::text, p_req);
+    perform floor_emit(v.store_id, 'called', v,
+                       jsonb_build_object('name', v.name, 'recall', true,
+                                          'specialist', (select name from staff
+                                                         where id = v.specialist_id)));
+    return floor_visit_json(v);
+end $$;
+
 -- Locks a visit that the actor works the floor of, or fails (404 / 403).
 create or replace function floor_visit_lock(p_actor bigint, p_visit bigint) returns visits
 language plpgsql as $$

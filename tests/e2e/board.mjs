@@ -1,7 +1,8 @@
 // The wall board (issue #14 point 5), on a 1920x1080 screen and on a 1280x720 one: the store's
 // clock, a QR code to the line page, the "Tap to enable sound" prompt once; then a specialist
 // names their desk in the staff app's queue and calls next, and the board shows the ticket with
-// that desk and plays its chime (counted by the window.carnetBoard hook). Nothing scrolls or
+// that desk and plays its chime (counted by the window.carnetBoard hook), and again when they
+// call the same person again. Nothing scrolls or
 // overflows. With the sound turned off (remembered), a call plays nothing and nothing asks for a tap.
 import { run, newPage, shot, check, expectText, noErrors, WALL } from './lib.mjs';
 
@@ -77,6 +78,11 @@ run('board', async (ctx, o) => {
   check(last.ticket === ticket && last.desk === 'Desk 3', 'the chime played once, for that call');
   await fits(board, '1920x1080 with a call');
   await shot(board, o.out, 'board-3-called-1920');
+
+  // Not here yet: the specialist calls again; the board chimes again for the same ticket.
+  await tab.locator('#recall').click();
+  await board.waitForFunction((n) => window.carnetBoard.chimes === n + 2, before, { timeout: 5000 });
+  check((await board.evaluate(() => window.carnetBoard.lastCall)).ticket === ticket, 'calling again chimes again for that ticket');
 
   // The same board on a smaller screen: still one screen, nothing cut.
   await board.setViewportSize(SMALL_WALL);

@@ -140,3 +140,47 @@ def test_lyon_desk_does_not_reach_paris(ctx):
     r = lea.post("/api/stores/%d/queue/next" % ctx.paris, {})
     assert r.status == 403, r
     assert ctx.sql1("select count(*) as n from visits where desk is not null")["n"] == 0
+
+
+def test_recall_calls_again_to_the_desk(ctx):
+    clear_floor(ctx)
+    s = ctx.server
+    wait_listening(s)
+    a = join(ctx, "Ana Lopez")
+    b = join(ctx, "Ben Morel")
+    sam = ctx.staff("specialist")
+    assert sam.put("/api/session/desk", {"desk": "Desk 3"}).status == 200
+    assert sam.post("/api/stores/%d/queue/next" % ctx.paris, {}).status == 200
+    first = ctx.sql1("select called_at, desk from visits where id = %s", (a["visit_id"],))
+    board = Stream(s.port, "/api/stores/%d/board/events" % ctx.paris)
+    # they did not come: called again, from another desk now
+    assert sam.put("/api/session/desk", {"desk": "Desk 5"}).status == 200
+    r = sam.post("/api/visits/%d/recall" % a["visit_id"], {})
+    assert r.status == 200 and r.json["desk"] == "Desk 5" and r.json["status"] == "called", r
+    ev = board.next()
+    while ev["event"] != "called":
+        ev = board.next()
+    assert ev["data"]["visit"]["id"] == a["visit_id"] and ev["data"]["visit"]["desk"] == "Desk 5"
+    assert "Sam" not in json.dumps(ev["data"]) and "Lopez" not in json.dumps(ev["data"])
+    again = ctx.sql1("select called_at, desk from visits where id = %s", (a["visit_id"],))
+    assert again["called_at"] > first["called_at"], (first, again)
+    # a colleague calling again leaves the desk where the person was sent
+    marie = ctx.staff("manager")
+    assert marie.put("/api/session/desk", {"desk": "Desk 1"}).status == 200
+    r = marie.post("/api/visits/%d/recall" % a["visit_id"], {})
+    assert r.status == 200 and r.json["desk"] == "Desk 5", r
+    board.close()
+    # only a called visit: a waiting one is 409 and unchanged
+    before = ctx.sql1("select status, called_at, desk from visits where id = %s", (b["visit_id"],))
+    r = sam.post("/api/visits/%d/recall" % b["visit_id"], {})
+    assert r.status == 409 and r.error["code"] == "wrong_state", r
+    assert ctx.sql1("select status, called_at, desk from visits where id = %s",
+                    (b["visit_id"],)) == before
+    # who may not: anonymous, a technician, another store's staff; an unknown visit
+    snap = ctx.sql1("select called_at, desk from visits where id = %s", (a["visit_id"],))
+    assert ctx.client().post("/api/visits/%d/recall" % a["visit_id"], {}).status == 401
+    assert ctx.staff("tech").post("/api/visits/%d/recall" % a["visit_id"], {}).status == 403
+    r = ctx.staff("lyon").post("/api/visits/%d/recall" % a["visit_id"], {})
+    assert r.status in (403, 404), r
+    assert sam.post("/api/visits/999999999/recall", {}).status == 404
+    assert ctx.sql1("select called_at, desk from visits where id = %s", (a["visit_id"],)) == snap

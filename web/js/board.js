@@ -20,7 +20,7 @@ const MAX_WAITING = 8;  // the waiting tickets listed; the rest are counted
 const CLOCK_MS = 1000;
 
 let board = null;
-let seen = null; // ids of the visits already shown as called (null until the first load)
+let seen = null; // visit id -> called_at of the calls already shown (null until the first load)
 let audio = null;
 const hook = { chimes: 0, lastCall: null, sound: true, audio: 'none' };
 window.carnetBoard = hook;
@@ -116,8 +116,9 @@ function draw() {
 
 function noteCalls() {
   const called = board.serving.filter((v) => v.status === 'called');
-  const fresh = seen ? called.filter((v) => !seen.has(v.id)) : [];
-  seen = new Set(called.map((v) => v.id));
+  // A call is new when its visit was not called before, or was called again since (a recall).
+  const fresh = seen ? called.filter((v) => seen.get(v.id) !== v.called_at) : [];
+  seen = new Map(called.map((v) => [v.id, v.called_at]));
   // One chime per refetch that brings new calls, naming the newest for the test hook.
   if (fresh.length) {
     const v = fresh.reduce((a, b) => (String(a.called_at) > String(b.called_at) ? a : b));

@@ -149,6 +149,7 @@ export async function render({ el, session }) {
       ] : null,
       h('div', { class: 'row' },
         v.status === 'called' ? btn(t('queue.start'), () => move(v, 'start'), '', { id: 'start' }) : null,
+        v.status === 'called' ? btn(t('queue.recall'), () => move(v, 'recall'), 'secondary', { id: 'recall' }) : null,
         v.status === 'called' ? btn(t('queue.noshow'), () => move(v, 'skip'), 'secondary') : null,
         v.status === 'in_service' && !handing.has(v.id)
           ? btn(t('door.handover'), () => { handing.set(v.id, { key: randomKey() }); draw(); }, '', { id: 'handover' }) : null,
