@@ -65,12 +65,12 @@ language sql stable as $$
 $$;
 
 -- The public picture of one visit and of the line (no names beyond an initial: carnetd took it
--- from the clear name before sealing it, 018).
+-- from the clear name before sealing it, 018). Of whoever calls, only the desk they named or
+-- their first name (036): not which staff member it is.
 create or replace function floor_visit_public(v visits) returns jsonb
 language sql stable as $$
     select jsonb_build_object('id', v.id, 'ticket', v.ticket, 'initial', v.initial,
-                              'kind', v.kind, 'status', v.status,
-                              'specialist_id', v.specialist_id, 'desk', v.desk,
+                              'kind', v.kind, 'status', v.status, 'desk', v.desk,
                               'called_at', v.called_at)
 $$;
 

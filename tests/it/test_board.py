@@ -99,6 +99,8 @@ def test_call_carries_the_desk_to_the_board_and_its_stream(ctx):
     assert [(v["ticket"], v["desk"]) for v in called] == [(a["ticket"], "Desk 3")], j
     assert j["timezone"] == "Europe/Paris" and j["store_code"] == "paris-opera", j
     assert "Sam" not in json.dumps(j) and "Martin" not in json.dumps(j)
+    assert all("specialist_id" not in v for v in j["serving"]), "who calls is not public"
+    assert "specialist_id" not in ev["data"]["visit"]
 
     # without a desk, the caller's first name; calling one given person records it too
     marie = ctx.staff("manager")
