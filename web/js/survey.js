@@ -21,8 +21,8 @@ function scoreButtons(el, from, to, label, onpick) {
   }));
 }
 
-const satLabel = (v) => `${v} · ${t('survey.sat.' + v)}`;
-const effLabel = (v) => (v === 1 || v === 7 ? `${v} · ${t('survey.eff.' + v)}` : String(v));
+const satLabel = (v) => `${v} · ${t(`survey.sat.${v}`)}`;
+const effLabel = (v) => (v === 1 || v === 7 ? `${v} · ${t(`survey.eff.${v}`)}` : String(v));
 
 function drawScales() {
   scoreButtons($('#s-sat-scale'), 1, 5, satLabel, answerScore);
