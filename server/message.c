@@ -188,8 +188,9 @@ void message_survey_answer(struct req *r)
 
     if (!link_from_path(r, "token", hash) || !api_need_body(r))
         return;
-    if (!body_int(r, "satisfaction", true) || !body_int(r, "effort", true) ||
-        !body_int(r, "recommendation", true))
+    /* Either part may come alone: the score from the tap on the link, the rest later. */
+    if (!body_int(r, "satisfaction", false) || !body_int(r, "effort", false) ||
+        !body_int(r, "recommendation", false))
         return;
     /* The comment is personal data like a message text. */
     if (!(body =

@@ -95,6 +95,8 @@ ALLOWED = {
     # ---- door to bench (issue 13: serving card, hand-over, bench queue, queue controls) ----
     ("GET", "/api/visits/{id}"): ({"404 not_found"}, "{id} is no visit"),
     ("POST", "/api/visits/{id}/call"): ({"404 not_found"}, "{id} is no visit"),
+    ("POST", "/api/visits/{id}/recall"): ({"404 not_found"}, "{id} is no visit"),
+    ("PUT", "/api/session/desk"): ({"422 invalid"}, "an empty body names no desk"),
     ("POST", "/api/visits/{id}/transfer"): ({"404 not_found"}, "{id} is no visit"),
     ("POST", "/api/visits/{id}/handover"): ({"404 not_found"}, "{id} is no visit"),
     ("GET", "/api/stores/{store}/bench"): ({"200"}, "the bench queue"),

@@ -109,6 +109,13 @@ def test_specialist_checks_in_and_calls(ctx):
                            "CARNET_E2E_SCAN_TOKEN": manage_link(ctx, scan_code)})
 
 
+def test_wall_board_desk_clock_qr_and_chime(ctx):
+    paris = ctx.sql1("select id from stores where code = 'paris-opera'")["id"]
+    ctx.sql("update visits set status = 'left', left_at = now() where store_id = %s"
+            " and status in ('waiting', 'called', 'in_service')", (paris,))
+    journey(ctx, "board")
+
+
 def test_kiosk_check_in_and_walk_in(ctx):
     code = booked_soon(ctx, "Kim Kiosk", "Setup", "tech2@carnet.test")
     scan = manage_link(ctx, booked_soon(ctx, "Sam Scan", "Setup", "admin@carnet.test"))
@@ -233,7 +240,12 @@ def test_customer_answers_survey(ctx):
     ctx.sql("insert into surveys (store_id, ref_type, ref_id, token_hash, expires_at)"
             " select s.id, 'visit', 987654321, message_token_hash(%s), now() + interval '14 days'"
             " from stores s where s.code = 'paris-opera'", (token,))
-    journey(ctx, "survey", {"CARNET_E2E_SURVEY_TOKEN": token, "CARNET_E2E_LOCALE": "fr-FR"})
+    plain = secrets.token_urlsafe(32)
+    ctx.sql("insert into surveys (store_id, ref_type, ref_id, token_hash, expires_at)"
+            " select s.id, 'visit', 987654320, message_token_hash(%s), now() + interval '14 days'"
+            " from stores s where s.code = 'paris-opera'", (plain,))
+    journey(ctx, "survey", {"CARNET_E2E_SURVEY_TOKEN": token, "CARNET_E2E_SURVEY_PLAIN_TOKEN": plain,
+                            "CARNET_E2E_LOCALE": "fr-FR"})
 
 
 def test_observation_overnight_and_callbacks(ctx):

@@ -850,6 +850,35 @@ const en = {
   'cal.revoked': 'Revoked: the link no longer works.',
   'err.too_many_feeds': 'This diary already has 5 working links: revoke one first.',
   // ---- end of calendar feeds ----
+  // ---- issue #14, board and survey: desks, the wall board's clock, chime and QR code, the
+  // one-tap survey's labelled scales ----
+  'board.sound.on': 'Sound on',
+  'board.sound.off': 'Sound off',
+  'board.tap': 'Tap to enable sound',
+  'board.recent': 'Called earlier',
+  'board.join': 'Join the line from your phone: scan me',
+  'board.to': 'go to',
+  'board.desk.any': 'the desk',
+  'board.more': 'and {n} more',
+  'queue.recall': 'Call again',
+  'desk.label': 'My desk today (shown on the board when I call)',
+  'desk.placeholder': 'e.g. Desk 3',
+  'desk.save': 'Save desk',
+  'desk.saved': 'Your calls now show “{desk}” on the board.',
+  'desk.cleared': 'No desk: the board shows your first name.',
+  'field.desk': 'Desk',
+  'survey.recorded': 'Thank you: your score is recorded.',
+  'survey.next': 'One more question, if you have a moment:',
+  'survey.pick': 'Tap a score:',
+  'survey.sat.1': 'Very unhappy',
+  'survey.sat.2': 'Unhappy',
+  'survey.sat.3': 'Neither',
+  'survey.sat.4': 'Happy',
+  'survey.sat.5': 'Very happy',
+  'survey.eff.1': 'Very difficult',
+  'survey.eff.7': 'Very easy',
+  'survey.done': 'Thank you! Your answers help us improve.',
+  'survey.skip': 'No thanks',
 };
 
 const fr = {
@@ -1687,6 +1716,35 @@ const fr = {
   'cal.revoked': 'Révoqué : le lien ne fonctionne plus.',
   'err.too_many_feeds': 'Ce planning a déjà 5 liens actifs : révoquez-en un d’abord.',
   // ---- end of calendar feeds ----
+  // ---- issue #14, board and survey: desks, the wall board's clock, chime and QR code, the
+  // one-tap survey's labelled scales ----
+  'board.sound.on': 'Son activé',
+  'board.sound.off': 'Son coupé',
+  'board.tap': 'Touchez pour activer le son',
+  'board.recent': 'Appelés avant',
+  'board.join': 'Rejoignez la file depuis votre téléphone : scannez-moi',
+  'board.to': 'allez à',
+  'board.desk.any': 'le comptoir',
+  'board.more': 'et {n} de plus',
+  'queue.recall': 'Rappeler',
+  'desk.label': 'Mon poste aujourd’hui (affiché sur l’écran quand j’appelle)',
+  'desk.placeholder': 'ex. Poste 3',
+  'desk.save': 'Enregistrer le poste',
+  'desk.saved': 'Vos appels affichent maintenant « {desk} » à l’écran.',
+  'desk.cleared': 'Pas de poste : l’écran affiche votre prénom.',
+  'field.desk': 'Poste',
+  'survey.recorded': 'Merci : votre note est enregistrée.',
+  'survey.next': 'Encore une question, si vous avez un instant :',
+  'survey.pick': 'Touchez une note :',
+  'survey.sat.1': 'Très insatisfait',
+  'survey.sat.2': 'Insatisfait',
+  'survey.sat.3': 'Ni l’un ni l’autre',
+  'survey.sat.4': 'Satisfait',
+  'survey.sat.5': 'Très satisfait',
+  'survey.eff.1': 'Très difficile',
+  'survey.eff.7': 'Très facile',
+  'survey.done': 'Merci ! Vos réponses nous aident à progresser.',
+  'survey.skip': 'Non merci',
 };
 
 const dicts = { en, fr };
