@@ -48,11 +48,11 @@ static struct sql_stmt q_survey_answer =
     SQL_STMT("survey_answer", "select survey_answer($1, $2)", 2);
 static struct sql_stmt q_survey_report =
     SQL_STMT("survey_report", "select survey_report($1, $2, $3, $4)", 4);
-static struct sql_stmt q_survey_period = SQL_STMT(
-    "survey_report_period", "select survey_report_period($1, $2, $3, $4, $5)", 5);
-static struct sql_stmt q_survey_csv = SQL_STMT(
-    "survey_report_csv",
-    "select report_csv(survey_report_period($1, $2, $3, $4, $5), $6, 'weeks')", 6);
+static struct sql_stmt q_survey_period =
+    SQL_STMT("survey_report_period", "select survey_report_period($1, $2, $3, $4, $5)", 5);
+static struct sql_stmt q_survey_csv =
+    SQL_STMT("survey_report_csv",
+             "select report_csv(survey_report_period($1, $2, $3, $4, $5), $6, 'weeks')", 6);
 static struct sql_stmt q_outbox_list =
     SQL_STMT("outbox_list", "select outbox_list($1, $2, $3, $4)", 4);
 static struct sql_stmt q_outbox_retry =

@@ -27,8 +27,8 @@
 static struct sql_stmt q_floor = SQL_STMT("report_floor", "select report_floor($1, $2, $3, $4)", 4);
 static struct sql_stmt q_repairs =
     SQL_STMT("report_repairs", "select report_repairs($1, $2, $3, $4, $5)", 5);
-static struct sql_stmt q_floor_period = SQL_STMT(
-    "report_floor_period", "select report_floor_period($1, $2, $3, $4, $5, $6)", 6);
+static struct sql_stmt q_floor_period =
+    SQL_STMT("report_floor_period", "select report_floor_period($1, $2, $3, $4, $5, $6)", 6);
 static struct sql_stmt q_floor_csv =
     SQL_STMT("report_floor_csv",
              "select report_csv(report_floor_period($1, $2, $3, $4, $5, $6), $7, 'days')", 7);
@@ -55,7 +55,7 @@ static void send_ranged(struct req *r, struct sql_stmt *json, struct sql_stmt *c
     bool as_csv;
     if (!store || !api_query_format(r, &as_csv))
         return;
-    const char *params[6] = {r->who.staff_id,      store, http_query(r, "from"),
+    const char *params[6] = {r->who.staff_id,     store, http_query(r, "from"),
                              http_query(r, "to"), r->id, http_query(r, "table")};
     if (as_csv)
         api_send_csv(r, csv, params);
