@@ -104,8 +104,8 @@ function rangeChooser(range, today, onChoose) {
       type: 'button', 'aria-pressed': String(isPreset && days === n),
       onclick: () => onChoose({ from: addDays(today, 1 - n), to: today }),
     }, t('dash.lastn', { n })))),
-  h('label', { for: 'range-from' }, t('dash.from')), from,
-  h('label', { for: 'range-to' }, t('dash.to')), to,
+  h('span', { class: 'date-pick' }, h('label', { for: 'range-from' }, t('dash.from')), from),
+  h('span', { class: 'date-pick' }, h('label', { for: 'range-to' }, t('dash.to')), to),
   h('button', { type: 'submit', class: 'secondary' }, t('dash.apply')));
 }
 
