@@ -200,12 +200,22 @@ language sql stable as $$
                ((p_to + 1)::timestamp at time zone timezone) as hi,
                least(now(), (p_to + 1)::timestamp at time zone timezone) as snap
         from stores where id = any(p_stores)),
+    -- The repairs that may have been open at the snapshot: open now, or ended since (an ended
+    -- repair never reopens), so years of collected repairs are never read.
+    maybe as (
+        select r.id from repair_orders r join st on st.id = r.store_id
+        join repair_states rs on rs.state = r.state and not rs.terminal
+        union
+        select m.repair_id from st
+        join repair_moves m on m.at >= st.snap
+                           and m.to_state in ('collected', 'returned_unrepaired', 'cancelled')
+        join repair_orders r on r.id = m.repair_id and r.store_id = st.id),
     snap as (
         select r.promised_at, st.snap,
                coalesce((select m.to_state from repair_moves m
                          where m.repair_id = r.id and m.at < st.snap
                          order by m.at desc, m.id desc limit 1), 'intake') as state
-        from repair_orders r join st on st.id = r.store_id
+        from maybe join repair_orders r on r.id = maybe.id join st on st.id = r.store_id
         where r.opened_at < st.snap),
     open_ as (
         select s.state, s.promised_at is not null and s.state <> 'ready'
@@ -215,11 +225,14 @@ language sql stable as $$
         join repair_states rs on rs.state = s.state and not rs.terminal
         left join promise_state_remaining pr on pr.state = s.state),
     finished as (
-        select extract(epoch from f.at - r.opened_at) / 3600.0 as hours
-        from repair_orders r join st on st.id = r.store_id
-        cross join lateral (select min(m.at) as at from repair_moves m
-                            where m.repair_id = r.id and m.to_state in ('ready', 'collected')) f
-        where f.at >= st.lo and f.at < st.hi),
+        select extract(epoch from m.at - r.opened_at) / 3600.0 as hours
+        from st
+        join repair_moves m on m.at >= st.lo and m.at < st.hi
+                           and m.to_state in ('ready', 'collected')
+        join repair_orders r on r.id = m.repair_id and r.store_id = st.id
+        where not exists (select 1 from repair_moves e
+                          where e.repair_id = m.repair_id and e.to_state in ('ready', 'collected')
+                            and (e.at, e.id) < (m.at, m.id))),
     decided as (
         select e.state
         from repair_estimates e
