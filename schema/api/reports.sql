@@ -181,7 +181,8 @@ end $$;
 
 -- The headline figures of a set of stores over local dates p_from..p_to (each store's own clock):
 --   open, at_risk, awaiting_approval, awaiting_parts: repairs in that state at the period's end
---     (now when the period runs to today): the state then is the last move before it. at_risk
+--     (now when the period runs to today): the state then is the last move before it (or the
+--     state the first move after it left, or today's state for a repair without moves). at_risk
 --     is report_repairs' rule at that moment, with today's promised date.
 --   turnaround_median_h: median hours from opened to its first move to ready (or collected), of
 --     the repairs whose move came in the period; turnaround_n of them.
@@ -214,7 +215,11 @@ language sql stable as $$
         select r.promised_at, st.snap,
                coalesce((select m.to_state from repair_moves m
                          where m.repair_id = r.id and m.at < st.snap
-                         order by m.at desc, m.id desc limit 1), 'intake') as state
+                         order by m.at desc, m.id desc limit 1),
+                        (select m.from_state from repair_moves m
+                         where m.repair_id = r.id and m.at >= st.snap
+                         order by m.at, m.id limit 1),
+                        r.state) as state
         from maybe join repair_orders r on r.id = maybe.id join st on st.id = r.store_id
         where r.opened_at < st.snap),
     open_ as (

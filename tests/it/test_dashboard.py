@@ -403,3 +403,21 @@ def test_who_may_not(ctx):
         assert "forbidden" in str(e), e
     else:
         raise AssertionError("report_chain let a manager in")
+
+
+def test_a_repair_without_moves_counts_in_its_state(ctx):
+    # Rows written before moves were recorded (or by hand) have no moves: their state is
+    # today's. Once ended, without a move, it is not read at all.
+    dev = ctx.sql1("insert into devices (serial, model) values ('DASHNOMOVE1', 'Phone') "
+                   "returning id")["id"]
+    rid = ctx.sql1("insert into repair_orders (number, device_id, store_id, state, problem, "
+                   "intake, opened_at) values ('R-DASH-NOMOVE', %s, %s, 'awaiting_parts', "
+                   "'broken', '{}', now() - interval '1 day') returning id",
+                   (dev, S["lyon"]))["id"]
+    m = ctx.staff("lyon")
+    f = _figures(m.get(_path("repairs")).json)
+    assert f["open"][0] == 4 and f["awaiting_parts"][0] == 2, f
+    assert f["open"][2] == 1, "it was opened after the period before ended"
+    ctx.sql("update repair_orders set state = 'cancelled' where id = %s", (rid,))
+    f = _figures(m.get(_path("repairs")).json)
+    assert f["open"][0] == 3 and f["awaiting_parts"][0] == 1, f
