@@ -1,8 +1,9 @@
 """The dashboard (issue 14, point 4): repair figures, per-staff and chain-wide figures over a
 range of local dates, each beside the period before with the sample size of every percentage;
 the floor and satisfaction reports over the same ranges; every report as CSV with formula cells
-neutralised. Data is made through the API (line, call, serve, repairs, estimates, surveys), then
-some of it is moved back into the period before, so every figure is known exactly."""
+neutralised. Data is made through the API (line, check-in, call, serve, repairs, estimates,
+surveys), then some of it is moved back into the period before, so every figure is known
+exactly."""
 import csv
 import io
 import re
@@ -113,10 +114,35 @@ def _make_data(ctx):
     # Bob came 11 hours ago: before the repair of his device was opened (10 hours ago, below).
     _back_hours(ctx, v2, 11)
     v3 = _serve(ctx, lea, "Cyd", None, "cyd@example.test")
+    # A booking made for today, checked in at the desk by its code and served by Léa; and one
+    # of yesterday nobody came to.
+    starts = ctx.checkin_soon(S["lyon"])
+    appt = ctx.sql1(
+        "insert into appointments (store_id, service_id, staff_id, starts_at, ends_at,"
+        " blocked_until, code, customer_name, customer_email)"
+        " select %s, sv.id, %s, %s::timestamptz,"
+        " %s::timestamptz + make_interval(mins => sv.duration_min),"
+        " %s::timestamptz + make_interval(mins => sv.duration_min), booking_new_code(),"
+        " 'Eva Booked', 'eva@example.test' from services sv where sv.store_id = %s"
+        " order by sv.id limit 1 returning id, code",
+        (S["lyon"], S["lea"], starts, starts, starts, S["lyon"]))
+    r = lea.post("/api/stores/%d/checkin" % S["lyon"], {"code": appt["code"]})
+    assert r.status == 200, r
+    v5 = r.json["visit"]["id"]
+    for step in ("call", "start", "done"):
+        assert lea.post("/api/visits/%d/%s" % (v5, step)).status == 200, step
+    ctx.sql("insert into appointments (store_id, service_id, staff_id, starts_at, ends_at,"
+            " blocked_until, status, code, customer_name, customer_email)"
+            " select s.id, sv.id, %s, a, a + interval '30 minutes', a + interval '30 minutes',"
+            " 'no_show', booking_new_code(), 'Nora Noshow', 'nora@example.test'"
+            " from stores s join services sv on sv.store_id = s.id,"
+            " lateral (select (((now() at time zone s.timezone)::date - 1) + time '10:00')"
+            " at time zone s.timezone as a) x where s.id = %s order by sv.id limit 1",
+            (S["lea"], S["lyon"]))
     _answer(ctx, v1, 5)
     _answer(ctx, v3, 2)
-    # Service times: Léa 6 and 10 minutes (median 8), Eve 4.
-    for vid, minutes in ((v1, 6), (v3, 10), (v2, 4)):
+    # Service times: Léa 6, 10 and 8 minutes (median 8), Eve 4.
+    for vid, minutes in ((v1, 6), (v3, 10), (v5, 8), (v2, 4)):
         ctx.sql("update visits set service_started_at = done_at - make_interval(mins => %s) "
                 "where id = %s", (minutes, vid))
 
@@ -210,10 +236,11 @@ def test_floor_and_satisfaction_take_ranges(ctx):
     assert r.status == 200, r
     j = r.json
     assert j["from"] == frm and len(j["days"]) == 7, j
-    assert j["totals"]["served"] >= 3 and j["previous"]["totals"]["served"] >= 1, j
-    assert "no_show_pct" in j["totals"] and "no_show_n" in j["totals"], j
-    if j["totals"]["no_show_n"] == 0:
-        assert j["totals"]["no_show_pct"] is None, j
+    t, p = j["totals"], j["previous"]["totals"]
+    assert (t["served"], t["walk_ins"], t["bookings"], t["no_shows"]) == (4, 3, 2, 1), t
+    assert (t["no_show_pct"], t["no_show_n"]) == (50.0, 2), t     # the no-show of 2 bookings
+    assert (p["served"], p["bookings"], p["no_show_pct"], p["no_show_n"]) == (1, 0, None, 0), p
+    assert j["previous"]["from"] == _iso(today - timedelta(days=13)), j
     # The old form still answers as before.
     r = m.get(_path("floor") + "?days=3")
     assert r.status == 200 and len(r.json["days"]) == 3 and "previous" not in r.json, r
@@ -237,7 +264,7 @@ def test_staff_figures(ctx):
     assert r.status == 200, r
     by = {s["staff_id"]: s for s in r.json["staff"]}
     lea, eve = by[S["lea"]], by[S["eve"]]
-    assert (lea["served"], lea["service_median_min"], lea["service_n"]) == (2, 8.0, 2), lea
+    assert (lea["served"], lea["service_median_min"], lea["service_n"]) == (3, 8.0, 3), lea
     assert (lea["csat_pct"], lea["csat_n"]) == (50.0, 2), lea
     assert lea["previous"] == {"served": 1, "service_median_min": 3.0, "service_n": 1,
                                "csat_pct": 100.0, "csat_n": 1}, lea
@@ -265,7 +292,7 @@ def test_chain_figures_per_store_and_pooled_total(ctx):
     by = {s["store_id"]: s for s in stores}
     assert S["lyon"] in by and S["paris"] in by, rows
     lyon = by[S["lyon"]]
-    assert (lyon["open"], lyon["at_risk"], lyon["served"]) == (3, 1, 3), lyon
+    assert (lyon["open"], lyon["at_risk"], lyon["served"]) == (3, 1, 4), lyon
     assert (lyon["approval_pct"], lyon["approval_n"]) == (50.0, 2), lyon
     assert (lyon["first_visit_pct"], lyon["first_visit_n"]) == (50.0, 2), lyon
     assert (lyon["csat_pct"], lyon["csat_n"]) == (50.0, 2), lyon
@@ -311,6 +338,9 @@ def test_csv_of_every_report(ctx):
     # The formula is text with a leading quote; the CSV quoting keeps its commas and quotes.
     assert eve == [[str(S["eve"]), "'" + FORMULA_NAME, "1", "4.0", "1", "", "0", "0", "", "0",
                     "", "0"]], rows
+    lea = [x for x in rows if x[0] == str(S["lea"])]
+    assert lea == [[str(S["lea"]), "Léa Lyon", "3", "8.0", "3", "50.0", "2", "1", "3.0", "1",
+                    "100.0", "1"]], rows
     assert ("\"'=HYPERLINK(\"\"http://evil.test\"\",\"\"x\"\")\"").encode() in \
         m.get(_path("staff") + "?format=csv&" + q).raw
 
