@@ -364,7 +364,8 @@ def test_csv_of_every_report(ctx):
 
 
 def test_csv_cells_are_neutralised(ctx):
-    cell = lambda v: ctx.sql1("select report_csv_cell(%s::json) as c", (v,))["c"]
+    def cell(v):
+        return ctx.sql1("select report_csv_cell(%s::json) as c", (v,))["c"]
     assert cell('"=1+1"') == "'=1+1"
     assert cell('"+33 6"') == "'+33 6"
     assert cell('"-2"') == "'-2"

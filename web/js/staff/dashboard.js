@@ -109,7 +109,9 @@ function rangeChooser(range, today, onChoose) {
   h('button', { type: 'submit', class: 'secondary' }, t('dash.apply')));
 }
 
-async function load(body, session, range) {
+/** Draws the dashboard of `range` in `body`; `current()` false once a later range was chosen,
+ * so a slow answer never replaces a newer one. */
+async function load(body, session, range, current) {
   const store = session.store;
   const tz = store.timezone;
   const q = `from=${range.from}&to=${range.to}`;
@@ -127,12 +129,14 @@ async function load(body, session, range) {
       admin ? get(`/api/reports/chain?${q}`) : null,
     ]);
   } catch (err) {
+    if (!current()) return;
     // A bad custom range: the server names the field; show its words beside the chooser.
     const RANGE_ERRORS = { from: () => `${t('dash.from')}: ${t('dash.err.from')}`, to: () => `${t('dash.to')}: ${t('dash.err.to')}` };
     const mine = RANGE_ERRORS[err.field] ? RANGE_ERRORS[err.field]() : null;
     fill(body, h('p', { class: 'field-error', role: 'alert', id: 'range-error' }, mine || errorText(err, { withField: true })));
     return;
   }
+  if (!current()) return;
   const days = floor.days;
   const tot = floor.totals;
   const prev = floor.previous.totals;
@@ -229,9 +233,11 @@ export async function render({ el, session }) {
   const chooser = h('div');
   const body = h('div', { id: 'dash-body' });
   el.append(chooser, body);
+  let latest = 0;
   const choose = async (range) => {
+    const mine = ++latest;
     fill(chooser, rangeChooser(range, today, choose));
-    await load(body, session, range);
+    await load(body, session, range, () => mine === latest);
   };
   await choose({ from: addDays(today, 1 - DEFAULT_DAYS), to: today });
 }
