@@ -189,7 +189,8 @@ end $$;
 --   approval_pct: approved of the estimates approved or declined in the period (approval_n).
 --   first_visit_pct: of the visits done in the period that name a device (first_visit_n), those
 --     not followed within 30 days of their end by another visit or a repair order for the same
---     serial, in any store. A repair opened during the visit counts as a follow-up.
+--     serial, in any store. A repair opened during the visit counts as a follow-up. A visit of
+--     the last 30 days is counted as resolved so far: its figure may still fall.
 --   served: visits done in the period; csat_pct: answers of 4-5 of the surveys answered in the
 --     period (csat_n).
 -- Every percentage is null when its n is 0. Pooled over the stores, so a chain's total weighs
@@ -480,8 +481,8 @@ $$;
 -- A report as CSV: the table p_table (default p_default) of p_report, that is a member holding
 -- an array of row objects. The columns are the first row's members in order, a nested object's
 -- as "member.sub" (e.g. previous.served); lines end in CRLF. An empty table is an empty file.
--- Returns {filename, csv}; the filename names the report, the store (or the chain), the table
--- when it is not the default, and the range.
+-- Returns {filename, csv}; the filename names the report, the store (none for the chain's), the
+-- table when it is not the default, and the range.
 create or replace function report_csv(p_report json, p_table text, p_default text) returns json
 language plpgsql immutable as $$
 declare
@@ -518,8 +519,7 @@ begin
     end if;
     return json_build_object(
         'filename', regexp_replace(
-            concat_ws('-', 'carnet', p_report ->> 'report', coalesce(p_report ->> 'store_code',
-                                                                     'chain'),
+            concat_ws('-', 'carnet', p_report ->> 'report', p_report ->> 'store_code',
                       case when tbl <> p_default then tbl end,
                       (p_report ->> 'from') || '_' || (p_report ->> 'to')) || '.csv',
             '[^A-Za-z0-9._-]', '_', 'g'),

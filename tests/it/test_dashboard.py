@@ -354,7 +354,7 @@ def test_csv_of_every_report(ctx):
     assert "previous.csat_n" in rows[0], rows
     assert rows[-1][0] == "" and len(rows) == 1 + 1 + len(
         ctx.sql("select 1 from stores where closed_at is null")), rows
-    assert 'filename="carnet-chain-chain-' in r.header("Content-Disposition"), r
+    assert 'filename="carnet-chain-%s_' % _iso(today - timedelta(days=6)) in r.header("Content-Disposition"), r
     # The table by name; an unknown one names the choices.
     r = m.get(_path("floor") + "?format=csv&table=days&" + q)
     assert r.status == 200
