@@ -1,4 +1,5 @@
--- Reports: the floor report per local day and the store's list of repair orders.
+-- Reports: the floor report per local day, the store's list of repair orders, and the
+-- dashboard's figures over a range of dates beside the period before, with one CSV renderer.
 --
 -- Loaded after the numbered migrations on every migrate, so this file holds each function's
 -- one current definition (create or replace) and re-creates its triggers; tables, indexes and
