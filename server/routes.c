@@ -268,6 +268,12 @@ const struct route routes[] = {
     /* ---- reports (report.c) ---- */
     {"GET", "/api/stores/{store}/reports/floor", report_floor, ACCESS_MANAGER,
      "bookings, no-shows, walk-ins, waits and service times per local day"},
+    {"GET", "/api/stores/{store}/reports/repairs", report_repair_figures, ACCESS_MANAGER,
+     "repair figures over a range of dates, beside the period before (CSV too)"},
+    {"GET", "/api/stores/{store}/reports/staff", report_staff, ACCESS_MANAGER,
+     "per staff member: served, service time, satisfaction, over a range (CSV too)"},
+    {"GET", "/api/reports/chain", report_chain, ACCESS_ADMIN,
+     "every store's headline figures and the chain's total over a range (CSV too)"},
     {"GET", "/api/stores/{store}/repairs", report_repairs, ACCESS_STAFF,
      "the store's repair orders, newest first, by state"},
 

@@ -809,6 +809,62 @@ begin
             group by 1) w), '[]'::json));
 end $$;
 
+-- The survey figures of a store between two instants: n answers, CSAT (% of 4-5), CES (mean
+-- effort) and NPS, each null when n is 0.
+create or replace function survey_figures(p_store bigint, p_lo timestamptz, p_hi timestamptz)
+returns json language sql stable as $$
+    select json_build_object(
+        'n', count(*),
+        'csat', round(100.0 * count(*) filter (where satisfaction >= 4) / nullif(count(*), 0), 1),
+        'ces', round(avg(effort), 2),
+        'nps', round(100.0 * (count(*) filter (where recommendation >= 9)
+                              - count(*) filter (where recommendation <= 6))
+                     / nullif(count(*), 0), 1))
+    from surveys
+    where store_id = p_store and answered_at >= p_lo and answered_at < p_hi
+$$;
+
+-- GET .../reports/satisfaction?from=&to=: survey_figures over local dates from..to (default the
+-- last 7 days) and the period before, and per week (Monday, local) of the answers in the range,
+-- each week's n beside its percentages.
+create or replace function survey_report_period(p_actor bigint, p_store bigint, p_from text,
+                                                p_to text, p_request text)
+returns json language plpgsql stable as $$
+declare
+    s stores;
+    rg record;
+    lo timestamptz;
+    hi timestamptz;
+begin
+    select * into s from stores where id = p_store;
+    if not found then
+        perform carnet_fail(404, 'not_found', 'store', 'no such store');
+    end if;
+    select * into rg from report_range(s.timezone, p_from, p_to, 7);
+    lo := rg.d_from::timestamp at time zone s.timezone;
+    hi := (rg.d_to + 1)::timestamp at time zone s.timezone;
+    return json_build_object(
+        'report', 'satisfaction', 'store_id', s.id, 'store_code', s.code,
+        'timezone', s.timezone, 'from', rg.d_from, 'to', rg.d_to,
+        'totals', survey_figures(s.id, lo, hi),
+        'previous', json_build_object(
+            'from', rg.prev_from, 'to', rg.prev_to,
+            'totals', survey_figures(s.id, rg.prev_from::timestamp at time zone s.timezone, lo)),
+        'weeks', coalesce((
+            select json_agg(w order by w.week) from (
+                select (date_trunc('week', answered_at at time zone s.timezone))::date as week,
+                       count(*) as n,
+                       round(100.0 * count(*) filter (where satisfaction >= 4) / count(*), 1)
+                           as csat,
+                       round(avg(effort), 2) as ces,
+                       round(100.0 * (count(*) filter (where recommendation >= 9)
+                                      - count(*) filter (where recommendation <= 6))
+                             / count(*), 1) as nps
+                from surveys
+                where store_id = s.id and answered_at >= lo and answered_at < hi
+                group by 1) w), '[]'::json));
+end $$;
+
 create or replace function outbox_list(p_actor bigint, p_store bigint, p_status text, p_limit int)
 returns json language plpgsql stable as $$
 begin

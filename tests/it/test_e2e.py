@@ -164,6 +164,21 @@ def test_manager_runs_the_rota(ctx):
     journey(ctx, "rota", {"CARNET_E2E_ROTA_WEEK": week.isoformat()})
 
 
+def test_dashboard_range_and_csv(ctx):
+    # Issue 14, point 4: three visits served in Paris 20 days ago, inside the last 30 days but
+    # not the last 7, so choosing the longer range changes the figures.
+    ctx.sql("insert into visits (store_id, kind, day, ticket, name, status, arrived_at,"
+            " queued_at, called_at, service_started_at, done_at)"
+            " select s.id, 'walk_in', y, 950 + i, 'Past Visitor', 'done', a, a,"
+            " a + interval '5 minutes', a + interval '5 minutes', a + interval '20 minutes'"
+            " from stores s, generate_series(1, 3) i,"
+            " lateral (select (now() at time zone s.timezone)::date - 20 as y) d,"
+            " lateral (select (d.y + time '11:00') at time zone s.timezone"
+            " + make_interval(mins => 30 * i) as a) x"
+            " where s.code = 'paris-opera'")
+    journey(ctx, "dashboard")
+
+
 def test_door_to_bench(ctx):
     """Issue 13: check-in -> serving card -> hand-over -> bench queue -> diagnosis, with a
     booking that holds the serial and the problem, and an earlier visit of the device at Lyon."""
