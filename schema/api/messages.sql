@@ -817,9 +817,12 @@ returns json language sql stable as $$
         'n', count(*),
         'csat', round(100.0 * count(*) filter (where satisfaction >= 4) / nullif(count(*), 0), 1),
         'ces', round(avg(effort), 2),
+        'ces_n', count(effort),
+        -- the score alone is an answer (036): effort and NPS are over those who gave them
         'nps', round(100.0 * (count(*) filter (where recommendation >= 9)
                               - count(*) filter (where recommendation <= 6))
-                     / nullif(count(*), 0), 1))
+                     / nullif(count(recommendation), 0), 1),
+        'nps_n', count(recommendation))
     from surveys
     where store_id = p_store and answered_at >= p_lo and answered_at < p_hi
 $$;

@@ -106,9 +106,9 @@ function draw() {
   const waiting = board.waiting;
   fill($('#b-waiting'), waiting.slice(0, MAX_WAITING).map((v) => h('li', null, ticket(v))),
     waiting.length > MAX_WAITING ? h('li', { class: 'more' }, t('board.more', { n: waiting.length - MAX_WAITING })) : null);
-  const last = waiting[waiting.length - 1];
+  // The wait of someone joining now: the same figure the join form and the line page give.
   $('#b-wait').textContent = waiting.length
-    ? t('board.wait', { n: Math.max(1, Math.round((last.wait_s || 0) / 60)) })
+    ? t('board.wait', { n: Math.max(1, Math.round((board.join_wait_s || 0) / 60)) })
     : t('board.empty');
   drawClock();
   drawSound();
