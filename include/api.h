@@ -39,6 +39,10 @@ bool api_query_int(struct req *r, const char *name, long long min, long long max
 /* Like api_query_int for a yes/no flag ("true"/"false"/"1"/"0"); writes "true"/"false". */
 bool api_query_bool(struct req *r, const char *name, bool def, const char **out);
 
+/* A report's `format` query parameter: *csv false for json (the default), true for csv;
+ * anything else replies 422 invalid naming `format` and returns false. */
+bool api_query_format(struct req *r, bool *csv);
+
 /* True when the request has a JSON object body; otherwise replies 400 missing_body. */
 bool api_need_body(struct req *r);
 /* The body text for SQL exactly as received (validated as a JSON object by the dispatcher),
@@ -54,6 +58,10 @@ void api_call(struct req *r, struct sql_stmt *stmt, const char *const *params, a
 /* api_call whose answer is the reply: the JSON value of the first column, with `status`
  * (200/201) on success; a NULL or missing row is 404; a failure is the mapped error. */
 void api_send(struct req *r, struct sql_stmt *stmt, const char *const *params, int status);
+
+/* api_call whose answer, a JSON object {"filename", "csv"} (report_csv in SQL), is the reply:
+ * 200 text/csv as an attachment of that file name; a failure is the mapped error. */
+void api_send_csv(struct req *r, struct sql_stmt *stmt, const char *const *params);
 
 /* Reply with the JSON value the SQL function built (first column of the first row). */
 void api_reply_result(struct req *r, int status, const struct db_result *res);

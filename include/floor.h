@@ -35,6 +35,10 @@ void floor_visit_left(struct req *r);
 /* the serving card, calling one given person, handing a visit to a colleague */
 void floor_visit_card(struct req *r);
 void floor_visit_call(struct req *r);
+/* POST /api/visits/{id}/recall: calls a called person again, to the caller's desk. */
+void floor_visit_recall(struct req *r);
+/* PUT /api/session/desk: names the desk the caller serves from in this session. */
+void floor_desk_set(struct req *r);
 void floor_visit_transfer(struct req *r);
 
 /* the floor rules of a store: check-in window, default service time, line size, max skips */

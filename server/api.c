@@ -76,6 +76,17 @@ bool api_query_bool(struct req *r, const char *name, bool def, const char **out)
     return true;
 }
 
+bool api_query_format(struct req *r, bool *csv)
+{
+    const char *v = http_query(r, "format");
+    *csv = v && strcmp(v, "csv") == 0;
+    if (v && !*csv && strcmp(v, "json") != 0) {
+        http_reply_error(r, 422, "invalid", "format", "format is json or csv");
+        return false;
+    }
+    return true;
+}
+
 bool api_need_body(struct req *r)
 {
     if (!r->json) {
@@ -210,6 +221,39 @@ json_t *api_result_object(struct req *r, const struct db_result *res)
         return NULL;
     }
     return j;
+}
+
+#define CSV_DISPOSITION "attachment; filename=\"\""
+
+static void reply_csv(struct req *r, const struct db_result *res)
+{
+    json_t *j = api_result_object(r, res);
+    if (!j)
+        return;
+    const char *name = json_string_value(json_object_get(j, "filename"));
+    json_t *csv = json_object_get(j, "csv");
+    /* The name is SQL's, made of [A-Za-z0-9._-] only, so it needs no quoting rules. */
+    size_t len = name ? sizeof CSV_DISPOSITION + strlen(name) : 0;
+    char *disp = name ? malloc(len) : NULL;
+    if (disp)
+        snprintf(disp, len, "attachment; filename=\"%s\"", name);
+    if (!json_is_string(csv) || !disp) {
+        if (name && !disp)
+            http_reply_oom(r);
+        else
+            http_reply_error(r, 500, "internal", NULL, "unexpected database answer");
+    } else {
+        http_add_header(r, "Content-Disposition", disp);
+        http_reply_raw(r, 200, "text/csv; charset=utf-8", json_string_value(csv),
+                       json_string_length(csv));
+    }
+    free(disp);
+    json_decref(j);
+}
+
+void api_send_csv(struct req *r, struct sql_stmt *stmt, const char *const *params)
+{
+    api_call(r, stmt, params, reply_csv);
 }
 
 struct api_job {

@@ -171,6 +171,10 @@ static int principal_from_json(struct principal *p, json_t *j)
              json_string_value(json_object_get(j, "name"))
                  ? json_string_value(json_object_get(j, "name"))
                  : "");
+    snprintf(p->desk, sizeof(p->desk), "%s",
+             json_string_value(json_object_get(j, "desk"))
+                 ? json_string_value(json_object_get(j, "desk"))
+                 : "");
     p->nstores = 0;
     if (json_is_array(stores) && json_array_size(stores) > 0) {
         p->stores = calloc(json_array_size(stores), sizeof(*p->stores));
@@ -549,6 +553,8 @@ void auth_me(struct req *r)
     /* The staff app locks a shared tablet after this long without a touch (auth.c header). */
     if (me)
         json_object_set_new(me, "idle_seconds", json_integer(config.session_idle_s));
+    if (me)
+        json_object_set_new(me, "desk", json_string(r->who.desk));
     /* Readable only by same-origin pages (no CORS), so handing it back leaks nothing. */
     if (me && r->who.csrf[0])
         json_object_set_new(me, "csrf", json_string(r->who.csrf));

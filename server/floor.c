@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "auth.h"
 #include "device.h"
 #include "http.h"
 #include "link.h"
@@ -52,13 +53,17 @@ static struct sql_stmt q_line_leave =
 static struct sql_stmt q_queue =
     SQL_STMT("floor_queue", "select floor_queue($1::bigint, $2::bigint)", 2);
 static struct sql_stmt q_call_next = SQL_STMT(
-    "floor_call_next", "select floor_call_next($1::bigint, $2::bigint, $3::bigint, $4)", 4);
+    "floor_call_next", "select floor_call_next($1::bigint, $2::bigint, $3::bigint, $4, $5)", 5);
 static struct sql_stmt q_move =
     SQL_STMT("floor_visit_move", "select floor_visit_move($1::bigint, $2::bigint, $3, $4)", 4);
 static struct sql_stmt q_card =
     SQL_STMT("floor_visit_card", "select floor_visit_card($1::bigint, $2::bigint, $3)", 3);
 static struct sql_stmt q_call =
-    SQL_STMT("floor_visit_call", "select floor_visit_call($1::bigint, $2::bigint, $3)", 3);
+    SQL_STMT("floor_visit_call", "select floor_visit_call($1::bigint, $2::bigint, $3, $4)", 4);
+static struct sql_stmt q_recall =
+    SQL_STMT("floor_visit_recall", "select floor_visit_recall($1::bigint, $2::bigint, $3, $4)", 4);
+static struct sql_stmt q_desk =
+    SQL_STMT("floor_desk_set", "select floor_desk_set($1::bigint, $2, $3, $4::jsonb)", 4);
 static struct sql_stmt q_transfer =
     SQL_STMT("floor_visit_transfer",
              "select floor_visit_transfer($1::bigint, $2::bigint, $3::jsonb, $4)", 4);
@@ -369,7 +374,7 @@ void floor_call_next(struct req *r)
     const char *store = api_path_id(r, "store");
     json_t *sp = r->json ? json_object_get(r->json, "specialist_id") : NULL;
     char spec[24];
-    const char *params[4] = {r->who.staff_id, store, NULL, r->id};
+    const char *params[5] = {r->who.staff_id, store, NULL, r->id, r->who.desk};
 
     if (!store)
         return;
@@ -384,11 +389,12 @@ void floor_call_next(struct req *r)
     api_send(r, &q_call_next, params, 200);
 }
 
-/* (actor, visit id, request id): the serving card, calling one given person. */
+/* (actor, visit id, request id, the session's desk): the serving card (which takes no desk),
+ * calling one given person. */
 static void visit_call(struct req *r, struct sql_stmt *stmt)
 {
     const char *id = api_path_id(r, "id");
-    const char *params[3] = {r->who.staff_id, id, r->id};
+    const char *params[4] = {r->who.staff_id, id, r->id, r->who.desk};
     if (id)
         api_send(r, stmt, params, 200);
 }
@@ -401,6 +407,27 @@ void floor_visit_card(struct req *r)
 void floor_visit_call(struct req *r)
 {
     visit_call(r, &q_call);
+}
+
+void floor_visit_recall(struct req *r)
+{
+    visit_call(r, &q_recall);
+}
+
+/* PUT /api/session/desk: the desk rests on the caller's own session, named by its token hash. */
+void floor_desk_set(struct req *r)
+{
+    char hash[65];
+    const char *params[4] = {r->who.staff_id, r->id, hash, NULL};
+
+    if (!api_need_body(r))
+        return;
+    if (auth_session_hash(r, hash) < 0) {
+        http_reply_error(r, 401, "unauthenticated", NULL, "sign in first");
+        return;
+    }
+    params[3] = api_body(r);
+    api_send(r, &q_desk, params, 200);
 }
 
 void floor_visit_transfer(struct req *r)

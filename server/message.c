@@ -48,6 +48,11 @@ static struct sql_stmt q_survey_answer =
     SQL_STMT("survey_answer", "select survey_answer($1, $2)", 2);
 static struct sql_stmt q_survey_report =
     SQL_STMT("survey_report", "select survey_report($1, $2, $3, $4)", 4);
+static struct sql_stmt q_survey_period =
+    SQL_STMT("survey_report_period", "select survey_report_period($1, $2, $3, $4, $5)", 5);
+static struct sql_stmt q_survey_csv =
+    SQL_STMT("survey_report_csv",
+             "select report_csv(survey_report_period($1, $2, $3, $4, $5), $6, 'weeks')", 6);
 static struct sql_stmt q_outbox_list =
     SQL_STMT("outbox_list", "select outbox_list($1, $2, $3, $4)", 4);
 static struct sql_stmt q_outbox_retry =
@@ -188,8 +193,9 @@ void message_survey_answer(struct req *r)
 
     if (!link_from_path(r, "token", hash) || !api_need_body(r))
         return;
-    if (!body_int(r, "satisfaction", true) || !body_int(r, "effort", true) ||
-        !body_int(r, "recommendation", true))
+    /* Either part may come alone: the score from the tap on the link, the rest later. */
+    if (!body_int(r, "satisfaction", false) || !body_int(r, "effort", false) ||
+        !body_int(r, "recommendation", false))
         return;
     /* The comment is personal data like a message text. */
     if (!(body =
@@ -200,14 +206,29 @@ void message_survey_answer(struct req *r)
     free(body);
 }
 
+/* ?weeks=N is the report's first form, kept for its callers; from, to or format=csv ask for the
+ * dashboard's: a range of dates beside the period before (survey_report_period). */
 void message_survey_report(struct req *r)
 {
     const char *store = api_path_id(r, "store");
+    const char *from, *to;
     char weeks[24];
-    if (!store || !api_query_int(r, "weeks", 1, REPORT_WEEKS_MAX, REPORT_WEEKS_DEFAULT, weeks))
+    bool csv;
+    if (!store || !api_query_int(r, "weeks", 1, REPORT_WEEKS_MAX, REPORT_WEEKS_DEFAULT, weeks) ||
+        !api_query_format(r, &csv))
         return;
-    const char *params[4] = {r->who.staff_id, store, weeks, r->id};
-    api_send(r, &q_survey_report, params, 200);
+    from = http_query(r, "from");
+    to = http_query(r, "to");
+    if (!from && !to && !csv) {
+        const char *params[4] = {r->who.staff_id, store, weeks, r->id};
+        api_send(r, &q_survey_report, params, 200);
+        return;
+    }
+    const char *params[6] = {r->who.staff_id, store, from, to, r->id, http_query(r, "table")};
+    if (csv)
+        api_send_csv(r, &q_survey_csv, params);
+    else
+        api_send(r, &q_survey_period, params, 200);
 }
 
 void message_outbox_list(struct req *r)

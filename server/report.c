@@ -1,12 +1,16 @@
 /*
- * report: the manager's floor report and the store's repair list.
+ * report: the manager's floor report, the store's repair list, and the dashboard's figures.
  *
- * Both are reads of the store in the path (the dispatcher checked the caller's role there), so
- * C only refuses malformed query strings, naming the field, before the one SQL call; the SQL
- * functions in schema/007_reports.sql shape the whole reply.
+ * The store reads are of the store in the path (the dispatcher checked the caller's role there),
+ * and the chain's is for admins, so C only refuses malformed query strings, naming the field,
+ * before the one SQL call; the SQL functions in schema/api/reports.sql shape the whole reply,
+ * dates included: a range (from, to, the period before) is parsed and checked once, in SQL
+ * (report_range). A CSV is the same call wrapped in report_csv, so every report's CSV is made
+ * by one function.
  */
 #include "report.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 #include "api.h"
@@ -23,15 +27,89 @@
 static struct sql_stmt q_floor = SQL_STMT("report_floor", "select report_floor($1, $2, $3, $4)", 4);
 static struct sql_stmt q_repairs =
     SQL_STMT("report_repairs", "select report_repairs($1, $2, $3, $4, $5)", 5);
+static struct sql_stmt q_floor_period =
+    SQL_STMT("report_floor_period", "select report_floor_period($1, $2, $3, $4, $5, $6)", 6);
+static struct sql_stmt q_floor_csv =
+    SQL_STMT("report_floor_csv",
+             "select report_csv(report_floor_period($1, $2, $3, $4, $5, $6), $7, 'days')", 7);
+static struct sql_stmt q_figures =
+    SQL_STMT("report_repairs_period", "select report_repairs_period($1, $2, $3, $4, $5)", 5);
+static struct sql_stmt q_figures_csv =
+    SQL_STMT("report_repairs_csv",
+             "select report_csv(report_repairs_period($1, $2, $3, $4, $5), $6, 'figures')", 6);
+static struct sql_stmt q_staff =
+    SQL_STMT("report_staff", "select report_staff($1, $2, $3, $4, $5)", 5);
+static struct sql_stmt q_staff_csv = SQL_STMT(
+    "report_staff_csv", "select report_csv(report_staff($1, $2, $3, $4, $5), $6, 'staff')", 6);
+static struct sql_stmt q_chain = SQL_STMT("report_chain", "select report_chain($1, $2, $3, $4)", 4);
+static struct sql_stmt q_chain_csv = SQL_STMT(
+    "report_chain_csv", "select report_csv(report_chain($1, $2, $3, $4), $5, 'stores')", 5);
 
+/*
+ * A ranged report of the store in the path: params are actor, store, from, to, request id and
+ * the CSV's table, as the statements above take them; `json` and `csv` are its two forms.
+ */
+static void send_ranged(struct req *r, struct sql_stmt *json, struct sql_stmt *csv)
+{
+    const char *store = api_path_id(r, "store");
+    bool as_csv;
+    if (!store || !api_query_format(r, &as_csv))
+        return;
+    const char *params[6] = {r->who.staff_id,     store, http_query(r, "from"),
+                             http_query(r, "to"), r->id, http_query(r, "table")};
+    if (as_csv)
+        api_send_csv(r, csv, params);
+    else
+        api_send(r, json, params, 200);
+}
+
+/* ?days=N (the last N days, without the period before) is the report's first form, kept for
+ * its callers; from, to or format=csv ask for the ranged one, whose default length is still N. */
 void report_floor(struct req *r)
 {
     const char *store = api_path_id(r, "store");
+    const char *from, *to;
     char days[24];
-    if (!store || !api_query_int(r, "days", 1, REPORT_DAYS_MAX, REPORT_DAYS_DEFAULT, days))
+    bool csv;
+    if (!store || !api_query_int(r, "days", 1, REPORT_DAYS_MAX, REPORT_DAYS_DEFAULT, days) ||
+        !api_query_format(r, &csv))
         return;
-    const char *params[4] = {r->who.staff_id, store, days, r->id};
-    api_send(r, &q_floor, params, 200);
+    from = http_query(r, "from");
+    to = http_query(r, "to");
+    if (!from && !to && !csv) {
+        const char *params[4] = {r->who.staff_id, store, days, r->id};
+        api_send(r, &q_floor, params, 200);
+        return;
+    }
+    const char *params[7] = {r->who.staff_id, store, from, to, days, r->id, http_query(r, "table")};
+    if (csv)
+        api_send_csv(r, &q_floor_csv, params);
+    else
+        api_send(r, &q_floor_period, params, 200);
+}
+
+void report_repair_figures(struct req *r)
+{
+    send_ranged(r, &q_figures, &q_figures_csv);
+}
+
+void report_staff(struct req *r)
+{
+    send_ranged(r, &q_staff, &q_staff_csv);
+}
+
+/* No store in the path: the route lets admins only in, and report_chain checks it again. */
+void report_chain(struct req *r)
+{
+    bool csv;
+    if (!api_query_format(r, &csv))
+        return;
+    const char *params[5] = {r->who.staff_id, http_query(r, "from"), http_query(r, "to"), r->id,
+                             http_query(r, "table")};
+    if (csv)
+        api_send_csv(r, &q_chain_csv, params);
+    else
+        api_send(r, &q_chain, params, 200);
 }
 
 void report_repairs(struct req *r)

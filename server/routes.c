@@ -159,6 +159,10 @@ const struct route routes[] = {
     {"GET", "/api/visits/{id}", floor_visit_card, ACCESS_STAFF,
      "the serving card: service, the customer's words, the device and its history"},
     {"POST", "/api/visits/{id}/call", floor_visit_call, ACCESS_FLOOR, "call this person"},
+    {"POST", "/api/visits/{id}/recall", floor_visit_recall, ACCESS_FLOOR,
+     "call a called person again (the board chimes again)"},
+    {"PUT", "/api/session/desk", floor_desk_set, ACCESS_FLOOR,
+     "the desk I serve from in this session, shown on the board when I call"},
     {"POST", "/api/visits/{id}/transfer", floor_visit_transfer, ACCESS_FLOOR,
      "hand a visit to a colleague of the floor"},
     {"POST", "/api/visits/{id}/handover", handover_visit, ACCESS_FLOOR,
@@ -266,6 +270,12 @@ const struct route routes[] = {
     /* ---- reports (report.c) ---- */
     {"GET", "/api/stores/{store}/reports/floor", report_floor, ACCESS_MANAGER,
      "bookings, no-shows, walk-ins, waits and service times per local day"},
+    {"GET", "/api/stores/{store}/reports/repairs", report_repair_figures, ACCESS_MANAGER,
+     "repair figures over a range of dates, beside the period before (CSV too)"},
+    {"GET", "/api/stores/{store}/reports/staff", report_staff, ACCESS_MANAGER,
+     "per staff member: served, service time, satisfaction, over a range (CSV too)"},
+    {"GET", "/api/reports/chain", report_chain, ACCESS_ADMIN,
+     "every store's headline figures and the chain's total over a range (CSV too)"},
     {"GET", "/api/stores/{store}/repairs", report_repairs, ACCESS_STAFF,
      "the store's repair orders, newest first, by state"},
 

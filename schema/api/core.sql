@@ -69,6 +69,7 @@ begin
     end if;
     return json_build_object(
         'staff_id', st.id, 'name', st.name, 'email', st.email, 'admin', st.is_admin,
+        'desk', s.desk,
         'stores', coalesce((select json_agg(json_build_object('store_id', store_id,
                                                               'roles', roles) order by store_id)
                             from (select store_id, sum(carnet_role_bit(role))::int as roles

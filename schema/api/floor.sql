@@ -93,12 +93,13 @@ language sql stable as $$
 $$;
 
 -- The public picture of one visit and of the line (no names beyond an initial: carnetd took it
--- from the clear name before sealing it, 018).
+-- from the clear name before sealing it, 018). Of whoever calls, only the desk they named or
+-- their first name (036): not which staff member it is.
 create or replace function floor_visit_public(v visits) returns jsonb
 language sql stable as $$
     select jsonb_build_object('id', v.id, 'ticket', v.ticket, 'initial', v.initial,
-                              'kind', v.kind, 'status', v.status,
-                              'specialist_id', v.specialist_id)
+                              'kind', v.kind, 'status', v.status, 'desk', v.desk,
+                              'called_at', v.called_at)
 $$;
 
 create or replace function floor_line_public(p_store bigint) returns jsonb
@@ -139,7 +140,7 @@ language sql stable as $$
                              'due_at', v.due_at, 'arrived_at', v.arrived_at,
                              'called_at', v.called_at, 'service_started_at',
                              v.service_started_at, 'done_at', v.done_at, 'left_at', v.left_at,
-                             'specialist_id', v.specialist_id, 'skips', v.skips,
+                             'specialist_id', v.specialist_id, 'desk', v.desk, 'skips', v.skips,
                              'problem', v.problem, 'serial', v.device_serial,
                              'repair_id', v.repair_id, 'left_reason', v.left_reason)
 $$;
@@ -336,7 +337,7 @@ $$;
 -- makes concurrent callers take different people; the status re-check under the row lock means
 -- a person called by a transaction that just committed is passed over, never handed out twice.
 create or replace function floor_call_next(p_actor bigint, p_store bigint, p_specialist bigint,
-                                p_req text) returns json
+                                p_req text, p_desk text default null) returns json
 language plpgsql as $$
 declare
     v visits;
@@ -357,16 +358,27 @@ begin
     if not found then
         perform carnet_fail(409, 'line_empty', null, 'nobody is waiting');
     end if;
-    return floor_call_do(v, p_actor, who, p_req);
+    return floor_call_do(v, p_actor, who, p_req, p_desk);
 end $$;
 
+-- Where the board sends a called person: the caller's desk for this session (p_desk, from the
+-- session carnetd resolved), or the first name of whoever serves them when they named no desk
+-- or someone else is called for.
+create or replace function floor_call_desk(p_actor bigint, who bigint, p_desk text) returns text
+language sql stable as $$
+    select coalesce(case when who = p_actor then nullif(btrim(p_desk), '') end,
+                    left(split_part(btrim((select name from staff where id = who)), ' ', 1), 40))
+$$;
+
 -- Calls one waiting visit (locked by the caller, status re-checked under the lock) for `who`.
-create or replace function floor_call_do(v visits, p_actor bigint, who bigint, p_req text)
+create or replace function floor_call_do(v visits, p_actor bigint, who bigint, p_req text,
+                                         p_desk text default null)
 returns json language plpgsql as $$
 declare
     c record;
 begin
-    update visits set status = 'called', called_at = now(), specialist_id = who
+    update visits set status = 'called', called_at = now(), specialist_id = who,
+                      desk = floor_call_desk(p_actor, who, p_desk)
     where id = v.id returning * into v;
     -- Called: a booked customer's wait is over (no "running late" any more), and whoever left
     -- a way to reach them is told to come to the desk.
@@ -388,7 +400,8 @@ end $$;
 -- POST /api/visits/{id}/call: calls this person (not the next in order) for the caller. Only a
 -- waiting visit can be called: the row lock and the re-check make a second caller get 409, so
 -- one person is never handed to two staff.
-create or replace function floor_visit_call(p_actor bigint, p_visit bigint, p_req text)
+create or replace function floor_visit_call(p_actor bigint, p_visit bigint, p_req text,
+                                            p_desk text default null)
 returns json language plpgsql as $$
 declare
     v visits := floor_visit_lock(p_actor, p_visit);
@@ -398,7 +411,33 @@ begin
             format('cannot call a visit that is %s', v.status),
             jsonb_build_object('status', v.status));
     end if;
-    return floor_call_do(v, p_actor, p_actor, p_req);
+    return floor_call_do(v, p_actor, p_actor, p_req, p_desk);
+end $$;
+
+-- POST /api/visits/{id}/recall: calls a called person again (they have not come to the desk).
+-- The board takes it as a new call (its chime plays again); the desk becomes the recaller's
+-- when they are the one serving, else stays where the person was sent. No second message.
+create or replace function floor_visit_recall(p_actor bigint, p_visit bigint, p_req text,
+                                              p_desk text default null)
+returns json language plpgsql as $$
+declare
+    v visits := floor_visit_lock(p_actor, p_visit);
+begin
+    if v.status <> 'called' then
+        perform carnet_fail_extra(409, 'wrong_state', 'status',
+            format('cannot call again a visit that is %s', v.status),
+            jsonb_build_object('status', v.status));
+    end if;
+    update visits set called_at = now(),
+                      desk = case when specialist_id = p_actor
+                                  then floor_call_desk(p_actor, p_actor, p_desk) else desk end
+    where id = v.id returning * into v;
+    perform carnet_audit(p_actor, 'recall', 'visit', v.id::text, p_req);
+    perform floor_emit(v.store_id, 'called', v,
+                       jsonb_build_object('name', v.name, 'recall', true,
+                                          'specialist', (select name from staff
+                                                         where id = v.specialist_id)));
+    return floor_visit_json(v);
 end $$;
 
 -- Locks a visit that the actor works the floor of, or fails (404 / 403).
@@ -716,7 +755,35 @@ begin
     return repair_json(r.id);
 end $$;
 
--- The wall board: tickets and initials only.
+-- PUT /api/session/desk {"desk": "Desk 3"}: the desk the caller serves from, for the session
+-- they call with (p_session, its token hash); '' clears it. The next call carries it to the board.
+create or replace function floor_desk_set(p_actor bigint, p_request_id text, p_session text,
+                                          p_body jsonb) returns json
+language plpgsql as $$
+declare
+    d text;
+begin
+    if jsonb_typeof(p_body->'desk') is distinct from 'string' then
+        perform carnet_fail(422, 'invalid', 'desk', 'desk is a text (empty to clear it)');
+    end if;
+    d := btrim(p_body->>'desk');
+    if char_length(d) > 40 then
+        perform carnet_fail(422, 'invalid', 'desk', 'a desk name has at most 40 characters');
+    end if;
+    if d ~ '[[:cntrl:]]' then
+        perform carnet_fail(422, 'invalid', 'desk', 'a desk name is one line of text');
+    end if;
+    update sessions set desk = d where token_hash = p_session and staff_id = p_actor;
+    if not found then
+        perform carnet_fail(401, 'unauthenticated', null, 'sign in first');
+    end if;
+    perform carnet_audit(p_actor, 'desk', 'staff', p_actor::text, p_request_id);
+    return json_build_object('desk', d);
+end $$;
+
+-- The wall board: tickets and initials only, and the desk (or first name) each one is called to.
+-- 'recent' is the last few called who are no longer waiting for the desk; the time zone is for
+-- the board's clock.
 create or replace function floor_board(p_store bigint) returns json
 language plpgsql stable as $$
 begin
@@ -726,6 +793,14 @@ begin
     return json_build_object(
         'store_id', p_store,
         'store_name', (select name from stores where id = p_store),
+        'store_code', (select code from stores where id = p_store),
+        'timezone', (select timezone from stores where id = p_store),
+        'recent', coalesce((select json_agg(floor_visit_public(x) order by x.called_at desc)
+                            from (select * from visits v
+                                  where v.store_id = p_store and v.day = floor_today(p_store)
+                                    and v.called_at is not null and v.status <> 'called'
+                                    and v.status <> 'waiting'
+                                  order by v.called_at desc limit 5) x), '[]'::json),
         'serving', coalesce((select json_agg(floor_visit_public(v) order by v.called_at)
                              from visits v where v.store_id = p_store
                                and v.status in ('called', 'in_service')), '[]'::json),

@@ -704,6 +704,7 @@ begin
     return s;
 end $$;
 
+-- answered: the first question (satisfaction) is answered; followup: so is the rest.
 create or replace function survey_get(p_token_hash text) returns json
 language plpgsql stable as $$
 declare
@@ -712,13 +713,21 @@ begin
     return json_build_object('ref_type', s.ref_type, 'store',
                              (select name from stores where id = s.store_id),
                              'answered', s.answered_at is not null,
+                             'satisfaction', s.satisfaction,
+                             'followup', s.followup_at is not null,
                              'expires_at', s.expires_at);
 end $$;
 
+-- A survey is two parts, each answered once: the satisfaction score (what the tap on one of the
+-- message's links sends, alone) and then, optionally, effort, recommendation and a comment. A
+-- body may carry either part or both; a part answered before is 409 already_answered, and the
+-- first answer is never changed by a later call. The rest cannot come before the score.
 create or replace function survey_answer(p_token_hash text, p_body jsonb) returns json
 language plpgsql as $$
 declare
     s surveys%rowtype := survey_by_token(p_token_hash);
+    v_first boolean := p_body ? 'satisfaction';
+    v_rest boolean := p_body ?| array['effort', 'recommendation', 'comment'];
     v_sat int;
     v_eff int;
     v_rec int;
@@ -728,13 +737,16 @@ begin
     v_sat := (p_body->>'satisfaction')::int;
     v_eff := (p_body->>'effort')::int;
     v_rec := (p_body->>'recommendation')::int;
-    if v_sat is null or v_sat not between 1 and 5 then
+    if not v_first and not v_rest then
         perform carnet_fail(422, 'invalid', 'satisfaction', 'satisfaction is from 1 to 5');
     end if;
-    if v_eff is null or v_eff not between 1 and 7 then
+    if v_first and (v_sat is null or v_sat not between 1 and 5) then
+        perform carnet_fail(422, 'invalid', 'satisfaction', 'satisfaction is from 1 to 5');
+    end if;
+    if p_body ? 'effort' and (v_eff is null or v_eff not between 1 and 7) then
         perform carnet_fail(422, 'invalid', 'effort', 'effort is from 1 to 7');
     end if;
-    if v_rec is null or v_rec not between 0 and 10 then
+    if p_body ? 'recommendation' and (v_rec is null or v_rec not between 0 and 10) then
         perform carnet_fail(422, 'invalid', 'recommendation', 'recommendation is from 0 to 10');
     end if;
     -- A comment is personal data: carnetd checked and sealed it (021). One in clear (an SQL
@@ -745,13 +757,28 @@ begin
         end if;
         v_comment := nullif(btrim(v_comment), '');
     end if;
-    update surveys set answered_at = now(), satisfaction = v_sat, effort = v_eff,
-                       recommendation = v_rec, comment = v_comment
-    where id = s.id and answered_at is null;
-    if not found then
-        perform carnet_fail(409, 'already_answered', 'token', 'this survey was already answered');
+    select * into s from surveys where id = s.id for update;
+    if v_first and s.answered_at is not null then
+        perform carnet_fail(409, 'already_answered', 'satisfaction',
+                            'this question was already answered');
     end if;
-    return json_build_object('answered', true);
+    if not v_first and s.answered_at is null then
+        perform carnet_fail(422, 'invalid', 'satisfaction', 'answer the satisfaction score first');
+    end if;
+    if v_rest and s.followup_at is not null then
+        perform carnet_fail(409, 'already_answered', 'effort', 'this question was already answered');
+    end if;
+    update surveys set
+        answered_at = case when v_first then now() else answered_at end,
+        satisfaction = case when v_first then v_sat else satisfaction end,
+        followup_at = case when v_rest then now() else followup_at end,
+        effort = case when v_rest then v_eff else effort end,
+        recommendation = case when v_rest then v_rec else recommendation end,
+        comment = case when v_rest then v_comment else comment end
+    where id = s.id
+    returning * into s;
+    return json_build_object('answered', true, 'satisfaction', s.satisfaction,
+                             'followup', s.followup_at is not null);
 end $$;
 
 -- CSAT (% of 4-5), CES (mean effort, 1-7) and NPS (% 9-10 minus % 0-6) per week, in the
@@ -771,14 +798,74 @@ begin
                    count(*) as responses,
                    round(100.0 * count(*) filter (where satisfaction >= 4) / count(*), 1) as csat,
                    round(avg(effort), 2) as ces,
+                   -- the score alone is an answer (036): NPS is over those who gave one
                    round(100.0 * (count(*) filter (where recommendation >= 9)
-                                  - count(*) filter (where recommendation <= 6)) / count(*), 1)
-                       as nps
+                                  - count(*) filter (where recommendation <= 6))
+                         / nullif(count(recommendation), 0), 1) as nps
             from surveys
             where store_id = p_store and answered_at is not null
               and answered_at >= (date_trunc('week', now() at time zone tz)
                                   - make_interval(weeks => p_weeks - 1)) at time zone tz
             group by 1) w), '[]'::json));
+end $$;
+
+-- The survey figures of a store between two instants: n answers, CSAT (% of 4-5), CES (mean
+-- effort) and NPS, each null when n is 0.
+create or replace function survey_figures(p_store bigint, p_lo timestamptz, p_hi timestamptz)
+returns json language sql stable as $$
+    select json_build_object(
+        'n', count(*),
+        'csat', round(100.0 * count(*) filter (where satisfaction >= 4) / nullif(count(*), 0), 1),
+        'ces', round(avg(effort), 2),
+        'ces_n', count(effort),
+        -- the score alone is an answer (036): effort and NPS are over those who gave them
+        'nps', round(100.0 * (count(*) filter (where recommendation >= 9)
+                              - count(*) filter (where recommendation <= 6))
+                     / nullif(count(recommendation), 0), 1),
+        'nps_n', count(recommendation))
+    from surveys
+    where store_id = p_store and answered_at >= p_lo and answered_at < p_hi
+$$;
+
+-- GET .../reports/satisfaction?from=&to=: survey_figures over local dates from..to (default the
+-- last 7 days) and the period before, and per week (Monday, local) of the answers in the range,
+-- each week's n beside its percentages.
+create or replace function survey_report_period(p_actor bigint, p_store bigint, p_from text,
+                                                p_to text, p_request text)
+returns json language plpgsql stable as $$
+declare
+    s stores;
+    rg record;
+    lo timestamptz;
+    hi timestamptz;
+begin
+    select * into s from stores where id = p_store;
+    if not found then
+        perform carnet_fail(404, 'not_found', 'store', 'no such store');
+    end if;
+    select * into rg from report_range(s.timezone, p_from, p_to, 7);
+    lo := rg.d_from::timestamp at time zone s.timezone;
+    hi := (rg.d_to + 1)::timestamp at time zone s.timezone;
+    return json_build_object(
+        'report', 'satisfaction', 'store_id', s.id, 'store_code', s.code,
+        'timezone', s.timezone, 'from', rg.d_from, 'to', rg.d_to,
+        'totals', survey_figures(s.id, lo, hi),
+        'previous', json_build_object(
+            'from', rg.prev_from, 'to', rg.prev_to,
+            'totals', survey_figures(s.id, rg.prev_from::timestamp at time zone s.timezone, lo)),
+        'weeks', coalesce((
+            select json_agg(w order by w.week) from (
+                select (date_trunc('week', answered_at at time zone s.timezone))::date as week,
+                       count(*) as n,
+                       round(100.0 * count(*) filter (where satisfaction >= 4) / count(*), 1)
+                           as csat,
+                       round(avg(effort), 2) as ces,
+                       round(100.0 * (count(*) filter (where recommendation >= 9)
+                                      - count(*) filter (where recommendation <= 6))
+                             / count(*), 1) as nps
+                from surveys
+                where store_id = s.id and answered_at >= lo and answered_at < hi
+                group by 1) w), '[]'::json));
 end $$;
 
 create or replace function outbox_list(p_actor bigint, p_store bigint, p_status text, p_limit int)

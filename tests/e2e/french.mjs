@@ -68,12 +68,13 @@ run('french', async (ctx, o) => {
   await shot(line, o.out, 'french-2-line');
   noErrors(line);
 
-  // 3. The survey: sent unanswered.
+  // 3. The survey: the score, then the second question sent unanswered.
   if (SURVEY) {
     const survey = await frenchPage(ctx);
     await survey.goto(o.base + '/survey/#' + SURVEY);
+    await survey.locator('#s-sat-scale [data-score="4"]').click();
     await survey.getByRole('button', { name: 'Envoyer' }).click();
-    await onlyFrench(survey, survey.locator('.field-error'), 'satisfait', 'survey, unanswered');
+    await onlyFrench(survey, survey.locator('.field-error'), 'facile', 'survey, second question unanswered');
     noErrors(survey);
   }
 

@@ -1,46 +1,70 @@
-// The survey after a visit, on a phone whose browser speaks French (CARNET_E2E_LOCALE=fr-FR):
-// the page picks French by itself, takes one tap per question, and the link then works no more.
-// The manager's dashboard then shows the week's satisfaction.
-import { run, newPage, shot, check, expectText, noErrors, staffApi, TABLET } from './lib.mjs';
+// The one-tap survey (issue #14 point 7), on a phone (390x844) whose browser speaks French
+// (CARNET_E2E_LOCALE=fr-FR). A per-score link from the e-mail (/survey/#TOKEN~4) records its score
+// as the page opens, before any tap; then the optional question (effort, 1 to 7) is answered once.
+// A link without a score (the SMS) shows the five scores on one row of 48 px targets, ends
+// labelled; one tap answers. Nothing scrolls sideways.
+import { run, newPage, shot, check, expectText, noErrors, staffApi } from './lib.mjs';
 
 const TOKEN = process.env.CARNET_E2E_SURVEY_TOKEN;
+const PLAIN = process.env.CARNET_E2E_SURVEY_PLAIN_TOKEN;
+
+async function oneRow(page, sel, n, what) {
+  const boxes = await page.locator(sel).evaluateAll((bs) => bs.map((b) => {
+    const r = b.getBoundingClientRect();
+    return { x: r.x, y: r.y, w: r.width, h: r.height };
+  }));
+  const right = Math.max(...boxes.map((b) => b.x + b.w));
+  check(boxes.length === n && boxes.every((b) => Math.abs(b.y - boxes[0].y) < 1)
+    && boxes.every((b) => b.w >= 48 && b.h >= 48) && right <= 390,
+  `${what}: ${n} targets on one row, each at least 48 px (${boxes.map((b) => Math.round(b.w)).join(', ')})`);
+  const sw = await page.evaluate(() => document.documentElement.scrollWidth);
+  check(sw <= 390, `${what}: no sideways scroll (${sw} px)`);
+}
 
 run('survey', async (ctx, o) => {
-  check((TOKEN || '').length >= 32, 'a survey link is given');
+  check((TOKEN || '').length >= 32 && (PLAIN || '').length >= 32, 'two survey links are given');
   const manager = await staffApi(o.base, 'manager@carnet.test');
   const responses = async () => (await manager.get('/api/stores/1/reports/satisfaction?weeks=1')).weeks.reduce((n, w) => n + w.responses, 0);
   const before = await responses();
+
+  // 1. The SMS's link: no score in it, so the page asks, five scores on one row.
+  const sms = await newPage(ctx);
+  await sms.goto(o.base + '/survey/#' + PLAIN);
+  await expectText(sms.locator('h1'), 'Votre avis', 'the survey is in French, from the browser’s language');
+  await expectText(sms.locator('#s-store'), 'Carnet Paris Opéra', 'it names the store');
+  await expectText(sms.locator('#s-satisfaction .sv-ends'), 'Très insatisfait', 'the low end is labelled');
+  await expectText(sms.locator('#s-satisfaction .sv-ends span').last(), 'Très satisfait', 'the high end is labelled');
+  await oneRow(sms, '#s-sat-scale button', 5, 'satisfaction');
+  await shot(sms, o.out, 'survey-1-scale-390');
+  await sms.getByRole('button', { name: /^5 · Très satisfait/ }).click();
+  await expectText(sms.locator('#s-recorded'), 'Merci', 'one tap answers');
+  check((await responses()) === before + 1, 'the report counts that answer');
+  noErrors(sms);
+
+  // 2. The e-mail's link for 4: recorded as the page opens, before any tap.
   const phone = await newPage(ctx);
-  // The link as the message carries it: /survey/#TOKEN.
-  await phone.goto(o.base + '/survey/#' + TOKEN);
-  await phone.waitForURL(/\/survey\/#/);
-  await expectText(phone.locator('h1'), 'Votre avis', 'the survey is in French, from the browser’s language');
-  check(await phone.evaluate(() => document.documentElement.lang === 'fr'), 'the document language is fr');
-  await expectText(phone.locator('#s-store'), 'Carnet Paris Opéra', 'it names the store');
-  // Sending without answering names the first question.
+  await phone.goto(o.base + '/survey/#' + TOKEN + '~4');
+  await expectText(phone.locator('#s-recorded'), 'Merci', 'the score from the link is thanked at once');
+  check((await responses()) === before + 2, 'and recorded without a tap');
+  check(await phone.locator('#s-first').isHidden(), 'the score is not asked again');
+  await expectText(phone.locator('#s-effort .sv-ends'), 'Très difficile', 'the second question’s ends are labelled');
+  await oneRow(phone, '#s-eff-scale button', 7, 'effort');
+  await shot(phone, o.out, 'survey-2-second-question-390');
+  // Sending without a choice names the question.
   await phone.getByRole('button', { name: 'Envoyer' }).click();
-  await expectText(phone.locator('.field-error'), 'satisfait', 'an unanswered question is pointed out');
-  await shot(phone, o.out, 'survey-1-form-fr');
-  await phone.locator('label[for="satisfaction-5"]').click();
-  await phone.locator('label[for="effort-2"]').click();
-  await phone.locator('label[for="recommendation-9"]').click();
+  await expectText(phone.locator('.field-error'), 'facile', 'an unanswered second question is pointed out');
+  await phone.locator('#s-eff-scale [data-score="6"]').click();
   await phone.getByLabel(/Autre chose/).fill('Très rapide, merci !');
   await phone.getByRole('button', { name: 'Envoyer' }).click();
-  await expectText(phone.locator('#s-thanks'), 'Merci', 'the answer is thanked');
-  await shot(phone, o.out, 'survey-2-thanks-fr');
+  await expectText(phone.locator('#s-thanks'), 'Merci', 'the second answer is thanked');
+  await shot(phone, o.out, 'survey-3-thanks-390');
+  // Opened again (or another score's link): nothing is asked, nothing changes.
+  await phone.goto(o.base + '/survey/#' + TOKEN + '~1');
   await phone.reload();
   await expectText(phone.locator('#s-thanks'), 'Merci', 'the link, opened again, says it was answered');
-  check(await phone.locator('#s-form').isHidden(), 'and offers no second answer');
-  check((await responses()) === before + 1, 'the store’s satisfaction report counts one more answer this week');
-
-  const tab = await newPage(ctx, { viewport: TABLET });
-  await tab.goto(o.base + '/staff/#dashboard');
-  await tab.getByLabel('E-mail').fill('manager@carnet.test');
-  await tab.getByLabel('Mot de passe').fill('carnet-demo');
-  await tab.getByRole('button', { name: 'Se connecter' }).click();
-  await expectText(tab.locator('#kpi-csat .v'), /^\d+%$/, 'the dashboard shows this week’s satisfaction');
-  check((await tab.locator('svg.chart').count()) >= 4, 'with the satisfaction charts');
-  await shot(tab, o.out, 'survey-3-dashboard-fr');
+  check(await phone.locator('#s-form').isHidden() && await phone.locator('#s-first').isHidden(), 'and offers no second answer');
+  check((await responses()) === before + 2, 'another score’s link changed nothing');
+  const week = (await manager.get('/api/stores/1/reports/satisfaction?weeks=1')).weeks[0];
+  check(week.csat !== null, 'the week’s satisfaction is reported');
   noErrors(phone);
-  noErrors(tab);
 });

@@ -96,6 +96,8 @@ ALLOWED = {
     # ---- door to bench (issue 13: serving card, hand-over, bench queue, queue controls) ----
     ("GET", "/api/visits/{id}"): ({"404 not_found"}, "{id} is no visit"),
     ("POST", "/api/visits/{id}/call"): ({"404 not_found"}, "{id} is no visit"),
+    ("POST", "/api/visits/{id}/recall"): ({"404 not_found"}, "{id} is no visit"),
+    ("PUT", "/api/session/desk"): ({"422 invalid"}, "an empty body names no desk"),
     ("POST", "/api/visits/{id}/transfer"): ({"404 not_found"}, "{id} is no visit"),
     ("POST", "/api/visits/{id}/handover"): ({"404 not_found"}, "{id} is no visit"),
     ("GET", "/api/stores/{store}/bench"): ({"200"}, "the bench queue"),
@@ -146,6 +148,9 @@ ALLOWED = {
         {"409 not_failed"}, "message {id} has not failed"),
     ("GET", "/api/stores/{store}/reports/satisfaction"): ({"200"}, "the report's defaults"),
     ("GET", "/api/stores/{store}/reports/floor"): ({"200"}, "the report's defaults"),
+    ("GET", "/api/stores/{store}/reports/repairs"): ({"200"}, "the last 7 days' repair figures"),
+    ("GET", "/api/stores/{store}/reports/staff"): ({"200"}, "the last 7 days, per staff member"),
+    ("GET", "/api/reports/chain"): ({"200"}, "every store's last 7 days (admins only)"),
     ("GET", "/api/stores/{store}/repairs"): ({"200"}, "the store's repairs"),
     ("GET", "/api/customers"): ({"422 invalid"}, "an email or a phone is required"),
     ("POST", "/api/customers/erase"): ({"422 invalid"}, _BODY + " (no email or phone)"),

@@ -109,6 +109,13 @@ def test_specialist_checks_in_and_calls(ctx):
                            "CARNET_E2E_SCAN_TOKEN": manage_link(ctx, scan_code)})
 
 
+def test_wall_board_desk_clock_qr_and_chime(ctx):
+    paris = ctx.sql1("select id from stores where code = 'paris-opera'")["id"]
+    ctx.sql("update visits set status = 'left', left_at = now() where store_id = %s"
+            " and status in ('waiting', 'called', 'in_service')", (paris,))
+    journey(ctx, "board")
+
+
 def test_kiosk_check_in_and_walk_in(ctx):
     code = booked_soon(ctx, "Kim Kiosk", "Setup", "tech2@carnet.test")
     scan = manage_link(ctx, booked_soon(ctx, "Sam Scan", "Setup", "admin@carnet.test"))
@@ -155,6 +162,21 @@ def test_manager_runs_the_rota(ctx):
             " lateral (select (%s::date + time '11:00') at time zone s.timezone as a) x"
             " where s.code = 'paris-opera'", (week,))
     journey(ctx, "rota", {"CARNET_E2E_ROTA_WEEK": week.isoformat()})
+
+
+def test_dashboard_range_and_csv(ctx):
+    # Issue 14, point 4: three visits served in Paris 20 days ago, inside the last 30 days but
+    # not the last 7, so choosing the longer range changes the figures.
+    ctx.sql("insert into visits (store_id, kind, day, ticket, name, status, arrived_at,"
+            " queued_at, called_at, service_started_at, done_at)"
+            " select s.id, 'walk_in', y, 950 + i, 'Past Visitor', 'done', a, a,"
+            " a + interval '5 minutes', a + interval '5 minutes', a + interval '20 minutes'"
+            " from stores s, generate_series(1, 3) i,"
+            " lateral (select (now() at time zone s.timezone)::date - 20 as y) d,"
+            " lateral (select (d.y + time '11:00') at time zone s.timezone"
+            " + make_interval(mins => 30 * i) as a) x"
+            " where s.code = 'paris-opera'")
+    journey(ctx, "dashboard")
 
 
 def test_door_to_bench(ctx):
@@ -233,7 +255,12 @@ def test_customer_answers_survey(ctx):
     ctx.sql("insert into surveys (store_id, ref_type, ref_id, token_hash, expires_at)"
             " select s.id, 'visit', 987654321, message_token_hash(%s), now() + interval '14 days'"
             " from stores s where s.code = 'paris-opera'", (token,))
-    journey(ctx, "survey", {"CARNET_E2E_SURVEY_TOKEN": token, "CARNET_E2E_LOCALE": "fr-FR"})
+    plain = secrets.token_urlsafe(32)
+    ctx.sql("insert into surveys (store_id, ref_type, ref_id, token_hash, expires_at)"
+            " select s.id, 'visit', 987654320, message_token_hash(%s), now() + interval '14 days'"
+            " from stores s where s.code = 'paris-opera'", (plain,))
+    journey(ctx, "survey", {"CARNET_E2E_SURVEY_TOKEN": token, "CARNET_E2E_SURVEY_PLAIN_TOKEN": plain,
+                            "CARNET_E2E_LOCALE": "fr-FR"})
 
 
 def test_observation_overnight_and_callbacks(ctx):

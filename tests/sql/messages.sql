@@ -97,6 +97,17 @@ select survey_answer(message_token_hash('survey-token'),
                      '{"satisfaction": 5, "effort": 2, "recommendation": 9}') as answer;
 select pg_temp.try(format('select survey_answer(%L, %L)', message_token_hash('survey-token'),
                           '{"satisfaction": 4, "effort": 2, "recommendation": 9}'));
+-- The score alone (the tap on a per-score link), then the rest, each once (036).
+insert into surveys (store_id, ref_type, ref_id, token_hash, expires_at)
+values (:paris, 'visit', 2, message_token_hash('survey-two'), now() + interval '1 day');
+select pg_temp.try(format('select survey_answer(%L, %L)', message_token_hash('survey-two'),
+                          '{"effort": 2}'));
+select survey_answer(message_token_hash('survey-two'), '{"satisfaction": 4}') as answer;
+select survey_answer(message_token_hash('survey-two'), '{"effort": 3}') as answer;
+select pg_temp.try(format('select survey_answer(%L, %L)', message_token_hash('survey-two'),
+                          '{"effort": 5}'));
+select satisfaction, effort, followup_at is not null as followup from surveys
+where token_hash = message_token_hash('survey-two');
 select pg_temp.try($$select survey_get(repeat('0', 64))$$);
 select json_array_length(survey_report(:manager, :paris, 8, 'req-3') -> 'weeks') > 0 as weeks;
 

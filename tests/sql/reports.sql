@@ -20,6 +20,29 @@ select json_array_length(report_repairs(:manager, :paris, 'collected', 50, 'req-
 select pg_temp.try(format('select report_repairs(%s, %s, %L, 50, %L)', :manager, :paris,
                           'lost', 'r'));
 
+-- The dashboard's ranges: parsed and checked once (report_range), the period before of the
+-- same length; every percentage null beside n = 0.
+select * from report_range('Europe/Paris', '2026-03-01', '2026-03-31', 7);
+select pg_temp.try(format('select report_range(%L, %L, %L, 7)', 'UTC', '2026-02-30', null));
+select pg_temp.try(format('select report_range(%L, %L, %L, 7)', 'UTC', null, '20260101'));
+select pg_temp.try(format('select report_range(%L, %L, %L, 7)', 'UTC', '2026-03-02', '2026-03-01'));
+select pg_temp.try(format('select report_range(%L, %L, %L, 7)', 'UTC', '2025-01-01', '2026-01-02'));
+select f ->> 'figure' as figure, f -> 'value' as value, f -> 'n' as n
+from json_array_elements(report_repairs_period(:manager, :paris, '2020-01-01', '2020-01-07', 'r')
+                         -> 'figures') f;
+select report_staff(:manager, :paris, '2020-01-01', '2020-01-07', 'r') -> 'previous' as previous;
+select survey_report_period(:manager, :paris, '2020-01-01', '2020-01-07', 'r') -> 'totals'
+       as totals;
+select pg_temp.try(format('select report_chain(%s, null, null, %L)', :manager, 'r'));
+select json_array_length(report_chain(:admin, '2020-01-01', '2020-01-07', 'r') -> 'stores') > 1
+       as stores_and_total;
+
+-- CSV: one function for every report, formula cells neutralised.
+select report_csv('{"report": "x", "store_code": "s/1", "from": "2026-01-01", "to": "2026-01-02",
+                    "rows": [{"a": "=1+1", "b": 2, "c": {"d": "x,y"}}, {"a": null, "b": -1,
+                    "c": {"d": "say \"hi\""}}]}', null, 'rows');
+select pg_temp.try($q$select report_csv('{"rows": []}', 'nope', 'rows')$q$);
+
 -- The day's schedule names the staff member of each appointment.
 insert into appointments (store_id, service_id, staff_id, starts_at, ends_at, blocked_until,
                           code, customer_name, customer_email)

@@ -1,59 +1,100 @@
-// The one-tap survey after a visit or a repair (/survey/#TOKEN): satisfaction 1-5, effort 1-7,
-// recommendation 0-10, an optional comment. The link works once.
+// The survey after a visit or a repair, in two parts. The e-mail carries one link per score
+// (/survey/#TOKEN~4): opening one posts that score at once, so the tap in the message is the
+// answer (a link preview that fetches the page without running scripts records nothing). A link
+// without a score (the SMS) shows the five scores, one tap each. Then one optional question
+// (effort, 1 to 7) and a comment, sent once. Each part is answered once (the API says 409).
 import { get, post, linkToken } from './api.js';
-import { initI18n, t } from './i18n.js';
-import { $, h, announce, showFormError, clearFormErrors, showPageError } from './ui.js';
+import { initI18n, onLangChange, t } from './i18n.js';
+import { $, h, fill, announce, showFormError, clearFormErrors, showPageError, errorText } from './ui.js';
 
-const token = linkToken();
-const base = `/api/surveys/${encodeURIComponent(token)}`;
+// '#TOKEN~4': the token, and the score of the link tapped (none when absent or out of range).
+const [token, tail] = linkToken().split('~');
+const linked = /^[1-5]$/.test(tail || '') ? Number(tail) : null;
+const base = `/api/surveys/${encodeURIComponent(token || '')}`;
+let effort = null;
 
-function scale(fs, name, from, to, labels) {
-  const row = h('div', { class: 'row', style: 'gap:.4rem' });
-  for (let v = from; v <= to; v++) {
-    row.append(h('label', { class: 'choice', for: `${name}-${v}`, style: 'min-width:3.2rem;justify-content:center;padding:.5rem' },
-      h('input', { type: 'radio', name, id: `${name}-${v}`, value: String(v), required: true }),
-      h('span', { 'aria-label': labels && labels[v] ? `${v} ${labels[v]}` : null }, String(v))));
+function scoreButtons(el, from, to, label, onpick) {
+  fill(el, Array.from({ length: to - from + 1 }, (_, i) => {
+    const v = from + i;
+    return h('button', { type: 'button', class: 'sv-pt', 'data-score': String(v), 'aria-pressed': 'false',
+      'aria-label': label(v), onclick: () => onpick(v) }, String(v));
+  }));
+}
+
+const satLabel = (v) => `${v} · ${t(`survey.sat.${v}`)}`;
+const effLabel = (v) => (v === 1 || v === 7 ? `${v} · ${t(`survey.eff.${v}`)}` : String(v));
+
+function drawScales() {
+  scoreButtons($('#s-sat-scale'), 1, 5, satLabel, answerScore);
+  scoreButtons($('#s-eff-scale'), 1, 7, effLabel, (v) => {
+    effort = v;
+    $('#s-eff-scale').querySelectorAll('button').forEach((b) => b.setAttribute('aria-pressed', String(Number(b.dataset.score) === v)));
+    clearFormErrors($('#s-form'));
+  });
+  if (effort) $(`#s-eff-scale [data-score="${effort}"]`).setAttribute('aria-pressed', 'true');
+}
+
+function show(state) {
+  $('#loading').hidden = true;
+  $('#s-first').hidden = state.answered;
+  $('#s-recorded').hidden = !state.answered || state.followup;
+  $('#s-form').hidden = !state.answered || state.followup;
+  $('#s-thanks').hidden = !state.followup;
+}
+
+async function answerScore(v) {
+  $('#s-sat-scale').querySelectorAll('button').forEach((b) => { b.disabled = true; });
+  try {
+    const r = await post(base, { satisfaction: v });
+    show(r);
+    announce(t('survey.recorded'), 'ok');
+  } catch (e) {
+    if (e.code === 'already_answered') show(await get(base));
+    else {
+      $('#s-sat-scale').querySelectorAll('button').forEach((b) => { b.disabled = false; });
+      announce(errorText(e), 'error');
+    }
   }
-  fs.append(row);
 }
 
 async function start() {
   initI18n();
+  drawScales();
+  onLangChange(drawScales);
   const form = $('#s-form');
-  scale($('#s-satisfaction'), 'satisfaction', 1, 5);
-  scale($('#s-effort'), 'effort', 1, 7);
-  scale($('#s-recommendation'), 'recommendation', 0, 10);
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     clearFormErrors(form);
-    const f = form.elements;
-    const body = {};
-    for (const k of ['satisfaction', 'effort', 'recommendation']) {
-      const v = f[k].value;
-      if (v === '') {
-        showFormError(form, { code: 'invalid', field: k, message: t('survey.' + (k === 'recommendation' ? 'recommend' : k)) });
-        form.querySelector(`input[name="${k}"]`).focus();
-        return;
-      }
-      body[k] = Number(v);
+    if (!effort) {
+      showFormError(form, { code: 'invalid', field: 'effort', message: t('survey.effort') });
+      return;
     }
-    if (f.comment.value.trim()) body.comment = f.comment.value.trim();
+    const body = { effort };
+    const c = form.elements.comment.value.trim();
+    if (c) body.comment = c;
     try {
-      await post(base, body);
-      form.hidden = true;
-      $('#s-thanks').hidden = false;
-      announce(t('survey.thanks'), 'ok');
+      show(await post(base, body));
+      announce(t('survey.done'), 'ok');
     } catch (err) {
-      showFormError(form, err);
+      if (err.code === 'already_answered') show(await get(base));
+      else showFormError(form, err);
     }
   });
+  // Nothing more to say: the score stands alone, as the API allows.
+  $('#s-skip').addEventListener('click', () => show({ answered: true, followup: true }));
   try {
     if (!token) throw new Error(t('manage.nolink'));
-    const s = await get(base);
-    $('#loading').hidden = true;
+    let s = await get(base);
     $('#s-store').textContent = s.store;
-    if (s.answered) $('#s-thanks').hidden = false;
-    else form.hidden = false;
+    if (linked && !s.answered) {
+      try {
+        s = { ...s, ...(await post(base, { satisfaction: linked })) };
+      } catch (e) {
+        if (e.code !== 'already_answered') throw e;
+        s = await get(base);
+      }
+    }
+    show(s);
   } catch (e) {
     showPageError(e);
   }

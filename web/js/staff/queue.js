@@ -7,8 +7,8 @@
 // repair order (one tap, then confirm; a serial is asked for only when the visit has none).
 // "Call next" is off while the specialist is serving someone.
 import { t } from '../i18n.js';
-import { h, fill, fmtTime, announce, errorText } from '../ui.js';
-import { randomKey } from '../api.js';
+import { h, fill, fmtTime, announce, errorText, showFormError, clearFormErrors } from '../ui.js';
+import { randomKey, put } from '../api.js';
 import { follow, debounce } from '../live.js';
 import { queue, callNext, visitMove, visitCard, callVisit, transferVisit, handOver } from './floor.js';
 
@@ -29,8 +29,28 @@ export async function render({ el, session }) {
   let technicians = [];
   let handed = null; // the last repair handed over, shown until the next call
 
+  // The desk this session serves from: the board shows it beside each person called from here.
+  const deskInput = h('input', { id: 'desk', name: 'desk', maxlength: '40', autocomplete: 'off',
+    placeholder: t('desk.placeholder'), value: session.me.desk || '' });
+  const deskForm = h('form', { class: 'row desk-form', id: 'desk-form', novalidate: true },
+    h('div', { class: 'field grow' }, h('label', { for: 'desk' }, t('desk.label')), deskInput),
+    h('button', { type: 'submit', class: 'secondary', id: 'desk-save' }, t('desk.save')));
+  deskForm.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    clearFormErrors(deskForm);
+    try {
+      const r = await put('/api/session/desk', { desk: deskInput.value });
+      session.me.desk = r.desk;
+      deskInput.value = r.desk;
+      announce(r.desk ? t('desk.saved', { desk: r.desk }) : t('desk.cleared'), 'ok');
+    } catch (err) {
+      showFormError(deskForm, err);
+    }
+  });
+
   el.append(
     h('div', { class: 'row' }, h('h1', { class: 'grow' }, t('queue.title')), liveDot),
+    deskForm,
     h('p', null, callBtn), callHint,
     serving, waiting);
 
@@ -129,6 +149,7 @@ export async function render({ el, session }) {
       ] : null,
       h('div', { class: 'row' },
         v.status === 'called' ? btn(t('queue.start'), () => move(v, 'start'), '', { id: 'start' }) : null,
+        v.status === 'called' ? btn(t('queue.recall'), () => move(v, 'recall'), 'secondary', { id: 'recall' }) : null,
         v.status === 'called' ? btn(t('queue.noshow'), () => move(v, 'skip'), 'secondary') : null,
         v.status === 'in_service' && !handing.has(v.id)
           ? btn(t('door.handover'), () => { handing.set(v.id, { key: randomKey() }); draw(); }, '', { id: 'handover' }) : null,

@@ -1,0 +1,139 @@
+"""The one-tap survey (issue #14): the e-mail carries one link per score, and the tap on one
+records the first answer (the page posts the score from the link; the API takes it alone); the
+optional rest comes later. Each part is answered once, and the first answer cannot be changed."""
+import re
+
+from harness import Client
+
+
+def setup(ctx):
+    ctx.seed_demo()
+    ctx.paris = ctx.sql1("select id from stores where code = 'paris-opera'")["id"]
+
+
+def offer(ctx, ref_id, channel="email", recipient="val@example.test", locale="en"):
+    sid = ctx.sql1("select survey_offer(%s, 'visit', %s, %s, %s, %s, '{\"name\":\"Val\"}') as id",
+                   (ctx.paris, ref_id, channel, recipient, locale))["id"]
+    mid = ctx.sql1("select id from outbox where kind = 'survey' and ref_type = 'visit' "
+                   "and ref_id = %s", (ref_id,))["id"]
+    return sid, ctx.message_body(mid)
+
+
+def row(ctx, sid):
+    return ctx.sql1("select answered_at, satisfaction, followup_at, effort, recommendation, "
+                    "comment from surveys where id = %s", (sid,))
+
+
+def links(body):
+    """{score: token} of the per-score links of a survey message."""
+    return {int(s): t for t, s in re.findall(r"/survey/#([A-Za-z0-9_-]+)~([1-5])\b", body)}
+
+
+def test_message_has_one_link_per_score_and_the_tap_records_it(ctx):
+    sid, body = offer(ctx, 3001)
+    found = links(body)
+    assert sorted(found) == [1, 2, 3, 4, 5], body
+    assert len(set(found.values())) == 1, "one survey, one token"
+    assert "Very unhappy" in body and "Very happy" in body, body
+    tok = found[4]
+    c = Client(ctx.server.port)
+    # what a link preview fetches (the page, which runs no script for it) records nothing
+    assert c.get("/survey/").status == 200
+    assert row(ctx, sid)["answered_at"] is None
+    r = c.get("/api/surveys/" + tok)
+    assert r.status == 200 and r.json["answered"] is False and r.json["followup"] is False, r
+    # what the page posts on load: the score from the link, alone
+    r = c.post("/api/surveys/" + tok, {"satisfaction": 4})
+    assert r.status == 200 and r.json == {"answered": True, "satisfaction": 4,
+                                          "followup": False}, r
+    x = row(ctx, sid)
+    assert x["satisfaction"] == 4 and x["answered_at"] and x["followup_at"] is None, x
+    r = c.get("/api/surveys/" + tok)
+    assert r.json["answered"] is True and r.json["satisfaction"] == 4 and not r.json["followup"]
+    # a second tap (another score, or the same link again) changes nothing
+    for score in (1, 4):
+        r = c.post("/api/surveys/" + tok, {"satisfaction": score})
+        assert r.status == 409 and r.error["code"] == "already_answered", r
+        assert r.error["field"] == "satisfaction", r
+    assert row(ctx, sid) == x
+    # the second question, later, once
+    r = c.post("/api/surveys/" + tok, {"effort": 2, "comment": "Quick."})
+    assert r.status == 200 and r.json["followup"] is True and r.json["satisfaction"] == 4, r
+    y = row(ctx, sid)
+    assert y["effort"] == 2 and y["followup_at"] and y["recommendation"] is None, y
+    assert ctx.is_pd(y["comment"]) and ctx.opened(y["comment"]) == "Quick.", y
+    r = c.post("/api/surveys/" + tok, {"effort": 6})
+    assert r.status == 409 and r.error["code"] == "already_answered", r
+    # the second call cannot change the first answer either
+    r = c.post("/api/surveys/" + tok, {"satisfaction": 1, "effort": 6})
+    assert r.status == 409 and r.error["code"] == "already_answered", r
+    assert row(ctx, sid) == y
+    assert c.get("/api/surveys/" + tok).json["followup"] is True
+
+
+def test_french_message_and_sms_keeps_one_link(ctx):
+    _, body = offer(ctx, 3002, locale="fr")
+    assert sorted(links(body)) == [1, 2, 3, 4, 5] and "Très satisfait" in body, body
+    ctx.sql("select survey_offer(%s, 'visit', 3003, 'sms', '+33600000003', 'en')", (ctx.paris,))
+    o = ctx.sql1("select id, sms from outbox where kind = 'survey' and ref_id = 3003")
+    sms = ctx.opened(o["sms"])
+    assert len(re.findall(r"/survey/#[A-Za-z0-9_-]{20,}", sms)) == 1 and "~" not in sms, sms
+
+
+def test_second_part_needs_the_first_and_both_at_once_still_work(ctx):
+    sid, body = offer(ctx, 3004)
+    tok = links(body)[5]
+    c = Client(ctx.server.port)
+    r = c.post("/api/surveys/" + tok, {"effort": 3})
+    assert r.status == 422 and r.error["field"] == "satisfaction", r
+    assert row(ctx, sid)["answered_at"] is None and row(ctx, sid)["effort"] is None
+    # a client that sends everything in one go answers both parts
+    r = c.post("/api/surveys/" + tok, {"satisfaction": 5, "effort": 1, "recommendation": 10})
+    assert r.status == 200 and r.json["followup"] is True, r
+    x = row(ctx, sid)
+    assert (x["satisfaction"], x["effort"], x["recommendation"]) == (5, 1, 10), x
+    for body in ({"satisfaction": 3}, {"effort": 2}, {"comment": "again"}):
+        r = c.post("/api/surveys/" + tok, body)
+        assert r.status == 409 and r.error["code"] == "already_answered", (body, r)
+    assert row(ctx, sid) == x
+
+
+def test_bad_scores_and_unknown_links(ctx):
+    sid, body = offer(ctx, 3005)
+    tok = links(body)[3]
+    c = Client(ctx.server.port)
+    for b, field in (({"satisfaction": 0}, "satisfaction"), ({"satisfaction": 6}, "satisfaction"),
+                     ({"satisfaction": "4"}, "satisfaction"), ({"satisfaction": 4.5}, "satisfaction"),
+                     ({"satisfaction": None}, "satisfaction"), ({}, "satisfaction"),
+                     ({"satisfaction": 4, "effort": 0}, "effort"),
+                     ({"satisfaction": 4, "effort": 8}, "effort"),
+                     ({"satisfaction": 4, "recommendation": 11}, "recommendation")):
+        r = c.post("/api/surveys/" + tok, b)
+        assert r.status == 422 and r.error["code"] == "invalid" and r.error["field"] == field, \
+            (b, r)
+    assert row(ctx, sid)["answered_at"] is None
+    assert c.post("/api/surveys/" + tok, {"satisfaction": 3}).status == 200
+    for b, field in (({"effort": 0}, "effort"), ({"effort": "2"}, "effort")):
+        r = c.post("/api/surveys/" + tok, b)
+        assert r.status == 422 and r.error["field"] == field, (b, r)
+    assert row(ctx, sid)["followup_at"] is None
+    # unknown, malformed and expired links: 404, nothing recorded
+    for bad in ("Z" * 43, "x", tok[:-1] + ("A" if tok[-1] != "A" else "B")):
+        r = c.post("/api/surveys/" + bad, {"satisfaction": 4})
+        assert r.status == 404 and r.error["field"] == "token", (bad, r)
+        assert c.get("/api/surveys/" + bad).status == 404
+    sid2, body2 = offer(ctx, 3006)
+    ctx.sql("update surveys set expires_at = now() - interval '1 second' where id = %s", (sid2,))
+    tok2 = links(body2)[5]
+    assert c.post("/api/surveys/" + tok2, {"satisfaction": 5}).status == 404
+    assert row(ctx, sid2)["answered_at"] is None
+
+
+def test_score_alone_counts_in_the_report_without_skewing_nps(ctx):
+    ctx.sql("delete from surveys where store_id = %s", (ctx.paris,))
+    sid, body = offer(ctx, 3007)
+    c = Client(ctx.server.port)
+    assert c.post("/api/surveys/" + links(body)[5], {"satisfaction": 5}).status == 200
+    m = ctx.staff("manager")
+    week = m.get("/api/stores/%d/reports/satisfaction?weeks=1" % ctx.paris).json["weeks"][0]
+    assert week["responses"] == 1 and week["csat"] == 100.0 and week["nps"] is None, week
