@@ -252,7 +252,8 @@ def test_floor_and_satisfaction_take_ranges(ctx):
     assert j["previous"]["totals"]["n"] == 1 and j["previous"]["totals"]["csat"] == 100.0, j
     assert sum(w["n"] for w in j["weeks"]) == 2, j
     r = m.get(_path("satisfaction") + "?from=2020-01-01&to=2020-01-07")
-    assert r.json["totals"] == {"n": 0, "csat": None, "ces": None, "nps": None}, r
+    assert r.json["totals"] == {"n": 0, "csat": None, "ces": None, "ces_n": 0, "nps": None,
+                               "nps_n": 0}, r
     assert r.json["weeks"] == [], r
     r = m.get(_path("satisfaction") + "?weeks=4")
     assert r.status == 200 and "weeks" in r.json and "totals" not in r.json, r
