@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct config config;
 
@@ -70,8 +71,8 @@ static const struct opt options[] = {
      "largest request header block in bytes"},
     {"http-timeout", "CARNET_HTTP_TIMEOUT", OPT_INT, OFF(http_timeout_s), "30", 1, 3600,
      "seconds a client may take to send a request or read a reply"},
-    {"shutdown-timeout", "CARNET_SHUTDOWN_TIMEOUT", OPT_INT, OFF(shutdown_timeout_s), "10", 0,
-     3600, "seconds in-flight requests get to finish after SIGTERM"},
+    {"shutdown-timeout", "CARNET_SHUTDOWN_TIMEOUT", OPT_INT, OFF(shutdown_timeout_s), "10", 0, 3600,
+     "seconds in-flight requests get to finish after SIGTERM"},
     {"workers", "CARNET_WORKERS", OPT_INT, OFF(workers), "2", 1, 64,
      "threads for slow CPU work (password hashing, chain verification)"},
     {"send-workers", "CARNET_SEND_WORKERS", OPT_INT, OFF(send_workers), "4", 1, 64,
@@ -116,14 +117,27 @@ static const struct opt options[] = {
      20, 3600000, "how often the delivery worker looks for due messages"},
     {"outbox-batch", "CARNET_OUTBOX_BATCH", OPT_INT, OFF(outbox_batch), "8", 1, 1000,
      "messages claimed per delivery round"},
-    {"outbox-max-attempts", "CARNET_OUTBOX_MAX_ATTEMPTS", OPT_INT, OFF(outbox_max_attempts), "5",
-     1, 100, "tries before a message is marked failed"},
+    {"outbox-max-attempts", "CARNET_OUTBOX_MAX_ATTEMPTS", OPT_INT, OFF(outbox_max_attempts), "5", 1,
+     100, "tries before a message is marked failed"},
     {"outbox-backoff-ms", "CARNET_OUTBOX_BACKOFF_MS", OPT_INT, OFF(outbox_backoff_ms), "30000", 10,
      3600000, "wait before the first retry; doubles on each further try (at most an hour)"},
     {"outbox-lease", "CARNET_OUTBOX_LEASE", OPT_INT, OFF(outbox_lease_s), "120", 5, 3600,
      "seconds a claimed message is reserved for its worker (longer than --send-timeout)"},
     {"send-timeout", "CARNET_SEND_TIMEOUT", OPT_INT, OFF(send_timeout_s), "30", 1, 600,
      "seconds one SMTP or webhook delivery may take"},
+    {"webhook-allow-private", "CARNET_WEBHOOK_ALLOW_PRIVATE", OPT_FLAG, OFF(webhook_allow_private),
+     NULL, 0, 0, "let webhooks reach loopback, private and link-local addresses (tests only)"},
+    {"webhook-ca", "CARNET_WEBHOOK_CA", OPT_STR, OFF(webhook_ca), "", 0, 0,
+     "PEM file of the CAs webhook receivers are verified against, instead of the system's"},
+    {"webhook-interval-ms", "CARNET_WEBHOOK_INTERVAL_MS", OPT_INT, OFF(webhook_interval_ms), "1000",
+     20, 3600000, "how often the webhook worker looks for due deliveries"},
+    {"webhook-batch", "CARNET_WEBHOOK_BATCH", OPT_INT, OFF(webhook_batch), "8", 1, 1000,
+     "webhook deliveries claimed per round"},
+    {"webhook-backoff-ms", "CARNET_WEBHOOK_BACKOFF_MS", OPT_INT, OFF(webhook_backoff_ms), "10000",
+     10, 3600000,
+     "wait before a webhook's first retry; then 6, 30, 180, 720 and 2160 times it, then failed"},
+    {"webhook-timeout", "CARNET_WEBHOOK_TIMEOUT", OPT_INT, OFF(webhook_timeout_s), "10", 1, 600,
+     "seconds one webhook POST may take (shorter than --outbox-lease)"},
     {"migrate", NULL, OPT_FLAG, OFF(migrate_only), NULL, 0, 0, "apply migrations and exit"},
     {"rotate-data-key", NULL, OPT_STR, OFF(rotate_key_file), "", 0, 0,
      "re-seal all personal data and links under the key in this file, then exit"},
@@ -188,8 +202,8 @@ static int set_value(struct config *cfg, const struct opt *o, const char *val, c
     }
     case OPT_INT:
         if (config_parse_int(val, o->min, o->max, (int *)(base + o->offset)) < 0) {
-            snprintf(err, errlen, "--%s: expected a whole number from %d to %d, got '%s'",
-                     o->flag, o->min, o->max, val);
+            snprintf(err, errlen, "--%s: expected a whole number from %d to %d, got '%s'", o->flag,
+                     o->min, o->max, val);
             return -1;
         }
         return 0;
@@ -277,6 +291,15 @@ int config_load(struct config *cfg, int argc, char **argv, char *err, size_t err
         }
         if (!(cfg->metrics_host = strndup(cfg->metrics_listen, host_len)))
             return -1;
+    }
+    if (cfg->webhook_ca[0] && access(cfg->webhook_ca, R_OK) < 0) {
+        snprintf(err, errlen, "--webhook-ca: cannot read '%s'", cfg->webhook_ca);
+        return -1;
+    }
+    if (cfg->webhook_timeout_s >= cfg->outbox_lease_s) {
+        /* The webhook claim uses the same lease. */
+        snprintf(err, errlen, "--webhook-timeout must be shorter than --outbox-lease");
+        return -1;
     }
     if (cfg->send_timeout_s >= cfg->outbox_lease_s) {
         /* A send outliving its lease could be claimed and sent again by another worker. */
