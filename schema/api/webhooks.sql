@@ -200,7 +200,8 @@ begin
     if not exists (select 1 from webhook_endpoints where id = p_id and store_id = p_store) then
         perform carnet_fail(404, 'not_found', 'id', 'no such webhook in this store');
     end if;
-    return (select json_build_object('webhook_id', p_id, 'deliveries', coalesce(json_agg(x order by x.id desc), '[]'))
+    return (select json_build_object('webhook_id', p_id,
+                                     'deliveries', coalesce(json_agg(s.x order by s.id desc), '[]'))
             from (select d.id, json_build_object(
                       'id', d.id, 'event_id', ev.public_id, 'type', ev.type,
                       'event_created_at', ev.created_at, 'status', d.status,
