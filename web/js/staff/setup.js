@@ -7,6 +7,7 @@ import { h, fill } from '../ui.js';
 // Order is the order of the tab bar. admin: only admins see the tab.
 export const TABS = [
   { id: 'general', label: 'setup.tab.general', load: () => import('./setup_general.js') },
+  { id: 'webhooks', label: 'setup.tab.webhooks', load: () => import('./setup_webhooks.js') },
 ];
 
 export async function render({ el, session, go, args }) {
