@@ -241,3 +241,7 @@ def test_french_validation_errors(ctx):
     code = booked_soon(ctx, "Françoise Française", "Setup", "specialist@carnet.test")
     journey(ctx, "french", {"CARNET_E2E_SURVEY_TOKEN": token, "CARNET_E2E_LOCALE": "fr-FR",
                             "CARNET_E2E_MANAGE_TOKEN": manage_link(ctx, code)})
+
+
+def test_manager_sets_up_a_webhook(ctx):
+    journey(ctx, "webhooks")

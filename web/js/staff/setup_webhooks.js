@@ -56,7 +56,7 @@ export async function render({ el, session, go }) {
               .map((k) => h('th', null, t(k))))),
             h('tbody', null, log.deliveries.map((d) => h('tr', { dataset: { delivery: String(d.id), status: d.status } },
               h('td', null, h('strong', null, d.type), h('br'), h('small', null, d.event_id), h('br'), h('small', null, when(d.event_created_at))),
-              h('td', null, h('span', { class: 'badge ' + (d.status === 'delivered' ? 'ok' : d.status === 'failed' ? 'bad' : '') }, t('hooks.status.' + d.status))),
+              h('td', null, h('span', { class: 'badge ' + (d.status === 'delivered' ? 'ok' : d.status === 'failed' ? 'bad' : '') }, t(`hooks.status.${d.status}`))),
               h('td', null, h('ol', { class: 'hook-tries' }, d.tries.map((x) => h('li', null,
                 `${when(x.at)} · ${x.status_code ?? '—'} · ${x.duration_ms} ms`, x.error ? h('br') : null, x.error ? h('small', null, x.error) : null)))),
               h('td', null, d.next_attempt_at ? when(d.next_attempt_at) : '—')))))),
@@ -102,7 +102,7 @@ export async function render({ el, session, go }) {
     h('fieldset', { class: 'hook-event-picks', 'data-field': 'events' },
       h('legend', null, t('hooks.events')),
       EVENTS.map((e) => h('label', { class: 'check' },
-        h('input', { type: 'checkbox', name: 'events', value: e, checked: true }), ' ', t('hooks.event.' + e)))),
+        h('input', { type: 'checkbox', name: 'events', value: e, checked: true }), ' ', t(`hooks.event.${e}`)))),
     h('button', { type: 'submit' }, t('hooks.add')));
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
