@@ -231,6 +231,28 @@ def test_a_failing_receiver_sees_retries_with_growing_gaps(ctx):
     assert all(t["duration_ms"] >= 0 for t in d["tries"])
 
 
+def test_two_workers_send_each_event_once_and_in_order(ctx):
+    clean(ctx)
+    hook = add(ctx, "/two", events=["repair.moved"])
+    other = ctx.start_carnetd(args=[
+        "--webhook-allow-private", "--webhook-ca", S["rx"].cert, "--webhook-interval-ms", "20"])
+    rid = ctx.sql1("select id, state from repair_orders where store_id = %s order by id limit 1",
+                   (S["paris"],))
+    n = 12
+    for _ in range(n):  # one fact per transaction: n events in a known order
+        ctx.sql("insert into repair_moves (repair_id, from_state, to_state) values (%s, %s, %s)",
+                (rid["id"], rid["state"], rid["state"]))
+    wait_for(lambda: len(S["rx"].for_path("/two")) >= n, "all sent")
+    time.sleep(0.3)  # a repeat would come now
+    got = [json.loads(g["body"]) for g in S["rx"].for_path("/two")]
+    assert len(got) == n and len({g["id"] for g in got}) == n, [g["id"] for g in got]
+    want = [r["public_id"] for r in ctx.sql(
+        "select e.public_id::text from webhook_events e join webhook_deliveries d on d.event_id = e.id "
+        "where d.endpoint_id = %s order by e.id", (hook["id"],))]
+    assert [g["id"] for g in got] == want
+    other.stop()
+
+
 def test_a_delivery_fails_for_good_after_the_last_retry(ctx):
     clean(ctx)
     hook = add(ctx, "/dead", events=["booking.created"])
@@ -249,9 +271,11 @@ def test_a_disabled_endpoint_stops_and_resumes_when_enabled(ctx):
     m = ctx.staff("manager")
     hook = add(ctx, "/paused", events=["booking.cancelled", "booking.created"])
     _book(ctx)
+    wait_for(lambda: deliveries(ctx, hook)[0]["status"] == "delivered", "delivered once")
     r = m.patch(base() + "/%d" % hook["id"], {"active": False})
     assert r.status == 200, r
     n = len(S["rx"].for_path("/paused"))
+    # Due again (as a retry would be): a disabled endpoint's delivery waits.
     ctx.sql("update webhook_deliveries set status = 'pending', delivered_at = null "
             "where endpoint_id = %s", (hook["id"],))
     time.sleep(0.6)
