@@ -66,7 +66,7 @@ static struct sql_stmt q_delete =
 static struct sql_stmt q_rotate =
     SQL_STMT("webhook_rotate_secret", "select webhook_rotate_secret($1, $2, $3, $4, $5)", 5);
 static struct sql_stmt q_log =
-    SQL_STMT("webhook_deliveries", "select webhook_deliveries($1, $2, $3, $4, $5)", 5);
+    SQL_STMT("webhook_delivery_log", "select webhook_delivery_log($1, $2, $3, $4, $5)", 5);
 static struct sql_stmt q_claim = SQL_STMT("webhook_claim", "select webhook_claim($1, $2)", 2);
 static struct sql_stmt q_mark =
     SQL_STMT("webhook_mark", "select webhook_mark($1, $2, $3, $4, $5, $6)", 6);
@@ -495,6 +495,8 @@ static void send_work(void *arg)
     curl_easy_setopt(c, CURLOPT_URL, d->url);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+    /* No proxy from the environment: the address check below must see the receiver's. */
+    curl_easy_setopt(c, CURLOPT_PROXY, "");
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
     if (config.webhook_ca[0])

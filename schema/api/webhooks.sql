@@ -192,8 +192,8 @@ end $$;
 
 -- GET /api/stores/{store}/webhooks/{id}/deliveries: the log, newest first, each delivery with
 -- its tries.
-create or replace function webhook_deliveries(p_actor bigint, p_request_id text, p_store bigint,
-                                              p_id bigint, p_limit int)
+create or replace function webhook_delivery_log(p_actor bigint, p_request_id text,
+                                                p_store bigint, p_id bigint, p_limit int)
 returns json language plpgsql stable as $$
 begin
     perform carnet_require(p_actor, p_store, array['manager']);

@@ -39,7 +39,7 @@ select json_array_length(webhook_list(:manager, 'r', :paris) -> 'webhooks') as p
 select pg_temp.try(format('select webhook_update(%s, %L, %s, %s, %L)', :lyon_manager, 'r', :lyon,
                           :hook, '{"active": false}'));
 select pg_temp.try(format('select webhook_delete(%s, %L, %s, %s)', :lyon_manager, 'r', :lyon, :hook));
-select pg_temp.try(format('select webhook_deliveries(%s, %L, %s, %s, 10)', :lyon_manager, 'r',
+select pg_temp.try(format('select webhook_delivery_log(%s, %L, %s, %s, 10)', :lyon_manager, 'r',
                           :lyon, :hook));
 select pg_temp.try(format('select webhook_update(%s, %L, %s, %s, %L)', :manager, 'r', :paris,
                           :hook, '{}'));
@@ -82,7 +82,7 @@ select webhook_mark(:d1, (select claim from webhook_deliveries where id = :d1), 
                     'timeout', 10000, 1000) as last;
 select d ->> 'status' as status, d ->> 'attempts' as attempts, d -> 'tries' -> 0 ->> 'error' as error,
        d ->> 'next_attempt_at' is not null as next, d ->> 'failed_at' is not null as failed
-from json_array_elements(webhook_deliveries(:manager, 'r', :paris, :hook, 10) -> 'deliveries') d
+from json_array_elements(webhook_delivery_log(:manager, 'r', :paris, :hook, 10) -> 'deliveries') d
 order by d ->> 'id';
 
 -- Rotating needs a sealed secret; deleting takes the log with it.
