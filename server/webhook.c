@@ -6,7 +6,7 @@
  * then, unless --webhook-allow-private, its host is resolved on the I/O pool (getaddrinfo
  * blocks) and refused when any address is one webhook_address_refused names; then SQL.
  *
- * The delivery round, as the outbox's (outbox.c):
+ * The delivery round, the outbox's (sender.c):
  *
  *   IDLE -> CLAIMING (webhook_claim in flight) -> SENDING (n sends on worker threads, each then
  *   marked through the pool) -> IDLE
@@ -24,13 +24,11 @@
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <event2/buffer.h>
-#include <event2/event.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <sodium.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,8 +41,8 @@
 #include "http.h"
 #include "log.h"
 #include "seal.h"
+#include "sender.h"
 #include "util.h"
-#include "worker.h"
 
 #define WEBHOOK_SECRET_PREFIX "whsec_"
 #define WEBHOOK_SECRET_BYTES 32
@@ -52,7 +50,6 @@
 #define WEBHOOK_SECRET_MAX 64
 #define WEBHOOK_HOST_MAX 256
 #define WEBHOOK_ERR_MAX 512
-#define WEBHOOK_CONNECT_TIMEOUT_S 10
 #define WEBHOOK_LOG_LIMIT_DEFAULT 50
 #define WEBHOOK_LOG_LIMIT_MAX 200
 
@@ -372,8 +369,6 @@ void webhook_deliveries(struct req *r)
 
 /* ---- delivery: sends (worker threads) ---- */
 
-enum hook_state { HOOK_IDLE, HOOK_CLAIMING, HOOK_SENDING };
-
 /* One claimed delivery; owned by the round from the claim until its try is recorded. */
 struct delivery {
     char id[24];
@@ -388,27 +383,9 @@ struct delivery {
     char error[WEBHOOK_ERR_MAX];
 };
 
-static struct {
-    struct event *timer;
-    enum hook_state state;
-    int inflight;
-    bool full_batch;
-    bool stopping;
-    bool curl_ready;
-    uint64_t delivered, retried, failed, lost;
-    long long backlog;
-} wh;
-
-/* Set by webhook_stop on the loop, read by the sending threads. */
-static atomic_bool sends_cancelled;
-
-static void wipe_free(char *s)
-{
-    if (s) {
-        sodium_memzero(s, strlen(s));
-        free(s);
-    }
-}
+static struct sender wh_sender; /* its ops are set below, where the functions they name are */
+/* Deliveries pending or being sent, as the last claim saw them. */
+static long long wh_backlog;
 
 static void delivery_free(struct delivery *d)
 {
@@ -416,27 +393,9 @@ static void delivery_free(struct delivery *d)
         return;
     free(d->type);
     free(d->url);
-    wipe_free(d->secret);
+    sender_wipe_free(d->secret);
     free(d->body);
     free(d);
-}
-
-static int send_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
-                         curl_off_t ulnow)
-{
-    (void)arg;
-    (void)dltotal;
-    (void)dlnow;
-    (void)ultotal;
-    (void)ulnow;
-    return atomic_load(&sends_cancelled) ? 1 : 0;
-}
-
-static size_t discard(char *buf, size_t size, size_t nmemb, void *arg)
-{
-    (void)buf;
-    (void)arg;
-    return size * nmemb;
 }
 
 /* libcurl opens each connection through here: the last word on where a webhook may go. */
@@ -451,7 +410,7 @@ static curl_socket_t open_checked(void *arg, curlsocktype purpose, struct curl_s
     return socket(a->family, a->socktype, a->protocol);
 }
 
-static void send_work(void *arg)
+static void delivery_send(void *arg)
 {
     struct delivery *d = arg;
     CURL *c = NULL;
@@ -464,7 +423,7 @@ static void send_work(void *arg)
     CURLcode rc;
 
     d->failed = true;
-    if (atomic_load(&sends_cancelled)) {
+    if (sender_cancelled(&wh_sender)) {
         snprintf(d->error, sizeof(d->error), "not sent: carnetd is stopping");
         return;
     }
@@ -473,7 +432,7 @@ static void send_work(void *arg)
         return;
     }
     webhook_sign(secret, ts, d->body, strlen(d->body), sig);
-    wipe_free(secret);
+    sender_wipe_free(secret);
     hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
     hdrs = hdrs ? curl_slist_append(hdrs, "User-Agent: Carnet-Webhook/1") : NULL;
 #define HDR(...)                                                                                   \
@@ -504,15 +463,10 @@ static void send_work(void *arg)
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, d->body);
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(d->body));
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sender_discard);
     curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_checked);
     curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, &refused);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, (long)WEBHOOK_CONNECT_TIMEOUT_S);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)config.webhook_timeout_s);
-    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, send_progress);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+    sender_bounds(c, &wh_sender, (long)config.webhook_timeout_s, errbuf);
     rc = curl_easy_perform(c);
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &d->status_code);
     if (refused)
@@ -535,42 +489,32 @@ out:
 
 /* ---- delivery: the round (loop thread) ---- */
 
-static void round_step_done(void)
-{
-    if (--wh.inflight > 0)
-        return;
-    wh.state = HOOK_IDLE;
-    if (wh.full_batch && !wh.stopping && wh.timer)
-        event_active(wh.timer, EV_TIMEOUT, 0);
-}
-
 static void on_marked(const struct db_result *res, void *arg)
 {
     struct delivery *d = arg;
-    const char *status = res->status == DB_OK && !db_isnull(res, 0, 0) ? db_value(res, 0, 0) : NULL;
 
-    if (!status) {
+    switch (sender_marked(&wh_sender, res)) {
+    case SENDER_UNRECORDED:
         /* The lease ran out, the endpoint went, or the pool failed: the row (if any) goes
          * again when its lease expires. */
         log_warning("webhook: the try of delivery %s was not recorded", d->id);
-        wh.lost++;
-    } else if (strcmp(status, "delivered") == 0) {
+        break;
+    case SENDER_DONE:
         log_info("webhook: delivery %s (%s) delivered, HTTP %ld in %ld ms", d->id, d->type,
                  d->status_code, d->duration_ms);
-        wh.delivered++;
-    } else if (strcmp(status, "failed") == 0) {
+        break;
+    case SENDER_FAILED:
         log_warning("webhook: delivery %s (%s) failed for good after %d tries: %s", d->id, d->type,
                     d->attempt, d->error);
-        wh.failed++;
-    } else {
+        break;
+    default:
         log_info("webhook: delivery %s (%s) will be retried: %s", d->id, d->type, d->error);
-        wh.retried++;
     }
     delivery_free(d);
-    round_step_done();
+    sender_item_done(&wh_sender);
 }
 
-static void send_done(void *arg)
+static void delivery_sent(void *arg)
 {
     struct delivery *d = arg;
     char code[24], ms[24], backoff[24];
@@ -588,13 +532,7 @@ static void send_done(void *arg)
     db_query(&q_mark, params, on_marked, d);
 }
 
-static char *dup_field(json_t *o, const char *key)
-{
-    const char *v = json_string_value(json_object_get(o, key));
-    return strdup(v ? v : "");
-}
-
-static struct delivery *delivery_from_json(json_t *o)
+static void *delivery_from_json(json_t *o)
 {
     struct delivery *d = calloc(1, sizeof(*d));
     const char *claim = json_string_value(json_object_get(o, "claim"));
@@ -607,10 +545,10 @@ static struct delivery *delivery_from_json(json_t *o)
     snprintf(d->claim, sizeof(d->claim), "%s", claim ? claim : "");
     snprintf(d->event_id, sizeof(d->event_id), "%s", event ? event : "");
     d->attempt = (int)json_integer_value(json_object_get(o, "attempt"));
-    d->type = dup_field(o, "type");
-    d->url = dup_field(o, "url");
-    d->secret = dup_field(o, "secret");
-    d->body = dup_field(o, "body");
+    d->type = sender_dup_field(o, "type");
+    d->url = sender_dup_field(o, "url");
+    d->secret = sender_dup_field(o, "secret");
+    d->body = sender_dup_field(o, "body");
     if (!d->type || !d->url || !d->secret || !d->body) {
         delivery_free(d);
         return NULL;
@@ -618,74 +556,37 @@ static struct delivery *delivery_from_json(json_t *o)
     return d;
 }
 
-static void on_claimed(const struct db_result *res, void *arg)
+static void delivery_free_item(void *d)
 {
-    json_t *answer = NULL, *list, *o;
-    size_t i;
-    (void)arg;
-
-    wh.state = HOOK_IDLE;
-    if (res->status != DB_OK) {
-        log_warning("webhook: claim failed");
-        return;
-    }
-    answer = json_loads(db_value(res, 0, 0), 0, NULL);
-    wh.backlog = json_integer_value(json_object_get(answer, "backlog"));
-    list = json_object_get(answer, "deliveries");
-    if (!json_is_array(list) || json_array_size(list) == 0)
-        goto out;
-    wh.full_batch = (int)json_array_size(list) >= config.webhook_batch;
-    wh.state = HOOK_SENDING;
-    wh.inflight = 1; /* held until every delivery is handed out */
-    json_array_foreach(list, i, o)
-    {
-        struct delivery *d = delivery_from_json(o);
-        if (!d)
-            continue; /* its lease will run out and another round take it */
-        wh.inflight++;
-        if (worker_submit(WORKER_IO, send_work, send_done, d) < 0) {
-            wh.inflight--;
-            delivery_free(d);
-        }
-    }
-    round_step_done();
-out:
-    if (answer)
-        json_decref(answer);
+    delivery_free(d);
 }
 
-static void on_tick(evutil_socket_t fd, short what, void *arg)
+/* webhook_claim answers {backlog, deliveries}: the backlog is the metrics' gauge. */
+static json_t *claimed_deliveries(json_t *answer)
 {
-    char batch[16], lease[16];
-    const char *params[2];
-    (void)fd;
-    (void)what;
-    (void)arg;
-
-    if (wh.state != HOOK_IDLE || wh.stopping || !db_any_connected())
-        return;
-    snprintf(batch, sizeof(batch), "%d", config.webhook_batch);
-    snprintf(lease, sizeof(lease), "%d", config.outbox_lease_s);
-    params[0] = batch;
-    params[1] = lease;
-    wh.state = HOOK_CLAIMING;
-    wh.full_batch = false;
-    db_query(&q_claim, params, on_claimed, NULL);
+    wh_backlog = json_integer_value(json_object_get(answer, "backlog"));
+    return json_object_get(answer, "deliveries");
 }
+
+static const struct sender_ops wh_ops = {
+    .name = "webhook",
+    .done_status = "delivered",
+    .metric_help = "Outcomes of webhook tries by this process.",
+    .claim = &q_claim,
+    .batch = &config.webhook_batch,
+    .lease = &config.outbox_lease_s,
+    .items = claimed_deliveries,
+    .item_new = delivery_from_json,
+    .item_free = delivery_free_item,
+    .send = delivery_send,
+    .sent = delivery_sent,
+};
+
+static struct sender wh_sender = {.ops = &wh_ops};
 
 int webhook_init(struct event_base *base)
 {
-    struct timeval tv = {config.webhook_interval_ms / 1000,
-                         (config.webhook_interval_ms % 1000) * 1000};
-
-    /* Reference-counted by libcurl: the outbox holds one too. */
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        log_error("webhook: libcurl cannot start");
-        return -1;
-    }
-    wh.curl_ready = true;
-    wh.timer = event_new(base, -1, EV_PERSIST, on_tick, NULL);
-    if (!wh.timer || event_add(wh.timer, &tv) < 0)
+    if (sender_start(&wh_sender, base, config.webhook_interval_ms) < 0)
         return -1;
     if (config.webhook_allow_private)
         log_warning("webhook: --webhook-allow-private: endpoints may reach private addresses");
@@ -694,35 +595,21 @@ int webhook_init(struct event_base *base)
 
 void webhook_stop(void)
 {
-    wh.stopping = true;
-    atomic_store(&sends_cancelled, true);
-    if (wh.timer) {
-        event_free(wh.timer);
-        wh.timer = NULL;
-    }
+    sender_stop(&wh_sender);
 }
 
 void webhook_free(void)
 {
-    webhook_stop();
-    if (wh.curl_ready)
-        curl_global_cleanup();
-    wh.curl_ready = false;
+    sender_free(&wh_sender);
 }
 
 void webhook_metrics_render(struct evbuffer *out)
 {
+    sender_metrics_render(&wh_sender, out);
     evbuffer_add_printf(out,
-                        "# HELP carnet_webhook_deliveries_total Outcomes of webhook tries by this "
-                        "process.\n"
-                        "# TYPE carnet_webhook_deliveries_total counter\n"
-                        "carnet_webhook_deliveries_total{outcome=\"delivered\"} %" PRIu64 "\n"
-                        "carnet_webhook_deliveries_total{outcome=\"retry\"} %" PRIu64 "\n"
-                        "carnet_webhook_deliveries_total{outcome=\"failed\"} %" PRIu64 "\n"
-                        "carnet_webhook_deliveries_total{outcome=\"unrecorded\"} %" PRIu64 "\n"
                         "# HELP carnet_webhook_backlog Webhook deliveries pending or being sent, "
                         "at this process's last claim.\n"
                         "# TYPE carnet_webhook_backlog gauge\n"
                         "carnet_webhook_backlog %lld\n",
-                        wh.delivered, wh.retried, wh.failed, wh.lost, wh.backlog);
+                        wh_backlog);
 }
