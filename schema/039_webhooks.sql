@@ -54,6 +54,9 @@ create table webhook_deliveries (
 create index webhook_deliveries_due_idx on webhook_deliveries (next_attempt_at, id)
     where status in ('pending', 'sending');
 create index webhook_deliveries_endpoint_idx on webhook_deliveries (endpoint_id, id);
+-- Retention deletes old events (schema/api/retention.sql): each delete looks for deliveries
+-- still pointing at the event.
+create index webhook_deliveries_event_idx on webhook_deliveries (event_id);
 
 -- Every try, for the delivery log.
 create table webhook_attempts (

@@ -128,7 +128,8 @@ static const struct opt options[] = {
     {"webhook-allow-private", "CARNET_WEBHOOK_ALLOW_PRIVATE", OPT_FLAG, OFF(webhook_allow_private),
      NULL, 0, 0, "let webhooks reach loopback, private and link-local addresses (tests only)"},
     {"webhook-ca", "CARNET_WEBHOOK_CA", OPT_STR, OFF(webhook_ca), "", 0, 0,
-     "PEM file of the CAs webhook receivers are verified against, instead of the system's"},
+     "PEM file of the only CAs webhook receivers are verified against: it replaces the "
+     "system's CAs, which are then not trusted"},
     {"webhook-interval-ms", "CARNET_WEBHOOK_INTERVAL_MS", OPT_INT, OFF(webhook_interval_ms), "1000",
      20, 3600000, "how often the webhook worker looks for due deliveries"},
     {"webhook-batch", "CARNET_WEBHOOK_BATCH", OPT_INT, OFF(webhook_batch), "8", 1, 1000,

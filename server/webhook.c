@@ -14,7 +14,8 @@
  * Several carnetd may run rounds: the claim hands a delivery to one of them under a lease
  * (longer than --webhook-timeout, checked by config), and the claim id must still match when
  * the try is recorded. A send is bounded by --webhook-timeout, follows no redirect, speaks
- * https only with the peer verified (--webhook-ca replaces the system's CAs, for tests), and
+ * https only with the peer verified (--webhook-ca replaces the system's CAs, file and
+ * directory, for tests), and
  * its connection is refused at the socket when the address it resolved to is private: DNS may
  * answer differently than when the URL was saved. webhook_stop aborts sends under way through
  * libcurl's progress callback; each is recorded as a failed try and retried later.
@@ -64,6 +65,8 @@ static struct sql_stmt q_rotate =
     SQL_STMT("webhook_rotate_secret", "select webhook_rotate_secret($1, $2, $3, $4, $5)", 5);
 static struct sql_stmt q_log =
     SQL_STMT("webhook_delivery_log", "select webhook_delivery_log($1, $2, $3, $4, $5)", 5);
+static struct sql_stmt q_access =
+    SQL_STMT("webhook_check_access", "select webhook_check_access($1, $2, $3, $4)", 4);
 static struct sql_stmt q_claim = SQL_STMT("webhook_claim", "select webhook_claim($1, $2)", 2);
 static struct sql_stmt q_mark =
     SQL_STMT("webhook_mark", "select webhook_mark($1, $2, $3, $4, $5, $6)", 6);
@@ -290,7 +293,25 @@ static void url_judged(struct req *r)
     api_call(r, &q_create, params, on_with_secret);
 }
 
-/* Create (id NULL) or update: check the URL, resolve it when needed, then SQL. */
+/* The caller may save here: check the URL, resolve it when needed, then SQL. */
+static void on_access(struct req *r, const struct db_result *res)
+{
+    struct hook_req *h = r->state;
+
+    if (res->status != DB_OK) {
+        api_reply_result(r, 200, res);
+        return;
+    }
+    if (!url_check(r, h))
+        return;
+    if (h->host[0])
+        api_offload(r, WORKER_IO, resolve_work, url_judged);
+    else
+        url_judged(r);
+}
+
+/* Create (id NULL) or update. The store and the endpoint are checked first: a caller who may
+ * not see them learns nothing of what carnetd would say of the URL (its host's resolution). */
 static void save(struct req *r, const char *id)
 {
     const char *store = api_path_id(r, "store");
@@ -302,12 +323,8 @@ static void save(struct req *r, const char *id)
         return;
     h->store = store;
     h->id = id;
-    if (!url_check(r, h))
-        return;
-    if (h->host[0])
-        api_offload(r, WORKER_IO, resolve_work, url_judged);
-    else
-        url_judged(r);
+    const char *params[4] = {r->who.staff_id, r->id, store, id};
+    api_call(r, &q_access, params, on_access);
 }
 
 void webhook_create(struct req *r)
@@ -458,8 +475,12 @@ static void delivery_send(void *arg)
     curl_easy_setopt(c, CURLOPT_PROXY, "");
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
-    if (config.webhook_ca[0])
+    /* --webhook-ca replaces the system's CAs: libcurl's default CA directory (Debian builds it
+     * with /etc/ssl/certs) would otherwise still be trusted beside the file. */
+    if (config.webhook_ca[0]) {
         curl_easy_setopt(c, CURLOPT_CAINFO, config.webhook_ca);
+        curl_easy_setopt(c, CURLOPT_CAPATH, NULL);
+    }
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, d->body);
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(d->body));

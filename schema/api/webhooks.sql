@@ -58,6 +58,21 @@ begin
     return e;
 end $$;
 
+-- Asked by carnetd before it checks a URL (POST and PATCH): the caller may manage the store's
+-- webhooks and, given p_id, that endpoint is the store's; 403/404 otherwise. Whether a host
+-- resolves, and to what kind of address, is told only to whoever may save it there.
+create or replace function webhook_check_access(p_actor bigint, p_request_id text,
+                                                p_store bigint, p_id bigint)
+returns json language plpgsql stable as $$
+begin
+    perform carnet_require(p_actor, p_store, array['manager']);
+    if p_id is not null
+       and not exists (select 1 from webhook_endpoints where id = p_id and store_id = p_store) then
+        perform carnet_fail(404, 'not_found', 'id', 'no such webhook in this store');
+    end if;
+    return json_build_object('store_id', p_store, 'id', p_id);
+end $$;
+
 -- The events member: a non-empty list of known types, each once.
 create or replace function webhook_parse_events(p jsonb) returns text[]
 language plpgsql immutable as $$

@@ -256,11 +256,14 @@ def test_two_workers_send_each_event_once_and_in_order(ctx):
 def test_a_delivery_fails_for_good_after_the_last_retry(ctx):
     clean(ctx)
     hook = add(ctx, "/dead", events=["booking.created"])
+    S["rx"].plans["/dead"] = [410] * 8
     _book(ctx)
     d = ctx.sql1("select id from webhook_deliveries order by id desc limit 1")["id"]
-    # Six tries already made: the next failure is the last.
-    ctx.sql("update webhook_deliveries set attempts = 6 where id = %s", (d,))
-    S["rx"].plans["/dead"] = [410]
+    # Once the first refusal is recorded (its retry waits the back-off), six tries are said to
+    # be made: the next failure is the last. (Set before the first try, a claim could race it.)
+    wait_for(lambda: ctx.sql1("select status, attempts from webhook_deliveries where id = %s",
+                              (d,)) == {"status": "pending", "attempts": 1}, "the first refusal")
+    ctx.sql("update webhook_deliveries set attempts = 6 where id = %s and status = 'pending'", (d,))
     wait_for(lambda: deliveries(ctx, hook)[0]["status"] == "failed", "failed for good")
     log = deliveries(ctx, hook)[0]
     assert log["failed_at"] and log["last_status_code"] == 410 and log["next_attempt_at"] is None
@@ -350,6 +353,21 @@ def test_private_addresses_are_refused_without_the_option(ctx):
     hook = add(ctx, "/p", events=["booking.created"])
     r = m.patch(base() + "/%d" % hook["id"], {"url": "https://127.0.0.1/other"})
     assert r.status == 422 and r.error["code"] == "private_address", r
+    # An endpoint or a store the caller cannot see answers 404/403 before the URL is judged:
+    # no one learns what carnetd would say of a host through an object that is not theirs.
+    lyon = Client(s.port)
+    lyon.login("lyon@carnet.test", "carnet-demo")
+    probes = [(m, "patch", base() + "/%d" % (hook["id"] + 1000), 404),
+              (lyon, "patch", base(S["lyon"]) + "/%d" % hook["id"], 404),
+              (lyon, "patch", base() + "/%d" % hook["id"], 403),
+              (lyon, "post", base(), 403)]
+    for url in ("https://127.0.0.1/h", "https://no-such-host.invalid/h", "http://a.example/"):
+        for who, method, path, status in probes:
+            r = getattr(who, method)(path, {"url": url, "events": ["booking.created"]})
+            assert r.status == status and r.error["code"] != "private_address", (url, path, r)
+            assert r.error["code"] not in ("unresolvable", "not_https"), (url, path, r)
+    row = ctx.sql1("select url from webhook_endpoints where id = %s", (hook["id"],))
+    assert row["url"] == S["rx"].url("/p"), row
     s.stop()
 
 

@@ -41,6 +41,16 @@ select pg_temp.try(format('select webhook_update(%s, %L, %s, %s, %L)', :lyon_man
 select pg_temp.try(format('select webhook_delete(%s, %L, %s, %s)', :lyon_manager, 'r', :lyon, :hook));
 select pg_temp.try(format('select webhook_delivery_log(%s, %L, %s, %s, 10)', :lyon_manager, 'r',
                           :lyon, :hook));
+-- Checked before carnetd judges a URL: the store's manager and their endpoint only.
+select webhook_check_access(:manager, 'r', :paris, null)::jsonb ->> 'store_id' = :'paris' as store_ok,
+       webhook_check_access(:manager, 'r', :paris, :hook)::jsonb ->> 'id' = :'hook' as hook_ok;
+select pg_temp.try(format('select webhook_check_access(%s, %L, %s, %s)', :manager, 'r', :paris,
+                          :hook + 1000));
+select pg_temp.try(format('select webhook_check_access(%s, %L, %s, %s)', :lyon_manager, 'r',
+                          :lyon, :hook));
+select pg_temp.try(format('select webhook_check_access(%s, %L, %s, %s)', :lyon_manager, 'r',
+                          :paris, :hook));
+select pg_temp.try(format('select webhook_check_access(%s, %L, %s, null)', :tech, 'r', :paris));
 select pg_temp.try(format('select webhook_update(%s, %L, %s, %s, %L)', :manager, 'r', :paris,
                           :hook, '{}'));
 select pg_temp.try(format('select webhook_update(%s, %L, %s, %s, %L)', :manager, 'r', :paris,
