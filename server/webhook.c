@@ -2,9 +2,11 @@
  * webhook: endpoints of a store, and the delivery of its events. See webhook.h for the parts;
  * this file owns two state machines.
  *
- * A request that sets a URL: the URL is parsed here (curl's parser, the one that will send),
- * then, unless --webhook-allow-private, its host is resolved on the I/O pool (getaddrinfo
- * blocks) and refused when any address is one webhook_address_refused names; then SQL.
+ * A request that sets a URL: the caller's right to the store and the endpoint is checked in SQL
+ * first (webhook_check_access), so no one probes hosts through what is not theirs; then the URL
+ * is parsed here (curl's parser, the one that will send), then, unless --webhook-allow-private,
+ * its host is resolved on the I/O pool (getaddrinfo blocks) and refused when any address is one
+ * webhook_address_refused names; then SQL saves it.
  *
  * The delivery round, the outbox's (sender.c):
  *
@@ -15,10 +17,10 @@
  * (longer than --webhook-timeout, checked by config), and the claim id must still match when
  * the try is recorded. A send is bounded by --webhook-timeout, follows no redirect, speaks
  * https only with the peer verified (--webhook-ca replaces the system's CAs, file and
- * directory, for tests), and
- * its connection is refused at the socket when the address it resolved to is private: DNS may
- * answer differently than when the URL was saved. webhook_stop aborts sends under way through
- * libcurl's progress callback; each is recorded as a failed try and retried later.
+ * directory, for tests), and its connection is refused at the socket when the address it
+ * resolved to is private: DNS may answer differently than when the URL was saved. webhook_stop
+ * aborts sends under way through libcurl's progress callback; each is recorded as a failed try
+ * and retried later.
  */
 #include "webhook.h"
 
