@@ -65,6 +65,13 @@ struct config {
     int outbox_backoff_ms;
     int outbox_lease_s;
     int send_timeout_s;
+    /* webhooks (webhook.c) */
+    bool webhook_allow_private;
+    char *webhook_ca;
+    int webhook_interval_ms;
+    int webhook_batch;
+    int webhook_backoff_ms;
+    int webhook_timeout_s;
     bool migrate_only;
     bool skip_migrate;
     bool no_jobs;

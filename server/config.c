@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct config config;
 
@@ -124,6 +125,20 @@ static const struct opt options[] = {
      "seconds a claimed message is reserved for its worker (longer than --send-timeout)"},
     {"send-timeout", "CARNET_SEND_TIMEOUT", OPT_INT, OFF(send_timeout_s), "30", 1, 600,
      "seconds one SMTP or webhook delivery may take"},
+    {"webhook-allow-private", "CARNET_WEBHOOK_ALLOW_PRIVATE", OPT_FLAG, OFF(webhook_allow_private),
+     NULL, 0, 0, "let webhooks reach loopback, private and link-local addresses (tests only)"},
+    {"webhook-ca", "CARNET_WEBHOOK_CA", OPT_STR, OFF(webhook_ca), "", 0, 0,
+     "PEM file of the only CAs webhook receivers are verified against: it replaces the "
+     "system's CAs, which are then not trusted"},
+    {"webhook-interval-ms", "CARNET_WEBHOOK_INTERVAL_MS", OPT_INT, OFF(webhook_interval_ms), "1000",
+     20, 3600000, "how often the webhook worker looks for due deliveries"},
+    {"webhook-batch", "CARNET_WEBHOOK_BATCH", OPT_INT, OFF(webhook_batch), "8", 1, 1000,
+     "webhook deliveries claimed per round"},
+    {"webhook-backoff-ms", "CARNET_WEBHOOK_BACKOFF_MS", OPT_INT, OFF(webhook_backoff_ms), "10000",
+     10, 3600000,
+     "wait before a webhook's first retry; then 6, 30, 180, 720 and 2160 times it, then failed"},
+    {"webhook-timeout", "CARNET_WEBHOOK_TIMEOUT", OPT_INT, OFF(webhook_timeout_s), "10", 1, 600,
+     "seconds one webhook POST may take (shorter than --outbox-lease)"},
     {"migrate", NULL, OPT_FLAG, OFF(migrate_only), NULL, 0, 0, "apply migrations and exit"},
     {"rotate-data-key", NULL, OPT_STR, OFF(rotate_key_file), "", 0, 0,
      "re-seal all personal data and links under the key in this file, then exit"},
@@ -277,6 +292,15 @@ int config_load(struct config *cfg, int argc, char **argv, char *err, size_t err
         }
         if (!(cfg->metrics_host = strndup(cfg->metrics_listen, host_len)))
             return -1;
+    }
+    if (cfg->webhook_ca[0] && access(cfg->webhook_ca, R_OK) < 0) {
+        snprintf(err, errlen, "--webhook-ca: cannot read '%s'", cfg->webhook_ca);
+        return -1;
+    }
+    if (cfg->webhook_timeout_s >= cfg->outbox_lease_s) {
+        /* The webhook claim uses the same lease. */
+        snprintf(err, errlen, "--webhook-timeout must be shorter than --outbox-lease");
+        return -1;
     }
     if (cfg->send_timeout_s >= cfg->outbox_lease_s) {
         /* A send outliving its lease could be claimed and sent again by another worker. */

@@ -30,6 +30,7 @@
 #include "sse.h"
 #include "static.h"
 #include "system.h"
+#include "webhook.h"
 #include "worker.h"
 
 #ifndef CARNET_VERSION
@@ -75,6 +76,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     jobs_stop();
     sse_shutdown();
     outbox_stop();
+    webhook_stop();
     http_shutdown(config.shutdown_timeout_s, on_drained);
     /* Said once the listening socket is closed, so whoever reads it may rely on it. */
     log_info("signal %d: shutting down (in flight: %d)", (int)sig, inflight);
@@ -237,6 +239,7 @@ int main(int argc, char **argv)
     /* The stock's top-up is background work too: a --no-jobs process lives on its start-up
      * fill and the top-ups of the processes that run jobs. */
     if (!config.no_jobs && (jobs_init(base) < 0 || outbox_init(base) < 0 ||
+                            webhook_init(base) < 0 ||
                             linkstock_init(base, LINKSTOCK_INTERVAL_MS) < 0 ||
                             pdstore_init(base, PDSTORE_INTERVAL_MS) < 0))
         goto out;
@@ -260,10 +263,12 @@ out:
     if (sigint)
         event_free(sigint);
     outbox_stop();
+    webhook_stop();
     http_free();
     metrics_listen_free();
     worker_shutdown();
     outbox_free();
+    webhook_free();
     db_shutdown();
     sse_free();
     static_free();

@@ -1,5 +1,5 @@
 /*
- * outbox: the delivery worker. See outbox.h for the round; this file owns the states
+ * outbox: the delivery worker. See outbox.h for the round; its states are sender.c's
  *
  *   IDLE -> CLAIMING (outbox_claim in flight) -> SENDING (n messages on worker threads, each
  *   then marked through the pool) -> IDLE
@@ -26,12 +26,9 @@
  */
 #include "outbox.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <event2/buffer.h>
-#include <event2/event.h>
 #include <inttypes.h>
-#include <stdatomic.h>
 #include <jansson.h>
 #include <sodium.h>
 #include <stdarg.h>
@@ -46,10 +43,9 @@
 #include "db.h"
 #include "log.h"
 #include "seal.h"
+#include "sender.h"
 #include "util.h"
-#include "worker.h"
 
-#define OUTBOX_CONNECT_TIMEOUT_S 10
 #define OUTBOX_ERR_MAX 512
 /* RFC 2047 encoded words are at most 75 characters: 45 bytes of text give 60 of base64. */
 #define OUTBOX_SUBJECT_CHUNK 45
@@ -59,8 +55,6 @@
 static struct sql_stmt q_claim = SQL_STMT("outbox_claim", "select outbox_claim($1, $2, $3)", 3);
 static struct sql_stmt q_mark =
     SQL_STMT("outbox_mark", "select outbox_mark($1, $2, $3, $4, $5, $6, $7)", 7);
-
-enum outbox_state { OUTBOX_IDLE, OUTBOX_CLAIMING, OUTBOX_SENDING };
 
 /* One claimed message; owned by the round from the claim until its outcome is recorded. */
 struct outbox_msg {
@@ -75,50 +69,7 @@ struct outbox_msg {
     bool permanent;
 };
 
-static struct {
-    struct event *timer;
-    enum outbox_state state;
-    int inflight;
-    bool full_batch; /* the last claim filled the batch: go again at once */
-    bool stopping;
-    bool curl_ready;
-    uint64_t sent, retried, failed, lost;
-} ob;
-
-/* Set by outbox_stop on the loop, read by the sending threads. */
-static atomic_bool sends_cancelled;
-
-/* libcurl's progress callback: non-zero aborts the transfer (CURLE_ABORTED_BY_CALLBACK). */
-static int send_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
-                         curl_off_t ulnow)
-{
-    (void)arg;
-    (void)dltotal;
-    (void)dlnow;
-    (void)ultotal;
-    (void)ulnow;
-    return atomic_load(&sends_cancelled) ? 1 : 0;
-}
-
-/* The bounds every libcurl send gets: connect, the whole transfer, cancellation. */
-static void send_bounds(CURL *c, char *errbuf)
-{
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, (long)OUTBOX_CONNECT_TIMEOUT_S);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)config.send_timeout_s);
-    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, send_progress);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-}
-
-/* Frees text that may hold a live link, after erasing it. */
-static void wipe_free(char *s)
-{
-    if (s) {
-        sodium_memzero(s, strlen(s));
-        free(s);
-    }
-}
+static struct sender ob_sender; /* its ops are set below, where the functions they name are */
 
 static void msg_free(struct outbox_msg *m)
 {
@@ -126,18 +77,12 @@ static void msg_free(struct outbox_msg *m)
         return;
     free(m->kind);
     free(m->channel);
-    wipe_free(m->recipient);
-    wipe_free(m->subject);
-    wipe_free(m->body);
-    wipe_free(m->sms);
+    sender_wipe_free(m->recipient);
+    sender_wipe_free(m->subject);
+    sender_wipe_free(m->body);
+    sender_wipe_free(m->sms);
     free(m->created_at);
     free(m);
-}
-
-static char *dup_field(json_t *o, const char *key)
-{
-    const char *v = json_string_value(json_object_get(o, key));
-    return strdup(v ? v : "");
 }
 
 static void fail(struct outbox_msg *m, bool permanent, const char *fmt, ...)
@@ -252,13 +197,6 @@ static size_t upload_read(char *buf, size_t size, size_t nmemb, void *arg)
     return n;
 }
 
-static size_t discard(char *buf, size_t size, size_t nmemb, void *arg)
-{
-    (void)buf;
-    (void)arg;
-    return size * nmemb;
-}
-
 static void send_smtp(struct outbox_msg *m)
 {
     CURL *c = NULL;
@@ -303,7 +241,7 @@ static void send_smtp(struct outbox_msg *m)
         curl_easy_setopt(c, CURLOPT_USERNAME, config.smtp_user);
         curl_easy_setopt(c, CURLOPT_PASSWORD, config.smtp_password);
     }
-    send_bounds(c, errbuf);
+    sender_bounds(c, &ob_sender, (long)config.send_timeout_s, errbuf);
     rc = curl_easy_perform(c);
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
     if (rc == CURLE_ABORTED_BY_CALLBACK)
@@ -352,8 +290,8 @@ static void send_webhook(struct outbox_msg *m)
     curl_easy_setopt(c, CURLOPT_URL, config.sms_webhook_url);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, payload);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
-    send_bounds(c, errbuf);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sender_discard);
+    sender_bounds(c, &ob_sender, (long)config.send_timeout_s, errbuf);
     rc = curl_easy_perform(c);
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
     if (rc != CURLE_OK)
@@ -433,19 +371,19 @@ static int open_sealed(struct outbox_msg *m)
             fail(m, true, "cannot open the message's links: %s", err);
             return -1;
         }
-        wipe_free(*fields[i]);
+        sender_wipe_free(*fields[i]);
         *fields[i] = open;
     }
     return 0;
 }
 
-static void send_work(void *arg)
+static void msg_send(void *arg)
 {
     struct outbox_msg *m = arg;
     bool smtp = strcmp(m->channel, "email") == 0 && config.smtp_url[0];
     bool webhook = strcmp(m->channel, "sms") == 0 && config.sms_webhook_url[0];
 
-    if (atomic_load(&sends_cancelled)) {
+    if (sender_cancelled(&ob_sender)) {
         m->transport = smtp ? "smtp" : webhook ? "webhook" : "file";
         fail(m, false, "not sent: carnetd is stopping");
     } else if (open_sealed(m) < 0) {
@@ -461,46 +399,29 @@ static void send_work(void *arg)
 
 /* ---- the round (loop thread) ---- */
 
-static void round_step_done(void)
-{
-    if (--ob.inflight > 0)
-        return;
-    ob.state = OUTBOX_IDLE;
-    if (ob.full_batch && !ob.stopping && ob.timer)
-        event_active(ob.timer, EV_TIMEOUT, 0); /* more may be due: do not wait a tick */
-}
-
 static void on_marked(const struct db_result *res, void *arg)
 {
     struct outbox_msg *m = arg;
-    const char *status = NULL;
+    enum sender_outcome o = sender_marked(&ob_sender, res);
 
-    if (res->status == DB_OK && !db_isnull(res, 0, 0))
-        status = db_value(res, 0, 0);
-    if (res->status != DB_OK) {
+    if (o == SENDER_UNRECORDED && res->status != DB_OK)
         /* The outcome is unknown to the database: the lease will expire and the message be
          * tried again (a repeat is possible only here). */
         log_warning("outbox: cannot record the outcome of message %s", m->id);
-        ob.lost++;
-    } else if (!status) {
+    else if (o == SENDER_UNRECORDED)
         log_warning("outbox: message %s was claimed by another worker meanwhile", m->id);
-        ob.lost++;
-    } else if (strcmp(status, "sent") == 0) {
+    else if (o == SENDER_DONE)
         log_info("outbox: message %s (%s) sent by %s", m->id, m->kind, m->transport);
-        ob.sent++;
-    } else if (strcmp(status, "failed") == 0) {
+    else if (o == SENDER_FAILED)
         log_warning("outbox: message %s (%s) failed for good after %d tries: %s", m->id, m->kind,
                     m->attempts, m->error);
-        ob.failed++;
-    } else {
+    else
         log_info("outbox: message %s (%s) will be retried: %s", m->id, m->kind, m->error);
-        ob.retried++;
-    }
     msg_free(m);
-    round_step_done();
+    sender_item_done(&ob_sender);
 }
 
-static void send_done(void *arg)
+static void msg_sent(void *arg)
 {
     struct outbox_msg *m = arg;
     char max[16], backoff[16];
@@ -518,7 +439,7 @@ static void send_done(void *arg)
     db_query(&q_mark, params, on_marked, m);
 }
 
-static struct outbox_msg *msg_from_json(json_t *o)
+static void *msg_from_json(json_t *o)
 {
     struct outbox_msg *m = calloc(1, sizeof(*m));
     if (!m)
@@ -530,13 +451,13 @@ static struct outbox_msg *msg_from_json(json_t *o)
                  ? json_string_value(json_object_get(o, "claim"))
                  : "");
     m->attempts = (int)json_integer_value(json_object_get(o, "attempts"));
-    m->kind = dup_field(o, "kind");
-    m->channel = dup_field(o, "channel");
-    m->recipient = dup_field(o, "recipient");
-    m->subject = dup_field(o, "subject");
-    m->body = dup_field(o, "body");
-    m->sms = dup_field(o, "sms");
-    m->created_at = dup_field(o, "created_at");
+    m->kind = sender_dup_field(o, "kind");
+    m->channel = sender_dup_field(o, "channel");
+    m->recipient = sender_dup_field(o, "recipient");
+    m->subject = sender_dup_field(o, "subject");
+    m->body = sender_dup_field(o, "body");
+    m->sms = sender_dup_field(o, "sms");
+    m->created_at = sender_dup_field(o, "created_at");
     if (!m->kind || !m->channel || !m->recipient || !m->subject || !m->body || !m->sms ||
         !m->created_at) {
         msg_free(m);
@@ -545,74 +466,37 @@ static struct outbox_msg *msg_from_json(json_t *o)
     return m;
 }
 
-static void on_claimed(const struct db_result *res, void *arg)
+static void msg_free_item(void *m)
 {
-    json_t *list = NULL, *o;
-    size_t i;
-    (void)arg;
-
-    ob.state = OUTBOX_IDLE;
-    if (res->status != DB_OK) {
-        if (res->status == DB_ERR_SQL)
-            log_warning("outbox: claim failed: %s",
-                        db_error_field(res, DB_ERROR_PRIMARY) ? db_error_field(res, DB_ERROR_PRIMARY) : "?");
-        return;
-    }
-    list = json_loads(db_value(res, 0, 0), 0, NULL);
-    if (!json_is_array(list) || json_array_size(list) == 0)
-        goto out;
-    ob.full_batch = (int)json_array_size(list) >= config.outbox_batch;
-    ob.state = OUTBOX_SENDING;
-    ob.inflight = 1; /* held until every message is handed out, so none can end the round */
-    json_array_foreach(list, i, o)
-    {
-        struct outbox_msg *m = msg_from_json(o);
-        if (!m)
-            continue; /* its lease will expire and another round will take it */
-        ob.inflight++;
-        if (worker_submit(WORKER_IO, send_work, send_done, m) < 0) {
-            ob.inflight--;
-            msg_free(m);
-        }
-    }
-    round_step_done();
-out:
-    if (list)
-        json_decref(list);
+    msg_free(m);
 }
 
-static void on_tick(evutil_socket_t fd, short what, void *arg)
+/* outbox_claim answers the array of messages itself. */
+static json_t *claimed_messages(json_t *answer)
 {
-    char batch[16], lease[16];
-    const char *params[3];
-    (void)fd;
-    (void)what;
-    (void)arg;
-
-    if (ob.state != OUTBOX_IDLE || ob.stopping || !db_any_connected())
-        return;
-    snprintf(batch, sizeof(batch), "%d", config.outbox_batch);
-    snprintf(lease, sizeof(lease), "%d", config.outbox_lease_s);
-    params[0] = batch;
-    params[1] = lease;
-    params[2] = config.public_url;
-    ob.state = OUTBOX_CLAIMING;
-    ob.full_batch = false;
-    db_query(&q_claim, params, on_claimed, NULL);
+    return answer;
 }
+
+static const struct sender_ops ob_ops = {
+    .name = "outbox",
+    .done_status = "sent",
+    .metric_help = "Outcomes of customer message deliveries by this process.",
+    .claim = &q_claim,
+    .batch = &config.outbox_batch,
+    .lease = &config.outbox_lease_s,
+    .claim_arg = &config.public_url, /* the links' base */
+    .items = claimed_messages,
+    .item_new = msg_from_json,
+    .item_free = msg_free_item,
+    .send = msg_send,
+    .sent = msg_sent,
+};
+
+static struct sender ob_sender = {.ops = &ob_ops};
 
 int outbox_init(struct event_base *base)
 {
-    struct timeval tv = {config.outbox_interval_ms / 1000,
-                         (config.outbox_interval_ms % 1000) * 1000};
-
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        log_error("outbox: libcurl cannot start");
-        return -1;
-    }
-    ob.curl_ready = true;
-    ob.timer = event_new(base, -1, EV_PERSIST, on_tick, NULL);
-    if (!ob.timer || event_add(ob.timer, &tv) < 0)
+    if (sender_start(&ob_sender, base, config.outbox_interval_ms) < 0)
         return -1;
     log_info("outbox: email by %s, sms by %s", config.smtp_url[0] ? "smtp" : "file",
              config.sms_webhook_url[0] ? "webhook" : "file");
@@ -621,31 +505,15 @@ int outbox_init(struct event_base *base)
 
 void outbox_stop(void)
 {
-    ob.stopping = true;
-    atomic_store(&sends_cancelled, true);
-    if (ob.timer) {
-        event_free(ob.timer);
-        ob.timer = NULL;
-    }
+    sender_stop(&ob_sender);
 }
 
 void outbox_free(void)
 {
-    outbox_stop();
-    if (ob.curl_ready)
-        curl_global_cleanup();
-    ob.curl_ready = false;
+    sender_free(&ob_sender);
 }
 
 void outbox_metrics_render(struct evbuffer *out)
 {
-    evbuffer_add_printf(out,
-                        "# HELP carnet_outbox_deliveries_total Outcomes of customer message "
-                        "deliveries by this process.\n"
-                        "# TYPE carnet_outbox_deliveries_total counter\n"
-                        "carnet_outbox_deliveries_total{outcome=\"sent\"} %" PRIu64 "\n"
-                        "carnet_outbox_deliveries_total{outcome=\"retry\"} %" PRIu64 "\n"
-                        "carnet_outbox_deliveries_total{outcome=\"failed\"} %" PRIu64 "\n"
-                        "carnet_outbox_deliveries_total{outcome=\"unrecorded\"} %" PRIu64 "\n",
-                        ob.sent, ob.retried, ob.failed, ob.lost);
+    sender_metrics_render(&ob_sender, out);
 }

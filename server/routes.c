@@ -26,6 +26,7 @@
 #include "static.h"
 #include "store.h"
 #include "system.h"
+#include "webhook.h"
 
 const struct route routes[] = {
     /* operations */
@@ -300,6 +301,19 @@ const struct route routes[] = {
      "make a calendar feed: the store's (managers) or a staff member's; the URL is shown once"},
     {"DELETE", "/api/stores/{store}/calendar-feeds/{id}", ics_feed_revoke, ACCESS_STAFF,
      "revoke a calendar feed: its URL stops working"},
+    /* ---- webhooks: a store's HTTPS endpoints for its events (webhook.c) ---- */
+    {"GET", "/api/stores/{store}/webhooks", webhook_list, ACCESS_MANAGER,
+     "the store's webhook endpoints (never their secrets)"},
+    {"POST", "/api/stores/{store}/webhooks", webhook_create, ACCESS_MANAGER,
+     "register an https endpoint for events; the signing secret is shown this once"},
+    {"PATCH", "/api/stores/{store}/webhooks/{id}", webhook_update, ACCESS_MANAGER,
+     "change an endpoint's URL, events or description, or disable and enable it"},
+    {"DELETE", "/api/stores/{store}/webhooks/{id}", webhook_delete, ACCESS_MANAGER,
+     "delete an endpoint and its delivery log"},
+    {"POST", "/api/stores/{store}/webhooks/{id}/rotate-secret", webhook_rotate_secret,
+     ACCESS_MANAGER, "a new signing secret, shown this once; the old one stops at once"},
+    {"GET", "/api/stores/{store}/webhooks/{id}/deliveries", webhook_deliveries, ACCESS_MANAGER,
+     "the endpoint's delivery log: each event, its tries and their outcomes"},
 
     /* ---- the web root (static.c): every other path outside /api/ ---- */
     {"GET", ROUTE_FALLBACK, static_serve, ACCESS_PUBLIC, "pages, scripts and styles"},

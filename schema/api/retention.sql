@@ -14,6 +14,13 @@
 --            dates in UTC here: a term in days does not need the store's midnight.
 --   standby  name, email and phone of places ended (booked, expired, left) on days longer
 --            ago than the term.
+-- Deleted after the messages' term too:
+--   webhooks deliveries that ended (delivered, failed), with their tries, and then the events
+--            no delivery is left for. They are what the store sent out, like the outbox's
+--            messages, so the same term: a manager's delivery log reaches back as far as the
+--            outbox list, and nothing about a booking outlives its messages. Payloads hold no
+--            names or contacts, but ids and times of a customer's bookings are still theirs.
+--            A delivery still pending or being sent keeps its event (its body), whatever its age.
 --
 -- Several carnetd run the job: one transaction at a time does the work (a transaction-scoped
 -- advisory lock; the others return 0 at once), each run does at most a batch per kind and
@@ -90,6 +97,26 @@ begin
                                         where x.ref_type = o.ref_type and x.ref_id = o.ref_id)
                                     then o.data else '{}'::jsonb end
     from due where o.id = due.id;
+    get diagnostics n = row_count;
+    total := total + n;
+
+    delete from webhook_deliveries where id in (
+        select id from webhook_deliveries
+        where status in ('delivered', 'failed')
+          and created_at < now() - make_interval(days => p_messages_days)
+        limit retention_batch()
+        for update skip locked);
+    get diagnostics n = row_count;
+    total := total + n;
+
+    -- Deliveries are written with their event only (the trigger), so none can appear for an
+    -- old event meanwhile.
+    delete from webhook_events where id in (
+        select e.id from webhook_events e
+        where e.created_at < now() - make_interval(days => p_messages_days)
+          and not exists (select 1 from webhook_deliveries d where d.event_id = e.id)
+        limit retention_batch()
+        for update skip locked);
     get diagnostics n = row_count;
     total := total + n;
 

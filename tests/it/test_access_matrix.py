@@ -160,6 +160,17 @@ ALLOWED = {
     ("POST", "/api/stores/{store}/calendar-feeds"): ({"422 invalid"}, _BODY + " (kind)"),
     ("DELETE", "/api/stores/{store}/calendar-feeds/{id}"): (
         {"404 not_found"}, "{id} is no calendar feed of Paris"),
+    # webhooks (issue 14, point 9): {id} is 1, no endpoint of Paris unless one was made there
+    ("GET", "/api/stores/{store}/webhooks"): ({"200"}, "the store's endpoints"),
+    ("POST", "/api/stores/{store}/webhooks"): ({"422 invalid"}, _BODY + " (url)"),
+    ("PATCH", "/api/stores/{store}/webhooks/{id}"): (
+        {"422 invalid", "404 not_found"}, "nothing to change (404: no endpoint with that id)"),
+    ("DELETE", "/api/stores/{store}/webhooks/{id}"): (
+        {"200", "404 not_found"}, "deletes it (404 once it is gone, or none had that id)"),
+    ("POST", "/api/stores/{store}/webhooks/{id}/rotate-secret"): (
+        {"200", "404 not_found"}, "a new secret (404: no endpoint with that id)"),
+    ("GET", "/api/stores/{store}/webhooks/{id}/deliveries"): (
+        {"200", "404 not_found"}, "its log (404: no endpoint with that id)"),
 }
 
 

@@ -313,3 +313,7 @@ def test_admin_sets_up_a_store_and_manager_prices_a_service(ctx):
 
 def test_calendar_feeds_made_copied_and_revoked(ctx):
     journey(ctx, "calendars")
+
+
+def test_manager_sets_up_a_webhook(ctx):
+    journey(ctx, "webhooks")

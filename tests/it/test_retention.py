@@ -1,6 +1,6 @@
 """Retention: the job in carnetd deletes old sign-in attempts and ended sessions, and purges the
 text of finished messages and the contacts of past visits and ended standby places, each after
-its configured term, keeping the rows reports need; several carnetd run it at once without
+its configured term, and deletes ended webhook deliveries and their events after the messages' term, keeping the rows reports need; several carnetd run it at once without
 failing; the terms and their defaults are the README's."""
 import os
 import re
@@ -196,3 +196,46 @@ def test_terms_are_settings_with_the_readme_defaults(ctx):
     for flag in flags:
         r = subprocess.run([ctx.run.binary, "--" + flag, "0"], capture_output=True, text=True)
         assert r.returncode == 2 and flag in r.stderr, (flag, r.stderr)
+
+
+def test_old_webhook_deliveries_and_events_go_after_the_messages_term(ctx):
+    """Ended webhook deliveries older than the messages' term go with their tries, then the
+    events none is left for; a delivery still pending keeps its event, and recent ones stay."""
+    hook = ctx.sql1("insert into webhook_endpoints (store_id, url, events, secret, active)"
+                    " values (%s, 'https://hooks.example/x', array['booking.created'], 'x', false)"
+                    " returning id", (ctx.paris,))["id"]
+
+    def event(days_ago):
+        return ctx.sql1("insert into webhook_events (store_id, type, payload, created_at) values"
+                        " (%s, 'booking.created', '{\"id\": 1}', now() - make_interval(days => %s))"
+                        " returning id", (ctx.paris, days_ago))["id"]
+
+    def delivery(ev, status, days_ago):
+        # Not due (a try made, the next far ahead): no carnetd sends it meanwhile.
+        d = ctx.sql1("insert into webhook_deliveries (endpoint_id, event_id, status, attempts,"
+                     " next_attempt_at, created_at) values (%s, %s, %s, 1, now() + interval '1 day',"
+                     " now() - make_interval(days => %s)) returning id",
+                     (hook, ev, status, days_ago))["id"]
+        ctx.sql("insert into webhook_attempts (delivery_id, attempt, status_code, duration_ms)"
+                " values (%s, 1, 500, 12)", (d,))
+        return d
+
+    old_done, old_failed, old_mixed, recent = event(21), event(21), event(21), event(19)
+    gone = [delivery(old_done, "delivered", 21), delivery(old_failed, "failed", 21),
+            delivery(old_mixed, "delivered", 21)]
+    kept = [delivery(old_mixed, "pending", 21), delivery(recent, "delivered", 19)]
+
+    s = ctx.start_carnetd(env=TERMS)
+    wait_for(lambda: not ctx.sql("select 1 from webhook_events where id = %s", (old_failed,)),
+             "the old webhook events purged")
+    ids = lambda sql, xs: sorted(r["id"] for r in ctx.sql(sql, (xs,)))
+    assert ids("select id from webhook_deliveries where id = any(%s)", gone + kept) == sorted(kept)
+    assert ids("select delivery_id as id from webhook_attempts where delivery_id = any(%s)",
+               gone + kept) == sorted(kept)
+    assert ids("select id from webhook_events where id = any(%s)",
+               [old_done, old_failed, old_mixed, recent]) == sorted([old_mixed, recent])
+    assert ctx.sql("select 1 from webhook_endpoints where id = %s", (hook,))
+    assert "job_retention failed" not in s.read_log()
+    s.stop()
+    ctx.sql("delete from webhook_endpoints where id = %s", (hook,))
+    ctx.sql("delete from webhook_events where id = any(%s)", ([old_mixed, recent],))

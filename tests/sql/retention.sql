@@ -34,6 +34,20 @@ select :paris, (select min(id) from services where store_id = :paris), current_d
 from (values (6, 'Old Left', 'left'), (6, 'Old Waiting', 'waiting'),
              (4, 'New Left', 'left')) x(d, n, st);
 
+insert into webhook_endpoints (store_id, url, events, secret, active)
+values (:paris, 'https://h.example/r', '{booking.created}', 'x', false);
+insert into webhook_events (store_id, type, payload, created_at)
+select :paris, t, '{}', now() - make_interval(days => d)
+from (values ('old.delivered', 21), ('old.pending', 21), ('lately', 19)) x(t, d);
+insert into webhook_deliveries (endpoint_id, event_id, status, created_at)
+select (select max(id) from webhook_endpoints), e.id, st, e.created_at
+from webhook_events e
+join (values ('old.delivered', 'delivered'), ('old.delivered', 'failed'),
+             ('old.pending', 'delivered'), ('old.pending', 'pending'),
+             ('lately', 'delivered')) x(t, st) on x.t = e.type;
+insert into webhook_attempts (delivery_id, attempt, duration_ms)
+select id, 1, 5 from webhook_deliveries;
+
 select job_retention(10, 2, 1800, 20, 5) as purged;
 -- A second run finds nothing left.
 select job_retention(10, 2, 1800, 20, 5) as purged_again;
@@ -48,6 +62,12 @@ select ticket, name, contact, status, purged_at is not null as purged from visit
 where ticket > 900 order by ticket;
 select name, email, status, purged_at is not null as purged from standby
 where token_hash in (md5('Old Left'), md5('Old Waiting'), md5('New Left')) order by id;
+select e.type, array_agg(d.status order by d.status) as deliveries,
+       count(a.id) as tries
+from webhook_events e
+left join webhook_deliveries d on d.event_id = e.id
+left join webhook_attempts a on a.delivery_id = d.id
+group by e.id, e.type order by e.id;
 
 -- A purged message is not sent again.
 select id as purged_failed from outbox

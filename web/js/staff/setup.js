@@ -13,6 +13,7 @@ export const TABS = [
   { id: 'hours', role: 'manager', label: 'setup.tab.hours', load: () => import('./setup_hours.js') },
   { id: 'rota', role: 'manager', label: 'setup.tab.rota', load: () => import('./setup_rota.js') },
   { id: 'floor', role: 'manager', label: 'setup.tab.floor', load: () => import('./setup_floor.js') },
+  { id: 'webhooks', role: 'manager', label: 'setup.tab.webhooks', load: () => import('./setup_webhooks.js') },
   { id: 'calendars', label: 'setup.tab.calendars', load: () => import('./setup_calendars.js') },
 ];
 
