@@ -75,6 +75,17 @@ begin
     return (p_body ->> p_field)::time;
 end $$;
 
+-- A pattern's {"starts", "ends"} (adding one, or new times from a day on): the same day.
+create or replace function rota_parse_hours(p_body jsonb, out starts time, out ends time)
+language plpgsql immutable as $$
+begin
+    starts := rota_parse_hm(p_body, 'starts');
+    ends := rota_parse_hm(p_body, 'ends');
+    if ends <= starts then
+        perform carnet_fail(422, 'invalid', 'ends', 'a shift ends after it starts, the same day');
+    end if;
+end $$;
+
 create or replace function rota_parse_monday(p_value text, p_field text) returns date
 language plpgsql immutable as $$
 declare
@@ -84,19 +95,6 @@ begin
         perform carnet_fail(422, 'invalid', p_field, 'a week is given by its Monday');
     end if;
     return d;
-end $$;
-
--- A staff member of the store from the body's "staff_id", or 422.
-create or replace function rota_staff(p_store bigint, p_body jsonb) returns bigint
-language plpgsql stable as $$
-begin
-    if jsonb_typeof(p_body -> 'staff_id') is distinct from 'number'
-       or (p_body ->> 'staff_id') !~ '^[0-9]{1,18}$' or not exists (
-        select 1 from staff_roles where staff_id = (p_body ->> 'staff_id')::bigint
-                                    and store_id = p_store) then
-        perform carnet_fail(422, 'invalid', 'staff_id', 'a staff member of this store is required');
-    end if;
-    return (p_body ->> 'staff_id')::bigint;
 end $$;
 
 -- Active appointments of a person that fall in [p_from, p_to) and not inside [p_keep_from,
@@ -119,18 +117,16 @@ returns json
 language plpgsql as $$
 declare
     st stores%rowtype := booking_store(p_store);
-    v_staff bigint := rota_staff(st.id, p_body);
-    v_starts time := rota_parse_hm(p_body, 'starts');
-    v_ends time := rota_parse_hm(p_body, 'ends');
+    v_staff bigint := booking_staff_member(st.id, p_body);
+    v_starts time;
+    v_ends time;
     v_from date;
     v_until date;
     v_weekday int;
     p shift_patterns%rowtype;
     f record;
 begin
-    if v_ends <= v_starts then
-        perform carnet_fail(422, 'invalid', 'ends', 'a shift ends after it starts, the same day');
-    end if;
+    select * into v_starts, v_ends from rota_parse_hours(p_body);
     v_from := booking_parse_date(p_body ->> 'from', 'from');
     if p_body ? 'until' and jsonb_typeof(p_body -> 'until') <> 'null' then
         v_until := booking_parse_date(p_body ->> 'until', 'until');
@@ -190,11 +186,7 @@ begin
            or v_from < p.from_day or v_from > coalesce(p.until_day, v_from) then
             perform carnet_fail(422, 'invalid', 'from', 'a day of this weekly shift is required');
         end if;
-        v_starts := rota_parse_hm(p_body, 'starts');
-        v_ends := rota_parse_hm(p_body, 'ends');
-        if v_ends <= v_starts then
-            perform carnet_fail(422, 'invalid', 'ends', 'a shift ends after it starts, the same day');
-        end if;
+        select * into v_starts, v_ends from rota_parse_hours(p_body);
         v_until := v_from - 1;
     else
         v_until := booking_parse_date(p_body ->> 'until', 'until');
@@ -248,11 +240,7 @@ begin
     if not found then
         perform carnet_fail(404, 'not_found', 'id', 'no such shift in this store');
     end if;
-    v_start := booking_parse_time(p_body -> 'starts_at', 'starts_at');
-    v_end := booking_parse_time(p_body -> 'ends_at', 'ends_at');
-    if v_end <= v_start or v_end > v_start + interval '24 hours' then
-        perform carnet_fail(422, 'invalid', 'ends_at', 'a shift ends after it starts, within 24 hours');
-    end if;
+    select * into v_start, v_end from booking_parse_shift(p_body);
     perform pg_advisory_xact_lock(hashtext('carnet.booking'), st.id::int);
     n := rota_relying(sh.staff_id, sh.starts_at, sh.ends_at, v_start, v_end);
     if n > 0 then
@@ -375,10 +363,7 @@ begin
     v_day := c.day;
     v_reason := c.reason;
     if p_body ? 'date' then
-        if jsonb_typeof(p_body -> 'date') is distinct from 'string' then
-            perform carnet_fail(422, 'invalid', 'date', 'a date YYYY-MM-DD is required');
-        end if;
-        v_day := booking_parse_date(p_body ->> 'date', 'date');
+        v_day := booking_closure_day(p_body);
     end if;
     if p_body ? 'reason' then
         if jsonb_typeof(p_body -> 'reason') is distinct from 'string' then
@@ -394,11 +379,7 @@ begin
     end if;
     update store_closures set day = v_day, reason = v_reason where id = c.id returning * into c;
     perform carnet_audit(p_actor, 'update_closure', 'store', st.id::text, p_request_id);
-    return json_build_object('id', c.id, 'store_id', c.store_id, 'date', c.day,
-                             'reason', c.reason,
-                             'booked', (select count(*) from appointments a
-                                        where a.store_id = st.id and a.status = 'booked'
-                                          and (a.starts_at at time zone st.timezone)::date = c.day));
+    return booking_closure_json(c, st.timezone);
 end $$;
 
 create or replace function rota_delete_closure(p_actor bigint, p_store bigint, p_id bigint,
