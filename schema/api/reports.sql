@@ -159,7 +159,9 @@ begin
     return d;
 end $$;
 
--- The store a store's report is about, or 404: every report of a store starts here.
+-- The store a store's report is about, or 404: every report of a store starts here. Not
+-- booking_store, which also sets the transaction's TimeZone: reports are stable and reply in
+-- the session's clock, naming the store's zone beside its local dates.
 create or replace function report_store(p_store bigint) returns stores
 language plpgsql stable as $$
 declare
