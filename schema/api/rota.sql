@@ -7,6 +7,22 @@
 -- Occurrences that would overlap another shift of the person are skipped and counted: the
 -- exclusion constraint decides, through ON CONFLICT DO NOTHING.
 
+-- Adds a shift unless it would overlap another of the person (or repeat a pattern's day): the
+-- exclusion constraint decides, through ON CONFLICT DO NOTHING. True when it was added.
+create or replace function rota_try_shift(p_store bigint, p_staff bigint, p_starts timestamptz,
+                                          p_ends timestamptz, p_pattern bigint, p_day date)
+returns boolean
+language plpgsql as $$
+declare
+    n int;
+begin
+    insert into shifts (store_id, staff_id, starts_at, ends_at, pattern_id, pattern_day)
+    values (p_store, p_staff, p_starts, p_ends, p_pattern, p_day)
+    on conflict do nothing;
+    get diagnostics n = row_count;
+    return n > 0;
+end $$;
+
 -- The days a pattern materialises: from its start (or today, if later) for the bookable horizon,
 -- so a pattern that starts in a few weeks shows its first weeks at once.
 create or replace function rota_fill(p_pattern bigint, out created int, out skipped int)
@@ -17,7 +33,6 @@ declare
     v_first date;
     v_last date;
     d date;
-    n int;
 begin
     created := 0;
     skipped := 0;
@@ -36,12 +51,8 @@ begin
         continue when exists (select 1 from shift_pattern_skips where pattern_id = p.id and day = d)
                    or exists (select 1 from shifts where pattern_id = p.id and pattern_day = d);
         -- Local wall-clock in the store's zone: 09:00 is 09:00 on both sides of a DST change.
-        insert into shifts (store_id, staff_id, starts_at, ends_at, pattern_id, pattern_day)
-        values (p.store_id, p.staff_id, (d + p.starts) at time zone v_tz,
-                (d + p.ends) at time zone v_tz, p.id, d)
-        on conflict do nothing;
-        get diagnostics n = row_count;
-        if n > 0 then
+        if rota_try_shift(p.store_id, p.staff_id, (d + p.starts) at time zone v_tz,
+                          (d + p.ends) at time zone v_tz, p.id, d) then
             created := created + 1;
         else
             skipped := skipped + 1;
@@ -275,7 +286,6 @@ declare
     sh record;
     copied int := 0;
     skipped int := 0;
-    n int;
 begin
     if v_to = v_from then
         perform carnet_fail(422, 'invalid', 'to', 'copy to another week');
@@ -285,15 +295,12 @@ begin
                 and starts_at >= (v_from::timestamp at time zone st.timezone)
                 and starts_at < ((v_from + 7)::timestamp at time zone st.timezone)
               order by starts_at loop
-        insert into shifts (store_id, staff_id, starts_at, ends_at)
-        values (st.id, sh.staff_id,
-                ((sh.starts_at at time zone st.timezone) + (v_to - v_from) * interval '1 day')
-                    at time zone st.timezone,
-                ((sh.ends_at at time zone st.timezone) + (v_to - v_from) * interval '1 day')
-                    at time zone st.timezone)
-        on conflict do nothing;
-        get diagnostics n = row_count;
-        if n > 0 then
+        if rota_try_shift(st.id, sh.staff_id,
+                          ((sh.starts_at at time zone st.timezone)
+                           + (v_to - v_from) * interval '1 day') at time zone st.timezone,
+                          ((sh.ends_at at time zone st.timezone)
+                           + (v_to - v_from) * interval '1 day') at time zone st.timezone,
+                          null, null) then
             copied := copied + 1;
         else
             skipped := skipped + 1;
