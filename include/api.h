@@ -63,6 +63,20 @@ void api_send(struct req *r, struct sql_stmt *stmt, const char *const *params, i
  * 200 text/csv as an attachment of that file name; a failure is the mapped error. */
 void api_send_csv(struct req *r, struct sql_stmt *stmt, const char *const *params);
 
+/*
+ * A report of the store in the path that has two forms: ?<count>=N alone (its first form, kept
+ * for its callers) sends `first` (actor, store, N, request id); from, to or format=csv ask for
+ * the ranged one, `ranged` or `csv` (actor, store, from, to, N when count_ranged (the range's
+ * default length), request id, then the CSV's table).
+ */
+struct api_report {
+    const char *count;
+    long long count_max, count_default;
+    bool count_ranged;
+    struct sql_stmt *first, *ranged, *csv;
+};
+void api_send_report(struct req *r, const struct api_report *rep);
+
 /* Reply with the JSON value the SQL function built (first column of the first row). */
 void api_reply_result(struct req *r, int status, const struct db_result *res);
 /* For a handler that adds to the JSON object the SQL function built: that object, parsed (the

@@ -210,25 +210,13 @@ void message_survey_answer(struct req *r)
  * dashboard's: a range of dates beside the period before (survey_report_period). */
 void message_survey_report(struct req *r)
 {
-    const char *store = api_path_id(r, "store");
-    const char *from, *to;
-    char weeks[24];
-    bool csv;
-    if (!store || !api_query_int(r, "weeks", 1, REPORT_WEEKS_MAX, REPORT_WEEKS_DEFAULT, weeks) ||
-        !api_query_format(r, &csv))
-        return;
-    from = http_query(r, "from");
-    to = http_query(r, "to");
-    if (!from && !to && !csv) {
-        const char *params[4] = {r->who.staff_id, store, weeks, r->id};
-        api_send(r, &q_survey_report, params, 200);
-        return;
-    }
-    const char *params[6] = {r->who.staff_id, store, from, to, r->id, http_query(r, "table")};
-    if (csv)
-        api_send_csv(r, &q_survey_csv, params);
-    else
-        api_send(r, &q_survey_period, params, 200);
+    static const struct api_report survey = {.count = "weeks",
+                                             .count_max = REPORT_WEEKS_MAX,
+                                             .count_default = REPORT_WEEKS_DEFAULT,
+                                             .first = &q_survey_report,
+                                             .ranged = &q_survey_period,
+                                             .csv = &q_survey_csv};
+    api_send_report(r, &survey);
 }
 
 void message_outbox_list(struct req *r)

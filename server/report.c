@@ -67,25 +67,14 @@ static void send_ranged(struct req *r, struct sql_stmt *json, struct sql_stmt *c
  * its callers; from, to or format=csv ask for the ranged one, whose default length is still N. */
 void report_floor(struct req *r)
 {
-    const char *store = api_path_id(r, "store");
-    const char *from, *to;
-    char days[24];
-    bool csv;
-    if (!store || !api_query_int(r, "days", 1, REPORT_DAYS_MAX, REPORT_DAYS_DEFAULT, days) ||
-        !api_query_format(r, &csv))
-        return;
-    from = http_query(r, "from");
-    to = http_query(r, "to");
-    if (!from && !to && !csv) {
-        const char *params[4] = {r->who.staff_id, store, days, r->id};
-        api_send(r, &q_floor, params, 200);
-        return;
-    }
-    const char *params[7] = {r->who.staff_id, store, from, to, days, r->id, http_query(r, "table")};
-    if (csv)
-        api_send_csv(r, &q_floor_csv, params);
-    else
-        api_send(r, &q_floor_period, params, 200);
+    static const struct api_report floor = {.count = "days",
+                                            .count_max = REPORT_DAYS_MAX,
+                                            .count_default = REPORT_DAYS_DEFAULT,
+                                            .count_ranged = true,
+                                            .first = &q_floor,
+                                            .ranged = &q_floor_period,
+                                            .csv = &q_floor_csv};
+    api_send_report(r, &floor);
 }
 
 void report_repair_figures(struct req *r)

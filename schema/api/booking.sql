@@ -742,6 +742,26 @@ begin
         from store_hours where store_id = st.id), '[]'));
 end $$;
 
+-- A closure's "date" from a body (adding one, or moving one on the rota).
+create or replace function booking_closure_day(p_body jsonb) returns date
+language plpgsql immutable as $$
+begin
+    if jsonb_typeof(p_body -> 'date') is distinct from 'string' then
+        perform carnet_fail(422, 'invalid', 'date', 'a date YYYY-MM-DD is required');
+    end if;
+    return booking_parse_date(p_body ->> 'date', 'date');
+end $$;
+
+-- A closure as added or edited, with the bookings still on that day for staff to move.
+create or replace function booking_closure_json(c store_closures, p_tz text) returns json
+language sql stable as $$
+    select json_build_object('id', c.id, 'store_id', c.store_id, 'date', c.day,
+                             'reason', c.reason,
+                             'booked', (select count(*) from appointments a
+                                        where a.store_id = c.store_id and a.status = 'booked'
+                                          and (a.starts_at at time zone p_tz)::date = c.day))
+$$;
+
 create or replace function booking_add_closure(p_actor bigint, p_store bigint, p_body jsonb, p_request_id text)
 returns json
 language plpgsql as $$
@@ -751,10 +771,7 @@ declare
     v_reason text := coalesce(p_body ->> 'reason', '');
     c store_closures%rowtype;
 begin
-    if jsonb_typeof(p_body -> 'date') is distinct from 'string' then
-        perform carnet_fail(422, 'invalid', 'date', 'a date YYYY-MM-DD is required');
-    end if;
-    v_day := booking_parse_date(p_body ->> 'date', 'date');
+    v_day := booking_closure_day(p_body);
     if length(v_reason) > 200 then
         perform carnet_fail(422, 'too_long', 'reason', 'at most 200 characters');
     end if;
@@ -764,11 +781,7 @@ begin
     insert into store_closures (store_id, day, reason) values (st.id, v_day, v_reason)
     returning * into c;
     perform carnet_audit(p_actor, 'add_closure', 'store', st.id::text, p_request_id);
-    return json_build_object('id', c.id, 'store_id', c.store_id, 'date', c.day,
-                             'reason', c.reason,
-                             'booked', (select count(*) from appointments a
-                                        where a.store_id = st.id and a.status = 'booked'
-                                          and (a.starts_at at time zone st.timezone)::date = v_day));
+    return booking_closure_json(c, st.timezone);
 end $$;
 
 -- Adds a service: {"name", "duration_min", "skill", "buffer_min"?, "price_minor"?,
@@ -829,6 +842,32 @@ begin
         where staff_id = v_staff and store_id = st.id), '[]'));
 end $$;
 
+-- A staff member of the store from the body's "staff_id", or 422 (shifts and rota patterns).
+create or replace function booking_staff_member(p_store bigint, p_body jsonb) returns bigint
+language plpgsql stable as $$
+begin
+    if jsonb_typeof(p_body -> 'staff_id') is distinct from 'number'
+       or (p_body ->> 'staff_id') !~ '^[0-9]{1,18}$' or not exists (
+        select 1 from staff_roles where staff_id = (p_body ->> 'staff_id')::bigint
+                                    and store_id = p_store) then
+        perform carnet_fail(422, 'invalid', 'staff_id', 'a staff member of this store is required');
+    end if;
+    return (p_body ->> 'staff_id')::bigint;
+end $$;
+
+-- A shift's {"starts_at", "ends_at"} (adding one, or moving one on the rota): it ends after it
+-- starts, within 24 hours.
+create or replace function booking_parse_shift(p_body jsonb, out starts_at timestamptz,
+                                               out ends_at timestamptz)
+language plpgsql stable as $$
+begin
+    starts_at := booking_parse_time(p_body -> 'starts_at', 'starts_at');
+    ends_at := booking_parse_time(p_body -> 'ends_at', 'ends_at');
+    if ends_at <= starts_at or ends_at > starts_at + interval '24 hours' then
+        perform carnet_fail(422, 'invalid', 'ends_at', 'a shift ends after it starts, within 24 hours');
+    end if;
+end $$;
+
 create or replace function booking_add_shift(p_actor bigint, p_store bigint, p_body jsonb, p_request_id text)
 returns json
 language plpgsql as $$
@@ -839,18 +878,8 @@ declare
     v_end timestamptz;
     sh shifts%rowtype;
 begin
-    if jsonb_typeof(p_body -> 'staff_id') is distinct from 'number'
-       or (p_body ->> 'staff_id') !~ '^[0-9]{1,18}$' or not exists (
-        select 1 from staff_roles where staff_id = (p_body ->> 'staff_id')::bigint
-                                    and store_id = st.id) then
-        perform carnet_fail(422, 'invalid', 'staff_id', 'a staff member of this store is required');
-    end if;
-    v_staff := (p_body ->> 'staff_id')::bigint;
-    v_start := booking_parse_time(p_body -> 'starts_at', 'starts_at');
-    v_end := booking_parse_time(p_body -> 'ends_at', 'ends_at');
-    if v_end <= v_start or v_end > v_start + interval '24 hours' then
-        perform carnet_fail(422, 'invalid', 'ends_at', 'a shift ends after it starts, within 24 hours');
-    end if;
+    v_staff := booking_staff_member(st.id, p_body);
+    select * into v_start, v_end from booking_parse_shift(p_body);
     if exists (select 1 from shifts where staff_id = v_staff
                and tstzrange(starts_at, ends_at) && tstzrange(v_start, v_end)) then
         perform carnet_fail(409, 'overlap', 'starts_at', 'this person already has a shift then');

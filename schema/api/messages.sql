@@ -839,10 +839,7 @@ declare
     lo timestamptz;
     hi timestamptz;
 begin
-    select * into s from stores where id = p_store;
-    if not found then
-        perform carnet_fail(404, 'not_found', 'store', 'no such store');
-    end if;
+    s := report_store(p_store);
     select * into rg from report_range(s.timezone, p_from, p_to, 7);
     lo := rg.d_from::timestamp at time zone s.timezone;
     hi := (rg.d_to + 1)::timestamp at time zone s.timezone;

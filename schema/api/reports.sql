@@ -159,6 +159,21 @@ begin
     return d;
 end $$;
 
+-- The store a store's report is about, or 404: every report of a store starts here. Not
+-- booking_store, which also sets the transaction's TimeZone: reports are stable and reply in
+-- the session's clock, naming the store's zone beside its local dates.
+create or replace function report_store(p_store bigint) returns stores
+language plpgsql stable as $$
+declare
+    s stores;
+begin
+    select * into s from stores where id = p_store;
+    if not found then
+        perform carnet_fail(404, 'not_found', 'store', 'no such store');
+    end if;
+    return s;
+end $$;
+
 -- A report's range in local dates of time zone p_tz, both ends included: `to` defaults to today,
 -- `from` to p_days days ending on `to`. The previous period has the same length and ends the
 -- day before `from`, so a change between the two is never a change of length.
@@ -303,10 +318,7 @@ declare
     s stores;
     rg record;
 begin
-    select * into s from stores where id = p_store;
-    if not found then
-        perform carnet_fail(404, 'not_found', 'store', 'no such store');
-    end if;
+    s := report_store(p_store);
     select * into rg from report_range(s.timezone, p_from, p_to, 7);
     return json_build_object(
         'report', 'repairs', 'store_id', s.id, 'store_code', s.code, 'timezone', s.timezone,
@@ -364,10 +376,7 @@ declare
     hi timestamptz;
     plo timestamptz;
 begin
-    select * into s from stores where id = p_store;
-    if not found then
-        perform carnet_fail(404, 'not_found', 'store', 'no such store');
-    end if;
+    s := report_store(p_store);
     select * into rg from report_range(s.timezone, p_from, p_to, 7);
     lo := rg.d_from::timestamp at time zone s.timezone;
     hi := (rg.d_to + 1)::timestamp at time zone s.timezone;
@@ -451,10 +460,7 @@ declare
     rg record;
     cur json;
 begin
-    select * into s from stores where id = p_store;
-    if not found then
-        perform carnet_fail(404, 'not_found', 'store', 'no such store');
-    end if;
+    s := report_store(p_store);
     select * into rg from report_range(s.timezone, p_from, p_to, p_days);
     cur := report_floor_range(s.id, rg.d_from, rg.d_to);
     return json_build_object(

@@ -7,6 +7,22 @@
 -- Occurrences that would overlap another shift of the person are skipped and counted: the
 -- exclusion constraint decides, through ON CONFLICT DO NOTHING.
 
+-- Adds a shift unless it would overlap another of the person (or repeat a pattern's day): the
+-- exclusion constraint decides, through ON CONFLICT DO NOTHING. True when it was added.
+create or replace function rota_try_shift(p_store bigint, p_staff bigint, p_starts timestamptz,
+                                          p_ends timestamptz, p_pattern bigint, p_day date)
+returns boolean
+language plpgsql as $$
+declare
+    n int;
+begin
+    insert into shifts (store_id, staff_id, starts_at, ends_at, pattern_id, pattern_day)
+    values (p_store, p_staff, p_starts, p_ends, p_pattern, p_day)
+    on conflict do nothing;
+    get diagnostics n = row_count;
+    return n > 0;
+end $$;
+
 -- The days a pattern materialises: from its start (or today, if later) for the bookable horizon,
 -- so a pattern that starts in a few weeks shows its first weeks at once.
 create or replace function rota_fill(p_pattern bigint, out created int, out skipped int)
@@ -17,7 +33,6 @@ declare
     v_first date;
     v_last date;
     d date;
-    n int;
 begin
     created := 0;
     skipped := 0;
@@ -36,12 +51,8 @@ begin
         continue when exists (select 1 from shift_pattern_skips where pattern_id = p.id and day = d)
                    or exists (select 1 from shifts where pattern_id = p.id and pattern_day = d);
         -- Local wall-clock in the store's zone: 09:00 is 09:00 on both sides of a DST change.
-        insert into shifts (store_id, staff_id, starts_at, ends_at, pattern_id, pattern_day)
-        values (p.store_id, p.staff_id, (d + p.starts) at time zone v_tz,
-                (d + p.ends) at time zone v_tz, p.id, d)
-        on conflict do nothing;
-        get diagnostics n = row_count;
-        if n > 0 then
+        if rota_try_shift(p.store_id, p.staff_id, (d + p.starts) at time zone v_tz,
+                          (d + p.ends) at time zone v_tz, p.id, d) then
             created := created + 1;
         else
             skipped := skipped + 1;
@@ -75,6 +86,17 @@ begin
     return (p_body ->> p_field)::time;
 end $$;
 
+-- A pattern's {"starts", "ends"} (adding one, or new times from a day on): the same day.
+create or replace function rota_parse_hours(p_body jsonb, out starts time, out ends time)
+language plpgsql immutable as $$
+begin
+    starts := rota_parse_hm(p_body, 'starts');
+    ends := rota_parse_hm(p_body, 'ends');
+    if ends <= starts then
+        perform carnet_fail(422, 'invalid', 'ends', 'a shift ends after it starts, the same day');
+    end if;
+end $$;
+
 create or replace function rota_parse_monday(p_value text, p_field text) returns date
 language plpgsql immutable as $$
 declare
@@ -84,19 +106,6 @@ begin
         perform carnet_fail(422, 'invalid', p_field, 'a week is given by its Monday');
     end if;
     return d;
-end $$;
-
--- A staff member of the store from the body's "staff_id", or 422.
-create or replace function rota_staff(p_store bigint, p_body jsonb) returns bigint
-language plpgsql stable as $$
-begin
-    if jsonb_typeof(p_body -> 'staff_id') is distinct from 'number'
-       or (p_body ->> 'staff_id') !~ '^[0-9]{1,18}$' or not exists (
-        select 1 from staff_roles where staff_id = (p_body ->> 'staff_id')::bigint
-                                    and store_id = p_store) then
-        perform carnet_fail(422, 'invalid', 'staff_id', 'a staff member of this store is required');
-    end if;
-    return (p_body ->> 'staff_id')::bigint;
 end $$;
 
 -- Active appointments of a person that fall in [p_from, p_to) and not inside [p_keep_from,
@@ -119,18 +128,16 @@ returns json
 language plpgsql as $$
 declare
     st stores%rowtype := booking_store(p_store);
-    v_staff bigint := rota_staff(st.id, p_body);
-    v_starts time := rota_parse_hm(p_body, 'starts');
-    v_ends time := rota_parse_hm(p_body, 'ends');
+    v_staff bigint := booking_staff_member(st.id, p_body);
+    v_starts time;
+    v_ends time;
     v_from date;
     v_until date;
     v_weekday int;
     p shift_patterns%rowtype;
     f record;
 begin
-    if v_ends <= v_starts then
-        perform carnet_fail(422, 'invalid', 'ends', 'a shift ends after it starts, the same day');
-    end if;
+    select * into v_starts, v_ends from rota_parse_hours(p_body);
     v_from := booking_parse_date(p_body ->> 'from', 'from');
     if p_body ? 'until' and jsonb_typeof(p_body -> 'until') <> 'null' then
         v_until := booking_parse_date(p_body ->> 'until', 'until');
@@ -190,11 +197,7 @@ begin
            or v_from < p.from_day or v_from > coalesce(p.until_day, v_from) then
             perform carnet_fail(422, 'invalid', 'from', 'a day of this weekly shift is required');
         end if;
-        v_starts := rota_parse_hm(p_body, 'starts');
-        v_ends := rota_parse_hm(p_body, 'ends');
-        if v_ends <= v_starts then
-            perform carnet_fail(422, 'invalid', 'ends', 'a shift ends after it starts, the same day');
-        end if;
+        select * into v_starts, v_ends from rota_parse_hours(p_body);
         v_until := v_from - 1;
     else
         v_until := booking_parse_date(p_body ->> 'until', 'until');
@@ -248,11 +251,7 @@ begin
     if not found then
         perform carnet_fail(404, 'not_found', 'id', 'no such shift in this store');
     end if;
-    v_start := booking_parse_time(p_body -> 'starts_at', 'starts_at');
-    v_end := booking_parse_time(p_body -> 'ends_at', 'ends_at');
-    if v_end <= v_start or v_end > v_start + interval '24 hours' then
-        perform carnet_fail(422, 'invalid', 'ends_at', 'a shift ends after it starts, within 24 hours');
-    end if;
+    select * into v_start, v_end from booking_parse_shift(p_body);
     perform pg_advisory_xact_lock(hashtext('carnet.booking'), st.id::int);
     n := rota_relying(sh.staff_id, sh.starts_at, sh.ends_at, v_start, v_end);
     if n > 0 then
@@ -287,7 +286,6 @@ declare
     sh record;
     copied int := 0;
     skipped int := 0;
-    n int;
 begin
     if v_to = v_from then
         perform carnet_fail(422, 'invalid', 'to', 'copy to another week');
@@ -297,15 +295,12 @@ begin
                 and starts_at >= (v_from::timestamp at time zone st.timezone)
                 and starts_at < ((v_from + 7)::timestamp at time zone st.timezone)
               order by starts_at loop
-        insert into shifts (store_id, staff_id, starts_at, ends_at)
-        values (st.id, sh.staff_id,
-                ((sh.starts_at at time zone st.timezone) + (v_to - v_from) * interval '1 day')
-                    at time zone st.timezone,
-                ((sh.ends_at at time zone st.timezone) + (v_to - v_from) * interval '1 day')
-                    at time zone st.timezone)
-        on conflict do nothing;
-        get diagnostics n = row_count;
-        if n > 0 then
+        if rota_try_shift(st.id, sh.staff_id,
+                          ((sh.starts_at at time zone st.timezone)
+                           + (v_to - v_from) * interval '1 day') at time zone st.timezone,
+                          ((sh.ends_at at time zone st.timezone)
+                           + (v_to - v_from) * interval '1 day') at time zone st.timezone,
+                          null, null) then
             copied := copied + 1;
         else
             skipped := skipped + 1;
@@ -375,10 +370,7 @@ begin
     v_day := c.day;
     v_reason := c.reason;
     if p_body ? 'date' then
-        if jsonb_typeof(p_body -> 'date') is distinct from 'string' then
-            perform carnet_fail(422, 'invalid', 'date', 'a date YYYY-MM-DD is required');
-        end if;
-        v_day := booking_parse_date(p_body ->> 'date', 'date');
+        v_day := booking_closure_day(p_body);
     end if;
     if p_body ? 'reason' then
         if jsonb_typeof(p_body -> 'reason') is distinct from 'string' then
@@ -394,11 +386,7 @@ begin
     end if;
     update store_closures set day = v_day, reason = v_reason where id = c.id returning * into c;
     perform carnet_audit(p_actor, 'update_closure', 'store', st.id::text, p_request_id);
-    return json_build_object('id', c.id, 'store_id', c.store_id, 'date', c.day,
-                             'reason', c.reason,
-                             'booked', (select count(*) from appointments a
-                                        where a.store_id = st.id and a.status = 'booked'
-                                          and (a.starts_at at time zone st.timezone)::date = c.day));
+    return booking_closure_json(c, st.timezone);
 end $$;
 
 create or replace function rota_delete_closure(p_actor bigint, p_store bigint, p_id bigint,

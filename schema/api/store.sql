@@ -39,6 +39,53 @@ language sql stable as $$
     select exists (select 1 from pg_timezone_names where name = p_tz)
 $$;
 
+-- The field checks that store_apply and store_service_apply share: field k of a body, value v.
+-- A name: 1 to p_max characters once trimmed.
+create or replace function store_field_name(k text, v jsonb, p_max int) returns text
+language plpgsql immutable as $$
+begin
+    if jsonb_typeof(v) is distinct from 'string'
+       or length(btrim(v #>> '{}')) not between 1 and p_max then
+        perform carnet_fail(422, 'invalid', k,
+                            format('a name of 1 to %s characters is required', p_max));
+    end if;
+    return btrim(v #>> '{}');
+end $$;
+
+-- A free text of at most p_max characters (counted before trimming), trimmed.
+create or replace function store_field_text(k text, v jsonb, p_max int) returns text
+language plpgsql immutable as $$
+begin
+    if jsonb_typeof(v) is distinct from 'string' then
+        perform carnet_fail(422, 'invalid', k, 'a string is required');
+    end if;
+    if length(v #>> '{}') > p_max then
+        perform carnet_fail(422, 'too_long', k, format('at most %s characters', p_max));
+    end if;
+    return btrim(v #>> '{}');
+end $$;
+
+-- A whole number of minutes from p_min to p_max (at most three digits).
+create or replace function store_field_minutes(k text, v jsonb, p_min int, p_max int) returns int
+language plpgsql immutable as $$
+begin
+    if jsonb_typeof(v) is distinct from 'number' or v::text !~ '^[0-9]{1,3}$'
+       or v::text::int not between p_min and p_max then
+        perform carnet_fail(422, 'invalid', k, format('minutes between %s and %s', p_min, p_max));
+    end if;
+    return v::text::int;
+end $$;
+
+-- true or false.
+create or replace function store_field_bool(k text, v jsonb) returns boolean
+language plpgsql immutable as $$
+begin
+    if jsonb_typeof(v) is distinct from 'boolean' then
+        perform carnet_fail(422, 'invalid', k, format('%s is true or false', k));
+    end if;
+    return v = 'true';
+end $$;
+
 -- Applies the store fields present in p_body onto s, checking each; p_admin false refuses the
 -- fields only admins may change. Unknown fields are refused rather than silently dropped.
 create or replace function store_apply(s stores, p_body jsonb, p_admin boolean) returns stores
@@ -62,10 +109,7 @@ begin
         end if;
         case k
         when 'name' then
-            if length(btrim(v #>> '{}')) not between 1 and 200 then
-                perform carnet_fail(422, 'invalid', k, 'a name of 1 to 200 characters is required');
-            end if;
-            s.name := btrim(v #>> '{}');
+            s.name := store_field_name(k, v, 200);
         when 'code' then
             if (v #>> '{}') !~ '^[a-z0-9-]{2,32}$' then
                 perform carnet_fail(422, 'invalid', k,
@@ -88,10 +132,7 @@ begin
             end if;
             s.lang := v #>> '{}';
         when 'address' then
-            if length(v #>> '{}') > 300 then
-                perform carnet_fail(422, 'too_long', k, 'at most 300 characters');
-            end if;
-            s.address := btrim(v #>> '{}');
+            s.address := store_field_text(k, v, 300);
         when 'phone' then
             if (v #>> '{}') !~ '^[0-9+() .-]{0,40}$' then
                 perform carnet_fail(422, 'invalid', k,
@@ -99,14 +140,9 @@ begin
             end if;
             s.phone := btrim(v #>> '{}');
         when 'closed' then
-            if jsonb_typeof(v) is distinct from 'boolean' then
-                perform carnet_fail(422, 'invalid', k, 'closed is true or false');
-            end if;
-            s.closed_at := case when v = 'true' then coalesce(s.closed_at, now()) end;
+            s.closed_at := case when store_field_bool(k, v) then coalesce(s.closed_at, now()) end;
         when 'cancel_bookings' then
-            if jsonb_typeof(v) is distinct from 'boolean' then
-                perform carnet_fail(422, 'invalid', k, 'cancel_bookings is true or false');
-            end if;
+            perform store_field_bool(k, v);
         else
             null; -- hours: set by booking_set_hours, which checks them
         end case;
@@ -328,23 +364,11 @@ begin
     for k, v in select * from jsonb_each(p_body) loop
         case k
         when 'name' then
-            if jsonb_typeof(v) is distinct from 'string'
-               or length(btrim(v #>> '{}')) not between 1 and 100 then
-                perform carnet_fail(422, 'invalid', k, 'a name of 1 to 100 characters is required');
-            end if;
-            sv.name := btrim(v #>> '{}');
+            sv.name := store_field_name(k, v, 100);
         when 'duration_min' then
-            if jsonb_typeof(v) is distinct from 'number' or v::text !~ '^[0-9]{1,3}$'
-               or v::text::int not between 5 and 480 then
-                perform carnet_fail(422, 'invalid', k, 'minutes between 5 and 480');
-            end if;
-            sv.duration_min := v::text::int;
+            sv.duration_min := store_field_minutes(k, v, 5, 480);
         when 'buffer_min' then
-            if jsonb_typeof(v) is distinct from 'number' or v::text !~ '^[0-9]{1,3}$'
-               or v::text::int > 240 then
-                perform carnet_fail(422, 'invalid', k, 'minutes between 0 and 240');
-            end if;
-            sv.buffer_min := v::text::int;
+            sv.buffer_min := store_field_minutes(k, v, 0, 240);
         when 'skill' then
             if jsonb_typeof(v) is distinct from 'string' or (v #>> '{}') !~ '^[a-z][a-z_]{1,31}$' then
                 perform carnet_fail(422, 'invalid', k, 'a skill like "repair" is required');
@@ -361,18 +385,9 @@ begin
                 sv.price_minor := v::text::bigint;
             end if;
         when 'description' then
-            if jsonb_typeof(v) is distinct from 'string' then
-                perform carnet_fail(422, 'invalid', k, 'a string is required');
-            end if;
-            if length(v #>> '{}') > 500 then
-                perform carnet_fail(422, 'too_long', k, 'at most 500 characters');
-            end if;
-            sv.description := btrim(v #>> '{}');
+            sv.description := store_field_text(k, v, 500);
         when 'active' then
-            if jsonb_typeof(v) is distinct from 'boolean' then
-                perform carnet_fail(422, 'invalid', k, 'active is true or false');
-            end if;
-            sv.active := v = 'true';
+            sv.active := store_field_bool(k, v);
         else
             perform carnet_fail(422, 'invalid', k, 'no such service field');
         end case;

@@ -244,6 +244,13 @@ def test_floor_and_satisfaction_take_ranges(ctx):
     # The old form still answers as before.
     r = m.get(_path("floor") + "?days=3")
     assert r.status == 200 and len(r.json["days"]) == 3 and "previous" not in r.json, r
+    # N is the ranged form's default length too (floor), and refused out of range in both forms.
+    r = m.get(_path("floor") + "?days=3&to=%s" % _iso(today))
+    assert r.status == 200 and r.json["from"] == _iso(today - timedelta(days=2)), r
+    assert "previous" in r.json, r
+    for q in ("?days=0", "?days=91&from=%s" % frm):
+        r = m.get(_path("floor") + q)
+        assert r.status == 400 and (r.error["code"], r.error["field"]) == ("bad_value", "days"), r
 
     r = m.get(_path("satisfaction") + "?from=%s&to=%s" % (frm, _iso(today)))
     assert r.status == 200, r
@@ -257,6 +264,8 @@ def test_floor_and_satisfaction_take_ranges(ctx):
     assert r.json["weeks"] == [], r
     r = m.get(_path("satisfaction") + "?weeks=4")
     assert r.status == 200 and "weeks" in r.json and "totals" not in r.json, r
+    r = m.get(_path("satisfaction") + "?weeks=105&to=%s" % _iso(today))
+    assert r.status == 400 and (r.error["code"], r.error["field"]) == ("bad_value", "weeks"), r
 
 
 def test_staff_figures(ctx):

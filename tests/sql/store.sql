@@ -77,6 +77,18 @@ select x->>'active' as active from json_array_elements(store_services_all(:speci
 where (x->>'id')::bigint = :svc;
 select pg_temp.try(format('select store_services_all(%s, %L, %s)', :lyon_manager, 'r10', :paris));
 
+-- Each field's check (store_field_*), one wrong value at a time: the code, field and words.
+select pg_temp.try(format('select store_update(%s, %L, %s, %L)', :admin, 'r8', :bdx, x))
+from unnest(array['{"name": " "}', '{"name": 5}', '{"address": null}',
+                  format('{"address": "%s"}', repeat('x', 301)), '{"closed": "yes"}',
+                  '{"cancel_bookings": 1}']) x;
+select pg_temp.try(format('select store_service_update(%s, %L, %s, %s, %L)', :manager, 'r8',
+    :paris, :svc, x))
+from unnest(array[format('{"name": "%s"}', repeat('x', 101)), '{"name": 5}',
+                  '{"duration_min": 4}', '{"duration_min": "30"}', '{"duration_min": 30.5}',
+                  '{"buffer_min": 241}', '{"buffer_min": -1}', '{"description": 5}',
+                  format('{"description": "%s"}', repeat('x', 501)), '{"active": "no"}']) x;
+
 -- Adding a service takes a price and a description, and refuses a negative price.
 select pg_temp.try(format('select booking_add_service(%s, %s, %L, %L)', :manager, :paris,
     '{"name": "Neg", "duration_min": 30, "skill": "repair", "price_minor": -5}', 'r11'));
