@@ -36,7 +36,10 @@ declare
 begin
     created := 0;
     skipped := 0;
-    select * into p from shift_patterns where id = p_pattern;
+    -- FOR SHARE: waits for a rota_update_pattern in flight (FOR UPDATE) and then reads its new
+    -- end, or finds the pattern gone; an unlocked read would let the job re-add the days that
+    -- update is removing.
+    select * into p from shift_patterns where id = p_pattern for share;
     if not found then
         return;
     end if;

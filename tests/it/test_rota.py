@@ -2,7 +2,12 @@
 the daily job, moving a shift, copying a week, the week grid, editing and removing closures;
 each with its bad inputs (and nothing changed) and who may not call it."""
 import datetime
+import threading
 
+import psycopg2
+import psycopg2.extras
+
+from harness import HANG_GUARD_S
 from test_booking import book, make_store, paris_local
 
 WEEK = datetime.timedelta(days=7)
@@ -182,6 +187,63 @@ def test_ending_a_pattern_keeps_what_a_booking_relies_on(ctx):
     assert ctx.sql1("select pattern_id from shifts where id = %s",
                     (booked_shift,))["pattern_id"] is None
     assert m.patch(path, {"until": mon.isoformat()}).status == 404
+
+
+def _job_while_pattern_changes(ctx, store, pid, body):
+    """Runs rota_update_pattern(body) in a transaction left open, the extend job on another
+    connection meanwhile, then commits: returns what the job added."""
+    manager = ctx.sql1("select id from staff where email = 'manager@carnet.test'")["id"]
+    a = psycopg2.connect(ctx.url)
+    b = psycopg2.connect(ctx.url)
+    b.autocommit = True
+    got = {}
+
+    def job():
+        with b.cursor() as cur:
+            cur.execute("select job_rota_extend()")
+            got["n"] = cur.fetchone()[0]
+    try:
+        with a.cursor() as cur:
+            cur.execute("select rota_update_pattern(%s, %s, %s, %s::jsonb, 'race')",
+                        (manager, store, pid, psycopg2.extras.Json(body)))
+        t = threading.Thread(target=job)
+        t.start()
+        # The job waits for the change instead of reading the old end beside it.
+        ctx.wait_lock_waiters(1, like="job_rota_extend")
+        a.commit()
+        t.join(HANG_GUARD_S)
+    finally:
+        a.close()
+        b.close()
+    return got.get("n")
+
+
+def test_the_job_waits_for_a_pattern_being_ended(ctx):
+    """The job and a manager ending a pattern at the same time: the job adds nothing past the
+    new end, and nothing at all for a pattern removed meanwhile."""
+    store, _, staff = rota_store(ctx, "rota-race", techs=2)
+    m = ctx.staff("manager")
+    mon = next_monday(ctx, store)
+    pids = []
+    for who in staff:
+        r = m.post("/api/stores/%d/rota/patterns" % store, {
+            "staff_id": who, "starts": "10:00", "ends": "18:00", "from": mon.isoformat()})
+        assert r.status == 201 and r.json["created"] >= 6, r
+        pids.append(r.json["id"])
+    # Days past the end to come are missing, as if the horizon had just moved on: the job
+    # would add them from a stale read of the pattern.
+    ctx.sql("delete from shifts where pattern_id = %s and pattern_day > %s", (pids[0], mon + WEEK))
+    assert _job_while_pattern_changes(ctx, store, pids[0], {"until": str(mon + WEEK)}) == 0
+    assert [t[0] for t in shift_times(ctx, pids[0])] == [mon, mon + WEEK]
+    assert ctx.sql1("select until_day from shift_patterns where id = %s",
+                    (pids[0],))["until_day"] == mon + WEEK
+    # Ended before its first day, the pattern goes: the job finds it gone.
+    ctx.sql("delete from shifts where pattern_id = %s", (pids[1],))
+    assert _job_while_pattern_changes(
+        ctx, store, pids[1], {"until": str(mon - datetime.timedelta(days=1))}) == 0
+    assert ctx.sql1("select count(*) as n from shifts where store_id = %s and staff_id = %s",
+                    (store, staff[1]))["n"] == 0
+    assert ctx.sql1("select count(*) as n from shift_patterns where id = %s", (pids[1],))["n"] == 0
 
 
 def test_change_a_pattern_from_a_day_on(ctx):
