@@ -366,9 +366,16 @@ language plpgsql set jit = off as $$
 declare
     st stores%rowtype := booking_store(p_store);
     sv services%rowtype;
-    v_from date := booking_parse_date(p_from, 'from');
-    v_to date := booking_parse_date(p_to, 'to');
+    v_from date;
+    v_to date;
 begin
+    -- Slots shown for a closed store would only lead to store_closed on booking: say it now,
+    -- whatever the query (a read, so without the lock store_refuse_closed takes for writes).
+    if st.closed_at is not null then
+        perform carnet_fail(409, 'store_closed', 'store', 'this store is closed');
+    end if;
+    v_from := booking_parse_date(p_from, 'from');
+    v_to := booking_parse_date(p_to, 'to');
     if p_service is null or p_service !~ '^[0-9]{1,18}$' then
         perform carnet_fail(422, 'invalid', 'service', 'service=<id> is required');
     end if;

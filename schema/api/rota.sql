@@ -71,9 +71,11 @@ declare
     p record;
     n int := 0;
 begin
+    -- A closed store takes no bookings: its rota stops growing.
     for p in select sp.id from shift_patterns sp join stores s on s.id = sp.store_id
-             where sp.until_day is null
-                or sp.until_day >= (now() at time zone s.timezone)::date loop
+             where s.closed_at is null
+               and (sp.until_day is null
+                    or sp.until_day >= (now() at time zone s.timezone)::date) loop
         n := n + (rota_fill(p.id)).created;
     end loop;
     return n;

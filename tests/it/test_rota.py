@@ -246,6 +246,24 @@ def test_the_job_waits_for_a_pattern_being_ended(ctx):
     assert ctx.sql1("select count(*) as n from shift_patterns where id = %s", (pids[1],))["n"] == 0
 
 
+def test_the_job_leaves_a_closed_store_alone(ctx):
+    store, _, staff = rota_store(ctx, "rota-shut", techs=1)
+    m = ctx.staff("manager")
+    mon = next_monday(ctx, store)
+    r = m.post("/api/stores/%d/rota/patterns" % store, {
+        "staff_id": staff[0], "starts": "10:00", "ends": "18:00", "from": mon.isoformat()})
+    assert r.status == 201, r
+    pid, created = r.json["id"], r.json["created"]
+    ctx.sql("delete from shifts where pattern_id = %s and pattern_day > %s", (pid, mon + WEEK))
+    ctx.sql("update stores set closed_at = now() where id = %s", (store,))
+    assert ctx.sql1("select job_rota_extend() as n")["n"] == 0
+    assert [t[0] for t in shift_times(ctx, pid)] == [mon, mon + WEEK]
+    # Reopened, its rota grows again.
+    ctx.sql("update stores set closed_at = null where id = %s", (store,))
+    assert ctx.sql1("select job_rota_extend() as n")["n"] == created - 2
+    assert len(shift_times(ctx, pid)) == created
+
+
 def test_change_a_pattern_from_a_day_on(ctx):
     """"Every week from here": the old pattern ends the day before, a new one with the new
     times starts that day, in one call; a refused change leaves everything as it was."""

@@ -216,6 +216,10 @@ def test_close_and_reopen(ctx):
                {"service_id": sv["id"], "date": day, "name": "Camille",
                 "email": "camille@example.com"}),
         c.post("/api/stores/%d/kiosk/checkin" % s["id"], {"code": "ABCDEF"}),
+        # Nor slots to pick, whatever the query (the page shows why instead of a calendar).
+        c.get("/api/stores/%d/availability?service=%d&from=%s&to=%s"
+              % (s["id"], sv["id"], day, day)),
+        c.get("/api/stores/%d/availability" % s["id"]),
     ]
     for r in refused:
         assert r.status == 409 and r.error["code"] == "store_closed", r
@@ -241,6 +245,9 @@ def test_close_and_reopen(ctx):
     assert s["id"] in [x["id"] for x in ctx.client().get("/api/stores").json]
     r = c.post("/api/stores/%d/line" % s["id"], {"name": "Camille"})
     assert r.status == 201, r
+    r = c.get("/api/stores/%d/availability?service=%d&from=%s&to=%s"
+              % (s["id"], sv["id"], day, day))
+    assert r.status == 200 and r.json["service_id"] == sv["id"], r
 
 
 def _staffed_store(ctx, days=(2, 3)):

@@ -142,6 +142,13 @@ async function pickService(sv) {
   try {
     state.days = await loadDays(state.store.id, sv.id, state.store.timezone);
   } catch (e) {
+    if (e instanceof ApiError && e.code === 'store_closed') {
+      // Closed since the list was read: say so where the calendar would be, not "loading".
+      state.days = [];
+      fill($('#days'));
+      fill($('#slots'), h('p', { class: 'notice bad', id: 'store-closed' }, errorText(e)));
+      return;
+    }
     announce(errorText(e), 'error');
     return;
   }
