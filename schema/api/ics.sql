@@ -5,9 +5,10 @@
 -- the feed shows (events in the store's local time, the zone's real offsets and transitions
 -- from PostgreSQL's tz data) as JSON, and carnetd writes it as RFC 5545 text (escaping and line
 -- folding are byte work, done once in server/ics.c). A leaked URL must not hand out customers'
--- contact details: an event names the service, the booking code and the customer's initial
--- (018's customer_initial, stored beside the sealed name), never a name, email, phone or the
--- customer's words.
+-- contact details: an event names the service and the customer's initial (018's
+-- customer_initial, stored beside the sealed name), never a name, email, phone or the
+-- customer's words. Nor the booking code: it checks the customer in at the kiosk, and feed
+-- URLs end up on third-party calendar services.
 --
 -- Loaded after the numbered migrations on every migrate, so this file holds each function's
 -- one current definition (create or replace) and re-creates its triggers.
@@ -308,9 +309,8 @@ begin
                                           a.no_show_at)),
                 'created', ics_utc(a.created_at),
                 'sequence', a.revision,
-                'summary', sv.name || ' · ' || a.code
-                           || coalesce(' · ' || nullif(a.customer_initial, ''), ''),
-                'description', 'Booking ' || a.code || ' (' || replace(a.status, '_', ' ') || ')'
+                'summary', sv.name || coalesce(' · ' || nullif(a.customer_initial, ''), ''),
+                'description', 'Booking (' || replace(a.status, '_', ' ') || ')'
                                || case when f.kind = 'store' then E'\nWith ' || s.name else '' end,
                 'cancelled', a.status = 'cancelled',
                 'transparent', false) as e

@@ -157,6 +157,16 @@ def book(ctx, service, starts_at, name="Zoé Martin"):
     return r.json
 
 
+def assert_no_booking_code(ctx, text, store):
+    """No booking code of the store anywhere in a feed's text (unfolded)."""
+    flat = "\n".join(unfold(text))
+    codes = [r["code"] for r in ctx.sql("select code from appointments where store_id = %s",
+                                        (store,))]
+    assert codes
+    for code in codes:
+        assert code not in flat, code
+
+
 def feeds_count(ctx):
     return ctx.sql1("select count(*) as n, count(revoked_at) as revoked from calendar_feeds")
 
@@ -194,11 +204,13 @@ def test_store_feed_follows_bookings(ctx):
     assert prop(ev, "STATUS") == "CONFIRMED" and prop(ev, "SEQUENCE") == "0", ev["props"]
     assert re.match(r"^\d{8}T\d{6}Z$", prop(ev, "DTSTAMP")), prop(ev, "DTSTAMP")
     summary = prop(ev, "SUMMARY", True)
-    assert summary == "iPhone screen · %s · Z." % code, summary
-    # A leaked URL gives away no customer: no name, email, phone or their words.
-    for secret in ("Zoé", "Martin", "zoe@example.com", "33611223344", "11 22 33", "cracked"):
-        assert secret not in text, secret
-    assert "Booking %s (booked)" % code in prop(ev, "DESCRIPTION", True)
+    assert summary == "iPhone screen · Z.", summary
+    # A leaked URL gives away no customer: no name, email, phone or their words, nor the
+    # booking code that checks them in at the kiosk.
+    for secret in ("Zoé", "Martin", "zoe@example.com", "33611223344", "11 22 33", "cracked",
+                   code):
+        assert secret not in "\n".join(unfold(text)), secret
+    assert prop(ev, "DESCRIPTION", True).startswith("Booking (booked)"), prop(ev, "DESCRIPTION", True)
 
     # Unchanged: the same text and ETag; If-None-Match answers 304.
     r1, r2 = fetch(ctx, feed["url"]), fetch(ctx, feed["url"])
@@ -233,6 +245,7 @@ def test_store_feed_follows_bookings(ctx):
     ctx.sql("update appointments set cancelled_at = now() - interval '20 days' where id = %s",
             (appt["id"],))
     assert uid not in events(parse(feed_text(ctx, feed["url"])))
+    assert_no_booking_code(ctx, feed_text(ctx, feed["url"]), ctx.paris)
 
     # The list names the feed without its URL or token; the fetch was noted.
     r = m.get("/api/stores/%d/calendar-feeds" % ctx.paris)
@@ -266,6 +279,7 @@ def test_staff_feed_shows_my_shifts_and_appointments(ctx):
     sev = evs["shift-%d@127.0.0.1" % shifts[0]["id"]]
     assert prop(sev, "TRANSP") == "TRANSPARENT" and prop(sev, "SUMMARY", True).startswith("Shift")
     assert to_utc(cal, prop(sev, "DTSTART")) == shifts[0]["starts_at"]
+    assert_no_booking_code(ctx, feed_text(ctx, url), ctx.paris)
     # Shifts of colleagues are not in it.
     other = ctx.sql1("select id from shifts where staff_id = %s limit 1", (ctx.ids["tech2"],))
     assert "shift-%d@127.0.0.1" % other["id"] not in evs
