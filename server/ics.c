@@ -242,13 +242,11 @@ static void on_feed(struct req *r, const struct db_result *res)
     char hex[ICS_ETAG_BYTES * 2 + 1], etag[ICS_ETAG_BYTES * 2 + 3], host[HOST_MAX];
     const char *inm;
 
-    if (res->status != DB_OK || db_rows(res) < 1 || db_isnull(res, 0, 0)) {
-        api_reply_result(r, 200, res); /* the mapped error, or 404 */
+    /* The mapped error or 404; an answer that is not an object is the internal error it is. */
+    if (!(feed = api_result_object(r, res)))
         return;
-    }
-    if (!(feed = api_result_json(r, res)) || !(buf = evbuffer_new())) {
-        if (feed)
-            json_decref(feed);
+    if (!(buf = evbuffer_new())) {
+        json_decref(feed);
         http_reply_oom(r);
         return;
     }

@@ -342,6 +342,22 @@ def test_a_diary_has_at_most_five_working_feeds(ctx):
     assert create(s, ctx.paris, {"kind": "staff"}).status == 201
 
 
+def test_a_feed_the_database_answers_badly_is_an_internal_error(ctx):
+    """Not a JSON object (unparsable for carnetd, or another kind of value): a 500 internal,
+    not a 503 out_of_memory that a client would retry."""
+    feed = store_feed(ctx, staff(ctx, "manager"), ctx.paris)
+    saved = ctx.sql1("select pg_get_functiondef('ics_feed_read'::regproc) as d")["d"]
+    try:
+        for answer in ("null", "[1]", '"feed"'):
+            ctx.sql("create or replace function ics_feed_read(p_store bigint, p_token_hash text)"
+                    " returns json language sql as $$ select %s::json $$", (answer,))
+            r = fetch(ctx, feed["url"])
+            assert r.status == 500 and r.error["code"] == "internal", (answer, r)
+    finally:
+        ctx.sql(saved)
+    assert fetch(ctx, feed["url"]).status == 200
+
+
 def test_who_may_not(ctx):
     m = staff(ctx, "manager")
     feed = store_feed(ctx, m, ctx.paris)
