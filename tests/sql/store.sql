@@ -44,6 +44,9 @@ select s->>'closed' as closed from store_update(:admin, 'r5', :bdx, '{"closed": 
 select pg_temp.try(format('select store_refuse_closed(%s)', :bdx));
 select pg_temp.try(format('select floor_join_line(%s, %L, %L)', :bdx, '{"name": "x"}', 'h1'));
 select pg_temp.try(format('select kiosk_begin(%s, %L, %L)', :bdx, '10.0.0.1', '{"code": "ABCDEF"}'));
+-- Nor slots to pick, whatever the query.
+select pg_temp.try(format('select booking_availability(%s, %L, %L, %L)', :bdx, '1', '2030-01-01', '2030-01-01'));
+select pg_temp.try(format('select booking_availability(%s, null, null, null)', :bdx));
 select count(*) as listed from json_array_elements(booking_list_stores()) x
 where (x->>'id')::bigint = :bdx;
 select action from audit_log where request_id = 'r5';
