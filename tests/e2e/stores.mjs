@@ -1,7 +1,8 @@
 // Running a chain (issue #14, stores and services): an admin creates a store with its opening
 // hours in the chain view; it is listed there and on the public booking page; closing it (after
 // a confirmation) takes it off the booking page and reopening brings it back; a store with a
-// booking to come closes only once the admin chooses to cancel it. A manager adds a
+// booking to come closes only once the admin chooses to cancel it, and a customer who picked it
+// before is told it closed instead of shown a calendar. A manager adds a
 // service in the set-up's Services tab, edits its price, sees that price on the booking page,
 // and archives it: the booking page no longer offers it. Tablet (1180x820) and phone (390x844),
 // without sideways scrolling.
@@ -91,6 +92,10 @@ run('stores', async (ctx, o) => {
   const CLOSING = process.env.CARNET_E2E_CLOSING;
   check(!!CLOSING, 'the test names a store with a booking to come');
   const closing = () => admin.locator(`.chain-store[data-code="${CLOSING}"]`);
+  // A customer has picked that store on the booking page, and picks a service once it closed.
+  await publicStores(phone, o.base);
+  await phone.locator('#stores').getByText('Carnet Closing E2E').click();
+  await expectText(phone.locator('#services'), 'Repair', 'the customer sees the store’s services');
   await closing().getByRole('button', { name: 'Close the store' }).click();
   await closing().getByRole('button', { name: 'Yes, go ahead' }).click();
   await expectText(closing().locator('.chain-confirm'), '1 booking(s) to come', 'closing says how many bookings are to come');
@@ -101,6 +106,11 @@ run('stores', async (ctx, o) => {
   await closing().getByRole('button', { name: 'Yes, go ahead' }).click();
   await closing().getByRole('button', { name: 'Cancel them and close' }).click();
   await expectText(closing().locator('.badge'), 'Closed', 'the store is closed, its booking cancelled');
+  await phone.locator('#services').getByText('Repair').click();
+  await expectText(phone.locator('#store-closed'), 'This store is closed.',
+    'the customer is told the store closed, instead of a calendar');
+  check(await phone.locator('#slots button').count() === 0, 'and is offered no slot');
+  await noSideScroll(phone, 'the closed-store notice on a phone');
   const pick = admin.locator('#store-pick');
   await expectText(pick, 'Carnet Closing E2E (closed)', 'the store picker still offers the closed store, marked closed');
   await shot(admin, o.out, 'stores-1b-closed-with-bookings');
