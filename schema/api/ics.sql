@@ -44,6 +44,22 @@ end $$;
 create or replace trigger appointments_revision before update on appointments
     for each row execute function ics_appointment_revision();
 
+-- A shift's revision and updated_at (042): a move, a resize or another person, so a calendar
+-- replaces the shift it holds (SEQUENCE, DTSTAMP, LAST-MODIFIED).
+create or replace function ics_shift_revision() returns trigger
+language plpgsql as $$
+begin
+    if (new.starts_at, new.ends_at, new.staff_id, new.store_id)
+       is distinct from (old.starts_at, old.ends_at, old.staff_id, old.store_id) then
+        new.revision := old.revision + 1;
+        new.updated_at := now();
+    end if;
+    return new;
+end $$;
+
+create or replace trigger shifts_revision before update on shifts
+    for each row execute function ics_shift_revision();
+
 -- The UTC offset of zone p_tz at the instant p_at, in seconds.
 create or replace function ics_offset(p_tz text, p_at timestamptz) returns int
 language sql stable as $$
@@ -327,7 +343,7 @@ begin
                 'uid', 'shift-' || sh.id,
                 'sort', ics_utc(sh.starts_at),
                 'start', ics_time(sh.starts_at, st.timezone), 'end', ics_time(sh.ends_at, st.timezone),
-                'stamp', ics_utc(f.created_at), 'created', null, 'sequence', 0,
+                'stamp', ics_utc(sh.updated_at), 'created', null, 'sequence', sh.revision,
                 'summary', 'Shift · ' || st.name, 'description', null,
                 'cancelled', false, 'transparent', true)
             from shifts sh

@@ -284,6 +284,24 @@ def test_staff_feed_shows_my_shifts_and_appointments(ctx):
     other = ctx.sql1("select id from shifts where staff_id = %s limit 1", (ctx.ids["tech2"],))
     assert "shift-%d@127.0.0.1" % other["id"] not in evs
 
+    # A moved shift says so: a higher SEQUENCE and a new DTSTAMP (042), the same UID; a change
+    # a calendar does not show bumps nothing.
+    later = ctx.sql1("select id from shifts where staff_id = %s and store_id = %s"
+                     " and starts_at > %s order by starts_at limit 1",
+                     (ctx.ids["tech"], ctx.paris, shifts[0]["starts_at"]))["id"]
+    suid = "shift-%d@127.0.0.1" % later
+    ctx.sql("update shifts set updated_at = updated_at - interval '1 day', exception = exception"
+            " where id = %s", (later,))
+    before = events(parse(feed_text(ctx, url)))[suid]
+    assert prop(before, "SEQUENCE") == "0", before["props"]
+    ctx.sql("update shifts set starts_at = starts_at + interval '30 minutes' where id = %s",
+            (later,))
+    moved = events(parse(feed_text(ctx, url)))[suid]
+    assert prop(moved, "SEQUENCE") == "1", moved["props"]
+    assert prop(moved, "DTSTART") != prop(before, "DTSTART")
+    assert prop(moved, "DTSTAMP") > prop(before, "DTSTAMP"), (moved["props"], before["props"])
+    assert prop(moved, "LAST-MODIFIED") == prop(moved, "DTSTAMP")
+
     # A manager makes one for a staff member of the store.
     m = staff(ctx, "manager")
     r = create(m, ctx.paris, {"kind": "staff", "staff_id": ctx.ids["tech2"]})
