@@ -782,31 +782,27 @@ begin
 end $$;
 
 -- CSAT (% of 4-5), CES (mean effort, 1-7) and NPS (% 9-10 minus % 0-6) per week, in the
--- store's time zone, newest first.
+-- store's time zone, newest first: survey_weeks from the Monday p_weeks - 1 weeks ago.
 create or replace function survey_report(p_actor bigint, p_store bigint, p_weeks int, p_request text)
 returns json language plpgsql stable as $$
 declare
     tz text;
+    wk timestamp;
+    lo timestamptz;
 begin
     select timezone into tz from stores where id = p_store;
     if tz is null then
         perform carnet_fail(404, 'not_found', 'store', 'no such store');
     end if;
+    wk := date_trunc('week', now() at time zone tz);
+    lo := (wk - make_interval(weeks => p_weeks - 1)) at time zone tz;
     return json_build_object('store_id', p_store, 'weeks', coalesce((
-        select json_agg(w order by w.week desc) from (
-            select (date_trunc('week', answered_at at time zone tz))::date as week,
-                   count(*) as responses,
-                   round(100.0 * count(*) filter (where satisfaction >= 4) / count(*), 1) as csat,
-                   round(avg(effort), 2) as ces,
-                   -- the score alone is an answer (036): NPS is over those who gave one
-                   round(100.0 * (count(*) filter (where recommendation >= 9)
-                                  - count(*) filter (where recommendation <= 6))
-                         / nullif(count(recommendation), 0), 1) as nps
-            from surveys
-            where store_id = p_store and answered_at is not null
-              and answered_at >= (date_trunc('week', now() at time zone tz)
-                                  - make_interval(weeks => p_weeks - 1)) at time zone tz
-            group by 1) w), '[]'::json));
+        select json_agg(json_build_object(
+                   'week', w.week, 'responses', w.f->'n', 'csat', w.f->'csat', 'ces', w.f->'ces',
+                   'ces_n', w.f->'ces_n', 'nps', w.f->'nps', 'nps_n', w.f->'nps_n')
+                   order by w.week desc)
+        from survey_weeks(p_store, tz, lo, (wk + interval '7 days') at time zone tz) w),
+        '[]'::json));
 end $$;
 
 -- The survey figures of a store between two instants: n answers, CSAT (% of 4-5), CES (mean
@@ -825,6 +821,21 @@ returns json language sql stable as $$
         'nps_n', count(recommendation))
     from surveys
     where store_id = p_store and answered_at >= p_lo and answered_at < p_hi
+$$;
+
+-- survey_figures of each week (Monday, in time zone p_tz) between two instants that has
+-- answers, each week cut to the instants: the weeks and the totals are the same arithmetic.
+create or replace function survey_weeks(p_store bigint, p_tz text, p_lo timestamptz,
+                                        p_hi timestamptz, out week date, out f json)
+returns setof record language sql stable as $$
+    select w.week, w.f
+    from (select d::date as week,
+                 survey_figures(p_store, greatest(p_lo, d::timestamp at time zone p_tz),
+                                least(p_hi, (d + interval '7 days')::timestamp at time zone p_tz))
+                     as f
+          from generate_series(date_trunc('week', p_lo at time zone p_tz),
+                               p_hi at time zone p_tz, interval '7 days') d) w
+    where (w.f->>'n')::bigint > 0
 $$;
 
 -- GET .../reports/satisfaction?from=&to=: survey_figures over local dates from..to (default the
@@ -851,18 +862,11 @@ begin
             'from', rg.prev_from, 'to', rg.prev_to,
             'totals', survey_figures(s.id, rg.prev_from::timestamp at time zone s.timezone, lo)),
         'weeks', coalesce((
-            select json_agg(w order by w.week) from (
-                select (date_trunc('week', answered_at at time zone s.timezone))::date as week,
-                       count(*) as n,
-                       round(100.0 * count(*) filter (where satisfaction >= 4) / count(*), 1)
-                           as csat,
-                       round(avg(effort), 2) as ces,
-                       round(100.0 * (count(*) filter (where recommendation >= 9)
-                                      - count(*) filter (where recommendation <= 6))
-                             / count(*), 1) as nps
-                from surveys
-                where store_id = s.id and answered_at >= lo and answered_at < hi
-                group by 1) w), '[]'::json));
+            select json_agg(json_build_object(
+                       'week', w.week, 'n', w.f->'n', 'csat', w.f->'csat', 'ces', w.f->'ces',
+                       'ces_n', w.f->'ces_n', 'nps', w.f->'nps', 'nps_n', w.f->'nps_n')
+                       order by w.week)
+            from survey_weeks(s.id, s.timezone, lo, hi) w), '[]'::json));
 end $$;
 
 create or replace function outbox_list(p_actor bigint, p_store bigint, p_status text, p_limit int)

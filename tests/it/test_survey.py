@@ -137,3 +137,26 @@ def test_score_alone_counts_in_the_report_without_skewing_nps(ctx):
     m = ctx.staff("manager")
     week = m.get("/api/stores/%d/reports/satisfaction?weeks=1" % ctx.paris).json["weeks"][0]
     assert week["responses"] == 1 and week["csat"] == 100.0 and week["nps"] is None, week
+
+
+def test_weekly_nps_is_over_those_who_gave_one_like_the_totals(ctx):
+    """One definition: each week of the dashboard's satisfaction report is survey_figures of
+    that week, so score-only answers do not pull its NPS towards 0."""
+    ctx.sql("delete from surveys where store_id = %s", (ctx.paris,))
+    c = Client(ctx.server.port)
+    for ref, b in ((3011, {"satisfaction": 5}), (3012, {"satisfaction": 4}),
+                   (3013, {"satisfaction": 5, "effort": 6, "recommendation": 10})):
+        _, body = offer(ctx, ref)
+        assert c.post("/api/surveys/" + links(body)[5], b).status == 200
+    today = ctx.sql1("select (now() at time zone timezone)::date as d from stores "
+                     "where id = %s", (ctx.paris,))["d"]
+    m = ctx.staff("manager")
+    j = m.get("/api/stores/%d/reports/satisfaction?from=%s&to=%s"
+              % (ctx.paris, today.isoformat(), today.isoformat())).json
+    t = j["totals"]
+    assert (t["n"], t["nps"], t["nps_n"], t["ces"], t["ces_n"]) == (3, 100.0, 1, 6.0, 1), t
+    assert len(j["weeks"]) == 1, j
+    w = j["weeks"][0]
+    assert {k: w[k] for k in t} == t, (w, t)      # not 33.3 (1 promoter over 3 answers)
+    old = m.get("/api/stores/%d/reports/satisfaction?weeks=1" % ctx.paris).json["weeks"][0]
+    assert (old["responses"], old["nps"], old["nps_n"], old["ces_n"]) == (3, 100.0, 1, 1), old
