@@ -704,7 +704,17 @@ begin
     return s;
 end $$;
 
--- answered: the first question (satisfaction) is answered; followup: so is the rest.
+-- The score the tap on a link recorded may be a mail scanner's (one that runs the page's script,
+-- e.g. Safe Links), not the customer's: the customer may correct it from the survey page for
+-- this long after it was recorded, until the rest is answered.
+create or replace function survey_correctable(s surveys) returns boolean
+language sql stable as $$
+    select s.answered_at is not null and s.followup_at is null
+           and s.answered_at > now() - interval '15 minutes'
+$$;
+
+-- answered: the first question (satisfaction) is answered; followup: so is the rest;
+-- correctable: the score may still be changed (survey_correctable).
 create or replace function survey_get(p_token_hash text) returns json
 language plpgsql stable as $$
 declare
@@ -715,13 +725,15 @@ begin
                              'answered', s.answered_at is not null,
                              'satisfaction', s.satisfaction,
                              'followup', s.followup_at is not null,
+                             'correctable', survey_correctable(s),
                              'expires_at', s.expires_at);
 end $$;
 
 -- A survey is two parts, each answered once: the satisfaction score (what the tap on one of the
 -- message's links sends, alone) and then, optionally, effort, recommendation and a comment. A
--- body may carry either part or both; a part answered before is 409 already_answered, and the
--- first answer is never changed by a later call. The rest cannot come before the score.
+-- body may carry either part or both; a part answered before is 409 already_answered, except
+-- the score while survey_correctable (it is replaced; answered_at stays the first one's, so
+-- the window does not move). The rest cannot come before the score.
 create or replace function survey_answer(p_token_hash text, p_body jsonb) returns json
 language plpgsql as $$
 declare
@@ -758,7 +770,7 @@ begin
         v_comment := nullif(btrim(v_comment), '');
     end if;
     select * into s from surveys where id = s.id for update;
-    if v_first and s.answered_at is not null then
+    if v_first and s.answered_at is not null and not survey_correctable(s) then
         perform carnet_fail(409, 'already_answered', 'satisfaction',
                             'this question was already answered');
     end if;
@@ -769,7 +781,7 @@ begin
         perform carnet_fail(409, 'already_answered', 'effort', 'this question was already answered');
     end if;
     update surveys set
-        answered_at = case when v_first then now() else answered_at end,
+        answered_at = case when v_first and answered_at is null then now() else answered_at end,
         satisfaction = case when v_first then v_sat else satisfaction end,
         followup_at = case when v_rest then now() else followup_at end,
         effort = case when v_rest then v_eff else effort end,
@@ -778,7 +790,8 @@ begin
     where id = s.id
     returning * into s;
     return json_build_object('answered', true, 'satisfaction', s.satisfaction,
-                             'followup', s.followup_at is not null);
+                             'followup', s.followup_at is not null,
+                             'correctable', survey_correctable(s));
 end $$;
 
 -- CSAT (% of 4-5), CES (mean effort, 1-7) and NPS (% 9-10 minus % 0-6) per week, in the
