@@ -64,15 +64,16 @@ void api_send(struct req *r, struct sql_stmt *stmt, const char *const *params, i
 void api_send_csv(struct req *r, struct sql_stmt *stmt, const char *const *params);
 
 /*
- * A report of the store in the path that has two forms: ?<count>=N alone (its first form, kept
- * for its callers) sends `first` (actor, store, N, request id); from, to or format=csv ask for
- * the ranged one, `ranged` or `csv` (actor, store, from, to, N when count_ranged (the range's
- * default length), request id, then the CSV's table).
+ * A ranged report: `ranged` or, with format=csv, `csv` take (actor, store unless no_store, from,
+ * to, N when count_ranged (the range's default length), request id, then the CSV's table). The
+ * store is the one in the path; no_store is a report of no store (the chain's). A report with a
+ * `count` also has a first form, kept for its callers: ?<count>=N alone sends `first` (actor,
+ * store, N, request id); from, to or format=csv still ask for the ranged one.
  */
 struct api_report {
     const char *count;
     long long count_max, count_default;
-    bool count_ranged;
+    bool count_ranged, no_store;
     struct sql_stmt *first, *ranged, *csv;
 };
 void api_send_report(struct req *r, const struct api_report *rep);

@@ -258,23 +258,30 @@ void api_send_csv(struct req *r, struct sql_stmt *stmt, const char *const *param
 
 void api_send_report(struct req *r, const struct api_report *rep)
 {
-    const char *store = api_path_id(r, "store");
+    const char *store = NULL;
     const char *from, *to;
     char n[24];
     bool csv;
-    if (!store || !api_query_int(r, rep->count, 1, rep->count_max, rep->count_default, n) ||
+    if (!rep->no_store && !(store = api_path_id(r, "store")))
+        return;
+    if ((rep->count && !api_query_int(r, rep->count, 1, rep->count_max, rep->count_default, n)) ||
         !api_query_format(r, &csv))
         return;
     from = http_query(r, "from");
     to = http_query(r, "to");
-    if (!from && !to && !csv) {
+    if (rep->count && rep->first && !from && !to && !csv) {
         const char *params[4] = {r->who.staff_id, store, n, r->id};
         api_send(r, rep->first, params, 200);
         return;
     }
-    const char *params[7] = {r->who.staff_id, store, from, to};
-    size_t k = 4;
-    if (rep->count_ranged)
+    const char *params[7];
+    size_t k = 0;
+    params[k++] = r->who.staff_id;
+    if (store)
+        params[k++] = store;
+    params[k++] = from;
+    params[k++] = to;
+    if (rep->count && rep->count_ranged)
         params[k++] = n;
     params[k++] = r->id;
     params[k] = http_query(r, "table");

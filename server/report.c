@@ -10,7 +10,6 @@
  */
 #include "report.h"
 
-#include <stdbool.h>
 #include <string.h>
 
 #include "api.h"
@@ -45,24 +44,6 @@ static struct sql_stmt q_chain = SQL_STMT("report_chain", "select report_chain($
 static struct sql_stmt q_chain_csv = SQL_STMT(
     "report_chain_csv", "select report_csv(report_chain($1, $2, $3, $4), $5, 'stores')", 5);
 
-/*
- * A ranged report of the store in the path: params are actor, store, from, to, request id and
- * the CSV's table, as the statements above take them; `json` and `csv` are its two forms.
- */
-static void send_ranged(struct req *r, struct sql_stmt *json, struct sql_stmt *csv)
-{
-    const char *store = api_path_id(r, "store");
-    bool as_csv;
-    if (!store || !api_query_format(r, &as_csv))
-        return;
-    const char *params[6] = {r->who.staff_id,     store, http_query(r, "from"),
-                             http_query(r, "to"), r->id, http_query(r, "table")};
-    if (as_csv)
-        api_send_csv(r, csv, params);
-    else
-        api_send(r, json, params, 200);
-}
-
 /* ?days=N (the last N days, without the period before) is the report's first form, kept for
  * its callers; from, to or format=csv ask for the ranged one, whose default length is still N. */
 void report_floor(struct req *r)
@@ -79,26 +60,22 @@ void report_floor(struct req *r)
 
 void report_repair_figures(struct req *r)
 {
-    send_ranged(r, &q_figures, &q_figures_csv);
+    static const struct api_report figures = {.ranged = &q_figures, .csv = &q_figures_csv};
+    api_send_report(r, &figures);
 }
 
 void report_staff(struct req *r)
 {
-    send_ranged(r, &q_staff, &q_staff_csv);
+    static const struct api_report staff = {.ranged = &q_staff, .csv = &q_staff_csv};
+    api_send_report(r, &staff);
 }
 
 /* No store in the path: the route lets admins only in, and report_chain checks it again. */
 void report_chain(struct req *r)
 {
-    bool csv;
-    if (!api_query_format(r, &csv))
-        return;
-    const char *params[5] = {r->who.staff_id, http_query(r, "from"), http_query(r, "to"), r->id,
-                             http_query(r, "table")};
-    if (csv)
-        api_send_csv(r, &q_chain_csv, params);
-    else
-        api_send(r, &q_chain, params, 200);
+    static const struct api_report chain = {
+        .no_store = true, .ranged = &q_chain, .csv = &q_chain_csv};
+    api_send_report(r, &chain);
 }
 
 void report_repairs(struct req *r)

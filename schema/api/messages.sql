@@ -704,7 +704,17 @@ begin
     return s;
 end $$;
 
--- answered: the first question (satisfaction) is answered; followup: so is the rest.
+-- The score the tap on a link recorded may be a mail scanner's (one that runs the page's script,
+-- e.g. Safe Links), not the customer's: the customer may correct it from the survey page for
+-- this long after it was recorded, until the rest is answered.
+create or replace function survey_correctable(s surveys) returns boolean
+language sql stable as $$
+    select s.answered_at is not null and s.followup_at is null
+           and s.answered_at > now() - interval '15 minutes'
+$$;
+
+-- answered: the first question (satisfaction) is answered; followup: so is the rest;
+-- correctable: the score may still be changed (survey_correctable).
 create or replace function survey_get(p_token_hash text) returns json
 language plpgsql stable as $$
 declare
@@ -715,13 +725,15 @@ begin
                              'answered', s.answered_at is not null,
                              'satisfaction', s.satisfaction,
                              'followup', s.followup_at is not null,
+                             'correctable', survey_correctable(s),
                              'expires_at', s.expires_at);
 end $$;
 
 -- A survey is two parts, each answered once: the satisfaction score (what the tap on one of the
 -- message's links sends, alone) and then, optionally, effort, recommendation and a comment. A
--- body may carry either part or both; a part answered before is 409 already_answered, and the
--- first answer is never changed by a later call. The rest cannot come before the score.
+-- body may carry either part or both; a part answered before is 409 already_answered, except
+-- the score while survey_correctable (it is replaced; answered_at stays the first one's, so
+-- the window does not move). The rest cannot come before the score.
 create or replace function survey_answer(p_token_hash text, p_body jsonb) returns json
 language plpgsql as $$
 declare
@@ -758,7 +770,7 @@ begin
         v_comment := nullif(btrim(v_comment), '');
     end if;
     select * into s from surveys where id = s.id for update;
-    if v_first and s.answered_at is not null then
+    if v_first and s.answered_at is not null and not survey_correctable(s) then
         perform carnet_fail(409, 'already_answered', 'satisfaction',
                             'this question was already answered');
     end if;
@@ -769,7 +781,7 @@ begin
         perform carnet_fail(409, 'already_answered', 'effort', 'this question was already answered');
     end if;
     update surveys set
-        answered_at = case when v_first then now() else answered_at end,
+        answered_at = case when v_first and answered_at is null then now() else answered_at end,
         satisfaction = case when v_first then v_sat else satisfaction end,
         followup_at = case when v_rest then now() else followup_at end,
         effort = case when v_rest then v_eff else effort end,
@@ -778,35 +790,32 @@ begin
     where id = s.id
     returning * into s;
     return json_build_object('answered', true, 'satisfaction', s.satisfaction,
-                             'followup', s.followup_at is not null);
+                             'followup', s.followup_at is not null,
+                             'correctable', survey_correctable(s));
 end $$;
 
 -- CSAT (% of 4-5), CES (mean effort, 1-7) and NPS (% 9-10 minus % 0-6) per week, in the
--- store's time zone, newest first.
+-- store's time zone, newest first: survey_weeks from the Monday p_weeks - 1 weeks ago.
 create or replace function survey_report(p_actor bigint, p_store bigint, p_weeks int, p_request text)
 returns json language plpgsql stable as $$
 declare
     tz text;
+    wk timestamp;
+    lo timestamptz;
 begin
     select timezone into tz from stores where id = p_store;
     if tz is null then
         perform carnet_fail(404, 'not_found', 'store', 'no such store');
     end if;
+    wk := date_trunc('week', now() at time zone tz);
+    lo := (wk - make_interval(weeks => p_weeks - 1)) at time zone tz;
     return json_build_object('store_id', p_store, 'weeks', coalesce((
-        select json_agg(w order by w.week desc) from (
-            select (date_trunc('week', answered_at at time zone tz))::date as week,
-                   count(*) as responses,
-                   round(100.0 * count(*) filter (where satisfaction >= 4) / count(*), 1) as csat,
-                   round(avg(effort), 2) as ces,
-                   -- the score alone is an answer (036): NPS is over those who gave one
-                   round(100.0 * (count(*) filter (where recommendation >= 9)
-                                  - count(*) filter (where recommendation <= 6))
-                         / nullif(count(recommendation), 0), 1) as nps
-            from surveys
-            where store_id = p_store and answered_at is not null
-              and answered_at >= (date_trunc('week', now() at time zone tz)
-                                  - make_interval(weeks => p_weeks - 1)) at time zone tz
-            group by 1) w), '[]'::json));
+        select json_agg(json_build_object(
+                   'week', w.week, 'responses', w.f->'n', 'csat', w.f->'csat', 'ces', w.f->'ces',
+                   'ces_n', w.f->'ces_n', 'nps', w.f->'nps', 'nps_n', w.f->'nps_n')
+                   order by w.week desc)
+        from survey_weeks(p_store, tz, lo, (wk + interval '7 days') at time zone tz) w),
+        '[]'::json));
 end $$;
 
 -- The survey figures of a store between two instants: n answers, CSAT (% of 4-5), CES (mean
@@ -825,6 +834,21 @@ returns json language sql stable as $$
         'nps_n', count(recommendation))
     from surveys
     where store_id = p_store and answered_at >= p_lo and answered_at < p_hi
+$$;
+
+-- survey_figures of each week (Monday, in time zone p_tz) between two instants that has
+-- answers, each week cut to the instants: the weeks and the totals are the same arithmetic.
+create or replace function survey_weeks(p_store bigint, p_tz text, p_lo timestamptz,
+                                        p_hi timestamptz, out week date, out f json)
+returns setof record language sql stable as $$
+    select w.week, w.f
+    from (select d::date as week,
+                 survey_figures(p_store, greatest(p_lo, d::timestamp at time zone p_tz),
+                                least(p_hi, (d + interval '7 days')::timestamp at time zone p_tz))
+                     as f
+          from generate_series(date_trunc('week', p_lo at time zone p_tz),
+                               p_hi at time zone p_tz, interval '7 days') d) w
+    where (w.f->>'n')::bigint > 0
 $$;
 
 -- GET .../reports/satisfaction?from=&to=: survey_figures over local dates from..to (default the
@@ -851,18 +875,11 @@ begin
             'from', rg.prev_from, 'to', rg.prev_to,
             'totals', survey_figures(s.id, rg.prev_from::timestamp at time zone s.timezone, lo)),
         'weeks', coalesce((
-            select json_agg(w order by w.week) from (
-                select (date_trunc('week', answered_at at time zone s.timezone))::date as week,
-                       count(*) as n,
-                       round(100.0 * count(*) filter (where satisfaction >= 4) / count(*), 1)
-                           as csat,
-                       round(avg(effort), 2) as ces,
-                       round(100.0 * (count(*) filter (where recommendation >= 9)
-                                      - count(*) filter (where recommendation <= 6))
-                             / count(*), 1) as nps
-                from surveys
-                where store_id = s.id and answered_at >= lo and answered_at < hi
-                group by 1) w), '[]'::json));
+            select json_agg(json_build_object(
+                       'week', w.week, 'n', w.f->'n', 'csat', w.f->'csat', 'ces', w.f->'ces',
+                       'ces_n', w.f->'ces_n', 'nps', w.f->'nps', 'nps_n', w.f->'nps_n')
+                       order by w.week)
+            from survey_weeks(s.id, s.timezone, lo, hi) w), '[]'::json));
 end $$;
 
 create or replace function outbox_list(p_actor bigint, p_store bigint, p_status text, p_limit int)

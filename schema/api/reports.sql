@@ -331,41 +331,12 @@ begin
                                             'approval_pct', 'first_visit_pct']));
 end $$;
 
--- One staff member's floor figures in a store between two instants: visits they served (done),
--- the median minutes from service start to done (service_n visits had both), and the CSAT of
--- the surveys about their visits answered in between.
-create or replace function report_staff_figures(p_store bigint, p_staff bigint,
-                                                p_lo timestamptz, p_hi timestamptz,
-                                                out served bigint, out service_median_min numeric,
-                                                out service_n bigint, out csat_pct numeric,
-                                                out csat_n bigint)
-language sql stable as $$
-    select (select count(*) from visits
-            where store_id = p_store and specialist_id = p_staff and status = 'done'
-              and done_at >= p_lo and done_at < p_hi),
-           (select round((percentile_cont(0.5) within group (
-                             order by extract(epoch from done_at - service_started_at)) / 60)
-                         ::numeric, 1)
-            from visits
-            where store_id = p_store and specialist_id = p_staff and status = 'done'
-              and done_at >= p_lo and done_at < p_hi and service_started_at is not null),
-           (select count(*) from visits
-            where store_id = p_store and specialist_id = p_staff and status = 'done'
-              and done_at >= p_lo and done_at < p_hi and service_started_at is not null),
-           (select round(100.0 * count(*) filter (where s.satisfaction >= 4)
-                         / nullif(count(*), 0), 1)
-            from surveys s join visits v on v.id = s.ref_id
-            where s.ref_type = 'visit' and s.store_id = p_store and v.specialist_id = p_staff
-              and s.answered_at >= p_lo and s.answered_at < p_hi),
-           (select count(*)
-            from surveys s join visits v on v.id = s.ref_id
-            where s.ref_type = 'visit' and s.store_id = p_store and v.specialist_id = p_staff
-              and s.answered_at >= p_lo and s.answered_at < p_hi)
-$$;
-
 -- GET /api/stores/{store}/reports/staff?from=&to=: per staff member of the store (a role there,
--- or a visit served there in either period), by name: report_staff_figures of the range and
--- of the period before.
+-- or a visit served there in either period), by name: the visits they served (done), the median
+-- minutes from service start to done (service_n visits had both), and the CSAT of the surveys
+-- about their visits answered, over the range and over the period before. One pass over the
+-- visits and one over the surveys of both periods, grouped by person and period, so the cost
+-- does not grow with the number of staff.
 create or replace function report_staff(p_actor bigint, p_store bigint, p_from text, p_to text,
                                         p_request text)
 returns json language plpgsql stable as $$
@@ -386,17 +357,40 @@ begin
         'from', rg.d_from, 'to', rg.d_to,
         'previous', json_build_object('from', rg.prev_from, 'to', rg.prev_to),
         'staff', coalesce((
+            with served as (
+                select v.specialist_id as staff_id, v.done_at >= lo as cur, count(*) as served,
+                       round((percentile_cont(0.5) within group (
+                                 order by extract(epoch from v.done_at - v.service_started_at))
+                              / 60)::numeric, 1) as service_median_min,
+                       count(v.service_started_at) as service_n
+                from visits v
+                where v.store_id = s.id and v.status = 'done'
+                  and v.done_at >= plo and v.done_at < hi
+                group by 1, 2),
+            rated as (
+                select v.specialist_id as staff_id, sv.answered_at >= lo as cur,
+                       round(100.0 * count(*) filter (where sv.satisfaction >= 4)
+                             / nullif(count(*), 0), 1) as csat_pct,
+                       count(*) as csat_n
+                from surveys sv join visits v on v.id = sv.ref_id
+                where sv.ref_type = 'visit' and sv.store_id = s.id
+                  and sv.answered_at >= plo and sv.answered_at < hi
+                group by 1, 2)
             select json_agg(json_build_object(
-                       'staff_id', p.id, 'name', p.name, 'served', c.served,
-                       'service_median_min', c.service_median_min, 'service_n', c.service_n,
-                       'csat_pct', c.csat_pct, 'csat_n', c.csat_n,
+                       'staff_id', p.id, 'name', p.name, 'served', coalesce(c.served, 0),
+                       'service_median_min', c.service_median_min,
+                       'service_n', coalesce(c.service_n, 0),
+                       'csat_pct', cr.csat_pct, 'csat_n', coalesce(cr.csat_n, 0),
                        'previous', json_build_object(
-                           'served', b.served, 'service_median_min', b.service_median_min,
-                           'service_n', b.service_n, 'csat_pct', b.csat_pct,
-                           'csat_n', b.csat_n)) order by p.name, p.id)
+                           'served', coalesce(b.served, 0),
+                           'service_median_min', b.service_median_min,
+                           'service_n', coalesce(b.service_n, 0), 'csat_pct', br.csat_pct,
+                           'csat_n', coalesce(br.csat_n, 0))) order by p.name, p.id)
             from staff p
-            cross join lateral report_staff_figures(s.id, p.id, lo, hi) c
-            cross join lateral report_staff_figures(s.id, p.id, plo, lo) b
+            left join served c on c.staff_id = p.id and c.cur
+            left join served b on b.staff_id = p.id and not b.cur
+            left join rated cr on cr.staff_id = p.id and cr.cur
+            left join rated br on br.staff_id = p.id and not br.cur
             where exists (select 1 from staff_roles r where r.staff_id = p.id and r.store_id = s.id)
                or exists (select 1 from visits v where v.specialist_id = p.id
                             and v.store_id = s.id and v.done_at >= plo and v.done_at < hi)),

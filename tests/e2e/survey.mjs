@@ -2,11 +2,19 @@
 // (CARNET_E2E_LOCALE=fr-FR). A per-score link from the e-mail (/survey/#TOKEN~4) records its score
 // as the page opens, before any tap; then the optional question (effort, 1 to 7) is answered once.
 // A link without a score (the SMS) shows the five scores on one row of 48 px targets, ends
-// labelled; one tap answers. Nothing scrolls sideways.
+// labelled; one tap answers. A mail scanner that runs scripts may have opened a link: for 15
+// minutes after the score was recorded, until the rest is sent, the scale stays with that score
+// selected and a tap corrects it; after that (a survey answered 20 minutes ago,
+// CARNET_E2E_SURVEY_LATE_TOKEN) the score is not offered again. Nothing scrolls sideways.
 import { run, newPage, shot, check, expectText, noErrors, staffApi } from './lib.mjs';
 
 const TOKEN = process.env.CARNET_E2E_SURVEY_TOKEN;
 const PLAIN = process.env.CARNET_E2E_SURVEY_PLAIN_TOKEN;
+const LATE = process.env.CARNET_E2E_SURVEY_LATE_TOKEN;
+
+async function pressed(page) {
+  return page.locator('#s-sat-scale button[aria-pressed="true"]').evaluateAll((bs) => bs.map((b) => b.dataset.score).join(','));
+}
 
 async function oneRow(page, sel, n, what) {
   const boxes = await page.locator(sel).evaluateAll((bs) => bs.map((b) => {
@@ -22,7 +30,7 @@ async function oneRow(page, sel, n, what) {
 }
 
 run('survey', async (ctx, o) => {
-  check((TOKEN || '').length >= 32 && (PLAIN || '').length >= 32, 'two survey links are given');
+  check([TOKEN, PLAIN, LATE].every((k) => (k || '').length >= 32), 'three survey links are given');
   const manager = await staffApi(o.base, 'manager@carnet.test');
   const responses = async () => (await manager.get('/api/stores/1/reports/satisfaction?weeks=1')).weeks.reduce((n, w) => n + w.responses, 0);
   const before = await responses();
@@ -39,6 +47,15 @@ run('survey', async (ctx, o) => {
   await sms.getByRole('button', { name: /^5 · Très satisfait/ }).click();
   await expectText(sms.locator('#s-recorded'), 'Merci', 'one tap answers');
   check((await responses()) === before + 1, 'the report counts that answer');
+  // The score stays on screen, selected and tappable, for a correction.
+  check((await pressed(sms)) === '5', 'the recorded score is shown selected');
+  await sms.getByRole('button', { name: /^3 · Ni/ }).click();
+  await sms.waitForFunction(() => document.querySelector('#s-sat-scale [data-score="3"]')?.getAttribute('aria-pressed') === 'true');
+  check((await pressed(sms)) === '3', 'a tap on another score corrects it');
+  check((await responses()) === before + 1, 'a correction is not another answer');
+  await sms.reload();
+  await expectText(sms.locator('#s-recorded'), 'Merci', 'opened again, the score is still thanked');
+  check((await pressed(sms)) === '3' && await sms.locator('#s-first').isVisible(), 'and the corrected score is the one selected');
   noErrors(sms);
 
   // 2. The e-mail's link for 4: recorded as the page opens, before any tap.
@@ -46,7 +63,7 @@ run('survey', async (ctx, o) => {
   await phone.goto(o.base + '/survey/#' + TOKEN + '~4');
   await expectText(phone.locator('#s-recorded'), 'Merci', 'the score from the link is thanked at once');
   check((await responses()) === before + 2, 'and recorded without a tap');
-  check(await phone.locator('#s-first').isHidden(), 'the score is not asked again');
+  check((await pressed(phone)) === '4', 'the score from the link is shown selected, still correctable');
   await expectText(phone.locator('#s-effort .sv-ends'), 'Très difficile', 'the second question’s ends are labelled');
   await oneRow(phone, '#s-eff-scale button', 7, 'effort');
   await shot(phone, o.out, 'survey-2-second-question-390');
@@ -67,4 +84,14 @@ run('survey', async (ctx, o) => {
   const week = (await manager.get('/api/stores/1/reports/satisfaction?weeks=1')).weeks[0];
   check(week.csat !== null, 'the week’s satisfaction is reported');
   noErrors(phone);
+
+  // 3. A score recorded 20 minutes ago (a scanner's, perhaps): too late to change it; the rest
+  // may still be answered.
+  const late = await newPage(ctx);
+  await late.goto(o.base + '/survey/#' + LATE + '~5');
+  await expectText(late.locator('#s-recorded'), 'Merci', 'the late link says the score is recorded');
+  check(await late.locator('#s-first').isHidden(), 'the score is no longer offered');
+  check(await late.locator('#s-form').isVisible(), 'the second question still is');
+  check((await responses()) === before + 2, 'opening it records nothing new');
+  noErrors(late);
 });

@@ -357,7 +357,7 @@ def test_csv_of_every_report(ctx):
     rows = _csv(m.get(_path("floor") + "?format=csv&" + q))
     assert rows[0][:4] == ["day", "bookings", "cancelled", "no_shows"] and len(rows) == 8, rows
     rows = _csv(m.get(_path("satisfaction") + "?format=csv&" + q))
-    assert rows[0] == ["week", "n", "csat", "ces", "nps"], rows
+    assert rows[0] == ["week", "n", "csat", "ces", "ces_n", "nps", "nps_n"], rows
     r = ctx.staff("admin").get("/api/reports/chain?format=csv&" + q)
     rows = _csv(r)
     assert rows[0][:4] == ["store_id", "code", "name", "open"], rows

@@ -259,8 +259,14 @@ def test_customer_answers_survey(ctx):
     ctx.sql("insert into surveys (store_id, ref_type, ref_id, token_hash, expires_at)"
             " select s.id, 'visit', 987654320, message_token_hash(%s), now() + interval '14 days'"
             " from stores s where s.code = 'paris-opera'", (plain,))
+    # One whose score was recorded 20 minutes ago: past the 15 minutes to correct it.
+    late = secrets.token_urlsafe(32)
+    ctx.sql("insert into surveys (store_id, ref_type, ref_id, token_hash, expires_at,"
+            " answered_at, satisfaction)"
+            " select s.id, 'visit', 987654319, message_token_hash(%s), now() + interval '14 days',"
+            " now() - interval '20 minutes', 2 from stores s where s.code = 'paris-opera'", (late,))
     journey(ctx, "survey", {"CARNET_E2E_SURVEY_TOKEN": token, "CARNET_E2E_SURVEY_PLAIN_TOKEN": plain,
-                            "CARNET_E2E_LOCALE": "fr-FR"})
+                            "CARNET_E2E_SURVEY_LATE_TOKEN": late, "CARNET_E2E_LOCALE": "fr-FR"})
 
 
 def test_observation_overnight_and_callbacks(ctx):

@@ -1,6 +1,8 @@
 """The one-tap survey (issue #14): the e-mail carries one link per score, and the tap on one
 records the first answer (the page posts the score from the link; the API takes it alone); the
-optional rest comes later. Each part is answered once, and the first answer cannot be changed."""
+optional rest comes later. Each part is answered once; the score only may be corrected from the
+page for 15 minutes after it was recorded (a mail scanner may have tapped a link), until the rest
+is answered."""
 import re
 
 from harness import Client
@@ -45,12 +47,18 @@ def test_message_has_one_link_per_score_and_the_tap_records_it(ctx):
     # what the page posts on load: the score from the link, alone
     r = c.post("/api/surveys/" + tok, {"satisfaction": 4})
     assert r.status == 200 and r.json == {"answered": True, "satisfaction": 4,
-                                          "followup": False}, r
+                                          "followup": False, "correctable": True}, r
     x = row(ctx, sid)
     assert x["satisfaction"] == 4 and x["answered_at"] and x["followup_at"] is None, x
     r = c.get("/api/surveys/" + tok)
     assert r.json["answered"] is True and r.json["satisfaction"] == 4 and not r.json["followup"]
-    # a second tap (another score, or the same link again) changes nothing
+    assert r.json["correctable"] is True, r
+    # once the correction window is over, a second tap (another score, or the same link again)
+    # changes nothing
+    ctx.sql("update surveys set answered_at = answered_at - interval '16 minutes' where id = %s",
+            (sid,))
+    x = row(ctx, sid)
+    assert c.get("/api/surveys/" + tok).json["correctable"] is False
     for score in (1, 4):
         r = c.post("/api/surveys/" + tok, {"satisfaction": score})
         assert r.status == 409 and r.error["code"] == "already_answered", r
@@ -137,3 +145,78 @@ def test_score_alone_counts_in_the_report_without_skewing_nps(ctx):
     m = ctx.staff("manager")
     week = m.get("/api/stores/%d/reports/satisfaction?weeks=1" % ctx.paris).json["weeks"][0]
     assert week["responses"] == 1 and week["csat"] == 100.0 and week["nps"] is None, week
+
+
+def test_the_score_may_be_corrected_for_15_minutes_before_the_rest(ctx):
+    """A scanner that runs the page's script taps a link: the customer corrects the score from
+    the page within 15 minutes of the first record, as long as the rest is not answered."""
+    sid, body = offer(ctx, 3008)
+    tok = links(body)[1]
+    c = Client(ctx.server.port)
+    assert c.post("/api/surveys/" + tok, {"satisfaction": 1}).status == 200   # the scanner
+    first = row(ctx, sid)
+    r = c.post("/api/surveys/" + tok, {"satisfaction": 5})                     # the customer
+    assert r.status == 200 and r.json == {"answered": True, "satisfaction": 5,
+                                          "followup": False, "correctable": True}, r
+    x = row(ctx, sid)
+    # the window is counted from the first record: a correction does not move it
+    assert x["satisfaction"] == 5 and x["answered_at"] == first["answered_at"], x
+    # still open at 14 minutes; a bad score is refused and changes nothing
+    ctx.sql("update surveys set answered_at = now() - interval '14 minutes' where id = %s", (sid,))
+    x = row(ctx, sid)
+    r = c.post("/api/surveys/" + tok, {"satisfaction": 6})
+    assert r.status == 422 and r.error["field"] == "satisfaction", r
+    assert row(ctx, sid) == x
+    r = c.post("/api/surveys/" + tok, {"satisfaction": 4})
+    assert r.status == 200 and r.json["satisfaction"] == 4 and r.json["correctable"], r
+    assert row(ctx, sid)["answered_at"] == x["answered_at"]
+    # closed just after 15 minutes: 409, nothing changed
+    ctx.sql("update surveys set answered_at = now() - interval '15 minutes 1 second' "
+            "where id = %s", (sid,))
+    x = row(ctx, sid)
+    r = c.post("/api/surveys/" + tok, {"satisfaction": 2})
+    assert r.status == 409 and (r.error["code"], r.error["field"]) == \
+        ("already_answered", "satisfaction"), r
+    assert row(ctx, sid) == x and c.get("/api/surveys/" + tok).json["correctable"] is False
+
+    # within the window but after the rest is answered: 409 too
+    sid2, body2 = offer(ctx, 3009)
+    tok2 = links(body2)[3]
+    assert c.post("/api/surveys/" + tok2, {"satisfaction": 3}).status == 200
+    r = c.post("/api/surveys/" + tok2, {"effort": 5})
+    assert r.status == 200 and r.json["followup"] and r.json["correctable"] is False, r
+    y = row(ctx, sid2)
+    r = c.post("/api/surveys/" + tok2, {"satisfaction": 5})
+    assert r.status == 409 and r.error["field"] == "satisfaction", r
+    assert row(ctx, sid2) == y and c.get("/api/surveys/" + tok2).json["correctable"] is False
+    # a correction and the rest in one body, within the window, do both
+    sid3, body3 = offer(ctx, 3010)
+    tok3 = links(body3)[2]
+    assert c.post("/api/surveys/" + tok3, {"satisfaction": 2}).status == 200
+    r = c.post("/api/surveys/" + tok3, {"satisfaction": 4, "effort": 6})
+    assert r.status == 200 and (r.json["satisfaction"], r.json["followup"]) == (4, True), r
+    z = row(ctx, sid3)
+    assert (z["satisfaction"], z["effort"]) == (4, 6), z
+
+
+def test_weekly_nps_is_over_those_who_gave_one_like_the_totals(ctx):
+    """One definition: each week of the dashboard's satisfaction report is survey_figures of
+    that week, so score-only answers do not pull its NPS towards 0."""
+    ctx.sql("delete from surveys where store_id = %s", (ctx.paris,))
+    c = Client(ctx.server.port)
+    for ref, b in ((3011, {"satisfaction": 5}), (3012, {"satisfaction": 4}),
+                   (3013, {"satisfaction": 5, "effort": 6, "recommendation": 10})):
+        _, body = offer(ctx, ref)
+        assert c.post("/api/surveys/" + links(body)[5], b).status == 200
+    today = ctx.sql1("select (now() at time zone timezone)::date as d from stores "
+                     "where id = %s", (ctx.paris,))["d"]
+    m = ctx.staff("manager")
+    j = m.get("/api/stores/%d/reports/satisfaction?from=%s&to=%s"
+              % (ctx.paris, today.isoformat(), today.isoformat())).json
+    t = j["totals"]
+    assert (t["n"], t["nps"], t["nps_n"], t["ces"], t["ces_n"]) == (3, 100.0, 1, 6.0, 1), t
+    assert len(j["weeks"]) == 1, j
+    w = j["weeks"][0]
+    assert {k: w[k] for k in t} == t, (w, t)      # not 33.3 (1 promoter over 3 answers)
+    old = m.get("/api/stores/%d/reports/satisfaction?weeks=1" % ctx.paris).json["weeks"][0]
+    assert (old["responses"], old["nps"], old["nps_n"], old["ces_n"]) == (3, 100.0, 1, 1), old

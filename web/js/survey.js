@@ -2,7 +2,10 @@
 // (/survey/#TOKEN~4): opening one posts that score at once, so the tap in the message is the
 // answer (a link preview that fetches the page without running scripts records nothing). A link
 // without a score (the SMS) shows the five scores, one tap each. Then one optional question
-// (effort, 1 to 7) and a comment, sent once. Each part is answered once (the API says 409).
+// (effort, 1 to 7) and a comment, sent once. Each part is answered once (the API says 409), but
+// a mail scanner that runs scripts may have opened a link: for 15 minutes after the score was
+// recorded, until the rest is sent, the scale stays with that score selected, and a tap on
+// another corrects it (the API says whether it still may: correctable).
 import { get, post, linkToken } from './api.js';
 import { initI18n, onLangChange, t } from './i18n.js';
 import { $, h, fill, announce, showFormError, clearFormErrors, showPageError, errorText } from './ui.js';
@@ -12,6 +15,7 @@ const [token, tail] = linkToken().split('~');
 const linked = /^[1-5]$/.test(tail || '') ? Number(tail) : null;
 const base = `/api/surveys/${encodeURIComponent(token || '')}`;
 let effort = null;
+let score = null; // the recorded score, shown selected while it may be corrected
 
 function scoreButtons(el, from, to, label, onpick) {
   fill(el, Array.from({ length: to - from + 1 }, (_, i) => {
@@ -32,11 +36,21 @@ function drawScales() {
     clearFormErrors($('#s-form'));
   });
   if (effort) $(`#s-eff-scale [data-score="${effort}"]`).setAttribute('aria-pressed', 'true');
+  pressScore();
+}
+
+function pressScore() {
+  $('#s-sat-scale').querySelectorAll('button').forEach((b) => {
+    b.setAttribute('aria-pressed', String(Number(b.dataset.score) === score));
+    b.disabled = false;
+  });
 }
 
 function show(state) {
   $('#loading').hidden = true;
-  $('#s-first').hidden = state.answered;
+  score = state.answered ? state.satisfaction : null;
+  pressScore();
+  $('#s-first').hidden = state.answered && !state.correctable;
   $('#s-recorded').hidden = !state.answered || state.followup;
   $('#s-form').hidden = !state.answered || state.followup;
   $('#s-thanks').hidden = !state.followup;
