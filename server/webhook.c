@@ -94,9 +94,19 @@ void webhook_sign(const char *secret, long long timestamp, const char *body, siz
 
 static bool ipv4_refused(const unsigned char *a)
 {
-    return a[0] == 0 || a[0] == 10 || a[0] == 127 || (a[0] == 169 && a[1] == 254) ||
-           (a[0] == 172 && (a[1] & 0xF0) == 16) || (a[0] == 192 && a[1] == 168) ||
-           (a[0] == 100 && (a[1] & 0xC0) == 64) || a[0] >= 224;
+    return a[0] == 0 ||                                  /* 0.0.0.0/8 "this network" */
+           a[0] == 10 || a[0] == 127 ||                  /* private, loopback */
+           (a[0] == 100 && (a[1] & 0xC0) == 64) ||       /* 100.64.0.0/10 carrier-grade NAT */
+           (a[0] == 169 && a[1] == 254) ||               /* link-local, cloud metadata */
+           (a[0] == 172 && (a[1] & 0xF0) == 16) ||       /* private */
+           (a[0] == 192 && a[1] == 0 && a[2] == 0) ||    /* 192.0.0.0/24 protocol assignments */
+           (a[0] == 192 && a[1] == 0 && a[2] == 2) ||    /* documentation */
+           (a[0] == 192 && a[1] == 88 && a[2] == 99) ||  /* 6to4 relays */
+           (a[0] == 192 && a[1] == 168) ||               /* private */
+           (a[0] == 198 && (a[1] & 0xFE) == 18) ||       /* 198.18.0.0/15 benchmarking */
+           (a[0] == 198 && a[1] == 51 && a[2] == 100) || /* documentation */
+           (a[0] == 203 && a[1] == 0 && a[2] == 113) ||  /* documentation */
+           a[0] >= 224;                                  /* multicast 224/4, reserved 240/4 */
 }
 
 bool webhook_address_refused(const struct sockaddr *sa)
@@ -106,13 +116,25 @@ bool webhook_address_refused(const struct sockaddr *sa)
     if (sa->sa_family == AF_INET6) {
         const unsigned char *a = ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
         static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF};
-        static const unsigned char zero[15] = {0};
-        if (memcmp(a, mapped, sizeof(mapped)) == 0)
+        static const unsigned char nat64[12] = {0, 0x64, 0xFF, 0x9B};
+        static const unsigned char zero[12] = {0};
+        /* Prefixes that carry an IPv4 address reach that address: it is judged as one. NAT64
+         * (64:ff9b::/96) is how an IPv6-only host with DNS64 reaches every IPv4 site, so its
+         * public addresses stay allowed; 6to4 (2002::/16) carries it in bits 16-47. */
+        if (memcmp(a, mapped, sizeof(mapped)) == 0 || memcmp(a, nat64, sizeof(nat64)) == 0)
             return ipv4_refused(a + 12);
-        if (memcmp(a, zero, sizeof(zero)) == 0 && (a[15] == 0 || a[15] == 1))
-            return true;                                  /* :: and ::1 */
-        return (a[0] & 0xFE) == 0xFC ||                   /* fc00::/7 unique local */
+        if (a[0] == 0x20 && a[1] == 0x02)
+            return ipv4_refused(a + 2);
+        if (memcmp(a, zero, sizeof(zero)) == 0)
+            return true; /* ::/96: ::, ::1 and the deprecated IPv4-compatible addresses */
+        return (a[0] == 0x00 && a[1] == 0x64 && a[2] == 0xFF && a[3] == 0x9B && a[4] == 0x00 &&
+                a[5] == 0x01) || /* 64:ff9b:1::/48 local NAT64 */
+               (a[0] == 0x01 && a[1] == 0x00 && !a[2] && !a[3] && !a[4] && !a[5] && !a[6] &&
+                !a[7]) || /* 100::/64 discard */
+               (a[0] == 0x20 && a[1] == 0x01 && a[2] == 0x0D && a[3] == 0xB8) || /* docs */
+               (a[0] & 0xFE) == 0xFC ||                   /* fc00::/7 unique local */
                (a[0] == 0xFE && (a[1] & 0xC0) == 0x80) || /* fe80::/10 link-local */
+               (a[0] == 0xFE && (a[1] & 0xC0) == 0xC0) || /* fec0::/10 old site-local */
                a[0] == 0xFF;                              /* multicast */
     }
     return true; /* anything else is no place to POST to */
