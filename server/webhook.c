@@ -460,7 +460,7 @@ static void delivery_send(void *arg)
     char sig[WEBHOOK_SIGNATURE_MAX], line[160];
     long long ts = (long long)time(NULL);
     int64_t start = util_now_us();
-    bool refused = false;
+    bool refused = false, ok = true;
     CURLcode rc;
 
     d->failed = true;
@@ -474,13 +474,19 @@ static void delivery_send(void *arg)
     }
     webhook_sign(secret, ts, d->body, strlen(d->body), sig);
     sender_wipe_free(secret);
-    hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
-    hdrs = hdrs ? curl_slist_append(hdrs, "User-Agent: Carnet-Webhook/1") : NULL;
+    /* curl_slist_append answers NULL on failure and leaves the list as it was: the list so far
+     * is kept in hdrs (freed at out) and ok says whether every header made it. */
 #define HDR(...)                                                                                   \
     do {                                                                                           \
+        struct curl_slist *more;                                                                   \
         snprintf(line, sizeof(line), __VA_ARGS__);                                                 \
-        hdrs = hdrs ? curl_slist_append(hdrs, line) : NULL;                                        \
+        if (ok && (more = curl_slist_append(hdrs, line)))                                          \
+            hdrs = more;                                                                           \
+        else                                                                                       \
+            ok = false;                                                                            \
     } while (0)
+    HDR("Content-Type: application/json");
+    HDR("User-Agent: Carnet-Webhook/1");
     HDR("Carnet-Webhook-Id: %s", d->event_id);
     HDR("Carnet-Event: %s", d->type);
     HDR("Carnet-Timestamp: %lld", ts);
@@ -488,7 +494,7 @@ static void delivery_send(void *arg)
     HDR("Carnet-Delivery-Attempt: %d", d->attempt);
 #undef HDR
     c = curl_easy_init();
-    if (!c || !hdrs) {
+    if (!c || !ok) {
         snprintf(d->error, sizeof(d->error), "out of memory");
         goto out;
     }
