@@ -5,7 +5,7 @@
  * A request that sets a URL: the caller's right to the store and the endpoint is checked in SQL
  * first (webhook_check_access), so no one probes hosts through what is not theirs; then the URL
  * is parsed here (curl's parser, the one that will send), then, unless --webhook-allow-private,
- * its host is resolved on the I/O pool (getaddrinfo blocks) and refused when any address is one
+ * its host is resolved on the resolve pool (getaddrinfo blocks) and refused when any address is one
  * webhook_address_refused names; then SQL saves it.
  *
  * The delivery round, the outbox's (sender.c):
@@ -241,7 +241,9 @@ out:
     return ok;
 }
 
-/* I/O pool: resolves h->host; any refused address refuses the URL. */
+/* Resolve pool (getaddrinfo blocks for as long as DNS takes: not on the loop, not beside the
+ * customer messages, not behind sends that hang): resolves h->host; any refused address refuses
+ * the URL. */
 static void resolve_work(void *p)
 {
     struct hook_req *h = p;
@@ -329,7 +331,7 @@ static void on_access(struct req *r, const struct db_result *res)
     if (!url_check(r, h))
         return;
     if (h->host[0])
-        api_offload(r, WORKER_IO, resolve_work, url_judged);
+        api_offload(r, WORKER_RESOLVE, resolve_work, url_judged);
     else
         url_judged(r);
 }
@@ -629,6 +631,7 @@ static const struct sender_ops wh_ops = {
     .items = claimed_deliveries,
     .item_new = delivery_from_json,
     .item_free = delivery_free_item,
+    .pool = WORKER_WEBHOOK,
     .send = delivery_send,
     .sent = delivery_sent,
 };

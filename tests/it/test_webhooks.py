@@ -37,12 +37,20 @@ class Receiver:
                             "-keyout", key, "-out", self.cert], check=True, capture_output=True)
         self.secrets, self.plans, self.got = {}, {}, []
         self.lock = threading.Lock()
+        # POSTs to /hang... wait (without answering) until this is set: a tarpit receiver.
+        self.release, self.hanging = threading.Event(), 0
         rec = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 path = self.path
+                if path.startswith("/hang"):
+                    with rec.lock:
+                        rec.hanging += 1
+                    rec.release.wait(HANG_GUARD_S)
+                    with rec.lock:
+                        rec.hanging -= 1
                 with rec.lock:
                     plan = rec.plans.get(path) or []
                     status = plan.pop(0) if plan else 200
@@ -193,6 +201,45 @@ def test_each_event_reaches_the_receiver_signed(ctx):
     m = ctx.client().get("/metrics").raw.decode()
     assert re.search(r'carnet_webhook_deliveries_total\{outcome="delivered"\} [1-9]', m), m
     assert "carnet_webhook_backlog" in m
+
+
+def test_a_hanging_receiver_delays_no_customer_message(ctx):
+    """Webhooks have their own worker pool: with every webhook thread held by a receiver that
+    answers nothing (for longer than the whole test), a customer's message still goes out at
+    once. Sharing the mail and SMS threads, it would wait for the webhook timeout."""
+    clean(ctx)
+    rx = S["rx"]
+    rx.release.clear()
+    ctx._server.stop()
+    s = ctx._server = ctx.start_carnetd(args=[
+        "--webhook-allow-private", "--webhook-ca", S["rx"].cert, "--webhook-interval-ms", "100",
+        "--webhook-timeout", "60", "--send-workers", "2", "--webhook-workers", "2"])
+    try:
+        # An endpoint's deliveries go one at a time, in order: three endpoints, three sends,
+        # more than either pool's threads.
+        for i in range(3):
+            add(ctx, "/hang%d" % i, events=["repair.moved"])
+        rid = ctx.sql1("select id, state from repair_orders where store_id = %s order by id "
+                       "limit 1", (S["paris"],))
+        ctx.sql("insert into repair_moves (repair_id, from_state, to_state) values (%s, %s, %s)",
+                (rid["id"], rid["state"], rid["state"]))
+        wait_for(lambda: rx.hanging >= 2, "both webhook threads held by the receiver")
+        ctx.sql("select survey_offer(%s, 'visit', 9902, 'email', 'hang@example.test', 'en', "
+                "'{\"name\":\"Hana\"}')", (S["paris"],))
+        mid = ctx.sql1("select id from outbox where kind = 'survey' and ref_id = 9902")["id"]
+        t0 = time.monotonic()
+        ctx.delivered(mid)
+        took = time.monotonic() - t0
+        # A hang guard well inside the webhook timeout, not a benchmark.
+        assert took < 10, "a customer message took %.1f s behind hanging webhooks" % took
+        assert rx.hanging == 2, rx.hanging  # the other sends wait their turn
+    finally:
+        rx.release.set()
+        s.stop()
+        clean(ctx)
+        ctx._server = ctx.start_carnetd(args=[
+            "--webhook-allow-private", "--webhook-ca", S["rx"].cert,
+            "--webhook-backoff-ms", str(BACKOFF_MS), "--webhook-interval-ms", "100"])
 
 
 def test_only_subscribed_active_endpoints_get_an_event(ctx):
