@@ -268,13 +268,23 @@ language sql stable as $$
         'created_at', a.created_at)
 $$;
 
+-- A standby offer holds its slot with a 'booked' appointment (job_expire_standby_offers) that is
+-- no one's booking until the customer claims it: it may lapse or be left. Receivers hear of it
+-- only once claimed (booking.created then), and never of an unclaimed one's cancellation.
+create or replace function webhook_standby_placeholder(p_appointment bigint) returns boolean
+language sql stable as $$
+    select exists (select 1 from standby
+                   where offered_appointment_id = p_appointment and status <> 'booked')
+$$;
+
 -- booking.created, booking.cancelled
 create or replace function webhook_on_appointment() returns trigger
 language plpgsql as $$
 begin
     if tg_op = 'INSERT' then
         perform webhook_emit(new.store_id, 'booking.created', webhook_appointment_data(new));
-    elsif new.status = 'cancelled' and old.status <> 'cancelled' then
+    elsif new.status = 'cancelled' and old.status <> 'cancelled'
+          and not webhook_standby_placeholder(new.id) then
         perform webhook_emit(new.store_id, 'booking.cancelled',
             webhook_appointment_data(new) || jsonb_build_object(
                 'cancelled_at', coalesce(new.cancelled_at, now()),
@@ -285,6 +295,39 @@ end $$;
 
 create or replace trigger appointments_webhook after insert or update of status on appointments
     for each row execute function webhook_on_appointment();
+
+-- A standby offer's placeholder and its claim. The standby job inserts the placeholder before it
+-- points the standby place at it, so at the insert it looks like any booking: the booking.created
+-- that insert wrote is taken back when the place becomes 'offered', in the same transaction
+-- (its deliveries are not yet visible to any claim, so nothing was sent). The claim writes it.
+create or replace function webhook_on_standby() returns trigger
+language plpgsql as $$
+declare
+    a appointments;
+    v_event bigint;
+begin
+    if new.status = 'offered' and old.status is distinct from 'offered' then
+        -- Only when an endpoint may have wanted it; then it is among the newest events.
+        if exists (select 1 from webhook_endpoints where store_id = new.store_id
+                                                   and 'booking.created' = any (events)) then
+            select id into v_event from webhook_events
+            where store_id = new.store_id and type = 'booking.created'
+              and (payload -> 'data' ->> 'appointment_id')::bigint = new.offered_appointment_id
+            order by id desc limit 1;
+            delete from webhook_deliveries where event_id = v_event;
+            delete from webhook_events where id = v_event;
+        end if;
+    elsif new.status = 'booked' and old.status is distinct from 'booked' then
+        select * into a from appointments where id = new.offered_appointment_id;
+        if found then
+            perform webhook_emit(a.store_id, 'booking.created', webhook_appointment_data(a));
+        end if;
+    end if;
+    return null;
+end $$;
+
+create or replace trigger standby_webhook after update of status on standby
+    for each row execute function webhook_on_standby();
 
 -- visit.called: the ticket is called to be served (again after a skip counts as a call too).
 create or replace function webhook_on_visit() returns trigger
