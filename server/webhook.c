@@ -57,10 +57,10 @@
 #define WEBHOOK_LOG_LIMIT_MAX 200
 
 static struct sql_stmt q_create =
-    SQL_STMT("webhook_create", "select webhook_create($1, $2, $3, $4, $5)", 5);
+    SQL_STMT("webhook_create", "select webhook_create($1, $2, $3, $4, $5, $6)", 6);
 static struct sql_stmt q_list = SQL_STMT("webhook_list", "select webhook_list($1, $2, $3)", 3);
 static struct sql_stmt q_update =
-    SQL_STMT("webhook_update", "select webhook_update($1, $2, $3, $4, $5)", 5);
+    SQL_STMT("webhook_update", "select webhook_update($1, $2, $3, $4, $5, $6)", 6);
 static struct sql_stmt q_delete =
     SQL_STMT("webhook_delete", "select webhook_delete($1, $2, $3, $4)", 4);
 static struct sql_stmt q_rotate =
@@ -152,6 +152,7 @@ struct hook_req {
     bool rotate;                     /* the SQL call is webhook_rotate_secret, not create/update */
     char secret[WEBHOOK_SECRET_MAX]; /* in clear, for the one reply that shows it */
     char *sealed;
+    char *url_sealed; /* the body's url, sealed: it may carry the receiver's own secret */
 };
 
 static void hook_req_free(void *p)
@@ -161,6 +162,7 @@ static void hook_req_free(void *p)
         return;
     sodium_memzero(h->secret, sizeof(h->secret));
     free(h->sealed);
+    free(h->url_sealed);
     free(h);
 }
 
@@ -283,6 +285,9 @@ static void on_with_secret(struct req *r, const struct db_result *res)
     if (!j)
         return;
     json_object_set_new(j, "secret", json_string(h->secret));
+    /* The URL as given, this once too: lists show it masked (webhook_url_shown). */
+    if (!h->rotate)
+        json_object_set(j, "url", json_object_get(r->json, "url"));
     text = json_dumps(j, JSON_COMPACT);
     json_decref(j);
     if (!text) {
@@ -308,14 +313,22 @@ static void url_judged(struct req *r)
         http_reply_error(r, 422, "unresolvable", "url", "this host name does not resolve");
         return;
     }
+    /* A url that is not text is left to SQL, which says what it needs. */
+    const char *url = json_string_value(json_object_get(r->json, "url"));
+    if (url && !(h->url_sealed = seal_pd(url))) {
+        http_reply_oom(r);
+        return;
+    }
     if (h->id) {
-        const char *params[5] = {r->who.staff_id, r->id, h->store, h->id, api_body(r)};
+        const char *params[6] = {r->who.staff_id, r->id,       h->store,
+                                 h->id,           api_body(r), h->url_sealed};
         api_send(r, &q_update, params, 200);
         return;
     }
     if (!new_secret(r, h))
         return;
-    const char *params[5] = {r->who.staff_id, r->id, h->store, api_body(r), h->sealed};
+    const char *params[6] = {r->who.staff_id, r->id,     h->store,
+                             api_body(r),     h->sealed, h->url_sealed};
     api_call(r, &q_create, params, on_with_secret);
 }
 
@@ -417,7 +430,7 @@ struct delivery {
     char id[24];
     char claim[40];
     char event_id[40];
-    char *type, *url, *secret, *body;
+    char *type, *url, *secret, *body; /* url and secret sealed */
     int attempt;
     /* outcome, written by the worker thread */
     long status_code; /* 0: no HTTP answer */
@@ -435,7 +448,7 @@ static void delivery_free(struct delivery *d)
     if (!d)
         return;
     free(d->type);
-    free(d->url);
+    sender_wipe_free(d->url);
     sender_wipe_free(d->secret);
     free(d->body);
     free(d);
@@ -458,7 +471,7 @@ static void delivery_send(void *arg)
     struct delivery *d = arg;
     CURL *c = NULL;
     struct curl_slist *hdrs = NULL;
-    char *secret = NULL, err[160] = "", errbuf[CURL_ERROR_SIZE] = "";
+    char *secret = NULL, *url = NULL, err[160] = "", errbuf[CURL_ERROR_SIZE] = "";
     char sig[WEBHOOK_SIGNATURE_MAX], line[160];
     long long ts = (long long)time(NULL);
     int64_t start = util_now_us();
@@ -476,6 +489,10 @@ static void delivery_send(void *arg)
     }
     webhook_sign(secret, ts, d->body, strlen(d->body), sig);
     sender_wipe_free(secret);
+    if (!(url = seal_open_text(d->url, err, sizeof(err)))) {
+        snprintf(d->error, sizeof(d->error), "cannot open the URL: %s", err);
+        return;
+    }
     /* curl_slist_append answers NULL on failure and leaves the list as it was: the list so far
      * is kept in hdrs (freed at out) and ok says whether every header made it. */
 #define HDR(...)                                                                                   \
@@ -500,7 +517,7 @@ static void delivery_send(void *arg)
         snprintf(d->error, sizeof(d->error), "out of memory");
         goto out;
     }
-    curl_easy_setopt(c, CURLOPT_URL, d->url);
+    curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
     /* No proxy from the environment: the address check below must see the receiver's. */
@@ -538,6 +555,7 @@ out:
     curl_slist_free_all(hdrs);
     if (c)
         curl_easy_cleanup(c);
+    sender_wipe_free(url);
 }
 
 /* ---- delivery: the round (loop thread) ---- */

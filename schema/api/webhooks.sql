@@ -33,7 +33,7 @@ $$;
 create or replace function webhook_endpoint_json(e webhook_endpoints) returns json
 language sql stable as $$
     select json_build_object(
-        'id', e.id, 'store_id', e.store_id, 'url', e.url, 'events', to_json(e.events),
+        'id', e.id, 'store_id', e.store_id, 'url', e.url_shown, 'events', to_json(e.events),
         'description', e.description, 'active', e.active, 'created_at', e.created_at,
         'updated_at', e.updated_at, 'secret_rotated_at', e.secret_rotated_at,
         'pending', (select count(*) from webhook_deliveries d
@@ -104,7 +104,28 @@ begin
     return btrim(p #>> '{}');
 end $$;
 
--- The URL as carnetd checked it; here only what the table holds must be true of it.
+-- What a list shows of a URL, which may carry a secret in its path or query: its scheme and
+-- host (with any port), and "/…" for whatever follows (040 wrote the rows before it with the
+-- same mask).
+create or replace function webhook_url_shown(p_url text) returns text
+language sql immutable as $$
+    select substring(p_url from '^https://[^/?#]*') ||
+           case when substr(p_url, length(substring(p_url from '^https://[^/?#]*')) + 1)
+                     in ('', '/') then '/' else '/…' end
+$$;
+
+-- The sealed URL carnetd gives beside the body: it must come sealed.
+create or replace function webhook_sealed_url(p_url text, p_fn text) returns text
+language plpgsql immutable as $$
+begin
+    if p_url is null or p_url not like '{{pd:%' then
+        raise exception '%: the URL must come sealed', p_fn;
+    end if;
+    return p_url;
+end $$;
+
+-- The URL in clear as carnetd checked it (it is stored only sealed): here only what the table
+-- held of it must be true.
 create or replace function webhook_parse_url(p jsonb) returns text
 language plpgsql immutable as $$
 begin
@@ -118,19 +139,24 @@ begin
 end $$;
 
 -- POST /api/stores/{store}/webhooks: {url, events, description?}; p_secret is the signing
--- secret sealed by carnetd, which adds it in clear to this answer, once.
+-- secret and p_url the body's url, both sealed by carnetd, which adds them in clear to this
+-- answer, once.
 create or replace function webhook_create(p_actor bigint, p_request_id text, p_store bigint,
-                                          p jsonb, p_secret text)
+                                          p jsonb, p_secret text, p_url text)
 returns json language plpgsql as $$
 declare
     e webhook_endpoints%rowtype;
+    v_shown text;
 begin
     perform carnet_require(p_actor, p_store, array['manager']);
     if p_secret is null or p_secret not like '{{pd:%' then
         raise exception 'webhook_create: the secret must come sealed';
     end if;
-    insert into webhook_endpoints (store_id, url, events, description, secret, created_by)
-    values (p_store, webhook_parse_url(p -> 'url'), webhook_parse_events(p -> 'events'),
+    v_shown := webhook_url_shown(webhook_parse_url(p -> 'url')); -- the caller's error first
+    insert into webhook_endpoints (store_id, url, url_shown, events, description, secret,
+                                   created_by)
+    values (p_store, webhook_sealed_url(p_url, 'webhook_create'), v_shown,
+            webhook_parse_events(p -> 'events'),
             webhook_parse_description(p -> 'description'), p_secret, p_actor)
     returning * into e;
     perform carnet_audit(p_actor, 'webhook_create', 'webhook', e.id::text, p_request_id);
@@ -149,12 +175,14 @@ begin
 end $$;
 
 -- PATCH /api/stores/{store}/webhooks/{id}: {url?, events?, description?, active?}. Disabling
--- stops deliveries (they wait; enabling sends them again), it does not drop them.
+-- stops deliveries (they wait; enabling sends them again), it does not drop them. p_url: the
+-- body's url sealed by carnetd, when it has one.
 create or replace function webhook_update(p_actor bigint, p_request_id text, p_store bigint,
-                                          p_id bigint, p jsonb)
+                                          p_id bigint, p jsonb, p_url text)
 returns json language plpgsql as $$
 declare
     e webhook_endpoints%rowtype := webhook_lock(p_actor, p_store, p_id);
+    v_shown text;
 begin
     if not (p ?| array['url', 'events', 'description', 'active']) then
         perform carnet_fail(422, 'invalid', null,
@@ -163,8 +191,12 @@ begin
     if p ? 'active' and jsonb_typeof(p -> 'active') is distinct from 'boolean' then
         perform carnet_fail(422, 'invalid', 'active', 'active is true or false');
     end if;
+    if p ? 'url' then
+        v_shown := webhook_url_shown(webhook_parse_url(p -> 'url')); -- the caller's error first
+    end if;
     update webhook_endpoints set
-        url = case when p ? 'url' then webhook_parse_url(p -> 'url') else url end,
+        url_shown = coalesce(v_shown, url_shown),
+        url = case when p ? 'url' then webhook_sealed_url(p_url, 'webhook_update') else url end,
         events = case when p ? 'events' then webhook_parse_events(p -> 'events') else events end,
         description = case when p ? 'description'
                            then webhook_parse_description(p -> 'description') else description end,
