@@ -94,19 +94,15 @@ void webhook_sign(const char *secret, long long timestamp, const char *body, siz
 
 static bool ipv4_refused(const unsigned char *a)
 {
-    return a[0] == 0 ||                                  /* 0.0.0.0/8 "this network" */
-           a[0] == 10 || a[0] == 127 ||                  /* private, loopback */
-           (a[0] == 100 && (a[1] & 0xC0) == 64) ||       /* 100.64.0.0/10 carrier-grade NAT */
-           (a[0] == 169 && a[1] == 254) ||               /* link-local, cloud metadata */
-           (a[0] == 172 && (a[1] & 0xF0) == 16) ||       /* private */
-           (a[0] == 192 && a[1] == 0 && a[2] == 0) ||    /* 192.0.0.0/24 protocol assignments */
-           (a[0] == 192 && a[1] == 0 && a[2] == 2) ||    /* documentation */
-           (a[0] == 192 && a[1] == 88 && a[2] == 99) ||  /* 6to4 relays */
-           (a[0] == 192 && a[1] == 168) ||               /* private */
-           (a[0] == 198 && (a[1] & 0xFE) == 18) ||       /* 198.18.0.0/15 benchmarking */
-           (a[0] == 198 && a[1] == 51 && a[2] == 100) || /* documentation */
-           (a[0] == 203 && a[1] == 0 && a[2] == 113) ||  /* documentation */
-           a[0] >= 224;                                  /* multicast 224/4, reserved 240/4 */
+    return a[0] == 0 ||                               /* 0.0.0.0/8 "this network" */
+           a[0] == 10 || a[0] == 127 ||               /* private, loopback */
+           (a[0] == 100 && (a[1] & 0xC0) == 64) ||    /* 100.64.0.0/10 carrier-grade NAT */
+           (a[0] == 169 && a[1] == 254) ||            /* link-local, cloud metadata */
+           (a[0] == 172 && (a[1] & 0xF0) == 16) ||    /* private */
+           (a[0] == 192 && a[1] == 0 && a[2] == 0) || /* 192.0.0.0/24 protocol assignments */
+           (a[0] == 192 && a[1] == 168) ||            /* private */
+           (a[0] == 198 && (a[1] & 0xFE) == 18) ||    /* 198.18.0.0/15 benchmarking */
+           a[0] >= 224;                               /* multicast 224/4, reserved 240/4 */
 }
 
 bool webhook_address_refused(const struct sockaddr *sa)
@@ -130,8 +126,7 @@ bool webhook_address_refused(const struct sockaddr *sa)
         return (a[0] == 0x00 && a[1] == 0x64 && a[2] == 0xFF && a[3] == 0x9B && a[4] == 0x00 &&
                 a[5] == 0x01) || /* 64:ff9b:1::/48 local NAT64 */
                (a[0] == 0x01 && a[1] == 0x00 && !a[2] && !a[3] && !a[4] && !a[5] && !a[6] &&
-                !a[7]) || /* 100::/64 discard */
-               (a[0] == 0x20 && a[1] == 0x01 && a[2] == 0x0D && a[3] == 0xB8) || /* docs */
+                !a[7]) ||                                 /* 100::/64 discard */
                (a[0] & 0xFE) == 0xFC ||                   /* fc00::/7 unique local */
                (a[0] == 0xFE && (a[1] & 0xC0) == 0x80) || /* fe80::/10 link-local */
                (a[0] == 0xFE && (a[1] & 0xC0) == 0xC0) || /* fec0::/10 old site-local */
