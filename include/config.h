@@ -34,8 +34,9 @@ struct config {
     int max_header_bytes;
     int http_timeout_s;
     int shutdown_timeout_s;
-    int workers;      /* CPU threads: password hashing, chain verification */
-    int send_workers; /* I/O threads: mail and SMS delivery (blocking calls) */
+    int workers;         /* CPU threads: password hashing, chain verification */
+    int send_workers;    /* I/O threads: mail and SMS delivery (blocking calls) */
+    int webhook_workers; /* webhook sends, and as many for URL resolution */
     int session_ttl_s;
     int session_idle_s;
     int standby_hold_s;

@@ -1,7 +1,7 @@
 /*
  * sender: what carnetd's two senders of outgoing traffic share, below both: outbox.c (customer
  * messages) and webhook.c (webhook events). Each claims a batch of due rows under a lease, sends
- * each row on the WORKER_IO pool through libcurl and records each outcome through the pool.
+ * each row on its own worker pool through libcurl and records each outcome through the pool.
  * This module owns that round's states, libcurl's start and end, and the bounds and the
  * cancellation of a transfer; what is claimed, how it is sent and how it is recorded stay with
  * each sender, through its `struct sender_ops`.
@@ -48,8 +48,10 @@ struct sender_ops {
     /* One item from its JSON, or NULL (its lease runs out and a later round takes it). */
     void *(*item_new)(json_t *o);
     void (*item_free)(void *item);
-    /* send(item) runs on a WORKER_IO thread; sent(item) then on the loop, records the outcome
-     * and, once that is done, frees the item and calls sender_item_done. */
+    /* send(item) runs on a thread of `pool`; sent(item) then on the loop, records the outcome
+     * and, once that is done, frees the item and calls sender_item_done. Senders never share a
+     * pool: one whose receivers hang must not hold the other's threads. */
+    enum worker_kind pool;
     worker_fn send, sent;
 };
 

@@ -77,6 +77,8 @@ static const struct opt options[] = {
      "threads for slow CPU work (password hashing, chain verification)"},
     {"send-workers", "CARNET_SEND_WORKERS", OPT_INT, OFF(send_workers), "4", 1, 64,
      "threads for blocking sends (mail, SMS); never shared with the CPU work"},
+    {"webhook-workers", "CARNET_WEBHOOK_WORKERS", OPT_INT, OFF(webhook_workers), "2", 1, 64,
+     "threads for webhook sends (and as many for URL checks); never shared with mail, SMS"},
     {"session-ttl", "CARNET_SESSION_TTL", OPT_INT, OFF(session_ttl_s), "43200", 60, 31536000,
      "seconds a staff session lives at most"},
     {"session-idle", "CARNET_SESSION_IDLE", OPT_INT, OFF(session_idle_s), "1800", 60, 31536000,

@@ -219,7 +219,8 @@ int main(int argc, char **argv)
     dbc.reconnect_max_ms = config.reconnect_max_ms;
     dbc.pipeline_depth = config.pipeline_depth;
     if (auth_init() < 0 || metrics_init(nroutes) < 0 || db_init(base, &dbc) < 0 ||
-        sse_init(base) < 0 || worker_init(base, config.workers, config.send_workers) < 0) {
+        sse_init(base) < 0 ||
+        worker_init(base, config.workers, config.send_workers, config.webhook_workers) < 0) {
         log_error("start-up failed");
         goto out;
     }

@@ -488,6 +488,7 @@ static const struct sender_ops ob_ops = {
     .items = claimed_messages,
     .item_new = msg_from_json,
     .item_free = msg_free_item,
+    .pool = WORKER_IO,
     .send = msg_send,
     .sent = msg_sent,
 };

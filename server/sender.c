@@ -127,7 +127,7 @@ void sender_claimed(const struct db_result *res, void *arg)
         if (!item)
             continue; /* its lease will run out and another round will take it */
         s->inflight++;
-        if (worker_submit(WORKER_IO, ops->send, ops->sent, item) < 0) {
+        if (worker_submit(ops->pool, ops->send, ops->sent, item) < 0) {
             s->inflight--;
             ops->item_free(item);
         }

@@ -5,7 +5,7 @@
  * A request that sets a URL: the caller's right to the store and the endpoint is checked in SQL
  * first (webhook_check_access), so no one probes hosts through what is not theirs; then the URL
  * is parsed here (curl's parser, the one that will send), then, unless --webhook-allow-private,
- * its host is resolved on the I/O pool (getaddrinfo blocks) and refused when any address is one
+ * its host is resolved on the resolve pool (getaddrinfo blocks) and refused when any address is one
  * webhook_address_refused names; then SQL saves it.
  *
  * The delivery round, the outbox's (sender.c):
@@ -57,10 +57,10 @@
 #define WEBHOOK_LOG_LIMIT_MAX 200
 
 static struct sql_stmt q_create =
-    SQL_STMT("webhook_create", "select webhook_create($1, $2, $3, $4, $5)", 5);
+    SQL_STMT("webhook_create", "select webhook_create($1, $2, $3, $4, $5, $6)", 6);
 static struct sql_stmt q_list = SQL_STMT("webhook_list", "select webhook_list($1, $2, $3)", 3);
 static struct sql_stmt q_update =
-    SQL_STMT("webhook_update", "select webhook_update($1, $2, $3, $4, $5)", 5);
+    SQL_STMT("webhook_update", "select webhook_update($1, $2, $3, $4, $5, $6)", 6);
 static struct sql_stmt q_delete =
     SQL_STMT("webhook_delete", "select webhook_delete($1, $2, $3, $4)", 4);
 static struct sql_stmt q_rotate =
@@ -94,9 +94,15 @@ void webhook_sign(const char *secret, long long timestamp, const char *body, siz
 
 static bool ipv4_refused(const unsigned char *a)
 {
-    return a[0] == 0 || a[0] == 10 || a[0] == 127 || (a[0] == 169 && a[1] == 254) ||
-           (a[0] == 172 && (a[1] & 0xF0) == 16) || (a[0] == 192 && a[1] == 168) ||
-           (a[0] == 100 && (a[1] & 0xC0) == 64) || a[0] >= 224;
+    return a[0] == 0 ||                               /* 0.0.0.0/8 "this network" */
+           a[0] == 10 || a[0] == 127 ||               /* private, loopback */
+           (a[0] == 100 && (a[1] & 0xC0) == 64) ||    /* 100.64.0.0/10 carrier-grade NAT */
+           (a[0] == 169 && a[1] == 254) ||            /* link-local, cloud metadata */
+           (a[0] == 172 && (a[1] & 0xF0) == 16) ||    /* private */
+           (a[0] == 192 && a[1] == 0 && a[2] == 0) || /* 192.0.0.0/24 protocol assignments */
+           (a[0] == 192 && a[1] == 168) ||            /* private */
+           (a[0] == 198 && (a[1] & 0xFE) == 18) ||    /* 198.18.0.0/15 benchmarking */
+           a[0] >= 224;                               /* multicast 224/4, reserved 240/4 */
 }
 
 bool webhook_address_refused(const struct sockaddr *sa)
@@ -106,13 +112,24 @@ bool webhook_address_refused(const struct sockaddr *sa)
     if (sa->sa_family == AF_INET6) {
         const unsigned char *a = ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
         static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF};
-        static const unsigned char zero[15] = {0};
-        if (memcmp(a, mapped, sizeof(mapped)) == 0)
+        static const unsigned char nat64[12] = {0, 0x64, 0xFF, 0x9B};
+        static const unsigned char zero[12] = {0};
+        /* Prefixes that carry an IPv4 address reach that address: it is judged as one. NAT64
+         * (64:ff9b::/96) is how an IPv6-only host with DNS64 reaches every IPv4 site, so its
+         * public addresses stay allowed; 6to4 (2002::/16) carries it in bits 16-47. */
+        if (memcmp(a, mapped, sizeof(mapped)) == 0 || memcmp(a, nat64, sizeof(nat64)) == 0)
             return ipv4_refused(a + 12);
-        if (memcmp(a, zero, sizeof(zero)) == 0 && (a[15] == 0 || a[15] == 1))
-            return true;                                  /* :: and ::1 */
-        return (a[0] & 0xFE) == 0xFC ||                   /* fc00::/7 unique local */
+        if (a[0] == 0x20 && a[1] == 0x02)
+            return ipv4_refused(a + 2);
+        if (memcmp(a, zero, sizeof(zero)) == 0)
+            return true; /* ::/96: ::, ::1 and the deprecated IPv4-compatible addresses */
+        return (a[0] == 0x00 && a[1] == 0x64 && a[2] == 0xFF && a[3] == 0x9B && a[4] == 0x00 &&
+                a[5] == 0x01) || /* 64:ff9b:1::/48 local NAT64 */
+               (a[0] == 0x01 && a[1] == 0x00 && !a[2] && !a[3] && !a[4] && !a[5] && !a[6] &&
+                !a[7]) ||                                 /* 100::/64 discard */
+               (a[0] & 0xFE) == 0xFC ||                   /* fc00::/7 unique local */
                (a[0] == 0xFE && (a[1] & 0xC0) == 0x80) || /* fe80::/10 link-local */
+               (a[0] == 0xFE && (a[1] & 0xC0) == 0xC0) || /* fec0::/10 old site-local */
                a[0] == 0xFF;                              /* multicast */
     }
     return true; /* anything else is no place to POST to */
@@ -130,6 +147,7 @@ struct hook_req {
     bool rotate;                     /* the SQL call is webhook_rotate_secret, not create/update */
     char secret[WEBHOOK_SECRET_MAX]; /* in clear, for the one reply that shows it */
     char *sealed;
+    char *url_sealed; /* the body's url, sealed: it may carry the receiver's own secret */
 };
 
 static void hook_req_free(void *p)
@@ -139,6 +157,7 @@ static void hook_req_free(void *p)
         return;
     sodium_memzero(h->secret, sizeof(h->secret));
     free(h->sealed);
+    free(h->url_sealed);
     free(h);
 }
 
@@ -219,7 +238,9 @@ out:
     return ok;
 }
 
-/* I/O pool: resolves h->host; any refused address refuses the URL. */
+/* Resolve pool (getaddrinfo blocks for as long as DNS takes: not on the loop, not beside the
+ * customer messages, not behind sends that hang): resolves h->host; any refused address refuses
+ * the URL. */
 static void resolve_work(void *p)
 {
     struct hook_req *h = p;
@@ -259,6 +280,9 @@ static void on_with_secret(struct req *r, const struct db_result *res)
     if (!j)
         return;
     json_object_set_new(j, "secret", json_string(h->secret));
+    /* The URL as given, this once too: lists show it masked (webhook_url_shown). */
+    if (!h->rotate)
+        json_object_set(j, "url", json_object_get(r->json, "url"));
     text = json_dumps(j, JSON_COMPACT);
     json_decref(j);
     if (!text) {
@@ -284,14 +308,22 @@ static void url_judged(struct req *r)
         http_reply_error(r, 422, "unresolvable", "url", "this host name does not resolve");
         return;
     }
+    /* A url that is not text is left to SQL, which says what it needs. */
+    const char *url = json_string_value(json_object_get(r->json, "url"));
+    if (url && !(h->url_sealed = seal_pd(url))) {
+        http_reply_oom(r);
+        return;
+    }
     if (h->id) {
-        const char *params[5] = {r->who.staff_id, r->id, h->store, h->id, api_body(r)};
+        const char *params[6] = {r->who.staff_id, r->id,       h->store,
+                                 h->id,           api_body(r), h->url_sealed};
         api_send(r, &q_update, params, 200);
         return;
     }
     if (!new_secret(r, h))
         return;
-    const char *params[5] = {r->who.staff_id, r->id, h->store, api_body(r), h->sealed};
+    const char *params[6] = {r->who.staff_id, r->id,     h->store,
+                             api_body(r),     h->sealed, h->url_sealed};
     api_call(r, &q_create, params, on_with_secret);
 }
 
@@ -307,7 +339,7 @@ static void on_access(struct req *r, const struct db_result *res)
     if (!url_check(r, h))
         return;
     if (h->host[0])
-        api_offload(r, WORKER_IO, resolve_work, url_judged);
+        api_offload(r, WORKER_RESOLVE, resolve_work, url_judged);
     else
         url_judged(r);
 }
@@ -393,7 +425,7 @@ struct delivery {
     char id[24];
     char claim[40];
     char event_id[40];
-    char *type, *url, *secret, *body;
+    char *type, *url, *secret, *body; /* url and secret sealed */
     int attempt;
     /* outcome, written by the worker thread */
     long status_code; /* 0: no HTTP answer */
@@ -411,7 +443,7 @@ static void delivery_free(struct delivery *d)
     if (!d)
         return;
     free(d->type);
-    free(d->url);
+    sender_wipe_free(d->url);
     sender_wipe_free(d->secret);
     free(d->body);
     free(d);
@@ -434,11 +466,11 @@ static void delivery_send(void *arg)
     struct delivery *d = arg;
     CURL *c = NULL;
     struct curl_slist *hdrs = NULL;
-    char *secret = NULL, err[160] = "", errbuf[CURL_ERROR_SIZE] = "";
+    char *secret = NULL, *url = NULL, err[160] = "", errbuf[CURL_ERROR_SIZE] = "";
     char sig[WEBHOOK_SIGNATURE_MAX], line[160];
     long long ts = (long long)time(NULL);
     int64_t start = util_now_us();
-    bool refused = false;
+    bool refused = false, ok = true;
     CURLcode rc;
 
     d->failed = true;
@@ -452,13 +484,23 @@ static void delivery_send(void *arg)
     }
     webhook_sign(secret, ts, d->body, strlen(d->body), sig);
     sender_wipe_free(secret);
-    hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
-    hdrs = hdrs ? curl_slist_append(hdrs, "User-Agent: Carnet-Webhook/1") : NULL;
+    if (!(url = seal_open_text(d->url, err, sizeof(err)))) {
+        snprintf(d->error, sizeof(d->error), "cannot open the URL: %s", err);
+        return;
+    }
+    /* curl_slist_append answers NULL on failure and leaves the list as it was: the list so far
+     * is kept in hdrs (freed at out) and ok says whether every header made it. */
 #define HDR(...)                                                                                   \
     do {                                                                                           \
+        struct curl_slist *more;                                                                   \
         snprintf(line, sizeof(line), __VA_ARGS__);                                                 \
-        hdrs = hdrs ? curl_slist_append(hdrs, line) : NULL;                                        \
+        if (ok && (more = curl_slist_append(hdrs, line)))                                          \
+            hdrs = more;                                                                           \
+        else                                                                                       \
+            ok = false;                                                                            \
     } while (0)
+    HDR("Content-Type: application/json");
+    HDR("User-Agent: Carnet-Webhook/1");
     HDR("Carnet-Webhook-Id: %s", d->event_id);
     HDR("Carnet-Event: %s", d->type);
     HDR("Carnet-Timestamp: %lld", ts);
@@ -466,11 +508,11 @@ static void delivery_send(void *arg)
     HDR("Carnet-Delivery-Attempt: %d", d->attempt);
 #undef HDR
     c = curl_easy_init();
-    if (!c || !hdrs) {
+    if (!c || !ok) {
         snprintf(d->error, sizeof(d->error), "out of memory");
         goto out;
     }
-    curl_easy_setopt(c, CURLOPT_URL, d->url);
+    curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
     /* No proxy from the environment: the address check below must see the receiver's. */
@@ -508,6 +550,7 @@ out:
     curl_slist_free_all(hdrs);
     if (c)
         curl_easy_cleanup(c);
+    sender_wipe_free(url);
 }
 
 /* ---- delivery: the round (loop thread) ---- */
@@ -601,6 +644,7 @@ static const struct sender_ops wh_ops = {
     .items = claimed_deliveries,
     .item_new = delivery_from_json,
     .item_free = delivery_free_item,
+    .pool = WORKER_WEBHOOK,
     .send = delivery_send,
     .sent = delivery_sent,
 };

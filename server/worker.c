@@ -3,7 +3,8 @@
  * through a mutex-guarded list; done jobs come back through a second list and a pipe whose read
  * end is an event on the loop, so the `done` callbacks run on the loop thread and never race with
  * it. Each kind of work has its own pool (its own threads, queue and pipe): a mail server that
- * stalls for minutes fills the I/O pool only, and sign-ins keep their CPU threads.
+ * stalls for minutes fills the I/O pool only, and sign-ins keep their CPU threads; a webhook
+ * receiver that hangs fills the webhook pool only, and customer messages keep theirs.
  */
 #include "worker.h"
 
@@ -40,6 +41,12 @@ static struct pool pools[WORKER_KINDS] = {
     [WORKER_IO] = {.lock = PTHREAD_MUTEX_INITIALIZER,
                    .cond = PTHREAD_COND_INITIALIZER,
                    .pipefd = {-1, -1}},
+    [WORKER_WEBHOOK] = {.lock = PTHREAD_MUTEX_INITIALIZER,
+                        .cond = PTHREAD_COND_INITIALIZER,
+                        .pipefd = {-1, -1}},
+    [WORKER_RESOLVE] = {.lock = PTHREAD_MUTEX_INITIALIZER,
+                        .cond = PTHREAD_COND_INITIALIZER,
+                        .pipefd = {-1, -1}},
 };
 
 static void push(struct wjob **head, struct wjob **tail, struct wjob *j)
@@ -120,10 +127,12 @@ static int pool_start(struct event_base *base, struct pool *p, int nthreads)
     return 0;
 }
 
-int worker_init(struct event_base *base, int cpu_threads, int io_threads)
+int worker_init(struct event_base *base, int cpu_threads, int io_threads, int webhook_threads)
 {
     return pool_start(base, &pools[WORKER_CPU], cpu_threads) < 0 ||
-                   pool_start(base, &pools[WORKER_IO], io_threads) < 0
+                   pool_start(base, &pools[WORKER_IO], io_threads) < 0 ||
+                   pool_start(base, &pools[WORKER_WEBHOOK], webhook_threads) < 0 ||
+                   pool_start(base, &pools[WORKER_RESOLVE], webhook_threads) < 0
                ? -1
                : 0;
 }

@@ -33,7 +33,7 @@ $$;
 create or replace function webhook_endpoint_json(e webhook_endpoints) returns json
 language sql stable as $$
     select json_build_object(
-        'id', e.id, 'store_id', e.store_id, 'url', e.url, 'events', to_json(e.events),
+        'id', e.id, 'store_id', e.store_id, 'url', e.url_shown, 'events', to_json(e.events),
         'description', e.description, 'active', e.active, 'created_at', e.created_at,
         'updated_at', e.updated_at, 'secret_rotated_at', e.secret_rotated_at,
         'pending', (select count(*) from webhook_deliveries d
@@ -104,7 +104,28 @@ begin
     return btrim(p #>> '{}');
 end $$;
 
--- The URL as carnetd checked it; here only what the table holds must be true of it.
+-- What a list shows of a URL, which may carry a secret in its path or query: its scheme and
+-- host (with any port), and "/…" for whatever follows (040 wrote the rows before it with the
+-- same mask).
+create or replace function webhook_url_shown(p_url text) returns text
+language sql immutable as $$
+    select substring(p_url from '^https://[^/?#]*') ||
+           case when substr(p_url, length(substring(p_url from '^https://[^/?#]*')) + 1)
+                     in ('', '/') then '/' else '/…' end
+$$;
+
+-- The sealed URL carnetd gives beside the body: it must come sealed.
+create or replace function webhook_sealed_url(p_url text, p_fn text) returns text
+language plpgsql immutable as $$
+begin
+    if p_url is null or p_url not like '{{pd:%' then
+        raise exception '%: the URL must come sealed', p_fn;
+    end if;
+    return p_url;
+end $$;
+
+-- The URL in clear as carnetd checked it (it is stored only sealed): here only what the table
+-- held of it must be true.
 create or replace function webhook_parse_url(p jsonb) returns text
 language plpgsql immutable as $$
 begin
@@ -118,19 +139,24 @@ begin
 end $$;
 
 -- POST /api/stores/{store}/webhooks: {url, events, description?}; p_secret is the signing
--- secret sealed by carnetd, which adds it in clear to this answer, once.
+-- secret and p_url the body's url, both sealed by carnetd, which adds them in clear to this
+-- answer, once.
 create or replace function webhook_create(p_actor bigint, p_request_id text, p_store bigint,
-                                          p jsonb, p_secret text)
+                                          p jsonb, p_secret text, p_url text)
 returns json language plpgsql as $$
 declare
     e webhook_endpoints%rowtype;
+    v_shown text;
 begin
     perform carnet_require(p_actor, p_store, array['manager']);
     if p_secret is null or p_secret not like '{{pd:%' then
         raise exception 'webhook_create: the secret must come sealed';
     end if;
-    insert into webhook_endpoints (store_id, url, events, description, secret, created_by)
-    values (p_store, webhook_parse_url(p -> 'url'), webhook_parse_events(p -> 'events'),
+    v_shown := webhook_url_shown(webhook_parse_url(p -> 'url')); -- the caller's error first
+    insert into webhook_endpoints (store_id, url, url_shown, events, description, secret,
+                                   created_by)
+    values (p_store, webhook_sealed_url(p_url, 'webhook_create'), v_shown,
+            webhook_parse_events(p -> 'events'),
             webhook_parse_description(p -> 'description'), p_secret, p_actor)
     returning * into e;
     perform carnet_audit(p_actor, 'webhook_create', 'webhook', e.id::text, p_request_id);
@@ -149,12 +175,14 @@ begin
 end $$;
 
 -- PATCH /api/stores/{store}/webhooks/{id}: {url?, events?, description?, active?}. Disabling
--- stops deliveries (they wait; enabling sends them again), it does not drop them.
+-- stops deliveries (they wait; enabling sends them again), it does not drop them. p_url: the
+-- body's url sealed by carnetd, when it has one.
 create or replace function webhook_update(p_actor bigint, p_request_id text, p_store bigint,
-                                          p_id bigint, p jsonb)
+                                          p_id bigint, p jsonb, p_url text)
 returns json language plpgsql as $$
 declare
     e webhook_endpoints%rowtype := webhook_lock(p_actor, p_store, p_id);
+    v_shown text;
 begin
     if not (p ?| array['url', 'events', 'description', 'active']) then
         perform carnet_fail(422, 'invalid', null,
@@ -163,8 +191,12 @@ begin
     if p ? 'active' and jsonb_typeof(p -> 'active') is distinct from 'boolean' then
         perform carnet_fail(422, 'invalid', 'active', 'active is true or false');
     end if;
+    if p ? 'url' then
+        v_shown := webhook_url_shown(webhook_parse_url(p -> 'url')); -- the caller's error first
+    end if;
     update webhook_endpoints set
-        url = case when p ? 'url' then webhook_parse_url(p -> 'url') else url end,
+        url_shown = coalesce(v_shown, url_shown),
+        url = case when p ? 'url' then webhook_sealed_url(p_url, 'webhook_update') else url end,
         events = case when p ? 'events' then webhook_parse_events(p -> 'events') else events end,
         description = case when p ? 'description'
                            then webhook_parse_description(p -> 'description') else description end,
@@ -268,13 +300,23 @@ language sql stable as $$
         'created_at', a.created_at)
 $$;
 
+-- A standby offer holds its slot with a 'booked' appointment (job_expire_standby_offers) that is
+-- no one's booking until the customer claims it: it may lapse or be left. Receivers hear of it
+-- only once claimed (booking.created then), and never of an unclaimed one's cancellation.
+create or replace function webhook_standby_placeholder(p_appointment bigint) returns boolean
+language sql stable as $$
+    select exists (select 1 from standby
+                   where offered_appointment_id = p_appointment and status <> 'booked')
+$$;
+
 -- booking.created, booking.cancelled
 create or replace function webhook_on_appointment() returns trigger
 language plpgsql as $$
 begin
     if tg_op = 'INSERT' then
         perform webhook_emit(new.store_id, 'booking.created', webhook_appointment_data(new));
-    elsif new.status = 'cancelled' and old.status <> 'cancelled' then
+    elsif new.status = 'cancelled' and old.status <> 'cancelled'
+          and not webhook_standby_placeholder(new.id) then
         perform webhook_emit(new.store_id, 'booking.cancelled',
             webhook_appointment_data(new) || jsonb_build_object(
                 'cancelled_at', coalesce(new.cancelled_at, now()),
@@ -285,6 +327,39 @@ end $$;
 
 create or replace trigger appointments_webhook after insert or update of status on appointments
     for each row execute function webhook_on_appointment();
+
+-- A standby offer's placeholder and its claim. The standby job inserts the placeholder before it
+-- points the standby place at it, so at the insert it looks like any booking: the booking.created
+-- that insert wrote is taken back when the place becomes 'offered', in the same transaction
+-- (its deliveries are not yet visible to any claim, so nothing was sent). The claim writes it.
+create or replace function webhook_on_standby() returns trigger
+language plpgsql as $$
+declare
+    a appointments;
+    v_event bigint;
+begin
+    if new.status = 'offered' and old.status is distinct from 'offered' then
+        -- Only when an endpoint may have wanted it; then it is among the newest events.
+        if exists (select 1 from webhook_endpoints where store_id = new.store_id
+                                                   and 'booking.created' = any (events)) then
+            select id into v_event from webhook_events
+            where store_id = new.store_id and type = 'booking.created'
+              and (payload -> 'data' ->> 'appointment_id')::bigint = new.offered_appointment_id
+            order by id desc limit 1;
+            delete from webhook_deliveries where event_id = v_event;
+            delete from webhook_events where id = v_event;
+        end if;
+    elsif new.status = 'booked' and old.status is distinct from 'booked' then
+        select * into a from appointments where id = new.offered_appointment_id;
+        if found then
+            perform webhook_emit(a.store_id, 'booking.created', webhook_appointment_data(a));
+        end if;
+    end if;
+    return null;
+end $$;
+
+create or replace trigger standby_webhook after update of status on standby
+    for each row execute function webhook_on_standby();
 
 -- visit.called: the ticket is called to be served (again after a skip counts as a call too).
 create or replace function webhook_on_visit() returns trigger

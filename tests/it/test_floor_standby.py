@@ -416,3 +416,57 @@ def test_a_claim_of_a_slot_staff_moved_is_refused_and_sends_nothing(ctx):
         stop_all(servers)
         clear(ctx)  # the moved appointment, off the module's one-slot day
         ctx.sql("delete from shifts where id = %s", (shift,))
+
+
+def test_webhooks_hear_of_a_standby_booking_once_claimed(ctx):
+    """A standby offer holds its slot with a 'booked' appointment: webhook receivers hear
+    nothing of it (neither its making nor its lapsing) until the customer claims it, then
+    booking.created; a claimed booking's cancellation is told as any other's."""
+    clear(ctx)
+    ctx.sql("delete from webhook_endpoints")
+    ctx.sql("""insert into webhook_endpoints (store_id, url, events, secret)
+               values (%s, 'https://hooks.example.com/sb', '{booking.created,booking.cancelled}',
+                       '{{pd:test}}')""", (ctx.paris,))
+    first = ctx.sql1("select coalesce(max(id), 0) as n from webhook_events")["n"]
+
+    def said():
+        return [(e["type"], e["appt"]) for e in ctx.sql(
+            """select e.type, (e.payload->'data'->>'appointment_id')::bigint as appt
+               from webhook_events e join webhook_deliveries d on d.event_id = e.id
+               where e.id > %s order by e.id""", (first,))]
+
+    appt = fill_day(ctx)
+    a = join(ctx, "Agnes")
+    b = join(ctx, "Bertrand")
+    c = join(ctx, "Cyril")
+    ctx.sql("update appointments set status = 'cancelled', cancelled_at = now() where id = %s",
+            (appt,))
+    assert ctx.sql1("select job_expire_standby_offers(60) as n")["n"] == 1  # offered to Agnes
+    held = status(ctx, a["token"])["offer"]["appointment_id"]
+    assert said() == [("booking.created", appt), ("booking.cancelled", appt)], said()
+    # Agnes lets it lapse (its placeholder is cancelled), Bertrand leaves his: nothing said.
+    ctx.sql("update standby set offer_expires_at = now() - interval '1 second' where id = %s",
+            (a["id"],))
+    assert ctx.sql1("select job_expire_standby_offers(60) as n")["n"] == 2
+    r = ctx.client().post("/api/standby/%s/leave" % b["token"])
+    assert r.status == 200, r
+    ctx.sql("select job_expire_standby_offers(60)")
+    sc = status(ctx, c["token"])
+    assert sc["status"] == "offered", sc
+    assert ctx.sql1("select status from appointments where id = %s", (held,))["status"] == \
+        "cancelled"
+    assert said() == [("booking.created", appt), ("booking.cancelled", appt)], said()
+    # Cyril claims: now it is a booking.
+    r = ctx.client().post("/api/standby/%s/claim" % c["token"])
+    assert r.status == 200, r
+    mine = r.json["appointment"]["id"]
+    assert mine == sc["offer"]["appointment_id"]
+    assert said()[2:] == [("booking.created", mine)], said()
+    data = ctx.sql1("select payload from webhook_events where id = (select max(id) from "
+                    "webhook_events)")["payload"]
+    assert data["data"]["status"] == "booked" and data["data"]["starts_at"], data
+    # Cancelled once claimed: told like any booking's.
+    ctx.sql("update appointments set status = 'cancelled', cancelled_at = now() where id = %s",
+            (mine,))
+    assert said()[2:] == [("booking.created", mine), ("booking.cancelled", mine)], said()
+    ctx.sql("delete from webhook_endpoints")

@@ -5,21 +5,21 @@ begin;
 \ir _helpers.sql
 
 -- Bad bodies and the wrong callers change nothing.
-select pg_temp.try(format('select webhook_create(%s, %L, %s, %L, %L)', :manager, 'r', :paris,
+select pg_temp.try(format('select webhook_create(%s, %L, %s, %L, %L, pg_temp.pd(''https://x.example/h''))', :manager, 'r', :paris,
                           '{"url": "http://x.example/h", "events": ["booking.created"]}',
                           pg_temp.pd('whsec_a')));
-select pg_temp.try(format('select webhook_create(%s, %L, %s, %L, %L)', :manager, 'r', :paris,
+select pg_temp.try(format('select webhook_create(%s, %L, %s, %L, %L, pg_temp.pd(''https://x.example/h''))', :manager, 'r', :paris,
                           '{"url": "https://x.example/h", "events": []}', pg_temp.pd('whsec_a')));
-select pg_temp.try(format('select webhook_create(%s, %L, %s, %L, %L)', :manager, 'r', :paris,
+select pg_temp.try(format('select webhook_create(%s, %L, %s, %L, %L, pg_temp.pd(''https://x.example/h''))', :manager, 'r', :paris,
                           '{"url": "https://x.example/h", "events": ["booking.moved"]}',
                           pg_temp.pd('whsec_a')));
-select pg_temp.try(format('select webhook_create(%s, %L, %s, %L, %L)', :manager, 'r', :paris,
+select pg_temp.try(format('select webhook_create(%s, %L, %s, %L, %L, pg_temp.pd(''https://x.example/h''))', :manager, 'r', :paris,
                           '{"url": "https://x.example/h", "events": ["booking.created"]}',
                           'whsec_in_clear'));
-select pg_temp.try(format('select webhook_create(%s, %L, %s, %L, %L)', :tech, 'r', :paris,
+select pg_temp.try(format('select webhook_create(%s, %L, %s, %L, %L, pg_temp.pd(''https://x.example/h''))', :tech, 'r', :paris,
                           '{"url": "https://x.example/h", "events": ["booking.created"]}',
                           pg_temp.pd('whsec_a')));
-select pg_temp.try(format('select webhook_create(%s, %L, %s, %L, %L)', :lyon_manager, 'r', :paris,
+select pg_temp.try(format('select webhook_create(%s, %L, %s, %L, %L, pg_temp.pd(''https://x.example/h''))', :lyon_manager, 'r', :paris,
                           '{"url": "https://x.example/h", "events": ["booking.created"]}',
                           pg_temp.pd('whsec_a')));
 select count(*) as endpoints from webhook_endpoints;
@@ -27,16 +27,25 @@ select count(*) as endpoints from webhook_endpoints;
 -- Made: the reply has no secret; duplicates in events are dropped.
 select w ->> 'url' as url, w -> 'events' as events, w ->> 'active' as active, w::jsonb ? 'secret' as secret
 from webhook_create(:manager, 'r', :paris,
-                    '{"url": "https://x.example/h", "events": ["repair.moved", "booking.created",
+                    '{"url": "https://x.example/h?k=s3cret", "events": ["repair.moved", "booking.created",
                       "booking.created"], "description": " front desk "}',
-                    pg_temp.pd('whsec_a')) w;
+                    pg_temp.pd('whsec_a'), pg_temp.pd('https://x.example/h?k=s3cret')) w;
 select id as hook from webhook_endpoints order by id desc limit 1 \gset
-select description from webhook_endpoints where id = :hook;
+select description, url like '{{pd:%' as url_sealed, url_shown from webhook_endpoints
+where id = :hook;
+-- The URL comes sealed (carnetd seals what it checked), in create and update alike.
+select pg_temp.try(format('select webhook_create(%s, %L, %s, %L, %L, %L)', :manager, 'r', :paris,
+                          '{"url": "https://x.example/h", "events": ["booking.created"]}',
+                          pg_temp.pd('whsec_a'), 'https://x.example/h'));
+select pg_temp.try(format('select webhook_update(%s, %L, %s, %s, %L, %L)', :manager, 'r', :paris,
+                          :hook, '{"url": "https://x.example/h2"}', 'https://x.example/h2'));
+select webhook_url_shown(u) from unnest(array['https://a.example', 'https://a.example/',
+    'https://a.example:8443/x', 'https://a.example?x=1', 'https://[2001:db8::1]/h/k#f']) u;
 select json_array_length(webhook_list(:manager, 'r', :paris) -> 'webhooks') as paris,
        json_array_length(webhook_list(:lyon_manager, 'r', :lyon) -> 'webhooks') as lyon;
 
 -- Another store's endpoint is not found, whoever asks.
-select pg_temp.try(format('select webhook_update(%s, %L, %s, %s, %L)', :lyon_manager, 'r', :lyon,
+select pg_temp.try(format('select webhook_update(%s, %L, %s, %s, %L, null)', :lyon_manager, 'r', :lyon,
                           :hook, '{"active": false}'));
 select pg_temp.try(format('select webhook_delete(%s, %L, %s, %s)', :lyon_manager, 'r', :lyon, :hook));
 select pg_temp.try(format('select webhook_delivery_log(%s, %L, %s, %s, 10)', :lyon_manager, 'r',
@@ -51,9 +60,9 @@ select pg_temp.try(format('select webhook_check_access(%s, %L, %s, %s)', :lyon_m
 select pg_temp.try(format('select webhook_check_access(%s, %L, %s, %s)', :lyon_manager, 'r',
                           :paris, :hook));
 select pg_temp.try(format('select webhook_check_access(%s, %L, %s, null)', :tech, 'r', :paris));
-select pg_temp.try(format('select webhook_update(%s, %L, %s, %s, %L)', :manager, 'r', :paris,
+select pg_temp.try(format('select webhook_update(%s, %L, %s, %s, %L, null)', :manager, 'r', :paris,
                           :hook, '{}'));
-select pg_temp.try(format('select webhook_update(%s, %L, %s, %s, %L)', :manager, 'r', :paris,
+select pg_temp.try(format('select webhook_update(%s, %L, %s, %s, %L, null)', :manager, 'r', :paris,
                           :hook, '{"active": "yes"}'));
 
 -- A fact writes one event and one delivery per endpoint that wants it; the payload carries
