@@ -71,8 +71,8 @@ static const struct opt options[] = {
      "largest request header block in bytes"},
     {"http-timeout", "CARNET_HTTP_TIMEOUT", OPT_INT, OFF(http_timeout_s), "30", 1, 3600,
      "seconds a client may take to send a request or read a reply"},
-    {"shutdown-timeout", "CARNET_SHUTDOWN_TIMEOUT", OPT_INT, OFF(shutdown_timeout_s), "10", 0,
-     3600, "seconds in-flight requests get to finish after SIGTERM"},
+    {"shutdown-timeout", "CARNET_SHUTDOWN_TIMEOUT", OPT_INT, OFF(shutdown_timeout_s), "10", 0, 3600,
+     "seconds in-flight requests get to finish after SIGTERM"},
     {"workers", "CARNET_WORKERS", OPT_INT, OFF(workers), "2", 1, 64,
      "threads for slow CPU work (password hashing, chain verification)"},
     {"send-workers", "CARNET_SEND_WORKERS", OPT_INT, OFF(send_workers), "4", 1, 64,
@@ -119,8 +119,8 @@ static const struct opt options[] = {
      20, 3600000, "how often the delivery worker looks for due messages"},
     {"outbox-batch", "CARNET_OUTBOX_BATCH", OPT_INT, OFF(outbox_batch), "8", 1, 1000,
      "messages claimed per delivery round"},
-    {"outbox-max-attempts", "CARNET_OUTBOX_MAX_ATTEMPTS", OPT_INT, OFF(outbox_max_attempts), "5",
-     1, 100, "tries before a message is marked failed"},
+    {"outbox-max-attempts", "CARNET_OUTBOX_MAX_ATTEMPTS", OPT_INT, OFF(outbox_max_attempts), "5", 1,
+     100, "tries before a message is marked failed"},
     {"outbox-backoff-ms", "CARNET_OUTBOX_BACKOFF_MS", OPT_INT, OFF(outbox_backoff_ms), "30000", 10,
      3600000, "wait before the first retry; doubles on each further try (at most an hour)"},
     {"outbox-lease", "CARNET_OUTBOX_LEASE", OPT_INT, OFF(outbox_lease_s), "120", 5, 3600,
@@ -205,8 +205,8 @@ static int set_value(struct config *cfg, const struct opt *o, const char *val, c
     }
     case OPT_INT:
         if (config_parse_int(val, o->min, o->max, (int *)(base + o->offset)) < 0) {
-            snprintf(err, errlen, "--%s: expected a whole number from %d to %d, got '%s'",
-                     o->flag, o->min, o->max, val);
+            snprintf(err, errlen, "--%s: expected a whole number from %d to %d, got '%s'", o->flag,
+                     o->min, o->max, val);
             return -1;
         }
         return 0;

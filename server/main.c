@@ -148,8 +148,8 @@ int main(int argc, char **argv)
         log_error("%s", err);
         goto out;
     }
-    if (config.old_data_key_file[0] && seal_add_old_key(config.old_data_key_file, err,
-                                                        sizeof(err)) < 0) {
+    if (config.old_data_key_file[0] &&
+        seal_add_old_key(config.old_data_key_file, err, sizeof(err)) < 0) {
         log_error("%s", err);
         goto out;
     }
@@ -186,8 +186,8 @@ int main(int argc, char **argv)
     /* What is still in clear (written before migration 017, or by the demo seed) is sealed
      * before serving; a large backlog is finished by the job on the loop. */
     if (seal_ready()) {
-        long n = pdstore_run_blocking(config.database_url, PDSTORE_STARTUP_ROUNDS, err,
-                                      sizeof(err));
+        long n =
+            pdstore_run_blocking(config.database_url, PDSTORE_STARTUP_ROUNDS, err, sizeof(err));
         if (n < 0)
             log_warning("personal data: not sealed at start-up: %s", err);
         else if (n > 0)
@@ -239,10 +239,10 @@ int main(int argc, char **argv)
         goto out;
     /* The stock's top-up is background work too: a --no-jobs process lives on its start-up
      * fill and the top-ups of the processes that run jobs. */
-    if (!config.no_jobs && (jobs_init(base) < 0 || outbox_init(base) < 0 ||
-                            webhook_init(base) < 0 ||
-                            linkstock_init(base, LINKSTOCK_INTERVAL_MS) < 0 ||
-                            pdstore_init(base, PDSTORE_INTERVAL_MS) < 0))
+    if (!config.no_jobs &&
+        (jobs_init(base) < 0 || outbox_init(base) < 0 || webhook_init(base) < 0 ||
+         linkstock_init(base, LINKSTOCK_INTERVAL_MS) < 0 ||
+         pdstore_init(base, PDSTORE_INTERVAL_MS) < 0))
         goto out;
     sigterm = evsignal_new(base, SIGTERM, on_signal, NULL);
     sigint = evsignal_new(base, SIGINT, on_signal, NULL);

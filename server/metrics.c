@@ -25,14 +25,14 @@
 #include "db.h"
 #include "router.h"
 
-static const int codes[] = {200, 201, 204, 304, 400, 401, 403, 404, 405, 409,
-                            410, 413, 422, 429, 500, 503, 0};
+static const int codes[] = {200, 201, 204, 304, 400, 401, 403, 404, 405,
+                            409, 410, 413, 422, 429, 500, 503, 0};
 #define NCODES ((int)(sizeof(codes) / sizeof(codes[0]))) /* last slot: any other code */
 static const double buckets_ms[] = {1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 10000};
 #define NBUCKETS ((int)(sizeof(buckets_ms) / sizeof(buckets_ms[0])))
 
-static int nslots;               /* routes + 1 for "other" */
-static uint64_t *counts;         /* nslots * NCODES */
+static int nslots;       /* routes + 1 for "other" */
+static uint64_t *counts; /* nslots * NCODES */
 static uint64_t hist[NBUCKETS + 1];
 static double hist_sum_s;
 static uint64_t hist_count;
@@ -127,10 +127,10 @@ void metrics_render(struct evbuffer *out)
                         "carnet_db_pool_rejected_total{reason=\"queue_timeout\"} %llu\n"
                         "carnet_db_pool_rejected_total{reason=\"no_connection\"} %llu\n"
                         "# TYPE carnet_db_queries_total counter\ncarnet_db_queries_total %llu\n",
-                        s.size, s.connected, s.busy, s.inflight, s.waiting, (unsigned long long)s.reconnects,
-                        (unsigned long long)s.rejected_busy,
-                        (unsigned long long)s.rejected_timeout,
-                        (unsigned long long)s.failed_conn, (unsigned long long)s.queries);
+                        s.size, s.connected, s.busy, s.inflight, s.waiting,
+                        (unsigned long long)s.reconnects, (unsigned long long)s.rejected_busy,
+                        (unsigned long long)s.rejected_timeout, (unsigned long long)s.failed_conn,
+                        (unsigned long long)s.queries);
 }
 
 /* ---- the listener of its own (--metrics-listen) ---- */
