@@ -281,9 +281,11 @@ def _book(ctx, store, service, day, hhmm, name="Camille"):
     return r.json["appointment"]
 
 
-def _appts(ctx, store):
+def _appts(ctx, store, to_come=False):
+    # to_come: only those still ahead; a past 'booked' one may turn 'no_show' at any moment
+    # (job_mark_no_shows runs in the background), so a comparison over time must leave it out.
     return ctx.sql("select id, status, starts_at from appointments where store_id = %s"
-                   " order by id", (store,))
+                   + (" and starts_at > now()" if to_come else "") + " order by id", (store,))
 
 
 def test_closing_with_bookings_to_come_is_refused_with_their_count(ctx):
@@ -298,16 +300,18 @@ def test_closing_with_bookings_to_come_is_refused_with_their_count(ctx):
             " %s, %s + interval '30 minutes', %s + interval '30 minutes', 'PST234', 'x', 'x'"
             " from staff_roles where store_id = %s limit 1",
             (s["id"], sv["id"], t, t, t, s["id"]))
-    before, closes = _appts(ctx, s["id"]), _audits(ctx, "store.close")
+    before, closes = _appts(ctx, s["id"], to_come=True), _audits(ctx, "store.close")
     for body in ({"closed": True}, {"closed": True, "cancel_bookings": False}):
         r = a.patch("/api/stores/%d" % s["id"], body)
         assert r.status == 409 and r.error["code"] == "has_bookings", r
         assert r.error["field"] == "closed" and r.error["bookings"] == 2, r
-    assert _row(ctx, s["id"])["closed_at"] is None and _appts(ctx, s["id"]) == before
+    assert _row(ctx, s["id"])["closed_at"] is None
+    assert _appts(ctx, s["id"], to_come=True) == before
     assert _audits(ctx, "store.close") == closes
     assert s["id"] in [x["id"] for x in ctx.client().get("/api/stores").json]
     # Moved out of the way by staff, the store closes.
-    for x in before[:2]:
+    assert len(before) == 2, before
+    for x in before:
         assert a.post("/api/stores/%d/appointments/%d/cancel" % (s["id"], x["id"])).status == 200
     r = a.patch("/api/stores/%d" % s["id"], {"closed": True})
     assert r.status == 200 and r.json["closed"] is True and r.json["cancelled_bookings"] == 0, r
