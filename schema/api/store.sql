@@ -201,8 +201,7 @@ language sql stable as $$
 $$;
 
 -- A store's bookings still to come: customers who expect to be served. The placeholder held
--- for a standby offer is not one of them (the offer lapses by itself, and a closed store's
--- offers cannot be claimed).
+-- for a standby offer is not one of them (closing ends the offer: store_close_standby).
 create or replace function store_future_bookings(p_store bigint) returns setof appointments
 language sql stable as $$
     select a.* from appointments a
@@ -238,6 +237,44 @@ begin
              order by starts_at, id for update loop
         perform booking_cancel(a, p_actor);
         perform carnet_audit(p_actor, 'cancel', 'appointment', a.id::text, p_request_id);
+        n := n + 1;
+    end loop;
+    return n;
+end $$;
+
+-- Closing a store ends its standby list: a customer waiting for a freed slot of a coming day
+-- would otherwise wait for a slot that will never come, and be told nothing. Each place still
+-- waiting or offered ends as the standby job ends a lapsed offer ('expired'; an offer's
+-- placeholder is cancelled, and the job gives a closed store's freed slots to no one), and the
+-- customer is told why, in the store's language. Places of days already past are left alone: their
+-- day ended them. Returns how many places ended.
+create or replace function store_close_standby(p_store bigint) returns int
+language plpgsql as $$
+declare
+    st stores;
+    s standby;
+    n int := 0;
+begin
+    select * into st from stores where id = p_store;
+    for s in select * from standby
+             where store_id = p_store and status in ('waiting', 'offered')
+               and day >= (now() at time zone st.timezone)::date
+             order by id for update loop
+        if s.status = 'offered' then
+            update appointments set status = 'cancelled', cancelled_at = now(), updated_at = now()
+            where id = s.offered_appointment_id and status = 'booked';
+        end if;
+        update standby set status = 'expired', offer_expires_at = null where id = s.id;
+        -- A place whose contact was purged or erased has no one left to tell.
+        if coalesce(s.email, s.phone) is not null then
+            perform outbox_enqueue('standby_closed',
+                                   case when s.email is not null then 'email' else 'sms' end,
+                                   coalesce(s.email, s.phone), st.lang,
+                                   jsonb_build_object('name', s.name, 'day', s.day),
+                                   p_store, 'standby', s.id, null,
+                                   case when s.email is not null then s.email_bi
+                                        else s.phone_bi end);
+        end if;
         n := n + 1;
     end loop;
     return n;
@@ -280,6 +317,9 @@ begin
                       lang = s.lang, address = s.address, phone = s.phone, closed_at = s.closed_at
     where id = p_store
     returning * into s;
+    if old.closed_at is null and s.closed_at is not null then
+        perform store_close_standby(p_store);
+    end if;
     perform carnet_audit(p_actor,
         case when old.closed_at is null and s.closed_at is not null then 'store.close'
              when old.closed_at is not null and s.closed_at is null then 'store.reopen'

@@ -324,9 +324,11 @@ def test_closing_can_cancel_the_bookings_to_come_and_tell_the_customers(ctx):
     b1 = _book(ctx, s["id"], sv["id"], _day(ctx, s["id"], 2), "10:00", "Anna")
     b2 = _book(ctx, s["id"], sv["id"], _day(ctx, s["id"], 3), "11:00", "Basile")
     # Someone waits on standby for a full day of this store: the freed slots go to no one.
-    ctx.sql("insert into standby (store_id, service_id, day, name, initial, email, token_hash)"
-            " values (%s, %s, %s, 'x', 'X', 'x@example.com', %s)",
-            (s["id"], sv["id"], _day(ctx, s["id"], 2), secrets.token_hex(32)))
+    wid = ctx.sql1("insert into standby (store_id, service_id, day, name, initial, email,"
+                   " email_bi, token_hash) values (%s, %s, %s, 'x', 'X', 'x@example.com',"
+                   " 'bi-x', %s) returning id",
+                   (s["id"], sv["id"], _day(ctx, s["id"], 2), secrets.token_hex(32)))["id"]
+    ctx.sql("update stores set lang = 'en' where id = %s", (s["id"],))
     cancels = _audits(ctx, "cancel")
     r = a.patch("/api/stores/%d" % s["id"], {"closed": True, "cancel_bookings": True})
     assert r.status == 200 and r.json["closed"] is True and r.json["cancelled_bookings"] == 2, r
@@ -335,11 +337,68 @@ def test_closing_can_cancel_the_bookings_to_come_and_tell_the_customers(ctx):
     sent = ctx.sql("select ref_id from outbox where kind = 'booking_cancelled'"
                    " and ref_type = 'appointment' and store_id = %s order by ref_id", (s["id"],))
     assert [x["ref_id"] for x in sent] == sorted([b1["id"], b2["id"]]), sent
+    # The standby place ended with the store, and its customer is told why, once.
     ctx.sql("select job_expire_standby_offers(60)")
     assert ctx.sql1("select status from standby where store_id = %s", (s["id"],))["status"] \
-        == "waiting"
+        == "expired"
+    told = ctx.sql("select channel, recipient, recipient_bi, locale, subject from outbox"
+                   " where kind = 'standby_closed' and ref_type = 'standby' and ref_id = %s",
+                   (wid,))
+    assert told == [{"channel": "email", "recipient": "x@example.com", "recipient_bi": "bi-x",
+                     "locale": "en", "subject": "%s has closed" % s["name"]}], told
     assert ctx.sql1("select count(*) as n from appointments where store_id = %s"
                     " and status = 'booked'", (s["id"],))["n"] == 0
+
+
+def test_closing_ends_the_standby_list_and_tells_each_one_in_the_store_language(ctx):
+    s, sv, _ = _staffed_store(ctx, days=())
+    ctx.sql("update stores set lang = 'fr' where id = %s", (s["id"],))
+
+    def place(day, status="waiting", email=None, phone=None):
+        return ctx.sql1("insert into standby (store_id, service_id, day, name, initial, email,"
+                        " phone, status, token_hash) values (%s, %s, %s, 'x', 'X', %s, %s, %s,"
+                        " %s) returning id",
+                        (s["id"], sv["id"], _day(ctx, s["id"], day), email, phone, status,
+                         secrets.token_hex(32)))["id"]
+    today = place(0, email="a@example.com")
+    by_sms = place(3, phone="+33600000001")
+    left = place(1, "left", email="b@example.com")
+    past = place(-1, email="c@example.com")
+    r = ctx.staff("admin").patch("/api/stores/%d" % s["id"], {"closed": True})
+    assert r.status == 200 and r.json["cancelled_bookings"] == 0, r
+    st = {x["id"]: x["status"] for x in
+          ctx.sql("select id, status from standby where store_id = %s", (s["id"],))}
+    # A day already past ended by itself; one who left stays left.
+    assert st == {today: "expired", by_sms: "expired", left: "left", past: "waiting"}, st
+    told = ctx.sql("select ref_id, channel, recipient, locale, subject, sms from outbox"
+                   " where kind = 'standby_closed' and store_id = %s order by ref_id", (s["id"],))
+    assert [(x["ref_id"], x["channel"], x["recipient"], x["locale"]) for x in told] == [
+        (today, "email", "a@example.com", "fr"), (by_sms, "sms", "+33600000001", "fr")], told
+    assert told[0]["subject"] == "%s a fermé" % s["name"], told
+    assert _day(ctx, s["id"], 3) in told[1]["sms"], told
+    # Closing again tells no one twice.
+    n = ctx.sql1("select count(*) as n from outbox where store_id = %s", (s["id"],))["n"]
+    assert ctx.staff("admin").patch("/api/stores/%d" % s["id"], {"closed": True}).status == 200
+    assert ctx.sql1("select count(*) as n from outbox where store_id = %s",
+                    (s["id"],))["n"] == n
+
+
+def test_closing_a_store_without_standby_touches_nothing_else(ctx):
+    s, sv, _ = _staffed_store(ctx)
+    other, osv, _ = _staffed_store(ctx)
+    # Another store's standby list is not this one's.
+    wid = ctx.sql1("insert into standby (store_id, service_id, day, name, initial, email,"
+                   " token_hash) values (%s, %s, %s, 'x', 'X', 'x@example.com', %s)"
+                   " returning id", (other["id"], osv["id"], _day(ctx, other["id"], 2),
+                                     secrets.token_hex(32)))["id"]
+    outbox = ctx.sql1("select count(*) as n from outbox where store_id = %s", (s["id"],))["n"]
+    r = ctx.staff("admin").patch("/api/stores/%d" % s["id"], {"closed": True})
+    assert r.status == 200 and r.json["closed"] is True and r.json["cancelled_bookings"] == 0, r
+    assert ctx.sql1("select count(*) as n from outbox where store_id = %s",
+                    (s["id"],))["n"] == outbox
+    assert ctx.sql1("select count(*) as n from standby where store_id = %s",
+                    (s["id"],))["n"] == 0
+    assert ctx.sql1("select status from standby where id = %s", (wid,))["status"] == "waiting"
 
 
 def test_closing_bad_inputs_and_who_may_not(ctx):
@@ -388,9 +447,18 @@ def test_an_offer_made_before_closing_cannot_be_claimed_after(ctx):
     ctx.sql("select job_expire_standby_offers(600)")
     wait_for(lambda: ctx.client().get("/api/standby/" + token).json["status"] == "offered",
              "the standby offer")
-    # The held slot is no customer's booking yet: the store closes without cancel_bookings.
+    # The held slot is no customer's booking yet: the store closes without cancel_bookings,
+    # and the offer ends with it: its placeholder is cancelled and Anna is told why.
+    placeholder = ctx.sql1("select offered_appointment_id as id from standby where store_id = %s",
+                           (s["id"],))["id"]
     r = ctx.staff("admin").patch("/api/stores/%d" % s["id"], {"closed": True})
     assert r.status == 200 and r.json["cancelled_bookings"] == 0, r
+    assert ctx.client().get("/api/standby/" + token).json["status"] == "expired"
+    assert ctx.sql1("select status from appointments where id = %s",
+                    (placeholder,))["status"] == "cancelled"
+    told = ctx.sql("select recipient from outbox where kind = 'standby_closed'"
+                   " and store_id = %s", (s["id"],))
+    assert len(told) == 1, told
     before = ctx.sql("select status, offered_appointment_id from standby where store_id = %s",
                      (s["id"],))
     held = _appts(ctx, s["id"])
@@ -402,10 +470,11 @@ def test_an_offer_made_before_closing_cannot_be_claimed_after(ctx):
     assert _appts(ctx, s["id"]) == held
     assert ctx.sql1("select count(*) as n from outbox where store_id = %s",
                     (s["id"],))["n"] == outbox
-    # Reopened while the offer still holds: it can be claimed.
+    # Reopened: the ended offer stays ended, and the slot is not given to anyone by itself.
     assert ctx.staff("admin").patch("/api/stores/%d" % s["id"], {"closed": False}).status == 200
     r = ctx.client().post("/api/standby/%s/claim" % token)
-    assert r.status == 200 and r.json["standby"]["status"] == "booked", r
+    assert r.status == 409 and r.error["code"] == "not_offered", r
+    assert _appts(ctx, s["id"]) == held
 
 
 def test_self_checkin_by_manage_link_is_refused_at_a_closed_store(ctx):
