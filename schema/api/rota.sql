@@ -81,14 +81,17 @@ begin
     return n;
 end $$;
 
+-- booking_parse_tod is the one parser of local times; a pattern's times are times of one day,
+-- so the end of day (24:00) that opening hours take is refused here.
 create or replace function rota_parse_hm(p_body jsonb, p_field text) returns time
 language plpgsql immutable as $$
+declare
+    v time := booking_parse_tod(p_body -> p_field, p_field);
 begin
-    if jsonb_typeof(p_body -> p_field) is distinct from 'string'
-       or (p_body ->> p_field) !~ '^([01]\d|2[0-3]):[0-5]\d$' then
+    if v = time '24:00' then
         perform carnet_fail(422, 'invalid', p_field, 'a time of day HH:MM is required');
     end if;
-    return (p_body ->> p_field)::time;
+    return v;
 end $$;
 
 -- A pattern's {"starts", "ends"} (adding one, or new times from a day on): the same day.
