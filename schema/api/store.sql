@@ -232,11 +232,11 @@ begin
         end if;
         return 0;
     end if;
+    -- Each one as staff cancel a booking (booking_staff_cancel: the customer told, audited).
     for a in select * from appointments
              where id in (select id from store_future_bookings(p_store))
              order by starts_at, id for update loop
-        perform booking_cancel(a, p_actor);
-        perform carnet_audit(p_actor, 'cancel', 'appointment', a.id::text, p_request_id);
+        perform booking_staff_cancel(p_actor, p_store, a.id, p_request_id);
         n := n + 1;
     end loop;
     return n;
