@@ -786,15 +786,20 @@ end $$;
 -- the board's clock.
 create or replace function floor_board(p_store bigint) returns json
 language plpgsql stable as $$
+declare
+    st stores;
+    line jsonb;
 begin
-    if not exists (select 1 from stores where id = p_store) then
+    select * into st from stores where id = p_store;
+    if not found then
         perform carnet_fail(404, 'not_found', 'store', 'no such store');
     end if;
+    line := floor_line_public(p_store);
     return json_build_object(
         'store_id', p_store,
-        'store_name', (select name from stores where id = p_store),
-        'store_code', (select code from stores where id = p_store),
-        'timezone', (select timezone from stores where id = p_store),
+        'store_name', st.name,
+        'store_code', st.code,
+        'timezone', st.timezone,
         'recent', coalesce((select json_agg(floor_visit_public(x) order by x.called_at desc)
                             from (select * from visits v
                                   where v.store_id = p_store and v.day = floor_today(p_store)
@@ -804,10 +809,9 @@ begin
         'serving', coalesce((select json_agg(floor_visit_public(v) order by v.called_at)
                              from visits v where v.store_id = p_store
                                and v.status in ('called', 'in_service')), '[]'::json),
-        'waiting', floor_line_public(p_store),
+        'waiting', line,
         -- What joining now would mean: everyone waiting is ahead (the join form's figure).
-        'join_wait_s', floor_wait_s(p_store, (select count(*)::int from visits
-                                               where store_id = p_store and status = 'waiting')),
+        'join_wait_s', floor_wait_s(p_store, jsonb_array_length(line)),
         'last_event_id', (select max(id) from events where topic = floor_topic(p_store)));
 end $$;
 
