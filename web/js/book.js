@@ -3,8 +3,8 @@
 // step's heading. The store list is the only request before the first useful paint; each later
 // step costs one round trip (the store's services and its address and hours go together).
 import { get, post, randomKey, ApiError } from './api.js';
-import { initI18n, onLangChange, t, lang } from './i18n.js';
-import { h, $, $$, fill, announce, showFormError, clearFormErrors, errorText, fmtDateTime, fmtDay, focusHeading, icsDownload, localDate } from './ui.js';
+import { initI18n, onLangChange, t } from './i18n.js';
+import { h, $, $$, fill, announce, showFormError, clearFormErrors, errorText, fmtDateTime, fmtDay, focusHeading, icsDownload, localDate, weekdayName } from './ui.js';
 import { formatMoney } from './money.js';
 import { loadDays, renderPicker } from './slots.js';
 import { qrSvg } from './qr.js';
@@ -92,10 +92,9 @@ function drawStoreInfo() {
   const tz = d.timezone;
   const today = localDate(new Date(), tz);
   const isoToday = ((new Date(today + 'T12:00:00Z').getUTCDay() + 6) % 7) + 1;
-  const wd = new Intl.DateTimeFormat(lang() === 'fr' ? 'fr-FR' : 'en-GB', { weekday: 'long', timeZone: 'UTC' });
   const rows = [1, 2, 3, 4, 5, 6, 7].map((n) => {
     const periods = d.hours.filter((x) => x.weekday === n).map((x) => `${x.opens}–${x.closes}`);
-    const name = wd.format(new Date(Date.UTC(2024, 0, n, 12))); // 2024-01-01: a Monday
+    const name = weekdayName(n);
     return h('tr', { class: n === isoToday ? 'today' : null, 'aria-current': n === isoToday ? 'date' : null },
       h('th', { scope: 'row' }, name, n === isoToday ? h('span', { class: 'sub' }, ` (${t('book.store.today')})`) : null),
       h('td', null, periods.length ? periods.join(', ') : t('book.store.closed')));

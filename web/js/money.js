@@ -1,9 +1,7 @@
 // Money as the API sends it: an integer count of the currency's minor unit (cents for EUR, yen
 // for JPY). Formatted in the page's language without floating point: the amount goes to
 // Intl.NumberFormat as an exact decimal string, its scale taken from the currency itself.
-import { lang } from './i18n.js';
-
-const locale = () => (lang() === 'fr' ? 'fr-FR' : 'en-GB');
+import { locale } from './ui.js';
 
 /** 12950, 'EUR' -> "€129.50" (English) or "129,50 €" (French). */
 export function formatMoney(minor, currency = 'EUR') {

@@ -4,12 +4,11 @@
 // with free times can be chosen; a day's times are grouped by part of the day in a compact grid,
 // so a full day of 40 times fits in a few rows on a phone.
 import { get } from './api.js';
-import { lang, t } from './i18n.js';
-import { h, fill, fmtDay, fmtTime, localDate, addDays } from './ui.js';
+import { t } from './i18n.js';
+import { h, fill, fmtDay, fmtTime, localDate, addDays, weekdayName, locale } from './ui.js';
 
 export const SPAN_DAYS = 42;
 
-const locale = () => (lang() === 'fr' ? 'fr-FR' : 'en-GB');
 
 export async function loadDays(storeId, serviceId, tz) {
   const from = localDate(new Date(), tz);
@@ -52,8 +51,7 @@ export function renderPicker({ days, tz, daysEl, slotsEl, headingEl, onPick }) {
     const prev = ymd(m === 1 ? y - 1 : y, m === 1 ? 12 : m - 1, 1).slice(0, 7);
     const next = ymd(m === 12 ? y + 1 : y, m === 12 ? 1 : m + 1, 1).slice(0, 7);
     const title = new Intl.DateTimeFormat(locale(), { month: 'long', year: 'numeric', timeZone: 'UTC' }).format(first);
-    const weekday = new Intl.DateTimeFormat(locale(), { weekday: 'short', timeZone: 'UTC' });
-    const names = [...Array(7)].map((_, i) => weekday.format(new Date(Date.UTC(2024, 0, 1 + i, 12)))); // 2024-01-01: a Monday
+    const names = [1, 2, 3, 4, 5, 6, 7].map((d) => weekdayName(d, 'short'));
     const cells = [];
     for (let i = 0; i < lead; i++) cells.push(h('span', { class: 'blank', 'aria-hidden': 'true' }));
     for (let d = 1; d <= count; d++) {

@@ -120,8 +120,16 @@ export function clearFormErrors(form) {
   announce('');
 }
 
-function locale() {
+/** The Intl locale of the page's language. */
+export function locale() {
   return lang() === 'fr' ? 'fr-FR' : 'en-GB';
+}
+
+/** The name of ISO weekday d (1 = Monday .. 7 = Sunday) in the page's language: 1 January 2024
+ * was a Monday. style: 'long' or 'short'. */
+export function weekdayName(d, style = 'long') {
+  return new Intl.DateTimeFormat(locale(), { weekday: style, timeZone: 'UTC' })
+    .format(new Date(Date.UTC(2024, 0, d, 12)));
 }
 
 export function fmtTime(iso, tz) {

@@ -3,18 +3,13 @@
 // form and a close/reopen button that asks first. The API decides who may do what; the nav
 // link is only shown to admins (app.js, data-admin).
 import { get, post, patch } from '../api.js';
-import { t, lang } from '../i18n.js';
-import { h, fill, announce, errorText, showFormError, clearFormErrors } from '../ui.js';
+import { t } from '../i18n.js';
+import { h, fill, announce, errorText, showFormError, clearFormErrors, weekdayName } from '../ui.js';
 
 // Offered first in the currency select; the rest of the browser's list follows.
 const COMMON_CURRENCIES = ['EUR', 'GBP', 'USD', 'CHF'];
 const DAYS = [1, 2, 3, 4, 5, 6, 7];
 const DEFAULT_DAYS = [1, 2, 3, 4, 5, 6];
-
-function weekdayName(d) {
-  return new Intl.DateTimeFormat(lang() === 'fr' ? 'fr-FR' : 'en-GB', { weekday: 'short', timeZone: 'UTC' })
-    .format(new Date(Date.UTC(2024, 0, d)));
-}
 
 function timezones() {
   try { return Intl.supportedValuesOf('timeZone'); } catch { return ['Europe/Paris', 'Europe/London', 'UTC']; }
@@ -64,7 +59,7 @@ function newStoreForm(reload) {
     h('fieldset', { class: 'chain-hours', dataset: { field: 'hours' } },
       h('legend', null, t('setup.hours')),
       h('div', { class: 'chain-days' }, DAYS.map((d) => h('label', { class: 'chain-day' },
-        h('input', { type: 'checkbox', name: 'day', value: String(d), checked: DEFAULT_DAYS.includes(d) }), weekdayName(d)))),
+        h('input', { type: 'checkbox', name: 'day', value: String(d), checked: DEFAULT_DAYS.includes(d) }), weekdayName(d, 'short')))),
       h('div', { class: 'row' },
         h('div', { class: 'grow' }, field('ns-opens', t('setup.opens'), h('input', { id: 'ns-opens', name: 'opens', type: 'time', step: '900', value: '10:00' }))),
         h('div', { class: 'grow' }, field('ns-closes', t('setup.closes'), h('input', { id: 'ns-closes', name: 'closes', type: 'time', step: '900', value: '19:00' }))))),

@@ -1,14 +1,8 @@
 // The "Hours" tab of the set-up (setup.js): the weekly opening hours and the closures. The
 // closures card is shared with the rota tab (setup_rota.js), which shows the same days.
 import { get, post, put, patch, api } from '../api.js';
-import { t, lang } from '../i18n.js';
-import { h, fill, announce, errorText, showFormError, clearFormErrors, fmtDay, localDate } from '../ui.js';
-
-/** The weekday's name, 1 = Monday (1 January 2024 was a Monday). */
-export function weekdayName(d) {
-  return new Intl.DateTimeFormat(lang() === 'fr' ? 'fr-FR' : 'en-GB', { weekday: 'long', timeZone: 'UTC' })
-    .format(new Date(Date.UTC(2024, 0, d)));
-}
+import { t } from '../i18n.js';
+import { h, fill, announce, errorText, showFormError, clearFormErrors, fmtDay, localDate, weekdayName } from '../ui.js';
 
 /**
  * Closures from today: each with Edit (its day and reason, in place) and Delete, and a form to
