@@ -1,14 +1,16 @@
 /*
- * pglisten: one connection that LISTENs on a channel, driven by the loop. It connects through
- * pgconn, subscribes, hands each notification's payload to its owner, and reconnects with
- * back-off when the connection is lost. Every time it is subscribed (again) it says so, so the
- * owner can read whatever was committed while nobody listened: a notification is a hint to
- * look, never the data itself.
+ * pglisten: one connection per process that LISTENs on the channels its modules register,
+ * driven by the loop. It connects through pgconn, subscribes to them all, hands each
+ * notification's payload to the channel's owner, and reconnects with back-off when the
+ * connection is lost. Every time it is subscribed (again) it tells every owner, so each can read
+ * whatever was committed while nobody listened, or drop what it cached: a notification is a hint
+ * to look, never the data itself. A cache may trust its entries only while pglisten_ready().
  *
  *   DOWN --timer--> CONNECTING --> SUBSCRIBING (LISTEN sent) --> READY --fail--> DOWN
  */
 #ifndef CARNET_PGLISTEN_H
 #define CARNET_PGLISTEN_H
+#include <stdbool.h>
 
 struct event_base;
 
@@ -17,9 +19,15 @@ struct pglisten_ops {
     void (*notified)(const char *payload, void *arg); /* one notification */
 };
 
-/* Starts listening on `channel` (a plain identifier). -1 on a start-up failure. */
-int pglisten_start(struct event_base *base, const char *conninfo, const char *channel,
-                   const struct pglisten_ops *ops, void *arg);
+#define PGLISTEN_MAX_CHANNELS 8
+
+/* Registers `channel` (a plain identifier) with its owner; before pglisten_start. -1 when the
+ * name is not a plain identifier or there are too many channels. */
+int pglisten_add(const char *channel, const struct pglisten_ops *ops, void *arg);
+/* Starts listening on every registered channel. -1 on a start-up failure. */
+int pglisten_start(struct event_base *base, const char *conninfo);
+/* True while subscribed: a notification sent now will be delivered. */
+bool pglisten_ready(void);
 /* Stops listening and reconnecting (the connection is closed). */
 void pglisten_stop(void);
 void pglisten_free(void);

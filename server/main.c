@@ -25,6 +25,7 @@
 #include "pdstore.h"
 #include "seal.h"
 #include "outbox.h"
+#include "pglisten.h"
 #include "pgconn.h"
 #include "router.h"
 #include "sse.h"
@@ -75,6 +76,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     int inflight = http_inflight();
     jobs_stop();
     sse_shutdown();
+    pglisten_stop();
     outbox_stop();
     webhook_stop();
     http_shutdown(config.shutdown_timeout_s, on_drained);
@@ -219,7 +221,7 @@ int main(int argc, char **argv)
     dbc.reconnect_max_ms = config.reconnect_max_ms;
     dbc.pipeline_depth = config.pipeline_depth;
     if (auth_init() < 0 || metrics_init(nroutes) < 0 || db_init(base, &dbc) < 0 ||
-        sse_init(base) < 0 ||
+        sse_init(base) < 0 || pglisten_start(base, config.database_url) < 0 ||
         worker_init(base, config.workers, config.send_workers, config.webhook_workers) < 0) {
         log_error("start-up failed");
         goto out;
@@ -272,6 +274,7 @@ out:
     webhook_free();
     db_shutdown();
     sse_free();
+    pglisten_free();
     static_free();
     system_free();
     metrics_free();

@@ -29,9 +29,13 @@ static struct {
     PGconn *pg; /* pgconn's libpq connection once connected, else NULL */
     struct event *retry;
     int backoff_ms;
-    char listen_sql[PGLISTEN_CHANNEL_MAX + 16];
-    const struct pglisten_ops *ops;
-    void *arg;
+    char listen_sql[PGLISTEN_MAX_CHANNELS * (PGLISTEN_CHANNEL_MAX + 9) + 1];
+    int nchan;
+    struct {
+        char name[PGLISTEN_CHANNEL_MAX + 1];
+        const struct pglisten_ops *ops;
+        void *arg;
+    } chan[PGLISTEN_MAX_CHANNELS];
 } L;
 
 static const char *state_name(enum listen_state s)
@@ -132,11 +136,16 @@ static void on_read(void)
         }
         set_state(LISTEN_READY);
         L.backoff_ms = 0;
-        log_info("pglisten: listening on %s", L.listen_sql + strlen("LISTEN "));
-        L.ops->subscribed(L.arg);
+        for (int i = 0; i < L.nchan; i++)
+            log_info("pglisten: listening on %s", L.chan[i].name);
+        for (int i = 0; i < L.nchan; i++)
+            if (L.chan[i].ops->subscribed)
+                L.chan[i].ops->subscribed(L.chan[i].arg);
     }
     while (L.pg && (n = PQnotifies(L.pg)) != NULL) {
-        L.ops->notified(n->extra, L.arg);
+        for (int i = 0; i < L.nchan; i++)
+            if (strcmp(L.chan[i].name, n->relname) == 0 && L.chan[i].ops->notified)
+                L.chan[i].ops->notified(n->extra, L.chan[i].arg);
         PQfreemem(n);
     }
     if (L.pg && PQstatus(L.pg) == CONNECTION_BAD)
@@ -189,23 +198,41 @@ static void on_event(struct pgconn *pc, short what, void *arg)
     }
 }
 
-int pglisten_start(struct event_base *base, const char *conninfo, const char *channel,
-                   const struct pglisten_ops *ops, void *arg)
+int pglisten_add(const char *channel, const struct pglisten_ops *ops, void *arg)
+{
+    size_t n = strlen(channel);
+
+    /* The channel is our own constant, never input: still, only a plain identifier is sent. */
+    if (n == 0 || n > PGLISTEN_CHANNEL_MAX ||
+        strspn(channel, "abcdefghijklmnopqrstuvwxyz_0123456789") != n ||
+        L.nchan == PGLISTEN_MAX_CHANNELS)
+        return -1;
+    memcpy(L.chan[L.nchan].name, channel, n + 1);
+    L.chan[L.nchan].ops = ops;
+    L.chan[L.nchan].arg = arg;
+    L.nchan++;
+    return 0;
+}
+
+bool pglisten_ready(void)
+{
+    return L.state == LISTEN_READY;
+}
+
+int pglisten_start(struct event_base *base, const char *conninfo)
 {
     static const struct pgconn_ops conn_ops = {.ready = on_ready, .failed = on_failed};
     static const char *const keys[] = {"application_name", "client_encoding", "connect_timeout",
                                        "keepalives", NULL};
     static const char *const vals[] = {"carnetd-listen", "UTF8", PGLISTEN_CONNECT_TIMEOUT_S, "1",
                                        NULL};
-    size_t n = strlen(channel);
+    size_t len = 0;
 
-    /* The channel is our own constant, never input: still, only a plain identifier is sent. */
-    if (n == 0 || n > PGLISTEN_CHANNEL_MAX ||
-        strspn(channel, "abcdefghijklmnopqrstuvwxyz_0123456789") != n)
+    if (L.nchan == 0)
         return -1;
-    snprintf(L.listen_sql, sizeof(L.listen_sql), "LISTEN %s", channel);
-    L.ops = ops;
-    L.arg = arg;
+    for (int i = 0; i < L.nchan; i++)
+        len += (size_t)snprintf(L.listen_sql + len, sizeof(L.listen_sql) - len, "LISTEN %s;",
+                                L.chan[i].name);
     L.state = LISTEN_DOWN;
     L.retry = evtimer_new(base, on_retry, NULL);
     L.pc = pgconn_new(base, conninfo, keys, vals, &conn_ops, NULL);

@@ -692,7 +692,7 @@ int sse_init(struct event_base *base)
     S.heartbeat = event_new(base, -1, EV_PERSIST, on_heartbeat, NULL);
     if (!S.heartbeat || event_add(S.heartbeat, &hb) < 0)
         return -1;
-    return pglisten_start(base, config.database_url, SSE_CHANNEL, &ops, NULL);
+    return pglisten_add(SSE_CHANNEL, &ops, NULL);
 }
 
 void sse_shutdown(void)
@@ -701,7 +701,6 @@ void sse_shutdown(void)
     S.stopping = true;
     if (S.heartbeat)
         event_del(S.heartbeat);
-    pglisten_stop();
     for (struct hub *h = S.hubs, *hn; h; h = hn) {
         hn = h->next;
         while (h->clients && h->clients->next)
@@ -724,5 +723,4 @@ void sse_free(void)
     if (S.heartbeat)
         event_free(S.heartbeat);
     S.heartbeat = NULL;
-    pglisten_free();
 }
