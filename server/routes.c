@@ -18,6 +18,7 @@
 #include "kiosk.h"
 #include "message.h"
 #include "observation.h"
+#include "ready.h"
 #include "repair.h"
 #include "rota.h"
 #include "report.h"
@@ -31,6 +32,9 @@
 const struct route routes[] = {
     /* operations */
     {"GET", "/healthz", system_healthz, ACCESS_PUBLIC, "database round trip"},
+    {"GET", "/livez", ready_livez, ACCESS_PUBLIC, "the process runs (no database)"},
+    {"GET", "/readyz", ready_readyz, ACCESS_PUBLIC,
+     "this node takes traffic: not draining, its database a writable primary"},
     {"GET", "/metrics", system_metrics, ACCESS_PUBLIC, "Prometheus metrics"},
     {"GET", "/api/openapi.json", system_openapi, ACCESS_PUBLIC, "this API, described"},
 
