@@ -193,3 +193,117 @@ def test_drain_delay_zero_and_bad_values(ctx):
         p = subprocess.run([ctx.run.binary, "--drain-delay-ms", bad, "--version"],
                            capture_output=True, timeout=HANG_GUARD_S)
         assert p.returncode == 2 and b"drain-delay-ms" in p.stderr, (bad, p)
+
+
+# ---- failover semantics: a request in flight when the pool's connection breaks ----
+
+def _line_blocked(ctx, store):
+    """A session holding the store's line lock, so a join waits in SQL (floor_join_line)."""
+    conn = psycopg2.connect(ctx.url)
+    conn.autocommit = True
+    conn.cursor().execute("select pg_advisory_lock(hashtext('carnet_line:' || %s::text))",
+                          (store,))
+    return conn
+
+
+def _carnetd_lock_waiters(ctx):
+    return [r["pid"] for r in ctx.sql(
+        "select pid from pg_stat_activity where datname = current_database()"
+        " and application_name = 'carnetd' and wait_event_type = 'Lock'")]
+
+
+def _join_in_flight(ctx, s, store, name):
+    results = []
+
+    def call():
+        results.append(Client(s.port).post("/api/stores/%d/line" % store, {"name": name},
+                                           timeout=HANG_GUARD_S))
+
+    t = threading.Thread(target=call)
+    t.start()
+    wait_for(lambda: _carnetd_lock_waiters(ctx), "the join to wait on the line lock")
+    return t, results
+
+
+def _visits(ctx, store):
+    return ctx.sql1("select count(*) as n from visits where store_id = %s", (store,))["n"]
+
+
+def _assert_retry_later(results):
+    assert len(results) == 1, results
+    r = results[0]
+    assert r.status == 503 and r.header("Retry-After"), r
+    assert r.error["code"] in ("database_unavailable", "retry"), r
+
+
+def test_write_in_flight_when_its_backend_is_terminated(ctx):
+    ctx.seed_demo()
+    store = ctx.sql1("select id from stores where code = 'paris-opera'")["id"]
+    s = ctx.start_carnetd(env={"CARNET_RECONNECT_MAX_MS": "300"})
+    before = _visits(ctx, store)
+    holder = _line_blocked(ctx, store)
+    try:
+        t, results = _join_in_flight(ctx, s, store, "Terminated Tess")
+        for pid in _carnetd_lock_waiters(ctx):
+            ctx.sql("select pg_terminate_backend(%s)", (pid,))
+        t.join(HANG_GUARD_S)
+        assert not t.is_alive(), "the request hung"
+    finally:
+        holder.close()
+    _assert_retry_later(results)
+    assert _visits(ctx, store) == before, "a refused write left a visit"
+    # The pool reconnects: the retry succeeds.
+    r = wait_for(lambda: (lambda r: r if r.status == 201 else None)(
+        s.client.post("/api/stores/%d/line" % store, {"name": "Terminated Tess"})),
+        "a join to succeed again")
+    assert _visits(ctx, store) == before + 1, r
+
+
+def test_write_in_flight_when_postgres_crashes(ctx):
+    ctx.seed_demo()
+    store = ctx.sql1("select id from stores where code = 'paris-opera'")["id"]
+    s = ctx.start_carnetd(env={"CARNET_RECONNECT_MAX_MS": "300"})
+    _wait_ready(s)
+    before = _visits(ctx, store)
+    holder = _line_blocked(ctx, store)
+    try:
+        t, results = _join_in_flight(ctx, s, store, "Crashed Cole")
+        ctx.cluster.restart(mode="immediate")
+        ctx._db = None
+        t.join(HANG_GUARD_S)
+        assert not t.is_alive(), "the request hung"
+    finally:
+        try:
+            holder.close()
+        except psycopg2.Error:
+            pass
+    _assert_retry_later(results)
+    assert _visits(ctx, store) == before, "a refused write left a visit"
+    _wait_ready(s)
+    r = wait_for(lambda: (lambda r: r if r.status == 201 else None)(
+        s.client.post("/api/stores/%d/line" % store, {"name": "Crashed Cole"})),
+        "a join to succeed again")
+    assert _visits(ctx, store) == before + 1, r
+
+
+def test_write_reaching_a_read_only_database_is_retry_later(ctx):
+    """What a pool connection that lands on a standby after a failover meets (25006): 503 with
+    Retry-After, not a 500."""
+    ctx.seed_demo()
+    store = ctx.sql1("select id from stores where code = 'paris-opera'")["id"]
+    s = ctx.start_carnetd(env={"CARNET_RECONNECT_MAX_MS": "300"})
+    before = _visits(ctx, store)
+    ctx.sql("alter database %s set default_transaction_read_only = on" % ctx.dbname)
+    try:
+        ctx.sql("select pg_terminate_backend(pid) from pg_stat_activity"
+                " where datname = current_database() and application_name = 'carnetd'")
+        r = wait_for(lambda: (lambda r: r if r.status != 503 or r.error["code"] == "retry"
+                              else None)(s.client.post("/api/stores/%d/line" % store,
+                                                       {"name": "Read Only Rae"})),
+                     "a join to reach the read-only database")
+        assert r.status == 503 and r.header("Retry-After") and r.error["code"] == "retry", r
+    finally:
+        ctx.sql("alter database %s reset default_transaction_read_only" % ctx.dbname)
+        ctx.sql("select pg_terminate_backend(pid) from pg_stat_activity"
+                " where datname = current_database() and application_name = 'carnetd'")
+    assert _visits(ctx, store) == before
