@@ -211,7 +211,7 @@ int main(int argc, char **argv)
         base = event_base_new_with_config(ecfg);
         event_config_free(ecfg);
     }
-    if (!base)
+    if (!base || log_buffer_start(base) < 0)
         goto out;
     dbc.conninfo = config.database_url;
     dbc.size = config.pool_size;
@@ -278,6 +278,7 @@ out:
     static_free();
     system_free();
     metrics_free();
+    log_buffer_stop(); /* before the base its timer lives on */
     if (base)
         event_base_free(base);
     seal_free();
