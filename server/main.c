@@ -226,7 +226,7 @@ int main(int argc, char **argv)
         log_error("start-up failed");
         goto out;
     }
-    static_init(config.web_root);
+    static_init(config.web_root, config.web_gz);
     if (system_init(config.web_root) < 0) {
         log_error("start-up failed: the API description in %s/openapi is not valid",
                   config.web_root);

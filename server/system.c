@@ -156,8 +156,9 @@ static void render_workers(struct evbuffer *out)
 /*
  * The backlogs live in the database, and the render is synchronous (either address serves it):
  * a scrape shows the figures read by the previous one and starts the next read (one query
- * through the pool, at most one in flight, at most one a second). So a scrape every 15 s shows
- * figures at most 15 s old; the first scrape after start-up has none yet.
+ * through the pool, at most one in flight, at most one a second, and only when a connection is
+ * idle). So a scrape every 15 s shows figures about 15 s old; the first scrape after start-up
+ * has none yet.
  */
 static struct sql_stmt q_backlog = SQL_STMT("system_backlog", "select metrics_backlog()", 0);
 #define BACKLOG_MIN_INTERVAL_US 1000000
@@ -188,7 +189,13 @@ static void render_backlog(struct evbuffer *out)
 {
     int64_t now = util_now_us();
 
-    if (!B.inflight && (B.asked_us == 0 || now - B.asked_us >= BACKLOG_MIN_INTERVAL_US)) {
+    struct db_stats ds;
+
+    /* Never a query where it would wait or take a connection a request could have: a scrape of
+     * a saturated pool shows the figures from before (and the pool's own gauges say why). */
+    db_stats(&ds);
+    if (!B.inflight && ds.waiting == 0 && ds.busy < ds.connected &&
+        (B.asked_us == 0 || now - B.asked_us >= BACKLOG_MIN_INTERVAL_US)) {
         B.inflight = true;
         B.asked_us = now;
         db_query(&q_backlog, NULL, on_backlog, NULL);
