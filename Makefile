@@ -37,10 +37,10 @@ PGDIR   ?= var/pg
 PORT    ?= 8080
 PYTHON  ?= /usr/bin/python3
 
-.PHONY: all deps run test unit unit-asan integration integration-asan e2e asan bench clean \
+.PHONY: all web-gz deps run test unit unit-asan integration integration-asan e2e asan bench clean \
         format fuzz fuzz-build fuzz-regress fuzz-smoke
 
-all: build/carnetd
+all: build/carnetd web-gz
 
 deps:
 	@.tools/deps.sh
@@ -77,6 +77,19 @@ build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_OBJS)
 	@echo "  FUZZ    $@"
 	@$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_LDFLAGS) -o $@ $< $(FUZZ_OBJS) $(LDLIBS)
 
+# The text files of web/ compressed once here rather than per request (server/static.c sends
+# them to clients that accept gzip): gzip -9 -n, so the same page always gives the same bytes.
+WEB_TEXT := $(shell find web -type f \( -name '*.html' -o -name '*.js' -o -name '*.mjs' \
+              -o -name '*.css' -o -name '*.json' -o -name '*.svg' -o -name '*.txt' \
+              -o -name '*.webmanifest' -o -name '*.ics' \) -not -path '*/.*')
+WEB_GZ   := $(WEB_TEXT:web/%=build/web-gz/%.gz)
+
+web-gz: $(WEB_GZ)
+
+build/web-gz/%.gz: web/%
+	@mkdir -p $(@D)
+	@gzip -9 -n -c $< >$@.tmp && mv $@.tmp $@
+
 # Every query the serving connections send, compiled into migrate.c: the functions the serving
 # role may execute (schema/api/privileges.sql). migrate.c's own queries run as the owner.
 build/gen/sql_calls.h: $(filter-out server/migrate.c,$(SRCS)) .tools/sql_calls.py | build/gen
@@ -100,15 +113,15 @@ unit-asan: $(AUNIT)
 	@for t in $(AUNIT); do ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 CK_FORK=no CK_VERBOSITY=normal $$t || exit 1; done
 
-integration: build/carnetd
+integration: build/carnetd web-gz
 	@$(PYTHON) tests/it/run.py --carnetd build/carnetd $(T)
 
 # The same suite against the ASan+UBSan build: any sanitizer report fails the test it ran in.
-integration-asan: build/carnetd-asan
+integration-asan: build/carnetd-asan web-gz
 	@$(SAN_ENV) $(PYTHON) tests/it/run.py --carnetd build/carnetd-asan --sanitizer $(T)
 
 # The browser journeys alone (also part of `make integration` and so of `make test`).
-e2e: deps build/carnetd
+e2e: deps build/carnetd web-gz
 	@$(PYTHON) tests/it/run.py --carnetd build/carnetd test_e2e
 
 # Unit tests, then the integration suite twice: plain, then against the ASan+UBSan build.

@@ -16,6 +16,7 @@ struct config {
     char *database_url; /* the serving role: executes the API's functions, owns nothing */
     char *migrate_url;  /* the owner role, for migrations; "" = database_url (one role) */
     char *web_root;
+    char *web_gz; /* compressed copies of web_root's files, built by make */
     char *schema_dir;
     char *public_url;
     char *log_level;

@@ -17,6 +17,18 @@ void log_msg(enum log_level level, const char *reqid, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /*
+ * The access log: one info line per request, called on the loop thread only. Between
+ * log_buffer_start(base) and log_buffer_stop() these lines are buffered and written at most
+ * 100 ms later (or when 64 KB wait, or before any other line); outside, at once. log_flush
+ * writes what waits (also run at exit).
+ */
+struct event_base;
+void log_access(const char *reqid, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int log_buffer_start(struct event_base *base);
+void log_buffer_stop(void);
+void log_flush(void);
+
+/*
  * Request paths in log lines. log_secret_pattern registers a route pattern ("/api/manage/{token}",
  * kept by reference: a static string) whose {token} segment is a secret; log_path writes `path`
  * into `out` (size `len`, cut at a whole segment) with every secret segment replaced by "…",

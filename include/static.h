@@ -7,7 +7,8 @@
 
 struct req;
 
-int static_init(const char *web_root);
+/* web_gz: the tree of compressed copies (build/web-gz), "" or missing for none. */
+int static_init(const char *web_root, const char *web_gz);
 void static_serve(struct req *r);
 void static_free(void);
 /* Content type for a file name, by its extension; exposed for unit tests. */

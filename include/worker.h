@@ -30,4 +30,11 @@ int worker_init(struct event_base *base, int cpu_threads, int io_threads, int we
 int worker_submit(enum worker_kind kind, worker_fn work, worker_fn done, void *arg);
 void worker_shutdown(void);
 
+/* A pool's load for /metrics: jobs waiting for a thread, jobs running, threads. Any thread. */
+struct worker_stats {
+    int threads, waiting, busy;
+};
+void worker_stats(enum worker_kind kind, struct worker_stats *out);
+const char *worker_kind_name(enum worker_kind kind); /* "cpu", "io", "webhook", "resolve" */
+
 #endif

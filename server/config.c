@@ -38,6 +38,8 @@ static const struct opt options[] = {
      "libpq connection string of the owner role that runs migrations; empty: --database-url"},
     {"web-root", "CARNET_WEB_ROOT", OPT_STR, OFF(web_root), "web", 0, 0,
      "folder of static pages served under /"},
+    {"web-gz", "CARNET_WEB_GZ", OPT_STR, OFF(web_gz), "build/web-gz", 0, 0,
+     "folder of the pages compressed at build time (make), sent to clients that take gzip"},
     {"schema-dir", "CARNET_SCHEMA_DIR", OPT_STR, OFF(schema_dir), "schema", 0, 0,
      "folder of NNN_name.sql migrations"},
     {"public-url", "CARNET_PUBLIC_URL", OPT_STR, OFF(public_url), "", 0, 0,

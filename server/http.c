@@ -203,8 +203,9 @@ static void req_flush(struct req *r)
         track_unflushed(r);
         evhttp_send_reply(r->ev, r->status, reason(r->status), r->reply);
         r->ev = NULL;
-        log_msg(LOG_INFO, r->id, "%s %s %d %zu %.3fms", r->method,
-                log_path(r->path, lpath, sizeof(lpath)), r->status, bytes, (double)dur / 1000.0);
+        log_access(r->id, "%s %s %d %zu %.3fms", r->method,
+                   log_path(r->path, lpath, sizeof(lpath)), r->status, bytes,
+                   (double)dur / 1000.0);
         metrics_observe(r->match.route ? r->match.index : -1, r->status, dur);
         H.inflight--;
     }
@@ -412,9 +413,9 @@ void http_stream_end(struct req *r)
     /* Without a connection this only frees evhttp's request (the client left). */
     evhttp_send_reply_end(r->ev);
     r->ev = NULL;
-    log_msg(LOG_INFO, r->id, "%s %s %d stream %.3fs%s", r->method,
-            log_path(r->path, lpath, sizeof(lpath)), r->status, (double)dur / 1e6,
-            evcon ? "" : " (client left)");
+    log_access(r->id, "%s %s %d stream %.3fs%s", r->method,
+               log_path(r->path, lpath, sizeof(lpath)), r->status, (double)dur / 1e6,
+               evcon ? "" : " (client left)");
     metrics_observe(r->match.route ? r->match.index : -1, r->status, dur);
     http_req_release(r);
 }

@@ -235,7 +235,7 @@ int main(int argc, char **argv)
         base = event_base_new_with_config(ecfg);
         event_config_free(ecfg);
     }
-    if (!base)
+    if (!base || log_buffer_start(base) < 0)
         goto out;
     dbc.conninfo = config.database_url;
     dbc.size = config.pool_size;
@@ -251,7 +251,7 @@ int main(int argc, char **argv)
         log_error("start-up failed");
         goto out;
     }
-    static_init(config.web_root);
+    static_init(config.web_root, config.web_gz);
     if (system_init(config.web_root) < 0) {
         log_error("start-up failed: the API description in %s/openapi is not valid",
                   config.web_root);
@@ -306,6 +306,7 @@ out:
     static_free();
     system_free();
     metrics_free();
+    log_buffer_stop(); /* before the base its timer lives on */
     if (base)
         event_base_free(base);
     seal_free();

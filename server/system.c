@@ -10,10 +10,13 @@
 
 #include <dirent.h>
 #include <event2/buffer.h>
+#include <inttypes.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "api.h"
 #include "config.h"
@@ -21,7 +24,9 @@
 #include "log.h"
 #include "metrics.h"
 #include "outbox.h"
+#include "util.h"
 #include "webhook.h"
+#include "worker.h"
 
 static struct sql_stmt q_ping = SQL_STMT("system_ping", "select 1", 0);
 
@@ -47,11 +52,184 @@ void system_healthz(struct req *r)
     api_call(r, &q_ping, NULL, on_ping);
 }
 
+/* ---- /metrics: the process, the worker pools, the delivery backlogs ---- */
+
+/* Prometheus' standard process metrics, read from /proc/self at each scrape. */
+static void render_process(struct evbuffer *out)
+{
+    struct rusage ru;
+    struct rlimit rl;
+    long page = sysconf(_SC_PAGESIZE), ticks = sysconf(_SC_CLK_TCK);
+    unsigned long long size = 0, resident = 0, start_ticks = 0, btime = 0;
+    char line[256];
+    FILE *f;
+    DIR *d;
+
+    if ((f = fopen("/proc/self/statm", "re"))) {
+        if (fscanf(f, "%llu %llu", &size, &resident) != 2)
+            resident = 0;
+        fclose(f);
+        evbuffer_add_printf(out,
+                            "# HELP process_resident_memory_bytes Resident memory size in bytes.\n"
+                            "# TYPE process_resident_memory_bytes gauge\n"
+                            "process_resident_memory_bytes %llu\n",
+                            resident * (unsigned long long)page);
+    }
+    if (getrusage(RUSAGE_SELF, &ru) == 0)
+        evbuffer_add_printf(out,
+                            "# HELP process_cpu_seconds_total Total user and system CPU time "
+                            "spent in seconds.\n"
+                            "# TYPE process_cpu_seconds_total counter\n"
+                            "process_cpu_seconds_total %.6f\n",
+                            (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+                                (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
+    if ((d = opendir("/proc/self/fd"))) {
+        long n = 0;
+        struct dirent *e;
+        while ((e = readdir(d)))
+            n += e->d_name[0] != '.';
+        closedir(d);
+        evbuffer_add_printf(out,
+                            "# HELP process_open_fds Number of open file descriptors.\n"
+                            "# TYPE process_open_fds gauge\n"
+                            "process_open_fds %ld\n",
+                            n - 1); /* less the one opendir held */
+    }
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+        evbuffer_add_printf(out,
+                            "# HELP process_max_fds Maximum number of open file descriptors.\n"
+                            "# TYPE process_max_fds gauge\n"
+                            "process_max_fds %llu\n",
+                            (unsigned long long)rl.rlim_cur);
+    /* Field 22 of /proc/self/stat is the start in ticks after boot; field 2, the command, is in
+     * parentheses and may hold spaces, so fields are counted after its closing one. */
+    if ((f = fopen("/proc/self/stat", "re"))) {
+        char buf[1024];
+        size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+        char *p;
+        buf[n] = '\0';
+        fclose(f);
+        p = strrchr(buf, ')');
+        for (int field = 2; p && field < 22; field++)
+            p = strchr(p + 1, ' ');
+        if (p)
+            start_ticks = strtoull(p + 1, NULL, 10);
+    }
+    if ((f = fopen("/proc/stat", "re"))) {
+        while (fgets(line, sizeof(line), f))
+            if (sscanf(line, "btime %llu", &btime) == 1)
+                break;
+        fclose(f);
+    }
+    if (btime && start_ticks && ticks > 0)
+        evbuffer_add_printf(out,
+                            "# HELP process_start_time_seconds Start time of the process since "
+                            "unix epoch in seconds.\n"
+                            "# TYPE process_start_time_seconds gauge\n"
+                            "process_start_time_seconds %.2f\n",
+                            (double)btime + (double)start_ticks / (double)ticks);
+}
+
+static void render_workers(struct evbuffer *out)
+{
+    struct worker_stats ws[WORKER_KINDS];
+
+    for (int k = 0; k < WORKER_KINDS; k++)
+        worker_stats((enum worker_kind)k, &ws[k]);
+    evbuffer_add_printf(out, "# HELP carnet_worker_queue_length Jobs waiting for a thread of the "
+                             "pool.\n# TYPE carnet_worker_queue_length gauge\n");
+    for (int k = 0; k < WORKER_KINDS; k++)
+        evbuffer_add_printf(out, "carnet_worker_queue_length{pool=\"%s\"} %d\n",
+                            worker_kind_name((enum worker_kind)k), ws[k].waiting);
+    evbuffer_add_printf(out, "# HELP carnet_worker_busy_threads Threads of the pool running a "
+                             "job.\n# TYPE carnet_worker_busy_threads gauge\n");
+    for (int k = 0; k < WORKER_KINDS; k++)
+        evbuffer_add_printf(out, "carnet_worker_busy_threads{pool=\"%s\"} %d\n",
+                            worker_kind_name((enum worker_kind)k), ws[k].busy);
+    evbuffer_add_printf(out, "# HELP carnet_worker_threads Threads of the pool.\n"
+                             "# TYPE carnet_worker_threads gauge\n");
+    for (int k = 0; k < WORKER_KINDS; k++)
+        evbuffer_add_printf(out, "carnet_worker_threads{pool=\"%s\"} %d\n",
+                            worker_kind_name((enum worker_kind)k), ws[k].threads);
+}
+
+/*
+ * The backlogs live in the database, and the render is synchronous (either address serves it):
+ * a scrape shows the figures read by the previous one and starts the next read (one query
+ * through the pool, at most one in flight, at most one a second, and only when a connection is
+ * idle). So a scrape every 15 s shows figures about 15 s old; the first scrape after start-up
+ * has none yet.
+ */
+static struct sql_stmt q_backlog = SQL_STMT("system_backlog", "select metrics_backlog()", 0);
+#define BACKLOG_MIN_INTERVAL_US 1000000
+
+static struct {
+    bool inflight, known;
+    int64_t asked_us;
+    long long outbox_due, webhook_due;
+    double outbox_age, webhook_age;
+} B;
+
+static void on_backlog(const struct db_result *res, void *arg)
+{
+    json_t *o;
+    (void)arg;
+    B.inflight = false;
+    if (res->status != DB_OK || db_rows(res) != 1)
+        return; /* keep the last figures; the next scrape asks again */
+    o = json_loads(db_value(res, 0, 0), 0, NULL);
+    if (o &&
+        json_unpack(o, "{sIsFsIsF}", "outbox_due", &B.outbox_due, "outbox_oldest_s", &B.outbox_age,
+                    "webhook_due", &B.webhook_due, "webhook_oldest_s", &B.webhook_age) == 0)
+        B.known = true;
+    json_decref(o);
+}
+
+static void render_backlog(struct evbuffer *out)
+{
+    int64_t now = util_now_us();
+
+    struct db_stats ds;
+
+    /* Never a query where it would wait or take a connection a request could have: a scrape of
+     * a saturated pool shows the figures from before (and the pool's own gauges say why). */
+    db_stats(&ds);
+    if (!B.inflight && ds.waiting == 0 && ds.busy < ds.connected &&
+        (B.asked_us == 0 || now - B.asked_us >= BACKLOG_MIN_INTERVAL_US)) {
+        B.inflight = true;
+        B.asked_us = now;
+        db_query(&q_backlog, NULL, on_backlog, NULL);
+    }
+    if (!B.known)
+        return;
+    evbuffer_add_printf(out,
+                        "# HELP carnet_outbox_backlog Messages due and not yet sent (pending or "
+                        "being sent), as of the previous scrape.\n"
+                        "# TYPE carnet_outbox_backlog gauge\n"
+                        "carnet_outbox_backlog %lld\n"
+                        "# HELP carnet_outbox_oldest_due_seconds How long the oldest message of "
+                        "the backlog has been due.\n"
+                        "# TYPE carnet_outbox_oldest_due_seconds gauge\n"
+                        "carnet_outbox_oldest_due_seconds %.3f\n"
+                        "# HELP carnet_webhook_backlog Webhook deliveries due and not yet made, "
+                        "as of the previous scrape.\n"
+                        "# TYPE carnet_webhook_backlog gauge\n"
+                        "carnet_webhook_backlog %lld\n"
+                        "# HELP carnet_webhook_oldest_due_seconds How long the oldest delivery "
+                        "of the backlog has been due.\n"
+                        "# TYPE carnet_webhook_oldest_due_seconds gauge\n"
+                        "carnet_webhook_oldest_due_seconds %.3f\n",
+                        B.outbox_due, B.outbox_age, B.webhook_due, B.webhook_age);
+}
+
 void system_metrics_render(struct evbuffer *out)
 {
     metrics_render(out);
     outbox_metrics_render(out);
     webhook_metrics_render(out);
+    render_process(out);
+    render_workers(out);
+    render_backlog(out);
 }
 
 void system_metrics(struct req *r)

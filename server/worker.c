@@ -29,6 +29,7 @@ struct pool {
     struct wjob *wait_head, *wait_tail, *done_head, *done_tail;
     pthread_t *threads;
     int nthreads;
+    int waiting, busy; /* jobs in wait_head's list, jobs a thread is running (for /metrics) */
     bool stopping;
     int pipefd[2];
     struct event *ev;
@@ -73,9 +74,12 @@ static void *thread_main(void *arg)
         p->wait_head = j->next;
         if (!p->wait_head)
             p->wait_tail = NULL;
+        p->waiting--;
+        p->busy++;
         pthread_mutex_unlock(&p->lock);
         j->work(j->arg);
         pthread_mutex_lock(&p->lock);
+        p->busy--;
         push(&p->done_head, &p->done_tail, j);
         /* One byte wakes the loop; a full pipe already means it will wake. */
         if (write(p->pipefd[1], "x", 1) < 0) {
@@ -148,9 +152,31 @@ int worker_submit(enum worker_kind kind, worker_fn work, worker_fn done, void *a
     j->arg = arg;
     pthread_mutex_lock(&p->lock);
     push(&p->wait_head, &p->wait_tail, j);
+    p->waiting++;
     pthread_cond_signal(&p->cond);
     pthread_mutex_unlock(&p->lock);
     return 0;
+}
+
+void worker_stats(enum worker_kind kind, struct worker_stats *out)
+{
+    struct pool *p = &pools[kind];
+    pthread_mutex_lock(&p->lock);
+    out->threads = p->nthreads;
+    out->waiting = p->waiting;
+    out->busy = p->busy;
+    pthread_mutex_unlock(&p->lock);
+}
+
+const char *worker_kind_name(enum worker_kind kind)
+{
+    static const char *const names[WORKER_KINDS] = {
+        [WORKER_CPU] = "cpu",
+        [WORKER_IO] = "io",
+        [WORKER_WEBHOOK] = "webhook",
+        [WORKER_RESOLVE] = "resolve",
+    };
+    return kind < WORKER_KINDS ? names[kind] : "?";
 }
 
 static void pool_stop(struct pool *p)

@@ -3,6 +3,6 @@
 # when someone opens it).
 set -e
 cd "$(dirname "$0")/../.."
-for f in web/js/*.js web/js/staff/*.js tests/e2e/*.mjs; do
+for f in web/js/*.js web/js/i18n/*.js web/js/staff/*.js tests/e2e/*.mjs; do
     node --input-type=module --check < "$f" || { echo "syntax error in $f" >&2; exit 1; }
 done

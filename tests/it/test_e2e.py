@@ -74,10 +74,11 @@ def test_page_modules_parse(ctx):
 
 
 def test_english_and_french_have_the_same_keys(ctx):
-    with open(os.path.join(harness.ROOT, "web", "js", "i18n.js")) as f:
-        src = f.read()
-    en = src[src.index("const en = {"):src.index("const fr = {")]
-    fr = src[src.index("const fr = {"):src.index("const dicts")]
+    def dictionary(lang):
+        with open(os.path.join(harness.ROOT, "web", "js", "i18n", lang + ".js")) as f:
+            src = f.read()
+        return src[src.index("const %s = {" % lang):src.index("export default")]
+    en, fr = dictionary("en"), dictionary("fr")
     keys = lambda block: set(re.findall(r"^  '([a-z0-9_.]+)':", block, re.M))  # noqa: E731
     assert keys(en) and keys(en) == keys(fr), (keys(en) ^ keys(fr))
     # every key a page uses exists

@@ -1,6 +1,7 @@
-"""French everywhere: every error code carnetd can answer has a translation in web/js/i18n.js, in
-English and in French, so the pages show err.<code> in the page's language and the server's
-English `message` never has to be shown (web/js/ui.js errorText).
+"""French everywhere: every error code carnetd can answer has a translation in English and in
+French (web/js/i18n/en.js and fr.js, the dictionaries web/js/i18n.js loads, one per language),
+so the pages show err.<code> in the page's language and the server's English `message` never
+has to be shown (web/js/ui.js errorText).
 
 The codes are read from the sources: carnet_fail/carnet_fail_extra in schema/api/*.sql, and
 http_reply_error/_extra, http_reply_retry, the SQLSTATE mapping (code_for_sqlstate) and literal
@@ -41,18 +42,29 @@ def server_codes():
 
 
 def dictionaries():
-    """{'en': {key: text}, 'fr': {key: text}} from web/js/i18n.js; duplicate keys raise."""
-    s = open(os.path.join(harness.ROOT, "web", "js", "i18n.js"), encoding="utf-8").read()
+    """{'en': {key: text}, 'fr': {key: text}} from web/js/i18n/<lang>.js; duplicate keys raise."""
     out = {}
     for lang in ("en", "fr"):
-        m = re.search(r"^const %s = \{\n(.*?)^\};" % lang, s, re.S | re.M)
-        assert m, "no `const %s = {` in i18n.js" % lang
+        path = os.path.join(harness.ROOT, "web", "js", "i18n", lang + ".js")
+        s = open(path, encoding="utf-8").read()
+        m = re.search(r"^const %s = \{\n(.*?)^\};\n\nexport default %s;" % (lang, lang), s,
+                      re.S | re.M)
+        assert m, "no `const %s = {` ... `export default %s;` in %s" % (lang, lang, _rel(path))
         d = {}
         for km in re.finditer(r"^\s*'([^']+)':\s*'((?:[^'\\]|\\.)*)',?\s*$", m.group(1), re.M):
             assert km.group(1) not in d, "%s: key %s twice" % (lang, km.group(1))
             d[km.group(1)] = km.group(2)
         out[lang] = d
     return out
+
+
+def test_one_dictionary_per_language(ctx):
+    """i18n.js itself holds no text: a page downloads only the language it shows."""
+    s = open(os.path.join(harness.ROOT, "web", "js", "i18n.js"), encoding="utf-8").read()
+    assert not re.search(r"^\s*'[a-z0-9_]+\.[a-z0-9_.]+':", s, re.M), "a translation in i18n.js"
+    assert "import(`./i18n/${l}.js`)" in s
+    d = dictionaries()
+    assert len(d["en"]) > 500 and set(d["en"]) == set(d["fr"])
 
 
 def test_the_scan_finds_the_known_codes(ctx):
@@ -72,7 +84,7 @@ def test_every_error_code_is_translated_in_both_languages(ctx):
     missing = {lang: sorted("%s (%s)" % (c, codes.get(c, "pages")) for c in set(codes) | CLIENT_CODES
                             if "err." + c not in d[lang]) for lang in d}
     assert not missing["en"] and not missing["fr"], \
-        "error codes without a translation in web/js/i18n.js: %s" % missing
+        "error codes without a translation in web/js/i18n/<lang>.js: %s" % missing
 
 
 def test_french_error_texts_are_french(ctx):
