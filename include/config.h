@@ -24,6 +24,7 @@ struct config {
     char *old_data_key_file;
     char *rotate_key_file; /* --rotate-data-key NEWFILE */
     int pool_size;
+    int avail_cache_mb; /* booking.c's month-view cache; 0: off */
     int queue_max;
     int pipeline_depth;
     int queue_timeout_ms;

@@ -17,6 +17,8 @@
 #include "dispatch.h"
 #include "db.h"
 #include "http.h"
+#include "availcache.h"
+#include "booking.h"
 #include "jobs.h"
 #include "log.h"
 #include "metrics.h"
@@ -221,7 +223,7 @@ int main(int argc, char **argv)
     dbc.reconnect_max_ms = config.reconnect_max_ms;
     dbc.pipeline_depth = config.pipeline_depth;
     if (auth_init() < 0 || metrics_init(nroutes) < 0 || db_init(base, &dbc) < 0 ||
-        sse_init(base) < 0 || pglisten_start(base, config.database_url) < 0 ||
+        sse_init(base) < 0 || booking_init() < 0 || pglisten_start(base, config.database_url) < 0 ||
         worker_init(base, config.workers, config.send_workers, config.webhook_workers) < 0) {
         log_error("start-up failed");
         goto out;
@@ -275,6 +277,7 @@ out:
     db_shutdown();
     sse_free();
     pglisten_free();
+    availcache_free();
     static_free();
     system_free();
     metrics_free();
