@@ -336,7 +336,9 @@ void booking_availability(struct req *r)
         !avail_id(params[1], &a.service) || !availcache_parse_day(params[2], &a.from) ||
         !availcache_parse_day(params[3], &a.to) || a.to < a.from ||
         a.to - a.from >= AVAIL_MAX_DAYS) {
-        api_send(r, &q_availability, params, 200);
+        /* Not cached: may be read from a standby (db_query_read; its lag is bounded). Fills of
+         * the cache stay on the primary, whose notifications say what they may hold. */
+        api_send_read(r, &q_availability, params);
         return;
     }
     /* From the cache when every day is there. */

@@ -34,6 +34,11 @@ static const struct opt options[] = {
      "address:port to serve HTTP on"},
     {"database-url", "DATABASE_URL", OPT_STR, OFF(database_url), "postgresql:///carnet", 0, 0,
      "libpq connection string carnetd serves with (a role that owns nothing)"},
+    {"read-database-url", "CARNET_READ_DATABASE_URL", OPT_STR, OFF(read_database_url), "", 0, 0,
+     "libpq connection string of a standby for reads that may lag (board, availability); "
+     "empty: all reads on --database-url"},
+    {"read-max-lag-ms", "CARNET_READ_MAX_LAG_MS", OPT_INT, OFF(read_max_lag_ms), "5000", 100,
+     3600000, "the standby's largest lag before its reads go to the primary"},
     {"migrate-url", "CARNET_MIGRATE_URL", OPT_STR, OFF(migrate_url), "", 0, 0,
      "libpq connection string of the owner role that runs migrations; empty: --database-url"},
     {"web-root", "CARNET_WEB_ROOT", OPT_STR, OFF(web_root), "web", 0, 0,

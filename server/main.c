@@ -228,6 +228,14 @@ int main(int argc, char **argv)
         log_error("start-up failed");
         goto out;
     }
+    if (config.read_database_url[0]) {
+        struct db_config rdbc = dbc;
+        rdbc.conninfo = config.read_database_url;
+        if (db_init_read(base, &rdbc, config.read_max_lag_ms) < 0) {
+            log_error("start-up failed: the read pool");
+            goto out;
+        }
+    }
     static_init(config.web_root);
     if (system_init(config.web_root) < 0) {
         log_error("start-up failed: the API description in %s/openapi is not valid",
