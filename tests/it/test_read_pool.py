@@ -2,7 +2,10 @@
 uncached month view are read there; writes, reads of one's own writes and the month view's
 cache fills stay on the primary; a standby that goes away sends reads back to the primary at
 once, with the primary's answers. The "standby" here is a copy of the module's database that
-differs on purpose (a store renamed, no shifts), so every answer says where it was read."""
+differs on purpose (a store renamed, no shifts), so every answer says where it was read. Its
+replay position is ours to set: carnetd's serving role there finds pg_is_in_recovery and
+pg_last_wal_replay_lsn in a schema ahead of pg_catalog, which say "a standby that has replayed
+fake.replay.lsn"; the API's functions run with their own search_path and never see them."""
 import datetime
 
 from harness import APP_ROLE, Client, wait_for
@@ -19,6 +22,18 @@ def setup(ctx):
     ctx.standby_url = ctx.cluster.create_database(STANDBY, template=ctx.dbname)
     standby_sql(ctx, "update stores set name = name || ' (standby)'")
     standby_sql(ctx, "delete from shifts")
+    standby_sql(ctx, """
+        create schema fake;
+        create table fake.replay (lsn pg_lsn not null);
+        insert into fake.replay values ('FFFFFFFF/FFFFFFFF');
+        create function fake.pg_is_in_recovery() returns boolean language sql as 'select true';
+        create function fake.pg_last_wal_replay_lsn() returns pg_lsn language sql
+            as 'select lsn from fake.replay';
+        grant usage on schema fake to %s;
+        grant select on fake.replay to %s;
+        grant execute on all functions in schema fake to %s;
+        alter role %s in database %s set search_path = fake, pg_catalog, public;
+    """ % ((APP_ROLE,) * 4 + (STANDBY,)))
     ctx.read_url = ctx.cluster.url_for(STANDBY, APP_ROLE)
     ctx.r = ctx.start_carnetd(args=["--read-database-url", ctx.read_url, "--avail-cache", "0",
                                     "--read-max-lag-ms", "1000"])
@@ -102,5 +117,25 @@ def test_a_standby_that_goes_away_sends_reads_to_the_primary(ctx):
             assert month(ctx, ctx.r).json["days"]
     finally:
         ctx.cluster.admin_exec('alter database "%s" allow_connections true' % STANDBY)
+    wait_for(lambda: board_name(ctx.r, ctx.paris) == name + " (standby)",
+             "reads on the standby again")
+
+
+def test_a_standby_that_lags_sends_reads_to_the_primary(ctx):
+    """Past --read-max-lag-ms (1 s here) behind the primary, reads go to the primary; once the
+    standby has caught up, back to it."""
+    name = ctx.sql1("select name from stores where id = %s", (ctx.paris,))["name"]
+    wait_for(lambda: board_name(ctx.r, ctx.paris) == name + " (standby)", "a board read there")
+    # The standby stops replaying here, and the primary goes on writing.
+    lsn = ctx.sql1("select pg_current_wal_lsn()::text as l")["l"]
+    standby_sql(ctx, "update fake.replay set lsn = %s", (lsn,))
+
+    def primary_moves_on():
+        ctx.sql("update stores set name = name where id = %s", (ctx.paris,))
+        return board_name(ctx.r, ctx.paris) == name
+    wait_for(primary_moves_on, "reads back on the primary", timeout=15)
+    for _ in range(10):
+        assert board_name(ctx.r, ctx.paris) == name
+    standby_sql(ctx, "update fake.replay set lsn = 'FFFFFFFF/FFFFFFFF'")
     wait_for(lambda: board_name(ctx.r, ctx.paris) == name + " (standby)",
              "reads on the standby again")
