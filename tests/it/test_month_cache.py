@@ -68,6 +68,14 @@ def agree(ctx, store, service, frm, to):
     return want
 
 
+def metric(server, name):
+    """A sample of carnetd's /metrics, by its name with labels, as a number (None: absent)."""
+    for line in Client(server.port).get("/metrics").raw.decode().splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    return None
+
+
 def first_diff(a, b):
     """Where two answers part, for a failure message."""
     i = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
@@ -108,9 +116,14 @@ def test_the_cache_is_used_and_a_notification_drops_it(ctx):
         ctx.sql("alter table shifts enable trigger avail_notify")
     now = fresh(ctx, ctx.paris, svc, frm, to)
     assert now != before
+    hits = metric(ctx.a, 'carnet_avail_cache_lookups_total{result="hit"}')
     for s in (ctx.a, ctx.b):
         assert Client(s.port).get(path).raw == before
     assert Client(ctx.plain.port).get(path).raw == now
+    # 28 days and the time zone, each a hit.
+    assert metric(ctx.a, 'carnet_avail_cache_lookups_total{result="hit"}') == hits + 29
+    assert metric(ctx.a, "carnet_avail_cache_bytes") > 0
+    assert metric(ctx.plain, "carnet_avail_cache_entries") == 0
     ctx.sql("select pg_notify('carnet_avail', %s)", ("%d %s %s" % (ctx.paris, day, day),))
     agree(ctx, ctx.paris, svc, frm, to)
 

@@ -48,6 +48,14 @@ def standby_sql(ctx, query, args=None):
             return cur.fetchall() if cur.description else None
 
 
+def metric(server, name):
+    """A sample of carnetd's /metrics, by its name with labels, as a number (None: absent)."""
+    for line in Client(server.port).get("/metrics").raw.decode().splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    return None
+
+
 def board_name(server, store):
     r = Client(server.port).get("/api/stores/%d/board" % store)
     assert r.status == 200, r
@@ -70,6 +78,9 @@ def test_board_and_month_view_are_read_on_the_standby(ctx):
                             "where datname = %s", (STANDBY,))
     assert ("carnetd-read", APP_ROLE) in apps, apps
     assert not [a for a in apps if a[0] == "carnetd"], apps  # no primary pool connection there
+    assert metric(ctx.r, 'carnet_db_read_queries_total{to="standby"}') >= 2
+    assert metric(ctx.r, "carnet_db_read_usable") == 1
+    assert 0 <= metric(ctx.r, "carnet_db_read_lag_ms") <= 1000
     # A carnetd without --read-database-url reads the primary.
     plain = ctx.server
     assert board_name(plain, ctx.paris) == name
@@ -112,9 +123,12 @@ def test_a_standby_that_goes_away_sends_reads_to_the_primary(ctx):
         ctx.cluster.admin_exec("select pg_terminate_backend(pid) from pg_stat_activity "
                                "where datname = '%s'" % STANDBY)
         # At once, every read answered, and by the primary.
+        before = metric(ctx.r, 'carnet_db_read_queries_total{to="primary"}')
         for _ in range(20):
             assert board_name(ctx.r, ctx.paris) == name
             assert month(ctx, ctx.r).json["days"]
+        assert metric(ctx.r, 'carnet_db_read_queries_total{to="primary"}') >= before + 40
+        assert metric(ctx.r, "carnet_db_read_usable") == 0
     finally:
         ctx.cluster.admin_exec('alter database "%s" allow_connections true' % STANDBY)
     wait_for(lambda: board_name(ctx.r, ctx.paris) == name + " (standby)",
