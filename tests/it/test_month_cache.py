@@ -146,7 +146,8 @@ def test_random_changes(ctx):
     def book():
         svc = rnd.choice(ctx.services)
         days = Client(ctx.plain.port).get(month_path(ctx.paris, svc, frm, to)).json["days"]
-        slots = [s for d in days for s in d["slots"]]
+        # Not today: the no-show job would change a booking that starts soon, mid-test.
+        slots = [s for d in days if d["date"] != str(frm) for s in d["slots"]]
         if slots:
             s = rnd.choice(slots)
             r = Client(server().port).post(base + "/appointments", {
@@ -330,7 +331,7 @@ def test_todays_first_slot_expires_with_the_clock(ctx):
     ctx.sql("insert into shifts (store_id, staff_id, starts_at, ends_at) "
             "values (%s, %s, now() - interval '1 hour', now() + interval '6 hours')",
             (store, sid))
-    opens = ctx.sql1("select date_trunc('second', now() at time zone %s + interval '3 seconds') "
+    opens = ctx.sql1("select date_trunc('second', now() at time zone %s + interval '6 seconds') "
                      "as t", (tz,))["t"]
     ctx.sql("insert into store_hours values (%s, %s, %s, %s)",
             (store, opens.isoweekday(), opens.time(), (opens + datetime.timedelta(hours=2)).time()))
