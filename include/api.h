@@ -58,6 +58,9 @@ void api_call(struct req *r, struct sql_stmt *stmt, const char *const *params, a
 /* api_call whose answer is the reply: the JSON value of the first column, with `status`
  * (200/201) on success; a NULL or missing row is 404; a failure is the mapped error. */
 void api_send(struct req *r, struct sql_stmt *stmt, const char *const *params, int status);
+/* api_send (200) of a read that may be answered by a standby (db_query_read): a statement that
+ * writes nothing, for a caller that need not see its own writes. */
+void api_send_read(struct req *r, struct sql_stmt *stmt, const char *const *params);
 
 /* api_call whose answer, a JSON object {"filename", "csv"} (report_csv in SQL), is the reply:
  * 200 text/csv as an attachment of that file name; a failure is the mapped error. */

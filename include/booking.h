@@ -12,6 +12,9 @@
 
 struct req;
 
+/* Sets up the month view's cache (--avail-cache) and its channel; before pglisten_start. */
+int booking_init(void);
+
 /* Appointment life cycle, as in the CHECK constraint of appointments.status:
  * BOOKED -> CHECKED_IN -> IN_SERVICE -> DONE; or CANCELLED; or NO_SHOW. The first three hold a
  * staff member's time. */

@@ -25,6 +25,10 @@ struct config {
     char *old_data_key_file;
     char *rotate_key_file; /* --rotate-data-key NEWFILE */
     int pool_size;
+    int avail_cache_mb; /* booking.c's month-view cache; 0: off */
+    /* a standby for reads that may lag (db_query_read); "" = none */
+    char *read_database_url;
+    int read_max_lag_ms;
     int queue_max;
     int pipeline_depth;
     int queue_timeout_ms;

@@ -93,6 +93,22 @@ void db_shutdown(void);
 void db_query(struct sql_stmt *stmt, const char *const *values, db_cb cb, void *arg);
 
 void db_stats(struct db_stats *out);
+
+/*
+ * Reads from a standby (--read-database-url): a second pool of the same size on `cfg`, whose
+ * lag behind the primary is polled on a timer. db_query_read sends a read there while the
+ * standby is connected and lags at most `max_lag_ms`, else (and when it fails there for want
+ * of a connection) to the primary; without db_init_read it is db_query. Only for statements
+ * that write nothing and need not see the caller's own writes.
+ */
+int db_init_read(struct event_base *base, const struct db_config *cfg, int max_lag_ms);
+void db_query_read(struct sql_stmt *stmt, const char *const *values, db_cb cb, void *arg);
+struct db_read_stats {
+    bool on, usable;
+    int64_t lag_ms; /* INT64_MAX while unknown */
+    uint64_t routed, fell_back;
+};
+void db_read_stats(struct db_read_stats *out);
 /* True when at least one connection is established (used by /healthz before a round trip). */
 bool db_any_connected(void);
 /* Seconds to put in Retry-After when the pool refuses work. */

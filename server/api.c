@@ -113,7 +113,8 @@ static void on_answer(const struct db_result *res, void *arg)
     http_req_release(r);
 }
 
-void api_call(struct req *r, struct sql_stmt *stmt, const char *const *params, api_cb cb)
+static void call_on(struct req *r, struct sql_stmt *stmt, const char *const *params, api_cb cb,
+                    void (*query)(struct sql_stmt *, const char *const *, db_cb, void *))
 {
     struct api_pending *p = malloc(sizeof(*p));
     if (!p) {
@@ -123,7 +124,12 @@ void api_call(struct req *r, struct sql_stmt *stmt, const char *const *params, a
     p->r = r;
     p->cb = cb;
     http_req_hold(r);
-    db_query(stmt, params, on_answer, p);
+    query(stmt, params, on_answer, p);
+}
+
+void api_call(struct req *r, struct sql_stmt *stmt, const char *const *params, api_cb cb)
+{
+    call_on(r, stmt, params, cb, db_query);
 }
 
 static void reply_ok(struct req *r, const struct db_result *res)
@@ -139,6 +145,11 @@ static void reply_created(struct req *r, const struct db_result *res)
 void api_send(struct req *r, struct sql_stmt *stmt, const char *const *params, int status)
 {
     api_call(r, stmt, params, status == 201 ? reply_created : reply_ok);
+}
+
+void api_send_read(struct req *r, struct sql_stmt *stmt, const char *const *params)
+{
+    call_on(r, stmt, params, reply_ok, db_query_read);
 }
 
 /*

@@ -23,18 +23,23 @@
 #include "booking.h"
 
 #include <ctype.h>
+#include <event2/buffer.h>
+#include <stdint.h>
 #include <jansson.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "api.h"
+#include "availcache.h"
 #include "config.h"
 #include "http.h"
 #include "link.h"
 #include "seal.h"
 #include "log.h"
+#include "pglisten.h"
 #include "util.h"
 
 #define NAME_MAX_CHARS 200
@@ -43,6 +48,8 @@
 #define SERIAL_MAX 32
 #define IMEI_DIGITS 15
 #define PROBLEM_MAX_CHARS 2000
+/* booking_max_days() in schema/api/booking.sql: the longest range the month view answers. */
+#define AVAIL_MAX_DAYS 42
 
 static struct sql_stmt q_stores = SQL_STMT("booking_stores", "select booking_list_stores()", 0);
 static struct sql_stmt q_store = SQL_STMT("booking_store", "select booking_store_detail($1)", 1);
@@ -54,6 +61,11 @@ static struct sql_stmt q_services =
     SQL_STMT("booking_services", "select booking_list_services($1)", 1);
 static struct sql_stmt q_availability =
     SQL_STMT("booking_availability", "select booking_availability($1, $2, $3, $4)", 4);
+static struct sql_stmt q_availability_days =
+    SQL_STMT("booking_availability_days",
+             "select local_day, body, first_start, timezone "
+             "from booking_availability_days($1, $2, $3, $4)",
+             4);
 static struct sql_stmt q_create =
     SQL_STMT("booking_create", "select booking_create($1, $2, $3, $4, $5, $6, $7, $8)", 8);
 static struct sql_stmt q_manage_get =
@@ -215,10 +227,103 @@ void booking_services_list(struct req *r)
         api_send(r, &q_services, params, 200);
 }
 
+/*
+ * The month view, cached (availcache.h) while the carnet_avail notifications (046) reach us:
+ * an answer is put together from the cached days when all are there, else every day of the
+ * range is computed once more (booking_availability_days) and kept. Requests the cache does
+ * not take as they are (a leading zero, a range it would not parse the same way) go to
+ * booking_availability, which answers them, errors included. Nothing in this answer depends on
+ * who asks.
+ */
+struct avail_req {
+    int64_t store, service;
+    int32_t from, to;
+    uint64_t stamp;
+};
+
+static bool avail_id(const char *s, int64_t *out)
+{
+    char *end;
+    if (!s || s[0] < '1' || s[0] > '9' || strlen(s) > 18)
+        return false;
+    long long v = strtoll(s, &end, 10);
+    *out = v;
+    return *end == '\0';
+}
+
+/* The wall clock, against the epochs of slots that PostgreSQL's now() passes (this machine's
+ * clock and the database's are assumed to agree, as NTP keeps them). */
+static double avail_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The reply as booking_availability writes it, from the time zone and the days' texts (NULL
+ * ones left out). */
+static void avail_reply(struct req *r, const char *store, const char *service, const char *from,
+                        const char *to, const char *tz, size_t tzlen, const char *const *days,
+                        const size_t *lens, int n)
+{
+    struct evbuffer *b = evbuffer_new();
+    bool first = true;
+
+    if (!b) {
+        http_reply_oom(r);
+        return;
+    }
+    evbuffer_add_printf(b, "{\"store_id\" : %s, \"timezone\" : ", store);
+    evbuffer_add(b, tz, tzlen);
+    evbuffer_add_printf(b, ", \"service_id\" : %s, \"from\" : \"%s\", \"to\" : \"%s\", \"days\" : ",
+                        service, from, to);
+    for (int i = 0; i < n; i++) {
+        if (!days[i])
+            continue;
+        evbuffer_add(b, first ? "[" : ", ", first ? 1 : 2);
+        evbuffer_add(b, days[i], lens[i]);
+        first = false;
+    }
+    evbuffer_add(b, first ? "[]}" : "]}", first ? 3 : 2);
+    http_reply_buffer(r, 200, "application/json; charset=utf-8", b);
+    evbuffer_free(b);
+}
+
+static void on_availability_days(struct req *r, const struct db_result *res)
+{
+    struct avail_req *a = r->state;
+    int n = db_rows(res);
+    const char *days[AVAIL_MAX_DAYS];
+    size_t lens[AVAIL_MAX_DAYS];
+
+    if (res->status != DB_OK || n < 1 || n > AVAIL_MAX_DAYS || db_cols(res) < 4 ||
+        db_isnull(res, 0, 3)) {
+        api_reply_result(r, 200, res);
+        return;
+    }
+    /* Kept only when nothing of the store was dropped since the query left, and while the
+     * notifications of what changes it reach us. */
+    bool keep = pglisten_ready();
+    if (keep)
+        availcache_put(a->store, a->service, AVAILCACHE_HEAD_DAY, db_value(res, 0, 3),
+                       (size_t)db_length(res, 0, 3), 0, a->stamp);
+    for (int i = 0; i < n; i++) {
+        days[i] = db_isnull(res, i, 1) ? NULL : db_value(res, i, 1);
+        lens[i] = days[i] ? (size_t)db_length(res, i, 1) : 0;
+        if (keep)
+            availcache_put(a->store, a->service, a->from + i, days[i], lens[i],
+                           db_isnull(res, i, 2) ? 0 : strtod(db_value(res, i, 2), NULL), a->stamp);
+    }
+    avail_reply(r, api_path_id(r, "store"), http_query(r, "service"), http_query(r, "from"),
+                http_query(r, "to"), db_value(res, 0, 3), (size_t)db_length(res, 0, 3), days, lens,
+                n);
+}
+
 void booking_availability(struct req *r)
 {
     const char *store = api_path_id(r, "store");
     const char *params[4];
+    struct avail_req a;
 
     if (!store)
         return;
@@ -226,7 +331,78 @@ void booking_availability(struct req *r)
     params[1] = http_query(r, "service");
     params[2] = http_query(r, "from");
     params[3] = http_query(r, "to");
-    api_send(r, &q_availability, params, 200);
+    if (!availcache_on() || !pglisten_ready() || !avail_id(store, &a.store) ||
+        !avail_id(params[1], &a.service) || !availcache_parse_day(params[2], &a.from) ||
+        !availcache_parse_day(params[3], &a.to) || a.to < a.from ||
+        a.to - a.from >= AVAIL_MAX_DAYS) {
+        /* Not cached: may be read from a standby (db_query_read; its lag is bounded). Fills of
+         * the cache stay on the primary, whose notifications say what they may hold. */
+        api_send_read(r, &q_availability, params);
+        return;
+    }
+    /* From the cache when every day is there. */
+    double now = avail_now();
+    const char *days[AVAIL_MAX_DAYS];
+    size_t lens[AVAIL_MAX_DAYS], tzlen;
+    bool found;
+    const char *tz = availcache_get(a.store, a.service, AVAILCACHE_HEAD_DAY, now, &tzlen, &found);
+    int n = a.to - a.from + 1;
+    for (int i = 0; tz && i < n; i++) {
+        days[i] = availcache_get(a.store, a.service, a.from + i, now, &lens[i], &found);
+        if (!found) {
+            tz = NULL;
+            break;
+        }
+    }
+    if (tz) {
+        avail_reply(r, store, params[1], params[2], params[3], tz, tzlen, days, lens, n);
+        return;
+    }
+    struct avail_req *st = malloc(sizeof *st);
+    if (!st) {
+        http_reply_oom(r);
+        return;
+    }
+    a.stamp = availcache_stamp(a.store);
+    *st = a;
+    r->state = st;
+    r->state_free = free;
+    api_call(r, &q_availability_days, params, on_availability_days);
+}
+
+/* carnet_avail: "<store>" or "<store> <first day> <last day>" (046). */
+static void on_avail_notified(const char *payload, void *arg)
+{
+    char id[24], d1[16], d2[16];
+    int64_t store;
+    int32_t from, to;
+    (void)arg;
+
+    int k = sscanf(payload, "%23s %15s %15s", id, d1, d2);
+    if (k < 1 || !avail_id(id, &store)) {
+        availcache_clear();
+        return;
+    }
+    if (k == 3 && availcache_parse_day(d1, &from) && availcache_parse_day(d2, &to))
+        availcache_drop(store, from, to, false);
+    else
+        availcache_drop(store, INT32_MIN, INT32_MAX, true);
+}
+
+/* (Re)subscribed: what changed while nobody listened is unknown. */
+static void on_avail_subscribed(void *arg)
+{
+    (void)arg;
+    availcache_clear();
+}
+
+int booking_init(void)
+{
+    static const struct pglisten_ops ops = {.subscribed = on_avail_subscribed,
+                                            .notified = on_avail_notified};
+    if (availcache_init((size_t)config.avail_cache_mb << 20) < 0)
+        return -1;
+    return config.avail_cache_mb ? pglisten_add("carnet_avail", &ops, NULL) : 0;
 }
 
 /* ---- booking ---- */

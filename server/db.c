@@ -56,7 +56,10 @@ struct db_job {
     bool prepare_failed;
 };
 
+struct pool;
+
 struct db_conn {
+    struct pool *pool;
     int index;
     enum conn_state state;
     struct pgconn *pc;
@@ -68,7 +71,9 @@ struct db_conn {
     unsigned char prepared[SQL_MAX_STMTS];
 };
 
-static struct {
+/* A pool: the primary's, and with --read-database-url a second one for reads (db_query_read). */
+struct pool {
+    const char *name; /* in log lines: "db" or "db-read" */
     struct event_base *base;
     struct db_config cfg;
     char timeout_opt[64];
@@ -78,13 +83,15 @@ static struct {
     bool broken; /* a connection failed and none has come back yet: fail fast */
     bool stopping;
     uint64_t reconnects, rejected_busy, rejected_timeout, failed_conn, queries;
-} pool;
+};
+
+static struct pool pool, rpool;
 
 static int next_stmt_id;
 
 static void conn_start(struct db_conn *c);
 static void conn_on_io(struct pgconn *pc, short what, void *arg);
-static void pool_kick(void);
+static void pool_kick(struct pool *p);
 
 /* ---- jobs and the wait queue (pure, unit-tested) ---- */
 
@@ -201,12 +208,12 @@ static void job_fail_later(struct db_job *job, enum db_status status)
     }
 }
 
-static void fail_queue(enum db_status status)
+static void fail_queue(struct pool *p, enum db_status status)
 {
     struct db_job *job;
-    while ((job = db_queue_pop(&pool.queue)) != NULL) {
+    while ((job = db_queue_pop(&p->queue)) != NULL) {
         if (status == DB_ERR_CONN)
-            pool.failed_conn++;
+            p->failed_conn++;
         job_fail_later(job, status);
     }
 }
@@ -218,11 +225,11 @@ static bool conn_is_up(const struct db_conn *c)
     return c->state == CONN_IDLE || c->state == CONN_BUSY;
 }
 
-static int count_up(void)
+static int count_up(const struct pool *p)
 {
     int n = 0;
-    for (int i = 0; i < pool.cfg.size; i++)
-        n += conn_is_up(&pool.conns[i]);
+    for (int i = 0; i < p->cfg.size && p->conns; i++)
+        n += conn_is_up(&p->conns[i]);
     return n;
 }
 
@@ -265,7 +272,7 @@ static void conn_set_state(struct db_conn *c, enum conn_state to)
     assert(legal);
     (void)legal;
     if (c->state != to)
-        log_debug("db: connection %d %s -> %s", c->index, conn_state_name(c->state),
+        log_debug("%s: connection %d %s -> %s", c->pool->name, c->index, conn_state_name(c->state),
                   conn_state_name(to));
     c->state = to;
 }
@@ -274,31 +281,32 @@ static void conn_fail(struct db_conn *c, const char *why)
 {
     struct db_job *jobs = c->head;
     struct timeval tv;
+    struct pool *p = c->pool;
     bool was_up = conn_is_up(c);
 
-    log_warning("db: connection %d %s: %s", c->index, was_up ? "lost" : "failed",
+    log_warning("%s: connection %d %s: %s", p->name, c->index, was_up ? "lost" : "failed",
                 why ? why : (c->pg ? PQerrorMessage(c->pg) : "out of memory"));
     pgconn_reset(c->pc);
     c->pg = NULL;
     c->head = c->tail = NULL;
     c->ninflight = 0;
     conn_set_state(c, CONN_DOWN);
-    pool.reconnects++;
-    pool.broken = true;
+    p->reconnects++;
+    p->broken = true;
     while (jobs) {
         struct db_job *next = jobs->next;
-        pool.failed_conn++;
+        p->failed_conn++;
         job_finish(jobs, DB_ERR_CONN, NULL);
         jobs = next;
     }
     /* With no connection left, waiting would only turn a fast 503 into a slow one. */
-    if (count_up() == 0)
-        fail_queue(DB_ERR_CONN);
-    if (pool.stopping)
+    if (count_up(p) == 0)
+        fail_queue(p, DB_ERR_CONN);
+    if (p->stopping)
         return;
     c->backoff_ms = c->backoff_ms ? c->backoff_ms * 2 : BACKOFF_MIN_MS;
-    if (c->backoff_ms > pool.cfg.reconnect_max_ms)
-        c->backoff_ms = pool.cfg.reconnect_max_ms;
+    if (c->backoff_ms > p->cfg.reconnect_max_ms)
+        c->backoff_ms = p->cfg.reconnect_max_ms;
     tv.tv_sec = c->backoff_ms / 1000;
     tv.tv_usec = (c->backoff_ms % 1000) * 1000;
     evtimer_add(c->retry, &tv);
@@ -329,9 +337,9 @@ static void conn_on_ready(struct pgconn *pc, void *arg)
     memset(c->prepared, 0, sizeof(c->prepared));
     conn_set_state(c, CONN_IDLE);
     c->backoff_ms = 0;
-    pool.broken = false;
-    log_info("db: connection %d ready", c->index);
-    pool_kick();
+    c->pool->broken = false;
+    log_info("%s: connection %d ready", c->pool->name, c->index);
+    pool_kick(c->pool);
 }
 
 /* After a send, wait for the socket to drain (PQflush 1) and for the answers. */
@@ -349,7 +357,7 @@ static void conn_assign(struct db_conn *c, struct db_job *job)
 {
     struct sql_stmt *st = job->stmt;
 
-    pool.queries++;
+    c->pool->queries++;
     if (st->id < 0) {
         if (next_stmt_id >= SQL_MAX_STMTS) {
             log_error("db: more than %d statements", SQL_MAX_STMTS);
@@ -458,7 +466,7 @@ static void conn_read_results(struct db_conn *c)
     if (c->pg && PQstatus(c->pg) == CONNECTION_BAD)
         conn_fail(c, NULL);
     else if (c->state == CONN_IDLE)
-        pool_kick();
+        pool_kick(c->pool);
 }
 
 static void conn_on_io(struct pgconn *pc, short what, void *arg)
@@ -495,69 +503,70 @@ static void conn_on_io(struct pgconn *pc, short what, void *arg)
 
 /* ---- the pool ---- */
 
-static void deadline_arm(void)
+static void deadline_arm(struct pool *p)
 {
     struct timeval tv;
     int64_t wait;
 
-    if (!pool.queue.head) {
-        evtimer_del(pool.deadline);
+    if (!p->queue.head) {
+        evtimer_del(p->deadline);
         return;
     }
-    wait = pool.queue.head->deadline_us - util_now_us();
+    wait = p->queue.head->deadline_us - util_now_us();
     if (wait < 0)
         wait = 0;
     tv.tv_sec = (time_t)(wait / 1000000);
     tv.tv_usec = (suseconds_t)(wait % 1000000);
-    evtimer_add(pool.deadline, &tv);
+    evtimer_add(p->deadline, &tv);
 }
 
 static void deadline_cb(evutil_socket_t fd, short what, void *arg)
 {
+    struct pool *p = arg;
     struct db_job *job;
     int64_t now = util_now_us();
     (void)fd;
     (void)what;
-    (void)arg;
-    while ((job = db_queue_pop_expired(&pool.queue, now)) != NULL) {
-        pool.rejected_timeout++;
+    while ((job = db_queue_pop_expired(&p->queue, now)) != NULL) {
+        p->rejected_timeout++;
         job_finish(job, DB_ERR_TIMEOUT, NULL);
     }
-    deadline_arm();
+    deadline_arm(p);
 }
 
 /* An idle connection if there is one, else the least loaded one with room in its pipeline. */
-static struct db_conn *pick_conn(void)
+static struct db_conn *pick_conn(struct pool *p)
 {
     struct db_conn *best = NULL;
-    for (int i = 0; i < pool.cfg.size; i++) {
-        struct db_conn *c = &pool.conns[i];
+    for (int i = 0; i < p->cfg.size; i++) {
+        struct db_conn *c = &p->conns[i];
         if (c->state == CONN_IDLE)
             return c;
-        if (c->state == CONN_BUSY && c->ninflight < pool.cfg.pipeline_depth &&
+        if (c->state == CONN_BUSY && c->ninflight < p->cfg.pipeline_depth &&
             (!best || c->ninflight < best->ninflight))
             best = c;
     }
     return best;
 }
 
-static void pool_kick(void)
+static void pool_kick(struct pool *p)
 {
     struct db_conn *c;
     bool popped = false;
 
-    while (pool.queue.head && (c = pick_conn()) != NULL) {
-        conn_assign(c, db_queue_pop(&pool.queue));
+    while (p->queue.head && (c = pick_conn(p)) != NULL) {
+        conn_assign(c, db_queue_pop(&p->queue));
         popped = true;
     }
     if (popped)
-        deadline_arm();
+        deadline_arm(p);
 }
 
-void db_query(struct sql_stmt *stmt, const char *const *values, db_cb cb, void *arg)
+static void pool_query(struct pool *p, struct sql_stmt *stmt, const char *const *values, db_cb cb,
+                       void *arg)
 {
     struct db_conn *c;
-    int64_t deadline = util_now_us() + (int64_t)pool.cfg.queue_timeout_ms * 1000;
+    int64_t deadline = util_now_us() + (int64_t)p->cfg.queue_timeout_ms * 1000;
     struct db_job *job = db_job_new(stmt, values, cb, arg, deadline);
 
     if (!job) {
@@ -571,44 +580,52 @@ void db_query(struct sql_stmt *stmt, const char *const *values, db_cb cb, void *
         job_fail_later(job, DB_ERR_BUSY);
         return;
     }
-    if (pool.stopping || (pool.broken && count_up() == 0)) {
-        pool.failed_conn++;
+    if (p->stopping || (p->broken && count_up(p) == 0)) {
+        p->failed_conn++;
         job_fail_later(job, DB_ERR_CONN);
         return;
     }
-    c = pool.queue.head ? NULL : pick_conn();
+    c = p->queue.head ? NULL : pick_conn(p);
     if (c) {
         conn_assign(c, job);
         return;
     }
-    if (db_queue_push(&pool.queue, job) < 0) {
-        pool.rejected_busy++;
+    if (db_queue_push(&p->queue, job) < 0) {
+        p->rejected_busy++;
         job_fail_later(job, DB_ERR_BUSY);
         return;
     }
-    if (pool.queue.head == job)
-        deadline_arm();
+    if (p->queue.head == job)
+        deadline_arm(p);
 }
 
-int db_init(struct event_base *base, const struct db_config *cfg)
+static int pool_init(struct pool *p, const char *name, struct event_base *base,
+                     const struct db_config *cfg)
 {
     static const struct pgconn_ops ops = {.ready = conn_on_ready, .failed = conn_on_failed};
     const char *keys[] = {"application_name", "options",    "client_encoding",
                           "connect_timeout",  "keepalives", NULL};
-    const char *vals[] = {"carnetd", pool.timeout_opt, "UTF8", DB_CONNECT_TIMEOUT_S, "1", NULL};
+    const char *vals[] = {strcmp(name, "db") ? "carnetd-read" : "carnetd",
+                          p->timeout_opt,
+                          "UTF8",
+                          DB_CONNECT_TIMEOUT_S,
+                          "1",
+                          NULL};
 
-    memset(&pool, 0, sizeof(pool));
-    pool.base = base;
-    pool.cfg = *cfg;
-    snprintf(pool.timeout_opt, sizeof(pool.timeout_opt), "-c statement_timeout=%d",
+    memset(p, 0, sizeof(*p));
+    p->name = name;
+    p->base = base;
+    p->cfg = *cfg;
+    snprintf(p->timeout_opt, sizeof(p->timeout_opt), "-c statement_timeout=%d",
              cfg->statement_timeout_ms);
-    db_queue_init(&pool.queue, cfg->queue_max);
-    pool.conns = calloc((size_t)cfg->size, sizeof(*pool.conns));
-    pool.deadline = evtimer_new(base, deadline_cb, NULL);
-    if (!pool.conns || !pool.deadline)
+    db_queue_init(&p->queue, cfg->queue_max);
+    p->conns = calloc((size_t)cfg->size, sizeof(*p->conns));
+    p->deadline = evtimer_new(base, deadline_cb, p);
+    if (!p->conns || !p->deadline)
         return -1;
     for (int i = 0; i < cfg->size; i++) {
-        struct db_conn *c = &pool.conns[i];
+        struct db_conn *c = &p->conns[i];
+        c->pool = p;
         c->index = i;
         c->retry = evtimer_new(base, conn_retry_cb, c);
         c->pc = pgconn_new(base, cfg->conninfo, keys, vals, &ops, c);
@@ -619,13 +636,13 @@ int db_init(struct event_base *base, const struct db_config *cfg)
     return 0;
 }
 
-void db_shutdown(void)
+static void pool_shutdown(struct pool *p)
 {
-    if (!pool.conns)
+    if (!p->conns)
         return;
-    pool.stopping = true;
-    for (int i = 0; i < pool.cfg.size; i++) {
-        struct db_conn *c = &pool.conns[i];
+    p->stopping = true;
+    for (int i = 0; i < p->cfg.size; i++) {
+        struct db_conn *c = &p->conns[i];
         struct db_job *job = c->head;
         c->head = c->tail = NULL;
         c->ninflight = 0;
@@ -643,41 +660,265 @@ void db_shutdown(void)
     }
     {
         struct db_job *job;
-        while ((job = db_queue_pop(&pool.queue)) != NULL)
+        while ((job = db_queue_pop(&p->queue)) != NULL)
             job_finish(job, DB_ERR_CONN, NULL);
     }
-    if (pool.deadline)
-        event_free(pool.deadline);
-    free(pool.conns);
-    pool.conns = NULL;
+    if (p->deadline)
+        event_free(p->deadline);
+    free(p->conns);
+    p->conns = NULL;
+}
+
+void db_query(struct sql_stmt *stmt, const char *const *values, db_cb cb, void *arg)
+{
+    pool_query(&pool, stmt, values, cb, arg);
+}
+
+int db_init(struct event_base *base, const struct db_config *cfg)
+{
+    return pool_init(&pool, "db", base, cfg);
+}
+
+/* ---- reads from a standby (--read-database-url) ----
+ *
+ * How far behind the standby is, polled on a timer: the primary's WAL position is sampled at
+ * known times; the standby's replay position says which samples it has reached, so everything
+ * the primary had committed at the newest such sample's time is on the standby. The lag is the
+ * time since then. Reads go to the standby while it is connected, its last poll succeeded and
+ * the lag is within --read-max-lag-ms; otherwise, and when a read sent there fails for want of
+ * a connection, to the primary. A server that is not in recovery counts as caught up (a read
+ * URL that names the primary itself, or a promoted standby). */
+
+#define READ_SAMPLES 64
+
+static struct sql_stmt q_primary_lsn =
+    SQL_STMT("db_primary_lsn", "select pg_current_wal_lsn()::text", 0);
+static struct sql_stmt q_replay_lsn =
+    SQL_STMT("db_replay_lsn", "select pg_is_in_recovery(), pg_last_wal_replay_lsn()::text", 0);
+
+static struct {
+    bool on;
+    int max_lag_ms;
+    struct event *timer;
+    bool primary_pending, replica_pending;
+    int64_t primary_sent_us;
+    struct {
+        int64_t at_us;
+        uint64_t lsn;
+    } samples[READ_SAMPLES];
+    int nsamples, next;
+    int64_t fresh_at_us; /* the primary's state at this time is on the standby (0: unknown) */
+    bool replica_ok;     /* its last poll succeeded */
+    uint64_t routed, fell_back;
+} rd;
+
+static bool parse_lsn(const char *s, uint64_t *out)
+{
+    unsigned int hi, lo;
+    if (!s || sscanf(s, "%X/%X", &hi, &lo) != 2)
+        return false;
+    *out = ((uint64_t)hi << 32) | lo;
+    return true;
+}
+
+static void on_primary_lsn(const struct db_result *res, void *arg)
+{
+    uint64_t lsn;
+    (void)arg;
+    rd.primary_pending = false;
+    if (res->status != DB_OK || !parse_lsn(db_value(res, 0, 0), &lsn))
+        return;
+    rd.samples[rd.next].at_us = rd.primary_sent_us;
+    rd.samples[rd.next].lsn = lsn;
+    rd.next = (rd.next + 1) % READ_SAMPLES;
+    if (rd.nsamples < READ_SAMPLES)
+        rd.nsamples++;
+}
+
+static void on_replay_lsn(const struct db_result *res, void *arg)
+{
+    uint64_t replayed;
+    int64_t sent_us = *(int64_t *)arg;
+    free(arg);
+    rd.replica_pending = false;
+    rd.replica_ok = res->status == DB_OK && db_rows(res) == 1;
+    if (!rd.replica_ok)
+        return;
+    if (strcmp(db_value(res, 0, 0), "t") != 0) {
+        rd.fresh_at_us = sent_us; /* not a standby: what it answers is current */
+        return;
+    }
+    if (!parse_lsn(db_value(res, 0, 1), &replayed))
+        return;
+    for (int i = 0; i < rd.nsamples; i++)
+        if (rd.samples[i].lsn <= replayed && rd.samples[i].at_us > rd.fresh_at_us)
+            rd.fresh_at_us = rd.samples[i].at_us;
+}
+
+static void read_poll(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+    if (!rd.primary_pending) {
+        rd.primary_pending = true;
+        rd.primary_sent_us = util_now_us();
+        pool_query(&pool, &q_primary_lsn, NULL, on_primary_lsn, NULL);
+    }
+    if (!rd.replica_pending) {
+        int64_t *sent = malloc(sizeof *sent);
+        if (!sent)
+            return;
+        *sent = util_now_us();
+        rd.replica_pending = true;
+        pool_query(&rpool, &q_replay_lsn, NULL, on_replay_lsn, sent);
+    }
+}
+
+static int64_t read_lag_ms(void)
+{
+    return rd.fresh_at_us ? (util_now_us() - rd.fresh_at_us) / 1000 : INT64_MAX;
+}
+
+static bool read_usable(void)
+{
+    return rd.on && rd.replica_ok && count_up(&rpool) > 0 && read_lag_ms() <= rd.max_lag_ms;
+}
+
+int db_init_read(struct event_base *base, const struct db_config *cfg, int max_lag_ms)
+{
+    /* Polled often enough that the bound holds within a quarter of it (at most every second). */
+    int every_ms = max_lag_ms / 4 < 50 ? 50 : max_lag_ms / 4 > 1000 ? 1000 : max_lag_ms / 4;
+    struct timeval tv = {every_ms / 1000, (every_ms % 1000) * 1000};
+
+    memset(&rd, 0, sizeof(rd));
+    rd.max_lag_ms = max_lag_ms;
+    if (pool_init(&rpool, "db-read", base, cfg) < 0)
+        return -1;
+    rd.timer = event_new(base, -1, EV_PERSIST, read_poll, NULL);
+    if (!rd.timer || event_add(rd.timer, &tv) < 0)
+        return -1;
+    rd.on = true;
+    log_info("db-read: reads may go to the standby while it lags at most %d ms (polled every "
+             "%d ms)",
+             max_lag_ms, every_ms);
+    return 0;
+}
+
+/* A read sent to the standby, kept so it can be sent to the primary when the standby fails. */
+struct read_job {
+    struct sql_stmt *stmt;
+    char **values;
+    int n;
+    db_cb cb;
+    void *arg;
+};
+
+static void read_job_free(struct read_job *j)
+{
+    for (int i = 0; i < j->n; i++)
+        free(j->values[i]);
+    free(j->values);
+    free(j);
+}
+
+static void on_read_answer(const struct db_result *res, void *arg)
+{
+    struct read_job *j = arg;
+    if (res->status == DB_ERR_CONN || res->status == DB_ERR_BUSY || res->status == DB_ERR_TIMEOUT ||
+        (res->status == DB_ERR_SQL && res->sqlstate &&
+         (!strncmp(res->sqlstate, "57", 2) || !strcmp(res->sqlstate, "40001")))) {
+        /* The standby is gone, full or shutting down, or cancelled the read for a conflict
+         * with recovery: the primary answers. */
+        rd.fell_back++;
+        pool_query(&pool, j->stmt, (const char *const *)j->values, j->cb, j->arg);
+    } else {
+        j->cb(res, j->arg);
+    }
+    read_job_free(j);
+}
+
+void db_query_read(struct sql_stmt *stmt, const char *const *values, db_cb cb, void *arg)
+{
+    struct read_job *j;
+
+    if (!read_usable() || !(j = calloc(1, sizeof(*j)))) {
+        if (rd.on)
+            rd.fell_back++;
+        pool_query(&pool, stmt, values, cb, arg);
+        return;
+    }
+    j->stmt = stmt;
+    j->cb = cb;
+    j->arg = arg;
+    j->n = stmt->nparams;
+    j->values = calloc((size_t)(j->n ? j->n : 1), sizeof(char *));
+    for (int i = 0; j->values && i < j->n; i++) {
+        if (values[i] && !(j->values[i] = strdup(values[i]))) {
+            read_job_free(j);
+            pool_query(&pool, stmt, values, cb, arg);
+            return;
+        }
+    }
+    if (!j->values) {
+        free(j);
+        pool_query(&pool, stmt, values, cb, arg);
+        return;
+    }
+    rd.routed++;
+    pool_query(&rpool, stmt, values, on_read_answer, j);
+}
+
+void db_read_stats(struct db_read_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->on = rd.on;
+    out->usable = read_usable();
+    out->lag_ms = rd.on ? read_lag_ms() : 0;
+    out->routed = rd.routed;
+    out->fell_back = rd.fell_back;
+}
+
+void db_shutdown(void)
+{
+    if (rd.timer) {
+        event_free(rd.timer);
+        rd.timer = NULL;
+    }
+    rd.on = false;
+    pool_shutdown(&rpool);
+    pool_shutdown(&pool);
 }
 
 void db_stats(struct db_stats *out)
 {
+    const struct pool *p = &pool;
     memset(out, 0, sizeof(*out));
-    out->size = pool.cfg.size;
-    for (int i = 0; i < pool.cfg.size && pool.conns; i++) {
-        const struct db_conn *c = &pool.conns[i];
+    out->size = p->cfg.size;
+    for (int i = 0; i < p->cfg.size && p->conns; i++) {
+        const struct db_conn *c = &p->conns[i];
         out->connected += conn_is_up(c);
         out->busy += c->state == CONN_BUSY;
         out->inflight += c->ninflight;
     }
-    out->waiting = pool.queue.len;
-    out->reconnects = pool.reconnects;
-    out->rejected_busy = pool.rejected_busy;
-    out->rejected_timeout = pool.rejected_timeout;
-    out->failed_conn = pool.failed_conn;
-    out->queries = pool.queries;
+    out->waiting = p->queue.len;
+    out->reconnects = p->reconnects;
+    out->rejected_busy = p->rejected_busy;
+    out->rejected_timeout = p->rejected_timeout;
+    out->failed_conn = p->failed_conn;
+    out->queries = p->queries;
 }
 
 bool db_any_connected(void)
 {
-    return pool.conns && count_up() > 0;
+    const struct pool *p = &pool;
+    return p->conns && count_up(p) > 0;
 }
 
 int db_retry_after(void)
 {
-    int s = pool.cfg.queue_timeout_ms / 1000;
+    const struct pool *p = &pool;
+    int s = p->cfg.queue_timeout_ms / 1000;
     return s < 1 ? 1 : s;
 }
 

@@ -404,7 +404,7 @@ void floor_board(struct req *r)
     const char *store = api_path_id(r, "store");
     const char *params[1] = {store};
     if (store)
-        api_send(r, &q_board, params, 200);
+        api_send_read(r, &q_board, params); /* a standby may answer (--read-database-url) */
 }
 
 /* ---- staff: the queue and call next ---- */

@@ -19,6 +19,8 @@
 #include "dispatch.h"
 #include "db.h"
 #include "http.h"
+#include "availcache.h"
+#include "booking.h"
 #include "jobs.h"
 #include "log.h"
 #include "metrics.h"
@@ -245,11 +247,19 @@ int main(int argc, char **argv)
     dbc.reconnect_max_ms = config.reconnect_max_ms;
     dbc.pipeline_depth = config.pipeline_depth;
     if (auth_init() < 0 || metrics_init(nroutes) < 0 || db_init(base, &dbc) < 0 ||
-        sse_init(base) < 0 || pglisten_start(base, config.database_url) < 0 ||
+        sse_init(base) < 0 || booking_init() < 0 || pglisten_start(base, config.database_url) < 0 ||
         ready_init(base, config.database_url) < 0 ||
         worker_init(base, config.workers, config.send_workers, config.webhook_workers) < 0) {
         log_error("start-up failed");
         goto out;
+    }
+    if (config.read_database_url[0]) {
+        struct db_config rdbc = dbc;
+        rdbc.conninfo = config.read_database_url;
+        if (db_init_read(base, &rdbc, config.read_max_lag_ms) < 0) {
+            log_error("start-up failed: the read pool");
+            goto out;
+        }
     }
     static_init(config.web_root, config.web_gz);
     if (system_init(config.web_root) < 0) {
@@ -302,7 +312,7 @@ out:
     db_shutdown();
     sse_free();
     pglisten_free();
-    ready_free();
+    availcache_free();
     static_free();
     system_free();
     metrics_free();

@@ -15,10 +15,12 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <netinet/in.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
+#include "availcache.h"
 #include "config.h"
 #include "log.h"
 
@@ -71,6 +73,34 @@ void metrics_observe(int route, int status, int64_t duration_us)
     hist[b]++;
     hist_sum_s += ms / 1000.0;
     hist_count++;
+}
+
+/* The month view's cache (availcache.h) and, with --read-database-url, the standby's reads. */
+static void metrics_render_reads(struct evbuffer *out)
+{
+    struct availcache_stats a;
+    struct db_read_stats r;
+
+    availcache_stats(&a);
+    evbuffer_add_printf(out,
+                        "# TYPE carnet_avail_cache_bytes gauge\ncarnet_avail_cache_bytes %zu\n"
+                        "# TYPE carnet_avail_cache_entries gauge\ncarnet_avail_cache_entries %zu\n"
+                        "# TYPE carnet_avail_cache_lookups_total counter\n"
+                        "carnet_avail_cache_lookups_total{result=\"hit\"} %llu\n"
+                        "carnet_avail_cache_lookups_total{result=\"miss\"} %llu\n",
+                        a.bytes, a.entries, (unsigned long long)a.hits,
+                        (unsigned long long)a.misses);
+    db_read_stats(&r);
+    if (!r.on)
+        return;
+    evbuffer_add_printf(out,
+                        "# TYPE carnet_db_read_lag_ms gauge\ncarnet_db_read_lag_ms %lld\n"
+                        "# TYPE carnet_db_read_usable gauge\ncarnet_db_read_usable %d\n"
+                        "# TYPE carnet_db_read_queries_total counter\n"
+                        "carnet_db_read_queries_total{to=\"standby\"} %llu\n"
+                        "carnet_db_read_queries_total{to=\"primary\"} %llu\n",
+                        r.lag_ms == INT64_MAX ? -1LL : (long long)r.lag_ms, r.usable ? 1 : 0,
+                        (unsigned long long)r.routed, (unsigned long long)r.fell_back);
 }
 
 void metrics_render(struct evbuffer *out)
@@ -131,6 +161,7 @@ void metrics_render(struct evbuffer *out)
                         (unsigned long long)s.reconnects, (unsigned long long)s.rejected_busy,
                         (unsigned long long)s.rejected_timeout, (unsigned long long)s.failed_conn,
                         (unsigned long long)s.queries);
+    metrics_render_reads(out);
 }
 
 /* ---- the listener of its own (--metrics-listen) ---- */

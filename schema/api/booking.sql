@@ -360,15 +360,13 @@ begin
 end $$;
 
 -- Free slots of a service over local dates [p_from, p_to] (at most booking_max_days()).
-create or replace function booking_availability(p_store bigint, p_service text, p_from text, p_to text)
-returns json
-language plpgsql set jit = off as $$
-declare
-    st stores%rowtype := booking_store(p_store);
-    sv services%rowtype;
-    v_from date;
-    v_to date;
+-- The checks of an availability request, in the order the month view makes them.
+create or replace function booking_availability_args(p_store bigint, p_service text, p_from text,
+                                                     p_to text, out st stores, out sv services,
+                                                     out v_from date, out v_to date)
+language plpgsql as $$
 begin
+    st := booking_store(p_store);
     -- Slots shown for a closed store would only lead to store_closed on booking: say it now,
     -- whatever the query (a read, so without the lock store_refuse_closed takes for writes).
     if st.closed_at is not null then
@@ -387,18 +385,57 @@ begin
         perform carnet_fail(422, 'range_too_long', 'to',
             format('ask for at most %s days at once', booking_max_days()));
     end if;
+end $$;
+
+-- One day of the month view as booking_availability writes it (null when it has no free slot).
+create or replace function booking_availability_day(p_day date, p_slots json) returns json
+language sql immutable as $$
+    select json_build_object('date', p_day, 'slots', p_slots)
+$$;
+
+create or replace function booking_availability(p_store bigint, p_service text, p_from text, p_to text)
+returns json
+language plpgsql set jit = off as $$
+declare
+    a record := booking_availability_args(p_store, p_service, p_from, p_to);
+begin
     return json_build_object(
-        'store_id', st.id, 'timezone', st.timezone, 'service_id', sv.id,
-        'from', v_from, 'to', v_to,
+        'store_id', (a.st).id, 'timezone', (a.st).timezone, 'service_id', (a.sv).id,
+        'from', a.v_from, 'to', a.v_to,
         'days', coalesce((
-            select json_agg(json_build_object('date', d.local_day, 'slots', d.slots)
-                            order by d.local_day)
+            select json_agg(booking_availability_day(d.local_day, d.slots) order by d.local_day)
             from (select s.local_day,
                          json_agg(json_build_object('starts_at', s.starts_at,
                                                     'ends_at', s.ends_at, 'free', s.free)
                                   order by s.starts_at) as slots
-                  from booking_slots(st.id, sv.id, v_from, v_to, null) s
+                  from booking_slots((a.st).id, (a.sv).id, a.v_from, a.v_to, null) s
                   group by s.local_day) d), '[]'));
+end $$;
+
+-- The month view in pieces for carnetd's cache (booking.c): one row per day of the range, with
+-- the day as booking_availability writes it (null: no free slot) and the epoch of its first
+-- free slot, after which the day's answer changes as time passes (null: never). Every row also
+-- carries the store's time zone as JSON text. The same checks and errors as booking_availability.
+create or replace function booking_availability_days(p_store bigint, p_service text,
+                                                      p_from text, p_to text)
+returns table (local_day date, body text, first_start double precision, timezone text)
+language plpgsql set jit = off as $$
+declare
+    a record := booking_availability_args(p_store, p_service, p_from, p_to);
+begin
+    return query
+    select g.day::date,
+           case when d.slots is not null then booking_availability_day(g.day::date, d.slots)::text end,
+           extract(epoch from d.first_start)::double precision, to_json((a.st).timezone)::text
+    from generate_series(a.v_from::timestamp, a.v_to::timestamp, interval '1 day') g(day)
+    left join (select s.local_day,
+                      json_agg(json_build_object('starts_at', s.starts_at,
+                                                 'ends_at', s.ends_at, 'free', s.free)
+                               order by s.starts_at) as slots,
+                      min(s.starts_at) as first_start
+               from booking_slots((a.st).id, (a.sv).id, a.v_from, a.v_to, null) s
+               group by s.local_day) d on d.local_day = g.day::date
+    order by 1;
 end $$;
 
 -- The booking itself. p_body was validated and normalised by carnetd (name, email, phone,

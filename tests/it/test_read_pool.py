@@ -1,0 +1,155 @@
+"""Reads from a standby (issue 15 point 4): with --read-database-url, the public board and the
+uncached month view are read there; writes, reads of one's own writes and the month view's
+cache fills stay on the primary; a standby that goes away sends reads back to the primary at
+once, with the primary's answers. The "standby" here is a copy of the module's database that
+differs on purpose (a store renamed, no shifts), so every answer says where it was read. Its
+replay position is ours to set: carnetd's serving role there finds pg_is_in_recovery and
+pg_last_wal_replay_lsn in a schema ahead of pg_catalog, which say "a standby that has replayed
+fake.replay.lsn"; the API's functions run with their own search_path and never see them."""
+import datetime
+
+from harness import APP_ROLE, Client, wait_for
+
+STANDBY = "t_read_pool_standby"
+
+
+def setup(ctx):
+    ctx.seed_demo()
+    ctx.paris = ctx.sql1("select id from stores where code = 'paris-opera'")["id"]
+    ctx.svc = ctx.sql1("select min(id) as id from services where store_id = %s and active",
+                       (ctx.paris,))["id"]
+    ctx.db.close()  # a template may have no other session
+    ctx.standby_url = ctx.cluster.create_database(STANDBY, template=ctx.dbname)
+    standby_sql(ctx, "update stores set name = name || ' (standby)'")
+    standby_sql(ctx, "delete from shifts")
+    standby_sql(ctx, """
+        create schema fake;
+        create table fake.replay (lsn pg_lsn not null);
+        insert into fake.replay values ('FFFFFFFF/FFFFFFFF');
+        create function fake.pg_is_in_recovery() returns boolean language sql as 'select true';
+        create function fake.pg_last_wal_replay_lsn() returns pg_lsn language sql
+            as 'select lsn from fake.replay';
+        grant usage on schema fake to %s;
+        grant select on fake.replay to %s;
+        grant execute on all functions in schema fake to %s;
+        alter role %s in database %s set search_path = fake, pg_catalog, public;
+    """ % ((APP_ROLE,) * 4 + (STANDBY,)))
+    ctx.read_url = ctx.cluster.url_for(STANDBY, APP_ROLE)
+    ctx.r = ctx.start_carnetd(args=["--read-database-url", ctx.read_url, "--avail-cache", "0",
+                                    "--read-max-lag-ms", "1000"])
+
+
+def standby_sql(ctx, query, args=None):
+    import psycopg2
+    with psycopg2.connect(ctx.standby_url) as db:
+        db.autocommit = True
+        with db.cursor() as cur:
+            cur.execute(query, args)
+            return cur.fetchall() if cur.description else None
+
+
+def metric(server, name):
+    """A sample of carnetd's /metrics, by its name with labels, as a number (None: absent)."""
+    for line in Client(server.port).get("/metrics").raw.decode().splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    return None
+
+
+def board_name(server, store):
+    r = Client(server.port).get("/api/stores/%d/board" % store)
+    assert r.status == 200, r
+    return r.json["store_name"]
+
+
+def month(ctx, server):
+    today = ctx.store_today(ctx.paris)
+    r = Client(server.port).get("/api/stores/%d/availability?service=%d&from=%s&to=%s" % (
+        ctx.paris, ctx.svc, today + datetime.timedelta(days=1), today + datetime.timedelta(days=7)))
+    assert r.status == 200, r
+    return r
+
+
+def test_board_and_month_view_are_read_on_the_standby(ctx):
+    name = ctx.sql1("select name from stores where id = %s", (ctx.paris,))["name"]
+    wait_for(lambda: board_name(ctx.r, ctx.paris) == name + " (standby)", "a board read there")
+    assert month(ctx, ctx.r).json["days"] == []  # the copy has no shifts
+    apps = standby_sql(ctx, "select application_name, usename from pg_stat_activity "
+                            "where datname = %s", (STANDBY,))
+    assert ("carnetd-read", APP_ROLE) in apps, apps
+    assert not [a for a in apps if a[0] == "carnetd"], apps  # no primary pool connection there
+    assert metric(ctx.r, 'carnet_db_read_queries_total{to="standby"}') >= 2
+    assert metric(ctx.r, "carnet_db_read_usable") == 1
+    assert 0 <= metric(ctx.r, "carnet_db_read_lag_ms") <= 1000
+    # A carnetd without --read-database-url reads the primary.
+    plain = ctx.server
+    assert board_name(plain, ctx.paris) == name
+    assert month(ctx, plain).json["days"]
+
+
+def test_writes_and_own_reads_stay_on_the_primary(ctx):
+    day = ctx.store_today(ctx.paris) + datetime.timedelta(days=3)
+    while day.isoweekday() == 7:
+        day += datetime.timedelta(days=1)
+    starts = ctx.sql1("select (%s::date + time '15:00') at time zone 'Europe/Paris' as t",
+                      (day,))["t"].isoformat()
+    c = Client(ctx.r.port)
+    r = c.post("/api/stores/%d/appointments" % ctx.paris, {
+        "service_id": ctx.svc, "starts_at": starts, "name": "Read Pool",
+        "email": "r@example.com", "phone": "+33 6 12 34 56 78", "problem": "cracked screen"})
+    assert r.status == 201, r
+    aid = r.json["appointment"]["id"]
+    assert ctx.sql1("select count(*) as n from appointments where id = %s", (aid,))["n"] == 1
+    assert standby_sql(ctx, "select count(*) from appointments where id = %s", (aid,)) == [(0,)]
+    m = c.get("/api/manage/" + r.json["manage_token"])
+    assert m.status == 200 and m.json["id"] == aid, m
+
+
+def test_cache_fills_come_from_the_primary(ctx):
+    """The month view's cache is filled from the primary, whose notifications drop it: a
+    carnetd with both the cache and a standby answers what the primary holds."""
+    s = ctx.start_carnetd(args=["--read-database-url", ctx.read_url])
+    want = month(ctx, ctx.server).raw
+    wait_for(lambda: month(ctx, s).raw == want, "the cached month view")
+    for _ in range(5):
+        assert month(ctx, s).raw == want
+
+
+def test_a_standby_that_goes_away_sends_reads_to_the_primary(ctx):
+    name = ctx.sql1("select name from stores where id = %s", (ctx.paris,))["name"]
+    wait_for(lambda: board_name(ctx.r, ctx.paris) == name + " (standby)", "a board read there")
+    ctx.cluster.admin_exec('alter database "%s" allow_connections false' % STANDBY)
+    try:
+        ctx.cluster.admin_exec("select pg_terminate_backend(pid) from pg_stat_activity "
+                               "where datname = '%s'" % STANDBY)
+        # At once, every read answered, and by the primary.
+        before = metric(ctx.r, 'carnet_db_read_queries_total{to="primary"}')
+        for _ in range(20):
+            assert board_name(ctx.r, ctx.paris) == name
+            assert month(ctx, ctx.r).json["days"]
+        assert metric(ctx.r, 'carnet_db_read_queries_total{to="primary"}') >= before + 40
+        assert metric(ctx.r, "carnet_db_read_usable") == 0
+    finally:
+        ctx.cluster.admin_exec('alter database "%s" allow_connections true' % STANDBY)
+    wait_for(lambda: board_name(ctx.r, ctx.paris) == name + " (standby)",
+             "reads on the standby again")
+
+
+def test_a_standby_that_lags_sends_reads_to_the_primary(ctx):
+    """Past --read-max-lag-ms (1 s here) behind the primary, reads go to the primary; once the
+    standby has caught up, back to it."""
+    name = ctx.sql1("select name from stores where id = %s", (ctx.paris,))["name"]
+    wait_for(lambda: board_name(ctx.r, ctx.paris) == name + " (standby)", "a board read there")
+    # The standby stops replaying here, and the primary goes on writing.
+    lsn = ctx.sql1("select pg_current_wal_lsn()::text as l")["l"]
+    standby_sql(ctx, "update fake.replay set lsn = %s", (lsn,))
+
+    def primary_moves_on():
+        ctx.sql("update stores set name = name where id = %s", (ctx.paris,))
+        return board_name(ctx.r, ctx.paris) == name
+    wait_for(primary_moves_on, "reads back on the primary", timeout=15)
+    for _ in range(10):
+        assert board_name(ctx.r, ctx.paris) == name
+    standby_sql(ctx, "update fake.replay set lsn = 'FFFFFFFF/FFFFFFFF'")
+    wait_for(lambda: board_name(ctx.r, ctx.paris) == name + " (standby)",
+             "reads on the standby again")
