@@ -21,6 +21,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "outbox.h"
+#include "sse.h"
 #include "webhook.h"
 
 static struct sql_stmt q_ping = SQL_STMT("system_ping", "select 1", 0);
@@ -52,6 +53,7 @@ void system_metrics_render(struct evbuffer *out)
     metrics_render(out);
     outbox_metrics_render(out);
     webhook_metrics_render(out);
+    sse_metrics_render(out);
 }
 
 void system_metrics(struct req *r)
