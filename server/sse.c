@@ -121,6 +121,9 @@ int sse_clients(void)
 
 void sse_metrics_render(struct evbuffer *out)
 {
+    int waiting = 0;
+    for (struct hub *h = S.hubs; h; h = h->next)
+        waiting += h->nwaiting;
     evbuffer_add_printf(out, "# HELP carnet_sse_clients Open SSE streams by kind.\n"
                              "# TYPE carnet_sse_clients gauge\n");
     for (int k = 0; k < KIND_N; k++)
@@ -137,9 +140,13 @@ void sse_metrics_render(struct evbuffer *out)
                         "# HELP carnet_sse_open_checks_total Queries made to check one SSE "
                         "client's link or repair.\n"
                         "# TYPE carnet_sse_open_checks_total counter\n"
-                        "carnet_sse_open_checks_total %llu\n",
+                        "carnet_sse_open_checks_total %llu\n"
+                        "# HELP carnet_sse_waiting_opens SSE opens waiting for their hub's first "
+                        "read.\n"
+                        "# TYPE carnet_sse_waiting_opens gauge\n"
+                        "carnet_sse_waiting_opens %d\n",
                         (unsigned long long)S.refused, (unsigned long long)S.hub_reads,
-                        (unsigned long long)S.open_checks);
+                        (unsigned long long)S.open_checks, waiting);
 }
 
 static unsigned retry_ms(unsigned base, unsigned spread)
@@ -162,10 +169,14 @@ static void shed(struct req *r)
     evbuffer_free(buf);
 }
 
+/* What a request would answer with 503: the pool refused, the connection broke, or the
+ * statement timed out (say behind a lock). */
 static bool transient(const struct db_result *res)
 {
     return res->status == DB_ERR_BUSY || res->status == DB_ERR_TIMEOUT ||
-           res->status == DB_ERR_CONN;
+           res->status == DB_ERR_CONN ||
+           (res->status == DB_ERR_SQL && res->sqlstate &&
+            api_status_for_sqlstate(res->sqlstate) == 503);
 }
 
 /* ---- hubs and clients ---- */
