@@ -523,3 +523,19 @@ def test_saturated_pool_answers_retry_not_503(ctx):
     back.close()
     s.stop()
 
+
+
+def test_live_js_reconnects_with_backoff(ctx):
+    """web/js/live.js's own reconnects (after a non-200 EventSource gives up on), with a fake
+    EventSource in Node.js: full-jitter back-off capped near 30 s, reset once a stream stays up,
+    resuming from the last event id."""
+    import os
+    import subprocess
+    from harness import ROOT
+    r = subprocess.run(["node", os.path.join(ROOT, "tests", "e2e", "live_backoff.mjs")],
+                       capture_output=True, text=True, timeout=HANG_GUARD_S)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "live.js back-off: ok" in r.stdout, r.stdout
+    # The resume parameter it uses is one carnetd reads.
+    st = Stream(ctx.server.port, "/api/stores/%d/board/events?last_event_id=x" % ctx.paris)
+    assert st.status == 400 and json.loads(st.body)["error"]["field"] == "last_event_id"
