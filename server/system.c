@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "api.h"
 #include "config.h"
@@ -46,6 +47,30 @@ static void on_ping(struct req *r, const struct db_result *res)
 void system_healthz(struct req *r)
 {
     api_call(r, &q_ping, NULL, on_ping);
+}
+
+void system_raise_fd_limit(void)
+{
+    struct rlimit rl;
+    rlim_t was;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
+        log_warning("fd limit: cannot read it");
+        return;
+    }
+    was = rl.rlim_cur;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
+            log_warning("fd limit: %llu, cannot raise it to %llu", (unsigned long long)was,
+                        (unsigned long long)rl.rlim_max);
+            return;
+        }
+        log_info("fd limit: %llu open files (raised from %llu)", (unsigned long long)rl.rlim_cur,
+                 (unsigned long long)was);
+        return;
+    }
+    log_info("fd limit: %llu open files", (unsigned long long)rl.rlim_cur);
 }
 
 void system_metrics_render(struct evbuffer *out)
