@@ -539,3 +539,26 @@ def test_live_js_reconnects_with_backoff(ctx):
     # The resume parameter it uses is one carnetd reads.
     st = Stream(ctx.server.port, "/api/stores/%d/board/events?last_event_id=x" % ctx.paris)
     assert st.status == 400 and json.loads(st.body)["error"]["field"] == "last_event_id"
+
+
+def test_metrics_count_streams_by_kind(ctx):
+    s = ctx.start_carnetd()
+    c = login(ctx, s.port)
+    line = join(s.port, ctx.paris, "Counted")
+    opened = [Stream(s.port, "/api/stores/%d/events" % ctx.paris, cookie=c.cookie),
+              Stream(s.port, "/api/stores/%d/events" % ctx.paris, cookie=c.cookie),
+              Stream(s.port, "/api/stores/%d/board/events" % ctx.paris),
+              Stream(s.port, "/api/line/%s/events" % line["token"])]
+    assert all(x.status == 200 for x in opened)
+    m = metrics(s)
+    kinds = dict((k, m['carnet_sse_clients{kind="%s"}' % k])
+                 for k in ("staff", "board", "line", "repair", "repair_status"))
+    assert kinds == {"staff": 2, "board": 1, "line": 1, "repair": 0, "repair_status": 0}, kinds
+    # Only the line link needed a query of its own; the store's topic was read once.
+    assert m["carnet_sse_open_checks_total"] == 1, m
+    assert m["carnet_sse_hub_reads_total"] <= 2, m
+    for x in opened:
+        x.close()
+    wait_for(lambda: all(v == 0 for k, v in metrics(s).items()
+                         if k.startswith("carnet_sse_clients")), "streams counted out")
+    s.stop()
