@@ -610,6 +610,7 @@ out:
  * connections wait in the kernel's backlog for ACCEPT_PAUSE_MS, and one line per
  * ACCEPT_LOG_EVERY_S says so. Any other accept error pauses the same way: none is worth a spin. */
 #define ACCEPT_PAUSE_MS 100
+#define HTTP_BACKLOG 4096
 #define ACCEPT_LOG_EVERY_S 10
 
 static void accept_resume(evutil_socket_t fd, short what, void *arg)
@@ -679,6 +680,11 @@ int http_init(struct event_base *base, const char *host, int port, http_request_
     H.accept_timer = evtimer_new(base, accept_resume, NULL);
     evconnlistener_set_error_cb(evhttp_bound_socket_get_listener(H.sock), accept_error);
     fd = evhttp_bound_socket_get_fd(H.sock);
+    /* evhttp listens with a backlog of 128: when thousands of boards reconnect at once the
+     * kernel would drop the SYNs beyond it, and each client would wait a 1 s (then 3 s)
+     * retransmit. A second listen() only raises it (Linux caps it at net.core.somaxconn). */
+    if (listen(fd, HTTP_BACKLOG) < 0)
+        log_warning("http: cannot raise the listen backlog to %d", HTTP_BACKLOG);
     H.port = port;
     if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
         if (ss.ss_family == AF_INET)
