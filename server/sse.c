@@ -518,8 +518,8 @@ static void hub_answer_waiting(struct hub *h, const struct db_result *res)
         list_remove(&h->waiting, c);
         h->nwaiting--;
         c->hub = NULL;
-        if (S.stopping || (res && transient(res)))
-            shed(r);
+        if (S.stopping || (res && transient(res)) || (!res && h->last < 0))
+            shed(r); /* (or the read's answer made no sense: try again) */
         else if (res)
             api_reply_db_error(r, res);
         else
