@@ -55,7 +55,8 @@
 #define SSE_RETRY_SPREAD_MS 2000
 #define SSE_SHED_RETRY_MS 1000
 #define SSE_SHED_SPREAD_MS 4000
-#define SSE_BATCH 500 /* events read per query */
+#define SSE_BATCH 500     /* events read per query */
+#define SSE_REREAD_MS 250 /* a hub read the pool refused is made again after this */
 #define SSE_MAX_PENDING (256 * 1024)
 
 static struct sql_stmt q_open = SQL_STMT("sse_open", "select floor_stream_open($1, $2)", 2);
@@ -95,6 +96,8 @@ struct hub {
     uint64_t read_seq;     /* reads started */
     int pins;              /* callbacks running over the hub: it must not be freed under them */
     bool fetching, dirty;
+    bool reread;  /* its last read failed: made again by the reread timer */
+    bool failing; /* reads fail since the last that worked (logged once) */
     struct client *clients;
     struct client *waiting; /* opens waiting for the hub's first read (no 200 sent yet) */
     int nclients, nwaiting;
@@ -110,6 +113,7 @@ static struct {
     uint64_t open_checks; /* queries made for one client's access check */
     bool stopping;
     struct event *heartbeat;
+    struct event *reread;
 } S;
 
 static void hub_fetch(struct hub *h);
@@ -598,14 +602,27 @@ static void on_hub_read(const struct db_result *res, void *arg)
     h->pins++;
     j = events_parse(res, &max, &ev, &n);
     if (!j) {
-        /* Nothing is lost: the next notification, reconnect or heartbeat reads again. */
-        log_warning("sse: cannot read events of %s", h->topic);
+        /* Nothing is lost: read again in a moment (a busy pool is no reason to keep clients
+         * waiting for the heartbeat). */
+        if (!h->failing)
+            log_warning("sse: cannot read events of %s (read again every %d ms)", h->topic,
+                        SSE_REREAD_MS);
+        h->failing = true;
         hub_answer_waiting(h, res->status == DB_OK ? NULL : res);
         h->dirty = false;
+        if (!h->reread && h->nclients > 0 && S.reread) {
+            struct timeval tv = {0, SSE_REREAD_MS * 1000};
+            h->reread = true;
+            if (!evtimer_pending(S.reread, NULL))
+                evtimer_add(S.reread, &tv);
+        }
         h->pins--;
         hub_maybe_free(h);
         return;
     }
+    if (h->failing)
+        log_info("sse: reading events of %s again", h->topic);
+    h->failing = false;
     full = n == SSE_BATCH;
     if (!full) /* the whole rest of the topic: where it stands now */
         h->last = max;
@@ -672,6 +689,19 @@ static void on_notified(const char *payload, void *arg)
         hub_fetch(h);
     if (j)
         json_decref(j);
+}
+
+static void on_reread(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+    for (struct hub *h = S.hubs; h; h = h->next) {
+        if (h->reread) {
+            h->reread = false;
+            hub_fetch(h);
+        }
+    }
 }
 
 /* Subscribed (again): whatever was committed while we were not listening is read now. */
@@ -889,7 +919,8 @@ int sse_init(struct event_base *base)
     struct timeval hb = {SSE_HEARTBEAT_S, 0};
     S.base = base;
     S.heartbeat = event_new(base, -1, EV_PERSIST, on_heartbeat, NULL);
-    if (!S.heartbeat || event_add(S.heartbeat, &hb) < 0)
+    S.reread = evtimer_new(base, on_reread, NULL);
+    if (!S.heartbeat || !S.reread || event_add(S.heartbeat, &hb) < 0)
         return -1;
     return pglisten_add(SSE_CHANNEL, &ops, NULL);
 }
@@ -900,6 +931,8 @@ void sse_shutdown(void)
     S.stopping = true;
     if (S.heartbeat)
         event_del(S.heartbeat);
+    if (S.reread)
+        event_del(S.reread);
     for (struct hub *h = S.hubs, *hn; h; h = hn) {
         hn = h->next;
 
@@ -926,4 +959,7 @@ void sse_free(void)
     if (S.heartbeat)
         event_free(S.heartbeat);
     S.heartbeat = NULL;
+    if (S.reread)
+        event_free(S.reread);
+    S.reread = NULL;
 }

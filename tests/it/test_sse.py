@@ -562,3 +562,42 @@ def test_metrics_count_streams_by_kind(ctx):
     wait_for(lambda: all(v == 0 for k, v in metrics(s).items()
                          if k.startswith("carnet_sse_clients")), "streams counted out")
     s.stop()
+
+
+def test_refused_hub_read_is_made_again_soon(ctx):
+    line = join(ctx.server.port, ctx.paris, "Holding The Connection")
+    s = ctx.start_carnetd(env={"CARNET_POOL_SIZE": "1", "CARNET_PIPELINE_DEPTH": "1",
+                               "CARNET_QUEUE_MAX": "0"})
+    for _ in range(20):  # carnetd's own jobs may hold the one connection at that moment
+        st = Stream(s.port, "/api/stores/%d/board/events" % ctx.paris)
+        if st.headers.get("transfer-encoding") == "chunked":
+            break
+        st.close()
+    assert st.status == 200 and st.headers.get("transfer-encoding") == "chunked"
+    lock = psycopg2.connect(ctx.url)
+    try:
+        # The one connection held by a line link's check, waiting on a lock of `visits`.
+        lock.cursor().execute("begin; lock table visits in access exclusive mode")
+        for _ in range(20):
+            held = raw_opens(s.port, "/api/line/%s/events" % line["token"], 1)
+            try:
+                wait_for(lambda: ctx.lock_waiters("floor_stream_open") >= 1, "a held check",
+                         timeout=1)
+                break
+            except AssertionError:
+                held[0].close()
+        # An event of the board's topic: the hub's read is refused (the pool is full).
+        ctx.sql("with e as (insert into events (store_id, topic, type, payload)"
+                " values (%s, %s, 'update', '{\"probe\": 1}') returning id, topic)"
+                " select pg_notify('carnet_events', json_build_object('id', id, 'topic', topic)::text)"
+                " from e", (ctx.paris, "store:%d" % ctx.paris))
+        wait_for(lambda: "cannot read events of store:%d" % ctx.paris in s.read_log(),
+                 "a refused hub read")
+    finally:
+        lock.rollback()
+        lock.close()
+    # Read again within moments, not at the next heartbeat (15 s).
+    assert st.next(timeout=5)["data"] == {"probe": 1}
+    held[0].close()
+    st.close()
+    s.stop()
