@@ -12,6 +12,7 @@
 #define CARNET_SSE_H
 
 struct event_base;
+struct evbuffer;
 struct req;
 
 /* Starts the LISTEN connection and the heartbeat timer. */
@@ -34,5 +35,7 @@ void sse_repair_status_stream(struct req *r);
 
 /* Open streams and hubs, for tests and metrics. */
 int sse_clients(void);
+/* /metrics lines: open streams per kind, refused opens, reads by hubs and by access checks. */
+void sse_metrics_render(struct evbuffer *out);
 
 #endif

@@ -13,6 +13,10 @@ struct req;
 int system_init(const char *web_root);
 void system_free(void);
 
+/* Raises the soft RLIMIT_NOFILE to the hard limit (every client is a descriptor: a board, an
+ * SSE stream) and logs what it is. */
+void system_raise_fd_limit(void);
+
 void system_healthz(struct req *r);
 /* 404 when --metrics-listen is set: /metrics is then served on that address only. */
 void system_metrics(struct req *r);

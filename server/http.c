@@ -17,6 +17,8 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +50,9 @@ static struct {
     bool drained;
     void (*on_drained)(void);
     struct event *drain_timer;
+    struct event *accept_timer; /* accepting again after a pause */
+    uint64_t accept_pauses;     /* since the last log line about them */
+    int64_t accept_logged_us;
     uint64_t next_id;
     uint32_t prefix;
     http_request_cb on_request;
@@ -601,6 +606,46 @@ out:
     return bound;
 }
 
+/* Out of descriptors (EMFILE, ENFILE) the listening socket stays readable and libevent would
+ * call accept() again at once, spinning the loop and logging each failure: instead new
+ * connections wait in the kernel's backlog for ACCEPT_PAUSE_MS, and one line per
+ * ACCEPT_LOG_EVERY_S says so. Any other accept error pauses the same way: none is worth a spin. */
+#define ACCEPT_PAUSE_MS 100
+#define HTTP_BACKLOG 4096
+#define ACCEPT_LOG_EVERY_S 10
+
+static void accept_resume(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+    if (H.sock && !H.stopping)
+        evconnlistener_enable(evhttp_bound_socket_get_listener(H.sock));
+}
+
+static void accept_error(struct evconnlistener *lev, void *arg)
+{
+    int err = EVUTIL_SOCKET_ERROR();
+    struct timeval tv = {0, ACCEPT_PAUSE_MS * 1000};
+    int64_t now = util_now_us();
+    (void)arg;
+
+    evconnlistener_disable(lev);
+    if (H.accept_timer)
+        evtimer_add(H.accept_timer, &tv);
+    H.accept_pauses++;
+    if (H.accept_logged_us == 0 || now - H.accept_logged_us >= ACCEPT_LOG_EVERY_S * 1000000LL) {
+        log_warning("http: cannot accept a connection (%s): pausing new connections for %d ms "
+                    "(%llu pause(s) in the last %d s at most)",
+                    err == EMFILE   ? "out of file descriptors, EMFILE"
+                    : err == ENFILE ? "system out of file descriptors, ENFILE"
+                                    : evutil_socket_error_to_string(err),
+                    ACCEPT_PAUSE_MS, (unsigned long long)H.accept_pauses, ACCEPT_LOG_EVERY_S);
+        H.accept_pauses = 0;
+        H.accept_logged_us = now;
+    }
+}
+
 int http_init(struct event_base *base, const char *host, int port, http_request_cb cb)
 {
     struct sockaddr_storage ss;
@@ -633,7 +678,14 @@ int http_init(struct event_base *base, const char *host, int port, http_request_
         log_error("http: cannot listen on %s:%d", host, port);
         return -1;
     }
+    H.accept_timer = evtimer_new(base, accept_resume, NULL);
+    evconnlistener_set_error_cb(evhttp_bound_socket_get_listener(H.sock), accept_error);
     fd = evhttp_bound_socket_get_fd(H.sock);
+    /* evhttp listens with a backlog of 128: when thousands of boards reconnect at once the
+     * kernel would drop the SYNs beyond it, and each client would wait a 1 s (then 3 s)
+     * retransmit. A second listen() only raises it (Linux caps it at net.core.somaxconn). */
+    if (listen(fd, HTTP_BACKLOG) < 0)
+        log_warning("http: cannot raise the listen backlog to %d", HTTP_BACKLOG);
     H.port = port;
     if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
         if (ss.ss_family == AF_INET)
@@ -679,6 +731,9 @@ void http_free(void)
     if (H.drain_timer)
         event_free(H.drain_timer);
     H.drain_timer = NULL;
+    if (H.accept_timer)
+        event_free(H.accept_timer);
+    H.accept_timer = NULL;
     if (H.http)
         evhttp_free(H.http);
     H.http = NULL;

@@ -182,6 +182,7 @@ int main(int argc, char **argv)
         goto out;
     }
     signal(SIGPIPE, SIG_IGN);
+    system_raise_fd_limit();
     /* A host name that does not resolve is bad configuration: say so now rather than retry it
      * forever on the loop. (At run time a failed lookup is a failed attempt, retried.) */
     if (pgconn_check_conninfo(config.database_url, err, sizeof(err)) < 0 ||

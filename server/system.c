@@ -25,6 +25,7 @@
 #include "metrics.h"
 #include "outbox.h"
 #include "util.h"
+#include "sse.h"
 #include "webhook.h"
 #include "worker.h"
 
@@ -222,6 +223,30 @@ static void render_backlog(struct evbuffer *out)
                         B.outbox_due, B.outbox_age, B.webhook_due, B.webhook_age);
 }
 
+void system_raise_fd_limit(void)
+{
+    struct rlimit rl;
+    rlim_t was;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
+        log_warning("fd limit: cannot read it");
+        return;
+    }
+    was = rl.rlim_cur;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
+            log_warning("fd limit: %llu, cannot raise it to %llu", (unsigned long long)was,
+                        (unsigned long long)rl.rlim_max);
+            return;
+        }
+        log_info("fd limit: %llu open files (raised from %llu)", (unsigned long long)rl.rlim_cur,
+                 (unsigned long long)was);
+        return;
+    }
+    log_info("fd limit: %llu open files", (unsigned long long)rl.rlim_cur);
+}
+
 void system_metrics_render(struct evbuffer *out)
 {
     metrics_render(out);
@@ -230,6 +255,7 @@ void system_metrics_render(struct evbuffer *out)
     render_process(out);
     render_workers(out);
     render_backlog(out);
+    sse_metrics_render(out);
 }
 
 void system_metrics(struct req *r)

@@ -8,6 +8,8 @@ import socket
 import threading
 import time
 
+import psycopg2
+
 from harness import HANG_GUARD_S, wait_for
 
 PW = "carnet-demo"
@@ -319,5 +321,283 @@ def test_stream_outlives_the_request_timeout(ctx):
     time.sleep(2.5)  # not a synchronisation: the stream must outlive the 1 s request timeout
     v = join(s.port, ctx.paris, "Patient")
     assert st.next()["data"]["visit"]["id"] == v["visit_id"]
+    st.close()
+    s.stop()
+
+
+# ---- opens that scale: one read per hub, grouped catch-ups, 200 + retry: instead of 503 ----
+
+def metrics(s):
+    """carnetd `s`'s /metrics as {name{labels}: value}."""
+    r = s.client.get("/metrics")
+    assert r.status == 200, r
+    out = {}
+    for line in r.raw.decode().splitlines():
+        if line and not line.startswith("#"):
+            k, _, v = line.rpartition(" ")
+            out[k] = float(v)
+    return out
+
+
+def raw_opens(port, path, n, headers=None):
+    """Sends n GETs of `path` on n sockets without waiting for any answer (opens at once)."""
+    extra = "".join("%s: %s\r\n" % kv for kv in (headers or {}).items())
+    socks = []
+    for _ in range(n):
+        so = socket.create_connection(("127.0.0.1", port), timeout=HANG_GUARD_S)
+        so.sendall(("GET %s HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n%s\r\n"
+                    % (path, extra)).encode())
+        socks.append(so)
+    return socks
+
+
+class RawStream:
+    """An open sent by raw_opens: its status line, then SSE events as Stream gives them."""
+
+    def __init__(self, so):
+        self.so = so
+        self.f = so.makefile("rb")
+        self.status = int(self.f.readline().split()[1])
+        while self.f.readline() not in (b"\r\n", b""):
+            pass
+
+    def next(self, timeout=5):
+        """The next event with data (chunk-size lines of the chunked body are skipped)."""
+        self.so.settimeout(timeout)
+        ev = {}
+        while True:
+            line = self.f.readline()
+            assert line, "the stream ended"
+            line = line.decode().rstrip("\r\n")
+            if line == "":
+                if "data" in ev:
+                    ev["data"] = json.loads(ev["data"])
+                    return ev
+                ev = {}
+            elif ":" not in line or line.startswith(":"):
+                continue  # a chunk size, or a comment
+            else:
+                k, _, v = line.partition(": ")
+                ev[k] = v
+
+    def close(self):
+        self.so.close()
+
+
+def topic_max(ctx, store):
+    return ctx.sql1("select coalesce(max(id), 0) as m from events where topic = %s",
+                    ("store:%d" % store,))["m"]
+
+
+def test_opens_of_one_topic_share_one_read(ctx):
+    s = ctx.start_carnetd()
+    path = "/api/stores/%d/board/events" % ctx.paris
+    old = [join(s.port, ctx.paris, "Earlier %d" % i)["visit_id"] for i in range(3)]
+    since = ctx.sql1("select min(id) as m from events where topic = %s and payload->'visit'->>'id' = %s",
+                     ("store:%d" % ctx.paris, str(old[0])))["m"]
+    m0 = metrics(s)
+    # The events table locked: the hub's first read waits, so every open below comes while it
+    # is in flight (without the lock some would come after it, and need no read at all).
+    lock = psycopg2.connect(ctx.url)
+    try:
+        lock.cursor().execute("begin; lock table events in access exclusive mode")
+        fresh = raw_opens(s.port, path, 40)
+        behind = raw_opens(s.port, path, 40, {"Last-Event-ID": str(since)})
+        wait_for(lambda: metrics(s)["carnet_sse_waiting_opens"] == 80, "80 opens waiting")
+        assert metrics(s)["carnet_sse_hub_reads_total"] - m0["carnet_sse_hub_reads_total"] == 1
+    finally:
+        lock.rollback()
+        lock.close()
+    fresh = [RawStream(so) for so in fresh]
+    behind = [RawStream(so) for so in behind]
+    assert all(x.status == 200 for x in fresh + behind)
+    # Those behind get exactly what followed their id, from one read for all of them.
+    for x in behind:
+        got = [x.next()["data"]["visit"]["id"] for _ in range(2)]
+        assert got == old[1:], got
+    m1 = metrics(s)
+    assert m1["carnet_sse_hub_reads_total"] - m0["carnet_sse_hub_reads_total"] == 2, m1
+    assert m1["carnet_sse_open_checks_total"] == m0["carnet_sse_open_checks_total"]
+    assert m1['carnet_sse_clients{kind="board"}'] == 80
+    assert m1["carnet_sse_waiting_opens"] == 0
+    # Then all of them live, the fresh ones without the past.
+    v = join(s.port, ctx.paris, "Now")["visit_id"]
+    for x in fresh + behind:
+        assert x.next()["data"]["visit"]["id"] == v
+    for x in fresh + behind:
+        x.close()
+    s.stop()
+
+
+def test_up_to_date_client_reads_nothing(ctx):
+    s = ctx.start_carnetd()
+    path = "/api/stores/%d/board/events" % ctx.paris
+    keep = Stream(s.port, path)  # the store's hub knows where the topic stands
+    assert keep.status == 200
+    v = join(s.port, ctx.paris, "Known")["visit_id"]
+    last = keep.next()["id"]
+    assert int(last) == topic_max(ctx, ctx.paris)
+    m0 = metrics(s)
+    opened = [Stream(s.port, path, headers={"Last-Event-ID": last}) for _ in range(20)]
+    assert all(x.status == 200 for x in opened)
+    assert metrics(s)["carnet_sse_hub_reads_total"] == m0["carnet_sse_hub_reads_total"]
+    for x in opened:
+        x.expect_none(timeout=0.05)
+    # Nor does one without Last-Event-ID: it starts where the hub stands.
+    fresh = Stream(s.port, path)
+    assert metrics(s)["carnet_sse_hub_reads_total"] == m0["carnet_sse_hub_reads_total"]
+    # One behind costs one read, and gets exactly what it missed.
+    prev = ctx.sql1("select max(id) as m from events where topic = %s and id < %s",
+                    ("store:%d" % ctx.paris, int(last)))["m"]
+    back = Stream(s.port, path, headers={"Last-Event-ID": str(prev)})
+    ev = back.next()
+    assert ev["id"] == last and ev["data"]["visit"]["id"] == v, ev
+    assert metrics(s)["carnet_sse_hub_reads_total"] == m0["carnet_sse_hub_reads_total"] + 1
+    w = join(s.port, ctx.paris, "Everyone")["visit_id"]
+    for x in opened + [keep, fresh, back]:
+        assert x.next()["data"]["visit"]["id"] == w
+        x.expect_none(timeout=0.05)
+        x.close()
+    s.stop()
+
+
+def open_once(port, path, headers=None):
+    """An open expected to end by itself: (status, headers, body)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=HANG_GUARD_S)
+    conn.request("GET", path, headers=headers or {})
+    resp = conn.getresponse()
+    body = resp.read().decode()
+    hs = dict((k.lower(), v) for k, v in resp.getheaders())
+    conn.close()
+    return resp.status, hs, body
+
+
+def assert_retry(status, headers, body):
+    assert status == 200, (status, body)
+    assert headers["content-type"].startswith("text/event-stream"), headers
+    assert body.startswith("retry: ") and body.endswith("\n\n") and "data:" not in body, body
+    ms = int(body.split()[1])
+    assert 1000 <= ms < 5000, ms
+    return ms
+
+
+def test_saturated_pool_answers_retry_not_503(ctx):
+    line = join(ctx.server.port, ctx.paris, "Waiting Customer")
+    other = ctx.sql1("select id from stores where id <> %s order by id limit 1", (ctx.paris,))["id"]
+    # One connection, one query at a time, no queue: while it is taken, every query is refused.
+    s = ctx.start_carnetd(env={"CARNET_POOL_SIZE": "1", "CARNET_PIPELINE_DEPTH": "1",
+                               "CARNET_QUEUE_MAX": "0"})
+    lock = psycopg2.connect(ctx.url)
+    try:
+        lock.cursor().execute("begin; lock table events in access exclusive mode")
+        # The connection taken by this open's read, held by the lock (another open, or
+        # carnetd's own jobs, may have had it at that moment: then again).
+        for _ in range(20):
+            first = raw_opens(s.port, "/api/stores/%d/board/events" % ctx.paris, 1)
+            try:
+                wait_for(lambda: ctx.lock_waiters() >= 1, "a read held by the lock", timeout=1)
+                break
+            except AssertionError:
+                first[0].close()
+        m0 = metrics(s)
+        # A hub's first read refused, and a line link's check refused: 200 and a delay.
+        delays = set()
+        for _ in range(3):
+            delays.add(assert_retry(*open_once(s.port, "/api/stores/%d/board/events" % other)))
+        delays.add(assert_retry(*open_once(s.port, "/api/line/%s/events" % line["token"])))
+        assert len(delays) > 1, "no jitter: %r" % delays
+        assert metrics(s)["carnet_sse_refused_opens_total"] - \
+            m0["carnet_sse_refused_opens_total"] == 4
+    finally:
+        lock.rollback()
+        lock.close()
+    # The open that got the connection gets its stream once the read is through.
+    st = RawStream(first[0])
+    assert st.status == 200
+    v = join(ctx.server.port, ctx.paris, "Afterwards")["visit_id"]
+    assert st.next()["data"]["visit"]["id"] == v
+    st.close()
+    # And the refused ones come back to a stream once the pool has room.
+    back = Stream(s.port, "/api/line/%s/events" % line["token"])
+    assert back.status == 200
+    back.close()
+    s.stop()
+
+
+
+def test_live_js_reconnects_with_backoff(ctx):
+    """web/js/live.js's own reconnects (after a non-200 EventSource gives up on), with a fake
+    EventSource in Node.js: full-jitter back-off capped near 30 s, reset once a stream stays up,
+    resuming from the last event id."""
+    import os
+    import subprocess
+    from harness import ROOT
+    r = subprocess.run(["node", os.path.join(ROOT, "tests", "e2e", "live_backoff.mjs")],
+                       capture_output=True, text=True, timeout=HANG_GUARD_S)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "live.js back-off: ok" in r.stdout, r.stdout
+    # The resume parameter it uses is one carnetd reads.
+    st = Stream(ctx.server.port, "/api/stores/%d/board/events?last_event_id=x" % ctx.paris)
+    assert st.status == 400 and json.loads(st.body)["error"]["field"] == "last_event_id"
+
+
+def test_metrics_count_streams_by_kind(ctx):
+    s = ctx.start_carnetd()
+    c = login(ctx, s.port)
+    line = join(s.port, ctx.paris, "Counted")
+    opened = [Stream(s.port, "/api/stores/%d/events" % ctx.paris, cookie=c.cookie),
+              Stream(s.port, "/api/stores/%d/events" % ctx.paris, cookie=c.cookie),
+              Stream(s.port, "/api/stores/%d/board/events" % ctx.paris),
+              Stream(s.port, "/api/line/%s/events" % line["token"])]
+    assert all(x.status == 200 for x in opened)
+    m = metrics(s)
+    kinds = dict((k, m['carnet_sse_clients{kind="%s"}' % k])
+                 for k in ("staff", "board", "line", "repair", "repair_status"))
+    assert kinds == {"staff": 2, "board": 1, "line": 1, "repair": 0, "repair_status": 0}, kinds
+    # Only the line link needed a query of its own; the store's topic was read once.
+    assert m["carnet_sse_open_checks_total"] == 1, m
+    assert m["carnet_sse_hub_reads_total"] <= 2, m
+    for x in opened:
+        x.close()
+    wait_for(lambda: all(v == 0 for k, v in metrics(s).items()
+                         if k.startswith("carnet_sse_clients")), "streams counted out")
+    s.stop()
+
+
+def test_refused_hub_read_is_made_again_soon(ctx):
+    line = join(ctx.server.port, ctx.paris, "Holding The Connection")
+    s = ctx.start_carnetd(env={"CARNET_POOL_SIZE": "1", "CARNET_PIPELINE_DEPTH": "1",
+                               "CARNET_QUEUE_MAX": "0"})
+    for _ in range(20):  # carnetd's own jobs may hold the one connection at that moment
+        st = Stream(s.port, "/api/stores/%d/board/events" % ctx.paris)
+        if st.headers.get("transfer-encoding") == "chunked":
+            break
+        st.close()
+    assert st.status == 200 and st.headers.get("transfer-encoding") == "chunked"
+    lock = psycopg2.connect(ctx.url)
+    try:
+        # The one connection held by a line link's check, waiting on a lock of `visits`.
+        lock.cursor().execute("begin; lock table visits in access exclusive mode")
+        for _ in range(20):
+            held = raw_opens(s.port, "/api/line/%s/events" % line["token"], 1)
+            try:
+                wait_for(lambda: ctx.lock_waiters("floor_stream_open") >= 1, "a held check",
+                         timeout=1)
+                break
+            except AssertionError:
+                held[0].close()
+        # An event of the board's topic: the hub's read is refused (the pool is full).
+        ctx.sql("with e as (insert into events (store_id, topic, type, payload)"
+                " values (%s, %s, 'update', '{\"probe\": 1}') returning id, topic)"
+                " select pg_notify('carnet_events', json_build_object('id', id, 'topic', topic)::text)"
+                " from e", (ctx.paris, "store:%d" % ctx.paris))
+        wait_for(lambda: "cannot read events of store:%d" % ctx.paris in s.read_log(),
+                 "a refused hub read")
+    finally:
+        lock.rollback()
+        lock.close()
+    # Read again within moments, not at the next heartbeat (15 s).
+    assert st.next(timeout=5)["data"] == {"probe": 1}
+    held[0].close()
     st.close()
     s.stop()
