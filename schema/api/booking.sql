@@ -164,26 +164,28 @@ $$;
 create or replace function booking_nearest(p_store stores, p_service bigint, p_around timestamptz,
                                 p_exclude bigint)
 returns jsonb
-language sql stable set jit = off as $$
-    select coalesce(jsonb_agg(jsonb_build_object('starts_at', n.starts_at, 'ends_at', n.ends_at,
-                                                 'free', n.free)
-                              order by n.starts_at), '[]')
-    from (select g.starts_at, g.ends_at, f.n as free
-          from (select * from booking_grid(p_store.id, p_service,
-                                           (p_around at time zone p_store.timezone)::date,
-                                           (p_around at time zone p_store.timezone)::date) g
-                where g.starts_at > now()
-                order by abs(extract(epoch from g.starts_at - p_around)), g.starts_at
-                offset 0) g
-          cross join lateral (select count(*)::int as n
-                              from booking_free_staff(p_store.id,
-                                                      (select skill from services
-                                                       where id = p_service),
-                                                      g.starts_at, g.ends_at, g.blocked_until,
-                                                      p_exclude)) f
-          where f.n > 0
-          limit booking_nearest_count()) n
-$$;
+-- PL/pgSQL for its cached plan: planning this query anew at every 409 cost more than running it.
+language plpgsql stable set jit = off as $$
+declare
+    v_day date := (p_around at time zone p_store.timezone)::date;
+    v_skill text := (select skill from services where id = p_service);
+begin
+    return (
+        select coalesce(jsonb_agg(jsonb_build_object('starts_at', n.starts_at,
+                                                     'ends_at', n.ends_at, 'free', n.free)
+                                  order by n.starts_at), '[]')
+        from (select g.starts_at, g.ends_at, f.n as free
+              from (select * from booking_grid(p_store.id, p_service, v_day, v_day) g
+                    where g.starts_at > now()
+                    order by abs(extract(epoch from g.starts_at - p_around)), g.starts_at
+                    offset 0) g
+              cross join lateral (select count(*)::int as n
+                                  from booking_free_staff(p_store.id, v_skill, g.starts_at,
+                                                          g.ends_at, g.blocked_until,
+                                                          p_exclude)) f
+              where f.n > 0
+              limit booking_nearest_count()) n);
+end $$;
 
 -- The booking lock, per staff member and quarter of an hour (issue #16: not per store, so
 -- bookings of different people, or of one person at other times, never wait on each other).
