@@ -187,15 +187,17 @@ begin
               limit booking_nearest_count()) n);
 end $$;
 
--- The booking lock, per staff member and quarter of an hour (issue #16: not per store, so
--- bookings of different people, or of one person at other times, never wait on each other).
--- A booking holding [p_start, p_block) of p_staff takes every 15-minute cell of absolute time
--- that range touches: two bookings whose ranges overlap share a cell, whatever the store, its
--- time zone or its grid, so they pick staff one after the other instead of colliding in the
--- exclusion constraint (colliding inserts wait on each other and can deadlock). Cells in
--- ascending order, and candidates in ascending staff order (booking_claim), so two bookings
--- never wait on each other in a cycle. The person's own key is taken shared: a change to their
--- shifts takes it exclusively (booking_lock_staff) and so waits for bookings in flight.
+-- The booking lock, per staff member and half hour (issue #16: not per store, so bookings of
+-- different people, or of one person at other times, never wait on each other). A booking
+-- holding [p_start, p_block) of p_staff takes every 30-minute cell of absolute time that range
+-- touches: two bookings whose ranges overlap share a cell, whatever the store, its time zone or
+-- its grid, so they pick staff one after the other instead of colliding in the exclusion
+-- constraint (colliding inserts wait on each other and can deadlock). Half hours rather than
+-- the grid's quarters: the longest service and buffer (12 hours) then take 25 locks per person
+-- tried, not 49, from PostgreSQL's shared lock table. Cells in ascending order, and candidates
+-- in ascending staff order (booking_claim), so two bookings never wait on each other in a
+-- cycle. The person's own key is taken shared: a change to their shifts takes it exclusively
+-- (booking_lock_staff) and so waits for bookings in flight.
 create or replace function booking_lock_time(p_staff bigint, p_start timestamptz,
                                              p_block timestamptz)
 returns void language plpgsql as $$
@@ -203,8 +205,8 @@ declare
     c bigint;
 begin
     perform pg_advisory_xact_lock_shared(hashtextextended('carnet.booking.staff:' || p_staff, 0));
-    for c in select generate_series(floor(extract(epoch from p_start) / 900)::bigint,
-                                    ceil(extract(epoch from p_block) / 900)::bigint - 1) loop
+    for c in select generate_series(floor(extract(epoch from p_start) / 1800)::bigint,
+                                    ceil(extract(epoch from p_block) / 1800)::bigint - 1) loop
         perform pg_advisory_xact_lock(
             hashtextextended('carnet.booking.cell:' || p_staff || ':' || c, 0));
     end loop;

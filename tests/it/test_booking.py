@@ -554,7 +554,7 @@ def _in_thread(fn):
 
 
 def test_bookings_of_other_people_or_times_do_not_wait_on_a_booking_in_flight(ctx):
-    """The booking lock is per staff member and quarter hour: with one booking of technician A
+    """The booking lock is per staff member and half hour: with one booking of technician A
     held open in a transaction, a booking of specialist B in the same store, and one of A at
     another time, go through at once (a per-store lock held them); one of A's time waits for it
     and then finds the place taken."""
@@ -576,7 +576,7 @@ def test_bookings_of_other_people_or_times_do_not_wait_on_a_booking_in_flight(ct
         # Not waiting: a timeout here (the booking stuck behind the held one) fails the test.
         r = book(c, store, diag, ten, timeout=20)
         assert r.status == 201 and r.json["appointment"]["staff_id"] == tech_b, r
-        r = book(c, store, repair, paris_local(ctx, DAY, "10:30"), timeout=20)
+        r = book(c, store, repair, paris_local(ctx, DAY, "14:00"), timeout=20)
         assert r.status == 201 and r.json["appointment"]["staff_id"] == tech_a, r
         assert ctx.lock_waiters() == 0
         # A's 10:00 again: it waits for the held booking's lock, then sees it committed.
