@@ -260,6 +260,7 @@ begin
     return null;
 end $$;
 
+-- A lost race, however it was lost: 409 slot_taken with the nearest free slots of that day.
 create or replace function booking_slot_taken(st stores, p_service bigint, p_start timestamptz,
                                               p_exclude bigint, p_field text)
 returns void language plpgsql as $$
