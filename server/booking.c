@@ -2,9 +2,9 @@
  * booking: the HTTP side of appointments. Each handler checks what HTTP owns (path ids, the
  * link's format, a body) with the kit, then makes one call to a booking_* SQL function with the
  * body as received; SQL is the transaction and keeps the invariants (slot on the grid, staff on
- * shift, no double booking by exclusion constraint, one store lock per booking). The exception
- * is a customer's booking, whose contact and serial C still checks and normalises
- * (booking_input) because booking_create_do stores them as given.
+ * shift, no double booking by exclusion constraint, a booking lock per staff member and half
+ * hour, never per store). The exception is a customer's booking, whose contact and serial C
+ * still checks and normalises (booking_input) because booking_create_do stores them as given.
  *
  * Customer links: the manage link is minted and checked by link.c; PostgreSQL stores only its
  * hash. Idempotent booking (Idempotency-Key): SQL remembers the first reply per key; a success's

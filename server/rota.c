@@ -3,7 +3,7 @@
  * and the body as received, and makes one call to a rota_* SQL function: patterns are kept in
  * local wall-clock time and materialised into ordinary shifts there, so the booking code keeps
  * reading one table; and whether a booking relies on a shift is decided in the same
- * transaction, under the store's booking lock, as the change itself.
+ * transaction, under the person's booking lock (booking_lock_staff), as the change itself.
  */
 #include "rota.h"
 

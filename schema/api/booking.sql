@@ -156,34 +156,73 @@ as $$
     where g.starts_at > now() and f.n > 0
 $$;
 
--- Up to booking_nearest_count() free slots closest to p_around, for a 409 reply.
+-- Up to booking_nearest_count() free slots closest to p_around on its local day, for a 409
+-- reply. A loser of a race must hear at once (issue #16): the day's grid is ordered by distance
+-- first and staff are counted slot by slot only until enough are found, so a day with room costs
+-- a handful of slot checks, and a full day at most its own grid (never other days: the page
+-- asks for those, GET .../availability).
 create or replace function booking_nearest(p_store stores, p_service bigint, p_around timestamptz,
                                 p_exclude bigint)
 returns jsonb
+-- PL/pgSQL for its cached plan: planning this query anew at every 409 cost more than running it.
 language plpgsql stable set jit = off as $$
 declare
     v_day date := (p_around at time zone p_store.timezone)::date;
-    v jsonb;
+    v_skill text := (select skill from services where id = p_service);
 begin
-    -- The day before, of and after first (cheap, and where the nearest usually are); a week
-    -- ahead only when those are full.
-    for span in 1..2 loop
-        select coalesce(jsonb_agg(jsonb_build_object('starts_at', s.starts_at,
-                                                     'ends_at', s.ends_at, 'free', s.free)
-                                  order by s.starts_at), '[]')
-        into v
-        from (select * from booking_slots(p_store.id, p_service, v_day - 1,
-                                          v_day + case span when 1 then 1 else 7 end, p_exclude) x
-              order by abs(extract(epoch from x.starts_at - p_around)), x.starts_at
-              limit booking_nearest_count()) s;
-        exit when jsonb_array_length(v) >= booking_nearest_count();
-    end loop;
-    return v;
+    return (
+        select coalesce(jsonb_agg(jsonb_build_object('starts_at', n.starts_at,
+                                                     'ends_at', n.ends_at, 'free', n.free)
+                                  order by n.starts_at), '[]')
+        from (select g.starts_at, g.ends_at, f.n as free
+              from (select * from booking_grid(p_store.id, p_service, v_day, v_day) g
+                    where g.starts_at > now()
+                    order by abs(extract(epoch from g.starts_at - p_around)), g.starts_at
+                    offset 0) g
+              cross join lateral (select count(*)::int as n
+                                  from booking_free_staff(p_store.id, v_skill, g.starts_at,
+                                                          g.ends_at, g.blocked_until,
+                                                          p_exclude)) f
+              where f.n > 0
+              limit booking_nearest_count()) n);
 end $$;
 
+-- The booking lock, per staff member and half hour (issue #16: not per store, so bookings of
+-- different people, or of one person at other times, never wait on each other). A booking
+-- holding [p_start, p_block) of p_staff takes every 30-minute cell of absolute time that range
+-- touches: two bookings whose ranges overlap share a cell, whatever the store, its time zone or
+-- its grid, so they pick staff one after the other instead of colliding in the exclusion
+-- constraint (colliding inserts wait on each other and can deadlock). Half hours rather than
+-- the grid's quarters: the longest service and buffer (12 hours) then take 25 locks per person
+-- tried, not 49, from PostgreSQL's shared lock table. Cells in ascending order, and candidates
+-- in ascending staff order (booking_claim), so two bookings never wait on each other in a
+-- cycle. The person's own key is taken shared: a change to their shifts takes it exclusively
+-- (booking_lock_staff) and so waits for bookings in flight.
+create or replace function booking_lock_time(p_staff bigint, p_start timestamptz,
+                                             p_block timestamptz)
+returns void language plpgsql as $$
+declare
+    c bigint;
+begin
+    perform pg_advisory_xact_lock_shared(hashtextextended('carnet.booking.staff:' || p_staff, 0));
+    for c in select generate_series(floor(extract(epoch from p_start) / 1800)::bigint,
+                                    ceil(extract(epoch from p_block) / 1800)::bigint - 1) loop
+        perform pg_advisory_xact_lock(
+            hashtextextended('carnet.booking.cell:' || p_staff || ':' || c, 0));
+    end loop;
+end $$;
+
+-- The whole of a staff member's booking lock, for a change that removes or moves their shift
+-- time: it waits for their bookings in flight and holds off new ones until it commits, so a
+-- booking never rests on a shift removed beside it.
+create or replace function booking_lock_staff(p_staff bigint) returns void
+language sql as $$
+    select pg_advisory_xact_lock(hashtextextended('carnet.booking.staff:' || p_staff, 0))
+$$;
+
 -- Checks that p_start is a bookable slot start of service sv in store st (future, on the grid,
--- open), then takes the store's booking lock and returns a free staff member, or fails with 409
--- and the nearest free slots.
+-- open), then returns a free staff member holding their booking lock for the slot
+-- (booking_lock_time), or fails with 409 and the nearest free slots.
 create or replace function booking_claim(st stores, sv services, p_start timestamptz, p_exclude bigint,
                               p_field text)
 returns bigint
@@ -192,7 +231,7 @@ declare
     v_day date := (p_start at time zone st.timezone)::date;
     v_end timestamptz := p_start + make_interval(mins => sv.duration_min);
     v_block timestamptz := p_start + make_interval(mins => sv.duration_min + sv.buffer_min);
-    v_staff bigint;
+    v_cand bigint;
 begin
     if p_start <= now() then
         perform carnet_fail(422, 'in_past', p_field, 'that time has passed');
@@ -205,18 +244,29 @@ begin
         perform carnet_fail(422, 'outside_hours', p_field,
             'that is not a slot of this service within the opening hours');
     end if;
-    -- Fast refusal without the lock when the slot is visibly full (most losers of a race).
-    if exists (select 1 from booking_free_staff(st.id, sv.skill, p_start, v_end, v_block,
-                                                p_exclude)) then
-        perform pg_advisory_xact_lock(hashtext('carnet.booking'), st.id::int);
-        select f into v_staff
-        from booking_free_staff(st.id, sv.skill, p_start, v_end, v_block, p_exclude) f limit 1;
-    end if;
-    if v_staff is null then
-        perform carnet_fail_extra(409, 'slot_taken', p_field, 'that slot is no longer free',
-            jsonb_build_object('nearest', booking_nearest(st, sv.id, p_start, p_exclude)));
-    end if;
-    return v_staff;
+    -- The candidates as this statement sees them (none: the slot is visibly full, refused
+    -- without any lock, as most losers of a race are). Each is locked, then checked again by a
+    -- new statement, which sees what the booking we may have waited for committed.
+    for v_cand in select f from booking_free_staff(st.id, sv.skill, p_start, v_end, v_block,
+                                                    p_exclude) f loop
+        perform booking_lock_time(v_cand, p_start, v_block);
+        if exists (select 1 from booking_free_staff(st.id, sv.skill, p_start, v_end, v_block,
+                                                    p_exclude) f
+                   where f = v_cand) then
+            return v_cand;
+        end if;
+    end loop;
+    perform booking_slot_taken(st, sv.id, p_start, p_exclude, p_field);
+    return null;
+end $$;
+
+-- A lost race, however it was lost: 409 slot_taken with the nearest free slots of that day.
+create or replace function booking_slot_taken(st stores, p_service bigint, p_start timestamptz,
+                                              p_exclude bigint, p_field text)
+returns void language plpgsql as $$
+begin
+    perform carnet_fail_extra(409, 'slot_taken', p_field, 'that slot is no longer free',
+        jsonb_build_object('nearest', booking_nearest(st, p_service, p_start, p_exclude)));
 end $$;
 
 -- A confirmation code: 6 characters from an alphabet without look-alikes (no 0/O, 1/I/L),
@@ -546,6 +596,9 @@ begin
         exception when unique_violation then
             -- Only the code can collide (31^6 codes): draw another one.
             continue;
+        when exclusion_violation then
+            -- An insert that takes no booking lock got there first (the standby job's offer).
+            perform booking_slot_taken(st, sv.id, v_start, null, 'starts_at');
         end;
     end loop;
     insert into appointment_tokens (token_hash, appointment_id, purpose, expires_at)
@@ -1000,8 +1053,8 @@ begin
     if not found then
         perform carnet_fail(404, 'not_found', 'id', 'no such shift in this store');
     end if;
-    -- Bookings of this person take the store's booking lock first; so do we.
-    perform pg_advisory_xact_lock(hashtext('carnet.booking'), st.id::int);
+    -- Waits for this person's bookings in flight, and holds off new ones (booking_lock_time).
+    perform booking_lock_staff(sh.staff_id);
     select count(*) into n from appointments
     where staff_id = sh.staff_id and status in ('booked', 'checked_in', 'in_service')
       and tstzrange(starts_at, ends_at) && tstzrange(sh.starts_at, sh.ends_at);

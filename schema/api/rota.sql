@@ -210,7 +210,7 @@ begin
     else
         v_until := booking_parse_date(p_body ->> 'until', 'until');
     end if;
-    perform pg_advisory_xact_lock(hashtext('carnet.booking'), st.id::int);
+    perform booking_lock_staff(p.staff_id);
     -- Past occurrences are what happened: they stay whatever the new end.
     select count(*) into kept from shifts sh
     where sh.pattern_id = p.id and sh.pattern_day > v_until and sh.starts_at > now()
@@ -260,7 +260,7 @@ begin
         perform carnet_fail(404, 'not_found', 'id', 'no such shift in this store');
     end if;
     select * into v_start, v_end from booking_parse_shift(p_body);
-    perform pg_advisory_xact_lock(hashtext('carnet.booking'), st.id::int);
+    perform booking_lock_staff(sh.staff_id);
     n := rota_relying(sh.staff_id, sh.starts_at, sh.ends_at, v_start, v_end);
     if n > 0 then
         perform carnet_fail_extra(409, 'has_appointments', 'starts_at',

@@ -160,4 +160,21 @@ select pg_temp.try(format('select booking_delete_shift(%s, %s, %s, %L)', :manage
 select pg_temp.try(format('select booking_set_hours(%s, %s, %L, %L)', :manager, :paris,
     '{"hours": [{"weekday": 8, "opens": "10:00", "closes": "12:00"}]}', 'r'));
 
+-- The booking lock (booking_lock_time): the person's key shared, then one key per half hour of
+-- absolute time the booking holds: 10:00 to 11:15 touches three. A shift change takes the
+-- person's key exclusively (booking_lock_staff): four exclusive locks and one shared in all.
+-- (Person 999999 holds no other lock here.)
+select booking_lock_time(999999, '2030-06-03 10:00+00', '2030-06-03 11:15+00');
+select booking_lock_staff(999999);
+select l.mode, count(*) as locks
+from pg_locks l
+join (select hashtextextended('carnet.booking.staff:999999', 0) as k
+      union all
+      select hashtextextended('carnet.booking.cell:999999:' || c, 0)
+      from generate_series(extract(epoch from timestamptz '2030-06-03 00:00+00')::bigint / 1800,
+                           extract(epoch from timestamptz '2030-06-04 00:00+00')::bigint / 1800) c) x
+  on x.k = ((l.classid::bigint << 32) | l.objid::bigint)
+where l.locktype = 'advisory' and l.pid = pg_backend_pid()
+group by l.mode order by l.mode;
+
 rollback;

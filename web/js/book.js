@@ -208,6 +208,10 @@ async function submit(e) {
   } catch (err) {
     if (err instanceof ApiError && err.code === 'slot_taken' && err.detail.nearest && err.detail.nearest.length) {
       offerNearest(err.detail.nearest);
+    } else if (err instanceof ApiError && err.code === 'slot_taken') {
+      // That day is full (a 409 offers free times of its own day only): the calendar afresh.
+      await pickService(state.service);
+      announce(errorText(err), 'error');
     } else if (err instanceof ApiError && err.field === 'starts_at') {
       announce(errorText(err), 'error');
       show('step-when');
