@@ -61,7 +61,7 @@ static const struct opt options[] = {
      "PostgreSQL connections in the pool"},
     {"avail-cache", "CARNET_AVAIL_CACHE", OPT_INT, OFF(avail_cache_mb), "16", 0, 4096,
      "megabytes of month-view days cached (kept right by LISTEN carnet_avail; 0: off)"},
-    {"queue-max", "CARNET_QUEUE_MAX", OPT_INT, OFF(queue_max), "512", 0, 1000000,
+    {"queue-max", "CARNET_QUEUE_MAX", OPT_INT, OFF(queue_max), "4096", 0, 1000000,
      "queries that may wait for a free connection before 503"},
     {"queue-timeout-ms", "CARNET_QUEUE_TIMEOUT_MS", OPT_INT, OFF(queue_timeout_ms), "2000", 1,
      600000, "longest wait for a free connection before 503"},

@@ -484,12 +484,9 @@ def test_a_thousand_racers_on_one_slot_get_one_201_and_fast_409s(ctx):
     the queue faster than it fills."""
     store, service, _ = make_store(ctx, "race-1000", 1, [DAY])
     start = paris_local(ctx, DAY, "15:00")
-    # The default --queue-max (512) is too small for 1,000 requests arriving within a few
-    # milliseconds: every one of them queues before the first query ends. Pool and queue
-    # timeout stay the defaults. --reuse-port for its listen backlog of 1,024: libevent's own
-    # listener has 128, and 1,000 connections at once overflow it (a slow build, under ASan,
-    # then sees SYN-cookie connections reset).
-    server = ctx.start_carnetd(args=["--queue-max", "2000", "--reuse-port"])
+    # Every option at its default: the queue (4,096) holds 1,000 requests that all arrive before
+    # the first query ends, and the listen backlog (4,096) holds their connections.
+    server = ctx.start_carnetd()
     results = _race(ctx, [(store, service, start)] * 1000, ports=[server.port])
     statuses = [r.status for r in results]
     assert statuses.count(201) == 1, {s: statuses.count(s) for s in set(statuses)}
