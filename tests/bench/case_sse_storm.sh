@@ -12,7 +12,10 @@ storm_port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127
 build/carnetd --skip-migrate --no-jobs --database-url "$app_url" --listen "127.0.0.1:$storm_port" \
     --log-level error 2> "$work/storm_carnetd.log" &
 storm_pid=$!
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$storm_port/healthz" >/dev/null && break; sleep 0.1; done
+# its start-up (link stock, sealing pass) may take a while on a busy machine
+for _ in $(seq 600); do curl -sf "http://127.0.0.1:$storm_port/healthz" >/dev/null && break; sleep 0.1; done
+curl -sf "http://127.0.0.1:$storm_port/healthz" >/dev/null ||
+    { echo "bench: the storm's carnetd is not up after 60 s:" >&2; tail -5 "$work/storm_carnetd.log" >&2; }
 sleep 1 # RSS settles after start-up
 build/bench/loadgen storm "$storm_port" "$storm_n" "$storm_stores" "$storm_pid" \
     > "$work/storm_out.txt" 2> "$work/storm_err.txt" || cat "$work/storm_err.txt" >&2
