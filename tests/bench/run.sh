@@ -135,8 +135,9 @@ for name in order:
         nums.append(first_number(m))
         verdicts.append(v)
     spread = "-"
-    if len(nums) > 1 and all(n is not None for n in nums) and max(abs(n) for n in nums) > 0:
-        spread = "%.0f %%" % (100 * (max(nums) - min(nums)) / max(abs(n) for n in nums))
+    if len(nums) > 1 and all(n is not None for n in nums):
+        top = max(abs(n) for n in nums)
+        spread = "%.0f %%" % (100 * (max(nums) - min(nums)) / top) if top else "0 %"
     ok = all(v == "met" for v in verdicts)
     missed += not ok
     print("| %s | %s | %s | %s | %s |" % (name, r["goal"], " | ".join(cells), spread,
