@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2086 # $cpids is a list of pids, split on purpose
 # Sourced by run.sh: the chain day (issue #16 point 9). 200 stores (fill_chain.sql); 1,000 staff
 # tablets and 200 boards on SSE; 2,000 customers join a line and follow it on SSE; then for
 # BENCH_CHAIN_SECONDS (120) 20 bookings/s, 2 check-ins/s, 2 calls/s and 1 diagnosis/s spread
