@@ -25,7 +25,7 @@ sed 's/^/  /' "$work/storm_out.txt"
 sk() { sed -n "s/.*[ ^]\?$1=\(-\?[0-9.]*\).*/\1/p" "$work/storm_out.txt" | head -1; }
 opened=$(sk opened); non200=$(sk non200); other=$(sk failed_other)
 p99=$(sk event_p99_all_ms); reached=$(sk event_reached); per=$(sk rss_per_client_b)
-echo "goal|SSE storm: streams|all $storm_n get their stream|$opened of $storm_n ($non200 non-200, $other failed otherwise)|$([ "${opened:-0}" -ge "$storm_n" ] && echo met || echo MISSED)"
+echo "goal|SSE storm: streams|all $storm_n get their stream|$opened of $storm_n ($non200 non-200 of which $(sk status_503) × 503, $(sk status_200_silent) × 200 without a byte, $other failed otherwise)|$([ "${opened:-0}" -ge "$storm_n" ] && echo met || echo MISSED)"
 if [ "${p99#-}" != "$p99" ]; then
     echo "goal|SSE storm: one event to 99 %|< 500 ms|not reached: $reached of $storm_n got it (last after ${p99#-} ms)|MISSED"
 else

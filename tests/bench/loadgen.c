@@ -52,7 +52,7 @@ struct stats {
 static struct event_base *base;
 static struct sockaddr_in addr;
 static struct stats st[K_N];
-static long sse_events, sse_open;
+static long sse_events, sse_open, sse_503;
 static int outstanding; /* one-shot requests in flight */
 static double trigger_at;
 static bool counting_after_trigger;
@@ -195,6 +195,7 @@ static void on_read(struct bufferevent *bev, void *arg)
         st[c->kind].status_count[c->status / 100 % 6]++;
         if (c->status != 200) {
             st[c->kind].failed++;
+            sse_503 += c->status == 503;
             stream_close(c);
             return;
         }
@@ -683,6 +684,10 @@ static int storm(long n, const char *store_list, const char *pids)
            s->failed -
                (s->status_count[1] + s->status_count[3] + s->status_count[4] + s->status_count[5]),
            open_s, (qsort(s->lat, s->n, sizeof(double), cmp_double), pct(s->lat, s->n, 0.99)));
+    long silent = 0;
+    for (long i = 0; i < n; i++)
+        silent += storm_conns[i]->status == 200 && !storm_conns[i]->got_body;
+    printf("status_503=%ld status_200_silent=%ld\n", sse_503, silent);
     printf("open_idle=%ld rss_before_kb=%ld rss_idle_kb=%ld rss_per_client_b=%.0f\n", open_now,
            rss0, rss1, open_now ? (rss1 - rss0) * 1024.0 / open_now : 0);
     printf("event_reached=%ld event_p99_all_ms=%s%.0f event_max_ms=%.0f join_errors=%ld\n", got,
