@@ -172,8 +172,14 @@ fuzz-smoke:
 	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=60
 
 bench: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all build/bench/loadgen
 	@tests/bench/run.sh
+
+# The benchmark's load generator (libevent only: thousands of streams in one loop).
+build/bench/loadgen: tests/bench/loadgen.c
+	@mkdir -p build/bench
+	@echo "  CC      $<"
+	@$(CC) $(filter-out -Iinclude -Ibuild/gen,$(CFLAGS)) -o $@ $< $(shell pkg-config --libs libevent)
 
 format:
 	clang-format -i server/*.c include/*.h tests/unit/*.c tests/fuzz/*.c tests/fuzz/*.h
