@@ -136,6 +136,22 @@ void api_reply_sql_error(struct req *r, const char *sqlstate, const char *primar
  */
 void api_offload(struct req *r, enum worker_kind kind, worker_fn work, void (*done)(struct req *r));
 
+/*
+ * Idempotency-Key, one rule for every write that takes one: 1 to API_IDEM_KEY_MAX visible ASCII
+ * characters. api_idempotency reads it for a write whose SQL keeps the first answer per key
+ * (schema/api/idempotency.sql): 0 when the request has none (both outputs ""); 1 with
+ * `key_hash` a keyed hash (seal.h, the data key) of `label`, `scope` and the key, and
+ * `fingerprint` a keyed hash of the request under that key (method, path, and the JSON body
+ * with its keys sorted, so the same request sent again matches however its client orders
+ * members); -1 after replying: 400 invalid for a malformed key, or out of memory. The database
+ * sees neither the key nor the body in clear, and cannot test guesses against the hashes.
+ */
+#define API_IDEM_KEY_MAX 255
+#define API_IDEM_HASH_HEX 64
+bool api_idem_key_ok(const char *key);
+int api_idempotency(struct req *r, const char *label, const char *scope,
+                    char key_hash[API_IDEM_HASH_HEX + 1], char fingerprint[API_IDEM_HASH_HEX + 1]);
+
 /* Maps a SQLSTATE to an HTTP status: CAnnn is nnn; exposed for unit tests. */
 int api_status_for_sqlstate(const char *sqlstate);
 

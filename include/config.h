@@ -34,6 +34,7 @@ struct config {
     int max_header_bytes;
     int http_timeout_s;
     int shutdown_timeout_s;
+    int drain_delay_ms;
     int workers;         /* CPU threads: password hashing, chain verification */
     int send_workers;    /* I/O threads: mail and SMS delivery (blocking calls) */
     int webhook_workers; /* webhook sends, and as many for URL resolution */

@@ -348,8 +348,12 @@ int api_status_for_sqlstate(const char *s)
         return 422;
     if (strncmp(s, "22", 2) == 0)
         return 400; /* data exceptions: a value that does not parse */
+    /* Failover answers too: a backend ended by a crash of another (57P02), a commit whose
+     * outcome the server cannot tell (40003), a write reaching a node that is now a standby
+     * (25006). Nothing was committed by this call: the client may try again. */
     if (strcmp(s, "57014") == 0 || strcmp(s, "40001") == 0 || strcmp(s, "40P01") == 0 ||
-        strncmp(s, "08", 2) == 0 || strcmp(s, "57P01") == 0 || strcmp(s, "57P03") == 0)
+        strcmp(s, "40003") == 0 || strncmp(s, "08", 2) == 0 || strcmp(s, "57P01") == 0 ||
+        strcmp(s, "57P02") == 0 || strcmp(s, "57P03") == 0 || strcmp(s, "25006") == 0)
         return 503; /* timeout, serialization, lost connection, shutting down: try again */
     return 500;
 }
@@ -367,6 +371,69 @@ static const char *code_for_sqlstate(const char *s, int status)
     if (status == 503)
         return "retry";
     return "internal";
+}
+
+_Static_assert(API_IDEM_HASH_HEX == SEAL_BLIND_HEX, "an idempotency hash is a seal_keyed hash");
+
+bool api_idem_key_ok(const char *key)
+{
+    size_t n = strlen(key);
+    if (n == 0 || n > API_IDEM_KEY_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!isgraph((unsigned char)key[i]))
+            return false;
+    return true;
+}
+
+static void wipe_free(char *s)
+{
+    if (s) {
+        sodium_memzero(s, strlen(s));
+        free(s);
+    }
+}
+
+int api_idempotency(struct req *r, const char *label, const char *scope,
+                    char key_hash[API_IDEM_HASH_HEX + 1], char fingerprint[API_IDEM_HASH_HEX + 1])
+{
+    const char *key = http_header(r, "Idempotency-Key");
+    char *material = NULL, *body = NULL;
+    int rc = -1;
+
+    key_hash[0] = fingerprint[0] = '\0';
+    if (!key)
+        return 0;
+    if (!api_idem_key_ok(key)) {
+        http_reply_error(r, 400, "invalid", "Idempotency-Key",
+                         "an Idempotency-Key is 1 to %d visible characters", API_IDEM_KEY_MAX);
+        return -1;
+    }
+    if (asprintf(&material, "%s:%s", scope, key) < 0) {
+        material = NULL;
+        goto out;
+    }
+    if (seal_keyed(label, material, key_hash) < 0)
+        goto out;
+    wipe_free(material);
+    material = NULL;
+    /* The body holds personal data in clear: it only goes into the keyed hash, then is wiped. */
+    body = r->json ? json_dumps(r->json, JSON_COMPACT | JSON_SORT_KEYS) : strdup("{}");
+    if (!body || asprintf(&material, "%s\n%s %s\n%s", key_hash, r->method, r->path, body) < 0) {
+        material = NULL;
+        goto out;
+    }
+    if (seal_keyed("carnet-idempotency-request", material, fingerprint) < 0)
+        goto out;
+    rc = 1;
+out:
+    wipe_free(material);
+    wipe_free(body);
+    if (rc < 0) {
+        key_hash[0] = fingerprint[0] = '\0';
+        http_reply_oom(r);
+    }
+    return rc;
 }
 
 void api_reply_db_error(struct req *r, const struct db_result *res)

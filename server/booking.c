@@ -43,7 +43,6 @@
 #define SERIAL_MAX 32
 #define IMEI_DIGITS 15
 #define PROBLEM_MAX_CHARS 2000
-#define IDEM_KEY_MAX 255
 
 static struct sql_stmt q_stores = SQL_STMT("booking_stores", "select booking_list_stores()", 0);
 static struct sql_stmt q_store = SQL_STMT("booking_store", "select booking_store_detail($1)", 1);
@@ -463,18 +462,6 @@ out:
     return text;
 }
 
-/* An Idempotency-Key is 1 to IDEM_KEY_MAX visible ASCII characters. */
-static bool idem_key_ok(const char *key)
-{
-    size_t n = strlen(key);
-    if (n == 0 || n > IDEM_KEY_MAX)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!isgraph((unsigned char)key[i]))
-            return false;
-    return true;
-}
-
 void booking_create(struct req *r)
 {
     const char *store = api_path_id(r, "store");
@@ -488,9 +475,9 @@ void booking_create(struct req *r)
 
     if (!store || !api_need_body(r))
         return;
-    if (key && !idem_key_ok(key)) {
+    if (key && !api_idem_key_ok(key)) {
         http_reply_error(r, 400, "invalid", "Idempotency-Key",
-                         "an Idempotency-Key is 1 to %d visible characters", IDEM_KEY_MAX);
+                         "an Idempotency-Key is 1 to %d visible characters", API_IDEM_KEY_MAX);
         return;
     }
     if (!(in = booking_input(r)))

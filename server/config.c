@@ -73,6 +73,9 @@ static const struct opt options[] = {
      "seconds a client may take to send a request or read a reply"},
     {"shutdown-timeout", "CARNET_SHUTDOWN_TIMEOUT", OPT_INT, OFF(shutdown_timeout_s), "10", 0, 3600,
      "seconds in-flight requests get to finish after SIGTERM"},
+    {"drain-delay-ms", "CARNET_DRAIN_DELAY_MS", OPT_INT, OFF(drain_delay_ms), "2000", 0, 600000,
+     "after SIGTERM, milliseconds /readyz answers 503 while requests are still served, before "
+     "the listener closes"},
     {"workers", "CARNET_WORKERS", OPT_INT, OFF(workers), "2", 1, 64,
      "threads for slow CPU work (password hashing, chain verification)"},
     {"send-workers", "CARNET_SEND_WORKERS", OPT_INT, OFF(send_workers), "4", 1, 64,

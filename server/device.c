@@ -47,8 +47,8 @@ static struct sql_stmt q_record =
 static struct sql_stmt q_put = SQL_STMT("device_put", "select device_put($1, $2, $3, $4)", 4);
 static struct sql_stmt q_owner =
     SQL_STMT("device_owner_add", "select device_owner_add($1, $2, $3, $4)", 4);
-static struct sql_stmt q_diag =
-    SQL_STMT("device_diagnostic_add", "select device_diagnostic_add($1, $2, $3, $4)", 4);
+static struct sql_stmt q_diag = SQL_STMT(
+    "device_diagnostic_add_keyed", "select device_diagnostic_add_keyed($1, $2, $3, $4, $5, $6)", 6);
 static struct sql_stmt q_import =
     SQL_STMT("device_diagnostic_import", "select device_diagnostic_import($1, $2, $3, $4)", 4);
 static struct sql_stmt q_trends =
@@ -333,7 +333,15 @@ void device_diagnostic_add(struct req *r)
         http_reply_error(r, 422, "invalid", "results", "results: a list of test results");
         return;
     }
-    call_with_body(r, &q_diag, serial, 201);
+    /* With an Idempotency-Key (scoped to the actor) a retry answers the first session. */
+    char key_hash[API_IDEM_HASH_HEX + 1], fingerprint[API_IDEM_HASH_HEX + 1];
+    int k =
+        api_idempotency(r, "carnet-idempotency-diagnostic", r->who.staff_id, key_hash, fingerprint);
+    if (k < 0)
+        return;
+    const char *params[6] = {r->who.staff_id,       serial, api_body(r), r->id, k ? key_hash : NULL,
+                             k ? fingerprint : NULL};
+    api_send(r, &q_diag, params, 201);
 }
 
 void device_diagnostic_import(struct req *r)

@@ -26,7 +26,7 @@
 static bool is_api_path(const char *p)
 {
     return strncmp(p, "/api/", 5) == 0 || strcmp(p, "/api") == 0 || strcmp(p, "/healthz") == 0 ||
-           strcmp(p, "/metrics") == 0;
+           strcmp(p, "/livez") == 0 || strcmp(p, "/readyz") == 0 || strcmp(p, "/metrics") == 0;
 }
 
 static bool has_body_method(const char *m)

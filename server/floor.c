@@ -45,7 +45,8 @@
 #define FLOOR_STANDBY_PHONE_MAX 15
 
 static struct sql_stmt q_join =
-    SQL_STMT("floor_join_line", "select floor_join_line($1::bigint, $2::jsonb, $3)", 3);
+    SQL_STMT("floor_join_line_keyed",
+             "select floor_join_line_keyed($1::bigint, $2::jsonb, $3, $4, $5, $6)", 6);
 static struct sql_stmt q_line_status =
     SQL_STMT("floor_line_status", "select floor_line_status($1)", 1);
 static struct sql_stmt q_line_leave =
@@ -68,8 +69,9 @@ static struct sql_stmt q_transfer =
     SQL_STMT("floor_visit_transfer",
              "select floor_visit_transfer($1::bigint, $2::bigint, $3::jsonb, $4)", 4);
 static struct sql_stmt q_board = SQL_STMT("floor_board", "select floor_board($1::bigint)", 1);
-static struct sql_stmt q_checkin =
-    SQL_STMT("floor_checkin", "select floor_checkin($1::bigint, $2::bigint, $3::jsonb, $4, $5)", 5);
+static struct sql_stmt q_checkin = SQL_STMT(
+    "floor_checkin_keyed",
+    "select floor_checkin_keyed($1::bigint, $2::bigint, $3::jsonb, $4, $5, $6, $7, $8)", 8);
 static struct sql_stmt q_self_checkin =
     SQL_STMT("floor_self_checkin", "select floor_self_checkin($1, $2)", 2);
 static struct sql_stmt q_standby_join =
@@ -105,6 +107,10 @@ struct linked {
     struct link link;
     int status;
     const char *key; /* the reply member that carries the token */
+    /* With an Idempotency-Key SQL keeps the token (sealed) in the answer it stores, so a retry
+     * gets the first try's link back: the reply carries SQL's, opened. */
+    bool keyed;
+    char key_hash[API_IDEM_HASH_HEX + 1], fingerprint[API_IDEM_HASH_HEX + 1];
 };
 
 static void linked_free(void *p)
@@ -144,8 +150,10 @@ static void on_linked(struct req *r, const struct db_result *res)
         http_reply_error(r, 500, "internal", NULL, "unexpected database answer");
         return;
     }
-    /* The private link: shown once, stored only as a hash. */
-    if (json_object_set_new(out, j->key, json_string(j->link.token)) < 0) {
+    /* The private link: shown once, stored only as a hash (and, with an Idempotency-Key,
+     * sealed in the stored answer, which carries it here). */
+    if (!(j->keyed && json_is_string(json_object_get(out, j->key))) &&
+        json_object_set_new(out, j->key, json_string(j->link.token)) < 0) {
         json_decref(out);
         http_reply_oom(r);
         return;
@@ -162,6 +170,46 @@ static void join_call(struct req *r, const char *store, struct sql_stmt *stmt, c
         const char *params[3] = {store, body, j->link.hash};
         api_call(r, stmt, params, on_linked);
     }
+    free(body);
+}
+
+/* The sealed token of `j`'s link for an idempotent call's stored answer: NULL without a key,
+ * or (out of memory) after replying with *failed set. */
+static char *keyed_token(struct req *r, const struct linked *j, bool *failed)
+{
+    char *marker = NULL;
+
+    *failed = false;
+    if (j->keyed && !(marker = seal_pd(j->link.token))) {
+        http_reply_oom(r);
+        *failed = true;
+    }
+    return marker;
+}
+
+/* The walk-in join, with its Idempotency-Key (scoped to the store: a walk-in has no account)
+ * when it has one. Takes `body` like join_call. */
+static void join_line_call(struct req *r, const char *store, char *body)
+{
+    struct linked *j = body ? linked_new(r, 201, "token") : NULL;
+    char *marker = NULL;
+    bool failed;
+    int k;
+
+    if (!j)
+        goto out;
+    if ((k = api_idempotency(r, "carnet-idempotency-line", store, j->key_hash, j->fingerprint)) < 0)
+        goto out;
+    j->keyed = k == 1;
+    marker = keyed_token(r, j, &failed);
+    if (failed)
+        goto out;
+    const char *params[6] = {
+        store, body, j->link.hash, j->keyed ? j->key_hash : NULL, j->keyed ? j->fingerprint : NULL,
+        marker};
+    api_call(r, &q_join, params, on_linked);
+out:
+    free(marker);
     free(body);
 }
 
@@ -329,7 +377,7 @@ void floor_join_line(struct req *r)
                          FLOOR_PARTY_MAX);
         return;
     }
-    join_call(r, store, &q_join, line_body(r, name, contact, problem));
+    join_line_call(r, store, line_body(r, name, contact, problem));
 }
 
 /* A customer's read or move through the link of the path. */
@@ -515,9 +563,34 @@ void floor_checkin(struct req *r)
             return;
     }
     if ((j = linked_new(r, 200, "token")) != NULL) {
-        const char *params[5] = {r->who.staff_id, store, swapped ? swapped : api_body(r),
-                                 j->link.hash, r->id};
-        api_call(r, &q_checkin, params, on_linked);
+        char *scope = NULL, *marker = NULL;
+        bool failed = false;
+        int k = -1;
+        /* Scoped to the actor and the store: another desk's key never replays this answer. */
+        if (asprintf(&scope, "%s:%s", r->who.staff_id, store) < 0) {
+            scope = NULL;
+            http_reply_oom(r);
+        } else {
+            k = api_idempotency(r, "carnet-idempotency-checkin", scope, j->key_hash,
+                                j->fingerprint);
+        }
+        if (k >= 0) {
+            j->keyed = k == 1;
+            marker = keyed_token(r, j, &failed);
+        }
+        if (k >= 0 && !failed) {
+            const char *params[8] = {r->who.staff_id,
+                                     store,
+                                     swapped ? swapped : api_body(r),
+                                     j->link.hash,
+                                     r->id,
+                                     j->keyed ? j->key_hash : NULL,
+                                     j->keyed ? j->fingerprint : NULL,
+                                     marker};
+            api_call(r, &q_checkin, params, on_linked);
+        }
+        free(marker);
+        free(scope);
     }
     free(swapped);
 }

@@ -13,7 +13,6 @@
  */
 #include "handover.h"
 
-#include <ctype.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,8 +21,6 @@
 #include "http.h"
 #include "link.h"
 #include "seal.h"
-
-#define HANDOVER_KEY_MAX 255
 
 static struct sql_stmt q_words =
     SQL_STMT("floor_handover_words", "select floor_handover_words($1::bigint, $2::bigint)", 2);
@@ -46,18 +43,6 @@ static void handover_free(void *p)
     struct handover *h = p;
     link_wipe(&h->link);
     free(h);
-}
-
-/* An Idempotency-Key is 1 to HANDOVER_KEY_MAX visible ASCII characters. */
-static bool key_ok(const char *key)
-{
-    size_t n = strlen(key);
-    if (n == 0 || n > HANDOVER_KEY_MAX)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!isgraph((unsigned char)key[i]))
-            return false;
-    return true;
 }
 
 /* The visit's words came back (opened): the hand-over itself. */
@@ -96,9 +81,9 @@ void handover_visit(struct req *r)
 
     if (!id)
         return;
-    if (key && !key_ok(key)) {
+    if (key && !api_idem_key_ok(key)) {
         http_reply_error(r, 400, "invalid", "Idempotency-Key",
-                         "an Idempotency-Key is 1 to %d visible characters", HANDOVER_KEY_MAX);
+                         "an Idempotency-Key is 1 to %d visible characters", API_IDEM_KEY_MAX);
         return;
     }
     if (!(h = calloc(1, sizeof(*h)))) {

@@ -2,8 +2,10 @@
  * main: start-up, signals and shutdown of carnetd.
  *
  * Order matters: configuration (fatal if bad), migrations (blocking, before serving), then the
- * loop's modules. SIGTERM/SIGINT stop accepting, let requests in flight finish within the
- * shutdown timeout, then leave the loop; a second signal exits at once.
+ * loop's modules. SIGTERM/SIGINT first fail readiness (/readyz 503) and keep serving for
+ * --drain-delay-ms, so a balancer that probes /readyz stops sending before the listener closes;
+ * then they stop accepting, let requests in flight finish within the shutdown timeout, and leave
+ * the loop. A second signal exits at once, in the delay too.
  */
 #include <event2/event.h>
 #include <signal.h>
@@ -27,6 +29,7 @@
 #include "outbox.h"
 #include "pglisten.h"
 #include "pgconn.h"
+#include "ready.h"
 #include "router.h"
 #include "sse.h"
 #include "static.h"
@@ -39,7 +42,8 @@
 #endif
 
 static struct event_base *base;
-static int signals_seen;
+static int signals_seen, signal_first;
+static struct event *drain_timer;
 
 /* For operators creating the first account by hand: the hash never leaves this terminal. */
 static int hash_password_stdin(void)
@@ -64,15 +68,12 @@ static void on_drained(void)
     event_base_loopexit(base, NULL);
 }
 
-static void on_signal(evutil_socket_t sig, short what, void *arg)
+/* After the drain delay: stop accepting, and drain what is in flight. */
+static void stop_serving(evutil_socket_t fd, short what, void *arg)
 {
+    (void)fd;
     (void)what;
     (void)arg;
-    if (++signals_seen > 1) {
-        log_warning("second signal: exiting now");
-        event_base_loopbreak(base);
-        return;
-    }
     int inflight = http_inflight();
     jobs_stop();
     sse_shutdown();
@@ -81,7 +82,30 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     webhook_stop();
     http_shutdown(config.shutdown_timeout_s, on_drained);
     /* Said once the listening socket is closed, so whoever reads it may rely on it. */
-    log_info("signal %d: shutting down (in flight: %d)", (int)sig, inflight);
+    log_info("signal %d: shutting down (in flight: %d)", signal_first, inflight);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    struct timeval tv = {config.drain_delay_ms / 1000, (config.drain_delay_ms % 1000) * 1000};
+    (void)what;
+    (void)arg;
+    if (++signals_seen > 1) {
+        log_warning("second signal: exiting now");
+        event_base_loopbreak(base);
+        return;
+    }
+    signal_first = (int)sig;
+    ready_drain();
+    if (config.drain_delay_ms == 0) {
+        stop_serving(-1, 0, NULL);
+        return;
+    }
+    log_info("signal %d: not ready; still serving for %d ms, then the listener closes", (int)sig,
+             config.drain_delay_ms);
+    drain_timer = evtimer_new(base, stop_serving, NULL);
+    if (!drain_timer || evtimer_add(drain_timer, &tv) < 0)
+        stop_serving(-1, 0, NULL);
 }
 
 int main(int argc, char **argv)
@@ -222,6 +246,7 @@ int main(int argc, char **argv)
     dbc.pipeline_depth = config.pipeline_depth;
     if (auth_init() < 0 || metrics_init(nroutes) < 0 || db_init(base, &dbc) < 0 ||
         sse_init(base) < 0 || pglisten_start(base, config.database_url) < 0 ||
+        ready_init(base, config.database_url) < 0 ||
         worker_init(base, config.workers, config.send_workers, config.webhook_workers) < 0) {
         log_error("start-up failed");
         goto out;
@@ -265,6 +290,8 @@ out:
         event_free(sigterm);
     if (sigint)
         event_free(sigint);
+    if (drain_timer)
+        event_free(drain_timer);
     outbox_stop();
     webhook_stop();
     http_free();
@@ -275,6 +302,7 @@ out:
     db_shutdown();
     sse_free();
     pglisten_free();
+    ready_free();
     static_free();
     system_free();
     metrics_free();

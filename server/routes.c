@@ -18,6 +18,7 @@
 #include "kiosk.h"
 #include "message.h"
 #include "observation.h"
+#include "ready.h"
 #include "repair.h"
 #include "rota.h"
 #include "report.h"
@@ -31,6 +32,9 @@
 const struct route routes[] = {
     /* operations */
     {"GET", "/healthz", system_healthz, ACCESS_PUBLIC, "database round trip"},
+    {"GET", "/livez", ready_livez, ACCESS_PUBLIC, "the process runs (no database)"},
+    {"GET", "/readyz", ready_readyz, ACCESS_PUBLIC,
+     "this node takes traffic: not draining, its database a writable primary"},
     {"GET", "/metrics", system_metrics, ACCESS_PUBLIC, "Prometheus metrics"},
     {"GET", "/api/openapi.json", system_openapi, ACCESS_PUBLIC, "this API, described"},
 
@@ -119,7 +123,8 @@ const struct route routes[] = {
     /* ---- the store floor: check-in, line, call next, standby, live streams (floor.c, sse.c) ----
      */
     {"POST", "/api/stores/{store}/checkin", floor_checkin, ACCESS_FLOOR,
-     "check a booked customer in (code, appointment id or manage-link QR token)"},
+     "check a booked customer in (code, appointment id or manage-link QR token; "
+     "Idempotency-Key)"},
     {"GET", "/api/stores/{store}/checkin/search", floor_checkin_search, ACCESS_FLOOR,
      "find today's bookings by name"},
     {"POST", "/api/checkin/{token}", floor_self_checkin, ACCESS_PUBLIC,
@@ -136,7 +141,8 @@ const struct route routes[] = {
     {"POST", "/api/stores/{store}/kiosk/checkin", kiosk_checkin, ACCESS_PUBLIC,
      "kiosk self check-in by code, QR token, or name and phone; one answer to every miss"},
     {"POST", "/api/stores/{store}/line", floor_join_line, ACCESS_PUBLIC,
-     "join the walk-in line (kiosk, phone or staff); returns the private line link"},
+     "join the walk-in line (kiosk, phone or staff); returns the private line link "
+     "(Idempotency-Key)"},
     {"GET", "/api/line/{token}", floor_line_status, ACCESS_PUBLIC, "my place in line and wait"},
     {"POST", "/api/line/{token}/leave", floor_line_leave, ACCESS_PUBLIC, "leave the line"},
     {"GET", "/api/line/{token}/events", sse_line_stream, ACCESS_PUBLIC,
@@ -185,7 +191,7 @@ const struct route routes[] = {
     {"PUT", "/api/devices/{serial}", device_put, ACCESS_STAFF, "create or update a device"},
     {"POST", "/api/devices/{serial}/owners", device_owner_add, ACCESS_STAFF, "record a new owner"},
     {"POST", "/api/devices/{serial}/diagnostics", device_diagnostic_add, ACCESS_REPAIR,
-     "log a diagnostic session"},
+     "log a diagnostic session (Idempotency-Key)"},
     {"POST", "/api/devices/{serial}/diagnostics/import", device_diagnostic_import, ACCESS_REPAIR,
      "import a diagnostics tool's JSON report as one session"},
     {"GET", "/api/devices/{serial}/trends", device_trends, ACCESS_STAFF,

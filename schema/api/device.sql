@@ -357,6 +357,25 @@ begin
                       p->'results', p_req);
 end $$;
 
+-- device_diagnostic_add with an Idempotency-Key (idempotency.sql), scoped to the actor: a retry
+-- answers the first session instead of logging a second one. With no key it is plain
+-- device_diagnostic_add.
+create or replace function device_diagnostic_add_keyed(p_actor bigint, p_serial text, p jsonb,
+                                                       p_req text, p_key_hash text,
+                                                       p_fingerprint text) returns json
+language plpgsql as $$
+declare
+    scope text := format('device_diagnostic_add:%s', p_actor);
+    answer jsonb := idem_claim(scope, p_key_hash, p_fingerprint);
+begin
+    if answer is not null then
+        return answer::json;
+    end if;
+    answer := device_diagnostic_add(p_actor, p_serial, p, p_req)::jsonb;
+    perform idem_store(scope, p_key_hash, answer);
+    return answer::json;
+end $$;
+
 -- POST /api/devices/{serial}/diagnostics/import: {store_id, report} where report is the JSON
 -- a diagnostics tool writes (format "carnet-diag/1"):
 --   {"format": "carnet-diag/1", "tool": {"name", "version"}, "device": {"serial"},

@@ -263,6 +263,30 @@ begin
     return floor_visit_place(v.id);
 end $$;
 
+-- floor_join_line with an Idempotency-Key (idempotency.sql), scoped to the store (a walk-in has
+-- no account; the key and the keyed fingerprint of the whole request must both match): a retry
+-- answers the first join, its line link included (p_token, sealed by carnetd), instead of
+-- making a second visit. With no key it is plain floor_join_line.
+create or replace function floor_join_line_keyed(p_store bigint, p_body jsonb, p_token_hash text,
+                                                 p_key_hash text, p_fingerprint text,
+                                                 p_token text) returns json
+language plpgsql as $$
+declare
+    scope text := format('floor_join_line:%s', p_store);
+    answer jsonb := idem_claim(scope, p_key_hash, p_fingerprint);
+begin
+    if answer is not null then
+        return answer::json;
+    end if;
+    if p_key_hash is null then
+        return floor_join_line(p_store, p_body, p_token_hash);
+    end if;
+    answer := floor_join_line(p_store, p_body, p_token_hash)::jsonb
+              || jsonb_build_object('token', p_token);
+    perform idem_store(scope, p_key_hash, answer);
+    return answer::json;
+end $$;
+
 create or replace function floor_line_visit(p_token_hash text) returns visits
 language plpgsql stable as $$
 declare
@@ -956,6 +980,30 @@ begin
         perform carnet_fail(404, 'not_found', field, 'no booking matches');
     end if;
     return floor_checkin_do(a, p_actor, p_line_hash, p_req);
+end $$;
+
+-- floor_checkin with an Idempotency-Key (idempotency.sql), scoped to the actor and the store:
+-- a retry answers the first check-in, the same line link included. p_token is that link's token
+-- sealed by carnetd (seal.h), kept in the answer so a retry can hand it back; with no key
+-- (p_key_hash null) it is plain floor_checkin and carnetd adds the link itself.
+create or replace function floor_checkin_keyed(p_actor bigint, p_store bigint, p_body jsonb,
+                                               p_line_hash text, p_req text, p_key_hash text,
+                                               p_fingerprint text, p_token text) returns json
+language plpgsql as $$
+declare
+    scope text := format('floor_checkin:%s:%s', p_actor, p_store);
+    answer jsonb := idem_claim(scope, p_key_hash, p_fingerprint);
+begin
+    if answer is not null then
+        return answer::json;
+    end if;
+    if p_key_hash is null then
+        return floor_checkin(p_actor, p_store, p_body, p_line_hash, p_req);
+    end if;
+    answer := floor_checkin(p_actor, p_store, p_body, p_line_hash, p_req)::jsonb
+              || jsonb_build_object('token', p_token);
+    perform idem_store(scope, p_key_hash, answer);
+    return answer::json;
 end $$;
 
 -- Self check-in by the customer, with the manage link's token.

@@ -73,6 +73,9 @@ begin
     -- Kiosk check-in attempts, with the client's address (kiosk.sql): an hour.
     total := total + kiosk_prune();
 
+    -- Idempotency-Keys of check-ins, joins and diagnostics (idempotency.sql): a day.
+    total := total + idem_prune();
+
     -- Hand-over Idempotency-Keys (floor.sql): a client retries within minutes, not days; two
     -- days like the booking replies. They hold no personal data, only ids and the key's hash.
     delete from handover_keys where (store_id, key_hash) in (

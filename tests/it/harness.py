@@ -248,6 +248,8 @@ class Carnetd:
             "CARNET_PUBLIC_URL": "http://127.0.0.1:%d" % self.port,
             "CARNET_JOB_INTERVAL_MS": "200",
             "CARNET_DATA_KEY_FILE": data_key_file(logdir),
+            # No readiness drain before a stop unless a test asks (test_readiness does).
+            "CARNET_DRAIN_DELAY_MS": "0",
         })
         e.update(env or {})
         self.log = open(self.log_path, "ab")

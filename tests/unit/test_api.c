@@ -71,6 +71,9 @@ START_TEST(sqlstate_mapping)
     ck_assert_int_eq(api_status_for_sqlstate("57014"), 503);
     ck_assert_int_eq(api_status_for_sqlstate("40001"), 503);
     ck_assert_int_eq(api_status_for_sqlstate("08006"), 503);
+    ck_assert_int_eq(api_status_for_sqlstate("57P02"), 503);
+    ck_assert_int_eq(api_status_for_sqlstate("25006"), 503);
+    ck_assert_int_eq(api_status_for_sqlstate("40003"), 503);
     ck_assert_int_eq(api_status_for_sqlstate("XX000"), 500);
     ck_assert_int_eq(api_status_for_sqlstate(NULL), 500);
     ck_assert_int_eq(api_status_for_sqlstate("123"), 500);
