@@ -8,6 +8,7 @@
 #                             writes DIR/cluster.json and prints the demo logins
 #   cluster.sh stop   [DIR]   stop everything start started; no process is left
 #   cluster.sh status [DIR]   the processes and Patroni's view of the nodes
+#   cluster.sh restart carnetdN [DIR]  drain carnetd N and start it again (a rolling restart's step)
 #
 # Every start makes a new cluster (the data of the previous one is wiped) on free ports chosen
 # then.  Templates live in .cluster/ (README, "Running a cluster").  Like .tools/pg.sh, as root
@@ -38,7 +39,7 @@ say() { echo "cluster.sh: $*" >&2; }
 die() { say "$@"; exit 1; }
 
 usage() {
-    sed -n '6,10p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '6,11p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 
@@ -193,6 +194,37 @@ ensure_roles_and_database() {
     fi
 }
 
+# start_carnetd NAME: one carnetd on its port, serving through HAProxy's primary port.
+start_carnetd() {
+    local name=$1
+    mkdir -p "$STATE/$name/outbox"
+    # --reconnect-max-ms 1000: after a failover the new primary is reachable through HAProxy
+    # within seconds; a longer back-off would only delay the first write that succeeds.
+    start_bg "$name" "$STATE/$name/carnetd.log" "$ROOT/$CARNETD" --skip-migrate \
+        --listen "127.0.0.1:$(port_of "$name")" --database-url "$(cat "$STATE/database_url")" \
+        --data-key-file "$STATE/data.key" --outbox-dir "$STATE/$name/outbox" \
+        --web-root "$ROOT/web" --schema-dir "$ROOT/schema" \
+        --public-url "http://127.0.0.1:$(port_of public)" --reconnect-max-ms 1000 \
+        --log-level warning
+}
+
+# A rolling restart's step: NAME drains (SIGTERM: readiness fails, HAProxy takes it out, then
+# in-flight requests finish), then starts again on its port; returns once it is ready.
+cmd_restart() {
+    local name=$1
+    case " $CARNETDS " in *" $name "*) ;; *) die "restart: one of $CARNETDS" ;; esac
+    [ -n "$(pid_of "$name")" ] || die "no $name in $STATE"
+    stop_pid "$name" TERM "$STOP_TIMEOUT_S"
+    # The log of the new process goes after the old one's.
+    mv "$STATE/$name/carnetd.log" "$STATE/$name/carnetd.log.$(date +%s)"
+    awk -v n="$name" '$1 != n' "$STATE/pids" >"$STATE/pids.tmp" && mv "$STATE/pids.tmp" "$STATE/pids"
+    start_carnetd "$name"
+    wait_until "$START_TIMEOUT_S" "$name" \
+        http_ok "http://127.0.0.1:$(port_of "$name")$READY_PATH" || die "$name is not ready"
+    write_json "$(cat "$STATE/database_url")"
+    say "$name restarted (pid $(pid_of "$name"))"
+}
+
 cmd_start() {
     [ -x "$CARNETD" ] || die "no $CARNETD; build it first (make build/carnetd)"
     if any_alive; then
@@ -212,6 +244,7 @@ cmd_start() {
     if ! usable_by_user "$STATE"; then
         NODE_HOME=$(mktemp -d /tmp/carnet-cluster.XXXXXX)
         printf '%s\n' "$NODE_HOME" >"$STATE/redirect"
+        if [ -n "$run_user" ]; then chown "$run_user:" "$NODE_HOME"; fi
         say "${run_user:-the current user} cannot use $STATE (unreachable or path too long);" \
             "the PostgreSQL nodes live in $NODE_HOME"
     fi
@@ -296,14 +329,8 @@ PY
 
     # carnetd
     local public_url="http://127.0.0.1:$(port_of public)"
-    for name in $CARNETDS; do
-        mkdir -p "$STATE/$name/outbox"
-        start_bg "$name" "$STATE/$name/carnetd.log" "$ROOT/$CARNETD" --skip-migrate \
-            --listen "127.0.0.1:$(port_of "$name")" --database-url "$app_url" \
-            --data-key-file "$STATE/data.key" --outbox-dir "$STATE/$name/outbox" \
-            --web-root "$ROOT/web" --schema-dir "$ROOT/schema" --public-url "$public_url" \
-            --log-level warning
-    done
+    printf '%s\n' "$app_url" >"$STATE/database_url"
+    for name in $CARNETDS; do start_carnetd "$name"; done
     for name in $CARNETDS; do
         wait_until "$START_TIMEOUT_S" "$name" \
             http_ok "http://127.0.0.1:$(port_of "$name")$READY_PATH" ||
@@ -387,8 +414,14 @@ stop_pid() {
 cmd_stop() {
     [ -f "$STATE/pids" ] || return 0
     local name node pid
-    for name in $CARNETDS; do stop_pid "$name" TERM "$STOP_TIMEOUT_S" & done
-    wait
+    # Both drain at once; only these jobs are waited for (start's own children are not ours to
+    # wait for when start calls stop after a failure).
+    local waits=()
+    for name in $CARNETDS; do
+        stop_pid "$name" TERM "$STOP_TIMEOUT_S" &
+        waits+=("$!")
+    done
+    wait "${waits[@]}"
     stop_pid haproxy TERM 10
     # The replica first, so stopping the leader does not hand it over.
     for node in pg2 pg1; do
@@ -427,7 +460,14 @@ cmd_status() {
     return "$rc"
 }
 
-[ $# -ge 1 ] && [ $# -le 2 ] || usage
+[ $# -ge 1 ] || usage
+if [ "$1" = restart ]; then
+    [ $# -ge 2 ] && [ $# -le 3 ] || usage
+    set_dirs "${3:-var/cluster}"
+    cmd_restart "$2"
+    exit 0
+fi
+[ $# -le 2 ] || usage
 set_dirs "${2:-var/cluster}"
 case "$1" in
     start) cmd_start ;;
