@@ -23,7 +23,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 
 PG_BIN=/usr/lib/postgresql/15/bin
-CARNETD=${CARNETD:-build/carnetd}
+CARNETD=$(realpath -m -- "${CARNETD:-build/carnetd}")
 READY_PATH=${CARNET_CLUSTER_READY_PATH:-/readyz}
 START_TIMEOUT_S=60
 # carnetd's drain (--drain-delay-ms, 2 s) and --shutdown-timeout (10 s) with a margin.
@@ -200,7 +200,7 @@ start_carnetd() {
     mkdir -p "$STATE/$name/outbox"
     # --reconnect-max-ms 1000: after a failover the new primary is reachable through HAProxy
     # within seconds; a longer back-off would only delay the first write that succeeds.
-    start_bg "$name" "$STATE/$name/carnetd.log" "$ROOT/$CARNETD" --skip-migrate \
+    start_bg "$name" "$STATE/$name/carnetd.log" "$CARNETD" --skip-migrate \
         --listen "127.0.0.1:$(port_of "$name")" --database-url "$(cat "$STATE/database_url")" \
         --data-key-file "$STATE/data.key" --outbox-dir "$STATE/$name/outbox" \
         --web-root "$ROOT/web" --schema-dir "$ROOT/schema" \

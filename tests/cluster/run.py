@@ -97,6 +97,8 @@ class Cluster:
             raise AssertionError("cluster.sh stop failed:\n" + r.stdout[-4000:])
 
     def cleanup(self):
+        if getattr(self, "node_home", self.state) != self.state:
+            shutil.rmtree(self.node_home, ignore_errors=True)
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def roles(self):
