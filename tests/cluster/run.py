@@ -449,7 +449,13 @@ class SSEReader:
         self.last = None
         self.reconnects = 0
         self.stopping = threading.Event()
+        self.conn = None
         self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def drop(self):
+        """Cuts the stream as a network would: the reader resumes with Last-Event-ID."""
+        if self.conn and self.conn.sock:
+            self.conn.sock.shutdown(socket.SHUT_RDWR)
 
     def run(self):
         while not self.stopping.is_set():
@@ -463,6 +469,7 @@ class SSEReader:
 
     def stream(self):
         conn = http.client.HTTPConnection("127.0.0.1", self.cluster.port, timeout=HANG_S)
+        self.conn = conn
         h = {"Cookie": self.cookie, "Accept": "text/event-stream"}
         if self.last is not None:
             h["Last-Event-ID"] = str(self.last)
@@ -502,8 +509,12 @@ def scenario_sse_across_failover(cluster, fixture):
         log("kill -9 %s's postmaster (pid %d), SSE client connected" % (leader, pid))
         os.kill(pid, signal.SIGKILL)
 
-    # Check-ins write events on the store's topic.
+    # Check-ins write events on the store's topic; halfway through the writes after the kill the
+    # stream is cut, so the client also resumes from Last-Event-ID (on either carnetd).
+    dropper = threading.Timer(12, reader.drop)
+    dropper.start()
     figures = run_load_around(cluster, fixture, kill, "sse-failover", settle=4, after=6)
+    dropper.join()
     cluster.wait_healthy()
     want = [r[0] for r in cluster.sql("select id from events where store_id = %s and id > %s "
                                       "order by id", (fixture.store, start_max))]
@@ -518,12 +529,45 @@ def scenario_sse_across_failover(cluster, fixture):
     assert want, "no events written"
     assert not missing, missing[:20]
     assert dup == 0
+    assert reader.reconnects >= 1, "the stream was never resumed"
     figures.update(events=len(want), missing=len(missing))
     return figures
 
 
+def scenario_haproxy_503(cluster, fixture):
+    """No carnetd ready (both frozen, their checks time out): HAProxy's own 503 carries
+    Retry-After; once they run again the public port serves."""
+    pids = [c["pid"] for c in cluster.info["carnetd"]]
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        # A request HAProxy forwarded before its checks noticed waits for the frozen process:
+        # probes give up after a second and ask again.
+        deadline = time.monotonic() + HANG_S
+        r = None
+        while time.monotonic() < deadline:
+            try:
+                r = Client(cluster.port).get("/api/stores", timeout=1)
+            except socket.timeout:
+                continue
+            if r.status == 503:
+                break
+            time.sleep(0.2)
+    finally:
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
+    assert r is not None, "no answer from HAProxy"
+    log("no carnetd ready: %d, Retry-After %r" % (r.status, r.header("Retry-After")))
+    assert r.status == 503 and r.header("Retry-After"), r
+    assert r.error.get("code") == "unavailable", r
+    deadline = time.monotonic() + HANG_S
+    while Client(cluster.port).get("/readyz").status != 200:
+        assert time.monotonic() < deadline, "hang guard: the public port does not come back"
+        time.sleep(0.2)
+
+
 SCENARIOS = [scenario_failover, scenario_switchover, scenario_rolling_restart,
-             scenario_sse_across_failover]
+             scenario_sse_across_failover, scenario_haproxy_503]
 
 
 def main():
