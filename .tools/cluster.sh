@@ -328,7 +328,8 @@ PY
     done
 
     # carnetd
-    local public_url="http://127.0.0.1:$(port_of public)"
+    local public_url
+    public_url="http://127.0.0.1:$(port_of public)"
     printf '%s\n' "$app_url" >"$STATE/database_url"
     for name in $CARNETDS; do start_carnetd "$name"; done
     for name in $CARNETDS; do
@@ -460,9 +461,9 @@ cmd_status() {
     return "$rc"
 }
 
-[ $# -ge 1 ] || usage
+if [ $# -lt 1 ]; then usage; fi
 if [ "$1" = restart ]; then
-    [ $# -ge 2 ] && [ $# -le 3 ] || usage
+    if [ $# -lt 2 ] || [ $# -gt 3 ]; then usage; fi
     set_dirs "${3:-var/cluster}"
     cmd_restart "$2"
     exit 0
