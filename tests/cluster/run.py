@@ -397,6 +397,11 @@ def scenario_failover(cluster, fixture):
     """kill -9 of the leader's postmaster under write load: Patroni promotes the synchronous
     standby; nothing acknowledged is lost, nothing hangs, writes flow again within 15 s."""
     leader = cluster.wait_healthy()
+    # Every commit waits for the other node: it is the leader's synchronous standby.
+    rows = cluster.sql("select application_name, sync_state from pg_stat_replication")
+    other = [p["name"] for p in cluster.info["postgres"] if p["name"] != leader][0]
+    assert rows == [(other, "sync")], rows
+    assert cluster.sql("show synchronous_commit")[0][0] == "on"
 
     def kill():
         pid = cluster.postmaster_pid(leader)
