@@ -33,6 +33,7 @@ static struct {
     bool have_answer, answer_ok;
     const char *answer_why;
     int64_t answer_us;
+    PGresult *res; /* the probe's answer, kept until the end of its query arrives */
     /* Probes waiting for the query in flight; each holds its request. */
     struct req **waiting;
     size_t nwaiting, capwaiting;
@@ -101,6 +102,8 @@ static void lost(const char *why)
     log_warning("ready: database connection %s: %s", R.state == RS_CONNECTING ? "failed" : "lost",
                 why);
     evtimer_del(R.timeout);
+    PQclear(R.res);
+    R.res = NULL;
     pgconn_reset(R.pc);
     R.pg = NULL;
     R.have_answer = false;
@@ -185,7 +188,7 @@ static void probe_done(PGresult *res)
 
 static void on_read(void)
 {
-    PGresult *res, *first = NULL;
+    PGresult *res;
 
     if (!PQconsumeInput(R.pg)) {
         lost_pq();
@@ -193,20 +196,21 @@ static void on_read(void)
     }
     if (R.state == RS_PROBING) {
         while (!PQisBusy(R.pg) && (res = PQgetResult(R.pg)) != NULL) {
-            if (!first)
-                first = res;
+            if (!R.res)
+                R.res = res;
             else
                 PQclear(res);
         }
         if (PQisBusy(R.pg)) {
-            /* Not complete yet: keep the first result for when it is. */
-            PQclear(first);
+            /* The rest is on its way: the answer so far waits in R.res. */
             if (PQstatus(R.pg) == CONNECTION_BAD)
                 lost_pq();
             return;
         }
-        probe_done(first);
-        PQclear(first);
+        res = R.res;
+        R.res = NULL;
+        probe_done(res);
+        PQclear(res);
     }
     if (R.pg && PQstatus(R.pg) == CONNECTION_BAD)
         lost_pq();
@@ -311,6 +315,8 @@ void ready_drain(void)
         evtimer_del(R.retry);
     if (R.timeout)
         evtimer_del(R.timeout);
+    PQclear(R.res);
+    R.res = NULL;
     pgconn_reset(R.pc);
     R.pg = NULL;
     set_state(RS_DRAINING);

@@ -3,6 +3,8 @@
 --
 -- Deleted:  login attempts older than the term; staff sessions ended (expired, or idle past
 --           carnetd's --session-idle) longer ago than the term.
+--           Idempotency-Keys of check-ins, joins and diagnostics older than a day
+--           (idempotency.sql: their answers hold sealed names and line links).
 -- Purged in place (the row stays for reports and the manager's lists, marked purged_at):
 --   outbox   messages in a final state (sent, failed, cancelled) older than the term: subject,
 --            body and SMS text emptied, the recipient erased. The placeholders (data) are
