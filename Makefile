@@ -38,7 +38,7 @@ PORT    ?= 8080
 PYTHON  ?= /usr/bin/python3
 
 .PHONY: all web-gz deps run test unit unit-asan integration integration-asan e2e asan bench clean \
-        format fuzz fuzz-build fuzz-regress fuzz-smoke
+        format fuzz fuzz-build fuzz-regress fuzz-smoke cluster cluster-stop test-cluster
 
 all: build/carnetd web-gz
 
@@ -137,7 +137,23 @@ test: deps
 	$(MAKE) --no-print-directory integration-asan || status=1; \
 	echo "== fuzzing ($(FUZZ_SECONDS) s each)"; \
 	$(MAKE) --no-print-directory fuzz-smoke || status=1; \
+	echo "== cluster (failover, switchover, rolling restart, SSE)"; \
+	$(MAKE) --no-print-directory test-cluster || status=1; \
 	exit $$status
+
+# `make cluster`: etcd, two PostgreSQL under Patroni, HAProxy and two carnetd in var/cluster/, in
+# the background (README, "Running a cluster"); `make cluster-stop` ends them all.
+cluster: deps
+	@$(MAKE) --no-print-directory all
+	@.tools/cluster.sh start var/cluster
+
+cluster-stop:
+	@.tools/cluster.sh stop var/cluster
+
+# Failover, switchover, rolling restart and SSE on a cluster of its own (tests/cluster/run.py).
+test-cluster: deps
+	@$(MAKE) --no-print-directory all
+	@$(PYTHON) tests/cluster/run.py --carnetd build/carnetd $(T)
 
 asan: deps
 	@$(MAKE) --no-print-directory build/carnetd-asan $(UNIT)

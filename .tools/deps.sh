@@ -13,6 +13,9 @@ PACKAGES="build-essential pkg-config libevent-dev libpq-dev libsodium-dev check 
 PACKAGES="$PACKAGES chromium nodejs"
 # The fuzz harnesses (tests/fuzz): clang and its libFuzzer runtime (libclang_rt.fuzzer).
 PACKAGES="$PACKAGES clang libclang-rt-14-dev"
+# `make cluster` (.tools/cluster.sh): etcd, PostgreSQL under Patroni (its etcd client needs
+# python3-etcd), HAProxy in front.
+PACKAGES="$PACKAGES patroni python3-etcd etcd-server etcd-client haproxy"
 
 # shellcheck disable=SC2206 # word splitting of the package list is intended
 wanted=($PACKAGES "$@")
