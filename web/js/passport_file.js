@@ -2,6 +2,8 @@
 // customer's repair page: the canonical form the signature covers (README, "Device passport"),
 // the check with WebCrypto's Ed25519, and the download of a passport file exactly as served.
 
+import { ApiError } from './api.js';
+
 const utf8 = new TextEncoder();
 
 // Keys sort by their UTF-8 bytes, as jansson's JSON_SORT_KEYS does (strcmp).
@@ -81,17 +83,21 @@ export async function verifyPassport(text, key) {
 }
 
 /** Fetches a passport from `url` and saves it as passport-SERIAL.json, byte for byte as served.
- * Throws the API's error ({status, code, message}) when refused. */
+ * Throws an ApiError when refused. */
 export async function downloadPassport(url) {
-  const res = await fetch(url, { credentials: 'same-origin', headers: { Accept: 'application/json' } });
+  let res;
+  try {
+    res = await fetch(url, { credentials: 'same-origin', headers: { Accept: 'application/json' }, referrerPolicy: 'no-referrer', cache: 'no-store' });
+  } catch {
+    const err = new ApiError(0, { code: 'network', message: 'network error' });
+    err.fromServer = true;
+    throw err;
+  }
   const text = await res.text();
   if (!res.ok) {
-    let e = {};
-    try { e = JSON.parse(text).error || {}; } catch { /* not JSON: the status says enough */ }
-    const err = new Error(e.message || `HTTP ${res.status}`);
-    err.status = res.status;
-    err.code = e.code || 'http_' + res.status;
-    err.field = e.field || null;
+    let e = null;
+    try { e = JSON.parse(text).error || null; } catch { /* not JSON: the status says enough */ }
+    const err = new ApiError(res.status, e);
     err.fromServer = true;
     throw err;
   }
