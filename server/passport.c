@@ -16,6 +16,7 @@
 #include "api.h"
 #include "db.h"
 #include "link.h"
+#include "log.h"
 #include "pgconn.h"
 #include "seal.h"
 
@@ -35,6 +36,7 @@ static struct sql_stmt q_device =
     SQL_STMT("passport_device", "select passport_device($1, $2, $3)", 3);
 static struct sql_stmt q_status =
     SQL_STMT("passport_by_status", "select passport_by_status($1)", 1);
+static struct sql_stmt q_ensure = SQL_STMT("passport_key_ensure", ENSURE_SQL, 3);
 
 static struct {
     unsigned char *sk; /* crypto_sign_SECRETKEYBYTES, sodium_malloc'd, read-only */
@@ -75,32 +77,42 @@ bool passport_ready(void)
     return K.sk != NULL;
 }
 
-int passport_key_load_blocking(const char *conninfo, char *err, size_t errlen)
+/* A key pair this carnetd offers the chain: stored only when the chain has none yet. Holds the
+ * public key, its id and the seed sealed under the data key (malloc'd). */
+struct candidate {
+    char kid[PASSPORT_KID_HEX + 1];
+    char pk_b64[PK_B64_MAX];
+    char *sealed;
+};
+
+static int candidate_make(struct candidate *c)
 {
     unsigned char seed[SEED_BYTES], pk[PASSPORT_PK_BYTES], sk[crypto_sign_SECRETKEYBYTES];
-    char hex[2 * SEED_BYTES + 1], b64[PK_B64_MAX], kid[PASSPORT_KID_HEX + 1],
-        *sealed = NULL, *answer = NULL, *plain = NULL;
-    struct pg_conn *c = NULL;
+    char hex[2 * SEED_BYTES + 1];
+
+    crypto_sign_keypair(pk, sk);
+    crypto_sign_ed25519_sk_to_seed(seed, sk);
+    sodium_bin2hex(hex, sizeof(hex), seed, sizeof(seed));
+    sodium_bin2base64(c->pk_b64, sizeof(c->pk_b64), pk, sizeof(pk),
+                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    passport_key_id(pk, c->kid);
+    c->sealed = seal_pd(hex);
+    sodium_memzero(seed, sizeof(seed));
+    sodium_memzero(sk, sizeof(sk));
+    sodium_memzero(hex, sizeof(hex));
+    return c->sealed ? 0 : -1;
+}
+
+/* Loads the key passport_key_ensure answered ({key_id, public_key, secret}). */
+static int adopt(const char *answer, char *err, size_t errlen)
+{
+    unsigned char seed[SEED_BYTES];
+    const char *skey, *spk;
+    char *plain = NULL;
     json_t *doc = NULL;
     size_t n = 0;
     int rc = -1;
 
-    /* A candidate key: stored only when the chain has none yet. */
-    crypto_sign_keypair(pk, sk);
-    crypto_sign_ed25519_sk_to_seed(seed, sk);
-    sodium_bin2hex(hex, sizeof(hex), seed, sizeof(seed));
-    sodium_bin2base64(b64, sizeof(b64), pk, sizeof(pk), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-    passport_key_id(pk, kid);
-    if (!(sealed = seal_pd(hex))) {
-        snprintf(err, errlen, "passport key: cannot seal (no data key?)");
-        goto out;
-    }
-    if (!(c = pgconn_connect_blocking(conninfo, err, errlen)))
-        goto out;
-    const char *params[3] = {kid, b64, sealed};
-    if (pgconn_exec_blocking(c, ENSURE_SQL, 3, params, &answer, err, errlen) < 0)
-        goto out;
-    const char *skey, *spk;
     if (!answer || !(doc = json_loads(answer, 0, NULL)) ||
         !(skey = json_string_value(json_object_get(doc, "secret"))) ||
         !(spk = json_string_value(json_object_get(doc, "public_key")))) {
@@ -123,19 +135,72 @@ int passport_key_load_blocking(const char *conninfo, char *err, size_t errlen)
     rc = 0;
 out:
     sodium_memzero(seed, sizeof(seed));
-    sodium_memzero(sk, sizeof(sk));
-    sodium_memzero(hex, sizeof(hex));
     if (plain) {
         sodium_memzero(plain, strlen(plain));
         free(plain);
     }
     if (doc)
         json_decref(doc);
+    return rc;
+}
+
+int passport_key_load_blocking(const char *conninfo, char *err, size_t errlen)
+{
+    struct candidate cand = {0};
+    struct pg_conn *c = NULL;
+    char *answer = NULL;
+    int rc = -1;
+
+    if (candidate_make(&cand) < 0) {
+        snprintf(err, errlen, "passport key: cannot seal (no data key?)");
+        goto out;
+    }
+    if (!(c = pgconn_connect_blocking(conninfo, err, errlen)))
+        goto out;
+    const char *params[3] = {cand.kid, cand.pk_b64, cand.sealed};
+    if (pgconn_exec_blocking(c, ENSURE_SQL, 3, params, &answer, err, errlen) < 0)
+        goto out;
+    rc = adopt(answer, err, errlen);
+out:
     free(answer);
-    free(sealed);
+    free(cand.sealed);
     if (c)
         pgconn_close_blocking(c);
     return rc;
+}
+
+/* ---- a key that could not be loaded at start-up, asked for again on the loop ---- */
+
+static bool loading;
+
+static void on_loaded(const struct db_result *res, void *arg)
+{
+    char err[160];
+    (void)arg;
+    loading = false;
+    if (res->status != DB_OK || db_rows(res) < 1 || db_isnull(res, 0, 0)) {
+        log_warning("device passports: still no signing key (the database did not answer)");
+        return;
+    }
+    if (adopt(db_value(res, 0, 0), err, sizeof(err)) < 0)
+        log_warning("device passports: %s", err);
+    else
+        log_info("device passports: signing key %s loaded", K.kid);
+}
+
+/* Asks the database for the chain's key (making it if there is none), once at a time; the
+ * answer is for the requests that come after it. */
+static void load_async(void)
+{
+    struct candidate cand = {0};
+    if (loading || candidate_make(&cand) < 0) {
+        free(cand.sealed);
+        return;
+    }
+    const char *params[3] = {cand.kid, cand.pk_b64, cand.sealed};
+    loading = true;
+    db_query(&q_ensure, params, on_loaded, NULL);
+    free(cand.sealed);
 }
 
 char *passport_canonical(const json_t *passport)
@@ -327,12 +392,13 @@ static void on_passport(struct req *r, const struct db_result *res)
 }
 
 /* Without the key (the database was down when this carnetd started) there is nothing to sign
- * with; the caller may retry once an operator has restarted it. */
+ * with yet: the key is asked for again, and the caller told to retry in a moment. */
 static bool key_ready(struct req *r)
 {
     if (passport_ready())
         return true;
-    http_reply_retry(r, 60, "unavailable", "passports cannot be signed now");
+    load_async();
+    http_reply_retry(r, 1, "unavailable", "passports cannot be signed yet: try again shortly");
     return false;
 }
 

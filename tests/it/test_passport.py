@@ -10,7 +10,7 @@ import os
 import subprocess
 import tempfile
 
-from harness import Client
+from harness import Client, wait_for
 
 S = {}
 SERIAL = "PASS0DEV01"
@@ -251,3 +251,36 @@ def test_status_link_gives_the_customer_their_passport(ctx):
     assert r.status == 404 and r.error["field"] == "token", r
     r = anon.get("/api/repair-status/nope/passport")
     assert r.status == 404 and r.error["field"] == "token", r
+
+
+def test_key_loaded_later_when_the_database_was_down_at_start(ctx):
+    """A carnetd that starts while its database is down has no key yet: passports answer 503
+    (retry shortly) and the key is asked for again, so it signs once the database is back."""
+    key = passport_key(ctx).json
+    ctx.cluster.stop()
+    try:
+        s = ctx.start_carnetd(env={"CARNET_RECONNECT_MAX_MS": "300"}, args=["--skip-migrate"],
+                              wait=False)
+
+        def answers():
+            try:
+                return s.client.get("/api/passport-key", timeout=2)
+            except OSError:
+                return None
+        r = wait_for(answers, "an answer from the carnetd started without its database")
+        assert r.status == 503 and r.error["code"] == "unavailable" and r.header("Retry-After"), r
+        r = s.client.get("/api/repair-status/%s/passport" % ("A" * 43))
+        assert r.status == 503 and r.error["code"] == "unavailable", r
+    finally:
+        ctx.cluster.start()
+    ctx._db = None
+    r = wait_for(lambda: (lambda x: x if x.status == 200 else None)(
+        s.client.get("/api/passport-key", timeout=5)), "the key once the database is back")
+    assert r.json == key, (r.json, key)
+    rep = device(ctx)
+    r = wait_for(lambda: (lambda x: x if x.status == 200 else None)(
+        s.client.get("/api/repair-status/%s/passport" % rep["status_token"], timeout=5)),
+        "a passport from the late carnetd")
+    assert cli(ctx, r.raw, json.dumps(key)) == (0, "valid")
+    # The module's own carnetd lost its connections too: later tests need it back.
+    wait_for(lambda: ctx.client().get("/healthz", timeout=5).status == 200, "the module's carnetd")
