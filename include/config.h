@@ -84,6 +84,8 @@ struct config {
     bool no_jobs;
     bool hash_password;
     bool show_routes;
+    char *verify_passport; /* passport.h: check this file and exit */
+    char *passport_key;
     bool show_help;
     bool show_version;
 };

@@ -162,6 +162,11 @@ static const struct opt options[] = {
      "do not run background jobs or message delivery in this process"},
     {"hash-password", NULL, OPT_FLAG, OFF(hash_password), NULL, 0, 0,
      "read a password on stdin, print its argon2id hash, and exit"},
+    {"verify-passport", NULL, OPT_STR, OFF(verify_passport), "", 0, 0,
+     "check a device passport file's signature (with --passport-key), print valid or why not, "
+     "and exit 0 or 1; no database"},
+    {"passport-key", NULL, OPT_STR, OFF(passport_key), "", 0, 0,
+     "the chain's passport public key for --verify-passport: the JSON of GET /api/passport-key"},
     {"routes", NULL, OPT_FLAG, OFF(show_routes), NULL, 0, 0,
      "print the route table (method, path, access) as JSON and exit"},
     {"help", NULL, OPT_FLAG, OFF(show_help), NULL, 0, 0, "print this help and exit"},

@@ -29,6 +29,7 @@
 #include "pdstore.h"
 #include "seal.h"
 #include "outbox.h"
+#include "passport.h"
 #include "pglisten.h"
 #include "pgconn.h"
 #include "ready.h"
@@ -158,6 +159,10 @@ int main(int argc, char **argv)
         log_error("libsodium cannot start");
         goto out;
     }
+    if (config.verify_passport[0]) {
+        rc = passport_verify_cli(config.verify_passport, config.passport_key);
+        goto out;
+    }
     if (config.hash_password) {
         rc = hash_password_stdin();
         goto out;
@@ -226,6 +231,10 @@ int main(int argc, char **argv)
         rc = 0;
         goto out;
     }
+    /* The chain's passport key: made by the first carnetd, read by every other. Without it
+     * (the database is down now) passports answer 503 until a restart; the rest serves. */
+    if (passport_key_load_blocking(config.database_url, err, sizeof(err)) < 0)
+        log_warning("device passports: no signing key: %s", err);
     if (config.skip_migrate)
         migrate_check_serving(config.database_url);
     /* The changelist folds the enable/disable pairs evhttp makes around every request into one
@@ -320,6 +329,7 @@ out:
     log_buffer_stop(); /* before the base its timer lives on */
     if (base)
         event_base_free(base);
+    passport_free();
     seal_free();
     config_free(&config);
     return rc;

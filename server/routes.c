@@ -18,6 +18,7 @@
 #include "kiosk.h"
 #include "message.h"
 #include "observation.h"
+#include "passport.h"
 #include "ready.h"
 #include "repair.h"
 #include "rota.h"
@@ -200,6 +201,10 @@ const struct route routes[] = {
      "add a note, or a correction of an earlier entry"},
     {"GET", "/api/devices/{serial}/verify", device_verify, ACCESS_STAFF,
      "verify the record's hash chain"},
+    {"GET", "/api/devices/{serial}/passport", passport_device, ACCESS_STAFF,
+     "the device's history without personal data, signed with the chain's key"},
+    {"GET", "/api/passport-key", passport_public_key, ACCESS_PUBLIC,
+     "the chain's public key that signs device passports"},
     {"POST", "/api/stores/{store}/repairs", repair_open, ACCESS_REPAIR,
      "open a repair order with its intake checklist"},
     {"GET", "/api/repairs/{id}", repair_get, ACCESS_STAFF, "a repair order"},
@@ -235,6 +240,8 @@ const struct route routes[] = {
      "the customer's signature of the intake terms (a PNG, base64)"},
     {"GET", "/api/repair-status/{token}", repair_status_view, ACCESS_PUBLIC,
      "the customer's repair status page"},
+    {"GET", "/api/repair-status/{token}/passport", passport_status, ACCESS_PUBLIC,
+     "my device's signed passport, from my repair status link"},
     {"GET", "/api/repairs/{id}/events", sse_repair_stream, ACCESS_STAFF,
      "live stream of a repair order (SSE)"},
     {"GET", "/api/repair-status/{token}/events", sse_repair_status_stream, ACCESS_PUBLIC,

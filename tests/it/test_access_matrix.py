@@ -116,6 +116,10 @@ ALLOWED = {
     ("GET", "/api/devices/{serial}/trends"): ({"200"}, "trends of a seeded device"),
     ("POST", "/api/devices/{serial}/notes"): ({"422 invalid"}, _BODY),
     ("GET", "/api/devices/{serial}/verify"): ({"200"}, "the seeded device's chain verifies"),
+    ("GET", "/api/devices/{serial}/passport"): (
+        {"200", "404 not_found"}, "{serial} is the seeded Galaxy, only created: no repair, visit "
+                                  "or booking anywhere, so unknown to store staff; an admin acts "
+                                  "for the chain and gets it (test_passport covers both)"),
     ("POST", "/api/stores/{store}/repairs"): ({"422 required"}, _BODY),
     ("GET", "/api/repairs/{id}"): ({"200"}, "{id} is a seeded repair of Paris"),
     ("POST", "/api/repairs/{id}/transition"): ({"422 invalid"}, _BODY),

@@ -324,3 +324,7 @@ def test_calendar_feeds_made_copied_and_revoked(ctx):
 
 def test_manager_sets_up_a_webhook(ctx):
     journey(ctx, "webhooks")
+
+
+def test_passport_checked_in_the_browser_and_tampering_caught(ctx):
+    journey(ctx, "passport")

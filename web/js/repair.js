@@ -2,9 +2,10 @@
 // page: /estimate/, web/js/estimate.js.)
 import { get, post, linkToken } from './api.js';
 import { initI18n, onLangChange, t } from './i18n.js';
-import { $, h, fill, announce, fmtDateTime, showFormError, clearFormErrors, showPageError } from './ui.js';
+import { $, h, fill, announce, errorText, fmtDateTime, showFormError, clearFormErrors, showPageError } from './ui.js';
 import { follow, debounce } from './live.js';
 import { formatMoney as money } from './money.js';
+import { downloadPassport } from './passport_file.js';
 
 const token = linkToken();
 const base = `/api/repair-status/${encodeURIComponent(token)}`;
@@ -54,6 +55,15 @@ function draw() {
 async function start() {
   initI18n();
   onLangChange(draw);
+  // The device's signed history, to keep or to hand to a later buyer (checked at /passport/).
+  $('#r-passport').addEventListener('click', async () => {
+    try {
+      await downloadPassport(`${base}/passport`);
+      announce(t('pp.downloaded'), 'ok');
+    } catch (err) {
+      announce(errorText(err), 'bad');
+    }
+  });
   $('#r-write')?.addEventListener('submit', async (e) => {
     e.preventDefault();
     const form = e.currentTarget;

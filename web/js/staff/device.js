@@ -5,6 +5,7 @@ import { t } from '../i18n.js';
 import { h, fill, fmtDateTime, fmtDay, announce, errorText, showFormError, clearFormErrors } from '../ui.js';
 import { lineChart } from '../charts.js';
 import { intakeEntry } from './intake.js';
+import { downloadPassport } from '../passport_file.js';
 
 const enc = encodeURIComponent;
 const METRICS = ['battery_health', 'cycle_count', 'storage_health'];
@@ -185,7 +186,14 @@ export async function render({ el, session, args, go, roles }) {
       rec.owner ? [h('dt', null, t('repairs.customer')), h('dd', null, rec.owner.redacted ? '•••' : [rec.owner.name, rec.owner.email, rec.owner.phone].filter(Boolean).join(' · '))] : null),
     rec.repairs.length ? h('ul', { class: 'plain', id: 'dv-repairs' }, rec.repairs.map((r) => h('li', { class: 'row', style: 'padding:.3rem 0' },
       h('a', { href: '#repair/' + r.id }, r.number), h('span', { class: 'badge' }, t('rs.' + r.state))))) : null,
-    tech ? h('p', null, h('a', { class: 'button secondary', href: '#repairs/new/' + enc(d.serial) }, t('repairs.open'))) : null);
+    tech ? h('p', null, h('a', { class: 'button secondary', href: '#repairs/new/' + enc(d.serial) }, t('repairs.open'))) : null,
+    // The device's signed history without personal data, for its owner or a later buyer.
+    h('p', null, h('button', { type: 'button', class: 'secondary', id: 'dv-passport', onclick: async () => {
+      try {
+        await downloadPassport(`/api/devices/${enc(d.serial)}/passport`);
+        announce(t('pp.downloaded'), 'ok');
+      } catch (err) { announce(errorText(err), 'bad'); }
+    } }, t('pp.download'))));
   const charts = h('section', { class: 'card', 'aria-labelledby': 'dv-trends' }, h('h2', { id: 'dv-trends' }, t('device.trend')));
   const metrics = Object.entries(trends.metrics || {});
   if (!metrics.length) charts.append(h('p', { class: 'muted' }, t('dash.nodata')));
