@@ -19,6 +19,9 @@ const en = {
   'err.generic': 'Something went wrong. Please try again.',
   'err.network': 'No connection. Check your network and try again.',
   'err.not_found': 'We could not find that. The link may have expired.',
+  // #15: retries and readiness
+  'err.idempotency_mismatch': 'This retry does not match the first request sent with its key. Reload and try again.',
+  'err.not_ready': 'The service is starting or stopping. Please try again in a moment.',
   'err.slot_taken': 'Sorry, that time was just taken. Here are the nearest free times.',
   'err.in_past': 'That time has passed. Please pick another.',
   'err.contact_required': 'Please give an email or a phone number.',

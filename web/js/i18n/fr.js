@@ -18,6 +18,9 @@ const fr = {
   'err.generic': 'Une erreur est survenue. Veuillez réessayer.',
   'err.network': 'Pas de connexion. Vérifiez votre réseau et réessayez.',
   'err.not_found': 'Introuvable. Le lien a peut-être expiré.',
+  // #15: retries and readiness
+  'err.idempotency_mismatch': 'Cette nouvelle tentative ne correspond pas à la première requête envoyée avec sa clé. Rechargez et réessayez.',
+  'err.not_ready': 'Le service démarre ou s’arrête. Réessayez dans un instant.',
   'err.slot_taken': 'Désolé, ce créneau vient d’être pris. Voici les créneaux libres les plus proches.',
   'err.in_past': 'Ce créneau est passé. Choisissez-en un autre.',
   'err.contact_required': 'Indiquez un e-mail ou un numéro de téléphone.',
