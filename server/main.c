@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "auth.h"
+#include "authcache.h"
 #include "config.h"
 #include "dispatch.h"
 #include "db.h"
@@ -275,6 +276,7 @@ out:
     db_shutdown();
     sse_free();
     pglisten_free();
+    authcache_free();
     static_free();
     system_free();
     metrics_free();

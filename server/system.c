@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "authcache.h"
 #include "config.h"
 #include "http.h"
 #include "log.h"
@@ -52,6 +53,7 @@ void system_metrics_render(struct evbuffer *out)
     metrics_render(out);
     outbox_metrics_render(out);
     webhook_metrics_render(out);
+    authcache_metrics_render(out);
 }
 
 void system_metrics(struct req *r)
