@@ -23,6 +23,13 @@ auth_rps=$(awk '/^Requests\/sec/ {print $2}' "$work/auth_wrk.txt")
 if grep -q 'Non-2xx' "$work/auth_wrk.txt"; then echo "bench: auth read had errors:" >&2; cat "$work/auth_wrk.txt" >&2; fi
 pgbench -n -M prepared -c "$auth_conns" -j 2 -T "$DURATION" -f "$work/auth.sql" "$url" > "$work/auth_pgb.txt" 2>&1
 auth_tps=$(awk '/^tps = / {print $3; exit}' "$work/auth_pgb.txt")
+grep -Eq 'aborted|error' "$work/auth_pgb.txt" && { echo "bench: pgbench on booking_day:" >&2; tail -5 "$work/auth_pgb.txt" >&2; }
+# What each request cost before the cache: the session check, then the query.
+auth_hash=$(printf '%s' "$auth_token" | /usr/bin/python3 -c 'import hashlib,sys; print(hashlib.blake2b(sys.stdin.read().encode(), digest_size=32).hexdigest())')
+{ printf "select auth_session('%s', 1800);\n" "$auth_hash"; cat "$work/auth.sql"; } > "$work/auth2.sql"
+pgbench -n -M prepared -c "$auth_conns" -j 2 -T "$DURATION" -f "$work/auth2.sql" "$url" > "$work/auth_pgb2.txt" 2>&1
+auth_tps2=$(awk '/^tps = / {print $3; exit}' "$work/auth_pgb2.txt")
+echo "auth read: pgbench of the two calls a request made before the session cache (auth_session, then booking_day): $auth_tps2 tx/s"
 auth_ratio=$(echo "$auth_rps / $auth_tps" | bc -l)
 printf 'auth read (booking_day)        carnetd %8.0f req/s | pgbench -c%d one call %8.0f tx/s ratio %.2f\n' \
     "$auth_rps" "$auth_conns" "$auth_tps" "$auth_ratio"

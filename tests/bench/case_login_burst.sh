@@ -16,8 +16,11 @@ lb_stop="$work/lb_stop"
 rm -f "$lb_stop"
 lb_pids=""
 for i in $(seq 20); do
-    ( n=0; while [ ! -e "$lb_stop" ]; do
-          curl -s -o /dev/null -w '%{http_code}\n' -H 'Content-Type: application/json' \
+    # One loopback address per signer (127.0.0.11 ...): each is a client of its own to the
+    # sign-in throttle, which counts an attempt in flight as failed until its password is right.
+    ( while [ ! -e "$lb_stop" ]; do
+          curl -s -o /dev/null -w '%{http_code}\n' --interface "127.0.0.$((10 + i))" \
+              -H 'Content-Type: application/json' \
               -d '{"email":"manager@carnet.test","password":"carnet-demo","bearer":true}' \
               "http://127.0.0.1:$port/api/auth/login" >> "$work/lb_logins.txt"
       done ) &
