@@ -5,10 +5,11 @@
  * cookie (or to an API client as a bearer token); PostgreSQL keeps only its BLAKE2b hash, so a
  * copy of the database opens no session. A session is checked by auth_session, which also
  * enforces expiry, idle timeout and disabled accounts; its answer is then kept for a few seconds
- * by server/authcache.c, which every change to a session or staff member empties on every
+ * by server/authcache.c, from which every change to a session or staff member drops it on every
  * carnetd through LISTEN/NOTIFY, so most requests cost their own query only and disabling
- * someone still takes effect on every carnetd at once. Cookie sessions must send X-CSRF-Token on
- * writes: the value is a hash of the session token, which a cross-site page cannot read or compute.
+ * someone takes effect on every carnetd within milliseconds. Cookie sessions must send
+ * X-CSRF-Token on writes: the value is a hash of the session token, which a cross-site page
+ * cannot read or compute.
  *
  * Login verifies argon2id (crypto_pwhash_str_verify, ~tens of ms) on a worker thread. Unknown
  * accounts are verified against a dummy hash so timing does not reveal which emails exist.
@@ -229,7 +230,6 @@ static void on_session(struct req *r, const struct db_result *res)
         r->state = NULL;
         r->state_free = NULL;
     }
-
     if (res->status != DB_OK) {
         api_reply_db_error(r, res);
         return;
