@@ -55,7 +55,7 @@ static struct {
     struct entry *buckets[NBUCKETS];
     int count;
     uint64_t gen;
-    unsigned long long hits, misses, bypassed, evictions, invalidations;
+    unsigned long long hits, misses, bypassed, evictions, invalidations, flushes;
 } C;
 
 static unsigned bucket_of(const char *hash)
@@ -250,11 +250,18 @@ static void on_subscribed(void *arg)
 static void on_notified(const char *payload, void *arg)
 {
     (void)arg;
-    C.invalidations++;
     if (strncmp(payload, "t:", 2) == 0) {
+        C.invalidations++;
         authcache_forget(payload + 2);
     } else if (strncmp(payload, "s:", 2) == 0) {
+        C.invalidations++;
         authcache_forget_staff(payload + 2);
+    } else if (strcmp(payload, "all") == 0) {
+        /* An operator's (or a test's) NOTIFY carnet_auth, 'all': forget everything. Its arrival
+         * also proves that every announcement committed before it has arrived. */
+        C.flushes++;
+        C.gen++;
+        drop_all();
     } else {
         C.gen++;
         log_warning("authcache: unknown announcement; dropping every session");
@@ -286,14 +293,19 @@ void authcache_metrics_render(struct evbuffer *out)
                         "# HELP carnet_auth_cache_evictions_total Entries dropped to make room.\n"
                         "# TYPE carnet_auth_cache_evictions_total counter\n"
                         "carnet_auth_cache_evictions_total %llu\n"
-                        "# HELP carnet_auth_cache_invalidations_total Announcements of changed "
-                        "sessions or staff received on carnet_auth.\n"
+                        "# HELP carnet_auth_cache_invalidations_total Announcements of a changed "
+                        "session or staff member received on carnet_auth.\n"
                         "# TYPE carnet_auth_cache_invalidations_total counter\n"
                         "carnet_auth_cache_invalidations_total %llu\n"
+                        "# HELP carnet_auth_cache_flushes_total Announcements 'all' received: "
+                        "the whole cache dropped.\n"
+                        "# TYPE carnet_auth_cache_flushes_total counter\n"
+                        "carnet_auth_cache_flushes_total %llu\n"
                         "# HELP carnet_auth_cache_entries Sessions held in the cache.\n"
                         "# TYPE carnet_auth_cache_entries gauge\n"
                         "carnet_auth_cache_entries %d\n",
-                        C.hits, C.misses, C.bypassed, C.evictions, C.invalidations, C.count);
+                        C.hits, C.misses, C.bypassed, C.evictions, C.invalidations, C.flushes,
+                        C.count);
 }
 
 void authcache_free(void)

@@ -62,6 +62,13 @@ def _announced(port, before):
              % port)
 
 
+def _sql_raw(ctx, query, args=None):
+    """A change straight in SQL, without the harness's wait for carnetd to hear of it
+    (Context.auth_settle): here the triggers' own announcements are what is tested."""
+    with ctx.db.cursor() as cur:
+        cur.execute(query, args)
+
+
 def _inv(port):
     return _metrics(port)["invalidations"]
 
@@ -109,6 +116,24 @@ def test_hit_gives_the_same_answers(ctx):
     assert me1.json["csrf"] == me2.json["csrf"] == k.csrf
     r = k.post("/api/auth/lock", headers={"X-CSRF-Token": "wrong"})
     assert r.status == 403 and r.error["code"] == "csrf", r
+
+
+def test_announcement_all_empties_the_cache(ctx):
+    s = ctx.server
+    c = _bearer(s.port, "tech@carnet.test")
+    assert c.get("/api/auth/me").status == 200
+    assert _metrics(s.port)["entries"] >= 1
+
+    def flushes():
+        return int(re.search(r"^carnet_auth_cache_flushes_total (\d+)$",
+                             Client(s.port).get("/metrics").raw.decode(), re.M).group(1))
+    n = flushes()
+    ctx.sql("select pg_notify('carnet_auth', 'all')")
+    wait_for(lambda: flushes() > n, "the announcement 'all'")
+    assert _metrics(s.port)["entries"] == 0
+    m = _metrics(s.port)
+    assert c.get("/api/auth/me").status == 200
+    assert _metrics(s.port)["misses"] == m["misses"] + 1
 
 
 def test_no_session_and_bad_tokens_are_never_cached(ctx):
@@ -163,7 +188,7 @@ def test_lock_and_disable_across_carnetd(ctx):
     assert other.get("/api/auth/me").status == 200
     assert other.get("/api/auth/me").status == 200
     n = _inv(b.port)
-    ctx.sql("update staff set disabled_at = now() where email = 'tech@carnet.test'")
+    _sql_raw(ctx, "update staff set disabled_at = now() where email = 'tech@carnet.test'")
     try:
         _announced(b.port, n)
         assert other.get("/api/auth/me").status == 401
@@ -173,7 +198,7 @@ def test_lock_and_disable_across_carnetd(ctx):
     other = _on(b.port, c)
     assert other.get("/api/auth/me").json["name"] == "Théo Technicien"
     n = _inv(b.port)
-    ctx.sql("update staff set name = 'Théo Renamed' where email = 'tech@carnet.test'")
+    _sql_raw(ctx, "update staff set name = 'Théo Renamed' where email = 'tech@carnet.test'")
     try:
         _announced(b.port, n)
         assert other.get("/api/auth/me").json["name"] == "Théo Renamed"
@@ -205,7 +230,7 @@ def test_role_removal_across_carnetd(ctx):
         assert other.get("/api/auth/me").status == 403  # staff of no store any more
         # And given back (straight in SQL: the triggers announce it too): allowed again.
         n = _inv(b.port)
-        ctx.sql("insert into staff_roles values (%s, %s, 'specialist')", (spec, ctx.paris))
+        _sql_raw(ctx, "insert into staff_roles values (%s, %s, 'specialist')", (spec, ctx.paris))
         _announced(b.port, n)
         assert other.get(path).status == 200
     finally:
@@ -227,7 +252,7 @@ def test_idle_lock_still_happens(ctx):
     # An entry older than the marking interval goes back to the database, which marks the
     # session seen: a session in use through the cache does not idle out.
     n = _inv(s.port)
-    ctx.sql("update sessions set last_seen_at = now() - interval '7 seconds'"
+    _sql_raw(ctx, "update sessions set last_seen_at = now() - interval '7 seconds'"
             " where token_hash = %s", (h,))  # moved back: announced, dropped
     _announced(s.port, n)
     assert c.get("/api/auth/me").status == 200
@@ -244,7 +269,7 @@ def test_idle_lock_still_happens(ctx):
     assert _metrics(s.port)["misses"] == m3["misses"] + 1, "an entry outlived the interval"
     # Idle past the limit: ended by the database, not answered from memory.
     n = _inv(s.port)
-    ctx.sql("update sessions set last_seen_at = now() - interval '61 seconds'"
+    _sql_raw(ctx, "update sessions set last_seen_at = now() - interval '61 seconds'"
             " where token_hash = %s", (h,))
     _announced(s.port, n)
     r = c.get("/api/auth/me")
@@ -264,7 +289,7 @@ def test_listen_down_bypasses_the_cache_then_uses_it_again(ctx):
                 "where application_name = 'carnetd-listen' and datname = current_database()")
     assert len(n) >= 1
     # Ended while nobody listens: no announcement reaches this carnetd, and it must not matter.
-    ctx.sql("delete from sessions where token_hash = %s", (_hash(c.bearer),))
+    _sql_raw(ctx, "delete from sessions where token_hash = %s", (_hash(c.bearer),))
     r = c.get("/api/auth/me")
     assert r.status == 401 and r.error["code"] == "unauthenticated", r
     assert keep.get("/api/auth/me").status == 200
