@@ -29,7 +29,8 @@ auth_hash=$(printf '%s' "$auth_token" | /usr/bin/python3 -c 'import hashlib,sys;
 { printf "select auth_session('%s', 1800);\n" "$auth_hash"; cat "$work/auth.sql"; } > "$work/auth2.sql"
 pgbench -n -M prepared -c "$auth_conns" -j 2 -T "$DURATION" -f "$work/auth2.sql" "$url" > "$work/auth_pgb2.txt" 2>&1
 auth_tps2=$(awk '/^tps = / {print $3; exit}' "$work/auth_pgb2.txt")
-echo "auth read: pgbench of the two calls a request made before the session cache (auth_session, then booking_day): $auth_tps2 tx/s"
+printf 'auth read: pgbench -c%d of the two calls a request made before the session cache (auth_session, then booking_day): %.0f tx/s\n' \
+    "$auth_conns" "$auth_tps2"
 auth_ratio=$(echo "$auth_rps / $auth_tps" | bc -l)
 printf 'auth read (booking_day)        carnetd %8.0f req/s | pgbench -c%d one call %8.0f tx/s ratio %.2f\n' \
     "$auth_rps" "$auth_conns" "$auth_tps" "$auth_ratio"
