@@ -18,8 +18,8 @@ struct principal;
 #define AUTH_TABLET_COOKIE "carnet_tablet"
 
 /*
- * Looks the caller's session up (one query), fills r->who, and then calls `next(r)`; or replies
- * 401/403 itself. The pending query holds the request meanwhile.
+ * Looks the caller's session up (this process's cache, else one query), fills r->who, and then
+ * calls `next(r)`; or replies 401/403 itself. The pending query holds the request meanwhile.
  */
 void auth_resolve(struct req *r, void (*next)(struct req *r));
 /* True when `p` holds one of the roles in `access` (in `store_id` when given). */

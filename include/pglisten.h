@@ -28,6 +28,10 @@ int pglisten_add(const char *channel, const struct pglisten_ops *ops, void *arg)
 int pglisten_start(struct event_base *base, const char *conninfo);
 /* True while subscribed: a notification sent now will be delivered. */
 bool pglisten_ready(void);
+/* Hands out at once whatever notifications have already reached the connection (one
+ * non-blocking read), instead of when the loop gets to them: a cache calls it before trusting an
+ * entry, so a change announced before a request arrived is never answered from memory. */
+void pglisten_drain(void);
 /* Stops listening and reconnecting (the connection is closed). */
 void pglisten_stop(void);
 void pglisten_free(void);

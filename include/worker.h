@@ -15,6 +15,9 @@ struct event_base;
 
 typedef void (*worker_fn)(void *arg);
 
+/* The nice value of the CPU pool's threads (worker.c says why). */
+#define WORKER_CPU_NICE 10
+
 enum worker_kind {
     WORKER_CPU,     /* short CPU-bound jobs: password hashing, hash-chain verification */
     WORKER_IO,      /* blocking network calls: mail and SMS delivery */

@@ -3,10 +3,13 @@
  *
  * A session token is 32 random bytes handed to the browser in an HttpOnly, SameSite=Strict
  * cookie (or to an API client as a bearer token); PostgreSQL keeps only its BLAKE2b hash, so a
- * copy of the database opens no session. Every protected request costs one query, auth_session,
- * which also enforces expiry, idle timeout and disabled accounts, so disabling someone takes
- * effect on every carnetd at once. Cookie sessions must send X-CSRF-Token on writes: the value is
- * a hash of the session token, which a cross-site page cannot read or compute.
+ * copy of the database opens no session. A session is checked by auth_session, which also
+ * enforces expiry, idle timeout and disabled accounts; its answer is then kept for a few seconds
+ * by server/authcache.c, from which every change to a session or staff member drops it on every
+ * carnetd through LISTEN/NOTIFY, so most requests cost their own query only and disabling
+ * someone takes effect on every carnetd within milliseconds. Cookie sessions must send
+ * X-CSRF-Token on writes: the value is a hash of the session token, which a cross-site page
+ * cannot read or compute.
  *
  * Login verifies argon2id (crypto_pwhash_str_verify, ~tens of ms) on a worker thread. Unknown
  * accounts are verified against a dummy hash so timing does not reveal which emails exist.
@@ -33,6 +36,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "authcache.h"
 #include "config.h"
 #include "http.h"
 #include "principal.h"
@@ -191,10 +195,41 @@ static int principal_from_json(struct principal *p, json_t *j)
     return 0;
 }
 
+/* Held on r->state while auth_session runs (no handler owns it yet): what the cache needs to
+ * keep the answer. */
+struct session_check {
+    char hash[65];
+    uint64_t gen;
+};
+
+/* How long the cache may answer for a session the database just checked: until its idle limit
+ * or expiry, and no longer than auth_session's interval between two marks of last_seen_at, so
+ * that a session in use is marked as often as without the cache. */
+static int cache_life(json_t *j)
+{
+    int life = config.session_idle_s / 10 < 60 ? config.session_idle_s / 10 : 60;
+    json_t *idle = json_object_get(j, "idle_left"), *exp = json_object_get(j, "expires_in");
+
+    if (!json_is_integer(idle) || !json_is_integer(exp))
+        return 0;
+    if (json_integer_value(idle) < life)
+        life = (int)json_integer_value(idle);
+    if (json_integer_value(exp) < life)
+        life = (int)json_integer_value(exp);
+    return life;
+}
+
 static void on_session(struct req *r, const struct db_result *res)
 {
+    struct session_check check = {"", 0};
     json_t *j;
 
+    if (r->state) {
+        check = *(struct session_check *)r->state;
+        free(r->state);
+        r->state = NULL;
+        r->state_free = NULL;
+    }
     if (res->status != DB_OK) {
         api_reply_db_error(r, res);
         return;
@@ -217,6 +252,8 @@ static void on_session(struct req *r, const struct db_result *res)
         http_reply_error(r, 500, "internal", NULL, "bad session record");
         return;
     }
+    if (check.hash[0])
+        authcache_put(check.hash, &r->who, check.gen, cache_life(j));
     json_decref(j);
     r->resume(r);
 }
@@ -227,6 +264,7 @@ void auth_resolve(struct req *r, void (*next)(struct req *r))
     char *token = token_from(r, &via_cookie);
     char hash[65], idle[16];
     const char *params[2];
+    struct session_check *check;
 
     if (!token) {
         http_reply_error(r, 401, "unauthenticated", NULL, "sign in first");
@@ -243,6 +281,17 @@ void auth_resolve(struct req *r, void (*next)(struct req *r))
     util_token_hash(token, hash);
     sodium_memzero(token, strlen(token));
     free(token);
+    if (authcache_get(hash, &r->who)) {
+        next(r);
+        return;
+    }
+    check = malloc(sizeof(*check));
+    if (check) { /* without it the answer is used, just not kept */
+        memcpy(check->hash, hash, sizeof(check->hash));
+        check->gen = authcache_generation();
+        r->state = check;
+        r->state_free = free;
+    }
     snprintf(idle, sizeof(idle), "%d", config.session_idle_s);
     params[0] = hash;
     params[1] = idle;
@@ -533,6 +582,7 @@ void auth_logout(struct req *r)
     if (token)
         sodium_memzero(token, strlen(token));
     free(token);
+    authcache_forget(hash);
     api_call(r, &q_logout, params, on_logout);
 }
 
@@ -735,6 +785,7 @@ void auth_lock(struct req *r)
         http_reply_error(r, 401, "unauthenticated", NULL, "sign in first");
         return;
     }
+    authcache_forget(hash);
     api_call(r, &q_lock, params, on_lock);
 }
 
@@ -753,6 +804,8 @@ void auth_tablet(struct req *r)
 int auth_init(void)
 {
     char random_pw[32];
+    if (authcache_init() < 0)
+        return -1;
     util_random_token(random_pw, sizeof(random_pw), 16);
     /* Start-up only: one hash, before the loop serves anything. */
     return crypto_pwhash_str(dummy_hash, random_pw, strlen(random_pw),

@@ -26,6 +26,7 @@
 
 #include "api.h"
 #include "auth.h"
+#include "authcache.h"
 #include "device.h"
 #include "http.h"
 #include "link.h"
@@ -475,6 +476,7 @@ void floor_desk_set(struct req *r)
         return;
     }
     params[3] = api_body(r);
+    authcache_forget(hash); /* the desk is part of the principal: asked again next time */
     api_send(r, &q_desk, params, 200);
 }
 

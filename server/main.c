@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "auth.h"
+#include "authcache.h"
 #include "config.h"
 #include "dispatch.h"
 #include "db.h"
@@ -323,6 +324,7 @@ out:
     sse_free();
     pglisten_free();
     availcache_free();
+    authcache_free();
     static_free();
     system_free();
     metrics_free();

@@ -219,6 +219,12 @@ bool pglisten_ready(void)
     return L.state == LISTEN_READY;
 }
 
+void pglisten_drain(void)
+{
+    if (L.state == LISTEN_READY)
+        on_read();
+}
+
 int pglisten_start(struct event_base *base, const char *conninfo)
 {
     static const struct pgconn_ops conn_ops = {.ready = on_ready, .failed = on_failed};

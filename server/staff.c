@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "auth.h"
+#include "authcache.h"
 #include "api.h"
 #include "http.h"
 #include "log.h"
@@ -272,6 +273,7 @@ static void pw_done(struct req *r)
         p[3] = w->hash;
         p[4] = r->id;
         p[5] = auth_login_key();
+        authcache_forget_staff(p[2]);
         api_send(r, &q_reset, p, 200);
         break;
     case PW_CHANGE:
@@ -376,6 +378,7 @@ void staff_set_roles(struct req *r)
     p[2] = http_param(r, "staff");
     p[3] = text;
     p[4] = r->id;
+    authcache_forget_staff(p[2]);
     api_send(r, &q_roles, p, 200); /* copies the values */
     free(text);
 }
@@ -407,6 +410,7 @@ static void staff_toggle(struct req *r, struct sql_stmt *stmt)
     p[1] = http_param(r, "store");
     p[2] = http_param(r, "staff");
     p[3] = r->id;
+    authcache_forget_staff(p[2]);
     api_send(r, stmt, p, 200);
 }
 

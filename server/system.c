@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "authcache.h"
 #include "config.h"
 #include "http.h"
 #include "log.h"
@@ -256,6 +257,7 @@ void system_metrics_render(struct evbuffer *out)
     render_workers(out);
     render_backlog(out);
     sse_metrics_render(out);
+    authcache_metrics_render(out);
 }
 
 void system_metrics(struct req *r)

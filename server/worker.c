@@ -8,11 +8,14 @@
  */
 #include "worker.h"
 
+#include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -33,12 +36,17 @@ struct pool {
     bool stopping;
     int pipefd[2];
     struct event *ev;
+    int nice; /* the threads' scheduling priority (0: the loop's) */
 };
 
 static struct pool pools[WORKER_KINDS] = {
+    /* Sign-ins' argon2id takes a core for tens of ms each: at nice 10 (about a tenth of the
+     * loop's CPU share when both want it) a burst of them yields to the loop and the database,
+     * so other requests keep their latency, and still uses every core when nothing else runs. */
     [WORKER_CPU] = {.lock = PTHREAD_MUTEX_INITIALIZER,
                     .cond = PTHREAD_COND_INITIALIZER,
-                    .pipefd = {-1, -1}},
+                    .pipefd = {-1, -1},
+                    .nice = WORKER_CPU_NICE},
     [WORKER_IO] = {.lock = PTHREAD_MUTEX_INITIALIZER,
                    .cond = PTHREAD_COND_INITIALIZER,
                    .pipefd = {-1, -1}},
@@ -63,6 +71,9 @@ static void push(struct wjob **head, struct wjob **tail, struct wjob *j)
 static void *thread_main(void *arg)
 {
     struct pool *p = arg;
+    /* On Linux a thread is a task of its own: this lowers this thread only, not the loop. */
+    if (p->nice && setpriority(PRIO_PROCESS, (id_t)gettid(), p->nice) < 0)
+        log_warning("worker: cannot lower a thread's priority: %s", strerror(errno));
     pthread_mutex_lock(&p->lock);
     for (;;) {
         struct wjob *j;

@@ -742,7 +742,7 @@ declare
     st stores%rowtype := booking_store(p_store);
     v_day date := booking_parse_date(p_date, 'date');
 begin
-    perform carnet_audit(p_actor, 'read', 'appointment_day', st.id || ':' || v_day, p_request_id);
+    perform carnet_audit_read(p_actor, 'read', 'appointment_day', st.id || ':' || v_day, p_request_id);
     return json_build_object('store_id', st.id, 'date', v_day, 'timezone', st.timezone,
         'appointments', coalesce((
             select json_agg(booking_appointment_json(a)

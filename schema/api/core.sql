@@ -34,12 +34,28 @@ returns void language sql as $$
     values (p_staff, p_action, p_type, p_id, p_req)
 $$;
 
+-- The audit row of a read, for an API function whose only write it is (and which no other
+-- function calls): its transaction then commits without waiting for the WAL flush
+-- (synchronous_commit off, for this transaction only), so a GET does not pay a disk flush. Such
+-- a row may be lost in a crash within about three wal_writer_delay of its commit (README,
+-- Personal data); a write's own audit row stays synchronous, as it goes through carnet_audit.
+create or replace function carnet_audit_read(p_staff bigint, p_action text, p_type text,
+                                             p_id text, p_req text)
+returns void language plpgsql as $$
+begin
+    perform set_config('synchronous_commit', 'off', true);
+    perform carnet_audit(p_staff, p_action, p_type, p_id, p_req);
+end $$;
+
 -- The principal behind a session, as JSON, or NULL when the session is unknown, expired, idle
 -- too long, or its account is disabled. An idle session of someone who has a PIN is locked
 -- instead of ended: the answer is then {"locked": true, ...} and only the PIN (staff_unlock_*)
 -- opens it again, until its absolute expiry. last_seen_at moves once a tenth of the idle
 -- timeout has passed (at most once a minute), so reads do not turn every request into a row
 -- rewrite and a session in constant use never idles out.
+-- The answer also says how long it may be trusted without asking again (carnetd's session cache,
+-- server/authcache.c): idle_left, seconds until the idle limit counted from last_seen_at, and
+-- expires_in, seconds until the absolute expiry.
 create or replace function auth_session(p_token_hash text, p_idle_seconds int) returns json
 language plpgsql as $$
 declare
@@ -66,16 +82,62 @@ begin
     if s.last_seen_at < now() - least(interval '1 minute',
                                       make_interval(secs => p_idle_seconds / 10.0)) then
         update sessions set last_seen_at = now() where token_hash = p_token_hash;
+        s.last_seen_at := now();
     end if;
     return json_build_object(
         'staff_id', st.id, 'name', st.name, 'email', st.email, 'admin', st.is_admin,
         'desk', s.desk,
+        'idle_left', floor(p_idle_seconds - extract(epoch from now() - s.last_seen_at))::int,
+        'expires_in', floor(extract(epoch from s.expires_at - now()))::int,
         'stores', coalesce((select json_agg(json_build_object('store_id', store_id,
                                                               'roles', roles) order by store_id)
                             from (select store_id, sum(carnet_role_bit(role))::int as roles
                                   from staff_roles where staff_id = st.id
                                   group by store_id) x), '[]'::json));
 end $$;
+
+-- Every change that alters what auth_session answers for a session tells each carnetd's session
+-- cache (server/authcache.c) on channel carnet_auth: "t:<token hash>" for one session, "s:<staff
+-- id>" for all of a staff member's. A session's own last_seen_at moving forward (the bump above)
+-- alters nothing cached and stays quiet; moving it back (never done by carnetd) is a change.
+create or replace function auth_notify_session() returns trigger
+language plpgsql as $$
+begin
+    perform pg_notify('carnet_auth', 't:' || old.token_hash);
+    return null;
+end $$;
+
+create or replace function auth_notify_staff() returns trigger
+language plpgsql as $$
+begin
+    if tg_op = 'DELETE' then
+        perform pg_notify('carnet_auth', 's:' || old.staff_id);
+    else
+        perform pg_notify('carnet_auth', 's:' || new.staff_id);
+        if tg_op = 'UPDATE' and new.staff_id <> old.staff_id then
+            perform pg_notify('carnet_auth', 's:' || old.staff_id);
+        end if;
+    end if;
+    return null;
+end $$;
+
+create or replace function auth_notify_staff_row() returns trigger
+language plpgsql as $$
+begin
+    perform pg_notify('carnet_auth', 's:' || old.id);
+    return null;
+end $$;
+
+create or replace trigger sessions_auth_delete after delete on sessions
+    for each row execute function auth_notify_session();
+create or replace trigger sessions_auth_update after update on sessions
+    for each row when (new.last_seen_at < old.last_seen_at
+                       or to_jsonb(old) - 'last_seen_at' is distinct from to_jsonb(new) - 'last_seen_at')
+    execute function auth_notify_session();
+create or replace trigger staff_auth_update after update on staff
+    for each row when (old is distinct from new) execute function auth_notify_staff_row();
+create or replace trigger staff_roles_auth after insert or update or delete on staff_roles
+    for each row execute function auth_notify_staff();
 
 -- Sign-in throttling, without lock-out. Every rule counts failed attempts of the last 15
 -- minutes; an attempt counts as failed from the moment it begins until its password proves

@@ -404,7 +404,7 @@ returns json
 language plpgsql as $$
 begin
     perform carnet_require(p_actor, p_store, array['manager']);
-    perform carnet_audit(p_actor, 'list', 'erasure_requests', p_store::text, p_req);
+    perform carnet_audit_read(p_actor, 'list', 'erasure_requests', p_store::text, p_req);
     return (select coalesce(json_agg(json_build_object(
             'id', q.id, 'ref_type', q.ref_type, 'ref_id', q.ref_id,
             'requested_at', q.requested_at, 'erased_at', q.erased_at, 'erased_by', q.erased_by,

@@ -483,7 +483,7 @@ begin
           from diagnostic_values
           where device_id = d.id and (p_metric is null or name = p_metric)
           group by name) x;
-    perform carnet_audit(p_actor, 'read', 'device', d.id::text, p_req);
+    perform carnet_audit_read(p_actor, 'read', 'device', d.id::text, p_req);
     return json_build_object('serial', d.serial, 'metrics', out);
 end $$;
 
@@ -520,7 +520,7 @@ begin
           order by e.id desc limit p_limit) x;
     more := last_id is not null and exists (
         select 1 from record_entries where device_id = d.id and id < last_id);
-    perform carnet_audit(p_actor, 'read', 'device', d.id::text, p_req);
+    perform carnet_audit_read(p_actor, 'read', 'device', d.id::text, p_req);
     return json_build_object(
         'device', device_json(d),
         'owner', (select device_owner_json(p_actor, o) from device_owners o
@@ -829,6 +829,6 @@ begin
       into out
     from (select * from best order by rank, id limit p_limit) b join devices d on d.id = b.id;
     -- The query itself may be an email or a phone number: it stays out of the audit log.
-    perform carnet_audit(p_actor, 'search', 'device', null, p_req);
+    perform carnet_audit_read(p_actor, 'search', 'device', null, p_req);
     return json_build_object('results', out);
 end $$;

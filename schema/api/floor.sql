@@ -606,7 +606,7 @@ begin
     if v.device_serial is not null then
         select * into d from devices where serial = v.device_serial;
     end if;
-    perform carnet_audit(p_actor, 'read', 'visit', v.id::text, p_req);
+    perform carnet_audit_read(p_actor, 'read', 'visit', v.id::text, p_req);
     return json_build_object(
         'visit', floor_visit_json(v),
         'service', (select json_build_object('id', sv.id, 'name', sv.name)
@@ -1038,7 +1038,7 @@ begin
     if p_name is null or length(btrim(p_name)) < 2 or length(p_name) > 100 then
         perform carnet_fail(422, 'invalid', 'name', 'search with 2 to 100 characters of the name');
     end if;
-    perform carnet_audit(p_actor, 'search', 'appointment', null, p_req);
+    perform carnet_audit_read(p_actor, 'search', 'appointment', null, p_req);
     return coalesce((
         select json_agg(json_build_object('id', a.id, 'code', a.code, 'status', a.status,
                                           'customer_name', a.customer_name,

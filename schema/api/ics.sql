@@ -252,7 +252,7 @@ declare
     st stores%rowtype := booking_store(p_store);
     v_manager boolean := carnet_staff_can(p_actor, p_store, array['manager']);
 begin
-    perform carnet_audit(p_actor, 'read', 'calendar_feeds', st.id::text, p_request_id);
+    perform carnet_audit_read(p_actor, 'read', 'calendar_feeds', st.id::text, p_request_id);
     return json_build_object('store_id', st.id, 'can_manage', v_manager,
         'feeds', coalesce((
             select json_agg(ics_feed_json(f) order by f.revoked_at is not null, f.created_at desc,

@@ -213,7 +213,7 @@ begin
     if not found then
         perform carnet_fail(404, 'not_found', 'photo', 'no such photo of this repair');
     end if;
-    perform carnet_audit(p_actor, 'read', 'repair_photo', p_photo::text, p_req);
+    perform carnet_audit_read(p_actor, 'read', 'repair_photo', p_photo::text, p_req);
 end $$;
 
 -- POST /api/repairs/{id}/signature: {terms_version, png (sealed by carnetd), sha256, size

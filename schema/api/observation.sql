@@ -260,7 +260,7 @@ begin
             join devices d on d.id = r.device_id) x))
     into out
     from stores st where st.id = p_store;
-    perform carnet_audit(p_actor, 'read_callbacks', 'store', p_store::text, p_req);
+    perform carnet_audit_read(p_actor, 'read_callbacks', 'store', p_store::text, p_req);
     return out;
 end $$;
 

@@ -380,6 +380,11 @@ class Cluster:
         subprocess.call([PG, "destroy", self.dir], env=self.env)
 
 
+# A statement that may change what auth_session answers (Context.auth_settle).
+AUTH_WRITE = re.compile(r"^\s*(insert|update|delete)\b.*\b(sessions|staff|staff_roles)\b",
+                        re.I | re.S)
+
+
 class Context:
     """What a test receives: its module's database, a default carnetd, and helpers."""
 
@@ -405,14 +410,48 @@ class Context:
         return self._db
 
     def sql(self, query, args=None):
-        """Runs one statement; returns all rows (as dicts) when it returns any."""
+        """Runs one statement; returns all rows (as dicts) when it returns any. A write to
+        sessions, staff or staff_roles is followed by auth_settle()."""
         try:
             with self.db.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
                 cur.execute(query, args)
-                return cur.fetchall() if cur.description else []
+                rows = cur.fetchall() if cur.description else []
         except psycopg2.OperationalError:
             self._db = None
             raise
+        if AUTH_WRITE.match(query) and self.db.autocommit:
+            self.auth_settle()
+        return rows
+
+    def auth_settle(self, timeout=5):
+        """Waits until every running carnetd of the module has heard every carnet_auth
+        announcement committed so far, so that a change made straight in SQL to a session, a
+        staff member or roles is seen by the next request, as if nothing were cached
+        (server/authcache.c; LISTEN/NOTIFY is asynchronous). The marker is the announcement
+        'all', which arrives after every one committed before it. A carnetd that is not
+        listening asks the database anyway: it is not waited for."""
+        def flushes(s):
+            try:
+                m = re.search(r"^carnet_auth_cache_flushes_total (\d+)$",
+                              s.client.get("/metrics", timeout=5).raw.decode(), re.M)
+            except OSError:
+                return None
+            return int(m.group(1)) if m else None
+
+        live = [s for s in self.servers
+                if s.proc.poll() is None and "listening on carnet_auth" in s.read_log()]
+        before = [(s, flushes(s)) for s in live]
+        if not any(n is not None for _, n in before):
+            return
+        with self.db.cursor() as cur:
+            cur.execute("select pg_notify('carnet_auth', 'all')")
+        deadline = time.time() + timeout
+        for s, n in before:
+            while n is not None and time.time() < deadline:
+                now = flushes(s)
+                if now is None or now > n:
+                    break
+                time.sleep(0.005)
 
     def sql1(self, query, args=None):
         rows = self.sql(query, args)
