@@ -148,6 +148,7 @@ run('offline', async (ctx, o) => {
   await expectText(page.locator('#outbox'), '1 to check', 'the header asks for a look');
   await shot(page, o.out, 'offline-3-conflict');
   check(await state(C) === 'cancelled', 'the booking stays cancelled');
+  await expectText(page.locator(`.appt[data-code="${C}"]`), 'Cancelled', 'and the schedule, fetched again, shows it cancelled');
   await conflict.getByRole('button', { name: /Dismiss/ }).click();
   await page.waitForFunction(() => !document.querySelector('#outbox-list [data-state="conflict"]'));
   console.log('  ok dismissed by hand, never dropped silently');

@@ -993,6 +993,7 @@ const en = {
   'outbox.kept.note': 'Offline: the note is kept and will be sent.',
   'device.note': 'Add a note',
   'device.note.saved': 'Note saved.',
+  'err.idempotency_mismatch': 'This change was already sent with other content: it was not applied again.',
 };
 
 export default en;

@@ -984,6 +984,7 @@ const fr = {
   'outbox.kept.note': 'Hors ligne : la note est gardée et sera envoyée.',
   'device.note': 'Ajouter une note',
   'device.note.saved': 'Note enregistrée.',
+  'err.idempotency_mismatch': 'Cette modification a déjà été envoyée avec un autre contenu : elle n’a pas été appliquée de nouveau.',
 };
 
 export default fr;

@@ -124,13 +124,12 @@ export function flush() {
         delete item.body; // sent: the customer's words need not stay on the tablet
       } catch (e) {
         if (CONFLICT.has(e.status) && e.code !== 'csrf') {
-          Object.assign(item, { state: 'conflict', status: e.status, code: e.code, field: e.field, message: e.message });
+          Object.assign(item, { state: 'conflict', status: e.status, error: e.detail });
         } else if (e.status === 400) {
-          Object.assign(item, { state: 'failed', status: e.status, code: e.code, field: e.field, message: e.message });
+          Object.assign(item, { state: 'failed', status: e.status, error: e.detail });
         } else {
           // The network, a busy server or a lost session: the same item again later.
           item.state = 'waiting';
-          item.code = e.code;
           stop = true;
         }
       }
@@ -153,7 +152,7 @@ function summary(a) {
 // ---- the header: badge, list, offline line ----
 
 function label(i) {
-  return t('outbox.kind.' + i.kind, { name: i.name });
+  return t(`outbox.kind.${i.kind}`, { name: i.name });
 }
 
 function time(iso) {
@@ -178,12 +177,11 @@ function itemRow(i) {
   return h('li', { class: 'outbox-item', dataset: { state: i.state, kind: i.kind } },
     h('div', { class: 'grow' },
       h('div', null, h('strong', null, label(i)), ' ', h('span', { class: 'muted' }, time(i.created))),
-      h('span', { class: 'badge ' + kind, 'data-outbox-state': i.state }, t('outbox.state.' + i.state)),
+      h('span', { class: 'badge ' + kind, 'data-outbox-state': i.state }, t(`outbox.state.${i.state}`)),
       i.answer && i.answer.ticket ? h('span', { class: 'muted' }, ` #${i.answer.ticket}`) : null,
       other && !bad && i.state !== 'sent' ? h('div', { class: 'muted' }, t('outbox.other', { name: i.staff_name || '' })) : null,
-      bad ? h('p', { class: 'outbox-message', role: 'alert' },
-        errorText({ fromServer: true, code: i.code, field: i.field, message: i.message }),
-        i.message && document.documentElement.lang !== 'en' ? h('span', { class: 'muted' }, ` (${i.message})`) : null) : null),
+      // The server's answer ({code, field, message}), in the page's language as every error is.
+      bad ? h('p', { class: 'outbox-message', role: 'alert' }, errorText({ fromServer: true, ...(i.error || {}) })) : null),
     bad || i.state === 'sent'
       ? h('button', { type: 'button', class: 'secondary', onclick: () => remove(i.id), 'aria-label': `${t('outbox.dismiss')}: ${label(i)}` }, t('outbox.dismiss'))
       : null);

@@ -27,6 +27,15 @@ export async function render({ el, session, args, go }) {
     fill(list, h('p', { class: 'muted' }, t('today.none')));
     return;
   }
+  // A kept check-in that was sent (or refused) meanwhile: the schedule is fetched again.
+  const onOutbox = () => {
+    const settled = [...list.querySelectorAll('[data-kept]')].some((b) => {
+      const a = appts.find((x) => x.code === b.dataset.kept);
+      return a && !checkinWaiting(a.id);
+    });
+    if (settled) go('today/' + date);
+  };
+  window.addEventListener('carnet:outbox', onOutbox);
   fill(list, appts.map((a) => {
     const actions = h('div', { class: 'row' });
     // A check-in kept in the outbox (offline) shows as waiting, not as a button to press twice.
@@ -67,4 +76,5 @@ export async function render({ el, session, args, go }) {
         h('span', { class: 'badge ' + (KIND[a.status] || '') }, t('status.' + a.status))),
       actions);
   }));
+  return () => window.removeEventListener('carnet:outbox', onOutbox);
 }
