@@ -5,8 +5,9 @@
 // the outbox and the header says "offline — 3 changes waiting". Back online they are sent in
 // order, each with its Idempotency-Key: the server holds each exactly once, and sending them
 // again (and reloading) doubles nothing. Then a booking is cancelled at the desk while the tablet
-// is offline and checked in on it: back online, the conflict is shown in the list, with the
-// server's reason, until dismissed. The caller (tests/it/test_e2e.py) checks the rows in SQL too.
+// is offline and checked in on it, and a note is written on the device after it: back online,
+// the conflict is shown in the list, with the server's reason, until dismissed, and the note
+// behind it is sent all the same. The caller (tests/it/test_e2e.py) checks the rows in SQL too.
 import { run, newPage, shot, check, expectText, noErrors, staffApi, PHONE } from './lib.mjs';
 
 const TABLET = { width: 1180, height: 820 };
@@ -139,6 +140,12 @@ run('offline', async (ctx, o) => {
   await expectText(page.locator('#outbox'), 'offline', 'offline again');
   await page.locator(`button[data-code="${C}"]`).click();
   await expectText(page.locator('#outbox'), 'offline — 1 change waiting', 'the check-in waits');
+  // A note on the device, after it: a conflict before it does not hold it back.
+  await page.goto(o.base + `/staff/#device/${serial}`);
+  await expectText(page.locator('h1'), serial, 'the device record, offline again');
+  await page.locator('#dv-note').fill('Fan noisy at start-up, written offline.');
+  await page.locator('#dv-note-form').getByRole('button', { name: 'Save' }).click();
+  await expectText(page.locator('#outbox'), 'offline — 2 changes waiting', 'the note waits too');
   await desk.post(`/api/stores/${store}/appointments/${ids[2]}/cancel`, {});
   await ctx.setOffline(false);
   const conflict = page.locator('#outbox-list [data-state="conflict"]');
@@ -147,8 +154,12 @@ run('offline', async (ctx, o) => {
   await expectText(conflict.locator('.outbox-message'), /cancel/i, 'shown with the server’s reason');
   await expectText(page.locator('#outbox'), '1 to check', 'the header asks for a look');
   await shot(page, o.out, 'offline-3-conflict');
+  await page.waitForFunction(() => document.querySelector('#outbox-list [data-kind="note"][data-state="sent"]'), null, { timeout: 30000 });
+  const notes = (await desk.get(`/api/devices/${serial}`)).entries.filter((e) => e.kind === 'note');
+  check(notes.length === 1 && notes[0].content.text.includes('written offline'), 'the note after the conflict is sent, once');
   check(await state(C) === 'cancelled', 'the booking stays cancelled');
-  await expectText(page.locator(`.appt[data-code="${C}"]`), 'Cancelled', 'and the schedule, fetched again, shows it cancelled');
+  await page.goto(o.base + '/staff/#today');
+  await expectText(page.locator(`.appt[data-code="${C}"]`), 'Cancelled', 'and the schedule shows it cancelled');
   await conflict.getByRole('button', { name: /Dismiss/ }).click();
   await page.waitForFunction(() => !document.querySelector('#outbox-list [data-state="conflict"]'));
   console.log('  ok dismissed by hand, never dropped silently');

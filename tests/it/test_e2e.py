@@ -359,3 +359,6 @@ def test_tablet_keeps_working_offline(ctx):
                     (rows[2]["id"],))["status"] == "cancelled"
     assert ctx.sql1("select count(*) as n from diagnostic_sessions s join devices d"
                     " on d.id = s.device_id where d.serial = %s", (serial,))["n"] == 1
+    assert ctx.sql1("select count(*) as n from record_entries e join devices d"
+                    " on d.id = e.device_id where d.serial = %s and e.kind = 'note'",
+                    (serial,))["n"] == 1

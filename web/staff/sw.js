@@ -1,9 +1,10 @@
 // The staff app's service worker (scope /staff/, issue #17 point 1): a tablet whose Wi-Fi drops
 // keeps the app and what it showed today.
 //
-// - The app shell (page, styles, modules, both languages, icons) is cached at install and then
-//   served from the cache while a fresh copy is fetched for the next load (stale while
-//   revalidate), so a dead network does not stall a reload.
+// - The app shell (page, styles, modules, both languages, icons) is cached at install. Online it
+//   is fetched as before (network first, through the HTTP cache), so a page and its modules are
+//   always of one version; the cached copy answers when the network fails or does not answer
+//   within SHELL_WAIT_MS, so a dead or hanging Wi-Fi does not stall a reload.
 // - A few reads (who am I, my stores, today's schedule, the queue, device and repair records,
 //   serving cards) go to the network first; each good answer is kept, stamped with the time it
 //   was fetched, and given back when the network fails, or at once when the page says it is
@@ -18,6 +19,9 @@
 const VERSION = 'carnet-staff-1';
 const SHELL = `${VERSION}-shell`;
 const DATA = 'carnet-staff-data';
+const SHELL_WAIT_MS = 3000;
+// A read the network has not answered in this long is given from the cache when one is kept.
+const READ_WAIT_MS = 5000;
 
 const SHELL_FILES = [
   '/staff/', '/staff/manifest.webmanifest', '/staff/icon.svg', '/staff/icon-192.png', '/staff/icon-512.png',
@@ -42,8 +46,10 @@ const KEPT_READS = [
 const today = () => new Date().toDateString();
 
 self.addEventListener('install', (event) => {
-  // One failed file must not leave a half-filled shell: addAll is all or nothing.
-  event.waitUntil(caches.open(SHELL).then((c) => c.addAll(SHELL_FILES)).then(() => self.skipWaiting()));
+  // File by file: a module renamed since this list was written must not keep the worker out.
+  event.waitUntil(caches.open(SHELL)
+    .then((c) => Promise.all(SHELL_FILES.map((f) => c.add(f).catch(() => null))))
+    .then(() => self.skipWaiting()));
 });
 
 self.addEventListener('activate', (event) => {
@@ -73,48 +79,63 @@ async function shell(request) {
   const cache = await caches.open(SHELL);
   // The page's own URL with a fragment or a query is the same page.
   const key = request.mode === 'navigate' ? '/staff/' : request;
-  const kept = await cache.match(key, { ignoreSearch: request.mode === 'navigate' });
-  // A navigation cannot be re-made with options; a file is revalidated past the HTTP cache.
-  const fresh = (request.mode === 'navigate' ? fetch(request) : fetch(request, { cache: 'no-cache' })).then((res) => {
+  const kept = () => cache.match(key, { ignoreSearch: request.mode === 'navigate' });
+  const fresh = fetch(request).then((res) => {
     if (res.ok && !res.redirected) cache.put(key, res.clone());
     return res;
   });
-  if (kept) {
-    fresh.catch(() => null);
-    return kept;
+  fresh.catch(() => null); // answered from the cache meanwhile: a later failure is no news
+  let timer;
+  const late = new Promise((resolve) => { timer = setTimeout(resolve, SHELL_WAIT_MS); });
+  try {
+    const res = await Promise.race([fresh, late]);
+    if (res) return res;
+    return (await kept()) || (await fresh);
+  } catch {
+    const old = await kept();
+    if (old) return old;
+    throw new TypeError('offline, and not kept');
+  } finally {
+    clearTimeout(timer);
   }
-  return fresh;
 }
 
 async function keptRead(request) {
   const cache = await caches.open(DATA);
-  const fallback = async () => {
-    const kept = await cache.match(request);
-    if (!kept || new Date(kept.headers.get('X-Carnet-Fetched') || 0).toDateString() !== today()) {
-      return Response.json({ error: { code: 'network', message: 'offline, and not kept on this tablet' } },
-        { status: 503, headers: { 'X-Carnet-Offline': '1' } });
-    }
-    const headers = new Headers(kept.headers);
-    headers.set('X-Carnet-As-Of', kept.headers.get('X-Carnet-Fetched'));
-    return new Response(kept.body, { status: kept.status, headers });
-  };
-  if (request.headers.get('X-Carnet-Offline')) return fallback();
-  let res;
-  try {
-    res = await fetch(request);
-  } catch {
-    return fallback();
-  }
-  if (res.status === 200) {
+  const kept = async () => {
+    const res = await cache.match(request);
+    if (!res || new Date(res.headers.get('X-Carnet-Fetched') || 0).toDateString() !== today()) return null;
     const headers = new Headers(res.headers);
-    headers.set('X-Carnet-Fetched', new Date().toISOString());
-    const body = await res.clone().arrayBuffer();
-    await cache.put(request, new Response(body, { status: 200, headers }));
-  } else if (res.status === 401) {
-    // Signed out on the server: nothing kept for this session may be shown any more.
-    await caches.delete(DATA);
+    headers.set('X-Carnet-As-Of', res.headers.get('X-Carnet-Fetched'));
+    return new Response(res.body, { status: res.status, headers });
+  };
+  const none = () => Response.json({ error: { code: 'network', message: 'offline, and not kept on this tablet' } },
+    { status: 503, headers: { 'X-Carnet-Offline': '1' } });
+  if (request.headers.get('X-Carnet-Offline')) return (await kept()) || none();
+  const fresh = fetch(request).then(async (res) => {
+    if (res.status === 200) {
+      const headers = new Headers(res.headers);
+      headers.set('X-Carnet-Fetched', new Date().toISOString());
+      const body = await res.clone().arrayBuffer();
+      await cache.put(request, new Response(body, { status: 200, headers }));
+    } else if (res.status === 401) {
+      // Signed out on the server: nothing kept for this session may be shown any more.
+      await caches.delete(DATA);
+    }
+    return res;
+  });
+  fresh.catch(() => null);
+  let timer;
+  const late = new Promise((resolve) => { timer = setTimeout(resolve, READ_WAIT_MS); });
+  try {
+    const res = await Promise.race([fresh, late]);
+    if (res) return res;
+    return (await kept()) || (await fresh);
+  } catch {
+    return (await kept()) || none();
+  } finally {
+    clearTimeout(timer);
   }
-  return res;
 }
 
 self.addEventListener('fetch', (event) => {
