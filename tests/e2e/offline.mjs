@@ -102,6 +102,13 @@ run('offline', async (ctx, o) => {
   check(kept.length === 3 && new Set(kept.map((i) => i.key)).size === 3 && kept.every((i) => /^[0-9a-f-]{36}$/.test(i.key)),
     'each change has its own Idempotency-Key, made once');
 
+  // A reload while offline: the app comes from the tablet, the changes are still waiting.
+  await page.reload();
+  await expectText(page.locator('h1'), serial, 'the app reloads offline, on the device record');
+  await expectText(page.locator('#outbox'), 'offline — 3 changes waiting', 'the three changes are still waiting');
+  await page.locator('#outbox').click();
+  await page.locator('#outbox-list').waitFor();
+
   // Back online: sent in order.
   await ctx.setOffline(false);
   await page.waitForFunction(() => document.querySelectorAll('#outbox-list [data-outbox-state="sent"]').length === 3, null, { timeout: 30000 });
