@@ -163,3 +163,31 @@ def test_bad_keys_are_400_before_anything_is_written(ctx):
     r = tech.post("/api/devices/OFFL0DEV05/notes", {"text": "x"},
                   headers=key("3b241101-e2bb-4255-8caf-4136c566a962"))
     assert r.status == 201, r
+
+
+# ---- the installable app's files ----
+
+def test_pwa_files_are_served_with_their_types(ctx):
+    """The staff app installs: its manifest, worker and icons are served from web/staff/ with
+    the types browsers require (a worker must be JavaScript; its scope is its own folder, so no
+    Service-Worker-Allowed header is needed)."""
+    import json
+    c = ctx.client()
+    r = c.get("/staff/manifest.webmanifest")
+    assert r.status == 200 and r.header("Content-Type").startswith("application/manifest+json"), r
+    m = json.loads(r.raw)
+    assert m["start_url"] == "/staff/" and m["scope"] == "/staff/" and m["display"] == "standalone", m
+    for icon in m["icons"]:
+        i = c.get(icon["src"])
+        assert i.status == 200 and i.header("Content-Type").startswith(icon["type"]), (icon, i)
+    w = c.get("/staff/sw.js")
+    assert w.status == 200 and w.header("Content-Type").startswith("text/javascript"), w
+    page = c.get("/staff/")
+    assert page.status == 200 and b'rel="manifest" href="/staff/manifest.webmanifest"' in page.raw
+    # Every file the worker caches at install exists (one missing would leave a hole offline).
+    import re
+    src = w.raw.decode()
+    listed = re.findall(r"'(/[a-z0-9_./-]+)'", src[src.index("const SHELL_FILES"):src.index("];")])
+    modules = re.findall(r"'([a-z_]+)'", src[src.index("...["):src.index("].map")])
+    for path in listed + ["/js/staff/%s.js" % m for m in modules]:
+        assert c.get(path).status == 200, path
