@@ -54,7 +54,7 @@ static struct sql_stmt q_import =
 static struct sql_stmt q_trends =
     SQL_STMT("device_trends", "select device_trends($1, $2, $3, $4)", 4);
 static struct sql_stmt q_note =
-    SQL_STMT("device_note_add", "select device_note_add($1, $2, $3, $4)", 4);
+    SQL_STMT("device_note_add_keyed", "select device_note_add_keyed($1, $2, $3, $4, $5, $6)", 6);
 static struct sql_stmt q_chain = SQL_STMT("device_chain", "select device_chain($1, $2, $3)", 3);
 
 /* The serial from the path, or NULL after replying 422: the one check every serial route makes
@@ -389,7 +389,15 @@ void device_note_add(struct req *r)
         http_reply_error(r, 422, "invalid", "corrects", "the id of the entry this corrects");
         return;
     }
-    call_with_body(r, &q_note, serial, 201);
+    /* A tablet resends its offline notes with their Idempotency-Key (scoped to the actor). */
+    char key_hash[API_IDEM_HASH_HEX + 1], fingerprint[API_IDEM_HASH_HEX + 1];
+    int k = api_idempotency(r, "carnet-idempotency-device-note", r->who.staff_id, key_hash,
+                            fingerprint);
+    if (k < 0)
+        return;
+    const char *params[6] = {r->who.staff_id,       serial, api_body(r), r->id, k ? key_hash : NULL,
+                             k ? fingerprint : NULL};
+    api_send(r, &q_note, params, 201);
 }
 
 /* ---- verification ---- */

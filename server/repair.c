@@ -54,7 +54,7 @@ static struct sql_stmt q_estimate =
 static struct sql_stmt q_part =
     SQL_STMT("repair_part_add", "select repair_part_add($1, $2, $3, $4)", 4);
 static struct sql_stmt q_note =
-    SQL_STMT("repair_note_add", "select repair_note_add($1, $2, $3, $4)", 4);
+    SQL_STMT("repair_note_add_keyed", "select repair_note_add_keyed($1, $2, $3, $4, $5, $6)", 6);
 static struct sql_stmt q_promise =
     SQL_STMT("repair_promise", "select repair_promise($1, $2, $3, $4)", 4);
 static struct sql_stmt q_settings_get =
@@ -258,7 +258,15 @@ void repair_note_add(struct req *r)
         http_reply_error(r, 422, "invalid", "text", "the note's text is required");
         return;
     }
-    call_repair(r, &q_note, id, 201);
+    /* A tablet resends its offline notes with their Idempotency-Key (scoped to the actor). */
+    char key_hash[API_IDEM_HASH_HEX + 1], fingerprint[API_IDEM_HASH_HEX + 1];
+    int k = api_idempotency(r, "carnet-idempotency-repair-note", r->who.staff_id, key_hash,
+                            fingerprint);
+    if (k < 0)
+        return;
+    const char *params[6] = {r->who.staff_id,       id, api_body(r), r->id, k ? key_hash : NULL,
+                             k ? fingerprint : NULL};
+    api_send(r, &q_note, params, 201);
 }
 
 void repair_promise(struct req *r)

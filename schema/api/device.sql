@@ -736,6 +736,25 @@ begin
                              'content', e.content);
 end $$;
 
+-- device_note_add with an Idempotency-Key (idempotency.sql), scoped to the actor: a tablet that
+-- resends a note it wrote offline gets the first entry back instead of a second one. With no key
+-- it is plain device_note_add.
+create or replace function device_note_add_keyed(p_actor bigint, p_serial text, p jsonb,
+                                                 p_req text, p_key_hash text,
+                                                 p_fingerprint text) returns json
+language plpgsql as $$
+declare
+    scope text := format('device_note_add:%s', p_actor);
+    answer jsonb := idem_claim(scope, p_key_hash, p_fingerprint);
+begin
+    if answer is not null then
+        return answer::json;
+    end if;
+    answer := device_note_add(p_actor, p_serial, p, p_req)::jsonb;
+    perform idem_store(scope, p_key_hash, answer);
+    return answer::json;
+end $$;
+
 -- GET /api/devices/{serial}/verify: the chain as stored, for carnetd to recompute with libsodium.
 -- Entries come oldest first as [id, prev_hash hex, hash hex, canonical text]; derived lists the
 -- rows shown beside the record that disagree with their entries (verify_derived).

@@ -458,6 +458,24 @@ begin
     return json_build_object('id', e.id, 'at', e.at, 'text', e.content->>'text', 'repair_id', r.id);
 end $$;
 
+-- repair_note_add with an Idempotency-Key (idempotency.sql), scoped to the actor: a tablet that
+-- resends a note it wrote offline gets the first note back instead of a second one. With no key
+-- it is plain repair_note_add.
+create or replace function repair_note_add_keyed(p_actor bigint, p_id bigint, p jsonb, p_req text,
+                                                 p_key_hash text, p_fingerprint text) returns json
+language plpgsql as $$
+declare
+    scope text := format('repair_note_add:%s', p_actor);
+    answer jsonb := idem_claim(scope, p_key_hash, p_fingerprint);
+begin
+    if answer is not null then
+        return answer::json;
+    end if;
+    answer := repair_note_add(p_actor, p_id, p, p_req)::jsonb;
+    perform idem_store(scope, p_key_hash, answer);
+    return answer::json;
+end $$;
+
 -- PUT /api/repairs/{id}/promise: {promised_at?, kept_overnight?, note?}
 create or replace function repair_promise(p_actor bigint, p_id bigint, p jsonb, p_req text) returns json
 language plpgsql as $$

@@ -3,6 +3,7 @@ against this module's carnetd and database with the demo seed. Each script asser
 show and saves screenshots under build/test-output/e2e; here we only run it and check it passed.
 """
 import hashlib
+import json
 import os
 import re
 import secrets
@@ -328,3 +329,40 @@ def test_manager_sets_up_a_webhook(ctx):
 
 def test_passport_checked_in_the_browser_and_tampering_caught(ctx):
     journey(ctx, "passport")
+
+
+def test_tablet_keeps_working_offline(ctx):
+    """Issue 17 point 1: two check-ins and a diagnosis made offline reach the server once each,
+    even sent again; a check-in of a booking cancelled meanwhile is shown as a conflict."""
+    paris = ctx.sql1("select id from stores where code = 'paris-opera'")["id"]
+    ctx.clear_of_midnight(paris)
+    starts = ctx.checkin_soon(paris)
+    rows = []
+    for name in ("Olga Offline", "Otto Offline", "Oona Cancelled"):
+        # Each with a staff member of its own: the no-double-booking rule stays out of the way.
+        st = ctx.sql1("insert into staff (email, name, password_hash) values (%s, 'Offline Staff', 'x')"
+                      " returning id", ("off%s@carnet.test" % secrets.token_hex(6),))["id"]
+        rows.append(ctx.sql1(
+            "insert into appointments (store_id, service_id, staff_id, starts_at, ends_at,"
+            " blocked_until, code, customer_name, customer_email)"
+            " select %s, sv.id, %s, %s::timestamptz, %s::timestamptz + interval '30 minutes',"
+            " %s::timestamptz + interval '30 minutes', booking_new_code(), %s, 'off@example.com'"
+            " from services sv where sv.store_id = %s and sv.skill = 'setup' limit 1"
+            " returning id, code", (paris, st, starts, starts, starts, name, paris)))
+    serial = "C02OFFL" + secrets.token_hex(3).upper()
+    spec = {"store": paris, "serial": serial, "date": str(ctx.store_today(paris)),
+            "codes": [r["code"] for r in rows], "ids": [r["id"] for r in rows]}
+    journey(ctx, "offline", {"CARNET_E2E_OFFLINE": json.dumps(spec)})
+    # What the server holds, row by row: one visit per check-in, one diagnostic session.
+    for r in rows[:2]:
+        n = ctx.sql1("select count(*) as n from visits where appointment_id = %s", (r["id"],))["n"]
+        assert n == 1, (r, n)
+    assert ctx.sql1("select count(*) as n from visits where appointment_id = %s",
+                    (rows[2]["id"],))["n"] == 0
+    assert ctx.sql1("select status from appointments where id = %s",
+                    (rows[2]["id"],))["status"] == "cancelled"
+    assert ctx.sql1("select count(*) as n from diagnostic_sessions s join devices d"
+                    " on d.id = s.device_id where d.serial = %s", (serial,))["n"] == 1
+    assert ctx.sql1("select count(*) as n from record_entries e join devices d"
+                    " on d.id = e.device_id where d.serial = %s and e.kind = 'note'",
+                    (serial,))["n"] == 1

@@ -128,4 +128,19 @@ select pg_temp.try(format('select device_owner_add(%s, %L, %L, %L)', :tech, 'SEA
 select pg_temp.try(format('select device_owner_add(%s, %L, %L, %L)', :tech, 'SEAL0DEV01',
     jsonb_build_object('store_id', :paris, 'name', '{{pd:0123456789abcdef:bmFtZQ}}',
                        'phone', '{{pd:0123456789abcdef:cGhvbmU}}', 'phone_bi', 'short'), 'r'));
+
+-- A note with an Idempotency-Key (device_note_add_keyed, as a tablet resends one written
+-- offline): the same key and request give the first entry back and write no second one;
+-- another request under the key is refused; another actor's key is theirs.
+select device_note_add_keyed(:tech, 'C02NEW0MAC1', '{"text": "Keyed note."}', 'r',
+                             repeat('b', 64), repeat('c', 64)) ->> 'kind' as kind;
+select (device_note_add_keyed(:tech, 'C02NEW0MAC1', '{"text": "Keyed note."}', 'r',
+                              repeat('b', 64), repeat('c', 64)) ->> 'content')::jsonb as replayed;
+select pg_temp.try(format('select device_note_add_keyed(%s, %L, %L, %L, %L, %L)', :tech,
+                          'C02NEW0MAC1', '{"text": "Other."}', 'r', repeat('b', 64),
+                          repeat('d', 64)));
+select device_note_add_keyed(:specialist, 'C02NEW0MAC1', '{"text": "Keyed note."}', 'r',
+                             repeat('b', 64), repeat('c', 64)) ->> 'kind' as other_actor;
+select count(*) as keyed_notes from record_entries where content ->> 'text' = 'Keyed note.';
+
 rollback;

@@ -77,4 +77,14 @@ select repair_settings_put(:manager, :paris, '{"notify": ["ready", "diagnosing",
     ->> 'notify' as chosen;
 select repair_settings_put(:manager, :paris, '{"lang": "fr"}', 'r') ->> 'notify' as kept;
 
+-- A labour note with an Idempotency-Key (repair_note_add_keyed): replayed, never doubled;
+-- another request under the key is refused.
+select repair_note_add_keyed(:tech, :rid, '{"text": "Keyed labour."}', 'r', repeat('b', 64),
+                             repeat('c', 64)) ->> 'text' as text;
+select repair_note_add_keyed(:tech, :rid, '{"text": "Keyed labour."}', 'r', repeat('b', 64),
+                             repeat('c', 64)) ->> 'text' as replayed;
+select pg_temp.try(format('select repair_note_add_keyed(%s, %s, %L, %L, %L, %L)', :tech, :rid,
+                          '{"text": "Other."}', 'r', repeat('b', 64), repeat('d', 64)));
+select count(*) as keyed_notes from record_entries where content ->> 'text' = 'Keyed labour.';
+
 rollback;

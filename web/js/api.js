@@ -54,6 +54,8 @@ export async function api(path, opts = {}) {
     body = JSON.stringify(opts.body);
   }
   if (method !== 'GET' && method !== 'HEAD' && csrf()) headers['X-CSRF-Token'] = csrf();
+  // Offline, the staff app's service worker answers a read it keeps at once (web/staff/sw.js).
+  if (method === 'GET' && navigator.onLine === false) headers['X-Carnet-Offline'] = '1';
   let res;
   try {
     res = await fetch(path, {
@@ -66,6 +68,9 @@ export async function api(path, opts = {}) {
     err.fromServer = true;
     throw err;
   }
+  // A kept answer given back while offline: pages say how old it is (staff/offline.js).
+  const asOf = res.headers.get('X-Carnet-As-Of');
+  if (asOf) window.dispatchEvent(new CustomEvent('carnet:asof', { detail: { path, asOf } }));
   const text = await res.text();
   let data = null;
   if (text) {

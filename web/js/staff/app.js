@@ -4,6 +4,7 @@
 import { get, logout, me as whoAmI, setUnauthorizedHandler, ApiError, lockSession } from '../api.js';
 import { initI18n, onLangChange, t } from '../i18n.js';
 import { $, $$, h, fill, announce, errorText } from '../ui.js';
+import * as offline from './offline.js';
 
 const STORE_KEY = 'carnet.store';
 const views = {
@@ -120,12 +121,14 @@ export async function start() {
     return;
   }
   if (session.me) chooseStore();
+  offline.setActor(session.me);
   drawChrome();
   route();
 }
 
 setUnauthorizedHandler((err) => {
   session.me = null;
+  offline.setActor(null);
   session.locked = err && err.code === 'locked';
   drawChrome();
   announce(errorText(err), 'error');
@@ -142,6 +145,7 @@ function switchButton() {
     b.addEventListener('click', async () => {
       try { await lockSession(); } catch (e) { announce(errorText(e), 'error'); return; }
       session.me = null;
+      offline.setActor(null);
       session.locked = true;
       drawChrome();
       go('lock');
@@ -164,17 +168,21 @@ setInterval(async () => {
   lastTouch = Date.now();
   try { await lockSession(); } catch { return; }
   session.me = null;
+  offline.setActor(null);
   session.locked = true;
   drawChrome();
   go('lock');
 }, IDLE_CHECK_MS);
 
 initI18n();
-onLangChange(() => route());
+offline.init();
+onLangChange(() => { offline.redraw(); route(); });
 window.addEventListener('hashchange', route);
 $('#logout').addEventListener('click', async () => {
   await logout().catch(() => {});
+  await offline.forget();
   session.me = null;
+  offline.setActor(null);
   session.locked = false;
   drawChrome();
   go('login');

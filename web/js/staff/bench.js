@@ -39,7 +39,7 @@ export async function render({ el, session, go, roles }) {
           h('div', { class: 'who' }, r.number, h('span', { class: 'muted' }, `  ${r.device.model || ''} ${r.device.serial}`)),
           h('blockquote', { style: 'margin:.3rem 0' }, r.problem),
           h('div', { class: 'muted' }, t('bench.since', { time: fmtTime(r.bench_since, store.timezone), who: r.opened_by || '' }))),
-        canTake ? h('button', { type: 'button', onclick: () => take(r), 'aria-label': `${t('bench.take')} ${r.number}` }, t('bench.take')) : null))));
+        canTake ? h('button', { type: 'button', 'data-needs-server': true, onclick: () => take(r), 'aria-label': `${t('bench.take')} ${r.number}` }, t('bench.take')) : null))));
     } catch (e) {
       announce(errorText(e), 'error');
     }

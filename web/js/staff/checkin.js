@@ -47,6 +47,13 @@ export function render({ el, session }) {
 
   async function done(r, name) {
     const who = name || (r.visit && r.visit.name) || '';
+    if (r.queued) {
+      // Offline: kept in the outbox, sent when the connection is back (the header lists it).
+      fill(result, h('div', { class: 'notice warn', id: 'checkin-kept' }, h('strong', null, t('outbox.kept.checkin', { name: who }))));
+      announce(t('outbox.kept.checkin', { name: who }), 'ok');
+      form.reset();
+      return;
+    }
     fill(result, h('div', { class: 'notice ok' },
       h('strong', null, t('checkin.done', { name: who })),
       r.visit ? h('span', null, ` #${r.visit.ticket}`) : null));
@@ -98,6 +105,12 @@ export function render({ el, session }) {
       const serial = walk.elements.serial.value.trim();
       if (serial) body.serial = serial;
       const p = await joinLine(store.id, body);
+      if (p.queued) {
+        fill(result, h('div', { class: 'notice warn', id: 'checkin-kept' }, h('strong', null, t('outbox.kept.walkin', { name }))));
+        announce(t('outbox.kept.walkin', { name }), 'ok');
+        walk.reset();
+        return;
+      }
       fill(result, h('div', { class: 'notice ok' }, h('strong', null, t('checkin.walkin.added', { name })), ` #${p.ticket}`));
       announce(t('checkin.walkin.added', { name }), 'ok');
       walk.reset();

@@ -1,11 +1,12 @@
 // Device lookup and the health record: facts, owner, repairs, trend charts of measured values,
 // and the timeline of everything recorded (newest first). Technicians log diagnostics here.
-import { get, post, put, ApiError } from '../api.js';
+import { get, put, ApiError } from '../api.js';
 import { t } from '../i18n.js';
 import { h, fill, fmtDateTime, fmtDay, announce, errorText, showFormError, clearFormErrors } from '../ui.js';
 import { lineChart } from '../charts.js';
 import { intakeEntry } from './intake.js';
 import { downloadPassport } from '../passport_file.js';
+import { write } from './offline.js';
 
 const enc = encodeURIComponent;
 const METRICS = ['battery_health', 'cycle_count', 'storage_health'];
@@ -138,12 +139,39 @@ function diagForm(serial, store, onSaved) {
     const summary = form.elements.summary.value.trim();
     if (summary) body.summary = summary;
     try {
-      await post(`/api/devices/${enc(serial)}/diagnostics`, body);
-      announce(t('diag.saved'), 'ok');
+      const r = await write(`/api/devices/${enc(serial)}/diagnostics`, body, { kind: 'diagnostic', name: serial });
+      announce(t(r.queued ? 'outbox.kept.diagnostic' : 'diag.saved'), 'ok');
       onSaved();
     } catch (err) {
       const m = /^results\[(\d+)\]\.(test|passed|values)/.exec(err.field || '');
       showFormError(form, m ? { ...err, field: m[2] === 'values' ? `value-${m[1]}` : `${m[2]}-${m[1]}` } : err);
+    }
+  });
+  return form;
+}
+
+/** A note on the device's record (any of the store's staff); kept in the outbox offline. */
+function noteForm(serial, store, onSaved) {
+  const form = h('form', { class: 'card', id: 'dv-note-form', novalidate: true },
+    h('h2', null, t('device.note')),
+    h('div', { class: 'field' }, h('label', { for: 'dv-note' }, t('tl.note')),
+      h('textarea', { id: 'dv-note', name: 'text', required: true, maxlength: '4000' })),
+    h('button', { type: 'submit' }, t('save')));
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    clearFormErrors(form);
+    const text = form.elements.text.value.trim();
+    if (!text) {
+      showFormError(form, new ApiError(422, { code: 'invalid', field: 'text', message: t('device.note') + '?' }));
+      return;
+    }
+    try {
+      const r = await write(`/api/devices/${enc(serial)}/notes`, { store_id: store.id, text }, { kind: 'note', name: serial });
+      announce(t(r.queued ? 'outbox.kept.note' : 'device.note.saved'), 'ok');
+      form.reset();
+      onSaved();
+    } catch (err) {
+      showFormError(form, err);
     }
   });
   return form;
@@ -205,6 +233,7 @@ export async function render({ el, session, args, go, roles }) {
   const left = h('div', null, facts, charts);
   const right = h('div', null,
     tech ? diagForm(d.serial, session.store, () => go('device/' + enc(d.serial))) : null,
+    roles.length ? noteForm(d.serial, session.store, () => go('device/' + enc(d.serial))) : null,
     h('section', { class: 'card', 'aria-labelledby': 'dv-tl' }, h('h2', { id: 'dv-tl' }, t('device.record')), timeline(rec.entries)));
   body.append(left, right);
 }

@@ -1,14 +1,19 @@
 // The store floor API as the staff views use it.
 import { get, post } from '../api.js';
+import { write } from './offline.js';
 
-export const checkIn = (storeId, appt) => post(`/api/stores/${storeId}/checkin`, { appointment_id: appt.id });
-export const checkInCode = (storeId, code) => post(`/api/stores/${storeId}/checkin`, { code });
+// Check-ins and walk-ins may be made offline: they go through the outbox (offline.js), which
+// answers {queued: true} when it keeps one for later.
+export const checkIn = (storeId, appt) => write(`/api/stores/${storeId}/checkin`, { appointment_id: appt.id },
+  { kind: 'checkin', name: (appt.customer && appt.customer.name) || appt.customer_name || appt.code || '', ref: appt.id });
+export const checkInCode = (storeId, code) => write(`/api/stores/${storeId}/checkin`, { code }, { kind: 'checkin', name: code });
+// A customer's link token is never kept on the tablet: a scanned link needs the network.
 export const checkInToken = (storeId, token) => post(`/api/stores/${storeId}/checkin`, { token });
 export const searchName = (storeId, name) => get(`/api/stores/${storeId}/checkin/search?name=${encodeURIComponent(name)}`);
 export const queue = (storeId) => get(`/api/stores/${storeId}/queue`);
 export const callNext = (storeId) => post(`/api/stores/${storeId}/queue/next`, {});
 export const visitMove = (visitId, action) => post(`/api/visits/${visitId}/${action}`, {});
-export const joinLine = (storeId, body) => post(`/api/stores/${storeId}/line`, body);
+export const joinLine = (storeId, body) => write(`/api/stores/${storeId}/line`, body, { kind: 'walkin', name: body.name });
 export const visitCard = (visitId) => get(`/api/visits/${visitId}`);
 export const callVisit = (visitId) => post(`/api/visits/${visitId}/call`, {});
 export const transferVisit = (visitId, staffId) => post(`/api/visits/${visitId}/transfer`, { staff_id: staffId });

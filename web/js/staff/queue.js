@@ -21,7 +21,7 @@ export async function render({ el, session }) {
   const liveDot = h('span', { class: 'live-dot', 'data-state': 'off' }, t('live.off'));
   const serving = h('div', { id: 'serving' });
   const waiting = h('div', { class: 'card', id: 'waiting' });
-  const callBtn = h('button', { type: 'button', class: 'huge', id: 'call-next' }, t('queue.callnext'));
+  const callBtn = h('button', { type: 'button', class: 'huge', id: 'call-next', 'data-needs-server': true }, t('queue.callnext'));
   const callHint = h('p', { class: 'muted', id: 'call-hint', hidden: true }, t('door.busy'));
   // Hand-overs in progress, by visit id: the panel is open, and the Idempotency-Key a retry reuses.
   const handing = new Map();
@@ -54,8 +54,9 @@ export async function render({ el, session }) {
     h('p', null, callBtn), callHint,
     serving, waiting);
 
+  // Every move here needs the server's decision: off while offline (offline.js says why).
   const btn = (label, onclick, cls = '', extra = {}) =>
-    h('button', { type: 'button', class: cls, onclick, ...extra }, label);
+    h('button', { type: 'button', class: cls, onclick, 'data-needs-server': true, ...extra }, label);
 
   function history(c) {
     if (!c.history) return null;
@@ -97,8 +98,8 @@ export async function render({ el, session }) {
         h('label', { for: 'ho-note' }, `${t('door.handover.note')} (${t('optional')})`),
         h('textarea', { id: 'ho-note', name: 'note', maxlength: '2000' })),
       h('div', { class: 'row' },
-        h('button', { type: 'submit', class: 'grow', id: 'handover-confirm' }, t('door.handover.confirm')),
-        btn(t('cancel'), () => { handing.delete(v.id); refresh(); }, 'secondary')));
+        h('button', { type: 'submit', class: 'grow', id: 'handover-confirm', 'data-needs-server': true }, t('door.handover.confirm')),
+        btn(t('cancel'), () => { handing.delete(v.id); refresh(); }, 'secondary', { 'data-needs-server': null })));
     form.addEventListener('submit', async (e) => {
       e.preventDefault();
       const body = {};

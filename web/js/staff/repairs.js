@@ -11,6 +11,7 @@ import { follow, debounce } from '../live.js';
 import { observationCard } from './callbacks.js';
 import { mountIntake } from './intake.js';
 import { mountEstimate } from './estimate.js';
+import { write } from './offline.js';
 
 const enc = encodeURIComponent;
 const CHECKLIST = ['screen', 'back glass', 'buttons', 'camera', 'water damage indicator'];
@@ -122,7 +123,7 @@ function ticketView(r, session, moveTo) {
         h('dt', null, t('repair.estimate')), h('dd', { id: 'rp-estimate' }, e ? `${money(e.amount_cents, e.currency)} · ${t(`ticket.estimate.${e.state}`)}` : '—')),
       h('h2', null, t('repairs.move')),
       moves.length
-        ? h('div', { class: 'row', id: 'rp-moves' }, moves.map((to) => h('button', { type: 'button', class: ['cancelled', 'returned_unrepaired'].includes(to) ? 'danger' : '', dataset: { to }, onclick: () => moveTo(to) }, t('rs.' + to))))
+        ? h('div', { class: 'row', id: 'rp-moves' }, moves.map((to) => h('button', { type: 'button', class: ['cancelled', 'returned_unrepaired'].includes(to) ? 'danger' : '', dataset: { to }, 'data-needs-server': true, onclick: () => moveTo(to) }, t('rs.' + to))))
         : h('p', { class: 'muted', id: 'rp-moves' }, t('ticket.nomoves')),
       waiting ? h('p', { class: 'hint', id: 'rp-waiting' }, t(e.state === 'declined' ? 'ticket.declined_hint' : 'ticket.approval_hint')) : null),
     h('section', { class: 'card', id: 'rp-customer', 'aria-labelledby': 'rp-customer-h' },
@@ -200,7 +201,13 @@ async function detail({ el, session, go, id }) {
     });
   const noteForm = smallForm('rp-note-form', t('tl.note'),
     field('no-text', t('tl.note'), h('textarea', { id: 'no-text', name: 'text', required: true, maxlength: '4000' })),
-    t('save'), async (f) => { await post(`/api/repairs/${r.id}/notes`, { text: f.text.value.trim() }); noteForm.reset(); await reload(); });
+    t('save'), async (f) => {
+      // Kept in the outbox when offline (offline.js), sent with its Idempotency-Key later.
+      const res = await write(`/api/repairs/${r.id}/notes`, { text: f.text.value.trim() }, { kind: 'repair_note', name: r.number });
+      noteForm.reset();
+      if (res.queued) announce(t('outbox.kept.note'), 'ok');
+      else await reload();
+    });
 
   // The forms show the current values; a field someone is typing in is left alone.
   function fillForms() {

@@ -4,6 +4,7 @@ import { get } from '../api.js';
 import { t } from '../i18n.js';
 import { h, fill, fmtTime, fmtDay, localDate, addDays, announce, errorText } from '../ui.js';
 import { checkIn } from './floor.js';
+import { checkinWaiting } from './offline.js';
 
 const KIND = { booked: '', checked_in: 'ok', in_service: 'ok', done: 'ok', cancelled: 'bad', no_show: 'warn' };
 
@@ -26,20 +27,38 @@ export async function render({ el, session, args, go }) {
     fill(list, h('p', { class: 'muted' }, t('today.none')));
     return;
   }
+  // A kept check-in that was sent (or refused) meanwhile: the schedule is fetched again.
+  const onOutbox = () => {
+    const settled = [...list.querySelectorAll('[data-kept]')].some((b) => {
+      const a = appts.find((x) => x.code === b.dataset.kept);
+      return a && !checkinWaiting(a.id);
+    });
+    if (settled) go('today/' + date);
+  };
+  window.addEventListener('carnet:outbox', onOutbox);
   fill(list, appts.map((a) => {
     const actions = h('div', { class: 'row' });
-    if (a.status === 'booked' && date === today) {
+    // A check-in kept in the outbox (offline) shows as waiting, not as a button to press twice.
+    const kept = () => h('span', { class: 'badge warn', 'data-kept': a.code }, t('outbox.state.waiting'));
+    if (a.status === 'booked' && date === today && checkinWaiting(a.id)) actions.append(kept());
+    else if (a.status === 'booked' && date === today) {
       actions.append(h('button', {
         type: 'button', 'data-code': a.code,
         onclick: async (e) => {
-          e.currentTarget.disabled = true;
+          const b = e.currentTarget;
+          b.disabled = true;
           try {
-            await checkIn(store.id, a);
+            const r = await checkIn(store.id, a);
+            if (r.queued) {
+              announce(t('outbox.kept.checkin', { name: a.customer.name }), 'ok');
+              b.replaceWith(kept());
+              return;
+            }
             announce(t('checkin.done', { name: a.customer.name }), 'ok');
             go('today/' + date);
           } catch (err) {
             announce(errorText(err), 'error');
-            e.currentTarget.disabled = false;
+            b.disabled = false;
           }
         },
       }, t('checkin.do')));
@@ -57,4 +76,5 @@ export async function render({ el, session, args, go }) {
         h('span', { class: 'badge ' + (KIND[a.status] || '') }, t('status.' + a.status))),
       actions);
   }));
+  return () => window.removeEventListener('carnet:outbox', onOutbox);
 }
