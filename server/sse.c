@@ -228,8 +228,9 @@ static struct hub *hub_get(const char *topic)
         free(h);
         return NULL;
     }
-    if (strncmp(topic, "store:", 6) == 0)
-        h->store = strtoll(topic + 6, NULL, 10);
+    /* A store's id as its path gave it (0 included: the first read answers 404 for it), -1 for
+     * a topic that is not a store's. */
+    h->store = strncmp(topic, "store:", 6) == 0 ? strtoll(topic + 6, NULL, 10) : -1;
     h->last = -1;
     h->reading_after = -1;
     h->next = S.hubs;
@@ -662,7 +663,7 @@ static void hub_fetch(struct hub *h)
     h->dirty = false;
     h->read_seq++;
     S.hub_reads++;
-    if (h->last < 0 && h->nclients == 0 && h->store > 0) {
+    if (h->last < 0 && h->nclients == 0 && h->store >= 0) {
         char id[24];
         const char *params[2] = {"store", id};
         snprintf(id, sizeof(id), "%lld", (long long)h->store);
