@@ -232,12 +232,18 @@ declare
 begin
     select timezone into tz from stores where id = p_store;
     perform outbox_fail_if(tz is null, 'store', 'no such store');
-    perform outbox_cancel('appointment', p_appointment, array['reminder_day', 'reminder_hour']);
-    -- A reminder sent (or being sent) was about the old time: its once-key must not stop the
-    -- new time's. Sent means its moment has passed, so no time is ever reminded twice.
-    update outbox set once_key = null
-    where ref_type = 'appointment' and ref_id = p_appointment
-      and kind in ('reminder_day', 'reminder_hour') and once_key is not null;
+    -- A new booking has no reminders yet: one index probe instead of two updates (issue #16,
+    -- the booking's transaction).
+    if exists (select 1 from outbox
+               where ref_type = 'appointment' and ref_id = p_appointment
+                 and kind in ('reminder_day', 'reminder_hour')) then
+        perform outbox_cancel('appointment', p_appointment, array['reminder_day', 'reminder_hour']);
+        -- A reminder sent (or being sent) was about the old time: its once-key must not stop the
+        -- new time's. Sent means its moment has passed, so no time is ever reminded twice.
+        update outbox set once_key = null
+        where ref_type = 'appointment' and ref_id = p_appointment
+          and kind in ('reminder_day', 'reminder_hour') and once_key is not null;
+    end if;
     v_day := ((p_starts_at at time zone tz) - interval '1 day') at time zone tz;
     v_hour := p_starts_at - interval '1 hour';
     if v_day > now() and outbox_enqueue('reminder_day', p_channel, p_recipient, p_locale, d,
