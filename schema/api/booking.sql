@@ -133,7 +133,7 @@ language sql stable as $$
     where k.store_id = p_store and k.skill = p_skill
       and exists (select 1 from shifts sh
                   where sh.store_id = p_store and sh.staff_id = k.staff_id
-                    and sh.starts_at > p_end - interval '24 hours'
+                    and sh.starts_at >= p_end - interval '24 hours'
                     and sh.starts_at <= p_start and sh.ends_at >= p_end)
       and not exists (select 1 from appointments a
                       where a.staff_id = k.staff_id
@@ -177,7 +177,7 @@ as $$
         -- slots are matched on, so a slot meets only the shifts of its own day or the day before.
         select sh.staff_id, sh.starts_at, sh.ends_at, b.bucket
         from r join shifts sh on sh.store_id = p_store
-                             and sh.starts_at > r.lo - interval '24 hours'
+                             and sh.starts_at >= r.lo - interval '24 hours'
                              and sh.starts_at < r.hi_end
         cross join lateral generate_series((sh.starts_at at time zone 'UTC')::date::timestamp,
                                            (sh.ends_at at time zone 'UTC')::date::timestamp,
