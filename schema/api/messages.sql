@@ -76,15 +76,31 @@ create or replace function outbox_enqueue(p_kind text, p_channel text, p_recipie
                                p_not_before timestamptz default null,
                                p_recipient_bi text default null) returns bigint
 language plpgsql as $$
+begin
+    return (outbox_enqueue_all(array[p_kind], array[p_not_before], p_channel, p_recipient,
+                               p_locale, p_data, p_store, p_ref_type, p_ref_id,
+                               p_recipient_bi))[1];
+end $$;
+
+-- outbox_enqueue of several messages of one event at once (a booking's confirmation and its
+-- reminders): same recipient, same placeholders, each of p_kinds (distinct) due at
+-- p_not_before[i] (null: now). The checks, the earlier placeholders and the store's are done
+-- once and the rows written by one insert, in the order of p_kinds (issue #16: a booking's
+-- transaction spent half its time queueing its three messages one by one). Returns the ids in
+-- the order of p_kinds, NULL for a once-only kind already queued for that ref.
+create or replace function outbox_enqueue_all(p_kinds text[], p_not_before timestamptz[],
+                                               p_channel text, p_recipient text, p_locale text,
+                                               p_data jsonb, p_store bigint, p_ref_type text,
+                                               p_ref_id bigint, p_recipient_bi text)
+returns bigint[]
+language plpgsql as $$
 declare
-    t message_templates%rowtype;
     sealed boolean := pd_is_marker(p_recipient);
     st stores%rowtype;
     d jsonb := outbox_ref_data(p_ref_type, p_ref_id) || coalesce(p_data, '{}'::jsonb);
     v_data jsonb := d;
     loc text := coalesce(p_locale, 'en');
-    v_once text;
-    v_id bigint;
+    v_ids bigint[];
 begin
     perform outbox_fail_if(p_channel is null or p_channel not in ('email', 'sms'), 'channel',
                            'channel must be email or sms');
@@ -102,8 +118,10 @@ begin
     if loc not in ('en', 'fr') then
         loc := 'en';
     end if;
-    select * into t from message_templates where kind = p_kind and locale = loc;
-    perform outbox_fail_if(not found, 'kind', 'no template for this kind of message');
+    perform outbox_fail_if(exists (select 1 from unnest(p_kinds) k(kind)
+                                   where not exists (select 1 from message_templates t
+                                                     where t.kind = k.kind and t.locale = loc)),
+                           'kind', 'no template for this kind of message');
     if p_store is not null then
         select * into st from stores where id = p_store;
         d := jsonb_build_object('store', st.name) || d;
@@ -116,17 +134,23 @@ begin
                                              (d->>'estimate_at')::timestamptz, st.timezone, loc));
         end if;
     end if;
-    if p_ref_id is not null and exists (select 1 from message_once_kinds where kind = p_kind) then
-        v_once := p_kind || ':' || p_ref_type || ':' || p_ref_id;
-    end if;
-    insert into outbox (kind, channel, recipient, recipient_bi, locale, subject, body, sms,
-                        store_id, ref_type, ref_id, once_key, next_attempt_at, data)
-    values (p_kind, p_channel, p_recipient, p_recipient_bi, loc, outbox_render(t.subject, d),
-            outbox_render(t.body, d), outbox_render(t.sms, d), p_store, p_ref_type, p_ref_id,
-            v_once, coalesce(p_not_before, now()), v_data)
-    on conflict (once_key) do nothing
-    returning id into v_id;
-    return v_id;
+    with ins as (
+        insert into outbox (kind, channel, recipient, recipient_bi, locale, subject, body, sms,
+                            store_id, ref_type, ref_id, once_key, next_attempt_at, data)
+        select t.kind, p_channel, p_recipient, p_recipient_bi, loc, outbox_render(t.subject, d),
+               outbox_render(t.body, d), outbox_render(t.sms, d), p_store, p_ref_type, p_ref_id,
+               case when p_ref_id is not null
+                         and exists (select 1 from message_once_kinds o where o.kind = t.kind)
+                    then t.kind || ':' || p_ref_type || ':' || p_ref_id end,
+               coalesce(k.not_before, now()), v_data
+        from unnest(p_kinds, p_not_before) with ordinality k(kind, not_before, i)
+        join message_templates t on t.kind = k.kind and t.locale = loc
+        order by k.i
+        on conflict (once_key) do nothing
+        returning id, kind)
+    select array_agg(ins.id order by k.i) into v_ids
+    from unnest(p_kinds) with ordinality k(kind, i) left join ins on ins.kind = k.kind;
+    return v_ids;
 end $$;
 
 -- Claims up to p_limit due messages for one delivery round: pending ones whose time has come,
@@ -218,70 +242,90 @@ end $$;
 -- hour before a booking. Call it when a booking is made and again when it moves: pending
 -- reminders of that appointment are replaced, and every reminder still ahead of the new time is
 -- scheduled, whatever was sent for the old one. Reminders already due are not sent late.
+-- outbox_reminders_plan clears the old ones and says which to queue when; the booking's own
+-- events queue them with their message (outbox_booking_event), others here.
+create or replace function outbox_reminders_plan(p_appointment bigint, p_store bigint,
+                                                 p_starts_at timestamptz, out kinds text[],
+                                                 out due timestamptz[])
+language plpgsql as $$
+declare
+    tz text;
+    v_day timestamptz;
+    v_hour timestamptz;
+begin
+    select timezone into tz from stores where id = p_store;
+    perform outbox_fail_if(tz is null, 'store', 'no such store');
+    -- A new booking has none yet: one probe instead of two updates.
+    if exists (select 1 from outbox
+               where ref_type = 'appointment' and ref_id = p_appointment
+                 and kind in ('reminder_day', 'reminder_hour')) then
+        perform outbox_cancel('appointment', p_appointment, array['reminder_day', 'reminder_hour']);
+        -- A reminder sent (or being sent) was about the old time: its once-key must not stop the
+        -- new time's. Sent means its moment has passed, so no time is ever reminded twice.
+        update outbox set once_key = null
+        where ref_type = 'appointment' and ref_id = p_appointment
+          and kind in ('reminder_day', 'reminder_hour') and once_key is not null;
+    end if;
+    v_day := ((p_starts_at at time zone tz) - interval '1 day') at time zone tz;
+    v_hour := p_starts_at - interval '1 hour';
+    kinds := '{}';
+    due := '{}';
+    if v_day > now() then
+        kinds := array_append(kinds, 'reminder_day');
+        due := array_append(due, v_day);
+    end if;
+    if v_hour > now() then
+        kinds := array_append(kinds, 'reminder_hour');
+        due := array_append(due, v_hour);
+    end if;
+end $$;
+
 create or replace function outbox_schedule_reminders(p_appointment bigint, p_store bigint,
                                           p_starts_at timestamptz, p_channel text,
                                           p_recipient text, p_locale text, p_data jsonb,
                                           p_recipient_bi text default null)
 returns int language plpgsql as $$
 declare
-    tz text;
-    v_day timestamptz;
-    v_hour timestamptz;
-    n int := 0;
-    d jsonb := coalesce(p_data, '{}'::jsonb) || jsonb_build_object('starts_at', p_starts_at);
+    p record := outbox_reminders_plan(p_appointment, p_store, p_starts_at);
 begin
-    select timezone into tz from stores where id = p_store;
-    perform outbox_fail_if(tz is null, 'store', 'no such store');
-    perform outbox_cancel('appointment', p_appointment, array['reminder_day', 'reminder_hour']);
-    -- A reminder sent (or being sent) was about the old time: its once-key must not stop the
-    -- new time's. Sent means its moment has passed, so no time is ever reminded twice.
-    update outbox set once_key = null
-    where ref_type = 'appointment' and ref_id = p_appointment
-      and kind in ('reminder_day', 'reminder_hour') and once_key is not null;
-    v_day := ((p_starts_at at time zone tz) - interval '1 day') at time zone tz;
-    v_hour := p_starts_at - interval '1 hour';
-    if v_day > now() and outbox_enqueue('reminder_day', p_channel, p_recipient, p_locale, d,
-                                        p_store, 'appointment', p_appointment, v_day,
-                                        p_recipient_bi)
-                         is not null then
-        n := n + 1;
+    if cardinality(p.kinds) = 0 then
+        return 0;
     end if;
-    if v_hour > now() and outbox_enqueue('reminder_hour', p_channel, p_recipient, p_locale, d,
-                                         p_store, 'appointment', p_appointment, v_hour,
-                                         p_recipient_bi)
-                          is not null then
-        n := n + 1;
-    end if;
-    return n;
+    return (select count(i)
+            from unnest(outbox_enqueue_all(p.kinds, p.due, p_channel, p_recipient, p_locale,
+                                           coalesce(p_data, '{}'::jsonb)
+                                           || jsonb_build_object('starts_at', p_starts_at),
+                                           p_store, 'appointment', p_appointment,
+                                           p_recipient_bi)) i);
 end $$;
 
 -- The one call booking makes per event, in its transaction: p_kind is booking_confirmed,
 -- booking_changed or booking_cancelled. Placeholders given once (name, code, the manage link)
 -- carry over to later messages about the same appointment; confirming or moving (re)schedules
--- the reminders, cancelling drops them.
+-- the reminders, queued with the event's message in one go, cancelling drops them.
 create or replace function outbox_booking_event(p_kind text, p_appointment bigint, p_store bigint,
                                      p_starts_at timestamptz, p_channel text, p_recipient text,
                                      p_locale text, p_data jsonb default '{}',
                                      p_recipient_bi text default null) returns bigint
 language plpgsql as $$
 declare
-    d jsonb := outbox_ref_data('appointment', p_appointment) || coalesce(p_data, '{}'::jsonb)
-               || jsonb_build_object('starts_at', p_starts_at);
-    -- (outbox_enqueue merges earlier placeholders too; merged here as well because the
-    -- reminders are rendered from d)
+    d jsonb := coalesce(p_data, '{}'::jsonb) || jsonb_build_object('starts_at', p_starts_at);
+    p record;
     v_id bigint;
 begin
     perform outbox_fail_if(p_kind not in ('booking_confirmed', 'booking_changed',
                                           'booking_cancelled'), 'kind', 'not a booking event');
-    v_id := outbox_enqueue(p_kind, p_channel, p_recipient, p_locale, d, p_store, 'appointment',
-                           p_appointment, null, p_recipient_bi);
     if p_kind = 'booking_cancelled' then
+        v_id := outbox_enqueue(p_kind, p_channel, p_recipient, p_locale, d, p_store,
+                               'appointment', p_appointment, null, p_recipient_bi);
         perform outbox_cancel('appointment', p_appointment, array['reminder_day', 'reminder_hour']);
-    else
-        perform outbox_schedule_reminders(p_appointment, p_store, p_starts_at, p_channel,
-                                          p_recipient, p_locale, d, p_recipient_bi);
+        return v_id;
     end if;
-    return v_id;
+    p := outbox_reminders_plan(p_appointment, p_store, p_starts_at);
+    return (outbox_enqueue_all(array_prepend(p_kind, p.kinds),
+                               array_prepend(null::timestamptz, p.due), p_channel,
+                               p_recipient, p_locale, d, p_store, 'appointment', p_appointment,
+                               p_recipient_bi))[1];
 end $$;
 
 -- A ready link from carnetd's stock (server/linkstock.c): the hash to store and the token sealed

@@ -644,6 +644,32 @@ def test_dst_days_in_paris(ctx):
         assert row == {"u": "%s %s" % (d, utc), "l": "10:00"}, row
 
 
+def test_a_shift_of_a_full_day_holds_its_last_slot_and_across_midnight(ctx):
+    # Shifts last up to 24 hours (002): one of exactly 24 hours holds a slot ending at its very
+    # end, and one crossing midnight holds the next day's slots until it ends (the month view
+    # and booking find a slot's shift among those starting at most a day before it).
+    store, service, staff = make_store(ctx, "fullday", 2, ["2027-04-05"], hours=("00:00", "24:00"),
+                                       tz="UTC")
+    ctx.sql("insert into shifts (store_id, staff_id, starts_at, ends_at) values "
+            "(%s, %s, '2027-04-06 12:00Z', '2027-04-07 12:00Z')", (store, staff[0]))
+    c = ctx.client()
+    r = c.get("/api/stores/%d/availability?service=%d&from=2027-04-05&to=2027-04-07"
+              % (store, service))
+    assert r.status == 200, r
+    days = {d["date"]: {s["starts_at"]: s["free"] for s in d["slots"]} for d in r.json["days"]}
+    assert len(days["2027-04-05"]) == 95 and set(days["2027-04-05"].values()) == {2}, days
+    assert days["2027-04-05"]["2027-04-05T23:30:00+00:00"] == 2, days
+    assert "2027-04-06T11:45:00+00:00" not in days["2027-04-06"], days
+    assert days["2027-04-06"]["2027-04-06T12:00:00+00:00"] == 1, days
+    assert days["2027-04-07"]["2027-04-07T11:30:00+00:00"] == 1, days
+    assert list(days["2027-04-07"])[-1] == "2027-04-07T11:30:00+00:00", days
+    for start in ("2027-04-05T23:30:00Z", "2027-04-07T11:30:00Z"):
+        r = book(c, store, service, start)
+        assert r.status == 201, r
+    r = book(c, store, service, "2027-04-07T11:45:00Z")
+    assert r.status == 409 and r.error["code"] == "slot_taken", r
+
+
 def test_dst_night_hours_have_exactly_the_real_slots(ctx):
     # A store open 01:00-04:00 local: the change happens inside the opening hours.
     days = ["2027-03-28", "2027-10-31"]
