@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 
+struct db_result;
 struct event_base;
 struct evbuffer;
 struct req;
@@ -38,7 +39,6 @@ void sse_repair_status_stream(struct req *r);
 /* For a stream route's open refused before its handler ran (the session check): when `res` is
  * what would answer 503 (the pool refused, the connection broke, a timeout), answers as a
  * refused open does (200, a jittered retry delay, no stream) and returns true; else false. */
-struct db_result;
 bool sse_shed_refused(struct req *r, const struct db_result *res);
 
 /* Open streams and hubs, for tests and metrics. */
