@@ -61,6 +61,20 @@ void api_send(struct req *r, struct sql_stmt *stmt, const char *const *params, i
 /* api_send (200) of a read that may be answered by a standby (db_query_read): a statement that
  * writes nothing, for a caller that need not see its own writes. */
 void api_send_read(struct req *r, struct sql_stmt *stmt, const char *const *params);
+/*
+ * A read that writes its own audit row (a record read). With a usable standby
+ * (--read-database-url), `read` (a statement that writes nothing and refuses what `both`
+ * refuses) goes there by db_query_read and `audit` (which writes the row, and refuses the same)
+ * to the primary, both at once; the read's answer leaves only once the audit row is written, and
+ * an audit that fails answers its error instead: no read goes out unaudited. Otherwise `both`
+ * (audit and read in one call) is api_send (200) on the primary.
+ */
+struct api_stmt {
+    struct sql_stmt *stmt;
+    const char *const *params;
+};
+void api_send_audited_read(struct req *r, struct api_stmt both, struct api_stmt read,
+                           struct api_stmt audit);
 
 /* api_call whose answer, a JSON object {"filename", "csv"} (report_csv in SQL), is the reply:
  * 200 text/csv as an attachment of that file name; a failure is the mapped error. */

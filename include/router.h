@@ -61,6 +61,12 @@ extern const int nroutes;
 extern const route_handler route_uploads[];
 extern const int nroute_uploads;
 bool router_is_upload(const struct route *rt);
+/* Stream routes (Server-Sent Events, sse.c): a pool refusal before their handler runs (the
+ * session check) answers as their own refused open does, with a retry delay, never a 503 that
+ * would make EventSource give up. Listed by handler in routes.c, beside the table. */
+extern const route_handler route_streams[];
+extern const int nroute_streams;
+bool router_is_stream(const struct route *rt);
 
 const char *role_name(enum role role);
 /* "public", "staff" (every role) or the roles joined by commas, e.g. "manager,admin". */

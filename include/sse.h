@@ -11,6 +11,9 @@
 #ifndef CARNET_SSE_H
 #define CARNET_SSE_H
 
+#include <stdbool.h>
+
+struct db_result;
 struct event_base;
 struct evbuffer;
 struct req;
@@ -32,6 +35,11 @@ void sse_line_stream(struct req *r);
 void sse_repair_stream(struct req *r);
 /* GET /api/repair-status/{token}/events: the customer's repair status page. */
 void sse_repair_status_stream(struct req *r);
+
+/* For a stream route's open refused before its handler ran (the session check): when `res` is
+ * what would answer 503 (the pool refused, the connection broke, a timeout), answers as a
+ * refused open does (200, a jittered retry delay, no stream) and returns true; else false. */
+bool sse_shed_refused(struct req *r, const struct db_result *res);
 
 /* Open streams and hubs, for tests and metrics. */
 int sse_clients(void);

@@ -153,16 +153,14 @@ void api_send_read(struct req *r, struct sql_stmt *stmt, const char *const *para
 }
 
 /*
- * The first value of a result as it may leave carnetd: its personal data opened (seal.h). Most
- * answers hold none, and are handed back as they are, without a copy (*opened NULL); one that
- * does is opened into a copy (*opened, for result_text_free). NULL when out of memory.
+ * An answer's text as it may leave carnetd: its personal data opened (seal.h). Most answers hold
+ * none, and are handed back as they are, without a copy (*opened NULL); one that does is opened
+ * into a copy (*opened, for result_text_free). NULL when out of memory.
  */
-static const char *result_text(struct req *r, const struct db_result *res, size_t *n, char **opened)
+static const char *open_text(struct req *r, const char *v, size_t *n, char **opened)
 {
-    const char *v = db_value(res, 0, 0);
     int unreadable;
 
-    *n = (size_t)db_length(res, 0, 0);
     *opened = NULL;
     if (!memmem(v, *n, "{{pd:", 5))
         return v;
@@ -174,6 +172,13 @@ static const char *result_text(struct req *r, const struct db_result *res, size_
     return *opened;
 }
 
+/* open_text of the first value of a result. */
+static const char *result_text(struct req *r, const struct db_result *res, size_t *n, char **opened)
+{
+    *n = (size_t)db_length(res, 0, 0);
+    return open_text(r, db_value(res, 0, 0), n, opened);
+}
+
 /* Erases and frees what result_text opened (clear personal data). */
 static void result_text_free(char *opened, size_t n)
 {
@@ -183,25 +188,121 @@ static void result_text_free(char *opened, size_t n)
     }
 }
 
-void api_reply_result(struct req *r, int status, const struct db_result *res)
+/* Replies with the JSON text v (n bytes), its personal data opened. */
+static void reply_text(struct req *r, int status, const char *v, size_t n)
 {
-    if (res->status != DB_OK) {
-        api_reply_db_error(r, res);
-        return;
-    }
-    if (db_rows(res) < 1 || db_cols(res) < 1 || db_isnull(res, 0, 0)) {
-        http_reply_error(r, 404, "not_found", NULL, "no such object");
-        return;
-    }
-    size_t n;
     char *opened;
-    const char *text = result_text(r, res, &n, &opened);
+    const char *text = open_text(r, v, &n, &opened);
     if (!text) {
         http_reply_oom(r);
         return;
     }
     http_reply_json(r, status, text, n);
     result_text_free(opened, n);
+}
+
+static bool result_is_empty(const struct db_result *res)
+{
+    return db_rows(res) < 1 || db_cols(res) < 1 || db_isnull(res, 0, 0);
+}
+
+void api_reply_result(struct req *r, int status, const struct db_result *res)
+{
+    if (res->status != DB_OK) {
+        api_reply_db_error(r, res);
+        return;
+    }
+    if (result_is_empty(res)) {
+        http_reply_error(r, 404, "not_found", NULL, "no such object");
+        return;
+    }
+    reply_text(r, status, db_value(res, 0, 0), (size_t)db_length(res, 0, 0));
+}
+
+/* An audited read split in two (api_send_audited_read): its two answers, in either order. */
+struct audited_read {
+    struct req *r;
+    int waiting;  /* answers still to come */
+    bool audited; /* the audit row is written */
+    bool done;    /* the reply is decided (sent, or the request is gone) */
+    char *text;   /* the read's answer, kept until the audit row is written */
+    size_t n;
+};
+
+static void audited_read_end(struct audited_read *a)
+{
+    if (--a->waiting > 0)
+        return;
+    if (a->text) {
+        sodium_memzero(a->text, a->n);
+        free(a->text);
+    }
+    http_req_release(a->r);
+    free(a);
+}
+
+static void on_audited_read(const struct db_result *res, void *arg)
+{
+    struct audited_read *a = arg;
+
+    if (a->done || http_replied(a->r)) {
+        a->done = true;
+    } else if (res->status != DB_OK || result_is_empty(res) || a->audited) {
+        /* A refusal or failure shows nothing, so it need not wait for the audit row. */
+        api_reply_result(a->r, 200, res);
+        a->done = true;
+    } else {
+        a->n = (size_t)db_length(res, 0, 0);
+        if (!(a->text = malloc(a->n ? a->n : 1))) {
+            http_reply_oom(a->r);
+            a->done = true;
+        } else {
+            memcpy(a->text, db_value(res, 0, 0), a->n);
+        }
+    }
+    audited_read_end(a);
+}
+
+static void on_audited_write(const struct db_result *res, void *arg)
+{
+    struct audited_read *a = arg;
+
+    if (a->done || http_replied(a->r)) {
+        a->done = true;
+    } else if (res->status != DB_OK) {
+        api_reply_db_error(a->r, res);
+        a->done = true;
+    } else {
+        a->audited = true;
+        if (a->text) {
+            reply_text(a->r, 200, a->text, a->n);
+            a->done = true;
+        }
+    }
+    audited_read_end(a);
+}
+
+void api_send_audited_read(struct req *r, struct api_stmt both, struct api_stmt read,
+                           struct api_stmt audit)
+{
+    struct db_read_stats rs;
+    struct audited_read *a;
+
+    /* Without a standby to read on, one round trip to the primary. */
+    db_read_stats(&rs);
+    if (!rs.usable) {
+        api_send(r, both.stmt, both.params, 200);
+        return;
+    }
+    if (!(a = calloc(1, sizeof(*a)))) {
+        http_reply_oom(r);
+        return;
+    }
+    a->r = r;
+    a->waiting = 2;
+    http_req_hold(r);
+    db_query(audit.stmt, audit.params, on_audited_write, a);
+    db_query_read(read.stmt, read.params, on_audited_read, a);
 }
 
 json_t *api_result_json(struct req *r, const struct db_result *res)

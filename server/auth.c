@@ -42,6 +42,7 @@
 #include "principal.h"
 #include "router.h"
 #include "seal.h"
+#include "sse.h"
 #include "log.h"
 #include "util.h"
 #include "worker.h"
@@ -231,7 +232,9 @@ static void on_session(struct req *r, const struct db_result *res)
         r->state_free = NULL;
     }
     if (res->status != DB_OK) {
-        api_reply_db_error(r, res);
+        /* EventSource gives up for good on a 503, but comes back after a retry delay. */
+        if (!router_is_stream(r->match.route) || !sse_shed_refused(r, res))
+            api_reply_db_error(r, res);
         return;
     }
     if (db_isnull(res, 0, 0)) {

@@ -53,6 +53,17 @@ static struct sql_stmt q_import =
     SQL_STMT("device_diagnostic_import", "select device_diagnostic_import($1, $2, $3, $4)", 4);
 static struct sql_stmt q_trends =
     SQL_STMT("device_trends", "select device_trends($1, $2, $3, $4)", 4);
+/* The same reads in two, for a standby (api_send_audited_read): the read, and its audit row. */
+static struct sql_stmt q_search_read =
+    SQL_STMT("device_search_read", "select device_search_read($1, $2, $3, $4, $5, $6)", 6);
+static struct sql_stmt q_search_audit =
+    SQL_STMT("device_search_audit", "select device_search_audit($1, $2, $3)", 3);
+static struct sql_stmt q_record_read =
+    SQL_STMT("device_record_read", "select device_record_read($1, $2, $3, $4)", 4);
+static struct sql_stmt q_trends_read =
+    SQL_STMT("device_trends_read", "select device_trends_read($1, $2)", 2);
+static struct sql_stmt q_audit_read =
+    SQL_STMT("device_audit_read", "select device_audit_read($1, $2, $3)", 3);
 static struct sql_stmt q_note =
     SQL_STMT("device_note_add_keyed", "select device_note_add_keyed($1, $2, $3, $4, $5, $6)", 6);
 static struct sql_stmt q_chain = SQL_STMT("device_chain", "select device_chain($1, $2, $3)", 3);
@@ -260,7 +271,11 @@ void device_search(struct req *r)
                              is_email ? email_bi : NULL,
                              is_phone ? phone_bi : NULL,
                              is_phone ? aphone_bi : NULL};
-    api_send(r, &q_search, params, 200);
+    const char *rparams[6] = {params[0], params[1], params[2], params[4], params[5], params[6]};
+    const char *aparams[3] = {r->who.staff_id, q, r->id};
+    api_send_audited_read(r, (struct api_stmt){&q_search, params},
+                          (struct api_stmt){&q_search_read, rparams},
+                          (struct api_stmt){&q_search_audit, aparams});
 }
 
 void device_record(struct req *r)
@@ -273,7 +288,10 @@ void device_record(struct req *r)
         return;
     const char *params[5] = {r->who.staff_id, serial, http_query(r, "before") ? before : NULL,
                              limit, r->id};
-    api_send(r, &q_record, params, 200);
+    const char *aparams[3] = {r->who.staff_id, serial, r->id};
+    api_send_audited_read(r, (struct api_stmt){&q_record, params},
+                          (struct api_stmt){&q_record_read, params},
+                          (struct api_stmt){&q_audit_read, aparams});
 }
 
 /* PUT answers 201 when it created the device, 200 when it updated (or found) it. */
@@ -369,7 +387,10 @@ void device_trends(struct req *r)
         return;
     }
     const char *params[4] = {r->who.staff_id, serial, metric, r->id};
-    api_send(r, &q_trends, params, 200);
+    const char *aparams[3] = {r->who.staff_id, serial, r->id};
+    api_send_audited_read(r, (struct api_stmt){&q_trends, params},
+                          (struct api_stmt){&q_trends_read, params + 1},
+                          (struct api_stmt){&q_audit_read, aparams});
 }
 
 void device_note_add(struct req *r)

@@ -139,3 +139,12 @@ bool router_is_upload(const struct route *rt)
     }
     return false;
 }
+
+bool router_is_stream(const struct route *rt)
+{
+    for (int i = 0; rt && i < nroute_streams; i++) {
+        if (route_streams[i] == rt->handler)
+            return true;
+    }
+    return false;
+}

@@ -336,3 +336,7 @@ const int nroutes = (int)(sizeof(routes) / sizeof(routes[0]));
 
 const route_handler route_uploads[] = {intake_photo_add};
 const int nroute_uploads = (int)(sizeof(route_uploads) / sizeof(route_uploads[0]));
+
+const route_handler route_streams[] = {sse_store_stream, sse_board_stream, sse_line_stream,
+                                       sse_repair_stream, sse_repair_status_stream};
+const int nroute_streams = (int)(sizeof(route_streams) / sizeof(route_streams[0]));

@@ -183,6 +183,14 @@ static bool transient(const struct db_result *res)
             api_status_for_sqlstate(res->sqlstate) == 503);
 }
 
+bool sse_shed_refused(struct req *r, const struct db_result *res)
+{
+    if (!transient(res))
+        return false;
+    shed(r);
+    return true;
+}
+
 /* ---- hubs and clients ---- */
 
 static struct hub *hub_find(const char *topic)

@@ -469,9 +469,27 @@ begin
                       rep->>'summary', results, p_req);
 end $$;
 
+-- The audit row of a device record's read, written by its own call on the primary when the read
+-- itself runs on a standby (--read-database-url): it fails as the read would for a serial that
+-- is not there, so a refused read leaves no row and an answered one always has its row.
+create or replace function device_audit_read(p_actor bigint, p_serial text, p_req text)
+returns void language plpgsql as $$
+begin
+    perform carnet_audit_read(p_actor, 'read', 'device', (device_get(p_serial)).id::text, p_req);
+end $$;
+
 -- GET /api/devices/{serial}/trends?metric=: each measured value across sessions, oldest first.
+-- Audited in one call on the primary (device_trends), or read on a standby (device_trends_read,
+-- which writes nothing) alongside device_audit_read on the primary.
 create or replace function device_trends(p_actor bigint, p_serial text, p_metric text, p_req text)
 returns json language plpgsql as $$
+begin
+    perform device_audit_read(p_actor, p_serial, p_req);
+    return device_trends_read(p_serial, p_metric);
+end $$;
+
+create or replace function device_trends_read(p_serial text, p_metric text)
+returns json language plpgsql stable as $$
 declare
     d devices%rowtype := device_get(p_serial);
     out json;
@@ -483,15 +501,24 @@ begin
           from diagnostic_values
           where device_id = d.id and (p_metric is null or name = p_metric)
           group by name) x;
-    perform carnet_audit_read(p_actor, 'read', 'device', d.id::text, p_req);
     return json_build_object('serial', d.serial, 'metrics', out);
 end $$;
 
 -- GET /api/devices/{serial}?before=&limit=: the device, its owners (redacted where the caller
--- may not see them), its repairs, and one page of the record, newest first.
+-- may not see them), its repairs, and one page of the record, newest first. Audited and read in
+-- one call on the primary, or read on a standby (device_record_read, which writes nothing and
+-- redacts for p_actor the same way) alongside device_audit_read on the primary.
 create or replace function device_record(p_actor bigint, p_serial text, p_before bigint, p_limit int,
                               p_req text) returns json
 language plpgsql as $$
+begin
+    perform device_audit_read(p_actor, p_serial, p_req);
+    return device_record_read(p_actor, p_serial, p_before, p_limit);
+end $$;
+
+create or replace function device_record_read(p_actor bigint, p_serial text, p_before bigint,
+                                              p_limit int) returns json
+language plpgsql stable as $$
 declare
     d devices%rowtype := device_get(p_serial);
     entries json;
@@ -520,7 +547,6 @@ begin
           order by e.id desc limit p_limit) x;
     more := last_id is not null and exists (
         select 1 from record_entries where device_id = d.id and id < last_id);
-    perform carnet_audit_read(p_actor, 'read', 'device', d.id::text, p_req);
     return json_build_object(
         'device', device_json(d),
         'owner', (select device_owner_json(p_actor, o) from device_owners o
@@ -784,10 +810,38 @@ end $$;
 -- as device_phone_normalize keeps them (owners), p_aphone_bi of them with a leading + (bookings).
 -- A value still in clear (written by SQL, not yet sealed by carnetd's job: its index is null)
 -- is compared in clear for those few seconds.
+-- Audited and searched in one call on the primary, or searched on a standby
+-- (device_search_read, which writes nothing) alongside device_search_audit on the primary.
 create or replace function device_search(p_actor bigint, p_q text, p_limit int, p_req text,
                                          p_email_bi text, p_phone_bi text, p_aphone_bi text)
 returns json
 language plpgsql as $$
+begin
+    perform device_search_audit(p_actor, p_q, p_req);
+    return device_search_read(p_actor, p_q, p_limit, p_email_bi, p_phone_bi, p_aphone_bi);
+end $$;
+
+-- A search's audit row; refuses the query the search refuses, so a refused one leaves no row.
+create or replace function device_search_audit(p_actor bigint, p_q text, p_req text)
+returns void language plpgsql as $$
+begin
+    perform device_search_check(p_q);
+    -- The query itself may be an email or a phone number: it stays out of the audit log.
+    perform carnet_audit_read(p_actor, 'search', 'device', null, p_req);
+end $$;
+
+create or replace function device_search_check(p_q text) returns void
+language plpgsql immutable as $$
+begin
+    if btrim(p_q) = '' or length(btrim(p_q)) > 254 then
+        perform carnet_fail(422, 'invalid', 'q', 'a search of 1 to 254 characters');
+    end if;
+end $$;
+
+create or replace function device_search_read(p_actor bigint, p_q text, p_limit int,
+                                              p_email_bi text, p_phone_bi text, p_aphone_bi text)
+returns json
+language plpgsql stable as $$
 declare
     q text := btrim(p_q);
     s text := upper(regexp_replace(q, '\s', '', 'g'));
@@ -796,9 +850,7 @@ declare
     mine bigint[] := array(select store_id from staff_roles where staff_id = p_actor);
     out json;
 begin
-    if q = '' or length(q) > 254 then
-        perform carnet_fail(422, 'invalid', 'q', 'a search of 1 to 254 characters');
-    end if;
+    perform device_search_check(p_q);
     with hits as (
         select d.id, 'serial' as how, null::bigint as repair_id, null::text as number, 1 as rank
         from devices d where d.serial = s
@@ -847,7 +899,5 @@ begin
                              order by b.rank, d.serial), '[]')
       into out
     from (select * from best order by rank, id limit p_limit) b join devices d on d.id = b.id;
-    -- The query itself may be an email or a phone number: it stays out of the audit log.
-    perform carnet_audit_read(p_actor, 'search', 'device', null, p_req);
     return json_build_object('results', out);
 end $$;

@@ -1,5 +1,6 @@
 """Reads from a standby (issue 15 point 4): with --read-database-url, the public board and the
-uncached month view are read there; writes, reads of one's own writes and the month view's
+uncached month view are read there, and device records (their audit rows written on the
+primary, by a call of their own); writes, reads of one's own writes and the month view's
 cache fills stay on the primary; a standby that goes away sends reads back to the primary at
 once, with the primary's answers. The "standby" here is a copy of the module's database that
 differs on purpose (a store renamed, no shifts), so every answer says where it was read. Its
@@ -22,6 +23,8 @@ def setup(ctx):
     ctx.standby_url = ctx.cluster.create_database(STANDBY, template=ctx.dbname)
     standby_sql(ctx, "update stores set name = name || ' (standby)'")
     standby_sql(ctx, "delete from shifts")
+    standby_sql(ctx, "update devices set model = model || ' (standby)'")
+    standby_sql(ctx, "insert into devices (serial, model) values ('STANDBYONLY1', 'Ghost')")
     standby_sql(ctx, """
         create schema fake;
         create table fake.replay (lsn pg_lsn not null);
@@ -153,3 +156,104 @@ def test_a_standby_that_lags_sends_reads_to_the_primary(ctx):
     standby_sql(ctx, "update fake.replay set lsn = 'FFFFFFFF/FFFFFFFF'")
     wait_for(lambda: board_name(ctx.r, ctx.paris) == name + " (standby)",
              "reads on the standby again")
+
+
+# ---- device records: read on the standby, audited on the primary ----
+
+SERIAL = "F2LDEMO0PH13"
+
+
+def audits(ctx, where="true", args=None):
+    """(audit rows on the primary, audit rows on the standby) of device reads and searches."""
+    q = ("select count(*) from audit_log where object_type = 'device' "
+         "and action in ('read', 'search') and " + where)
+    return ctx.sql1(q.replace("count(*)", "count(*) as n"), args)["n"], standby_sql(ctx, q, args)[0][0]
+
+
+def staff_on(server, who="specialist"):
+    c = Client(server.port)
+    c.login(who + "@carnet.test", "carnet-demo")
+    return c
+
+
+def record_model(c):
+    r = c.get("/api/devices/" + SERIAL)
+    assert r.status == 200, r
+    return r.json["device"]["model"]
+
+
+def test_record_reads_are_read_on_the_standby_and_audited_on_the_primary(ctx):
+    c = staff_on(ctx.r)
+    model = ctx.sql1("select model from devices where serial = %s", (SERIAL,))["model"]
+    wait_for(lambda: board_name(ctx.r, ctx.paris).endswith(" (standby)"), "a board read there")
+    dev = str(ctx.sql1("select id from devices where serial = %s", (SERIAL,))["id"])
+    before = audits(ctx)
+    on_dev = audits(ctx, "object_id = %s", (dev,))
+    routed = metric(ctx.r, 'carnet_db_read_queries_total{to="standby"}')
+    assert record_model(c) == model + " (standby)"
+    t = c.get("/api/devices/%s/trends" % SERIAL)
+    assert t.status == 200 and t.json["serial"] == SERIAL, t
+    s = c.get("/api/devices?q=" + SERIAL)
+    assert s.status == 200, s
+    assert [x["model"] for x in s.json["results"]] == [model + " (standby)"], s
+    # Each read has its row on the primary, none on the standby (which here could take one).
+    assert audits(ctx, "object_id = %s", (dev,)) == (on_dev[0] + 2, on_dev[1])
+    assert audits(ctx) == (before[0] + 3, before[1])
+    row = ctx.sql1("select staff_id, request_id from audit_log where object_type = 'device' "
+                   "and action = 'search' order by id desc limit 1")
+    assert row["staff_id"] == ctx.sql1("select id from staff where email = "
+                                       "'specialist@carnet.test'")["id"]
+    assert row["request_id"]
+    assert metric(ctx.r, 'carnet_db_read_queries_total{to="standby"}') >= routed + 3
+    apps = standby_sql(ctx, "select application_name, query from pg_stat_activity "
+                            "where datname = %s", (STANDBY,))
+    assert [a for a in apps if a[0] == "carnetd-read" and "device_" in a[1]], apps
+    assert not [a for a in apps if a[0] == "carnetd"], apps
+    # Without --read-database-url, the primary reads and audits in one call.
+    plain = ctx.staff("specialist")
+    assert record_model(plain) == model
+    assert audits(ctx, "object_id = %s", (dev,)) == (on_dev[0] + 3, on_dev[1])
+
+
+def test_a_refused_record_read_writes_nothing(ctx):
+    c = staff_on(ctx.r)
+    wait_for(lambda: board_name(ctx.r, ctx.paris).endswith(" (standby)"), "a board read there")
+    before = audits(ctx)
+    for path in ("/api/devices/NOSUCHDEV01", "/api/devices/NOSUCHDEV01/trends"):
+        r = c.get(path)
+        assert r.status == 404 and r.json["error"]["field"] == "serial", r
+    r = c.get("/api/devices?q=%20%20")
+    assert r.status == 422 and r.json["error"]["field"] == "q", r
+    assert Client(ctx.r.port).get("/api/devices/" + SERIAL).status == 401
+    assert audits(ctx) == before
+
+
+def test_no_record_leaves_unless_its_audit_row_is_written(ctx):
+    """A device the standby has and the primary has not: the read there succeeds, the audit on
+    the primary refuses it, and the answer is the refusal, not the record."""
+    c = staff_on(ctx.r)
+    wait_for(lambda: board_name(ctx.r, ctx.paris).endswith(" (standby)"), "a board read there")
+    before = audits(ctx)
+    for path in ("/api/devices/STANDBYONLY1", "/api/devices/STANDBYONLY1/trends"):
+        r = c.get(path)
+        assert r.status == 404 and b"Ghost" not in r.raw, r
+    assert audits(ctx) == before
+
+
+def test_record_reads_go_to_the_primary_when_the_standby_is_down(ctx):
+    c = staff_on(ctx.r)
+    model = ctx.sql1("select model from devices where serial = %s", (SERIAL,))["model"]
+    wait_for(lambda: record_model(c) == model + " (standby)", "a record read there")
+    ctx.cluster.admin_exec('alter database "%s" allow_connections false' % STANDBY)
+    try:
+        ctx.cluster.admin_exec("select pg_terminate_backend(pid) from pg_stat_activity "
+                               "where datname = '%s'" % STANDBY)
+        n = ctx.sql1("select count(*) as n from audit_log where object_type = 'device' "
+                     "and action = 'read'")["n"]
+        for _ in range(10):
+            assert record_model(c) == model
+        assert ctx.sql1("select count(*) as n from audit_log where object_type = 'device' "
+                        "and action = 'read'")["n"] == n + 10
+    finally:
+        ctx.cluster.admin_exec('alter database "%s" allow_connections true' % STANDBY)
+    wait_for(lambda: record_model(c) == model + " (standby)", "record reads on the standby again")

@@ -524,6 +524,60 @@ def test_saturated_pool_answers_retry_not_503(ctx):
     s.stop()
 
 
+def test_refused_session_check_of_a_staff_stream_answers_retry_not_503(ctx):
+    """A staff stream whose session the pool cannot check (a cold session cache: signed in on
+    another carnetd) gets 200 and a delay, as a refused open does; other routes get their 503."""
+    repair = ctx.sql1("select min(id) as id from repair_orders where store_id = %s",
+                      (ctx.paris,))["id"]
+    assert repair
+    s = ctx.start_carnetd(env={"CARNET_POOL_SIZE": "1", "CARNET_PIPELINE_DEPTH": "1",
+                               "CARNET_QUEUE_MAX": "0"})
+    cookie = {"Cookie": login(ctx, ctx.server.port).cookie}
+    lock = psycopg2.connect(ctx.url)
+    try:
+        lock.cursor().execute("begin; lock table events in access exclusive mode")
+        for _ in range(20):
+            first = raw_opens(s.port, "/api/stores/%d/board/events" % ctx.paris, 1)
+            try:
+                wait_for(lambda: ctx.lock_waiters() >= 1, "a read held by the lock", timeout=1)
+                break
+            except AssertionError:
+                first[0].close()
+        assert ctx.lock_waiters() >= 1  # the one connection is taken
+        m0 = metrics(s)
+        assert_retry(*open_once(s.port, "/api/stores/%d/events" % ctx.paris, cookie))
+        assert_retry(*open_once(s.port, "/api/repairs/%d/events" % repair, cookie))
+        assert metrics(s)["carnet_sse_refused_opens_total"] - \
+            m0["carnet_sse_refused_opens_total"] == 2
+        for path in ("/api/devices/F2LDEMO0PH13", "/api/repairs/%d" % repair):
+            status, hs, body = open_once(s.port, path, cookie)
+            assert status == 503 and "retry-after" in hs, (status, body)
+            assert json.loads(body)["error"]["code"] == "overloaded", body
+        # No session at all is still 401, pool or not.
+        status, _, _ = open_once(s.port, "/api/stores/%d/events" % ctx.paris)
+        assert status == 401
+    finally:
+        lock.rollback()
+        lock.close()
+    first[0].close()
+    # Once the pool has room, the same open checks the session and streams.
+    wait_listening(s)
+
+    def streams():
+        # With one connection and no queue, any other query of this carnetd (its jobs) may
+        # still have the connection: then the open is refused again, with a delay.
+        st = Stream(s.port, "/api/stores/%d/events" % ctx.paris, headers=cookie)
+        assert st.status == 200, st.body
+        if st.ended(timeout=0.3):
+            st.close()
+            return None
+        return st
+    st = wait_for(streams, "a stream of the store")
+    v = join(ctx.server.port, ctx.paris, "After The Refusal")["visit_id"]
+    assert st.next()["data"]["visit"]["id"] == v
+    st.close()
+    s.stop()
+
 
 def test_live_js_reconnects_with_backoff(ctx):
     """web/js/live.js's own reconnects (after a non-200 EventSource gives up on), with a fake
