@@ -331,6 +331,10 @@ void booking_availability(struct req *r)
     params[1] = http_query(r, "service");
     params[2] = http_query(r, "from");
     params[3] = http_query(r, "to");
+    /* Notifications already on the listener's socket are read first: a change committed
+     * before this request came (the customer's own booking, say) has been announced by then. */
+    if (availcache_on())
+        pglisten_drain();
     if (!availcache_on() || !pglisten_ready() || !avail_id(store, &a.store) ||
         !avail_id(params[1], &a.service) || !availcache_parse_day(params[2], &a.from) ||
         !availcache_parse_day(params[3], &a.to) || a.to < a.from ||
