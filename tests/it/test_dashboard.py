@@ -342,8 +342,10 @@ def test_csv_of_every_report(ctx):
 
     rows = _csv(m.get(_path("staff") + "?format=csv&" + q))
     assert rows[0] == ["staff_id", "name", "served", "service_median_min", "service_n",
-                       "csat_pct", "csat_n", "previous.served", "previous.service_median_min",
-                       "previous.service_n", "previous.csat_pct", "previous.csat_n"], rows
+                       "csat_pct", "csat_n", "calls", "overrides", "override_pct",
+                       "previous.served", "previous.service_median_min",
+                       "previous.service_n", "previous.csat_pct", "previous.csat_n",
+                       "previous.calls", "previous.overrides", "previous.override_pct"], rows
     eve = [x for x in rows if x[0] == str(S["eve"])]
     # The formula is text with a leading quote; the CSV quoting keeps its commas and quotes.
     assert eve == [[str(S["eve"]), "'" + FORMULA_NAME, "1", "4.0", "1", "", "0", "0", "", "0",
