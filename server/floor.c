@@ -461,9 +461,8 @@ void floor_visit_call(struct req *r)
     const char *id = api_path_id(r, "id");
     char *body;
 
-    if (!id ||
-        !(body = api_body_sealed_text(r, "reason", FLOOR_CALL_REASON_MAX, false,
-                                      FLOOR_CALL_REASON_RULE)))
+    if (!id || !(body = api_body_sealed_text(r, "reason", FLOOR_CALL_REASON_MAX, false,
+                                             FLOOR_CALL_REASON_RULE)))
         return;
     const char *params[5] = {r->who.staff_id, id, r->id, r->who.desk, body};
     api_send(r, &q_call, params, 200);

@@ -332,7 +332,7 @@ begin
 end $$;
 
 -- GET /api/stores/{store}/reports/staff?from=&to=: per staff member of the store (a role there,
--- or a visit served there in either period), by name: the visits they served (done), the median
+-- a visit served or a call made there in either period), by name: the visits they served (done), the median
 -- minutes from service start to done (service_n visits had both), and the CSAT of the surveys
 -- about their visits answered, and the calls they made (visit_calls: call next or calling one
 -- given person) with how many were out of turn (overrides, override_pct of calls, null without
