@@ -324,3 +324,22 @@ def test_calendar_feeds_made_copied_and_revoked(ctx):
 
 def test_manager_sets_up_a_webhook(ctx):
     journey(ctx, "webhooks")
+
+
+def test_queue_says_why_and_asks_why_out_of_turn(ctx):
+    # Issue 17: nobody else waits in Paris; a booked customer whose time has come is checked in.
+    paris = ctx.sql1("select id from stores where code = 'paris-opera'")["id"]
+    ctx.sql("update visits set status = 'left', left_at = now(), left_reason = 'left'"
+            " where store_id = %s and status in ('waiting', 'called', 'in_service')", (paris,))
+    ctx.sql("insert into visits (store_id, kind, day, ticket, name, due_at, arrived_at, queued_at)"
+            " values (%s, 'booked', floor_today(%s), 977, 'Cora Booked',"
+            " now() - interval '4 minutes', now() - interval '12 minutes',"
+            " now() - interval '12 minutes')", (paris, paris))
+    journey(ctx, "callnext")
+    row = ctx.sql1("select k.override, k.override_reason, k.position, k.reason ->> 'code' as code"
+                   " from visit_calls k join visits v on v.id = k.visit_id"
+                   " where v.store_id = %s and k.called_at > now() - interval '10 minutes'"
+                   " order by k.id desc limit 1", (paris,))
+    assert row["override"] and row["position"] == 3 and row["code"] == "walk_in", row
+    assert ctx.is_pd(row["override_reason"]), row
+    assert ctx.opened(row["override_reason"]) == "Only collecting a charger left yesterday", row
