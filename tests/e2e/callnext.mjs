@@ -49,19 +49,17 @@ run('callnext', async (ctx, o) => {
 
   // On a phone: the dialog fits the screen.
   const phone = await newPage(ctx, { viewport: PHONE, lang: 'fr' });
-  await phone.goto(o.base + '/staff/');
-  await phone.getByLabel('E-mail').fill('manager@carnet.test');
-  await phone.getByLabel('Mot de passe').fill('carnet-demo');
-  await phone.getByRole('button', { name: 'Se connecter' }).click();
-  await expectText(phone.locator('h1'), 'Rendez-vous du jour', 'the manager is signed in, in French');
+  // (the same browser: still signed in as the specialist, the page in French)
   await phone.goto(o.base + '/staff/#queue');
   await expectText(phone.locator('#next-why'), 'Suivant : Cora Booked', 'the queue explains itself in French');
   const ann = phone.locator('.queue-item', { hasText: 'Ann First' });
   await expectText(ann, /sans rendez-vous, attend depuis \d+ min/, 'a walk-in’s reason, in French');
   await ann.getByRole('button', { name: /Ann First/ }).first().click();
   await expectText(phone.locator('#override-dialog'), 'hors tour', 'the dialog asks, in French');
-  const wide = await phone.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);
-  check(!wide, 'no sideways scrolling on a 390 px phone');
+  const [sw, w, wider] = await phone.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth,
+    [...document.querySelectorAll('body *')].filter((e) => !e.closest('nav') && e.getBoundingClientRect().right > window.innerWidth + 1)
+      .slice(0, 8).map((e) => `${e.tagName.toLowerCase()}#${e.id}.${e.className}:${Math.round(e.getBoundingClientRect().right)}`)]);
+  check(sw <= w, `no sideways scrolling on a 390 px phone (${sw} <= ${w}; ${wider.join(' ')})`);
   await shot(phone, o.out, 'callnext-3-dialog-phone-fr');
   await phone.locator('#override-cancel').click();
   check(await phone.locator('#override-dialog').count() === 0, 'cancelling closes the dialog and calls nobody');
