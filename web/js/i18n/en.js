@@ -207,8 +207,6 @@ const en = {
   'queue.callnext': 'Call next',
   'queue.called': 'You called {name}.',
   'queue.empty': 'Nobody is waiting.',
-  'queue.waited': 'waiting {n} min',
-  'queue.booked': 'booked {time}',
   'queue.walkin': 'walk-in',
   'queue.start': 'Start',
   'queue.finish': 'Done',

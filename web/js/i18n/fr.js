@@ -199,8 +199,6 @@ const fr = {
   'queue.callnext': 'Appeler le suivant',
   'queue.called': 'Vous avez appelé {name}.',
   'queue.empty': 'Personne n’attend.',
-  'queue.waited': 'attend depuis {n} min',
-  'queue.booked': 'RDV {time}',
   'queue.walkin': 'sans RDV',
   'queue.start': 'Commencer',
   'queue.finish': 'Terminé',
