@@ -72,23 +72,43 @@ language sql stable as $$
     select floor_wait_formula(p_ahead, b.per_person_s, b.staff) from floor_wait_basis(p_store) b
 $$;
 
--- The waiting line in call order: booked customers whose time has come first (by appointment
--- time), then everyone else by their place in line. call_next uses the same order.
+-- The store's call order, and why each person stands where they do: the one place that decides
+-- who is next. floor_line (the queue, the board, a customer's place) and floor_call_next (which
+-- locks the first it can take) both read it, so the queue never names someone call next would
+-- pass over. The rule, "due_then_arrival": booked customers whose appointment time has come go
+-- first, by appointment time (part "appointment_due"); then everyone else in the order they
+-- joined the line (part "arrival"), a booked customer early for their time included, and
+-- someone sent back after not answering ("not here") from the moment they were sent back.
+-- The reason is structured for the pages to word (en/fr): code appointment_due | booked_early |
+-- walk_in, the part of the rule that placed them, and the values the words need.
+create or replace function floor_order(p_store bigint)
+returns table (visit_id bigint, pos int, reason jsonb)
+language sql stable as $$
+    select o.id, o.pos,
+           jsonb_build_object(
+               'code', case when o.due then 'appointment_due'
+                            when o.kind = 'booked' then 'booked_early' else 'walk_in' end,
+               'rule', 'due_then_arrival',
+               'part', case when o.due then 'appointment_due' else 'arrival' end,
+               'position', o.pos, 'due_at', o.due_at, 'arrived_at', o.arrived_at,
+               'queued_at', o.queued_at, 'skips', o.skips,
+               'waited_s', greatest(0, extract(epoch from now() - o.arrived_at))::int)
+    from (select v.id, v.kind, v.due_at, v.arrived_at, v.queued_at, v.skips, d.due,
+                 row_number() over (order by d.due desc, case when d.due then v.due_at end,
+                                             v.queued_at, v.id)::int as pos
+          from visits v
+          cross join lateral (select v.kind = 'booked' and v.due_at <= now() as due) d
+          where v.store_id = p_store and v.status = 'waiting') o
+$$;
+
+-- The waiting line in call order (floor_order), with names and the wait estimate of each place.
 create or replace function floor_line(p_store bigint)
 returns table (visit_id bigint, ticket int, name text, initial text, kind text, party int,
-               due_at timestamptz, arrived_at timestamptz, pos int, wait_s int)
+               due_at timestamptz, arrived_at timestamptz, pos int, wait_s int, reason jsonb)
 language sql stable as $$
-    with basis as (select * from floor_wait_basis(p_store)),
-    ordered as (
-        select v.*, row_number() over (
-                   order by (v.kind = 'booked' and v.due_at <= now()) desc,
-                            case when v.kind = 'booked' and v.due_at <= now() then v.due_at end,
-                            v.queued_at, v.id)::int as pos
-        from visits v
-        where v.store_id = p_store and v.status = 'waiting')
-    select o.id, o.ticket, o.name, o.initial, o.kind, o.party, o.due_at, o.arrived_at, o.pos,
-           floor_wait_formula(o.pos - 1, b.per_person_s, b.staff)
-    from ordered o, basis b
+    select v.id, v.ticket, v.name, v.initial, v.kind, v.party, v.due_at, v.arrived_at, o.pos,
+           floor_wait_formula(o.pos - 1, b.per_person_s, b.staff), o.reason
+    from floor_order(p_store) o join visits v on v.id = o.visit_id, floor_wait_basis(p_store) b
     order by o.pos
 $$;
 
@@ -330,8 +350,11 @@ language sql stable as $$
         'waiting', coalesce((select json_agg(json_build_object(
                         'visit_id', l.visit_id, 'ticket', l.ticket, 'name', l.name,
                         'kind', l.kind, 'party', l.party, 'due_at', l.due_at,
-                        'arrived_at', l.arrived_at, 'position', l.pos, 'wait_s', l.wait_s)
+                        'arrived_at', l.arrived_at, 'position', l.pos, 'wait_s', l.wait_s,
+                        'reason', l.reason)
                         order by l.pos) from floor_line(p_store) l), '[]'::json),
+        -- the store's rule of call order (floor_order), which each reason names a part of
+        'rule', 'due_then_arrival',
         'serving', coalesce((select json_agg(floor_visit_json(v) order by v.called_at)
                              from visits v where v.store_id = p_store
                                and v.status in ('called', 'in_service')), '[]'::json),
@@ -357,14 +380,18 @@ language sql stable as $$
                                 '[]'::json))
 $$;
 
--- Call next: hands the first person in call order to one specialist. FOR UPDATE SKIP LOCKED
--- makes concurrent callers take different people; the status re-check under the row lock means
--- a person called by a transaction that just committed is passed over, never handed out twice.
+-- Call next: hands the first person in call order (floor_order) to one specialist, recording
+-- why they were next. FOR UPDATE SKIP LOCKED makes concurrent callers take different people; the
+-- status re-check under the row lock means a person called by a transaction that just committed
+-- is passed over, never handed out twice.
 create or replace function floor_call_next(p_actor bigint, p_store bigint, p_specialist bigint,
                                 p_req text, p_desk text default null) returns json
 language plpgsql as $$
 declare
     v visits;
+    vid bigint;
+    at_pos int;
+    why jsonb;
     who bigint := coalesce(p_specialist, p_actor);
 begin
     if p_specialist is not null and p_specialist <> p_actor
@@ -372,17 +399,17 @@ begin
         perform carnet_fail(422, 'invalid', 'specialist_id',
                             'that staff member does not work the floor of this store');
     end if;
-    select * into v from visits
-    where store_id = p_store and status = 'waiting'
-    order by (kind = 'booked' and due_at <= now()) desc,
-             case when kind = 'booked' and due_at <= now() then due_at end,
-             queued_at, id
+    select o.visit_id, o.pos, o.reason into vid, at_pos, why
+    from floor_order(p_store) o join visits w on w.id = o.visit_id
+    where w.status = 'waiting'
+    order by o.pos
     limit 1
-    for update skip locked;
+    for update of w skip locked;
     if not found then
         perform carnet_fail(409, 'line_empty', null, 'nobody is waiting');
     end if;
-    return floor_call_do(v, p_actor, who, p_req, p_desk);
+    select * into v from visits where id = vid;
+    return floor_call_do(v, p_actor, who, p_req, p_desk, at_pos, why, null, null);
 end $$;
 
 -- Where the board sends a called person: the caller's desk for this session (p_desk, from the
@@ -394,12 +421,17 @@ language sql stable as $$
                     left(split_part(btrim((select name from staff where id = who)), ' ', 1), 40))
 $$;
 
--- Calls one waiting visit (locked by the caller, status re-checked under the lock) for `who`.
+-- Calls one waiting visit (locked by the caller, status re-checked under the lock) for `who`,
+-- and records the call (visit_calls, 051): the place it held and why (p_pos, p_reason, from
+-- floor_order), and for a call out of turn the visit that was next (p_passed) and the caller's
+-- reason (p_override, sealed). The reply is the visit with the call's record as `call`.
 create or replace function floor_call_do(v visits, p_actor bigint, who bigint, p_req text,
-                                         p_desk text default null)
+                                         p_desk text, p_pos int, p_reason jsonb,
+                                         p_passed bigint, p_override text)
 returns json language plpgsql as $$
 declare
     c record;
+    k visit_calls;
 begin
     update visits set status = 'called', called_at = now(), specialist_id = who,
                       desk = floor_call_desk(p_actor, who, p_desk)
@@ -414,28 +446,60 @@ begin
         perform outbox_enqueue('youre_next', c.channel, c.recipient, 'en',
                                jsonb_build_object('name', v.name), v.store_id, c.ref_type, c.ref_id);
     end if;
+    insert into visit_calls (visit_id, store_id, called_by, specialist_id, position, reason,
+                             override, passed_visit_id, override_reason)
+    values (v.id, v.store_id, p_actor, who, p_pos, p_reason, p_override is not null, p_passed,
+            p_override)
+    returning * into k;
     perform carnet_audit(p_actor, 'call', 'visit', v.id::text, p_req);
     perform floor_emit(v.store_id, 'called', v,
                        jsonb_build_object('name', v.name,
                                           'specialist', (select name from staff where id = who)));
-    return floor_visit_json(v);
+    return (floor_visit_json(v)::jsonb || jsonb_build_object('call', floor_call_json(k)))::json;
 end $$;
 
--- POST /api/visits/{id}/call: calls this person (not the next in order) for the caller. Only a
--- waiting visit can be called: the row lock and the re-check make a second caller get 409, so
--- one person is never handed to two staff.
+create or replace function floor_call_json(k visit_calls) returns jsonb
+language sql stable as $$
+    select jsonb_build_object('id', k.id, 'called_at', k.called_at, 'called_by', k.called_by,
+                              'position', k.position, 'reason', k.reason,
+                              'override', k.override, 'passed_visit_id', k.passed_visit_id,
+                              'override_reason', k.override_reason)
+$$;
+
+-- POST /api/visits/{id}/call: calls this person for the caller. Only a waiting visit can be
+-- called: the row lock and the re-check make a second caller get 409, so one person is never
+-- handed to two staff. Someone who is not next in the store's order (floor_order) is called
+-- out of turn: that needs a reason (p_body.reason, 1 to 200 characters, sealed by carnetd),
+-- else 422 reason_required and nothing changes; with it the call is recorded as an override.
+-- A reason given for the one who is next anyway is not an override and is not kept.
 create or replace function floor_visit_call(p_actor bigint, p_visit bigint, p_req text,
-                                            p_desk text default null)
+                                            p_desk text default null, p_body jsonb default null)
 returns json language plpgsql as $$
 declare
     v visits := floor_visit_lock(p_actor, p_visit);
+    at_pos int;
+    why jsonb;
+    first_id bigint;
+    because text;
 begin
     if v.status <> 'waiting' then
         perform carnet_fail_extra(409, 'not_waiting', 'status',
             format('cannot call a visit that is %s', v.status),
             jsonb_build_object('status', v.status));
     end if;
-    return floor_call_do(v, p_actor, p_actor, p_req, p_desk);
+    select o.pos, o.reason into at_pos, why from floor_order(v.store_id) o where o.visit_id = v.id;
+    if at_pos > 1 then
+        select o.visit_id into first_id from floor_order(v.store_id) o where o.pos = 1;
+        perform booking_pd_require(coalesce(p_body, '{}'), 'reason', false);
+        because := p_body->>'reason';
+        if because is null then
+            perform carnet_fail_extra(422, 'reason_required', 'reason',
+                format('this person is number %s in line: calling them first needs a reason',
+                       at_pos),
+                jsonb_build_object('position', at_pos, 'next_visit_id', first_id));
+        end if;
+    end if;
+    return floor_call_do(v, p_actor, p_actor, p_req, p_desk, at_pos, why, first_id, because);
 end $$;
 
 -- POST /api/visits/{id}/recall: calls a called person again (they have not come to the desk).

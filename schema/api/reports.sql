@@ -332,11 +332,13 @@ begin
 end $$;
 
 -- GET /api/stores/{store}/reports/staff?from=&to=: per staff member of the store (a role there,
--- or a visit served there in either period), by name: the visits they served (done), the median
+-- a visit served or a call made there in either period), by name: the visits they served (done), the median
 -- minutes from service start to done (service_n visits had both), and the CSAT of the surveys
--- about their visits answered, over the range and over the period before. One pass over the
--- visits and one over the surveys of both periods, grouped by person and period, so the cost
--- does not grow with the number of staff.
+-- about their visits answered, and the calls they made (visit_calls: call next or calling one
+-- given person) with how many were out of turn (overrides, override_pct of calls, null without
+-- calls), over the range and over the period before; `calls` holds the store's totals of the
+-- same. One pass each over the visits, the surveys and the calls of both periods, grouped by
+-- person and period, so the cost does not grow with the number of staff.
 create or replace function report_staff(p_actor bigint, p_store bigint, p_from text, p_to text,
                                         p_request text)
 returns json language plpgsql stable as $$
@@ -375,26 +377,54 @@ begin
                 from surveys sv join visits v on v.id = sv.ref_id
                 where sv.ref_type = 'visit' and sv.store_id = s.id
                   and sv.answered_at >= plo and sv.answered_at < hi
+                group by 1, 2),
+            called as (
+                select k.called_by as staff_id, k.called_at >= lo as cur, count(*) as calls,
+                       count(*) filter (where k.override) as overrides
+                from visit_calls k
+                where k.store_id = s.id and k.called_at >= plo and k.called_at < hi
                 group by 1, 2)
             select json_agg(json_build_object(
                        'staff_id', p.id, 'name', p.name, 'served', coalesce(c.served, 0),
                        'service_median_min', c.service_median_min,
                        'service_n', coalesce(c.service_n, 0),
                        'csat_pct', cr.csat_pct, 'csat_n', coalesce(cr.csat_n, 0),
+                       'calls', coalesce(kc.calls, 0), 'overrides', coalesce(kc.overrides, 0),
+                       'override_pct', round(100.0 * kc.overrides / nullif(kc.calls, 0), 1),
                        'previous', json_build_object(
                            'served', coalesce(b.served, 0),
                            'service_median_min', b.service_median_min,
                            'service_n', coalesce(b.service_n, 0), 'csat_pct', br.csat_pct,
-                           'csat_n', coalesce(br.csat_n, 0))) order by p.name, p.id)
+                           'csat_n', coalesce(br.csat_n, 0), 'calls', coalesce(kb.calls, 0),
+                           'overrides', coalesce(kb.overrides, 0),
+                           'override_pct', round(100.0 * kb.overrides / nullif(kb.calls, 0), 1)))
+                   order by p.name, p.id)
             from staff p
             left join served c on c.staff_id = p.id and c.cur
             left join served b on b.staff_id = p.id and not b.cur
             left join rated cr on cr.staff_id = p.id and cr.cur
             left join rated br on br.staff_id = p.id and not br.cur
+            left join called kc on kc.staff_id = p.id and kc.cur
+            left join called kb on kb.staff_id = p.id and not kb.cur
             where exists (select 1 from staff_roles r where r.staff_id = p.id and r.store_id = s.id)
                or exists (select 1 from visits v where v.specialist_id = p.id
-                            and v.store_id = s.id and v.done_at >= plo and v.done_at < hi)),
-            '[]'::json));
+                            and v.store_id = s.id and v.done_at >= plo and v.done_at < hi)
+               or kc.calls is not null or kb.calls is not null),
+            '[]'::json),
+        'calls', (select json_build_object(
+                      'calls', count(*) filter (where k.called_at >= lo),
+                      'overrides', count(*) filter (where k.called_at >= lo and k.override),
+                      'override_pct', round(100.0 * count(*) filter (where k.called_at >= lo
+                                                                      and k.override)
+                                            / nullif(count(*) filter (where k.called_at >= lo), 0), 1),
+                      'previous', json_build_object(
+                          'calls', count(*) filter (where k.called_at < lo),
+                          'overrides', count(*) filter (where k.called_at < lo and k.override),
+                          'override_pct', round(100.0 * count(*) filter (where k.called_at < lo
+                                                                          and k.override)
+                                                / nullif(count(*) filter (where k.called_at < lo), 0), 1)))
+                  from visit_calls k
+                  where k.store_id = s.id and k.called_at >= plo and k.called_at < hi));
 end $$;
 
 -- One row of the chain report: a store's headline figures (report_figures) over the range and

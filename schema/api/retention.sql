@@ -11,7 +11,8 @@
 --            dropped too, except on the newest message about each object: later messages
 --            about the same booking or repair reuse them (the link and code known when it was
 --            made). A purged message cannot be sent again.
---   visits   name, contact and problem of visits of days longer ago than the term, whatever their
+--   visits   name, contact and problem of visits of days longer ago than the term (and the
+--            reason given for calling one out of turn), whatever their
 --            state (the ticket, times and states that the floor report counts stay). Days are
 --            dates in UTC here: a term in days does not need the store's midnight.
 --   standby  name, email and phone of places ended (booked, expired, left) on days longer
@@ -136,6 +137,10 @@ begin
     from due where v.id = due.id;
     get diagnostics n = row_count;
     total := total + n;
+    -- A staff member's reason for calling someone out of turn may name them: it goes with them.
+    update visit_calls c set override_reason = null
+    from visits v
+    where v.id = c.visit_id and v.purged_at is not null and c.override_reason is not null;
 
     with due as (
         select id from standby

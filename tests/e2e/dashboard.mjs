@@ -68,7 +68,7 @@ run('dashboard', async (ctx, o) => {
   check(name === `carnet-staff-paris-opera-${back(6)}_${today}.csv`, `the file names the store and the range (${name})`);
   const text = fs.readFileSync(await download.path(), 'utf8');
   const lines = text.split('\r\n');
-  check(lines[0] === 'staff_id,name,served,service_median_min,service_n,csat_pct,csat_n,previous.served,previous.service_median_min,previous.service_n,previous.csat_pct,previous.csat_n',
+  check(lines[0] === 'staff_id,name,served,service_median_min,service_n,csat_pct,csat_n,calls,overrides,override_pct,previous.served,previous.service_median_min,previous.service_n,previous.csat_pct,previous.csat_n,previous.calls,previous.overrides,previous.override_pct',
     `the CSV's header (${lines[0]})`);
   check(lines.some((l) => /^\d+,Sam Specialist,\d+,/.test(l)), 'the CSV has Sam\'s row');
   await shot(tab, o.out, 'dashboard-2-staff');

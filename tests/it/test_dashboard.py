@@ -277,7 +277,10 @@ def test_staff_figures(ctx):
     assert (lea["served"], lea["service_median_min"], lea["service_n"]) == (3, 8.0, 3), lea
     assert (lea["csat_pct"], lea["csat_n"]) == (50.0, 2), lea
     assert lea["previous"] == {"served": 1, "service_median_min": 3.0, "service_n": 1,
-                               "csat_pct": 100.0, "csat_n": 1}, lea
+                               "csat_pct": 100.0, "csat_n": 1, "calls": 0, "overrides": 0,
+                               "override_pct": None}, lea
+    # The calls made through the API this period, none out of turn (test_call_reason has those).
+    assert (lea["calls"], lea["overrides"], lea["override_pct"]) == (4, 0, 0.0), lea
     assert eve["name"] == FORMULA_NAME, eve
     assert (eve["served"], eve["service_median_min"], eve["csat_pct"], eve["csat_n"]) == \
         (1, 4.0, None, 0), eve
@@ -342,15 +345,17 @@ def test_csv_of_every_report(ctx):
 
     rows = _csv(m.get(_path("staff") + "?format=csv&" + q))
     assert rows[0] == ["staff_id", "name", "served", "service_median_min", "service_n",
-                       "csat_pct", "csat_n", "previous.served", "previous.service_median_min",
-                       "previous.service_n", "previous.csat_pct", "previous.csat_n"], rows
+                       "csat_pct", "csat_n", "calls", "overrides", "override_pct",
+                       "previous.served", "previous.service_median_min",
+                       "previous.service_n", "previous.csat_pct", "previous.csat_n",
+                       "previous.calls", "previous.overrides", "previous.override_pct"], rows
     eve = [x for x in rows if x[0] == str(S["eve"])]
     # The formula is text with a leading quote; the CSV quoting keeps its commas and quotes.
-    assert eve == [[str(S["eve"]), "'" + FORMULA_NAME, "1", "4.0", "1", "", "0", "0", "", "0",
-                    "", "0"]], rows
+    assert eve == [[str(S["eve"]), "'" + FORMULA_NAME, "1", "4.0", "1", "", "0", "1", "0", "0.0",
+                    "0", "", "0", "", "0", "0", "0", ""]], rows
     lea = [x for x in rows if x[0] == str(S["lea"])]
-    assert lea == [[str(S["lea"]), "Léa Lyon", "3", "8.0", "3", "50.0", "2", "1", "3.0", "1",
-                    "100.0", "1"]], rows
+    assert lea == [[str(S["lea"]), "Léa Lyon", "3", "8.0", "3", "50.0", "2", "4", "0", "0.0",
+                    "1", "3.0", "1", "100.0", "1", "0", "0", ""]], rows
     assert ("\"'=HYPERLINK(\"\"http://evil.test\"\",\"\"x\"\")\"").encode() in \
         m.get(_path("staff") + "?format=csv&" + q).raw
 

@@ -210,6 +210,8 @@ def test_technician_diagnoses_and_repairs_customer_follows(ctx):
 
 def test_technician_records_intake_with_photo_and_signature(ctx):
     journey(ctx, "intake")
+
+
 def test_estimate_with_lines_approved_on_a_phone(ctx):
     journey(ctx, "estimate")
 
@@ -288,6 +290,8 @@ def test_observation_overnight_and_callbacks(ctx):
     ctx.sql("update repair_observations set callback_at = now() - interval '20 minutes'"
             " where repair_id = %s", (r.json["id"],))
     journey(ctx, "callbacks", {"CARNET_E2E_LATE": r.json["number"]})
+
+
 def test_french_validation_errors(ctx):
     # French everywhere (issue #13 point 7): every form's invalid input on a French page shows
     # French errors only; a survey link for the survey form.
@@ -366,3 +370,22 @@ def test_tablet_keeps_working_offline(ctx):
     assert ctx.sql1("select count(*) as n from record_entries e join devices d"
                     " on d.id = e.device_id where d.serial = %s and e.kind = 'note'",
                     (serial,))["n"] == 1
+
+
+def test_queue_says_why_and_asks_why_out_of_turn(ctx):
+    # Issue 17: nobody else waits in Paris; a booked customer whose time has come is checked in.
+    paris = ctx.sql1("select id from stores where code = 'paris-opera'")["id"]
+    ctx.sql("update visits set status = 'left', left_at = now(), left_reason = 'left'"
+            " where store_id = %s and status in ('waiting', 'called', 'in_service')", (paris,))
+    ctx.sql("insert into visits (store_id, kind, day, ticket, name, due_at, arrived_at, queued_at)"
+            " values (%s, 'booked', floor_today(%s), 977, 'Cora Booked',"
+            " now() - interval '4 minutes', now() - interval '12 minutes',"
+            " now() - interval '12 minutes')", (paris, paris))
+    journey(ctx, "callnext")
+    row = ctx.sql1("select k.override, k.override_reason, k.position, k.reason ->> 'code' as code"
+                   " from visit_calls k join visits v on v.id = k.visit_id"
+                   " where v.store_id = %s and k.called_at > now() - interval '10 minutes'"
+                   " order by k.id desc limit 1", (paris,))
+    assert row["override"] and row["position"] == 3 and row["code"] == "walk_in", row
+    assert ctx.is_pd(row["override_reason"]), row
+    assert ctx.opened(row["override_reason"]) == "Only collecting a charger left yesterday", row

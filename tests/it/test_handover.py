@@ -273,9 +273,10 @@ def test_call_a_given_person_once(ctx):
     clear(ctx)
     a, b = walk_in(ctx), walk_in(ctx)
     s, m = ctx.staff("specialist"), ctx.staff("manager@carnet.test")
-    r = s.post("/api/visits/%d/call" % b)
+    # b is not next: out of turn, with a reason (test_call_reason)
+    r = s.post("/api/visits/%d/call" % b, {"reason": "ready before the others"})
     assert r.status == 200 and r.json["specialist_id"] == ctx.spec, r
-    r = m.post("/api/visits/%d/call" % b)
+    r = m.post("/api/visits/%d/call" % b, {"reason": "ready before the others"})
     assert r.status == 409 and err(r) == ("not_waiting", "status"), r
     assert ctx.sql1("select specialist_id from visits where id = %s", (b,))["specialist_id"] == ctx.spec
     assert ctx.staff("lyon@carnet.test").post("/api/visits/%d/call" % a).status == 403

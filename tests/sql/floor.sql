@@ -177,3 +177,42 @@ select pg_temp.try(format('select floor_settings_put(%s, %s, %L, %L)', :manager,
 select v ->> 'status' as status, v ->> 'left_reason' as reason
 from floor_visit_move(:manager, :carl, 'skip', 'r') v;
 rollback;
+
+-- Issue 17: one order decides who is next and why (floor_order); the queue and call next agree;
+-- a call is recorded with its reason; out of turn needs a sealed reason and is an override.
+begin;
+\ir _helpers.sql
+delete from visits;
+select (floor_join_line(:paris, pg_temp.sealed('{"name": "Wes"}'), repeat('e', 64))
+        ->> 'visit_id') as wes \gset
+select (floor_join_line(:paris, pg_temp.sealed('{"name": "Xia"}'), repeat('f', 64))
+        ->> 'visit_id') as xia \gset
+insert into visits (store_id, kind, day, ticket, name, due_at, queued_at)
+values (:paris, 'booked', floor_today(:paris), 990, pg_temp.pd('Due'), now() - interval '5 minutes',
+        now()) returning id as due \gset
+select o.pos, o.visit_id = :due as is_due, o.reason ->> 'code' as code,
+       o.reason ->> 'part' as part, o.reason ->> 'rule' as rule
+from floor_order(:paris) o order by o.pos;
+-- The queue says the same, in the same order.
+select (select array_agg((w ->> 'visit_id')::bigint order by (w ->> 'position')::int)
+        from json_array_elements(q -> 'waiting') w)
+       = array[:due, :wes, :xia]::bigint[] as queue_in_order, q ->> 'rule' as rule
+from floor_queue(:specialist, :paris) q;
+-- Out of turn without a reason: refused, nothing recorded; with a clear one: refused too.
+select regexp_replace(pg_temp.try(format('select floor_visit_call(%s, %s, %L)', :specialist,
+                                          :xia, 'r')),
+                      '"next_visit_id": [0-9]+', '"next_visit_id": <due>') as try;
+select pg_temp.try(format('select floor_visit_call(%s, %s, %L, null, %L)', :specialist, :xia, 'r',
+                          '{"reason": "clear text"}'));
+select count(*) as calls from visit_calls;
+select c -> 'call' ->> 'override' as override, c -> 'call' ->> 'position' as pos,
+       (c -> 'call' ->> 'passed_visit_id')::bigint = :due as passed_due
+from floor_visit_call(:specialist, :xia, 'r', null,
+                      jsonb_build_object('reason', pg_temp.pd('VXJnZW50'))) c;
+-- Call next takes the due booking, in turn.
+select c ->> 'id' = :'due' as took_due, c -> 'call' ->> 'override' as override,
+       c -> 'call' -> 'reason' ->> 'code' as code
+from floor_call_next(:specialist, :paris, null, 'r') c;
+select override, position, reason ->> 'code' as code, override_reason like '{{pd:%' as sealed
+from visit_calls order by id;
+rollback;

@@ -209,8 +209,6 @@ const en = {
   'queue.callnext': 'Call next',
   'queue.called': 'You called {name}.',
   'queue.empty': 'Nobody is waiting.',
-  'queue.waited': 'waiting {n} min',
-  'queue.booked': 'booked {time}',
   'queue.walkin': 'walk-in',
   'queue.start': 'Start',
   'queue.finish': 'Done',
@@ -1028,6 +1026,25 @@ const en = {
   'device.note': 'Add a note',
   'device.note.saved': 'Note saved.',
   'err.idempotency_mismatch': 'This change was already sent with other content: it was not applied again.',
+  // Call next that explains itself (issue 17, h17-callnext): the reason of each place in
+  // line, the out-of-turn dialog, and the overrides on the dashboard.
+  'callnext.next': 'Next: {name}',
+  'callnext.why.appointment_due': 'booked {due}, here since {arrived}',
+  'callnext.why.booked_early': 'booked {due}, early: in line since {queued}',
+  'callnext.why.walk_in': 'walk-in, waiting {n} min',
+  'callnext.why.skips': 'sent back {n}× (not here when called)',
+  'callnext.part.appointment_due': 'appointment due: goes first',
+  'callnext.part.arrival': 'order of arrival',
+  'callnext.rule.due_then_arrival': 'This store’s rule: customers whose appointment time has come go first, by appointment time; then everyone in the order they joined the line.',
+  'callnext.dialog.title': 'Call {name} out of turn?',
+  'callnext.dialog.text': '{name} is number {pos} in line and {next} is next. Say why you call them first: the reason is kept with the call.',
+  'callnext.dialog.reason': 'Reason (up to 200 characters)',
+  'callnext.dialog.confirm': 'Call out of turn',
+  'callnext.override.done': 'You called {name} out of turn.',
+  'err.reason_required': 'Calling someone out of turn needs a reason.',
+  'err.invalid.reason': 'A reason is 1 to 200 characters.',
+  'dash.overrides': 'Calls out of turn',
+  'dash.help.overrides': 'Calls out of turn: of the calls a staff member made (call next, or calling one given person), those that passed over the person who was next, each with the reason given; n is the number of calls.',
 };
 
 export default en;

@@ -201,8 +201,6 @@ const fr = {
   'queue.callnext': 'Appeler le suivant',
   'queue.called': 'Vous avez appelé {name}.',
   'queue.empty': 'Personne n’attend.',
-  'queue.waited': 'attend depuis {n} min',
-  'queue.booked': 'RDV {time}',
   'queue.walkin': 'sans RDV',
   'queue.start': 'Commencer',
   'queue.finish': 'Terminé',
@@ -1019,6 +1017,25 @@ const fr = {
   'device.note': 'Ajouter une note',
   'device.note.saved': 'Note enregistrée.',
   'err.idempotency_mismatch': 'Cette modification a déjà été envoyée avec un autre contenu : elle n’a pas été appliquée de nouveau.',
+  // Call next that explains itself (issue 17, h17-callnext): the reason of each place in
+  // line, the out-of-turn dialog, and the overrides on the dashboard.
+  'callnext.next': 'Suivant : {name}',
+  'callnext.why.appointment_due': 'RDV à {due}, arrivé(e) à {arrived}',
+  'callnext.why.booked_early': 'RDV à {due}, en avance : dans la file depuis {queued}',
+  'callnext.why.walk_in': 'sans rendez-vous, attend depuis {n} min',
+  'callnext.why.skips': 'remis en file {n} fois (absent à l’appel)',
+  'callnext.part.appointment_due': 'RDV à l’heure : passe en premier',
+  'callnext.part.arrival': 'ordre d’arrivée',
+  'callnext.rule.due_then_arrival': 'Règle de ce magasin : les clients dont l’heure de rendez-vous est arrivée passent d’abord, dans l’ordre des rendez-vous ; puis chacun dans l’ordre d’arrivée dans la file.',
+  'callnext.dialog.title': 'Appeler {name} hors tour ?',
+  'callnext.dialog.text': '{name} est n° {pos} dans la file et {next} est le suivant. Dites pourquoi vous l’appelez d’abord : la raison est gardée avec l’appel.',
+  'callnext.dialog.reason': 'Raison (200 caractères au plus)',
+  'callnext.dialog.confirm': 'Appeler hors tour',
+  'callnext.override.done': 'Vous avez appelé {name} hors tour.',
+  'err.reason_required': 'Appeler quelqu’un hors tour demande une raison.',
+  'err.invalid.reason': 'Une raison fait de 1 à 200 caractères.',
+  'dash.overrides': 'Appels hors tour',
+  'dash.help.overrides': 'Appels hors tour : parmi les appels d’une personne (appeler le suivant, ou appeler quelqu’un en particulier), ceux qui ont passé la personne suivante, chacun avec sa raison ; n est le nombre d’appels.',
 };
 
 export default fr;

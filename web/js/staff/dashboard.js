@@ -66,6 +66,9 @@ function table(caption, head, rows, id) {
       h('tbody', null, rows)));
 }
 
+/** Calls out of turn of a staff row (or its period before): "1 (50%)", or a dash without calls. */
+const overrides = (x) => (x.calls ? `${x.overrides} (${pct(x.override_pct)})` : '—');
+
 /** A cell with a value, the period before and, for a percentage, its n. */
 function cell(shown, beforeShown, n) {
   return h('td', null,
@@ -177,7 +180,8 @@ async function load(body, session, range, current) {
     h('th', { scope: 'row' }, s.name),
     cell(String(s.served), String(s.previous.served)),
     cell(s.service_median_min === null ? '—' : `${s.service_median_min} min`, s.previous.service_median_min === null ? '—' : `${s.previous.service_median_min} min`),
-    cell(pct(s.csat_pct), pct(s.previous.csat_pct), s.csat_n)));
+    cell(pct(s.csat_pct), pct(s.previous.csat_pct), s.csat_n),
+    cell(overrides(s), overrides(s.previous), s.calls)));
 
   const chainSection = chain ? h('section', { class: 'card', id: 'chain' },
     h('div', { class: 'card-head' }, h('h2', null, t('dash.chain')), csvLink(`/api/reports/chain?${q}`, 'csv-chain')),
@@ -206,7 +210,7 @@ async function load(body, session, range, current) {
     h('section', { class: 'card', id: 'staff-figures' },
       h('div', { class: 'card-head' }, h('h2', null, t('dash.staff')), csvLink(`${base}/staff?${q}`, 'csv-staff')),
       staff.staff.length
-        ? table(t('dash.staff'), [t('dash.name'), t('dash.served'), t('dash.servicemedian'), t('dash.satisfaction')], staffRows, 'staff-table')
+        ? table(t('dash.staff'), [t('dash.name'), t('dash.served'), t('dash.servicemedian'), t('dash.satisfaction'), t('dash.overrides')], staffRows, 'staff-table')
         : h('p', { class: 'muted' }, t('dash.nodata'))),
     chainSection,
     h('div', { class: 'charts' },
@@ -221,7 +225,7 @@ async function load(body, session, range, current) {
         weeks.length ? lineChart('CSAT', weeks.map((w) => ({ label: `${fmtDay(w.week, tz, 'short')} (n = ${w.n})`, value: Math.round(w.csat ?? 0) })), { unit: '%', min: 0 }) : h('p', { class: 'muted' }, t('dash.nodata')))),
     h('details', { class: 'card help', id: 'dash-help' },
       h('summary', null, t('dash.help')),
-      h('ul', null, ['dash.help.range', 'dash.help.n', 'dash.help.open', 'dash.help.turnaround', 'dash.help.approval', 'dash.help.first_visit', 'dash.help.staff', 'dash.help.csv']
+      h('ul', null, ['dash.help.range', 'dash.help.n', 'dash.help.open', 'dash.help.turnaround', 'dash.help.approval', 'dash.help.first_visit', 'dash.help.staff', 'dash.help.overrides', 'dash.help.csv']
         .map((k) => h('li', null, t(k))))));
 }
 

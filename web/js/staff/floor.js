@@ -15,7 +15,8 @@ export const callNext = (storeId) => post(`/api/stores/${storeId}/queue/next`, {
 export const visitMove = (visitId, action) => post(`/api/visits/${visitId}/${action}`, {});
 export const joinLine = (storeId, body) => write(`/api/stores/${storeId}/line`, body, { kind: 'walkin', name: body.name });
 export const visitCard = (visitId) => get(`/api/visits/${visitId}`);
-export const callVisit = (visitId) => post(`/api/visits/${visitId}/call`, {});
+// reason: why this person is called out of turn (required when they are not next).
+export const callVisit = (visitId, reason) => post(`/api/visits/${visitId}/call`, reason ? { reason } : {});
 export const transferVisit = (visitId, staffId) => post(`/api/visits/${visitId}/transfer`, { staff_id: staffId });
 export const handOver = (visitId, body, key) => post(`/api/visits/${visitId}/handover`, body, { headers: { 'Idempotency-Key': key } });
 export const bench = (storeId) => get(`/api/stores/${storeId}/bench`);

@@ -6,6 +6,11 @@
 // the moves: start, not here, back in line, left, hand to a colleague, and the hand-over to a
 // repair order (one tap, then confirm; a serial is asked for only when the visit has none).
 // "Call next" is off while the specialist is serving someone.
+//
+// Who is next and why (issue 17): each waiting person carries the reason the store's call order
+// gives for their place (GET .../queue: reason {code, part, due_at, arrived_at, ...}, the same
+// rule call next follows), worded here; the first is shown above the line with the store's rule.
+// Calling anyone else is out of turn: a dialog asks why, and the reason is kept with the call.
 import { t } from '../i18n.js';
 import { h, fill, fmtTime, announce, errorText, showFormError, clearFormErrors } from '../ui.js';
 import { randomKey, put } from '../api.js';
@@ -23,6 +28,7 @@ export async function render({ el, session }) {
   const waiting = h('div', { class: 'card', id: 'waiting' });
   const callBtn = h('button', { type: 'button', class: 'huge', id: 'call-next', 'data-needs-server': true }, t('queue.callnext'));
   const callHint = h('p', { class: 'muted', id: 'call-hint', hidden: true }, t('door.busy'));
+  const nextBox = h('div', { class: 'card next-why', id: 'next-why', hidden: true, 'aria-live': 'polite' });
   // Hand-overs in progress, by visit id: the panel is open, and the Idempotency-Key a retry reuses.
   const handing = new Map();
   let colleagues = [];
@@ -52,7 +58,7 @@ export async function render({ el, session }) {
     h('div', { class: 'row' }, h('h1', { class: 'grow' }, t('queue.title')), liveDot),
     deskForm,
     h('p', null, callBtn), callHint,
-    serving, waiting);
+    serving, nextBox, waiting);
 
   // Every move here needs the server's decision: off while offline (offline.js says why).
   const btn = (label, onclick, cls = '', extra = {}) =>
@@ -180,7 +186,30 @@ export async function render({ el, session }) {
     callHint.hidden = mine.length === 0;
   }
 
+  // The words of a place's reason (floor_order): "booked 10:30, here since 10:21", "walk-in,
+  // waiting 24 min"; the wait is counted from now, so it stays true between two refetches.
+  function why(r) {
+    if (!r) return '';
+    const n = minutes((Date.now() - new Date(r.arrived_at)) / 1000);
+    let words;
+    if (r.code === 'appointment_due') words = t('callnext.why.appointment_due', { due: fmtTime(r.due_at, tz), arrived: fmtTime(r.arrived_at, tz) });
+    else if (r.code === 'booked_early') words = t('callnext.why.booked_early', { due: fmtTime(r.due_at, tz), queued: fmtTime(r.queued_at, tz) });
+    else words = t('callnext.why.walk_in', { n });
+    return r.skips ? `${words} · ${t('callnext.why.skips', { n: r.skips })}` : words;
+  }
+
+  function drawNext(list) {
+    nextBox.hidden = !list.length;
+    if (!list.length) return;
+    const v = list[0];
+    fill(nextBox,
+      h('p', { class: 'next-who' }, h('strong', null, t('callnext.next', { name: v.name })), h('span', { class: 'muted' }, `  #${v.ticket}`)),
+      h('p', { 'data-why': 'next' }, why(v.reason), ' ', h('span', { class: 'badge rule-part' }, t('callnext.part.' + v.reason.part))),
+      h('p', { class: 'muted', id: 'call-rule' }, t('callnext.rule.' + (last.rule || 'due_then_arrival'))));
+  }
+
   function drawWaiting(list) {
+    drawNext(list);
     if (!list.length) {
       fill(waiting, h('p', { class: 'muted' }, t('queue.empty')));
       return;
@@ -189,11 +218,62 @@ export async function render({ el, session }) {
       h('span', { class: 'pos' }, String(v.position)),
       h('div', { class: 'grow' },
         h('div', { class: 'who' }, `${v.name}`, h('span', { class: 'muted' }, `  #${v.ticket}`)),
-        h('div', { class: 'muted' },
-          v.kind === 'booked' && v.due_at ? t('queue.booked', { time: fmtTime(v.due_at, tz) }) : t('queue.walkin'),
-          ' · ', t('queue.waited', { n: minutes((Date.now() - new Date(v.arrived_at)) / 1000) }))),
-      btn(t('door.call'), () => act(() => callVisit(v.visit_id), t('queue.called', { name: v.name })), 'secondary', { 'aria-label': `${t('door.call')} ${v.name}` }),
+        h('div', { class: 'muted', 'data-why': String(v.visit_id) }, why(v.reason))),
+      btn(t('door.call'), () => (v.position > 1 ? askReason(v, list[0]) : callFirst(v, list)), 'secondary', { 'aria-label': `${t('door.call')} ${v.name}` }),
       btn(t('door.left'), () => act(() => visitMove(v.visit_id, 'left')), 'secondary', { 'aria-label': `${t('door.left')}: ${v.name}` })))));
+  }
+
+  // The one who is next needs no reason, unless the line moved under the tap: then it asks.
+  async function callFirst(v, list) {
+    try {
+      await callVisit(v.visit_id);
+      announce(t('queue.called', { name: v.name }), 'ok');
+    } catch (e) {
+      if (e.code === 'reason_required') {
+        askReason({ ...v, position: e.detail.position || v.position }, list.find((x) => x.visit_id === e.detail.next_visit_id) || list[0]);
+        return;
+      }
+      announce(errorText(e), 'error');
+    }
+    await refresh();
+  }
+
+  // Calling someone who is not next: a dialog asks why (1 to 200 characters); the server asks
+  // again (422 reason_required) if the line moved meanwhile and they are still not next.
+  function askReason(v, first) {
+    const input = h('textarea', { id: 'override-reason', name: 'reason', maxlength: '200', required: true, rows: '3' });
+    const form = h('form', { method: 'dialog', class: 'override-form', novalidate: true },
+      h('h2', { id: 'override-title' }, t('callnext.dialog.title', { name: v.name })),
+      h('p', null, t('callnext.dialog.text', { name: v.name, pos: v.position, next: first.name })),
+      h('div', { class: 'field' }, h('label', { for: 'override-reason' }, t('callnext.dialog.reason')), input),
+      h('div', { class: 'row' },
+        h('button', { type: 'submit', class: 'grow', id: 'override-confirm' }, t('callnext.dialog.confirm')),
+        h('button', { type: 'button', class: 'secondary', id: 'override-cancel', onclick: () => dlg.close() }, t('cancel'))));
+    const dlg = h('dialog', { class: 'override-dialog', id: 'override-dialog', 'aria-labelledby': 'override-title' }, form);
+    dlg.addEventListener('close', () => dlg.remove());
+    form.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      clearFormErrors(form);
+      const reason = input.value.trim();
+      if (!reason) {
+        showFormError(form, { fromServer: true, code: 'reason_required', field: 'reason' });
+        return;
+      }
+      form.querySelector('#override-confirm').disabled = true;
+      try {
+        await callVisit(v.visit_id, reason);
+        dlg.close();
+        announce(t('callnext.override.done', { name: v.name }), 'ok');
+        await refresh();
+      } catch (err) {
+        form.querySelector('#override-confirm').disabled = false;
+        showFormError(form, err);
+        if (err.field !== 'reason') { dlg.close(); await refresh(); }
+      }
+    });
+    document.body.append(dlg);
+    dlg.showModal();
+    input.focus();
   }
 
   async function refresh() {
