@@ -61,54 +61,33 @@ static struct {
 static const char *reason(int status)
 {
     switch (status) {
-    case 200:
-        return "OK";
-    case 201:
-        return "Created";
-    case 202:
-        return "Accepted";
-    case 204:
-        return "No Content";
-    case 304:
-        return "Not Modified";
-    case 400:
-        return "Bad Request";
-    case 401:
-        return "Unauthorized";
-    case 403:
-        return "Forbidden";
-    case 404:
-        return "Not Found";
-    case 405:
-        return "Method Not Allowed";
-    case 409:
-        return "Conflict";
-    case 410:
-        return "Gone";
-    case 413:
-        return "Payload Too Large";
-    case 422:
-        return "Unprocessable Entity";
-    case 429:
-        return "Too Many Requests";
-    case 500:
-        return "Internal Server Error";
-    case 503:
-        return "Service Unavailable";
-    default:
-        return "Status";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 304: return "Not Modified";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
+    case 410: return "Gone";
+    case 413: return "Payload Too Large";
+    case 422: return "Unprocessable Entity";
+    case 429: return "Too Many Requests";
+    case 500: return "Internal Server Error";
+    case 503: return "Service Unavailable";
+    default: return "Status";
     }
 }
 
 static const char *state_name(enum req_state st)
 {
     switch (st) {
-    case REQ_OPEN:
-        return "open";
-    case REQ_STREAMING:
-        return "streaming";
-    case REQ_DONE:
-        return "done";
+    case REQ_OPEN: return "open";
+    case REQ_STREAMING: return "streaming";
+    case REQ_DONE: return "done";
     }
     return "?";
 }
@@ -229,8 +208,9 @@ static void req_flush(struct req *r)
         track_unflushed(r);
         evhttp_send_reply(r->ev, r->status, reason(r->status), r->reply);
         r->ev = NULL;
-        log_access(r->id, "%s %s %d %zu %.3fms", r->method, log_path(r->path, lpath, sizeof(lpath)),
-                   r->status, bytes, (double)dur / 1000.0);
+        log_access(r->id, "%s %s %d %zu %.3fms", r->method,
+                   log_path(r->path, lpath, sizeof(lpath)), r->status, bytes,
+                   (double)dur / 1000.0);
         metrics_observe(r->match.route ? r->match.index : -1, r->status, dur);
         H.inflight--;
     }
@@ -257,8 +237,8 @@ bool http_replied(const struct req *r)
 }
 
 /* Records the answer; req_flush sends it once nobody holds the request. */
-static void record_reply(struct req *r, int status, const char *ctype, const char *body, size_t len,
-                         struct evbuffer *from)
+static void record_reply(struct req *r, int status, const char *ctype, const char *body,
+                         size_t len, struct evbuffer *from)
 {
     char lpath[LOG_PATH_MAX];
 
@@ -438,8 +418,9 @@ void http_stream_end(struct req *r)
     /* Without a connection this only frees evhttp's request (the client left). */
     evhttp_send_reply_end(r->ev);
     r->ev = NULL;
-    log_access(r->id, "%s %s %d stream %.3fs%s", r->method, log_path(r->path, lpath, sizeof(lpath)),
-               r->status, (double)dur / 1e6, evcon ? "" : " (client left)");
+    log_access(r->id, "%s %s %d stream %.3fs%s", r->method,
+               log_path(r->path, lpath, sizeof(lpath)), r->status, (double)dur / 1e6,
+               evcon ? "" : " (client left)");
     metrics_observe(r->match.route ? r->match.index : -1, r->status, dur);
     http_req_release(r);
 }
@@ -496,26 +477,16 @@ int http_bound_port(void)
 static const char *method_name(enum evhttp_cmd_type t)
 {
     switch (t) {
-    case EVHTTP_REQ_GET:
-        return "GET";
-    case EVHTTP_REQ_POST:
-        return "POST";
-    case EVHTTP_REQ_HEAD:
-        return "HEAD";
-    case EVHTTP_REQ_PUT:
-        return "PUT";
-    case EVHTTP_REQ_DELETE:
-        return "DELETE";
-    case EVHTTP_REQ_OPTIONS:
-        return "OPTIONS";
-    case EVHTTP_REQ_PATCH:
-        return "PATCH";
-    case EVHTTP_REQ_TRACE:
-        return "TRACE";
-    case EVHTTP_REQ_CONNECT:
-        return "CONNECT";
-    default:
-        return "OTHER";
+    case EVHTTP_REQ_GET: return "GET";
+    case EVHTTP_REQ_POST: return "POST";
+    case EVHTTP_REQ_HEAD: return "HEAD";
+    case EVHTTP_REQ_PUT: return "PUT";
+    case EVHTTP_REQ_DELETE: return "DELETE";
+    case EVHTTP_REQ_OPTIONS: return "OPTIONS";
+    case EVHTTP_REQ_PATCH: return "PATCH";
+    case EVHTTP_REQ_TRACE: return "TRACE";
+    case EVHTTP_REQ_CONNECT: return "CONNECT";
+    default: return "OTHER";
     }
 }
 
@@ -695,9 +666,9 @@ int http_init(struct event_base *base, const char *host, int port, http_request_
      * rather than libevent's HTML one. (Methods libevent cannot parse at all, like a bad request
      * line or headers past the limit, still get libevent's own short answer: 2.1 has no hook.) */
     evhttp_set_allowed_methods(H.http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
-                                           EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH |
-                                           EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE |
-                                           EVHTTP_REQ_CONNECT);
+                                           EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+                                           EVHTTP_REQ_PATCH | EVHTTP_REQ_OPTIONS |
+                                           EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT);
     evhttp_set_gencb(H.http, on_request, NULL);
     if (config.reuse_port)
         H.sock = bind_reuseport(host, port);
