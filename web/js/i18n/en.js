@@ -963,6 +963,27 @@ const en = {
   'err.not_https': 'Webhooks are sent to https:// addresses only.',
   'err.private_address': 'This address is on a private network: webhooks go to public https addresses only.',
   'err.unresolvable': 'This host name cannot be found.',
+  // ---- Promises predicted from the bench (issue 17, point 3: h17-promise) ----
+  'fc.title': 'Forecast',
+  'fc.none': 'No forecast: the repair is ready or over.',
+  'fc.predicted': 'likely ready {when}',
+  'fc.risk.low': 'Promise safe',
+  'fc.risk.medium': 'Promise tight',
+  'fc.risk.high': 'Promise at risk',
+  'fc.queue': '{n} repairs ahead of it for {who}',
+  'fc.queue.bench': '{n} repairs ahead of it on the bench',
+  'fc.part': 'part {part} expected {when}',
+  'fc.history': '{kind} repairs take {time} typically from “{state}” (80 % within {p80}; n = {n})',
+  'fc.default': 'no history for {kind} yet (n = {n}): {time} from “{state}”, the usual default',
+  'fc.hours': '{n} h',
+  'fc.days': '{n} d',
+  'fc.kind': 'Kind of work (e.g. screen, battery)',
+  'fc.expected': 'Part expected (if ordered)',
+  'dash.p.title': 'Promises kept',
+  'dash.p.kept': 'Promises kept',
+  'dash.p.moved': 'Moved early by the forecast',
+  'dash.p.chain': 'Promises kept per store',
+  'dash.help.promises': 'Promises kept: of the repairs whose promised date fell in the range (not cancelled, already ready or past their date), those ready by that time. A promise the forecast moved counts as not kept, beside the new one; n is how many promises were judged.',
 };
 
 export default en;

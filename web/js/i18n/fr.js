@@ -954,6 +954,27 @@ const fr = {
   'err.not_https': 'Les webhooks ne sont envoyés qu\'à des adresses https://.',
   'err.private_address': 'Cette adresse est sur un réseau privé : les webhooks ne vont qu\'à des adresses https publiques.',
   'err.unresolvable': 'Ce nom d\'hôte est introuvable.',
+  // ---- Promesses prédites depuis l'atelier (issue 17, point 3 : h17-promise) ----
+  'fc.title': 'Prévision',
+  'fc.none': 'Pas de prévision : la réparation est prête ou terminée.',
+  'fc.predicted': 'prête probablement {when}',
+  'fc.risk.low': 'Promesse tenue',
+  'fc.risk.medium': 'Promesse serrée',
+  'fc.risk.high': 'Promesse menacée',
+  'fc.queue': '{n} réparations avant elle pour {who}',
+  'fc.queue.bench': '{n} réparations avant elle à l’atelier',
+  'fc.part': 'pièce {part} attendue {when}',
+  'fc.history': 'les réparations {kind} prennent {time} en général depuis « {state} » (80 % en moins de {p80} ; n = {n})',
+  'fc.default': 'pas encore d’historique pour {kind} (n = {n}) : {time} depuis « {state} », la valeur par défaut',
+  'fc.hours': '{n} h',
+  'fc.days': '{n} j',
+  'fc.kind': 'Type de travail (ex. screen, battery)',
+  'fc.expected': 'Pièce attendue le (si commandée)',
+  'dash.p.title': 'Promesses tenues',
+  'dash.p.kept': 'Promesses tenues',
+  'dash.p.moved': 'Décalées tôt par la prévision',
+  'dash.p.chain': 'Promesses tenues par magasin',
+  'dash.help.promises': 'Promesses tenues : parmi les réparations dont la date promise tombe dans la période (non annulées, déjà prêtes ou dont la date est passée), celles prêtes à temps. Une promesse décalée par la prévision compte comme non tenue, à côté de la nouvelle ; n est le nombre de promesses jugées.',
 };
 
 export default fr;
