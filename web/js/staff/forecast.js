@@ -7,6 +7,7 @@ import { h, fmtDay, fmtDateTime } from '../ui.js';
 
 const HOUR_S = 3600;
 const DAY_S = 24 * HOUR_S;
+const RISK = { low: 'fc.risk.low', medium: 'fc.risk.medium', high: 'fc.risk.high' };
 
 /** A duration in seconds as "5 h" or "2 d" (days from two days on, rounded to the half). */
 export function span(s) {
@@ -19,7 +20,7 @@ export function span(s) {
 export function riskBadge(f) {
   if (!f || !f.risk) return null;
   const cls = f.risk === 'high' ? 'bad' : f.risk === 'medium' ? 'warn' : 'ok';
-  return h('span', { class: `badge ${cls} fc-risk`, dataset: { risk: f.risk } }, t('fc.risk.' + f.risk));
+  return h('span', { class: `badge ${cls} fc-risk`, dataset: { risk: f.risk } }, t(RISK[f.risk]));
 }
 
 function reason(x, tz) {

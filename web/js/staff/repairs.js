@@ -303,7 +303,8 @@ function storeList(session, go, state) {
       fill(list, h('p', { class: 'muted' }, t(state === OPEN ? 'repairs.none' : 'repairs.nomatch')));
       return;
     }
-    fill(list, h('table', null,
+    // Inside its own scroller: long dates and badges never widen a phone's page.
+    fill(list, h('div', { class: 'table-scroll' }, h('table', null,
       h('thead', null, h('tr', null, [t('repairs.number'), t('repair.device'), t('repair.state'), t('repairs.promised'), t('repairs.opened')].map((c) => h('th', { scope: 'col' }, c)))),
       h('tbody', null, r.repairs.map((x) => h('tr', { dataset: { id: String(x.id), number: x.number } },
         h('td', { style: 'white-space:nowrap' }, h('a', { href: '#repair/' + x.id }, x.number)),
@@ -313,7 +314,7 @@ function storeList(session, go, state) {
           // The bench's forecast when there is one; the state rule's flag otherwise.
           x.forecast && x.forecast.risk ? [' ', riskBadge(x.forecast)]
             : x.at_risk ? [' ', h('span', { class: 'badge bad at-risk' }, t('repairs.atrisk'))] : null),
-        h('td', null, fmtDateTime(x.opened_at, tz)))))));
+        h('td', null, fmtDateTime(x.opened_at, tz))))))));
   }).catch((e) => fill(list, h('p', { class: 'error' }, errorText(e))));
   return card;
 }
