@@ -49,8 +49,8 @@ static struct job table[] = {
     {.stmt = SQL_STMT("job_expire_standby_offers", "select job_expire_standby_offers($1::int)", 1),
      .params = {&config.standby_hold_s}},
 
-    /* messages: promises the bench's prediction has passed move (schema/api/promise.sql) before
-     * the early warnings, which then leave those promises alone */
+    /* messages: a repair promise the bench's prediction has passed is moved and told
+     * (schema/api/promise.sql); the early warnings leave repair promises still ahead to it */
     {.stmt = SQL_STMT("job_promise_slips", "select job_promise_slips()", 0),
      .every_s = &promise_every_s},
     {.stmt = SQL_STMT("job_early_warnings", "select job_early_warnings()", 0)},
