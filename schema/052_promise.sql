@@ -2,7 +2,7 @@
 --
 -- repair_orders.kind  what kind of work a repair is ("screen", "battery" ...), chosen at intake;
 --                     its history (closed repairs of the same kind) says how long the rest of
---                     the work usually takes. Repairs without one are of kind "general".
+--                     the work usually takes. Repairs opened without one are "general".
 -- repair_parts.expected_at  when an ordered part should arrive: while the repair has not
 --                     started (up to awaiting_parts), the work waits for it.
 -- promise_slips       each time the slip job moved a repair's promise because the bench's
@@ -10,8 +10,11 @@
 --                     is told once however often the job runs, and the dashboard can count the
 --                     promises moved. The moves are also in the device's record (repair_promise
 --                     entries), which is append-only.
-alter table repair_orders add column kind text check (kind ~ '^[a-z][a-z0-9_]{1,31}$');
-create index repair_orders_kind_idx on repair_orders (kind, state);
+alter table repair_orders add column kind text not null default 'general'
+    check (kind ~ '^[a-z][a-z0-9_]{1,31}$');
+-- A kind's history: the store's own first, the chain's when the store has too little.
+create index repair_orders_kind_idx on repair_orders (store_id, kind, opened_at);
+create index repair_orders_kind_chain_idx on repair_orders (kind, opened_at);
 -- The bench's queue per technician (promise_forecast reads it for every open repair).
 create index repair_orders_technician_idx on repair_orders (technician_id, state)
     where technician_id is not null;

@@ -12,9 +12,10 @@
 --   + rest     how long repairs of the same kind (repair_orders.kind, "general" when unset)
 --              took from the state it is in (from repairing once a part is awaited) to ready:
 --              the median for the prediction, the 80th percentile for the risk, less the time
---              already spent in that state. With fewer than promise_history_min() such repairs
---              the documented default is promise_state_remaining (006), and 1.5 times it for
---              the 80th percentile.
+--              already spent in that state. The store's own repairs of the last year, or the
+--              chain's when the store has fewer than promise_history_min(); with fewer than
+--              that in the chain too, the documented default is promise_state_remaining (006),
+--              and 1.5 times it for the 80th percentile.
 -- risk: high when the prediction passes the promise, medium when only the 80th percentile
 -- does, low otherwise; null without a promise.
 --
@@ -33,9 +34,10 @@ language sql immutable as $$ select interval '2 hours' $$;
 create or replace function promise_bench_states() returns text[]
 language sql immutable as $$ select array['intake', 'diagnosing', 'repairing', 'testing'] $$;
 
--- How long repairs of kind p_kind took from first entering p_state to first being ready: the
--- median and 80th percentile in seconds over the latest 200 of the last year, and how many.
-create or replace function promise_stats(p_kind text, p_state text,
+-- How long repairs of kind p_kind opened in the last year at store p_store (null: any store)
+-- took from first entering p_state to first being ready: the median and 80th percentile in
+-- seconds over the latest 200, and how many.
+create or replace function promise_stats(p_store bigint, p_kind text, p_state text,
                                          out median_s bigint, out p80_s bigint, out n int)
 language sql stable as $$
     with h as (
@@ -47,9 +49,10 @@ language sql stable as $$
         cross join lateral (select m.at from repair_moves m
                             where m.repair_id = r.id and m.to_state = 'ready'
                             order by m.id limit 1) rd
-        where coalesce(r.kind, 'general') = p_kind
+        where r.kind = p_kind and (p_store is null or r.store_id = p_store)
+          and r.opened_at > now() - interval '1 year'
           and r.state in ('ready', 'collected')
-          and rd.at >= en.at and rd.at > now() - interval '1 year'
+          and rd.at >= en.at
         order by rd.at desc
         limit 200)
     select round(percentile_cont(0.5) within group (order by s))::bigint,
@@ -65,7 +68,7 @@ $$;
 create or replace function promise_forecast(r repair_orders) returns jsonb
 language plpgsql stable as $$
 declare
-    k text := coalesce(r.kind, 'general');
+    k text := r.kind;
     part repair_parts;
     start timestamptz := now();
     from_st text := r.state;
@@ -109,7 +112,10 @@ begin
             'part_number', part.part_number, 'description', part.description,
             'expected_at', part.expected_at));
     end if;
-    st := promise_stats(k, from_st);
+    st := promise_stats(r.store_id, k, from_st);
+    if st.n < promise_history_min() then
+        st := promise_stats(null, k, from_st);
+    end if;
     if st.n >= promise_history_min() then
         med := make_interval(secs => st.median_s);
         p80 := make_interval(secs => st.p80_s);

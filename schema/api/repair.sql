@@ -340,7 +340,7 @@ begin
                        coalesce((p->>'kept_overnight')::boolean, false),
                        case when jsonb_typeof(p->'lang') = 'string' then p->>'lang' end,
                        null, p_status_hash, p_status_token, p_req, '{}');
-    if jsonb_typeof(p->'kind') = 'string' then
+    if jsonb_typeof(p->'kind') = 'string' and p->>'kind' <> r.kind then
         update repair_orders set kind = p->>'kind' where id = r.id returning * into r;
         -- The prediction the promise watch took at creation knew no kind yet.
         if r.promised_at is not null then

@@ -51,8 +51,8 @@ union all
 select r.id, 'testing', 'ready', now() - interval '3 days'
                                  + make_interval(hours => 30 + 10 * right(r.number, 1)::int)
 from repair_orders r where r.number like 'R-PH-%';
-select s.* from promise_stats('glassy', 'intake') s;
-select promise_stats('glassy', 'repairing') as none_from_repairing;
+select s.* from promise_stats(:paris, 'glassy', 'intake') s;
+select promise_stats(null, 'glassy', 'repairing') as none_from_repairing;
 
 -- The slip job: a promise the prediction passed moves once, with both dates in the record.
 update repair_orders set promised_at = now() + interval '1 day' where id = :rid;
