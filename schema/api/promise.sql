@@ -157,15 +157,56 @@ returns timestamptz language sql immutable as $$
                     timestamptz '2000-01-01 00:00+00')
 $$;
 
+-- Moves the promise of repair r (locked by the caller) to a new date after prediction f, once
+-- per broken promise: false when this promise already slipped once. Both dates go to the
+-- device's record (append-only, hash-chained), the customer is told with the new date
+-- (promise_moved) unless they were erased or there is nobody to tell, and the watched promise
+-- is marked told, so the early-warning job never warns of it again.
+create or replace function promise_slip(r repair_orders, f jsonb) returns boolean
+language plpgsql as $$
+declare
+    new_at timestamptz := promise_new_date((f->>'predicted_at')::timestamptz, r.promised_at);
+    slip bigint;
+    ob bigint;
+begin
+    insert into promise_slips (repair_id, store_id, from_promised_at, to_promised_at, forecast)
+    values (r.id, r.store_id, r.promised_at, new_at, f)
+    on conflict (repair_id, from_promised_at) do nothing
+    returning id into slip;
+    if slip is null then
+        return false;
+    end if;
+    update repair_orders set promised_at = new_at, updated_at = now() where id = r.id;
+    perform record_append(r.device_id, 'repair_promise',
+        jsonb_build_object('number', r.number, 'promised_at', new_at,
+                           'previous_promised_at', r.promised_at,
+                           'kept_overnight', r.kept_overnight, 'predicted', true,
+                           'reasons', f->'reasons'),
+        null, r.store_id, 'repair', r.id);
+    if exists (select 1 from repair_contact(r) x where x.recipient is not null)
+       and not exists (select 1 from device_owners o
+                       where o.id = r.contact_owner_id and o.erased_at is not null) then
+        perform repair_notify(r, 'promise_moved',
+                              jsonb_build_object('starts_at', r.promised_at, 'estimate_at', new_at));
+        select max(id) into ob from outbox
+        where ref_type = 'repair' and ref_id = r.id and kind = 'promise_moved';
+        update promise_slips set outbox_id = ob where id = slip;
+    end if;
+    select * into r from repair_orders where id = r.id;
+    perform repair_promise_watch(r);
+    update promises set warned_at = coalesce(warned_at, now()), expected_at = new_at
+    where ref_type = 'repair' and ref_id = r.id;
+    return true;
+end $$;
+
 -- The slip job: for each open repair with a promise, the prediction goes to its watched
 -- promise (promises.expected_at, 006); a prediction past a promise still ahead moves the
--- promise to a new date, once per broken promise (promise_slips), writes both dates in the device's record
--- and tells the customer with the new date (promise_moved), unless they were erased. A promise
--- already past is not moved: telling early is too late, and the broken promise stays in the
--- report as it was (the technician sets a new one, PUT .../promise). The
--- early-warning job (messages.sql) then has nothing more to say about that promise.
+-- promise (promise_slip), at most 50 a run. A promise already past is not moved: telling early
+-- is too late, and the broken promise stays in the report as it was (the technician sets a new
+-- one, PUT .../promise); the early-warning job (messages.sql) warns of it once.
 -- The forecasts are computed unlocked; a repair that slips is then locked (skipped when busy,
--- the next run takes it) and judged again. Returns how many promises it moved.
+-- the next run takes it) and judged again. One repair that cannot be moved (its message
+-- refused) is logged and skipped, never holds back the others. Returns how many moved.
 create or replace function job_promise_slips() returns int
 language plpgsql as $$
 declare
@@ -173,10 +214,7 @@ declare
     r repair_orders;
     f jsonb;
     predicted timestamptz;
-    new_at timestamptz;
-    slip bigint;
     n int := 0;
-    ob bigint;
 begin
     for c in
         select o.id, promise_forecast(o) as f
@@ -193,40 +231,17 @@ begin
             continue;
         end if;
         exit when n >= 50;
-        select * into r from repair_orders where id = c.id for update skip locked;
-        continue when not found;
-        f := promise_forecast(r);
-        predicted := (f->>'predicted_at')::timestamptz;
-        continue when f->>'risk' is distinct from 'high' or r.promised_at <= now();
-        new_at := promise_new_date(predicted, r.promised_at);
-        insert into promise_slips (repair_id, store_id, from_promised_at, to_promised_at, forecast)
-        values (r.id, r.store_id, r.promised_at, new_at, f)
-        on conflict (repair_id, from_promised_at) do nothing
-        returning id into slip;
-        continue when slip is null;
-        update repair_orders set promised_at = new_at, updated_at = now() where id = r.id;
-        perform record_append(r.device_id, 'repair_promise',
-            jsonb_build_object('number', r.number, 'promised_at', new_at,
-                               'previous_promised_at', r.promised_at,
-                               'kept_overnight', r.kept_overnight, 'predicted', true,
-                               'reasons', f->'reasons'),
-            null, r.store_id, 'repair', r.id);
-        if exists (select 1 from repair_contact(r) x where x.recipient is not null)
-           and not exists (select 1 from device_owners o
-                           where o.id = r.contact_owner_id and o.erased_at is not null) then
-            perform repair_notify(r, 'promise_moved',
-                                  jsonb_build_object('starts_at', r.promised_at,
-                                                     'estimate_at', new_at));
-            select max(id) into ob from outbox
-            where ref_type = 'repair' and ref_id = r.id and kind = 'promise_moved';
-            update promise_slips set outbox_id = ob where id = slip;
-        end if;
-        select * into r from repair_orders where id = r.id;
-        perform repair_promise_watch(r);
-        -- Told (or nobody to tell): the early-warning job must not warn of this promise again.
-        update promises set warned_at = coalesce(warned_at, now()), expected_at = new_at
-        where ref_type = 'repair' and ref_id = r.id;
-        n := n + 1;
+        begin
+            select * into r from repair_orders where id = c.id for update skip locked;
+            continue when not found;
+            f := promise_forecast(r);
+            continue when f->>'risk' is distinct from 'high' or r.promised_at <= now();
+            if promise_slip(r, f) then
+                n := n + 1;
+            end if;
+        exception when others then
+            raise warning 'job_promise_slips: repair % not moved: %', c.id, sqlerrm;
+        end;
     end loop;
     return n;
 end $$;
