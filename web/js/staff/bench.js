@@ -39,8 +39,8 @@ export async function render({ el, session, go, roles }) {
         h('div', { class: 'grow' },
           h('div', { class: 'who' }, r.number, h('span', { class: 'muted' }, `  ${r.device.model || ''} ${r.device.serial}`)),
           h('blockquote', { style: 'margin:.3rem 0' }, r.problem),
-          h('div', { class: 'muted' }, t('bench.since', { time: fmtTime(r.bench_since, store.timezone), who: r.opened_by || '' })),
-          r.forecast && r.forecast.risk ? h('div', { class: 'fc-bench' }, riskBadge(r.forecast), reasonList(r.forecast, store.timezone)) : null),
+          r.forecast && r.forecast.risk ? h('div', { class: 'fc-bench' }, riskBadge(r.forecast), reasonList(r.forecast, store.timezone)) : null,
+          h('div', { class: 'muted' }, t('bench.since', { time: fmtTime(r.bench_since, store.timezone), who: r.opened_by || '' }))),
         canTake ? h('button', { type: 'button', onclick: () => take(r), 'aria-label': `${t('bench.take')} ${r.number}` }, t('bench.take')) : null))));
     } catch (e) {
       announce(errorText(e), 'error');

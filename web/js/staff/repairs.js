@@ -7,11 +7,11 @@ import { get, post, put } from '../api.js';
 import { t } from '../i18n.js';
 import { h, fill, fmtDateTime, announce, errorText, showFormError, clearFormErrors } from '../ui.js';
 import { money, searchForm } from './device.js';
+import { forecastView, riskBadge } from './forecast.js';
 import { follow, debounce } from '../live.js';
 import { observationCard } from './callbacks.js';
 import { mountIntake } from './intake.js';
 import { mountEstimate } from './estimate.js';
-import { forecastView, riskBadge } from './forecast.js';
 
 const enc = encodeURIComponent;
 const CHECKLIST = ['screen', 'back glass', 'buttons', 'camera', 'water damage indicator'];
