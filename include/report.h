@@ -15,5 +15,8 @@ void report_repairs(struct req *r);
 void report_repair_figures(struct req *r);
 void report_staff(struct req *r);
 void report_chain(struct req *r);
+/* The share of promises kept, per store and for the chain (schema/api/promise.sql). */
+void report_promises(struct req *r);
+void report_promises_chain(struct req *r);
 
 #endif

@@ -34,6 +34,10 @@ struct job {
 /* Each function returns how much it did; see schema/ for what they do and how they lock. */
 /* The rota's window moves a day a day: an hour's rest is plenty (schema/api/rota.sql). */
 static const int rota_every_s = 3600;
+/* The slip job predicts every open promised repair: it rests this many ticks after a run that
+ * moved no promise (a minute at the default tick), set from the tick at start (jobs_init). */
+#define PROMISE_REST_TICKS 12
+static int promise_every_s = 60;
 
 static struct job table[] = {
     /* booking */
@@ -45,7 +49,10 @@ static struct job table[] = {
     {.stmt = SQL_STMT("job_expire_standby_offers", "select job_expire_standby_offers($1::int)", 1),
      .params = {&config.standby_hold_s}},
 
-    /* messages */
+    /* messages: a repair promise the bench's prediction has passed is moved and told
+     * (schema/api/promise.sql); the early warnings leave repair promises still ahead to it */
+    {.stmt = SQL_STMT("job_promise_slips", "select job_promise_slips()", 0),
+     .every_s = &promise_every_s},
     {.stmt = SQL_STMT("job_early_warnings", "select job_early_warnings()", 0)},
 
     /* retention: sessions and login attempts, message texts, visit and standby contacts */
@@ -122,6 +129,9 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 int jobs_init(struct event_base *base)
 {
     struct timeval tv = {config.job_interval_ms / 1000, (config.job_interval_ms % 1000) * 1000};
+    promise_every_s = PROMISE_REST_TICKS * config.job_interval_ms / 1000;
+    if (promise_every_s < 1)
+        promise_every_s = 1;
     timer = event_new(base, -1, EV_PERSIST, on_tick, NULL);
     if (!timer || event_add(timer, &tv) < 0)
         return -1;

@@ -43,6 +43,16 @@ static struct sql_stmt q_staff_csv = SQL_STMT(
 static struct sql_stmt q_chain = SQL_STMT("report_chain", "select report_chain($1, $2, $3, $4)", 4);
 static struct sql_stmt q_chain_csv = SQL_STMT(
     "report_chain_csv", "select report_csv(report_chain($1, $2, $3, $4), $5, 'stores')", 5);
+static struct sql_stmt q_promises =
+    SQL_STMT("promise_report", "select promise_report($1, $2, $3, $4, $5)", 5);
+static struct sql_stmt q_promises_csv =
+    SQL_STMT("promise_report_csv",
+             "select report_csv(promise_report($1, $2, $3, $4, $5), $6, 'repairs')", 6);
+static struct sql_stmt q_promises_chain =
+    SQL_STMT("promise_report_chain", "select promise_report_chain($1, $2, $3, $4)", 4);
+static struct sql_stmt q_promises_chain_csv =
+    SQL_STMT("promise_report_chain_csv",
+             "select report_csv(promise_report_chain($1, $2, $3, $4), $5, 'stores')", 5);
 
 /* ?days=N (the last N days, without the period before) is the report's first form, kept for
  * its callers; from, to or format=csv ask for the ranged one, whose default length is still N. */
@@ -75,6 +85,19 @@ void report_chain(struct req *r)
 {
     static const struct api_report chain = {
         .no_store = true, .ranged = &q_chain, .csv = &q_chain_csv};
+    api_send_report(r, &chain);
+}
+
+void report_promises(struct req *r)
+{
+    static const struct api_report promises = {.ranged = &q_promises, .csv = &q_promises_csv};
+    api_send_report(r, &promises);
+}
+
+void report_promises_chain(struct req *r)
+{
+    static const struct api_report chain = {
+        .no_store = true, .ranged = &q_promises_chain, .csv = &q_promises_chain_csv};
     api_send_report(r, &chain);
 }
 

@@ -290,6 +290,10 @@ const struct route routes[] = {
      "per staff member: served, service time, satisfaction, over a range (CSV too)"},
     {"GET", "/api/reports/chain", report_chain, ACCESS_ADMIN,
      "every store's headline figures and the chain's total over a range (CSV too)"},
+    {"GET", "/api/stores/{store}/reports/promises", report_promises, ACCESS_MANAGER,
+     "the share of promised dates kept (CSV with format=csv)"},
+    {"GET", "/api/reports/promises", report_promises_chain, ACCESS_ADMIN,
+     "the share of promised dates kept per store, for the chain (CSV with format=csv)"},
     {"GET", "/api/stores/{store}/repairs", report_repairs, ACCESS_STAFF,
      "the store's repair orders, newest first, by state"},
 

@@ -12,7 +12,8 @@ language sql stable as $$
                              'problem', r.problem, 'bench_since', r.bench_since,
                              'device', json_build_object('serial', d.serial, 'model', d.model),
                              'opened_by', (select name from staff where id = r.opened_by),
-                             'technician_id', r.technician_id, 'taken_at', r.taken_at)
+                             'technician_id', r.technician_id, 'taken_at', r.taken_at,
+                             'promised_at', r.promised_at, 'forecast', promise_forecast(r))
     from devices d where d.id = r.device_id
 $$;
 

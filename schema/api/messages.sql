@@ -678,7 +678,11 @@ begin
             or (pr.ref_type = 'repair'
                 and coalesce(pr.expected_at, now() + coalesce(r.remaining, interval '1 day'))
                     > pr.promised_at
-                and pr.state is distinct from 'ready'))
+                and pr.state is distinct from 'ready'
+                -- A repair's promise still ahead is the slip job's (promise.sql): it moves the
+                -- promise and tells the customer, once; this warns of one that passed.
+                and not exists (select 1 from repair_orders o
+                                where o.id = pr.ref_id and o.promised_at > now())))
         order by pr.promised_at
         limit 100
         for update of pr skip locked

@@ -58,7 +58,9 @@ language sql stable as $$
         'id', r.id, 'number', r.number, 'store_id', r.store_id, 'state', r.state,
         'device', json_build_object('id', d.id, 'serial', d.serial, 'model', d.model),
         'problem', r.problem, 'intake', r.intake, 'promised_at', r.promised_at,
-        'kept_overnight', r.kept_overnight,
+        'kept_overnight', r.kept_overnight, 'kind', r.kind,
+        -- When it will likely be ready and the risk to its promise, with the reasons (promise.sql).
+        'forecast', promise_forecast(r),
         'estimate', repair_estimate_current(r.id, true),
         'opened_at', r.opened_at, 'updated_at', r.updated_at,
         'allowed_moves', repair_allowed_moves(r.state),
@@ -78,7 +80,8 @@ language sql stable as $$
                   from repair_moves m left join staff s on s.id = m.actor where m.repair_id = r.id),
         'parts', (select coalesce(json_agg(json_build_object('id', p.id,
                       'part_number', p.part_number, 'serial', p.part_serial,
-                      'description', p.description, 'quantity', p.quantity, 'at', p.at)
+                      'description', p.description, 'quantity', p.quantity, 'at', p.at,
+                      'expected_at', p.expected_at)
                       order by p.id), '[]')
                   from repair_parts p where p.repair_id = r.id),
         'notes', (select coalesce(json_agg(json_build_object('id', e.id, 'at', e.at,
@@ -198,11 +201,15 @@ begin
                               'name', c.name, 'code', r.number,
                               'link', outbox_ref_data('repair', r.id)->>'status_link')),
                           r.state, c.recipient_bi);
+    -- The bench's prediction (promise.sql) is what the early-warning job judges the promise by.
+    perform promise_update('repair', r.id, null,
+                           (promise_forecast(r)->>'predicted_at')::timestamptz);
 end $$;
 
 -- POST /api/stores/{store}/repairs: {serial, problem, intake: {checklist: [{item, ok, note?}],
 -- accessories?, passcode_provided?}, promised_at?, kept_overnight?, owner?: {name, email?,
--- phone?}, lang?: en|fr (the customer's language; default the store's)}. p_status_hash is the hash of the customer's status link token made by carnetd;
+-- phone?}, lang?: en|fr (the customer's language; default the store's), kind?: the kind of work
+-- (a-z, 0-9, _; its history predicts how long it takes, promise.sql)}. p_status_hash is the hash of the customer's status link token made by carnetd;
 -- p_status_token the token itself, for the link in the owner's first message.
 -- Makes a repair order for device `d` (locked by the caller, its owner already set) at p_store:
 -- its number, first move, status link, record entry, the owner's thread and first message, the
@@ -317,6 +324,11 @@ begin
        and (p->>'lang') is distinct from 'en' and (p->>'lang') is distinct from 'fr' then
         perform carnet_fail(422, 'invalid', 'lang', 'the customer''s language: en or fr');
     end if;
+    if p->'kind' is not null and p->'kind' <> 'null'::jsonb
+       and (jsonb_typeof(p->'kind') <> 'string' or (p->>'kind') !~ '^[a-z][a-z0-9_]{1,31}$') then
+        perform carnet_fail(422, 'invalid', 'kind',
+                            'the kind of work: 2 to 32 of a-z, 0-9 and _, starting with a letter');
+    end if;
     n := device_ensure(p->>'serial');
     -- Taken before the owner is read: an owner change racing this intake either committed
     -- before it (and is the contact) or waits for it (and is judged on its custody).
@@ -328,6 +340,13 @@ begin
                        coalesce((p->>'kept_overnight')::boolean, false),
                        case when jsonb_typeof(p->'lang') = 'string' then p->>'lang' end,
                        null, p_status_hash, p_status_token, p_req, '{}');
+    if jsonb_typeof(p->'kind') = 'string' and p->>'kind' <> r.kind then
+        update repair_orders set kind = p->>'kind' where id = r.id returning * into r;
+        -- The prediction the promise watch took at creation knew no kind yet.
+        if r.promised_at is not null then
+            perform repair_promise_watch(r);
+        end if;
+    end if;
     return repair_json(r.id);
 end $$;
 
@@ -398,13 +417,15 @@ begin
     return repair_json(r.id);
 end $$;
 
--- POST /api/repairs/{id}/parts: {part_number, serial?, description?, quantity?}
+-- POST /api/repairs/{id}/parts: {part_number, serial?, description?, quantity?, expected_at?:
+-- when an ordered part should arrive (the prediction waits for it until the work starts)}
 create or replace function repair_part_add(p_actor bigint, p_id bigint, p jsonb, p_req text) returns json
 language plpgsql as $$
 declare
     r repair_orders%rowtype := repair_lock(p_actor, p_id, array['technician', 'manager']);
     ps text;
     pid bigint;
+    expected timestamptz;
 begin
     perform repair_check_open(r);
     if r.state not in ('diagnosing', 'awaiting_parts', 'repairing', 'testing') then
@@ -427,15 +448,27 @@ begin
                            or (p->>'quantity')::int not between 1 and 100) then
         perform carnet_fail(422, 'invalid', 'quantity', 'a quantity of 1 to 100');
     end if;
-    insert into repair_parts (repair_id, part_number, part_serial, description, quantity, actor)
-    values (r.id, p->>'part_number', ps, p->>'description', coalesce((p->>'quantity')::int, 1), p_actor)
+    expected := device_parse_time(p->'expected_at', 'expected_at');
+    if expected is not null and expected < now() - interval '1 day' then
+        perform carnet_fail(422, 'invalid', 'expected_at', 'when the part should arrive: not in the past');
+    end if;
+    if expected > now() + interval '1 year' then
+        perform carnet_fail(422, 'invalid', 'expected_at', 'when the part should arrive: within a year');
+    end if;
+    insert into repair_parts (repair_id, part_number, part_serial, description, quantity, actor,
+                              expected_at)
+    values (r.id, p->>'part_number', ps, p->>'description', coalesce((p->>'quantity')::int, 1), p_actor,
+            expected)
     returning id into pid;
     update repair_orders set updated_at = now() where id = r.id;
     perform record_append(r.device_id, 'repair_part',
         jsonb_strip_nulls(jsonb_build_object('number', r.number, 'part_id', pid,
             'part_number', p->>'part_number', 'serial', ps, 'description', p->>'description',
-            'quantity', coalesce((p->>'quantity')::int, 1))),
+            'quantity', coalesce((p->>'quantity')::int, 1), 'expected_at', expected)),
         p_actor, r.store_id, 'repair', r.id);
+    if expected is not null and r.promised_at is not null then
+        perform repair_promise_watch(r);
+    end if;
     perform carnet_audit(p_actor, 'part', 'repair', r.id::text, p_req);
     return repair_json(r.id);
 end $$;

@@ -104,7 +104,8 @@ end $$;
 -- 'open' for every state that is not over (repair_states.terminal). at_risk: the promised date
 -- comes before now plus what a repair usually still needs from its state
 -- (promise_state_remaining, 006), the same rule the early-warning job follows; a repair that is
--- ready or over has no promise left to break. Reading the list is audited like reading a repair.
+-- ready or over has no promise left to break. forecast: the bench's prediction and its risk
+-- (promise.sql). Reading the list is audited like reading a repair.
 create or replace function report_repairs(p_actor bigint, p_store bigint, p_state text, p_limit int,
                                p_request text)
 returns json language plpgsql as $$
@@ -121,7 +122,8 @@ begin
                    'updated_at', r.updated_at,
                    'at_risk', r.promised_at is not null and not rs.terminal
                               and r.state <> 'ready'
-                              and r.promised_at < now() + coalesce(pr.remaining, interval '0'))
+                              and r.promised_at < now() + coalesce(pr.remaining, interval '0'),
+                   'forecast', (select promise_forecast(o) from repair_orders o where o.id = r.id))
                    order by r.opened_at desc, r.id desc)
         from (select * from repair_orders
               where store_id = p_store

@@ -155,6 +155,8 @@ ALLOWED = {
     ("GET", "/api/stores/{store}/reports/repairs"): ({"200"}, "the last 7 days' repair figures"),
     ("GET", "/api/stores/{store}/reports/staff"): ({"200"}, "the last 7 days, per staff member"),
     ("GET", "/api/reports/chain"): ({"200"}, "every store's last 7 days (admins only)"),
+    ("GET", "/api/stores/{store}/reports/promises"): ({"200"}, "promises kept, the last 7 days"),
+    ("GET", "/api/reports/promises"): ({"200"}, "promises kept per store (admins only)"),
     ("GET", "/api/stores/{store}/repairs"): ({"200"}, "the store's repairs"),
     ("GET", "/api/customers"): ({"422 invalid"}, "an email or a phone is required"),
     ("POST", "/api/customers/erase"): ({"422 invalid"}, _BODY + " (no email or phone)"),

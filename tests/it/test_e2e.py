@@ -208,6 +208,11 @@ def test_technician_diagnoses_and_repairs_customer_follows(ctx):
     journey(ctx, "repair")
 
 
+def test_promise_forecast_moves_and_dashboard(ctx):
+    # Issue 17 point 3 (h17-promise): the forecast on the ticket, the slip job, promises kept.
+    journey(ctx, "promise")
+
+
 def test_technician_records_intake_with_photo_and_signature(ctx):
     journey(ctx, "intake")
 

@@ -227,7 +227,8 @@ def test_parts_notes_and_promise(ctx):
                                                    "description": "Display"})
     assert r.status == 201, r
     assert r.json["parts"] == [{"id": r.json["parts"][0]["id"], "part_number": "661-21990", "serial": "DSP99X",
-                                "description": "Display", "quantity": 1, "at": r.json["parts"][0]["at"]}], r
+                                "description": "Display", "quantity": 1, "at": r.json["parts"][0]["at"],
+                                "expected_at": None}], r
     r = tech.post("/api/repairs/%d/notes" % rid, {"text": "Replaced display, adhesive renewed"})
     assert r.status == 201, r
     assert tech.post("/api/repairs/%d/notes" % rid, {"text": ""}).status == 422

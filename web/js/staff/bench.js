@@ -6,6 +6,7 @@ import { t } from '../i18n.js';
 import { h, fill, fmtTime, announce, errorText } from '../ui.js';
 import { follow, debounce } from '../live.js';
 import { bench, takeRepair } from './floor.js';
+import { riskBadge, reasonList } from './forecast.js';
 
 const enc = encodeURIComponent;
 
@@ -38,6 +39,7 @@ export async function render({ el, session, go, roles }) {
         h('div', { class: 'grow' },
           h('div', { class: 'who' }, r.number, h('span', { class: 'muted' }, `  ${r.device.model || ''} ${r.device.serial}`)),
           h('blockquote', { style: 'margin:.3rem 0' }, r.problem),
+          r.forecast && r.forecast.risk ? h('div', { class: 'fc-bench' }, riskBadge(r.forecast), reasonList(r.forecast, store.timezone)) : null,
           h('div', { class: 'muted' }, t('bench.since', { time: fmtTime(r.bench_since, store.timezone), who: r.opened_by || '' }))),
         canTake ? h('button', { type: 'button', 'data-needs-server': true, onclick: () => take(r), 'aria-label': `${t('bench.take')} ${r.number}` }, t('bench.take')) : null))));
     } catch (e) {

@@ -121,15 +121,17 @@ async function load(body, session, range, current) {
   const base = `/api/stores/${store.id}/reports`;
   const admin = !!(session.me && session.me.admin);
   fill(body, h('p', { class: 'muted' }, t('loading')));
-  let floor, queue, sat, repairs, staff, chain;
+  let floor, queue, sat, repairs, staff, chain, promises, chainPromises;
   try {
-    [floor, queue, sat, repairs, staff, chain] = await Promise.all([
+    [floor, queue, sat, repairs, staff, chain, promises, chainPromises] = await Promise.all([
       get(`${base}/floor?${q}`),
       get(`/api/stores/${store.id}/queue`),
       get(`${base}/satisfaction?${q}`),
       get(`${base}/repairs?${q}`),
       get(`${base}/staff?${q}`),
       admin ? get(`/api/reports/chain?${q}`) : null,
+      get(`${base}/promises?${q}`),
+      admin ? get(`/api/reports/promises?${q}`) : null,
     ]);
   } catch (err) {
     if (!current()) return;
@@ -176,6 +178,20 @@ async function load(body, session, range, current) {
       n: f.n, showN: f.n !== null,
     })));
 
+  // Promises kept (promise.sql): kept of the promises that fell in the range, with n, and how
+  // many the bench's prediction moved early.
+  const pp = promises.previous;
+  const promiseFigs = h('div', { class: 'figs', id: 'promise-figures' },
+    figure({ label: t('dash.p.kept'), id: 'fig-promises-kept', value: promises.kept_pct, shown: pct(promises.kept_pct), before: pp.kept_pct, beforeShown: pct(pp.kept_pct), n: promises.n, showN: true }),
+    figure({ label: t('dash.p.moved'), id: 'fig-promises-moved', value: promises.moved, shown: num(promises.moved), before: pp.moved, beforeShown: num(pp.moved) }));
+  const chainPromiseSection = chainPromises ? h('section', { class: 'card', id: 'chain-promises' },
+    h('div', { class: 'card-head' }, h('h2', null, t('dash.p.chain')), csvLink(`/api/reports/promises?${q}`, 'csv-chain-promises')),
+    table(t('dash.p.chain'), [t('dash.store'), t('dash.p.kept'), t('dash.p.moved')],
+      chainPromises.stores.map((s) => h('tr', { class: s.store_id === null ? 'total' : null },
+        h('th', { scope: 'row' }, s.store_id === null ? t('dash.chaintotal') : s.name),
+        h('td', null, h('div', { class: 'cv' }, pct(s.kept_pct)), h('div', { class: 'n' }, `n = ${s.n}`)),
+        h('td', null, h('div', { class: 'cv' }, num(s.moved))))), 'chain-promises-table')) : null;
+
   const staffRows = staff.staff.map((s) => h('tr', null,
     h('th', { scope: 'row' }, s.name),
     cell(String(s.served), String(s.previous.served)),
@@ -207,12 +223,15 @@ async function load(body, session, range, current) {
     floorFigs,
     h('div', { class: 'card-head' }, h('h2', null, t('dash.repairs')), csvLink(`${base}/repairs?${q}`, 'csv-repairs')),
     repairFigs,
+    h('div', { class: 'card-head' }, h('h2', null, t('dash.p.title')), csvLink(`${base}/promises?${q}`, 'csv-promises')),
+    promiseFigs,
     h('section', { class: 'card', id: 'staff-figures' },
       h('div', { class: 'card-head' }, h('h2', null, t('dash.staff')), csvLink(`${base}/staff?${q}`, 'csv-staff')),
       staff.staff.length
         ? table(t('dash.staff'), [t('dash.name'), t('dash.served'), t('dash.servicemedian'), t('dash.satisfaction'), t('dash.overrides')], staffRows, 'staff-table')
         : h('p', { class: 'muted' }, t('dash.nodata'))),
     chainSection,
+    chainPromiseSection,
     h('div', { class: 'charts' },
       chartCard(t('dash.bookings'), barChart(t('dash.bookings'), bars((d) => d.bookings - d.cancelled)), 'ch-bookings'),
       chartCard(t('dash.noshows'), barChart(t('dash.noshows'), bars((d) => d.no_shows, true)), 'ch-noshows'),
@@ -225,7 +244,7 @@ async function load(body, session, range, current) {
         weeks.length ? lineChart('CSAT', weeks.map((w) => ({ label: `${fmtDay(w.week, tz, 'short')} (n = ${w.n})`, value: Math.round(w.csat ?? 0) })), { unit: '%', min: 0 }) : h('p', { class: 'muted' }, t('dash.nodata')))),
     h('details', { class: 'card help', id: 'dash-help' },
       h('summary', null, t('dash.help')),
-      h('ul', null, ['dash.help.range', 'dash.help.n', 'dash.help.open', 'dash.help.turnaround', 'dash.help.approval', 'dash.help.first_visit', 'dash.help.staff', 'dash.help.overrides', 'dash.help.csv']
+      h('ul', null, ['dash.help.range', 'dash.help.n', 'dash.help.open', 'dash.help.turnaround', 'dash.help.approval', 'dash.help.first_visit', 'dash.help.promises', 'dash.help.staff', 'dash.help.overrides', 'dash.help.csv']
         .map((k) => h('li', null, t(k))))));
 }
 

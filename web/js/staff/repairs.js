@@ -7,6 +7,7 @@ import { get, post, put } from '../api.js';
 import { t } from '../i18n.js';
 import { h, fill, fmtDateTime, announce, errorText, showFormError, clearFormErrors } from '../ui.js';
 import { money, searchForm } from './device.js';
+import { forecastView, riskBadge } from './forecast.js';
 import { follow, debounce } from '../live.js';
 import { observationCard } from './callbacks.js';
 import { mountIntake } from './intake.js';
@@ -15,6 +16,9 @@ import { write } from './offline.js';
 
 const enc = encodeURIComponent;
 const CHECKLIST = ['screen', 'back glass', 'buttons', 'camera', 'water damage indicator'];
+// Kinds of work offered at intake (any other a-z word may be typed): each kind's history
+// predicts how long its repairs take (promise.sql).
+const KINDS = ['screen', 'battery', 'back_glass', 'camera', 'port', 'water_damage', 'diagnosis'];
 const LINKS_KEY = 'carnet.repair-links';
 
 // Links made in this tab, so that going back to a repair still shows them (sessionStorage: gone
@@ -45,6 +49,8 @@ function openForm(session, go, serial) {
         h('input', { type: 'checkbox', id: `ro-c${i}`, name: `check-${i}`, checked: true }), h('span', null, `${item}: ${t('repairs.ok')}`)))),
     field('ro-acc', t('repairs.accessories'), h('input', { id: 'ro-acc', name: 'accessories', maxlength: '500' })),
     field('ro-promised', t('repairs.promised'), h('input', { id: 'ro-promised', name: 'promised_at', type: 'datetime-local' })),
+    field('ro-kind', t('fc.kind'), h('input', { id: 'ro-kind', name: 'kind', list: 'ro-kinds', pattern: '[a-z][a-z0-9_]{1,31}', maxlength: '32', autocapitalize: 'none', autocomplete: 'off' })),
+    h('datalist', { id: 'ro-kinds' }, KINDS.map((k) => h('option', { value: k }))),
     field('ro-name', t('repairs.customer'), h('input', { id: 'ro-name', name: 'owner_name', maxlength: '200', autocomplete: 'off' })),
     field('ro-email', t('repairs.email'), h('input', { id: 'ro-email', name: 'owner_email', type: 'email', autocomplete: 'off' })),
     field('ro-phone', t('repairs.phone'), h('input', { id: 'ro-phone', name: 'owner_phone', type: 'tel', autocomplete: 'off' })),
@@ -60,6 +66,7 @@ function openForm(session, go, serial) {
     };
     if (f.accessories.value.trim()) body.intake.accessories = f.accessories.value.trim();
     if (f.promised_at.value) body.promised_at = isoLocal(f.promised_at.value);
+    if (f.kind.value.trim()) body.kind = f.kind.value.trim();
     if (f.owner_name.value.trim()) {
       body.owner = { name: f.owner_name.value.trim() };
       if (f.owner_email.value.trim()) body.owner.email = f.owner_email.value.trim();
@@ -119,6 +126,7 @@ function ticketView(r, session, moveTo) {
         h('dt', null, t('repair.device')), h('dd', null, h('a', { href: '#device/' + enc(r.device.serial) }, `${r.device.model || ''} ${r.device.serial}`)),
         h('dt', null, t('repairs.problem')), h('dd', { id: 'rp-problem' }, r.problem),
         h('dt', null, t('repairs.promised')), h('dd', { id: 'rp-promised' }, r.promised_at ? fmtDateTime(r.promised_at, tz) : '—'),
+        h('dt', null, t('fc.title')), h('dd', null, forecastView(r.forecast, tz)),
         h('dt', null, t('ticket.overnight')), h('dd', { id: 'rp-overnight' }, t(r.kept_overnight ? 'ticket.yes' : 'ticket.no')),
         h('dt', null, t('repair.estimate')), h('dd', { id: 'rp-estimate' }, e ? `${money(e.amount_cents, e.currency)} · ${t(`ticket.estimate.${e.state}`)}` : '—')),
       h('h2', null, t('repairs.move')),
@@ -191,10 +199,12 @@ async function detail({ el, session, go, id }) {
     });
   const partForm = smallForm('rp-part-form', t('repairs.part'),
     [field('pa-number', t('repairs.partnumber'), h('input', { id: 'pa-number', name: 'part_number', required: true })),
-      field('pa-serial', t('repairs.partserial'), h('input', { id: 'pa-serial', name: 'serial' }))],
+      field('pa-serial', t('repairs.partserial'), h('input', { id: 'pa-serial', name: 'serial' })),
+      field('pa-expected', t('fc.expected'), h('input', { id: 'pa-expected', name: 'expected_at', type: 'datetime-local' }))],
     t('save'), async (f) => {
       const b = { part_number: f.part_number.value.trim() };
       if (f.serial.value.trim()) b.serial = f.serial.value.trim();
+      if (f.expected_at.value) b.expected_at = isoLocal(f.expected_at.value);
       await post(`/api/repairs/${r.id}/parts`, b);
       partForm.reset();
       await reload();
@@ -300,15 +310,18 @@ function storeList(session, go, state) {
       fill(list, h('p', { class: 'muted' }, t(state === OPEN ? 'repairs.none' : 'repairs.nomatch')));
       return;
     }
-    fill(list, h('table', null,
+    // Inside its own scroller: long dates and badges never widen a phone's page.
+    fill(list, h('div', { class: 'table-scroll' }, h('table', null,
       h('thead', null, h('tr', null, [t('repairs.number'), t('repair.device'), t('repair.state'), t('repairs.promised'), t('repairs.opened')].map((c) => h('th', { scope: 'col' }, c)))),
       h('tbody', null, r.repairs.map((x) => h('tr', { dataset: { id: String(x.id), number: x.number } },
         h('td', { style: 'white-space:nowrap' }, h('a', { href: '#repair/' + x.id }, x.number)),
         h('td', null, `${x.model || ''} ${x.serial}`.trim()),
         h('td', null, h('span', { class: 'badge' }, t('rs.' + x.state))),
         h('td', null, x.promised_at ? fmtDateTime(x.promised_at, tz) : '—',
-          x.at_risk ? [' ', h('span', { class: 'badge bad at-risk' }, t('repairs.atrisk'))] : null),
-        h('td', null, fmtDateTime(x.opened_at, tz)))))));
+          // The bench's forecast when there is one; the state rule's flag otherwise.
+          x.forecast && x.forecast.risk ? [' ', riskBadge(x.forecast)]
+            : x.at_risk ? [' ', h('span', { class: 'badge bad at-risk' }, t('repairs.atrisk'))] : null),
+        h('td', null, fmtDateTime(x.opened_at, tz))))))));
   }).catch((e) => fill(list, h('p', { class: 'error' }, errorText(e))));
   return card;
 }
