@@ -375,6 +375,30 @@ void booking_availability(struct req *r)
 }
 
 /* carnet_avail: "<store>" or "<store> <first day> <last day>" (046). */
+/* A booking changed through this carnetd: its own month views are dropped at once, before the
+ * reply leaves, so the customer's next look never meets the entry from before (other carnetd
+ * drop theirs when the notification arrives, a few milliseconds later). A link's change names
+ * no store in its path: every store's entries go then (a cancellation is rare beside reads). */
+static void avail_changed_here(struct req *r)
+{
+    const char *store = router_param(&r->match, "store");
+    int64_t id;
+
+    if (!availcache_on())
+        return;
+    if (store && avail_id(store, &id))
+        availcache_drop(id, INT32_MIN, INT32_MAX, true);
+    else
+        availcache_clear();
+}
+
+static void on_booking_changed(struct req *r, const struct db_result *res)
+{
+    if (res->status == DB_OK)
+        avail_changed_here(r);
+    api_reply_result(r, 200, res);
+}
+
 static void on_avail_notified(const char *payload, void *arg)
 {
     char id[24], d1[16], d2[16];
@@ -500,6 +524,7 @@ static void on_booked(struct req *r, const struct db_result *res)
     if (json_is_true(json_object_get(env, "replayed")))
         http_add_header(r, "Idempotent-Replayed", "true");
     if (status == 201) {
+        avail_changed_here(r);
         sealed = json_string_value(json_object_get(env, "sealed"));
         snprintf(token, sizeof(token), "%s", b->link.token);
         if (sealed && unseal_token(b, sealed, token, sizeof(token)) < 0) {
@@ -747,7 +772,7 @@ void booking_manage_reschedule(struct req *r)
     char hash[LINK_HASH_LEN + 1];
     const char *params[2] = {hash, api_body(r)};
     if (link_from_path(r, "token", hash) && api_need_body(r))
-        api_send(r, &q_manage_reschedule, params, 200);
+        api_call(r, &q_manage_reschedule, params, on_booking_changed);
 }
 
 void booking_manage_cancel(struct req *r)
@@ -755,7 +780,7 @@ void booking_manage_cancel(struct req *r)
     char hash[LINK_HASH_LEN + 1];
     const char *params[1] = {hash};
     if (link_from_path(r, "token", hash))
-        api_send(r, &q_manage_cancel, params, 200);
+        api_call(r, &q_manage_cancel, params, on_booking_changed);
 }
 
 /* ---- staff ---- */
@@ -787,7 +812,12 @@ static void store_object_call(struct req *r, struct sql_stmt *stmt, const char *
 
 void booking_staff_reschedule(struct req *r)
 {
-    store_object_call(r, &q_staff_reschedule, "id");
+    const char *store = api_path_id(r, "store");
+    const char *id = store ? api_path_id(r, "id") : NULL;
+    if (!id || !api_need_body(r))
+        return;
+    const char *params[5] = {r->who.staff_id, store, id, api_body(r), r->id};
+    api_call(r, &q_staff_reschedule, params, on_booking_changed);
 }
 
 void booking_staff_cancel(struct req *r)
@@ -802,7 +832,7 @@ void booking_staff_cancel(struct req *r)
     params[1] = store;
     params[2] = id;
     params[3] = r->id;
-    api_send(r, &q_staff_cancel, params, 200);
+    api_call(r, &q_staff_cancel, params, on_booking_changed);
 }
 
 /* ---- managers ---- */
