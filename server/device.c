@@ -53,6 +53,8 @@ static struct sql_stmt q_import =
     SQL_STMT("device_diagnostic_import", "select device_diagnostic_import($1, $2, $3, $4)", 4);
 static struct sql_stmt q_trends =
     SQL_STMT("device_trends", "select device_trends($1, $2, $3, $4)", 4);
+static struct sql_stmt q_conversations =
+    SQL_STMT("message_device_conversations", "select message_device_conversations($1, $2, $3)", 3);
 static struct sql_stmt q_note =
     SQL_STMT("device_note_add", "select device_note_add($1, $2, $3, $4)", 4);
 static struct sql_stmt q_chain = SQL_STMT("device_chain", "select device_chain($1, $2, $3)", 3);
@@ -370,6 +372,16 @@ void device_trends(struct req *r)
     }
     const char *params[4] = {r->who.staff_id, serial, metric, r->id};
     api_send(r, &q_trends, params, 200);
+}
+
+/* The messages with customers about the device, at every store (schema/api/messages.sql). */
+void device_conversations(struct req *r)
+{
+    const char *serial = serial_param(r);
+    if (!serial)
+        return;
+    const char *params[3] = {r->who.staff_id, serial, r->id};
+    api_send(r, &q_conversations, params, 200);
 }
 
 void device_note_add(struct req *r)

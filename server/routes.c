@@ -200,6 +200,8 @@ const struct route routes[] = {
      "add a note, or a correction of an earlier entry"},
     {"GET", "/api/devices/{serial}/verify", device_verify, ACCESS_STAFF,
      "verify the record's hash chain"},
+    {"GET", "/api/devices/{serial}/conversations", device_conversations, ACCESS_REPAIR,
+     "messages with customers about the device at every store, by repair, booking or visit"},
     {"POST", "/api/stores/{store}/repairs", repair_open, ACCESS_REPAIR,
      "open a repair order with its intake checklist"},
     {"GET", "/api/repairs/{id}", repair_get, ACCESS_STAFF, "a repair order"},

@@ -116,6 +116,8 @@ ALLOWED = {
     ("GET", "/api/devices/{serial}/trends"): ({"200"}, "trends of a seeded device"),
     ("POST", "/api/devices/{serial}/notes"): ({"422 invalid"}, _BODY),
     ("GET", "/api/devices/{serial}/verify"): ({"200"}, "the seeded device's chain verifies"),
+    # the conversation follows the device (issue #17 point 5)
+    ("GET", "/api/devices/{serial}/conversations"): ({"200"}, "the seeded device's conversations"),
     ("POST", "/api/stores/{store}/repairs"): ({"422 required"}, _BODY),
     ("GET", "/api/repairs/{id}"): ({"200"}, "{id} is a seeded repair of Paris"),
     ("POST", "/api/repairs/{id}/transition"): ({"422 invalid"}, _BODY),
