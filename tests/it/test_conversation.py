@@ -195,3 +195,10 @@ def test_who_may_read_and_bad_serials(ctx):
     for bad in ("ab1", "C02-XK19", "A" * 70):
         r = tech.get("/api/devices/%s/conversations" % urllib.parse.quote(bad))
         assert (r.status, r.error["code"], r.error["field"]) == (422, "bad_serial", "serial"), (bad, r)
+
+
+def test_the_short_form_shown_greets_nobody(ctx):
+    """A sent message is shown as its template's SMS text (outbox_gist): none may name the
+    customer, or another store's technician would read their name."""
+    rows = ctx.sql("select kind, locale from message_templates where sms ~ '\\{\\{(name|message)\\}\\}'")
+    assert rows == [], rows

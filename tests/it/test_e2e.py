@@ -207,6 +207,10 @@ def test_technician_diagnoses_and_repairs_customer_follows(ctx):
     journey(ctx, "repair")
 
 
+def test_technician_reads_the_devices_conversation_at_another_store(ctx):
+    journey(ctx, "conversation")
+
+
 def test_technician_records_intake_with_photo_and_signature(ctx):
     journey(ctx, "intake")
 def test_estimate_with_lines_approved_on_a_phone(ctx):

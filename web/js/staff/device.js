@@ -5,6 +5,7 @@ import { t } from '../i18n.js';
 import { h, fill, fmtDateTime, fmtDay, announce, errorText, showFormError, clearFormErrors } from '../ui.js';
 import { lineChart } from '../charts.js';
 import { intakeEntry } from './intake.js';
+import { conversationsSection } from './conversations.js';
 
 const enc = encodeURIComponent;
 const METRICS = ['battery_health', 'cycle_count', 'storage_health'];
@@ -197,6 +198,7 @@ export async function render({ el, session, args, go, roles }) {
   const left = h('div', null, facts, charts);
   const right = h('div', null,
     tech ? diagForm(d.serial, session.store, () => go('device/' + enc(d.serial))) : null,
-    h('section', { class: 'card', 'aria-labelledby': 'dv-tl' }, h('h2', { id: 'dv-tl' }, t('device.record')), timeline(rec.entries)));
+    h('section', { class: 'card', 'aria-labelledby': 'dv-tl' }, h('h2', { id: 'dv-tl' }, t('device.record')), timeline(rec.entries)),
+    tech ? conversationsSection(d.serial) : null);
   body.append(left, right);
 }
