@@ -5,7 +5,9 @@
 -- so a technician at any store reads every earlier conversation about a serial
 -- (GET /api/devices/{serial}/conversations, message_device_conversations in
 -- schema/api/messages.sql). outbox_enqueue and message_thread_open set it from the object the
--- message is about (message_ref_device); rows written before are backfilled here the same way.
+-- message is about (message_ref_device); a device made later than its messages (a walk-in's,
+-- made when the visit starts) takes them then (message_device_made, a trigger on devices); rows
+-- written before are backfilled here the same way.
 --
 -- erased_at marks a sent message whose customer was erased (customer_erase): its recipient and
 -- placeholders are gone, and the view says "erased" rather than showing an empty text. A

@@ -377,6 +377,29 @@ begin
     return v_id;
 end $$;
 
+-- A booking's or a walk-in's serial may name a device nobody has recorded yet (a walk-in's is
+-- made when staff start the visit, after "you're next" was sent): when the device is made, the
+-- messages already about it are attached to it (054), so the conversation still follows it.
+create or replace function message_device_made() returns trigger
+language plpgsql as $$
+begin
+    update message_threads t set device_id = new.id
+    where t.device_id is null and t.ref_type = 'appointment'
+      and t.ref_id in (select id from appointments where device_serial = new.serial);
+    update outbox o set device_id = new.id
+    where o.device_id is null
+      and ((o.ref_type = 'visit'
+            and o.ref_id in (select id from visits where device_serial = new.serial))
+        or (o.ref_type = 'appointment'
+            and o.ref_id in (select id from appointments where device_serial = new.serial))
+        or (o.ref_type = 'thread'
+            and o.ref_id in (select id from message_threads where device_id = new.id)));
+    return null;
+end $$;
+
+create or replace trigger devices_attach_messages after insert on devices
+    for each row execute function message_device_made();
+
 -- A new private link to a thread, as the URL to put in a message.
 create or replace function message_link_mint(p_thread bigint) returns text
 language plpgsql as $$

@@ -132,6 +132,34 @@ def test_booking_and_repair_messages_reach_another_stores_technician(ctx):
                     " and object_type = 'device' and object_id = %s", (str(dev),))["n"] >= 2
 
 
+def test_a_walk_ins_message_follows_the_device_made_after_it(ctx):
+    """A walk-in names a serial nobody has recorded: "you're next" goes before staff start the
+    visit (which makes the device); it is attached then, and shows under the visit."""
+    serial = _serial()
+    r = Client(ctx.server.port).post("/api/stores/%d/line" % S["paris"], {
+        "name": "Wally Walk", "contact": "+33 6 11 22 33 55", "serial": serial})
+    assert r.status == 201, r
+    vid = r.json["visit_id"]
+    spec = ctx.staff("specialist")
+    while True:  # earlier modules' walkers may still wait
+        r = spec.post("/api/stores/%d/queue/next" % S["paris"], {})
+        assert r.status == 200, r
+        if r.json["id"] == vid:
+            break
+    nxt = ctx.sql1("select id, device_id from outbox where kind = 'youre_next'"
+                   " and ref_type = 'visit' and ref_id = %s", (vid,))
+    assert nxt["device_id"] is None, nxt  # no device yet
+    assert spec.post("/api/visits/%d/start" % vid).status == 200
+    dev = ctx.sql1("select id from devices where serial = %s", (serial,))["id"]
+    assert ctx.sql1("select device_id from outbox where id = %s", (nxt["id"],))["device_id"] == dev
+    r = ctx.staff("lyon").get("/api/devices/%s/conversations" % serial)
+    assert r.status == 200, r
+    g = _groups(r.json)[("visit", vid)]
+    assert g["store_id"] == S["paris"] and g["ticket"] is not None, g
+    assert [(m["template"], m["channel"]) for m in g["messages"]] == [("youre_next", "sms")], g
+    assert "Carnet Paris Opéra" in g["messages"][0]["text"] and g["messages"][0]["contact"] is None
+
+
 def test_another_devices_messages_do_not_appear(ctx):
     a, b = _serial(), _serial()
     ca = _conversation(ctx, a, "conv.a.%s@example.test" % secrets.token_hex(4))
