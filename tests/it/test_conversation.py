@@ -230,3 +230,30 @@ def test_the_short_form_shown_greets_nobody(ctx):
     customer, or another store's technician would read their name."""
     rows = ctx.sql("select kind, locale from message_templates where sms ~ '\\{\\{(name|message)\\}\\}'")
     assert rows == [], rows
+
+
+def test_the_migrations_backfill_attaches_earlier_messages(ctx):
+    """Messages written before 054 had no device: its backfill (run again here, on rows made to
+    look like those) attaches them by their booking, repair and thread, and marks the messages
+    of erased customers."""
+    import os
+    import re
+    serial, email = _serial(), "conv.b.%s@example.test" % secrets.token_hex(4)
+    c = _conversation(ctx, serial, email)
+    dev = ctx.sql1("select id from devices where serial = %s", (serial,))["id"]
+    ctx.sql("update outbox set device_id = null where device_id = %s", (dev,))
+    ctx.sql("update message_threads set device_id = null where id = %s", (c["thread"],))
+    assert ctx.staff("lyon").get("/api/devices/%s/conversations" % serial).json["groups"] == []
+    with open(os.path.join(os.path.dirname(__file__), "..", "..", "schema",
+                           "054_conversation.sql")) as f:
+        sql = re.sub(r"--[^\n]*", "", f.read())
+    updates = [s for s in sql.split(";") if s.strip().startswith("update")]
+    assert len(updates) == 7, updates
+    for u in updates:
+        ctx.sql(u)
+    r = ctx.staff("lyon").get("/api/devices/%s/conversations" % serial)
+    g = _groups(r.json)
+    assert set(g) == {("appointment", c["booking"]["appointment"]["id"]),
+                      ("repair", c["repair"]["id"])}, r.json
+    assert c["hello"] in r.raw.decode()
+    assert not [m for x in r.json["groups"] for m in x["messages"] if m["erased"]]
