@@ -207,6 +207,23 @@ def test_an_erased_customers_messages_show_no_content(ctx):
                 ("appointment", c["booking"]["appointment"]["id"])} <= set(_groups(r.json))
 
 
+def test_a_message_whose_text_retention_dropped_says_so(ctx):
+    serial, email = _serial(), "conv.r.%s@example.test" % secrets.token_hex(4)
+    c = _conversation(ctx, serial, email)
+    mid = ctx.sql1("select id from outbox where kind = 'booking_confirmed' and ref_type ="
+                   " 'appointment' and ref_id = %s", (c["booking"]["appointment"]["id"],))["id"]
+    ctx.delivered(mid)
+    ctx.sql("update outbox set created_at = now() - interval '400 days' where id = %s", (mid,))
+    ctx.sql("select job_retention(3650, 3650, 3600, 365, 3650)")
+    assert ctx.sql1("select purged_at from outbox where id = %s", (mid,))["purged_at"]
+    r = ctx.staff("tech").get("/api/devices/%s/conversations" % serial)
+    m = [m for g in r.json["groups"] for m in g["messages"] if m["id"] == mid and
+         m["source"] == "outbox"]
+    assert len(m) == 1 and m[0]["purged"] is True and m[0]["erased"] is False, m
+    assert m[0]["text"] is None and m[0]["contact"] is None, m  # not the word 'erased' either
+    assert c["hello"] in r.raw.decode()  # the rest of the conversation stays
+
+
 def test_who_may_read_and_bad_serials(ctx):
     serial = _serial()
     _repair(ctx, ctx.staff("tech"), serial, "conv.w.%s@example.test" % secrets.token_hex(4))
