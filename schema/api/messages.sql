@@ -383,17 +383,24 @@ end $$;
 create or replace function message_device_made() returns trigger
 language plpgsql as $$
 begin
+    -- Each from the few objects naming the serial, by their indexes (serial; ref_type, ref_id):
+    -- a device is made inside bookings and check-ins, never a scan of the outbox.
     update message_threads t set device_id = new.id
-    where t.device_id is null and t.ref_type = 'appointment'
-      and t.ref_id in (select id from appointments where device_serial = new.serial);
+    from appointments a
+    where a.device_serial = new.serial and t.ref_type = 'appointment' and t.ref_id = a.id
+      and t.device_id is null;
     update outbox o set device_id = new.id
-    where o.device_id is null
-      and ((o.ref_type = 'visit'
-            and o.ref_id in (select id from visits where device_serial = new.serial))
-        or (o.ref_type = 'appointment'
-            and o.ref_id in (select id from appointments where device_serial = new.serial))
-        or (o.ref_type = 'thread'
-            and o.ref_id in (select id from message_threads where device_id = new.id)));
+    from appointments a
+    where a.device_serial = new.serial and o.ref_type = 'appointment' and o.ref_id = a.id
+      and o.device_id is null;
+    update outbox o set device_id = new.id
+    from visits v
+    where v.device_serial = new.serial and o.ref_type = 'visit' and o.ref_id = v.id
+      and o.device_id is null;
+    update outbox o set device_id = new.id
+    from message_threads t
+    where t.device_id = new.id and o.ref_type = 'thread' and o.ref_id = t.id
+      and o.device_id is null;
     return null;
 end $$;
 
