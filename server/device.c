@@ -64,6 +64,8 @@ static struct sql_stmt q_trends_read =
     SQL_STMT("device_trends_read", "select device_trends_read($1, $2)", 2);
 static struct sql_stmt q_audit_read =
     SQL_STMT("device_audit_read", "select device_audit_read($1, $2, $3)", 3);
+static struct sql_stmt q_conversations =
+    SQL_STMT("message_device_conversations", "select message_device_conversations($1, $2, $3)", 3);
 static struct sql_stmt q_note =
     SQL_STMT("device_note_add_keyed", "select device_note_add_keyed($1, $2, $3, $4, $5, $6)", 6);
 static struct sql_stmt q_chain = SQL_STMT("device_chain", "select device_chain($1, $2, $3)", 3);
@@ -391,6 +393,16 @@ void device_trends(struct req *r)
     api_send_audited_read(r, (struct api_stmt){&q_trends, params},
                           (struct api_stmt){&q_trends_read, params + 1},
                           (struct api_stmt){&q_audit_read, aparams});
+}
+
+/* The messages with customers about the device, at every store (schema/api/messages.sql). */
+void device_conversations(struct req *r)
+{
+    const char *serial = serial_param(r);
+    if (!serial)
+        return;
+    const char *params[3] = {r->who.staff_id, serial, r->id};
+    api_send(r, &q_conversations, params, 200);
 }
 
 void device_note_add(struct req *r)

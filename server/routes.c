@@ -205,6 +205,8 @@ const struct route routes[] = {
      "the device's history without personal data, signed with the chain's key"},
     {"GET", "/api/passport-key", passport_public_key, ACCESS_PUBLIC,
      "the chain's public key that signs device passports"},
+    {"GET", "/api/devices/{serial}/conversations", device_conversations, ACCESS_REPAIR,
+     "messages with customers about the device at every store, by repair, booking or visit"},
     {"POST", "/api/stores/{store}/repairs", repair_open, ACCESS_REPAIR,
      "open a repair order with its intake checklist"},
     {"GET", "/api/repairs/{id}", repair_get, ACCESS_STAFF, "a repair order"},

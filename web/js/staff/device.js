@@ -7,6 +7,7 @@ import { lineChart } from '../charts.js';
 import { intakeEntry } from './intake.js';
 import { downloadPassport } from '../passport_file.js';
 import { write } from './offline.js';
+import { conversationsSection } from './conversations.js';
 
 const enc = encodeURIComponent;
 const METRICS = ['battery_health', 'cycle_count', 'storage_health'];
@@ -234,6 +235,7 @@ export async function render({ el, session, args, go, roles }) {
   const right = h('div', null,
     tech ? diagForm(d.serial, session.store, () => go('device/' + enc(d.serial))) : null,
     roles.length ? noteForm(d.serial, session.store, () => go('device/' + enc(d.serial))) : null,
-    h('section', { class: 'card', 'aria-labelledby': 'dv-tl' }, h('h2', { id: 'dv-tl' }, t('device.record')), timeline(rec.entries)));
+    h('section', { class: 'card', 'aria-labelledby': 'dv-tl' }, h('h2', { id: 'dv-tl' }, t('device.record')), timeline(rec.entries)),
+    tech ? conversationsSection(d.serial) : null);
   body.append(left, right);
 }
