@@ -42,11 +42,17 @@ export function searchForm(go, initial = '') {
   return form;
 }
 
+/** The serials of the parts an imported session measured (a disk in a laptop has its own). */
+function parts(results) {
+  const serials = [...new Set((results || []).map((r) => r.component && r.component.serial).filter(Boolean))];
+  return serials.length ? ` — ${t('import.part')} ${serials.join(', ')}` : '';
+}
+
 /** One line of text for a timeline entry. */
 function describe(e) {
   const c = e.content || {};
   switch (e.kind) {
-    case 'diagnostic': return (c.tool ? `${c.tool}: ` : '') + `${c.passed ?? 0} ✓ · ${c.failed ?? 0} ✗` + (c.results ? ' — ' + c.results.map((r) => `${r.test} ${r.passed ? '✓' : '✗'}${(r.values || []).map((v) => ` ${v.value}${v.unit === '%' || !v.unit ? v.unit || '' : ' ' + v.unit}`).join('')}${r.component && r.component.serial ? ` (${t('import.part')} ${r.component.serial})` : ''}`).join(', ') : '') + (c.summary ? ` — ${c.summary}` : '');
+    case 'diagnostic': return (c.tool ? `${c.tool}: ` : '') + `${c.passed ?? 0} ✓ · ${c.failed ?? 0} ✗` + (c.results ? ' — ' + c.results.map((r) => `${r.test} ${r.passed ? '✓' : '✗'}${(r.values || []).map((v) => ` ${v.value}${v.unit === '%' || !v.unit ? v.unit || '' : ' ' + v.unit}`).join('')}`).join(', ') : '') + parts(c.results) + (c.summary ? ` — ${c.summary}` : '');
     case 'repair_opened': return `${c.number}: ${c.problem || ''}`;
     case 'repair_state': return `${c.number}: ${t('rs.' + c.from)} → ${t('rs.' + c.to)}${c.note ? ` — ${c.note}` : ''}`;
     case 'repair_estimate': return `${c.number}: ${money(c.amount_cents, c.currency)}`;
