@@ -178,6 +178,12 @@ def test_unknown_and_malformed_reports_store_nothing(ctx):
     r = imp(tech, "IMPBAD0001", b"native-path: BAT0\nbattery\ncapacity: 90%\nmodel: {{pd:0123456789abcdef:AAAA}}\n",
             p, "text/plain")
     assert r.status == 422 and r.error["code"] == "invalid", r
+    # ... also written with JSON escapes, in a disk's serial
+    raw = (b'{"smartctl": {}, "smart_status": {"passed": true}, '
+           b'"serial_number": "\\u007b\\u007bpd:0123456789abcdef:AAAA}}"}')
+    assert b"{{" not in raw and json.loads(raw)["serial_number"].startswith("{{pd:"), raw
+    r = imp(tech, "IMPBAD0001", raw, p)
+    assert r.status == 422 and r.error["code"] == "invalid", r
     assert snapshot(ctx) == before
 
 
