@@ -410,6 +410,7 @@ void device_diagnostic_import(struct req *r)
     enum diagimport_kind kind;
     json_t *doc = NULL, *body = NULL;
     char store[24], *text = NULL;
+    bool wrapped;
 
     if (!serial)
         return;
@@ -443,16 +444,15 @@ void device_diagnostic_import(struct req *r)
                          "text shaped like carnet's sealed data is not accepted");
         goto out;
     }
-    if (kind == DIAGIMPORT_CARNET && json_object_get(doc, "report")) {
-        body = json_incref(doc);
-    } else {
-        body = kind == DIAGIMPORT_CARNET ? json_pack("{sO}", "report", doc) : json_incref(doc);
-        if (!body) {
-            http_reply_oom(r);
-            goto out;
-        }
+    /* Carnet's report goes to SQL as {store_id, report}, as it may also be sent. */
+    wrapped = kind == DIAGIMPORT_CARNET && json_object_get(doc, "report");
+    body =
+        kind == DIAGIMPORT_CARNET && !wrapped ? json_pack("{sO}", "report", doc) : json_incref(doc);
+    if (!body) {
+        http_reply_oom(r);
+        goto out;
     }
-    if (!import_store(r, kind == DIAGIMPORT_CARNET ? doc : NULL, store))
+    if (!import_store(r, wrapped ? doc : NULL, store))
         goto out;
     if (json_object_set_new(body, "store_id", json_integer(strtoll(store, NULL, 10))) < 0 ||
         !(text = json_dumps(body, JSON_COMPACT)) || !(st = calloc(1, sizeof(*st)))) {
