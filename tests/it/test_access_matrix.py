@@ -112,7 +112,8 @@ ALLOWED = {
     ("PUT", "/api/devices/{serial}"): ({"200"}, "an empty change to a seeded device"),
     ("POST", "/api/devices/{serial}/owners"): ({"422 invalid"}, _BODY),
     ("POST", "/api/devices/{serial}/diagnostics"): ({"422 invalid"}, _BODY),
-    ("POST", "/api/devices/{serial}/diagnostics/import"): ({"422 invalid"}, _BODY),
+    ("POST", "/api/devices/{serial}/diagnostics/import"): (
+        {"422 unknown_report"}, "an empty object is no tool's report"),
     ("GET", "/api/devices/{serial}/trends"): ({"200"}, "trends of a seeded device"),
     ("POST", "/api/devices/{serial}/notes"): ({"422 invalid"}, _BODY),
     ("GET", "/api/devices/{serial}/verify"): ({"200"}, "the seeded device's chain verifies"),

@@ -224,6 +224,10 @@ def test_technician_records_intake_with_photo_and_signature(ctx):
     journey(ctx, "intake")
 
 
+def test_technician_imports_real_tools_reports(ctx):
+    journey(ctx, "importers")
+
+
 def test_estimate_with_lines_approved_on_a_phone(ctx):
     journey(ctx, "estimate")
 

@@ -1100,6 +1100,27 @@ const en = {
   'conv.tpl.promise_at_risk': 'promise at risk',
   'conv.tpl.store_message': 'written by staff',
   'conv.tpl.survey': 'survey',
+  // ---- diagnostic importers (issue 17, point 6: device.js importForm) ----
+  'import.title': 'Import a tool\'s report',
+  'import.hint': 'As the tool wrote it: smartctl --json -a (disks), system_profiler -json SPPowerDataType (Mac batteries), upower -i (Linux batteries) or Carnet\'s JSON.',
+  'import.file': 'Report file',
+  'import.paste': 'Or paste the report',
+  'import.save': 'Import the report',
+  'import.saved': 'Report imported ({kind}): {passed} passed, {failed} failed.',
+  'import.part': 'part',
+  'diag.disk_power_on_hours': 'Disk power-on hours',
+  'diag.disk_reallocated_sectors': 'Reallocated sectors',
+  'diag.disk_pending_sectors': 'Pending sectors',
+  'diag.disk_temperature': 'Disk temperature',
+  'diag.disk_wear_used': 'SSD wear used',
+  'diag.disk_media_errors': 'SSD media errors',
+  'diag.disk_available_spare': 'SSD spare left',
+  'diag.battery_charge': 'Battery charge',
+  'diag.battery_energy_full': 'Battery energy when full',
+  'diag.battery_energy_full_design': 'Battery design energy',
+  'err.unknown_report': 'Carnet cannot read this report. It reads Carnet\'s JSON, smartctl --json -a, system_profiler -json SPPowerDataType and upower -i output, unchanged.',
+  'err.empty_report': 'This report holds no measurement: run the tool on the disk or battery itself (smartctl as root) and import its output again.',
+  // ---- end of diagnostic importers ----
 };
 
 export default en;

@@ -1091,6 +1091,27 @@ const fr = {
   'conv.tpl.promise_at_risk': 'promesse menacée',
   'conv.tpl.store_message': 'écrit par l\'équipe',
   'conv.tpl.survey': 'enquête',
+  // ---- diagnostic importers (issue 17, point 6: device.js importForm) ----
+  'import.title': 'Importer le rapport d\'un outil',
+  'import.hint': 'Tel que l\'outil l\'a écrit : smartctl --json -a (disques), system_profiler -json SPPowerDataType (batteries de Mac), upower -i (batteries sous Linux) ou le JSON de Carnet.',
+  'import.file': 'Fichier du rapport',
+  'import.paste': 'Ou collez le rapport',
+  'import.save': 'Importer le rapport',
+  'import.saved': 'Rapport importé ({kind}) : {passed} réussis, {failed} en échec.',
+  'import.part': 'pièce',
+  'diag.disk_power_on_hours': 'Heures de fonctionnement du disque',
+  'diag.disk_reallocated_sectors': 'Secteurs réalloués',
+  'diag.disk_pending_sectors': 'Secteurs en attente',
+  'diag.disk_temperature': 'Température du disque',
+  'diag.disk_wear_used': 'Usure du SSD',
+  'diag.disk_media_errors': 'Erreurs de support du SSD',
+  'diag.disk_available_spare': 'Réserve restante du SSD',
+  'diag.battery_charge': 'Charge de la batterie',
+  'diag.battery_energy_full': 'Énergie de la batterie pleine',
+  'diag.battery_energy_full_design': 'Énergie nominale de la batterie',
+  'err.unknown_report': 'Carnet ne sait pas lire ce rapport. Il lit le JSON de Carnet et les sorties de smartctl --json -a, system_profiler -json SPPowerDataType et upower -i, telles quelles.',
+  'err.empty_report': 'Ce rapport ne contient aucune mesure : lancez l\'outil sur le disque ou la batterie même (smartctl en root) puis importez à nouveau sa sortie.',
+  // ---- end of diagnostic importers ----
 };
 
 export default fr;
