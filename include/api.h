@@ -135,6 +135,9 @@ bool api_phone_normalise(const char *in, char *out, size_t outlen);
 /* `s` folded for comparing names: ASCII and Latin-1 capitals to small letters, every run of
  * white space as one space, none at either end (malloc'd), or NULL when out of memory. */
 char *api_name_fold(const char *s);
+/* True when a string anywhere in `j` (a member's name or a value, at any depth) holds the
+ * opening of a sealed-data marker (seal.h). Text from outside must not: see dispatch.c. */
+bool api_json_has_marker(json_t *j);
 /* An optional string member of the JSON body: *out NULL when absent or null; -1 (after
  * replying 422 invalid with the member's name) when not text or longer than `max` bytes. */
 int api_opt_string(struct req *r, const char *field, size_t max, const char **out);

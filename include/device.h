@@ -36,6 +36,7 @@ void device_owner_add(struct req *r);
 void device_diagnostic_add(struct req *r);
 void device_diagnostic_import(struct req *r);
 void device_trends(struct req *r);
+void device_conversations(struct req *r);
 void device_note_add(struct req *r);
 void device_verify(struct req *r);
 

@@ -55,9 +55,9 @@ struct route_match {
 extern const struct route routes[];
 extern const int nroutes;
 
-/* Upload routes: their body is raw bytes (a photo), handed to the handler as received and held
- * to --max-upload; every other route's body is a JSON object within --max-body. Listed by
- * handler in routes.c, beside the table. */
+/* Upload routes: their body is raw bytes (a photo, a tool's report), handed to the handler as
+ * received and held to --max-upload; every other route's body is a JSON object within --max-body.
+ * Listed by handler in routes.c, beside the table. */
 extern const route_handler route_uploads[];
 extern const int nroute_uploads;
 bool router_is_upload(const struct route *rt);

@@ -775,6 +775,30 @@ char *api_name_fold(const char *s)
     return f;
 }
 
+bool api_json_has_marker(json_t *j)
+{
+    const char *k;
+    json_t *v;
+    size_t i;
+
+    if (json_is_string(j))
+        return seal_has_marker(json_string_value(j));
+    if (json_is_object(j)) {
+        json_object_foreach(j, k, v)
+        {
+            if (seal_has_marker(k) || api_json_has_marker(v))
+                return true;
+        }
+    } else if (json_is_array(j)) {
+        json_array_foreach(j, i, v)
+        {
+            if (api_json_has_marker(v))
+                return true;
+        }
+    }
+    return false;
+}
+
 int api_opt_string(struct req *r, const char *field, size_t max, const char **out)
 {
     json_t *v = r->json ? json_object_get(r->json, field) : NULL;

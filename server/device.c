@@ -21,6 +21,8 @@
 #include <string.h>
 
 #include "api.h"
+#include "config.h"
+#include "diagimport.h"
 #include "http.h"
 #include "log.h"
 #include "seal.h"
@@ -51,6 +53,8 @@ static struct sql_stmt q_diag = SQL_STMT(
     "device_diagnostic_add_keyed", "select device_diagnostic_add_keyed($1, $2, $3, $4, $5, $6)", 6);
 static struct sql_stmt q_import =
     SQL_STMT("device_diagnostic_import", "select device_diagnostic_import($1, $2, $3, $4)", 4);
+static struct sql_stmt q_import_tool = SQL_STMT(
+    "device_diagnostic_import_tool", "select device_diagnostic_import_tool($1, $2, $3, $4)", 4);
 static struct sql_stmt q_trends =
     SQL_STMT("device_trends", "select device_trends($1, $2, $3, $4)", 4);
 /* The same reads in two, for a standby (api_send_audited_read): the read, and its audit row. */
@@ -64,6 +68,8 @@ static struct sql_stmt q_trends_read =
     SQL_STMT("device_trends_read", "select device_trends_read($1, $2)", 2);
 static struct sql_stmt q_audit_read =
     SQL_STMT("device_audit_read", "select device_audit_read($1, $2, $3)", 3);
+static struct sql_stmt q_conversations =
+    SQL_STMT("message_device_conversations", "select message_device_conversations($1, $2, $3)", 3);
 static struct sql_stmt q_note =
     SQL_STMT("device_note_add_keyed", "select device_note_add_keyed($1, $2, $3, $4, $5, $6)", 6);
 static struct sql_stmt q_chain = SQL_STMT("device_chain", "select device_chain($1, $2, $3)", 3);
@@ -81,6 +87,10 @@ static const char *serial_param(struct req *r)
     return s;
 }
 
+struct import_state {
+    enum diagimport_kind kind;
+};
+
 /* A body field that must be a store id when present (or always, when `required`). */
 static bool check_store_field(struct req *r, bool required)
 {
@@ -92,13 +102,6 @@ static bool check_store_field(struct req *r, bool required)
         return false;
     }
     return true;
-}
-
-/* Runs `stmt` with (actor, serial, body as received, request id) and replies with its JSON. */
-static void call_with_body(struct req *r, struct sql_stmt *stmt, const char *serial, int status)
-{
-    const char *params[4] = {r->who.staff_id, serial, api_body(r), r->id};
-    api_send(r, stmt, params, status);
 }
 
 /* ---- owners: checked in clear, sealed before SQL ---- */
@@ -362,16 +365,122 @@ void device_diagnostic_add(struct req *r)
     api_send(r, &q_diag, params, 201);
 }
 
+/* The import answers what diag_store answers, and which kind of report it read. */
+static void on_import(struct req *r, const struct db_result *res)
+{
+    json_t *j = api_result_object(r, res);
+    struct import_state *st = r->state;
+    if (!j)
+        return;
+    json_object_set_new(j, "kind", json_string(diagimport_kind_name(st->kind)));
+    http_reply_jansson(r, 201, j);
+}
+
+static void import_state_free(void *p)
+{
+    free(p);
+}
+
+/* The store the report is for: ?store_id=, or store_id in Carnet's {store_id, report} body
+ * (`wrapper`), which must then agree with the query. Writes its decimal text into `out`, or
+ * replies 400/422 and returns false. */
+static bool import_store(struct req *r, json_t *wrapper, char out[24])
+{
+    const char *q = http_query(r, "store_id");
+    json_t *b = json_object_get(wrapper, "store_id");
+
+    if (q && !api_query_int(r, "store_id", 1, UTIL_ID_MAX, 0, out))
+        return false;
+    if (b && !json_is_null(b)) {
+        if (!json_is_integer(b) || json_integer_value(b) < 1) {
+            http_reply_error(r, 422, "invalid", "store_id", "a store id is required");
+            return false;
+        }
+        if (q && strtoll(out, NULL, 10) != json_integer_value(b)) {
+            http_reply_error(r, 422, "invalid", "store_id",
+                             "the query and the body name two different stores");
+            return false;
+        }
+        snprintf(out, 24, "%lld", (long long)json_integer_value(b));
+        return true;
+    }
+    if (!q) {
+        http_reply_error(r, 422, "invalid", "store_id",
+                         "a store id is required: ?store_id= names the store");
+        return false;
+    }
+    return true;
+}
+
+/* The body is the tool's report as the tool wrote it (an upload route: raw bytes, router.h),
+ * read by diagimport.c. Carnet's own format goes to its SQL importer as before, whole; a tool's
+ * report goes as the session diagimport built from it. */
 void device_diagnostic_import(struct req *r)
 {
     const char *serial = serial_param(r);
-    if (!serial || !api_need_body(r) || !check_store_field(r, true))
+    struct diagimport_error err;
+    struct import_state *st;
+    enum diagimport_kind kind;
+    json_t *doc = NULL, *body = NULL;
+    char store[24], *text = NULL;
+    bool wrapped;
+
+    if (!serial)
         return;
-    if (!json_is_object(json_object_get(r->json, "report"))) {
-        http_reply_error(r, 422, "invalid", "report", "report: the diagnostics tool's JSON report");
+    if (r->body_len > (size_t)config.max_body_bytes) {
+        http_reply_error(r, 413, "body_too_large", "body",
+                         "the request body is larger than %d bytes", config.max_body_bytes);
         return;
     }
-    call_with_body(r, &q_import, serial, 201);
+    if (r->body_len == 0) {
+        http_reply_error(r, 400, "missing_body", "body",
+                         "send the tool's report as the body: " DIAGIMPORT_KINDS);
+        return;
+    }
+    if (diagimport_read(r->body, r->body_len, &kind, &doc, &err) < 0) {
+        if (err.status == 500) {
+            http_reply_oom(r);
+        } else if (strcmp(err.code, "unknown_report") == 0) {
+            json_t *extra =
+                json_pack("{s[ssss]}", "kinds", "carnet", "smartctl", "system_profiler", "upower");
+            http_reply_error_extra(r, err.status, err.code, err.field, err.message, extra);
+            json_decref(extra);
+        } else {
+            http_reply_error(r, err.status, err.code, err.field, "%s", err.message);
+        }
+        return;
+    }
+    /* What was read goes to SQL and comes back in replies, which open sealed markers: no text
+     * from outside may hold one (dispatch.c says why). */
+    if (api_json_has_marker(doc)) {
+        http_reply_error(r, 422, "invalid", "report",
+                         "text shaped like carnet's sealed data is not accepted");
+        goto out;
+    }
+    /* Carnet's report goes to SQL as {store_id, report}, as it may also be sent. */
+    wrapped = kind == DIAGIMPORT_CARNET && json_object_get(doc, "report");
+    body =
+        kind == DIAGIMPORT_CARNET && !wrapped ? json_pack("{sO}", "report", doc) : json_incref(doc);
+    if (!body) {
+        http_reply_oom(r);
+        goto out;
+    }
+    if (!import_store(r, wrapped ? doc : NULL, store))
+        goto out;
+    if (json_object_set_new(body, "store_id", json_integer(strtoll(store, NULL, 10))) < 0 ||
+        !(text = json_dumps(body, JSON_COMPACT)) || !(st = calloc(1, sizeof(*st)))) {
+        http_reply_oom(r);
+        goto out;
+    }
+    st->kind = kind;
+    r->state = st;
+    r->state_free = import_state_free;
+    const char *params[4] = {r->who.staff_id, serial, text, r->id};
+    api_call(r, kind == DIAGIMPORT_CARNET ? &q_import : &q_import_tool, params, on_import);
+out:
+    free(text);
+    json_decref(body);
+    json_decref(doc);
 }
 
 void device_trends(struct req *r)
@@ -391,6 +500,16 @@ void device_trends(struct req *r)
     api_send_audited_read(r, (struct api_stmt){&q_trends, params},
                           (struct api_stmt){&q_trends_read, params + 1},
                           (struct api_stmt){&q_audit_read, aparams});
+}
+
+/* The messages with customers about the device, at every store (schema/api/messages.sql). */
+void device_conversations(struct req *r)
+{
+    const char *serial = serial_param(r);
+    if (!serial)
+        return;
+    const char *params[3] = {r->who.staff_id, serial, r->id};
+    api_send(r, &q_conversations, params, 200);
 }
 
 void device_note_add(struct req *r)

@@ -17,6 +17,7 @@
 
 #include <string.h>
 
+#include "api.h"
 #include "auth.h"
 #include "config.h"
 #include "http.h"
@@ -47,32 +48,6 @@ static void authorised(struct req *r)
     rt->handler(r);
 }
 
-/* True when a string anywhere in `j` (a member's name or a value, at any depth) holds a
- * marker. */
-static bool holds_marker(json_t *j)
-{
-    const char *k;
-    json_t *v;
-    size_t i;
-
-    if (json_is_string(j))
-        return seal_has_marker(json_string_value(j));
-    if (json_is_object(j)) {
-        json_object_foreach(j, k, v)
-        {
-            if (seal_has_marker(k) || holds_marker(v))
-                return true;
-        }
-    } else if (json_is_array(j)) {
-        json_array_foreach(j, i, v)
-        {
-            if (holds_marker(v))
-                return true;
-        }
-    }
-    return false;
-}
-
 static int parse_json_body(struct req *r)
 {
     json_error_t jerr;
@@ -89,7 +64,7 @@ static int parse_json_body(struct req *r)
     }
     json_object_foreach(r->json, k, v)
     {
-        if (seal_has_marker(k) || holds_marker(v)) {
+        if (seal_has_marker(k) || api_json_has_marker(v)) {
             http_reply_error(r, 422, "invalid", seal_has_marker(k) ? "body" : k,
                              "text shaped like carnet's sealed data is not accepted");
             return -1;

@@ -194,7 +194,7 @@ const struct route routes[] = {
     {"POST", "/api/devices/{serial}/diagnostics", device_diagnostic_add, ACCESS_REPAIR,
      "log a diagnostic session (Idempotency-Key)"},
     {"POST", "/api/devices/{serial}/diagnostics/import", device_diagnostic_import, ACCESS_REPAIR,
-     "import a diagnostics tool's JSON report as one session"},
+     "import a tool's report as written (carnet, smartctl, system_profiler, upower)"},
     {"GET", "/api/devices/{serial}/trends", device_trends, ACCESS_STAFF,
      "measured values across diagnostic sessions"},
     {"POST", "/api/devices/{serial}/notes", device_note_add, ACCESS_STAFF,
@@ -205,6 +205,8 @@ const struct route routes[] = {
      "the device's history without personal data, signed with the chain's key"},
     {"GET", "/api/passport-key", passport_public_key, ACCESS_PUBLIC,
      "the chain's public key that signs device passports"},
+    {"GET", "/api/devices/{serial}/conversations", device_conversations, ACCESS_REPAIR,
+     "messages with customers about the device at every store, by repair, booking or visit"},
     {"POST", "/api/stores/{store}/repairs", repair_open, ACCESS_REPAIR,
      "open a repair order with its intake checklist"},
     {"GET", "/api/repairs/{id}", repair_get, ACCESS_STAFF, "a repair order"},
@@ -338,7 +340,7 @@ const struct route routes[] = {
 
 const int nroutes = (int)(sizeof(routes) / sizeof(routes[0]));
 
-const route_handler route_uploads[] = {intake_photo_add};
+const route_handler route_uploads[] = {intake_photo_add, device_diagnostic_import};
 const int nroute_uploads = (int)(sizeof(route_uploads) / sizeof(route_uploads[0]));
 
 const route_handler route_streams[] = {sse_store_stream, sse_board_stream, sse_line_stream,

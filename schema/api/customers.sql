@@ -305,6 +305,8 @@ begin
     update outbox set recipient = null, recipient_bi = null, subject = '', body = '', sms = '',
         data = '{}'
     where id = any (s.outbox) and status <> 'sending';
+    -- The device's conversations (054) show each of them as erased, one being sent included.
+    update outbox set erased_at = coalesce(erased_at, now()) where id = any (s.outbox);
     update promises set recipient = null, recipient_bi = null, data = '{}',
         warned_at = coalesce(warned_at, now())
     where id = any (s.promises);

@@ -252,6 +252,18 @@ begin
         if r ? 'note' and (jsonb_typeof(r->'note') <> 'string' or length(r->>'note') > 2000) then
             perform carnet_fail(422, 'invalid', f || '.note', 'a note of at most 2000 characters');
         end if;
+        -- The part measured, when it is not the device itself (a disk inside a laptop, its
+        -- battery): its own serial is kept as given, never compared with the device's.
+        if r ? 'component' and (jsonb_typeof(r->'component') <> 'object'
+               or jsonb_typeof(r->'component'->'kind') is distinct from 'string'
+               or length(r->'component'->>'kind') not between 1 and 32
+               or exists (select 1 from jsonb_each(r->'component') c
+                          where c.key not in ('kind', 'model', 'serial', 'firmware', 'manufacturer')
+                             or jsonb_typeof(c.value) <> 'string'
+                             or length(c.value #>> '{}') not between 1 and 200)) then
+            perform carnet_fail(422, 'invalid', f || '.component',
+                'a component is {kind, model?, serial?, firmware?, manufacturer?}, texts of 1 to 200 characters');
+        end if;
         if r ? 'values' then
             if jsonb_typeof(r->'values') <> 'array' or jsonb_array_length(r->'values') > 50 then
                 perform carnet_fail(422, 'invalid', f || '.values', 'a list of at most 50 values');
@@ -476,6 +488,29 @@ create or replace function device_audit_read(p_actor bigint, p_serial text, p_re
 returns void language plpgsql as $$
 begin
     perform carnet_audit_read(p_actor, 'read', 'device', (device_get(p_serial)).id::text, p_req);
+end $$;
+
+-- POST /api/devices/{serial}/diagnostics/import?store_id= with a tool's own report
+-- (smartctl --json -a, system_profiler -json SPPowerDataType, upower -i): carnetd reads the report
+-- (server/diagimport.c) into {store_id, tool, performed_at?, summary?, results} with results in
+-- the shape of a manual session plus each result's component (the disk or battery measured).
+-- It is checked here like a manual session and stored as one imported session.
+create or replace function device_diagnostic_import_tool(p_actor bigint, p_serial text, p jsonb,
+                                                         p_req text)
+returns json language plpgsql as $$
+declare
+    st bigint := device_store_from(p->'store_id', 'store_id');
+begin
+    if jsonb_typeof(p->'tool') is distinct from 'string' or length(p->>'tool') not between 1 and 200 then
+        perform carnet_fail(422, 'invalid', 'report', 'the report names no tool');
+    end if;
+    if p ? 'summary' and (jsonb_typeof(p->'summary') <> 'string' or length(p->>'summary') > 2000) then
+        perform carnet_fail(422, 'invalid', 'report', 'a summary of at most 2000 characters');
+    end if;
+    perform diag_check_results(p->'results', 'report');
+    return diag_store(p_actor, device_get(p_serial), st, 'import', p->>'tool',
+                      device_parse_time(p->'performed_at', 'report'), p->>'summary',
+                      p->'results', p_req);
 end $$;
 
 -- GET /api/devices/{serial}/trends?metric=: each measured value across sessions, oldest first.

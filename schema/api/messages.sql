@@ -59,6 +59,46 @@ language sql stable as $$
                      order by id desc limit 1), '{}'::jsonb)
 $$;
 
+-- The placeholders a template is rendered with: the caller's, the store's name, and the times
+-- starts_at and estimate_at written out in the store's time zone as {{when}} and {{estimate}}.
+create or replace function outbox_placeholders(p_data jsonb, p_store bigint, p_locale text)
+returns jsonb language plpgsql stable as $$
+declare
+    st stores%rowtype;
+    d jsonb := coalesce(p_data, '{}'::jsonb);
+begin
+    select * into st from stores where id = p_store;
+    if not found then
+        return d;
+    end if;
+    d := jsonb_build_object('store', st.name) || d;
+    if d ? 'starts_at' then
+        d := d || jsonb_build_object('when', outbox_format_time((d->>'starts_at')::timestamptz,
+                                                                st.timezone, p_locale));
+    end if;
+    if d ? 'estimate_at' then
+        d := d || jsonb_build_object('estimate', outbox_format_time(
+                                         (d->>'estimate_at')::timestamptz, st.timezone, p_locale));
+    end if;
+    return d;
+end $$;
+
+-- The device a message is about (054), from the object it names: a repair's device, the device
+-- of a booking's or a visit's serial when it is known, a thread's. NULL for anything else (a
+-- standby place, an object without a serial, an id that names nothing).
+create or replace function message_ref_device(p_ref_type text, p_ref_id bigint) returns bigint
+language sql stable as $$
+    select case p_ref_type
+        when 'repair' then (select device_id from repair_orders where id = p_ref_id)
+        when 'appointment' then (select d.id from appointments a
+                                 join devices d on d.serial = a.device_serial
+                                 where a.id = p_ref_id)
+        when 'visit' then (select d.id from visits v join devices d on d.serial = v.device_serial
+                           where v.id = p_ref_id)
+        when 'thread' then (select device_id from message_threads where id = p_ref_id)
+    end
+$$;
+
 -- The one entry point for other domains: call it inside the transaction of the event.
 --   kind       a message_templates kind (booking_confirmed, reminder_day, ...)
 --   channel    'email' or 'sms'; recipient is the address or the phone number
@@ -96,10 +136,10 @@ returns bigint[]
 language plpgsql as $$
 declare
     sealed boolean := pd_is_marker(p_recipient);
-    st stores%rowtype;
     d jsonb := outbox_ref_data(p_ref_type, p_ref_id) || coalesce(p_data, '{}'::jsonb);
     v_data jsonb := d;
     loc text := coalesce(p_locale, 'en');
+    v_device bigint := message_ref_device(p_ref_type, p_ref_id);
     v_ids bigint[];
 begin
     perform outbox_fail_if(p_channel is null or p_channel not in ('email', 'sms'), 'channel',
@@ -122,27 +162,16 @@ begin
                                    where not exists (select 1 from message_templates t
                                                      where t.kind = k.kind and t.locale = loc)),
                            'kind', 'no template for this kind of message');
-    if p_store is not null then
-        select * into st from stores where id = p_store;
-        d := jsonb_build_object('store', st.name) || d;
-        if d ? 'starts_at' then
-            d := d || jsonb_build_object('when', outbox_format_time((d->>'starts_at')::timestamptz,
-                                                                    st.timezone, loc));
-        end if;
-        if d ? 'estimate_at' then
-            d := d || jsonb_build_object('estimate', outbox_format_time(
-                                             (d->>'estimate_at')::timestamptz, st.timezone, loc));
-        end if;
-    end if;
+    d := outbox_placeholders(d, p_store, loc);
     with ins as (
         insert into outbox (kind, channel, recipient, recipient_bi, locale, subject, body, sms,
-                            store_id, ref_type, ref_id, once_key, next_attempt_at, data)
+                            store_id, ref_type, ref_id, once_key, next_attempt_at, data, device_id)
         select t.kind, p_channel, p_recipient, p_recipient_bi, loc, outbox_render(t.subject, d),
                outbox_render(t.body, d), outbox_render(t.sms, d), p_store, p_ref_type, p_ref_id,
                case when p_ref_id is not null
                          and exists (select 1 from message_once_kinds o where o.kind = t.kind)
                     then t.kind || ':' || p_ref_type || ':' || p_ref_id end,
-               coalesce(k.not_before, now()), v_data
+               coalesce(k.not_before, now()), v_data, v_device
         from unnest(p_kinds, p_not_before) with ordinality k(kind, not_before, i)
         join message_templates t on t.kind = k.kind and t.locale = loc
         order by k.i
@@ -369,6 +398,7 @@ $$;
 
 -- Opens (or returns) the thread of an appointment or a repair. Booking and repair call it
 -- when they create the object, so the customer's contact details are known to the thread.
+-- Its device is the one given, else the object's (message_ref_device).
 create or replace function message_thread_open(p_store bigint, p_ref_type text, p_ref_id bigint,
                                     p_channel text, p_recipient text, p_locale text,
                                     p_name text default null, p_device bigint default null,
@@ -380,7 +410,8 @@ begin
     insert into message_threads (store_id, ref_type, ref_id, channel, recipient, recipient_bi,
                                  locale, customer_name, device_id)
     values (p_store, p_ref_type, p_ref_id, p_channel, p_recipient, p_recipient_bi,
-            case when p_locale in ('en', 'fr') then p_locale else 'en' end, p_name, p_device)
+            case when p_locale in ('en', 'fr') then p_locale else 'en' end, p_name,
+            coalesce(p_device, message_ref_device(p_ref_type, p_ref_id)))
     on conflict (ref_type, ref_id) do update
         set channel = excluded.channel, recipient = excluded.recipient,
             recipient_bi = excluded.recipient_bi,
@@ -390,6 +421,36 @@ begin
     returning id into v_id;
     return v_id;
 end $$;
+
+-- A booking's or a walk-in's serial may name a device nobody has recorded yet (a walk-in's is
+-- made when staff start the visit, after "you're next" was sent): when the device is made, the
+-- messages already about it are attached to it (054), so the conversation still follows it.
+create or replace function message_device_made() returns trigger
+language plpgsql as $$
+begin
+    -- Each from the few objects naming the serial, by their indexes (serial; ref_type, ref_id):
+    -- a device is made inside bookings and check-ins, never a scan of the outbox.
+    update message_threads t set device_id = new.id
+    from appointments a
+    where a.device_serial = new.serial and t.ref_type = 'appointment' and t.ref_id = a.id
+      and t.device_id is null;
+    update outbox o set device_id = new.id
+    from appointments a
+    where a.device_serial = new.serial and o.ref_type = 'appointment' and o.ref_id = a.id
+      and o.device_id is null;
+    update outbox o set device_id = new.id
+    from visits v
+    where v.device_serial = new.serial and o.ref_type = 'visit' and o.ref_id = v.id
+      and o.device_id is null;
+    update outbox o set device_id = new.id
+    from message_threads t
+    where t.device_id = new.id and o.ref_type = 'thread' and o.ref_id = t.id
+      and o.device_id is null;
+    return null;
+end $$;
+
+create or replace trigger devices_attach_messages after insert on devices
+    for each row execute function message_device_made();
 
 -- A new private link to a thread, as the URL to put in a message.
 create or replace function message_link_mint(p_thread bigint) returns text
@@ -615,6 +676,106 @@ begin
                            t.store_id, 'thread', t.id, null, t.recipient_bi);
     perform carnet_audit(p_actor, 'write', 'message_thread', p_thread::text, p_request);
     return json_build_object('id', v_id, 'thread_id', p_thread);
+end $$;
+
+-- What the customer read of a message sent to them, for the device's conversations: its
+-- template's short form (the SMS text, which greets nobody by name) rendered from the message's
+-- placeholders, each link replaced by [link]: a link's token is sealed in the placeholders, and
+-- no link is ever shown to staff. The delivered text itself is dropped once sent (outbox_mark).
+create or replace function outbox_gist(o outbox) returns text
+language sql stable as $$
+    select regexp_replace(
+               regexp_replace(outbox_render(t.sms, outbox_placeholders(o.data, o.store_id,
+                                                                       o.locale)),
+                              '\{\{public_url\}\}\S*', '[link]', 'g'),
+               '\{\{sealed:[^}]*\}\}', '[link]', 'g')
+    from message_templates t where t.kind = o.kind and t.locale = o.locale
+$$;
+
+-- GET /api/devices/{serial}/conversations: every message with a customer about the device, at
+-- every store (the health record is chain-wide, and so is what was said about the device),
+-- grouped by what it was about: a repair, a booking (with its visit), a walk-in visit; groups
+-- newest first, messages oldest first (when written), the newest 500 messages at most.
+-- A message: what was sent (outbox: direction out, its channel and template, status and sent_at;
+-- not one cancelled before it was sent, nor a reminder not yet due) or written
+-- in a thread (the customer's: direction in, channel web; staff's: out by the thread's channel,
+-- template store_message; the outbox's store_message notifications are these, not repeated).
+-- Texts leave sealed and carnetd opens them on the way out. A message of an erased customer
+-- (customer_erase) or one whose text retention dropped has no text and no contact, only
+-- erased or purged. The contact (the recipient, sealed) is shown to admins and to staff of the
+-- store that wrote it, as owners are (device_owner_visible): another store's customer details
+-- stay that store's.
+create or replace function message_device_conversations(p_actor bigint, p_serial text, p_req text)
+returns json language plpgsql as $$
+declare
+    d devices%rowtype := device_get(p_serial);
+    adm boolean := exists (select 1 from staff where id = p_actor and is_admin
+                           and disabled_at is null);
+    mine bigint[] := array(select store_id from staff_roles where staff_id = p_actor);
+    res json;
+begin
+    with m as (
+        select 'outbox' as source, o.id, o.created_at as at, o.sent_at,
+               'out' as direction, o.channel, o.kind as template, o.status, o.store_id,
+               case when v.appointment_id is not null then 'appointment' else o.ref_type end
+                   as g_type,
+               coalesce(v.appointment_id, o.ref_id) as g_id,
+               o.erased_at is not null as erased,
+               o.erased_at is null and o.purged_at is not null as purged,
+               case when o.erased_at is null and o.purged_at is null then outbox_gist(o) end
+                   as text,
+               case when o.erased_at is null and o.purged_at is null then o.recipient end
+                   as contact,
+               null::text as staff_name
+        from outbox o
+        left join visits v on o.ref_type = 'visit' and v.id = o.ref_id
+        where o.device_id = d.id and o.ref_type in ('appointment', 'visit', 'repair')
+          -- what never reached the customer (cancelled) or is not due yet (a reminder)
+          and o.status <> 'cancelled'
+          and not (o.status = 'pending' and o.attempts = 0 and o.next_attempt_at > now())
+        union all
+        select 'thread', x.id, x.created_at, null,
+               case x.author when 'customer' then 'in' else 'out' end,
+               case x.author when 'customer' then 'web' else t.channel end,
+               case x.author when 'staff' then 'store_message' end, null, t.store_id,
+               t.ref_type, t.ref_id, t.erased_at is not null, false,
+               case when t.erased_at is null then x.body end,
+               case when t.erased_at is null then t.recipient end,
+               (select split_part(s.name, ' ', 1) from staff s where s.id = x.staff_id)
+        from messages x join message_threads t on t.id = x.thread_id
+        where t.device_id = d.id
+        order by at desc, id desc
+        limit 500
+    ), g as (
+        select m.g_type, m.g_id, max(m.at) as last_at,
+               json_agg(json_build_object(
+                   'source', m.source, 'id', m.id, 'at', m.at, 'sent_at', m.sent_at,
+                   'direction', m.direction,
+                   'channel', m.channel, 'template', m.template, 'status', m.status,
+                   'store_id', m.store_id, 'text', m.text, 'erased', m.erased,
+                   'purged', m.purged, 'staff_name', m.staff_name,
+                   'contact', case when adm or m.store_id = any (mine) then m.contact end)
+                   order by m.at, m.id) as messages
+        from m group by m.g_type, m.g_id
+    )
+    select coalesce(json_agg(json_build_object(
+               'ref_type', g.g_type, 'ref_id', g.g_id,
+               'store_id', coalesce(r.store_id, a.store_id, v.store_id),
+               'store', s.name,
+               'number', r.number, 'state', coalesce(r.state, a.status, v.status),
+               'service', (select name from services where id = a.service_id),
+               'ticket', v.ticket,
+               'at', coalesce(r.opened_at, a.starts_at, v.arrived_at),
+               'messages', g.messages)
+               order by g.last_at desc), '[]')
+    into res
+    from g
+    left join repair_orders r on g.g_type = 'repair' and r.id = g.g_id
+    left join appointments a on g.g_type = 'appointment' and a.id = g.g_id
+    left join visits v on g.g_type = 'visit' and v.id = g.g_id
+    left join stores s on s.id = coalesce(r.store_id, a.store_id, v.store_id);
+    perform carnet_audit(p_actor, 'read_conversations', 'device', d.id::text, p_req);
+    return json_build_object('serial', d.serial, 'groups', res);
 end $$;
 
 -- Starts watching a promise: a checked-in booked customer (promised_at = their booking time)

@@ -112,7 +112,8 @@ ALLOWED = {
     ("PUT", "/api/devices/{serial}"): ({"200"}, "an empty change to a seeded device"),
     ("POST", "/api/devices/{serial}/owners"): ({"422 invalid"}, _BODY),
     ("POST", "/api/devices/{serial}/diagnostics"): ({"422 invalid"}, _BODY),
-    ("POST", "/api/devices/{serial}/diagnostics/import"): ({"422 invalid"}, _BODY),
+    ("POST", "/api/devices/{serial}/diagnostics/import"): (
+        {"422 unknown_report"}, "an empty object is no tool's report"),
     ("GET", "/api/devices/{serial}/trends"): ({"200"}, "trends of a seeded device"),
     ("POST", "/api/devices/{serial}/notes"): ({"422 invalid"}, _BODY),
     ("GET", "/api/devices/{serial}/verify"): ({"200"}, "the seeded device's chain verifies"),
@@ -120,6 +121,8 @@ ALLOWED = {
         {"200", "404 not_found"}, "{serial} is the seeded Galaxy, only created: no repair, visit "
                                   "or booking anywhere, so unknown to store staff; an admin acts "
                                   "for the chain and gets it (test_passport covers both)"),
+    # the conversation follows the device (issue #17 point 5)
+    ("GET", "/api/devices/{serial}/conversations"): ({"200"}, "the seeded device's conversations"),
     ("POST", "/api/stores/{store}/repairs"): ({"422 required"}, _BODY),
     ("GET", "/api/repairs/{id}"): ({"200"}, "{id} is a seeded repair of Paris"),
     ("POST", "/api/repairs/{id}/transition"): ({"422 invalid"}, _BODY),

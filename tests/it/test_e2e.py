@@ -216,8 +216,16 @@ def test_promise_forecast_moves_and_dashboard(ctx):
     journey(ctx, "promise")
 
 
+def test_technician_reads_the_devices_conversation_at_another_store(ctx):
+    journey(ctx, "conversation")
+
+
 def test_technician_records_intake_with_photo_and_signature(ctx):
     journey(ctx, "intake")
+
+
+def test_technician_imports_real_tools_reports(ctx):
+    journey(ctx, "importers")
 
 
 def test_estimate_with_lines_approved_on_a_phone(ctx):

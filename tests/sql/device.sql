@@ -143,4 +143,31 @@ select device_note_add_keyed(:specialist, 'C02NEW0MAC1', '{"text": "Keyed note."
                              repeat('b', 64), repeat('c', 64)) ->> 'kind' as other_actor;
 select count(*) as keyed_notes from record_entries where content ->> 'text' = 'Keyed note.';
 
+
+-- A tool's report as carnetd's importer reads it (server/diagimport.c): results with units and
+-- the component measured, whose own serial is kept, not compared with the device's.
+select device_put(:tech, 'IMPORT0DEV1', '{}', 'r') ->> 'created' as created;
+select d ->> 'source' as source, d ->> 'passed' as passed, d ->> 'failed' as failed
+from device_diagnostic_import_tool(:tech, 'IMPORT0DEV1', jsonb_build_object('store_id', :paris,
+    'tool', 'smartctl 7.3', 'performed_at', '2025-06-01T10:00:00+00:00',
+    'results', '[{"test": "disk_pending_sectors", "passed": false,
+                  "values": [{"name": "disk_pending_sectors", "value": 8, "unit": "sectors"}],
+                  "component": {"kind": "disk", "serial": "WD-WX11A", "model": "WDC WD10"}},
+                 {"test": "disk_smart_status", "passed": true, "values": []}]'::jsonb),
+    'req-imp') d;
+select s.tool, s.source, v.name, v.value, v.unit,
+       e.content #>> '{results,0,component,serial}' as component_serial
+from diagnostic_sessions s join devices d on d.id = s.device_id
+join diagnostic_values v on v.session_id = s.id join record_entries e on e.id = s.entry_id
+where d.serial = 'IMPORT0DEV1';
+select pg_temp.try(format('select device_diagnostic_import_tool(%s, %L, %L, %L)', :tech,
+    'IMPORT0DEV1', jsonb_build_object('store_id', :paris, 'tool', 'upower',
+        'results', '[{"test": "battery_capacity", "passed": true,
+                      "component": {"kind": "battery", "colour": "red"}}]'::jsonb), 'r'));
+select pg_temp.try(format('select device_diagnostic_import_tool(%s, %L, %L, %L)', :tech,
+    'IMPORT0DEV1', jsonb_build_object('store_id', :paris,
+        'results', '[{"test": "x", "passed": true}]'::jsonb), 'r'));
+select pg_temp.try(format('select device_diagnostic_import_tool(%s, %L, %L, %L)', :tech,
+    'IMPORT0DEV1', jsonb_build_object('store_id', :paris, 'tool', 'upower',
+        'results', '[]'::jsonb), 'r'));
 rollback;

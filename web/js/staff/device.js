@@ -1,12 +1,14 @@
 // Device lookup and the health record: facts, owner, repairs, trend charts of measured values,
-// and the timeline of everything recorded (newest first). Technicians log diagnostics here.
-import { get, put, ApiError } from '../api.js';
+// and the timeline of everything recorded (newest first). Technicians log diagnostics here, or
+// import a tool's report as the tool wrote it (smartctl, system_profiler, upower, Carnet's JSON).
+import { api, get, post, put, ApiError } from '../api.js';
 import { t } from '../i18n.js';
 import { h, fill, fmtDateTime, fmtDay, announce, errorText, showFormError, clearFormErrors } from '../ui.js';
 import { lineChart } from '../charts.js';
 import { intakeEntry } from './intake.js';
 import { downloadPassport } from '../passport_file.js';
 import { write } from './offline.js';
+import { conversationsSection } from './conversations.js';
 
 const enc = encodeURIComponent;
 const METRICS = ['battery_health', 'cycle_count', 'storage_health'];
@@ -43,11 +45,17 @@ export function searchForm(go, initial = '') {
   return form;
 }
 
+/** The serials of the parts an imported session measured (a disk in a laptop has its own). */
+function parts(results) {
+  const serials = [...new Set((results || []).map((r) => r.component && r.component.serial).filter(Boolean))];
+  return serials.length ? ` — ${t('import.part')} ${serials.join(', ')}` : '';
+}
+
 /** One line of text for a timeline entry. */
 function describe(e) {
   const c = e.content || {};
   switch (e.kind) {
-    case 'diagnostic': return `${c.passed ?? 0} ✓ · ${c.failed ?? 0} ✗` + (c.results ? ' — ' + c.results.map((r) => `${r.test} ${r.passed ? '✓' : '✗'}${(r.values || []).map((v) => ` ${v.value}${v.unit === '%' || !v.unit ? v.unit || '' : ' ' + v.unit}`).join('')}`).join(', ') : '') + (c.summary ? ` — ${c.summary}` : '');
+    case 'diagnostic': return (c.tool ? `${c.tool}: ` : '') + `${c.passed ?? 0} ✓ · ${c.failed ?? 0} ✗` + (c.results ? ' — ' + c.results.map((r) => `${r.test} ${r.passed ? '✓' : '✗'}${(r.values || []).map((v) => ` ${v.value}${v.unit === '%' || !v.unit ? v.unit || '' : ' ' + v.unit}`).join('')}`).join(', ') : '') + parts(c.results) + (c.summary ? ` — ${c.summary}` : '');
     case 'repair_opened': return `${c.number}: ${c.problem || ''}`;
     case 'repair_state': return `${c.number}: ${t('rs.' + c.from)} → ${t('rs.' + c.to)}${c.note ? ` — ${c.note}` : ''}`;
     case 'repair_estimate': return `${c.number}: ${money(c.amount_cents, c.currency)}`;
@@ -177,6 +185,38 @@ function noteForm(serial, store, onSaved) {
   return form;
 }
 
+/** A tool's report, sent as the tool wrote it: a file, or text pasted from a terminal. The server
+ * reads its kind from the content; the file's type does not matter. */
+function importForm(serial, store, onSaved) {
+  const form = h('form', { class: 'card', id: 'import-form', novalidate: true },
+    h('h2', null, t('import.title')),
+    h('p', { class: 'muted' }, t('import.hint')),
+    h('div', { class: 'field' }, h('label', { for: 'im-file' }, t('import.file')),
+      h('input', { id: 'im-file', name: 'file', type: 'file', accept: '.json,.txt,application/json,text/plain' })),
+    h('div', { class: 'field' }, h('label', { for: 'im-text' }, `${t('import.paste')} (${t('optional')})`),
+      h('textarea', { id: 'im-text', name: 'report', rows: '4', spellcheck: 'false', autocapitalize: 'off' })),
+    h('button', { type: 'submit', class: 'wide' }, t('import.save')));
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    clearFormErrors(form);
+    const file = form.elements.file.files[0];
+    const text = form.elements.report.value;
+    if (!file && !text.trim()) {
+      showFormError(form, new ApiError(422, { code: 'invalid', field: 'report', message: t('import.paste') + '?' }));
+      return;
+    }
+    const raw = file || new Blob([text], { type: text.trim().startsWith('{') ? 'application/json' : 'text/plain' });
+    try {
+      const r = await api(`/api/devices/${enc(serial)}/diagnostics/import?store_id=${store.id}`, { method: 'POST', raw });
+      announce(t('import.saved', { kind: r.kind, passed: r.passed, failed: r.failed }), 'ok');
+      onSaved();
+    } catch (err) {
+      showFormError(form, err.field === 'body' ? { ...err, field: 'report' } : err);
+    }
+  });
+  return form;
+}
+
 export async function render({ el, session, args, go, roles }) {
   const serial = args[0];
   el.append(h('h1', null, serial ? `${t('device.record')} · ${serial}` : t('device.title')), searchForm(go, serial || ''));
@@ -234,6 +274,8 @@ export async function render({ el, session, args, go, roles }) {
   const right = h('div', null,
     tech ? diagForm(d.serial, session.store, () => go('device/' + enc(d.serial))) : null,
     roles.length ? noteForm(d.serial, session.store, () => go('device/' + enc(d.serial))) : null,
-    h('section', { class: 'card', 'aria-labelledby': 'dv-tl' }, h('h2', { id: 'dv-tl' }, t('device.record')), timeline(rec.entries)));
+    tech ? importForm(d.serial, session.store, () => go('device/' + enc(d.serial))) : null,
+    h('section', { class: 'card', 'aria-labelledby': 'dv-tl' }, h('h2', { id: 'dv-tl' }, t('device.record')), timeline(rec.entries)),
+    tech ? conversationsSection(d.serial) : null);
   body.append(left, right);
 }
