@@ -139,9 +139,9 @@ language sql immutable as $$ select 30 $$;
 
 -- GET /api/repair-status/{token}/passport: the customer's own device, from their status link,
 -- while the repair is open and for passport_status_days() after it ended (collected, returned
--- or cancelled), then 410: the link lives a year and gets forwarded, and the passport is not a
--- way to follow a device after selling it. It holds the history up to the repair's end only,
--- nothing of a later owner (passport_json_upto).
+-- or cancelled), then 410 passport_ended: the link lives a year and gets forwarded, and the
+-- passport is not a way to follow a device after selling it. It holds the history up to the
+-- repair's end only, nothing of a later owner (passport_json_upto).
 create or replace function passport_by_status(p_hash text) returns json
 language plpgsql stable as $$
 declare
@@ -155,7 +155,7 @@ begin
         ended := coalesce((select m.at from repair_moves m where m.repair_id = r.id
                            order by m.id desc limit 1), r.updated_at);
         if ended + make_interval(days => passport_status_days()) < now() then
-            perform carnet_fail(410, 'expired', 'token',
+            perform carnet_fail(410, 'passport_ended', 'token',
                 'this repair ended more than 30 days ago: ask the store for the passport');
         end if;
     end if;

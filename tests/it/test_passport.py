@@ -355,14 +355,14 @@ def test_status_link_passport_ends_with_the_repair(ctx):
     r = tech.get("/api/devices/%s/passport" % serial)
     assert r.status == 200 and len(r.json["passport"]["repairs"]) == 2, r
     assert len(r.json["passport"]["diagnostics"]) == 1, r.json
-    # 30 days after the end: still; a day more: 410, said as for an expired link.
+    # 30 days after the end: still; a day more: 410 passport_ended.
     ctx.sql("update repair_moves set at = now() - interval '29 days 23 hours' "
             "where repair_id = %s and to_state = 'cancelled'", (first["id"],))
     assert anon.get(link).status == 200
     ctx.sql("update repair_moves set at = now() - interval '31 days' "
             "where repair_id = %s and to_state = 'cancelled'", (first["id"],))
     r = anon.get(link)
-    assert r.status == 410 and r.error["code"] == "expired" and r.error["field"] == "token", r
+    assert r.status == 410 and r.error["code"] == "passport_ended" and r.error["field"] == "token", r
     # The customer's status page itself still answers (the link is valid, only the passport
     # has ended).
     assert anon.get("/api/repair-status/%s" % first["status_token"]).status == 200

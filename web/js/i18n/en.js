@@ -1028,6 +1028,8 @@ const en = {
   'device.note': 'Add a note',
   'device.note.saved': 'Note saved.',
   'err.idempotency_mismatch': 'This change was already sent with other content: it was not applied again.',
+  // h17-ppfix: device passport through a repair's status link
+  'err.passport_ended': 'This repair ended more than 30 days ago: ask the store for the device passport.',
 };
 
 export default en;

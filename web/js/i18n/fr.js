@@ -1019,6 +1019,8 @@ const fr = {
   'device.note': 'Ajouter une note',
   'device.note.saved': 'Note enregistrée.',
   'err.idempotency_mismatch': 'Cette modification a déjà été envoyée avec un autre contenu : elle n’a pas été appliquée de nouveau.',
+  // h17-ppfix : passeport d’appareil par le lien de suivi d’une réparation
+  'err.passport_ended': 'Cette réparation est terminée depuis plus de 30 jours : demandez le passeport de l’appareil au magasin.',
 };
 
 export default fr;
