@@ -80,7 +80,10 @@ select pg_temp.try(format('select floor_settings_put(%s, %s, %L, %L)', :manager,
 -- Standby: the offer message carries a private link to the standby page, minted for the offer;
 -- it opens the same place as the link given when joining.
 select id as sb_service from services where store_id = :paris order by id limit 1 \gset
-select floor_today(:paris) + 5 as sb_day \gset
+-- Five days ahead, or the next day the store opens (the seed's stores close on Sundays).
+select d::date as sb_day from generate_series(floor_today(:paris) + 5, floor_today(:paris) + 7,
+                                             interval '1 day') d
+where extract(isodow from d) <> 7 order by d limit 1 \gset
 insert into standby (store_id, service_id, day, name, email, token_hash, created_at)
 values (:paris, :sb_service, :'sb_day', 'Ada', 'ada@example.test', repeat('1', 64), now() - interval '3 s'),
        (:paris, :sb_service, :'sb_day', 'Ben', 'ben@example.test', repeat('2', 64), now() - interval '2 s'),
