@@ -1361,6 +1361,9 @@ declare
     s standby;
     slot record;
     a appointments;
+    st stores;
+    sv services;
+    v_staff bigint;
     n int := 0;
     offers jsonb := '[]';
     o jsonb;
@@ -1388,17 +1391,30 @@ begin
                                                   where id = slot.store_id))::date
         order by created_at, id limit 1 for update skip locked;
         continue when not found;
+        -- The freed slot is booked as any booking is (booking_claim): someone still on shift
+        -- there, enabled, with the skill, holding their booking lock, so a shift removal
+        -- (booking_lock_staff) cannot commit beside the offer, and a slot freed before its
+        -- shift was removed is not offered on the shift that is gone. Not necessarily the
+        -- person whose booking freed it. Any refusal (the slot taken or gone from the hours)
+        -- means nothing to offer.
+        select * into st from stores where id = slot.store_id;
+        select * into sv from services where id = slot.service_id;
         begin
+            v_staff := booking_claim(st, sv, slot.starts_at, null, 'starts_at');
             insert into appointments (store_id, service_id, staff_id, starts_at, ends_at,
                                       blocked_until, code, customer_name, customer_email,
                                       customer_phone, customer_email_bi, customer_phone_bi,
                                       customer_initial)
-            values (slot.store_id, slot.service_id, slot.staff_id, slot.starts_at, slot.ends_at,
-                    slot.blocked_until, booking_new_code(), s.name, s.email, s.phone,
+            values (slot.store_id, slot.service_id, v_staff, slot.starts_at,
+                    slot.starts_at + make_interval(mins => sv.duration_min),
+                    slot.starts_at + make_interval(mins => sv.duration_min + sv.buffer_min),
+                    booking_new_code(), s.name, s.email, s.phone,
                     s.email_bi, s.phone_bi, s.initial)
             returning * into a;
-        exception when exclusion_violation or unique_violation then
-            -- Booked by someone else meanwhile (or, rarely, a code clash): nothing to offer.
+        exception when exclusion_violation or unique_violation
+                    or sqlstate 'CA409' or sqlstate 'CA422' then
+            -- Booked by someone else meanwhile, nobody on shift for it any more (or, rarely,
+            -- a code clash): nothing to offer.
             continue;
         end;
         -- The link the customer got when joining is stored only as its hash, so the message

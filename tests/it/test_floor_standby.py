@@ -4,6 +4,9 @@ import hashlib
 import json
 import re
 import secrets
+import threading
+
+import psycopg2
 
 from harness import Client, data_key_file, wait_for
 from test_personal_data import _key, blind
@@ -37,7 +40,7 @@ def setup(ctx):
             (ctx.paris, ctx.tech, ctx.start, ctx.start))
 
 
-def fill_day(ctx, name="Full Day"):
+def fill_day(ctx, name="Full Day", staff=None):
     """The booking that fills the day, told apart by its problem: its name is sealed soon."""
     code = "".join(secrets.choice(ALPHABET) for _ in range(6))
     return ctx.sql1("""insert into appointments (store_id, service_id, staff_id, starts_at,
@@ -45,7 +48,7 @@ def fill_day(ctx, name="Full Day"):
                        values (%s, %s, %s, %s, %s + interval '30 minutes',
                                %s + interval '30 minutes', %s, %s, 'x@example.com', 'fills')
                        returning id""",
-                    (ctx.paris, ctx.service, ctx.tech, ctx.start, ctx.start, ctx.start, code,
+                    (ctx.paris, ctx.service, staff or ctx.tech, ctx.start, ctx.start, ctx.start, code,
                      name))["id"]
 
 
@@ -470,3 +473,102 @@ def test_webhooks_hear_of_a_standby_booking_once_claimed(ctx):
             (mine,))
     assert said()[2:] == [("booking.created", mine), ("booking.cancelled", mine)], said()
     ctx.sql("delete from webhook_endpoints")
+
+
+def _job_in_thread(ctx, out):
+    """Runs the standby job on a connection of its own (the module's is shared)."""
+    def run():
+        conn = psycopg2.connect(ctx.url)
+        try:
+            cur = conn.cursor()
+            cur.execute("select job_expire_standby_offers(60)")
+            out["n"] = cur.fetchone()[0]
+            conn.commit()
+        finally:
+            conn.close()
+    t = threading.Thread(target=run)
+    t.start()
+    return t
+
+
+def _shift_back(ctx):
+    ctx.sql("""insert into shifts (store_id, staff_id, starts_at, ends_at)
+               select %s, %s, %s, %s + interval '30 minutes'
+               where not exists (select 1 from shifts where staff_id = %s)""",
+            (ctx.paris, ctx.tech, ctx.start, ctx.start, ctx.tech))
+
+
+def test_the_offer_waits_for_a_shift_removal_and_offers_no_shift_gone(ctx):
+    """The offer books as any booking does (booking_claim): it takes the person's booking lock,
+    so a removal of their shift held open in a transaction (as psql would) makes the job wait;
+    once the removal commits, the freed slot rests on no shift and is offered to no one."""
+    clear(ctx)
+    appt = fill_day(ctx)
+    a = join(ctx, "Raced")
+    ctx.sql("update appointments set status = 'cancelled', cancelled_at = now() where id = %s",
+            (appt,))
+    conn = psycopg2.connect(ctx.url)
+    try:
+        cur = conn.cursor()
+        cur.execute("select booking_lock_staff(%s)", (ctx.tech,))
+        cur.execute("delete from shifts where staff_id = %s", (ctx.tech,))
+        out = {}
+        t = _job_in_thread(ctx, out)
+        ctx.wait_lock_waiters(1, "job_expire_standby_offers")
+        assert "n" not in out
+        conn.commit()
+        t.join(60)
+        assert out == {"n": 0}, out
+    finally:
+        conn.close()
+        _shift_back(ctx)
+    assert status(ctx, a["token"])["status"] == "waiting"
+    assert offer_messages(ctx, a["id"]) == []
+    assert ctx.sql1("select count(*) as n from appointments where status = 'booked'")["n"] == 0
+
+
+def test_no_offer_on_a_disabled_or_unskilled_person(ctx):
+    """A freed slot goes only to someone who could take it now: enabled, with the skill, on
+    shift. When its person is disabled or lost the skill, nothing is offered; someone else on
+    shift with the skill takes it."""
+    for change, undo in (
+            ("update staff set disabled_at = now() where id = %s",
+             "update staff set disabled_at = null where id = %s"),
+            ("delete from staff_skills where staff_id = %s and skill = 'sbtest'",
+             "insert into staff_skills values (%s, {paris}, 'sbtest')")):
+        clear(ctx)
+        appt = fill_day(ctx)
+        a = join(ctx, "Nobody")
+        ctx.sql("update appointments set status = 'cancelled', cancelled_at = now() "
+                "where id = %s", (appt,))
+        ctx.sql(change, (ctx.tech,))
+        try:
+            assert ctx.sql1("select job_expire_standby_offers(60) as n")["n"] == 0
+            assert status(ctx, a["token"])["status"] == "waiting"
+        finally:
+            ctx.sql(undo.format(paris=ctx.paris), (ctx.tech,))
+    # Another person with the skill on that shift: the slot freed by the first is theirs.
+    clear(ctx)
+    appt = fill_day(ctx)
+    other = ctx.sql1("""insert into staff (email, name, password_hash)
+                        values ('sb2@carnet.test', 'Duo', 'x') returning id""")["id"]
+    ctx.sql("insert into staff_skills values (%s, %s, 'sbtest')", (other, ctx.paris))
+    ctx.sql("insert into shifts (store_id, staff_id, starts_at, ends_at) values "
+            "(%s, %s, %s, %s + interval '30 minutes')", (ctx.paris, other, ctx.start, ctx.start))
+    try:
+        second = fill_day(ctx, staff=other)
+        assert free_slots(ctx) == 0
+        a = join(ctx, "Someone")
+        # Both bookings cancelled while the first person is disabled: one offer, on the other.
+        ctx.sql("update staff set disabled_at = now() where id = %s", (ctx.tech,))
+        ctx.sql("update appointments set status = 'cancelled', cancelled_at = now() "
+                "where id in (%s, %s)", (appt, second))
+        assert ctx.sql1("select job_expire_standby_offers(60) as n")["n"] == 1
+        ap = ctx.sql1("select a.staff_id from appointments a join standby s "
+                      "on s.offered_appointment_id = a.id where s.id = %s", (a["id"],))
+        assert ap["staff_id"] == other, ap
+    finally:
+        ctx.sql("update staff set disabled_at = null where id = %s", (ctx.tech,))
+        clear(ctx)
+        ctx.sql("delete from shifts where staff_id = %s", (other,))
+        ctx.sql("delete from staff_skills where staff_id = %s", (other,))

@@ -157,7 +157,8 @@ def test_staff_passport_is_signed_and_has_no_personal_data(ctx):
     assert rp["state"] == "repairing", rp
     assert [s["state"] for s in rp["states"]] == ["intake", "diagnosing", "repairing"], rp
     assert rp["parts"][0]["part_number"] == "BAT-8" and rp["parts"][0]["quantity"] == 1, rp
-    assert rp["notes"][0]["text"] == "Battery replaced, tested 2 h", rp
+    # Labour notes are free text for colleagues: in no passport (README, "Device passport").
+    assert "notes" not in rp and "Battery replaced" not in r.raw.decode(), rp
     [dg] = p["diagnostics"]
     assert dg["summary"] == "Batterie usée – remplacée" and dg["store"] == "paris-opera", dg
     assert dg["tests"][0] == {"test": "battery", "result": "fail", "values": [
@@ -236,6 +237,61 @@ def test_who_may_not_have_it(ctx):
     assert ctx.sql1("select count(*) as n from audit_log where action = 'passport'")["n"] >= 1
 
 
+def lyon_service(ctx):
+    return ctx.sql1("select id from services where store_id = %s and skill = 'repair' "
+                    "order by id limit 1", (S["lyon"],))["id"]
+
+
+def test_a_serial_typed_by_the_public_unlocks_nothing(ctx):
+    """A booking or a place in the walk-in line carries whatever serial the customer typed: a
+    Lyon staff member booking at Lyon with the Paris device's serial still gets 404. What staff
+    did with the device in hand counts: a visit Lyon started serving."""
+    device(ctx)
+    lyon = ctx.staff("lyon")
+    anon = Client(ctx.server.port)
+
+    def lyon_gets():
+        return lyon.get("/api/devices/%s/passport" % SERIAL)
+    # A public booking at Lyon with the serial (cancelled or not: neither counts).
+    svc = lyon_service(ctx)
+    tomorrow = ctx.store_today(S["lyon"])
+    r = anon.get("/api/stores/%d/availability?service=%d&from=%s&to=%s" % (
+        S["lyon"], svc, tomorrow, ctx.sql1("select %s::date + 7 as d", (tomorrow,))["d"]))
+    assert r.status == 200, r
+    slot = next(x["starts_at"] for d in r.json["days"] for x in d["slots"])
+    r = anon.post("/api/stores/%d/appointments" % S["lyon"], {
+        "service_id": svc, "starts_at": slot, "name": "Mallory", "email": "m@example.com",
+        "serial": SERIAL})
+    assert r.status == 201, r
+    assert ctx.sql1("select device_serial from appointments where id = %s",
+                    (r.json["appointment"]["id"],))["device_serial"] == SERIAL
+    r = lyon_gets()
+    assert r.status == 404 and r.error["field"] == "serial", r
+    # The walk-in line at Lyon with the serial, then called: still the customer's word.
+    r = anon.post("/api/stores/%d/line" % S["lyon"], {"name": "Mallory", "serial": SERIAL})
+    assert r.status == 201, r
+    vid = r.json["visit_id"]
+    r = lyon_gets()
+    assert r.status == 404, r
+    r = lyon.post("/api/visits/%d/call" % vid, {})
+    assert r.status == 200 and r.json["status"] == "called", r
+    r = lyon_gets()
+    assert r.status == 404, r
+    # A checked-in booking is not enough either (customers check themselves in).
+    ctx.sql("update appointments set status = 'checked_in' where device_serial = %s "
+            "and store_id = %s", (SERIAL, S["lyon"]))
+    assert lyon_gets().status == 404
+    # Lyon staff start serving the visit, the device in hand: Lyon may have its passport, and
+    # the visit is in it.
+    r = lyon.post("/api/visits/%d/start" % vid)
+    assert r.status == 200 and r.json["status"] == "in_service", r
+    r = lyon_gets()
+    assert r.status == 200, r
+    assert [v["store"] for v in r.json["passport"]["visits"]].count("lyon-part-dieu") == 1, r.json
+    # Paris staff, who had it for repair, still may.
+    assert ctx.staff("tech").get("/api/devices/%s/passport" % SERIAL).status == 200
+
+
 def test_status_link_gives_the_customer_their_passport(ctx):
     rep = device(ctx)
     key = passport_key(ctx)
@@ -251,6 +307,65 @@ def test_status_link_gives_the_customer_their_passport(ctx):
     assert r.status == 404 and r.error["field"] == "token", r
     r = anon.get("/api/repair-status/nope/passport")
     assert r.status == 404 and r.error["field"] == "token", r
+
+
+def test_status_link_passport_ends_with_the_repair(ctx):
+    """The status link lives a year and is forwarded: its passport holds the history up to the
+    repair's end (nothing of a later owner), and only for 30 days after it ended (then 410);
+    staff still have the whole of it."""
+    serial = "PASS0DEV02"
+    tech = ctx.staff("tech")
+    r = tech.post("/api/stores/%d/repairs" % S["paris"], {
+        "serial": serial, "problem": "no sound", "owner": OWNER,
+        "intake": {"checklist": [{"item": "screen", "ok": True}], "accessories": "none",
+                   "passcode_provided": False}})
+    assert r.status == 201, r
+    first = r.json
+    anon = Client(ctx.server.port)
+    link = "/api/repair-status/%s/passport" % first["status_token"]
+    r = anon.get(link)
+    assert r.status == 200 and len(r.json["passport"]["repairs"]) == 1, r
+    r = tech.post("/api/repairs/%d/transition" % first["id"], {"to": "cancelled"})
+    assert r.status == 200, r
+    ended = ctx.sql1("select head_entry from devices where serial = %s", (serial,))["head_entry"]
+    # The device is sold; its next owner brings it in: a repair, a diagnostic.
+    r = tech.post("/api/stores/%d/repairs" % S["paris"], {
+        "serial": serial, "problem": "battery",
+        "owner": {"name": "Next Owner", "email": "next.owner@example.com"},
+        "intake": {"checklist": [{"item": "screen", "ok": True}], "accessories": "none",
+                   "passcode_provided": False}})
+    assert r.status == 201, r
+    second = r.json
+    r = tech.post("/api/devices/%s/diagnostics" % serial, {
+        "store_id": S["paris"], "summary": "later", "results": [{"test": "speaker", "passed": True}]})
+    assert r.status == 201, r
+    key = passport_key(ctx)
+    r = anon.get(link)
+    assert r.status == 200, r
+    p = r.json["passport"]
+    assert [x["number"] for x in p["repairs"]] == [first["number"]], p
+    assert p["repairs"][0]["state"] == "cancelled" and p["diagnostics"] == [], p
+    assert p["record"]["head_entry"] == ended, (p["record"], ended)
+    assert p["record"]["head"] == ctx.sql1("select encode(hash, 'hex') as h from record_entries "
+                                           "where id = %s", (ended,))["h"]
+    assert sodium_verify(r.json, b64d(key.json["public_key"]))
+    # The next owner's link and staff see both repairs.
+    r = anon.get("/api/repair-status/%s/passport" % second["status_token"])
+    assert r.status == 200 and len(r.json["passport"]["repairs"]) == 2, r
+    r = tech.get("/api/devices/%s/passport" % serial)
+    assert r.status == 200 and len(r.json["passport"]["repairs"]) == 2, r
+    assert len(r.json["passport"]["diagnostics"]) == 1, r.json
+    # 30 days after the end: still; a day more: 410 passport_ended.
+    ctx.sql("update repair_moves set at = now() - interval '29 days 23 hours' "
+            "where repair_id = %s and to_state = 'cancelled'", (first["id"],))
+    assert anon.get(link).status == 200
+    ctx.sql("update repair_moves set at = now() - interval '31 days' "
+            "where repair_id = %s and to_state = 'cancelled'", (first["id"],))
+    r = anon.get(link)
+    assert r.status == 410 and r.error["code"] == "passport_ended" and r.error["field"] == "token", r
+    # The customer's status page itself still answers (the link is valid, only the passport
+    # has ended).
+    assert anon.get("/api/repair-status/%s" % first["status_token"]).status == 200
 
 
 def test_key_loaded_later_when_the_database_was_down_at_start(ctx):

@@ -80,15 +80,19 @@ select pg_temp.try(format('select floor_settings_put(%s, %s, %L, %L)', :manager,
 -- Standby: the offer message carries a private link to the standby page, minted for the offer;
 -- it opens the same place as the link given when joining.
 select id as sb_service from services where store_id = :paris order by id limit 1 \gset
-select floor_today(:paris) + 5 as sb_day \gset
+-- Five days ahead, or the next day the store opens (the seed's stores close on Sundays).
+select d::date as sb_day from generate_series(floor_today(:paris) + 5, floor_today(:paris) + 7,
+                                             interval '1 day') d
+where extract(isodow from d) <> 7 order by d limit 1 \gset
 insert into standby (store_id, service_id, day, name, email, token_hash, created_at)
 values (:paris, :sb_service, :'sb_day', 'Ada', 'ada@example.test', repeat('1', 64), now() - interval '3 s'),
        (:paris, :sb_service, :'sb_day', 'Ben', 'ben@example.test', repeat('2', 64), now() - interval '2 s'),
        (:paris, :sb_service, :'sb_day', 'Cleo', 'cleo@example.test', repeat('3', 64), now() - interval '1 s');
+-- A slot is offered as it is booked (booking_claim): a real one, on someone's shift.
 insert into standby_slots (store_id, service_id, staff_id, starts_at, ends_at, blocked_until)
-values (:paris, :sb_service, :tech, (date :'sb_day' + time '03:00') at time zone 'Europe/Paris',
-        (date :'sb_day' + time '03:30') at time zone 'Europe/Paris',
-        (date :'sb_day' + time '03:30') at time zone 'Europe/Paris');
+select :paris, :sb_service, :tech, g.starts_at, g.ends_at, g.ends_at
+from booking_slots(:paris, :sb_service, :'sb_day', :'sb_day', null) g
+order by g.starts_at limit 1;
 -- The offer's link comes from carnetd's stock (link_stock: a hash and the token sealed under
 -- the data key, opaque to SQL). Stock one whose token this test knows, marker and all.
 \set ada_token 'ada-offer-token-known-to-this-test-only-0000'

@@ -11,14 +11,15 @@ select pg_temp.try($$select passport_device((select id from staff where email = 
 select pg_temp.try($$select passport_device((select id from staff where email = 'tech@carnet.test'), 'NOSUCH0001', 't')$$);
 select pg_temp.try($$select passport_device((select id from staff where email = 'tech@carnet.test'), 'bad!', 't')$$);
 
--- What it holds: the top-level members, and every leaf is a string or an integer.
+-- What it holds: the top-level members (no labour notes), and every leaf is a string or an
+-- integer.
 with p as (select passport_device((select id from staff where email = 'tech@carnet.test'),
                                   'F2LDEMO0PH13', 't')::jsonb as j)
 select (select array_agg(k order by k) from jsonb_object_keys(j) k) as members,
        j->'device' as device, j->>'format' as format,
        jsonb_array_length(j->'repairs') as repairs,
        j->'repairs'->0->'parts'->0->>'part_number' as part,
-       j->'repairs'->0->'notes'->0->>'text' as note
+       j->'repairs'->0 ? 'notes' as has_notes
 from p;
 with recursive p as (select passport_device((select id from staff where email = 'tech@carnet.test'),
                                             'F2LDEMO0PH13', 't')::jsonb as j),
@@ -38,6 +39,21 @@ select position('Touch does not respond' in t) = 0 as no_problem,
        position('Technicien' in t) = 0 as no_staff,
        position('@' in t) = 0 as no_email
 from p;
+
+-- Lyon's staff book with the device's serial (as anyone may), check in and are called: still
+-- unknown to them; once they start serving the visit, the device was in their hands.
+select id as lyon from stores where code = 'lyon-part-dieu' \gset
+insert into visits (store_id, kind, day, ticket, name, device_serial, status)
+values (:lyon, 'walk_in', current_date, 977, 'x', 'F2LDEMO0PH13', 'called');
+insert into appointments (store_id, service_id, staff_id, starts_at, ends_at, blocked_until, code,
+                          customer_name, customer_email, device_serial, status)
+select :lyon, s.id, st.id, now() + interval '40 days', now() + interval '40 days 30 minutes',
+       now() + interval '40 days 30 minutes', 'ZZZZZZ', 'x', 'x@example.test', 'F2LDEMO0PH13',
+       'checked_in'
+from services s, staff st where s.store_id = :lyon and st.email = 'lyon@carnet.test' limit 1;
+select pg_temp.try($$select passport_device((select id from staff where email = 'lyon@carnet.test'), 'F2LDEMO0PH13', 't')$$);
+update visits set status = 'in_service', service_started_at = now() where ticket = 977 and store_id = :lyon;
+select passport_device((select id from staff where email = 'lyon@carnet.test'), 'F2LDEMO0PH13', 't') is not null as lyon_now;
 
 -- The status link: a wrong hash is 404.
 select pg_temp.try($$select passport_by_status(repeat('0', 64))$$);

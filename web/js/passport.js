@@ -40,7 +40,8 @@ function draw() {
     h('p', null, h('strong', null, r.number), ' · ', r.store, ' · ', day(r.opened_at), ' ', h('span', { class: 'badge' }, rs(r.state))),
     (r.states || []).length ? h('p', { class: 'muted' }, r.states.map((s) => `${rs(s.state)} (${day(s.at)})`).join(' → ')) : null,
     r.parts.length ? h('ul', null, r.parts.map((x) => h('li', null, t('pp.part', { n: x.quantity, part: x.part_number }), x.description ? ' · ' + x.description : ''))) : null,
-    r.notes.length ? h('ul', null, r.notes.map((x) => h('li', null, x.text, h('span', { class: 'muted' }, ' · ' + day(x.at))))) : null))
+    // Passports made before labour notes were left out may still hold them.
+    (r.notes || []).length ? h('ul', null, r.notes.map((x) => h('li', null, x.text, h('span', { class: 'muted' }, ' · ' + day(x.at))))) : null))
     : h('li', { class: 'muted' }, t('pp.none')));
   fill($('#pp-diags'), p.diagnostics.length ? p.diagnostics.map((d) => h('li', { class: 'pp-item' },
     h('p', null, h('strong', null, day(d.at)), ' · ', d.store, d.tool ? ' · ' + d.tool : ''),

@@ -1121,6 +1121,8 @@ const en = {
   'err.unknown_report': 'Carnet cannot read this report. It reads Carnet\'s JSON, smartctl --json -a, system_profiler -json SPPowerDataType and upower -i output, unchanged.',
   'err.empty_report': 'This report holds no measurement: run the tool on the disk or battery itself (smartctl as root) and import its output again.',
   // ---- end of diagnostic importers ----
+  // h17-ppfix: device passport through a repair's status link
+  'err.passport_ended': 'This repair ended more than 30 days ago: ask the store for the device passport.',
 };
 
 export default en;

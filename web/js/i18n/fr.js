@@ -1112,6 +1112,8 @@ const fr = {
   'err.unknown_report': 'Carnet ne sait pas lire ce rapport. Il lit le JSON de Carnet et les sorties de smartctl --json -a, system_profiler -json SPPowerDataType et upower -i, telles quelles.',
   'err.empty_report': 'Ce rapport ne contient aucune mesure : lancez l\'outil sur le disque ou la batterie même (smartctl en root) puis importez à nouveau sa sortie.',
   // ---- end of diagnostic importers ----
+  // h17-ppfix : passeport d’appareil par le lien de suivi d’une réparation
+  'err.passport_ended': 'Cette réparation est terminée depuis plus de 30 jours : demandez le passeport de l’appareil au magasin.',
 };
 
 export default fr;
