@@ -6,8 +6,10 @@
 # request of a run books the k-th quarter hour after the run's base time: every booking succeeds
 # and takes its own staff lock cells, so what is measured is the booking path, not one slot's
 # queue (that is the 1,000 racers test, tests/it/test_booking.py).
-bk_store=$(psql -qAt -v ON_ERROR_STOP=1 "$url" <<'SQL'
-insert into stores (code, name, timezone) values ('bench-booking', 'Bench booking', 'UTC')
+# A store of each pass (run.sh runs the whole set twice on one database).
+bk_pass=${BENCH_PASS:-1}
+bk_store=$(psql -qAt -v ON_ERROR_STOP=1 "$url" <<SQL
+insert into stores (code, name, timezone) values ('bench-booking-$bk_pass', 'Bench booking', 'UTC')
 returning id;
 SQL
 )
@@ -15,7 +17,7 @@ bk_service=$(psql -qAt -v ON_ERROR_STOP=1 "$url" <<SQL
 insert into store_hours select $bk_store, d, '00:00', '24:00' from generate_series(1, 7) d;
 with s as (
     insert into staff (email, name, password_hash)
-    select 'bench-booking-' || i || '@carnet.test', 'Bench tech ' || i, password_hash
+    select 'bench-booking-$bk_pass-' || i || '@carnet.test', 'Bench tech ' || i, password_hash
     from generate_series(1, 4) i, (select password_hash from staff limit 1) p
     returning id)
 , r as (insert into staff_roles select id, $bk_store, 'technician' from s)
