@@ -603,14 +603,10 @@ static int pool_init(struct pool *p, const char *name, struct event_base *base,
                      const struct db_config *cfg)
 {
     static const struct pgconn_ops ops = {.ready = conn_on_ready, .failed = conn_on_failed};
-    const char *keys[] = {"application_name", "options",    "client_encoding",
-                          "connect_timeout",  "keepalives", NULL};
-    const char *vals[] = {strcmp(name, "db") ? "carnetd-read" : "carnetd",
-                          p->timeout_opt,
-                          "UTF8",
-                          DB_CONNECT_TIMEOUT_S,
-                          "1",
+    const char *keys[] = {"application_name", "options", "client_encoding", "connect_timeout",
                           NULL};
+    const char *vals[] = {strcmp(name, "db") ? "carnetd-read" : "carnetd", p->timeout_opt, "UTF8",
+                          DB_CONNECT_TIMEOUT_S, NULL};
 
     memset(p, 0, sizeof(*p));
     p->name = name;
