@@ -115,9 +115,15 @@ def test_cache_fills_come_from_the_primary(ctx):
         assert month(ctx, s).raw == want
 
 
+def read_conns(ctx):
+    return standby_sql(ctx, "select count(*) from pg_stat_activity where datname = %s and "
+                            "application_name = 'carnetd-read'", (STANDBY,))[0][0]
+
+
 def test_a_standby_that_goes_away_sends_reads_to_the_primary(ctx):
     name = ctx.sql1("select name from stores where id = %s", (ctx.paris,))["name"]
     wait_for(lambda: board_name(ctx.r, ctx.paris) == name + " (standby)", "a board read there")
+    conns = read_conns(ctx)
     ctx.cluster.admin_exec('alter database "%s" allow_connections false' % STANDBY)
     try:
         ctx.cluster.admin_exec("select pg_terminate_backend(pid) from pg_stat_activity "
@@ -133,6 +139,8 @@ def test_a_standby_that_goes_away_sends_reads_to_the_primary(ctx):
         ctx.cluster.admin_exec('alter database "%s" allow_connections true' % STANDBY)
     wait_for(lambda: board_name(ctx.r, ctx.paris) == name + " (standby)",
              "reads on the standby again")
+    # Every connection back (each new one is measured afresh: the next tests need them settled).
+    wait_for(lambda: read_conns(ctx) == conns, "every read connection back")
 
 
 def test_a_standby_that_lags_sends_reads_to_the_primary(ctx):
@@ -147,9 +155,57 @@ def test_a_standby_that_lags_sends_reads_to_the_primary(ctx):
     def primary_moves_on():
         ctx.sql("update stores set name = name where id = %s", (ctx.paris,))
         return board_name(ctx.r, ctx.paris) == name
-    wait_for(primary_moves_on, "reads back on the primary", timeout=15)
-    for _ in range(10):
-        assert board_name(ctx.r, ctx.paris) == name
-    standby_sql(ctx, "update fake.replay set lsn = 'FFFFFFFF/FFFFFFFF'")
+    try:
+        wait_for(primary_moves_on, "reads back on the primary", timeout=15)
+        for _ in range(10):
+            assert board_name(ctx.r, ctx.paris) == name
+    finally:
+        standby_sql(ctx, "update fake.replay set lsn = 'FFFFFFFF/FFFFFFFF'")
     wait_for(lambda: board_name(ctx.r, ctx.paris) == name + " (standby)",
              "reads on the standby again")
+
+
+def test_a_read_that_times_out_on_the_standby_is_not_sent_again(ctx):
+    """A statement timeout on the standby answers 503 timeout: sent again to the primary, it
+    would cost the deadline twice and put the heaviest reads on the primary."""
+    import psycopg2
+    s = ctx.start_carnetd(args=["--read-database-url", ctx.read_url, "--avail-cache", "0",
+                                "--read-max-lag-ms", "1000", "--statement-timeout-ms", "500"])
+    name = ctx.sql1("select name from stores where id = %s", (ctx.paris,))["name"]
+    wait_for(lambda: board_name(s, ctx.paris) == name + " (standby)", "a board read there")
+    holder = psycopg2.connect(ctx.standby_url)
+    try:
+        with holder.cursor() as cur:
+            cur.execute("lock table stores in access exclusive mode")
+        before = metric(s, 'carnet_db_read_queries_total{to="primary"}')
+        r = Client(s.port).get("/api/stores/%d/board" % ctx.paris)
+        assert r.status == 503, r
+        assert metric(s, 'carnet_db_read_queries_total{to="primary"}') == before
+    finally:
+        holder.rollback()
+        holder.close()
+    assert board_name(s, ctx.paris) == name + " (standby)"
+
+
+def test_a_new_read_connection_measures_its_lag_again(ctx):
+    """The read pool reconnects (here to a "standby" that has replayed nothing, as another
+    standby behind the replica port may be): the lag measured on the old connection does not
+    vouch for the new one, so reads go to the primary until a poll says otherwise, even with a
+    bound of 30 s that the old measure would still meet."""
+    s = ctx.start_carnetd(args=["--read-database-url", ctx.read_url, "--avail-cache", "0",
+                                "--read-max-lag-ms", "30000"])
+    name = ctx.sql1("select name from stores where id = %s", (ctx.paris,))["name"]
+    wait_for(lambda: board_name(s, ctx.paris) == name + " (standby)", "a board read there")
+    conns = read_conns(ctx)
+    standby_sql(ctx, "update fake.replay set lsn = '0/0'")
+    try:
+        ctx.cluster.admin_exec("select pg_terminate_backend(pid) from pg_stat_activity "
+                               "where datname = '%s' and application_name = 'carnetd-read'"
+                               % STANDBY)
+        wait_for(lambda: board_name(s, ctx.paris) == name, "reads on the primary", timeout=10)
+        for _ in range(10):
+            assert board_name(s, ctx.paris) == name
+    finally:
+        standby_sql(ctx, "update fake.replay set lsn = 'FFFFFFFF/FFFFFFFF'")
+    wait_for(lambda: board_name(s, ctx.paris) == name + " (standby)", "reads on the standby again")
+    wait_for(lambda: read_conns(ctx) == conns, "every read connection back")
