@@ -61,6 +61,8 @@ void api_send(struct req *r, struct sql_stmt *stmt, const char *const *params, i
 /* api_send (200) of a read that may be answered by a standby (db_query_read): a statement that
  * writes nothing, for a caller that need not see its own writes. */
 void api_send_read(struct req *r, struct sql_stmt *stmt, const char *const *params);
+/* api_call for a read that a standby may answer (db_query_read). */
+void api_call_read(struct req *r, struct sql_stmt *stmt, const char *const *params, api_cb cb);
 
 /* api_call whose answer, a JSON object {"filename", "csv"} (report_csv in SQL), is the reply:
  * 200 text/csv as an attachment of that file name; a failure is the mapped error. */

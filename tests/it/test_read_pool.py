@@ -165,6 +165,34 @@ def test_a_standby_that_lags_sends_reads_to_the_primary(ctx):
              "reads on the standby again")
 
 
+def test_a_board_refetch_after_an_event_is_never_older_than_the_event(ctx):
+    """The wall board refetches after every event it hears (board.js, ?after=<event id>): a
+    standby that has not applied that event yet would show the board from before it (a call
+    without its ticket), so the primary answers; a standby that has applied it still may."""
+    name = ctx.sql1("select name from stores where id = %s", (ctx.paris,))["name"]
+    wait_for(lambda: board_name(ctx.r, ctx.paris) == name + " (standby)", "a board read there")
+    ctx.sql("insert into events (store_id, topic, type, payload) "
+            "values (%s, floor_topic(%s), 'called', '{}')", (ctx.paris, ctx.paris))
+    eid = ctx.sql1("select max(id) as id from events where topic = floor_topic(%s)",
+                   (ctx.paris,))["id"]
+    applied = standby_sql(ctx, "select coalesce(max(id), 0) from events "
+                               "where topic = floor_topic(%s)", (ctx.paris,))[0][0]
+    assert applied < eid
+    c = Client(ctx.r.port)
+    for _ in range(5):
+        r = c.get("/api/stores/%d/board?after=%d" % (ctx.paris, eid))
+        assert r.status == 200, r
+        assert r.json["store_name"] == name and r.json["last_event_id"] == eid, r.json
+    r = c.get("/api/stores/%d/board?after=%d" % (ctx.paris, applied))
+    assert r.status == 200 and r.json["store_name"] == name + " (standby)", r
+    assert board_name(ctx.r, ctx.paris) == name + " (standby)"
+    for bad in ("-1", "x", "1e3", "99999999999999999999"):
+        r = c.get("/api/stores/%d/board?after=%s" % (ctx.paris, bad))
+        assert r.status == 400, (bad, r)
+    r = c.get("/api/stores/999999/board?after=%d" % eid)
+    assert r.status == 404, r
+
+
 def test_a_read_that_times_out_on_the_standby_is_not_sent_again(ctx):
     """A statement timeout on the standby answers 503 timeout: sent again to the primary, it
     would cost the deadline twice and put the heaviest reads on the primary."""
