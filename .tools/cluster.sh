@@ -448,6 +448,17 @@ cmd_stop() {
     say "stopped the cluster in $STATE"
 }
 
+# After a stop: the /tmp node home (when the nodes could not live in STATE) goes too, so runs do
+# not pile them up. CARNET_CLUSTER_KEEP=1 keeps it (tests/cluster/run.py, for a failed run's logs).
+remove_node_home() {
+    case "$NODE_HOME" in /tmp/carnet-cluster.*) ;; *) return 0 ;; esac
+    if [ -d "$NODE_HOME" ] && [ -z "${CARNET_CLUSTER_KEEP:-}" ]; then
+        rm -rf -- "$NODE_HOME"
+        rm -f -- "$STATE/redirect"
+        say "removed $NODE_HOME"
+    fi
+}
+
 cmd_status() {
     [ -f "$STATE/pids" ] || die "no cluster in $STATE"
     local name pid rc=0
@@ -476,7 +487,7 @@ fi
 set_dirs "${2:-var/cluster}"
 case "$1" in
     start) cmd_start ;;
-    stop) cmd_stop ;;
+    stop) cmd_stop && remove_node_home ;;
     status) cmd_status ;;
     *) usage ;;
 esac
