@@ -425,9 +425,9 @@ static void on_board(struct req *r, const struct db_result *res)
     long long seen = board_event_id(res);
     const char *params[1] = {http_param(r, "store")};
 
-    /* The page reacts to event `after`, read on the primary: a standby that has not applied it
-     * yet would show the board from before it (a call without its ticket or chime), and no
-     * later event may come to correct it. The primary answers instead. */
+    /* The page refetches because it heard event `after` (written on the primary). A standby
+     * that has not applied it yet shows the board from before it: a call without its ticket or
+     * chime, and no later event may come to correct it. The primary answers instead. */
     if (after && seen >= 0 && seen < atoll(after)) {
         api_send(r, &q_board, params, 200);
         return;
