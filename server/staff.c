@@ -223,6 +223,9 @@ static void on_pw_finish(struct req *r, const struct db_result *res)
                          pin ? "the password is wrong" : "the current password is wrong");
         return;
     }
+    /* Committed: the other sessions it ended are forgotten here at once, not only when the
+     * announcement arrives. */
+    authcache_forget_staff(r->who.staff_id);
     http_reply_empty(r, 204);
 }
 
