@@ -106,8 +106,13 @@ class Cluster:
             raise AssertionError("cluster.sh stop failed:\n" + r.stdout[-4000:])
 
     def cleanup(self):
-        if getattr(self, "node_home", self.state) != self.state:
-            shutil.rmtree(self.node_home, ignore_errors=True)
+        # The node home is known from the redirect even when start did not finish (killed).
+        home = getattr(self, "node_home", None)
+        redirect = os.path.join(self.state, "redirect")
+        if home is None and os.path.exists(redirect):
+            home = open(redirect).read().strip()
+        if home and home != self.state:
+            shutil.rmtree(home, ignore_errors=True)
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def roles(self):
