@@ -200,12 +200,14 @@ start_carnetd() {
     mkdir -p "$STATE/$name/outbox"
     # --reconnect-max-ms 1000: after a failover the new primary is reachable through HAProxy
     # within seconds; a longer back-off would only delay the first write that succeeds.
+    # --metrics-listen: /metrics (load, lag, fd headroom) on the loopback only, not through the
+    # public port.
     start_bg "$name" "$STATE/$name/carnetd.log" "$CARNETD" --skip-migrate \
         --listen "127.0.0.1:$(port_of "$name")" --database-url "$(cat "$STATE/database_url")" \
         --data-key-file "$STATE/data.key" --outbox-dir "$STATE/$name/outbox" \
         --web-root "$ROOT/web" --schema-dir "$ROOT/schema" \
         --public-url "http://127.0.0.1:$(port_of public)" --reconnect-max-ms 1000 \
-        --log-level warning
+        --metrics-listen "127.0.0.1:$(port_of "${name}_metrics")" --log-level warning
 }
 
 # A rolling restart's step: NAME drains (SIGTERM: readiness fails, HAProxy takes it out, then
@@ -254,7 +256,7 @@ cmd_start() {
     python3 - >"$STATE/ports" <<'PY'
 import socket
 names = ["etcd", "etcd_peer", "pg1", "pg1_rest", "pg2", "pg2_rest", "primary", "replica",
-         "public", "carnetd1", "carnetd2"]
+         "public", "carnetd1", "carnetd2", "carnetd1_metrics", "carnetd2_metrics"]
 socks = []
 for name in names:
     s = socket.socket()
@@ -362,7 +364,8 @@ EOT
 write_json() {
     local app_url=$1 node name args=()
     for name in $CARNETDS; do
-        args+=("carnetd" "$(pid_of "$name")" "http://127.0.0.1:$(port_of "$name")")
+        args+=("carnetd" "$(pid_of "$name")" "http://127.0.0.1:$(port_of "$name")"
+            "http://127.0.0.1:$(port_of "${name}_metrics")/metrics")
     done
     for node in $NODES; do
         args+=("postgres" "$node" "$(postmaster_pid "$node")" "$(port_of "$node")"
@@ -378,8 +381,9 @@ doc = {"carnet_url": "http://127.0.0.1:" + public, "carnetd": [], "postgres": []
 i = 0
 while i < len(rest):
     if rest[i] == "carnetd":
-        doc["carnetd"].append({"pid": int(rest[i + 1]), "url": rest[i + 2]})
-        i += 3
+        doc["carnetd"].append({"pid": int(rest[i + 1]), "url": rest[i + 2],
+                               "metrics_url": rest[i + 3]})
+        i += 4
     else:
         doc["postgres"].append({"name": rest[i + 1], "pid": int(rest[i + 2] or 0),
                                 "port": int(rest[i + 3]), "patroni_url": rest[i + 4]})
@@ -444,6 +448,17 @@ cmd_stop() {
     say "stopped the cluster in $STATE"
 }
 
+# After a stop: the /tmp node home (when the nodes could not live in STATE) goes too, so runs do
+# not pile them up. CARNET_CLUSTER_KEEP=1 keeps it (tests/cluster/run.py, for a failed run's logs).
+remove_node_home() {
+    case "$NODE_HOME" in /tmp/carnet-cluster.*) ;; *) return 0 ;; esac
+    if [ -d "$NODE_HOME" ] && [ -z "${CARNET_CLUSTER_KEEP:-}" ]; then
+        rm -rf -- "$NODE_HOME"
+        rm -f -- "$STATE/redirect"
+        say "removed $NODE_HOME"
+    fi
+}
+
 cmd_status() {
     [ -f "$STATE/pids" ] || die "no cluster in $STATE"
     local name pid rc=0
@@ -472,7 +487,7 @@ fi
 set_dirs "${2:-var/cluster}"
 case "$1" in
     start) cmd_start ;;
-    stop) cmd_stop ;;
+    stop) cmd_stop && remove_node_home ;;
     status) cmd_status ;;
     *) usage ;;
 esac

@@ -75,6 +75,8 @@ struct api_stmt {
 };
 void api_send_audited_read(struct req *r, struct api_stmt both, struct api_stmt read,
                            struct api_stmt audit);
+/* api_call for a read that a standby may answer (db_query_read). */
+void api_call_read(struct req *r, struct sql_stmt *stmt, const char *const *params, api_cb cb);
 
 /* api_call whose answer, a JSON object {"filename", "csv"} (report_csv in SQL), is the reply:
  * 200 text/csv as an attachment of that file name; a failure is the mapped error. */

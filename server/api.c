@@ -152,6 +152,11 @@ void api_send_read(struct req *r, struct sql_stmt *stmt, const char *const *para
     call_on(r, stmt, params, reply_ok, db_query_read);
 }
 
+void api_call_read(struct req *r, struct sql_stmt *stmt, const char *const *params, api_cb cb)
+{
+    call_on(r, stmt, params, cb, db_query_read);
+}
+
 /*
  * An answer's text as it may leave carnetd: its personal data opened (seal.h). Most answers hold
  * none, and are handed back as they are, without a copy (*opened NULL); one that does is opened

@@ -17,9 +17,10 @@
  * and an idle one is found idle (and locked) by the database, as before.
  *
  * A change made through this carnetd (a sign-out, a lock, a manager's change of someone's roles
- * or account) also forgets the entries at once, before the announcement comes back: from
- * another carnetd, or straight in SQL, a change is refused from the moment its announcement
- * arrives, a few milliseconds after its commit.
+ * or account) also forgets the entries itself (a staff change once its answer is back), which
+ * may be a little before the announcement arrives. The announcement is what settles it: an entry
+ * filled by a concurrent miss before the commit may hold the old state until it arrives, a few
+ * milliseconds after the commit, from this carnetd, another one, or straight SQL alike.
  *
  * Memory: at most AUTHCACHE_MAX entries of a few hundred bytes; when full, expired entries go,
  * then the one closest to its end.

@@ -86,6 +86,7 @@ struct pool {
 };
 
 static struct pool pool, rpool;
+static void read_conn_new(void);
 
 static int next_stmt_id;
 
@@ -338,6 +339,8 @@ static void conn_on_ready(struct pgconn *pc, void *arg)
     conn_set_state(c, CONN_IDLE);
     c->backoff_ms = 0;
     c->pool->broken = false;
+    if (c->pool == &rpool)
+        read_conn_new();
     log_info("%s: connection %d ready", c->pool->name, c->index);
     pool_kick(c->pool);
 }
@@ -603,14 +606,10 @@ static int pool_init(struct pool *p, const char *name, struct event_base *base,
                      const struct db_config *cfg)
 {
     static const struct pgconn_ops ops = {.ready = conn_on_ready, .failed = conn_on_failed};
-    const char *keys[] = {"application_name", "options",    "client_encoding",
-                          "connect_timeout",  "keepalives", NULL};
-    const char *vals[] = {strcmp(name, "db") ? "carnetd-read" : "carnetd",
-                          p->timeout_opt,
-                          "UTF8",
-                          DB_CONNECT_TIMEOUT_S,
-                          "1",
+    const char *keys[] = {"application_name", "options", "client_encoding", "connect_timeout",
                           NULL};
+    const char *vals[] = {strcmp(name, "db") ? "carnetd-read" : "carnetd", p->timeout_opt, "UTF8",
+                          DB_CONNECT_TIMEOUT_S, NULL};
 
     memset(p, 0, sizeof(*p));
     p->name = name;
@@ -709,6 +708,7 @@ static struct {
     int nsamples, next;
     int64_t fresh_at_us; /* the primary's state at this time is on the standby (0: unknown) */
     bool replica_ok;     /* its last poll succeeded */
+    int64_t reset_us;    /* a read connection was (re)made then: older polls say nothing */
     uint64_t routed, fell_back;
 } rd;
 
@@ -741,6 +741,8 @@ static void on_replay_lsn(const struct db_result *res, void *arg)
     int64_t sent_us = *(int64_t *)arg;
     free(arg);
     rd.replica_pending = false;
+    if (sent_us < rd.reset_us)
+        return;
     rd.replica_ok = res->status == DB_OK && db_rows(res) == 1;
     if (!rd.replica_ok)
         return;
@@ -773,6 +775,16 @@ static void read_poll(evutil_socket_t fd, short what, void *arg)
         rd.replica_pending = true;
         pool_query(&rpool, &q_replay_lsn, NULL, on_replay_lsn, sent);
     }
+}
+
+/* A read connection was made, maybe to another standby (the replica port balances, nodes swap
+ * roles after a failover): the lag measured on the old one does not hold for it. Reads go to
+ * the primary until the next poll measures again. */
+static void read_conn_new(void)
+{
+    rd.fresh_at_us = 0;
+    rd.replica_ok = false;
+    rd.reset_us = util_now_us();
 }
 
 static int64_t read_lag_ms(void)
@@ -825,11 +837,13 @@ static void read_job_free(struct read_job *j)
 static void on_read_answer(const struct db_result *res, void *arg)
 {
     struct read_job *j = arg;
-    if (res->status == DB_ERR_CONN || res->status == DB_ERR_BUSY || res->status == DB_ERR_TIMEOUT ||
+    if (res->status == DB_ERR_CONN || res->status == DB_ERR_BUSY ||
         (res->status == DB_ERR_SQL && res->sqlstate &&
-         (!strncmp(res->sqlstate, "57", 2) || !strcmp(res->sqlstate, "40001")))) {
+         (!strncmp(res->sqlstate, "57P", 3) || !strcmp(res->sqlstate, "40001")))) {
         /* The standby is gone, full or shutting down, or cancelled the read for a conflict
-         * with recovery: the primary answers. */
+         * with recovery: the primary answers. A read that ran out of time (statement timeout
+         * 57014, or its deadline in the queue) is not sent again: it would cost the deadline
+         * twice, and the heaviest reads would land on the primary. */
         rd.fell_back++;
         pool_query(&pool, j->stmt, (const char *const *)j->values, j->cb, j->arg);
     } else {

@@ -20,6 +20,7 @@
 
 #include <ctype.h>
 #include <jansson.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -402,12 +403,50 @@ void floor_line_leave(struct req *r)
     token_call(r, &q_line_leave);
 }
 
+/* The board's last_event_id (0 when it has none); -1 when the answer is not a board. */
+static long long board_event_id(const struct db_result *res)
+{
+    json_t *o, *id;
+    long long v = -1;
+
+    if (res->status != DB_OK || db_rows(res) != 1 || db_isnull(res, 0, 0))
+        return -1;
+    o = json_loadb(db_value(res, 0, 0), (size_t)db_length(res, 0, 0), 0, NULL);
+    id = json_object_get(o, "last_event_id");
+    if (json_is_integer(id))
+        v = json_integer_value(id);
+    else if (json_is_null(id))
+        v = 0;
+    json_decref(o);
+    return v;
+}
+
+static void on_board(struct req *r, const struct db_result *res)
+{
+    const char *after = http_query(r, "after");
+    long long seen = board_event_id(res);
+    const char *params[1] = {http_param(r, "store")};
+
+    /* The page refetches because it heard event `after` (written on the primary). A standby
+     * that has not applied it yet shows the board from before it: a call without its ticket or
+     * chime, and no later event may come to correct it. The primary answers instead. */
+    if (after && seen >= 0 && seen < atoll(after)) {
+        api_send(r, &q_board, params, 200);
+        return;
+    }
+    api_reply_result(r, 200, res);
+}
+
+/* A standby may answer (--read-database-url), unless it has not yet applied the event `after`
+ * that the page refetches for. */
 void floor_board(struct req *r)
 {
     const char *store = api_path_id(r, "store");
     const char *params[1] = {store};
-    if (store)
-        api_send_read(r, &q_board, params); /* a standby may answer (--read-database-url) */
+    char after[24];
+
+    if (store && api_query_int(r, "after", 0, LLONG_MAX, 0, after))
+        api_call_read(r, &q_board, params, on_board);
 }
 
 /* ---- staff: the queue and call next ---- */

@@ -315,6 +315,7 @@ out:
         event_free(drain_timer);
     outbox_stop();
     webhook_stop();
+    ready_free(); /* before http_free: a probe it still holds is answered on a live connection */
     http_free();
     metrics_listen_free();
     worker_shutdown();

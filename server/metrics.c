@@ -22,6 +22,7 @@
 
 #include "availcache.h"
 #include "config.h"
+#include "http.h"
 #include "log.h"
 
 #include "db.h"
@@ -171,6 +172,7 @@ void metrics_render(struct evbuffer *out)
 
 static struct {
     struct evhttp *http;
+    struct http_accept_pause *pause; /* EMFILE pauses like the public listener */
     int port;
     void (*render)(struct evbuffer *out);
 } L;
@@ -236,6 +238,9 @@ int metrics_listen(struct event_base *base, const char *host, int port,
         log_error("metrics: cannot listen on %s:%d", host, port);
         return -1;
     }
+    L.pause = http_accept_pause_new(base, sock, "metrics");
+    if (!L.pause)
+        return -1;
     L.port = port;
     if (getsockname(evhttp_bound_socket_get_fd(sock), (struct sockaddr *)&ss, &sl) == 0) {
         if (ss.ss_family == AF_INET)
@@ -253,6 +258,8 @@ int metrics_listen_port(void)
 
 void metrics_listen_free(void)
 {
+    http_accept_pause_free(L.pause);
+    L.pause = NULL;
     if (L.http)
         evhttp_free(L.http);
     L.http = NULL;

@@ -132,6 +132,21 @@ const char *pgconn_params_get(const struct pgconn_params *p, const char *key)
     return NULL;
 }
 
+int pgconn_params_liveness(struct pgconn_params *p)
+{
+    /* The caches trust pglisten's connection while it is up, and a query in flight on a dead
+     * one waits for its statement timeout at best: both need a dead peer found in seconds. */
+    static const char *const keys[] = {"keepalives",          "keepalives_idle",
+                                       "keepalives_interval", "keepalives_count",
+                                       "tcp_user_timeout",    NULL};
+    static const char *const vals[] = {"1", "5", "2", "3", "15000", NULL};
+
+    for (int i = 0; keys[i]; i++)
+        if (!pgconn_params_get(p, keys[i]) && pgconn_params_set(p, keys[i], vals[i]) < 0)
+            return -1;
+    return 0;
+}
+
 void pgconn_params_free(struct pgconn_params *p)
 {
     for (int i = 0; i < p->n; i++) {
@@ -657,6 +672,8 @@ struct pgconn *pgconn_new(struct event_base *base, const char *conninfo, const c
     for (int i = 0; keys && keys[i]; i++)
         if (pgconn_params_set(&c->params, keys[i], values[i]) < 0)
             goto fail;
+    if (pgconn_params_liveness(&c->params) < 0)
+        goto fail;
     if (pgconn_params_target(&c->params, &name) < 0) {
         log_error("pgconn: several hosts by name are not supported");
         goto fail;

@@ -229,9 +229,8 @@ int pglisten_start(struct event_base *base, const char *conninfo)
 {
     static const struct pgconn_ops conn_ops = {.ready = on_ready, .failed = on_failed};
     static const char *const keys[] = {"application_name", "client_encoding", "connect_timeout",
-                                       "keepalives", NULL};
-    static const char *const vals[] = {"carnetd-listen", "UTF8", PGLISTEN_CONNECT_TIMEOUT_S, "1",
                                        NULL};
+    static const char *const vals[] = {"carnetd-listen", "UTF8", PGLISTEN_CONNECT_TIMEOUT_S, NULL};
     size_t len = 0;
 
     if (L.nchan == 0)

@@ -293,8 +293,8 @@ int ready_init(struct event_base *base, const char *conninfo)
 {
     static const struct pgconn_ops conn_ops = {.ready = on_ready, .failed = on_failed};
     static const char *const keys[] = {"application_name", "client_encoding", "connect_timeout",
-                                       "keepalives", NULL};
-    static const char *const vals[] = {"carnetd-ready", "UTF8", READY_CONNECT_TIMEOUT_S, "1", NULL};
+                                       NULL};
+    static const char *const vals[] = {"carnetd-ready", "UTF8", READY_CONNECT_TIMEOUT_S, NULL};
 
     R.base = base;
     R.state = RS_DOWN;

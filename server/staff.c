@@ -223,6 +223,9 @@ static void on_pw_finish(struct req *r, const struct db_result *res)
                          pin ? "the password is wrong" : "the current password is wrong");
         return;
     }
+    /* Committed: the other sessions it ended are forgotten here at once, not only when the
+     * announcement arrives. */
+    authcache_forget_staff(r->who.staff_id);
     http_reply_empty(r, 204);
 }
 
@@ -241,6 +244,15 @@ static void pw_finish(struct req *r, struct pw *w)
             auth_login_key()};
         api_call(r, &q_pw_finish, p, on_pw_finish);
     }
+}
+
+/* After a change to someone's account or roles has committed (or failed), their cached
+ * sessions go: forgotten before the commit, a concurrent miss could cache the old state again
+ * until the announcement arrives. */
+static void forget_and_reply(struct req *r, const struct db_result *res)
+{
+    authcache_forget_staff(http_param(r, "staff"));
+    api_reply_result(r, 200, res);
 }
 
 static void pw_done(struct req *r)
@@ -273,8 +285,7 @@ static void pw_done(struct req *r)
         p[3] = w->hash;
         p[4] = r->id;
         p[5] = auth_login_key();
-        authcache_forget_staff(p[2]);
-        api_send(r, &q_reset, p, 200);
+        api_call(r, &q_reset, p, forget_and_reply);
         break;
     case PW_CHANGE:
     case PW_PIN:
@@ -378,8 +389,7 @@ void staff_set_roles(struct req *r)
     p[2] = http_param(r, "staff");
     p[3] = text;
     p[4] = r->id;
-    authcache_forget_staff(p[2]);
-    api_send(r, &q_roles, p, 200); /* copies the values */
+    api_call(r, &q_roles, p, forget_and_reply); /* copies the values */
     free(text);
 }
 
@@ -410,8 +420,7 @@ static void staff_toggle(struct req *r, struct sql_stmt *stmt)
     p[1] = http_param(r, "store");
     p[2] = http_param(r, "staff");
     p[3] = r->id;
-    authcache_forget_staff(p[2]);
-    api_send(r, stmt, p, 200);
+    api_call(r, stmt, p, forget_and_reply);
 }
 
 void staff_disable(struct req *r)

@@ -13,6 +13,7 @@ HANG_S counts as hung. Any answer other than 2xx, or 503 with Retry-After, fails
 Usage: tests/cluster/run.py [--carnetd build/carnetd] [SCENARIO-SUBSTRING...]
 """
 import argparse
+import atexit
 import http.client
 import json
 import os
@@ -65,7 +66,11 @@ class Cluster:
     def __init__(self, carnetd):
         self.tmp = tempfile.mkdtemp(prefix="carnet-cluster-test-")
         self.state = os.path.join(self.tmp, "var", "cluster")
-        self.env = dict(os.environ, CARNETD=carnetd, CARNET_PG_FSYNC="off")
+        # CARNET_CLUSTER_KEEP: cluster.sh stop leaves the node home; cleanup() removes it after a
+        # run that passed, a failed one keeps its logs.
+        self.env = dict(os.environ, CARNETD=carnetd, CARNET_PG_FSYNC="off",
+                        CARNET_CLUSTER_KEEP="1")
+        self.stopped = False
 
     def sh(self, *args, check=True, timeout=300):
         return subprocess.run([CLUSTER_SH, *args], cwd=ROOT, env=self.env, check=check,
@@ -93,13 +98,21 @@ class Cluster:
             self.info = json.load(f)
 
     def stop(self):
+        if self.stopped:
+            return
+        self.stopped = True
         r = self.sh("stop", self.state, check=False)
         if r.returncode != 0:
             raise AssertionError("cluster.sh stop failed:\n" + r.stdout[-4000:])
 
     def cleanup(self):
-        if getattr(self, "node_home", self.state) != self.state:
-            shutil.rmtree(self.node_home, ignore_errors=True)
+        # The node home is known from the redirect even when start did not finish (killed).
+        home = getattr(self, "node_home", None)
+        redirect = os.path.join(self.state, "redirect")
+        if home is None and os.path.exists(redirect):
+            home = open(redirect).read().strip()
+        if home and home != self.state:
+            shutil.rmtree(home, ignore_errors=True)
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def roles(self):
@@ -589,6 +602,18 @@ def main():
     t_all = time.monotonic()
     cluster = Cluster(os.path.abspath(os.path.join(ROOT, a.carnetd)))
     results = []
+
+    # Killed (a CI job's timeout, ^C): the cluster's processes run in sessions of their own and
+    # would outlive us. SIGTERM/SIGINT unwind through the finally below, which stops it; atexit
+    # covers any other exit. A second signal while stopping is ignored.
+    def on_signal(signum, frame):
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        log("signal %d: stopping the cluster" % signum)
+        raise SystemExit(128 + signum)
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    atexit.register(cluster.stop)
     try:
         cluster.start()
         fixture = Fixture(cluster)
@@ -611,6 +636,8 @@ def main():
         traceback.print_exc()
         results.append(("set-up", False))
     finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         try:
             cluster.stop()
         except Exception:

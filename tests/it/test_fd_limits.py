@@ -41,17 +41,18 @@ CLIENTS = 100  # more than fit under the limit, fewer than the listen backlog
 MEASURE_S = 2.0
 
 
-def test_out_of_descriptors_pauses_accepting(ctx):
-    s = ctx.start_carnetd()
+def exhaust_and_check(s, port, who):
+    """Out of descriptors, the listener on `port` pauses: no spin, one line from `who`; the
+    descriptors back, the next request there is served."""
     pid = s.proc.pid
     # The hard limit lowered under the running carnetd (as `prlimit --nofile=64:64` would).
     resource.prlimit(pid, resource.RLIMIT_NOFILE, (FD_LIMIT, FD_LIMIT))
     assert len(os.listdir("/proc/%d/fd" % pid)) < FD_LIMIT - 10
     log_before = len(s.read_log().splitlines())
-    socks = [socket.create_connection(("127.0.0.1", s.port), timeout=HANG_GUARD_S)
+    socks = [socket.create_connection(("127.0.0.1", port), timeout=HANG_GUARD_S)
              for _ in range(CLIENTS)]
     try:
-        wait_for(lambda: "cannot accept a connection" in s.read_log(), "accept failing")
+        wait_for(lambda: "%s: cannot accept a connection" % who in s.read_log(), "accept failing")
         assert len(os.listdir("/proc/%d/fd" % pid)) <= FD_LIMIT
         # No spin: the loop mostly sleeps while connections wait in the backlog.
         t0, c0 = time.time(), cpu_s(pid)
@@ -65,8 +66,27 @@ def test_out_of_descriptors_pauses_accepting(ctx):
     finally:
         for so in socks:
             so.close()
+
+
+def test_out_of_descriptors_pauses_accepting(ctx):
+    s = ctx.start_carnetd()
+    exhaust_and_check(s, s.port, "http")
     # The descriptors back: the next request is served.
     wait_for(lambda: s.client.get("/healthz", timeout=HANG_GUARD_S).status == 200,
              "a request served after the clients left")
+    assert s.proc.poll() is None
+    s.stop()
+
+
+def test_metrics_listener_pauses_too(ctx):
+    """--metrics-listen's listener pauses the same way: a scrape comes exactly when descriptors
+    run out (to read process_open_fds)."""
+    from harness import Client, free_port
+    mport = free_port()
+    s = ctx.start_carnetd(args=["--metrics-listen", "127.0.0.1:%d" % mport])
+    exhaust_and_check(s, mport, "metrics")
+    wait_for(lambda: Client(mport).get("/metrics", timeout=HANG_GUARD_S).status == 200,
+             "a scrape served after the clients left")
+    assert s.client.get("/healthz").status == 200
     assert s.proc.poll() is None
     s.stop()

@@ -118,9 +118,15 @@ def test_cache_fills_come_from_the_primary(ctx):
         assert month(ctx, s).raw == want
 
 
+def read_conns(ctx):
+    return standby_sql(ctx, "select count(*) from pg_stat_activity where datname = %s and "
+                            "application_name = 'carnetd-read'", (STANDBY,))[0][0]
+
+
 def test_a_standby_that_goes_away_sends_reads_to_the_primary(ctx):
     name = ctx.sql1("select name from stores where id = %s", (ctx.paris,))["name"]
     wait_for(lambda: board_name(ctx.r, ctx.paris) == name + " (standby)", "a board read there")
+    conns = read_conns(ctx)
     ctx.cluster.admin_exec('alter database "%s" allow_connections false' % STANDBY)
     try:
         ctx.cluster.admin_exec("select pg_terminate_backend(pid) from pg_stat_activity "
@@ -136,6 +142,8 @@ def test_a_standby_that_goes_away_sends_reads_to_the_primary(ctx):
         ctx.cluster.admin_exec('alter database "%s" allow_connections true' % STANDBY)
     wait_for(lambda: board_name(ctx.r, ctx.paris) == name + " (standby)",
              "reads on the standby again")
+    # Every connection back (each new one is measured afresh: the next tests need them settled).
+    wait_for(lambda: read_conns(ctx) == conns, "every read connection back")
 
 
 def test_a_standby_that_lags_sends_reads_to_the_primary(ctx):
@@ -150,10 +158,12 @@ def test_a_standby_that_lags_sends_reads_to_the_primary(ctx):
     def primary_moves_on():
         ctx.sql("update stores set name = name where id = %s", (ctx.paris,))
         return board_name(ctx.r, ctx.paris) == name
-    wait_for(primary_moves_on, "reads back on the primary", timeout=15)
-    for _ in range(10):
-        assert board_name(ctx.r, ctx.paris) == name
-    standby_sql(ctx, "update fake.replay set lsn = 'FFFFFFFF/FFFFFFFF'")
+    try:
+        wait_for(primary_moves_on, "reads back on the primary", timeout=15)
+        for _ in range(10):
+            assert board_name(ctx.r, ctx.paris) == name
+    finally:
+        standby_sql(ctx, "update fake.replay set lsn = 'FFFFFFFF/FFFFFFFF'")
     wait_for(lambda: board_name(ctx.r, ctx.paris) == name + " (standby)",
              "reads on the standby again")
 
@@ -257,3 +267,77 @@ def test_record_reads_go_to_the_primary_when_the_standby_is_down(ctx):
     finally:
         ctx.cluster.admin_exec('alter database "%s" allow_connections true' % STANDBY)
     wait_for(lambda: record_model(c) == model + " (standby)", "record reads on the standby again")
+
+
+def test_a_board_refetch_after_an_event_is_never_older_than_the_event(ctx):
+    """The wall board refetches after every event it hears (board.js, ?after=<event id>): a
+    standby that has not applied that event yet would show the board from before it (a call
+    without its ticket), so the primary answers; a standby that has applied it still may."""
+    name = ctx.sql1("select name from stores where id = %s", (ctx.paris,))["name"]
+    wait_for(lambda: board_name(ctx.r, ctx.paris) == name + " (standby)", "a board read there")
+    ctx.sql("insert into events (store_id, topic, type, payload) "
+            "values (%s, floor_topic(%s), 'called', '{}')", (ctx.paris, ctx.paris))
+    eid = ctx.sql1("select max(id) as id from events where topic = floor_topic(%s)",
+                   (ctx.paris,))["id"]
+    applied = standby_sql(ctx, "select coalesce(max(id), 0) from events "
+                               "where topic = floor_topic(%s)", (ctx.paris,))[0][0]
+    assert applied < eid
+    c = Client(ctx.r.port)
+    for _ in range(5):
+        r = c.get("/api/stores/%d/board?after=%d" % (ctx.paris, eid))
+        assert r.status == 200, r
+        assert r.json["store_name"] == name and r.json["last_event_id"] == eid, r.json
+    r = c.get("/api/stores/%d/board?after=%d" % (ctx.paris, applied))
+    assert r.status == 200 and r.json["store_name"] == name + " (standby)", r
+    assert board_name(ctx.r, ctx.paris) == name + " (standby)"
+    for bad in ("-1", "x", "1e3", "99999999999999999999"):
+        r = c.get("/api/stores/%d/board?after=%s" % (ctx.paris, bad))
+        assert r.status == 400, (bad, r)
+    r = c.get("/api/stores/999999/board?after=%d" % eid)
+    assert r.status == 404, r
+
+
+def test_a_read_that_times_out_on_the_standby_is_not_sent_again(ctx):
+    """A statement timeout on the standby answers 503 timeout: sent again to the primary, it
+    would cost the deadline twice and put the heaviest reads on the primary."""
+    import psycopg2
+    s = ctx.start_carnetd(args=["--read-database-url", ctx.read_url, "--avail-cache", "0",
+                                "--read-max-lag-ms", "1000", "--statement-timeout-ms", "500"])
+    name = ctx.sql1("select name from stores where id = %s", (ctx.paris,))["name"]
+    wait_for(lambda: board_name(s, ctx.paris) == name + " (standby)", "a board read there")
+    holder = psycopg2.connect(ctx.standby_url)
+    try:
+        with holder.cursor() as cur:
+            cur.execute("lock table stores in access exclusive mode")
+        before = metric(s, 'carnet_db_read_queries_total{to="primary"}')
+        r = Client(s.port).get("/api/stores/%d/board" % ctx.paris)
+        assert r.status == 503, r
+        assert metric(s, 'carnet_db_read_queries_total{to="primary"}') == before
+    finally:
+        holder.rollback()
+        holder.close()
+    assert board_name(s, ctx.paris) == name + " (standby)"
+
+
+def test_a_new_read_connection_measures_its_lag_again(ctx):
+    """The read pool reconnects (here to a "standby" that has replayed nothing, as another
+    standby behind the replica port may be): the lag measured on the old connection does not
+    vouch for the new one, so reads go to the primary until a poll says otherwise, even with a
+    bound of 30 s that the old measure would still meet."""
+    s = ctx.start_carnetd(args=["--read-database-url", ctx.read_url, "--avail-cache", "0",
+                                "--read-max-lag-ms", "30000"])
+    name = ctx.sql1("select name from stores where id = %s", (ctx.paris,))["name"]
+    wait_for(lambda: board_name(s, ctx.paris) == name + " (standby)", "a board read there")
+    conns = read_conns(ctx)
+    standby_sql(ctx, "update fake.replay set lsn = '0/0'")
+    try:
+        ctx.cluster.admin_exec("select pg_terminate_backend(pid) from pg_stat_activity "
+                               "where datname = '%s' and application_name = 'carnetd-read'"
+                               % STANDBY)
+        wait_for(lambda: board_name(s, ctx.paris) == name, "reads on the primary", timeout=10)
+        for _ in range(10):
+            assert board_name(s, ctx.paris) == name
+    finally:
+        standby_sql(ctx, "update fake.replay set lsn = 'FFFFFFFF/FFFFFFFF'")
+    wait_for(lambda: board_name(s, ctx.paris) == name + " (standby)", "reads on the standby again")
+    wait_for(lambda: read_conns(ctx) == conns, "every read connection back")

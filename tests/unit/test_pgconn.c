@@ -52,6 +52,32 @@ START_TEST(parses_uri_and_key_value)
 }
 END_TEST
 
+/* Every connection finds a silently dead server within ~15 s; a conninfo's own values win. */
+START_TEST(liveness_settings_are_added_unless_given)
+{
+    struct pgconn_params p;
+
+    parse(&p, "host=db.example");
+    ck_assert_int_eq(pgconn_params_liveness(&p), 0);
+    ck_assert_str_eq(pgconn_params_get(&p, "keepalives"), "1");
+    ck_assert_int_le(atoi(pgconn_params_get(&p, "keepalives_idle")) +
+                         atoi(pgconn_params_get(&p, "keepalives_interval")) *
+                             atoi(pgconn_params_get(&p, "keepalives_count")),
+                     20);
+    ck_assert_int_le(atoi(pgconn_params_get(&p, "tcp_user_timeout")), 20000);
+    ck_assert_int_gt(atoi(pgconn_params_get(&p, "tcp_user_timeout")), 0);
+    ck_assert_ptr_null(p.keys[p.n]);
+    pgconn_params_free(&p);
+
+    parse(&p, "host=db.example keepalives_idle=30 tcp_user_timeout=0");
+    ck_assert_int_eq(pgconn_params_liveness(&p), 0);
+    ck_assert_str_eq(pgconn_params_get(&p, "keepalives_idle"), "30");
+    ck_assert_str_eq(pgconn_params_get(&p, "tcp_user_timeout"), "0");
+    ck_assert_str_eq(pgconn_params_get(&p, "keepalives_interval"), "2");
+    pgconn_params_free(&p);
+}
+END_TEST
+
 START_TEST(bad_conninfo_is_an_error)
 {
     struct pgconn_params p;
@@ -266,6 +292,7 @@ int main(void)
     tcase_add_test(tc, what_needs_a_lookup);
     tcase_add_test(tc, addresses_become_hostaddr);
     tcase_add_test(tc, check_conninfo);
+    tcase_add_test(tc, liveness_settings_are_added_unless_given);
     suite_add_tcase(s, tc);
     tc = tcase_create("loop");
     tcase_set_timeout(tc, LOOP_LIMIT_S * 2);

@@ -150,8 +150,11 @@ async function start() {
       if (!s) throw new Error('no such store');
       id = String(s.id);
     }
+    // The newest event heard: the refetch after it is answered by a database that has applied
+    // it (a standby that lags is passed over), so a call is never missed.
+    let after = 0;
     const refresh = async () => {
-      board = await get(`/api/stores/${id}/board`);
+      board = await get(`/api/stores/${id}/board${after ? `?after=${after}` : ''}`);
       noteCalls();
       draw();
     };
@@ -161,7 +164,10 @@ async function start() {
     setInterval(drawClock, CLOCK_MS);
     const again = debounce(() => refresh().catch(() => {}), 100);
     const live = $('#live');
-    follow(`/api/stores/${id}/board/events`, () => again(), {
+    follow(`/api/stores/${id}/board/events`, (type, data, eventId) => {
+      if (/^\d+$/.test(eventId || '') && Number(eventId) > after) after = Number(eventId);
+      again();
+    }, {
       onState: (on) => { live.dataset.state = on ? 'on' : 'off'; live.textContent = t(on ? 'live.on' : 'live.off'); if (on) again(); },
     });
   } catch (e) {
