@@ -230,7 +230,8 @@ void booking_services_list(struct req *r)
 /*
  * The month view, cached (availcache.h) while the carnet_avail notifications (046) reach us:
  * an answer is put together from the cached days when all are there, else every day of the
- * range is computed once more (booking_availability_days) and kept. Requests the cache does
+ * range is computed once more (booking_availability_days) and kept; the answer itself is kept
+ * whole too, so a repeated month view is one lookup and no copy. Requests the cache does
  * not take as they are (a leading zero, a range it would not parse the same way) go to
  * booking_availability, which answers them, errors included. Nothing in this answer depends on
  * who asks.
