@@ -10,6 +10,9 @@
 #define NBUCKETS 16384 /* power of two */
 #define NSTAMPS 4096   /* power of two; stores sharing one only lose a fill now and then */
 #define ENTRY_COST 96  /* what an entry costs beside its text */
+#define NREPLIES 1024  /* power of two: assembled replies, one per slot, the newer wins */
+/* The share of the bound that assembled replies may take (they repeat the days' texts). */
+#define REPLY_SHARE 4
 
 struct entry {
     int64_t store, service;
@@ -28,6 +31,14 @@ static struct {
     uint64_t stamps[NSTAMPS];
     uint64_t epoch;
     uint64_t hits, misses;
+    struct reply {
+        int64_t store, service;
+        int32_t from, to;
+        uint64_t stamp;
+        double expires;
+        struct availcache_body *body; /* NULL: an empty slot */
+    } * replies;
+    size_t rbytes;
 } C;
 
 static size_t hash(int64_t store, int64_t service, int32_t day)
@@ -89,6 +100,81 @@ static struct entry *entry_find(int64_t store, int64_t service, int32_t day)
     return NULL;
 }
 
+struct availcache_body *availcache_body_new(size_t len)
+{
+    struct availcache_body *b = malloc(sizeof *b + len + 1);
+    if (!b)
+        return NULL;
+    b->refs = 1;
+    b->len = len;
+    b->data[len] = '\0';
+    return b;
+}
+
+struct availcache_body *availcache_body_hold(struct availcache_body *b)
+{
+    b->refs++;
+    return b;
+}
+
+void availcache_body_release(struct availcache_body *b)
+{
+    if (b && --b->refs == 0)
+        free(b);
+}
+
+static void reply_empty(struct reply *p)
+{
+    if (!p->body)
+        return;
+    C.rbytes -= p->body->len + ENTRY_COST;
+    availcache_body_release(p->body);
+    p->body = NULL;
+}
+
+static struct reply *reply_slot(int64_t store, int64_t service, int32_t from, int32_t to)
+{
+    size_t h = hash(store, service, from) * 31 + (size_t)(uint32_t)to * 0x9E3779B1u;
+    return &C.replies[(h ^ (h >> 15)) & (NREPLIES - 1)];
+}
+
+struct availcache_body *availcache_reply_get(int64_t store, int64_t service, int32_t from,
+                                             int32_t to, double now)
+{
+    struct reply *p = C.replies ? reply_slot(store, service, from, to) : NULL;
+
+    if (!p || !p->body || p->store != store || p->service != service || p->from != from ||
+        p->to != to)
+        return NULL;
+    if (p->stamp != availcache_stamp(store) || (p->expires > 0 && now >= p->expires)) {
+        reply_empty(p);
+        return NULL;
+    }
+    C.hits += (uint64_t)(to - from) + 2;
+    return p->body;
+}
+
+void availcache_reply_put(int64_t store, int64_t service, int32_t from, int32_t to,
+                          struct availcache_body *b, double expires, uint64_t stamp)
+{
+    struct reply *p;
+
+    if (!C.replies || stamp != availcache_stamp(store))
+        return;
+    p = reply_slot(store, service, from, to);
+    reply_empty(p);
+    if (C.rbytes + b->len + ENTRY_COST > C.max / REPLY_SHARE)
+        return;
+    *p = (struct reply){.store = store,
+                        .service = service,
+                        .from = from,
+                        .to = to,
+                        .stamp = stamp,
+                        .expires = expires,
+                        .body = availcache_body_hold(b)};
+    C.rbytes += b->len + ENTRY_COST;
+}
+
 int availcache_init(size_t max_bytes)
 {
     availcache_free();
@@ -96,15 +182,22 @@ int availcache_init(size_t max_bytes)
     if (!max_bytes)
         return 0;
     C.buckets = calloc(NBUCKETS, sizeof *C.buckets);
-    return C.buckets ? 0 : -1;
+    C.replies = calloc(NREPLIES, sizeof *C.replies);
+    if (!C.buckets || !C.replies) {
+        availcache_free();
+        return -1;
+    }
+    return 0;
 }
 
 void availcache_free(void)
 {
-    if (C.buckets)
+    if (C.buckets || C.replies)
         availcache_clear();
     free(C.buckets);
+    free(C.replies);
     C.buckets = NULL;
+    C.replies = NULL;
     C.max = 0;
 }
 
@@ -114,7 +207,7 @@ bool availcache_on(void)
 }
 
 const char *availcache_get(int64_t store, int64_t service, int32_t day, double now, size_t *len,
-                           bool *found)
+                           bool *found, double *expires)
 {
     struct entry *e = C.buckets ? entry_find(store, service, day) : NULL;
 
@@ -132,6 +225,7 @@ const char *availcache_get(int64_t store, int64_t service, int32_t day, double n
     lru_unlink(e);
     lru_push(e);
     *len = e->len;
+    *expires = e->expires;
     return e->body;
 }
 
@@ -194,12 +288,14 @@ void availcache_clear(void)
     C.epoch++;
     while (C.tail)
         entry_remove(C.tail);
+    for (size_t i = 0; C.replies && i < NREPLIES; i++)
+        reply_empty(&C.replies[i]);
 }
 
 void availcache_stats(struct availcache_stats *out)
 {
     out->entries = C.entries;
-    out->bytes = C.bytes;
+    out->bytes = C.bytes + C.rbytes;
     out->hits = C.hits;
     out->misses = C.misses;
 }

@@ -230,7 +230,8 @@ void booking_services_list(struct req *r)
 /*
  * The month view, cached (availcache.h) while the carnet_avail notifications (046) reach us:
  * an answer is put together from the cached days when all are there, else every day of the
- * range is computed once more (booking_availability_days) and kept. Requests the cache does
+ * range is computed once more (booking_availability_days) and kept; the answer itself is kept
+ * whole too, so a repeated month view is one lookup and no copy. Requests the cache does
  * not take as they are (a leading zero, a range it would not parse the same way) go to
  * booking_availability, which answers them, errors included. Nothing in this answer depends on
  * who asks.
@@ -260,33 +261,97 @@ static double avail_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* The reply as booking_availability writes it, from the time zone and the days' texts (NULL
- * ones left out). */
-static void avail_reply(struct req *r, const char *store, const char *service, const char *from,
-                        const char *to, const char *tz, size_t tzlen, const char *const *days,
-                        const size_t *lens, int n)
+static void avail_body_sent(const void *data, size_t len, void *arg)
+{
+    (void)data;
+    (void)len;
+    availcache_body_release(arg);
+}
+
+/* By reference: the body's bytes go from the cache to the socket without another copy. */
+static void avail_send(struct req *r, struct availcache_body *body)
 {
     struct evbuffer *b = evbuffer_new();
-    bool first = true;
 
     if (!b) {
         http_reply_oom(r);
         return;
     }
-    evbuffer_add_printf(b, "{\"store_id\" : %s, \"timezone\" : ", store);
-    evbuffer_add(b, tz, tzlen);
-    evbuffer_add_printf(b, ", \"service_id\" : %s, \"from\" : \"%s\", \"to\" : \"%s\", \"days\" : ",
-                        service, from, to);
+    availcache_body_hold(body);
+    if (evbuffer_add_reference(b, body->data, body->len, avail_body_sent, body) < 0) {
+        availcache_body_release(body);
+        evbuffer_free(b);
+        http_reply_oom(r);
+        return;
+    }
+    http_reply_buffer(r, 200, "application/json; charset=utf-8", b);
+    evbuffer_free(b);
+}
+
+/* The reply as booking_availability writes it, from the time zone and the days' texts (NULL
+ * ones left out), kept whole (with `keep`) until one of its days is dropped or `expires`. The
+ * ids and dates are the request's own texts, which booking_availability found canonical (no
+ * leading zero, strict dates), so the key says the bytes. */
+static void avail_reply(struct req *r, const struct avail_req *a, const char *store,
+                        const char *service, const char *from, const char *to, const char *tz,
+                        size_t tzlen, const char *const *days, const size_t *lens, int n,
+                        double expires, bool keep)
+{
+    char head[128], mid[160];
+    int hl = snprintf(head, sizeof(head), "{\"store_id\" : %s, \"timezone\" : ", store);
+    int ml =
+        snprintf(mid, sizeof(mid),
+                 ", \"service_id\" : %s, \"from\" : \"%s\", \"to\" : \"%s\", \"days\" : ", service,
+                 from, to);
+    size_t len, k = 0;
+
+    if (hl < 0 || ml < 0 || (size_t)hl >= sizeof(head) || (size_t)ml >= sizeof(mid)) {
+        http_reply_error(r, 500, "internal", NULL, "month view: request texts too long");
+        return;
+    }
+    len = (size_t)hl + tzlen + (size_t)ml + 1;
+    for (int i = 0; i < n; i++)
+        if (days[i]) {
+            len += lens[i] + (k ? 2 : 0);
+            k++;
+        }
+    len += 2; /* "]}", the "[" counted above */
+    struct availcache_body *body = availcache_body_new(len);
+    if (!body) {
+        http_reply_oom(r);
+        return;
+    }
+    char *p = body->data;
+    memcpy(p, head, (size_t)hl);
+    p += hl;
+    memcpy(p, tz, tzlen);
+    p += tzlen;
+    memcpy(p, mid, (size_t)ml);
+    p += ml;
+    *p++ = '[';
+    k = 0;
     for (int i = 0; i < n; i++) {
         if (!days[i])
             continue;
-        evbuffer_add(b, first ? "[" : ", ", first ? 1 : 2);
-        evbuffer_add(b, days[i], lens[i]);
-        first = false;
+        if (k++) {
+            *p++ = ',';
+            *p++ = ' ';
+        }
+        memcpy(p, days[i], lens[i]);
+        p += lens[i];
     }
-    evbuffer_add(b, first ? "[]}" : "]}", first ? 3 : 2);
-    http_reply_buffer(r, 200, "application/json; charset=utf-8", b);
-    evbuffer_free(b);
+    *p++ = ']';
+    *p++ = '}';
+    if (keep)
+        availcache_reply_put(a->store, a->service, a->from, a->to, body, expires, a->stamp);
+    avail_send(r, body);
+    availcache_body_release(body);
+}
+
+/* The earliest of two expiries (0: never). */
+static double avail_earliest(double x, double y)
+{
+    return x <= 0 ? y : y <= 0 || x < y ? x : y;
 }
 
 static void on_availability_days(struct req *r, const struct db_result *res)
@@ -307,16 +372,19 @@ static void on_availability_days(struct req *r, const struct db_result *res)
     if (keep)
         availcache_put(a->store, a->service, AVAILCACHE_HEAD_DAY, db_value(res, 0, 3),
                        (size_t)db_length(res, 0, 3), 0, a->stamp);
+    double expires = 0;
     for (int i = 0; i < n; i++) {
         days[i] = db_isnull(res, i, 1) ? NULL : db_value(res, i, 1);
         lens[i] = days[i] ? (size_t)db_length(res, i, 1) : 0;
+        double e = db_isnull(res, i, 2) ? 0 : strtod(db_value(res, i, 2), NULL);
+        expires = avail_earliest(expires, e);
         if (keep)
-            availcache_put(a->store, a->service, a->from + i, days[i], lens[i],
-                           db_isnull(res, i, 2) ? 0 : strtod(db_value(res, i, 2), NULL), a->stamp);
+            availcache_put(a->store, a->service, a->from + i, days[i], lens[i], e, a->stamp);
     }
-    avail_reply(r, api_path_id(r, "store"), http_query(r, "service"), http_query(r, "from"),
+    /* Whole only when it has every day of the range (as a hit does). */
+    avail_reply(r, a, api_path_id(r, "store"), http_query(r, "service"), http_query(r, "from"),
                 http_query(r, "to"), db_value(res, 0, 3), (size_t)db_length(res, 0, 3), days, lens,
-                n);
+                n, expires, keep && n == a->to - a->from + 1);
 }
 
 void booking_availability(struct req *r)
@@ -344,22 +412,32 @@ void booking_availability(struct req *r)
         api_send_read(r, &q_availability, params);
         return;
     }
-    /* From the cache when every day is there. */
+    /* The reply kept whole, else put together when every day is there. */
     double now = avail_now();
+    struct availcache_body *kept = availcache_reply_get(a.store, a.service, a.from, a.to, now);
+    if (kept) {
+        avail_send(r, kept);
+        return;
+    }
     const char *days[AVAIL_MAX_DAYS];
     size_t lens[AVAIL_MAX_DAYS], tzlen;
     bool found;
-    const char *tz = availcache_get(a.store, a.service, AVAILCACHE_HEAD_DAY, now, &tzlen, &found);
+    double expires, e;
+    a.stamp = availcache_stamp(a.store);
+    const char *tz =
+        availcache_get(a.store, a.service, AVAILCACHE_HEAD_DAY, now, &tzlen, &found, &expires);
     int n = a.to - a.from + 1;
     for (int i = 0; tz && i < n; i++) {
-        days[i] = availcache_get(a.store, a.service, a.from + i, now, &lens[i], &found);
+        days[i] = availcache_get(a.store, a.service, a.from + i, now, &lens[i], &found, &e);
         if (!found) {
             tz = NULL;
             break;
         }
+        expires = avail_earliest(expires, e);
     }
     if (tz) {
-        avail_reply(r, store, params[1], params[2], params[3], tz, tzlen, days, lens, n);
+        avail_reply(r, &a, store, params[1], params[2], params[3], tz, tzlen, days, lens, n,
+                    expires, true);
         return;
     }
     struct avail_req *st = malloc(sizeof *st);

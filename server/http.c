@@ -38,6 +38,7 @@
 /* libevent refuses bodies past http_max_body() plus this many times --max-body with its own
  * (HTML) 413; below that we answer in JSON. */
 #define HARD_BODY_FACTOR 4
+#define HTTP_MAX_SINGLE_WRITE (1 << 20)
 
 static struct {
     struct event_base *base;
@@ -167,6 +168,11 @@ static void track_unflushed(struct req *r)
     if (!evcon)
         return;
     H.unflushed++;
+    /* bufferevent's default of 16 kB a write costs a loop turn and a writev per 16 kB of a
+     * large reply (the month view's is ~90 kB): the kernel takes what its buffer holds. */
+    struct bufferevent *bev = evhttp_connection_get_bufferevent(evcon);
+    if (bev)
+        bufferevent_set_max_single_write(bev, HTTP_MAX_SINGLE_WRITE);
     evhttp_request_set_on_complete_cb(r->ev, on_reply_sent, evcon);
     evhttp_connection_set_closecb(evcon, on_conn_closed, NULL);
 }

@@ -1,5 +1,6 @@
 /* Unit tests for the month view's cache (availcache.c): hits and misses, expiry with the clock,
- * drops by day range and by store, the byte bound, and fills refused after a drop. */
+ * drops by day range and by store, the byte bound, fills refused after a drop, and the assembled
+ * replies kept whole. */
 #include <check.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -10,7 +11,8 @@
 static const char *get(int64_t store, int64_t service, int32_t day, double now, bool *found)
 {
     size_t len;
-    return availcache_get(store, service, day, now, &len, found);
+    double expires;
+    return availcache_get(store, service, day, now, &len, found, &expires);
 }
 
 static void put(int64_t store, int64_t service, int32_t day, const char *body, double expires)
@@ -135,6 +137,75 @@ START_TEST(the_byte_bound_drops_the_least_recently_used)
 }
 END_TEST
 
+static struct availcache_body *body_of(const char *text)
+{
+    struct availcache_body *b = availcache_body_new(strlen(text));
+    ck_assert_ptr_nonnull(b);
+    memcpy(b->data, text, b->len);
+    return b;
+}
+
+START_TEST(a_reply_is_kept_until_a_drop_of_its_store_or_its_expiry)
+{
+    struct availcache_body *b = body_of("{\"days\" : []}"), *got;
+    struct availcache_stats st;
+
+    availcache_init(1 << 20);
+    availcache_reply_put(1, 2, 100, 127, b, 5000.0, availcache_stamp(1));
+    ck_assert_uint_eq(b->refs, 2); /* the cache's and ours */
+    got = availcache_reply_get(1, 2, 100, 127, 4999.0);
+    ck_assert_ptr_eq(got, b);
+    availcache_stats(&st);
+    ck_assert_uint_eq(st.hits, 29);                              /* 28 days and the time zone */
+    ck_assert_ptr_null(availcache_reply_get(1, 2, 100, 126, 0)); /* another range */
+    ck_assert_ptr_null(availcache_reply_get(1, 3, 100, 127, 0)); /* another service */
+    ck_assert_ptr_null(availcache_reply_get(1, 2, 100, 127, 5000.0)); /* expired */
+    ck_assert_uint_eq(b->refs, 1);
+
+    availcache_reply_put(1, 2, 100, 127, b, 0, availcache_stamp(1));
+    availcache_drop(9, 100, 100, false); /* another store */
+    ck_assert_ptr_eq(availcache_reply_get(1, 2, 100, 127, 0), b);
+    availcache_drop(1, 300, 300, false); /* any day of the store, even outside the range */
+    ck_assert_ptr_null(availcache_reply_get(1, 2, 100, 127, 0));
+    ck_assert_uint_eq(b->refs, 1);
+
+    /* Assembled from rows of a query that started before a drop: not kept. */
+    uint64_t stamp = availcache_stamp(1);
+    availcache_drop(1, 100, 100, false);
+    availcache_reply_put(1, 2, 100, 127, b, 0, stamp);
+    ck_assert_ptr_null(availcache_reply_get(1, 2, 100, 127, 0));
+
+    /* A body still being sent outlives its entry. */
+    availcache_reply_put(1, 2, 100, 127, b, 0, availcache_stamp(1));
+    availcache_body_hold(b); /* an evbuffer's reference */
+    availcache_clear();
+    ck_assert_ptr_null(availcache_reply_get(1, 2, 100, 127, 0));
+    ck_assert_uint_eq(b->refs, 2);
+    availcache_body_release(b); /* sent */
+    availcache_stats(&st);
+    ck_assert_uint_eq(st.bytes, 0);
+    availcache_free();
+    ck_assert_uint_eq(b->refs, 1);
+    availcache_body_release(b);
+}
+END_TEST
+
+START_TEST(replies_take_a_quarter_of_the_bound_at_most)
+{
+    char big[400];
+    memset(big, 'x', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    struct availcache_body *b = body_of(big);
+
+    availcache_init(1000); /* a quarter: 250 bytes, less than the body */
+    availcache_reply_put(1, 2, 100, 127, b, 0, availcache_stamp(1));
+    ck_assert_ptr_null(availcache_reply_get(1, 2, 100, 127, 0));
+    ck_assert_uint_eq(b->refs, 1);
+    availcache_free();
+    availcache_body_release(b);
+}
+END_TEST
+
 START_TEST(parse_day_is_strict)
 {
     int32_t d;
@@ -164,6 +235,8 @@ int main(void)
     tcase_add_test(tc, drops_by_range_store_and_all);
     tcase_add_test(tc, a_fill_that_started_before_a_drop_is_not_kept);
     tcase_add_test(tc, the_byte_bound_drops_the_least_recently_used);
+    tcase_add_test(tc, a_reply_is_kept_until_a_drop_of_its_store_or_its_expiry);
+    tcase_add_test(tc, replies_take_a_quarter_of_the_bound_at_most);
     tcase_add_test(tc, parse_day_is_strict);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
