@@ -24,5 +24,7 @@ bool util_is_digits(const char *s, size_t max);
 bool util_is_id(const char *s);
 /* Constant-time string comparison. */
 int util_streq_ct(const char *a, const char *b);
+/* Frees text that may hold a secret (password, key, live link), after erasing it; NULL is fine. */
+void util_wipe_free(char *s);
 
 #endif

@@ -498,14 +498,6 @@ bool api_idem_key_ok(const char *key)
     return true;
 }
 
-static void wipe_free(char *s)
-{
-    if (s) {
-        sodium_memzero(s, strlen(s));
-        free(s);
-    }
-}
-
 int api_idempotency(struct req *r, const char *label, const char *scope,
                     char key_hash[API_IDEM_HASH_HEX + 1], char fingerprint[API_IDEM_HASH_HEX + 1])
 {
@@ -527,7 +519,7 @@ int api_idempotency(struct req *r, const char *label, const char *scope,
     }
     if (seal_keyed(label, material, key_hash) < 0)
         goto out;
-    wipe_free(material);
+    util_wipe_free(material);
     material = NULL;
     /* The body holds personal data in clear: it only goes into the keyed hash, then is wiped. */
     body = r->json ? json_dumps(r->json, JSON_COMPACT | JSON_SORT_KEYS) : strdup("{}");
@@ -539,8 +531,8 @@ int api_idempotency(struct req *r, const char *label, const char *scope,
         goto out;
     rc = 1;
 out:
-    wipe_free(material);
-    wipe_free(body);
+    util_wipe_free(material);
+    util_wipe_free(body);
     if (rc < 0) {
         key_hash[0] = fingerprint[0] = '\0';
         http_reply_oom(r);

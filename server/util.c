@@ -5,6 +5,7 @@
 #include "util.h"
 
 #include <sodium.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -54,4 +55,12 @@ bool util_is_digits(const char *s, size_t max)
 bool util_is_id(const char *s)
 {
     return util_is_digits(s, UTIL_ID_MAX_DIGITS);
+}
+
+void util_wipe_free(char *s)
+{
+    if (s) {
+        sodium_memzero(s, strlen(s));
+        free(s);
+    }
 }
