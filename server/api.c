@@ -460,12 +460,7 @@ int api_status_for_sqlstate(const char *s)
         return 422;
     if (strncmp(s, "22", 2) == 0)
         return 400; /* data exceptions: a value that does not parse */
-    /* Failover answers too: a backend ended by a crash of another (57P02), a commit whose
-     * outcome the server cannot tell (40003), a write reaching a node that is now a standby
-     * (25006). Nothing was committed by this call: the client may try again. */
-    if (strcmp(s, "57014") == 0 || strcmp(s, "40001") == 0 || strcmp(s, "40P01") == 0 ||
-        strcmp(s, "40003") == 0 || strncmp(s, "08", 2) == 0 || strcmp(s, "57P01") == 0 ||
-        strcmp(s, "57P02") == 0 || strcmp(s, "57P03") == 0 || strcmp(s, "25006") == 0)
+    if (util_sqlstate_transient(s))
         return 503; /* timeout, serialization, lost connection, shutting down: try again */
     return 500;
 }

@@ -304,11 +304,7 @@ static void conn_fail(struct db_conn *c, const char *why)
         fail_queue(p, DB_ERR_CONN);
     if (p->stopping)
         return;
-    c->backoff_ms = c->backoff_ms ? c->backoff_ms * 2 : BACKOFF_MIN_MS;
-    if (c->backoff_ms > p->cfg.reconnect_max_ms)
-        c->backoff_ms = p->cfg.reconnect_max_ms;
-    tv.tv_sec = c->backoff_ms / 1000;
-    tv.tv_usec = (c->backoff_ms % 1000) * 1000;
+    tv = util_backoff(&c->backoff_ms, BACKOFF_MIN_MS, p->cfg.reconnect_max_ms);
     evtimer_add(c->retry, &tv);
 }
 
@@ -825,11 +821,11 @@ static void read_job_free(struct read_job *j)
 static void on_read_answer(const struct db_result *res, void *arg)
 {
     struct read_job *j = arg;
-    if (res->status == DB_ERR_CONN || res->status == DB_ERR_BUSY || res->status == DB_ERR_TIMEOUT ||
-        (res->status == DB_ERR_SQL && res->sqlstate &&
-         (!strncmp(res->sqlstate, "57", 2) || !strcmp(res->sqlstate, "40001")))) {
+    if (db_transient(res) ||
+        (res->status == DB_ERR_SQL && res->sqlstate && !strncmp(res->sqlstate, "57", 2))) {
         /* The standby is gone, full or shutting down, or cancelled the read for a conflict
-         * with recovery: the primary answers. */
+         * with recovery (40001, 40P01, or 57P04 when its database is dropped): the primary
+         * answers. */
         rd.fell_back++;
         pool_query(&pool, j->stmt, (const char *const *)j->values, j->cb, j->arg);
     } else {
@@ -953,6 +949,12 @@ const char *db_value(const struct db_result *r, int row, int col)
 int db_length(const struct db_result *r, int row, int col)
 {
     return in_range(r, row, col) ? PQgetlength(r->res, row, col) : 0;
+}
+
+bool db_transient(const struct db_result *r)
+{
+    return r->status == DB_ERR_BUSY || r->status == DB_ERR_TIMEOUT || r->status == DB_ERR_CONN ||
+           (r->status == DB_ERR_SQL && util_sqlstate_transient(r->sqlstate));
 }
 
 const char *db_error_field(const struct db_result *r, enum db_error_field f)

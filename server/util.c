@@ -64,3 +64,23 @@ void util_wipe_free(char *s)
         free(s);
     }
 }
+
+struct timeval util_backoff(int *ms, int min_ms, int max_ms)
+{
+    *ms = *ms ? *ms * 2 : min_ms;
+    if (*ms > max_ms)
+        *ms = max_ms;
+    return (struct timeval){.tv_sec = *ms / 1000, .tv_usec = (*ms % 1000) * 1000};
+}
+
+bool util_sqlstate_transient(const char *s)
+{
+    if (!s)
+        return false;
+    /* Failover answers too: a backend ended by a crash of another (57P02), a commit whose
+     * outcome the server cannot tell (40003), a write reaching a node that is now a standby
+     * (25006). Nothing was committed by this call: the client may try again. */
+    return strcmp(s, "57014") == 0 || strcmp(s, "40001") == 0 || strcmp(s, "40P01") == 0 ||
+           strcmp(s, "40003") == 0 || strncmp(s, "08", 2) == 0 || strcmp(s, "57P01") == 0 ||
+           strcmp(s, "57P02") == 0 || strcmp(s, "57P03") == 0 || strcmp(s, "25006") == 0;
+}
