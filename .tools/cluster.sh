@@ -22,14 +22,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
-PG_BIN=/usr/lib/postgresql/15/bin
+# shellcheck source=.tools/pglib.sh
+. .tools/pglib.sh
 CARNETD=$(realpath -m -- "${CARNETD:-build/carnetd}")
 READY_PATH=${CARNET_CLUSTER_READY_PATH:-/readyz}
 START_TIMEOUT_S=60
 # carnetd's drain (--drain-delay-ms, 2 s) and --shutdown-timeout (10 s) with a margin.
 STOP_TIMEOUT_S=20
 SOCKET_PATH_MAX=100
-FALLBACK_USER=carnet-pg
 NODES="pg1 pg2"
 CARNETDS="carnetd1 carnetd2"
 
@@ -43,18 +43,7 @@ usage() {
     exit 2
 }
 
-run_user=""
-if [ "$(id -u)" -eq 0 ]; then
-    if getent passwd postgres >/dev/null; then
-        run_user=postgres
-    else
-        if ! getent passwd "$FALLBACK_USER" >/dev/null; then
-            say "creating system user $FALLBACK_USER"
-            useradd --system --no-create-home --shell /usr/sbin/nologin "$FALLBACK_USER"
-        fi
-        run_user=$FALLBACK_USER
-    fi
-fi
+pg_pick_run_user
 
 # As the cluster user, from "/"; setpriv replaces itself with the command, so $! of a command
 # started in the background with it is the command's own pid.
@@ -177,23 +166,6 @@ fail_start() {
     exit 1
 }
 
-psql_admin() { # psql_admin SQL [DATABASE]
-    psql -X -q -v ON_ERROR_STOP=1 -tA "postgresql://carnet@127.0.0.1:$(port_of primary)/${2:-postgres}" -c "$1"
-}
-
-# Roles and database as .tools/pg.sh makes them (README, "Database roles").
-ensure_roles_and_database() {
-    local role
-    for role in carnet_owner carnet_app; do
-        if [ "$(psql_admin "SELECT 1 FROM pg_roles WHERE rolname = '$role'")" != 1 ]; then
-            psql_admin "CREATE ROLE $role LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE" >&2
-        fi
-    done
-    if [ "$(psql_admin "SELECT 1 FROM pg_database WHERE datname = 'carnet'")" != 1 ]; then
-        psql_admin "CREATE DATABASE carnet OWNER carnet_owner" >&2
-    fi
-}
-
 # start_carnetd NAME: one carnetd on its port, serving through HAProxy's primary port.
 start_carnetd() {
     local name=$1
@@ -309,7 +281,7 @@ PY
         READY_PATH="$READY_PATH" CARNETD_SERVERS="$servers"
     haproxy -c -q -f "$STATE/haproxy/haproxy.cfg" || fail_start "haproxy.cfg does not check"
     start_bg haproxy "$STATE/haproxy/haproxy.log" haproxy -db -f "$STATE/haproxy/haproxy.cfg"
-    wait_until "$START_TIMEOUT_S" "the primary port" psql_admin "SELECT 1" ||
+    wait_until "$START_TIMEOUT_S" "the primary port" psql_admin "$(port_of primary)" "SELECT 1" ||
         fail_start "PostgreSQL does not answer on HAProxy's primary port"
 
     # Database, roles, migrations and the demo seed, as `make run` does, through the primary port.
@@ -319,7 +291,9 @@ PY
     # read-write: a connection that lands on a node that is no longer the primary is refused by
     # libpq and retried, never used for a write.
     app_url="postgresql://carnet_app@127.0.0.1:$primary/carnet?target_session_attrs=read-write&connect_timeout=3"
-    ensure_roles_and_database
+    # Roles and database as .tools/pg.sh makes them (README, "Database roles").
+    ensure_roles "$primary"
+    ensure_database "$primary"
     (umask 077 && head -c 32 /dev/urandom >"$STATE/data.key")
     CARNET_DATA_KEY_FILE="$STATE/data.key" CARNET_MIGRATE_URL=$owner_url DATABASE_URL=$app_url \
         "$CARNETD" --migrate --log-level warning || fail_start "migrations failed"
@@ -351,14 +325,9 @@ PY
     state:           $STATE/cluster.json
     nodes:           patronictl -c $NODE_HOME/pg1/patroni.yml list
     stop it:         make cluster-stop (or .tools/cluster.sh stop $STATE)
-  Demo logins (password: carnet-demo)
-    admin@carnet.test       admin of every store
-    manager@carnet.test     manager + specialist, Paris Opéra
-    specialist@carnet.test  specialist, Paris Opéra
-    tech@carnet.test        technician, Paris Opéra
-    lyon@carnet.test        manager, Lyon Part-Dieu
-
 EOT
+    pg_demo_logins
+    echo
 }
 
 write_json() {

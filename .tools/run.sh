@@ -7,6 +7,8 @@
 # (DATABASE_URL) and is not handed the owner's credentials.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=.tools/pglib.sh
+. .tools/pglib.sh
 pgdir=${1:-var/pg}
 port=${2:-8080}
 if [ -z "${DATABASE_URL:-}" ]; then
@@ -37,12 +39,7 @@ cat <<EOT
   Carnet is running on http://127.0.0.1:$port
     staff app:       http://127.0.0.1:$port/staff/
     book online:     http://127.0.0.1:$port/
-  Demo logins (password: carnet-demo)
-    admin@carnet.test       admin of every store
-    manager@carnet.test     manager + specialist, Paris Opéra
-    specialist@carnet.test  specialist, Paris Opéra
-    tech@carnet.test        technician, Paris Opéra
-    lyon@carnet.test        manager, Lyon Part-Dieu
-
 EOT
+pg_demo_logins
+echo
 exec build/carnetd --skip-migrate --listen "127.0.0.1:$port" --outbox-dir var/outbox

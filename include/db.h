@@ -57,6 +57,9 @@ int db_length(const struct db_result *r, int row, int col);
 /* For DB_ERR_SQL: the error's parts (NULL when absent). */
 enum db_error_field { DB_ERROR_PRIMARY, DB_ERROR_DETAIL, DB_ERROR_HINT, DB_ERROR_CONSTRAINT };
 const char *db_error_field(const struct db_result *r, enum db_error_field f);
+/* True when the call may simply be tried again (a request would answer 503): the pool refused,
+ * the connection broke, the statement timed out, or a transient SQLSTATE. */
+bool db_transient(const struct db_result *r);
 
 typedef void (*db_cb)(const struct db_result *result, void *arg);
 

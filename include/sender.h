@@ -106,8 +106,6 @@ bool sender_cancelled(struct sender *s);
 void sender_bounds(CURL *c, struct sender *s, long timeout_s, char *errbuf);
 /* A libcurl write callback that drops the answer's body. */
 size_t sender_discard(char *buf, size_t size, size_t nmemb, void *arg);
-/* Frees text that may hold a live link or a secret, after erasing it; NULL is fine. */
-void sender_wipe_free(char *s);
 /* A malloc'ed copy of the text member `key` of a claimed item ("" when absent), or NULL. */
 char *sender_dup_field(json_t *o, const char *key);
 

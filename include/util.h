@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/time.h>
 
 int64_t util_now_us(void);
 /* Fills `out` (at least 2*nbytes+1) with a random token, `nbytes` random bytes as url-safe text. */
@@ -24,5 +25,13 @@ bool util_is_digits(const char *s, size_t max);
 bool util_is_id(const char *s);
 /* Constant-time string comparison. */
 int util_streq_ct(const char *a, const char *b);
+/* Frees text that may hold a secret (password, key, live link), after erasing it; NULL is fine. */
+void util_wipe_free(char *s);
+/* The wait before the next reconnect after a failure: `min_ms` first, then doubled up to `max_ms`.
+ * Updates *ms (the caller sets it to 0 once connected) and returns the wait for evtimer_add. */
+struct timeval util_backoff(int *ms, int min_ms, int max_ms);
+/* True for a SQLSTATE after which nothing was committed and the same call may simply be tried
+ * again: timeout, serialization, deadlock, lost connection, shutdown, failover. */
+bool util_sqlstate_transient(const char *s);
 
 #endif

@@ -465,12 +465,7 @@ int api_status_for_sqlstate(const char *s)
         return 422;
     if (strncmp(s, "22", 2) == 0)
         return 400; /* data exceptions: a value that does not parse */
-    /* Failover answers too: a backend ended by a crash of another (57P02), a commit whose
-     * outcome the server cannot tell (40003), a write reaching a node that is now a standby
-     * (25006). Nothing was committed by this call: the client may try again. */
-    if (strcmp(s, "57014") == 0 || strcmp(s, "40001") == 0 || strcmp(s, "40P01") == 0 ||
-        strcmp(s, "40003") == 0 || strncmp(s, "08", 2) == 0 || strcmp(s, "57P01") == 0 ||
-        strcmp(s, "57P02") == 0 || strcmp(s, "57P03") == 0 || strcmp(s, "25006") == 0)
+    if (util_sqlstate_transient(s))
         return 503; /* timeout, serialization, lost connection, shutting down: try again */
     return 500;
 }
@@ -503,14 +498,6 @@ bool api_idem_key_ok(const char *key)
     return true;
 }
 
-static void wipe_free(char *s)
-{
-    if (s) {
-        sodium_memzero(s, strlen(s));
-        free(s);
-    }
-}
-
 int api_idempotency(struct req *r, const char *label, const char *scope,
                     char key_hash[API_IDEM_HASH_HEX + 1], char fingerprint[API_IDEM_HASH_HEX + 1])
 {
@@ -532,7 +519,7 @@ int api_idempotency(struct req *r, const char *label, const char *scope,
     }
     if (seal_keyed(label, material, key_hash) < 0)
         goto out;
-    wipe_free(material);
+    util_wipe_free(material);
     material = NULL;
     /* The body holds personal data in clear: it only goes into the keyed hash, then is wiped. */
     body = r->json ? json_dumps(r->json, JSON_COMPACT | JSON_SORT_KEYS) : strdup("{}");
@@ -544,8 +531,8 @@ int api_idempotency(struct req *r, const char *label, const char *scope,
         goto out;
     rc = 1;
 out:
-    wipe_free(material);
-    wipe_free(body);
+    util_wipe_free(material);
+    util_wipe_free(body);
     if (rc < 0) {
         key_hash[0] = fingerprint[0] = '\0';
         http_reply_oom(r);

@@ -305,11 +305,7 @@ static void conn_fail(struct db_conn *c, const char *why)
         fail_queue(p, DB_ERR_CONN);
     if (p->stopping)
         return;
-    c->backoff_ms = c->backoff_ms ? c->backoff_ms * 2 : BACKOFF_MIN_MS;
-    if (c->backoff_ms > p->cfg.reconnect_max_ms)
-        c->backoff_ms = p->cfg.reconnect_max_ms;
-    tv.tv_sec = c->backoff_ms / 1000;
-    tv.tv_usec = (c->backoff_ms % 1000) * 1000;
+    tv = util_backoff(&c->backoff_ms, BACKOFF_MIN_MS, p->cfg.reconnect_max_ms);
     evtimer_add(c->retry, &tv);
 }
 
@@ -967,6 +963,12 @@ const char *db_value(const struct db_result *r, int row, int col)
 int db_length(const struct db_result *r, int row, int col)
 {
     return in_range(r, row, col) ? PQgetlength(r->res, row, col) : 0;
+}
+
+bool db_transient(const struct db_result *r)
+{
+    return r->status == DB_ERR_BUSY || r->status == DB_ERR_TIMEOUT || r->status == DB_ERR_CONN ||
+           (r->status == DB_ERR_SQL && util_sqlstate_transient(r->sqlstate));
 }
 
 const char *db_error_field(const struct db_result *r, enum db_error_field f)

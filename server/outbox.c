@@ -77,10 +77,10 @@ static void msg_free(struct outbox_msg *m)
         return;
     free(m->kind);
     free(m->channel);
-    sender_wipe_free(m->recipient);
-    sender_wipe_free(m->subject);
-    sender_wipe_free(m->body);
-    sender_wipe_free(m->sms);
+    util_wipe_free(m->recipient);
+    util_wipe_free(m->subject);
+    util_wipe_free(m->body);
+    util_wipe_free(m->sms);
     free(m->created_at);
     free(m);
 }
@@ -371,7 +371,7 @@ static int open_sealed(struct outbox_msg *m)
             fail(m, true, "cannot open the message's links: %s", err);
             return -1;
         }
-        sender_wipe_free(*fields[i]);
+        util_wipe_free(*fields[i]);
         *fields[i] = open;
     }
     return 0;

@@ -14,6 +14,7 @@
 
 #include "log.h"
 #include "pgconn.h"
+#include "util.h"
 
 #define PGLISTEN_BACKOFF_MIN_MS 100
 #define PGLISTEN_BACKOFF_MAX_MS 5000
@@ -88,11 +89,7 @@ static void fail(const char *why)
     close_conn();
     if (L.stopping)
         return;
-    L.backoff_ms = L.backoff_ms ? L.backoff_ms * 2 : PGLISTEN_BACKOFF_MIN_MS;
-    if (L.backoff_ms > PGLISTEN_BACKOFF_MAX_MS)
-        L.backoff_ms = PGLISTEN_BACKOFF_MAX_MS;
-    tv.tv_sec = L.backoff_ms / 1000;
-    tv.tv_usec = (L.backoff_ms % 1000) * 1000;
+    tv = util_backoff(&L.backoff_ms, PGLISTEN_BACKOFF_MIN_MS, PGLISTEN_BACKOFF_MAX_MS);
     evtimer_add(L.retry, &tv);
 }
 

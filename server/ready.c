@@ -109,11 +109,7 @@ static void lost(const char *why)
     R.have_answer = false;
     set_state(RS_DOWN);
     answer_waiting(false, "the database is unreachable");
-    R.backoff_ms = R.backoff_ms ? R.backoff_ms * 2 : READY_BACKOFF_MIN_MS;
-    if (R.backoff_ms > READY_BACKOFF_MAX_MS)
-        R.backoff_ms = READY_BACKOFF_MAX_MS;
-    tv.tv_sec = R.backoff_ms / 1000;
-    tv.tv_usec = (R.backoff_ms % 1000) * 1000;
+    tv = util_backoff(&R.backoff_ms, READY_BACKOFF_MIN_MS, READY_BACKOFF_MAX_MS);
     evtimer_add(R.retry, &tv);
 }
 

@@ -53,14 +53,6 @@ size_t sender_discard(char *buf, size_t size, size_t nmemb, void *arg)
     return size * nmemb;
 }
 
-void sender_wipe_free(char *s)
-{
-    if (s) {
-        sodium_memzero(s, strlen(s));
-        free(s);
-    }
-}
-
 char *sender_dup_field(json_t *o, const char *key)
 {
     const char *v = json_string_value(json_object_get(o, key));

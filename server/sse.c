@@ -173,19 +173,9 @@ static void shed(struct req *r)
     evbuffer_free(buf);
 }
 
-/* What a request would answer with 503: the pool refused, the connection broke, or the
- * statement timed out (say behind a lock). */
-static bool transient(const struct db_result *res)
-{
-    return res->status == DB_ERR_BUSY || res->status == DB_ERR_TIMEOUT ||
-           res->status == DB_ERR_CONN ||
-           (res->status == DB_ERR_SQL && res->sqlstate &&
-            api_status_for_sqlstate(res->sqlstate) == 503);
-}
-
 bool sse_shed_refused(struct req *r, const struct db_result *res)
 {
-    if (!transient(res))
+    if (!db_transient(res))
         return false;
     shed(r);
     return true;
@@ -531,7 +521,7 @@ static void hub_answer_waiting(struct hub *h, const struct db_result *res)
         list_remove(&h->waiting, c);
         h->nwaiting--;
         c->hub = NULL;
-        if (S.stopping || (res && transient(res)) || (!res && h->last < 0))
+        if (S.stopping || (res && db_transient(res)) || (!res && h->last < 0))
             shed(r); /* (or the read's answer made no sense: try again) */
         else if (res)
             api_reply_db_error(r, res);
@@ -562,7 +552,7 @@ static void on_hub_open(const struct db_result *res, void *arg)
     h->fetching = false;
     h->pins++;
     if (res->status != DB_OK) {
-        if (!transient(res) && res->status != DB_ERR_SQL)
+        if (!db_transient(res) && res->status != DB_ERR_SQL)
             log_warning("sse: cannot open %s", h->topic);
         hub_answer_waiting(h, res);
         hub_read_done(h);
@@ -755,7 +745,7 @@ static void on_open(struct req *r, const struct db_result *res)
     struct hub *h;
 
     if (res->status != DB_OK) {
-        if (transient(res))
+        if (db_transient(res))
             shed(r);
         else
             api_reply_db_error(r, res);

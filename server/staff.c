@@ -161,19 +161,11 @@ struct pw {
     char ip[64];
 };
 
-static void wipe_free(char *s)
-{
-    if (s) {
-        sodium_memzero(s, strlen(s));
-        free(s);
-    }
-}
-
 static void pw_free(void *p)
 {
     struct pw *w = p;
-    wipe_free(w->password);
-    wipe_free(w->old_password);
+    util_wipe_free(w->password);
+    util_wipe_free(w->old_password);
     free(w->stored);
     free(w->body);
     sodium_memzero(w, sizeof(*w));

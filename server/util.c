@@ -5,6 +5,7 @@
 #include "util.h"
 
 #include <sodium.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -54,4 +55,32 @@ bool util_is_digits(const char *s, size_t max)
 bool util_is_id(const char *s)
 {
     return util_is_digits(s, UTIL_ID_MAX_DIGITS);
+}
+
+void util_wipe_free(char *s)
+{
+    if (s) {
+        sodium_memzero(s, strlen(s));
+        free(s);
+    }
+}
+
+struct timeval util_backoff(int *ms, int min_ms, int max_ms)
+{
+    *ms = *ms ? *ms * 2 : min_ms;
+    if (*ms > max_ms)
+        *ms = max_ms;
+    return (struct timeval){.tv_sec = *ms / 1000, .tv_usec = (*ms % 1000) * 1000};
+}
+
+bool util_sqlstate_transient(const char *s)
+{
+    if (!s)
+        return false;
+    /* Failover answers too: a backend ended by a crash of another (57P02), a commit whose
+     * outcome the server cannot tell (40003), a write reaching a node that is now a standby
+     * (25006). Nothing was committed by this call: the client may try again. */
+    return strcmp(s, "57014") == 0 || strcmp(s, "40001") == 0 || strcmp(s, "40P01") == 0 ||
+           strcmp(s, "40003") == 0 || strncmp(s, "08", 2) == 0 || strcmp(s, "57P01") == 0 ||
+           strcmp(s, "57P02") == 0 || strcmp(s, "57P03") == 0 || strcmp(s, "25006") == 0;
 }

@@ -443,8 +443,8 @@ static void delivery_free(struct delivery *d)
     if (!d)
         return;
     free(d->type);
-    sender_wipe_free(d->url);
-    sender_wipe_free(d->secret);
+    util_wipe_free(d->url);
+    util_wipe_free(d->secret);
     free(d->body);
     free(d);
 }
@@ -483,7 +483,7 @@ static void delivery_send(void *arg)
         return;
     }
     webhook_sign(secret, ts, d->body, strlen(d->body), sig);
-    sender_wipe_free(secret);
+    util_wipe_free(secret);
     if (!(url = seal_open_text(d->url, err, sizeof(err)))) {
         snprintf(d->error, sizeof(d->error), "cannot open the URL: %s", err);
         return;
@@ -550,7 +550,7 @@ out:
     curl_slist_free_all(hdrs);
     if (c)
         curl_easy_cleanup(c);
-    sender_wipe_free(url);
+    util_wipe_free(url);
 }
 
 /* ---- delivery: the round (loop thread) ---- */

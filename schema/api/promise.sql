@@ -331,8 +331,7 @@ begin
         perform carnet_fail(403, 'forbidden', null, 'the chain''s figures are for admins');
     end if;
     select * into rg from report_range('UTC', p_from, p_to, 7);
-    select coalesce(array_agg(id order by name, id), '{}') into ids from stores
-    where closed_at is null or closed_at >= rg.d_from::timestamp at time zone timezone;
+    ids := report_chain_stores(rg.d_from);
     return json_build_object(
         'report', 'promises', 'from', rg.d_from, 'to', rg.d_to,
         'stores', (

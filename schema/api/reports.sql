@@ -448,6 +448,14 @@ returns json language sql stable as $$
                  report_figures(p_stores, p_prev_from, p_prev_to) as p) x
 $$;
 
+-- The stores a chain report covers, by name: the open ones and those closed on or after p_since
+-- (each store's local date), so that every chain report counts the same stores.
+create or replace function report_chain_stores(p_since date) returns bigint[]
+language sql stable as $$
+    select coalesce(array_agg(id order by name, id), '{}') from stores
+    where closed_at is null or closed_at >= p_since::timestamp at time zone timezone
+$$;
+
 -- GET /api/reports/chain?from=&to=: admins only. The headline figures (report_figures) per store,
 -- open stores and those closed after the previous period began, by name, then one last row,
 -- store_id null, with the chain's total pooled over them. Dates are each store's local dates; the default range ends today in UTC.
@@ -461,8 +469,7 @@ begin
         perform carnet_fail(403, 'forbidden', null, 'the chain''s figures are for admins');
     end if;
     select * into rg from report_range('UTC', p_from, p_to, 7);
-    select coalesce(array_agg(id order by name, id), '{}') into ids from stores
-    where closed_at is null or closed_at >= rg.prev_from::timestamp at time zone timezone;
+    ids := report_chain_stores(rg.prev_from);
     return json_build_object(
         'report', 'chain', 'from', rg.d_from, 'to', rg.d_to,
         'previous', json_build_object('from', rg.prev_from, 'to', rg.prev_to),

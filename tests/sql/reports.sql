@@ -36,6 +36,12 @@ select survey_report_period(:manager, :paris, '2020-01-01', '2020-01-07', 'r') -
 select pg_temp.try(format('select report_chain(%s, null, null, %L)', :manager, 'r'));
 select json_array_length(report_chain(:admin, '2020-01-01', '2020-01-07', 'r') -> 'stores') > 1
        as stores_and_total;
+-- A store closed on 2020-01-05 (its local date) is in a chain report that covers that day, not
+-- in one from the day after.
+update stores set closed_at = '2020-01-05 12:00'::timestamp at time zone timezone where id = :lyon;
+select :lyon = any(report_chain_stores('2020-01-05')) as closed_that_day,
+       :lyon = any(report_chain_stores('2020-01-06')) as closed_before,
+       :paris = any(report_chain_stores('2020-01-06')) as open_store;
 
 -- CSV: one function for every report, formula cells neutralised.
 select report_csv('{"report": "x", "store_code": "s/1", "from": "2026-01-01", "to": "2026-01-02",
