@@ -422,6 +422,18 @@ static int read_system_profiler(json_t *doc, json_t *out, struct diagimport_erro
     set_text(component, "manufacturer",
              member_text(model, "sppower_battery_manufacturer", DIAGIMPORT_SHORT_MAX));
 
+    /* A negative percent is a broken report, not a worn battery: say which field (measure()
+     * would refuse a huge one, and that read as out of memory). */
+    if (percent_member(health, "sppower_battery_health_maximum_capacity", &cap) == 0 && cap < 0) {
+        rc = fail(err, 422, "invalid", "sppower_battery_health_maximum_capacity",
+                  "a battery's maximum capacity is a percent from 0 to 100");
+        goto out;
+    }
+    if (percent_member(charge, "sppower_battery_state_of_charge", &soc) == 0 && soc < 0) {
+        rc = fail(err, 422, "invalid", "sppower_battery_state_of_charge",
+                  "a battery's state of charge is a percent from 0 to 100");
+        goto out;
+    }
     if (percent_member(health, "sppower_battery_health_maximum_capacity", &cap) == 0 &&
         cap <= PERCENT_MAX) {
         json_t *values = json_array();
@@ -646,14 +658,14 @@ static int read_upower(const struct upower_device *d, json_t *out, struct diagim
     } else if (upower_number(d, UP_CAPACITY, &cap) == 0) {
         have_cap = true;
     }
-    if (have_cap && cap <= PERCENT_MAX) {
+    if (have_cap && cap >= 0 && cap <= PERCENT_MAX) {
         json_t *values = json_array();
         if (!values || json_array_append_new(values, measure("battery_health", cap, "%")) < 0 ||
             (energies &&
              (json_array_append_new(values, measure("battery_energy_full", full, "Wh")) < 0 ||
               json_array_append_new(values, measure("battery_energy_full_design", design, "Wh")) <
                   0)) ||
-            (upower_number(d, UP_PERCENTAGE, &pct) == 0 && pct <= PERCENT_MAX &&
+            (upower_number(d, UP_PERCENTAGE, &pct) == 0 && pct >= 0 && pct <= PERCENT_MAX &&
              json_array_append_new(values, measure("battery_charge", pct, "%")) < 0)) {
             json_decref(values);
             goto out;

@@ -281,6 +281,9 @@ begin
     update visits set name = retention_erased_name(), contact = null, contact_bi = null,
         problem = null, erased_at = now()
     where id = any (s.visits);
+    -- A call out of turn's reason is staff text that may name them (051): it goes too.
+    update visit_calls set override_reason = null
+    where visit_id = any (s.visits) and override_reason is not null;
     update standby set name = retention_erased_name(), email = null, phone = null,
         email_bi = null, phone_bi = null, erased_at = now(),
         status = case when status = 'waiting' then 'left' else status end

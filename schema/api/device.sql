@@ -408,6 +408,9 @@ declare
     f text;
     tool text;
 begin
+    -- The caller first: a refused one learns nothing of the serial or of what is wrong in the
+    -- report (diag_store checks again, for the manual session that comes through it alone).
+    perform carnet_require(p_actor, st, array['technician', 'manager']);
     if jsonb_typeof(rep) is distinct from 'object' then
         perform carnet_fail(422, 'invalid', 'report', 'the report is a JSON object');
     end if;
@@ -501,6 +504,8 @@ returns json language plpgsql as $$
 declare
     st bigint := device_store_from(p->'store_id', 'store_id');
 begin
+    -- The caller first, as device_diagnostic_import.
+    perform carnet_require(p_actor, st, array['technician', 'manager']);
     if jsonb_typeof(p->'tool') is distinct from 'string' or length(p->>'tool') not between 1 and 200 then
         perform carnet_fail(422, 'invalid', 'report', 'the report names no tool');
     end if;

@@ -408,6 +408,13 @@ begin
     if not found then
         perform carnet_fail(409, 'line_empty', null, 'nobody is waiting');
     end if;
+    -- The people ahead were passed over only because another caller holds them (SKIP LOCKED):
+    -- this one is the first still callable, so the call is in turn, at position 1; how many
+    -- were being called stays in the reason.
+    if at_pos > 1 then
+        why := why || jsonb_build_object('position', 1, 'passed_locked', at_pos - 1);
+        at_pos := 1;
+    end if;
     select * into v from visits where id = vid;
     return floor_call_do(v, p_actor, who, p_req, p_desk, at_pos, why, null, null);
 end $$;

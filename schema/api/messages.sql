@@ -83,18 +83,22 @@ begin
     return d;
 end $$;
 
--- The device a message is about (054), from the object it names: a repair's device, the device
--- of a booking's or a visit's serial when it is known, a thread's. NULL for anything else (a
--- standby place, an object without a serial, an id that names nothing).
+-- The device a message is about (054), from the object it names: a repair's device, a thread's,
+-- and a booking's or a visit's only once staff served the visit (in service or done), the device
+-- in hand. Before that their serial is whatever the customer typed (as passport_device says):
+-- anyone could book with another's serial and have their words shown as that device's earlier
+-- conversations. NULL for anything else (a standby place, an object without a serial, an id that
+-- names nothing); message_visit_served attaches them when the visit is served.
 create or replace function message_ref_device(p_ref_type text, p_ref_id bigint) returns bigint
 language sql stable as $$
     select case p_ref_type
         when 'repair' then (select device_id from repair_orders where id = p_ref_id)
-        when 'appointment' then (select d.id from appointments a
-                                 join devices d on d.serial = a.device_serial
-                                 where a.id = p_ref_id)
+        when 'appointment' then (select d.id from visits v
+                                 join devices d on d.serial = v.device_serial
+                                 where v.appointment_id = p_ref_id
+                                   and v.status in ('in_service', 'done'))
         when 'visit' then (select d.id from visits v join devices d on d.serial = v.device_serial
-                           where v.id = p_ref_id)
+                           where v.id = p_ref_id and v.status in ('in_service', 'done'))
         when 'thread' then (select device_id from message_threads where id = p_ref_id)
     end
 $$;
@@ -422,30 +426,59 @@ begin
     return v_id;
 end $$;
 
--- A booking's or a walk-in's serial may name a device nobody has recorded yet (a walk-in's is
--- made when staff start the visit, after "you're next" was sent): when the device is made, the
--- messages already about it are attached to it (054), so the conversation still follows it.
-create or replace function message_device_made() returns trigger
+-- A served visit's messages, and its booking's, join the device staff had in hand
+-- (message_ref_device): those written before it was served, and their threads' messages.
+create or replace function message_attach_visit(p_visit bigint, p_appointment bigint,
+                                                p_device bigint) returns void
 language plpgsql as $$
 begin
-    -- Each from the few objects naming the serial, by their indexes (serial; ref_type, ref_id):
-    -- a device is made inside bookings and check-ins, never a scan of the outbox.
-    update message_threads t set device_id = new.id
-    from appointments a
-    where a.device_serial = new.serial and t.ref_type = 'appointment' and t.ref_id = a.id
-      and t.device_id is null;
-    update outbox o set device_id = new.id
-    from appointments a
-    where a.device_serial = new.serial and o.ref_type = 'appointment' and o.ref_id = a.id
-      and o.device_id is null;
-    update outbox o set device_id = new.id
-    from visits v
-    where v.device_serial = new.serial and o.ref_type = 'visit' and o.ref_id = v.id
-      and o.device_id is null;
-    update outbox o set device_id = new.id
+    -- Each by its index (ref_type, ref_id): a visit is served one at a time.
+    update message_threads t set device_id = p_device
+    where t.device_id is null and ((t.ref_type = 'visit' and t.ref_id = p_visit)
+                                   or (t.ref_type = 'appointment' and t.ref_id = p_appointment));
+    update outbox o set device_id = p_device
+    where o.device_id is null and ((o.ref_type = 'visit' and o.ref_id = p_visit)
+                                   or (o.ref_type = 'appointment' and o.ref_id = p_appointment));
+    update outbox o set device_id = p_device
     from message_threads t
-    where t.device_id = new.id and o.ref_type = 'thread' and o.ref_id = t.id
-      and o.device_id is null;
+    where t.device_id = p_device and o.ref_type = 'thread' and o.ref_id = t.id
+      and o.device_id is null
+      and ((t.ref_type = 'visit' and t.ref_id = p_visit)
+           or (t.ref_type = 'appointment' and t.ref_id = p_appointment));
+end $$;
+
+-- Staff start serving a visit (or finish it with the serial they read): its messages and its
+-- booking's now follow the device, when it is recorded; a device recorded later takes them then
+-- (message_device_made).
+create or replace function message_visit_served() returns trigger
+language plpgsql as $$
+declare
+    d bigint := (select id from devices where serial = new.device_serial);
+begin
+    if d is not null then
+        perform message_attach_visit(new.id, new.appointment_id, d);
+    end if;
+    return null;
+end $$;
+
+create or replace trigger visits_attach_messages after update of status, device_serial on visits
+    for each row when (new.status in ('in_service', 'done') and new.device_serial is not null)
+    execute function message_visit_served();
+
+-- A served visit's serial may name a device nobody has recorded yet (a walk-in's is made when
+-- staff start the visit, after "you're next" was sent): when the device is made, the messages
+-- of the visits served with it are attached to it (054), so the conversation still follows it.
+-- A booking's or an unserved visit's serial alone attaches nothing (message_ref_device).
+create or replace function message_device_made() returns trigger
+language plpgsql as $$
+declare
+    v record;
+begin
+    -- From the few visits naming the serial, by their index: never a scan of the outbox.
+    for v in select id, appointment_id from visits
+             where device_serial = new.serial and status in ('in_service', 'done') loop
+        perform message_attach_visit(v.id, v.appointment_id, new.id);
+    end loop;
     return null;
 end $$;
 
@@ -505,7 +538,9 @@ begin
             select * into c from booking_contact(a);
             v_id := message_thread_open(a.store_id, 'appointment', a.id, c.channel, c.recipient,
                                         'en', a.customer_name,
-                                        (select id from devices where serial = a.device_serial),
+                                        -- the typed serial alone names no device: see
+                                        -- message_ref_device
+                                        null,
                                         case when c.channel = 'email' then a.customer_email_bi
                                              else a.customer_phone_bi end);
         end if;

@@ -104,10 +104,12 @@ language sql stable as $$
 $$;
 
 -- GET /api/devices/{serial}/passport: an admin, or staff of a store where staff had the device
--- in hand: a repair opened there, a diagnostic made there, or a visit there that staff started
--- serving (in service or done). A booking or a place in the line does not count, nor a check-in
--- (customers check themselves in): their serial is whatever the customer typed, so a staff
--- member could otherwise book at their own store with any serial and read its history. To
+-- in hand: a repair opened there, or a visit there that staff started serving (in service or
+-- done). A booking or a place in the line does not count, nor a check-in (customers check
+-- themselves in): their serial is whatever the customer typed, so a staff member could otherwise
+-- book at their own store with any serial and read its history. Nor does a diagnostic by itself:
+-- any technician can record one on any serial; one made while the device was there comes with
+-- its repair or served visit. To
 -- anyone else the device is unknown (404), as an unknown serial is, so the answer does not say
 -- where a device has been.
 create or replace function passport_device(p_actor bigint, p_serial text, p_req text) returns json
@@ -122,8 +124,6 @@ begin
         or exists (select 1 from staff_roles sr
                    where sr.staff_id = p_actor
                      and (sr.store_id in (select store_id from repair_orders where device_id = d.id)
-                          or sr.store_id in (select store_id from diagnostic_sessions
-                                             where device_id = d.id)
                           or sr.store_id in (select store_id from visits
                                              where device_serial = d.serial
                                                and status in ('in_service', 'done'))))) then

@@ -132,6 +132,57 @@ def test_out_of_turn_needs_a_reason(ctx):
     assert r.json["call"]["override_reason"] is None, r
 
 
+def test_erasing_the_customer_clears_the_reason_that_named_them(ctx):
+    """The reason for calling someone out of turn is staff text that may name a customer: it goes
+    when that customer is erased, not only at the retention term."""
+    clear_floor(ctx)
+    a = join(ctx, "Alice")
+    r = ctx.client().post("/api/stores/%d/line" % ctx.paris,
+                          {"name": "Zoé Erasme", "contact": "zoe.erasme@example.com"})
+    assert r.status == 201, r
+    z = r.json["visit_id"]
+    s = ctx.staff("specialist")
+    r = s.post("/api/visits/%d/call" % z, {"reason": "Zoé Erasme only collects her phone"})
+    assert r.status == 200 and r.json["call"]["override"] is True, r
+    r = s.post("/api/visits/%d/call" % a, {})
+    assert r.status == 200, r
+    r = ctx.staff("manager").post("/api/customers/erase",
+                                  {"email": "zoe.erasme@example.com"})
+    assert r.status == 200, r
+    row = ctx.sql1("select override, override_reason, passed_visit_id from visit_calls "
+                   "where visit_id = %s", (z,))
+    assert row["override"] and row["override_reason"] is None and row["passed_visit_id"] == a, row
+    # Another person's call is left as it was.
+    assert ctx.sql1("select count(*) as n from visit_calls where visit_id = %s", (a,))["n"] == 1
+
+
+def test_call_next_past_a_locked_first_person_is_in_turn(ctx):
+    """Call next skips a person another caller holds (SKIP LOCKED): whoever it takes is the first
+    one still callable, recorded at position 1 and in turn, not as position 2."""
+    import psycopg2
+    clear_floor(ctx)
+    a = join(ctx, "Alice")
+    b = join(ctx, "Bob")
+    other = psycopg2.connect(ctx.url)
+    try:
+        with other.cursor() as cur:
+            cur.execute("select id from visits where id = %s for update", (a,))
+            r = ctx.staff("specialist").post("/api/stores/%d/queue/next" % ctx.paris, {})
+            assert r.status == 200 and r.json["id"] == b, r
+            call = r.json["call"]
+            assert call["position"] == 1 and call["override"] is False, call
+            assert call["reason"]["position"] == 1 and call["reason"]["passed_locked"] == 1, call
+    finally:
+        other.rollback()
+        other.close()
+    row = ctx.sql1("select position, override from visit_calls where visit_id = %s", (b,))
+    assert row["position"] == 1 and not row["override"], row
+    # Nobody held: the first in line, as before, with nothing passed over.
+    r = ctx.staff("specialist").post("/api/stores/%d/queue/next" % ctx.paris, {})
+    assert r.status == 200 and r.json["id"] == a, r
+    assert r.json["call"]["position"] == 1 and "passed_locked" not in r.json["call"]["reason"], r
+
+
 def test_who_may_not_call(ctx):
     clear_floor(ctx)
     join(ctx, "Alice")

@@ -48,6 +48,21 @@ def _book(ctx, serial, email):
     raise AssertionError("no free slot")
 
 
+def _serve(ctx, booking, serial):
+    """The customer of a booking at Paris comes in (checked in: a visit, as the floor makes one)
+    and the specialist starts serving them, the device in hand."""
+    appt = booking["appointment"]["id"]
+    vid = ctx.sql1("""insert into visits (store_id, appointment_id, kind, day, ticket, name,
+                                           status, due_at, called_at, device_serial)
+                      select store_id, id, 'booked', floor_today(store_id), %s, 'Camille Conv',
+                             'called', starts_at, now(), %s
+                      from appointments where id = %s returning id""",
+                   (10000 + secrets.randbelow(80000), serial, appt))["id"]
+    r = ctx.staff("specialist").post("/api/visits/%d/start" % vid)
+    assert r.status == 200 and r.json["status"] == "in_service", r
+    return vid
+
+
 def _repair(ctx, tech, serial, email, store=None):
     r = tech.post("/api/stores/%d/repairs" % (store or S["paris"]), {
         "serial": serial, "problem": "battery drains",
@@ -59,13 +74,15 @@ def _repair(ctx, tech, serial, email, store=None):
 
 
 def _conversation(ctx, serial, email):
-    """A booking and a repair of the device at Paris, the customer writing from the repair's
-    status link and the Paris specialist answering. Returns what was made."""
+    """A booking and a repair of the device at Paris, the booking's visit served, the customer
+    writing from the repair's status link and the Paris specialist answering. Returns what was
+    made."""
     tech = ctx.staff("tech")
     c = {"serial": serial, "email": email, "hello": "Is my battery covered? %s" % secrets.token_hex(4),
          "answer": "Yes, under warranty. %s" % secrets.token_hex(4)}
     c["booking"] = _book(ctx, serial, email)
     c["repair"] = _repair(ctx, tech, serial, email)
+    c["visit"] = _serve(ctx, c["booking"], serial)
     anon = Client(ctx.server.port)
     r = anon.post("/api/messages/" + c["repair"]["status_token"], {"body": c["hello"]})
     assert r.status == 201, r
@@ -268,9 +285,99 @@ def test_the_migrations_backfill_attaches_earlier_messages(ctx):
     assert len(updates) == 7, updates
     for u in updates:
         ctx.sql(u)
+    # 055 after it keeps them: the booking's visit was served, the device in hand.
+    for u in _migration_updates("055_conversation_confirmed.sql", 3):
+        ctx.sql(u)
     r = ctx.staff("lyon").get("/api/devices/%s/conversations" % serial)
     g = _groups(r.json)
     assert set(g) == {("appointment", c["booking"]["appointment"]["id"]),
                       ("repair", c["repair"]["id"])}, r.json
     assert c["hello"] in r.raw.decode()
     assert not [m for x in r.json["groups"] for m in x["messages"] if m["erased"]]
+
+
+def _migration_updates(name, n):
+    import os
+    import re
+    with open(os.path.join(os.path.dirname(__file__), "..", "..", "schema", name)) as f:
+        sql = re.sub(r"--[^\n]*", "", f.read())
+    updates = [s for s in sql.split(";") if s.strip().startswith("update")]
+    assert len(updates) == n, updates
+    return updates
+
+
+def _conversations(ctx, serial):
+    r = ctx.staff("lyon").get("/api/devices/%s/conversations" % serial)
+    assert r.status == 200, r
+    return r
+
+
+def test_a_typed_serial_alone_attaches_nothing_until_staff_serve_the_visit(ctx):
+    """A booking carries whatever serial its customer typed: booking with another customer's
+    device's serial and writing from the booking's link shows nothing on that device, until staff
+    serve the visit with the device in hand (S3 of the #17 review)."""
+    serial = _serial()
+    owner = _repair(ctx, ctx.staff("tech"), serial, "conv.o.%s@example.test" % secrets.token_hex(4))
+    dev = ctx.sql1("select id from devices where serial = %s", (serial,))["id"]
+    before = _conversations(ctx, serial)
+    assert set(_groups(before.json)) == {("repair", owner["id"])}, before.json
+    # Someone else books with the serial and writes from their booking's link.
+    b = _book(ctx, serial, "conv.m.%s@example.test" % secrets.token_hex(4))
+    appt = b["appointment"]["id"]
+    said = "Earlier: the screen was already broken %s" % secrets.token_hex(4)
+    r = Client(ctx.server.port).post("/api/messages/" + b["manage_token"], {"body": said})
+    assert r.status == 201, r
+    thread = r.json["thread_id"]
+    assert ctx.sql1("select device_id from message_threads where id = %s", (thread,))[
+        "device_id"] is None
+    rows = ctx.sql("select kind, device_id from outbox where (ref_type = 'appointment' and "
+                   "ref_id = %s) or (ref_type = 'thread' and ref_id = %s)", (appt, thread))
+    assert rows and all(x["device_id"] is None for x in rows), rows
+    r = _conversations(ctx, serial)
+    assert set(_groups(r.json)) == {("repair", owner["id"])}, r.json
+    assert said not in r.raw.decode()
+    # A device made later with the serial (another one's, say) does not take them either.
+    other = _serial()
+    b2 = _book(ctx, other, "conv.n.%s@example.test" % secrets.token_hex(4))
+    assert ctx.staff("tech").put("/api/devices/" + other, {"model": "Later"}).status in (200, 201)
+    assert ctx.sql1("select count(*) as n from outbox where ref_type = 'appointment' and "
+                    "ref_id = %s and device_id is not null", (b2["appointment"]["id"],))["n"] == 0
+    # Staff serve the visit, the device in hand: the booking's messages and thread join it.
+    _serve(ctx, b, serial)
+    assert ctx.sql1("select device_id from message_threads where id = %s", (thread,))[
+        "device_id"] == dev
+    rows = ctx.sql("select kind, device_id from outbox where (ref_type = 'appointment' and "
+                   "ref_id = %s) or (ref_type = 'thread' and ref_id = %s)", (appt, thread))
+    assert rows and all(x["device_id"] == dev for x in rows), rows
+    r = _conversations(ctx, serial)
+    assert set(_groups(r.json)) == {("repair", owner["id"]), ("appointment", appt)}, r.json
+    assert said in r.raw.decode()
+
+
+def test_migration_055_detaches_what_only_a_typed_serial_attached(ctx):
+    """Rows 054 attached by a typed serial alone (made to look like those here) are detached by
+    055; a served booking's stay."""
+    serial = _serial()
+    c = _conversation(ctx, serial, "conv.d.%s@example.test" % secrets.token_hex(4))
+    dev = ctx.sql1("select id from devices where serial = %s", (serial,))["id"]
+    b = _book(ctx, serial, "conv.x.%s@example.test" % secrets.token_hex(4))
+    r = Client(ctx.server.port).post("/api/messages/" + b["manage_token"], {"body": "hi"})
+    assert r.status == 201, r
+    thread = r.json["thread_id"]
+    appt = b["appointment"]["id"]
+    ctx.sql("update message_threads set device_id = %s where id = %s", (dev, thread))
+    ctx.sql("update outbox set device_id = %s where (ref_type = 'appointment' and ref_id = %s)"
+            " or (ref_type = 'thread' and ref_id = %s)", (dev, appt, thread))
+    kept = ctx.sql("select id from outbox where device_id = %s and not ((ref_type = 'appointment'"
+                   " and ref_id = %s) or (ref_type = 'thread' and ref_id = %s)) order by id",
+                   (dev, appt, thread))
+    assert ("appointment", appt) in set(_groups(_conversations(ctx, serial).json))
+    for u in _migration_updates("055_conversation_confirmed.sql", 3):
+        ctx.sql(u)
+    assert ctx.sql1("select device_id from message_threads where id = %s", (thread,))[
+        "device_id"] is None
+    assert ctx.sql("select id from outbox where device_id = %s order by id", (dev,)) == kept
+    assert ctx.sql1("select device_id from message_threads where id = %s", (c["thread"],))[
+        "device_id"] == dev
+    g = set(_groups(_conversations(ctx, serial).json))
+    assert g == {("repair", c["repair"]["id"]), ("appointment", c["booking"]["appointment"]["id"])}

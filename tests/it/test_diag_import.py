@@ -203,3 +203,28 @@ def test_who_may_not_import(ctx):
     r = imp(ctx.staff("lyon"), "IMPACCESS01", data("upower-lenovo-w520.txt"), S["paris"], "text/plain")
     assert r.status == 403, r
     assert snapshot(ctx) == before
+    # The caller is checked first: a refused one learns neither whether the serial exists nor
+    # what is wrong in the report.
+    lyon = ctx.staff("lyon")
+    r = imp(lyon, "IMPNOSUCH01", body, S["paris"])
+    assert r.status == 403 and r.error["code"] == "forbidden", r
+    bad = json.dumps({"store_id": S["paris"], "report": {"tool": "x", "tests": []}}).encode()
+    for serial in ("IMPACCESS01", "IMPNOSUCH01"):
+        r = imp(lyon, serial, bad)
+        assert r.status == 403 and r.error["code"] == "forbidden", (serial, r)
+    assert snapshot(ctx) == before
+
+
+def test_a_negative_percent_is_422_naming_it(ctx):
+    tech = device(ctx, "IMPNEGATIVE1")
+    before = snapshot(ctx)
+    for field, rep in (
+            ("sppower_battery_health_maximum_capacity",
+             {"sppower_battery_health_info": {"sppower_battery_health_maximum_capacity": -1e20}}),
+            ("sppower_battery_state_of_charge",
+             {"sppower_battery_health_info": {"sppower_battery_health_maximum_capacity": 80},
+              "sppower_battery_charge_info": {"sppower_battery_state_of_charge": -1e300}})):
+        raw = json.dumps({"SPPowerDataType": [rep]}).encode()
+        r = imp(tech, "IMPNEGATIVE1", raw, S["paris"])
+        assert r.status == 422 and r.error["code"] == "invalid" and r.error["field"] == field, r
+    assert snapshot(ctx) == before

@@ -281,6 +281,12 @@ def test_a_serial_typed_by_the_public_unlocks_nothing(ctx):
     ctx.sql("update appointments set status = 'checked_in' where device_serial = %s "
             "and store_id = %s", (SERIAL, S["lyon"]))
     assert lyon_gets().status == 404
+    # A diagnostic Lyon records on the serial by itself: any technician may record one on any
+    # serial, so it is not proof the device was there.
+    r = lyon.post("/api/devices/%s/diagnostics" % SERIAL, {
+        "store_id": S["lyon"], "results": [{"test": "speaker", "passed": True}]})
+    assert r.status == 201, r
+    assert lyon_gets().status == 404
     # Lyon staff start serving the visit, the device in hand: Lyon may have its passport, and
     # the visit is in it.
     r = lyon.post("/api/visits/%d/start" % vid)

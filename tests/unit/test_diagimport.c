@@ -230,6 +230,37 @@ START_TEST(test_system_profiler_worn)
 }
 END_TEST
 
+/* A huge negative percent was read as out of memory (500): it is a 422 naming the field. */
+START_TEST(test_system_profiler_negative)
+{
+    static const struct {
+        const char *text, *field;
+    } cases[] = {
+        {"{\"SPPowerDataType\": [{\"sppower_battery_health_info\": "
+         "{\"sppower_battery_health_maximum_capacity\": -1e20}}]}",
+         "sppower_battery_health_maximum_capacity"},
+        {"{\"SPPowerDataType\": [{\"sppower_battery_health_info\": "
+         "{\"sppower_battery_health_maximum_capacity\": -5}}]}",
+         "sppower_battery_health_maximum_capacity"},
+        {"{\"SPPowerDataType\": [{\"sppower_battery_health_info\": "
+         "{\"sppower_battery_health_maximum_capacity\": 80}, \"sppower_battery_charge_info\": "
+         "{\"sppower_battery_state_of_charge\": -1e300}}]}",
+         "sppower_battery_state_of_charge"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        enum diagimport_kind kind;
+        struct diagimport_error err;
+        json_t *out = (json_t *)1;
+        ck_assert_int_eq(diagimport_read(cases[i].text, strlen(cases[i].text), &kind, &out, &err),
+                         -1);
+        ck_assert_ptr_null(out);
+        ck_assert_int_eq(err.status, 422);
+        ck_assert_str_eq(err.code, "invalid");
+        ck_assert_str_eq(err.field, cases[i].field);
+    }
+}
+END_TEST
+
 START_TEST(test_upower_worn_battery)
 {
     json_t *s = read_file_ok(DATA "upower-lenovo-w520.txt", DIAGIMPORT_UPOWER);
@@ -361,6 +392,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_smartctl_without_data);
     tcase_add_test(tc, test_system_profiler);
     tcase_add_test(tc, test_system_profiler_worn);
+    tcase_add_test(tc, test_system_profiler_negative);
     tcase_add_test(tc, test_upower_worn_battery);
     tcase_add_test(tc, test_upower_unindented_and_full);
     tcase_add_test(tc, test_upower_edges);
