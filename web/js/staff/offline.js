@@ -111,7 +111,9 @@ export async function write(path, body, what) {
     await save(item);
     try {
       const answer = await api(path, { method: 'POST', body, headers: { 'Idempotency-Key': key }, timeout: SEND_WAIT_MS });
+      inFlight.delete(key);
       await remove(item.id);
+      if (pending().length) flush(); // written meanwhile, behind this one
       return answer;
     } catch (e) {
       if (e.status !== 0) {
@@ -171,7 +173,12 @@ export function flush() {
     }
   };
   const locked = navigator.locks ? () => navigator.locks.request('carnet-outbox', run) : run;
-  sending = locked().catch((e) => console.error(e)).finally(() => { sending = null; draw(); });
+  sending = locked().catch((e) => console.error(e)).finally(() => {
+    sending = null;
+    draw();
+    // Stopped for a change of person: the new one's items go now, not at the next retry.
+    if (gen !== generation && actor) flush();
+  });
   return sending;
 }
 
