@@ -121,9 +121,20 @@ async function keptRead(request) {
   if (!/^\d+$/.test(staff)) {
     // Nobody unlocked on this page: nothing is kept or given back.
     if (request.headers.get('X-Carnet-Offline')) return none();
-    const res = await fetch(request);
-    if (res.status === 401) await forget();
-    return res;
+    const fresh = fetch(request).then(async (res) => {
+      if (res.status === 401) await forget();
+      return res;
+    });
+    fresh.catch(() => null);
+    let timer;
+    const late = new Promise((resolve) => { timer = setTimeout(resolve, READ_WAIT_MS); });
+    try {
+      return (await Promise.race([fresh, late])) || none();
+    } catch {
+      return none();
+    } finally {
+      clearTimeout(timer);
+    }
   }
   const cache = await caches.open(`${DATA}-${staff}`);
   const kept = async () => {

@@ -104,6 +104,22 @@ async function route() {
   if (hd) { hd.tabIndex = -1; hd.focus(); }
 }
 
+// The last touch is also kept across reloads: a tablet left unlocked with the app closed (or
+// killed) and reopened offline, past the idle timeout, comes back locked, as the server would.
+const TOUCH_KEY = 'carnet.touch';
+let touchSaved = 0;
+function touched() {
+  lastTouch = Date.now();
+  if (lastTouch - touchSaved < 5000) return;
+  touchSaved = lastTouch;
+  try { localStorage.setItem(TOUCH_KEY, String(lastTouch)); } catch { /* private mode */ }
+}
+function idleTooLong(me) {
+  let at = 0;
+  try { at = Number(localStorage.getItem(TOUCH_KEY)) || 0; } catch { /* private mode */ }
+  return !!(me && me.idle_seconds && at && Date.now() - at > me.idle_seconds * 1000);
+}
+
 /** Locks this tablet: the session's kept reads go and the lock screen shows; offline, the
  * server is told later (lockDue). */
 async function lockNow() {
@@ -157,6 +173,10 @@ export async function start() {
     fill($('#view'), h('p', { class: 'notice bad' }, errorText(e)), h('button', { type: 'button', onclick: start }, t('retry')));
     return;
   }
+  if (session.me && wasUnlocked && idleTooLong(session.me)) {
+    try { await lockNow(); return; } catch { /* no PIN: not locked, as the idle lock does */ }
+  }
+  if (session.me) { touchSaved = 0; touched(); }
   if (session.me) chooseStore();
   offline.setActor(session.me);
   // Just signed in or unlocked: the two start-up reads went out before the service worker knew
@@ -200,7 +220,7 @@ function switchButton() {
 // PIN is not locked (the server refuses with no_pin) and stays as before.
 let lastTouch = Date.now();
 const IDLE_CHECK_MS = 30000;
-for (const ev of ['pointerdown', 'keydown']) document.addEventListener(ev, () => { lastTouch = Date.now(); }, true);
+for (const ev of ['pointerdown', 'keydown']) document.addEventListener(ev, () => { touched(); }, true);
 setInterval(async () => {
   const idle = session.me && session.me.idle_seconds;
   if (!idle || Date.now() - lastTouch < idle * 1000) return;
