@@ -7,7 +7,9 @@
 // again (and reloading) doubles nothing. Then a booking is cancelled at the desk while the tablet
 // is offline and checked in on it, and a note is written on the device after it: back online,
 // the conflict is shown in the list, with the server's reason, until dismissed, and the note
-// behind it is sent all the same. The caller (tests/it/test_e2e.py) checks the rows in SQL too.
+// behind it is sent all the same. Last, "Switch staff" locks the tablet: reloaded offline, it shows
+// the lock screen, not the queue, and a colleague's waiting change without the customer's name.
+// The caller (tests/it/test_e2e.py) checks the rows in SQL too.
 import { run, newPage, shot, check, expectText, noErrors, staffApi, PHONE } from './lib.mjs';
 
 const TABLET = { width: 1180, height: 820 };
@@ -170,5 +172,51 @@ run('offline', async (ctx, o) => {
   await conflict.getByRole('button', { name: /Dismiss/ }).click();
   await page.waitForFunction(() => !document.querySelector('#outbox-list [data-state="conflict"]'));
   console.log('  ok dismissed by hand, never dropped silently');
+
+  // The PIN lock holds offline: "Switch staff" drops what was kept for offline use, and a reload
+  // with the Wi-Fi down shows the lock screen, not the queue nor anyone's records.
+  const dataCaches = () => page.evaluate(async () => (await caches.keys()).filter((n) => n.startsWith('carnet-staff-data')));
+  check((await dataCaches()).length === 1 && /^carnet-staff-data-\d+$/.test((await dataCaches())[0]),
+    'reads are kept in a cache of the signed-in person\'s own');
+  const pinSet = await page.evaluate(async () => (await fetch('/api/auth/pin', {
+    method: 'POST', credentials: 'same-origin',
+    headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': localStorage.getItem('carnet.csrf') },
+    body: JSON.stringify({ pin: '4826', password: 'carnet-demo' }),
+  })).status);
+  check(pinSet === 204, `the manager has a PIN (${pinSet})`);
+  await page.goto(o.base + '/staff/#queue');
+  await expectText(page.locator('h1'), 'Waiting now', 'the queue opens, and is kept');
+  await page.getByRole('button', { name: 'Switch staff' }).click();
+  await expectText(page.locator('main h1'), 'Who is using this tablet', 'Switch staff shows the lock screen');
+  for (let i = 0; i < 20 && (await dataCaches()).length; i++) await page.waitForTimeout(100);
+  check((await dataCaches()).length === 0, 'locking drops every kept read');
+  // A colleague's change still waiting on this tablet: it is theirs to send.
+  await page.evaluate(() => new Promise((resolve, reject) => {
+    const req = indexedDB.open('carnet-staff');
+    req.onsuccess = () => {
+      const x = req.result.transaction('outbox', 'readwrite');
+      x.objectStore('outbox').put({
+        method: 'POST', path: '/api/visits/0/notes', body: { text: 'x' }, key: crypto.randomUUID(),
+        created: new Date().toISOString(), state: 'waiting', kind: 'checkin', name: 'Zoe Private',
+        staff_id: 999999999, staff_name: 'Colleague',
+      });
+      x.oncomplete = resolve;
+      x.onerror = () => reject(x.error);
+    };
+    req.onerror = () => reject(req.error);
+  }));
+  await ctx.setOffline(true);
+  await page.goto(o.base + '/staff/#queue');
+  await page.reload();
+  await expectText(page.locator('main h1'), 'Who is using this tablet', 'reloaded offline, the app shows the lock');
+  check(!(await page.locator('#nav').isVisible()), 'with no way into the app');
+  check(!(await page.locator('#call-next').count()), 'and not the queue');
+  const read = await page.evaluate(async (s) => (await fetch(`/api/stores/${s}/queue`, { headers: { 'X-Carnet-Offline': '1' } })).status, store);
+  check(read === 503, `a kept read is not given to a locked page (${read})`);
+  await page.locator('#outbox').click();
+  await expectText(page.locator('#outbox-list [data-state="waiting"]'), 'Check-in', 'a colleague\'s waiting change shows its kind');
+  check(!(await page.locator('#outbox-list').innerText()).includes('Zoe Private'), 'but not the customer\'s name');
+  await shot(page, o.out, 'offline-4-locked');
+  await ctx.setOffline(false);
   noErrors(page);
 });

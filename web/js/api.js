@@ -3,6 +3,10 @@
 // staff app can send the user back to its login screen.
 
 const CSRF_KEY = 'carnet.csrf';
+// Who is signed in and unlocked on this tablet (staff id), sent with reads so that the staff
+// service worker keeps and gives back only that person's answers (web/staff/sw.js). Removed on
+// lock, sign-out and 401: a reload offline then finds nothing kept and shows the lock screen.
+const STAFF_KEY = 'carnet.staff';
 
 export class ApiError extends Error {
   constructor(status, error) {
@@ -34,6 +38,31 @@ function setCsrf(v) {
   } catch { /* private mode: the session still works until reload */ }
 }
 
+export function staffScope() {
+  try { return localStorage.getItem(STAFF_KEY); } catch { return null; }
+}
+
+export function setStaffScope(id) {
+  try {
+    if (id) localStorage.setItem(STAFF_KEY, String(id)); else localStorage.removeItem(STAFF_KEY);
+  } catch { /* private mode: reads are then not kept, which is the safe side */ }
+}
+
+// Locking needs the server (it holds the session); a lock made on the tablet while the server
+// cannot be reached is remembered here and sent first when it can (staff/app.js). Signing in,
+// unlocking with a PIN or signing out makes it moot.
+const LOCK_DUE_KEY = 'carnet.lockdue';
+
+export function lockDue() {
+  try { return localStorage.getItem(LOCK_DUE_KEY) === '1'; } catch { return false; }
+}
+
+export function setLockDue(on) {
+  try {
+    if (on) localStorage.setItem(LOCK_DUE_KEY, '1'); else localStorage.removeItem(LOCK_DUE_KEY);
+  } catch { /* private mode */ }
+}
+
 /** Random hex for Idempotency-Key; getRandomValues works outside secure contexts too. */
 export function randomKey() {
   const b = new Uint8Array(16);
@@ -56,22 +85,47 @@ export async function api(path, opts = {}) {
   if (method !== 'GET' && method !== 'HEAD' && csrf()) headers['X-CSRF-Token'] = csrf();
   // Offline, the staff app's service worker answers a read it keeps at once (web/staff/sw.js).
   if (method === 'GET' && navigator.onLine === false) headers['X-Carnet-Offline'] = '1';
-  let res;
-  try {
-    res = await fetch(path, {
-      method, headers, body, credentials: 'same-origin', signal: opts.signal,
-      referrerPolicy: 'no-referrer', cache: 'no-store',
-    });
-  } catch (e) {
-    if (e.name === 'AbortError') throw e;
-    const err = new ApiError(0, { code: 'network', message: 'network error' });
-    err.fromServer = true;
-    throw err;
+  if (method === 'GET' && staffScope()) headers['X-Carnet-Staff'] = staffScope();
+  // opts.timeout (ms): a dead access point can leave a fetch hanging with navigator.onLine true;
+  // past the timeout the call fails as the network does (status 0), the reply included.
+  let signal = opts.signal;
+  let timer = null;
+  let timedOut = false;
+  if (opts.timeout) {
+    const ctl = new AbortController();
+    if (opts.signal) opts.signal.addEventListener('abort', () => ctl.abort(), { once: true });
+    timer = setTimeout(() => { timedOut = true; ctl.abort(); }, opts.timeout);
+    signal = ctl.signal;
   }
-  // A kept answer given back while offline: pages say how old it is (staff/offline.js).
-  const asOf = res.headers.get('X-Carnet-As-Of');
-  if (asOf) window.dispatchEvent(new CustomEvent('carnet:asof', { detail: { path, asOf } }));
-  const text = await res.text();
+  const networkError = () => {
+    const err = new ApiError(0, { code: 'network', message: timedOut ? 'no answer in time' : 'network error' });
+    err.fromServer = true;
+    return err;
+  };
+  let res;
+  let text;
+  try {
+    try {
+      res = await fetch(path, {
+        method, headers, body, credentials: 'same-origin', signal,
+        referrerPolicy: 'no-referrer', cache: 'no-store',
+      });
+    } catch (e) {
+      if (e.name === 'AbortError' && !timedOut) throw e;
+      throw networkError();
+    }
+    // A kept answer given back while offline: pages say how old it is (staff/offline.js).
+    const asOf = res.headers.get('X-Carnet-As-Of');
+    if (asOf) window.dispatchEvent(new CustomEvent('carnet:asof', { detail: { path, asOf } }));
+    try {
+      text = await res.text();
+    } catch (e) {
+      if (e.name === 'AbortError' && !timedOut) throw e;
+      throw networkError();
+    }
+  } finally {
+    clearTimeout(timer);
+  }
   let data = null;
   if (text) {
     try { data = JSON.parse(text); } catch { data = null; }
@@ -96,6 +150,7 @@ export const upload = (path, blob, opts) => api(path, { ...opts, method: 'POST',
 export async function login(email, password) {
   const r = await api('/api/auth/login', { body: { email, password }, noAuthRedirect: true });
   setCsrf(r.csrf);
+  setLockDue(false);
   return r;
 }
 
@@ -120,15 +175,16 @@ export async function unlock(pin, staffId) {
   const body = staffId ? { pin, staff_id: staffId } : { pin };
   const r = await api('/api/auth/unlock', { body, noAuthRedirect: true });
   setCsrf(r.csrf);
+  setLockDue(false);
   return r;
 }
 
 /** Locks the caller's session now (their PIN opens it again). */
-export const lockSession = () => api('/api/auth/lock', { method: 'POST', body: {}, noAuthRedirect: true });
+export const lockSession = () => api('/api/auth/lock', { method: 'POST', body: {}, noAuthRedirect: true, timeout: 5000 });
 
 export async function logout() {
   try { await api('/api/auth/logout', { method: 'POST', body: {}, noAuthRedirect: true }); }
-  finally { setCsrf(null); }
+  finally { setCsrf(null); setLockDue(false); }
 }
 
 /** The private token of a customer link: the URL fragment (never sent to the server, so it stays

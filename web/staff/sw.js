@@ -10,15 +10,21 @@
 //   was fetched, and given back when the network fails, or at once when the page says it is
 //   offline (X-Carnet-Offline: a browser's offline flag can be right while fetches still hang).
 //   The page shows "as of HH:MM" from the X-Carnet-As-Of header of such an answer.
-// - Kept answers are for today only: older ones are dropped, and the page empties this cache
-//   when someone signs out (personal data does not outlive the session on a shared tablet).
+// - Kept answers are for today only: older ones are dropped. They are kept per person: one cache
+//   per staff id, named by the X-Carnet-Staff header the page sends while someone is signed in
+//   and unlocked (web/js/api.js); a read without it is neither kept nor answered from a cache, so
+//   a locked tablet reloaded offline shows the lock screen, not the last person's records. The
+//   page empties every such cache on lock, switch, sign-out and 401, and so does this worker on
+//   a 401 (personal data does not outlive the session on a shared tablet).
 // - Nothing else is touched: writes, the live event stream and every other call go to the
 //   network as if there were no worker (offline writes are the page's outbox, staff/offline.js).
 'use strict';
 
 const VERSION = 'carnet-staff-1';
 const SHELL = `${VERSION}-shell`;
+// Kept reads: `${DATA}-<staff id>`, one cache per person.
 const DATA = 'carnet-staff-data';
+const isData = (name) => name.startsWith(`${DATA}-`);
 const SHELL_WAIT_MS = 3000;
 // A read the network has not answered in this long is given from the cache when one is kept.
 const READ_WAIT_MS = 5000;
@@ -55,7 +61,7 @@ self.addEventListener('install', (event) => {
 self.addEventListener('activate', (event) => {
   event.waitUntil((async () => {
     for (const name of await caches.keys()) {
-      if (name !== SHELL && name !== DATA) await caches.delete(name);
+      if (name !== SHELL && !isData(name)) await caches.delete(name);
     }
     await dropOld();
     await self.clients.claim();
@@ -63,15 +69,23 @@ self.addEventListener('activate', (event) => {
 });
 
 self.addEventListener('message', (event) => {
-  if (event.data === 'forget') event.waitUntil(caches.delete(DATA));
+  if (event.data === 'forget') event.waitUntil(forget());
 });
+
+/** Drops everyone's kept reads. */
+async function forget() {
+  for (const name of await caches.keys()) if (isData(name)) await caches.delete(name);
+}
 
 /** Removes kept reads fetched before today. */
 async function dropOld() {
-  const cache = await caches.open(DATA);
-  for (const req of await cache.keys()) {
-    const res = await cache.match(req);
-    if (!res || new Date(res.headers.get('X-Carnet-Fetched') || 0).toDateString() !== today()) await cache.delete(req);
+  for (const name of await caches.keys()) {
+    if (!isData(name)) continue;
+    const cache = await caches.open(name);
+    for (const req of await cache.keys()) {
+      const res = await cache.match(req);
+      if (!res || new Date(res.headers.get('X-Carnet-Fetched') || 0).toDateString() !== today()) await cache.delete(req);
+    }
   }
 }
 
@@ -101,7 +115,28 @@ async function shell(request) {
 }
 
 async function keptRead(request) {
-  const cache = await caches.open(DATA);
+  const none = () => Response.json({ error: { code: 'network', message: 'offline, and not kept on this tablet' } },
+    { status: 503, headers: { 'X-Carnet-Offline': '1' } });
+  const staff = request.headers.get('X-Carnet-Staff') || '';
+  if (!/^\d+$/.test(staff)) {
+    // Nobody unlocked on this page: nothing is kept or given back.
+    if (request.headers.get('X-Carnet-Offline')) return none();
+    const fresh = fetch(request).then(async (res) => {
+      if (res.status === 401) await forget();
+      return res;
+    });
+    fresh.catch(() => null);
+    let timer;
+    const late = new Promise((resolve) => { timer = setTimeout(resolve, READ_WAIT_MS); });
+    try {
+      return (await Promise.race([fresh, late])) || none();
+    } catch {
+      return none();
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+  const cache = await caches.open(`${DATA}-${staff}`);
   const kept = async () => {
     const res = await cache.match(request);
     if (!res || new Date(res.headers.get('X-Carnet-Fetched') || 0).toDateString() !== today()) return null;
@@ -109,18 +144,21 @@ async function keptRead(request) {
     headers.set('X-Carnet-As-Of', res.headers.get('X-Carnet-Fetched'));
     return new Response(res.body, { status: res.status, headers });
   };
-  const none = () => Response.json({ error: { code: 'network', message: 'offline, and not kept on this tablet' } },
-    { status: 503, headers: { 'X-Carnet-Offline': '1' } });
   if (request.headers.get('X-Carnet-Offline')) return (await kept()) || none();
   const fresh = fetch(request).then(async (res) => {
     if (res.status === 200) {
       const headers = new Headers(res.headers);
       headers.set('X-Carnet-Fetched', new Date().toISOString());
       const body = await res.clone().arrayBuffer();
-      await cache.put(request, new Response(body, { status: 200, headers }));
+      // "Who am I" is kept only when the session is the person the cache is named for.
+      let mine = true;
+      if (new URL(request.url).pathname === '/api/auth/me') {
+        try { mine = String(JSON.parse(new TextDecoder().decode(body)).staff_id) === staff; } catch { mine = false; }
+      }
+      if (mine) await cache.put(request, new Response(body, { status: 200, headers }));
     } else if (res.status === 401) {
-      // Signed out on the server: nothing kept for this session may be shown any more.
-      await caches.delete(DATA);
+      // Signed out or locked on the server: nothing kept may be shown any more.
+      await forget();
     }
     return res;
   });

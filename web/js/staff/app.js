@@ -1,7 +1,7 @@
 // The staff tablet app: one page, one view at a time chosen by the URL fragment (#today,
 // #checkin, #queue, #bench, #device/SERIAL, #repairs, #repair/ID, #callbacks, #dashboard, #setup, #chain). Start-up costs one
 // round trip: who am I and my store list (closed stores too), in parallel. Views are modules loaded on first use.
-import { get, logout, me as whoAmI, setUnauthorizedHandler, ApiError, lockSession } from '../api.js';
+import { get, logout, me as whoAmI, setUnauthorizedHandler, ApiError, lockSession, staffScope, lockDue, setLockDue } from '../api.js';
 import { initI18n, onLangChange, t } from '../i18n.js';
 import { $, $$, h, fill, announce, errorText } from '../ui.js';
 import * as offline from './offline.js';
@@ -104,8 +104,57 @@ async function route() {
   if (hd) { hd.tabIndex = -1; hd.focus(); }
 }
 
+// The last touch is also kept across reloads: a tablet left unlocked with the app closed (or
+// killed) and reopened offline, past the idle timeout, comes back locked, as the server would.
+const TOUCH_KEY = 'carnet.touch';
+let touchSaved = 0;
+function touched() {
+  lastTouch = Date.now();
+  if (lastTouch - touchSaved < 5000) return;
+  touchSaved = lastTouch;
+  try { localStorage.setItem(TOUCH_KEY, String(lastTouch)); } catch { /* private mode */ }
+}
+function idleTooLong(me) {
+  let at = 0;
+  try { at = Number(localStorage.getItem(TOUCH_KEY)) || 0; } catch { /* private mode */ }
+  return !!(me && me.idle_seconds && at && Date.now() - at > me.idle_seconds * 1000);
+}
+
+/** Locks this tablet: the session's kept reads go and the lock screen shows; offline, the
+ * server is told later (lockDue). */
+async function lockNow() {
+  try { await lockSession(); } catch (e) {
+    if (e.status !== 0) throw e;
+    setLockDue(true);
+  }
+  lockedHere();
+}
+
+/** The lock screen, with nobody signed in on the page. */
+function lockedHere() {
+  session.me = null;
+  session.locked = true;
+  session.stores = [];
+  offline.setActor(null);
+  offline.forget();
+  drawChrome();
+  go('lock');
+}
+
+window.addEventListener('online', () => {
+  if (lockDue()) lockSession().then(() => setLockDue(false), (e) => { if (e.status !== 0) setLockDue(false); });
+});
+
 /** (Re)starts the app: called at load and after signing in. */
 export async function start() {
+  // A lock made offline is told to the server before anything else: until then it stays locked.
+  if (lockDue()) {
+    try { await lockSession(); } catch (e) { if (e.status === 0) { lockedHere(); return; } }
+    setLockDue(false);
+  }
+  // Nobody unlocked when the page was left (locked, switched, signed out): offline, the service
+  // worker keeps nothing for such a page, so an unreachable server means the lock screen.
+  const wasUnlocked = !!staffScope();
   try {
     // The stores this person may use, closed ones too (their history stays readable); signed
     // out (401) there are none to pick.
@@ -117,11 +166,24 @@ export async function start() {
     session.me = session.locked ? null : me;
     session.stores = stores;
   } catch (e) {
+    if (!wasUnlocked && e.code === 'network') {
+      lockedHere();
+      return;
+    }
     fill($('#view'), h('p', { class: 'notice bad' }, errorText(e)), h('button', { type: 'button', onclick: start }, t('retry')));
     return;
   }
+  if (session.me && wasUnlocked && idleTooLong(session.me)) {
+    try { await lockNow(); return; } catch { /* no PIN: not locked, as the idle lock does */ }
+  }
+  if (session.me) { touchSaved = 0; touched(); }
   if (session.me) chooseStore();
   offline.setActor(session.me);
+  // Just signed in or unlocked: the two start-up reads went out before the service worker knew
+  // whose they were, so they were not kept; once more, for a reload offline.
+  if (session.me && !wasUnlocked) {
+    for (const path of ['/api/auth/me', '/api/auth/stores']) get(path, { noAuthRedirect: true }).catch(() => {});
+  }
   drawChrome();
   route();
 }
@@ -129,6 +191,7 @@ export async function start() {
 setUnauthorizedHandler((err) => {
   session.me = null;
   offline.setActor(null);
+  offline.forget();
   session.locked = err && err.code === 'locked';
   drawChrome();
   announce(errorText(err), 'error');
@@ -143,12 +206,8 @@ function switchButton() {
   if (!b) {
     b = h('button', { type: 'button', class: 'secondary', id: 'switch', hidden: true }, t('lock.switch'));
     b.addEventListener('click', async () => {
-      try { await lockSession(); } catch (e) { announce(errorText(e), 'error'); return; }
-      session.me = null;
-      offline.setActor(null);
-      session.locked = true;
-      drawChrome();
-      go('lock');
+      // Offline the tablet locks itself all the same and tells the server later (lockNow).
+      try { await lockNow(); } catch (e) { announce(errorText(e), 'error'); }
     });
     $('#logout').before(b);
   }
@@ -161,17 +220,12 @@ function switchButton() {
 // PIN is not locked (the server refuses with no_pin) and stays as before.
 let lastTouch = Date.now();
 const IDLE_CHECK_MS = 30000;
-for (const ev of ['pointerdown', 'keydown']) document.addEventListener(ev, () => { lastTouch = Date.now(); }, true);
+for (const ev of ['pointerdown', 'keydown']) document.addEventListener(ev, () => { touched(); }, true);
 setInterval(async () => {
   const idle = session.me && session.me.idle_seconds;
   if (!idle || Date.now() - lastTouch < idle * 1000) return;
   lastTouch = Date.now();
-  try { await lockSession(); } catch { return; }
-  session.me = null;
-  offline.setActor(null);
-  session.locked = true;
-  drawChrome();
-  go('lock');
+  try { await lockNow(); } catch { /* no PIN (no_pin): not locked, as before */ }
 }, IDLE_CHECK_MS);
 
 initI18n();

@@ -10,19 +10,28 @@
 // - the actions that need the server's decision (marked data-needs-server: call next, call,
 //   visit and repair moves, hand-overs), off while offline with the reason shown.
 // - "as of HH:MM" beside a view drawn from answers the service worker kept (web/staff/sw.js).
-// Items belong to the person who made them: they are sent only in that person's session.
-import { api, randomKey } from '../api.js';
+// Items belong to the person who made them: they are sent only in that person's session, and
+// a run of sends stops as soon as the signed-in person changes (setActor), so an item whose
+// reply was lost is re-sent, with its key, only by its author: never applied twice under two
+// people. A write is saved here before it is first sent, so a hang or a reload loses nothing.
+// Other people's items show their kind and time only, never the customer's name.
+import { api, randomKey, setStaffScope } from '../api.js';
 import { t } from '../i18n.js';
 import { h, fill, $, $$, errorText } from '../ui.js';
 
 const DB_NAME = 'carnet-staff';
 const STORE = 'outbox';
 const RETRY_MS = 15000;
+// Kept reads: one cache per staff id, `carnet-staff-data-<id>` (web/staff/sw.js).
 const DATA_CACHE = 'carnet-staff-data';
+// A send not answered in this long is taken as the network failing: the item waits.
+const SEND_WAIT_MS = 10000;
 // Answers the server gives that retrying cannot change: shown as conflicts to resolve by hand.
 const CONFLICT = new Set([403, 404, 409, 410, 422]);
 
 let actor = null; // {id, name} of the signed-in person, or null
+let generation = 0; // bumped at every change of person: a running flush from before stops
+const inFlight = new Set(); // keys being sent by write() itself: flush leaves them alone
 let items = [];
 let sending = null;
 let lastAsOf = null;
@@ -95,10 +104,26 @@ export async function write(path, body, what) {
     ...(what.ref ? { ref: what.ref } : {}),
   };
   if (!isOffline() && !pending().length) {
+    // Kept before it goes: a reload during a hanging send finds it 'sending' and resends it
+    // with the same key (init); a timeout leaves it waiting for flush.
+    item.state = 'sending';
+    inFlight.add(key);
+    await save(item);
     try {
-      return await api(path, { method: 'POST', body, headers: { 'Idempotency-Key': key } });
+      const answer = await api(path, { method: 'POST', body, headers: { 'Idempotency-Key': key }, timeout: SEND_WAIT_MS });
+      inFlight.delete(key);
+      await remove(item.id);
+      if (pending().length) flush(); // written meanwhile, behind this one
+      return answer;
     } catch (e) {
-      if (e.status !== 0) throw e;
+      if (e.status !== 0) {
+        // Refused online: the form shows why, next to the field; nothing is left to send.
+        await remove(item.id);
+        throw e;
+      }
+      item.state = 'waiting';
+    } finally {
+      inFlight.delete(key);
     }
   }
   await save(item);
@@ -109,16 +134,26 @@ export async function write(path, body, what) {
 /** Sends what waits, oldest first, one at a time; stops at the first that cannot go yet. */
 export function flush() {
   if (sending) return sending;
+  const gen = generation;
+  const owner = actor && actor.id;
+  // Each item is checked again just before it goes: the person may have changed meanwhile.
+  const stillMine = (item) => gen === generation && actor && actor.id === owner && item.staff_id === owner;
   const run = async () => {
     await load();
     for (const item of pending()) {
-      if (isOffline()) break;
+      if (isOffline() || !stillMine(item) || inFlight.has(item.key)) break;
       item.state = 'sending';
       await save(item);
+      if (!stillMine(item)) {
+        item.state = 'waiting';
+        await save(item);
+        break;
+      }
       let stop = false;
       try {
         const answer = await api(item.path, {
           method: item.method, body: item.body, headers: { 'Idempotency-Key': item.key }, noAuthRedirect: true,
+          timeout: SEND_WAIT_MS,
         });
         Object.assign(item, { state: 'sent', sent: new Date().toISOString(), answer: summary(answer) });
         delete item.body; // sent: the customer's words need not stay on the tablet
@@ -138,7 +173,12 @@ export function flush() {
     }
   };
   const locked = navigator.locks ? () => navigator.locks.request('carnet-outbox', run) : run;
-  sending = locked().catch((e) => console.error(e)).finally(() => { sending = null; draw(); });
+  sending = locked().catch((e) => console.error(e)).finally(() => {
+    sending = null;
+    draw();
+    // Stopped for a change of person: the new one's items go now, not at the next retry.
+    if (gen !== generation && actor) flush();
+  });
   return sending;
 }
 
@@ -151,9 +191,12 @@ function summary(a) {
 
 // ---- the header: badge, list, offline line ----
 
+/** What the list says of an item: the customer's name only to the person who wrote it. */
 function label(i) {
-  return t(`outbox.kind.${i.kind}`, { name: i.name });
+  return t(`outbox.kind.${i.kind}`, { name: mine(i) ? i.name : '' }).replace(/\s*:\s*$/, '');
 }
+
+const mine = (i) => !!actor && i.staff_id === actor.id;
 
 function time(iso) {
   return new Date(iso).toLocaleTimeString(document.documentElement.lang === 'fr' ? 'fr-FR' : 'en-GB', { hour: '2-digit', minute: '2-digit' });
@@ -173,7 +216,7 @@ function badgeText() {
 function itemRow(i) {
   const bad = i.state === 'conflict' || i.state === 'failed';
   const kind = { sent: 'ok', conflict: 'bad', failed: 'bad', sending: 'warn', waiting: '' }[i.state];
-  const other = actor && i.staff_id !== actor.id;
+  const other = !mine(i);
   return h('li', { class: 'outbox-item', dataset: { state: i.state, kind: i.kind } },
     h('div', { class: 'grow' },
       h('div', null, h('strong', null, label(i)), ' ', h('span', { class: 'muted' }, time(i.created))),
@@ -256,15 +299,23 @@ const watcher = new MutationObserver((records) => {
 
 /** The signed-in person (null when nobody): only their own items are sent. */
 export function setActor(me) {
-  actor = me ? { id: me.staff_id, name: me.name } : null;
+  const next = me ? { id: me.staff_id, name: me.name } : null;
+  if ((next && next.id) !== (actor && actor.id)) generation += 1;
+  actor = next;
+  setStaffScope(actor && actor.id);
+  if (!actor) lastAsOf = null;
   draw();
   if (actor) flush();
 }
 
-/** On signing out: the reads kept for offline use go (the outbox stays: it is someone's work). */
+/** On lock, switch, sign-out and 401: everyone's reads kept for offline use go (the outbox
+ * stays: it is someone's work, shown to others without names). */
 export async function forget() {
   lastAsOf = null;
-  try { await caches.delete(DATA_CACHE); } catch { /* no Cache API: nothing was kept */ }
+  setStaffScope(null);
+  try {
+    for (const name of await caches.keys()) if (name === DATA_CACHE || name.startsWith(`${DATA_CACHE}-`)) await caches.delete(name);
+  } catch { /* no Cache API: nothing was kept */ }
   if (navigator.serviceWorker && navigator.serviceWorker.controller) navigator.serviceWorker.controller.postMessage('forget');
 }
 
