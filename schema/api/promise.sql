@@ -36,23 +36,31 @@ language sql immutable as $$ select array['intake', 'diagnosing', 'repairing', '
 
 -- How long repairs of kind p_kind opened in the last year at store p_store (null: any store)
 -- took from first entering p_state to first being ready: the median and 80th percentile in
--- seconds over the latest 200, and how many.
+-- seconds over the latest 200, and how many. The store's and the chain's are two branches (not
+-- "p_store is null or ..."), so that each reads its own index (repair_orders_kind_idx,
+-- repair_orders_kind_chain_idx, 052) in the plan kept for every call. No JIT: its estimate
+-- passes the threshold, and compiling costs more than the query (called per repair shown).
 create or replace function promise_stats(p_store bigint, p_kind text, p_state text,
                                          out median_s bigint, out p80_s bigint, out n int)
-language sql stable as $$
-    with h as (
+language sql stable set jit = off as $$
+    with done as (
+        select r.id from repair_orders r
+        where p_store is not null and r.store_id = p_store and r.kind = p_kind
+          and r.opened_at > now() - interval '1 year' and r.state in ('ready', 'collected')
+        union all
+        select r.id from repair_orders r
+        where p_store is null and r.kind = p_kind
+          and r.opened_at > now() - interval '1 year' and r.state in ('ready', 'collected')),
+    h as (
         select extract(epoch from rd.at - en.at) as s
-        from repair_orders r
+        from done r
         cross join lateral (select m.at from repair_moves m
                             where m.repair_id = r.id and m.to_state = p_state
                             order by m.id limit 1) en
         cross join lateral (select m.at from repair_moves m
                             where m.repair_id = r.id and m.to_state = 'ready'
                             order by m.id limit 1) rd
-        where r.kind = p_kind and (p_store is null or r.store_id = p_store)
-          and r.opened_at > now() - interval '1 year'
-          and r.state in ('ready', 'collected')
-          and rd.at >= en.at
+        where rd.at >= en.at
         order by rd.at desc
         limit 200)
     select round(percentile_cont(0.5) within group (order by s))::bigint,
@@ -259,26 +267,12 @@ begin
     return true;
 end $$;
 
--- The slip job: for each open repair with a promise, the prediction goes to its watched
--- promise (promises.expected_at, 006); a prediction past a promise still ahead moves the
--- promise (promise_slip), at most 50 a run. A promise already past is not moved: telling early
--- is too late, and the broken promise stays in the report as it was (the technician sets a new
--- one, PUT .../promise); the early-warning job (messages.sql) warns of it once. Nor is a promise
--- the job set itself (once per promise staff gave), nor one of a repair waiting for the
--- customer's approval (the store waits on them: "our bench is busier" would be untrue).
--- The forecasts are computed in one set-based pass (the history once per run,
--- promise_stats_all; the work ahead with a window), unlocked, and the 50 to move chosen there;
--- each is then locked (skipped when busy or changed since, the next run takes it). One repair
--- that cannot be moved (its message refused) is logged and skipped, never holds back the
--- others. Returns how many moved.
-create or replace function job_promise_slips() returns int
-language plpgsql as $$
-declare
-    c record;
-    r repair_orders;
-    todo jsonb;
-    n int := 0;
-begin
+-- promise_forecast of every open repair with a promise, at once: the history once
+-- (promise_stats_all), the work ahead with a window over each store's technician's queue (or
+-- its untaken bench), the awaited part per repair (an index lookup). For the slip job.
+create or replace function promise_forecasts_all()
+returns table (id bigint, promised_at timestamptz, state text, forecast jsonb)
+language sql stable as $$
     with st as materialized (select * from promise_stats_all()),
     live as (
         select o as r, o.id, o.promised_at, o.state,
@@ -301,10 +295,35 @@ begin
         left join st ss on ss.store_id = (p.r).store_id and ss.kind = (p.r).kind
              and ss.state = case when (p.part).id is not null then 'repairing' else p.state end
         left join st cs on cs.store_id is null and cs.kind = (p.r).kind
-             and cs.state = case when (p.part).id is not null then 'repairing' else p.state end),
+             and cs.state = case when (p.part).id is not null then 'repairing' else p.state end)
+    select f.id, f.promised_at, f.state, f.f from f
+$$;
+
+-- The slip job: for each open repair with a promise, the prediction goes to its watched
+-- promise (promises.expected_at, 006); a prediction past a promise still ahead moves the
+-- promise (promise_slip), at most 50 a run. A promise already past is not moved: telling early
+-- is too late, and the broken promise stays in the report as it was (the technician sets a new
+-- one, PUT .../promise); the early-warning job (messages.sql) warns of it once. Nor is a promise
+-- the job set itself (once per promise staff gave), nor one of a repair waiting for the
+-- customer's approval (the store waits on them: "our bench is busier" would be untrue).
+-- The forecasts are computed in one set-based pass (the history once per run,
+-- promise_stats_all; the work ahead with a window), unlocked, and the 50 to move chosen there;
+-- each is then locked (skipped when busy or changed since, the next run takes it). One repair
+-- that cannot be moved (its message refused) is logged and skipped, never holds back the
+-- others. Returns how many moved.
+create or replace function job_promise_slips() returns int
+language plpgsql as $$
+declare
+    c record;
+    r repair_orders;
+    todo jsonb;
+    n int := 0;
+begin
+    with f as (select * from promise_forecasts_all()),
     judged as (
-        select f.*, (f.f->>'predicted_at')::timestamptz as predicted,
-               f.f->>'risk' = 'high' and f.promised_at > now() as passed
+        select f.id, f.promised_at, f.state, f.forecast as f,
+               (f.forecast->>'predicted_at')::timestamptz as predicted,
+               f.forecast->>'risk' = 'high' and f.promised_at > now() as passed
         from f),
     told as (
         update promises pr set expected_at = j.predicted
