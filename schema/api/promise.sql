@@ -36,23 +36,31 @@ language sql immutable as $$ select array['intake', 'diagnosing', 'repairing', '
 
 -- How long repairs of kind p_kind opened in the last year at store p_store (null: any store)
 -- took from first entering p_state to first being ready: the median and 80th percentile in
--- seconds over the latest 200, and how many.
+-- seconds over the latest 200, and how many. The store's and the chain's are two branches (not
+-- "p_store is null or ..."), so that each reads its own index (repair_orders_kind_idx,
+-- repair_orders_kind_chain_idx, 052) in the plan kept for every call. No JIT: its estimate
+-- passes the threshold, and compiling costs more than the query (called per repair shown).
 create or replace function promise_stats(p_store bigint, p_kind text, p_state text,
                                          out median_s bigint, out p80_s bigint, out n int)
-language sql stable as $$
-    with h as (
+language sql stable set jit = off as $$
+    with done as (
+        select r.id from repair_orders r
+        where p_store is not null and r.store_id = p_store and r.kind = p_kind
+          and r.opened_at > now() - interval '1 year' and r.state in ('ready', 'collected')
+        union all
+        select r.id from repair_orders r
+        where p_store is null and r.kind = p_kind
+          and r.opened_at > now() - interval '1 year' and r.state in ('ready', 'collected')),
+    h as (
         select extract(epoch from rd.at - en.at) as s
-        from repair_orders r
+        from done r
         cross join lateral (select m.at from repair_moves m
                             where m.repair_id = r.id and m.to_state = p_state
                             order by m.id limit 1) en
         cross join lateral (select m.at from repair_moves m
                             where m.repair_id = r.id and m.to_state = 'ready'
                             order by m.id limit 1) rd
-        where r.kind = p_kind and (p_store is null or r.store_id = p_store)
-          and r.opened_at > now() - interval '1 year'
-          and r.state in ('ready', 'collected')
-          and rd.at >= en.at
+        where rd.at >= en.at
         order by rd.at desc
         limit 200)
     select round(percentile_cont(0.5) within group (order by s))::bigint,
@@ -61,38 +69,67 @@ language sql stable as $$
     from h
 $$;
 
+-- All the history the slip job needs in one pass (promise_stats for every (store, kind, state)
+-- at once, and the chain's with store_id null): the job forecasts every open repair each minute,
+-- and one promise_stats per repair would make that cost open repairs x history.
+create or replace function promise_stats_all()
+returns table (store_id bigint, kind text, state text, median_s bigint, p80_s bigint, n int)
+language sql stable as $$
+    with done as (
+        select r.id, r.store_id, r.kind
+        from repair_orders r
+        where r.opened_at > now() - interval '1 year' and r.state in ('ready', 'collected')),
+    firsts as (
+        select distinct on (m.repair_id, m.to_state) m.repair_id, m.to_state, m.at
+        from done d join repair_moves m on m.repair_id = d.id
+        order by m.repair_id, m.to_state, m.id),
+    h as (
+        select d.store_id, d.kind, en.to_state as state, extract(epoch from rd.at - en.at) as s,
+               rd.at as ready_at
+        from done d
+        join firsts rd on rd.repair_id = d.id and rd.to_state = 'ready'
+        join firsts en on en.repair_id = d.id
+        where rd.at >= en.at),
+    ranked as (
+        select h.*, row_number() over (partition by h.store_id, h.kind, h.state
+                                       order by h.ready_at desc) as i,
+               row_number() over (partition by h.kind, h.state order by h.ready_at desc) as ci
+        from h)
+    select x.store_id, x.kind, x.state,
+           round(percentile_cont(0.5) within group (order by x.s))::bigint,
+           round(percentile_cont(0.8) within group (order by x.s))::bigint, count(*)::int
+    from ranked x where x.i <= 200 group by x.store_id, x.kind, x.state
+    union all
+    select null, x.kind, x.state,
+           round(percentile_cont(0.5) within group (order by x.s))::bigint,
+           round(percentile_cont(0.8) within group (order by x.s))::bigint, count(*)::int
+    from ranked x where x.ci <= 200 group by x.kind, x.state
+$$;
+
+-- The part repair r waits for: the one expected last, while the work has not started.
+create or replace function promise_part(r repair_orders) returns repair_parts
+language sql stable as $$
+    select p.* from repair_parts p
+    where r.state in ('intake', 'diagnosing', 'awaiting_approval', 'awaiting_parts')
+      and p.repair_id = r.id and p.expected_at is not null
+    order by p.expected_at desc, p.id desc limit 1
+$$;
+
 -- The prediction for repair r (see the header): {predicted_at, predicted_p80_at, promised_at,
 -- risk, reasons: [{code: queue, ahead, technician} | {code: part, part_number, description,
 -- expected_at} | {code: history, kind, from_state, median_s, p80_s, n} | {code: default, kind,
--- from_state, median_s}]}. Null for a repair that is ready or over.
+-- from_state, median_s}]}. Null for a repair that is ready or over. Called per repair shown (the
+-- bench list, one repair); the slip job computes the same inputs for all repairs at once.
 create or replace function promise_forecast(r repair_orders) returns jsonb
 language plpgsql stable as $$
 declare
-    k text := r.kind;
-    part repair_parts;
-    start timestamptz := now();
-    from_st text := r.state;
-    since timestamptz;
+    part repair_parts := promise_part(r);
+    from_st text := case when part.id is not null then 'repairing' else r.state end;
     st record;
-    med interval;
-    p80 interval;
     ahead int;
-    queue interval;
-    reasons jsonb := '[]';
-    predicted timestamptz;
-    predicted80 timestamptz;
 begin
     if r.state = 'ready' or (select terminal from repair_states where state = r.state) then
         return null;
-    end if;
-    if r.state in ('intake', 'diagnosing', 'awaiting_approval', 'awaiting_parts') then
-        select * into part from repair_parts p
-        where p.repair_id = r.id and p.expected_at is not null
-        order by p.expected_at desc, p.id desc limit 1;
-        if part.id is not null then
-            start := greatest(now(), part.expected_at);
-            from_st := 'repairing';
-        end if;
     end if;
     select count(*) into ahead
     from repair_orders o
@@ -102,7 +139,35 @@ begin
            or (r.technician_id is null and o.technician_id is null))
       and (coalesce(o.promised_at, 'infinity'), o.opened_at, o.id)
           < (coalesce(r.promised_at, 'infinity'), r.opened_at, r.id);
-    queue := ahead * promise_work_ahead();
+    st := promise_stats(r.store_id, r.kind, from_st);
+    if st.n < promise_history_min() then
+        st := promise_stats(null, r.kind, from_st);
+    end if;
+    return promise_forecast_of(r, ahead, part, st.median_s, st.p80_s, st.n);
+end $$;
+
+-- The prediction for repair r from its inputs: ahead (repairs ahead of it, promise_forecast),
+-- part (promise_part) and the history of its kind from the state it counts from (median_s,
+-- p80_s over n repairs, promise_stats; the default below promise_history_min()).
+create or replace function promise_forecast_of(r repair_orders, ahead int, part repair_parts,
+                                               median_s bigint, p80_s bigint, n int)
+returns jsonb language plpgsql stable as $$
+declare
+    k text := r.kind;
+    start timestamptz := now();
+    from_st text := r.state;
+    since timestamptz;
+    med interval;
+    p80 interval;
+    queue interval := coalesce(ahead, 0) * promise_work_ahead();
+    reasons jsonb := '[]';
+    predicted timestamptz;
+    predicted80 timestamptz;
+begin
+    if part.id is not null then
+        start := greatest(now(), part.expected_at);
+        from_st := 'repairing';
+    end if;
     if ahead > 0 then
         reasons := reasons || jsonb_build_object('code', 'queue', 'ahead', ahead,
             'technician', (select s.name from staff s where s.id = r.technician_id));
@@ -112,21 +177,18 @@ begin
             'part_number', part.part_number, 'description', part.description,
             'expected_at', part.expected_at));
     end if;
-    st := promise_stats(r.store_id, k, from_st);
-    if st.n < promise_history_min() then
-        st := promise_stats(null, k, from_st);
-    end if;
-    if st.n >= promise_history_min() then
-        med := make_interval(secs => st.median_s);
-        p80 := make_interval(secs => st.p80_s);
+    if coalesce(n, 0) >= promise_history_min() then
+        med := make_interval(secs => median_s);
+        p80 := make_interval(secs => p80_s);
         reasons := reasons || jsonb_build_object('code', 'history', 'kind', k,
-            'from_state', from_st, 'median_s', st.median_s, 'p80_s', st.p80_s, 'n', st.n);
+            'from_state', from_st, 'median_s', median_s, 'p80_s', p80_s, 'n', n);
     else
         med := coalesce((select remaining from promise_state_remaining where state = from_st),
                         interval '1 day');
         p80 := med * 1.5;
         reasons := reasons || jsonb_build_object('code', 'default', 'kind', k,
-            'from_state', from_st, 'median_s', extract(epoch from med)::bigint, 'n', st.n);
+            'from_state', from_st, 'median_s', extract(epoch from med)::bigint,
+            'n', coalesce(n, 0));
     end if;
     -- Time already spent in the state counts (not when the work waits for a part).
     if part.id is null then
@@ -158,7 +220,9 @@ returns timestamptz language sql immutable as $$
 $$;
 
 -- Moves the promise of repair r (locked by the caller) to a new date after prediction f, once
--- per broken promise: false when this promise already slipped once. Both dates go to the
+-- per promise set by staff: false when this promise already slipped once, or when the job set
+-- it (a promise the job moved is never moved again: the customer is told at most once per
+-- promise staff gave, until staff give a new one, PUT .../promise). Both dates go to the
 -- device's record (append-only, hash-chained), the customer is told with the new date
 -- (promise_moved) unless they were erased or there is nobody to tell, and the watched promise
 -- is marked told, so the early-warning job never warns of it again.
@@ -169,6 +233,10 @@ declare
     slip bigint;
     ob bigint;
 begin
+    if exists (select 1 from promise_slips s
+               where s.repair_id = r.id and s.to_promised_at = r.promised_at) then
+        return false;
+    end if;
     insert into promise_slips (repair_id, store_id, from_promised_at, to_promised_at, forecast)
     values (r.id, r.store_id, r.promised_at, new_at, f)
     on conflict (repair_id, from_promised_at) do nothing
@@ -199,44 +267,87 @@ begin
     return true;
 end $$;
 
+-- promise_forecast of every open repair with a promise, at once: the history once
+-- (promise_stats_all), the work ahead with a window over each store's technician's queue (or
+-- its untaken bench), the awaited part per repair (an index lookup). For the slip job.
+create or replace function promise_forecasts_all()
+returns table (id bigint, promised_at timestamptz, state text, forecast jsonb)
+language sql stable as $$
+    with st as materialized (select * from promise_stats_all()),
+    live as (
+        select o as r, o.id, o.promised_at, o.state,
+               count(*) filter (where o.state = any (promise_bench_states())) over (
+                   partition by o.store_id, o.technician_id
+                   order by coalesce(o.promised_at, 'infinity'), o.opened_at, o.id
+                   rows between unbounded preceding and 1 preceding)::int as ahead
+        from repair_orders o
+        join repair_states rs on rs.state = o.state and not rs.terminal
+        where o.state <> 'ready'),
+    parted as (
+        select x.*, promise_part(x.r) as part from live x where x.promised_at is not null),
+    f as (
+        select p.id, p.promised_at, p.state,
+               promise_forecast_of(p.r, p.ahead, p.part,
+                   case when ss.n >= promise_history_min() then ss.median_s else cs.median_s end,
+                   case when ss.n >= promise_history_min() then ss.p80_s else cs.p80_s end,
+                   case when ss.n >= promise_history_min() then ss.n else cs.n end) as f
+        from parted p
+        left join st ss on ss.store_id = (p.r).store_id and ss.kind = (p.r).kind
+             and ss.state = case when (p.part).id is not null then 'repairing' else p.state end
+        left join st cs on cs.store_id is null and cs.kind = (p.r).kind
+             and cs.state = case when (p.part).id is not null then 'repairing' else p.state end)
+    select f.id, f.promised_at, f.state, f.f from f
+$$;
+
 -- The slip job: for each open repair with a promise, the prediction goes to its watched
 -- promise (promises.expected_at, 006); a prediction past a promise still ahead moves the
 -- promise (promise_slip), at most 50 a run. A promise already past is not moved: telling early
 -- is too late, and the broken promise stays in the report as it was (the technician sets a new
--- one, PUT .../promise); the early-warning job (messages.sql) warns of it once.
--- The forecasts are computed unlocked; a repair that slips is then locked (skipped when busy,
--- the next run takes it) and judged again. One repair that cannot be moved (its message
--- refused) is logged and skipped, never holds back the others. Returns how many moved.
+-- one, PUT .../promise); the early-warning job (messages.sql) warns of it once. Nor is a promise
+-- the job set itself (once per promise staff gave), nor one of a repair waiting for the
+-- customer's approval (the store waits on them: "our bench is busier" would be untrue).
+-- The forecasts are computed in one set-based pass (the history once per run,
+-- promise_stats_all; the work ahead with a window), unlocked, and the 50 to move chosen there;
+-- each is then locked (skipped when busy or changed since, the next run takes it). One repair
+-- that cannot be moved (its message refused) is logged and skipped, never holds back the
+-- others. Returns how many moved.
 create or replace function job_promise_slips() returns int
 language plpgsql as $$
 declare
     c record;
     r repair_orders;
-    f jsonb;
-    predicted timestamptz;
+    todo jsonb;
     n int := 0;
 begin
-    for c in
-        select o.id, promise_forecast(o) as f
-        from repair_orders o
-        join repair_states rs on rs.state = o.state and not rs.terminal
-        where o.promised_at is not null and o.state <> 'ready'
+    with f as (select * from promise_forecasts_all()),
+    judged as (
+        select f.id, f.promised_at, f.state, f.forecast as f,
+               (f.forecast->>'predicted_at')::timestamptz as predicted,
+               f.forecast->>'risk' = 'high' and f.promised_at > now() as passed
+        from f),
+    told as (
+        update promises pr set expected_at = j.predicted
+        from judged j
+        where not j.passed and pr.ref_type = 'repair' and pr.ref_id = j.id
+          and pr.resolved_at is null and pr.warned_at is null
+          and pr.expected_at is distinct from j.predicted)
+    select coalesce(jsonb_agg(jsonb_build_object('id', t.id, 'promised_at', t.promised_at,
+                                                 'state', t.state, 'f', t.f)), '[]')
+    into todo
+    from (select j.* from judged j
+          where j.passed and j.state <> 'awaiting_approval'
+            and not exists (select 1 from promise_slips s
+                            where s.repair_id = j.id and s.to_promised_at = j.promised_at)
+          order by j.promised_at, j.id
+          limit 50) t;
+    for c in select * from jsonb_to_recordset(todo)
+                 as x(id bigint, promised_at timestamptz, state text, f jsonb)
     loop
-        predicted := (c.f->>'predicted_at')::timestamptz;
-        if c.f->>'risk' is distinct from 'high'
-           or (c.f->>'promised_at')::timestamptz <= now() then
-            update promises set expected_at = predicted
-            where ref_type = 'repair' and ref_id = c.id and resolved_at is null
-              and warned_at is null and expected_at is distinct from predicted;
-            continue;
-        end if;
-        exit when n >= 50;
         begin
             select * into r from repair_orders where id = c.id for update skip locked;
-            continue when not found;
-            f := promise_forecast(r);
-            continue when f->>'risk' is distinct from 'high' or r.promised_at <= now();
-            if promise_slip(r, f) then
+            continue when not found or r.promised_at is distinct from c.promised_at
+                          or r.state is distinct from c.state;
+            if promise_slip(r, c.f) then
                 n := n + 1;
             end if;
         exception when others then

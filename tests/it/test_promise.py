@@ -130,6 +130,49 @@ def test_the_slip_job_tells_the_customer_once_with_a_new_date(ctx):
                     (rid,))["n"] == 1
 
 
+def _moved(ctx, rid):
+    return ctx.sql1("select count(*) as n from outbox where ref_type = 'repair' and ref_id = %s "
+                    "and kind = 'promise_moved'", (rid,))["n"]
+
+
+def test_the_job_never_moves_a_promise_it_set_itself(ctx):
+    ctx.server
+    rid = S["slipped"]
+    tech = ctx.staff("tech2")
+    moved_to = tech.get("/api/repairs/%d" % rid).json["promised_at"]
+    # The part is now late by a week: the prediction passes the promise the job set, run after
+    # run; the job leaves it (staff decide), and the customer was told once.
+    ctx.sql("update repair_parts set expected_at = now() + interval '10 days' "
+            "where repair_id = %s", (rid,))
+    assert tech.get("/api/repairs/%d" % rid).json["forecast"]["risk"] == "high"
+    time.sleep(4)
+    assert tech.get("/api/repairs/%d" % rid).json["promised_at"] == moved_to
+    assert _moved(ctx, rid) == 1
+    # Staff give a new promise, which the prediction passes too: moved and told once more.
+    r = tech.put("/api/repairs/%d/promise" % rid, {"promised_at": _at(5 * DAY)})
+    assert r.status == 200, r
+    _wait(lambda: _moved(ctx, rid) == 2, "the second message")
+    time.sleep(4)
+    assert _moved(ctx, rid) == 2
+    assert ctx.sql1("select count(*) as n from promise_slips where repair_id = %s",
+                    (rid,))["n"] == 2
+
+
+def test_waiting_for_the_customers_approval_is_not_slipped(ctx):
+    ctx.server
+    tech = ctx.staff("tech")
+    x = _open(ctx, tech, "PRM0APR001", kind=_kind("board"), promised_at=_at(3 * HOUR),
+              owner={"name": "Ada", "email": "ada@example.com"})
+    assert tech.post("/api/repairs/%d/transition" % x["id"], {"to": "diagnosing"}).status == 200
+    # Sent for approval (an estimate's link is not this test's matter).
+    ctx.sql("update repair_orders set state = 'awaiting_approval' where id = %s", (x["id"],))
+    assert tech.get("/api/repairs/%d" % x["id"]).json["forecast"]["risk"] == "high"
+    time.sleep(4)
+    assert ctx.sql1("select count(*) as n from promise_slips where repair_id = %s",
+                    (x["id"],))["n"] == 0
+    assert _moved(ctx, x["id"]) == 0
+
+
 def test_an_erased_customer_gets_nothing(ctx):
     ctx.server
     tech = ctx.staff("tech")

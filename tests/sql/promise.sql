@@ -54,6 +54,11 @@ from repair_orders r where r.number like 'R-PH-%';
 select s.* from promise_stats(:paris, 'glassy', 'intake') s;
 select promise_stats(null, 'glassy', 'repairing') as none_from_repairing;
 
+-- The slip job's forecasts, all at once, are each repair's own (promise_forecast).
+select count(*) > 0 as some, count(*) filter (where a.forecast is distinct from promise_forecast(r)
+                                              or a.promised_at is distinct from r.promised_at) as differ
+from promise_forecasts_all() a join repair_orders r on r.id = a.id;
+
 -- The slip job: a promise the prediction passed moves once, with both dates in the record.
 update repair_orders set promised_at = now() + interval '1 day' where id = :rid;
 select job_promise_slips() > 0 as moved;
