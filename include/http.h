@@ -73,18 +73,6 @@ void http_shutdown(int timeout_s, void (*done)(void));
 int http_inflight(void);
 void http_free(void);
 
-/*
- * A listener that cannot accept (EMFILE: out of descriptors; libevent would retry at once and
- * spin) pauses for a moment, new connections waiting in the backlog, and says so once in a
- * while: the public listener and --metrics-listen's share it. `who` names it in the log (kept,
- * not copied). Free it before its socket goes (its timer would enable a freed listener).
- */
-struct evhttp_bound_socket;
-struct http_accept_pause;
-struct http_accept_pause *http_accept_pause_new(struct event_base *base,
-                                                struct evhttp_bound_socket *sock, const char *who);
-void http_accept_pause_free(struct http_accept_pause *p);
-
 /* Keep `r` alive past the current call; every hold is matched by one release. */
 void http_req_hold(struct req *r);
 void http_req_release(struct req *r);

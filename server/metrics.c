@@ -20,9 +20,9 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "acceptpause.h"
 #include "availcache.h"
 #include "config.h"
-#include "http.h"
 #include "log.h"
 
 #include "db.h"
@@ -172,7 +172,7 @@ void metrics_render(struct evbuffer *out)
 
 static struct {
     struct evhttp *http;
-    struct http_accept_pause *pause; /* EMFILE pauses like the public listener */
+    struct accept_pause *pause; /* EMFILE pauses like the public listener */
     int port;
     void (*render)(struct evbuffer *out);
 } L;
@@ -238,7 +238,7 @@ int metrics_listen(struct event_base *base, const char *host, int port,
         log_error("metrics: cannot listen on %s:%d", host, port);
         return -1;
     }
-    L.pause = http_accept_pause_new(base, sock, "metrics");
+    L.pause = accept_pause_new(base, sock, "metrics");
     if (!L.pause)
         return -1;
     L.port = port;
@@ -258,7 +258,7 @@ int metrics_listen_port(void)
 
 void metrics_listen_free(void)
 {
-    http_accept_pause_free(L.pause);
+    accept_pause_free(L.pause);
     L.pause = NULL;
     if (L.http)
         evhttp_free(L.http);
